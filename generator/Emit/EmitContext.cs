@@ -1,0 +1,160 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text;
+using ModelGen.Compiler.IR;
+
+namespace ModelGen.Compiler.Emit;
+
+public enum StorageKind { Input, Output, Const, Arena, View }
+
+/// <summary>Where a tensor lives in the generated code.</summary>
+public sealed class Storage
+{
+    public StorageKind Kind { get; init; }
+    /// <summary>Parameter, constant property/field, or (Net) local span name.</summary>
+    public string Name { get; init; }
+    /// <summary>Arena: element offset inside the pool of its element type.</summary>
+    public int Offset { get; set; }
+    public Value ViewOf { get; init; }
+}
+
+/// <summary>What an operator's emitter sees: the writer, the profile, and how to reach each tensor.</summary>
+public sealed class EmitContext
+{
+    public CodeWriter W { get; }
+    public TargetProfile Profile { get; }
+    public bool Net => Profile == TargetProfile.Net;
+    public bool Portable => Profile == TargetProfile.Portable;
+    readonly Dictionary<Value, Storage> _storage;
+    readonly HashSet<string> _names;
+    int _tmp;
+
+    internal EmitContext(CodeWriter w, TargetProfile profile, Dictionary<Value, Storage> storage, HashSet<string> names)
+    {
+        W = w; Profile = profile; _storage = storage; _names = names;
+    }
+
+    public Storage StorageOf(Value v)
+    {
+        var s = _storage.TryGetValue(v, out var r) ? r : throw new CompileException(Diag.InternalError, $"no storage for '{v.Name}'");
+        return s.Kind == StorageKind.View ? StorageOf(s.ViewOf) : s;
+    }
+
+    /// <summary>Arena pool array name in the Portable profile, by element type.</summary>
+    public static string PoolName(DType t) => "arena_" + DTypes.CsName(t);
+
+    /// <summary>Element expression of <paramref name="v"/> at flat index <paramref name="index"/> (readable; writable unless constant/input).</summary>
+    public string At(Value v, string index)
+    {
+        if (v.IsConst && v.Length == 1 && _storage.TryGetValue(v, out var cs) && cs.Kind == StorageKind.Const) return Lit(v.Type, v.Const, 0);
+        var s = StorageOf(v);
+        if (s.Kind == StorageKind.Arena && Portable) return $"{PoolName(v.Type)}[{Idx.Sum(s.Offset.ToString(CultureInfo.InvariantCulture), index)}]";
+        return $"{s.Name}[{index}]";
+    }
+
+    /// <summary>Net profile: a span expression for the whole tensor (for runtime kernels).</summary>
+    public string Span(Value v)
+    {
+        if (!Net) throw new InvalidOperationException("spans exist only in the Net profile");
+        return StorageOf(v).Name;
+    }
+
+    /// <summary>Portable profile: the array and the element offset of the tensor in it.</summary>
+    public (string Array, int Offset) ArrayOf(Value v)
+    {
+        var s = StorageOf(v);
+        return s.Kind == StorageKind.Arena && Portable ? (PoolName(v.Type), s.Offset) : (s.Name, 0);
+    }
+
+    /// <summary>A fresh local name for loops and temporaries.</summary>
+    public string Var(string hint)
+    {
+        string name;
+        do name = hint + (_tmp++).ToString(CultureInfo.InvariantCulture); while (_names.Contains(name));
+        return name;
+    }
+
+    public static string Ty(Value v) => DTypes.CsName(v.Type);
+
+    /// <summary>A call to a math function on float (or double): MathF/Math on Net, the emitted helpers on Portable.</summary>
+    public string Math(string fn, DType type, params string[] args)
+    {
+        var joined = string.Join(", ", args);
+        if (Portable) return $"Mg{fn}({joined})";
+        return type == DType.Double ? $"Math.{fn}({joined})" : $"MathF.{fn}({joined})";
+    }
+
+    public static string F(float f)
+    {
+        if (float.IsNaN(f)) return "float.NaN";
+        if (float.IsPositiveInfinity(f)) return "float.PositiveInfinity";
+        if (float.IsNegativeInfinity(f)) return "float.NegativeInfinity";
+        if (f == 0 && Bits.Of(f) != 0) return "-0f";
+        return f.ToString("R", CultureInfo.InvariantCulture) + "f";
+    }
+
+    public static string D(double d)
+    {
+        if (double.IsNaN(d)) return "double.NaN";
+        if (double.IsPositiveInfinity(d)) return "double.PositiveInfinity";
+        if (double.IsNegativeInfinity(d)) return "double.NegativeInfinity";
+        var s = d.ToString("R", CultureInfo.InvariantCulture);
+        return s + "d";
+    }
+
+    /// <summary>A literal of the element type.</summary>
+    public static string Lit(DType t, double v) => t switch
+    {
+        DType.Float => F((float)v),
+        DType.Double => D(v),
+        DType.Bool => v != 0 ? "true" : "false",
+        _ => Int(t, (long)v),
+    };
+
+    public static string Lit(DType t, TensorData data, int i) => t switch
+    {
+        DType.Float => F(data.F[i]),
+        DType.Double => D(data.D[i]),
+        DType.Bool => data.L[i] != 0 ? "true" : "false",
+        _ => Int(t, data.L[i]),
+    };
+
+    static string Int(DType t, long v)
+    {
+        var s = v.ToString(CultureInfo.InvariantCulture);
+        return t switch
+        {
+            DType.Int64 => v == long.MinValue ? "long.MinValue" : s + "L",
+            DType.UInt64 => ((ulong)v).ToString(CultureInfo.InvariantCulture) + "UL",
+            DType.UInt32 => s + "U",
+            DType.Int32 => v == int.MinValue ? "int.MinValue" : s,
+            _ => $"({DTypes.CsName(t)}){s}",
+        };
+    }
+}
+
+/// <summary>Builds readable index expressions: drops zero terms and unit factors.</summary>
+public static class Idx
+{
+    public static string Mul(string var, long factor) => factor == 0 ? "" : factor == 1 ? var : $"{var} * {factor.ToString(CultureInfo.InvariantCulture)}";
+
+    public static string Sum(params string[] terms)
+    {
+        var sb = new StringBuilder();
+        long constant = 0;
+        foreach (var t in terms)
+        {
+            if (string.IsNullOrEmpty(t)) continue;
+            if (long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var c)) { constant += c; continue; }
+            if (sb.Length > 0) sb.Append(" + ");
+            sb.Append(t);
+        }
+        if (constant != 0 || sb.Length == 0)
+        {
+            if (sb.Length == 0) return constant.ToString(CultureInfo.InvariantCulture);
+            sb.Append(constant < 0 ? " - " : " + ").Append(System.Math.Abs(constant).ToString(CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+    }
+}

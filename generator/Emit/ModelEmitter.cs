@@ -1,0 +1,445 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Operators;
+using ModelGen.Compiler.Planning;
+using Buffer = ModelGen.Compiler.Planning.Buffer;
+
+namespace ModelGen.Compiler.Emit;
+
+/// <summary>
+/// Emits one model as a static partial class: tensor storage (parameters, constants, arena), the memory plan,
+/// then each node in schedule order. Pure: same graph and options give byte-identical text.
+/// </summary>
+public sealed class ModelEmitter
+{
+    readonly Model _model;
+    readonly ModelOptions _opt;
+    readonly string _path;
+    readonly Names _names = new();
+    readonly Dictionary<Value, Storage> _storage = new();
+    readonly Dictionary<Value, string> _outputParam = new();
+    readonly List<Value> _consts = new();
+    readonly CodeWriter _w = new();
+    EmitContext _e;
+    MemoryPlan _plan;
+    public MemoryPlan Plan => _plan;
+    public long WeightBytes { get; private set; }
+
+    public ModelEmitter(Model model, ModelOptions options, string path)
+    {
+        _model = model; _opt = options; _path = path;
+    }
+
+    bool Net => _opt.Target == TargetProfile.Net;
+    Graph G => _model.Graph;
+
+    public string Emit(string className, string ns)
+    {
+        _names.Reserve(className);
+        _names.Reserve("Predict");
+        AssignStorage();
+        _plan = PlanMemory();
+        _e = new EmitContext(_w, _opt.Target, _storage, _names.Used);
+        WriteFile(className, ns);
+        return _w.ToString();
+    }
+
+    // ---------- storage ----------
+
+    static Operator Op(Node n) => OperatorRegistry.Find(n.Domain, n.OpType, n.Opset);
+
+    void AssignStorage()
+    {
+        foreach (var v in G.Inputs) _storage[v] = new Storage { Kind = StorageKind.Input, Name = _names.Unique(v.Name) };
+        foreach (var v in G.Outputs)
+        {
+            var p = _names.Unique(v.Name, G.Inputs.Any(i => Names.Sanitize(i.Name) == Names.Sanitize(v.Name)) ? "out_" : "");
+            if (_outputParam.ContainsKey(v)) continue;
+            _outputParam[v] = p;
+            // a node in the main graph writes straight into the caller's span
+            if (v.Producer != null && !v.IsGraphInput && !v.IsConst && G.Nodes.Contains(v.Producer))
+                _storage[v] = new Storage { Kind = StorageKind.Output, Name = p };
+        }
+        AssignNodes(G);
+        foreach (var v in G.Outputs) if (v.IsConst) UseConst(v);
+    }
+
+    void AssignNodes(Graph g)
+    {
+        foreach (var n in g.Nodes)
+        {
+            foreach (var i in n.Inputs) if (i != null && i.IsConst) UseConst(i);
+            foreach (var sub in n.Subgraphs.Values)
+            {
+                AssignNodes(sub);
+                foreach (var o in sub.Outputs) if (o.IsConst) UseConst(o);
+            }
+            var op = Op(n);
+            for (int k = 0; k < n.Outputs.Count; k++)
+            {
+                var v = n.Outputs[k];
+                if (_storage.ContainsKey(v)) continue;
+                if (k == 0 && op.IsView) _storage[v] = new Storage { Kind = StorageKind.View, ViewOf = n.In(0) };
+                else _storage[v] = new Storage { Kind = StorageKind.Arena, Name = Net ? _names.Unique(v.Name) : null };
+            }
+        }
+    }
+
+    void UseConst(Value v)
+    {
+        if (_storage.ContainsKey(v)) return;
+        _storage[v] = new Storage { Kind = StorageKind.Const, Name = _names.Unique(v.Name, Net ? "" : "c_") };
+        _consts.Add(v);
+        WeightBytes += (long)v.Length * DTypes.Size(v.Type);
+    }
+
+    Value Root(Value v) => _storage.TryGetValue(v, out var s) && s.Kind == StorageKind.View ? Root(s.ViewOf) : v;
+
+    // ---------- liveness and plan ----------
+
+    MemoryPlan PlanMemory()
+    {
+        var first = new Dictionary<Value, int>();
+        var last = new Dictionary<Value, int>();
+        void Use(Value v, int step)
+        {
+            if (v == null) return;
+            var r = Root(v);
+            last[r] = Math.Max(last.TryGetValue(r, out var l) ? l : step, step);
+        }
+        void Def(Value v, int step)
+        {
+            var r = Root(v);
+            if (!first.ContainsKey(r)) first[r] = step;
+            Use(v, step);
+        }
+        void Visit(Graph g, int step)
+        {
+            foreach (var n in g.Nodes)
+            {
+                foreach (var i in n.Inputs) Use(i, step);
+                foreach (var sub in n.Subgraphs.Values) { Visit(sub, step); foreach (var o in sub.Outputs) Use(o, step); }
+                foreach (var o in n.Outputs) Def(o, step);
+            }
+        }
+        int s = 0;
+        foreach (var n in G.Nodes) { Visit(new Graph(null) { Nodes = { n } }, s); s++; }
+        foreach (var v in G.Outputs) Use(v, s); // copied out after the last node
+        var buffers = new List<Buffer>();
+        foreach (var kv in _storage)
+        {
+            if (kv.Value.Kind != StorageKind.Arena) continue;
+            var v = kv.Key;
+            buffers.Add(new Buffer
+            {
+                Value = v, Pool = v.Type, Elements = v.Length,
+                FirstStep = first.TryGetValue(v, out var f) ? f : 0,
+                LastStep = last.TryGetValue(v, out var l) ? l : s,
+            });
+        }
+        buffers.Sort((a, b) => string.CompareOrdinal(a.Value.Name, b.Value.Name));
+        var plan = MemoryPlan.Build(buffers, s + 1);
+        foreach (var b in plan.Buffers) _storage[b.Value].Offset = b.Offset;
+        return plan;
+    }
+
+    // ---------- file ----------
+
+    void WriteFile(string className, string ns)
+    {
+        var w = _w;
+        w.Line("// <auto-generated/>");
+        w.Line($"// Generated by ModelGen from {System.IO.Path.GetFileName(_path)}. Do not edit: edit the model or its <OnnxModel> options.");
+        w.Line($"// Target profile: {_opt.Target}. Arena: {_plan.ArenaBytes} bytes (lower bound {_plan.LowerBoundBytes}). Weights: {WeightBytes} bytes.");
+        WriteLayerTable();
+        if (Net) w.Line("#nullable disable");
+        w.Line("#pragma warning disable CS0162, CS0168, CS0219, CS8321, IDE0059");
+        w.Line();
+        w.Line("using System;");
+        if (Net) w.Line("using System.Runtime.InteropServices;");
+        w.Line();
+        bool hasNs = !string.IsNullOrEmpty(ns);
+        if (hasNs) w.Open($"namespace {ns}");
+        WriteDocs();
+        w.Open($"public static partial class {className}");
+        WriteShapeMembers();
+        w.Line();
+        WritePredict();
+        w.Line();
+        WriteConstants();
+        if (!Net) { w.Line(); PortableMath.Write(w); }
+        w.Close();
+        if (hasNs) w.Close();
+    }
+
+    void WriteLayerTable()
+    {
+        _w.Line("//");
+        _w.Line("// Layers (schedule order):");
+        int i = 0;
+        foreach (var n in G.Nodes)
+        {
+            var outs = string.Join(" ", n.Outputs.Select(o => Shape.Format(o.Shape)));
+            var where = n.Outputs.Select(o => _storage.TryGetValue(o, out var s) ? s : null).FirstOrDefault();
+            var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{where.Offset}]" : where.Kind.ToString().ToLowerInvariant();
+            _w.Line($"//   {i++,4}  {n.OpType,-20} {outs,-22} {place,-16} {Clip(n.Name, 60)}");
+        }
+        _w.Line("//");
+    }
+
+    static string Clip(string s, int max) => s == null ? "" : s.Length <= max ? s : "..." + s.Substring(s.Length - max + 3);
+
+    static string Xml(string s) => (s ?? "").Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\r", "").Replace("\n", " ");
+
+    void WriteDocs()
+    {
+        var w = _w;
+        w.Line("/// <summary>");
+        w.Line($"/// Compiled from <c>{Xml(System.IO.Path.GetFileName(_path))}</c> (producer {Xml(_model.Producer)} {Xml(_model.ProducerVersion)}, IR version {_model.IrVersion}, opset {_model.Opset}).");
+        if (!string.IsNullOrWhiteSpace(_model.DocString)) w.Line($"/// {Xml(_model.DocString)}");
+        w.Line("/// Inputs: " + string.Join(", ", G.Inputs.Select(v => $"<c>{Xml(v.Name)}</c> {DTypes.OnnxName(v.Type)}{Shape.Format(v.Shape)}")) + ".");
+        w.Line("/// Outputs: " + string.Join(", ", G.Outputs.Select(v => $"<c>{Xml(v.Name)}</c> {DTypes.OnnxName(v.Type)}{Shape.Format(v.Shape)}")) + ".");
+        w.Line("/// </summary>");
+    }
+
+    readonly Dictionary<Value, string> _shapeName = new();
+
+    void WriteShapeMembers()
+    {
+        var w = _w;
+        foreach (var (v, isIn) in G.Inputs.Select(v => (v, true)).Concat(G.Outputs.Select(v => (v, false))))
+        {
+            if (_shapeName.ContainsKey(v)) continue;
+            var baseName = _names.Unique(Names.Pascal(v.Name), "");
+            _shapeName[v] = baseName;
+            _names.Reserve(baseName + "Length"); _names.Reserve(baseName + "Shape");
+            var dims = string.Join(", ", v.Shape);
+            w.Line($"/// <summary>Element count of {(isIn ? "input" : "output")} <c>{Xml(v.Name)}</c> ({DTypes.OnnxName(v.Type)}{Shape.Format(v.Shape)}).</summary>");
+            w.Line($"public const int {baseName}Length = {v.Length};");
+            w.Line($"/// <summary>Shape of {(isIn ? "input" : "output")} <c>{Xml(v.Name)}</c>.</summary>");
+            if (Net) w.Line($"public static ReadOnlySpan<int> {baseName}Shape => new int[] {{ {dims} }};");
+            else w.Line($"public static readonly int[] {baseName}Shape = new int[] {{ {dims} }};");
+        }
+        w.Line("/// <summary>Bytes of scratch memory one Predict call uses (the planned arena).</summary>");
+        w.Line($"public const int ArenaBytes = {_plan.ArenaBytes};");
+        w.Line("/// <summary>Bytes of constant data (weights) compiled into this class.</summary>");
+        w.Line($"public const long WeightBytes = {WeightBytes};");
+    }
+
+    string Params(bool withScratch)
+    {
+        var ps = new List<string>();
+        foreach (var v in G.Inputs)
+            ps.Add(Net ? $"ReadOnlySpan<{DTypes.CsName(v.Type)}> {_storage[v].Name}" : $"{DTypes.CsName(v.Type)}[] {_storage[v].Name}");
+        foreach (var v in G.Outputs.Distinct())
+            ps.Add(Net ? $"Span<{DTypes.CsName(v.Type)}> {_outputParam[v]}" : $"{DTypes.CsName(v.Type)}[] {_outputParam[v]}");
+        if (withScratch) ps.Add("Span<byte> scratch");
+        return string.Join(", ", ps);
+    }
+
+    string Args() => string.Join(", ", G.Inputs.Select(v => _storage[v].Name).Concat(G.Outputs.Distinct().Select(v => _outputParam[v])));
+
+    void WriteParamDocs(bool scratch)
+    {
+        foreach (var v in G.Inputs)
+            _w.Line($"/// <param name=\"{_storage[v].Name}\">Input <c>{Xml(v.Name)}</c>: {DTypes.OnnxName(v.Type)}{Shape.Format(v.Shape)}, row-major, {_shapeName[v]}Length elements.</param>");
+        foreach (var v in G.Outputs.Distinct())
+            _w.Line($"/// <param name=\"{_outputParam[v]}\">Output <c>{Xml(v.Name)}</c>: {DTypes.OnnxName(v.Type)}{Shape.Format(v.Shape)}, row-major, {_shapeName[v]}Length elements.</param>");
+        if (scratch) _w.Line("/// <param name=\"scratch\">Working memory of at least <see cref=\"ArenaBytes\"/> bytes, used by this call only.</param>");
+    }
+
+    void WriteChecks()
+    {
+        foreach (var v in G.Inputs)
+            _w.Line($"if ({_storage[v].Name}.Length != {_shapeName[v]}Length) throw new ArgumentException(\"input '{Esc(v.Name)}' must have {v.Length} elements\", \"{_storage[v].Name}\");");
+        foreach (var v in G.Outputs.Distinct())
+            _w.Line($"if ({_outputParam[v]}.Length != {_shapeName[v]}Length) throw new ArgumentException(\"output '{Esc(v.Name)}' must have {v.Length} elements\", \"{_outputParam[v]}\");");
+    }
+
+    static string Esc(string s) => (s ?? "").Replace("\\", "\\\\").Replace("\"", "\\\"");
+
+    void WritePredict()
+    {
+        var w = _w;
+        if (Net)
+        {
+            w.Line("[ThreadStatic] static byte[] t_scratch;");
+            w.Line();
+            w.Line("/// <summary>Runs the model. Thread-safe; allocates nothing after the first call on each thread.</summary>");
+            WriteParamDocs(false);
+            w.Open($"public static void Predict({Params(false)})");
+            w.Line("Predict(" + Args() + ", t_scratch ??= new byte[ArenaBytes]);");
+            w.Close();
+            w.Line();
+            w.Line("/// <summary>Runs the model in caller-provided working memory (for fixed-memory targets). Allocates nothing.</summary>");
+            WriteParamDocs(true);
+            w.Open($"public static void Predict({Params(true)})");
+            WriteChecks();
+            w.Line("if (scratch.Length < ArenaBytes) throw new ArgumentException(\"scratch must hold ArenaBytes bytes\", \"scratch\");");
+            foreach (var p in _plan.Pools)
+                w.Line($"Span<{DTypes.CsName(p.Type)}> {EmitContext.PoolName(p.Type)} = MemoryMarshal.Cast<byte, {DTypes.CsName(p.Type)}>(scratch.Slice({p.ByteOffset}, {p.Elements * DTypes.Size(p.Type)}));");
+            foreach (var v in _consts)
+                w.Line($"ReadOnlySpan<{DTypes.CsName(v.Type)}> {_storage[v].Name} = {ConstProperty(v)};");
+            WriteBody();
+            w.Close();
+        }
+        else
+        {
+            w.Line("static readonly object s_lock = new object();");
+            foreach (var p in _plan.Pools) w.Line($"static {DTypes.CsName(p.Type)}[] {EmitContext.PoolName(p.Type)};");
+            w.Line();
+            w.Line("/// <summary>Runs the model. Thread-safe (calls are serialised); allocates its arena on the first call only.</summary>");
+            WriteParamDocs(false);
+            w.Open($"public static void Predict({Params(false)})");
+            WriteChecks();
+            w.Open("lock (s_lock)");
+            foreach (var p in _plan.Pools)
+                w.Line($"if ({EmitContext.PoolName(p.Type)} == null) {EmitContext.PoolName(p.Type)} = new {DTypes.CsName(p.Type)}[{Math.Max(1, p.Elements)}];");
+            WriteBody();
+            w.Close();
+            w.Close();
+        }
+    }
+
+    string ConstProperty(Value v) => "Const_" + _storage[v].Name;
+
+    void WriteBody()
+    {
+        int step = 0;
+        foreach (var n in G.Nodes) EmitNode(n, step++);
+        foreach (var v in G.Outputs.Distinct())
+        {
+            if (_storage.TryGetValue(v, out var s) && s.Kind == StorageKind.Output) continue;
+            _w.Line($"// graph output '{v.Name}'");
+            EmitCopyTo(v, _outputParam[v]);
+        }
+    }
+
+    void EmitCopyTo(Value src, string dstParam)
+    {
+        var i = _e.Var("i");
+        _w.Line($"for (int {i} = 0; {i} < {src.Length}; {i}++) {dstParam}[{i}] = {_e.At(src, i)};");
+    }
+
+    internal void EmitNode(Node n, int step)
+    {
+        var w = _w;
+        var ins = string.Join(", ", n.Inputs.Select(v => v == null ? "-" : $"{Clip(v.Name, 40)}{Shape.Format(v.Shape)}"));
+        var outs = string.Join(", ", n.Outputs.Select(v => $"{Clip(v.Name, 40)}{Shape.Format(v.Shape)}"));
+        w.Line();
+        w.Line($"// {(step >= 0 ? "[" + step + "] " : "")}{n.OpType}{(string.IsNullOrEmpty(n.Name) ? "" : " '" + Clip(n.Name, 60) + "'")}: {ins} -> {outs}");
+        var op = Op(n);
+        foreach (var o in n.Outputs)
+        {
+            var s = _storage[o];
+            if (s.Kind == StorageKind.Arena && Net)
+                w.Line($"Span<{DTypes.CsName(o.Type)}> {s.Name} = {EmitContext.PoolName(o.Type)}.Slice({s.Offset}, {o.Length});");
+        }
+        if (op.IsView)
+        {
+            // a view shares its input's data; it copies only when its output must live elsewhere (a graph output)
+            if (_storage[n.Out()].Kind != StorageKind.View) EmitCopy(n.In(0), n.Out());
+            if (n.Outputs.Count > 1) op.Emit(n, _e);
+            return;
+        }
+        if (n.OpType == "If" && n.Domain == "") { EmitIf(n); return; }
+        op.Emit(n, _e);
+    }
+
+    void EmitCopy(Value src, Value dst)
+    {
+        var i = _e.Var("i");
+        _w.Line($"for (int {i} = 0; {i} < {dst.Length}; {i}++) {_e.At(dst, i)} = {_e.At(src, i)};");
+    }
+
+    /// <summary>If with a run-time condition: both branches compiled, chosen per call.</summary>
+    void EmitIf(Node n)
+    {
+        var w = _w;
+        w.Open($"if ({_e.At(n.In(0), "0")}{(n.In(0).Type == DType.Bool ? "" : " != 0")})");
+        EmitBranch(n, n.Subgraphs["then_branch"]);
+        w.Close();
+        w.Open("else");
+        EmitBranch(n, n.Subgraphs["else_branch"]);
+        w.Close();
+    }
+
+    void EmitBranch(Node n, Graph g)
+    {
+        foreach (var inner in g.Nodes) EmitNode(inner, -1);
+        for (int i = 0; i < n.Outputs.Count; i++) EmitCopy(g.Outputs[i], n.Outputs[i]);
+    }
+
+    // ---------- constants ----------
+
+    void WriteConstants()
+    {
+        var w = _w;
+        foreach (var v in _consts)
+        {
+            var t = DTypes.CsName(v.Type);
+            w.Line($"// {v.Name}: {DTypes.OnnxName(v.Type)}{Shape.Format(v.Shape)}");
+            if (Net)
+            {
+                w.Line($"static ReadOnlySpan<{t}> {ConstProperty(v)} => new {t}[]");
+                WriteValues(v.Const, 0, v.Length, ";");
+            }
+            else
+            {
+                int chunk = 65536 / DTypes.Size(v.Type);
+                if (v.Length <= chunk)
+                {
+                    w.Line($"static readonly {t}[] {_storage[v].Name} = new {t}[]");
+                    WriteValues(v.Const, 0, v.Length, ";");
+                }
+                else
+                {
+                    // nanoFramework reads an array initializer's length as 16 bits: emit <= 64 KB chunks and join them once.
+                    w.Line($"static readonly {t}[] {_storage[v].Name} = Join{Names.Pascal(t)}({v.Length}, new {t}[][]");
+                    w.Line("{");
+                    w.Indent++;
+                    for (int s = 0; s < v.Length; s += chunk)
+                    {
+                        w.Line($"new {t}[]");
+                        WriteValues(v.Const, s, Math.Min(chunk, v.Length - s), ",");
+                    }
+                    w.Indent--;
+                    w.Line("});");
+                    _joins.Add(t);
+                }
+            }
+        }
+        foreach (var t in _joins.OrderBy(x => x, StringComparer.Ordinal))
+        {
+            w.Open($"static {t}[] Join{Names.Pascal(t)}(int length, {t}[][] parts)");
+            w.Line($"var r = new {t}[length];");
+            w.Line("int at = 0;");
+            w.Line("for (int p = 0; p < parts.Length; p++) { Array.Copy(parts[p], 0, r, at, parts[p].Length); at += parts[p].Length; }");
+            w.Line("return r;");
+            w.Close();
+        }
+    }
+
+    readonly SortedSet<string> _joins = new(StringComparer.Ordinal);
+
+    void WriteValues(TensorData d, int start, int count, string end)
+    {
+        var w = _w;
+        w.Line("{");
+        w.Indent++;
+        var sb = new StringBuilder();
+        int perLine = d.Type == DType.Float || d.Type == DType.Double ? 8 : 16;
+        for (int i = 0; i < count; i++)
+        {
+            sb.Append(EmitContext.Lit(d.Type, d, start + i)).Append(',');
+            if ((i + 1) % perLine == 0 || i == count - 1) { w.Line(sb.ToString()); sb.Clear(); }
+            else sb.Append(' ');
+        }
+        w.Indent--;
+        w.Line("}" + end);
+    }
+}

@@ -1,0 +1,62 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+
+namespace ModelGen.Compiler;
+
+public enum TargetProfile { Net, Portable }
+
+/// <summary>Options of one model, from the &lt;OnnxModel&gt; item's metadata. Equatable: part of the pipeline key.</summary>
+public sealed class ModelOptions : IEquatable<ModelOptions>
+{
+    public string ClassName { get; init; } = "";
+    public string Namespace { get; init; } = "";
+    /// <summary>"1,3,48,192" for a single input, or "x=1,3,48,192;y=1,10" by input name.</summary>
+    public string InputShape { get; init; } = "";
+    public TargetProfile Target { get; init; } = TargetProfile.Net;
+    /// <summary>Comma-separated pass names to switch off.</summary>
+    public string DisabledPasses { get; init; } = "";
+
+    public bool Equals(ModelOptions o) => o != null && o.ClassName == ClassName && o.Namespace == Namespace
+        && o.InputShape == InputShape && o.Target == Target && o.DisabledPasses == DisabledPasses;
+    public override bool Equals(object obj) => Equals(obj as ModelOptions);
+    public override int GetHashCode() => (ClassName + "|" + Namespace + "|" + InputShape + "|" + Target + "|" + DisabledPasses).GetHashCode();
+
+    /// <summary>Parses InputShape: null key = the single-input form.</summary>
+    public Dictionary<string, int[]> ParseInputShapes()
+    {
+        var r = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(InputShape)) return r;
+        foreach (var part in InputShape.Split(';'))
+        {
+            var p = part.Trim();
+            if (p.Length == 0) continue;
+            string name = "";
+            int eq = p.LastIndexOf('=');
+            if (eq >= 0) { name = p.Substring(0, eq).Trim(); p = p.Substring(eq + 1); }
+            var dims = p.Split(new[] { ',', 'x', ' ' }, StringSplitOptions.RemoveEmptyEntries);
+            var shape = new int[dims.Length];
+            for (int i = 0; i < dims.Length; i++)
+                if (!int.TryParse(dims[i].Trim(), out shape[i]) || shape[i] < 0)
+                    throw new CompileException(Diag.InvalidOption, $"InputShape '{InputShape}': '{dims[i]}' is not a dimension; write e.g. 1,3,48,192 or x=1,3,48,192;y=1,10");
+            if (r.ContainsKey(name)) throw new CompileException(Diag.InvalidOption, $"InputShape '{InputShape}' gives input '{name}' twice");
+            r[name] = shape;
+        }
+        return r;
+    }
+
+    /// <summary>"hey_jarvis_v0.1.onnx" -> "HeyJarvisV01".</summary>
+    public static string DefaultClassName(string path)
+    {
+        var file = System.IO.Path.GetFileNameWithoutExtension(path ?? "Model");
+        var sb = new StringBuilder();
+        bool up = true;
+        foreach (var c in file)
+        {
+            if (char.IsLetterOrDigit(c)) { sb.Append(up ? char.ToUpperInvariant(c) : c); up = false; }
+            else up = true;
+        }
+        if (sb.Length == 0 || char.IsDigit(sb[0])) sb.Insert(0, "Model");
+        return sb.ToString();
+    }
+}

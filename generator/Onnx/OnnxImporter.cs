@@ -1,0 +1,295 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Google.Protobuf;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Onnx.Proto;
+using ModelGen.Compiler.Operators;
+using Attribute = ModelGen.Compiler.IR.Attribute;
+
+namespace ModelGen.Compiler.Onnx;
+
+/// <summary>
+/// Reads an ONNX model into the IR and resolves it in one topological walk: every node's types and static
+/// shapes are inferred, nodes whose inputs are all constant are evaluated (this folds the shape arithmetic
+/// exporters write), and an If whose condition is known is replaced by the branch it takes.
+/// </summary>
+public sealed class OnnxImporter
+{
+    /// <summary>Folding stops at outputs larger than this (the node runs at run time instead).</summary>
+    const int MaxFoldElements = 1 << 22;
+
+    readonly Dictionary<string, int[]> _inputShapes;
+    readonly Model _model = new();
+    int _anon;
+
+    public OnnxImporter(ModelOptions options) { _inputShapes = options.ParseInputShapes(); }
+
+    internal static ModelProto Parse(byte[] bytes)
+    {
+        try
+        {
+            var parser = new MessageParser<ModelProto>(() => new ModelProto());
+            return parser.ParseFrom(bytes);
+        }
+        catch (Exception ex) when (ex is InvalidProtocolBufferException || ex is ArgumentException || ex is InvalidOperationException)
+        {
+            throw new CompileException(Diag.MalformedModel, "the file is not a valid ONNX model (protobuf: " + ex.Message + ")");
+        }
+    }
+
+    public Model Import(byte[] bytes)
+    {
+        var mp = Parse(bytes);
+        if (mp.Graph == null || mp.Graph.Node.Count == 0 && mp.Graph.Output.Count == 0)
+            throw new CompileException(Diag.MalformedModel, "the file holds no ONNX graph (is it an ONNX model? is it truncated?)");
+        _model.Producer = mp.ProducerName;
+        _model.ProducerVersion = mp.ProducerVersion;
+        _model.DocString = mp.DocString;
+        _model.IrVersion = mp.IrVersion;
+        foreach (var o in mp.OpsetImport)
+        {
+            var dom = o.Domain == "ai.onnx" ? "" : o.Domain;
+            _model.Opsets[dom] = (int)Math.Min(o.Version, int.MaxValue);
+        }
+        if (!_model.Opsets.ContainsKey("")) _model.Opsets[""] = mp.IrVersion <= 3 ? 1 : 1;
+        _model.Opset = _model.Opsets[""];
+        _model.Graph = BuildMain(mp.Graph);
+        return _model;
+    }
+
+    Graph BuildMain(GraphProto gp)
+    {
+        var g = new Graph(null) { Name = gp.Name };
+        var scope = new Scope(null);
+        var inits = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in gp.Initializer)
+        {
+            var v = new Value(t.Name) { Const = TensorReader.Read(t, "initializer") };
+            v.Type = v.Const.Type; v.Shape = v.Const.Shape;
+            scope.Define(v);
+            inits.Add(t.Name);
+        }
+        if (gp.SparseInitializer.Count > 0)
+            throw new CompileException(Diag.UnsupportedType, "sparse initializers are not supported; densify the model first");
+        var named = _inputShapes.Keys.Where(k => k.Length > 0).ToList();
+        foreach (var k in named)
+            if (!gp.Input.Any(i => i.Name == k))
+                throw new CompileException(Diag.InvalidOption, $"InputShape names input '{k}', but the model's inputs are: {string.Join(", ", gp.Input.Where(i => !inits.Contains(i.Name)).Select(i => i.Name))}");
+        var realInputs = gp.Input.Where(i => !inits.Contains(i.Name)).ToList();
+        if (_inputShapes.ContainsKey("") && realInputs.Count != 1)
+            throw new CompileException(Diag.InvalidOption, $"InputShape gives one shape but the model has {realInputs.Count} inputs; name them: {string.Join(";", realInputs.Select(i => i.Name + "=..."))}");
+        foreach (var vi in realInputs)
+        {
+            var v = new Value(vi.Name) { IsGraphInput = true };
+            (v.Type, v.Shape) = InputType(vi);
+            scope.Define(v);
+            g.Inputs.Add(v);
+        }
+        foreach (var np in gp.Node) AddNode(np, scope, g);
+        foreach (var o in gp.Output)
+        {
+            var v = scope.Lookup(o.Name) ?? throw new CompileException(Diag.InvalidModel, $"graph output '{o.Name}' is not produced by any node");
+            g.Outputs.Add(v);
+        }
+        return g;
+    }
+
+    (DType, int[]) InputType(ValueInfoProto vi)
+    {
+        var tt = vi.Type?.TensorType ?? throw new CompileException(Diag.UnsupportedType, $"input '{vi.Name}' is not a tensor (sequences, maps and optionals are not supported)");
+        var type = (DType)tt.ElemType;
+        if (!DTypes.IsSupported(type)) throw new CompileException(Diag.UnsupportedType, $"input '{vi.Name}' has element type {(TensorProto.Types.DataType)tt.ElemType}, which ModelGen does not support");
+        int[] given = null;
+        if (_inputShapes.TryGetValue(vi.Name, out var s) || _inputShapes.TryGetValue("", out s)) given = s;
+        if (tt.Shape == null)
+        {
+            if (given != null) return (type, given);
+            throw new CompileException(Diag.UnresolvedDimension, $"input '{vi.Name}' has no shape in the model; set it with InputShape=\"{vi.Name}=d0,d1,...\" on the <OnnxModel> item");
+        }
+        var dims = tt.Shape.Dim;
+        if (given != null)
+        {
+            if (given.Length != dims.Count)
+                throw new CompileException(Diag.InvalidOption, $"InputShape gives {given.Length} dimensions for input '{vi.Name}', which has rank {dims.Count}");
+            for (int i = 0; i < dims.Count; i++)
+                if (dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[i].DimValue > 0 && dims[i].DimValue != given[i])
+                    throw new CompileException(Diag.InvalidOption, $"InputShape gives {given[i]} for dimension {i} of input '{vi.Name}', but the model fixes it to {dims[i].DimValue}");
+            Shape.Size(given);
+            return (type, given);
+        }
+        var shape = new int[dims.Count];
+        for (int i = 0; i < shape.Length; i++)
+        {
+            var d = dims[i];
+            if (d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0 && d.DimValue <= int.MaxValue) { shape[i] = (int)d.DimValue; continue; }
+            string sym = d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? $"'{d.DimParam}'" : "unknown";
+            var example = string.Join(",", dims.Select(x => x.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && x.DimValue > 0 ? x.DimValue.ToString() : "1"));
+            throw new CompileException(Diag.UnresolvedDimension, $"dimension {i} of input '{vi.Name}' is symbolic ({sym}); fix it at build time with InputShape=\"{example}\" (or \"{vi.Name}={example}\") on the <OnnxModel> item");
+        }
+        Shape.Size(shape);
+        return (type, shape);
+    }
+
+    void AddNode(NodeProto np, Scope scope, Graph g)
+    {
+        var domain = np.Domain == "ai.onnx" ? "" : np.Domain ?? "";
+        var node = new Node { OpType = np.OpType, Domain = domain, Name = np.Name };
+        string where = node.Display;
+        if (!_model.Opsets.TryGetValue(domain, out var opset))
+            throw new CompileException(Diag.UnsupportedOperator, $"node {where} uses domain '{domain}', which the model does not import");
+        node.Opset = opset;
+        foreach (var a in np.Attribute) node.Attributes[a.Name] = ReadAttribute(a, where);
+        foreach (var name in np.Input)
+        {
+            if (string.IsNullOrEmpty(name)) { node.Inputs.Add(null); continue; }
+            node.Inputs.Add(scope.Lookup(name) ?? throw new CompileException(Diag.InvalidModel, $"node {where} reads '{name}', which is not defined before it (graph not in topological order, or a missing initializer)"));
+        }
+        while (node.Inputs.Count > 0 && node.Inputs[node.Inputs.Count - 1] == null) node.Inputs.RemoveAt(node.Inputs.Count - 1);
+        foreach (var name in np.Output)
+        {
+            var v = new Value(string.IsNullOrEmpty(name) ? $"__unused{_anon++}" : name) { Producer = node };
+            node.Outputs.Add(v);
+        }
+
+        var op = OperatorRegistry.Find(domain, np.OpType, opset)
+            ?? throw new CompileException(Diag.UnsupportedOperator, $"operator {(domain.Length > 0 ? domain + "." : "")}{np.OpType} (opset {opset}) in node {where} is not supported by ModelGen");
+
+        if (np.OpType == "If" && domain == "")
+        {
+            AddIf(node, scope, g, where);
+            return;
+        }
+
+        try { op.Infer(node); }
+        catch (CompileException ex) { throw new CompileException(ex.Kind, $"node {where}: {ex.Message}"); }
+        foreach (var v in node.Outputs)
+        {
+            if (v.Shape == null) throw new CompileException(Diag.InternalError, $"node {where}: shape of '{v.Name}' was not inferred");
+            if (!DTypes.IsSupported(v.Type)) throw new CompileException(Diag.UnsupportedType, $"node {where}: output '{v.Name}' has element type {v.Type}, which ModelGen does not support");
+        }
+        if ((op.ShapeOnly || node.Inputs.All(i => i == null || i.IsConst)) && node.Outputs.All(o => o.Length <= MaxFoldElements))
+        {
+            var result = Evaluate(op, node, where);
+            if (result != null)
+            {
+                for (int i = 0; i < node.Outputs.Count; i++) { node.Outputs[i].Const = result[i]; node.Outputs[i].Producer = null; }
+                foreach (var v in node.Outputs) scope.Define(v);
+                return;
+            }
+        }
+        foreach (var v in node.Outputs) scope.Define(v);
+        g.Nodes.Add(node);
+    }
+
+    static TensorData[] Evaluate(Operator op, Node node, string where)
+    {
+        TensorData[] result;
+        try { result = op.Evaluate(node, node.Inputs.Select(i => i?.Const).ToArray()); }
+        catch (CompileException ex) { throw new CompileException(ex.Kind, $"node {where}: {ex.Message}"); }
+        if (result == null) return null;
+        for (int i = 0; i < result.Length; i++)
+            if (result[i].Type != node.Outputs[i].Type || !Shape.Equal(result[i].Shape, node.Outputs[i].Shape))
+                throw new CompileException(Diag.InternalError, $"node {where}: evaluation of output {i} gave {result[i].Type}{Shape.Format(result[i].Shape)}, inference said {node.Outputs[i].Type}{Shape.Format(node.Outputs[i].Shape)}");
+        return result;
+    }
+
+    /// <summary>If: a known condition inlines the branch taken; otherwise both branches become subgraphs.</summary>
+    void AddIf(Node node, Scope scope, Graph g, string where)
+    {
+        var cond = node.In(0) ?? throw new CompileException(Diag.InvalidModel, $"node {where}: If needs a condition input");
+        if (cond.Length != 1) throw new CompileException(Diag.InvalidModel, $"node {where}: the If condition must have one element, it has shape {Shape.Format(cond.Shape)}");
+        GraphProto Branch(string name) => node.Attributes.TryGetValue(name, out var a) && a.G is GraphProto gp ? gp
+            : throw new CompileException(Diag.InvalidModel, $"node {where}: If needs the graph attribute '{name}'");
+        var thenG = Branch("then_branch");
+        var elseG = Branch("else_branch");
+        if (thenG.Output.Count != node.Outputs.Count || elseG.Output.Count != node.Outputs.Count)
+            throw new CompileException(Diag.InvalidModel, $"node {where}: If has {node.Outputs.Count} outputs but its branches have {thenG.Output.Count} and {elseG.Output.Count}");
+
+        if (cond.IsConst)
+        {
+            var taken = cond.Const.GetDouble(0) != 0 ? thenG : elseG;
+            var inner = new Scope(scope);
+            var sub = new Graph(g);
+            BuildSubgraphInto(taken, inner, sub);
+            g.Nodes.AddRange(sub.Nodes);
+            for (int i = 0; i < node.Outputs.Count; i++)
+            {
+                var src = sub.Outputs[i];
+                var dst = node.Outputs[i];
+                dst.Type = src.Type; dst.Shape = src.Shape;
+                if (src.IsConst) { dst.Const = src.Const; dst.Producer = null; }
+                else
+                {
+                    var id = new Node { OpType = "Identity", Name = (node.Name ?? "") + "/branch_output" + i, Opset = node.Opset };
+                    id.Inputs.Add(src); id.Outputs.Add(dst); dst.Producer = id;
+                    g.Nodes.Add(id);
+                }
+                scope.Define(dst);
+            }
+            return;
+        }
+
+        var thenSub = new Graph(g) { Name = "then_branch" };
+        var elseSub = new Graph(g) { Name = "else_branch" };
+        BuildSubgraphInto(thenG, new Scope(scope), thenSub);
+        BuildSubgraphInto(elseG, new Scope(scope), elseSub);
+        for (int i = 0; i < node.Outputs.Count; i++)
+        {
+            var a = thenSub.Outputs[i]; var b = elseSub.Outputs[i];
+            if (a.Type != b.Type || !Shape.Equal(a.Shape, b.Shape))
+                throw new CompileException(Diag.DynamicShape, $"node {where}: If branches give output {i} different types or shapes ({a} vs {b}); ModelGen needs one static shape (bind the condition at build time so the If folds)");
+            node.Outputs[i].Type = a.Type; node.Outputs[i].Shape = a.Shape;
+            scope.Define(node.Outputs[i]);
+        }
+        node.Subgraphs["then_branch"] = thenSub;
+        node.Subgraphs["else_branch"] = elseSub;
+        g.Nodes.Add(node);
+    }
+
+    void BuildSubgraphInto(GraphProto gp, Scope scope, Graph sub)
+    {
+        if (gp.Input.Count > 0) throw new CompileException(Diag.InvalidModel, $"subgraph '{gp.Name}' of an If must not declare inputs");
+        foreach (var t in gp.Initializer)
+        {
+            var v = new Value(t.Name) { Const = TensorReader.Read(t, "initializer of subgraph " + gp.Name) };
+            v.Type = v.Const.Type; v.Shape = v.Const.Shape;
+            scope.Define(v);
+        }
+        foreach (var np in gp.Node) AddNode(np, scope, sub);
+        foreach (var o in gp.Output)
+            sub.Outputs.Add(scope.Lookup(o.Name) ?? throw new CompileException(Diag.InvalidModel, $"subgraph output '{o.Name}' is not produced by any node"));
+    }
+
+    static Attribute ReadAttribute(AttributeProto a, string where)
+    {
+        if (!string.IsNullOrEmpty(a.RefAttrName))
+            throw new CompileException(Diag.UnsupportedAttribute, $"node {where}: attribute '{a.Name}' refers to a function attribute, which is only valid inside functions");
+        var type = (AttrType)a.Type;
+        if (type == AttrType.Undefined)
+            type = a.G != null ? AttrType.Graph : a.T != null ? AttrType.Tensor : a.Ints.Count > 0 ? AttrType.Ints : a.Floats.Count > 0 ? AttrType.Floats
+                : a.Strings.Count > 0 ? AttrType.Strings : !a.S.IsEmpty ? AttrType.String : a.F != 0 ? AttrType.Float : AttrType.Int;
+        return new Attribute
+        {
+            Name = a.Name,
+            Type = type,
+            F = a.F,
+            I = a.I,
+            S = a.S.ToStringUtf8(),
+            Floats = a.Floats.ToArray(),
+            Ints = a.Ints.ToArray(),
+            Strings = a.Strings.Select(s => s.ToStringUtf8()).ToArray(),
+            T = a.T != null && type == AttrType.Tensor ? TensorReader.Read(a.T, $"attribute '{a.Name}' of node {where}") : null,
+            G = a.G,
+        };
+    }
+
+    sealed class Scope
+    {
+        readonly Dictionary<string, Value> _values = new(StringComparer.Ordinal);
+        readonly Scope _parent;
+        public Scope(Scope parent) { _parent = parent; }
+        public void Define(Value v) => _values[v.Name] = v;
+        public Value Lookup(string name) => _values.TryGetValue(name, out var v) ? v : _parent?.Lookup(name);
+    }
+}

@@ -1,0 +1,62 @@
+using System;
+using ModelGen.Compiler.Emit;
+using ModelGen.Compiler.IR;
+
+namespace ModelGen.Compiler.Operators;
+
+public enum BinaryKind { Arithmetic, Compare, Logical }
+
+/// <summary>
+/// Elementwise binary operators with multidirectional broadcasting (Add, Sub, Mul, Div, Pow, Equal, Greater, ...).
+/// Arithmetic keeps the input type; comparisons give bool; logical ops take and give bool.
+/// </summary>
+public sealed class Binary : Operator
+{
+    readonly BinaryKind _kind;
+    readonly Func<double, double, double> _evalF;
+    readonly Func<long, long, long> _evalI;
+    readonly Func<EmitContext, DType, string, string, string> _emit;
+
+    public Binary(BinaryKind kind, Func<double, double, double> evalF, Func<long, long, long> evalI, Func<EmitContext, DType, string, string, string> emit)
+    {
+        _kind = kind; _evalF = evalF; _evalI = evalI; _emit = emit;
+    }
+
+    public override void Infer(Node n)
+    {
+        Require(n, 2, 2);
+        var a = n.In(0); var b = n.In(1);
+        bool pow = n.OpType == "Pow";
+        if (!pow && a.Type != b.Type) throw Error($"{n.OpType} inputs have different element types ({DTypes.OnnxName(a.Type)}, {DTypes.OnnxName(b.Type)})");
+        if (_kind == BinaryKind.Logical && a.Type != DType.Bool) throw Error($"{n.OpType} takes bool inputs");
+        if (_kind == BinaryKind.Arithmetic && a.Type == DType.Bool) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on bool is not defined");
+        if (_evalI == null && !DTypes.IsFloat(a.Type) && _kind == BinaryKind.Arithmetic) RequireFloat(n, a);
+        SetOut(n, 0, _kind == BinaryKind.Arithmetic ? a.Type : DType.Bool, IR.Shape.Broadcast(a.Shape, b.Shape));
+    }
+
+    public override TensorData[] Evaluate(Node n, TensorData[] inputs)
+    {
+        var a = inputs[0]; var b = inputs[1];
+        var o = n.Out();
+        var r = new TensorData(o.Type, o.Shape);
+        bool floats = DTypes.IsFloat(a.Type) || n.OpType == "Pow" && DTypes.IsFloat(b.Type);
+        if (!floats && _evalI == null) return null;
+        Broadcast.ForEach(o.Shape, new[] { a.Shape, b.Shape }, (i, idx) =>
+        {
+            if (floats)
+            {
+                double x = a.GetDouble(idx[0]), y = b.GetDouble(idx[1]);
+                if (a.Type == DType.Float && _kind == BinaryKind.Arithmetic) r.Set(i, (float)_evalF((float)x, (float)y));
+                else r.Set(i, _evalF(x, y));
+            }
+            else r.SetLong(i, _evalI(a.L[idx[0]], b.L[idx[1]]));
+        });
+        return new[] { r };
+    }
+
+    public override void Emit(Node n, EmitContext e)
+    {
+        var t = n.In(0).Type;
+        Broadcast.Emit(e, n.Out(), new[] { n.In(0), n.In(1) }, a => _emit(e, t, a[0], a[1]));
+    }
+}

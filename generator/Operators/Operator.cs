@@ -1,0 +1,51 @@
+using ModelGen.Compiler.Emit;
+using ModelGen.Compiler.IR;
+
+namespace ModelGen.Compiler.Operators;
+
+/// <summary>
+/// One ONNX operator: attribute validation and shape/type inference, a scalar reference evaluation
+/// (used for constant folding and as a test oracle), and emission of C#.
+/// Adding an operator = one file deriving from this + one row in <see cref="OperatorRegistry"/>.
+/// </summary>
+public abstract class Operator
+{
+    /// <summary>Validates attributes and inputs, sets every output's Type and Shape; may keep resolved data in node.State.</summary>
+    public abstract void Infer(Node n);
+
+    /// <summary>Reference evaluation on constant inputs (null entries: omitted optional inputs); null when not available.</summary>
+    public virtual TensorData[] Evaluate(Node n, TensorData[] inputs) => null;
+
+    /// <summary>Writes the C# that computes the node's outputs from its inputs.</summary>
+    public abstract void Emit(Node n, EmitContext e);
+
+    /// <summary>True when the result depends only on input shapes (Shape, Size): folded even when inputs are not constant.</summary>
+    public virtual bool ShapeOnly => false;
+
+    /// <summary>True when output 0 is input 0's data unchanged (Reshape, Flatten, Squeeze, Identity...): no code, no copy.</summary>
+    public virtual bool IsView => false;
+
+    protected static CompileException Error(string message) => new(Diag.InvalidModel, message);
+    protected static CompileException Unsupported(string message) => new(Diag.UnsupportedAttribute, message);
+
+    protected static void Require(Node n, int minInputs, int maxInputs = int.MaxValue)
+    {
+        int count = n.Inputs.Count;
+        if (count < minInputs || count > maxInputs)
+            throw Error($"{n.OpType} takes {(minInputs == maxInputs ? minInputs.ToString() : maxInputs == int.MaxValue ? minInputs + " or more" : minInputs + " to " + maxInputs)} inputs, got {count}");
+        for (int i = 0; i < minInputs; i++)
+            if (n.Inputs[i] == null) throw Error($"{n.OpType} input {i} is required");
+    }
+
+    protected static void RequireFloat(Node n, Value v)
+    {
+        if (!DTypes.IsFloat(v.Type)) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on {DTypes.OnnxName(v.Type)} '{v.Name}' is not supported (float and double only)");
+    }
+
+    protected static void SetOut(Node n, int i, DType type, int[] shape)
+    {
+        IR.Shape.Size(shape);
+        n.Outputs[i].Type = type;
+        n.Outputs[i].Shape = shape;
+    }
+}

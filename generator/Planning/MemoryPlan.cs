@@ -1,0 +1,74 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Compiler.IR;
+
+namespace ModelGen.Compiler.Planning;
+
+/// <summary>One tensor to place in the arena: its size and the steps during which it is live (inclusive).</summary>
+public sealed class Buffer
+{
+    public Value Value { get; init; }
+    public DType Pool { get; init; }
+    public int Elements { get; init; }
+    public int FirstStep { get; set; }
+    public int LastStep { get; set; }
+    public int Offset { get; set; } = -1;
+    public bool Overlaps(Buffer o) => FirstStep <= o.LastStep && o.FirstStep <= LastStep;
+}
+
+/// <summary>The static memory plan: element offsets per element-type pool, pool sizes, and the lower bound.</summary>
+public sealed class MemoryPlan
+{
+    /// <summary>Pool order in the byte arena (Net) and their element counts.</summary>
+    public List<(DType Type, int Elements, int ByteOffset)> Pools { get; } = new();
+    public List<Buffer> Buffers { get; } = new();
+    public int ArenaBytes { get; set; }
+    /// <summary>Largest total bytes of tensors live at one step: no plan of this schedule can be smaller.</summary>
+    public int LowerBoundBytes { get; set; }
+
+    /// <summary>Offsets must keep SIMD-friendly alignment: 64 bytes.</summary>
+    public const int AlignBytes = 64;
+
+    /// <summary>Greedy by size (as TensorFlow Lite Micro's planner): largest first, each at the lowest offset that fits.</summary>
+    public static void PlaceGreedyBySize(IReadOnlyList<Buffer> buffers, int alignElements)
+    {
+        var placed = new List<Buffer>();
+        foreach (var b in buffers.OrderByDescending(b => b.Elements).ThenBy(b => b.FirstStep))
+        {
+            var conflicts = placed.Where(p => p.Overlaps(b)).OrderBy(p => p.Offset).ToList();
+            int offset = 0;
+            foreach (var p in conflicts)
+            {
+                if (offset + b.Elements <= p.Offset) break;
+                offset = Math.Max(offset, Align(p.Offset + p.Elements, alignElements));
+            }
+            b.Offset = offset;
+            placed.Add(b);
+        }
+    }
+
+    public static int Align(int v, int a) => (v + a - 1) / a * a;
+
+    public static MemoryPlan Build(IReadOnlyList<Buffer> buffers, int steps)
+    {
+        var plan = new MemoryPlan();
+        plan.Buffers.AddRange(buffers);
+        int bytes = 0;
+        foreach (var group in buffers.GroupBy(b => b.Pool).OrderBy(g => DTypes.Size(g.Key) * -1).ThenBy(g => (int)g.Key))
+        {
+            int size = DTypes.Size(group.Key);
+            var list = group.ToList();
+            PlaceGreedyBySize(list, Math.Max(1, AlignBytes / size));
+            int elements = list.Count == 0 ? 0 : list.Max(b => b.Offset + b.Elements);
+            plan.Pools.Add((group.Key, elements, bytes));
+            bytes = Align(bytes + elements * size, AlignBytes);
+        }
+        plan.ArenaBytes = bytes;
+        long bound = 0;
+        for (int s = 0; s < steps; s++)
+            bound = Math.Max(bound, buffers.Where(b => b.FirstStep <= s && s <= b.LastStep).Sum(b => (long)b.Elements * DTypes.Size(b.Pool)));
+        plan.LowerBoundBytes = (int)bound;
+        return plan;
+    }
+}

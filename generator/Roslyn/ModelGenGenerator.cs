@@ -1,0 +1,136 @@
+using System;
+using System.Linq;
+using System.Collections.Immutable;
+using System.IO;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Text;
+
+namespace ModelGen.Compiler.Roslyn;
+
+/// <summary>
+/// The thin Roslyn layer: .onnx AdditionalFiles + their metadata -> ModelSpec (keyed by content hash) -> compiled source
+/// and diagnostics. All model work happens in <see cref="ModelCompiler"/>; nothing here throws.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class ModelGenGenerator : IIncrementalGenerator
+{
+    public const string SpecStep = "ModelGen.Spec";
+    public const string CompileStep = "ModelGen.Compile";
+
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var specs = context.AdditionalTextsProvider
+            .Where(static f => f.Path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            .Combine(context.AnalyzerConfigOptionsProvider)
+            .Select(static (pair, ct) => CreateSpec(pair.Left, pair.Right))
+            .WithTrackingName(SpecStep);
+
+        var results = specs
+            .Select(static (spec, ct) => Run(spec))
+            .WithTrackingName(CompileStep);
+
+        context.RegisterSourceOutput(results, static (spc, r) =>
+        {
+            try
+            {
+                foreach (var d in r.Diagnostics) spc.ReportDiagnostic(ToRoslyn(d, r.Path));
+                if (r.Source != null) spc.AddSource(r.HintName, SourceText.From(r.Source, Encoding.UTF8));
+            }
+            catch (Exception ex)
+            {
+                spc.ReportDiagnostic(ToRoslyn(new Diagnostic(Diag.InternalError, $"{Path.GetFileName(r.Path)}: {ex.GetType().Name}: {ex.Message}"), r.Path));
+            }
+        });
+    }
+
+    static string Meta(AnalyzerConfigOptions o, string name) =>
+        o.TryGetValue("build_metadata.AdditionalFiles.ModelGen" + name, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+
+    static string Prop(AnalyzerConfigOptions o, string name) =>
+        o.TryGetValue("build_property." + name, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+
+    internal static ModelSpec CreateSpec(AdditionalText file, AnalyzerConfigOptionsProvider provider)
+    {
+        var path = file.Path;
+        try
+        {
+            var fo = provider.GetOptions(file);
+            var go = provider.GlobalOptions;
+            var targetText = Meta(fo, "Target") ?? Prop(go, "ModelGenTarget")
+                ?? (Prop(go, "TargetFrameworkIdentifier") == ".NETnanoFramework" ? "Portable" : "Net");
+            string error = null;
+            if (!Enum.TryParse<TargetProfile>(targetText, true, out var target))
+                error = $"{Path.GetFileName(path)}: Target '{targetText}' is not one of Net, Portable";
+            var options = new ModelOptions
+            {
+                ClassName = Meta(fo, "ClassName") ?? "",
+                Namespace = Meta(fo, "Namespace") ?? Prop(go, "RootNamespace") ?? "",
+                InputShape = Meta(fo, "InputShape") ?? "",
+                Target = target,
+                DisabledPasses = Meta(fo, "DisabledPasses") ?? "",
+            };
+            return new ModelSpec { Path = path, ContentHash = ModelSpec.Hash(ReadFile(path)), Options = options, Error = error };
+        }
+        catch (Exception ex)
+        {
+            return new ModelSpec { Path = path, ContentHash = "", Options = new ModelOptions(), Error = $"{Path.GetFileName(path)}: cannot read the model file: {ex.Message}" };
+        }
+    }
+
+#pragma warning disable RS1035 // Roslyn has no byte API for AdditionalFiles; this is the generator's only I/O.
+    static byte[] ReadFile(string path) => File.ReadAllBytes(path);
+#pragma warning restore RS1035
+
+    internal sealed class Output : IEquatable<Output>
+    {
+        public string Path { get; init; }
+        public string HintName { get; init; }
+        public string Source { get; init; }
+        public ImmutableArray<Diagnostic> Diagnostics { get; init; }
+        public bool Equals(Output o) => o != null && o.Path == Path && o.HintName == HintName && o.Source == Source && System.Linq.Enumerable.SequenceEqual(o.Diagnostics, Diagnostics);
+        public override bool Equals(object obj) => Equals(obj as Output);
+        public override int GetHashCode() => (Path ?? "").GetHashCode();
+    }
+
+    internal static Output Run(ModelSpec spec)
+    {
+        var hint = Names(spec);
+        if (spec.Error != null)
+            return new Output { Path = spec.Path, HintName = hint, Diagnostics = ImmutableArray.Create(new Diagnostic(spec.Error.Contains("cannot read") ? Diag.FileError : Diag.InvalidOption, spec.Error)) };
+        byte[] bytes;
+        try { bytes = ReadFile(spec.Path); }
+        catch (Exception ex)
+        {
+            return new Output { Path = spec.Path, HintName = hint, Diagnostics = ImmutableArray.Create(new Diagnostic(Diag.FileError, $"{Path.GetFileName(spec.Path)}: cannot read the model file: {ex.Message}")) };
+        }
+        var r = ModelCompiler.Compile(bytes, spec.Path, spec.Options);
+        return new Output { Path = spec.Path, HintName = hint, Source = r.Source, Diagnostics = r.Diagnostics.ToImmutableArray() };
+    }
+
+    static string Names(ModelSpec spec)
+    {
+        var name = string.IsNullOrWhiteSpace(spec.Options.ClassName) ? ModelOptions.DefaultClassName(spec.Path) : spec.Options.ClassName;
+        var pathHash = ModelSpec.Hash(Encoding.UTF8.GetBytes(spec.Path ?? "")).Substring(0, 8);
+        var safe = new StringBuilder();
+        foreach (var c in name) safe.Append(char.IsLetterOrDigit(c) || c == '_' ? c : '_');
+        return $"{safe}.{pathHash}.g.cs";
+    }
+
+    static readonly ImmutableDictionary<string, DiagnosticDescriptor> s_descriptors = BuildDescriptors();
+
+    static ImmutableDictionary<string, DiagnosticDescriptor> BuildDescriptors()
+    {
+        var b = ImmutableDictionary.CreateBuilder<string, DiagnosticDescriptor>();
+        foreach (var d in Diag.All)
+            b[d.Id] = new DiagnosticDescriptor(d.Id, d.Title, "{0}", "ModelGen",
+                d.Severity == DiagSeverity.Error ? DiagnosticSeverity.Error : d.Severity == DiagSeverity.Warning ? DiagnosticSeverity.Warning : DiagnosticSeverity.Info,
+                isEnabledByDefault: true);
+        return b.ToImmutable();
+    }
+
+    static Microsoft.CodeAnalysis.Diagnostic ToRoslyn(Diagnostic d, string path) =>
+        Microsoft.CodeAnalysis.Diagnostic.Create(s_descriptors[d.Kind.Id],
+            Location.Create(path ?? "", default, new LinePositionSpan(default, default)), d.Message);
+}
