@@ -40,6 +40,8 @@ internal static class ConformanceReport
 {
     public const string Command = "bash scripts/conformance.sh";
 
+    static string Name(Outcome o) => o switch { Outcome.Pass => "pass", Outcome.Fail => "fail", Outcome.Unsupported => "unsupported", _ => "out of scope" };
+
     static string Cell(string s) => s.Replace("\r", " ").Replace("\n", " ").Replace("|", "\\|");
 
     static string Rate(Tally t) => double.IsNaN(t.Rate) ? "-" : t.Rate.ToString("F1", CultureInfo.InvariantCulture) + "%";
@@ -67,6 +69,11 @@ internal static class ConformanceReport
         L("  or Dropout in training mode), randomness (Random*, Bernoulli, Multinomial), sequences/optionals/maps, strings, and the");
         L("  element types ModelGen does not hold (float16, bfloat16, complex, float8, int4).");
         L();
+        L("ONNX's node tests feed shape-like operands (Reshape's shape, Unsqueeze's axes, Slice's starts, ...) as graph inputs.");
+        L("ModelGen needs them at build time, where a user binds them with the `ConstantInputs` option: when a case reports");
+        L("MG0012 (shape not known at build time), the runner binds the inputs the diagnostic names (else all integer inputs) to");
+        L("the test data's values and compiles again; such cases are listed under \"Inputs bound at build time\".");
+        L();
         L("Pass rate = pass / (pass + fail + unsupported).");
         L();
         L("## Summary");
@@ -88,6 +95,10 @@ internal static class ConformanceReport
         L("Failures by kind: " + (fails.Count == 0 ? "none" : string.Join(", ", fails.GroupBy(r => r.Kind).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"))) + ".");
         L();
         L("Unsupported by diagnostic: " + (unsup.Count == 0 ? "none" : string.Join(", ", unsup.GroupBy(r => r.Kind).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"))) + ".");
+        L();
+
+        var bound = results.Where(r => r.Bound.Length > 0).ToList();
+        L($"Inputs bound at build time (ConstantInputs): {bound.Count} cases, {bound.Count(r => r.Outcome == Outcome.Pass)} of them pass.");
         L();
 
         L("## Per operator");
@@ -124,6 +135,17 @@ internal static class ConformanceReport
             L("| case | operator | diagnostic |");
             L("|---|---|---|");
             foreach (var r in unsup) L($"| {r.Case.Id} | {Cell(r.Case.Operator)} | {Cell(r.Detail)} |");
+        }
+        L();
+
+        L($"## Inputs bound at build time ({bound.Count})");
+        L();
+        if (bound.Count == 0) L("None.");
+        else
+        {
+            L("| case | operator | outcome | inputs bound to the test data |");
+            L("|---|---|---|---|");
+            foreach (var r in bound) L($"| {r.Case.Id} | {Cell(r.Case.Operator)} | {Name(r.Outcome)} | {Cell(r.Bound)} |");
         }
         L();
 

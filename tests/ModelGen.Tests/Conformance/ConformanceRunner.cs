@@ -24,6 +24,8 @@ internal sealed class CaseResult
     public string Detail { get; init; } = "";
     /// <summary>The compiler crashed (MG9999, or an exception out of ModelCompiler.Compile) or the runner failed.</summary>
     public bool Crash { get; init; }
+    /// <summary>Graph inputs bound to the test data at build time (ConstantInputs), comma-separated; empty if none.</summary>
+    public string Bound { get; init; } = "";
 }
 
 /// <summary>
@@ -42,6 +44,10 @@ internal sealed class ConformanceRunner
     public int Parallelism { get; init; } = Environment.ProcessorCount;
     public TimeSpan CaseTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public Action<string>? Log { get; init; }
+    /// <summary>On MG0012, bind the offending inputs (or all integer inputs) to the test data with ConstantInputs and retry.</summary>
+    public bool BindShapeInputs { get; init; } = true;
+    /// <summary>Test hook: rewrites a case's generated source before it is compiled.</summary>
+    internal Func<ConformanceCase, string, string>? MutateSource { get; init; }
 
     /// <summary>Seconds per phase of the last run (inspect, generate, compile+run).</summary>
     public Dictionary<string, double> Timings { get; } = new();
@@ -66,6 +72,7 @@ internal sealed class ConformanceRunner
         public required SyntaxTree Model { get; init; }
         public required SyntaxTree Adapter { get; init; }
         public required List<PredictParam> Params { get; init; }
+        public string Bound { get; init; } = "";
     }
 
     public List<CaseResult> Run(string root, Func<ConformanceCase, bool>? filter = null)
@@ -114,6 +121,8 @@ internal sealed class ConformanceRunner
     static bool IsStatic(ValueInfoProto vi)
         => vi.Type?.TensorType?.Shape is { } s && s.Dim.All(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0);
 
+    static bool IsInteger(ValueInfoProto vi) => vi.Type?.TensorType?.ElemType is int t && t is 2 or 3 or 4 or 5 or 6 or 7 or 12 or 13;
+
     static TensorProto ReadTensor(string path) => TensorProto.Parser.ParseFrom(File.ReadAllBytes(path));
 
     Pending? Generate(ConformanceCase c, out CaseResult? failure)
@@ -123,23 +132,53 @@ internal sealed class ConformanceRunner
         try
         {
             // Symbolic input dimensions: fix them with InputShape from the test data's actual shapes.
-            var inputShape = "";
+            var shapes = new Dictionary<string, string>(StringComparer.Ordinal);
             if (c.RealInputs.Any(i => !IsStatic(i)) && c.DataSets.Count > 0)
-            {
-                var parts = new List<string>();
                 for (int k = 0; k < c.RealInputs.Count; k++)
                 {
                     var f = Path.Combine(c.DataSets[0], $"input_{k}.pb");
-                    if (!File.Exists(f)) continue;
-                    parts.Add(c.RealInputs[k].Name + "=" + string.Join(",", ReadTensor(f).Dims));
+                    if (File.Exists(f)) shapes[c.RealInputs[k].Name] = string.Join(",", ReadTensor(f).Dims);
                 }
-                inputShape = string.Join(";", parts);
-            }
             var id = Ident(c.Suite + "_" + c.Name);
-            var opts = new ModelOptions { ClassName = id, Namespace = "Conformance_" + id, InputShape = inputShape, Target = TargetProfile.Net };
+            var bound = new List<string>();
+            var constants = new List<string>();
             CompileResult r;
-            try { r = ModelCompiler.Compile(c.ModelBytes, Path.Combine(c.Dir, "model.onnx"), opts); }
-            catch (Exception ex) { failure = Fail("internal error", $"ModelCompiler.Compile threw {ex.GetType().Name}: {FirstLine(ex.Message)}", true); return null; }
+            ModelOptions opts;
+            while (true)
+            {
+                opts = new ModelOptions
+                {
+                    ClassName = id, Namespace = "Conformance_" + id, Target = TargetProfile.Net,
+                    InputShape = string.Join(";", shapes.Select(kv => kv.Key + "=" + kv.Value)),
+                    ConstantInputs = string.Join(";", constants),
+                };
+                try { r = ModelCompiler.Compile(c.ModelBytes, Path.Combine(c.Dir, "model.onnx"), opts); }
+                catch (Exception ex) { failure = Fail("internal error", $"ModelCompiler.Compile threw {ex.GetType().Name}: {FirstLine(ex.Message)}", true); return null; }
+                // Shape-like inputs (Reshape's shape, Unsqueeze's axes, ...) are graph inputs in ONNX's node tests; ModelGen
+                // needs them at build time, where a user binds them with ConstantInputs. Bind them from the test data.
+                var dyn = r.Success || !BindShapeInputs || c.DataSets.Count == 0 ? null
+                    : r.Diagnostics.FirstOrDefault(x => x.Kind.Severity == DiagSeverity.Error && x.Kind.Id == "MG0012");
+                if (dyn == null || bound.Count >= c.RealInputs.Count) break;
+                var named = c.RealInputs.Select((v, k) => (v.Name, k)).Where(x => !bound.Contains(x.Name) && dyn.Message.Contains("'" + x.Name + "'", StringComparison.Ordinal)).ToList();
+                if (named.Count == 0)
+                    named = c.RealInputs.Select((v, k) => (v.Name, k)).Where(x => !bound.Contains(x.Name) && IsInteger(c.RealInputs[x.k])).ToList();
+                int before = bound.Count;
+                foreach (var (name, k) in named)
+                {
+                    var f = Path.Combine(c.DataSets[0], $"input_{k}.pb");
+                    if (!File.Exists(f)) continue;
+                    var tp = ReadTensor(f);
+                    TensorData t;
+                    try { t = TensorReader.Read(tp, f); } catch (CompileException) { continue; }
+                    if (t.Length == 0) continue;
+                    bound.Add(name);
+                    shapes[name] = string.Join(",", tp.Dims);
+                    constants.Add(name + "=" + string.Join(",", Enumerable.Range(0, t.Length).Select(i => t.Type is DType.Float or DType.Double
+                        ? t.GetDouble(i).ToString("R", CultureInfo.InvariantCulture) : t.GetLong(i).ToString(CultureInfo.InvariantCulture))));
+                }
+                if (bound.Count == before) break;
+            }
+            var boundNote = bound.Count == 0 ? "" : string.Join(", ", bound);
             if (!r.Success)
             {
                 var d = r.Diagnostics.FirstOrDefault(x => x.Kind.Severity == DiagSeverity.Error);
@@ -148,19 +187,20 @@ internal sealed class ConformanceRunner
                 failure = d.Kind.Id switch
                 {
                     "MG0002" or "MG0003" or "MG0004" or "MG0005" or "MG0007" or "MG0011" or "MG0012"
-                        => new CaseResult { Case = c, Outcome = Outcome.Unsupported, Kind = d.Kind.Id, Detail = msg },
-                    "MG9999" => Fail("internal error", msg, true),
-                    _ => Fail("rejected", msg),
+                        => new CaseResult { Case = c, Outcome = Outcome.Unsupported, Kind = d.Kind.Id, Detail = msg, Bound = boundNote },
+                    "MG9999" => new CaseResult { Case = c, Outcome = Outcome.Fail, Kind = "internal error", Detail = msg, Crash = true, Bound = boundNote },
+                    _ => new CaseResult { Case = c, Outcome = Outcome.Fail, Kind = "rejected", Detail = msg, Bound = boundNote },
                 };
                 return null;
             }
+            if (MutateSource != null) r = new CompileResult { Source = MutateSource(c, r.Source!), ClassName = r.ClassName, Diagnostics = r.Diagnostics };
             var model = CSharpSyntaxTree.ParseText(r.Source!, s_parse, path: c.Id + "/model.cs", encoding: Encoding.UTF8);
             List<PredictParam> ps;
             try { ps = PredictSignature.Read(model); }
             catch (Exception ex) { failure = Fail("runner error", ex.Message, true); return null; }
             var ns = opts.Namespace;
             var adapter = CSharpSyntaxTree.ParseText(PredictSignature.Adapter(ns, r.ClassName!, ps), s_parse, path: c.Id + "/adapter.cs", encoding: Encoding.UTF8);
-            return new Pending { Case = c, Namespace = ns, Model = model, Adapter = adapter, Params = ps };
+            return new Pending { Case = c, Namespace = ns, Model = model, Adapter = adapter, Params = ps, Bound = boundNote };
         }
         catch (Exception ex)
         {
@@ -206,13 +246,13 @@ internal sealed class ConformanceRunner
             foreach (var e in errors)
                 if (e.Location.SourceTree is { } t && owner.TryGetValue(t, out var p) && !bad.ContainsKey(p)) bad[p] = e;
             foreach (var (p, e) in bad)
-                results.Add(new CaseResult { Case = p.Case, Outcome = Outcome.Fail, Kind = "does not compile", Detail = Describe(e) });
+                results.Add(new CaseResult { Case = p.Case, Outcome = Outcome.Fail, Kind = "does not compile", Detail = Describe(e), Bound = p.Bound });
             var rest = set.Where(p => !bad.ContainsKey(p)).ToList();
             if (bad.Count > 0) { if (rest.Count > 0) queue.Enqueue(rest); continue; }
             // Errors that belong to no case's tree: bisect until each failing case stands alone.
             if (set.Count == 1)
             {
-                results.Add(new CaseResult { Case = set[0].Case, Outcome = Outcome.Fail, Kind = "does not compile", Detail = errors.Count > 0 ? Describe(errors[0]) : "emit failed without errors" });
+                results.Add(new CaseResult { Case = set[0].Case, Outcome = Outcome.Fail, Kind = "does not compile", Bound = set[0].Bound, Detail = errors.Count > 0 ? Describe(errors[0]) : "emit failed without errors" });
                 continue;
             }
             queue.Enqueue(set.GetRange(0, set.Count / 2));
@@ -245,7 +285,7 @@ internal sealed class ConformanceRunner
             {
                 CaseResult r;
                 try { r = RunCase(p, asm); }
-                catch (Exception ex) { r = new CaseResult { Case = p.Case, Outcome = Outcome.Fail, Kind = "runner error", Detail = $"{ex.GetType().Name}: {FirstLine(ex.Message)}", Crash = true }; }
+                catch (Exception ex) { r = new CaseResult { Case = p.Case, Outcome = Outcome.Fail, Kind = "runner error", Detail = $"{ex.GetType().Name}: {FirstLine(ex.Message)}", Crash = true, Bound = p.Bound }; }
                 results.Add(r);
             }
         }
@@ -255,7 +295,7 @@ internal sealed class ConformanceRunner
     CaseResult RunCase(Pending p, Assembly asm)
     {
         var c = p.Case;
-        CaseResult Fail(string kind, string detail) => new() { Case = c, Outcome = Outcome.Fail, Kind = kind, Detail = detail };
+        CaseResult Fail(string kind, string detail) => new() { Case = c, Outcome = Outcome.Fail, Kind = kind, Detail = detail, Bound = p.Bound };
         var run = asm.GetType(p.Namespace + ".ConformanceAdapter")!.GetMethod("Run")!;
         if (c.DataSets.Count == 0) return Fail("runner error", "the case has no test_data_set_*");
         foreach (var ds in c.DataSets)
@@ -306,7 +346,7 @@ internal sealed class ConformanceRunner
                 if (diff != null) return Fail("wrong values", $"{set}output '{name}': {diff}");
             }
         }
-        return new CaseResult { Case = c, Outcome = Outcome.Pass };
+        return new CaseResult { Case = c, Outcome = Outcome.Pass, Bound = p.Bound };
     }
 
     static Type? ElementOf(DType t) => t switch
