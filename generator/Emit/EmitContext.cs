@@ -17,6 +17,8 @@ public sealed class Storage
     /// <summary>Arena: element offset inside the pool of its element type.</summary>
     public int Offset { get; set; }
     public Value ViewOf { get; init; }
+    /// <summary>A view created by in-place reuse (the output overwrites its input).</summary>
+    public bool InPlace { get; init; }
 }
 
 /// <summary>What an operator's emitter sees: the writer, the profile, and how to reach each tensor.</summary>
