@@ -17,6 +17,8 @@ public sealed class Storage
     /// <summary>Arena: element offset inside the pool of its element type.</summary>
     public int Offset { get; set; }
     public Value ViewOf { get; init; }
+    /// <summary>A view created by in-place reuse (the output overwrites its input).</summary>
+    public bool InPlace { get; init; }
 }
 
 /// <summary>What an operator's emitter sees: the writer, the profile, and how to reach each tensor.</summary>
@@ -145,7 +147,25 @@ public sealed class EmitContext
 /// <summary>Builds readable index expressions: drops zero terms and unit factors.</summary>
 public static class Idx
 {
-    public static string Mul(string var, long factor) => factor == 0 ? "" : factor == 1 ? var : $"{var} * {factor.ToString(CultureInfo.InvariantCulture)}";
+    public static string Mul(string var, long factor) => factor == 0 ? "" : factor == 1 ? var : $"{Paren(var)} * {factor.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>Wraps a compound expression in parentheses (a plain name or number stays as it is).</summary>
+    public static string Paren(string expr)
+    {
+        foreach (var c in expr) if (!(char.IsLetterOrDigit(c) || c == '_')) return expr.StartsWith("(", StringComparison.Ordinal) && expr.EndsWith(")", StringComparison.Ordinal) && Balanced(expr) ? expr : "(" + expr + ")";
+        return expr;
+    }
+
+    static bool Balanced(string s)
+    {
+        int depth = 0;
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '(') depth++;
+            else if (s[i] == ')') { depth--; if (depth == 0 && i < s.Length - 1) return false; }
+        }
+        return depth == 0;
+    }
 
     public static string Sum(params string[] terms)
     {

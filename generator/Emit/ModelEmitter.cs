@@ -24,6 +24,7 @@ public sealed class ModelEmitter
     readonly Dictionary<Value, string> _outputParam = new();
     readonly List<Value> _consts = new();
     readonly CodeWriter _w = new();
+    readonly HashSet<string> _disabled;
     EmitContext _e;
     MemoryPlan _plan;
     public MemoryPlan Plan => _plan;
@@ -32,6 +33,8 @@ public sealed class ModelEmitter
     public ModelEmitter(Model model, ModelOptions options, string path)
     {
         _model = model; _opt = options; _path = path;
+        _disabled = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
+        if (_disabled.Contains("all")) _disabled.Add("InPlace");
     }
 
     bool Net => _opt.Target == TargetProfile.Net;
@@ -66,6 +69,53 @@ public sealed class ModelEmitter
         }
         AssignNodes(G);
         foreach (var v in G.Outputs) if (v.IsConst) UseConst(v);
+        if (!_disabled.Contains("InPlace")) ApplyInPlace();
+    }
+
+    /// <summary>
+    /// In-place reuse: an elementwise node writes its output over an arena input of the same type and size whose
+    /// last use is this node. Top-level nodes only (a branch's tensors share one step). Shrinks the arena.
+    /// </summary>
+    void ApplyInPlace()
+    {
+        var last = new Dictionary<Value, int>();
+        int step = 0;
+        void Use(Value v, int s) { if (v != null) last[v] = Math.Max(last.TryGetValue(v, out var l) ? l : s, s); }
+        void Visit(Graph g, int s)
+        {
+            foreach (var n in g.Nodes)
+            {
+                foreach (var i in n.Inputs) Use(i, s);
+                foreach (var sub in n.Subgraphs.Values) { Visit(sub, s); foreach (var o in sub.Outputs) Use(o, s); }
+            }
+        }
+        foreach (var n in G.Nodes) { Visit(new Graph(null) { Nodes = { n } }, step); step++; }
+        foreach (var v in G.Outputs) Use(v, int.MaxValue);
+        var rootLast = new Dictionary<Value, int>();
+        foreach (var kv in last)
+        {
+            var r = Root(kv.Key);
+            rootLast[r] = Math.Max(rootLast.TryGetValue(r, out var l) ? l : kv.Value, kv.Value);
+        }
+        step = 0;
+        foreach (var n in G.Nodes)
+        {
+            var o = n.Outputs.Count == 1 ? n.Out() : null;
+            if (o != null && Op(n).ElementwiseInPlace && _storage[o].Kind == StorageKind.Arena)
+            {
+                foreach (var x in n.Inputs)
+                {
+                    if (x == null) continue;
+                    var r = Root(x);
+                    if (_storage[r].Kind != StorageKind.Arena || r.Type != o.Type || r.Length != o.Length || !Shape.Equal(x.Shape, o.Shape)) continue;
+                    if (!rootLast.TryGetValue(r, out var l) || l != step) continue;
+                    _storage[o] = new Storage { Kind = StorageKind.View, ViewOf = x, InPlace = true };
+                    rootLast[r] = Math.Max(l, rootLast.TryGetValue(o, out var lo) ? lo : step);
+                    break;
+                }
+            }
+            step++;
+        }
     }
 
     void AssignNodes(Graph g)
@@ -185,7 +235,7 @@ public sealed class ModelEmitter
         {
             var outs = string.Join(" ", n.Outputs.Select(o => Shape.Format(o.Shape)));
             var where = n.Outputs.Select(o => _storage.TryGetValue(o, out var s) ? s : null).FirstOrDefault();
-            var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{where.Offset}]" : where.Kind.ToString().ToLowerInvariant();
+            var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{where.Offset}]" : where.InPlace ? "in-place" : where.Kind.ToString().ToLowerInvariant();
             _w.Line($"//   {i++,4}  {n.OpType,-20} {outs,-22} {place,-16} {Clip(n.Name, 60)}");
         }
         _w.Line("//");
