@@ -188,7 +188,7 @@ internal sealed class ConformanceRunner
                 {
                     "MG0002" or "MG0003" or "MG0004" or "MG0005" or "MG0007" or "MG0011" or "MG0012"
                         => new CaseResult { Case = c, Outcome = Outcome.Unsupported, Kind = d.Kind.Id, Detail = msg, Bound = boundNote },
-                    "MG9999" => new CaseResult { Case = c, Outcome = Outcome.Fail, Kind = "internal error", Detail = msg, Crash = true, Bound = boundNote },
+                    "MG9999" => new CaseResult { Case = c, Outcome = Outcome.Fail, Kind = "internal error", Detail = msg + WhereItCrashed(c, opts), Crash = true, Bound = boundNote },
                     _ => new CaseResult { Case = c, Outcome = Outcome.Fail, Kind = "rejected", Detail = msg, Bound = boundNote },
                 };
                 return null;
@@ -206,6 +206,23 @@ internal sealed class ConformanceRunner
         {
             failure = Fail("runner error", $"{ex.GetType().Name}: {FirstLine(ex.Message)}", true);
             return null;
+        }
+    }
+
+    /// <summary>Runs the compiler's stages again outside its catch-all to name the method that threw (MG9999 only).</summary>
+    static string WhereItCrashed(ConformanceCase c, ModelOptions opts)
+    {
+        try
+        {
+            var model = new OnnxImporter(opts).Import(c.ModelBytes);
+            ModelGen.Compiler.Passes.PassManager.Run(model.Graph, opts);
+            new ModelGen.Compiler.Emit.ModelEmitter(model, opts, "model.onnx").Emit(opts.ClassName, opts.Namespace);
+            return "";
+        }
+        catch (Exception ex)
+        {
+            var frame = new StackTrace(ex).GetFrames().Select(f => f.GetMethod()).FirstOrDefault(m => m?.DeclaringType?.Namespace?.StartsWith("ModelGen.Compiler", StringComparison.Ordinal) == true);
+            return frame == null ? "" : $" (in {frame.DeclaringType!.Name}.{frame.Name})";
         }
     }
 
