@@ -52,6 +52,14 @@ internal sealed class ConformanceRunner
     /// <summary>Seconds per phase of the last run (inspect, generate, compile+run).</summary>
     public Dictionary<string, double> Timings { get; } = new();
     public int Compilations => _compilations;
+    readonly List<WeakReference> _contexts = new();
+
+    /// <summary>How many of the batches' collectible load contexts are still alive after a full GC (0 = all unloaded).</summary>
+    public (int Alive, int Created) LiveContexts()
+    {
+        for (int i = 0; i < 3; i++) { GC.Collect(); GC.WaitForPendingFinalizers(); }
+        lock (_contexts) return (_contexts.Count(w => w.IsAlive), _contexts.Count);
+    }
     int _compilations;
 
     static readonly Lazy<MetadataReference[]> s_refs = new(() =>
@@ -121,7 +129,13 @@ internal sealed class ConformanceRunner
     static bool IsStatic(ValueInfoProto vi)
         => vi.Type?.TensorType?.Shape is { } s && s.Dim.All(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0);
 
-    static bool IsInteger(ValueInfoProto vi) => vi.Type?.TensorType?.ElemType is int t && t is 2 or 3 or 4 or 5 or 6 or 7 or 12 or 13;
+    static TensorData? InputData(ConformanceCase c, int k)
+    {
+        var f = Path.Combine(c.DataSets[0], $"input_{k}.pb");
+        if (!File.Exists(f)) return null;
+        try { return TensorReader.Read(ReadTensor(f), f); }
+        catch (CompileException) { return null; }
+    }
 
     static TensorProto ReadTensor(string path) => TensorProto.Parser.ParseFrom(File.ReadAllBytes(path));
 
@@ -159,20 +173,23 @@ internal sealed class ConformanceRunner
                 var dyn = r.Success || !BindShapeInputs || c.DataSets.Count == 0 ? null
                     : r.Diagnostics.FirstOrDefault(x => x.Kind.Severity == DiagSeverity.Error && x.Kind.Id == "MG0012");
                 if (dyn == null || bound.Count >= c.RealInputs.Count) break;
-                var named = c.RealInputs.Select((v, k) => (v.Name, k)).Where(x => !bound.Contains(x.Name) && dyn.Message.Contains("'" + x.Name + "'", StringComparison.Ordinal)).ToList();
-                if (named.Count == 0)
-                    named = c.RealInputs.Select((v, k) => (v.Name, k)).Where(x => !bound.Contains(x.Name) && IsInteger(c.RealInputs[x.k])).ToList();
-                int before = bound.Count;
-                foreach (var (name, k) in named)
+                // Which inputs: those the diagnostic quotes; else, sparing the first input (the data operand of nearly every op),
+                // small integer/bool ones, small others, any integer/bool; last, an integer/bool first input (NonZero, Unique).
+                var data = c.RealInputs.Select((v, k) => (Name: v.Name, k, T: InputData(c, k))).Where(x => x.T != null && x.T.Length > 0 && !bound.Contains(x.Name)).ToList();
+                var rounds = new Func<(string Name, int k, TensorData? T), bool>[]
                 {
-                    var f = Path.Combine(c.DataSets[0], $"input_{k}.pb");
-                    if (!File.Exists(f)) continue;
-                    var tp = ReadTensor(f);
-                    TensorData t;
-                    try { t = TensorReader.Read(tp, f); } catch (CompileException) { continue; }
-                    if (t.Length == 0) continue;
+                    x => dyn.Message.Contains("'" + x.Name + "'", StringComparison.Ordinal),
+                    x => x.k > 0 && !DTypes.IsFloat(x.T!.Type) && x.T.Length <= 64,
+                    x => x.k > 0 && x.T!.Length <= 8,
+                    x => x.k > 0 && !DTypes.IsFloat(x.T!.Type),
+                    x => !DTypes.IsFloat(x.T!.Type),
+                };
+                var named = rounds.Select(f => data.Where(f).ToList()).FirstOrDefault(l => l.Count > 0) ?? new();
+                int before = bound.Count;
+                foreach (var (name, k, t) in named)
+                {
                     bound.Add(name);
-                    shapes[name] = string.Join(",", tp.Dims);
+                    shapes[name] = string.Join(",", t!.Shape);
                     constants.Add(name + "=" + string.Join(",", Enumerable.Range(0, t.Length).Select(i => t.Type is DType.Float or DType.Double
                         ? t.GetDouble(i).ToString("R", CultureInfo.InvariantCulture) : t.GetLong(i).ToString(CultureInfo.InvariantCulture))));
                 }
@@ -295,6 +312,7 @@ internal sealed class ConformanceRunner
     void RunBatch(List<Pending> set, byte[] image, ConcurrentBag<CaseResult> results)
     {
         var alc = new AssemblyLoadContext("conformance", isCollectible: true);
+        lock (_contexts) _contexts.Add(new WeakReference(alc));
         try
         {
             var asm = alc.LoadFromStream(new MemoryStream(image));

@@ -38,6 +38,8 @@ public class ConformanceTests
         _out.WriteLine($"conformance: {all.Line} in {sw.Elapsed.TotalSeconds:F1}s "
             + $"({string.Join(", ", runner.Timings.Select(kv => $"{kv.Key} {kv.Value:F1}s"))}, {runner.Compilations} Roslyn compilations, {runner.Parallelism} threads)");
 
+        var (alive, created) = runner.LiveContexts();
+        _out.WriteLine($"batch load contexts still alive after GC: {alive} of {created}; process working set {Environment.WorkingSet >> 20} MiB");
         var tmp = Path.Combine(Path.GetTempPath(), $"modelgen-conformance-{Environment.ProcessId}.md");
         File.WriteAllText(tmp, md);
         _out.WriteLine("report: " + tmp);
