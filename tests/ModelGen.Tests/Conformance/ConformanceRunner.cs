@@ -53,6 +53,7 @@ internal sealed class ConformanceRunner
     public Dictionary<string, double> Timings { get; } = new();
     public int Compilations => _compilations;
     readonly List<WeakReference> _contexts = new();
+    long _roslynTicks, _runTicks;
 
     /// <summary>How many of the batches' collectible load contexts are still alive after a full GC (0 = all unloaded).</summary>
     public (int Alive, int Created) LiveContexts()
@@ -113,6 +114,8 @@ internal sealed class ConformanceRunner
         for (int i = 0; i < ordered.Count; i += BatchSize) batches.Add(ordered.GetRange(i, Math.Min(BatchSize, ordered.Count - i)));
         Parallel.ForEach(batches, po, b => CompileAndRun(b, results));
         Timings["compile+run"] = sw.Elapsed.TotalSeconds;
+        Timings["roslyn (sum over threads)"] = TimeSpan.FromTicks(_roslynTicks).TotalSeconds;
+        Timings["load+run+compare (sum over threads)"] = TimeSpan.FromTicks(_runTicks).TotalSeconds;
         Log?.Invoke($"{batches.Count} batches ({_compilations} Roslyn compilations) compiled and run in {sw.Elapsed.TotalSeconds:F1}s");
         return results.OrderBy(r => r.Case.Id, StringComparer.Ordinal).ToList();
     }
@@ -201,6 +204,10 @@ internal sealed class ConformanceRunner
                 var d = r.Diagnostics.FirstOrDefault(x => x.Kind.Severity == DiagSeverity.Error);
                 if (d == null) { failure = Fail("internal error", "compilation failed without an error diagnostic", true); return null; }
                 var msg = d.Kind.Id + ": " + StripFile(d.Message);
+                if (d.Kind.Id == "MG0012" && BindShapeInputs && c.DataSets.Count > 0)
+                    foreach (var (v, k) in c.RealInputs.Select((v, k) => (v, k)))
+                        if (!bound.Contains(v.Name) && d.Message.Contains("'" + v.Name + "'", StringComparison.Ordinal) && InputData(c, k) is { Length: 0 })
+                            msg += $" [input '{v.Name}' is an empty tensor in the test data, which ConstantInputs cannot bind]";
                 failure = d.Kind.Id switch
                 {
                     "MG0002" or "MG0003" or "MG0004" or "MG0005" or "MG0007" or "MG0011" or "MG0012"
@@ -268,10 +275,14 @@ internal sealed class ConformanceRunner
                 new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release, allowUnsafe: true,
                     concurrentBuild: Parallelism <= 1));
             using var ms = new MemoryStream();
+            var sw = Stopwatch.StartNew();
             var emit = comp.Emit(ms);
+            Interlocked.Add(ref _roslynTicks, sw.Elapsed.Ticks);
             if (emit.Success)
             {
+                sw.Restart();
                 RunBatch(set, ms.ToArray(), results);
+                Interlocked.Add(ref _runTicks, sw.Elapsed.Ticks);
                 continue;
             }
             // A case's errors sit in its own trees: take those cases out and compile the others again.

@@ -32,6 +32,13 @@ public class ConformanceTests
         Assert.True(Directory.Exists(Path.Combine(Root, "node")), $"ONNX backend test data not found under {Root}: install libonnx-testdata (bash scripts/setup.sh)");
         var sw = Stopwatch.StartNew();
         var runner = new ConformanceRunner { Log = s => _out.WriteLine(s) };
+        // MODELGEN_CONFORMANCE_FILTER=text runs only the cases whose id (suite/name) contains it, and prints each verdict.
+        if (Environment.GetEnvironmentVariable("MODELGEN_CONFORMANCE_FILTER") is { Length: > 0 } only)
+        {
+            foreach (var r in runner.Run(Root, c => c.Id.Contains(only, StringComparison.OrdinalIgnoreCase)))
+                _out.WriteLine($"{r.Case.Id} [{r.Case.Operator}]: {r.Outcome} {r.Kind} {r.Detail}{(r.Bound.Length > 0 ? " (bound: " + r.Bound + ")" : "")}");
+            return;
+        }
         var results = runner.Run(Root);
         var md = ConformanceReport.Markdown(results, Root);
         var all = Tally.Of(results);
