@@ -72,7 +72,7 @@ internal sealed class ConformanceRunner
         return refs.ToArray();
     });
 
-    static readonly CSharpParseOptions s_parse = new(LanguageVersion.Latest);
+    static readonly CSharpParseOptions s_parse = new(LanguageVersion.Latest, DocumentationMode.None);
 
     sealed class Pending
     {

@@ -31,6 +31,7 @@ public class ConformanceTests
     {
         Assert.True(Directory.Exists(Path.Combine(Root, "node")), $"ONNX backend test data not found under {Root}: install libonnx-testdata (bash scripts/setup.sh)");
         var sw = Stopwatch.StartNew();
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var runner = new ConformanceRunner { Log = s => _out.WriteLine(s) };
         // MODELGEN_CONFORMANCE_FILTER=text runs only the cases whose id (suite/name) contains it, and prints each verdict.
         if (Environment.GetEnvironmentVariable("MODELGEN_CONFORMANCE_FILTER") is { Length: > 0 } only)
@@ -42,7 +43,7 @@ public class ConformanceTests
         var results = runner.Run(Root);
         var md = ConformanceReport.Markdown(results, Root);
         var all = Tally.Of(results);
-        _out.WriteLine($"conformance: {all.Line} in {sw.Elapsed.TotalSeconds:F1}s "
+        _out.WriteLine($"conformance: {all.Line} in {sw.Elapsed.TotalSeconds:F1}s wall, {(Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds:F1}s CPU "
             + $"({string.Join(", ", runner.Timings.Select(kv => $"{kv.Key} {kv.Value:F1}s"))}, {runner.Compilations} Roslyn compilations, {runner.Parallelism} threads)");
 
         var (alive, created) = runner.LiveContexts();
