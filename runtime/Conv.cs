@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace ModelGen.Runtime;
@@ -95,7 +96,108 @@ public static unsafe class Conv
         return num / s + 1;
     }
 
+    /// <summary>Floats of input the depthwise path stages on the stack (a band of zero-padded rows, 32 KiB).</summary>
+    const int DwStage = 8192;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Depthwise<S, TV>(float* x, float* w, float* bias, float* y, int outC, int mult, int inH, int inW, int kH, int kW,
+        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        int nv = (outW + l - 1) / l * l;          // output row rounded up to whole vectors
+        int wp = nv + (kW - 1) * dw;              // staged row: every tap of every (rounded-up) output column lies inside
+        int rowsPerOut = (kH - 1) * dh + 1;
+        if (sw != 1 || l == 1 || rowsPerOut * wp > DwStage)
+        {
+            DepthwiseGeneral<S, TV>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw);
+            return;
+        }
+        // Stride 1 along rows: stage a band of input rows zero-padded on every side (top/bottom pads as zero rows, the
+        // left pad and the rounded-up tail as zero columns) so that every output vector is kH*kW unconditional FMAs.
+        float* stage = stackalloc float[DwStage];
+        float* tail = stackalloc float[4 * 64];
+        int bandOut = Math.Max(1, Math.Min(outH, ((DwStage / wp) - rowsPerOut) / sh + 1));
+        int copyLen = Math.Max(0, Math.Min(inW, wp - pl));
+        for (int oc = 0; oc < outC; oc++)
+        {
+            float* xc = x + (nint)(oc / mult) * inH * inW;
+            float* wc = w + (nint)oc * kH * kW;
+            float* yc = y + (nint)oc * outH * outW;
+            TV vb = S.Splat(bias == null ? 0f : bias[oc]);
+            for (int oy0 = 0; oy0 < outH; oy0 += bandOut)
+            {
+                int oy1 = Math.Min(outH, oy0 + bandOut);
+                int top = oy0 * sh - pt, rows = (oy1 - 1 - oy0) * sh + rowsPerOut;
+                for (int r = 0; r < rows; r++)
+                {
+                    float* d = stage + r * wp;
+                    int iy = top + r;
+                    if ((uint)iy >= (uint)inH) { new Span<float>(d, wp).Clear(); continue; }
+                    int t = 0;
+                    for (; t < Math.Min(pl, wp); t++) d[t] = 0f;
+                    new ReadOnlySpan<float>(xc + iy * inW, copyLen).CopyTo(new Span<float>(d + t, copyLen));
+                    for (t += copyLen; t < wp; t++) d[t] = 0f;
+                }
+                int oy = oy0;
+                for (; oy + 2 <= oy1; oy += 2)
+                    DwRows<S, TV, R2>(stage + (oy - oy0) * sh * wp, sh * wp, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail);
+                if (oy < oy1)
+                    DwRows<S, TV, R1>(stage + (oy - oy0) * sh * wp, 0, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail);
+            }
+        }
+    }
+
+    /// <summary>R.N output rows (their staged windows rowStep apart) of one channel, two vectors at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void DwRows<S, TV, R>(float* s0, int rowStep, int wp, float* wc, int kH, int kW, int dh, int dw, TV vb,
+        float* yr, int outW, int nv, float* tail)
+        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows
+    {
+        int l = S.Lanes;
+        float* s1 = s0 + rowStep;
+        for (int v = 0; v < nv; v += 2 * l)
+        {
+            bool two = v + l < nv;
+            TV a0 = vb, a1 = vb, b0 = vb, b1 = vb;
+            for (int ky = 0; ky < kH; ky++)
+            {
+                float* p0 = s0 + ky * dh * wp + v, p1 = s1 + ky * dh * wp + v;
+                float* wr = wc + ky * kW;
+                for (int kx = 0; kx < kW; kx++, p0 += dw, p1 += dw)
+                {
+                    TV wv = S.Splat(wr[kx]);
+                    a0 = S.Fma(wv, S.Load(p0), a0);
+                    if (two) a1 = S.Fma(wv, S.Load(p0 + l), a1);
+                    if (R.N > 1)
+                    {
+                        b0 = S.Fma(wv, S.Load(p1), b0);
+                        if (two) b1 = S.Fma(wv, S.Load(p1 + l), b1);
+                    }
+                }
+            }
+            if (v + 2 * l <= outW)
+            {
+                S.Store(yr + v, a0); S.Store(yr + v + l, a1);
+                if (R.N > 1) { S.Store(yr + outW + v, b0); S.Store(yr + outW + v + l, b1); }
+            }
+            else
+            {
+                int cnt = outW - v;
+                S.Store(tail, a0); S.Store(tail + l, a1);
+                new ReadOnlySpan<float>(tail, cnt).CopyTo(new Span<float>(yr + v, cnt));
+                if (R.N > 1)
+                {
+                    S.Store(tail, b0); S.Store(tail + l, b1);
+                    new ReadOnlySpan<float>(tail, cnt).CopyTo(new Span<float>(yr + outW + v, cnt));
+                }
+            }
+        }
+    }
+
+    /// <summary>Any stride: vectorised interior columns for stride 1, scalar elsewhere.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void DepthwiseGeneral<S, TV>(float* x, float* w, float* bias, float* y, int outC, int mult, int inH, int inW, int kH, int kW,
         int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw)
         where S : struct, ISimd<TV> where TV : struct
     {

@@ -93,6 +93,7 @@ public static unsafe class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void DotRows<S, TV>(float* a, nint lda, float* b, nint ldb, float* y, nint ldy, int m, int n, int k, float alpha, bool accumulate, float* rowBias)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -112,6 +113,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>rows (1 or 2) rows of A against 4 rows of B: 8 vector accumulators, 6 loads per 8 FMAs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Dot2x4<S, TV>(float* a0, nint lda, float* b0, nint ldb, float* y, nint ldy, int k, float alpha, bool accumulate, float* bias, int rows)
         where S : struct, ISimd<TV> where TV : struct
     {

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 [module: SkipLocalsInit]
 
@@ -46,52 +47,70 @@ internal static unsafe class GemmCore
         }
         switch (SimdLevel.Bits)
         {
-            case 512: Run<V512, System.Runtime.Intrinsics.Vector512<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
-            case 256: Run<V256, System.Runtime.Intrinsics.Vector256<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
-            case 128: Run<V128, System.Runtime.Intrinsics.Vector128<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
+            case 512: Run<V512, Vector512<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
+            case 256: Run<V256, Vector256<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
+            case 128: Run<V128, Vector128<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
             default: RunScalar(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Run<S, TV>(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
         int m, int n, int k, float alpha, bool accumulate, float* rowBias)
         where S : struct, ISimd<TV> where TV : struct
     {
-        int nrFull = 2 * S.Lanes;
-        int kcMax = PanelFloats / nrFull;
         float* panel = stackalloc float[PanelFloats];
         float* tile = stackalloc float[MR * 32];
-        // Row-major B with few rows of A: read B in place (packing would cost as much as the product).
-        bool direct = src.Kind == BSource.RowMajor && m <= 2 * MR;
-        for (int jc = 0; jc < n; jc += nrFull)
+        int l = S.Lanes;
+        int jc = 0;
+        // full panels of two vectors, then a narrow tail panel of one vector (of half width where that suffices)
+        for (; jc + l < n; jc += 2 * l)
+            Panel<S, TV, R2>(a, ars, acs, src, c, ldc, m, Math.Min(2 * l, n - jc), jc, k, alpha, accumulate, rowBias, panel, tile);
+        if (jc < n)
         {
-            int nr = Math.Min(nrFull, n - jc);
-            for (int pc = 0; pc < k; pc += kcMax)
+            int nr = n - jc;
+            if (typeof(S) == typeof(V512) && nr <= 8)
+                Panel<V256, Vector256<float>, R1>(a, ars, acs, src, c, ldc, m, nr, jc, k, alpha, accumulate, rowBias, panel, tile);
+            else
+                Panel<S, TV, R1>(a, ars, acs, src, c, ldc, m, nr, jc, k, alpha, accumulate, rowBias, panel, tile);
+        }
+    }
+
+    /// <summary>Columns [jc, jc+nr) of C, nr &lt;= V.N vectors: for each KC block pack (or point at) B', then sweep the rows of A.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Panel<S, TV, V>(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc, int m, int nr, int jc, int k,
+        float alpha, bool accumulate, float* rowBias, float* panel, float* tile)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    {
+        int nrFull = V.N * S.Lanes;
+        int kcMax = PanelFloats / nrFull;
+        // Row-major B with few rows of A: read B in place (packing would cost as much as the product).
+        bool direct = src.Kind == BSource.RowMajor && m <= 2 * MR && nr == nrFull;
+        for (int pc = 0; pc < k; pc += kcMax)
+        {
+            int kc = Math.Min(kcMax, k - pc);
+            bool first = pc == 0;
+            float* bp; nint ldbp;
+            if (direct) { bp = src.B + pc * src.Ldb + jc; ldbp = src.Ldb; }
+            else { Pack<S, TV>(src, pc, kc, jc, nr, nrFull, panel); bp = panel; ldbp = nrFull; }
+            bool acc = accumulate || !first;
+            float* bias = first ? rowBias : null;
+            for (int ic = 0; ic < m; ic += MR)
             {
-                int kc = Math.Min(kcMax, k - pc);
-                bool first = pc == 0;
-                float* bp; nint ldbp;
-                if (direct && nr == nrFull) { bp = src.B + pc * src.Ldb + jc; ldbp = src.Ldb; }
-                else { Pack<S, TV>(src, pc, kc, jc, nr, panel); bp = panel; ldbp = nrFull; }
-                bool acc = accumulate || !first;
-                float* bias = first ? rowBias : null;
-                for (int ic = 0; ic < m; ic += MR)
+                int mr = Math.Min(MR, m - ic);
+                float* ai = a + ic * ars + pc * acs;
+                float* bi = bias == null ? null : bias + ic;
+                if (nr == nrFull)
+                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, c + ic * ldc + jc, ldc, alpha, acc, bi);
+                else
                 {
-                    int mr = Math.Min(MR, m - ic);
-                    float* ai = a + ic * ars + pc * acs;
-                    float* bi = bias == null ? null : bias + ic;
-                    if (nr == nrFull)
-                        Micro<S, TV>(mr, ai, ars, acs, bp, ldbp, kc, c + ic * ldc + jc, ldc, alpha, acc, bi);
-                    else
+                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, tile, nrFull, alpha, false, bi);
+                    for (int r = 0; r < mr; r++)
                     {
-                        Micro<S, TV>(mr, ai, ars, acs, bp, ldbp, kc, tile, nrFull, alpha, false, bi);
-                        for (int r = 0; r < mr; r++)
-                        {
-                            float* cr = c + (ic + r) * ldc + jc;
-                            float* tr = tile + r * nrFull;
-                            if (acc) for (int j = 0; j < nr; j++) cr[j] += tr[j];
-                            else for (int j = 0; j < nr; j++) cr[j] = tr[j];
-                        }
+                        float* cr = c + (ic + r) * ldc + jc;
+                        float* tr = tile + r * nrFull;
+                        if (acc) for (int j = 0; j < nr; j++) cr[j] += tr[j];
+                        else for (int j = 0; j < nr; j++) cr[j] = tr[j];
                     }
                 }
             }
@@ -99,74 +118,109 @@ internal static unsafe class GemmCore
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Micro<S, TV>(int mr, float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias)
-        where S : struct, ISimd<TV> where TV : struct
+    static void Micro<S, TV, V>(int mr, float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
     {
         switch (mr)
         {
-            case 6: Micro<S, TV, R6>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            case 5: Micro<S, TV, R5>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            case 4: Micro<S, TV, R4>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            case 3: Micro<S, TV, R3>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            case 2: Micro<S, TV, R2>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            default: Micro<S, TV, R1>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 6: Micro<S, TV, R6, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 5: Micro<S, TV, R5, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 4: Micro<S, TV, R4, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 3: Micro<S, TV, R3, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 2: Micro<S, TV, R2, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            default: Micro<S, TV, R1, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
         }
     }
 
-    /// <summary>R.N rows x 2 vectors of C from kc steps of rank-1 updates (broadcast A, FMA with two B vectors).</summary>
-    static void Micro<S, TV, R>(float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias)
-        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows
+    /// <summary>R.N rows x V.N vectors of C from kc rank-1 updates (broadcast A, FMA with V.N vectors of B').</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Micro<S, TV, R, V>(float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias)
+        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows where V : struct, IRows
     {
         int l = S.Lanes;
         TV c00 = S.Zero, c01 = S.Zero, c10 = S.Zero, c11 = S.Zero, c20 = S.Zero, c21 = S.Zero;
         TV c30 = S.Zero, c31 = S.Zero, c40 = S.Zero, c41 = S.Zero, c50 = S.Zero, c51 = S.Zero;
         float* a0 = a, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars;
         nint off = 0;
-        for (int p = 0; p < kc; p++)
+        if (V.N > 1)
         {
-            TV b0 = S.Load(b), b1 = S.Load(b + l);
-            TV t = S.Splat(a0[off]); c00 = S.Fma(t, b0, c00); c01 = S.Fma(t, b1, c01);
-            if (R.N > 1) { t = S.Splat(a1[off]); c10 = S.Fma(t, b0, c10); c11 = S.Fma(t, b1, c11); }
-            if (R.N > 2) { t = S.Splat(a2[off]); c20 = S.Fma(t, b0, c20); c21 = S.Fma(t, b1, c21); }
-            if (R.N > 3) { t = S.Splat(a3[off]); c30 = S.Fma(t, b0, c30); c31 = S.Fma(t, b1, c31); }
-            if (R.N > 4) { t = S.Splat(a4[off]); c40 = S.Fma(t, b0, c40); c41 = S.Fma(t, b1, c41); }
-            if (R.N > 5) { t = S.Splat(a5[off]); c50 = S.Fma(t, b0, c50); c51 = S.Fma(t, b1, c51); }
-            off += acs;
-            b += ldb;
+            for (int p = 0; p < kc; p++)
+            {
+                TV b0 = S.Load(b), b1 = S.Load(b + l);
+                TV t = S.Splat(a0[off]); c00 = S.Fma(t, b0, c00); c01 = S.Fma(t, b1, c01);
+                if (R.N > 1) { t = S.Splat(a1[off]); c10 = S.Fma(t, b0, c10); c11 = S.Fma(t, b1, c11); }
+                if (R.N > 2) { t = S.Splat(a2[off]); c20 = S.Fma(t, b0, c20); c21 = S.Fma(t, b1, c21); }
+                if (R.N > 3) { t = S.Splat(a3[off]); c30 = S.Fma(t, b0, c30); c31 = S.Fma(t, b1, c31); }
+                if (R.N > 4) { t = S.Splat(a4[off]); c40 = S.Fma(t, b0, c40); c41 = S.Fma(t, b1, c41); }
+                if (R.N > 5) { t = S.Splat(a5[off]); c50 = S.Fma(t, b0, c50); c51 = S.Fma(t, b1, c51); }
+                off += acs;
+                b += ldb;
+            }
+        }
+        else
+        {
+            // one vector per row: two independent chains per row (even/odd p) hide the FMA latency
+            int p = 0;
+            for (; p + 2 <= kc; p += 2)
+            {
+                TV b0 = S.Load(b), b1 = S.Load(b + ldb);
+                nint o1 = off + acs;
+                c00 = S.Fma(S.Splat(a0[off]), b0, c00); c01 = S.Fma(S.Splat(a0[o1]), b1, c01);
+                if (R.N > 1) { c10 = S.Fma(S.Splat(a1[off]), b0, c10); c11 = S.Fma(S.Splat(a1[o1]), b1, c11); }
+                if (R.N > 2) { c20 = S.Fma(S.Splat(a2[off]), b0, c20); c21 = S.Fma(S.Splat(a2[o1]), b1, c21); }
+                if (R.N > 3) { c30 = S.Fma(S.Splat(a3[off]), b0, c30); c31 = S.Fma(S.Splat(a3[o1]), b1, c31); }
+                if (R.N > 4) { c40 = S.Fma(S.Splat(a4[off]), b0, c40); c41 = S.Fma(S.Splat(a4[o1]), b1, c41); }
+                if (R.N > 5) { c50 = S.Fma(S.Splat(a5[off]), b0, c50); c51 = S.Fma(S.Splat(a5[o1]), b1, c51); }
+                off += 2 * acs;
+                b += 2 * ldb;
+            }
+            if (p < kc)
+            {
+                TV b0 = S.Load(b);
+                c00 = S.Fma(S.Splat(a0[off]), b0, c00);
+                if (R.N > 1) c10 = S.Fma(S.Splat(a1[off]), b0, c10);
+                if (R.N > 2) c20 = S.Fma(S.Splat(a2[off]), b0, c20);
+                if (R.N > 3) c30 = S.Fma(S.Splat(a3[off]), b0, c30);
+                if (R.N > 4) c40 = S.Fma(S.Splat(a4[off]), b0, c40);
+                if (R.N > 5) c50 = S.Fma(S.Splat(a5[off]), b0, c50);
+            }
+            c00 = S.Add(c00, c01); c10 = S.Add(c10, c11); c20 = S.Add(c20, c21);
+            c30 = S.Add(c30, c31); c40 = S.Add(c40, c41); c50 = S.Add(c50, c51);
         }
         TV va = S.Splat(alpha);
-        StoreRow<S, TV>(c, l, c00, c01, va, acc, bias, 0);
-        if (R.N > 1) StoreRow<S, TV>(c + ldc, l, c10, c11, va, acc, bias, 1);
-        if (R.N > 2) StoreRow<S, TV>(c + 2 * ldc, l, c20, c21, va, acc, bias, 2);
-        if (R.N > 3) StoreRow<S, TV>(c + 3 * ldc, l, c30, c31, va, acc, bias, 3);
-        if (R.N > 4) StoreRow<S, TV>(c + 4 * ldc, l, c40, c41, va, acc, bias, 4);
-        if (R.N > 5) StoreRow<S, TV>(c + 5 * ldc, l, c50, c51, va, acc, bias, 5);
+        StoreRow<S, TV, V>(c, l, c00, c01, va, acc, bias, 0);
+        if (R.N > 1) StoreRow<S, TV, V>(c + ldc, l, c10, c11, va, acc, bias, 1);
+        if (R.N > 2) StoreRow<S, TV, V>(c + 2 * ldc, l, c20, c21, va, acc, bias, 2);
+        if (R.N > 3) StoreRow<S, TV, V>(c + 3 * ldc, l, c30, c31, va, acc, bias, 3);
+        if (R.N > 4) StoreRow<S, TV, V>(c + 4 * ldc, l, c40, c41, va, acc, bias, 4);
+        if (R.N > 5) StoreRow<S, TV, V>(c + 5 * ldc, l, c50, c51, va, acc, bias, 5);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreRow<S, TV>(float* c, int l, TV v0, TV v1, TV va, bool acc, float* bias, int r)
-        where S : struct, ISimd<TV> where TV : struct
+    static void StoreRow<S, TV, V>(float* c, int l, TV v0, TV v1, TV va, bool acc, float* bias, int r)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
     {
         if (acc)
         {
             S.Store(c, S.Fma(v0, va, S.Load(c)));
-            S.Store(c + l, S.Fma(v1, va, S.Load(c + l)));
+            if (V.N > 1) S.Store(c + l, S.Fma(v1, va, S.Load(c + l)));
         }
         else
         {
             TV bv = bias == null ? S.Zero : S.Splat(bias[r]);
             S.Store(c, S.Fma(v0, va, bv));
-            S.Store(c + l, S.Fma(v1, va, bv));
+            if (V.N > 1) S.Store(c + l, S.Fma(v1, va, bv));
         }
     }
 
     // ---------------- packing ----------------
 
     /// <summary>Packs rows [pc, pc+kc) x columns [jc, jc+nr) of B' into dst (row stride NR = 2 vectors), zero-padding columns past nr.</summary>
-    static void Pack<S, TV>(in BSource src, int pc, int kc, int jc, int nr, float* dst)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Pack<S, TV>(in BSource src, int pc, int kc, int jc, int nr, int nrFull, float* dst)
         where S : struct, ISimd<TV> where TV : struct
     {
-        int l = S.Lanes, nrFull = 2 * l;
+        int l = S.Lanes;
         switch (src.Kind)
         {
             case BSource.RowMajor:
@@ -175,10 +229,7 @@ internal static unsafe class GemmCore
                 if (nr == nrFull)
                 {
                     for (int p = 0; p < kc; p++, s += src.Ldb, dst += nrFull)
-                    {
-                        S.Store(dst, S.Load(s));
-                        S.Store(dst + l, S.Load(s + l));
-                    }
+                        for (int j = 0; j < nrFull; j += l) S.Store(dst + j, S.Load(s + j));
                 }
                 else
                 {
@@ -210,15 +261,16 @@ internal static unsafe class GemmCore
                 break;
             }
             default:
-                PackIm2Col<S, TV>(src, pc, kc, jc, nr, dst);
+                PackIm2Col<S, TV>(src, pc, kc, jc, nr, nrFull, dst);
                 break;
         }
     }
 
-    static void PackIm2Col<S, TV>(in BSource s, int pc, int kc, int jc, int nr, float* dst)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PackIm2Col<S, TV>(in BSource s, int pc, int kc, int jc, int nr, int nrFull, float* dst)
         where S : struct, ISimd<TV> where TV : struct
     {
-        int l = S.Lanes, nrFull = 2 * l;
+        int l = S.Lanes;
         // Split the panel's columns into runs along one output row: (oy, ox0, length, offset in the panel row).
         int* runOy = stackalloc int[32], runOx = stackalloc int[32], runLen = stackalloc int[32], runDst = stackalloc int[32];
         int runs = 0;

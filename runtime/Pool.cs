@@ -59,6 +59,7 @@ public static unsafe class Pool
         return Math.Max(0, b - a);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Run<S, TV>(bool max, float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
         int sh, int sw, int pt, int pl, int dh, int dw, bool includePad, int pb, int pr)
         where S : struct, ISimd<TV> where TV : struct

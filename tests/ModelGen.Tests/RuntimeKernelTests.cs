@@ -223,6 +223,9 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             S(1, 4, 9, 9, 8, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 4), S(2, 5, 70, 83, 5, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 5),
             S(1, 3, 33, 37, 3, 5, 5, 2, 2, 2, 2, 2, 2, g: 3), S(1, 4, 17, 40, 4, 3, 3, dh: 2, dw: 2, pt: 2, pl: 2, pb: 2, pr: 2, g: 4, bias: false),
             S(1, 3, 8, 8, 3, 1, 1, g: 3),
+            // depthwise staged in several row bands (tall input, dilated rows), and rows too wide to stage (general path)
+            S(1, 2, 300, 100, 2, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 2), S(1, 2, 200, 61, 4, 3, 3, dh: 3, dw: 2, pt: 3, pl: 2, pb: 1, pr: 0, g: 2),
+            S(1, 2, 5, 3000, 2, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 2), S(1, 3, 40, 50, 3, 3, 3, sh: 2, pt: 1, pl: 1, pb: 1, pr: 1, g: 3),
             // kernels larger than the input (windows all padding at the edges), single row/column outputs
             S(1, 2, 3, 3, 4, 5, 5, pt: 2, pl: 2, pb: 2, pr: 2), S(1, 3, 1, 1, 2, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1),
             S(1, 2, 3, 3, 2, 5, 5, pt: 2, pl: 2, pb: 2, pr: 2, g: 2),
