@@ -56,7 +56,7 @@ public static unsafe class Gemm
                 return;
             }
             nint ars = transA ? 1 : k, acs = transA ? m : 1;
-            if (transB && !transA && k >= 32 && m < 16)
+            if (transB && !transA && k >= 32 && m < DotMaxRows)
             {
                 DotRows(pa, k, pb, k, py, n, m, n, k, alpha, accumulate, rowBias);
                 return;
@@ -65,6 +65,9 @@ public static unsafe class Gemm
             GemmCore.Run(pa, ars, acs, src, py, n, m, n, k, alpha, accumulate, rowBias);
         }
     }
+
+    /// <summary>B transposed and A not: below this many rows of A, dot products of contiguous rows beat packing B.</summary>
+    internal static int DotMaxRows = 6;
 
     static void Scale(ReadOnlySpan<float> x, float s, Span<float> y)
     {

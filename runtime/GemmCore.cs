@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 [module: SkipLocalsInit]
 
@@ -245,6 +246,18 @@ internal static unsafe class GemmCore
             case BSource.Transposed:
             {
                 int j = 0;
+                if (Avx.IsSupported)
+                {
+                    // 8 x 8 blocks through registers (rows of B become columns of the panel)
+                    for (; j + 8 <= nr; j += 8)
+                    {
+                        float* s = src.B + (jc + j) * src.Ldb + pc;
+                        int p = 0;
+                        for (; p + 8 <= kc; p += 8) Transpose8x8(s + p, src.Ldb, dst + p * nrFull + j, nrFull);
+                        for (; p < kc; p++)
+                            for (int jj = 0; jj < 8; jj++) dst[p * nrFull + j + jj] = s[jj * src.Ldb + p];
+                    }
+                }
                 for (; j < nr; j++)
                 {
                     float* s = src.B + (jc + j) * src.Ldb + pc;
@@ -256,14 +269,35 @@ internal static unsafe class GemmCore
                     }
                     for (; p < kc; p++, d += nrFull) *d = s[p];
                 }
-                for (; j < nrFull; j++)
-                    for (int p = 0; p < kc; p++) dst[p * nrFull + j] = 0f;
+                if (nr < nrFull)
+                    for (int p = 0; p < kc; p++)
+                        for (int jj = nr; jj < nrFull; jj++) dst[p * nrFull + jj] = 0f;
                 break;
             }
             default:
                 PackIm2Col<S, TV>(src, pc, kc, jc, nr, nrFull, dst);
                 break;
         }
+    }
+
+    /// <summary>dst[i * ldd + r] = src[r * lds + i] for an 8 x 8 block (AVX shuffles).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8(float* src, nint lds, float* dst, nint ldd)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + lds), r2 = Avx.LoadVector256(src + 2 * lds), r3 = Avx.LoadVector256(src + 3 * lds);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * lds), r5 = Avx.LoadVector256(src + 5 * lds), r6 = Avx.LoadVector256(src + 6 * lds), r7 = Avx.LoadVector256(src + 7 * lds);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
