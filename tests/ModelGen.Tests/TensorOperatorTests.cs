@@ -253,6 +253,7 @@ public class TensorOperatorTests
             Check(B(11).Input("x", DType.Float, 3, 4, 5).Node(op, new[] { "x" }, new[] { "y" }).Output("y", DType.Int64), R(60, 15));
             Check(B(13).Input("x", DType.Int64, 6, 5).Node(op, new[] { "x" }, new[] { "y" }, ("axis", 1L), ("select_last_index", 1L)).Output("y", DType.Int64), Longs(30, 16, 0, 3));
             Check(B(13).Input("x", DType.Int32, 6, 5).Node(op, new[] { "x" }, new[] { "y" }, ("axis", 0L)).Output("y", DType.Int64), Ints(30, 17));
+            Check(B(13).Input("x", DType.Float, 3, 1, 2).Node(op, new[] { "x" }, new[] { "y" }, ("axis", 1L)).Output("y", DType.Int64), R(6, 18));
         }
     }
 
@@ -338,6 +339,9 @@ public class TensorOperatorTests
             .Node("Gather", new[] { "w", "i" }, new[] { "y" }).Output("y"), R(80), new long[] { 0, 9, -1, 3, -10, 4 });
         Check(B(11).Input("x", DType.Float, 3, 5, 2).Input("i", DType.Int32, 4)
             .Node("Gather", new[] { "x", "i" }, new[] { "y" }, ("axis", 1L)).Output("y"), R(30), new[] { 4, -5, 2, 2 });
+        // constant table, run-time ids
+        Check(B(13).Initializer("w", new[] { 7, 9 }, R(63, 5)).Input("i", DType.Int64, 5)
+            .Node("Gather", new[] { "w", "i" }, new[] { "y" }).Output("y"), new long[] { 6, 0, -7, 3, 3 });
         Check(B(13).Input("x", DType.Int64, 4, 3).Input("i", DType.Int64)
             .Node("Gather", new[] { "x", "i" }, new[] { "y" }, ("axis", -1L)).Output("y", DType.Int64), Longs(12, 4), new long[] { -2 });
     }
