@@ -63,6 +63,12 @@ public sealed class ArgMinMax : Operator
         var p = (Plan)n.State;
         var x = n.In(0); var y = n.Out();
         var w = e.W;
+        if (p.K == 1)
+        {
+            // one candidate: index 0 everywhere
+            TensorOps.EmitFill(e, y, "0L");
+            return;
+        }
         string o = null, i = null;
         if (p.Outer > 1) { o = e.Var("o"); w.Open($"for (int {o} = 0; {o} < {p.Outer}; {o}++)"); }
         if (p.Inner > 1) { i = e.Var("i"); w.Open($"for (int {i} = 0; {i} < {p.Inner}; {i}++)"); }

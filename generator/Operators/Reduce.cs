@@ -112,15 +112,20 @@ public sealed class Reduce : Operator
     float ReduceFloat(float[] x, int b, int[] red)
     {
         float acc = Init(float.NegativeInfinity, float.PositiveInfinity);
+        if ((_kind == ReduceKind.Max || _kind == ReduceKind.Min) && red.Length > 0) acc = x[b + red[0]];
         float mx = float.NegativeInfinity;
-        if (_kind == ReduceKind.LogSumExp) { foreach (var k in red) if (x[b + k] > mx) mx = x[b + k]; acc = 0; }
+        if (_kind == ReduceKind.LogSumExp)
+        {
+            foreach (var k in red) if (x[b + k] > mx) mx = x[b + k];
+            if (float.IsInfinity(mx)) mx = 0;
+        }
         foreach (var k in red)
         {
             float v = x[b + k];
             switch (_kind)
             {
-                case ReduceKind.Max: if (v > acc || float.IsNaN(v)) acc = v; break;
-                case ReduceKind.Min: if (v < acc || float.IsNaN(v)) acc = v; break;
+                case ReduceKind.Max: if (v > acc) acc = v; break;
+                case ReduceKind.Min: if (v < acc) acc = v; break;
                 case ReduceKind.Prod: acc *= v; break;
                 case ReduceKind.L1: acc += Math.Abs(v); break;
                 case ReduceKind.L2: case ReduceKind.SumSquare: acc += v * v; break;
@@ -141,15 +146,20 @@ public sealed class Reduce : Operator
     double ReduceDouble(double[] x, int b, int[] red)
     {
         double acc = Init(double.NegativeInfinity, double.PositiveInfinity);
+        if ((_kind == ReduceKind.Max || _kind == ReduceKind.Min) && red.Length > 0) acc = x[b + red[0]];
         double mx = double.NegativeInfinity;
-        if (_kind == ReduceKind.LogSumExp) { foreach (var k in red) if (x[b + k] > mx) mx = x[b + k]; acc = 0; }
+        if (_kind == ReduceKind.LogSumExp)
+        {
+            foreach (var k in red) if (x[b + k] > mx) mx = x[b + k];
+            if (double.IsInfinity(mx)) mx = 0;
+        }
         foreach (var k in red)
         {
             double v = x[b + k];
             switch (_kind)
             {
-                case ReduceKind.Max: if (v > acc || double.IsNaN(v)) acc = v; break;
-                case ReduceKind.Min: if (v < acc || double.IsNaN(v)) acc = v; break;
+                case ReduceKind.Max: if (v > acc) acc = v; break;
+                case ReduceKind.Min: if (v < acc) acc = v; break;
                 case ReduceKind.Prod: acc *= v; break;
                 case ReduceKind.L1: acc += Math.Abs(v); break;
                 case ReduceKind.L2: case ReduceKind.SumSquare: acc += v * v; break;
@@ -241,7 +251,8 @@ public sealed class Reduce : Operator
             xb = b;
         }
         string accV = e.Var("acc");
-        string init = _kind switch
+        // Max/Min start from the first element (so a leading NaN stays, later ones are skipped, as in ONNX Runtime)
+        string init = (_kind == ReduceKind.Max || _kind == ReduceKind.Min) && t != DType.Bool && p.Count > 0 ? e.At(x, xb) : _kind switch
         {
             ReduceKind.Max => t == DType.Bool ? "false" : isFloat ? EmitContext.Lit(t, double.NegativeInfinity) : EmitContext.Lit(t, Lowest(t)),
             ReduceKind.Min => t == DType.Bool ? "true" : isFloat ? EmitContext.Lit(t, double.PositiveInfinity) : EmitContext.Lit(t, Highest(t)),
@@ -255,6 +266,7 @@ public sealed class Reduce : Operator
             mx = e.Var("max");
             w.Line($"{ty} {mx} = {EmitContext.Lit(t, double.NegativeInfinity)};");
             ReducedLoops(e, p, x, xb, v => new[] { $"if ({v} > {mx}) {mx} = {v};" });
+            w.Line($"if ({mx} == {EmitContext.Lit(t, double.NegativeInfinity)} || {mx} == {EmitContext.Lit(t, double.PositiveInfinity)}) {mx} = {EmitContext.Lit(t, 0)};");
         }
         w.Line($"{accTy} {accV} = {init};");
         if (p.Count > 0) ReducedLoops(e, p, x, xb, v => Update(e, t, accV, v, mx));
@@ -301,9 +313,9 @@ public sealed class Reduce : Operator
         switch (_kind)
         {
             case ReduceKind.Max:
-                return new[] { t == DType.Bool ? $"{acc} |= {v};" : isFloat ? $"if ({v} > {acc} || {v} != {v}) {acc} = {v};" : $"if ({v} > {acc}) {acc} = {v};" };
+                return new[] { t == DType.Bool ? $"{acc} |= {v};" : $"if ({v} > {acc}) {acc} = {v};" };
             case ReduceKind.Min:
-                return new[] { t == DType.Bool ? $"{acc} &= {v};" : isFloat ? $"if ({v} < {acc} || {v} != {v}) {acc} = {v};" : $"if ({v} < {acc}) {acc} = {v};" };
+                return new[] { t == DType.Bool ? $"{acc} &= {v};" : $"if ({v} < {acc}) {acc} = {v};" };
             case ReduceKind.Prod: return new[] { $"{acc} *= {v};" };
             case ReduceKind.L1: return new[] { isFloat ? $"{acc} += {v} < {EmitContext.Lit(t, 0)} ? -{v} : {v};" : $"{acc} += {v} < 0 ? -(long){v} : {v};" };
             case ReduceKind.L2:

@@ -175,8 +175,6 @@ internal static class TensorOps
         if (!DTypes.IsSupported(v.Type)) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on {DTypes.OnnxName(v.Type)} '{v.Name}' is not supported");
     }
 
-    public static int[] Strides(int[] shape) => IR.Shape.Strides(shape);
-
     /// <summary>Normalised, duplicate-free axes.</summary>
     public static int[] Axes(Node n, long[] axes, int rank, string what = "axis")
     {

@@ -8,7 +8,7 @@ public enum VariadicKind { Max, Min, Sum, Mean }
 
 /// <summary>
 /// Max, Min, Sum, Mean over 1..N inputs with multidirectional broadcasting (opset 8+; equal shapes before).
-/// Integer types are exact (Max/Min take them from opset 12).
+/// Max/Min also take integer types (opset 12+), exactly; Sum/Mean are float-only as in ONNX. Float Max/Min propagate NaN.
 /// </summary>
 public sealed class Variadic : Operator
 {
@@ -24,7 +24,9 @@ public sealed class Variadic : Operator
             if (v == null) throw Error($"{n.OpType} inputs cannot be omitted");
             if (v.Type != t) throw Error($"{n.OpType} inputs have different element types ({DTypes.OnnxName(t)}, {DTypes.OnnxName(v.Type)})");
         }
-        if (t == DType.Bool || !DTypes.IsSupported(t)) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on {DTypes.OnnxName(t)} is not supported");
+        bool sum = _kind == VariadicKind.Sum || _kind == VariadicKind.Mean;
+        if (t == DType.Bool || !DTypes.IsSupported(t) || sum && !DTypes.IsFloat(t))
+            throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on {DTypes.OnnxName(t)} is not supported{(sum ? " (ONNX defines it for float types only)" : "")}");
         SetOut(n, 0, t, Shape.Broadcast(n.Inputs.Select(v => v.Shape).ToArray()));
     }
 
@@ -53,9 +55,9 @@ public sealed class Variadic : Operator
                 for (int k = 1; k < count; k++)
                 {
                     long v = inputs[k].L[idx[k]];
-                    acc = _kind == VariadicKind.Max ? System.Math.Max(acc, v) : _kind == VariadicKind.Min ? System.Math.Min(acc, v) : DTypes.Wrap(y.Type, acc + v);
+                    acc = _kind == VariadicKind.Max ? System.Math.Max(acc, v) : System.Math.Min(acc, v);
                 }
-                r.SetLong(i, _kind == VariadicKind.Mean ? acc / count : acc);
+                r.SetLong(i, acc);
             }
         });
         return new[] { r };
@@ -63,15 +65,15 @@ public sealed class Variadic : Operator
 
     float Combine(float a, float b) => _kind switch
     {
-        VariadicKind.Max => float.IsNaN(a) || a > b ? a : b,
-        VariadicKind.Min => float.IsNaN(a) || a < b ? a : b,
+        VariadicKind.Max => float.IsNaN(a) || a >= b ? a : b,
+        VariadicKind.Min => float.IsNaN(a) || a <= b ? a : b,
         _ => a + b,
     };
 
     double Combine(double a, double b) => _kind switch
     {
-        VariadicKind.Max => double.IsNaN(a) || a > b ? a : b,
-        VariadicKind.Min => double.IsNaN(a) || a < b ? a : b,
+        VariadicKind.Max => double.IsNaN(a) || a >= b ? a : b,
+        VariadicKind.Min => double.IsNaN(a) || a <= b ? a : b,
         _ => a + b,
     };
 
@@ -86,7 +88,7 @@ public sealed class Variadic : Operator
             {
                 var sum = string.Join(" + ", a);
                 if (_kind == VariadicKind.Mean && a.Length > 1) sum = $"({sum}) / {EmitContext.Lit(t, a.Length)}";
-                return Narrow(t, sum, a.Length);
+                return sum;
             });
             return;
         }
@@ -97,15 +99,12 @@ public sealed class Variadic : Operator
             Broadcast.Emit(e, y, ins, a => a.Skip(1).Aggregate(a[0], (acc, x) => e.Math(fn, t, acc, x)));
             return;
         }
-        // integers (and Portable doubles): pairwise passes y = y > x ? y : x, each operand read twice
+        // integers (and Portable doubles, NaN propagating): pairwise passes y = y >= x ? y : x, each operand read twice
         string cmp = _kind == VariadicKind.Max ? ">=" : "<=";
+        string Pick(string[] a) => t == DType.Double ? $"{a[0]} != {a[0]} || {a[0]} {cmp} {a[1]} ? {a[0]} : {a[1]}" : $"{a[0]} {cmp} {a[1]} ? {a[0]} : {a[1]}";
         if (ins.Length == 1) { Broadcast.Emit(e, y, ins, a => a[0]); return; }
-        Broadcast.Emit(e, y, new[] { ins[0], ins[1] }, a => $"{a[0]} {cmp} {a[1]} ? {a[0]} : {a[1]}");
-        for (int k = 2; k < ins.Length; k++)
-            Broadcast.Emit(e, y, new[] { y, ins[k] }, a => $"{a[0]} {cmp} {a[1]} ? {a[0]} : {a[1]}");
+        Broadcast.Emit(e, y, new[] { ins[0], ins[1] }, Pick);
+        for (int k = 2; k < ins.Length; k++) Broadcast.Emit(e, y, new[] { y, ins[k] }, Pick);
     }
 
-    /// <summary>Arithmetic on byte/short promotes to int: cast back to the element type.</summary>
-    static string Narrow(DType t, string expr, int terms)
-        => terms > 1 && t is DType.Int8 or DType.UInt8 or DType.Int16 or DType.UInt16 ? $"({DTypes.CsName(t)})({expr})" : expr;
 }

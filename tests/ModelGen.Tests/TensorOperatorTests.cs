@@ -201,6 +201,46 @@ public class TensorOperatorTests
     }
 
     [Fact]
+    public void ReductionsOverNaNAndInfinity()
+    {
+        // ONNX Runtime: Max/Min start from the first element, so only a leading NaN survives; ArgMax likewise
+        var x = new[] { float.NaN, 1f, 2f, 1f, float.NaN, 2f, float.NaN, float.NaN, float.NaN, 3f, -1f, float.NaN };
+        foreach (var op in new[] { "ReduceMax", "ReduceMin" })
+            Check(B(18).Input("x", DType.Float, 4, 3).Initializer("a", new[] { 1 }, new long[] { 1 }).Node(op, new[] { "x", "a" }, new[] { "y" }).Output("y"), x);
+        foreach (var op in new[] { "ArgMax", "ArgMin" })
+            Check(B(13).Input("x", DType.Float, 4, 3).Node(op, new[] { "x" }, new[] { "y" }, ("axis", 1L)).Output("y", DType.Int64), x);
+        // LogSumExp of infinities (clipped after: OpCheck cannot compare infinities; a NaN would still differ)
+        Check(Clipped(B(13).Input("x", DType.Float, 3, 2).Node("ReduceLogSumExp", new[] { "x" }, new[] { "r" }, ("axes", new long[] { 1 }))),
+            new[] { float.NegativeInfinity, float.NegativeInfinity, float.PositiveInfinity, 1f, -3f, float.NegativeInfinity });
+    }
+
+    /// <summary>Clips 'r' into [-1e6, 1e6] as output 'y', so infinite results can be compared.</summary>
+    static OnnxBuilder Clipped(OnnxBuilder b)
+        => b.Initializer("lo", Array.Empty<int>(), new[] { -1e6f }).Initializer("hi", Array.Empty<int>(), new[] { 1e6f })
+            .Node("Clip", new[] { "r", "lo", "hi" }, new[] { "y" }).Output("y");
+
+    [Fact]
+    public void ReductionsOfAnEmptySet()
+    {
+        // the empty tensor comes from a slice (ModelGen inputs cannot have a 0 dimension)
+        // (ReduceMean of nothing is 0/0, which ONNX leaves undefined)
+        foreach (var op in new[] { "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSumExp" })
+        {
+            Check(Clipped(SliceModel(18, new[] { 2, 3, 3 }, new long[] { 1 }, new long[] { 1 }, new long[] { 1 }, null, DType.Float, "e0")
+                .Initializer("a", new[] { 1 }, new long[] { 1 }).Node(op, new[] { "e0", "a" }, new[] { "r" })), R(18));
+        }
+    }
+
+    [Fact]
+    public void ReduceSmallIntegerTypes()
+    {
+        var x = new sbyte[] { 1, -5, 7, 3, -128, 127, 0, 2 };
+        Check(B(18).Input("x", DType.Int8, 2, 4).Node("ReduceMax", new[] { "x" }, new[] { "y" }, ("keepdims", 0L)).Output("y", DType.Int8), x);
+        Check(B(18).Input("x", DType.Int8, 2, 4).Initializer("a", new[] { 1 }, new long[] { 0 })
+            .Node("ReduceMin", new[] { "x", "a" }, new[] { "y" }).Output("y", DType.Int8), x);
+    }
+
+    [Fact]
     public void ArgMaxArgMin()
     {
         // few distinct values so ties happen
@@ -213,6 +253,7 @@ public class TensorOperatorTests
             Check(B(11).Input("x", DType.Float, 3, 4, 5).Node(op, new[] { "x" }, new[] { "y" }).Output("y", DType.Int64), R(60, 15));
             Check(B(13).Input("x", DType.Int64, 6, 5).Node(op, new[] { "x" }, new[] { "y" }, ("axis", 1L), ("select_last_index", 1L)).Output("y", DType.Int64), Longs(30, 16, 0, 3));
             Check(B(13).Input("x", DType.Int32, 6, 5).Node(op, new[] { "x" }, new[] { "y" }, ("axis", 0L)).Output("y", DType.Int64), Ints(30, 17));
+            Check(B(13).Input("x", DType.Float, 3, 1, 2).Node(op, new[] { "x" }, new[] { "y" }, ("axis", 1L)).Output("y", DType.Int64), R(6, 18));
         }
     }
 
@@ -268,6 +309,13 @@ public class TensorOperatorTests
     // ---------- Concat ----------
 
     [Fact]
+    public void ConcatWithAnEmptyInput()
+    {
+        Check(SliceModel(13, new[] { 2, 3 }, new long[] { 2 }, new long[] { 2 }, new long[] { 1 }, null, DType.Float, "e0").Input("c", DType.Float, 2, 1)
+            .Node("Concat", new[] { "x", "e0", "c" }, new[] { "y" }, ("axis", 1L)).Output("y"), R(6, 1), R(2, 2));
+    }
+
+    [Fact]
     public void ConcatAxes()
     {
         Check(B(13).Input("a", DType.Float, 2, 3, 4).Input("b", DType.Float, 2, 2, 4)
@@ -291,6 +339,9 @@ public class TensorOperatorTests
             .Node("Gather", new[] { "w", "i" }, new[] { "y" }).Output("y"), R(80), new long[] { 0, 9, -1, 3, -10, 4 });
         Check(B(11).Input("x", DType.Float, 3, 5, 2).Input("i", DType.Int32, 4)
             .Node("Gather", new[] { "x", "i" }, new[] { "y" }, ("axis", 1L)).Output("y"), R(30), new[] { 4, -5, 2, 2 });
+        // constant table, run-time ids
+        Check(B(13).Initializer("w", new[] { 7, 9 }, R(63, 5)).Input("i", DType.Int64, 5)
+            .Node("Gather", new[] { "w", "i" }, new[] { "y" }).Output("y"), new long[] { 6, 0, -7, 3, 3 });
         Check(B(13).Input("x", DType.Int64, 4, 3).Input("i", DType.Int64)
             .Node("Gather", new[] { "x", "i" }, new[] { "y" }, ("axis", -1L)).Output("y", DType.Int64), Longs(12, 4), new long[] { -2 });
     }
@@ -325,7 +376,7 @@ public class TensorOperatorTests
         Check(B(9).Input("x", DType.Float, 4, 6, 2).Node("Slice", new[] { "x" }, new[] { "y" }, ("axes", new long[] { 1 }), ("starts", new long[] { 2 }), ("ends", new long[] { -1 })).Output("y"), R(48));
     }
 
-    static OnnxBuilder SliceModel(int opset, int[] shape, long[] starts, long[] ends, long[]? axes, long[]? steps, DType type = DType.Float)
+    static OnnxBuilder SliceModel(int opset, int[] shape, long[] starts, long[] ends, long[]? axes, long[]? steps, DType type = DType.Float, string? output = "y")
     {
         var b = B(opset).Input("x", type, shape)
             .Initializer("s", new[] { starts.Length }, starts).Initializer("e", new[] { ends.Length }, ends);
@@ -333,7 +384,8 @@ public class TensorOperatorTests
         if (axes != null) { b.Initializer("a", new[] { axes.Length }, axes); ins.Add("a"); }
         else if (steps != null) ins.Add("");
         if (steps != null) { b.Initializer("p", new[] { steps.Length }, steps); ins.Add("p"); }
-        return b.Node("Slice", ins.ToArray(), new[] { "y" }).Output("y", type);
+        b.Node("Slice", ins.ToArray(), new[] { output ?? "y" });
+        return output == "y" ? b.Output("y", type) : b;
     }
 
     [Fact]
@@ -475,6 +527,25 @@ public class TensorOperatorTests
             .Node("Tile", new[] { "x", "r" }, new[] { "y" }).Output("y"), R(24));
         Check(B(6).Input("x", DType.Int64, 3).Initializer("r", new[] { 1 }, new long[] { 3 })
             .Node("Tile", new[] { "x", "r" }, new[] { "y" }).Output("y", DType.Int64), Longs(3, 4));
+    }
+
+    [Fact]
+    public void ShapeInputsMustBeKnownAtBuildTime()
+    {
+        AssertDiag(B(13).Input("x", DType.Float, 3).Input("s", DType.Int64, 2).Node("Expand", new[] { "x", "s" }, new[] { "y" }).Output("y").Build(), Diag.DynamicShape, "shape");
+        AssertDiag(B(13).Input("x", DType.Float, 3).Input("r", DType.Int64, 1).Node("Tile", new[] { "x", "r" }, new[] { "y" }).Output("y").Build(), Diag.DynamicShape, "repeats");
+        AssertDiag(B(13).Input("x", DType.Float, 3).Input("p", DType.Int64, 2).Node("Pad", new[] { "x", "p" }, new[] { "y" }).Output("y").Build(), Diag.DynamicShape, "pads");
+        AssertDiag(B(13).Input("s", DType.Int64, 2).Node("ConstantOfShape", new[] { "s" }, new[] { "y" }).Output("y").Build(), Diag.DynamicShape, "shape");
+        AssertDiag(B(13).Input("x", DType.Float, 6).Input("s", DType.Int64, 2).Node("Split", new[] { "x", "s" }, new[] { "a", "b" }).Output("a").Output("b").Build(), Diag.DynamicShape, "split");
+    }
+
+    [Fact]
+    public void TileWithZeroRepeatsAndExpandOfZero()
+    {
+        Check(B(13).Input("x", DType.Float, 2, 3).Input("z", DType.Float, 2)
+            .Initializer("r", new[] { 2 }, new long[] { 0, 2 }).Node("Tile", new[] { "x", "r" }, new[] { "t" })
+            .Node("Shape", new[] { "t" }, new[] { "ts" }).Node("Cast", new[] { "ts" }, new[] { "tf" }, ("to", 1L))
+            .Node("Add", new[] { "tf", "z" }, new[] { "y" }).Output("y"), R(6), R(2, 2));
     }
 
     [Fact]
