@@ -37,10 +37,15 @@ public sealed class EmitContext
         W = w; Profile = profile; _storage = storage; _names = names;
     }
 
+    /// <summary>Constants the emitted code reads (only these are written into the class).</summary>
+    public HashSet<Value> UsedConsts { get; } = new();
+
     public Storage StorageOf(Value v)
     {
         var s = _storage.TryGetValue(v, out var r) ? r : throw new CompileException(Diag.InternalError, $"no storage for '{v.Name}'");
-        return s.Kind == StorageKind.View ? StorageOf(s.ViewOf) : s;
+        if (s.Kind == StorageKind.View) return StorageOf(s.ViewOf);
+        if (s.Kind == StorageKind.Const) UsedConsts.Add(v);
+        return s;
     }
 
     /// <summary>Arena pool array name in the Portable profile, by element type.</summary>

@@ -24,6 +24,7 @@ public sealed class ModelEmitter
     readonly Dictionary<Value, string> _outputParam = new();
     readonly List<Value> _consts = new();
     readonly CodeWriter _w = new();
+    readonly CodeWriter _body = new();
     readonly HashSet<string> _disabled;
     EmitContext _e;
     MemoryPlan _plan;
@@ -46,7 +47,13 @@ public sealed class ModelEmitter
         _names.Reserve("Predict");
         AssignStorage();
         _plan = PlanMemory();
-        _e = new EmitContext(_w, _opt.Target, _storage, _names.Used);
+        // The body is rendered first: it decides which constants the code reads (shape-only inputs such as Reshape's
+        // target or Reduce's axes are never emitted) and so the weight bytes the header reports.
+        _body.Indent = (string.IsNullOrEmpty(ns) ? 0 : 1) + 2 + (Net ? 0 : 1);
+        _e = new EmitContext(_body, _opt.Target, _storage, _names.Used);
+        WriteBody();
+        _consts.RemoveAll(v => !_e.UsedConsts.Contains(v));
+        WeightBytes = _consts.Sum(v => (long)v.Length * DTypes.Size(v.Type));
         WriteFile(className, ns);
         return _w.ToString();
     }
@@ -144,7 +151,6 @@ public sealed class ModelEmitter
         if (_storage.ContainsKey(v)) return;
         _storage[v] = new Storage { Kind = StorageKind.Const, Name = _names.Unique(v.Name, Net ? "" : "c_") };
         _consts.Add(v);
-        WeightBytes += (long)v.Length * DTypes.Size(v.Type);
     }
 
     Value Root(Value v) => _storage.TryGetValue(v, out var s) && s.Kind == StorageKind.View ? Root(s.ViewOf) : v;
@@ -334,7 +340,7 @@ public sealed class ModelEmitter
                 w.Line($"Span<{DTypes.CsName(p.Type)}> {EmitContext.PoolName(p.Type)} = MemoryMarshal.Cast<byte, {DTypes.CsName(p.Type)}>(scratch.Slice({p.ByteOffset}, {p.Elements * DTypes.Size(p.Type)}));");
             foreach (var v in _consts)
                 w.Line($"ReadOnlySpan<{DTypes.CsName(v.Type)}> {_storage[v].Name} = {ConstProperty(v)};");
-            WriteBody();
+            w.Raw(_body.ToString());
             w.Close();
         }
         else
@@ -349,7 +355,7 @@ public sealed class ModelEmitter
             w.Open("lock (s_lock)");
             foreach (var p in _plan.Pools)
                 w.Line($"if ({EmitContext.PoolName(p.Type)} == null) {EmitContext.PoolName(p.Type)} = new {DTypes.CsName(p.Type)}[{Math.Max(1, p.Elements)}];");
-            WriteBody();
+            w.Raw(_body.ToString());
             w.Close();
             w.Close();
         }
@@ -364,7 +370,7 @@ public sealed class ModelEmitter
         foreach (var v in G.Outputs.Distinct())
         {
             if (_storage.TryGetValue(v, out var s) && s.Kind == StorageKind.Output) continue;
-            _w.Line($"// graph output '{v.Name}'");
+            _e.W.Line($"// graph output '{v.Name}'");
             EmitCopyTo(v, _outputParam[v]);
         }
     }
@@ -372,12 +378,12 @@ public sealed class ModelEmitter
     void EmitCopyTo(Value src, string dstParam)
     {
         var i = _e.Var("i");
-        _w.Line($"for (int {i} = 0; {i} < {src.Length}; {i}++) {dstParam}[{i}] = {_e.At(src, i)};");
+        _e.W.Line($"for (int {i} = 0; {i} < {src.Length}; {i}++) {dstParam}[{i}] = {_e.At(src, i)};");
     }
 
     internal void EmitNode(Node n, int step)
     {
-        var w = _w;
+        var w = _e.W;
         var ins = string.Join(", ", n.Inputs.Select(v => v == null ? "-" : $"{Clip(v.Name, 40)}{Shape.Format(v.Shape)}"));
         var outs = string.Join(", ", n.Outputs.Select(v => $"{Clip(v.Name, 40)}{Shape.Format(v.Shape)}"));
         w.Line();
@@ -403,13 +409,13 @@ public sealed class ModelEmitter
     void EmitCopy(Value src, Value dst)
     {
         var i = _e.Var("i");
-        _w.Line($"for (int {i} = 0; {i} < {dst.Length}; {i}++) {_e.At(dst, i)} = {_e.At(src, i)};");
+        _e.W.Line($"for (int {i} = 0; {i} < {dst.Length}; {i}++) {_e.At(dst, i)} = {_e.At(src, i)};");
     }
 
     /// <summary>If with a run-time condition: both branches compiled, chosen per call.</summary>
     void EmitIf(Node n)
     {
-        var w = _w;
+        var w = _e.W;
         w.Open($"if ({_e.At(n.In(0), "0")}{(n.In(0).Type == DType.Bool ? "" : " != 0")})");
         EmitBranch(n, n.Subgraphs["then_branch"]);
         w.Close();
