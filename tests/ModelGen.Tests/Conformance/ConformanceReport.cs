@@ -40,6 +40,8 @@ internal static class ConformanceReport
 {
     public const string Command = "bash scripts/conformance.sh";
 
+    static readonly Regex OpRx = new(@"^MG0002: operator (\S+) \(opset", RegexOptions.Compiled);
+
     static string Name(Outcome o) => o switch { Outcome.Pass => "pass", Outcome.Fail => "fail", Outcome.Unsupported => "unsupported", _ => "out of scope" };
 
     static string Cell(string s) => s.Replace("\r", " ").Replace("\n", " ").Replace("|", "\\|");
@@ -71,8 +73,10 @@ internal static class ConformanceReport
         L();
         L("ONNX's node tests feed shape-like operands (Reshape's shape, Unsqueeze's axes, Slice's starts, ...) as graph inputs.");
         L("ModelGen needs them at build time, where a user binds them with the `ConstantInputs` option: when a case reports");
-        L("MG0012 (shape not known at build time), the runner binds the inputs the diagnostic names (else all integer inputs) to");
-        L("the test data's values and compiles again; such cases are listed under \"Inputs bound at build time\".");
+        L("MG0012 (shape not known at build time), the runner binds inputs to the test data's values and compiles again: the");
+        L("inputs the diagnostic names, else (sparing the first, data operand) small integer/bool inputs, small others, any");
+        L("integer/bool input, and last an integer/bool first input (NonZero, Unique). Such cases are listed under");
+        L("\"Inputs bound at build time\"; an input whose test data is an empty tensor cannot be bound.");
         L();
         L("Pass rate = pass / (pass + fail + unsupported).");
         L();
@@ -97,6 +101,13 @@ internal static class ConformanceReport
         L("Unsupported by diagnostic: " + (unsup.Count == 0 ? "none" : string.Join(", ", unsup.GroupBy(r => r.Kind).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"))) + ".");
         L();
 
+        var ops = unsup.Where(r => r.Kind == "MG0002").Select(r => OpRx.Match(r.Detail)).Where(m => m.Success)
+            .GroupBy(m => m.Groups[1].Value).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+        if (ops.Count > 0)
+        {
+            L("Unsupported operators (MG0002), by cases they block: " + string.Join(", ", ops.Select(g => $"{g.Key} {g.Count()}")) + ".");
+            L();
+        }
         var bound = results.Where(r => r.Bound.Length > 0).ToList();
         L($"Inputs bound at build time (ConstantInputs): {bound.Count} cases, {bound.Count(r => r.Outcome == Outcome.Pass)} of them pass.");
         L();
