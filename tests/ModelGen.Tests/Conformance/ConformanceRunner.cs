@@ -290,8 +290,10 @@ internal sealed class ConformanceRunner
             var bad = new Dictionary<Pending, Microsoft.CodeAnalysis.Diagnostic>();
             foreach (var e in errors)
                 if (e.Location.SourceTree is { } t && owner.TryGetValue(t, out var p) && !bad.ContainsKey(p)) bad[p] = e;
+            // Alone, a case's errors are its own; in company they might come from another case: confirm them alone.
             foreach (var (p, e) in bad)
-                results.Add(new CaseResult { Case = p.Case, Outcome = Outcome.Fail, Kind = "does not compile", Detail = Describe(e), Bound = p.Bound });
+                if (set.Count > 1) queue.Enqueue(new List<Pending> { p });
+                else results.Add(new CaseResult { Case = p.Case, Outcome = Outcome.Fail, Kind = "does not compile", Detail = Describe(e), Bound = p.Bound });
             var rest = set.Where(p => !bad.ContainsKey(p)).ToList();
             if (bad.Count > 0) { if (rest.Count > 0) queue.Enqueue(rest); continue; }
             // Errors that belong to no case's tree: bisect until each failing case stands alone.
