@@ -91,6 +91,18 @@ public sealed class EmitContext
     public string Math(string fn, DType type, params string[] args)
     {
         var joined = string.Join(", ", args);
+        if (Portable && type == DType.Double)
+        {
+            // double on nanoFramework: the double-precision helpers directly
+            switch (fn)
+            {
+                case "Sqrt": case "Exp": case "Log": UsedMath.Add(fn + "D"); return $"{fn}D({joined})";
+                case "Pow": UsedMath.Add("ExpD"); UsedMath.Add("LogD"); return $"ExpD({args[1]} * LogD({args[0]}))";
+                case "Max": return $"({args[0]} != {args[0]} ? {args[0]} : {args[0]} > {args[1]} ? {args[0]} : {args[1]})";
+                case "Min": return $"({args[0]} != {args[0]} ? {args[0]} : {args[0]} < {args[1]} ? {args[0]} : {args[1]})";
+                case "Abs": return $"({args[0]} < 0 ? -{args[0]} : {args[0]})";
+            }
+        }
         if (Portable || PortableMath.NetNeedsHelper(fn))
         {
             if (!PortableMath.Has(fn)) throw new CompileException(Diag.UnsupportedType, $"{fn} is not available in the {Profile} profile");
