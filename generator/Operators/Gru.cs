@@ -15,6 +15,7 @@ public sealed class Gru : Recurrent
     protected override int MaxInputs => 6;
     protected override int MaxOutputs => 2;
     protected override int ExtraScratch(Info f) => f.Hidden; // r . Ht-1, or Ht-1 Rh^T
+    protected override string ExtraScratchName => "r . h / h Rh^T";
 
     protected override void InferExtra(Node n, Info f)
     {

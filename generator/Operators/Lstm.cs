@@ -16,6 +16,7 @@ public sealed class Lstm : Recurrent
     protected override int MaxInputs => 8;
     protected override int MaxOutputs => 3;
     protected override bool HasCell => true;
+    protected override string ExtraScratchName => "c";
     protected override int ExtraScratch(Info f) => f.Hidden; // the cell state
 
     protected override void InferExtra(Node n, Info f)

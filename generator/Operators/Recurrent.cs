@@ -209,7 +209,7 @@ public abstract class Recurrent : Operator
         var sc = e.Scratch(n);
         int S = f.Seq, B = f.Batch, I = f.Input, H = f.Hidden, D = f.Dirs, GH = Gates * H;
         int hOff = GateElements(f, kernel), extra = hOff + H;
-        w.Line($"// {n.OpType}: seq {S}, batch {B}, input {I}, hidden {H}, {f.Direction}{(f.Layout == 1 ? ", layout 1 (batch first)" : "")}; scratch: {(kernel ? "X W^T of all steps" : "gates")} [{hOff}], h [{H}]{(extra < sc.Length ? $", temporary [{sc.Length - extra}]" : "")}");
+        w.Line($"// {n.OpType}: seq {S}, batch {B}, input {I}, hidden {H}, {f.Direction}{(f.Layout == 1 ? ", layout 1 (batch first)" : "")}; scratch: {(kernel ? "X W^T of all steps" : "gates")} [{hOff}], h [{H}]{(extra < sc.Length ? $", {ExtraScratchName} [{sc.Length - extra}]" : "")}");
         for (int d = 0; d < D; d++)
         {
             bool reverse = f.Direction == "reverse" || d == 1;
@@ -237,7 +237,7 @@ public abstract class Recurrent : Operator
             var s = e.Var("s");
             var tv = e.Var("t");
             w.Open($"for (int {s} = 0; {s} < {len}; {s}++)");
-            w.Line($"int {tv} = {(reverse ? $"{len} - 1 - {s}" : s)};");
+            w.Line($"int {tv} = {(!reverse ? s : f.SeqLens != null ? $"{len} - 1 - {s}" : $"{S - 1} - {s}")};");
             var row = f.Layout == 0 ? Idx.Sum(Idx.Mul(tv, B), b) : Idx.Sum(Idx.Mul(b, S), tv);
             var step = new Step { D = d, Kernel = kernel, Scratch = sc, B = b, T = tv, H = hOff, C = extra, Tmp = HasCell ? extra + H : extra };
             if (kernel)
@@ -283,6 +283,9 @@ public abstract class Recurrent : Operator
             w.Close();
         }
     }
+
+    /// <summary>What the extra scratch holds (for the emitted comment).</summary>
+    protected virtual string ExtraScratchName => "temporary";
 
     /// <summary>LSTM keeps a cell state after h in scratch.</summary>
     protected virtual bool HasCell => false;
@@ -433,9 +436,17 @@ public abstract class Recurrent : Operator
     /// <summary>Writes the new hidden value of unit j: the h state in scratch and Y[t, d, b, j].</summary>
     protected static void StoreH(EmitContext e, Info f, Step st, string j, string value)
     {
-        e.W.Line($"{e.At(st.Scratch, Idx.Sum(st.H.ToString(CultureInfo.InvariantCulture), j))} = {value};");
-        if (st.YRow != null) e.W.Line($"{e.At(f.Y, Idx.Sum(st.YRow, j))} = {value};");
+        var h = value;
+        if (st.YRow != null && !IsName(value))
+        {
+            h = e.Var("h");
+            e.W.Line($"{DTypes.CsName(f.X.Type)} {h} = {value};");
+        }
+        e.W.Line($"{e.At(st.Scratch, Idx.Sum(st.H.ToString(CultureInfo.InvariantCulture), j))} = {h};");
+        if (st.YRow != null) e.W.Line($"{e.At(f.Y, Idx.Sum(st.YRow, j))} = {h};");
     }
+
+    static bool IsName(string s) => s.All(ch => char.IsLetterOrDigit(ch) || ch == '_');
 
     protected static string ScratchAt(EmitContext e, Step st, int offset, string j) => e.At(st.Scratch, Idx.Sum(offset.ToString(CultureInfo.InvariantCulture), j));
 }

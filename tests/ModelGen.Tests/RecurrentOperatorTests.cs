@@ -231,13 +231,16 @@ public class RecurrentOperatorTests
     // ---------- errors ----------
 
     [Theory]
-    [InlineData("LSTM", "activations", "Swish")]
-    [InlineData("GRU", "direction", "sideways")]
-    [InlineData("RNN", "clip", "-1")]
-    [InlineData("LSTM", "layout", "2")]
-    public void BadAttributesAreCompileErrors(string op, string attr, string value)
+    [InlineData("LSTM", 14, "activations", "Swish", "Swish")]
+    [InlineData("GRU", 14, "direction", "sideways", "direction")]
+    [InlineData("RNN", 14, "clip", "-1", "clip")]
+    [InlineData("LSTM", 14, "layout", "2", "layout")]
+    [InlineData("GRU", 13, "layout", "0", "opset 14")]
+    [InlineData("LSTM", 14, "hidden_size", "7", "W must have shape")]
+    [InlineData("GRU", 14, "linear_before_reset", "2", "linear_before_reset")]
+    public void BadAttributesAreCompileErrors(string op, int opset, string attr, string value, string message)
     {
-        var c = new Case(op);
+        var c = new Case(op) { Opset = opset };
         var m = ModelProto.Parser.ParseFrom(Build(c));
         var node = m.Graph.Node.Single(n => n.OpType == op);
         var a = node.Attribute.FirstOrDefault(x => x.Name == attr);
@@ -246,7 +249,7 @@ public class RecurrentOperatorTests
         {
             "activations" => Strings(attr, new[] { value, "Tanh", "Tanh" }),
             "clip" => OnnxBuilder.Attr(attr, float.Parse(value)),
-            "layout" => OnnxBuilder.Attr(attr, long.Parse(value)),
+            "layout" or "hidden_size" or "linear_before_reset" => OnnxBuilder.Attr(attr, long.Parse(value)),
             _ => OnnxBuilder.Attr(attr, value),
         });
         var path = Path.Combine(Path.GetTempPath(), "modelgen-tests", "bad" + Guid.NewGuid().ToString("N") + ".onnx");
@@ -256,7 +259,7 @@ public class RecurrentOperatorTests
         {
             var r = Harness.Generate(path, new ModelOptions { Target = TargetProfile.Net, ClassName = "M" });
             Assert.False(r.Success);
-            Assert.Contains(r.Diagnostics, d => d.ToString()!.Contains(attr == "activations" ? "Swish" : attr, StringComparison.OrdinalIgnoreCase));
+            Assert.Contains(r.Diagnostics, d => d.ToString()!.Contains(message, StringComparison.Ordinal));
         }
         finally { File.Delete(path); }
     }
