@@ -210,6 +210,36 @@ public class RecurrentOperatorTests
             Check(new Case("RNN") { Activations = new[] { act }, Alpha = new[] { alpha }, Beta = new[] { beta }, Batch = 1, Seq = 2 });
     }
 
+    /// <summary>
+    /// Two stacked LSTMs: each node's scratch memory is live during that node only, so the two share arena bytes
+    /// (and neither overwrites the first layer's Y, which the second reads).
+    /// </summary>
+    [Fact]
+    public void StackedLstmsShareScratch()
+    {
+        int S = 3, B = 2, I = 4, H = 5;
+        var m = new OnnxBuilder(14).Input("X", DType.Float, S, B, I)
+            .Initializer("W1", new[] { 1, 4 * H, I }, Ort.Random(4 * H * I, 21, 0.6f)).Initializer("R1", new[] { 1, 4 * H, H }, Ort.Random(4 * H * H, 22, 0.6f))
+            .Initializer("W2", new[] { 1, 4 * H, H }, Ort.Random(4 * H * H, 23, 0.6f)).Initializer("R2", new[] { 1, 4 * H, H }, Ort.Random(4 * H * H, 24, 0.6f))
+            .Initializer("axes", new[] { 1 }, new long[] { 1 })
+            .Node("LSTM", new[] { "X", "W1", "R1" }, new[] { "Y1" }, ("hidden_size", (long)H))
+            .Node("Squeeze", new[] { "Y1", "axes" }, new[] { "X2" })
+            .Node("LSTM", new[] { "X2", "W2", "R2" }, new[] { "Y", "Y_h" }, ("hidden_size", (long)H))
+            .Output("Y").Output("Y_h").Build();
+        OpCheck.AgainstOrt(m, Tol, Ort.Random(S * B * I, 5, 1.5f));
+        var path = Path.Combine(Path.GetTempPath(), "modelgen-tests", "stacked" + Guid.NewGuid().ToString("N") + ".onnx");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, m);
+        try
+        {
+            var r = Harness.Generate(path, new ModelOptions { Target = TargetProfile.Net, ClassName = "M" });
+            int scratch = S * B * 4 * H + 2 * H, y1 = S * B * H;
+            Assert.True(r.ArenaBytes < (2 * scratch + y1) * 4, $"arena {r.ArenaBytes} bytes: the two scratch buffers should overlap");
+            Assert.True(r.ArenaBytes >= (scratch + y1) * 4, $"arena {r.ArenaBytes} bytes is smaller than one scratch buffer and Y1");
+        }
+        finally { File.Delete(path); }
+    }
+
     // ---------- double ----------
 
     /// <summary>ONNX Runtime has no double kernels for these: the double model is checked against the float one.</summary>
