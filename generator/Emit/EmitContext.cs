@@ -30,15 +30,23 @@ public sealed class EmitContext
     public bool Portable => Profile == TargetProfile.Portable;
     readonly Dictionary<Value, Storage> _storage;
     readonly HashSet<string> _names;
+    readonly Dictionary<Node, Value> _scratch;
     int _tmp;
 
-    internal EmitContext(CodeWriter w, TargetProfile profile, Dictionary<Value, Storage> storage, HashSet<string> names)
+    internal EmitContext(CodeWriter w, TargetProfile profile, Dictionary<Value, Storage> storage, HashSet<string> names, Dictionary<Node, Value> scratch)
     {
-        W = w; Profile = profile; _storage = storage; _names = names;
+        W = w; Profile = profile; _storage = storage; _names = names; _scratch = scratch;
     }
 
     /// <summary>Constants the emitted code reads (only these are written into the class).</summary>
     public HashSet<Value> UsedConsts { get; } = new();
+
+    /// <summary>
+    /// The node's scratch memory (sized by <see cref="Operators.Operator.Scratch"/>): a 1-D arena tensor used like any
+    /// other, with <see cref="At"/>, <see cref="Span"/> or <see cref="ArrayOf"/>. Live during this node only.
+    /// </summary>
+    public Value Scratch(Node n) => _scratch.TryGetValue(n, out var v) ? v
+        : throw new CompileException(Diag.InternalError, $"node {n.Display} has no scratch memory (its Operator.Scratch is empty)");
 
     public Storage StorageOf(Value v)
     {
@@ -91,6 +99,18 @@ public sealed class EmitContext
     public string Math(string fn, DType type, params string[] args)
     {
         var joined = string.Join(", ", args);
+        if (Portable && type == DType.Double)
+        {
+            // double on nanoFramework: the double-precision helpers directly
+            switch (fn)
+            {
+                case "Sqrt": case "Exp": case "Log": UsedMath.Add(fn + "D"); return $"{fn}D({joined})";
+                case "Pow": UsedMath.Add("ExpD"); UsedMath.Add("LogD"); return $"ExpD({args[1]} * LogD({args[0]}))";
+                case "Max": return $"({args[0]} != {args[0]} ? {args[0]} : {args[0]} > {args[1]} ? {args[0]} : {args[1]})";
+                case "Min": return $"({args[0]} != {args[0]} ? {args[0]} : {args[0]} < {args[1]} ? {args[0]} : {args[1]})";
+                case "Abs": return $"({args[0]} < 0 ? -{args[0]} : {args[0]})";
+            }
+        }
         if (Portable || PortableMath.NetNeedsHelper(fn))
         {
             if (!PortableMath.Has(fn)) throw new CompileException(Diag.UnsupportedType, $"{fn} is not available in the {Profile} profile");

@@ -22,6 +22,8 @@ public sealed class ModelEmitter
     readonly Names _names = new();
     readonly Dictionary<Value, Storage> _storage = new();
     readonly Dictionary<Value, string> _outputParam = new();
+    /// <summary>Per-node scratch buffers (Operator.Scratch): arena tensors that no node consumes, live at their node's step.</summary>
+    readonly Dictionary<Node, Value> _scratch = new();
     readonly List<Value> _consts = new();
     readonly CodeWriter _w = new();
     readonly CodeWriter _body = new();
@@ -50,7 +52,7 @@ public sealed class ModelEmitter
         // The body is rendered first: it decides which constants the code reads (shape-only inputs such as Reshape's
         // target or Reduce's axes are never emitted) and so the weight bytes the header reports.
         _body.Indent = (string.IsNullOrEmpty(ns) ? 0 : 1) + 2 + (Net ? 0 : 1);
-        _e = new EmitContext(_body, _opt.Target, _storage, _names.Used);
+        _e = new EmitContext(_body, _opt.Target, _storage, _names.Used, _scratch);
         WriteBody();
         _consts.RemoveAll(v => !_e.UsedConsts.Contains(v));
         WeightBytes = _consts.Sum(v => (long)v.Length * DTypes.Size(v.Type));
@@ -143,6 +145,13 @@ public sealed class ModelEmitter
                 if (k == 0 && op.IsView) _storage[v] = new Storage { Kind = StorageKind.View, ViewOf = n.In(0) };
                 else _storage[v] = new Storage { Kind = StorageKind.Arena, Name = Net ? _names.Unique(v.Name) : null };
             }
+            var (scratchType, scratchElements) = op.Scratch(n, _opt.Target);
+            if (scratchElements > 0)
+            {
+                var sv = new Value((n.Outputs.Count > 0 ? n.Out().Name : n.OpType) + "_scratch") { Type = scratchType, Shape = new[] { scratchElements } };
+                _scratch[n] = sv;
+                _storage[sv] = new Storage { Kind = StorageKind.Arena, Name = Net ? _names.Unique(sv.Name) : null };
+            }
         }
     }
 
@@ -180,6 +189,7 @@ public sealed class ModelEmitter
                 foreach (var i in n.Inputs) Use(i, step);
                 foreach (var sub in n.Subgraphs.Values) { Visit(sub, step); foreach (var o in sub.Outputs) Use(o, step); }
                 foreach (var o in n.Outputs) Def(o, step);
+                if (_scratch.TryGetValue(n, out var sv)) Def(sv, step); // live at this step only
             }
         }
         int s = 0;
@@ -389,7 +399,7 @@ public sealed class ModelEmitter
         w.Line();
         w.Line($"// {(step >= 0 ? "[" + step + "] " : "")}{n.OpType}{(string.IsNullOrEmpty(n.Name) ? "" : " '" + Clip(n.Name, 60) + "'")}: {ins} -> {outs}");
         var op = Op(n);
-        foreach (var o in n.Outputs)
+        foreach (var o in _scratch.TryGetValue(n, out var sv) ? n.Outputs.Append(sv) : n.Outputs)
         {
             var s = _storage[o];
             if (s.Kind == StorageKind.Arena && Net)

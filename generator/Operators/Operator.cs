@@ -28,6 +28,14 @@ public abstract class Operator
     /// <summary>True when the result depends only on input shapes (Shape, Size): folded even when inputs are not constant.</summary>
     public virtual bool ShapeOnly => false;
 
+    /// <summary>
+    /// Working memory the emitted code needs while this node runs, beyond its outputs: element type and count
+    /// (count 0 = none, the default; it may depend on the profile, whose emitted code may differ). The emitter places it
+    /// in the arena, live during this node only (other nodes reuse the bytes), and <see cref="Emit"/> reaches it with
+    /// <see cref="EmitContext.Scratch"/>. Its contents are undefined on entry.
+    /// </summary>
+    public virtual (DType Type, int Elements) Scratch(Node n, TargetProfile profile) => (DType.Float, 0);
+
     /// <summary>True when output 0 is input 0's data unchanged (Reshape, Flatten, Squeeze, Identity...): no code, no copy.</summary>
     public virtual bool IsView => false;
 
