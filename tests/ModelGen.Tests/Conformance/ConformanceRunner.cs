@@ -53,7 +53,7 @@ internal sealed class ConformanceRunner
     public Dictionary<string, double> Timings { get; } = new();
     public int Compilations => _compilations;
     readonly List<WeakReference> _contexts = new();
-    long _roslynTicks, _runTicks;
+    long _roslynTicks, _runTicks, _outputsCompared, _elementsCompared;
 
     /// <summary>How many of the batches' collectible load contexts are still alive after a full GC (0 = all unloaded).</summary>
     public (int Alive, int Created) LiveContexts()
@@ -116,7 +116,7 @@ internal sealed class ConformanceRunner
         Timings["compile+run"] = sw.Elapsed.TotalSeconds;
         Timings["roslyn (sum over threads)"] = TimeSpan.FromTicks(_roslynTicks).TotalSeconds;
         Timings["load+run+compare (sum over threads)"] = TimeSpan.FromTicks(_runTicks).TotalSeconds;
-        Log?.Invoke($"{batches.Count} batches ({_compilations} Roslyn compilations) compiled and run in {sw.Elapsed.TotalSeconds:F1}s");
+        Log?.Invoke($"{batches.Count} batches ({_compilations} Roslyn compilations) compiled and run in {sw.Elapsed.TotalSeconds:F1}s; {_outputsCompared} outputs ({_elementsCompared} elements) compared");
         return results.OrderBy(r => r.Case.Id, StringComparer.Ordinal).ToList();
     }
 
@@ -390,6 +390,8 @@ internal sealed class ConformanceRunner
                 var expType = ElementOf(exp.Type);
                 if (expType != pp.Element)
                     return Fail("wrong type", $"{set}output '{name}': generated {pp.Element.Name}, expected {expType?.Name ?? exp.Type.ToString()}");
+                Interlocked.Increment(ref _outputsCompared);
+                Interlocked.Add(ref _elementsCompared, exp.Length);
                 var diff = Compare(exp, (Array)args[i]);
                 if (diff != null) return Fail("wrong values", $"{set}output '{name}': {diff}");
             }
