@@ -81,6 +81,7 @@ public sealed class Conv : Operator
 
     /// <summary>Set when ModelGen.Runtime has a SIMD kernel for 2-D float convolution (Net profile).</summary>
     static bool NetKernelAvailable => false;
+    public static string DebugForm;
 
     public override void Emit(Node n, EmitContext e)
     {
@@ -101,7 +102,7 @@ public sealed class Conv : Operator
     /// </summary>
     static void EmitLoops(Node n, EmitContext e, Geo geo)
     {
-        var g = geo.W;
+        var g = geo.W.Collapsed();
         var x = n.In(0); var wt = n.In(1); var b = n.In(2); var y = n.Out();
         var t = x.Type; var ty = DTypes.CsName(t);
         var w = e.W;
@@ -131,23 +132,45 @@ public sealed class Conv : Operator
         var dims = new WinDim[r];
         var outStr = Shape.Strides(g.Out);
         int last = r - 1;
-        bool rowForm = g.Strides[last] == 1 && g.Out[last] >= 8 && g.Out[last] >= g.Kernel[last];
+        // row form: stride 1 along a row at least as long as the kernel, unless the row is short and many input channels
+        // make a long dot product (unrolled into four partial sums) the better inner loop
+        bool rowForm = g.Strides[last] == 1 && g.Out[last] >= g.Kernel[last] && g.Out[last] >= (g.Kernel[last] <= 4 ? 4 : 8)
+            && !(geo.ICg >= 16 && g.Out[last] < 8);
+        var force = DebugForm; // TEMP benchmark switch
+        if (force == "row" && g.Strides[last] == 1) rowForm = true;
+        if (force == "taps" || force == "chan") rowForm = false;
         if (!rowForm)
         {
+            // the longer of the two reductions goes innermost: the taps of the last dimension, or the input channels
+            bool channelsInner = geo.ICg > g.Kernel[last] && geo.ICg >= 4;
+            if (force == "taps") channelsInner = false;
+            if (force == "chan") channelsInner = geo.ICg > 1;
             opened += WindowEmit.OpenOutputs(e, g, r, dims, xT, yT, outStr);
             var acc = e.Var("acc");
             w.Line($"{ty} {acc} = {bias};");
             int inner = 0;
-            if (geo.ICg > 1)
+            if (channelsInner)
             {
-                WindowEmit.Hoist(e, xT, "xo");
-                var ic = e.Var("ic");
-                w.Open($"for (int {ic} = 0; {ic} < {geo.ICg}; {ic}++)");
-                inner++;
-                xT.Add(Idx.Mul(ic, inPlane)); wT.Add(Idx.Mul(ic, kSize));
+                inner += WindowEmit.OpenTaps(e, g, r, dims, xT, wT);
+                WindowEmit.Hoist(e, xT, "xt"); WindowEmit.Hoist(e, wT, "wt");
+                WindowEmit.Dot(e, acc, t, x, WindowEmit.Sum(xT), inPlane, wt, WindowEmit.Sum(wT), kSize, "0", WindowEmit.I(geo.ICg), geo.ICg);
             }
-            inner += WindowEmit.OpenTaps(e, g, r, dims, xT, wT);
-            w.Line($"{acc} += {e.At(x, WindowEmit.Sum(xT))} * {e.At(wt, WindowEmit.Sum(wT))};");
+            else
+            {
+                if (geo.ICg > 1)
+                {
+                    WindowEmit.Hoist(e, xT, "xo");
+                    var ic = e.Var("ic");
+                    w.Open($"for (int {ic} = 0; {ic} < {geo.ICg}; {ic}++)");
+                    inner++;
+                    xT.Add(Idx.Mul(ic, inPlane)); wT.Add(Idx.Mul(ic, kSize));
+                }
+                inner += WindowEmit.OpenTaps(e, g, last, dims, xT, wT);
+                WindowEmit.Hoist(e, xT, "xt"); WindowEmit.Hoist(e, wT, "wt");
+                var d = dims[last];
+                bool full = d.Lo == "0" && d.Hi == WindowEmit.I(g.Kernel[last]);
+                WindowEmit.Dot(e, acc, t, x, WindowEmit.Sum(xT), g.Dilations[last], wt, WindowEmit.Sum(wT), 1, d.Lo, d.Hi, full ? g.Kernel[last] : -1);
+            }
             WindowEmit.Close(e, inner);
             w.Line($"{e.At(y, WindowEmit.Sum(yT))} = {acc};");
         }
@@ -175,15 +198,32 @@ public sealed class Conv : Operator
             w.Line($"int {wr} = {WindowEmit.Sum(wT)};");
             if (kw <= 4)
             {
-                // taps of the last dimension unrolled, each over its constant valid column range
+                // taps of the last dimension unrolled: one loop over the columns every tap reaches, summing all taps
+                // (one load and store of y per column), then each tap alone over the border columns only it reaches
+                var los = new int[kw]; var his = new int[kw]; var wvs = new string[kw];
+                int lMax = 0, hMin = ow;
                 for (int k = 0; k < kw; k++)
                 {
-                    int lo = System.Math.Max(0, pad - k * dil), hi = System.Math.Min(ow, iw + pad - k * dil);
-                    if (lo >= hi) continue;
-                    var wv = e.Var("w");
-                    w.Line($"{ty} {wv} = {e.At(wt, Idx.Sum(wr, WindowEmit.I(k)))};");
-                    w.Line($"for (int {col} = {lo}; {col} < {hi}; {col}++) {e.At(y, Idx.Sum(yr, col))} += {wv} * {e.At(x, Idx.Sum(xr, col, WindowEmit.I(k * dil)))};");
+                    los[k] = System.Math.Max(0, pad - k * dil); his[k] = System.Math.Min(ow, iw + pad - k * dil);
+                    if (los[k] >= his[k]) continue;
+                    lMax = System.Math.Max(lMax, los[k]); hMin = System.Math.Min(hMin, his[k]);
+                    wvs[k] = e.Var("w");
+                    w.Line($"{ty} {wvs[k]} = {e.At(wt, Idx.Sum(wr, WindowEmit.I(k)))};");
                 }
+                string Tap(int k, string c) => $"{wvs[k]} * {e.At(x, Idx.Sum(xr, c, WindowEmit.I(k * dil)))}";
+                void Run(int from, int to, System.Func<string, string> body)
+                {
+                    if (from >= to) return;
+                    if (to - from == 1) w.Line($"{e.At(y, Idx.Sum(yr, WindowEmit.I(from)))} += {body(WindowEmit.I(from))};");
+                    else w.Line($"for (int {col} = {from}; {col} < {to}; {col}++) {e.At(y, Idx.Sum(yr, col))} += {body(col)};");
+                }
+                var taps = Enumerable.Range(0, kw).Where(k => wvs[k] != null).ToList();
+                if (lMax < hMin)
+                {
+                    Run(lMax, hMin, c => string.Join(" + ", taps.Select(k => Tap(k, c))));
+                    foreach (var k in taps) { Run(los[k], lMax, c => Tap(k, c)); Run(hMin, his[k], c => Tap(k, c)); }
+                }
+                else foreach (var k in taps) Run(los[k], his[k], c => Tap(k, c));
             }
             else
             {

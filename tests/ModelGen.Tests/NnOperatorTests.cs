@@ -80,6 +80,9 @@ public class NnOperatorTests
         CheckConv(13, new[] { 1, 8, 6, 16 }, new[] { 8, 8, 1, 3 }, true, ("pads", new long[] { 0, 1, 0, 1 }));
         CheckConv(13, new[] { 1, 8, 6, 16 }, new[] { 8, 8, 3, 1 }, true);
         CheckConv(13, new[] { 1, 8, 5, 2 }, new[] { 8, 8, 1, 3 }, true, ("pads", new long[] { 0, 1, 0, 1 }));
+        // many channels, short rows: dot products over the input channels (unrolled, with a remainder)
+        CheckConv(13, new[] { 1, 18, 5, 2 }, new[] { 4, 18, 1, 3 }, true, ("pads", new long[] { 0, 1, 0, 1 }));
+        CheckConv(13, new[] { 1, 32, 5, 2 }, new[] { 6, 32, 3, 1 }, true);
     }
 
     [Fact]
@@ -92,7 +95,12 @@ public class NnOperatorTests
 
     [Fact]
     public void Conv1dDilatedRowForm()
-        => CheckConv(13, new[] { 1, 2, 30 }, new[] { 3, 2, 6 }, true, ("pads", new long[] { 4, 1 }), ("dilations", new long[] { 2 }));
+    {
+        CheckConv(13, new[] { 1, 2, 30 }, new[] { 3, 2, 6 }, true, ("pads", new long[] { 4, 1 }), ("dilations", new long[] { 2 }));
+        CheckConv(13, new[] { 1, 2, 12 }, new[] { 3, 2, 3 }, true, ("pads", new long[] { 3, 3 }), ("dilations", new long[] { 3 }));
+        // no column is reached by every tap
+        CheckConv(13, new[] { 1, 1, 4 }, new[] { 2, 1, 3 }, true, ("pads", new long[] { 4, 4 }), ("dilations", new long[] { 3 }));
+    }
 
     [Fact]
     public void Conv3d()
