@@ -45,6 +45,7 @@ public sealed class MatMul : Operator
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
     {
         var st = (St)n.State;
+        if ((double)Shape.Count(st.Batch) * st.M * st.N * st.K > Conv.MaxFoldMacs) return null;
         var a = inputs[0]; var b = inputs[1];
         var c = new TensorData(a.Type, n.Out().Shape);
         bool ints = !DTypes.IsFloat(a.Type);

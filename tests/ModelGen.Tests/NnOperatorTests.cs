@@ -69,6 +69,14 @@ public class NnOperatorTests
         => CheckConv(13, new[] { 1, 2, 6, 12 }, new[] { 3, 2, 2, 4 }, false, ("auto_pad", "SAME_UPPER"));
 
     [Fact]
+    public void SameWithStrideLargerThanKernel()
+    {
+        // the SAME pad formula gives a negative total here: no padding
+        CheckConv(13, new[] { 1, 2, 7, 9 }, new[] { 3, 2, 1, 2 }, true, ("auto_pad", "SAME_UPPER"), ("strides", new long[] { 4, 4 }));
+        CheckConv(13, new[] { 1, 2, 7, 9 }, new[] { 3, 2, 1, 2 }, true, ("auto_pad", "SAME_LOWER"), ("strides", new long[] { 4, 4 }));
+    }
+
+    [Fact]
     public void Conv2dValidStridesDilations()
         => CheckConv(13, new[] { 1, 2, 13, 14 }, new[] { 2, 2, 3, 3 }, true, ("auto_pad", "VALID"), ("strides", new long[] { 3, 2 }), ("dilations", new long[] { 2, 3 }));
 
@@ -318,6 +326,17 @@ public class NnOperatorTests
             .Initializer("s", new[] { 3 }, Ort.Random(3, 1)).Initializer("b", new[] { 3 }, Ort.Random(3, 2))
             .Initializer("mean", new[] { 3 }, Ort.Random(3, 3)).Initializer("var", new[] { 3 }, Positive(3, 4))
             .Node("BatchNormalization", new[] { "x", "s", "b", "mean", "var" }, new[] { "y" }, ("spatial", 1L))
+            .Output("y").Build();
+        OpCheck.AgainstOrt(m, Tol, Ort.Random(24, 5));
+    }
+
+    [Fact]
+    public void BatchNormalizationOpset7PerActivation()
+    {
+        var m = new OnnxBuilder(7).Input("x", DType.Float, 2, 3, 4)
+            .Initializer("s", new[] { 3, 4 }, Ort.Random(12, 1)).Initializer("b", new[] { 3, 4 }, Ort.Random(12, 2))
+            .Initializer("mean", new[] { 3, 4 }, Ort.Random(12, 3)).Initializer("var", new[] { 3, 4 }, Positive(12, 4))
+            .Node("BatchNormalization", new[] { "x", "s", "b", "mean", "var" }, new[] { "y" }, ("spatial", 0L))
             .Output("y").Build();
         OpCheck.AgainstOrt(m, Tol, Ort.Random(24, 5));
     }
