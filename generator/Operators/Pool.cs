@@ -33,8 +33,8 @@ public sealed class Pool : Operator
     {
         Require(n, 1, 1);
         var x = n.In(0);
-        if (_kind == PoolKind.Max && (x.Type == DType.Int8 || x.Type == DType.UInt8)) { }
-        else RequireFloat(n, x);
+        bool bytes = x.Type == DType.Int8 || x.Type == DType.UInt8;
+        if (!(bytes && _kind == PoolKind.Max)) RequireFloat(n, x);
         if (x.Shape.Length < 3) throw Error($"{n.OpType} input must have rank 3 or more [N, C, spatial...], got {Shape.Format(x.Shape)}");
         int r = x.Shape.Length - 2;
         var kernel = Window.KernelShape(n, r, null);
