@@ -49,7 +49,7 @@ public sealed class PackageFixture : IDisposable
     {
         Directory.CreateDirectory(to);
         foreach (var f in Directory.GetFiles(from))
-            if (!Path.GetFileName(f).EndsWith(".received.cs")) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+            if (!Path.GetFileName(f).EndsWith(".received.cs") && Path.GetFileName(f) != ".git") File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
         foreach (var d in Directory.GetDirectories(from))
         {
             var name = Path.GetFileName(d);
