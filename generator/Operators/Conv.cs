@@ -85,19 +85,26 @@ public sealed class Conv : Operator
         return new[] { y };
     }
 
-    /// <summary>Set when ModelGen.Runtime has a SIMD kernel for 2-D float convolution (Net profile).</summary>
-    static bool NetKernelAvailable => false;
 
     public override void Emit(Node n, EmitContext e)
     {
         var geo = (Geo)n.State;
-        // Net profile: 2-D float convolutions are to be routed to a SIMD kernel of ModelGen.Runtime here.
-        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank == 2 && NetKernelAvailable) { EmitNetKernel(n, e); return; }
+        // Net profile: 1-D and 2-D float convolutions run in ModelGen.Runtime's SIMD kernel (1-D as a 1-row 2-D).
+        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2) { EmitNetKernel(n, e, geo); return; }
         EmitLoops(n, e, geo);
     }
 
-    static void EmitNetKernel(Node n, EmitContext e)
-        => throw new CompileException(Diag.InternalError, "the runtime Conv kernel is not available yet");
+    static void EmitNetKernel(Node n, EmitContext e, Geo geo)
+    {
+        var g = geo.W;
+        // (H, W) view: a 1-D convolution is one row
+        int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
+        var bias = n.In(2) != null ? e.Span(n.In(2)) : "default";
+        e.W.Line($"ModelGen.Runtime.Conv.Conv2D({e.Span(n.In(0))}, {e.Span(n.In(1))}, {bias}, {e.Span(n.Out())}, " +
+            $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +
+            $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
+            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group});");
+    }
 
     /// <summary>
     /// Scalar loops for both profiles, per output channel, over the window with trailing full dimensions collapsed.
@@ -602,19 +609,5 @@ internal static class WindowEmit
     public static void Close(EmitContext e, int count) { for (int i = 0; i < count; i++) e.W.Close(); }
 
     /// <summary>Math on float or double for both profiles (Portable double uses the emitted double helpers).</summary>
-    public static string Math(EmitContext e, string fn, DType t, params string[] args)
-    {
-        if (e.Portable && t == DType.Double)
-        {
-            switch (fn)
-            {
-                case "Sqrt": return $"SqrtD({args[0]})";
-                case "Exp": return $"ExpD({args[0]})";
-                case "Log": return $"LogD({args[0]})";
-                case "Pow": return $"ExpD({args[1]} * LogD({args[0]}))";
-                case "Max": return $"({args[0]} != {args[0]} ? {args[0]} : {args[0]} > {args[1]} ? {args[0]} : {args[1]})";
-            }
-        }
-        return e.Math(fn, t, args);
-    }
+    public static string Math(EmitContext e, string fn, DType t, params string[] args) => e.Math(fn, t, args);
 }
