@@ -25,13 +25,15 @@ public static class ModelCompiler
 {
     public static CompileResult Compile(byte[] bytes, string path, ModelOptions options)
     {
+        options ??= new ModelOptions();
         var file = System.IO.Path.GetFileName(path ?? "model.onnx");
         var className = string.IsNullOrWhiteSpace(options.ClassName) ? ModelOptions.DefaultClassName(path) : options.ClassName.Trim();
         try
         {
             if (!IsIdentifier(className)) throw new CompileException(Diag.InvalidOption, $"ClassName '{className}' is not a C# identifier");
+            if (Names.IsReservedClassName(className)) throw new CompileException(Diag.InvalidOption, $"ClassName '{className}' is a C# keyword or a name the generated code uses; choose another");
             var ns = (options.Namespace ?? "").Trim();
-            if (ns.Length > 0 && !Array.TrueForAll(ns.Split('.'), IsIdentifier)) throw new CompileException(Diag.InvalidOption, $"Namespace '{ns}' is not a C# namespace");
+            if (ns.Length > 0 && !Array.TrueForAll(ns.Split('.'), p => IsIdentifier(p) && !Names.IsKeyword(p))) throw new CompileException(Diag.InvalidOption, $"Namespace '{ns}' is not a C# namespace");
             var sw = Stopwatch.StartNew();
             var model = new OnnxImporter(options).Import(bytes ?? Array.Empty<byte>());
             PassManager.Run(model.Graph, options);
@@ -57,7 +59,8 @@ public static class ModelCompiler
 
     static bool IsIdentifier(string s)
     {
-        if (string.IsNullOrEmpty(s) || !(char.IsLetter(s[0]) || s[0] == '_')) return false;
+        // (metadata names are limited to 512 UTF-8 bytes: keep well below)
+        if (string.IsNullOrEmpty(s) || s.Length > 200 || !(char.IsLetter(s[0]) || s[0] == '_')) return false;
         foreach (var c in s) if (!(char.IsLetterOrDigit(c) || c == '_')) return false;
         return true;
     }

@@ -88,6 +88,8 @@ public sealed class ModelOptions : IEquatable<ModelOptions>
             else up = true;
         }
         if (sb.Length == 0 || char.IsDigit(sb[0])) sb.Insert(0, "Model");
+        if (sb.Length > 120) sb.Length = 120;
+        if (Emit.Names.IsReservedClassName(sb.ToString())) sb.Append("Model"); // predict.onnx -> PredictModel
         return sb.ToString();
     }
 }

@@ -230,6 +230,8 @@ public sealed class ModelEmitter
         w.Line();
         bool hasNs = !string.IsNullOrEmpty(ns);
         if (hasNs) w.Open($"namespace {ns}");
+        // inside e.g. App.ModelGen, "ModelGen.Runtime.Gemm" would bind to App.ModelGen: point the name back at the root
+        if (hasNs && Array.IndexOf(ns.Split('.'), "ModelGen", 1) > 0) { w.Line("using ModelGen = global::ModelGen;"); w.Line(); }
         WriteDocs();
         w.Open($"public static partial class {className}");
         WriteShapeMembers();
@@ -281,6 +283,9 @@ public sealed class ModelEmitter
         {
             if (_shapeName.ContainsKey(v)) continue;
             var baseName = _names.Unique(Names.Pascal(v.Name), "");
+            // "<Base>Length"/"<Base>Shape" must not be the class name (or another member): CS0542
+            for (int k = 2; _names.Used.Contains(baseName + "Length") || _names.Used.Contains(baseName + "Shape"); k++)
+                baseName = _names.Unique(Names.Pascal(v.Name) + k, "");
             _shapeName[v] = baseName;
             _names.Reserve(baseName + "Length"); _names.Reserve(baseName + "Shape");
             var dims = string.Join(", ", v.Shape);

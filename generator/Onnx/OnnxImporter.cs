@@ -160,7 +160,7 @@ public sealed class OnnxImporter
             for (int i = 0; i < dims.Count; i++)
                 if (dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[i].DimValue > 0 && dims[i].DimValue != given[i])
                     throw new CompileException(Diag.InvalidOption, $"InputShape gives {given[i]} for dimension {i} of input '{vi.Name}', but the model fixes it to {dims[i].DimValue}");
-            Shape.Size(given);
+            CheckSize(vi.Name, given);
             return (type, given);
         }
         var shape = new int[dims.Count];
@@ -169,12 +169,20 @@ public sealed class OnnxImporter
             var d = dims[i];
             // a dim_value that is set (even to 0: an empty tensor) is static
             if (d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue >= 0 && d.DimValue <= int.MaxValue) { shape[i] = (int)d.DimValue; continue; }
+            if (d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > int.MaxValue)
+                throw new CompileException(Diag.TensorTooLarge, $"dimension {i} of input '{vi.Name}' is {d.DimValue}, too large for a tensor");
             string sym = d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? $"'{d.DimParam}'" : "unknown";
             var example = string.Join(",", dims.Select(x => x.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && x.DimValue > 0 ? x.DimValue.ToString() : "1"));
             throw new CompileException(Diag.UnresolvedDimension, $"dimension {i} of input '{vi.Name}' is symbolic ({sym}); fix it at build time with InputShape=\"{example}\" (or \"{vi.Name}={example}\") on the <OnnxModel> item");
         }
-        Shape.Size(shape);
+        CheckSize(vi.Name, shape);
         return (type, shape);
+    }
+
+    static void CheckSize(string input, int[] shape)
+    {
+        try { Shape.Size(shape); }
+        catch (CompileException ex) { throw new CompileException(ex.Kind, $"input '{input}': {ex.Message}"); }
     }
 
     void AddNode(NodeProto np, Scope scope, Graph g)
@@ -203,6 +211,7 @@ public sealed class OnnxImporter
             var v = new Value(string.IsNullOrEmpty(name) ? $"__unused{_anon++}" : name) { Producer = node };
             node.Outputs.Add(v);
         }
+        if (node.Outputs.Count == 0) throw new CompileException(Diag.InvalidModel, $"node {where} has no outputs (every ONNX operator has at least one)");
 
         if (isFunction)
         {

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using ModelGen.Compiler.Emit;
@@ -38,9 +39,14 @@ public sealed class Conv : Operator
         SetOut(n, 0, x.Type, new[] { x.Shape[0], m }.Concat(win.Out).ToArray());
     }
 
+    /// <summary>Multiply-adds above which constant folding is left to run time.</summary>
+    internal const double MaxFoldMacs = 5e7;
+
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
     {
         var geo = (Geo)n.State; var g = geo.W;
+        // a very large constant convolution runs at run time instead of slowing the build down
+        if ((double)n.Out().Length * geo.ICg * g.KernelSize > MaxFoldMacs) return null;
         var x = inputs[0]; var w = inputs[1]; var b = inputs.Length > 2 ? inputs[2] : null;
         var y = new TensorData(x.Type, n.Out().Shape);
         int inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize, r = g.Rank;
@@ -79,29 +85,39 @@ public sealed class Conv : Operator
         return new[] { y };
     }
 
-    /// <summary>Set when ModelGen.Runtime has a SIMD kernel for 2-D float convolution (Net profile).</summary>
-    static bool NetKernelAvailable => false;
 
     public override void Emit(Node n, EmitContext e)
     {
         var geo = (Geo)n.State;
-        // Net profile: 2-D float convolutions are to be routed to a SIMD kernel of ModelGen.Runtime here.
-        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank == 2 && NetKernelAvailable) { EmitNetKernel(n, e); return; }
+        // Net profile: 1-D and 2-D float convolutions run in ModelGen.Runtime's SIMD kernel (1-D as a 1-row 2-D).
+        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2) { EmitNetKernel(n, e, geo); return; }
         EmitLoops(n, e, geo);
     }
 
-    static void EmitNetKernel(Node n, EmitContext e)
-        => throw new CompileException(Diag.InternalError, "the runtime Conv kernel is not available yet");
+    static void EmitNetKernel(Node n, EmitContext e, Geo geo)
+    {
+        var g = geo.W;
+        // (H, W) view: a 1-D convolution is one row
+        int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
+        var bias = n.In(2) != null ? e.Span(n.In(2)) : "default";
+        e.W.Line($"ModelGen.Runtime.Conv.Conv2D({e.Span(n.In(0))}, {e.Span(n.In(1))}, {bias}, {e.Span(n.Out())}, " +
+            $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +
+            $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
+            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group});");
+    }
 
     /// <summary>
-    /// Scalar loops for both profiles. Per output channel: when the last dimension has stride 1 and a wide output,
-    /// each output row is initialised with the bias and accumulated tap by tap over a contiguous, pre-clipped column
-    /// range ("row" form); otherwise each output element is a dot product over (input channel, taps) in a local
-    /// accumulator with the valid tap range hoisted per output position ("dot" form).
+    /// Scalar loops for both profiles, per output channel, over the window with trailing full dimensions collapsed.
+    /// Row form (stride 1 along the last dimension, rows at least as long as the kernel): each output row starts as the
+    /// bias and is accumulated per (input channel, outer tap) over contiguous column ranges computed at build time;
+    /// up to four taps of the last dimension are summed in one pass over the columns they all reach.
+    /// Dot form (strided or short rows): each output element is a local accumulator over the input channels and the
+    /// taps, whose valid range is computed once per output position; the longer reduction goes innermost and long
+    /// constant ones are unrolled into four partial sums.
     /// </summary>
     static void EmitLoops(Node n, EmitContext e, Geo geo)
     {
-        var g = geo.W;
+        var g = geo.W.Collapsed();
         var x = n.In(0); var wt = n.In(1); var b = n.In(2); var y = n.Out();
         var t = x.Type; var ty = DTypes.CsName(t);
         var w = e.W;
@@ -131,23 +147,40 @@ public sealed class Conv : Operator
         var dims = new WinDim[r];
         var outStr = Shape.Strides(g.Out);
         int last = r - 1;
-        bool rowForm = g.Strides[last] == 1 && g.Out[last] >= 8 && g.Out[last] >= g.Kernel[last];
+        // row form: stride 1 along a row at least as long as the kernel, unless the row is short and many input channels
+        // make a long dot product (unrolled into four partial sums) the better inner loop
+        bool rowForm = g.Strides[last] == 1 && g.Out[last] >= g.Kernel[last] && g.Out[last] >= (g.Kernel[last] <= 4 ? 4 : 8)
+            && !(geo.ICg >= 16 && g.Out[last] < 8);
         if (!rowForm)
         {
+            // the longer of the two reductions goes innermost: the taps of the last dimension, or the input channels
+            bool channelsInner = geo.ICg > g.Kernel[last] && geo.ICg >= 4;
             opened += WindowEmit.OpenOutputs(e, g, r, dims, xT, yT, outStr);
             var acc = e.Var("acc");
             w.Line($"{ty} {acc} = {bias};");
             int inner = 0;
-            if (geo.ICg > 1)
+            if (channelsInner)
             {
-                WindowEmit.Hoist(e, xT, "xo");
-                var ic = e.Var("ic");
-                w.Open($"for (int {ic} = 0; {ic} < {geo.ICg}; {ic}++)");
-                inner++;
-                xT.Add(Idx.Mul(ic, inPlane)); wT.Add(Idx.Mul(ic, kSize));
+                inner += WindowEmit.OpenTaps(e, g, r, dims, xT, wT);
+                WindowEmit.Hoist(e, xT, "xt"); WindowEmit.Hoist(e, wT, "wt");
+                WindowEmit.Dot(e, acc, t, x, WindowEmit.Sum(xT), inPlane, wt, WindowEmit.Sum(wT), kSize, "0", WindowEmit.I(geo.ICg), geo.ICg);
             }
-            inner += WindowEmit.OpenTaps(e, g, r, dims, xT, wT);
-            w.Line($"{acc} += {e.At(x, WindowEmit.Sum(xT))} * {e.At(wt, WindowEmit.Sum(wT))};");
+            else
+            {
+                if (geo.ICg > 1)
+                {
+                    WindowEmit.Hoist(e, xT, "xo");
+                    var ic = e.Var("ic");
+                    w.Open($"for (int {ic} = 0; {ic} < {geo.ICg}; {ic}++)");
+                    inner++;
+                    xT.Add(Idx.Mul(ic, inPlane)); wT.Add(Idx.Mul(ic, kSize));
+                }
+                inner += WindowEmit.OpenTaps(e, g, last, dims, xT, wT);
+                WindowEmit.Hoist(e, xT, "xt"); WindowEmit.Hoist(e, wT, "wt");
+                var d = dims[last];
+                bool full = d.Lo == "0" && d.Hi == WindowEmit.I(g.Kernel[last]);
+                WindowEmit.Dot(e, acc, t, x, WindowEmit.Sum(xT), g.Dilations[last], wt, WindowEmit.Sum(wT), 1, d.Lo, d.Hi, full ? g.Kernel[last] : -1);
+            }
             WindowEmit.Close(e, inner);
             w.Line($"{e.At(y, WindowEmit.Sum(yT))} = {acc};");
         }
@@ -175,15 +208,32 @@ public sealed class Conv : Operator
             w.Line($"int {wr} = {WindowEmit.Sum(wT)};");
             if (kw <= 4)
             {
-                // taps of the last dimension unrolled, each over its constant valid column range
+                // taps of the last dimension unrolled: one loop over the columns every tap reaches, summing all taps
+                // (one load and store of y per column), then each tap alone over the border columns only it reaches
+                var los = new int[kw]; var his = new int[kw]; var wvs = new string[kw];
+                int lMax = 0, hMin = ow;
                 for (int k = 0; k < kw; k++)
                 {
-                    int lo = System.Math.Max(0, pad - k * dil), hi = System.Math.Min(ow, iw + pad - k * dil);
-                    if (lo >= hi) continue;
-                    var wv = e.Var("w");
-                    w.Line($"{ty} {wv} = {e.At(wt, Idx.Sum(wr, WindowEmit.I(k)))};");
-                    w.Line($"for (int {col} = {lo}; {col} < {hi}; {col}++) {e.At(y, Idx.Sum(yr, col))} += {wv} * {e.At(x, Idx.Sum(xr, col, WindowEmit.I(k * dil)))};");
+                    los[k] = System.Math.Max(0, pad - k * dil); his[k] = System.Math.Min(ow, iw + pad - k * dil);
+                    if (los[k] >= his[k]) continue;
+                    lMax = System.Math.Max(lMax, los[k]); hMin = System.Math.Min(hMin, his[k]);
+                    wvs[k] = e.Var("w");
+                    w.Line($"{ty} {wvs[k]} = {e.At(wt, Idx.Sum(wr, WindowEmit.I(k)))};");
                 }
+                string Tap(int k, string c) => $"{wvs[k]} * {e.At(x, Idx.Sum(xr, c, WindowEmit.I(k * dil)))}";
+                void Run(int from, int to, System.Func<string, string> body)
+                {
+                    if (from >= to) return;
+                    if (to - from == 1) w.Line($"{e.At(y, Idx.Sum(yr, WindowEmit.I(from)))} += {body(WindowEmit.I(from))};");
+                    else w.Line($"for (int {col} = {from}; {col} < {to}; {col}++) {e.At(y, Idx.Sum(yr, col))} += {body(col)};");
+                }
+                var taps = Enumerable.Range(0, kw).Where(k => wvs[k] != null).ToList();
+                if (lMax < hMin)
+                {
+                    Run(lMax, hMin, c => string.Join(" + ", taps.Select(k => Tap(k, c))));
+                    foreach (var k in taps) { Run(los[k], lMax, c => Tap(k, c)); Run(hMin, his[k], c => Tap(k, c)); }
+                }
+                else foreach (var k in taps) Run(los[k], his[k], c => Tap(k, c));
             }
             else
             {
@@ -210,4 +260,354 @@ public sealed class Conv : Operator
         }
         WindowEmit.Close(e, opened);
     }
+}
+
+/// <summary>
+/// Resolved sliding-window geometry over the spatial dimensions (Conv and the pooling operators): kernel, strides,
+/// dilations, begin/end pads (auto_pad resolved) and output sizes (ceil_mode applied).
+/// </summary>
+public sealed class Window
+{
+    public int Rank { get; private set; }
+    public int[] In { get; private set; }
+    public int[] Kernel { get; private set; }
+    public int[] Strides { get; private set; }
+    public int[] Dilations { get; private set; }
+    public int[] PadBegin { get; private set; }
+    public int[] PadEnd { get; private set; }
+    public int[] Out { get; private set; }
+    public string AutoPad { get; private set; }
+
+    public int InPlane => Shape.Count(In);
+    public int OutPlane => Shape.Count(Out);
+    public int KernelSize => Shape.Count(Kernel);
+
+    /// <summary>Input position of the first tap of output position <paramref name="o"/> along dim <paramref name="i"/>.</summary>
+    public int First(int i, int o) => o * Strides[i] - PadBegin[i];
+
+    /// <summary>True when some window starts before the input along dim i (taps must be clipped at the start).</summary>
+    public bool NeedLo(int i) => PadBegin[i] > 0;
+
+    /// <summary>True when some window ends past the input along dim i (taps must be clipped at the end).</summary>
+    public bool NeedHi(int i) => First(i, Out[i] - 1) + (Kernel[i] - 1) * Dilations[i] >= In[i];
+
+    /// <summary>True when some window ends past the end padding (only with ceil_mode).</summary>
+    public bool NeedPadHi(int i) => First(i, Out[i] - 1) + (Kernel[i] - 1) * Dilations[i] >= In[i] + PadEnd[i];
+
+    public bool NeedsClipping
+    {
+        get { for (int i = 0; i < Rank; i++) if (NeedLo(i) || NeedHi(i)) return true; return false; }
+    }
+
+    /// <summary>The valid taps [lo, hi) of output position o along dim i.</summary>
+    public void Range(int i, int o, out int lo, out int hi)
+    {
+        int p = First(i, o), d = Dilations[i];
+        lo = p < 0 ? (-p + d - 1) / d : 0;
+        hi = p + (Kernel[i] - 1) * d >= In[i] ? (In[i] - p + d - 1) / d : Kernel[i];
+        if (hi < lo) hi = lo;
+    }
+
+    /// <summary>Taps of output position o along dim i that lie inside the padded input (count_include_pad divisor).</summary>
+    public int PaddedCount(int i, int o)
+    {
+        int p = First(i, o), d = Dilations[i];
+        int hi = p + (Kernel[i] - 1) * d >= In[i] + PadEnd[i] ? (In[i] + PadEnd[i] - p + d - 1) / d : Kernel[i];
+        int lo = p < -PadBegin[i] ? (-PadBegin[i] - p + d - 1) / d : 0;
+        return Math.Max(0, hi - lo);
+    }
+
+    static CompileException Error(string m) => new(Diag.InvalidModel, m);
+
+    static int[] IntsAttr(Node n, string name, int rank, int dflt, int min)
+    {
+        var v = n.Ints(name);
+        var r = new int[rank];
+        if (v == null || v.Length == 0) { for (int i = 0; i < rank; i++) r[i] = dflt; return r; }
+        if (v.Length != rank) throw Error($"{n.OpType} attribute '{name}' has {v.Length} values, the input has {rank} spatial dimensions");
+        for (int i = 0; i < rank; i++)
+        {
+            if (v[i] < min || v[i] > 1 << 24) throw Error($"{n.OpType} attribute '{name}' has the invalid value {v[i]}");
+            r[i] = (int)v[i];
+        }
+        return r;
+    }
+
+    /// <summary>Reads kernel_shape (required unless <paramref name="fromWeights"/> gives it) and checks it against the weights.</summary>
+    public static int[] KernelShape(Node n, int rank, int[] fromWeights)
+    {
+        var ks = n.Ints("kernel_shape");
+        if (ks == null || ks.Length == 0)
+        {
+            if (fromWeights == null) throw Error($"{n.OpType} needs the attribute 'kernel_shape'");
+            return fromWeights;
+        }
+        var k = IntsAttr(n, "kernel_shape", rank, 1, 1);
+        if (fromWeights != null && !Shape.Equal(k, fromWeights))
+            throw Error($"{n.OpType} kernel_shape {Shape.Format(k)} differs from the weights' spatial shape {Shape.Format(fromWeights)}");
+        return k;
+    }
+
+    /// <summary>Resolves strides, dilations, pads/auto_pad and output sizes for one node.</summary>
+    public static Window Resolve(Node n, int[] inSpatial, int[] kernel, bool ceilMode, bool dilationsAllowed)
+    {
+        int r = inSpatial.Length;
+        var g = new Window { Rank = r, In = inSpatial, Kernel = kernel };
+        g.Strides = IntsAttr(n, "strides", r, 1, 1);
+        g.Dilations = IntsAttr(n, "dilations", r, 1, 1);
+        if (!dilationsAllowed)
+            foreach (var d in g.Dilations)
+                if (d != 1) throw new CompileException(Diag.UnsupportedAttribute, $"{n.OpType} opset {n.Opset} has no 'dilations' attribute (dilations need a newer opset)");
+        g.PadBegin = new int[r]; g.PadEnd = new int[r]; g.Out = new int[r];
+        var autoPad = n.Str("auto_pad", "NOTSET");
+        if (string.IsNullOrEmpty(autoPad)) autoPad = "NOTSET";
+        g.AutoPad = autoPad;
+        switch (autoPad)
+        {
+            case "NOTSET":
+            {
+                var pads = n.Ints("pads");
+                if (pads != null && pads.Length > 0)
+                {
+                    if (pads.Length != 2 * r) throw Error($"{n.OpType} attribute 'pads' has {pads.Length} values, expected {2 * r} (begin and end per spatial dimension)");
+                    for (int i = 0; i < 2 * r; i++)
+                        if (pads[i] < 0 || pads[i] > 1 << 24) throw Error($"{n.OpType} attribute 'pads' has the invalid value {pads[i]}");
+                    for (int i = 0; i < r; i++) { g.PadBegin[i] = (int)pads[i]; g.PadEnd[i] = (int)pads[r + i]; }
+                }
+                for (int i = 0; i < r; i++)
+                {
+                    long num = (long)g.In[i] + g.PadBegin[i] + g.PadEnd[i] - ((long)(g.Kernel[i] - 1) * g.Dilations[i] + 1);
+                    if (num < 0) throw Error($"{n.OpType} window of {g.Kernel[i]} taps (dilation {g.Dilations[i]}) is larger than the padded input ({g.In[i]} + {g.PadBegin[i] + g.PadEnd[i]}) along spatial dimension {i}");
+                    long o = ceilMode ? (num + g.Strides[i] - 1) / g.Strides[i] + 1 : num / g.Strides[i] + 1;
+                    // ceil_mode: a window that would start in the end padding is dropped
+                    if (ceilMode && (o - 1) * g.Strides[i] >= (long)g.In[i] + g.PadBegin[i]) o--;
+                    g.Out[i] = (int)o;
+                }
+                break;
+            }
+            case "VALID":
+                for (int i = 0; i < r; i++)
+                {
+                    long num = (long)g.In[i] - ((long)(g.Kernel[i] - 1) * g.Dilations[i] + 1);
+                    if (num < 0) throw Error($"{n.OpType} window of {g.Kernel[i]} taps (dilation {g.Dilations[i]}) is larger than the input ({g.In[i]}) along spatial dimension {i} (auto_pad VALID)");
+                    long o = ceilMode ? (num + g.Strides[i] - 1) / g.Strides[i] + 1 : num / g.Strides[i] + 1;
+                    if (ceilMode && (o - 1) * g.Strides[i] >= g.In[i]) o--;
+                    g.Out[i] = (int)o;
+                }
+                break;
+            case "SAME_UPPER":
+            case "SAME_LOWER":
+                for (int i = 0; i < r; i++)
+                {
+                    int o = (g.In[i] + g.Strides[i] - 1) / g.Strides[i];
+                    int need = Math.Max(0, (o - 1) * g.Strides[i] + (g.Kernel[i] - 1) * g.Dilations[i] + 1 - g.In[i]);
+                    // SAME_UPPER puts the odd pad at the end, SAME_LOWER at the beginning
+                    g.PadBegin[i] = autoPad == "SAME_UPPER" ? need / 2 : (need + 1) / 2;
+                    g.PadEnd[i] = need - g.PadBegin[i];
+                    g.Out[i] = o;
+                }
+                break;
+            default:
+                throw Error($"{n.OpType} has the unknown auto_pad value '{autoPad}' (NOTSET, SAME_UPPER, SAME_LOWER or VALID)");
+        }
+        return g;
+    }
+
+    /// <summary>
+    /// The same windows with trailing dimensions that every window covers exactly (kernel 1, stride 1, no pads) merged
+    /// into the dimension before them when that one has stride 1: the merged output runs are contiguous in the input too,
+    /// so emitted inner loops get longer. In-plane offsets, the kernel layout and the output layout are unchanged.
+    /// </summary>
+    public Window Collapsed()
+    {
+        var g = this;
+        while (g.Rank >= 2)
+        {
+            int l = g.Rank - 1, p = l - 1;
+            if (!(g.Kernel[l] == 1 && g.Strides[l] == 1 && g.PadBegin[l] == 0 && g.PadEnd[l] == 0 && g.In[l] == g.Out[l] && g.Strides[p] == 1)) break;
+            int wd = g.In[l];
+            int[] Drop(int[] a, int v) { var r = new int[l]; Array.Copy(a, r, l); r[p] = v; return r; }
+            g = new Window
+            {
+                Rank = l, AutoPad = g.AutoPad,
+                In = Drop(g.In, g.In[p] * wd), Out = Drop(g.Out, g.Out[p] * wd), Kernel = Drop(g.Kernel, g.Kernel[p]),
+                Strides = Drop(g.Strides, 1), Dilations = Drop(g.Dilations, g.Dilations[p] * wd),
+                PadBegin = Drop(g.PadBegin, g.PadBegin[p] * wd), PadEnd = Drop(g.PadEnd, g.PadEnd[p] * wd),
+            };
+        }
+        return g;
+    }
+
+    /// <summary>Build-time iteration: for each output position (row-major), the first input position per dim.</summary>
+    public void ForEachOutput(Action<int, int[]> body)
+    {
+        var pos = new int[Rank];
+        var first = new int[Rank];
+        for (int o = 0; o < OutPlane; o++)
+        {
+            int rem = o;
+            for (int i = Rank - 1; i >= 0; i--) { pos[i] = rem % Out[i]; rem /= Out[i]; first[i] = First(i, pos[i]); }
+            body(o, pos);
+        }
+    }
+}
+
+/// <summary>Names of one spatial dimension while window loops are being written.</summary>
+internal sealed class WinDim
+{
+    /// <summary>Output position (loop variable, or "0").</summary>
+    public string O;
+    /// <summary>First tap's input position: a local when declared, else a parenthesised expression.</summary>
+    public string P;
+    /// <summary>Valid tap range [Lo, Hi) (locals or constants).</summary>
+    public string Lo, Hi;
+    /// <summary>Kernel tap (loop variable, or "0").</summary>
+    public string K;
+}
+
+/// <summary>Writes the loops of a sliding window: output positions with hoisted valid tap ranges, then the taps.</summary>
+internal static class WindowEmit
+{
+    /// <summary>A literal int.</summary>
+    public static string I(long v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Opens loops over the output positions of dims [0, count). Per dim, declares the first tap's input position and,
+    /// when windows can cross the input border, the valid tap range [lo, hi) (computed once per output position).
+    /// <paramref name="xTerms"/> and <paramref name="yTerms"/> receive the per-dim offsets (input: first tap; output).
+    /// Returns the number of blocks opened.
+    /// </summary>
+    public static int OpenOutputs(EmitContext e, Window g, int count, WinDim[] dims, List<string> xTerms, List<string> yTerms, int[] yStrides, bool declareP = false)
+    {
+        var w = e.W;
+        var inStr = Shape.Strides(g.In);
+        int opened = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var d = dims[i] = new WinDim();
+            if (g.Out[i] == 1) d.O = "0";
+            else
+            {
+                d.O = e.Var("o");
+                w.Open($"for (int {d.O} = 0; {d.O} < {g.Out[i]}; {d.O}++)");
+                opened++;
+            }
+            bool lo = g.NeedLo(i), hi = g.NeedHi(i);
+            string pExpr = Idx.Sum(Idx.Mul(d.O, g.Strides[i]), I(-g.PadBegin[i]));
+            if (lo || hi || declareP)
+            {
+                d.P = e.Var("p");
+                w.Line($"int {d.P} = {pExpr};");
+            }
+            else d.P = "(" + pExpr + ")";
+            int dil = g.Dilations[i], k = g.Kernel[i];
+            d.Lo = "0"; d.Hi = I(k);
+            if (lo)
+            {
+                d.Lo = e.Var("lo");
+                w.Line(dil == 1 ? $"int {d.Lo} = {d.P} < 0 ? -{d.P} : 0;" : $"int {d.Lo} = {d.P} < 0 ? ({I(dil - 1)} - {d.P}) / {I(dil)} : 0;");
+            }
+            if (hi)
+            {
+                d.Hi = e.Var("hi");
+                int last = g.In[i] - 1 - (k - 1) * dil;
+                w.Line(dil == 1 ? $"int {d.Hi} = {d.P} > {I(last)} ? {I(g.In[i])} - {d.P} : {I(k)};"
+                    : $"int {d.Hi} = {d.P} > {I(last)} ? ({I(g.In[i] + dil - 1)} - {d.P}) / {I(dil)} : {I(k)};");
+            }
+            xTerms.Add(Mul(d.O, (long)g.Strides[i] * inStr[i]));
+            xTerms.Add(I(-(long)g.PadBegin[i] * inStr[i]));
+            yTerms.Add(Mul(d.O, yStrides[i]));
+        }
+        return opened;
+    }
+
+    /// <summary>
+    /// Opens loops over the kernel taps of dims [0, count), clipped to the ranges of <paramref name="dims"/>.
+    /// Adds each tap's offset to <paramref name="xTerms"/> (input) and <paramref name="wTerms"/> (weights, may be null);
+    /// intermediate row offsets are hoisted into locals. Returns the number of blocks opened.
+    /// </summary>
+    public static int OpenTaps(EmitContext e, Window g, int count, WinDim[] dims, List<string> xTerms, List<string> wTerms, string ty = "int")
+    {
+        var w = e.W;
+        var inStr = Shape.Strides(g.In);
+        var kStr = Shape.Strides(g.Kernel);
+        int opened = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var d = dims[i];
+            bool loop = !(d.Lo == "0" && d.Hi == "1");
+            if (!loop) d.K = "0";
+            else
+            {
+                // hoist the offsets accumulated so far out of this loop
+                Hoist(e, xTerms, "xk");
+                if (wTerms != null) Hoist(e, wTerms, "wk");
+                d.K = e.Var("k");
+                w.Open($"for (int {d.K} = {d.Lo}; {d.K} < {d.Hi}; {d.K}++)");
+                opened++;
+            }
+            xTerms.Add(Mul(d.K, (long)g.Dilations[i] * inStr[i]));
+            wTerms?.Add(Mul(d.K, kStr[i]));
+        }
+        return opened;
+    }
+
+    /// <summary>Replaces an offset that is more than a bare local by a local holding it (hoisted out of the loop that follows).</summary>
+    public static void Hoist(EmitContext e, List<string> terms, string hint)
+    {
+        var sum = Idx.Sum(terms.ToArray());
+        if (IsSimple(sum)) return;
+        var name = e.Var(hint);
+        e.W.Line($"int {name} = {sum};");
+        terms.Clear();
+        terms.Add(name);
+    }
+
+    /// <summary>True for a constant or a bare identifier.</summary>
+    public static bool IsSimple(string expr)
+    {
+        if (long.TryParse(expr, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out _)) return true;
+        foreach (var ch in expr) if (!(char.IsLetterOrDigit(ch) || ch == '_')) return false;
+        return true;
+    }
+
+    public static string Sum(List<string> terms) => Idx.Sum(terms.ToArray());
+
+    /// <summary>Idx.Mul that drops a constant-zero variable.</summary>
+    public static string Mul(string var, long factor) => var == "0" ? "" : Idx.Mul(var, factor);
+
+    /// <summary>
+    /// acc += sum over v in [lo, hi) of x[xb + v * xs] * w[wb + v * ws]. A constant trip count of 16 or more is unrolled
+    /// by four into four partial sums (shorter dependency chains, a quarter of the loop overhead).
+    /// </summary>
+    public static void Dot(EmitContext e, string acc, DType t, Value x, string xb, long xs, Value wv, string wb, long ws, string lo, string hi, int trip)
+    {
+        var w = e.W;
+        string X(string v, long u) => e.At(x, Idx.Sum(xb, Mul(v, xs), I(u * xs)));
+        string Wt(string v, long u) => e.At(wv, Idx.Sum(wb, Mul(v, ws), I(u * ws)));
+        if (lo == "0" && hi == "1") { w.Line($"{acc} += {X("0", 0)} * {Wt("0", 0)};"); return; }
+        if (trip >= 16)
+        {
+            var ty = DTypes.CsName(t);
+            var s = new string[4];
+            for (int u = 0; u < 4; u++) s[u] = e.Var("s");
+            var zero = EmitContext.Lit(t, 0);
+            w.Line($"{ty} {s[0]} = {zero}, {s[1]} = {zero}, {s[2]} = {zero}, {s[3]} = {zero};");
+            var k = e.Var("k");
+            int t4 = trip / 4 * 4;
+            w.Open($"for (int {k} = 0; {k} < {t4}; {k} += 4)");
+            for (int u = 0; u < 4; u++) w.Line($"{s[u]} += {X(k, u)} * {Wt(k, u)};");
+            w.Close();
+            for (int u = t4; u < trip; u++) w.Line($"{s[u % 4]} += {X("0", u)} * {Wt("0", u)};");
+            w.Line($"{acc} += {s[0]} + {s[1]} + ({s[2]} + {s[3]});");
+            return;
+        }
+        var v = e.Var("k");
+        w.Line($"for (int {v} = {lo}; {v} < {hi}; {v}++) {acc} += {X(v, 0)} * {Wt(v, 0)};");
+    }
+
+    public static void Close(EmitContext e, int count) { for (int i = 0; i < count; i++) e.W.Close(); }
+
+    /// <summary>Math on float or double for both profiles (Portable double uses the emitted double helpers).</summary>
+    public static string Math(EmitContext e, string fn, DType t, params string[] args) => e.Math(fn, t, args);
 }

@@ -45,6 +45,7 @@ public sealed class MatMul : Operator
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
     {
         var st = (St)n.State;
+        if ((double)Shape.Count(st.Batch) * st.M * st.N * st.K > Conv.MaxFoldMacs) return null;
         var a = inputs[0]; var b = inputs[1];
         var c = new TensorData(a.Type, n.Out().Shape);
         bool ints = !DTypes.IsFloat(a.Type);
@@ -107,7 +108,7 @@ public sealed class MatMul : Operator
         }
         else
         {
-            string m = M > 1 ? e.Var("m") : "0", j = N > 1 ? e.Var("n") : "0", k = e.Var("k"), acc = e.Var("acc");
+            string m = M > 1 ? e.Var("m") : "0", j = N > 1 ? e.Var("n") : "0", acc = e.Var("acc");
             if (M > 1) w.Open($"for (int {m} = 0; {m} < {M}; {m}++)");
             var ar = Idx.Sum(ao, WindowEmit.Mul(m, K));
             var cr = Idx.Sum(co, WindowEmit.Mul(m, N));
@@ -115,7 +116,7 @@ public sealed class MatMul : Operator
             if (M > 1 && cr.Contains("+")) { var v = e.Var("cr"); w.Line($"int {v} = {cr};"); cr = v; }
             if (N > 1) w.Open($"for (int {j} = 0; {j} < {N}; {j}++)");
             w.Line($"{ty} {acc} = {EmitContext.Lit(t, 0)};");
-            w.Line($"for (int {k} = 0; {k} < {K}; {k}++) {acc} += {e.At(a, Idx.Sum(ar, k))} * {e.At(b, Idx.Sum(bo, Idx.Mul(k, N), WindowEmit.Mul(j, 1)))};");
+            WindowEmit.Dot(e, acc, t, a, ar, 1, b, Idx.Sum(bo, WindowEmit.Mul(j, 1)), N, "0", WindowEmit.I(K), K);
             w.Line($"{e.At(c, Idx.Sum(cr, WindowEmit.Mul(j, 1)))} = {acc};");
             if (N > 1) w.Close();
             if (M > 1) w.Close();

@@ -33,8 +33,8 @@ public sealed class Pool : Operator
     {
         Require(n, 1, 1);
         var x = n.In(0);
-        if (_kind == PoolKind.Max && (x.Type == DType.Int8 || x.Type == DType.UInt8)) { }
-        else RequireFloat(n, x);
+        bool bytes = x.Type == DType.Int8 || x.Type == DType.UInt8;
+        if (!(bytes && _kind == PoolKind.Max)) RequireFloat(n, x);
         if (x.Shape.Length < 3) throw Error($"{n.OpType} input must have rank 3 or more [N, C, spatial...], got {Shape.Format(x.Shape)}");
         int r = x.Shape.Length - 2;
         var kernel = Window.KernelShape(n, r, null);
@@ -128,19 +128,25 @@ public sealed class Pool : Operator
         _ => double.NegativeInfinity,
     };
 
-    /// <summary>Set when ModelGen.Runtime has SIMD pooling kernels (Net profile, 2-D float).</summary>
-    static bool NetKernelAvailable => false;
 
     public override void Emit(Node n, EmitContext e)
     {
         var geo = (Geo)n.State;
-        // Net profile: 2-D float pooling is to be routed to a SIMD kernel of ModelGen.Runtime here.
-        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank == 2 && NetKernelAvailable) { EmitNetKernel(n, e); return; }
+        // Net profile: 1-D/2-D float max and average pooling run in ModelGen.Runtime's SIMD kernels.
+        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2 && !geo.Indices && _kind != PoolKind.Lp) { EmitNetKernel(n, e, geo); return; }
         EmitLoops(n, e, geo);
     }
 
-    static void EmitNetKernel(Node n, EmitContext e)
-        => throw new CompileException(Diag.InternalError, "the runtime pooling kernels are not available yet");
+    void EmitNetKernel(Node n, EmitContext e, Geo geo)
+    {
+        var g = geo.W;
+        int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
+        var common = $"{e.Span(n.In(0))}, {e.Span(n.Out())}, batchTimesChannels: {geo.N * geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, " +
+            $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
+            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}";
+        if (_kind == PoolKind.Max) e.W.Line($"ModelGen.Runtime.Pool.MaxPool2D({common});");
+        else e.W.Line($"ModelGen.Runtime.Pool.AveragePool2D({common}, countIncludePad: {(geo.CountIncludePad ? "true" : "false")}, padBottom: {D(g.PadEnd, 0, 0)}, padRight: {D(g.PadEnd, 1, 0)});");
+    }
 
     /// <summary>Per (batch, channel) plane and output position: the valid tap range is hoisted, the taps reduced in a local.</summary>
     void EmitLoops(Node n, EmitContext e, Geo geo)

@@ -30,6 +30,9 @@ public sealed class MemoryPlan
     /// <summary>Offsets must keep SIMD-friendly alignment: 64 bytes.</summary>
     public const int AlignBytes = 64;
 
+    /// <summary>Largest arena: a byte[] of it must be allocatable and int-indexed, alignment included.</summary>
+    public const long MaxArenaBytes = int.MaxValue - 1024;
+
     /// <summary>Greedy by size (as TensorFlow Lite Micro's planner): largest first, each at the lowest offset that fits.</summary>
     public static void PlaceGreedyBySize(IReadOnlyList<Buffer> buffers, int alignElements)
     {
@@ -37,13 +40,15 @@ public sealed class MemoryPlan
         foreach (var b in buffers.OrderByDescending(b => b.Elements).ThenBy(b => b.FirstStep))
         {
             var conflicts = placed.Where(p => p.Overlaps(b)).OrderBy(p => p.Offset).ToList();
-            int offset = 0;
+            long offset = 0;
             foreach (var p in conflicts)
             {
                 if (offset + b.Elements <= p.Offset) break;
-                offset = Math.Max(offset, Align(p.Offset + p.Elements, alignElements));
+                offset = Math.Max(offset, (p.Offset + (long)p.Elements + alignElements - 1) / alignElements * alignElements);
             }
-            b.Offset = offset;
+            if (offset + b.Elements > MaxArenaBytes)
+                throw new CompileException(Diag.TensorTooLarge, $"the tensors live at the same time need more than {MaxArenaBytes} arena elements; the model is too large for one Predict");
+            b.Offset = (int)offset;
             placed.Add(b);
         }
     }
@@ -54,21 +59,24 @@ public sealed class MemoryPlan
     {
         var plan = new MemoryPlan();
         plan.Buffers.AddRange(buffers);
-        int bytes = 0;
+        long bytes = 0;
         foreach (var group in buffers.GroupBy(b => b.Pool).OrderBy(g => DTypes.Size(g.Key) * -1).ThenBy(g => (int)g.Key))
         {
             int size = DTypes.Size(group.Key);
             var list = group.ToList();
             PlaceGreedyBySize(list, Math.Max(1, AlignBytes / size));
-            int elements = list.Count == 0 ? 0 : list.Max(b => b.Offset + b.Elements);
-            plan.Pools.Add((group.Key, elements, bytes));
-            bytes = Align(bytes + elements * size, AlignBytes);
+            long elements = list.Count == 0 ? 0 : list.Max(b => (long)b.Offset + b.Elements);
+            // offsets and the arena are int in the generated code (spans and arrays are int-indexed)
+            if (elements * size > MaxArenaBytes || bytes + elements * size > MaxArenaBytes)
+                throw new CompileException(Diag.TensorTooLarge, $"the tensors live at the same time need more than {MaxArenaBytes} bytes of arena ({DTypes.OnnxName(group.Key)} pool alone: {elements * size} bytes); the model is too large for one Predict");
+            plan.Pools.Add((group.Key, (int)elements, (int)bytes));
+            bytes = Align((int)(bytes + elements * size), AlignBytes);
         }
-        plan.ArenaBytes = bytes;
+        plan.ArenaBytes = (int)bytes;
         long bound = 0;
         for (int s = 0; s < steps; s++)
             bound = Math.Max(bound, buffers.Where(b => b.FirstStep <= s && s <= b.LastStep).Sum(b => (long)b.Elements * DTypes.Size(b.Pool)));
-        plan.LowerBoundBytes = (int)bound;
+        plan.LowerBoundBytes = (int)Math.Min(bound, int.MaxValue);
         return plan;
     }
 }

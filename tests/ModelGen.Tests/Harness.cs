@@ -22,6 +22,9 @@ public static class Harness
         return refs.ToArray();
     });
 
+    /// <summary>The references generated Net-profile code compiles against: the running framework and ModelGen.Runtime.</summary>
+    public static IReadOnlyList<MetadataReference> NetReferences => s_netRefs.Value;
+
     public static CompileResult Generate(string modelPath, ModelOptions? options = null)
         => ModelCompiler.Compile(File.ReadAllBytes(modelPath), modelPath, options ?? new ModelOptions());
 
@@ -64,9 +67,10 @@ public static class Harness
 public sealed class CompiledModel
 {
     readonly MethodInfo _run;
+    readonly Type _adapter;
     public Type ModelType { get; }
     public string Source { get; }
-    CompiledModel(Type modelType, MethodInfo run, string source) { ModelType = modelType; _run = run; Source = source; }
+    CompiledModel(Type modelType, Type adapter, string source) { ModelType = modelType; _adapter = adapter; _run = adapter.GetMethod("Run")!; Source = source; }
 
     public static CompiledModel FromSource(string source, string className, string? ns, TargetProfile target)
     {
@@ -83,10 +87,26 @@ public sealed class CompiledModel
             var elem = t.Contains('<') ? t.Substring(t.IndexOf('<') + 1).TrimEnd('>') : t.TrimEnd(']', '[');
             sb.Append(i > 0 ? ", " : "").Append($"({elem}[])a[{i}]");
         }
-        sb.Append("); } }");
+        sb.Append("); }");
+        // Allocation probes: typed locals, then Predict called in a loop inside generated code, so that neither
+        // reflection nor boxing is measured; returns the bytes this thread allocated during the loop.
+        var casts = string.Concat(Enumerable.Range(0, ps.Count).Select(i => $"var p{i} = ({ElementType(ps[i].Type!.ToString())}[])a[{i}]; "));
+        var call = string.Join(", ", Enumerable.Range(0, ps.Count).Select(i => "p" + i));
+        sb.Append($" public static long Allocated(object[] a, int n) {{ {casts}long before = global::System.GC.GetAllocatedBytesForCurrentThread(); for (int k = 0; k < n; k++) global::{full}.Predict({call}); return global::System.GC.GetAllocatedBytesForCurrentThread() - before; }}");
+        if (target == TargetProfile.Net)
+            sb.Append($" public static long AllocatedWithScratch(object[] a, byte[] scratch, int n) {{ {casts}long before = global::System.GC.GetAllocatedBytesForCurrentThread(); for (int k = 0; k < n; k++) global::{full}.Predict({call}, scratch); return global::System.GC.GetAllocatedBytesForCurrentThread() - before; }}");
+        sb.Append(" }");
         var asm = Harness.CompileNet(new[] { source, sb.ToString() });
-        return new CompiledModel(asm.GetType(full)!, asm.GetType("__Adapter")!.GetMethod("Run")!, source);
+        return new CompiledModel(asm.GetType(full)!, asm.GetType("__Adapter")!, source);
     }
+
+    static string ElementType(string t) => t.Contains('<') ? t.Substring(t.IndexOf('<') + 1).TrimEnd('>') : t.TrimEnd(']', '[');
+
+    /// <summary>Calls Predict <paramref name="calls"/> times on this thread (inputs then outputs); returns the bytes allocated meanwhile.</summary>
+    public long AllocatedBytes(int calls, params Array[] args) => (long)_adapter.GetMethod("Allocated")!.Invoke(null, new object[] { args, calls })!;
+
+    /// <summary>Net profile: the same with the caller-provided scratch overload.</summary>
+    public long AllocatedBytesWithScratch(int calls, byte[] scratch, params Array[] args) => (long)_adapter.GetMethod("AllocatedWithScratch")!.Invoke(null, new object[] { args, scratch, calls })!;
 
     /// <summary>Runs Predict: inputs then outputs, arrays of the element types.</summary>
     public void Run(params Array[] args) => _run.Invoke(null, new object[] { args });

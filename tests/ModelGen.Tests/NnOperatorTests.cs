@@ -69,6 +69,14 @@ public class NnOperatorTests
         => CheckConv(13, new[] { 1, 2, 6, 12 }, new[] { 3, 2, 2, 4 }, false, ("auto_pad", "SAME_UPPER"));
 
     [Fact]
+    public void SameWithStrideLargerThanKernel()
+    {
+        // the SAME pad formula gives a negative total here: no padding
+        CheckConv(13, new[] { 1, 2, 7, 9 }, new[] { 3, 2, 1, 2 }, true, ("auto_pad", "SAME_UPPER"), ("strides", new long[] { 4, 4 }));
+        CheckConv(13, new[] { 1, 2, 7, 9 }, new[] { 3, 2, 1, 2 }, true, ("auto_pad", "SAME_LOWER"), ("strides", new long[] { 4, 4 }));
+    }
+
+    [Fact]
     public void Conv2dValidStridesDilations()
         => CheckConv(13, new[] { 1, 2, 13, 14 }, new[] { 2, 2, 3, 3 }, true, ("auto_pad", "VALID"), ("strides", new long[] { 3, 2 }), ("dilations", new long[] { 2, 3 }));
 
@@ -80,6 +88,9 @@ public class NnOperatorTests
         CheckConv(13, new[] { 1, 8, 6, 16 }, new[] { 8, 8, 1, 3 }, true, ("pads", new long[] { 0, 1, 0, 1 }));
         CheckConv(13, new[] { 1, 8, 6, 16 }, new[] { 8, 8, 3, 1 }, true);
         CheckConv(13, new[] { 1, 8, 5, 2 }, new[] { 8, 8, 1, 3 }, true, ("pads", new long[] { 0, 1, 0, 1 }));
+        // many channels, short rows: dot products over the input channels (unrolled, with a remainder)
+        CheckConv(13, new[] { 1, 18, 5, 2 }, new[] { 4, 18, 1, 3 }, true, ("pads", new long[] { 0, 1, 0, 1 }));
+        CheckConv(13, new[] { 1, 32, 5, 2 }, new[] { 6, 32, 3, 1 }, true);
     }
 
     [Fact]
@@ -92,7 +103,12 @@ public class NnOperatorTests
 
     [Fact]
     public void Conv1dDilatedRowForm()
-        => CheckConv(13, new[] { 1, 2, 30 }, new[] { 3, 2, 6 }, true, ("pads", new long[] { 4, 1 }), ("dilations", new long[] { 2 }));
+    {
+        CheckConv(13, new[] { 1, 2, 30 }, new[] { 3, 2, 6 }, true, ("pads", new long[] { 4, 1 }), ("dilations", new long[] { 2 }));
+        CheckConv(13, new[] { 1, 2, 12 }, new[] { 3, 2, 3 }, true, ("pads", new long[] { 3, 3 }), ("dilations", new long[] { 3 }));
+        // no column is reached by every tap
+        CheckConv(13, new[] { 1, 1, 4 }, new[] { 2, 1, 3 }, true, ("pads", new long[] { 4, 4 }), ("dilations", new long[] { 3 }));
+    }
 
     [Fact]
     public void Conv3d()
@@ -310,6 +326,17 @@ public class NnOperatorTests
             .Initializer("s", new[] { 3 }, Ort.Random(3, 1)).Initializer("b", new[] { 3 }, Ort.Random(3, 2))
             .Initializer("mean", new[] { 3 }, Ort.Random(3, 3)).Initializer("var", new[] { 3 }, Positive(3, 4))
             .Node("BatchNormalization", new[] { "x", "s", "b", "mean", "var" }, new[] { "y" }, ("spatial", 1L))
+            .Output("y").Build();
+        OpCheck.AgainstOrt(m, Tol, Ort.Random(24, 5));
+    }
+
+    [Fact]
+    public void BatchNormalizationOpset7PerActivation()
+    {
+        var m = new OnnxBuilder(7).Input("x", DType.Float, 2, 3, 4)
+            .Initializer("s", new[] { 3, 4 }, Ort.Random(12, 1)).Initializer("b", new[] { 3, 4 }, Ort.Random(12, 2))
+            .Initializer("mean", new[] { 3, 4 }, Ort.Random(12, 3)).Initializer("var", new[] { 3, 4 }, Positive(12, 4))
+            .Node("BatchNormalization", new[] { "x", "s", "b", "mean", "var" }, new[] { "y" }, ("spatial", 0L))
             .Output("y").Build();
         OpCheck.AgainstOrt(m, Tol, Ort.Random(24, 5));
     }
