@@ -31,6 +31,8 @@ public sealed class Resize : Operator
         public string Nearest = "round_prefer_floor";
         public double CubicA = -0.75;
         public bool ExcludeOutside, Antialias;
+        /// <summary>The roi input is float32 (the reference then does part of the tf_crop_and_resize arithmetic in float32).</summary>
+        public bool RoiFloat;
     }
 
     /// <summary>One axis: for output position o, taps t &lt; Taps read source index Src[o*Taps+t] with weight W[o*Taps+t].</summary>
@@ -87,6 +89,7 @@ public sealed class Resize : Operator
             if (s.Ctm == "tf_crop_and_resize")
             {
                 roi = ConstInput(n, 1, "roi", required: false);
+                s.RoiFloat = n.In(1).Type == DType.Float;
                 if (roi == null || roi.Length == 0) throw Error("Resize with coordinate_transformation_mode tf_crop_and_resize needs the 'roi' input");
             }
         }
@@ -120,9 +123,9 @@ public sealed class Resize : Operator
                 if (!(v > 0) || double.IsInfinity(v)) throw Error($"{n.OpType} scale {v.ToString(CultureInfo.InvariantCulture)} must be positive");
                 if (_upsample && v < 1) throw Error($"Upsample scale {v.ToString(CultureInfo.InvariantCulture)} must be >= 1");
                 scale[d] = v;
-                outFloat[d] = v * x.Shape[d];
+                outFloat[d] = (float)(v * x.Shape[d]); // float32 scale * int in the reference
                 if (outFloat[d] >= Shape.MaxElements) throw new CompileException(Diag.TensorTooLarge, $"{n.OpType} output dimension {outFloat[d]} is too large");
-                outSize[d] = (int)Math.Floor(outFloat[d]);
+                outSize[d] = (int)Math.Floor(v * x.Shape[d]);
             }
         }
         else
@@ -231,6 +234,12 @@ public sealed class Resize : Operator
             case "asymmetric": return x / scale;
             case "tf_crop_and_resize":
                 {
+                    if (s.RoiFloat)
+                    {
+                        // a float roi: the reference forms (end - start) and start * (in - 1) in float32
+                        float span = (float)roiEnd - (float)roiStart, start = (float)roiStart * (inLen - 1);
+                        return outFloat == 1 ? (float)(span * (inLen - 1) / 2f) + start : x * (double)span * (inLen - 1) / (outFloat - 1) + start;
+                    }
                     double o = outFloat == 1 ? (roiEnd - roiStart) * (inLen - 1) / 2 : x * (roiEnd - roiStart) * (inLen - 1) / (outFloat - 1);
                     return o + roiStart * (inLen - 1);
                 }
