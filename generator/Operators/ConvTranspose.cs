@@ -58,15 +58,27 @@ public sealed class ConvTranspose : Operator
         if (os != null && os.Length != rank) throw Error($"ConvTranspose output_shape has {os.Length} values, expected {rank}");
         if (os != null || autoPad is "SAME_UPPER" or "SAME_LOWER")
         {
-            // the output size is given (or in * stride for SAME_*); the pads follow from it, odd totals extra at the end for SAME_UPPER
+            // the output size is given (or in * stride for SAME_*); the pads follow from it: an odd total puts the extra
+            // padding at the end for SAME_UPPER, at the start otherwise
             for (int i = 0; i < rank; i++)
             {
                 long o = os != null ? os[i] : (long)p.In[i] * p.Strides[i];
                 if (o < 1 || o >= Shape.MaxElements) throw Error($"ConvTranspose output size {o} is invalid");
                 long full = (long)p.Strides[i] * (p.In[i] - 1) + outPad[i] + (long)(p.Kernel[i] - 1) * p.Dilations[i] + 1;
-                long total = Math.Max(0, full - o);
+                long total = full - o;
                 p.Out[i] = (int)o;
-                p.PadHead[i] = (int)(autoPad == "SAME_UPPER" ? total / 2 : total - total / 2);
+                if (autoPad is "SAME_UPPER" or "SAME_LOWER")
+                {
+                    // as the reference: floor division, so a negative total (stride wider than the kernel) shifts the taps
+                    long half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+                    p.PadHead[i] = (int)(autoPad == "SAME_UPPER" ? half : total - half);
+                }
+                else
+                {
+                    // an explicit output_shape larger than the natural output adds zeros at the end
+                    total = Math.Max(0, total);
+                    p.PadHead[i] = (int)(total - total / 2);
+                }
             }
         }
         else

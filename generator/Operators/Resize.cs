@@ -487,7 +487,8 @@ public sealed class Resize : Operator
                 var block = Idx.Sum(Enumerable.Range(0, d + 1).Select(k => ov[k] == "0" ? "" : Idx.Mul(ov[k], ys[k])).ToArray());
                 var z = e.Var("z");
                 w.Open($"if ({ov[d]} < {a.Lo} || {ov[d]} > {a.Hi})");
-                w.Line($"for (int {z} = 0; {z} < {ys[d]}; {z}++) {e.At(y, Idx.Sum(block, z))} = {EmitContext.Lit(y.Type, p.Extrapolation)};");
+                if (ys[d] == 1) w.Line($"{e.At(y, block)} = {EmitContext.Lit(y.Type, p.Extrapolation)};");
+                else w.Line($"for (int {z} = 0; {z} < {ys[d]}; {z}++) {e.At(y, Idx.Sum(block, z))} = {EmitContext.Lit(y.Type, p.Extrapolation)};");
                 w.Line("continue;");
                 w.Close();
             }

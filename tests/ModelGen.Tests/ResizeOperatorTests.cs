@@ -251,6 +251,10 @@ public class ResizeOperatorTests(ITestOutputHelper log)
         OpCheck.AgainstOrt(ConvT(13, new[] { 1, 2, 3, 4 }, new[] { 2, 3, 4, 4 }, true, ("strides", new long[] { 2, 2 }), ("auto_pad", "SAME_UPPER")), 1e-4, x);
         OpCheck.AgainstOrt(ConvT(13, new[] { 1, 2, 3, 4 }, new[] { 2, 3, 3, 5 }, true, ("strides", new long[] { 1, 1 }), ("auto_pad", "SAME_LOWER")), 1e-4, x);
         OpCheck.AgainstOrt(ConvT(13, new[] { 1, 2, 3, 4 }, new[] { 2, 3, 3, 3 }, false, ("auto_pad", "VALID"), ("strides", new long[] { 2, 1 })), 1e-4, x);
+        // odd total padding: SAME_UPPER puts the extra row/column at the end, SAME_LOWER and output_shape at the start
+        OpCheck.AgainstOrt(ConvT(13, new[] { 1, 2, 3, 4 }, new[] { 2, 3, 3, 3 }, true, ("strides", new long[] { 2, 2 }), ("auto_pad", "SAME_UPPER")), 1e-4, x);
+        OpCheck.AgainstOrt(ConvT(13, new[] { 1, 2, 3, 4 }, new[] { 2, 3, 3, 3 }, true, ("strides", new long[] { 2, 2 }), ("auto_pad", "SAME_LOWER")), 1e-4, x);
+        OpCheck.AgainstOrt(ConvT(13, new[] { 1, 2, 3, 4 }, new[] { 2, 3, 3, 3 }, true, ("strides", new long[] { 2, 2 }), ("output_shape", new long[] { 6, 8 })), 1e-4, x);
     }
 
     [Fact]
@@ -261,8 +265,57 @@ public class ResizeOperatorTests(ITestOutputHelper log)
         OpCheck.AgainstOrt(ConvT(13, new[] { 1, 2, 3, 4, 2 }, new[] { 2, 2, 2, 3, 2 }, true, ("strides", new long[] { 2, 1, 2 }), ("dilations", new long[] { 1, 2, 1 }), ("output_padding", new long[] { 1, 0, 1 })), 1e-4, R(48, 25));
     }
 
+    /// <summary>ONNX Runtime has no double Resize/ConvTranspose on CPU: the double model is checked against ORT on the float model.</summary>
+    static void DoubleAgainstFloatOrt(Func<DType, byte[]> build, double tol, params float[][] inputs)
+    {
+        var expected = OpCheck.RunOrt(build(DType.Float), inputs);
+        var dbl = inputs.Select(a => (Array)a.Select(v => (double)v).ToArray()).ToArray();
+        foreach (var target in new[] { TargetProfile.Net, TargetProfile.Portable })
+        {
+            var actual = OpCheck.RunModelGen(build(DType.Double), target, dbl, new[] { expected[0].Length }, new[] { typeof(double) });
+            OpCheck.AssertClose(expected[0], actual[0], tol, $"{target} double");
+        }
+    }
+
     [Fact]
-    public void ConvTransposeRuntimeWeightsAndDouble()
+    public void DoubleResizeAndConvTranspose()
+    {
+        foreach (var mode in new[] { "nearest", "linear", "cubic" })
+            DoubleAgainstFloatOrt(t => new OnnxBuilder(13).Input("x", t, 1, 2, 4, 5).Initializer("roi", new[] { 0 }, Array.Empty<float>()).Initializer("s", new[] { 4 }, new[] { 1f, 1f, 2f, 1.5f })
+                .Node("Resize", new[] { "x", "roi", "s" }, new[] { "y" }, ("mode", mode)).Output("y", t).Build(), 1e-5, R(40, 40));
+        DoubleAgainstFloatOrt(t => new OnnxBuilder(13).Input("x", t, 1, 2, 3, 4).Initializer("w", new[] { 2, 2, 3, 3 }, R(36, 41)).Initializer("b", new[] { 2 }, R(2, 42))
+            .Node("Cast", new[] { "w" }, new[] { "wc" }, ("to", (long)t)).Node("Cast", new[] { "b" }, new[] { "bc" }, ("to", (long)t))
+            .Node("ConvTranspose", new[] { "x", "wc", "bc" }, new[] { "y" }, ("strides", new long[] { 2, 2 }), ("pads", new long[] { 1, 0, 0, 1 })).Output("y", t).Build(), 1e-5, R(24, 43));
+    }
+
+    [Fact]
+    public void LinearOnInt32()
+    {
+        var m = new OnnxBuilder(13).Input("x", DType.Int32, 1, 1, 3, 4).Initializer("roi", new[] { 0 }, Array.Empty<float>()).Initializer("s", new[] { 4 }, new[] { 1f, 1f, 2f, 1.5f })
+            .Node("Resize", new[] { "x", "roi", "s" }, new[] { "y" }, ("mode", "linear")).Output("y", DType.Int32).Build();
+        OpCheck.AgainstOrt(m, 0, Enumerable.Range(0, 12).Select(v => v * 7 - 30).ToArray());
+    }
+
+    [Fact]
+    public void ConstantFolding()
+    {
+        // every input constant: the importer evaluates the nodes at build time (Evaluate), the graph keeps only the Add
+        var m = new OnnxBuilder(13).Input("x", DType.Float, 1, 2, 6, 6)
+            .Initializer("c", new[] { 1, 2, 3, 3 }, R(18, 50)).Initializer("w", new[] { 2, 2, 2, 2 }, R(16, 51))
+            .Initializer("v", new[] { 1, 2, 3, 3 }, R(18, 52)).Initializer("i", new[] { 1, 2, 3, 3 }, UnpoolIndices(1, 2, 3, 3, 53))
+            .Node("ConvTranspose", new[] { "c", "w" }, new[] { "a" }, ("strides", new long[] { 2, 2 }), ("pads", new long[] { 0, 0, 0, 0 }), ("output_padding", new long[] { 0, 0 }))
+            .Node("MaxUnpool", new[] { "v", "i" }, new[] { "u" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }))
+            .Node("Add", new[] { "x", "a" }, new[] { "s" })
+            .Node("Add", new[] { "s", "u" }, new[] { "y" })
+            .Output("y").Build();
+        OpCheck.AgainstOrt(m, 1e-5, R(72, 54));
+        var r = ModelCompiler.Compile(m, "m.onnx", new ModelOptions());
+        Assert.DoesNotContain("ConvTranspose", r.Source!.Split("// Layers")[1].Split("#nullable")[0]);
+        Assert.DoesNotContain("MaxUnpool", r.Source!.Split("// Layers")[1].Split("#nullable")[0]);
+    }
+
+    [Fact]
+    public void ConvTransposeRuntimeWeights()
     {
         var m = new OnnxBuilder(11).Input("x", DType.Float, 1, 2, 3, 3).Input("w", DType.Float, 2, 2, 2, 2)
             .Node("ConvTranspose", new[] { "x", "w" }, new[] { "y" }, ("strides", new long[] { 2, 2 })).Output("y").Build();
@@ -289,6 +342,25 @@ public class ResizeOperatorTests(ITestOutputHelper log)
         var m = new OnnxBuilder(11).Input("x", DType.Float, 2, 3, 2, 3).Input("i", DType.Int64, 2, 3, 2, 3)
             .Node("MaxUnpool", new[] { "x", "i" }, new[] { "y" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 })).Output("y").Build();
         OpCheck.AgainstOrt(m, 0, R(36, 30), UnpoolIndices(2, 3, 2, 3, 1));
+    }
+
+    [Fact]
+    public void MaxUnpoolWithOutputShape()
+    {
+        // output_shape equal to the unpooled shape: ONNX Runtime and the reference agree (for a larger output_shape they
+        // do not: ORT reads the indices in the output's shape, the reference in the unpooled one; the conformance case
+        // test_maxunpool_export_with_output_shape checks ModelGen against the reference)
+        var m = new OnnxBuilder(11).Input("x", DType.Float, 1, 2, 2, 2).Input("i", DType.Int64, 1, 2, 2, 2).Initializer("s", new[] { 4 }, new long[] { 1, 2, 4, 4 })
+            .Node("MaxUnpool", new[] { "x", "i", "s" }, new[] { "y" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 })).Output("y").Build();
+        OpCheck.AgainstOrt(m, 0, R(8, 32), UnpoolIndices(1, 2, 2, 2, 2));
+        // a larger output: the unpooled 4x4 block sits at the top left of each 5x6 plane
+        var big = new OnnxBuilder(11).Input("x", DType.Float, 1, 2, 2, 2).Input("i", DType.Int64, 1, 2, 2, 2).Initializer("s", new[] { 4 }, new long[] { 1, 2, 5, 6 })
+            .Node("MaxUnpool", new[] { "x", "i", "s" }, new[] { "y" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 })).Output("y").Build();
+        var x = R(8, 33); var idx = UnpoolIndices(1, 2, 2, 2, 3);
+        var expected = new float[60];
+        for (int k = 0; k < 8; k++) { long f = idx[k]; expected[f / 16 * 30 + f % 16 / 4 * 6 + f % 4] = x[k]; }
+        foreach (var target in new[] { TargetProfile.Net, TargetProfile.Portable })
+            OpCheck.AssertClose(expected, OpCheck.RunModelGen(big, target, new Array[] { x, idx }, new[] { 60 }, new[] { typeof(float) })[0], 0, target.ToString());
     }
 
     [Fact]
