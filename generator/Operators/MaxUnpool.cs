@@ -26,6 +26,8 @@ public sealed class MaxUnpool : Operator
         var strides = n.Ints("strides") is { Length: > 0 } st ? st : Enumerable.Repeat(1L, rank).ToArray();
         var pads = n.Ints("pads") is { Length: > 0 } pd ? pd : new long[2 * rank];
         if (strides.Length != rank || pads.Length != 2 * rank) throw Error("MaxUnpool strides/pads do not match the spatial rank");
+        if (ks.Concat(strides).Concat(pads).Any(v => v < 0 || v > int.MaxValue / 4) || strides.Any(v => v == 0))
+            throw Error("MaxUnpool kernel_shape, strides and pads must be positive (pads non-negative)");
         var inferred = new int[rank + 2];
         inferred[0] = x.Shape[0]; inferred[1] = x.Shape[1];
         for (int i = 0; i < rank; i++)

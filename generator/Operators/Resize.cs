@@ -89,8 +89,8 @@ public sealed class Resize : Operator
             if (s.Ctm == "tf_crop_and_resize")
             {
                 roi = ConstInput(n, 1, "roi", required: false);
-                s.RoiFloat = n.In(1).Type == DType.Float;
                 if (roi == null || roi.Length == 0) throw Error("Resize with coordinate_transformation_mode tf_crop_and_resize needs the 'roi' input");
+                s.RoiFloat = n.In(1).Type == DType.Float;
             }
         }
 
@@ -152,6 +152,8 @@ public sealed class Resize : Operator
             }
         }
 
+        for (int d = 0; d < r; d++)
+            if (x.Shape[d] == 0 && outSize[d] != 0) throw Error($"{n.OpType} cannot resize an empty dimension {d} to {outSize[d]}");
         var plan = new Plan { Axes = new AxisTable[r], Extrapolation = n.Float("extrapolation_value", 0f) };
         for (int d = 0; d < r; d++)
             plan.Axes[d] = BuildAxis(s, x.Shape[d], outSize[d], scale[d], outFloat[d], roiStart[d], roiEnd[d]);
@@ -383,7 +385,7 @@ public sealed class Resize : Operator
             }
             if (a.Taps == 1 && t.Count == 1 && a.W[x] != 1) gather = false;
             if (a.Taps == 1 && t.Count == 0 && x >= a.Lo && x <= a.Hi) gather = false;
-            if (!(a.Taps == 1 && a.Src[x] == x && (a.W[x] == 1 || x < a.Lo || x > a.Hi))) identity = false;
+            if (!(a.Taps == 1 && a.Src[x] == x && a.W[x] == 1)) identity = false;
         }
         a.Gather = gather;
         a.Identity = identity && gather;

@@ -205,6 +205,30 @@ public class ResizeOperatorTests(ITestOutputHelper log)
         Assert.Contains("scales", r.Diagnostics[0].Message);
     }
 
+    [Fact]
+    public void InvalidModelsGiveDiagnostics()
+    {
+        void Expect(byte[] m, Diag kind, string text)
+        {
+            var r = ModelCompiler.Compile(m, "m.onnx", new ModelOptions());
+            Assert.False(r.Success);
+            Assert.True(kind.Id == r.Diagnostics[0].Kind.Id, r.Diagnostics[0].Message);
+            Assert.Contains(text, r.Diagnostics[0].Message);
+        }
+        Expect(ResizeModel(13, new[] { 1, 1, 2, 2 }, new[] { 1f, 2f }, null, Array.Empty<float>()), Diag.InvalidModel, "expected 4");
+        Expect(ResizeModel(13, new[] { 1, 1, 2, 2 }, new[] { 1f, 1f, 2f, 2f }, new long[] { 1, 1, 4, 4 }, Array.Empty<float>()), Diag.InvalidModel, "not both");
+        Expect(ResizeModel(13, new[] { 1, 1, 2, 2 }, new[] { 1f, 1f, 0f, 2f }, null, Array.Empty<float>()), Diag.InvalidModel, "positive");
+        Expect(ResizeModel(13, new[] { 1, 1, 2, 2 }, new[] { 1f, 1f, 2f, 2f }, null, Array.Empty<float>(), ("mode", "area")), Diag.UnsupportedAttribute, "area");
+        Expect(ResizeModel(18, new[] { 1, 1, 2, 2 }, null, new long[] { 3, 3 }, null, ("axes", new long[] { 2, 3 }), ("keep_aspect_ratio_policy", "fit")), Diag.UnsupportedAttribute, "fit");
+        Expect(ResizeModel(13, new[] { 1, 1, 2, 2 }, new[] { 1f, 1f, 2f, 2f }, null, null, ("coordinate_transformation_mode", "tf_crop_and_resize")), Diag.InvalidModel, "roi");
+        Expect(ConvT(13, new[] { 1, 3, 4, 4 }, new[] { 3, 2, 3, 3 }, false, ("group", 2L)), Diag.InvalidModel, "group");
+        Expect(ConvT(13, new[] { 1, 3, 4, 4 }, new[] { 3, 2, 3, 3 }, false, ("kernel_shape", new long[] { 2, 2 })), Diag.InvalidModel, "kernel_shape");
+        Expect(new OnnxBuilder(11).Input("x", DType.Float, 1, 1, 2, 2).Input("i", DType.Int64, 1, 1, 2, 2)
+            .Node("MaxUnpool", new[] { "x", "i" }, new[] { "y" }).Output("y").Build(), Diag.InvalidModel, "kernel_shape");
+        Expect(new OnnxBuilder(11).Input("x", DType.Float, 1, 1, 2, 2).Input("i", DType.Int64, 1, 1, 2, 2).Input("s", DType.Int64, 4)
+            .Node("MaxUnpool", new[] { "x", "i", "s" }, new[] { "y" }, ("kernel_shape", new long[] { 2, 2 })).Output("y").Build(), Diag.DynamicShape, "output_shape");
+    }
+
     // ---------------- ConvTranspose ----------------
 
     static byte[] ConvT(int opset, int[] xShape, int[] wShape, bool bias, params (string, object)[] attrs)
