@@ -111,6 +111,10 @@ public class ResizeOperatorTests(ITestOutputHelper log)
         var m = ResizeModel(11, new[] { 1, 1, 5, 6 }, Array.Empty<float>(), new long[] { 1, 1, 4, 7 },
             new[] { 0f, 0f, 0.2f, -0.3f, 1f, 1f, 0.8f, 1.2f }, ("mode", mode), ("coordinate_transformation_mode", "tf_crop_and_resize"), ("extrapolation_value", extrapolation));
         OpCheck.AgainstOrt(m, 1e-4, R(30, 6));
+        // both spatial axes leave the input (whole rows take extrapolation_value)
+        m = ResizeModel(11, new[] { 1, 2, 5, 6 }, Array.Empty<float>(), new long[] { 1, 2, 6, 5 },
+            new[] { 0f, 0f, -0.4f, 0.1f, 1f, 1f, 0.9f, 1.3f }, ("mode", mode), ("coordinate_transformation_mode", "tf_crop_and_resize"), ("extrapolation_value", extrapolation));
+        OpCheck.AgainstOrt(m, 1e-4, R(60, 7));
     }
 
     [Fact]
