@@ -9,8 +9,8 @@ namespace ModelGen.Compiler.Operators;
 /// <summary>
 /// ConvTranspose over 1 or more spatial dimensions: X [N, C, D...], W [C, M/group, K...], optional B [M] -> Y [N, M, O...].
 /// Y[n, m, o] = B[m] + sum over c in m's group and kernel positions k with o + pad_head = i * stride + k * dilation
-/// (0 &lt;= i &lt; D) of X[n, c, i] * W[c, m, k]. Written as a gather over output positions with an accumulator local:
-/// each output is written once, and the (o, k) pairs that hit no input are skipped.
+/// (0 &lt;= i &lt; D) of X[n, c, i] * W[c, m, k]. Evaluate computes that sum per output (the reference); the emitted code
+/// builds one output plane at a time from contiguous input rows (see <see cref="Emit"/>).
 /// </summary>
 public sealed class ConvTranspose : Operator
 {
@@ -150,6 +150,11 @@ public sealed class ConvTranspose : Operator
         for (int d = shape.Length - 1; d >= 0; d--) { idx[d] = flat % shape[d]; flat /= shape[d]; }
     }
 
+    /// <summary>
+    /// Per output channel: the plane starts as the bias, then every (input channel, kernel position) adds its
+    /// weight times the input plane at the output positions it lands on. The inner loops walk an input row
+    /// contiguously; the input rows/columns that land inside the output are computed once per kernel position.
+    /// </summary>
     public override void Emit(Node n, EmitContext e)
     {
         var p = (Plan)n.State;
@@ -158,64 +163,75 @@ public sealed class ConvTranspose : Operator
         var t = x.Type;
         int inSz = p.In.Aggregate(1, (a, v) => a * v), outSz = p.Out.Aggregate(1, (a, v) => a * v), kSz = p.Kernel.Aggregate(1, (a, v) => a * v);
         var inSt = Shape.Strides(p.In); var outSt = Shape.Strides(p.Out); var kSt = Shape.Strides(p.Kernel);
-        int opened = 0;
+        var closes = 0;
         string Loop(string hint, int count)
         {
             if (count == 1) return "0";
             var v = e.Var(hint);
             w.Open($"for (int {v} = 0; {v} < {count}; {v}++)");
-            opened++;
+            closes++;
             return v;
         }
-        string Term(string v, long k) => v == "0" ? "" : Idx.Mul(v, k);
+        static string Term(string v, long k) => v == "0" ? "" : Idx.Mul(v, k);
 
         var bn = Loop("n", p.N);
         var g = Loop("g", p.Group);
         var m = Loop("m", p.Mg);
-        var ov = new string[p.Rank];
-        for (int j = 0; j < p.Rank; j++) ov[j] = Loop("o", p.Out[j]);
-        var acc = e.Var("acc");
-        var channel = Idx.Sum(Term(g, p.Mg), m);
-        w.Line($"{DTypes.CsName(t)} {acc} = {(b != null ? e.At(b, channel) : EmitContext.Lit(t, 0))};");
-        // kernel positions: each keeps only the taps that land on an input position
-        var iv = new string[p.Rank];
+        var yb = e.Var("yb");
+        w.Line($"int {yb} = {Idx.Sum(Term(bn, (long)p.M * outSz), Term(g, (long)p.Mg * outSz), Term(m, outSz))};");
+        var z = e.Var("z");
+        var bias = b != null ? e.At(b, Idx.Sum(Term(g, p.Mg), m)) : EmitContext.Lit(t, 0);
+        w.Line($"for (int {z} = 0; {z} < {outSz}; {z}++) {e.At(y, Idx.Sum(yb, z))} = {bias};");
+        var c = Loop("c", p.Cg);
         var kv = new string[p.Rank];
-        int kernelLoops = 0;
+        for (int j = 0; j < p.Rank; j++) kv[j] = Loop("k", p.Kernel[j]);
+        var wv = e.Var("w");
+        var wIdx = Idx.Sum(new[] { Term(g, (long)p.Cg * p.Mg * kSz), Term(c, (long)p.Mg * kSz), Term(m, kSz) }.Concat(kv.Select((v, j) => Term(v, kSt[j]))).ToArray());
+        w.Line($"{DTypes.CsName(t)} {wv} = {e.At(wt, wIdx)};");
+        // output offset of kernel position k: sum over axes of (k * dilation - pad_head) * output stride
+        var yk = e.Var("yk");
+        long padOff = 0;
+        for (int j = 0; j < p.Rank; j++) padOff -= (long)p.PadHead[j] * outSt[j];
+        w.Line($"int {yk} = {Idx.Sum(kv.Select((v, j) => Term(v, (long)p.Dilations[j] * outSt[j])).Append(padOff.ToString()).ToArray())};");
+        // input positions i with 0 <= i * stride + k * dilation - pad_head < out, per axis
+        var lo = new string[p.Rank]; var hi = new string[p.Rank];
         for (int j = 0; j < p.Rank; j++)
         {
-            // a kernel of size 1 needs no loop, except the outermost one: its 'continue' must not leave the output loop
-            bool loop = p.Kernel[j] != 1 || kernelLoops == 0;
-            kv[j] = loop ? e.Var("k") : "0";
-            if (loop) { w.Open($"for (int {kv[j]} = 0; {kv[j]} < {p.Kernel[j]}; {kv[j]}++)"); kernelLoops++; }
-            var tv = e.Var("i");
-            var expr = Idx.Sum(ov[j], p.PadHead[j].ToString(), kv[j] == "0" ? "" : "-" + Idx.Mul(kv[j], p.Dilations[j]));
-            expr = expr.Replace("+ -", "- ");
-            int s = p.Strides[j];
+            int s = p.Strides[j], inLen = p.In[j], outLen = p.Out[j], pad = p.PadHead[j], dil = p.Dilations[j];
+            if (kv[j] == "0")
+            {
+                long a = pad, bb = outLen - 1L + pad;
+                lo[j] = (a > 0 ? (a + s - 1) / s : 0).ToString();
+                hi[j] = (bb < 0 ? -1 : Math.Min(inLen - 1, bb / s)).ToString();
+                continue;
+            }
+            string Minus(long constant) => constant == 0 ? "-" + Idx.Mul(kv[j], dil) : $"{constant} - {Idx.Mul(kv[j], dil)}";
+            string a2 = Minus(pad), b2 = Minus(outLen - 1L + pad);
+            lo[j] = e.Var("lo"); hi[j] = e.Var("hi");
             if (s == 1)
             {
-                w.Line($"int {tv} = {expr};");
-                w.Line($"if ({tv} < 0 || {tv} >= {p.In[j]}) continue;");
-                iv[j] = tv;
+                w.Line($"int {lo[j]} = {a2} > 0 ? {a2} : 0;");
+                w.Line($"int {hi[j]} = {b2} < {inLen - 1} ? {b2} : {inLen - 1};");
             }
             else
             {
-                w.Line($"int {tv} = {expr};");
-                w.Line($"if ({tv} < 0 || {tv} >= {(long)p.In[j] * s} || {tv} % {s} != 0) continue;");
-                iv[j] = $"{tv} / {s}";
+                w.Line($"int {lo[j]} = {a2} > 0 ? ({a2} + {s - 1}) / {s} : 0;");
+                w.Line($"int {hi[j]} = {b2} < 0 ? -1 : ({b2}) / {s};");
+                w.Line($"if ({hi[j]} > {inLen - 1}) {hi[j]} = {inLen - 1};");
             }
         }
-        var c = p.Cg == 1 ? "0" : e.Var("c");
-        var xIdx = Idx.Sum(new[] { Term(bn, (long)p.C * inSz), Term(g, (long)p.Cg * inSz), Term(c, inSz) }
-            .Concat(iv.Select((v, j) => Term(v, inSt[j]))).ToArray());
-        var wIdx = Idx.Sum(new[] { Term(g, (long)p.Cg * p.Mg * kSz), Term(c, (long)p.Mg * kSz), Term(m, kSz) }
-            .Concat(kv.Select((v, j) => Term(v, kSt[j]))).ToArray());
-        var body = $"{acc} += {e.At(x, xIdx)} * {e.At(wt, wIdx)};";
-        if (c == "0") w.Line(body);
-        else w.Line($"for (int {c} = 0; {c} < {p.Cg}; {c}++) {body}");
-        for (int i = 0; i < kernelLoops; i++) w.Close();
-        var yIdx = Idx.Sum(new[] { Term(bn, (long)p.M * outSz), Term(g, (long)p.Mg * outSz), Term(m, outSz) }
-            .Concat(ov.Select((v, j) => Term(v, outSt[j]))).ToArray());
-        w.Line($"{e.At(y, yIdx)} = {acc};");
-        for (int i = 0; i < opened; i++) w.Close();
+        var iv = new string[p.Rank];
+        int inner = 0;
+        for (int j = 0; j < p.Rank; j++)
+        {
+            iv[j] = e.Var("i");
+            w.Open($"for (int {iv[j]} = {lo[j]}; {iv[j]} <= {hi[j]}; {iv[j]}++)");
+            inner++;
+        }
+        var yIdx = Idx.Sum(new[] { yb, yk }.Concat(iv.Select((v, j) => Term(v, (long)p.Strides[j] * outSt[j]))).ToArray());
+        var xIdx = Idx.Sum(new[] { Term(bn, (long)p.C * inSz), Term(g, (long)p.Cg * inSz), Term(c, inSz) }.Concat(iv.Select((v, j) => Term(v, inSt[j]))).ToArray());
+        var dst = e.At(y, yIdx);
+        w.Line($"{dst} += {e.At(x, xIdx)} * {wv};");
+        for (int i = 0; i < inner + closes; i++) w.Close();
     }
 }
