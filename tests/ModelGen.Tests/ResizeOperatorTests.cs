@@ -402,16 +402,22 @@ public class ResizeOperatorTests(ITestOutputHelper log)
 
     // ---------------- ONNX conformance data (onnx/backend/test/data/node) ----------------
 
-    const string ConformanceRoot = "/usr/share/libonnx-testdata/data/node";
-    static readonly string[] s_prefixes = { "test_resize_", "test_upsample_", "test_convtranspose", "test_maxunpool_" };
+    const string ConformanceRoot = "/usr/share/libonnx-testdata/data";
+    static readonly string[] s_prefixes = { "test_resize_", "test_upsample", "test_convtranspose", "test_maxunpool", "test_operator_convtranspose", "test_operator_upsample" };
 
     public static IEnumerable<object[]> ConformanceCases()
     {
-        var names = Directory.Exists(ConformanceRoot)
-            ? Directory.GetDirectories(ConformanceRoot).Select(Path.GetFileName).Where(n => s_prefixes.Any(p => n!.StartsWith(p, StringComparison.Ordinal))).OrderBy(n => n, StringComparer.Ordinal).ToList()
-            : new List<string?>();
+        var names = new List<string>();
+        foreach (var set in new[] { "node", "pytorch-converted", "pytorch-operator" })
+        {
+            var dir = Path.Combine(ConformanceRoot, set);
+            if (!Directory.Exists(dir)) continue;
+            names.AddRange(Directory.GetDirectories(dir).Select(d => Path.GetFileName(d)!)
+                .Where(n => s_prefixes.Any(p => n.StartsWith(p, StringComparison.OrdinalIgnoreCase)))
+                .OrderBy(n => n, StringComparer.Ordinal).Select(n => set + "/" + n));
+        }
         if (names.Count == 0) names.Add("none");
-        return names.Select(n => new object[] { n! });
+        return names.Select(n => new object[] { n });
     }
 
     static Array ToArray(TensorData t) => t.Type switch
