@@ -76,13 +76,13 @@ public sealed class Resize : Operator
         }
         else if (_upsample || n.Opset < 11)
         {
-            scales = ConstInput(n, 1, "scales", required: true).Select(v => (double)(float)v).ToArray();
+            scales = ConstInput(n, 1, "scales", required: true);
         }
         else
         {
             var sc = ConstInput(n, 2, "scales", required: false);
             var sz = ConstLongInput(n, 3, "sizes");
-            if (sc != null && sc.Length > 0) scales = sc.Select(v => (double)(float)v).ToArray();
+            if (sc != null && sc.Length > 0) scales = sc;
             if (sz != null && sz.Length > 0) sizes = sz;
             if (scales != null && sizes != null) throw Error("Resize takes either 'scales' or 'sizes', not both");
             if (scales == null && sizes == null) throw Error("Resize needs non-empty 'scales' or 'sizes'");
@@ -157,7 +157,6 @@ public sealed class Resize : Operator
         var plan = new Plan { Axes = new AxisTable[r], Extrapolation = n.Float("extrapolation_value", 0f) };
         for (int d = 0; d < r; d++)
             plan.Axes[d] = BuildAxis(s, x.Shape[d], outSize[d], scale[d], outFloat[d], roiStart[d], roiEnd[d]);
-        if (s.Mode != Mode.Nearest && x.Type == DType.Bool) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} {s.Mode.ToString().ToLowerInvariant()} on bool is not supported");
         n.State = plan;
         SetOut(n, 0, x.Type, outSize);
         AttachTables(n, plan, maxInputs, x.Type);
@@ -165,6 +164,7 @@ public sealed class Resize : Operator
 
     Settings ReadSettings(Node n)
     {
+        if (_upsample && n.Opset < 7) throw Unsupported("Upsample-1 (experimental) is not supported; use opset 7 or later");
         var s = new Settings();
         var mode = n.Str("mode", "nearest");
         s.Mode = mode switch
@@ -175,7 +175,6 @@ public sealed class Resize : Operator
             "cubic" when !_upsample && n.Opset >= 11 => Mode.Cubic,
             _ => throw Unsupported($"{n.OpType}-{n.Opset} mode '{mode}'"),
         };
-        if (_upsample && n.Opset < 7) throw Unsupported("Upsample-1 (experimental) is not supported; use opset 7 or later");
         if (_upsample || n.Opset < 11)
         {
             // Upsample and Resize-10: asymmetric coordinates; nearest truncates (ceil when downsampling), as ONNX Runtime does
