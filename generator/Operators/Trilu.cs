@@ -36,6 +36,7 @@ public sealed class Trilu : Operator
     public override void Emit(Node n, EmitContext e)
     {
         var x = n.In(0); var y = n.Out();
+        if (x.Length == 0) return; // an empty tensor (a zero dimension): nothing to compute
         int rows = x.Shape[x.Shape.Length - 2], cols = x.Shape[x.Shape.Length - 1], batch = x.Length / (rows * cols);
         bool upper = n.Int("upper", 1) != 0;
         long k = K(n);
