@@ -14,13 +14,15 @@ public sealed class ModelOptions : IEquatable<ModelOptions>
     /// <summary>"1,3,48,192" for a single input, or "x=1,3,48,192;y=1,10" by input name.</summary>
     public string InputShape { get; init; } = "";
     public TargetProfile Target { get; init; } = TargetProfile.Net;
+    /// <summary>Graph inputs bound to constants at build time: "sr=16000" or "sr=16000;mask=1,0,1" (values row-major).</summary>
+    public string ConstantInputs { get; init; } = "";
     /// <summary>Comma-separated pass names to switch off.</summary>
     public string DisabledPasses { get; init; } = "";
 
     public bool Equals(ModelOptions o) => o != null && o.ClassName == ClassName && o.Namespace == Namespace
-        && o.InputShape == InputShape && o.Target == Target && o.DisabledPasses == DisabledPasses;
+        && o.InputShape == InputShape && o.ConstantInputs == ConstantInputs && o.Target == Target && o.DisabledPasses == DisabledPasses;
     public override bool Equals(object obj) => Equals(obj as ModelOptions);
-    public override int GetHashCode() => (ClassName + "|" + Namespace + "|" + InputShape + "|" + Target + "|" + DisabledPasses).GetHashCode();
+    public override int GetHashCode() => (ClassName + "|" + Namespace + "|" + InputShape + "|" + ConstantInputs + "|" + Target + "|" + DisabledPasses).GetHashCode();
 
     /// <summary>Parses InputShape: null key = the single-input form.</summary>
     public Dictionary<string, int[]> ParseInputShapes()
@@ -41,6 +43,35 @@ public sealed class ModelOptions : IEquatable<ModelOptions>
                     throw new CompileException(Diag.InvalidOption, $"InputShape '{InputShape}': '{dims[i]}' is not a dimension; write e.g. 1,3,48,192 or x=1,3,48,192;y=1,10");
             if (r.ContainsKey(name)) throw new CompileException(Diag.InvalidOption, $"InputShape '{InputShape}' gives input '{name}' twice");
             r[name] = shape;
+        }
+        return r;
+    }
+
+    /// <summary>Parses ConstantInputs into name -> values.</summary>
+    public Dictionary<string, double[]> ParseConstantInputs()
+    {
+        var r = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(ConstantInputs)) return r;
+        foreach (var part in ConstantInputs.Split(';'))
+        {
+            var p = part.Trim();
+            if (p.Length == 0) continue;
+            int eq = p.LastIndexOf('=');
+            if (eq <= 0) throw new CompileException(Diag.InvalidOption, $"ConstantInputs '{ConstantInputs}': write name=value (e.g. sr=16000 or mask=1,0,1)");
+            var name = p.Substring(0, eq).Trim();
+            var items = p.Substring(eq + 1).Split(new[] { ',', ' ' }, StringSplitOptions.RemoveEmptyEntries);
+            var values = new double[items.Length];
+            for (int i = 0; i < items.Length; i++)
+            {
+                var t = items[i].Trim();
+                if (t == "true" || t == "True") values[i] = 1;
+                else if (t == "false" || t == "False") values[i] = 0;
+                else if (!double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out values[i]))
+                    throw new CompileException(Diag.InvalidOption, $"ConstantInputs '{ConstantInputs}': '{t}' is not a number");
+            }
+            if (values.Length == 0) throw new CompileException(Diag.InvalidOption, $"ConstantInputs gives no value for '{name}'");
+            if (r.ContainsKey(name)) throw new CompileException(Diag.InvalidOption, $"ConstantInputs binds '{name}' twice");
+            r[name] = values;
         }
         return r;
     }

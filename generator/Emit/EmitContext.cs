@@ -75,13 +75,21 @@ public sealed class EmitContext
         return name;
     }
 
+    /// <summary>Math helpers the emitted code calls (written into the class at the end).</summary>
+    public SortedSet<string> UsedMath { get; } = new(StringComparer.Ordinal);
+
     public static string Ty(Value v) => DTypes.CsName(v.Type);
 
     /// <summary>A call to a math function on float (or double): MathF/Math on Net, the emitted helpers on Portable.</summary>
     public string Math(string fn, DType type, params string[] args)
     {
         var joined = string.Join(", ", args);
-        if (Portable) return $"Mg{fn}({joined})";
+        if (Portable || PortableMath.NetNeedsHelper(fn))
+        {
+            if (!PortableMath.Has(fn)) throw new CompileException(Diag.UnsupportedType, $"{fn} is not available in the {Profile} profile");
+            UsedMath.Add(fn);
+            return type == DType.Double && Net ? $"Mg{fn}((float){joined})" : $"Mg{fn}({joined})";
+        }
         return type == DType.Double ? $"Math.{fn}({joined})" : $"MathF.{fn}({joined})";
     }
 

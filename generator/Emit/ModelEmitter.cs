@@ -171,7 +171,7 @@ public sealed class ModelEmitter
         WritePredict();
         w.Line();
         WriteConstants();
-        if (!Net) { w.Line(); PortableMath.Write(w); }
+        PortableMath.Write(w, _e.UsedMath);
         w.Close();
         if (hasNs) w.Close();
     }

@@ -21,9 +21,16 @@ public sealed class OnnxImporter
 
     readonly Dictionary<string, int[]> _inputShapes;
     readonly Model _model = new();
+    readonly Dictionary<(string, string), FunctionProto> _functions = new();
     int _anon;
 
-    public OnnxImporter(ModelOptions options) { _inputShapes = options.ParseInputShapes(); }
+    readonly Dictionary<string, double[]> _constantInputs;
+
+    public OnnxImporter(ModelOptions options)
+    {
+        _inputShapes = options.ParseInputShapes();
+        _constantInputs = options.ParseConstantInputs();
+    }
 
     internal static ModelProto Parse(byte[] bytes)
     {
@@ -54,6 +61,7 @@ public sealed class OnnxImporter
         }
         if (!_model.Opsets.ContainsKey("")) _model.Opsets[""] = mp.IrVersion <= 3 ? 1 : 1;
         _model.Opset = _model.Opsets[""];
+        foreach (var f in mp.Functions) _functions[(f.Domain == "ai.onnx" ? "" : f.Domain ?? "", f.Name)] = f;
         _model.Graph = BuildMain(mp.Graph);
         return _model;
     }
@@ -61,7 +69,7 @@ public sealed class OnnxImporter
     Graph BuildMain(GraphProto gp)
     {
         var g = new Graph(null) { Name = gp.Name };
-        var scope = new Scope(null);
+        var scope = new Scope(_model.Opsets, null, 0);
         var inits = new HashSet<string>(StringComparer.Ordinal);
         foreach (var t in gp.Initializer)
         {
@@ -77,10 +85,18 @@ public sealed class OnnxImporter
             if (!gp.Input.Any(i => i.Name == k))
                 throw new CompileException(Diag.InvalidOption, $"InputShape names input '{k}', but the model's inputs are: {string.Join(", ", gp.Input.Where(i => !inits.Contains(i.Name)).Select(i => i.Name))}");
         var realInputs = gp.Input.Where(i => !inits.Contains(i.Name)).ToList();
-        if (_inputShapes.ContainsKey("") && realInputs.Count != 1)
+        if (_inputShapes.ContainsKey("") && realInputs.Count(i => !_constantInputs.ContainsKey(i.Name)) != 1)
             throw new CompileException(Diag.InvalidOption, $"InputShape gives one shape but the model has {realInputs.Count} inputs; name them: {string.Join(";", realInputs.Select(i => i.Name + "=..."))}");
+        foreach (var k in _constantInputs.Keys)
+            if (!realInputs.Any(i => i.Name == k))
+                throw new CompileException(Diag.InvalidOption, $"ConstantInputs binds '{k}', but the model's inputs are: {string.Join(", ", realInputs.Select(i => i.Name))}");
         foreach (var vi in realInputs)
         {
+            if (_constantInputs.TryGetValue(vi.Name, out var values))
+            {
+                scope.Define(BindConstant(vi, values));
+                continue;
+            }
             var v = new Value(vi.Name) { IsGraphInput = true };
             (v.Type, v.Shape) = InputType(vi);
             scope.Define(v);
@@ -93,6 +109,35 @@ public sealed class OnnxImporter
             g.Outputs.Add(v);
         }
         return g;
+    }
+
+    /// <summary>ConstantInputs: the input becomes a build-time constant (so shape arithmetic and If on it fold away).</summary>
+    Value BindConstant(ValueInfoProto vi, double[] values)
+    {
+        var tt = vi.Type?.TensorType ?? throw new CompileException(Diag.UnsupportedType, $"input '{vi.Name}' is not a tensor");
+        var type = (DType)tt.ElemType;
+        if (!DTypes.IsSupported(type)) throw new CompileException(Diag.UnsupportedType, $"input '{vi.Name}' has element type {(TensorProto.Types.DataType)tt.ElemType}, which ModelGen does not support");
+        int[] shape;
+        if (_inputShapes.TryGetValue(vi.Name, out var given)) shape = given;
+        else if (tt.Shape == null) shape = values.Length == 1 ? new int[0] : new[] { values.Length };
+        else
+        {
+            var dims = tt.Shape.Dim;
+            shape = new int[dims.Count];
+            int unknown = -1;
+            for (int i = 0; i < shape.Length; i++)
+            {
+                if (dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[i].DimValue > 0) shape[i] = (int)Math.Min(dims[i].DimValue, int.MaxValue);
+                else if (unknown < 0) { unknown = i; shape[i] = 1; }
+                else throw new CompileException(Diag.UnresolvedDimension, $"ConstantInputs binds '{vi.Name}', whose shape has several symbolic dimensions; give it with InputShape=\"{vi.Name}=...\"");
+            }
+            if (unknown >= 0) shape[unknown] = Math.Max(1, values.Length / Math.Max(1, Shape.Count(shape)));
+        }
+        var data = new TensorData(type, shape);
+        if (values.Length != data.Length && values.Length != 1)
+            throw new CompileException(Diag.InvalidOption, $"ConstantInputs gives {values.Length} values for '{vi.Name}', whose shape {Shape.Format(shape)} holds {data.Length}");
+        for (int i = 0; i < data.Length; i++) data.Set(i, values[values.Length == 1 ? 0 : i]);
+        return new Value(vi.Name) { Type = type, Shape = shape, Const = data };
     }
 
     (DType, int[]) InputType(ValueInfoProto vi)
@@ -136,10 +181,16 @@ public sealed class OnnxImporter
         var domain = np.Domain == "ai.onnx" ? "" : np.Domain ?? "";
         var node = new Node { OpType = np.OpType, Domain = domain, Name = np.Name };
         string where = node.Display;
-        if (!_model.Opsets.TryGetValue(domain, out var opset))
+        if (!scope.Opsets.TryGetValue(domain, out var opset))
             throw new CompileException(Diag.UnsupportedOperator, $"node {where} uses domain '{domain}', which the model does not import");
         node.Opset = opset;
-        foreach (var a in np.Attribute) node.Attributes[a.Name] = ReadAttribute(a, where);
+        bool isFunction = _functions.TryGetValue((domain, np.OpType), out var fn);
+        if (!isFunction)
+            foreach (var a in np.Attribute)
+            {
+                var attr = ReadAttribute(a, where, scope.Bindings);
+                if (attr != null) node.Attributes[a.Name] = attr;
+            }
         foreach (var name in np.Input)
         {
             if (string.IsNullOrEmpty(name)) { node.Inputs.Add(null); continue; }
@@ -150,6 +201,12 @@ public sealed class OnnxImporter
         {
             var v = new Value(string.IsNullOrEmpty(name) ? $"__unused{_anon++}" : name) { Producer = node };
             node.Outputs.Add(v);
+        }
+
+        if (isFunction)
+        {
+            InlineFunction(fn, np, node, scope, g, where);
+            return;
         }
 
         var op = OperatorRegistry.Find(domain, np.OpType, opset)
@@ -261,10 +318,59 @@ public sealed class OnnxImporter
             sub.Outputs.Add(scope.Lookup(o.Name) ?? throw new CompileException(Diag.InvalidModel, $"subgraph output '{o.Name}' is not produced by any node"));
     }
 
-    static Attribute ReadAttribute(AttributeProto a, string where)
+    /// <summary>
+    /// ONNX local functions (e.g. from PyTorch's dynamo exporter) are inlined: the body's nodes are resolved in an
+    /// isolated scope where the function's inputs are the call's inputs and ref_attr_name attributes take the call's values.
+    /// </summary>
+    void InlineFunction(FunctionProto fn, NodeProto call, Node node, Scope outer, Graph g, string where)
+    {
+        if (outer.FunctionDepth >= 32) throw new CompileException(Diag.InvalidModel, $"node {where}: function '{fn.Name}' nests more than 32 deep (recursive functions?)");
+        var opsets = new Dictionary<string, int>(_model.Opsets, StringComparer.Ordinal);
+        foreach (var o in fn.OpsetImport) opsets[o.Domain == "ai.onnx" ? "" : o.Domain] = (int)Math.Min(o.Version, int.MaxValue);
+        var bindings = new Dictionary<string, Attribute>(StringComparer.Ordinal);
+        foreach (var d in fn.AttributeProto) bindings[d.Name] = ReadAttribute(d, $"default of function '{fn.Name}'", null);
+        foreach (var a in call.Attribute)
+        {
+            var attr = ReadAttribute(a, where, outer.Bindings);
+            if (attr != null) bindings[a.Name] = attr;
+        }
+        var inner = new Scope(opsets, bindings, outer.FunctionDepth + 1);
+        for (int i = 0; i < fn.Input.Count; i++)
+        {
+            if (i >= node.Inputs.Count || node.Inputs[i] == null) continue; // omitted optional input: stays undefined
+            var formal = new Value(fn.Input[i]) { Type = node.Inputs[i].Type, Shape = node.Inputs[i].Shape, Const = node.Inputs[i].Const };
+            // an alias of the actual argument: an Identity keeps producer/consumer links intact
+            var id = new Node { OpType = "Identity", Name = $"{call.Name}/{fn.Name}/in{i}", Opset = _model.Opset };
+            id.Inputs.Add(node.Inputs[i]); id.Outputs.Add(formal); formal.Producer = formal.IsConst ? null : id;
+            if (!formal.IsConst) g.Nodes.Add(id);
+            inner.Define(formal);
+        }
+        foreach (var np in fn.Node) AddNode(np, inner, g);
+        for (int i = 0; i < node.Outputs.Count && i < fn.Output.Count; i++)
+        {
+            var src = inner.Lookup(fn.Output[i]) ?? throw new CompileException(Diag.InvalidModel, $"function '{fn.Name}' does not produce its output '{fn.Output[i]}'");
+            var dst = node.Outputs[i];
+            dst.Type = src.Type; dst.Shape = src.Shape;
+            if (src.IsConst) { dst.Const = src.Const; dst.Producer = null; }
+            else
+            {
+                var id = new Node { OpType = "Identity", Name = $"{call.Name}/{fn.Name}/out{i}", Opset = _model.Opset };
+                id.Inputs.Add(src); id.Outputs.Add(dst); dst.Producer = id;
+                g.Nodes.Add(id);
+            }
+            outer.Define(dst);
+        }
+    }
+
+    static Attribute ReadAttribute(AttributeProto a, string where, Dictionary<string, Attribute> bindings)
     {
         if (!string.IsNullOrEmpty(a.RefAttrName))
-            throw new CompileException(Diag.UnsupportedAttribute, $"node {where}: attribute '{a.Name}' refers to a function attribute, which is only valid inside functions");
+        {
+            if (bindings == null)
+                throw new CompileException(Diag.InvalidModel, $"node {where}: attribute '{a.Name}' refers to a function attribute outside a function");
+            if (!bindings.TryGetValue(a.RefAttrName, out var bound)) return null; // not given by the call: the operator's default
+            return new Attribute { Name = a.Name, Type = bound.Type, F = bound.F, I = bound.I, S = bound.S, Floats = bound.Floats, Ints = bound.Ints, Strings = bound.Strings, T = bound.T, G = bound.G };
+        }
         var type = (AttrType)a.Type;
         if (type == AttrType.Undefined)
             type = a.G != null ? AttrType.Graph : a.T != null ? AttrType.Tensor : a.Ints.Count > 0 ? AttrType.Ints : a.Floats.Count > 0 ? AttrType.Floats
@@ -284,11 +390,18 @@ public sealed class OnnxImporter
         };
     }
 
+    /// <summary>Name resolution for a graph or function body, with the opsets and attribute bindings in force there.</summary>
     sealed class Scope
     {
         readonly Dictionary<string, Value> _values = new(StringComparer.Ordinal);
         readonly Scope _parent;
-        public Scope(Scope parent) { _parent = parent; }
+        public Dictionary<string, int> Opsets { get; }
+        /// <summary>Inside a function body: the calling node's attributes, for ref_attr_name.</summary>
+        public Dictionary<string, Attribute> Bindings { get; }
+        public int FunctionDepth { get; }
+        public Scope(Scope parent) { _parent = parent; Opsets = parent?.Opsets; Bindings = parent?.Bindings; FunctionDepth = parent?.FunctionDepth ?? 0; }
+        /// <summary>An isolated scope for a function body (sees no outer tensors).</summary>
+        public Scope(Dictionary<string, int> opsets, Dictionary<string, Attribute> bindings, int depth) { Opsets = opsets; Bindings = bindings; FunctionDepth = depth; }
         public void Define(Value v) => _values[v.Name] = v;
         public Value Lookup(string name) => _values.TryGetValue(name, out var v) ? v : _parent?.Lookup(name);
     }

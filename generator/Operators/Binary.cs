@@ -13,11 +13,15 @@ public enum BinaryKind { Arithmetic, Compare, Logical }
 public sealed class Binary : Operator
 {
     readonly BinaryKind _kind;
-    readonly Func<double, double, double> _evalF;
-    readonly Func<long, long, long> _evalI;
-    readonly Func<EmitContext, DType, string, string, string> _emit;
+    readonly Func<Node, double, double, double> _evalF;
+    readonly Func<Node, long, long, long> _evalI;
+    readonly Func<Node, EmitContext, DType, string, string, string> _emit;
 
     public Binary(BinaryKind kind, Func<double, double, double> evalF, Func<long, long, long> evalI, Func<EmitContext, DType, string, string, string> emit)
+        : this(kind, evalF == null ? null : (n, a, b) => evalF(a, b), evalI == null ? null : (n, a, b) => evalI(a, b), (n, e, t, a, b) => emit(e, t, a, b)) { }
+
+    /// <summary>For operators whose computation depends on attributes (Mod's fmod, BitShift's direction).</summary>
+    public Binary(BinaryKind kind, Func<Node, double, double, double> evalF, Func<Node, long, long, long> evalI, Func<Node, EmitContext, DType, string, string, string> emit)
     {
         _kind = kind; _evalF = evalF; _evalI = evalI; _emit = emit;
     }
@@ -31,6 +35,7 @@ public sealed class Binary : Operator
         if (_kind == BinaryKind.Logical && a.Type != DType.Bool) throw Error($"{n.OpType} takes bool inputs");
         if (_kind == BinaryKind.Arithmetic && a.Type == DType.Bool) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on bool is not defined");
         if (_evalI == null && !DTypes.IsFloat(a.Type) && _kind == BinaryKind.Arithmetic) RequireFloat(n, a);
+        if (_evalF == null && DTypes.IsFloat(a.Type)) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on {DTypes.OnnxName(a.Type)} is not defined");
         SetOut(n, 0, _kind == BinaryKind.Arithmetic ? a.Type : DType.Bool, IR.Shape.Broadcast(a.Shape, b.Shape));
     }
 
@@ -46,10 +51,10 @@ public sealed class Binary : Operator
             if (floats)
             {
                 double x = a.GetDouble(idx[0]), y = b.GetDouble(idx[1]);
-                if (a.Type == DType.Float && _kind == BinaryKind.Arithmetic) r.Set(i, (float)_evalF((float)x, (float)y));
-                else r.Set(i, _evalF(x, y));
+                if (a.Type == DType.Float && _kind == BinaryKind.Arithmetic) r.Set(i, (float)_evalF(n, (float)x, (float)y));
+                else r.Set(i, _evalF(n, x, y));
             }
-            else r.SetLong(i, _evalI(a.L[idx[0]], b.L[idx[1]]));
+            else r.SetLong(i, _evalI(n, a.L[idx[0]], b.L[idx[1]]));
         });
         return new[] { r };
     }
@@ -57,6 +62,6 @@ public sealed class Binary : Operator
     public override void Emit(Node n, EmitContext e)
     {
         var t = n.In(0).Type;
-        Broadcast.Emit(e, n.Out(), new[] { n.In(0), n.In(1) }, a => _emit(e, t, a[0], a[1]));
+        Broadcast.Emit(e, n.Out(), new[] { n.In(0), n.In(1) }, a => _emit(n, e, t, a[0], a[1]));
     }
 }

@@ -28,7 +28,7 @@ public static class Broadcast
                 int prev = strides[k][strides[k].Count - 1];
                 int cur = inStrides[k][d];
                 // merge when the previous dim steps over exactly this dim (contiguous), or both are broadcast
-                merge = prev == cur * outShape[d] && (cur != 0 || prev == 0);
+                merge = prev == cur * outShape[d];
             }
             if (merge)
             {

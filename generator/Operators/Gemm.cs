@@ -51,29 +51,33 @@ public sealed class Gemm : Operator
         return new[] { y };
     }
 
+    /// <summary>Net profile: the SIMD kernel from ModelGen.Runtime (C as a scalar, a row, a column or a full matrix).</summary>
+    static bool TryEmitKernel(Node n, EmitContext e, Dims d)
+    {
+        var c = n.In(2);
+        string bias = "default", kind = "None";
+        if (c != null && d.Beta != 0)
+        {
+            bias = e.Span(c);
+            int last = c.Shape.Length == 0 ? 1 : c.Shape[c.Shape.Length - 1];
+            if (c.Length == 1) kind = "Scalar";
+            else if (c.Length == d.N && last == d.N) kind = "Row";
+            else if (c.Length == d.M && last == 1) kind = "Column";
+            else if (c.Length == d.M * d.N) kind = "Matrix";
+            else return false;
+        }
+        e.W.Line($"ModelGen.Runtime.Gemm.Run({e.Span(n.In(0))}, {e.Span(n.In(1))}, {bias}, {e.Span(n.Out())}, {d.M}, {d.N}, {d.K}, " +
+            $"transA: {(d.TransA ? "true" : "false")}, transB: {(d.TransB ? "true" : "false")}, alpha: {EmitContext.F(d.Alpha)}, beta: {EmitContext.F(d.Beta)}, ModelGen.Runtime.BiasKind.{kind});");
+        return true;
+    }
+
     public override void Emit(Node n, EmitContext e)
     {
         var d = (Dims)n.State;
         var a = n.In(0); var b = n.In(1); var c = n.In(2); var y = n.Out();
         var t = a.Type;
         var w = e.W;
-        if (e.Net && t == DType.Float)
-        {
-            // Net profile: the SIMD kernel from ModelGen.Runtime (bias as a row vector, a scalar, or a full matrix).
-            string bias = "default", biasKind = "ModelGen.Runtime.BiasKind.None";
-            if (c != null && d.Beta != 0)
-            {
-                bias = e.Span(c);
-                biasKind = c.Length == 1 ? "ModelGen.Runtime.BiasKind.Scalar"
-                    : c.Shape.Length >= 1 && c.Shape[c.Shape.Length - 1] == d.N && c.Length == d.N ? "ModelGen.Runtime.BiasKind.Row"
-                    : c.Length == d.M && (c.Shape.Length == 1 ? d.N == 1 : c.Shape[c.Shape.Length - 1] == 1) ? "ModelGen.Runtime.BiasKind.Column"
-                    : "ModelGen.Runtime.BiasKind.Matrix";
-                if (biasKind.EndsWith("Matrix") && c.Length != d.M * d.N) goto scalar;
-            }
-            w.Line($"ModelGen.Runtime.Gemm.Run({e.Span(a)}, {e.Span(b)}, {bias}, {e.Span(y)}, {d.M}, {d.N}, {d.K}, transA: {(d.TransA ? "true" : "false")}, transB: {(d.TransB ? "true" : "false")}, alpha: {EmitContext.F(d.Alpha)}, beta: {EmitContext.F(d.Beta)}, {biasKind});");
-            return;
-        }
-        scalar:
+        if (e.Net && t == DType.Float && TryEmitKernel(n, e, d)) return;
         string m = e.Var("m"), j = e.Var("n"), k = e.Var("k"), acc = e.Var("acc");
         var ty = DTypes.CsName(t);
         w.Open($"for (int {m} = 0; {m} < {d.M}; {m}++)");

@@ -10,31 +10,35 @@ namespace ModelGen.Compiler.Operators;
 /// </summary>
 public sealed class Unary : Operator
 {
+    /// <summary>Float: float/double in and out. Numeric: any number type. Predicate: float in, bool out. Logical: bool.</summary>
+    public enum Kind { Float, Numeric, Predicate, Logical }
+
     readonly Func<Node, double, double> _eval;
     readonly Func<Node, EmitContext, DType, string, string> _emit;
-    readonly bool _floatOnly;
+    readonly Kind _kind;
 
-    public Unary(Func<Node, double, double> eval, Func<Node, EmitContext, DType, string, string> emit, bool floatOnly = true)
+    public Unary(Func<Node, double, double> eval, Func<Node, EmitContext, DType, string, string> emit, Kind kind = Kind.Float)
     {
-        _eval = eval; _emit = emit; _floatOnly = floatOnly;
+        _eval = eval; _emit = emit; _kind = kind;
     }
 
     public override void Infer(Node n)
     {
         Require(n, 1, 1);
         var x = n.In(0);
-        if (_floatOnly) RequireFloat(n, x);
-        else if (x.Type == DType.Bool) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on bool is not defined");
-        SetOut(n, 0, x.Type, x.Shape);
+        if (_kind == Kind.Float || _kind == Kind.Predicate) RequireFloat(n, x);
+        else if (_kind == Kind.Logical && x.Type != DType.Bool) throw Error($"{n.OpType} takes a bool input");
+        else if (_kind == Kind.Numeric && x.Type == DType.Bool) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on bool is not defined");
+        SetOut(n, 0, _kind == Kind.Predicate ? DType.Bool : x.Type, x.Shape);
     }
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
     {
         var x = inputs[0];
-        var r = x.Like(x.Shape);
+        var r = new TensorData(n.Out().Type, x.Shape);
         for (int i = 0; i < r.Length; i++)
         {
-            if (x.Type == DType.Float) r.F[i] = (float)_eval(n, x.F[i]);
+            if (x.Type == DType.Float && r.Type == DType.Float) r.F[i] = (float)_eval(n, x.F[i]);
             else r.Set(i, _eval(n, x.GetDouble(i)));
         }
         return new[] { r };
@@ -48,5 +52,27 @@ public sealed class Unary : Operator
 
     // Reference functions, shared by the table rows.
     public static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
+    public static double Erf(double x)
+    {
+        // series for |x| < 2.5, continued fraction above (double precision)
+        double a = Math.Abs(x), r;
+        if (a < 2.5)
+        {
+            double term = a, sum = a;
+            for (int n = 1; n < 60; n++) { term *= -a * a / n; sum += term / (2 * n + 1); }
+            r = sum * 1.1283791670955126;
+        }
+        else if (a > 6) r = 1;
+        else
+        {
+            double f = 0;
+            for (int n = 60; n >= 1; n--) f = n * 0.5 / (a + f);
+            r = 1 - Math.Exp(-a * a) / (a + f) * 0.56418958354775628;
+        }
+        return x < 0 ? -r : r;
+    }
+
+    public static double RoundHalfEven(double x) => Math.Round(x, MidpointRounding.ToEven);
+
     public static double HardSigmoid(double x, double alpha, double beta) => Math.Max(0, Math.Min(1, alpha * x + beta));
 }

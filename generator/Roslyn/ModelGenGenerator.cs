@@ -68,6 +68,7 @@ public sealed class ModelGenGenerator : IIncrementalGenerator
                 ClassName = Meta(fo, "ClassName") ?? "",
                 Namespace = Meta(fo, "Namespace") ?? Prop(go, "RootNamespace") ?? "",
                 InputShape = Meta(fo, "InputShape") ?? "",
+                ConstantInputs = Meta(fo, "ConstantInputs") ?? "",
                 Target = target,
                 DisabledPasses = Meta(fo, "DisabledPasses") ?? "",
             };
