@@ -44,10 +44,12 @@ public class WakeWordPipelineTests(ITestOutputHelper log)
     /// AudioFeatures._streaming_features + Model.predict with growing buffers and variable-length mel calls
     /// (ONNX Runtime for both): same scores frame by frame.
     /// </summary>
-    [Fact]
-    public void DetectorFramingMatchesOpenWakeWordReference()
+    [Theory]
+    [InlineData("speech")]          // silence, speech, silence, noise, silence
+    [InlineData("noise-first")]     // a first chunk with content (the one chunk whose mel call differs in length)
+    public void DetectorFramingMatchesOpenWakeWordReference(string input)
     {
-        var pcm = TestAudio.Load();
+        var pcm = input == "speech" ? TestAudio.Load() : TestAudio.Concat(TestAudio.Noise(8000, 4000, 3), TestAudio.Load());
         using var ort = new OrtWakeWordModels();
         var ours = TestAudio.Run(new WakeWordDetector(ort), pcm);
         var reference = new OpenWakeWordReference(ort);

@@ -21,9 +21,12 @@ public readonly struct FrameResult
 /// openWakeWord's streaming pipeline (utils.py AudioFeatures._streaming_features / model.py Model.predict) for
 /// 1280-sample chunks, over fixed-shape models and preallocated rings: per chunk it allocates nothing.
 /// <list type="number">
-/// <item>Raw audio: the melspectrogram model sees the last 1280 + 160*3 samples (float, int16 scale). openWakeWord's raw
-/// buffer starts empty, so its first call sees only 1280 samples and yields 5 frames; the model is frame-local, so we
-/// feed 480 zeros + the chunk and keep the last 5 frames, which is the same thing at a fixed input shape.</item>
+/// <item>Raw audio: the melspectrogram model sees the last 1280 + 160*3 samples (float, int16 scale) and yields 8 frames
+/// (512-sample STFT windows every 160 samples). openWakeWord's raw buffer starts empty, so its first call sees only 1280
+/// samples and yields 5 frames; at our fixed input shape we feed 480 zeros + the chunk and keep the last 5 frames, which
+/// cover exactly the same samples. The model floors its dB output at 80 dB below the maximum of the whole call
+/// (ReduceMax), so the two can differ only if the first chunk's loudest frame lies in its first 352 samples and the
+/// chunk spans more than 80 dB; a stream that starts with silence or ordinary sound gives identical frames.</item>
 /// <item>Mel frames are transformed as x/10 + 2 and appended to a 76-frame window that starts as all ones
 /// (<c>np.ones((76, 32))</c>).</item>
 /// <item>Each chunk, the embedding model embeds the last 76 mel frames into one 96-d feature.</item>
@@ -167,7 +170,8 @@ public sealed class WakeWordDetector
     /// <summary>
     /// The last 16 of openWakeWord's start-up features: embeddings of 4 s of noise taken as a whole clip
     /// (76-frame windows every 8 mel frames over its 397 frames), computed with the fixed 1760-sample mel model
-    /// block by block (the model is frame-local). Runs once, in the constructor.
+    /// block by block: frames are local to their 512 samples, and the 80 dB floor never engages on uniform noise.
+    /// Runs once, in the constructor.
     /// </summary>
     static float[] ComputeInitialFeatures(IWakeWordModels models)
     {
