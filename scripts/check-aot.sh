@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 proj="$root/samples/WakeWord"
-default_text="hey jarvis, what's the weather"
+default_text="hey jarvis! what's the weather?"
 text="${1:-$default_text}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -13,12 +13,12 @@ namespace WakeWord;
 /// </summary>
 public static class Program
 {
-    const string DefaultText = "hey jarvis, what's the weather";
+    const string DefaultText = "hey jarvis! what's the weather?";
 
     const string Usage = """
         usage: WakeWord [file.wav] [options]
           file.wav            16 kHz mono 16-bit PCM (other rates, channel counts and sample formats are converted)
-          --speak "text"      synthesise the input with espeak-ng (default when no file is given: "hey jarvis, what's the weather")
+          --speak "text"      synthesise the input with espeak-ng (default when no file is given: "hey jarvis! what's the weather?")
           --voice NAME        espeak-ng voice (-v), e.g. en-us
           --wpm N             espeak-ng speed in words per minute (-s)
           --save out.wav      write the 16 kHz input audio (after conversion, before padding) and continue
