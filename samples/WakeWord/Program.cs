@@ -147,7 +147,7 @@ public static class Program
             double mean = total / chunks, median = sorted[chunks / 2];
             double rtf = total / 1000 / audioSec;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"timing: {mean:F3} ms per 80 ms chunk (mean; median {median:F3}, max {max:F3}), real-time factor {rtf:G3} ({1 / rtf:F0}x faster than real time); start-up {initMs:F1} ms; {RuntimeInfo()}"));
+                $"timing: {mean:F3} ms per 80 ms chunk (mean; median {median:F3}, max {max:F3}), real-time factor {rtf:G3} ({(rtf < 1 ? $"{1 / rtf:F1}x faster than" : $"{rtf:F2}x slower than")} real time); start-up {initMs:F1} ms; {RuntimeInfo()}"));
         }
         return 0;
     }
