@@ -31,6 +31,13 @@ public sealed class CodeWriter
         return this;
     }
 
+    /// <summary>Appends text rendered by another writer (already indented).</summary>
+    public CodeWriter Raw(string text)
+    {
+        _sb.Append(text);
+        return this;
+    }
+
     public int Indent { get => _indent; set => _indent = value; }
     public int Length => _sb.Length;
     public override string ToString() => _sb.ToString();

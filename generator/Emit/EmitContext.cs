@@ -17,6 +17,8 @@ public sealed class Storage
     /// <summary>Arena: element offset inside the pool of its element type.</summary>
     public int Offset { get; set; }
     public Value ViewOf { get; init; }
+    /// <summary>A view created by in-place reuse (the output overwrites its input).</summary>
+    public bool InPlace { get; init; }
 }
 
 /// <summary>What an operator's emitter sees: the writer, the profile, and how to reach each tensor.</summary>
@@ -35,10 +37,15 @@ public sealed class EmitContext
         W = w; Profile = profile; _storage = storage; _names = names;
     }
 
+    /// <summary>Constants the emitted code reads (only these are written into the class).</summary>
+    public HashSet<Value> UsedConsts { get; } = new();
+
     public Storage StorageOf(Value v)
     {
         var s = _storage.TryGetValue(v, out var r) ? r : throw new CompileException(Diag.InternalError, $"no storage for '{v.Name}'");
-        return s.Kind == StorageKind.View ? StorageOf(s.ViewOf) : s;
+        if (s.Kind == StorageKind.View) return StorageOf(s.ViewOf);
+        if (s.Kind == StorageKind.Const) UsedConsts.Add(v);
+        return s;
     }
 
     /// <summary>Arena pool array name in the Portable profile, by element type.</summary>
@@ -84,6 +91,18 @@ public sealed class EmitContext
     public string Math(string fn, DType type, params string[] args)
     {
         var joined = string.Join(", ", args);
+        if (Portable && type == DType.Double)
+        {
+            // double on nanoFramework: the double-precision helpers directly
+            switch (fn)
+            {
+                case "Sqrt": case "Exp": case "Log": UsedMath.Add(fn + "D"); return $"{fn}D({joined})";
+                case "Pow": UsedMath.Add("ExpD"); UsedMath.Add("LogD"); return $"ExpD({args[1]} * LogD({args[0]}))";
+                case "Max": return $"({args[0]} != {args[0]} ? {args[0]} : {args[0]} > {args[1]} ? {args[0]} : {args[1]})";
+                case "Min": return $"({args[0]} != {args[0]} ? {args[0]} : {args[0]} < {args[1]} ? {args[0]} : {args[1]})";
+                case "Abs": return $"({args[0]} < 0 ? -{args[0]} : {args[0]})";
+            }
+        }
         if (Portable || PortableMath.NetNeedsHelper(fn))
         {
             if (!PortableMath.Has(fn)) throw new CompileException(Diag.UnsupportedType, $"{fn} is not available in the {Profile} profile");
@@ -145,7 +164,25 @@ public sealed class EmitContext
 /// <summary>Builds readable index expressions: drops zero terms and unit factors.</summary>
 public static class Idx
 {
-    public static string Mul(string var, long factor) => factor == 0 ? "" : factor == 1 ? var : $"{var} * {factor.ToString(CultureInfo.InvariantCulture)}";
+    public static string Mul(string var, long factor) => factor == 0 ? "" : factor == 1 ? var : $"{Paren(var)} * {factor.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>Wraps a compound expression in parentheses (a plain name or number stays as it is).</summary>
+    public static string Paren(string expr)
+    {
+        foreach (var c in expr) if (!(char.IsLetterOrDigit(c) || c == '_')) return expr.StartsWith("(", StringComparison.Ordinal) && expr.EndsWith(")", StringComparison.Ordinal) && Balanced(expr) ? expr : "(" + expr + ")";
+        return expr;
+    }
+
+    static bool Balanced(string s)
+    {
+        int depth = 0;
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '(') depth++;
+            else if (s[i] == ')') { depth--; if (depth == 0 && i < s.Length - 1) return false; }
+        }
+        return depth == 0;
+    }
 
     public static string Sum(params string[] terms)
     {

@@ -24,6 +24,8 @@ public sealed class ModelEmitter
     readonly Dictionary<Value, string> _outputParam = new();
     readonly List<Value> _consts = new();
     readonly CodeWriter _w = new();
+    readonly CodeWriter _body = new();
+    readonly HashSet<string> _disabled;
     EmitContext _e;
     MemoryPlan _plan;
     public MemoryPlan Plan => _plan;
@@ -32,6 +34,8 @@ public sealed class ModelEmitter
     public ModelEmitter(Model model, ModelOptions options, string path)
     {
         _model = model; _opt = options; _path = path;
+        _disabled = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
+        if (_disabled.Contains("all")) _disabled.Add("InPlace");
     }
 
     bool Net => _opt.Target == TargetProfile.Net;
@@ -43,7 +47,13 @@ public sealed class ModelEmitter
         _names.Reserve("Predict");
         AssignStorage();
         _plan = PlanMemory();
-        _e = new EmitContext(_w, _opt.Target, _storage, _names.Used);
+        // The body is rendered first: it decides which constants the code reads (shape-only inputs such as Reshape's
+        // target or Reduce's axes are never emitted) and so the weight bytes the header reports.
+        _body.Indent = (string.IsNullOrEmpty(ns) ? 0 : 1) + 2 + (Net ? 0 : 1);
+        _e = new EmitContext(_body, _opt.Target, _storage, _names.Used);
+        WriteBody();
+        _consts.RemoveAll(v => !_e.UsedConsts.Contains(v));
+        WeightBytes = _consts.Sum(v => (long)v.Length * DTypes.Size(v.Type));
         WriteFile(className, ns);
         return _w.ToString();
     }
@@ -66,6 +76,53 @@ public sealed class ModelEmitter
         }
         AssignNodes(G);
         foreach (var v in G.Outputs) if (v.IsConst) UseConst(v);
+        if (!_disabled.Contains("InPlace")) ApplyInPlace();
+    }
+
+    /// <summary>
+    /// In-place reuse: an elementwise node writes its output over an arena input of the same type and size whose
+    /// last use is this node. Top-level nodes only (a branch's tensors share one step). Shrinks the arena.
+    /// </summary>
+    void ApplyInPlace()
+    {
+        var last = new Dictionary<Value, int>();
+        int step = 0;
+        void Use(Value v, int s) { if (v != null) last[v] = Math.Max(last.TryGetValue(v, out var l) ? l : s, s); }
+        void Visit(Graph g, int s)
+        {
+            foreach (var n in g.Nodes)
+            {
+                foreach (var i in n.Inputs) Use(i, s);
+                foreach (var sub in n.Subgraphs.Values) { Visit(sub, s); foreach (var o in sub.Outputs) Use(o, s); }
+            }
+        }
+        foreach (var n in G.Nodes) { Visit(new Graph(null) { Nodes = { n } }, step); step++; }
+        foreach (var v in G.Outputs) Use(v, int.MaxValue);
+        var rootLast = new Dictionary<Value, int>();
+        foreach (var kv in last)
+        {
+            var r = Root(kv.Key);
+            rootLast[r] = Math.Max(rootLast.TryGetValue(r, out var l) ? l : kv.Value, kv.Value);
+        }
+        step = 0;
+        foreach (var n in G.Nodes)
+        {
+            var o = n.Outputs.Count == 1 ? n.Out() : null;
+            if (o != null && Op(n).ElementwiseInPlace && _storage[o].Kind == StorageKind.Arena)
+            {
+                foreach (var x in n.Inputs)
+                {
+                    if (x == null) continue;
+                    var r = Root(x);
+                    if (_storage[r].Kind != StorageKind.Arena || r.Type != o.Type || r.Length != o.Length || !Shape.Equal(x.Shape, o.Shape)) continue;
+                    if (!rootLast.TryGetValue(r, out var l) || l != step) continue;
+                    _storage[o] = new Storage { Kind = StorageKind.View, ViewOf = x, InPlace = true };
+                    rootLast[r] = Math.Max(l, rootLast.TryGetValue(o, out var lo) ? lo : step);
+                    break;
+                }
+            }
+            step++;
+        }
     }
 
     void AssignNodes(Graph g)
@@ -94,7 +151,6 @@ public sealed class ModelEmitter
         if (_storage.ContainsKey(v)) return;
         _storage[v] = new Storage { Kind = StorageKind.Const, Name = _names.Unique(v.Name, Net ? "" : "c_") };
         _consts.Add(v);
-        WeightBytes += (long)v.Length * DTypes.Size(v.Type);
     }
 
     Value Root(Value v) => _storage.TryGetValue(v, out var s) && s.Kind == StorageKind.View ? Root(s.ViewOf) : v;
@@ -185,7 +241,7 @@ public sealed class ModelEmitter
         {
             var outs = string.Join(" ", n.Outputs.Select(o => Shape.Format(o.Shape)));
             var where = n.Outputs.Select(o => _storage.TryGetValue(o, out var s) ? s : null).FirstOrDefault();
-            var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{where.Offset}]" : where.Kind.ToString().ToLowerInvariant();
+            var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{where.Offset}]" : where.InPlace ? "in-place" : where.Kind.ToString().ToLowerInvariant();
             _w.Line($"//   {i++,4}  {n.OpType,-20} {outs,-22} {place,-16} {Clip(n.Name, 60)}");
         }
         _w.Line("//");
@@ -284,7 +340,7 @@ public sealed class ModelEmitter
                 w.Line($"Span<{DTypes.CsName(p.Type)}> {EmitContext.PoolName(p.Type)} = MemoryMarshal.Cast<byte, {DTypes.CsName(p.Type)}>(scratch.Slice({p.ByteOffset}, {p.Elements * DTypes.Size(p.Type)}));");
             foreach (var v in _consts)
                 w.Line($"ReadOnlySpan<{DTypes.CsName(v.Type)}> {_storage[v].Name} = {ConstProperty(v)};");
-            WriteBody();
+            w.Raw(_body.ToString());
             w.Close();
         }
         else
@@ -299,7 +355,7 @@ public sealed class ModelEmitter
             w.Open("lock (s_lock)");
             foreach (var p in _plan.Pools)
                 w.Line($"if ({EmitContext.PoolName(p.Type)} == null) {EmitContext.PoolName(p.Type)} = new {DTypes.CsName(p.Type)}[{Math.Max(1, p.Elements)}];");
-            WriteBody();
+            w.Raw(_body.ToString());
             w.Close();
             w.Close();
         }
@@ -314,7 +370,7 @@ public sealed class ModelEmitter
         foreach (var v in G.Outputs.Distinct())
         {
             if (_storage.TryGetValue(v, out var s) && s.Kind == StorageKind.Output) continue;
-            _w.Line($"// graph output '{v.Name}'");
+            _e.W.Line($"// graph output '{v.Name}'");
             EmitCopyTo(v, _outputParam[v]);
         }
     }
@@ -322,12 +378,12 @@ public sealed class ModelEmitter
     void EmitCopyTo(Value src, string dstParam)
     {
         var i = _e.Var("i");
-        _w.Line($"for (int {i} = 0; {i} < {src.Length}; {i}++) {dstParam}[{i}] = {_e.At(src, i)};");
+        _e.W.Line($"for (int {i} = 0; {i} < {src.Length}; {i}++) {dstParam}[{i}] = {_e.At(src, i)};");
     }
 
     internal void EmitNode(Node n, int step)
     {
-        var w = _w;
+        var w = _e.W;
         var ins = string.Join(", ", n.Inputs.Select(v => v == null ? "-" : $"{Clip(v.Name, 40)}{Shape.Format(v.Shape)}"));
         var outs = string.Join(", ", n.Outputs.Select(v => $"{Clip(v.Name, 40)}{Shape.Format(v.Shape)}"));
         w.Line();
@@ -353,13 +409,13 @@ public sealed class ModelEmitter
     void EmitCopy(Value src, Value dst)
     {
         var i = _e.Var("i");
-        _w.Line($"for (int {i} = 0; {i} < {dst.Length}; {i}++) {_e.At(dst, i)} = {_e.At(src, i)};");
+        _e.W.Line($"for (int {i} = 0; {i} < {dst.Length}; {i}++) {_e.At(dst, i)} = {_e.At(src, i)};");
     }
 
     /// <summary>If with a run-time condition: both branches compiled, chosen per call.</summary>
     void EmitIf(Node n)
     {
-        var w = _w;
+        var w = _e.W;
         w.Open($"if ({_e.At(n.In(0), "0")}{(n.In(0).Type == DType.Bool ? "" : " != 0")})");
         EmitBranch(n, n.Subgraphs["then_branch"]);
         w.Close();

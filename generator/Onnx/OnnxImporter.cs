@@ -167,7 +167,8 @@ public sealed class OnnxImporter
         for (int i = 0; i < shape.Length; i++)
         {
             var d = dims[i];
-            if (d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0 && d.DimValue <= int.MaxValue) { shape[i] = (int)d.DimValue; continue; }
+            // a dim_value that is set (even to 0: an empty tensor) is static
+            if (d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue >= 0 && d.DimValue <= int.MaxValue) { shape[i] = (int)d.DimValue; continue; }
             string sym = d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? $"'{d.DimParam}'" : "unknown";
             var example = string.Join(",", dims.Select(x => x.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && x.DimValue > 0 ? x.DimValue.ToString() : "1"));
             throw new CompileException(Diag.UnresolvedDimension, $"dimension {i} of input '{vi.Name}' is symbolic ({sym}); fix it at build time with InputShape=\"{example}\" (or \"{vi.Name}={example}\") on the <OnnxModel> item");

@@ -26,6 +26,8 @@ public sealed class Binary : Operator
         _kind = kind; _evalF = evalF; _evalI = evalI; _emit = emit;
     }
 
+    public override bool ElementwiseInPlace => true;
+
     public override void Infer(Node n)
     {
         Require(n, 2, 2);

@@ -6,6 +6,8 @@ namespace ModelGen.Compiler.Operators;
 /// <summary>Clip: bounds from attributes (opset &lt; 11) or optional inputs 1 and 2 (constant or run-time scalars).</summary>
 public sealed class Clip : Operator
 {
+    public override bool ElementwiseInPlace => true;
+
     public override void Infer(Node n)
     {
         Require(n, 1, 3);

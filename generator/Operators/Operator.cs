@@ -19,6 +19,12 @@ public abstract class Operator
     /// <summary>Writes the C# that computes the node's outputs from its inputs.</summary>
     public abstract void Emit(Node n, EmitContext e);
 
+    /// <summary>
+    /// True when output 0 may overwrite an input of the same type and shape that dies at this node: the emitted
+    /// code reads element i of that input before writing element i of the output (elementwise ops).
+    /// </summary>
+    public virtual bool ElementwiseInPlace => false;
+
     /// <summary>True when the result depends only on input shapes (Shape, Size): folded even when inputs are not constant.</summary>
     public virtual bool ShapeOnly => false;
 

@@ -33,6 +33,9 @@ public static partial class OperatorRegistry
         RegisterNn(t);
         RegisterTensor(t);
         RegisterReduce(t);
+        RegisterIndexing(t);
+        RegisterSequence(t);
+        RegisterResize(t);
         return t;
     }
 
@@ -40,6 +43,9 @@ public static partial class OperatorRegistry
     static partial void RegisterNn(Dictionary<string, Operator> t);
     static partial void RegisterTensor(Dictionary<string, Operator> t);
     static partial void RegisterReduce(Dictionary<string, Operator> t);
+    static partial void RegisterIndexing(Dictionary<string, Operator> t);
+    static partial void RegisterSequence(Dictionary<string, Operator> t);
+    static partial void RegisterResize(Dictionary<string, Operator> t);
 
     static string Cast(DType t, string expr) => t is DType.Int8 or DType.UInt8 or DType.Int16 or DType.UInt16 ? $"({DTypes.CsName(t)})({expr})" : expr;
 

@@ -22,6 +22,8 @@ public sealed class Unary : Operator
         _eval = eval; _emit = emit; _kind = kind;
     }
 
+    public override bool ElementwiseInPlace => true;
+
     public override void Infer(Node n)
     {
         Require(n, 1, 1);

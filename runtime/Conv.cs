@@ -1,0 +1,288 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Runtime;
+
+/// <summary>Convolution kernels for generated code (NCHW, float32).</summary>
+public static unsafe class Conv
+{
+    /// <summary>
+    /// 2-D convolution, NCHW. x [batch, inC, inH, inW], w [outC, inC/groups, kH, kW], bias [outC] or empty (no bias),
+    /// y [batch, outC, outH, outW]. Padding is implicit zeros: padTop/padLeft shift the windows, the bottom/right pads
+    /// are implied by outH/outW. Allocation-free (small stack buffers only); y must not overlap x, w or bias.
+    /// </summary>
+    /// <remarks>
+    /// Strategy by shape: depthwise (one input channel per group) runs a direct kernel vectorised along the output
+    /// row; 1x1 stride-1 unpadded convolutions are a GEMM over the input planes as they lie; everything else is an
+    /// implicit-im2col GEMM (weights as A, input patches packed into a stack panel on the fly, never materialised).
+    /// </remarks>
+    public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups)
+    {
+        if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
+            || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0 || groups <= 0)
+            throw new ArgumentOutOfRangeException(nameof(groups), "Conv2D: invalid geometry");
+        if (inC % groups != 0 || outC % groups != 0) throw new ArgumentException("Conv2D: groups must divide inC and outC", nameof(groups));
+        int icg = inC / groups, ocg = outC / groups;
+        long inPlane = (long)inH * inW, outPlane = (long)outH * outW;
+        long kSize = (long)icg * kH * kW;
+        if (x.Length < batch * inC * inPlane) throw new ArgumentException("Conv2D: x too small", nameof(x));
+        if (w.Length < outC * kSize) throw new ArgumentException("Conv2D: w too small", nameof(w));
+        if (y.Length < batch * outC * outPlane) throw new ArgumentException("Conv2D: y too small", nameof(y));
+        if (bias.Length != 0 && bias.Length < outC) throw new ArgumentException("Conv2D: bias must be empty or hold outC values", nameof(bias));
+        if (batch == 0 || outPlane == 0) return;
+        if (kSize > int.MaxValue || outPlane > int.MaxValue) throw new ArgumentException("Conv2D: tensor too large");
+
+        int hw = (int)outPlane, k = (int)kSize;
+        bool pointwise = kH == 1 && kW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW;
+        fixed (float* px = x, pw = w, pb = bias, py = y)
+        {
+            for (int nb = 0; nb < batch; nb++)
+            {
+                float* xb = px + nb * inC * inPlane;
+                float* yb = py + nb * outC * outPlane;
+                if (icg == 1 && groups > 1)
+                {
+                    Depthwise(xb, pw, bias.Length == 0 ? null : pb, yb, outC, ocg, inH, inW, kH, kW, outH, outW,
+                        strideH, strideW, padTop, padLeft, dilH, dilW);
+                    continue;
+                }
+                for (int g = 0; g < groups; g++)
+                {
+                    float* xg = xb + g * icg * inPlane;
+                    var src = pointwise
+                        ? new BSource { Kind = BSource.RowMajor, B = xg, Ldb = hw }
+                        : new BSource
+                        {
+                            Kind = BSource.Im2Col, B = xg, InH = inH, InW = inW, KH = kH, KW = kW, OutW = outW,
+                            SH = strideH, SW = strideW, PT = padTop, PL = padLeft, DH = dilH, DW = dilW,
+                        };
+                    GemmCore.Run(pw + (nint)g * ocg * k, k, 1, src, yb + g * ocg * outPlane, hw, ocg, hw, k, 1f, false,
+                        bias.Length == 0 ? null : pb + g * ocg);
+                }
+            }
+        }
+    }
+
+    // ---------------- depthwise ----------------
+
+    static void Depthwise(float* x, float* w, float* bias, float* y, int outC, int mult, int inH, int inW, int kH, int kW,
+        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw)
+    {
+        switch (SimdLevel.Bits)
+        {
+            case 512: Depthwise<V512, Vector512<float>>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw); break;
+            case 256: Depthwise<V256, Vector256<float>>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw); break;
+            case 128: Depthwise<V128, Vector128<float>>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw); break;
+            default: Depthwise<V0, float>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw); break;
+        }
+    }
+
+    /// <summary>First output index whose window start ox*s + off is at least lo: ceil((lo - off) / s), at least 0.</summary>
+    internal static int FirstAtLeast(int lo, int off, int s)
+    {
+        int num = lo - off;
+        if (num <= 0) return 0;
+        return (num + s - 1) / s;
+    }
+
+    /// <summary>One past the last output index whose ox*s + off is at most hi (floor((hi - off) / s) + 1), at least 0.</summary>
+    internal static int EndAtMost(int hi, int off, int s)
+    {
+        int num = hi - off;
+        if (num < 0) return 0;
+        return num / s + 1;
+    }
+
+    /// <summary>Floats of input the depthwise path stages on the stack (a band of zero-padded rows, 32 KiB).</summary>
+    const int DwStage = 8192;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Depthwise<S, TV>(float* x, float* w, float* bias, float* y, int outC, int mult, int inH, int inW, int kH, int kW,
+        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        int nv = (outW + l - 1) / l * l;          // output row rounded up to whole vectors
+        int wp = nv + (kW - 1) * dw;              // staged row: every tap of every (rounded-up) output column lies inside
+        int rowsPerOut = (kH - 1) * dh + 1;
+        if (sw != 1 || l == 1 || rowsPerOut * wp > DwStage)
+        {
+            DepthwiseGeneral<S, TV>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw);
+            return;
+        }
+        // Stride 1 along rows: stage a band of input rows zero-padded on every side (top/bottom pads as zero rows, the
+        // left pad and the rounded-up tail as zero columns) so that every output vector is kH*kW unconditional FMAs.
+        float* stage = stackalloc float[DwStage];
+        float* tail = stackalloc float[4 * 64];
+        int bandOut = Math.Max(1, Math.Min(outH, ((DwStage / wp) - rowsPerOut) / sh + 1));
+        int copyLen = Math.Max(0, Math.Min(inW, wp - pl));
+        for (int oc = 0; oc < outC; oc++)
+        {
+            float* xc = x + (nint)(oc / mult) * inH * inW;
+            float* wc = w + (nint)oc * kH * kW;
+            float* yc = y + (nint)oc * outH * outW;
+            TV vb = S.Splat(bias == null ? 0f : bias[oc]);
+            for (int oy0 = 0; oy0 < outH; oy0 += bandOut)
+            {
+                int oy1 = Math.Min(outH, oy0 + bandOut);
+                int top = oy0 * sh - pt, rows = (oy1 - 1 - oy0) * sh + rowsPerOut;
+                for (int r = 0; r < rows; r++)
+                {
+                    float* d = stage + r * wp;
+                    int iy = top + r;
+                    if ((uint)iy >= (uint)inH) { new Span<float>(d, wp).Clear(); continue; }
+                    int t = 0;
+                    for (; t < Math.Min(pl, wp); t++) d[t] = 0f;
+                    new ReadOnlySpan<float>(xc + iy * inW, copyLen).CopyTo(new Span<float>(d + t, copyLen));
+                    for (t += copyLen; t < wp; t++) d[t] = 0f;
+                }
+                int oy = oy0;
+                for (; oy + 2 <= oy1; oy += 2)
+                    DwRows<S, TV, R2>(stage + (oy - oy0) * sh * wp, sh * wp, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail);
+                if (oy < oy1)
+                    DwRows<S, TV, R1>(stage + (oy - oy0) * sh * wp, 0, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail);
+            }
+        }
+    }
+
+    /// <summary>R.N output rows (their staged windows rowStep apart) of one channel, two vectors at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void DwRows<S, TV, R>(float* s0, int rowStep, int wp, float* wc, int kH, int kW, int dh, int dw, TV vb,
+        float* yr, int outW, int nv, float* tail)
+        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows
+    {
+        int l = S.Lanes;
+        float* s1 = s0 + rowStep;
+        for (int v = 0; v < nv; v += 2 * l)
+        {
+            bool two = v + l < nv;
+            TV a0 = vb, a1 = vb, b0 = vb, b1 = vb;
+            for (int ky = 0; ky < kH; ky++)
+            {
+                float* p0 = s0 + ky * dh * wp + v, p1 = s1 + ky * dh * wp + v;
+                float* wr = wc + ky * kW;
+                for (int kx = 0; kx < kW; kx++, p0 += dw, p1 += dw)
+                {
+                    TV wv = S.Splat(wr[kx]);
+                    a0 = S.Fma(wv, S.Load(p0), a0);
+                    if (two) a1 = S.Fma(wv, S.Load(p0 + l), a1);
+                    if (R.N > 1)
+                    {
+                        b0 = S.Fma(wv, S.Load(p1), b0);
+                        if (two) b1 = S.Fma(wv, S.Load(p1 + l), b1);
+                    }
+                }
+            }
+            if (v + 2 * l <= outW)
+            {
+                S.Store(yr + v, a0); S.Store(yr + v + l, a1);
+                if (R.N > 1) { S.Store(yr + outW + v, b0); S.Store(yr + outW + v + l, b1); }
+            }
+            else
+            {
+                int cnt = outW - v;
+                S.Store(tail, a0); S.Store(tail + l, a1);
+                new ReadOnlySpan<float>(tail, cnt).CopyTo(new Span<float>(yr + v, cnt));
+                if (R.N > 1)
+                {
+                    S.Store(tail, b0); S.Store(tail + l, b1);
+                    new ReadOnlySpan<float>(tail, cnt).CopyTo(new Span<float>(yr + outW + v, cnt));
+                }
+            }
+        }
+    }
+
+    /// <summary>Any stride: vectorised interior columns for stride 1, scalar elsewhere.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void DepthwiseGeneral<S, TV>(float* x, float* w, float* bias, float* y, int outC, int mult, int inH, int inW, int kH, int kW,
+        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        // Output columns whose whole window row lies inside the input: ox*sw - pl >= 0 and ox*sw - pl + (kW-1)*dw <= inW-1.
+        int oxLo = Math.Min(outW, FirstAtLeast(0, -pl, sw));
+        int oxHi = Math.Max(oxLo, Math.Min(outW, EndAtMost(inW - 1, -pl + (kW - 1) * dw, sw)));
+        for (int oc = 0; oc < outC; oc++)
+        {
+            float* xc = x + (nint)(oc / mult) * inH * inW;
+            float* wc = w + (nint)oc * kH * kW;
+            float b = bias == null ? 0f : bias[oc];
+            for (int oy = 0; oy < outH; oy++)
+            {
+                float* yr = y + ((nint)oc * outH + oy) * outW;
+                int iy0 = oy * sh - pt;
+                int kyLo = FirstAtLeast(0, iy0, dh), kyHi = Math.Min(kH, EndAtMost(inH - 1, iy0, dh));
+                if (kyLo >= kyHi) { new Span<float>(yr, outW).Fill(b); continue; }
+                int ox = 0;
+                for (; ox < oxLo; ox++) yr[ox] = EdgeSum(xc, wc, b, inW, kW, iy0, kyLo, kyHi, ox * sw - pl, dh, dw);
+                if (sw == 1 && l > 1)
+                {
+                    TV vb = S.Splat(b);
+                    for (; ox + 4 * l <= oxHi; ox += 4 * l)
+                    {
+                        TV s0 = vb, s1 = vb, s2 = vb, s3 = vb;
+                        for (int ky = kyLo; ky < kyHi; ky++)
+                        {
+                            float* xr = xc + (iy0 + ky * dh) * inW + ox - pl;
+                            float* wr = wc + ky * kW;
+                            for (int kx = 0; kx < kW; kx++, xr += dw)
+                            {
+                                TV wv = S.Splat(wr[kx]);
+                                s0 = S.Fma(wv, S.Load(xr), s0); s1 = S.Fma(wv, S.Load(xr + l), s1);
+                                s2 = S.Fma(wv, S.Load(xr + 2 * l), s2); s3 = S.Fma(wv, S.Load(xr + 3 * l), s3);
+                            }
+                        }
+                        S.Store(yr + ox, s0); S.Store(yr + ox + l, s1); S.Store(yr + ox + 2 * l, s2); S.Store(yr + ox + 3 * l, s3);
+                    }
+                    for (; ox + l <= oxHi; ox += l)
+                    {
+                        TV s0 = vb, s1 = S.Zero;
+                        for (int ky = kyLo; ky < kyHi; ky++)
+                        {
+                            float* xr = xc + (iy0 + ky * dh) * inW + ox - pl;
+                            float* wr = wc + ky * kW;
+                            int kx = 0;
+                            for (; kx + 2 <= kW; kx += 2, xr += 2 * dw)
+                            {
+                                s0 = S.Fma(S.Splat(wr[kx]), S.Load(xr), s0);
+                                s1 = S.Fma(S.Splat(wr[kx + 1]), S.Load(xr + dw), s1);
+                            }
+                            if (kx < kW) s0 = S.Fma(S.Splat(wr[kx]), S.Load(xr), s0);
+                        }
+                        S.Store(yr + ox, S.Add(s0, s1));
+                    }
+                }
+                for (; ox < oxHi; ox++)
+                {
+                    // interior column: every kx tap is inside the row
+                    float s = b;
+                    int ix = ox * sw - pl;
+                    for (int ky = kyLo; ky < kyHi; ky++)
+                    {
+                        float* xr = xc + (iy0 + ky * dh) * inW + ix;
+                        float* wr = wc + ky * kW;
+                        for (int kx = 0; kx < kW; kx++) s += wr[kx] * xr[kx * dw];
+                    }
+                    yr[ox] = s;
+                }
+                for (; ox < outW; ox++) yr[ox] = EdgeSum(xc, wc, b, inW, kW, iy0, kyLo, kyHi, ox * sw - pl, dh, dw);
+            }
+        }
+    }
+
+    static float EdgeSum(float* xc, float* wc, float b, int inW, int kW, int iy0, int kyLo, int kyHi, int ix0, int dh, int dw)
+    {
+        int kxLo = FirstAtLeast(0, ix0, dw), kxHi = Math.Min(kW, EndAtMost(inW - 1, ix0, dw));
+        float s = b;
+        for (int ky = kyLo; ky < kyHi; ky++)
+        {
+            float* xr = xc + (iy0 + ky * dh) * inW + ix0;
+            float* wr = wc + ky * kW;
+            for (int kx = kxLo; kx < kxHi; kx++) s += wr[kx] * xr[kx * dw];
+        }
+        return s;
+    }
+}

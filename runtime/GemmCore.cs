@@ -1,0 +1,415 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+[module: SkipLocalsInit]
+
+namespace ModelGen.Runtime;
+
+/// <summary>Where the B operand of a GEMM comes from; the driver packs NR-column panels of it on the fly.</summary>
+internal unsafe struct BSource
+{
+    internal const int RowMajor = 0;   // B'[p, j] = B[p * Ldb + j]
+    internal const int Transposed = 1; // B'[p, j] = B[j * Ldb + p]
+    internal const int Im2Col = 2;     // B'[(c, ky, kx), (oy, ox)] = X[c, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW] or 0
+
+    public int Kind;
+    public float* B;
+    public nint Ldb;
+    // implicit im2col (Kind == Im2Col): B points at the first input channel of the group
+    public int InH, InW, KH, KW, OutW, SH, SW, PT, PL, DH, DW;
+}
+
+/// <summary>
+/// The register-tiled SGEMM engine: C[m, n] (+)= alpha * A[m, k] * B'[k, n] with A read through strides
+/// (A[i, p] = a[i * ars + p * acs]: row-major or transposed) and B' packed per panel of NR = 2 vectors columns and KC
+/// rows into a small stack buffer. The micro-kernel keeps up to 6 x NR accumulators in registers.
+/// </summary>
+internal static unsafe class GemmCore
+{
+    /// <summary>Floats in the packed B panel (16 KiB: stays in L1 while every row block of A streams past it).</summary>
+    internal const int PanelFloats = 4096;
+    internal const int MR = 6;
+
+    /// <summary>
+    /// C = alpha * A B' + (accumulate ? C : rowBias[i] or 0). rowBias (may be null) adds bias[i] to row i.
+    /// </summary>
+    internal static void Run(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
+        int m, int n, int k, float alpha, bool accumulate, float* rowBias)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0)
+        {
+            if (accumulate) return;
+            for (int i = 0; i < m; i++)
+                new Span<float>(c + i * ldc, n).Fill(rowBias == null ? 0f : rowBias[i]);
+            return;
+        }
+        switch (SimdLevel.Bits)
+        {
+            case 512: Run<V512, Vector512<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
+            case 256: Run<V256, Vector256<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
+            case 128: Run<V128, Vector128<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
+            default: RunScalar(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Run<S, TV>(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
+        int m, int n, int k, float alpha, bool accumulate, float* rowBias)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        float* panel = stackalloc float[PanelFloats];
+        float* tile = stackalloc float[MR * 32];
+        int l = S.Lanes;
+        int jc = 0;
+        // full panels of two vectors, then a narrow tail panel of one vector (of half width where that suffices)
+        for (; jc + l < n; jc += 2 * l)
+            Panel<S, TV, R2>(a, ars, acs, src, c, ldc, m, Math.Min(2 * l, n - jc), jc, k, alpha, accumulate, rowBias, panel, tile);
+        if (jc < n)
+        {
+            int nr = n - jc;
+            if (typeof(S) == typeof(V512) && nr <= 8)
+                Panel<V256, Vector256<float>, R1>(a, ars, acs, src, c, ldc, m, nr, jc, k, alpha, accumulate, rowBias, panel, tile);
+            else
+                Panel<S, TV, R1>(a, ars, acs, src, c, ldc, m, nr, jc, k, alpha, accumulate, rowBias, panel, tile);
+        }
+    }
+
+    /// <summary>Columns [jc, jc+nr) of C, nr &lt;= V.N vectors: for each KC block pack (or point at) B', then sweep the rows of A.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Panel<S, TV, V>(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc, int m, int nr, int jc, int k,
+        float alpha, bool accumulate, float* rowBias, float* panel, float* tile)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    {
+        int nrFull = V.N * S.Lanes;
+        int kcMax = PanelFloats / nrFull;
+        // Row-major B with few rows of A: read B in place (packing would cost as much as the product).
+        bool direct = src.Kind == BSource.RowMajor && m <= 2 * MR && nr == nrFull;
+        for (int pc = 0; pc < k; pc += kcMax)
+        {
+            int kc = Math.Min(kcMax, k - pc);
+            bool first = pc == 0;
+            float* bp; nint ldbp;
+            if (direct) { bp = src.B + pc * src.Ldb + jc; ldbp = src.Ldb; }
+            else { Pack<S, TV>(src, pc, kc, jc, nr, nrFull, panel); bp = panel; ldbp = nrFull; }
+            bool acc = accumulate || !first;
+            float* bias = first ? rowBias : null;
+            for (int ic = 0; ic < m; ic += MR)
+            {
+                int mr = Math.Min(MR, m - ic);
+                float* ai = a + ic * ars + pc * acs;
+                float* bi = bias == null ? null : bias + ic;
+                if (nr == nrFull)
+                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, c + ic * ldc + jc, ldc, alpha, acc, bi);
+                else
+                {
+                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, tile, nrFull, alpha, false, bi);
+                    for (int r = 0; r < mr; r++)
+                    {
+                        float* cr = c + (ic + r) * ldc + jc;
+                        float* tr = tile + r * nrFull;
+                        if (acc) for (int j = 0; j < nr; j++) cr[j] += tr[j];
+                        else for (int j = 0; j < nr; j++) cr[j] = tr[j];
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Micro<S, TV, V>(int mr, float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    {
+        switch (mr)
+        {
+            case 6: Micro<S, TV, R6, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 5: Micro<S, TV, R5, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 4: Micro<S, TV, R4, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 3: Micro<S, TV, R3, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 2: Micro<S, TV, R2, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            default: Micro<S, TV, R1, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+        }
+    }
+
+    /// <summary>R.N rows x V.N vectors of C from kc rank-1 updates (broadcast A, FMA with V.N vectors of B').</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Micro<S, TV, R, V>(float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias)
+        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows where V : struct, IRows
+    {
+        int l = S.Lanes;
+        TV c00 = S.Zero, c01 = S.Zero, c10 = S.Zero, c11 = S.Zero, c20 = S.Zero, c21 = S.Zero;
+        TV c30 = S.Zero, c31 = S.Zero, c40 = S.Zero, c41 = S.Zero, c50 = S.Zero, c51 = S.Zero;
+        float* a0 = a, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars;
+        nint off = 0;
+        if (V.N > 1)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                TV b0 = S.Load(b), b1 = S.Load(b + l);
+                TV t = S.Splat(a0[off]); c00 = S.Fma(t, b0, c00); c01 = S.Fma(t, b1, c01);
+                if (R.N > 1) { t = S.Splat(a1[off]); c10 = S.Fma(t, b0, c10); c11 = S.Fma(t, b1, c11); }
+                if (R.N > 2) { t = S.Splat(a2[off]); c20 = S.Fma(t, b0, c20); c21 = S.Fma(t, b1, c21); }
+                if (R.N > 3) { t = S.Splat(a3[off]); c30 = S.Fma(t, b0, c30); c31 = S.Fma(t, b1, c31); }
+                if (R.N > 4) { t = S.Splat(a4[off]); c40 = S.Fma(t, b0, c40); c41 = S.Fma(t, b1, c41); }
+                if (R.N > 5) { t = S.Splat(a5[off]); c50 = S.Fma(t, b0, c50); c51 = S.Fma(t, b1, c51); }
+                off += acs;
+                b += ldb;
+            }
+        }
+        else
+        {
+            // one vector per row: two independent chains per row (even/odd p) hide the FMA latency
+            int p = 0;
+            for (; p + 2 <= kc; p += 2)
+            {
+                TV b0 = S.Load(b), b1 = S.Load(b + ldb);
+                nint o1 = off + acs;
+                c00 = S.Fma(S.Splat(a0[off]), b0, c00); c01 = S.Fma(S.Splat(a0[o1]), b1, c01);
+                if (R.N > 1) { c10 = S.Fma(S.Splat(a1[off]), b0, c10); c11 = S.Fma(S.Splat(a1[o1]), b1, c11); }
+                if (R.N > 2) { c20 = S.Fma(S.Splat(a2[off]), b0, c20); c21 = S.Fma(S.Splat(a2[o1]), b1, c21); }
+                if (R.N > 3) { c30 = S.Fma(S.Splat(a3[off]), b0, c30); c31 = S.Fma(S.Splat(a3[o1]), b1, c31); }
+                if (R.N > 4) { c40 = S.Fma(S.Splat(a4[off]), b0, c40); c41 = S.Fma(S.Splat(a4[o1]), b1, c41); }
+                if (R.N > 5) { c50 = S.Fma(S.Splat(a5[off]), b0, c50); c51 = S.Fma(S.Splat(a5[o1]), b1, c51); }
+                off += 2 * acs;
+                b += 2 * ldb;
+            }
+            if (p < kc)
+            {
+                TV b0 = S.Load(b);
+                c00 = S.Fma(S.Splat(a0[off]), b0, c00);
+                if (R.N > 1) c10 = S.Fma(S.Splat(a1[off]), b0, c10);
+                if (R.N > 2) c20 = S.Fma(S.Splat(a2[off]), b0, c20);
+                if (R.N > 3) c30 = S.Fma(S.Splat(a3[off]), b0, c30);
+                if (R.N > 4) c40 = S.Fma(S.Splat(a4[off]), b0, c40);
+                if (R.N > 5) c50 = S.Fma(S.Splat(a5[off]), b0, c50);
+            }
+            c00 = S.Add(c00, c01); c10 = S.Add(c10, c11); c20 = S.Add(c20, c21);
+            c30 = S.Add(c30, c31); c40 = S.Add(c40, c41); c50 = S.Add(c50, c51);
+        }
+        TV va = S.Splat(alpha);
+        StoreRow<S, TV, V>(c, l, c00, c01, va, acc, bias, 0);
+        if (R.N > 1) StoreRow<S, TV, V>(c + ldc, l, c10, c11, va, acc, bias, 1);
+        if (R.N > 2) StoreRow<S, TV, V>(c + 2 * ldc, l, c20, c21, va, acc, bias, 2);
+        if (R.N > 3) StoreRow<S, TV, V>(c + 3 * ldc, l, c30, c31, va, acc, bias, 3);
+        if (R.N > 4) StoreRow<S, TV, V>(c + 4 * ldc, l, c40, c41, va, acc, bias, 4);
+        if (R.N > 5) StoreRow<S, TV, V>(c + 5 * ldc, l, c50, c51, va, acc, bias, 5);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreRow<S, TV, V>(float* c, int l, TV v0, TV v1, TV va, bool acc, float* bias, int r)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    {
+        if (acc)
+        {
+            S.Store(c, S.Fma(v0, va, S.Load(c)));
+            if (V.N > 1) S.Store(c + l, S.Fma(v1, va, S.Load(c + l)));
+        }
+        else
+        {
+            TV bv = bias == null ? S.Zero : S.Splat(bias[r]);
+            S.Store(c, S.Fma(v0, va, bv));
+            if (V.N > 1) S.Store(c + l, S.Fma(v1, va, bv));
+        }
+    }
+
+    // ---------------- packing ----------------
+
+    /// <summary>Packs rows [pc, pc+kc) x columns [jc, jc+nr) of B' into dst (row stride NR = 2 vectors), zero-padding columns past nr.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Pack<S, TV>(in BSource src, int pc, int kc, int jc, int nr, int nrFull, float* dst)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        switch (src.Kind)
+        {
+            case BSource.RowMajor:
+            {
+                float* s = src.B + pc * src.Ldb + jc;
+                if (nr == nrFull)
+                {
+                    for (int p = 0; p < kc; p++, s += src.Ldb, dst += nrFull)
+                        for (int j = 0; j < nrFull; j += l) S.Store(dst + j, S.Load(s + j));
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, s += src.Ldb, dst += nrFull)
+                    {
+                        int j = 0;
+                        for (; j < nr; j++) dst[j] = s[j];
+                        for (; j < nrFull; j++) dst[j] = 0f;
+                    }
+                }
+                break;
+            }
+            case BSource.Transposed:
+            {
+                int j = 0;
+                if (Avx.IsSupported)
+                {
+                    // 8 x 8 blocks through registers (rows of B become columns of the panel)
+                    for (; j + 8 <= nr; j += 8)
+                    {
+                        float* s = src.B + (jc + j) * src.Ldb + pc;
+                        int p = 0;
+                        for (; p + 8 <= kc; p += 8) Transpose8x8(s + p, src.Ldb, dst + p * nrFull + j, nrFull);
+                        for (; p < kc; p++)
+                            for (int jj = 0; jj < 8; jj++) dst[p * nrFull + j + jj] = s[jj * src.Ldb + p];
+                    }
+                }
+                for (; j < nr; j++)
+                {
+                    float* s = src.B + (jc + j) * src.Ldb + pc;
+                    float* d = dst + j;
+                    int p = 0;
+                    for (; p + 4 <= kc; p += 4, d += 4 * nrFull)
+                    {
+                        d[0] = s[p]; d[nrFull] = s[p + 1]; d[2 * nrFull] = s[p + 2]; d[3 * nrFull] = s[p + 3];
+                    }
+                    for (; p < kc; p++, d += nrFull) *d = s[p];
+                }
+                if (nr < nrFull)
+                    for (int p = 0; p < kc; p++)
+                        for (int jj = nr; jj < nrFull; jj++) dst[p * nrFull + jj] = 0f;
+                break;
+            }
+            default:
+                PackIm2Col<S, TV>(src, pc, kc, jc, nr, nrFull, dst);
+                break;
+        }
+    }
+
+    /// <summary>dst[i * ldd + r] = src[r * lds + i] for an 8 x 8 block (AVX shuffles).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8(float* src, nint lds, float* dst, nint ldd)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + lds), r2 = Avx.LoadVector256(src + 2 * lds), r3 = Avx.LoadVector256(src + 3 * lds);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * lds), r5 = Avx.LoadVector256(src + 5 * lds), r6 = Avx.LoadVector256(src + 6 * lds), r7 = Avx.LoadVector256(src + 7 * lds);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PackIm2Col<S, TV>(in BSource s, int pc, int kc, int jc, int nr, int nrFull, float* dst)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        // Split the panel's columns into runs along one output row: (oy, ox0, length, offset in the panel row).
+        int* runOy = stackalloc int[32], runOx = stackalloc int[32], runLen = stackalloc int[32], runDst = stackalloc int[32];
+        int runs = 0;
+        {
+            int j = jc, end = jc + nr, o = 0;
+            while (j < end)
+            {
+                int oy = j / s.OutW, ox = j - oy * s.OutW;
+                int len = Math.Min(s.OutW - ox, end - j);
+                runOy[runs] = oy; runOx[runs] = ox; runLen[runs] = len; runDst[runs] = o;
+                runs++; j += len; o += len;
+            }
+        }
+        int khw = s.KH * s.KW;
+        int ci = pc / khw, rem = pc - ci * khw, ky = rem / s.KW, kx = rem - ky * s.KW;
+        int inW = s.InW, inH = s.InH, plane = inH * inW;
+        for (int p = 0; p < kc; p++, dst += nrFull)
+        {
+            float* xc = s.B + (nint)ci * plane;
+            int dy = ky * s.DH - s.PT, dx = kx * s.DW - s.PL;
+            for (int r = 0; r < runs; r++)
+            {
+                float* d = dst + runDst[r];
+                int len = runLen[r];
+                int iy = runOy[r] * s.SH + dy;
+                if ((uint)iy >= (uint)inH) { new Span<float>(d, len).Clear(); continue; }
+                float* row = xc + iy * inW;
+                int ix0 = runOx[r] * s.SW + dx;
+                if (s.SW == 1)
+                {
+                    int lo = Math.Clamp(-ix0, 0, len), hi = Math.Clamp(inW - ix0, lo, len);
+                    int t = 0;
+                    for (; t < lo; t++) d[t] = 0f;
+                    float* sr = row + ix0;
+                    for (; t + l <= hi; t += l) S.Store(d + t, S.Load(sr + t));
+                    for (; t < hi; t++) d[t] = sr[t];
+                    for (; t < len; t++) d[t] = 0f;
+                }
+                else
+                {
+                    for (int t = 0, ix = ix0; t < len; t++, ix += s.SW)
+                        d[t] = (uint)ix < (uint)inW ? row[ix] : 0f;
+                }
+            }
+            for (int j = nr; j < nrFull; j++) dst[j] = 0f;
+            if (++kx == s.KW) { kx = 0; if (++ky == s.KH) { ky = 0; ci++; } }
+        }
+    }
+
+    // ---------------- scalar fallback ----------------
+
+    static void RunScalar(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
+        int m, int n, int k, float alpha, bool accumulate, float* rowBias)
+    {
+        const int nrFull = 8;
+        int kcMax = PanelFloats / nrFull;
+        float* panel = stackalloc float[PanelFloats];
+        for (int jc = 0; jc < n; jc += nrFull)
+        {
+            int nr = Math.Min(nrFull, n - jc);
+            for (int pc = 0; pc < k; pc += kcMax)
+            {
+                int kc = Math.Min(kcMax, k - pc);
+                PackScalar(src, pc, kc, jc, nr, nrFull, panel);
+                bool acc = accumulate || pc != 0;
+                for (int i = 0; i < m; i++)
+                {
+                    float* ai = a + i * ars + pc * acs;
+                    float* cr = c + i * ldc + jc;
+                    for (int j = 0; j < nr; j++)
+                    {
+                        float s = 0;
+                        float* bp = panel + j;
+                        for (int p = 0; p < kc; p++, bp += nrFull) s += ai[p * acs] * *bp;
+                        float init = acc ? cr[j] : pc == 0 && rowBias != null ? rowBias[i] : 0f;
+                        cr[j] = init + alpha * s;
+                    }
+                }
+            }
+        }
+    }
+
+    static void PackScalar(in BSource s, int pc, int kc, int jc, int nr, int nrFull, float* dst)
+    {
+        for (int p = 0; p < kc; p++)
+            for (int j = 0; j < nrFull; j++)
+                dst[p * nrFull + j] = j < nr ? Element(s, pc + p, jc + j) : 0f;
+    }
+
+    /// <summary>B'[p, j] for any source (reference; used by the scalar path).</summary>
+    internal static float Element(in BSource s, int p, int j)
+    {
+        switch (s.Kind)
+        {
+            case BSource.RowMajor: return s.B[p * s.Ldb + j];
+            case BSource.Transposed: return s.B[j * s.Ldb + p];
+            default:
+            {
+                int khw = s.KH * s.KW;
+                int ci = p / khw, rem = p - ci * khw, ky = rem / s.KW, kx = rem - ky * s.KW;
+                int oy = j / s.OutW, ox = j - oy * s.OutW;
+                int iy = oy * s.SH - s.PT + ky * s.DH, ix = ox * s.SW - s.PL + kx * s.DW;
+                if ((uint)iy >= (uint)s.InH || (uint)ix >= (uint)s.InW) return 0f;
+                return s.B[((nint)ci * s.InH + iy) * s.InW + ix];
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Runtime;
+
+/// <summary>2-D pooling kernels for generated code (NCHW planes, float32).</summary>
+public static unsafe class Pool
+{
+    /// <summary>
+    /// Max pooling over batchTimesChannels planes of [inH, inW] into [outH, outW]. Pads never win (they count as -inf);
+    /// the bottom/right pads are implied by outH/outW (ceil mode included). Allocation-free.
+    /// </summary>
+    public static void MaxPool2D(ReadOnlySpan<float> x, Span<float> y, int batchTimesChannels, int inH, int inW, int outH, int outW,
+        int kH, int kW, int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW)
+    {
+        Check(x.Length, y.Length, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
+        fixed (float* px = x, py = y)
+            Run(true, px, py, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW, false, 0, 0);
+    }
+
+    /// <summary>
+    /// Average pooling. The divisor follows ONNX: with <paramref name="countIncludePad"/> it is the number of window taps
+    /// inside the padded input [-padTop, inH + padBottom) x [-padLeft, inW + padRight) (taps past that, from ceil mode, do
+    /// not count); otherwise the number of taps on real input elements. Allocation-free.
+    /// </summary>
+    public static void AveragePool2D(ReadOnlySpan<float> x, Span<float> y, int batchTimesChannels, int inH, int inW, int outH, int outW,
+        int kH, int kW, int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, bool countIncludePad, int padBottom, int padRight)
+    {
+        Check(x.Length, y.Length, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
+        if (padBottom < 0 || padRight < 0) throw new ArgumentOutOfRangeException(nameof(padBottom), "AveragePool2D: negative pad");
+        fixed (float* px = x, py = y)
+            Run(false, px, py, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW, countIncludePad, padBottom, padRight);
+    }
+
+    static void Check(int xLen, int yLen, int planes, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
+    {
+        if (planes < 0 || inH <= 0 || inW <= 0 || outH < 0 || outW < 0 || kH <= 0 || kW <= 0 || sh <= 0 || sw <= 0 || pt < 0 || pl < 0 || dh <= 0 || dw <= 0)
+            throw new ArgumentOutOfRangeException(nameof(planes), "Pool2D: invalid geometry");
+        if (xLen < (long)planes * inH * inW) throw new ArgumentException("Pool2D: x too small", "x");
+        if (yLen < (long)planes * outH * outW) throw new ArgumentException("Pool2D: y too small", "y");
+    }
+
+    static void Run(bool max, float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
+        int sh, int sw, int pt, int pl, int dh, int dw, bool includePad, int pb, int pr)
+    {
+        switch (SimdLevel.Bits)
+        {
+            case 512: Run<V512, Vector512<float>>(max, x, y, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw, includePad, pb, pr); break;
+            case 256: Run<V256, Vector256<float>>(max, x, y, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw, includePad, pb, pr); break;
+            case 128: Run<V128, Vector128<float>>(max, x, y, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw, includePad, pb, pr); break;
+            default: Run<V0, float>(max, x, y, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw, includePad, pb, pr); break;
+        }
+    }
+
+    /// <summary>Taps t in [0, k) with lo &lt;= start + t*d &lt; hi.</summary>
+    static int Count(int start, int d, int k, int lo, int hi)
+    {
+        int a = Conv.FirstAtLeast(lo, start, d), b = Math.Min(k, Conv.EndAtMost(hi - 1, start, d));
+        return Math.Max(0, b - a);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static void Run<S, TV>(bool max, float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
+        int sh, int sw, int pt, int pl, int dh, int dw, bool includePad, int pb, int pr)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        float init = max ? float.NegativeInfinity : 0f;
+        for (int c = 0; c < planes; c++)
+        {
+            float* xc = x + (nint)c * inH * inW;
+            for (int oy = 0; oy < outH; oy++)
+            {
+                float* yr = y + ((nint)c * outH + oy) * outW;
+                new Span<float>(yr, outW).Fill(init);
+                int iy0 = oy * sh - pt;
+                int kyLo = Conv.FirstAtLeast(0, iy0, dh), kyHi = Math.Min(kH, Conv.EndAtMost(inH - 1, iy0, dh));
+                for (int ky = kyLo; ky < kyHi; ky++)
+                {
+                    float* xr = xc + (iy0 + ky * dh) * inW;
+                    for (int kx = 0; kx < kW; kx++)
+                    {
+                        int off = kx * dw - pl; // ix = ox*sw + off
+                        int lo = Conv.FirstAtLeast(0, off, sw), hi = Math.Min(outW, Conv.EndAtMost(inW - 1, off, sw));
+                        int ox = lo;
+                        if (sw == 1 && l > 1)
+                        {
+                            float* xs = xr + off;
+                            if (max) for (; ox + l <= hi; ox += l) S.Store(yr + ox, S.Max(S.Load(yr + ox), S.Load(xs + ox)));
+                            else for (; ox + l <= hi; ox += l) S.Store(yr + ox, S.Add(S.Load(yr + ox), S.Load(xs + ox)));
+                        }
+                        if (max) for (; ox < hi; ox++) yr[ox] = MathF.Max(yr[ox], xr[ox * sw + off]);
+                        else for (; ox < hi; ox++) yr[ox] += xr[ox * sw + off];
+                    }
+                }
+                if (!max)
+                {
+                    int cy = includePad ? Count(iy0, dh, kH, -pt, inH + pb) : kyHi > kyLo ? kyHi - kyLo : 0;
+                    for (int ox = 0; ox < outW; ox++)
+                    {
+                        int ix0 = ox * sw - pl;
+                        int cx = includePad ? Count(ix0, dw, kW, -pl, inW + pr) : Count(ix0, dw, kW, 0, inW);
+                        int n = cy * cx;
+                        yr[ox] = n > 0 ? yr[ox] / n : 0f;
+                    }
+                }
+            }
+        }
+    }
+}

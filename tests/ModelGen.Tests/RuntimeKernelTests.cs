@@ -1,0 +1,410 @@
+using ModelGen.Runtime;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ModelGen.Tests;
+
+/// <summary>
+/// The runtime kernels (Gemm, MatMul, Conv2D, pools, activations) against naive double-precision references on many
+/// random shapes, at every SIMD width this machine has (the widest, 256, 128 and scalar), with a guard region after
+/// each output to catch out-of-range writes, and a check that the kernels allocate nothing.
+/// </summary>
+[Collection("RuntimeKernels")] // SimdLevel.ForceBits is process-wide: keep these tests sequential
+public class RuntimeKernelTests(ITestOutputHelper log)
+{
+    const float Guard = 12345.678f;
+    static readonly int[] Widths = { -1, 256, 128, 0 };
+
+    static float[] Rand(Random r, int n, float scale = 1f)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1) * scale;
+        return a;
+    }
+
+    static float[] WithGuard(int n, int guard = 67)
+    {
+        var y = new float[n + guard];
+        Array.Fill(y, float.NaN, 0, n); // every output must be written
+        Array.Fill(y, Guard, n, guard);
+        return y;
+    }
+
+    static void ForEachWidth(Action<int> body)
+    {
+        try
+        {
+            foreach (var w in Widths) { SimdLevel.ForceBits = w; body(w); }
+        }
+        finally { SimdLevel.ForceBits = -1; }
+    }
+
+    /// <summary>|actual - expected| &lt;= tol * magnitude (the sum of |terms| that made the value) + 1e-6, and the guard intact.</summary>
+    static void Compare(string what, float[] y, int n, double[] expected, double[] magnitude, double tol = 2e-6)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            double err = Math.Abs(y[i] - expected[i]);
+            if (!(err <= tol * magnitude[i] + 1e-6))
+                Assert.Fail($"{what}: element {i}: got {y[i]}, expected {expected[i]} (magnitude {magnitude[i]})");
+        }
+        for (int i = n; i < y.Length; i++)
+            if (y[i] != Guard) Assert.Fail($"{what}: wrote past the output at {i}");
+    }
+
+    // ---------------- Gemm / MatMul ----------------
+
+    static (double[] Ref, double[] Mag) GemmRef(float[] a, float[] b, float[] c, int m, int n, int k, bool ta, bool tb, float alpha, float beta, BiasKind kind)
+    {
+        var r = new double[m * n]; var g = new double[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0, mag = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double t = (double)(ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+                    s += t; mag += Math.Abs(t);
+                }
+                double bias = kind switch
+                {
+                    BiasKind.None => 0, BiasKind.Scalar => c[0], BiasKind.Row => c[j], BiasKind.Column => c[i], _ => c[i * n + j],
+                };
+                r[i * n + j] = alpha * s + beta * bias;
+                g[i * n + j] = Math.Abs(alpha) * mag + Math.Abs(beta * bias);
+            }
+        return (r, g);
+    }
+
+    public static IEnumerable<object[]> GemmShapes()
+    {
+        // (m, n, k): tails in every dimension, the dot path (transB, m < 16, k >= 32), panels wider than one KC block,
+        // openWakeWord's classifier heads, and degenerate sizes
+        int[][] shapes =
+        {
+            new[] { 1, 1, 1 }, new[] { 1, 7, 3 }, new[] { 2, 33, 5 }, new[] { 5, 17, 31 }, new[] { 6, 32, 16 }, new[] { 7, 31, 33 },
+            new[] { 13, 47, 129 }, new[] { 12, 64, 300 }, new[] { 1, 128, 1536 }, new[] { 1, 128, 128 }, new[] { 1, 1, 128 },
+            new[] { 3, 5, 40 }, new[] { 17, 100, 65 }, new[] { 64, 96, 257 }, new[] { 37, 129, 530 }, new[] { 4, 8, 0 }, new[] { 96, 40, 288 },
+        };
+        foreach (var s in shapes) yield return new object[] { s[0], s[1], s[2] };
+    }
+
+    [Theory]
+    [MemberData(nameof(GemmShapes))]
+    public void GemmMatchesReference(int m, int n, int k)
+    {
+        var rng = new Random(m * 1000003 + n * 1009 + k);
+        var a = Rand(rng, m * k); var b = Rand(rng, k * n);
+        int cases = 0;
+        ForEachWidth(width =>
+        {
+            foreach (var kind in Enum.GetValues<BiasKind>())
+                foreach (var ta in new[] { false, true })
+                    foreach (var tb in new[] { false, true })
+                    {
+                        int cl = kind switch { BiasKind.None => 0, BiasKind.Scalar => 1, BiasKind.Row => n, BiasKind.Column => m, _ => m * n };
+                        var c = Rand(rng, cl);
+                        // alpha/beta: the ONNX defaults, and others (zero alpha, negative, fractional)
+                        float alpha = (cases % 4) switch { 0 => 1f, 1 => 0.5f, 2 => -1.25f, _ => 0f };
+                        float beta = (cases % 3) switch { 0 => 1f, 1 => 2f, _ => -0.5f };
+                        cases++;
+                        var y = WithGuard(m * n);
+                        Gemm.Run(a, b, c, y, m, n, k, ta, tb, alpha, beta, kind);
+                        var (r, g) = GemmRef(a, b, c, m, n, k, ta, tb, alpha, beta, kind);
+                        Compare($"Gemm m={m} n={n} k={k} tA={ta} tB={tb} {kind} alpha={alpha} beta={beta} width={width}", y, m * n, r, g);
+                    }
+            var ym = WithGuard(m * n);
+            MatMul.Run(a, b, ym, m, n, k);
+            var (rm, gm) = GemmRef(a, b, Array.Empty<float>(), m, n, k, false, false, 1f, 0f, BiasKind.None);
+            Compare($"MatMul m={m} n={n} k={k} width={width}", ym, m * n, rm, gm);
+        });
+        log.WriteLine($"{cases} Gemm variants checked");
+    }
+
+    [Fact]
+    public void GemmRandomShapes()
+    {
+        var rng = new Random(7);
+        for (int t = 0; t < 60; t++)
+        {
+            int m = rng.Next(1, 40), n = rng.Next(1, 80), k = rng.Next(1, 700);
+            bool ta = rng.Next(2) == 1, tb = rng.Next(2) == 1;
+            var kind = (BiasKind)rng.Next(5);
+            var a = Rand(rng, m * k, 4f); var b = Rand(rng, k * n, 0.25f);
+            int cl = kind switch { BiasKind.None => 0, BiasKind.Scalar => 1, BiasKind.Row => n, BiasKind.Column => m, _ => m * n };
+            var c = Rand(rng, cl, 3f);
+            float alpha = (float)rng.NextDouble() * 2 - 0.5f, beta = (float)rng.NextDouble() * 2 - 1;
+            var y = WithGuard(m * n);
+            Gemm.Run(a, b, c, y, m, n, k, ta, tb, alpha, beta, kind);
+            var (r, g) = GemmRef(a, b, c, m, n, k, ta, tb, alpha, beta, kind);
+            Compare($"Gemm m={m} n={n} k={k} tA={ta} tB={tb} {kind}", y, m * n, r, g);
+        }
+    }
+
+    [Fact]
+    public void GemmRejectsShortOperands()
+    {
+        var a = new float[6]; var b = new float[6]; var y = new float[4];
+        Assert.Throws<ArgumentException>(() => Gemm.Run(a, b, default, y, 2, 2, 4, false, false, 1, 1, BiasKind.None));
+        Assert.Throws<ArgumentException>(() => Gemm.Run(a, b, default, y, 2, 2, 3, false, false, 1, 1, BiasKind.Row));
+        Assert.Throws<ArgumentException>(() => MatMul.Run(a, b, y, 3, 2, 2));
+    }
+
+    // ---------------- Conv2D ----------------
+
+    sealed record ConvShape(int Batch, int InC, int InH, int InW, int OutC, int KH, int KW, int SH, int SW,
+        int PT, int PL, int PB, int PR, int DH, int DW, int Groups, bool Bias)
+    {
+        public int OutH => (InH + PT + PB - DH * (KH - 1) - 1) / SH + 1;
+        public int OutW => (InW + PL + PR - DW * (KW - 1) - 1) / SW + 1;
+        public override string ToString() =>
+            $"N{Batch} C{InC} {InH}x{InW} -> {OutC} k{KH}x{KW} s{SH},{SW} p{PT},{PL},{PB},{PR} d{DH},{DW} g{Groups}{(Bias ? " bias" : "")}";
+    }
+
+    static (double[] Ref, double[] Mag) ConvRef(ConvShape s, float[] x, float[] w, float[] bias)
+    {
+        int oh = s.OutH, ow = s.OutW, icg = s.InC / s.Groups, ocg = s.OutC / s.Groups;
+        var r = new double[s.Batch * s.OutC * oh * ow]; var g = new double[r.Length];
+        for (int nb = 0; nb < s.Batch; nb++)
+            for (int oc = 0; oc < s.OutC; oc++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        double acc = s.Bias ? bias[oc] : 0, mag = Math.Abs(acc);
+                        int grp = oc / ocg;
+                        for (int c = 0; c < icg; c++)
+                            for (int ky = 0; ky < s.KH; ky++)
+                                for (int kx = 0; kx < s.KW; kx++)
+                                {
+                                    int iy = oy * s.SH - s.PT + ky * s.DH, ix = ox * s.SW - s.PL + kx * s.DW;
+                                    if (iy < 0 || iy >= s.InH || ix < 0 || ix >= s.InW) continue;
+                                    double t = (double)x[((nb * s.InC + grp * icg + c) * s.InH + iy) * s.InW + ix] * w[((oc * icg + c) * s.KH + ky) * s.KW + kx];
+                                    acc += t; mag += Math.Abs(t);
+                                }
+                        int o = ((nb * s.OutC + oc) * oh + oy) * ow + ox;
+                        r[o] = acc; g[o] = mag;
+                    }
+        return (r, g);
+    }
+
+    void CheckConv(ConvShape s, int seed, bool allWidths = true)
+    {
+        var rng = new Random(seed);
+        var x = Rand(rng, s.Batch * s.InC * s.InH * s.InW);
+        var w = Rand(rng, s.OutC * (s.InC / s.Groups) * s.KH * s.KW, 0.5f);
+        var bias = s.Bias ? Rand(rng, s.OutC) : Array.Empty<float>();
+        var (r, g) = ConvRef(s, x, w, bias);
+        void One(int width)
+        {
+            var y = WithGuard(r.Length);
+            Conv.Conv2D(x, w, bias, y, s.Batch, s.InC, s.InH, s.InW, s.OutC, s.KH, s.KW, s.OutH, s.OutW,
+                s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, s.Groups);
+            Compare($"Conv2D {s} width={width}", y, r.Length, r, g);
+        }
+        if (allWidths) ForEachWidth(One); else One(-1);
+    }
+
+    public static IEnumerable<object[]> ConvShapes()
+    {
+        ConvShape S(int b, int ic, int h, int w, int oc, int kh, int kw, int sh = 1, int sw = 1, int pt = 0, int pl = 0, int pb = 0, int pr = 0,
+            int dh = 1, int dw = 1, int g = 1, bool bias = true) => new(b, ic, h, w, oc, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, g, bias);
+        var list = new List<ConvShape>
+        {
+            // pointwise (GEMM over the planes as they lie), incl. tails and a batch
+            S(1, 8, 5, 7, 13, 1, 1), S(2, 17, 9, 11, 6, 1, 1, bias: false), S(1, 64, 12, 12, 40, 1, 1),
+            // 1x1 that is not pointwise-as-GEMM: stride and padding
+            S(1, 5, 9, 9, 7, 1, 1, 2, 2), S(1, 5, 6, 6, 3, 1, 1, pt: 1, pl: 1, pb: 1, pr: 1),
+            // general 3x3: pads, strides, dilations, asymmetric pads, batches
+            S(1, 3, 16, 16, 8, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1), S(2, 4, 13, 17, 5, 3, 3, 2, 2, 1, 1, 1, 1),
+            S(1, 6, 15, 19, 9, 3, 3, dh: 2, dw: 3, pt: 2, pl: 3, pb: 2, pr: 3), S(1, 2, 10, 10, 3, 5, 5, 3, 2, 2, 0, 1, 2, bias: false),
+            S(1, 7, 20, 9, 11, 2, 4, 1, 3, 0, 2, 1, 0, 2, 1),
+            // grouped, channel-multiplier depthwise, true depthwise (strided, dilated, padded, wide rows)
+            S(1, 8, 9, 10, 12, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 4), S(1, 6, 11, 11, 6, 3, 3, g: 2, bias: false),
+            S(1, 4, 9, 9, 8, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 4), S(2, 5, 70, 83, 5, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 5),
+            S(1, 3, 33, 37, 3, 5, 5, 2, 2, 2, 2, 2, 2, g: 3), S(1, 4, 17, 40, 4, 3, 3, dh: 2, dw: 2, pt: 2, pl: 2, pb: 2, pr: 2, g: 4, bias: false),
+            S(1, 3, 8, 8, 3, 1, 1, g: 3),
+            // depthwise staged in several row bands (tall input, dilated rows), and rows too wide to stage (general path)
+            S(1, 2, 300, 100, 2, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 2), S(1, 2, 200, 61, 4, 3, 3, dh: 3, dw: 2, pt: 3, pl: 2, pb: 1, pr: 0, g: 2),
+            S(1, 2, 5, 3000, 2, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 2), S(1, 3, 40, 50, 3, 3, 3, sh: 2, pt: 1, pl: 1, pb: 1, pr: 1, g: 3),
+            // kernels larger than the input (windows all padding at the edges), single row/column outputs
+            S(1, 2, 3, 3, 4, 5, 5, pt: 2, pl: 2, pb: 2, pr: 2), S(1, 3, 1, 1, 2, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1),
+            S(1, 2, 3, 3, 2, 5, 5, pt: 2, pl: 2, pb: 2, pr: 2, g: 2),
+            // openWakeWord embedding model (NCHW after its transpose): 3x3 stem, then 1x3 / 3x1 separable pairs
+            S(1, 1, 76, 32, 24, 3, 3, pl: 1, pr: 1), S(1, 24, 74, 32, 24, 1, 3, pl: 1, pr: 1), S(1, 24, 74, 32, 24, 3, 1),
+            S(1, 24, 36, 16, 48, 1, 3, pl: 1, pr: 1), S(1, 48, 34, 16, 48, 3, 1), S(1, 72, 30, 8, 72, 1, 3, pl: 1, pr: 1),
+            S(1, 96, 12, 4, 96, 3, 1), S(1, 96, 3, 1, 96, 3, 1),
+            // melspectrogram's 1-D STFT convolution (as 2-D with height 1): 257 filters of 512 taps, stride 160
+            S(1, 1, 1, 1760, 257, 1, 512, 1, 160, bias: false),
+            // 3x3 convs over 76x32 with 24..96 channels
+            S(1, 24, 76, 32, 48, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1), S(1, 96, 19, 8, 96, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1),
+        };
+        return list.Select((s, i) => new object[] { s.ToString(), s, i });
+    }
+
+    [Theory]
+    [MemberData(nameof(ConvShapes))]
+    public void Conv2DMatchesReference(string name, object shape, int seed)
+    {
+        _ = name;
+        CheckConv((ConvShape)shape, seed + 11);
+    }
+
+    [Fact]
+    public void Conv2DRandomShapes()
+    {
+        var rng = new Random(3);
+        for (int t = 0; t < 80; t++)
+        {
+            int groups = rng.Next(4) == 0 ? rng.Next(1, 5) : 1;
+            bool depthwise = rng.Next(4) == 0;
+            int icg = depthwise ? 1 : rng.Next(1, 7), ocg = depthwise ? rng.Next(1, 3) : rng.Next(1, 9);
+            if (depthwise) groups = rng.Next(1, 7);
+            int kh = rng.Next(1, 5), kw = rng.Next(1, 6), dh = rng.Next(1, 3), dw = rng.Next(1, 3);
+            int ih = rng.Next(1, 24), iw = rng.Next(1, 45);
+            int pt = rng.Next(0, kh), pb = rng.Next(0, kh), pl = rng.Next(0, kw), pr = rng.Next(0, kw);
+            int sh = rng.Next(1, 4), sw = rng.Next(1, 4);
+            if (ih + pt + pb < dh * (kh - 1) + 1 || iw + pl + pr < dw * (kw - 1) + 1) { t--; continue; }
+            var s = new ConvShape(rng.Next(1, 3), icg * groups, ih, iw, ocg * groups, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, rng.Next(2) == 0);
+            CheckConv(s, t, allWidths: t % 4 == 0);
+        }
+    }
+
+    [Fact]
+    public void Conv2DRejectsBadArguments()
+    {
+        var x = new float[16]; var w = new float[9]; var y = new float[4];
+        Assert.Throws<ArgumentException>(() => Conv.Conv2D(x, w, default, y, 1, 2, 4, 4, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 1)); // w too small for 2 channels
+        Assert.Throws<ArgumentException>(() => Conv.Conv2D(x, w, default, y, 1, 3, 2, 2, 2, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 2)); // groups do not divide
+        Assert.Throws<ArgumentOutOfRangeException>(() => Conv.Conv2D(x, w, default, y, 1, 1, 4, 4, 1, 3, 3, 2, 2, 0, 1, 0, 0, 1, 1, 1));
+    }
+
+    // ---------------- pools ----------------
+
+    static (double[] Ref, double[] Mag) PoolRef(bool max, float[] x, int planes, int ih, int iw, int oh, int ow, int kh, int kw, int sh, int sw,
+        int pt, int pl, int dh, int dw, bool includePad, int pb, int pr)
+    {
+        var r = new double[planes * oh * ow]; var g = new double[r.Length];
+        for (int c = 0; c < planes; c++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    double acc = max ? double.NegativeInfinity : 0, mag = 0; int count = 0;
+                    for (int ky = 0; ky < kh; ky++)
+                        for (int kx = 0; kx < kw; kx++)
+                        {
+                            int iy = oy * sh - pt + ky * dh, ix = ox * sw - pl + kx * dw;
+                            bool inPadded = iy >= -pt && iy < ih + pb && ix >= -pl && ix < iw + pr;
+                            if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) { if (includePad && inPadded) count++; continue; }
+                            double v = x[(c * ih + iy) * iw + ix];
+                            if (max) acc = Math.Max(acc, v); else { acc += v; mag += Math.Abs(v); }
+                            count++;
+                        }
+                    int o = (c * oh + oy) * ow + ox;
+                    r[o] = max ? acc : acc / count;
+                    g[o] = max ? 0 : mag / count;
+                }
+        return (r, g);
+    }
+
+    [Fact]
+    public void PoolsMatchReference()
+    {
+        var rng = new Random(5);
+        // fixed cases first: openWakeWord's 2x2/2 and 1x2 pools, a ceil-mode output, then random geometry
+        var cases = new List<int[]>
+        {
+            // planes, ih, iw, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, ceilExtraH, ceilExtraW
+            new[] { 24, 72, 32, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0 }, new[] { 48, 32, 16, 1, 2, 1, 2, 0, 0, 0, 0, 1, 1, 0, 0 },
+            new[] { 3, 7, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0 }, new[] { 2, 7, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 },
+            new[] { 2, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 0, 0 }, new[] { 5, 6, 50, 3, 5, 1, 1, 0, 2, 2, 2, 1, 1, 0, 0 },
+        };
+        for (int t = 0; t < 60; t++)
+        {
+            int kh = rng.Next(1, 4), kw = rng.Next(1, 5);
+            cases.Add(new[] { rng.Next(1, 4), rng.Next(1, 15), rng.Next(1, 40), kh, kw, rng.Next(1, 3), rng.Next(1, 4),
+                rng.Next(0, kh), rng.Next(0, kw), rng.Next(0, kh), rng.Next(0, kw), rng.Next(1, 3), rng.Next(1, 3), rng.Next(0, 2), rng.Next(0, 2) });
+        }
+        int checkedCount = 0;
+        foreach (var cs in cases)
+        {
+            int planes = cs[0], ih = cs[1], iw = cs[2], kh = cs[3], kw = cs[4], sh = cs[5], sw = cs[6], pt = cs[7], pl = cs[8], pb = cs[9], pr = cs[10], dh = cs[11], dw = cs[12];
+            int spanH = ih + pt + pb - dh * (kh - 1) - 1, spanW = iw + pl + pr - dw * (kw - 1) - 1;
+            if (spanH < 0 || spanW < 0) continue;
+            // ceil mode: one more output when the last window starts inside the input (or left pad)
+            int oh = spanH / sh + 1, ow = spanW / sw + 1;
+            if (cs[13] == 1 && spanH % sh != 0 && (oh * sh) < ih + pt) oh++;
+            if (cs[14] == 1 && spanW % sw != 0 && (ow * sw) < iw + pl) ow++;
+            var x = Rand(rng, planes * ih * iw, 3f);
+            var (rm, _) = PoolRef(true, x, planes, ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, false, pb, pr);
+            if (rm.Any(double.IsNegativeInfinity)) continue; // an all-padding window: not a valid ONNX geometry
+            string geo = $"planes={planes} in={ih}x{iw} out={oh}x{ow} k={kh}x{kw} s={sh},{sw} p={pt},{pl},{pb},{pr} d={dh},{dw}";
+            ForEachWidth(width =>
+            {
+                var y = WithGuard(rm.Length);
+                Pool.MaxPool2D(x, y, planes, ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw);
+                Compare($"MaxPool2D {geo} width={width}", y, rm.Length, rm, new double[rm.Length], 0);
+                foreach (var include in new[] { false, true })
+                {
+                    var (ra, ga) = PoolRef(false, x, planes, ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, include, pb, pr);
+                    var ya = WithGuard(ra.Length);
+                    Pool.AveragePool2D(x, ya, planes, ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw, include, pb, pr);
+                    Compare($"AveragePool2D {geo} countIncludePad={include} width={width}", ya, ra.Length, ra, ga);
+                }
+            });
+            checkedCount++;
+        }
+        Assert.True(checkedCount > 40, $"only {checkedCount} pool geometries were valid");
+    }
+
+    // ---------------- activations ----------------
+
+    [Fact]
+    public void ActivationsMatchReference()
+    {
+        var rng = new Random(9);
+        foreach (int n in new[] { 0, 1, 7, 8, 9, 31, 100, 1027 })
+        {
+            var x = Rand(rng, n, 20f);
+            if (n > 3) { x[0] = 0f; x[1] = -0f; x[2] = 90f; x[3] = -90f; }
+            var relu = (float[])x.Clone(); Activations.Relu(relu);
+            var leaky = (float[])x.Clone(); Activations.LeakyRelu(leaky, 0.1f);
+            var sig = (float[])x.Clone(); Activations.Sigmoid(sig);
+            var th = (float[])x.Clone(); Activations.Tanh(th);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.Equal(Math.Max(x[i], 0f), relu[i]);
+                Assert.Equal(x[i] >= 0 ? x[i] : 0.1f * x[i], leaky[i]);
+                Assert.True(Math.Abs(sig[i] - 1 / (1 + Math.Exp(-(double)x[i]))) <= 1e-6, $"Sigmoid({x[i]}) = {sig[i]}");
+                Assert.True(Math.Abs(th[i] - Math.Tanh(x[i])) <= 1e-6, $"Tanh({x[i]}) = {th[i]}");
+            }
+        }
+    }
+
+    // ---------------- no allocations ----------------
+
+    [Fact]
+    public void KernelsDoNotAllocate()
+    {
+        var rng = new Random(1);
+        var a = Rand(rng, 64 * 300); var b = Rand(rng, 300 * 70); var c = Rand(rng, 70); var y = new float[64 * 70];
+        var x = Rand(rng, 24 * 74 * 32); var w = Rand(rng, 24 * 24 * 3 * 3); var bias = Rand(rng, 24); var yc = new float[24 * 74 * 32];
+        void All()
+        {
+            Gemm.Run(a, b, c, y, 64, 70, 300, false, false, 1f, 1f, BiasKind.Row);
+            Gemm.Run(a, b, c, y, 64, 70, 300, true, true, 0.5f, 2f, BiasKind.Row);
+            Gemm.Run(a, b, c, y, 1, 70, 300, false, true, 1f, 1f, BiasKind.Row);
+            MatMul.Run(a, b, y, 64, 70, 300);
+            Conv.Conv2D(x, w, bias, yc, 1, 24, 74, 32, 24, 3, 3, 72, 32, 1, 1, 0, 1, 1, 1, 1);
+            Conv.Conv2D(x, w.AsSpan(0, 24 * 9), bias, yc, 1, 24, 74, 32, 24, 3, 3, 74, 32, 1, 1, 1, 1, 1, 1, 24);
+            Conv.Conv2D(x, w.AsSpan(0, 24 * 24), bias, yc, 1, 24, 74, 32, 24, 1, 1, 74, 32, 1, 1, 0, 0, 1, 1, 1);
+            Pool.MaxPool2D(x, yc, 24, 74, 32, 37, 16, 2, 2, 2, 2, 0, 0, 1, 1);
+            Pool.AveragePool2D(x, yc, 24, 74, 32, 37, 16, 3, 3, 2, 2, 1, 1, 1, 1, true, 1, 1);
+            Activations.Relu(yc); Activations.LeakyRelu(yc, 0.2f); Activations.Sigmoid(yc); Activations.Tanh(yc);
+        }
+        All();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        All();
+        long after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, after - before);
+    }
+}
