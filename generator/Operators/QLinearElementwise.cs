@@ -226,7 +226,7 @@ public sealed class QLinearAveragePool : Operator
         int inner = WindowEmit.OpenTaps(e, g, r, dims, xT, null);
         w.Line($"{sum} += (float){Q.Minus(e.At(x, WindowEmit.Sum(xT)), zx)} * {sx};");
         WindowEmit.Close(e, inner);
-        var avg = $"{sum} / {string.Join(" * ", counts)}";
+        var avg = counts.Count == 1 ? $"{sum} / {counts[0]}" : $"{sum} / ({string.Join(" * ", counts)})";
         var rr = Q.Round(e, zy == "0" ? $"({avg}) / {sy}" : $"({avg}) / {sy} + {zy}");
         Q.Store(e, e.At(y, WindowEmit.Sum(yT)), y.Type, rr);
         WindowEmit.Close(e, opened);

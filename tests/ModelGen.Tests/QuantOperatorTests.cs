@@ -231,6 +231,11 @@ public class QuantOperatorTests
             b.Initializer("sb", new[] { 1, n }, Scales(n, 21, 0.003f, 0.02f));
             Init(b, IntTensor("zb", tb, new[] { 1, n }, tb == DType.UInt8 ? L8(n, 22, 120, 136) : new long[n]));
         }
+        else
+        {
+            b.Initializer("sb", Array.Empty<int>(), new[] { 0.0137f });
+            Init(b, IntTensor("zb", tb, Array.Empty<int>(), new long[] { tb == DType.UInt8 ? 127 : 0 }));
+        }
         b.Initializer("sy", Array.Empty<int>(), new[] { 0.09f });
         Init(b, IntTensor("zy", ta, Array.Empty<int>(), new long[] { ta == DType.UInt8 ? 128 : -1 }));
         var m = b.Node("QLinearMatMul", new[] { "a", "sa", "za", "w", "sb", "zb", "sy", "zy" }, new[] { "y" }).Output("y", ta).Build();
