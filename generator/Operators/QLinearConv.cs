@@ -27,6 +27,8 @@ public sealed class QLinearConv : Operator
         public Window W;
         public int N, C, M, Group, ICg, OCg;
         public bool PerChannel;
+        /// <summary>Per-output-channel float multipliers x_scale * w_scale[m] / y_scale, a constant (input of the node) when the scales are.</summary>
+        public Value Multipliers;
     }
 
     int IW => _int ? 1 : 3;
@@ -68,7 +70,18 @@ public sealed class QLinearConv : Operator
         }
         var kernel = Window.KernelShape(n, r, w.Shape.Skip(2).ToArray());
         var win = Window.Resolve(n, x.Shape.Skip(2).ToArray(), kernel, ceilMode: false, dilationsAllowed: true);
-        n.State = new Geo { W = win, N = x.Shape[0], C = c, M = m, Group = (int)group, ICg = c / (int)group, OCg = m / (int)group, PerChannel = perChannel };
+        var geo = new Geo { W = win, N = x.Shape[0], C = c, M = m, Group = (int)group, ICg = c / (int)group, OCg = m / (int)group, PerChannel = perChannel };
+        Value sx = n.In(1), sw = n.In(4), sy = n.In(6);
+        if (!_int && sw.Length > 1 && sx.IsConst && sw.IsConst && sy.IsConst)
+        {
+            // per-channel multipliers computed once here and written as a constant table
+            var mt = new TensorData(DType.Float, new[] { m });
+            for (int i = 0; i < m; i++) mt.F[i] = Q.Multiplier(sx.Const.F[0], sw.Const.F[i], sy.Const.F[0]);
+            while (n.Inputs.Count < 9) n.Inputs.Add(null); // keep the optional bias slot
+            geo.Multipliers = Q.Constant((n.Name ?? "qlinearconv") + "_multiplier", mt);
+            n.Inputs.Add(geo.Multipliers);
+        }
+        n.State = geo;
         SetOut(n, 0, outT, new[] { x.Shape[0], m }.Concat(win.Out).ToArray());
     }
 
@@ -154,7 +167,8 @@ public sealed class QLinearConv : Operator
         if (!_int)
         {
             Value sx = n.In(1), sw = n.In(4), sy = n.In(6);
-            if (sx.IsConst && sw.IsConst && sw.Length == 1 && sy.IsConst) mul = EmitContext.F(Q.Multiplier(sx.Const.F[0], sw.Const.F[0], sy.Const.F[0]));
+            if (geo.Multipliers != null) { mul = e.Var("mul"); w.Line($"float {mul} = {e.At(geo.Multipliers, m)};"); }
+            else if (sx.IsConst && sw.IsConst && sw.Length == 1 && sy.IsConst) mul = EmitContext.F(Q.Multiplier(sx.Const.F[0], sw.Const.F[0], sy.Const.F[0]));
             else { mul = e.Var("mul"); w.Line($"float {mul} = {e.At(sx, "0")} * {e.At(sw, sw.Length == 1 ? "0" : m)} / {e.At(sy, "0")};"); }
         }
         var xT = new List<string> { WindowEmit.Mul(bn, (long)geo.C * inPlane), WindowEmit.Mul(grp, (long)geo.ICg * inPlane) };

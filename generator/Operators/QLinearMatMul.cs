@@ -22,6 +22,8 @@ public abstract class QMatMulBase : Operator
         public int M, N, K;
         public int[] Batch, AStr, BStr, CStr;
         public bool RowA, ColB; // per-row A parameters / per-column B parameters
+        /// <summary>Per-column float multipliers a_scale * b_scale[n] / y_scale, a constant input of the node when the scales are.</summary>
+        public Value Multipliers;
     }
 
     /// <summary>Input indices: A, B, a_zero_point, b_zero_point, and for QLinearMatMul the scales and y's parameters.</summary>
@@ -65,6 +67,14 @@ public abstract class QMatMulBase : Operator
         var outShape = new List<int>(st.Batch);
         if (a.Shape.Length > 1) outShape.Add(st.M);
         if (b.Shape.Length > 1) outShape.Add(st.N);
+        Value s1 = n.In(1), s4 = Requant ? n.In(4) : null, s6 = Requant ? n.In(6) : null;
+        if (Requant && s1.Length == 1 && s4.Length > 1 && s1.IsConst && s4.IsConst && s6.IsConst)
+        {
+            var mt = new TensorData(DType.Float, new[] { st.N });
+            for (int i = 0; i < st.N; i++) mt.F[i] = Q.Multiplier(s1.Const.F[0], s4.Const.F[i], s6.Const.F[0]);
+            st.Multipliers = Q.Constant((n.Name ?? "qlinearmatmul") + "_multiplier", mt);
+            n.Inputs.Add(st.Multipliers);
+        }
         n.State = st;
         SetOut(n, 0, outT, outShape.ToArray());
     }
@@ -146,7 +156,7 @@ public abstract class QMatMulBase : Operator
         if (!Requant) w.Line($"{target} = {acc};");
         else
         {
-            var mul = mulAll ?? Multiplier(e, n, m, j, hoist: true);
+            var mul = mulAll ?? (st.Multipliers != null ? e.At(st.Multipliers, j) : Multiplier(e, n, m, j, hoist: true));
             var r = Q.Round(e, $"{acc} * {mul}");
             Q.Store(e, target, c.Type, zy == "0" ? r : $"{r} + {zy}");
         }

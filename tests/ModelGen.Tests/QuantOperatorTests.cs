@@ -421,6 +421,51 @@ public class QuantOperatorTests
         Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(24, 80) : I8(24, 80), u ? U8(16, 81) : I8(16, 81), u ? U8(8, 82) : I8(8, 82));
     }
 
+    // ---------- generated code and diagnostics ----------
+
+    static byte[] SmallQLinearConv(string? xScaleShape = null)
+    {
+        var b = new OnnxBuilder(13).Input("x", DType.UInt8, 1, 2, 5, 5);
+        if (xScaleShape == null) b.Initializer("sx", Array.Empty<int>(), new[] { 0.02f });
+        else b.Initializer("sx", new[] { 2 }, new[] { 0.02f, 0.03f });
+        Init(b, IntTensor("zx", DType.UInt8, Array.Empty<int>(), new long[] { 128 }));
+        Init(b, IntTensor("w", DType.Int8, new[] { 3, 2, 3, 3 }, L8(54, 90, -127, 127)));
+        b.Initializer("sw", new[] { 3 }, new[] { 0.01f, 0.02f, 0.005f });
+        Init(b, IntTensor("zw", DType.Int8, new[] { 3 }, new long[3]));
+        b.Initializer("sy", Array.Empty<int>(), new[] { 0.1f });
+        Init(b, IntTensor("zy", DType.UInt8, Array.Empty<int>(), new long[] { 128 }));
+        return b.Node("QLinearConv", new[] { "x", "sx", "zx", "w", "sw", "zw", "sy", "zy" }, new[] { "y" }, ("pads", new long[] { 1, 1, 1, 1 }))
+            .Output("y", DType.UInt8).Build();
+    }
+
+    [Fact]
+    public void QLinearConvCompilesToAnIntegerKernel()
+    {
+        foreach (var target in new[] { TargetProfile.Net, TargetProfile.Portable })
+        {
+            var r = ModelCompiler.Compile(SmallQLinearConv(), "q.onnx", new ModelOptions { Target = target, ClassName = "M" });
+            Assert.True(r.Success, string.Join("\n", r.Diagnostics));
+            _out.WriteLine(r.Source);
+            Assert.Contains("int acc", r.Source);
+            Assert.DoesNotContain("float acc", r.Source);
+            Assert.Contains("sbyte", r.Source); // the weights stay int8 constants
+        }
+    }
+
+    [Fact]
+    public void UnsupportedQuantizationIsADiagnostic()
+    {
+        // QLinearConv's x_scale must be per tensor
+        var r = ModelCompiler.Compile(SmallQLinearConv("[2]"), "q.onnx", new ModelOptions { ClassName = "M" });
+        Assert.False(r.Success);
+        Assert.Contains(r.Diagnostics, d => d.ToString()!.Contains("x_scale"));
+        // QuantizeLinear to float is not an integer quantization
+        var b = new OnnxBuilder(13).Input("x", DType.Float, 4).Initializer("s", Array.Empty<int>(), new[] { 0.1f })
+            .Initializer("z", Array.Empty<int>(), new[] { 0f });
+        var m = b.Node("QuantizeLinear", new[] { "x", "s", "z" }, new[] { "y" }).Output("y").Build();
+        Assert.False(ModelCompiler.Compile(m, "q.onnx", new ModelOptions { ClassName = "M" }).Success);
+    }
+
     // ---------- ONNX backend node tests ----------
 
     const string BackendDir = "/usr/share/libonnx-testdata/data/node";
