@@ -34,11 +34,13 @@ public sealed class MemoryPlan
     public const long MaxArenaBytes = int.MaxValue - 1024;
 
     /// <summary>Greedy by size (as TensorFlow Lite Micro's planner): largest first, each at the lowest offset that fits.</summary>
-    public static void PlaceGreedyBySize(IReadOnlyList<Buffer> buffers, int alignElements)
+    public static void PlaceGreedyBySize(IReadOnlyList<Buffer> buffers, int elementSize)
     {
         var placed = new List<Buffer>();
         foreach (var b in buffers.OrderByDescending(b => b.Elements).ThenBy(b => b.FirstStep))
         {
+            // SIMD-sized tensors start on 64 bytes; small ones on 16, so tiny models do not waste most of their arena
+            int alignElements = Math.Max(1, ((long)b.Elements * elementSize >= AlignBytes ? AlignBytes : 16) / elementSize);
             var conflicts = placed.Where(p => p.Overlaps(b)).OrderBy(p => p.Offset).ToList();
             long offset = 0;
             foreach (var p in conflicts)
@@ -64,13 +66,14 @@ public sealed class MemoryPlan
         {
             int size = DTypes.Size(group.Key);
             var list = group.ToList();
-            PlaceGreedyBySize(list, Math.Max(1, AlignBytes / size));
+            PlaceGreedyBySize(list, size);
             long elements = list.Count == 0 ? 0 : list.Max(b => (long)b.Offset + b.Elements);
             // offsets and the arena are int in the generated code (spans and arrays are int-indexed)
             if (elements * size > MaxArenaBytes || bytes + elements * size > MaxArenaBytes)
                 throw new CompileException(Diag.TensorTooLarge, $"the tensors live at the same time need more than {MaxArenaBytes} bytes of arena ({DTypes.OnnxName(group.Key)} pool alone: {elements * size} bytes); the model is too large for one Predict");
+            bytes = Align((int)bytes, AlignBytes);
             plan.Pools.Add((group.Key, (int)elements, (int)bytes));
-            bytes = Align((int)(bytes + elements * size), AlignBytes);
+            bytes += elements * size;
         }
         plan.ArenaBytes = (int)bytes;
         long bound = 0;

@@ -422,7 +422,7 @@ public class HostileInputTests(ITestOutputHelper log)
         // attributes referring to function parameters, missing required attributes
         var refAttr = Tiny().Node("LeakyRelu", new[] { "x" }, new[] { "y" }).Output("y");
         refAttr.Proto.Graph.Node[0].Attribute.Add(new AttributeProto { Name = "alpha", RefAttrName = "a", Type = AttributeProto.Types.AttributeType.Float });
-        d = Fails(refAttr.Build(), "MG0011");
+        d = Fails(refAttr.Build(), "MG0006");
         Assert.Contains("LeakyRelu_0", d.Message);
         Check(Tiny().Node("If", new[] { "x" }, new[] { "y" }).Output("y").Build());
         Check(Tiny().Node("Gemm", new[] { "x" }, new[] { "y" }).Output("y").Build());

@@ -1,0 +1,39 @@
+using ModelGen.Compiler.Operators;
+using Xunit;
+
+namespace ModelGen.Tests;
+
+/// <summary>docs/operators.md lists exactly the operators in the registry (MODELGEN_ACCEPT=1 rewrites it).</summary>
+public class OperatorDocsTests
+{
+    [Fact]
+    public void OperatorListIsCurrent()
+    {
+        var ops = OperatorRegistry.Supported.OrderBy(o => o.Contains(':') ? 1 : 0).ThenBy(o => o, StringComparer.Ordinal).ToList();
+        var lines = new List<string>
+        {
+            "# Supported operators",
+            "",
+            "Generated from `OperatorRegistry` by `OperatorDocsTests` (run the tests with `MODELGEN_ACCEPT=1` to refresh).",
+            "Every operator supports the attributes its ONNX specification defines, for opsets 7 to 21, unless an",
+            "`MG0011` diagnostic says otherwise. Shapes must be static: inputs that decide a shape (Reshape's shape, Slice's",
+            "starts, Resize's scales, ...) must be known at build time, or folded from the input shapes.",
+            "Conformance per operator against ONNX's own backend tests: `docs/conformance.md`.",
+            "",
+            $"{ops.Count} operators:",
+            "",
+        };
+        foreach (var group in ops.GroupBy(o => o.Contains(':') ? o.Substring(0, o.IndexOf(':')) : "ai.onnx (default domain)"))
+        {
+            lines.Add($"## {group.Key}");
+            lines.Add("");
+            lines.Add(string.Join(", ", group.Select(o => o.Contains(':') ? o.Substring(o.IndexOf(':') + 1) : o)));
+            lines.Add("");
+        }
+        var text = string.Join("\n", lines);
+        var path = Path.Combine(Harness.RepoRoot, "docs", "operators.md");
+        if (Environment.GetEnvironmentVariable("MODELGEN_ACCEPT") == "1") { File.WriteAllText(path, text); return; }
+        Assert.True(File.Exists(path) && File.ReadAllText(path).Replace("\r", "") == text,
+            "docs/operators.md is out of date with the operator registry: run the tests with MODELGEN_ACCEPT=1 and commit it");
+    }
+}
