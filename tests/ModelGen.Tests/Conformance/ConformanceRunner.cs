@@ -427,19 +427,33 @@ internal sealed class ConformanceRunner
         return a;
     }
 
-    static double Get(Array a, int i) => a switch
+    // Dispatch on the exact element type: the CLR lets a byte[] pass "is sbyte[]" (and ushort[]/short[], uint[]/int[],
+    // ulong[]/long[]), so type patterns would read unsigned arrays as signed ones.
+    static double Get(Array a, int i)
     {
-        float[] f => f[i], double[] d => d[i], sbyte[] x => x[i], byte[] x => x[i], short[] x => x[i], ushort[] x => x[i],
-        int[] x => x[i], uint[] x => x[i], long[] x => x[i], ulong[] x => x[i], bool[] x => x[i] ? 1 : 0,
-        _ => throw new ArgumentException("element type " + a.GetType()),
-    };
+        var t = a.GetType().GetElementType();
+        if (t == typeof(float)) return ((float[])a)[i];
+        if (t == typeof(double)) return ((double[])a)[i];
+        if (t == typeof(ulong)) return ((ulong[])a)[i];
+        return GetLong(a, i);
+    }
 
-    static long GetLong(Array a, int i) => a switch
+    static long GetLong(Array a, int i)
     {
-        sbyte[] x => x[i], byte[] x => x[i], short[] x => x[i], ushort[] x => x[i], int[] x => x[i], uint[] x => x[i],
-        long[] x => x[i], ulong[] x => (long)x[i], bool[] x => x[i] ? 1 : 0,
-        _ => throw new ArgumentException("element type " + a.GetType()),
-    };
+        var t = a.GetType().GetElementType();
+        if (t == typeof(sbyte)) return ((sbyte[])a)[i];
+        if (t == typeof(byte)) return ((byte[])a)[i];
+        if (t == typeof(short)) return ((short[])a)[i];
+        if (t == typeof(ushort)) return ((ushort[])a)[i];
+        if (t == typeof(int)) return ((int[])a)[i];
+        if (t == typeof(uint)) return ((uint[])a)[i];
+        if (t == typeof(long)) return ((long[])a)[i];
+        if (t == typeof(ulong)) return (long)((ulong[])a)[i];
+        if (t == typeof(bool)) return ((bool[])a)[i] ? 1 : 0;
+        if (t == typeof(float)) return (long)((float[])a)[i];
+        if (t == typeof(double)) return (long)((double[])a)[i];
+        throw new ArgumentException("element type " + t);
+    }
 
     static string G(double v) => v.ToString("G7", CultureInfo.InvariantCulture);
 

@@ -18,7 +18,7 @@ namespace ModelGen.Tests.Conformance;
 public class ConformanceTests
 {
     /// <summary>Pass rate (percent of in-scope cases) the suite must reach. Raise it as operators land.</summary>
-    public const double MinPassRate = 77;
+    public const double MinPassRate = 83;
 
     /// <summary>Where the test data lives (Debian's libonnx-testdata; MODELGEN_ONNX_TESTDATA overrides).</summary>
     static string Root => Environment.GetEnvironmentVariable("MODELGEN_ONNX_TESTDATA") is { Length: > 0 } r ? r : ConformanceRunner.DefaultRoot;
@@ -91,6 +91,11 @@ public class ConformanceTests
         var i = new TensorData(DType.Int64, new[] { 3 }, l: new long[] { 1, 2, 3 });
         Assert.Null(ConformanceRunner.Compare(i, new long[] { 1, 2, 3 }));
         Assert.Contains("1 of 3 elements differ", ConformanceRunner.Compare(i, new long[] { 1, 2, 4 }));
+        var u8 = new TensorData(DType.UInt8, new[] { 2 }, l: new long[] { 200, 3 });
+        Assert.Null(ConformanceRunner.Compare(u8, new byte[] { 200, 3 }));  // unsigned arrays are not read as signed
+        Assert.NotNull(ConformanceRunner.Compare(u8, new byte[] { 201, 3 }));
+        var u32 = new TensorData(DType.UInt32, new[] { 1 }, l: new long[] { 4000000000 });
+        Assert.Null(ConformanceRunner.Compare(u32, new uint[] { 4000000000 }));
         var b = new TensorData(DType.Bool, new[] { 2 }, l: new long[] { 1, 0 });
         Assert.NotNull(ConformanceRunner.Compare(b, new[] { true, true }));
     }
