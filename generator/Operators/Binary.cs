@@ -32,6 +32,15 @@ public sealed class Binary : Operator
     {
         Require(n, 2, 2);
         var a = n.In(0); var b = n.In(1);
+        if (n.OpType == "PRelu" && n.Opset < 7 && b.Shape.Length == 1 && a.Shape.Length >= 2 && b.Length == a.Shape[1] && b.Length > 1)
+        {
+            // before opset 7 a 1-D slope is per channel (axis 1), not numpy-broadcast from the last axis
+            if (!b.IsConst) throw Unsupported("PRelu (opset < 7) with a per-channel slope computed at run time");
+            var shape = new int[a.Shape.Length - 1];
+            for (int i = 0; i < shape.Length; i++) shape[i] = i == 0 ? b.Length : 1;
+            b = new Value(b.Name) { Type = b.Type, Shape = shape, Const = b.Const.Reshape(shape) };
+            n.Inputs[1] = b;
+        }
         bool pow = n.OpType == "Pow";
         if (!pow && a.Type != b.Type) throw Error($"{n.OpType} inputs have different element types ({DTypes.OnnxName(a.Type)}, {DTypes.OnnxName(b.Type)})");
         if (_kind == BinaryKind.Logical && a.Type != DType.Bool) throw Error($"{n.OpType} takes bool inputs");

@@ -53,7 +53,9 @@ public class AllocationTests(ITestOutputHelper log)
     public void NetPredictAllocatesNothingPerCall(string name)
     {
         var (m, args) = Load(name, TargetProfile.Net);
-        m.AllocatedBytes(50, args); // warm-up: JIT, type initialisation, this thread's arena
+        m.AllocatedBytes(200, args); // warm-up: JIT (and tier-up), type initialisation, this thread's arena
+        Thread.Sleep(300);
+        m.AllocatedBytes(200, args);
         var bytes = m.AllocatedBytes(Calls, args);
         log.WriteLine($"{name}: {bytes} bytes over {Calls} calls");
         Assert.Equal(0, bytes);
@@ -64,7 +66,9 @@ public class AllocationTests(ITestOutputHelper log)
     public void NetPredictAllocatesOnlyItsArenaOnTheFirstCallOfAThread(string name)
     {
         var (m, args) = Load(name, TargetProfile.Net);
-        m.AllocatedBytes(5, args); // JIT on this thread first
+        m.AllocatedBytes(200, args); // JIT and tier-up on this thread first
+        Thread.Sleep(300);
+        m.AllocatedBytes(200, args);
         int arena = m.Const("ArenaBytes");
         var (first, rest) = OnNewThread(() => (m.AllocatedBytes(1, args), m.AllocatedBytes(Calls, args)));
         log.WriteLine($"{name}: arena {arena} bytes; first call on a new thread allocated {first}, the next {Calls} calls {rest}");
@@ -80,7 +84,10 @@ public class AllocationTests(ITestOutputHelper log)
         var (m, args) = Load(name, TargetProfile.Net);
         int arena = m.Const("ArenaBytes");
         var scratch = new byte[arena + 100]; // larger than needed is fine
-        m.AllocatedBytesWithScratch(5, scratch, args); // JIT
+        // steady state: past tiered compilation's call-count threshold and its background re-JIT
+        m.AllocatedBytesWithScratch(200, scratch, args);
+        Thread.Sleep(300);
+        m.AllocatedBytesWithScratch(200, scratch, args);
         // On a thread that never ran the model: not even the first call allocates (no thread-static arena).
         var bytes = OnNewThread(() => m.AllocatedBytesWithScratch(Calls, scratch, args));
         log.WriteLine($"{name}: scratch overload allocated {bytes} bytes over {Calls} calls on a fresh thread");
