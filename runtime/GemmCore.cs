@@ -364,8 +364,14 @@ internal static unsafe class GemmCore
                     }
                     else
                     {
-                        for (int t = 0, ix = ix0; t < len; t++, ix += s.SW)
-                            d[t] = (uint)ix < (uint)inW ? row[ix] : 0f;
+                        // strided: zeros, the unclipped middle without per-element checks, zeros
+                        int sw = s.SW;
+                        int lo = Math.Min(len, Conv.FirstAtLeast(0, ix0, sw)), hi = Math.Max(lo, Math.Min(len, Conv.EndAtMost(inW - 1, ix0, sw)));
+                        int t = 0;
+                        for (; t < lo; t++) d[t] = 0f;
+                        float* sr = row + ix0;
+                        for (; t < hi; t++) d[t] = sr[t * sw];
+                        for (; t < len; t++) d[t] = 0f;
                     }
                 }
             }
