@@ -280,6 +280,18 @@ internal static unsafe class GemmCore
         }
     }
 
+    /// <summary>Copies n floats with the widest vectors that fit (short runs are common in im2col panels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Copy<S, TV>(float* d, float* s, int n)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes, t = 0;
+        for (; t + l <= n; t += l) S.Store(d + t, S.Load(s + t));
+        if (l > 8 && t + 8 <= n) { Vector256.Store(Vector256.Load(s + t), d + t); t += 8; }
+        if (l > 4 && t + 4 <= n && Vector128.IsHardwareAccelerated) { Vector128.Store(Vector128.Load(s + t), d + t); t += 4; }
+        for (; t < n; t++) d[t] = s[t];
+    }
+
     /// <summary>dst[i * ldd + r] = src[r * lds + i] for an 8 x 8 block (AVX shuffles).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Transpose8x8(float* src, nint lds, float* dst, nint ldd)
@@ -321,32 +333,46 @@ internal static unsafe class GemmCore
         int khw = s.KH * s.KW;
         int ci = pc / khw, rem = pc - ci * khw, ky = rem / s.KW, kx = rem - ky * s.KW;
         int inW = s.InW, inH = s.InH, plane = inH * inW;
+        // Stride 1 with output rows as wide as input rows: a tap that needs no clipping along W reads the whole panel
+        // as one contiguous stretch of the input (when its rows are all inside).
+        bool flat = s.SW == 1 && s.SH == 1 && s.OutW == inW;
+        int iyFirst = runOy[0], iyLast = runOy[runs - 1];
         for (int p = 0; p < kc; p++, dst += nrFull)
         {
             float* xc = s.B + (nint)ci * plane;
             int dy = ky * s.DH - s.PT, dx = kx * s.DW - s.PL;
-            for (int r = 0; r < runs; r++)
+            if (flat && dx == 0 && (uint)(iyFirst + dy) < (uint)inH && (uint)(iyLast + dy) < (uint)inH)
             {
-                float* d = dst + runDst[r];
-                int len = runLen[r];
-                int iy = runOy[r] * s.SH + dy;
-                if ((uint)iy >= (uint)inH) { new Span<float>(d, len).Clear(); continue; }
-                float* row = xc + iy * inW;
-                int ix0 = runOx[r] * s.SW + dx;
-                if (s.SW == 1)
+                Copy<S, TV>(dst, xc + (iyFirst + dy) * inW + runOx[0], nr);
+            }
+            else
+            {
+                for (int r = 0; r < runs; r++)
                 {
-                    int lo = Math.Clamp(-ix0, 0, len), hi = Math.Clamp(inW - ix0, lo, len);
-                    int t = 0;
-                    for (; t < lo; t++) d[t] = 0f;
-                    float* sr = row + ix0;
-                    for (; t + l <= hi; t += l) S.Store(d + t, S.Load(sr + t));
-                    for (; t < hi; t++) d[t] = sr[t];
-                    for (; t < len; t++) d[t] = 0f;
-                }
-                else
-                {
-                    for (int t = 0, ix = ix0; t < len; t++, ix += s.SW)
-                        d[t] = (uint)ix < (uint)inW ? row[ix] : 0f;
+                    float* d = dst + runDst[r];
+                    int len = runLen[r];
+                    int iy = runOy[r] * s.SH + dy;
+                    if ((uint)iy >= (uint)inH) { new Span<float>(d, len).Clear(); continue; }
+                    float* row = xc + iy * inW;
+                    int ix0 = runOx[r] * s.SW + dx;
+                    if (s.SW == 1)
+                    {
+                        int lo = Math.Clamp(-ix0, 0, len), hi = Math.Clamp(inW - ix0, lo, len);
+                        for (int t = 0; t < lo; t++) d[t] = 0f;
+                        Copy<S, TV>(d + lo, row + ix0 + lo, hi - lo);
+                        for (int t = hi; t < len; t++) d[t] = 0f;
+                    }
+                    else
+                    {
+                        // strided: zeros, the unclipped middle without per-element checks, zeros
+                        int sw = s.SW;
+                        int lo = Math.Min(len, Conv.FirstAtLeast(0, ix0, sw)), hi = Math.Max(lo, Math.Min(len, Conv.EndAtMost(inW - 1, ix0, sw)));
+                        int t = 0;
+                        for (; t < lo; t++) d[t] = 0f;
+                        float* sr = row + ix0;
+                        for (; t < hi; t++) d[t] = sr[t * sw];
+                        for (; t < len; t++) d[t] = 0f;
+                    }
                 }
             }
             for (int j = nr; j < nrFull; j++) dst[j] = 0f;

@@ -1,0 +1,90 @@
+#if MODEL_BENCHMARKS
+using System.Reflection;
+using BenchmarkDotNet.Attributes;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace ModelGen.Benchmarks;
+
+/// <summary>
+/// Whole models: the Predict that ModelGen generated from openWakeWord's models (the OnnxModel items in the csproj,
+/// built with -p:ModelBenchmarks=true) vs ONNX Runtime on the same file (single thread, all optimisations, pinned
+/// pre-allocated OrtValues). Setup checks both agree before timing.
+/// </summary>
+[MemoryDiagnoser]
+public class ModelBenchmarks
+{
+    [Params("melspectrogram", "embedding_model", "hey_jarvis_v0.1", "alexa_v0.1", "hey_mycroft_v0.1")]
+    public string Model { get; set; }
+
+    static readonly Dictionary<string, long[]> InputShapes = new()
+    {
+        ["melspectrogram"] = new long[] { 1, 1760 },
+        ["embedding_model"] = new long[] { 1, 76, 32, 1 },
+        ["hey_jarvis_v0.1"] = new long[] { 1, 16, 96 },
+        ["alexa_v0.1"] = new long[] { 1, 16, 96 },
+        ["hey_mycroft_v0.1"] = new long[] { 1, 16, 96 },
+    };
+
+    float[] _x, _y, _yOrt;
+    InferenceSession _session;
+    RunOptions _run;
+    OrtValue[] _in, _out;
+    string[] _inNames, _outNames;
+    int _which;
+
+    static string ModelPath(string name)
+    {
+        var root = typeof(ModelBenchmarks).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value;
+        return Path.Combine(root, ".cache", "models", name + ".onnx");
+    }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _which = Array.IndexOf(new[] { "melspectrogram", "embedding_model", "hey_jarvis_v0.1", "alexa_v0.1", "hey_mycroft_v0.1" }, Model);
+        var shape = InputShapes[Model];
+        int n = (int)shape.Aggregate(1L, (a, b) => a * b);
+        _x = Data.Random(new Random(42), n, Model == "melspectrogram" ? 1000f : 1f);
+        _session = new InferenceSession(ModelPath(Model), OrtOneOp.Options());
+        _run = new RunOptions();
+        _inNames = _session.InputMetadata.Keys.ToArray();
+        _outNames = _session.OutputMetadata.Keys.Take(1).ToArray();
+        // one ordinary run tells the output shape; then pin pre-allocated buffers for the timed path
+        using (var r = _session.Run(new[] { NamedOnnxValue.CreateFromTensor(_inNames[0], new DenseTensor<float>(_x, shape.Select(d => (int)d).ToArray())) }))
+        {
+            var t = r.First().AsTensor<float>();
+            _yOrt = new float[t.Length];
+            _out = new[] { OrtValue.CreateTensorValueFromMemory(_yOrt, t.Dimensions.ToArray().Select(d => (long)d).ToArray()) };
+        }
+        _in = new[] { OrtValue.CreateTensorValueFromMemory(_x, shape) };
+        _y = new float[_yOrt.Length];
+        ModelGen(); Ort();
+        Data.AssertClose(_y, _yOrt, Model);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (var v in _in.Concat(_out)) v.Dispose();
+        _run.Dispose();
+        _session.Dispose();
+    }
+
+    [Benchmark(Baseline = true)]
+    public void Ort() => _session.Run(_run, _inNames, _in, _outNames, _out);
+
+    [Benchmark]
+    public void ModelGen()
+    {
+        switch (_which)
+        {
+            case 0: MelSpectrogram.Predict(_x, _y); break;
+            case 1: EmbeddingModel.Predict(_x, _y); break;
+            case 2: HeyJarvis.Predict(_x, _y); break;
+            case 3: Alexa.Predict(_x, _y); break;
+            default: HeyMycroft.Predict(_x, _y); break;
+        }
+    }
+}
+#endif

@@ -1,0 +1,32 @@
+using BenchmarkDotNet.Running;
+
+namespace ModelGen.Benchmarks;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "shapes")
+        {
+            foreach (var p in args.Skip(1)) OneOpModel.Dump(p);
+            return 0;
+        }
+        if (args.Length > 0 && args[0] == "experiment")
+        {
+            Experiment.Run();
+            return 0;
+        }
+        if (args.Length > 0 && args[0] == "quick")
+        {
+            Quick.Run(args.Length > 1 ? args[1] : null);
+            return 0;
+        }
+#if MODEL_BENCHMARKS
+        // BenchmarkDotNet rebuilds this project for each run: MSBuild reads environment variables as properties, so this
+        // keeps the models (and MODEL_BENCHMARKS) in its build too.
+        Environment.SetEnvironmentVariable("ModelBenchmarks", "true");
+#endif
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}
