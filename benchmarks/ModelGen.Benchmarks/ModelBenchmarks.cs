@@ -35,8 +35,11 @@ public class ModelBenchmarks
 
     static string ModelPath(string name)
     {
-        var root = typeof(ModelBenchmarks).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value;
-        return Path.Combine(root, ".cache", "models", name + ".onnx");
+        // MODELGEN_MODELS overrides the folder (a published benchmark run on another machine)
+        var dir = Environment.GetEnvironmentVariable("MODELGEN_MODELS");
+        if (string.IsNullOrEmpty(dir))
+            dir = Path.Combine(typeof(ModelBenchmarks).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value, ".cache", "models");
+        return Path.Combine(dir, name + ".onnx");
     }
 
     [GlobalSetup]

@@ -16,6 +16,13 @@ public static class Program
             Experiment.Run();
             return 0;
         }
+#if MODEL_BENCHMARKS
+        if (args.Length > 0 && args[0] == "models")
+        {
+            QuickModels.Run();
+            return 0;
+        }
+#endif
         if (args.Length > 0 && args[0] == "quick")
         {
             Quick.Run(args.Length > 1 ? args[1] : null);
