@@ -18,6 +18,9 @@ public static class PassManager
     public static IReadOnlyList<IPass> All { get; } = new IPass[]
     {
         new DeadNodeElimination(),
+        new MatMulAddToGemm(),
+        new ConvBatchNormFolding(),
+        new DeadNodeElimination(),
     };
 
     public static void Run(Graph graph, ModelOptions options)

@@ -1,0 +1,147 @@
+using ModelGen.Compiler;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Passes;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ModelGen.Tests;
+
+/// <summary>Graph optimisation passes: the rewrite itself (op types before/after), and numerics (passes on vs off vs ONNX Runtime).</summary>
+public class PassTests(ITestOutputHelper log)
+{
+    static Graph Import(byte[] bytes) => new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(bytes).Graph;
+
+    static string Ops(Graph g) => string.Join(",", g.Nodes.Select(n => n.OpType));
+
+    static IPass Pass(string name) => PassManager.All.First(p => p.Name == name);
+
+    /// <summary>Runs one pass on the imported graph and checks the op sequence before and after.</summary>
+    static Graph Rewrite(byte[] model, string pass, string before, string after)
+    {
+        var g = Import(model);
+        Assert.Equal(before, Ops(g));
+        Pass(pass).Run(g);
+        Assert.Equal(after, Ops(g));
+        return g;
+    }
+
+    /// <summary>Optimised vs DisabledPasses=all (both profiles) within tol, and optimised vs ONNX Runtime.</summary>
+    static void Numerics(byte[] model, double tol, params Array[] inputs)
+    {
+        var expected = OpCheck.RunOrt(model, inputs);
+        foreach (var target in new[] { TargetProfile.Net, TargetProfile.Portable })
+        {
+            var lens = expected.Select(e => e.Length).ToArray();
+            var types = expected.Select(e => e.GetType().GetElementType()!).ToArray();
+            var off = OpCheck.RunModelGen(model, target, inputs, lens, types, new ModelOptions { DisabledPasses = "all" });
+            var on = OpCheck.RunModelGen(model, target, inputs, lens, types, new ModelOptions());
+            for (int k = 0; k < expected.Length; k++) OpCheck.AssertClose(off[k], on[k], tol, $"{target} optimised vs unoptimised output {k}");
+        }
+        OpCheck.AgainstOrt(model, tol, inputs);
+    }
+
+    static float[] Positive(int n, int seed) => Ort.Random(n, seed).Select(v => 0.5f + Math.Abs(v)).ToArray();
+
+    // ---------- ConvBatchNormFolding ----------
+
+    static byte[] ConvBn(bool bias) => (bias ? new OnnxBuilder().Initializer("cb", new[] { 4 }, Ort.Random(4, 9)) : new OnnxBuilder())
+        .Input("x", DType.Float, 1, 3, 6, 6)
+        .Initializer("w", new[] { 4, 3, 3, 3 }, Ort.Random(108, 1))
+        .Initializer("s", new[] { 4 }, Ort.Random(4, 2)).Initializer("b", new[] { 4 }, Ort.Random(4, 3))
+        .Initializer("m", new[] { 4 }, Ort.Random(4, 4)).Initializer("v", new[] { 4 }, Positive(4, 5))
+        .Node("Conv", bias ? new[] { "x", "w", "cb" } : new[] { "x", "w" }, new[] { "c" }, ("pads", new long[] { 1, 1, 1, 1 }))
+        .Node("BatchNormalization", new[] { "c", "s", "b", "m", "v" }, new[] { "y" }, ("epsilon", 1e-3f))
+        .Node("Relu", new[] { "y" }, new[] { "z" })
+        .Output("z").Build();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ConvBatchNormFolds(bool bias)
+    {
+        var m = ConvBn(bias);
+        Rewrite(m, "ConvBatchNormFolding", "Conv,BatchNormalization,Relu", "Conv,Relu");
+        Numerics(m, 1e-5, Ort.Random(108, 7));
+    }
+
+    [Fact]
+    public void ConvBatchNormNotFoldedWhenConvOutputIsShared()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 1, 2, 4, 4)
+            .Initializer("w", new[] { 2, 2, 1, 1 }, Ort.Random(4, 1))
+            .Initializer("s", new[] { 2 }, Ort.Random(2, 2)).Initializer("b", new[] { 2 }, Ort.Random(2, 3))
+            .Initializer("m", new[] { 2 }, Ort.Random(2, 4)).Initializer("v", new[] { 2 }, Positive(2, 5))
+            .Node("Conv", new[] { "x", "w" }, new[] { "c" })
+            .Node("BatchNormalization", new[] { "c", "s", "b", "m", "v" }, new[] { "y" })
+            .Node("Add", new[] { "y", "c" }, new[] { "z" })
+            .Output("z").Build();
+        Rewrite(m, "ConvBatchNormFolding", "Conv,BatchNormalization,Add", "Conv,BatchNormalization,Add");
+    }
+
+    [Theory]
+    [InlineData(0L, new[] { 5 })]
+    [InlineData(1L, new[] { 3, 5 })]
+    [InlineData(0L, null)]
+    public void GemmBatchNormFolds(long transB, int[]? cShape)
+    {
+        var b = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 4)
+            .Initializer("w", transB == 1 ? new[] { 5, 4 } : new[] { 4, 5 }, Ort.Random(20, 1))
+            .Initializer("s", new[] { 5 }, Ort.Random(5, 2)).Initializer("b", new[] { 5 }, Ort.Random(5, 3))
+            .Initializer("m", new[] { 5 }, Ort.Random(5, 4)).Initializer("v", new[] { 5 }, Positive(5, 5));
+        if (cShape != null) b.Initializer("c", cShape, Ort.Random(cShape.Aggregate(1, (p, q) => p * q), 6));
+        var m = b.Node("Gemm", cShape != null ? new[] { "x", "w", "c" } : new[] { "x", "w" }, new[] { "g" }, ("transB", transB), ("alpha", 0.7f), ("beta", 1.5f))
+            .Node("BatchNormalization", new[] { "g", "s", "b", "m", "v" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "ConvBatchNormFolding", "Gemm,BatchNormalization", "Gemm");
+        Numerics(m, 1e-5, Ort.Random(12, 7));
+    }
+
+    [Fact]
+    public void MatMulBatchNormFoldsToGemm()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 4)
+            .Initializer("w", new[] { 4, 5 }, Ort.Random(20, 1))
+            .Initializer("s", new[] { 5 }, Ort.Random(5, 2)).Initializer("b", new[] { 5 }, Ort.Random(5, 3))
+            .Initializer("m", new[] { 5 }, Ort.Random(5, 4)).Initializer("v", new[] { 5 }, Positive(5, 5))
+            .Node("MatMul", new[] { "x", "w" }, new[] { "g" })
+            .Node("BatchNormalization", new[] { "g", "s", "b", "m", "v" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "ConvBatchNormFolding", "MatMul,BatchNormalization", "Gemm");
+        Numerics(m, 1e-5, Ort.Random(12, 7));
+    }
+
+    // ---------- MatMulAddToGemm ----------
+
+    [Theory]
+    [InlineData(new[] { 5 }, false)]
+    [InlineData(new[] { 1, 5 }, true)]
+    [InlineData(new[] { 3, 5 }, false)]
+    public void MatMulAddBecomesGemm(int[] biasShape, bool biasFirst)
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 4)
+            .Initializer("w", new[] { 4, 5 }, Ort.Random(20, 1))
+            .Initializer("c", biasShape, Ort.Random(biasShape.Aggregate(1, (p, q) => p * q), 2))
+            .Node("MatMul", new[] { "x", "w" }, new[] { "g" })
+            .Node("Add", biasFirst ? new[] { "c", "g" } : new[] { "g", "c" }, new[] { "y" })
+            .Node("Tanh", new[] { "y" }, new[] { "z" })
+            .Output("z").Build();
+        Rewrite(m, "MatMulAddToGemm", "MatMul,Add,Tanh", "Gemm,Tanh");
+        Numerics(m, 1e-5, Ort.Random(12, 7));
+    }
+
+    [Fact]
+    public void MatMulAddKeptForNonConstantOrMatrixBias()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 4).Input("b", DType.Float, 5)
+            .Initializer("w", new[] { 4, 5 }, Ort.Random(20, 1))
+            .Node("MatMul", new[] { "x", "w" }, new[] { "g" })
+            .Node("Add", new[] { "g", "b" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "MatMulAddToGemm", "MatMul,Add", "MatMul,Add");
+    }
+}
