@@ -36,6 +36,7 @@ public static partial class OperatorRegistry
         RegisterIndexing(t);
         RegisterSequence(t);
         RegisterResize(t);
+        RegisterFused(t);
         return t;
     }
 
@@ -46,6 +47,7 @@ public static partial class OperatorRegistry
     static partial void RegisterIndexing(Dictionary<string, Operator> t);
     static partial void RegisterSequence(Dictionary<string, Operator> t);
     static partial void RegisterResize(Dictionary<string, Operator> t);
+    static partial void RegisterFused(Dictionary<string, Operator> t);
 
     static string Cast(DType t, string expr) => t is DType.Int8 or DType.UInt8 or DType.Int16 or DType.UInt16 ? $"({DTypes.CsName(t)})({expr})" : expr;
 

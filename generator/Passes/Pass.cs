@@ -20,6 +20,7 @@ public static class PassManager
         new DeadNodeElimination(),
         new MatMulAddToGemm(),
         new ConvBatchNormFolding(),
+        new ElementwiseChainFusion(),
         new DeadNodeElimination(),
     };
 

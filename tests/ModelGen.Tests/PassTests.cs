@@ -144,4 +144,57 @@ public class PassTests(ITestOutputHelper log)
             .Output("y").Build();
         Rewrite(m, "MatMulAddToGemm", "MatMul,Add", "MatMul,Add");
     }
+
+    // ---------- ElementwiseChainFusion ----------
+
+    [Fact]
+    public void ElementwiseChainFuses()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 4)
+            .Initializer("two", new int[0], new[] { 2f }).Initializer("row", new[] { 4 }, Ort.Random(4, 1)).Initializer("one", new[] { 1 }, new[] { 1f })
+            .Initializer("col", new[] { 3, 1 }, Ort.Random(3, 2))
+            .Node("Mul", new[] { "x", "two" }, new[] { "a" })
+            .Node("Add", new[] { "row", "a" }, new[] { "b" })
+            .Node("Sigmoid", new[] { "b" }, new[] { "c" })
+            .Node("Sub", new[] { "one", "c" }, new[] { "d" })
+            .Node("Pow", new[] { "d", "two" }, new[] { "e" })
+            .Node("Div", new[] { "e", "col" }, new[] { "f" })
+            .Node("Relu", new[] { "f" }, new[] { "y" })
+            .Output("y").Build();
+        var g = Rewrite(m, "ElementwiseChainFusion", "Mul,Add,Sigmoid,Sub,Pow,Div,Relu", "FusedElementwise");
+        Assert.Equal("ai.modelgen", g.Nodes[0].Domain);
+        Numerics(m, 1e-6, Ort.Random(24, 7));
+    }
+
+    [Fact]
+    public void ElementwiseChainStopsAtSharedValuesAndWideningOperands()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 4)
+            .Initializer("wide", new[] { 2, 3, 4 }, Ort.Random(24, 1))
+            .Node("Exp", new[] { "x" }, new[] { "a" })
+            .Node("Tanh", new[] { "a" }, new[] { "b" })
+            .Node("Neg", new[] { "b" }, new[] { "c" })   // b is also read by the Mul below: the chain stops at b
+            .Node("Abs", new[] { "c" }, new[] { "d" })
+            .Node("Mul", new[] { "d", "b" }, new[] { "e" })
+            .Node("Add", new[] { "e", "wide" }, new[] { "f" }) // widens [3,4] to [2,3,4]: not fused
+            .Node("Sqrt", new[] { "f" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "ElementwiseChainFusion", "Exp,Tanh,Neg,Abs,Mul,Add,Sqrt", "FusedElementwise,FusedElementwise,Mul,Add,Sqrt");
+        Numerics(m, 1e-6, Ort.Random(12, 7));
+    }
+
+    [Fact]
+    public void ElementwiseChainKeepsGraphOutputIntermediates()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 5)
+            .Node("Exp", new[] { "x" }, new[] { "a" })
+            .Node("Neg", new[] { "a" }, new[] { "b" })
+            .Node("Sigmoid", new[] { "b" }, new[] { "y" })
+            .Output("a").Output("y").Build();
+        Rewrite(m, "ElementwiseChainFusion", "Exp,Neg,Sigmoid", "Exp,FusedElementwise");
+        Numerics(m, 1e-6, Ort.Random(5, 7));
+    }
 }
