@@ -20,6 +20,8 @@ public static class PassManager
         new DeadNodeElimination(),
         new MatMulAddToGemm(),
         new ConvBatchNormFolding(),
+        new LayerNormFusion(),
+        new GeluFusion(),
         new ElementwiseChainFusion(),
         new DeadNodeElimination(),
     };

@@ -197,4 +197,107 @@ public class PassTests(ITestOutputHelper log)
         Rewrite(m, "ElementwiseChainFusion", "Exp,Neg,Sigmoid", "Exp,FusedElementwise");
         Numerics(m, 1e-6, Ort.Random(5, 7));
     }
+
+    // ---------- LayerNormFusion ----------
+
+    static byte[] LayerNormModel(int opset, bool square, bool affine)
+    {
+        var b = new OnnxBuilder(opset)
+            .Input("x", DType.Float, 2, 3, 8)
+            .Initializer("two", new int[0], new[] { 2f }).Initializer("eps", new int[0], new[] { 1e-5f })
+            .Initializer("gamma", new[] { 8 }, Ort.Random(8, 1)).Initializer("beta", new[] { 8 }, Ort.Random(8, 2));
+        (string, object)[] axes = opset >= 18 ? new (string, object)[0] : new (string, object)[] { ("axes", new long[] { -1 }) };
+        string[] Rm(string input) => opset >= 18 ? new[] { input, "axes" } : new[] { input };
+        if (opset >= 18) b.Initializer("axes", new[] { 1 }, new long[] { 2 });
+        b.Node("ReduceMean", Rm("x"), new[] { "mean" }, axes)
+            .Node("Sub", new[] { "x", "mean" }, new[] { "d" })
+            .Node(square ? "Mul" : "Pow", square ? new[] { "d", "d" } : new[] { "d", "two" }, new[] { "sq" })
+            .Node("ReduceMean", Rm("sq"), new[] { "var" }, axes)
+            .Node("Add", new[] { "var", "eps" }, new[] { "ve" })
+            .Node("Sqrt", new[] { "ve" }, new[] { "std" })
+            .Node("Div", new[] { "d", "std" }, new[] { affine ? "n" : "y" });
+        if (affine) b.Node("Mul", new[] { "n", "gamma" }, new[] { "g" }).Node("Add", new[] { "g", "beta" }, new[] { "y" });
+        return b.Output("y").Build();
+    }
+
+    [Theory]
+    [InlineData(13, false, true)]
+    [InlineData(18, true, true)]
+    [InlineData(17, false, false)]
+    public void LayerNormFuses(int opset, bool square, bool affine)
+    {
+        var m = LayerNormModel(opset, square, affine);
+        Rewrite(m, "LayerNormFusion", "ReduceMean,Sub," + (square ? "Mul" : "Pow") + ",ReduceMean,Add,Sqrt,Div" + (affine ? ",Mul,Add" : ""), "LayerNormalization");
+        Numerics(m, 1e-4, Ort.Random(48, 7));
+    }
+
+    [Fact]
+    public void LayerNormNotFusedOverAnotherAxis()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 8)
+            .Initializer("two", new int[0], new[] { 2f }).Initializer("eps", new int[0], new[] { 1e-5f })
+            .Node("ReduceMean", new[] { "x" }, new[] { "mean" }, ("axes", new long[] { 1 }))
+            .Node("Sub", new[] { "x", "mean" }, new[] { "d" })
+            .Node("Pow", new[] { "d", "two" }, new[] { "sq" })
+            .Node("ReduceMean", new[] { "sq" }, new[] { "var" }, ("axes", new long[] { 1 }))
+            .Node("Add", new[] { "var", "eps" }, new[] { "ve" })
+            .Node("Sqrt", new[] { "ve" }, new[] { "std" })
+            .Node("Div", new[] { "d", "std" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "LayerNormFusion", "ReduceMean,Sub,Pow,ReduceMean,Add,Sqrt,Div", "ReduceMean,Sub,Pow,ReduceMean,Add,Sqrt,Div");
+    }
+
+    // ---------- GeluFusion ----------
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void GeluFuses(int ordering)
+    {
+        var b = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 7)
+            .Initializer("sqrt2", new int[0], new[] { 1.4142135f }).Initializer("rsqrt2", new int[0], new[] { 0.70710677f })
+            .Initializer("one", new int[0], new[] { 1f }).Initializer("half", new int[0], new[] { 0.5f });
+        string before;
+        if (ordering == 0) // x * (1 + erf(x / sqrt2)) * 0.5 (PyTorch export)
+        {
+            b.Node("Div", new[] { "x", "sqrt2" }, new[] { "s" }).Node("Erf", new[] { "s" }, new[] { "e" })
+                .Node("Add", new[] { "e", "one" }, new[] { "a" }).Node("Mul", new[] { "x", "a" }, new[] { "m" })
+                .Node("Mul", new[] { "m", "half" }, new[] { "y" });
+            before = "Div,Erf,Add,Mul,Mul";
+        }
+        else if (ordering == 1) // (x * 0.5) * (1 + erf(x * 1/sqrt2))
+        {
+            b.Node("Mul", new[] { "x", "half" }, new[] { "h" }).Node("Mul", new[] { "rsqrt2", "x" }, new[] { "s" })
+                .Node("Erf", new[] { "s" }, new[] { "e" }).Node("Add", new[] { "one", "e" }, new[] { "a" })
+                .Node("Mul", new[] { "h", "a" }, new[] { "y" });
+            before = "Mul,Mul,Erf,Add,Mul";
+        }
+        else // x * ((1 + erf(x / sqrt2)) * 0.5)
+        {
+            b.Node("Div", new[] { "x", "sqrt2" }, new[] { "s" }).Node("Erf", new[] { "s" }, new[] { "e" })
+                .Node("Add", new[] { "e", "one" }, new[] { "a" }).Node("Mul", new[] { "a", "half" }, new[] { "m" })
+                .Node("Mul", new[] { "m", "x" }, new[] { "y" });
+            before = "Div,Erf,Add,Mul,Mul";
+        }
+        var m = b.Output("y").Build();
+        var g = Rewrite(m, "GeluFusion", before, "Gelu");
+        Assert.Equal(20, g.Nodes[0].Opset);
+        Numerics(m, 1e-5, Ort.Random(21, 7, 3f));
+    }
+
+    [Fact]
+    public void GeluNotFusedWithWrongConstant()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 7)
+            .Initializer("sqrt2", new int[0], new[] { 1.5f }).Initializer("one", new int[0], new[] { 1f }).Initializer("half", new int[0], new[] { 0.5f })
+            .Node("Div", new[] { "x", "sqrt2" }, new[] { "s" }).Node("Erf", new[] { "s" }, new[] { "e" })
+            .Node("Add", new[] { "e", "one" }, new[] { "a" }).Node("Mul", new[] { "x", "a" }, new[] { "m" })
+            .Node("Mul", new[] { "m", "half" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "GeluFusion", "Div,Erf,Add,Mul,Mul", "Div,Erf,Add,Mul,Mul");
+    }
 }
