@@ -22,6 +22,8 @@ public static class PassManager
         new ConvBatchNormFolding(),
         new LayerNormFusion(),
         new GeluFusion(),
+        new TransposeCancellation(),
+        new DeadNodeElimination(),
         new ElementwiseChainFusion(),
         new DeadNodeElimination(),
     };

@@ -300,4 +300,103 @@ public class PassTests(ITestOutputHelper log)
             .Output("y").Build();
         Rewrite(m, "GeluFusion", "Div,Erf,Add,Mul,Mul", "Div,Erf,Add,Mul,Mul");
     }
+
+    // ---------- TransposeCancellation ----------
+
+    [Fact]
+    public void InverseTransposesCancel()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 4)
+            .Node("Transpose", new[] { "x" }, new[] { "a" }, ("perm", new long[] { 1, 2, 0 }))
+            .Node("Transpose", new[] { "a" }, new[] { "b" }, ("perm", new long[] { 2, 0, 1 }))
+            .Node("Relu", new[] { "b" }, new[] { "y" })
+            .Output("y").Build();
+        var g = Rewrite(m, "TransposeCancellation", "Transpose,Transpose,Relu", "Transpose,Relu");
+        Assert.Same(g.Inputs[0], g.Nodes[1].In(0));
+        new DeadNodeElimination().Run(g);
+        Assert.Equal("Relu", Ops(g));
+        Numerics(m, 0, Ort.Random(24, 7));
+    }
+
+    [Fact]
+    public void TransposesCompose()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 4, 5)
+            .Node("Transpose", new[] { "x" }, new[] { "a" }, ("perm", new long[] { 0, 2, 1, 3 }))
+            .Node("Transpose", new[] { "a" }, new[] { "b" }, ("perm", new long[] { 3, 1, 0, 2 }))
+            .Node("Transpose", new[] { "b" }, new[] { "y" })
+            .Output("y").Build();
+        var g = Import(m);
+        Pass("TransposeCancellation").Run(g);
+        new DeadNodeElimination().Run(g);
+        Assert.Equal("Transpose", Ops(g));
+        Numerics(m, 0, Ort.Random(120, 7));
+    }
+
+    [Fact]
+    public void CancellingTransposeIntoGraphOutputKeepsTheOutput()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3)
+            .Node("Exp", new[] { "x" }, new[] { "e" })
+            .Node("Transpose", new[] { "e" }, new[] { "a" })
+            .Node("Transpose", new[] { "a" }, new[] { "y" })
+            .Output("a").Output("y").Build();
+        var g = Rewrite(m, "TransposeCancellation", "Exp,Transpose,Transpose", "Exp,Transpose,Transpose");
+        Assert.Same(g.Outputs[1], g.Nodes[2].Out());
+        Assert.Same(g.Nodes[0].Out(), g.Nodes[2].In(0));
+        Numerics(m, 0, Ort.Random(6, 7));
+    }
+
+    // ---------- openWakeWord ----------
+
+    public static TheoryData<string, string, int[]> WakeWord => new()
+    {
+        { "melspectrogram.onnx", "1,1760", new[] { 1, 1760 } },
+        { "embedding_model.onnx", "1,76,32,1", new[] { 1, 76, 32, 1 } },
+        { "hey_jarvis_v0.1.onnx", "", new[] { 1, 16, 96 } },
+        { "alexa_v0.1.onnx", "", new[] { 1, 16, 96 } },
+        { "hey_mycroft_v0.1.onnx", "", new[] { 1, 16, 96 } },
+    };
+
+    [Theory]
+    [MemberData(nameof(WakeWord))]
+    public void OpenWakeWordOptimisedMatchesUnoptimised(string file, string inputShape, int[] shape)
+    {
+        var path = Models.Path_(file);
+        var bytes = File.ReadAllBytes(path);
+        var g = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions { InputShape = inputShape }).Import(bytes).Graph;
+        var before = Ops(g);
+        int n0 = g.Nodes.Count;
+        PassManager.Run(g, new ModelOptions());
+        string Hist(string ops) => string.Join(" ", ops.Split(',').GroupBy(o => o).OrderBy(k => k.Key).Select(k => $"{k.Key}x{k.Count()}"));
+        log.WriteLine($"{file}: {n0} -> {g.Nodes.Count} layers");
+        log.WriteLine($"  before: {Hist(before)}");
+        log.WriteLine($"  after:  {Hist(Ops(g))}");
+        if (file.StartsWith("hey_"))
+        {
+            Assert.Contains("LayerNormalization", Ops(g));
+            Assert.DoesNotContain("ReduceMean", Ops(g));
+        }
+        var srcOn = Harness.Generate(path, new ModelOptions { InputShape = inputShape });
+        var srcOff = Harness.Generate(path, new ModelOptions { InputShape = inputShape, DisabledPasses = "all" });
+        log.WriteLine("  " + srcOff.Diagnostics.First() + "\n  " + srcOn.Diagnostics.First());
+        if (n0 != g.Nodes.Count) Assert.NotEqual(srcOff.Source, srcOn.Source);
+        var on = Harness.Build(path, new ModelOptions { InputShape = inputShape });
+        var off = Harness.Build(path, new ModelOptions { InputShape = inputShape, DisabledPasses = "all" });
+        int count = shape.Aggregate(1, (a, b) => a * b);
+        for (int seed = 0; seed < 3; seed++)
+        {
+            var x = Ort.Random(count, seed, file.StartsWith("mel") ? 1000f : 1f + 4 * seed);
+            var expected = Ort.Run(path, (x, shape))[0];
+            var a = new float[expected.Length]; var b = new float[expected.Length];
+            on.Run(x, a); off.Run(x, b);
+            double dOff = Ort.RelMaxDiff(a, b), dOrt = Ort.RelMaxDiff(a, expected);
+            log.WriteLine($"  seed {seed}: optimised vs unoptimised {dOff:E2}, vs ONNX Runtime {dOrt:E2} (output[0] {a[0]:G9} vs {b[0]:G9})");
+            Assert.True(dOff <= 1e-5, $"{file} seed {seed}: optimised vs unoptimised rel diff {dOff}");
+            Assert.True(dOrt <= 1e-4, $"{file} seed {seed}: optimised vs ONNX Runtime rel diff {dOrt}");
+        }
+    }
 }
