@@ -28,6 +28,10 @@ public sealed class Binary : Operator
 
     public override bool ElementwiseInPlace => true;
 
+    /// <summary>For fused elementwise chains: the row's kind and emitted expression for a node.</summary>
+    internal BinaryKind RowKind => _kind;
+    internal string Expr(Node n, EmitContext e, DType t, string a, string b) => _emit(n, e, t, a, b);
+
     public override void Infer(Node n)
     {
         Require(n, 2, 2);

@@ -24,6 +24,10 @@ public sealed class Unary : Operator
 
     public override bool ElementwiseInPlace => true;
 
+    /// <summary>For fused elementwise chains: the row's kind and emitted expression for a node.</summary>
+    internal Kind RowKind => _kind;
+    internal string Expr(Node n, EmitContext e, DType t, string x) => _emit(n, e, t, x);
+
     public override void Infer(Node n)
     {
         Require(n, 1, 1);

@@ -18,6 +18,14 @@ public static class PassManager
     public static IReadOnlyList<IPass> All { get; } = new IPass[]
     {
         new DeadNodeElimination(),
+        new MatMulAddToGemm(),
+        new ConvBatchNormFolding(),
+        new LayerNormFusion(),
+        new GeluFusion(),
+        new TransposeCancellation(),
+        new DeadNodeElimination(),
+        new ElementwiseChainFusion(),
+        new DeadNodeElimination(),
     };
 
     public static void Run(Graph graph, ModelOptions options)

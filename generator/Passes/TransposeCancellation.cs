@@ -1,0 +1,43 @@
+using System.Linq;
+using ModelGen.Compiler.IR;
+using static ModelGen.Compiler.Passes.PassUtil;
+
+namespace ModelGen.Compiler.Passes;
+
+/// <summary>
+/// Transpose(Transpose(x, p1), p2) reads x through the composed permutation q[i] = p1[p2[i]]: the second becomes one
+/// Transpose of x (the first dies when nothing else reads it), or disappears when q is the identity (its readers read x;
+/// a graph output keeps its own tensor, written by a copying Transpose).
+/// </summary>
+public sealed class TransposeCancellation : IPass
+{
+    public string Name => "TransposeCancellation";
+
+    public void Run(Graph graph) => Fixpoint(graph, TryFold);
+
+    static long[] Perm(Node t, int rank) => t.Has("perm") && t.Ints("perm").Length == rank ? t.Ints("perm") : Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToArray();
+
+    static bool TryFold(Graph g, Uses uses, Node t2)
+    {
+        if (!Is(t2, "Transpose") || t2.Inputs.Count != 1) return false;
+        var y = t2.In(0);
+        var t1 = y.Producer;
+        if (!Is(t1, "Transpose") || !g.Nodes.Contains(t1) || t1.Outputs.Count != 1) return false;
+        var x = t1.In(0);
+        int rank = x.Shape.Length;
+        var p1 = Perm(t1, rank); var p2 = Perm(t2, rank);
+        var q = p2.Select(i => p1[i]).ToArray();
+        bool identity = q.Select((v, i) => v == i).All(b => b);
+        var z = t2.Out();
+        if (identity && !uses.IsGraphOutput(z))
+        {
+            ReplaceUses(g, z, x);
+            g.Nodes.Remove(t2);
+            return true;
+        }
+        var node = Make("Transpose", t2.Opset, t2.Name, new[] { x }, new[] { z }, Ints("perm", q));
+        int at = g.Nodes.IndexOf(t2);
+        g.Nodes[at] = node;
+        return true;
+    }
+}

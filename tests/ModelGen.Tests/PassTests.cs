@@ -1,0 +1,402 @@
+using ModelGen.Compiler;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Passes;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ModelGen.Tests;
+
+/// <summary>Graph optimisation passes: the rewrite itself (op types before/after), and numerics (passes on vs off vs ONNX Runtime).</summary>
+public class PassTests(ITestOutputHelper log)
+{
+    static Graph Import(byte[] bytes) => new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(bytes).Graph;
+
+    static string Ops(Graph g) => string.Join(",", g.Nodes.Select(n => n.OpType));
+
+    static IPass Pass(string name) => PassManager.All.First(p => p.Name == name);
+
+    /// <summary>Runs one pass on the imported graph and checks the op sequence before and after.</summary>
+    static Graph Rewrite(byte[] model, string pass, string before, string after)
+    {
+        var g = Import(model);
+        Assert.Equal(before, Ops(g));
+        Pass(pass).Run(g);
+        Assert.Equal(after, Ops(g));
+        return g;
+    }
+
+    /// <summary>Optimised vs DisabledPasses=all (both profiles) within tol, and optimised vs ONNX Runtime.</summary>
+    static void Numerics(byte[] model, double tol, params Array[] inputs)
+    {
+        var expected = OpCheck.RunOrt(model, inputs);
+        foreach (var target in new[] { TargetProfile.Net, TargetProfile.Portable })
+        {
+            var lens = expected.Select(e => e.Length).ToArray();
+            var types = expected.Select(e => e.GetType().GetElementType()!).ToArray();
+            var off = OpCheck.RunModelGen(model, target, inputs, lens, types, new ModelOptions { DisabledPasses = "all" });
+            var on = OpCheck.RunModelGen(model, target, inputs, lens, types, new ModelOptions());
+            for (int k = 0; k < expected.Length; k++) OpCheck.AssertClose(off[k], on[k], tol, $"{target} optimised vs unoptimised output {k}");
+        }
+        OpCheck.AgainstOrt(model, tol, inputs);
+    }
+
+    static float[] Positive(int n, int seed) => Ort.Random(n, seed).Select(v => 0.5f + Math.Abs(v)).ToArray();
+
+    // ---------- ConvBatchNormFolding ----------
+
+    static byte[] ConvBn(bool bias) => (bias ? new OnnxBuilder().Initializer("cb", new[] { 4 }, Ort.Random(4, 9)) : new OnnxBuilder())
+        .Input("x", DType.Float, 1, 3, 6, 6)
+        .Initializer("w", new[] { 4, 3, 3, 3 }, Ort.Random(108, 1))
+        .Initializer("s", new[] { 4 }, Ort.Random(4, 2)).Initializer("b", new[] { 4 }, Ort.Random(4, 3))
+        .Initializer("m", new[] { 4 }, Ort.Random(4, 4)).Initializer("v", new[] { 4 }, Positive(4, 5))
+        .Node("Conv", bias ? new[] { "x", "w", "cb" } : new[] { "x", "w" }, new[] { "c" }, ("pads", new long[] { 1, 1, 1, 1 }))
+        .Node("BatchNormalization", new[] { "c", "s", "b", "m", "v" }, new[] { "y" }, ("epsilon", 1e-3f))
+        .Node("Relu", new[] { "y" }, new[] { "z" })
+        .Output("z").Build();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ConvBatchNormFolds(bool bias)
+    {
+        var m = ConvBn(bias);
+        Rewrite(m, "ConvBatchNormFolding", "Conv,BatchNormalization,Relu", "Conv,Relu");
+        Numerics(m, 1e-5, Ort.Random(108, 7));
+    }
+
+    [Fact]
+    public void ConvBatchNormNotFoldedWhenConvOutputIsShared()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 1, 2, 4, 4)
+            .Initializer("w", new[] { 2, 2, 1, 1 }, Ort.Random(4, 1))
+            .Initializer("s", new[] { 2 }, Ort.Random(2, 2)).Initializer("b", new[] { 2 }, Ort.Random(2, 3))
+            .Initializer("m", new[] { 2 }, Ort.Random(2, 4)).Initializer("v", new[] { 2 }, Positive(2, 5))
+            .Node("Conv", new[] { "x", "w" }, new[] { "c" })
+            .Node("BatchNormalization", new[] { "c", "s", "b", "m", "v" }, new[] { "y" })
+            .Node("Add", new[] { "y", "c" }, new[] { "z" })
+            .Output("z").Build();
+        Rewrite(m, "ConvBatchNormFolding", "Conv,BatchNormalization,Add", "Conv,BatchNormalization,Add");
+    }
+
+    [Theory]
+    [InlineData(0L, new[] { 5 })]
+    [InlineData(1L, new[] { 3, 5 })]
+    [InlineData(0L, null)]
+    public void GemmBatchNormFolds(long transB, int[]? cShape)
+    {
+        var b = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 4)
+            .Initializer("w", transB == 1 ? new[] { 5, 4 } : new[] { 4, 5 }, Ort.Random(20, 1))
+            .Initializer("s", new[] { 5 }, Ort.Random(5, 2)).Initializer("b", new[] { 5 }, Ort.Random(5, 3))
+            .Initializer("m", new[] { 5 }, Ort.Random(5, 4)).Initializer("v", new[] { 5 }, Positive(5, 5));
+        if (cShape != null) b.Initializer("c", cShape, Ort.Random(cShape.Aggregate(1, (p, q) => p * q), 6));
+        var m = b.Node("Gemm", cShape != null ? new[] { "x", "w", "c" } : new[] { "x", "w" }, new[] { "g" }, ("transB", transB), ("alpha", 0.7f), ("beta", 1.5f))
+            .Node("BatchNormalization", new[] { "g", "s", "b", "m", "v" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "ConvBatchNormFolding", "Gemm,BatchNormalization", "Gemm");
+        Numerics(m, 1e-5, Ort.Random(12, 7));
+    }
+
+    [Fact]
+    public void MatMulBatchNormFoldsToGemm()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 4)
+            .Initializer("w", new[] { 4, 5 }, Ort.Random(20, 1))
+            .Initializer("s", new[] { 5 }, Ort.Random(5, 2)).Initializer("b", new[] { 5 }, Ort.Random(5, 3))
+            .Initializer("m", new[] { 5 }, Ort.Random(5, 4)).Initializer("v", new[] { 5 }, Positive(5, 5))
+            .Node("MatMul", new[] { "x", "w" }, new[] { "g" })
+            .Node("BatchNormalization", new[] { "g", "s", "b", "m", "v" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "ConvBatchNormFolding", "MatMul,BatchNormalization", "Gemm");
+        Numerics(m, 1e-5, Ort.Random(12, 7));
+    }
+
+    // ---------- MatMulAddToGemm ----------
+
+    [Theory]
+    [InlineData(new[] { 5 }, false)]
+    [InlineData(new[] { 1, 5 }, true)]
+    [InlineData(new[] { 3, 5 }, false)]
+    public void MatMulAddBecomesGemm(int[] biasShape, bool biasFirst)
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 4)
+            .Initializer("w", new[] { 4, 5 }, Ort.Random(20, 1))
+            .Initializer("c", biasShape, Ort.Random(biasShape.Aggregate(1, (p, q) => p * q), 2))
+            .Node("MatMul", new[] { "x", "w" }, new[] { "g" })
+            .Node("Add", biasFirst ? new[] { "c", "g" } : new[] { "g", "c" }, new[] { "y" })
+            .Node("Tanh", new[] { "y" }, new[] { "z" })
+            .Output("z").Build();
+        Rewrite(m, "MatMulAddToGemm", "MatMul,Add,Tanh", "Gemm,Tanh");
+        Numerics(m, 1e-5, Ort.Random(12, 7));
+    }
+
+    [Fact]
+    public void MatMulAddKeptForNonConstantOrMatrixBias()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 4).Input("b", DType.Float, 5)
+            .Initializer("w", new[] { 4, 5 }, Ort.Random(20, 1))
+            .Node("MatMul", new[] { "x", "w" }, new[] { "g" })
+            .Node("Add", new[] { "g", "b" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "MatMulAddToGemm", "MatMul,Add", "MatMul,Add");
+    }
+
+    // ---------- ElementwiseChainFusion ----------
+
+    [Fact]
+    public void ElementwiseChainFuses()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 4)
+            .Initializer("two", new int[0], new[] { 2f }).Initializer("row", new[] { 4 }, Ort.Random(4, 1)).Initializer("one", new[] { 1 }, new[] { 1f })
+            .Initializer("col", new[] { 3, 1 }, Ort.Random(3, 2))
+            .Node("Mul", new[] { "x", "two" }, new[] { "a" })
+            .Node("Add", new[] { "row", "a" }, new[] { "b" })
+            .Node("Sigmoid", new[] { "b" }, new[] { "c" })
+            .Node("Sub", new[] { "one", "c" }, new[] { "d" })
+            .Node("Pow", new[] { "d", "two" }, new[] { "e" })
+            .Node("Div", new[] { "e", "col" }, new[] { "f" })
+            .Node("Relu", new[] { "f" }, new[] { "y" })
+            .Output("y").Build();
+        var g = Rewrite(m, "ElementwiseChainFusion", "Mul,Add,Sigmoid,Sub,Pow,Div,Relu", "FusedElementwise");
+        Assert.Equal("ai.modelgen", g.Nodes[0].Domain);
+        Numerics(m, 1e-6, Ort.Random(24, 7));
+    }
+
+    [Fact]
+    public void ElementwiseChainStopsAtSharedValuesAndWideningOperands()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 4)
+            .Initializer("wide", new[] { 2, 3, 4 }, Ort.Random(24, 1))
+            .Node("Exp", new[] { "x" }, new[] { "a" })
+            .Node("Tanh", new[] { "a" }, new[] { "b" })
+            .Node("Neg", new[] { "b" }, new[] { "c" })   // b is also read by the Mul below: the chain stops at b
+            .Node("Abs", new[] { "c" }, new[] { "d" })
+            .Node("Mul", new[] { "d", "b" }, new[] { "e" })
+            .Node("Add", new[] { "e", "wide" }, new[] { "f" }) // widens [3,4] to [2,3,4]: not fused
+            .Node("Sqrt", new[] { "f" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "ElementwiseChainFusion", "Exp,Tanh,Neg,Abs,Mul,Add,Sqrt", "FusedElementwise,FusedElementwise,Mul,Add,Sqrt");
+        Numerics(m, 1e-6, Ort.Random(12, 7));
+    }
+
+    [Fact]
+    public void ElementwiseChainKeepsGraphOutputIntermediates()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 5)
+            .Node("Exp", new[] { "x" }, new[] { "a" })
+            .Node("Neg", new[] { "a" }, new[] { "b" })
+            .Node("Sigmoid", new[] { "b" }, new[] { "y" })
+            .Output("a").Output("y").Build();
+        Rewrite(m, "ElementwiseChainFusion", "Exp,Neg,Sigmoid", "Exp,FusedElementwise");
+        Numerics(m, 1e-6, Ort.Random(5, 7));
+    }
+
+    // ---------- LayerNormFusion ----------
+
+    static byte[] LayerNormModel(int opset, bool square, bool affine)
+    {
+        var b = new OnnxBuilder(opset)
+            .Input("x", DType.Float, 2, 3, 8)
+            .Initializer("two", new int[0], new[] { 2f }).Initializer("eps", new int[0], new[] { 1e-5f })
+            .Initializer("gamma", new[] { 8 }, Ort.Random(8, 1)).Initializer("beta", new[] { 8 }, Ort.Random(8, 2));
+        (string, object)[] axes = opset >= 18 ? new (string, object)[0] : new (string, object)[] { ("axes", new long[] { -1 }) };
+        string[] Rm(string input) => opset >= 18 ? new[] { input, "axes" } : new[] { input };
+        if (opset >= 18) b.Initializer("axes", new[] { 1 }, new long[] { 2 });
+        b.Node("ReduceMean", Rm("x"), new[] { "mean" }, axes)
+            .Node("Sub", new[] { "x", "mean" }, new[] { "d" })
+            .Node(square ? "Mul" : "Pow", square ? new[] { "d", "d" } : new[] { "d", "two" }, new[] { "sq" })
+            .Node("ReduceMean", Rm("sq"), new[] { "var" }, axes)
+            .Node("Add", new[] { "var", "eps" }, new[] { "ve" })
+            .Node("Sqrt", new[] { "ve" }, new[] { "std" })
+            .Node("Div", new[] { "d", "std" }, new[] { affine ? "n" : "y" });
+        if (affine) b.Node("Mul", new[] { "n", "gamma" }, new[] { "g" }).Node("Add", new[] { "g", "beta" }, new[] { "y" });
+        return b.Output("y").Build();
+    }
+
+    [Theory]
+    [InlineData(13, false, true)]
+    [InlineData(18, true, true)]
+    [InlineData(17, false, false)]
+    public void LayerNormFuses(int opset, bool square, bool affine)
+    {
+        var m = LayerNormModel(opset, square, affine);
+        Rewrite(m, "LayerNormFusion", "ReduceMean,Sub," + (square ? "Mul" : "Pow") + ",ReduceMean,Add,Sqrt,Div" + (affine ? ",Mul,Add" : ""), "LayerNormalization");
+        Numerics(m, 1e-4, Ort.Random(48, 7));
+    }
+
+    [Fact]
+    public void LayerNormNotFusedOverAnotherAxis()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 8)
+            .Initializer("two", new int[0], new[] { 2f }).Initializer("eps", new int[0], new[] { 1e-5f })
+            .Node("ReduceMean", new[] { "x" }, new[] { "mean" }, ("axes", new long[] { 1 }))
+            .Node("Sub", new[] { "x", "mean" }, new[] { "d" })
+            .Node("Pow", new[] { "d", "two" }, new[] { "sq" })
+            .Node("ReduceMean", new[] { "sq" }, new[] { "var" }, ("axes", new long[] { 1 }))
+            .Node("Add", new[] { "var", "eps" }, new[] { "ve" })
+            .Node("Sqrt", new[] { "ve" }, new[] { "std" })
+            .Node("Div", new[] { "d", "std" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "LayerNormFusion", "ReduceMean,Sub,Pow,ReduceMean,Add,Sqrt,Div", "ReduceMean,Sub,Pow,ReduceMean,Add,Sqrt,Div");
+    }
+
+    // ---------- GeluFusion ----------
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void GeluFuses(int ordering)
+    {
+        var b = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 7)
+            .Initializer("sqrt2", new int[0], new[] { 1.4142135f }).Initializer("rsqrt2", new int[0], new[] { 0.70710677f })
+            .Initializer("one", new int[0], new[] { 1f }).Initializer("half", new int[0], new[] { 0.5f });
+        string before;
+        if (ordering == 0) // x * (1 + erf(x / sqrt2)) * 0.5 (PyTorch export)
+        {
+            b.Node("Div", new[] { "x", "sqrt2" }, new[] { "s" }).Node("Erf", new[] { "s" }, new[] { "e" })
+                .Node("Add", new[] { "e", "one" }, new[] { "a" }).Node("Mul", new[] { "x", "a" }, new[] { "m" })
+                .Node("Mul", new[] { "m", "half" }, new[] { "y" });
+            before = "Div,Erf,Add,Mul,Mul";
+        }
+        else if (ordering == 1) // (x * 0.5) * (1 + erf(x * 1/sqrt2))
+        {
+            b.Node("Mul", new[] { "x", "half" }, new[] { "h" }).Node("Mul", new[] { "rsqrt2", "x" }, new[] { "s" })
+                .Node("Erf", new[] { "s" }, new[] { "e" }).Node("Add", new[] { "one", "e" }, new[] { "a" })
+                .Node("Mul", new[] { "h", "a" }, new[] { "y" });
+            before = "Mul,Mul,Erf,Add,Mul";
+        }
+        else // x * ((1 + erf(x / sqrt2)) * 0.5)
+        {
+            b.Node("Div", new[] { "x", "sqrt2" }, new[] { "s" }).Node("Erf", new[] { "s" }, new[] { "e" })
+                .Node("Add", new[] { "e", "one" }, new[] { "a" }).Node("Mul", new[] { "a", "half" }, new[] { "m" })
+                .Node("Mul", new[] { "m", "x" }, new[] { "y" });
+            before = "Div,Erf,Add,Mul,Mul";
+        }
+        var m = b.Output("y").Build();
+        var g = Rewrite(m, "GeluFusion", before, "Gelu");
+        Assert.Equal(20, g.Nodes[0].Opset);
+        Numerics(m, 1e-5, Ort.Random(21, 7, 3f));
+    }
+
+    [Fact]
+    public void GeluNotFusedWithWrongConstant()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 3, 7)
+            .Initializer("sqrt2", new int[0], new[] { 1.5f }).Initializer("one", new int[0], new[] { 1f }).Initializer("half", new int[0], new[] { 0.5f })
+            .Node("Div", new[] { "x", "sqrt2" }, new[] { "s" }).Node("Erf", new[] { "s" }, new[] { "e" })
+            .Node("Add", new[] { "e", "one" }, new[] { "a" }).Node("Mul", new[] { "x", "a" }, new[] { "m" })
+            .Node("Mul", new[] { "m", "half" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "GeluFusion", "Div,Erf,Add,Mul,Mul", "Div,Erf,Add,Mul,Mul");
+    }
+
+    // ---------- TransposeCancellation ----------
+
+    [Fact]
+    public void InverseTransposesCancel()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 4)
+            .Node("Transpose", new[] { "x" }, new[] { "a" }, ("perm", new long[] { 1, 2, 0 }))
+            .Node("Transpose", new[] { "a" }, new[] { "b" }, ("perm", new long[] { 2, 0, 1 }))
+            .Node("Relu", new[] { "b" }, new[] { "y" })
+            .Output("y").Build();
+        var g = Rewrite(m, "TransposeCancellation", "Transpose,Transpose,Relu", "Transpose,Relu");
+        Assert.Same(g.Inputs[0], g.Nodes[1].In(0));
+        new DeadNodeElimination().Run(g);
+        Assert.Equal("Relu", Ops(g));
+        Numerics(m, 0, Ort.Random(24, 7));
+    }
+
+    [Fact]
+    public void TransposesCompose()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 4, 5)
+            .Node("Transpose", new[] { "x" }, new[] { "a" }, ("perm", new long[] { 0, 2, 1, 3 }))
+            .Node("Transpose", new[] { "a" }, new[] { "b" }, ("perm", new long[] { 3, 1, 0, 2 }))
+            .Node("Transpose", new[] { "b" }, new[] { "y" })
+            .Output("y").Build();
+        var g = Import(m);
+        Pass("TransposeCancellation").Run(g);
+        new DeadNodeElimination().Run(g);
+        Assert.Equal("Transpose", Ops(g));
+        Numerics(m, 0, Ort.Random(120, 7));
+    }
+
+    [Fact]
+    public void CancellingTransposeIntoGraphOutputKeepsTheOutput()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3)
+            .Node("Exp", new[] { "x" }, new[] { "e" })
+            .Node("Transpose", new[] { "e" }, new[] { "a" })
+            .Node("Transpose", new[] { "a" }, new[] { "y" })
+            .Output("a").Output("y").Build();
+        var g = Rewrite(m, "TransposeCancellation", "Exp,Transpose,Transpose", "Exp,Transpose,Transpose");
+        Assert.Same(g.Outputs[1], g.Nodes[2].Out());
+        Assert.Same(g.Nodes[0].Out(), g.Nodes[2].In(0));
+        Numerics(m, 0, Ort.Random(6, 7));
+    }
+
+    // ---------- openWakeWord ----------
+
+    public static TheoryData<string, string, int[]> WakeWord => new()
+    {
+        { "melspectrogram.onnx", "1,1760", new[] { 1, 1760 } },
+        { "embedding_model.onnx", "1,76,32,1", new[] { 1, 76, 32, 1 } },
+        { "hey_jarvis_v0.1.onnx", "", new[] { 1, 16, 96 } },
+        { "alexa_v0.1.onnx", "", new[] { 1, 16, 96 } },
+        { "hey_mycroft_v0.1.onnx", "", new[] { 1, 16, 96 } },
+    };
+
+    [Theory]
+    [MemberData(nameof(WakeWord))]
+    public void OpenWakeWordOptimisedMatchesUnoptimised(string file, string inputShape, int[] shape)
+    {
+        var path = Models.Path_(file);
+        var bytes = File.ReadAllBytes(path);
+        var g = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions { InputShape = inputShape }).Import(bytes).Graph;
+        var before = Ops(g);
+        int n0 = g.Nodes.Count;
+        PassManager.Run(g, new ModelOptions());
+        string Hist(string ops) => string.Join(" ", ops.Split(',').GroupBy(o => o).OrderBy(k => k.Key).Select(k => $"{k.Key}x{k.Count()}"));
+        log.WriteLine($"{file}: {n0} -> {g.Nodes.Count} layers");
+        log.WriteLine($"  before: {Hist(before)}");
+        log.WriteLine($"  after:  {Hist(Ops(g))}");
+        if (file.StartsWith("hey_"))
+        {
+            Assert.Contains("LayerNormalization", Ops(g));
+            Assert.DoesNotContain("ReduceMean", Ops(g));
+        }
+        var srcOn = Harness.Generate(path, new ModelOptions { InputShape = inputShape });
+        var srcOff = Harness.Generate(path, new ModelOptions { InputShape = inputShape, DisabledPasses = "all" });
+        log.WriteLine("  " + srcOff.Diagnostics.First() + "\n  " + srcOn.Diagnostics.First());
+        if (n0 != g.Nodes.Count) Assert.NotEqual(srcOff.Source, srcOn.Source);
+        var on = Harness.Build(path, new ModelOptions { InputShape = inputShape });
+        var off = Harness.Build(path, new ModelOptions { InputShape = inputShape, DisabledPasses = "all" });
+        int count = shape.Aggregate(1, (a, b) => a * b);
+        for (int seed = 0; seed < 3; seed++)
+        {
+            var x = Ort.Random(count, seed, file.StartsWith("mel") ? 1000f : 1f + 4 * seed);
+            var expected = Ort.Run(path, (x, shape))[0];
+            var a = new float[expected.Length]; var b = new float[expected.Length];
+            on.Run(x, a); off.Run(x, b);
+            double dOff = Ort.RelMaxDiff(a, b), dOrt = Ort.RelMaxDiff(a, expected);
+            log.WriteLine($"  seed {seed}: optimised vs unoptimised {dOff:E2}, vs ONNX Runtime {dOrt:E2} (output[0] {a[0]:G9} vs {b[0]:G9})");
+            Assert.True(dOff <= 1e-5, $"{file} seed {seed}: optimised vs unoptimised rel diff {dOff}");
+            Assert.True(dOrt <= 1e-4, $"{file} seed {seed}: optimised vs ONNX Runtime rel diff {dOrt}");
+        }
+    }
+}
