@@ -37,6 +37,7 @@ public static partial class OperatorRegistry
         RegisterSequence(t);
         RegisterResize(t);
         RegisterQuant(t);
+        RegisterMisc(t);
         return t;
     }
 
@@ -48,6 +49,7 @@ public static partial class OperatorRegistry
     static partial void RegisterSequence(Dictionary<string, Operator> t);
     static partial void RegisterResize(Dictionary<string, Operator> t);
     static partial void RegisterQuant(Dictionary<string, Operator> t);
+    static partial void RegisterMisc(Dictionary<string, Operator> t);
 
     static string Cast(DType t, string expr) => t is DType.Int8 or DType.UInt8 or DType.Int16 or DType.UInt16 ? $"({DTypes.CsName(t)})({expr})" : expr;
 
