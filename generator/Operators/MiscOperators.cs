@@ -9,5 +9,9 @@ public static partial class OperatorRegistry
     {
         t[":NegativeLogLikelihoodLoss"] = new Loss(false);
         t[":SoftmaxCrossEntropyLoss"] = new Loss(true);
+        t[":HannWindow"] = CosineWindow.Hann();
+        t[":HammingWindow"] = CosineWindow.Hamming();
+        t[":BlackmanWindow"] = CosineWindow.Blackman();
+        t[":MelWeightMatrix"] = new MelWeightMatrix();
     }
 }

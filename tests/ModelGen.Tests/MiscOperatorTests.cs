@@ -98,3 +98,52 @@ public class MiscOperatorTests
         AssertRejected(m, "reduction");
     }
 }
+
+public class SignalOperatorTests
+{
+    static byte[] WindowModel(string op, long size, long? periodic, DType type)
+    {
+        var attrs = new List<(string, object)>();
+        if (periodic is long p) attrs.Add(("periodic", p));
+        if (type != DType.Float) attrs.Add(("output_datatype", (long)type));
+        return new OnnxBuilder(17).Input("x", DType.Float, 1).Initializer("size", Array.Empty<int>(), new[] { size })
+            .Node(op, new[] { "size" }, new[] { "w" }, attrs.ToArray())
+            .Node("Add", new[] { "w", "w" }, new[] { "y" }).Output("y", type).Build();
+    }
+
+    [Theory]
+    [InlineData("HannWindow", 10L, null)]
+    [InlineData("HannWindow", 7L, 0L)]
+    [InlineData("HammingWindow", 12L, 1L)]
+    [InlineData("HammingWindow", 5L, 0L)]
+    [InlineData("BlackmanWindow", 16L, null)]
+    [InlineData("BlackmanWindow", 9L, 0L)]
+    public void CosineWindows(string op, long size, long? periodic)
+    {
+        OpCheck.AgainstOrt(WindowModel(op, size, periodic, DType.Float), 1e-5, new float[] { 0 });
+        OpCheck.AgainstOrt(WindowModel(op, size, periodic, DType.Double), 1e-7, new float[] { 0 });
+    }
+
+    [Fact]
+    public void WindowSizeMustBeConstant()
+    {
+        var m = new OnnxBuilder(17).Input("size", DType.Int64).Node("HannWindow", new[] { "size" }, new[] { "y" }).Output("y").Build();
+        var r = ModelCompiler.Compile(m, "t.onnx", new ModelOptions { ClassName = "M" });
+        Assert.False(r.Success);
+        Assert.Contains(r.Diagnostics, d => d.Message.Contains("build time"));
+    }
+
+    [Theory]
+    [InlineData(8L, 16L, 8192L, 0f, 4096f)]
+    [InlineData(10L, 64L, 16000L, 100f, 7000f)]
+    public void MelWeightMatrixFolds(long mels, long dft, long rate, float lo, float hi)
+    {
+        var m = new OnnxBuilder(17).Input("x", DType.Float, 1)
+            .Initializer("m", Array.Empty<int>(), new[] { mels }).Initializer("d", Array.Empty<int>(), new[] { dft })
+            .Initializer("r", Array.Empty<int>(), new[] { rate })
+            .Initializer("lo", Array.Empty<int>(), new[] { lo }).Initializer("hi", Array.Empty<int>(), new[] { hi })
+            .Node("MelWeightMatrix", new[] { "m", "d", "r", "lo", "hi" }, new[] { "w" })
+            .Node("Add", new[] { "w", "x" }, new[] { "y" }).Output("y").Build();
+        OpCheck.AgainstOrt(m, 1e-6, new float[] { 0.5f });
+    }
+}
