@@ -13,5 +13,6 @@ public static partial class OperatorRegistry
         t[":HammingWindow"] = CosineWindow.Hamming();
         t[":BlackmanWindow"] = CosineWindow.Blackman();
         t[":MelWeightMatrix"] = new MelWeightMatrix();
+        t[":GridSample"] = new GridSample();
     }
 }

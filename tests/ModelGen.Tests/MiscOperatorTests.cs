@@ -147,3 +147,52 @@ public class SignalOperatorTests
         OpCheck.AgainstOrt(m, 1e-6, new float[] { 0.5f });
     }
 }
+
+public class GridSampleTests
+{
+    static byte[] Model(int opset, string mode, string pad, long align, bool constant, int[] x, int[] g)
+    {
+        var b = new OnnxBuilder(opset);
+        if (constant) b.Initializer("x", x, Ort.Random(x.Aggregate(1, (p, q) => p * q), 31)).Initializer("g", g, Ort.Random(g.Aggregate(1, (p, q) => p * q), 32, 1.4f));
+        else b.Input("x", DType.Float, x).Input("g", DType.Float, g);
+        b.Input("z", DType.Float, 1).Node("GridSample", new[] { "x", "g" }, new[] { "s" }, ("mode", mode), ("padding_mode", pad), ("align_corners", align))
+            .Node("Add", new[] { "s", "z" }, new[] { "y" }).Output("y");
+        return b.Build();
+    }
+
+    public static IEnumerable<object[]> Cases()
+    {
+        foreach (var (opset, modes) in new[] { (16, new[] { "bilinear", "nearest", "bicubic" }), (20, new[] { "linear", "nearest", "cubic" }) })
+            foreach (var mode in modes)
+                foreach (var pad in new[] { "zeros", "border", "reflection" })
+                    foreach (var align in new[] { 0L, 1L })
+                        yield return new object[] { opset, mode, pad, align };
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void AgainstOrt(int opset, string mode, string pad, long align)
+    {
+        int[] x = { 2, 3, 5, 4 }, g = { 2, 3, 6, 2 };
+        // grid values in [-1.4, 1.4): points outside the image exercise the padding modes
+        OpCheck.AgainstOrt(Model(opset, mode, pad, align, false, x, g), 1e-4,
+            Ort.Random(x.Aggregate(1, (p, q) => p * q), 41), Ort.Random(g.Aggregate(1, (p, q) => p * q), 42, 1.4f), new float[] { 0 });
+    }
+
+    [Theory]
+    [InlineData("bicubic", "reflection", 0L)]
+    [InlineData("bilinear", "border", 1L)]
+    [InlineData("nearest", "zeros", 0L)]
+    public void FoldsWhenConstant(string mode, string pad, long align)
+        => OpCheck.AgainstOrt(Model(16, mode, pad, align, true, new[] { 1, 2, 4, 3 }, new[] { 1, 5, 3, 2 }), 1e-4, new float[] { 0 });
+
+    [Fact]
+    public void RejectsUnknownMode()
+    {
+        var m = new OnnxBuilder(16).Input("x", DType.Float, 1, 1, 2, 2).Input("g", DType.Float, 1, 2, 2, 2)
+            .Node("GridSample", new[] { "x", "g" }, new[] { "y" }, ("mode", "area")).Output("y").Build();
+        var r = ModelCompiler.Compile(m, "t.onnx", new ModelOptions { ClassName = "M" });
+        Assert.False(r.Success);
+        Assert.Contains(r.Diagnostics, d => d.Message.Contains("mode 'area'"));
+    }
+}
