@@ -14,5 +14,6 @@ public static partial class OperatorRegistry
         t[":BlackmanWindow"] = CosineWindow.Blackman();
         t[":MelWeightMatrix"] = new MelWeightMatrix();
         t[":GridSample"] = new GridSample();
+        t[":ReverseSequence"] = new ReverseSequence();
     }
 }

@@ -196,3 +196,17 @@ public class GridSampleTests
         Assert.Contains(r.Diagnostics, d => d.Message.Contains("mode 'area'"));
     }
 }
+
+public class ReverseSequenceTests
+{
+    [Theory]
+    [InlineData(0L, 1L, new[] { 4, 3 }, new long[] { 4, 0, 2 })]
+    [InlineData(1L, 0L, new[] { 3, 5, 2 }, new long[] { 1, 5, 3 })]
+    [InlineData(0L, 1L, new[] { 5, 2, 3, 2 }, new long[] { 3, 5 })]
+    public void AgainstOrt(long timeAxis, long batchAxis, int[] shape, long[] lens)
+    {
+        var m = new OnnxBuilder(10).Input("x", DType.Float, shape).Input("l", DType.Int64, lens.Length)
+            .Node("ReverseSequence", new[] { "x", "l" }, new[] { "y" }, ("time_axis", timeAxis), ("batch_axis", batchAxis)).Output("y").Build();
+        OpCheck.AgainstOrt(m, 0, Ort.Random(shape.Aggregate(1, (a, b) => a * b), 51), lens);
+    }
+}
