@@ -38,6 +38,7 @@ public static partial class OperatorRegistry
         RegisterResize(t);
         RegisterQuant(t);
         RegisterFused(t);
+        RegisterMisc(t);
         return t;
     }
 
@@ -50,6 +51,7 @@ public static partial class OperatorRegistry
     static partial void RegisterResize(Dictionary<string, Operator> t);
     static partial void RegisterQuant(Dictionary<string, Operator> t);
     static partial void RegisterFused(Dictionary<string, Operator> t);
+    static partial void RegisterMisc(Dictionary<string, Operator> t);
 
     static string Cast(DType t, string expr) => t is DType.Int8 or DType.UInt8 or DType.Int16 or DType.UInt16 ? $"({DTypes.CsName(t)})({expr})" : expr;
 

@@ -1,0 +1,19 @@
+using System.Collections.Generic;
+
+namespace ModelGen.Compiler.Operators;
+
+public static partial class OperatorRegistry
+{
+    /// <summary>Losses, signal processing (windows, mel matrix, DFT, STFT), GridSample, ReverseSequence, Det, RoiAlign.</summary>
+    static partial void RegisterMisc(Dictionary<string, Operator> t)
+    {
+        t[":NegativeLogLikelihoodLoss"] = new Loss(false);
+        t[":SoftmaxCrossEntropyLoss"] = new Loss(true);
+        t[":HannWindow"] = CosineWindow.Hann();
+        t[":HammingWindow"] = CosineWindow.Hamming();
+        t[":BlackmanWindow"] = CosineWindow.Blackman();
+        t[":MelWeightMatrix"] = new MelWeightMatrix();
+        t[":GridSample"] = new GridSample();
+        t[":ReverseSequence"] = new ReverseSequence();
+    }
+}
