@@ -421,6 +421,15 @@ internal static unsafe class GemmCore
                         int t = 0;
                         for (; t < lo; t++) d[t] = 0f;
                         float* sr = row + ix0;
+                        if (sw == 2 && Avx2.IsSupported)
+                        {
+                            // even elements of 16 consecutive floats (all inside this row) -> 8 panel columns
+                            for (; t + 8 <= hi && ix0 + 2 * t + 16 <= inW; t += 8)
+                            {
+                                Vector256<float> e = Avx.Shuffle(Avx.LoadVector256(sr + 2 * t), Avx.LoadVector256(sr + 2 * t + 8), 0x88);
+                                Avx.Store(d + t, Avx2.Permute4x64(e.AsDouble(), 0xD8).AsSingle());
+                            }
+                        }
                         for (; t < hi; t++) d[t] = sr[t * sw];
                         for (; t < len; t++) d[t] = 0f;
                     }
