@@ -32,6 +32,9 @@ internal static unsafe class GemmCore
     internal const int PanelFloats = 4096;
     internal const int MR = 6;
 
+    /// <summary>Use the masked contiguous im2col packing where it applies (a switch for A/B measurements and tests).</summary>
+    internal static bool MaskedIm2Col = true;
+
     /// <summary>
     /// C = alpha * A B' + (accumulate ? C : rowBias[i] or 0). rowBias (may be null) adds bias[i] to row i.
     /// </summary>
@@ -275,8 +278,56 @@ internal static unsafe class GemmCore
                 break;
             }
             default:
-                PackIm2Col<S, TV>(src, pc, kc, jc, nr, nrFull, dst);
+                if (MaskedIm2Col && kc >= 32 && Avx.IsSupported && src.SW == 1 && src.SH == 1 && src.OutW == src.InW && src.KH <= 16 && src.KW <= 16 && (nrFull & 7) == 0)
+                    PackIm2ColSame(src, pc, kc, jc, nr, nrFull, dst);
+                else
+                    PackIm2Col<S, TV>(src, pc, kc, jc, nr, nrFull, dst);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Implicit im2col for stride-1 convolutions whose output rows are as wide as the input rows ("same" padding
+    /// along W, the common case): there panel column t of tap (c, ky, kx) reads x[c] + (ky*DH - PT)*W + kx*DW - PL + jc + t,
+    /// one contiguous stretch across output-row boundaries, and only the validity differs per column. So each panel row
+    /// is a few 8-float loads, masked (AVX vmaskmovps: zero and fault-free in masked lanes) where the column's row or
+    /// column index falls in the padding. Masks per kx and per ky are built once per panel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PackIm2ColSame(in BSource s, int pc, int kc, int jc, int nr, int nrFull, float* dst)
+    {
+        int inW = s.InW, inH = s.InH, plane = inH * inW;
+        int* colM = stackalloc int[16 * 32];
+        int* rowM = stackalloc int[16 * 32];
+        for (int t = 0; t < nrFull; t++)
+        {
+            int j = jc + t, oy = j / s.OutW, ox = j - oy * s.OutW;
+            for (int kx = 0; kx < s.KW; kx++)
+            {
+                int ix = ox + kx * s.DW - s.PL;
+                colM[kx * nrFull + t] = t < nr && (uint)ix < (uint)inW ? -1 : 0;
+            }
+            for (int ky = 0; ky < s.KH; ky++)
+            {
+                int iy = oy + ky * s.DH - s.PT;
+                rowM[ky * nrFull + t] = t < nr && (uint)iy < (uint)inH ? -1 : 0;
+            }
+        }
+        int khw = s.KH * s.KW;
+        int ci = pc / khw, rem = pc - ci * khw, ky0 = rem / s.KW, kx0 = rem - ky0 * s.KW;
+        for (int p = 0; p < kc; p++, dst += nrFull)
+        {
+            float* src = s.B + (nint)ci * plane + (ky0 * s.DH - s.PT) * inW + kx0 * s.DW - s.PL + jc;
+            float* cm = (float*)(colM + kx0 * nrFull);
+            float* rm = (float*)(rowM + ky0 * nrFull);
+            for (int t = 0; t < nrFull; t += 8)
+            {
+                Vector256<float> m = Avx.And(Avx.LoadVector256(cm + t), Avx.LoadVector256(rm + t));
+                int bits = Avx.MoveMask(m);
+                Vector256<float> v = bits == 0xFF ? Avx.LoadVector256(src + t) : bits == 0 ? Vector256<float>.Zero : Avx.MaskLoad(src + t, m);
+                Avx.Store(dst + t, v);
+            }
+            if (++kx0 == s.KW) { kx0 = 0; if (++ky0 == s.KH) { ky0 = 0; ci++; } }
         }
     }
 
@@ -370,6 +421,15 @@ internal static unsafe class GemmCore
                         int t = 0;
                         for (; t < lo; t++) d[t] = 0f;
                         float* sr = row + ix0;
+                        if (sw == 2 && Avx2.IsSupported)
+                        {
+                            // even elements of 16 consecutive floats (all inside this row) -> 8 panel columns
+                            for (; t + 8 <= hi && ix0 + 2 * t + 16 <= inW; t += 8)
+                            {
+                                Vector256<float> e = Avx.Shuffle(Avx.LoadVector256(sr + 2 * t), Avx.LoadVector256(sr + 2 * t + 8), 0x88);
+                                Avx.Store(d + t, Avx2.Permute4x64(e.AsDouble(), 0xD8).AsSingle());
+                            }
+                        }
                         for (; t < hi; t++) d[t] = sr[t * sw];
                         for (; t < len; t++) d[t] = 0f;
                     }

@@ -83,7 +83,7 @@ internal static class OneOpModel
         {
             if (n.OpType is not ("Conv" or "Gemm" or "MatMul" or "MaxPool" or "AveragePool" or "ConvTranspose")) continue;
             var ws = string.Join(" ", n.Input.Skip(1).Select(i => inits.TryGetValue(i, out var s) ? s : "?"));
-            var attrs = string.Join(" ", n.Attribute.Select(a => a.Name + "=" + (a.Ints.Count > 0 ? "[" + string.Join(",", a.Ints) + "]" : a.Type == AttributeProto.Types.AttributeType.String ? a.S.ToStringUtf8() : a.I.ToString())));
+            var attrs = string.Join(" ", n.Attribute.Select(a => a.Name + "=" + (a.Ints.Count > 0 ? "[" + string.Join(",", a.Ints) + "]" : a.Type == AttributeProto.Types.AttributeType.String ? a.S.ToStringUtf8() : a.Type == AttributeProto.Types.AttributeType.Float ? a.F.ToString("R") : a.I.ToString())));
             Console.WriteLine($"  {n.OpType,-12} {ws,-30} {attrs}");
         }
     }

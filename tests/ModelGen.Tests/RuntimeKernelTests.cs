@@ -6,14 +6,16 @@ namespace ModelGen.Tests;
 
 /// <summary>
 /// The runtime kernels (Gemm, MatMul, Conv2D, pools, activations) against naive double-precision references on many
-/// random shapes, at every SIMD width this machine has (the widest, 256, 128 and scalar), with a guard region after
+/// random shapes, at every SIMD width this machine has (the widest, 256, 128 and scalar; im2col packing masked and
+/// run-based), with a guard region after
 /// each output to catch out-of-range writes, and a check that the kernels allocate nothing.
 /// </summary>
 [Collection("RuntimeKernels")] // SimdLevel.ForceBits is process-wide: keep these tests sequential
 public class RuntimeKernelTests(ITestOutputHelper log)
 {
     const float Guard = 12345.678f;
-    static readonly int[] Widths = { -1, 256, 128, 0 };
+    // -1 = the widest this machine has; -2 = the widest with the masked im2col packing switched off (run-based path)
+    static readonly int[] Widths = { -1, -2, 256, 128, 0 };
 
     static float[] Rand(Random r, int n, float scale = 1f)
     {
@@ -34,9 +36,14 @@ public class RuntimeKernelTests(ITestOutputHelper log)
     {
         try
         {
-            foreach (var w in Widths) { SimdLevel.ForceBits = w; body(w); }
+            foreach (var w in Widths)
+            {
+                SimdLevel.ForceBits = w == -2 ? -1 : w;
+                GemmCore.MaskedIm2Col = w != -2;
+                body(w);
+            }
         }
-        finally { SimdLevel.ForceBits = -1; }
+        finally { SimdLevel.ForceBits = -1; GemmCore.MaskedIm2Col = true; }
     }
 
     /// <summary>|actual - expected| &lt;= tol * magnitude (the sum of |terms| that made the value) + 1e-6, and the guard intact.</summary>
