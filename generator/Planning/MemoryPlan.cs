@@ -24,6 +24,8 @@ public sealed class MemoryPlan
     public List<(DType Type, int Elements, int ByteOffset)> Pools { get; } = new();
     public List<Buffer> Buffers { get; } = new();
     public int ArenaBytes { get; set; }
+    /// <summary>The placement order that gave the smallest arena (per pool).</summary>
+    public string Strategy { get; set; }
     /// <summary>Largest total bytes of tensors live at one step: no plan of this schedule can be smaller.</summary>
     public int LowerBoundBytes { get; set; }
 
@@ -33,11 +35,28 @@ public sealed class MemoryPlan
     /// <summary>Largest arena: a byte[] of it must be allocatable and int-indexed, alignment included.</summary>
     public const long MaxArenaBytes = int.MaxValue - 1024;
 
+    /// <summary>Orders tried by the planner; the plan keeps the smallest arena (ties: the first listed).</summary>
+    public static readonly (string Name, Func<IReadOnlyList<Buffer>, IEnumerable<Buffer>> Order)[] Strategies =
+    {
+        // TensorFlow Lite Micro's GreedyMemoryPlanner: largest first
+        ("greedy-by-size", bs => bs.OrderByDescending(b => b.Elements).ThenBy(b => b.FirstStep)),
+        // the buffers that conflict with the most bytes first
+        ("greedy-by-conflict", bs => bs.OrderByDescending(b => bs.Where(o => o.Overlaps(b)).Sum(o => (long)o.Elements)).ThenByDescending(b => b.Elements).ThenBy(b => b.FirstStep)),
+        // largest area in the (time, memory) plane first
+        ("greedy-by-area", bs => bs.OrderByDescending(b => (long)b.Elements * (b.LastStep - b.FirstStep + 1)).ThenBy(b => b.FirstStep)),
+        // schedule order, as a linear-scan allocator
+        ("first-fit-in-order", bs => bs.OrderBy(b => b.FirstStep).ThenByDescending(b => b.Elements)),
+    };
+
     /// <summary>Greedy by size (as TensorFlow Lite Micro's planner): largest first, each at the lowest offset that fits.</summary>
-    public static void PlaceGreedyBySize(IReadOnlyList<Buffer> buffers, int elementSize)
+    public static void PlaceGreedyBySize(IReadOnlyList<Buffer> buffers, int elementSize) => Place(buffers, elementSize, Strategies[0].Order(buffers));
+
+    /// <summary>Each buffer in the given order at the lowest aligned offset that fits beside the placed buffers it overlaps in time.</summary>
+    public static long Place(IReadOnlyList<Buffer> buffers, int elementSize, IEnumerable<Buffer> order)
     {
         var placed = new List<Buffer>();
-        foreach (var b in buffers.OrderByDescending(b => b.Elements).ThenBy(b => b.FirstStep))
+        long end = 0;
+        foreach (var b in order)
         {
             // SIMD-sized tensors start on 64 bytes; small ones on 16, so tiny models do not waste most of their arena
             int alignElements = Math.Max(1, ((long)b.Elements * elementSize >= AlignBytes ? AlignBytes : 16) / elementSize);
@@ -51,8 +70,27 @@ public sealed class MemoryPlan
             if (offset + b.Elements > MaxArenaBytes)
                 throw new CompileException(Diag.TensorTooLarge, $"the tensors live at the same time need more than {MaxArenaBytes} arena elements; the model is too large for one Predict");
             b.Offset = (int)offset;
+            end = Math.Max(end, offset + b.Elements);
             placed.Add(b);
         }
+        return end;
+    }
+
+    /// <summary>Tries every strategy and keeps the smallest pool; returns the strategy's name.</summary>
+    public static string PlaceBest(IReadOnlyList<Buffer> buffers, int elementSize)
+    {
+        string best = null;
+        long bestEnd = long.MaxValue;
+        int[] bestOffsets = null;
+        foreach (var (name, order) in Strategies)
+        {
+            long end = Place(buffers, elementSize, order(buffers));
+            if (end >= bestEnd) continue;
+            bestEnd = end; best = name;
+            bestOffsets = buffers.Select(b => b.Offset).ToArray();
+        }
+        for (int i = 0; i < buffers.Count; i++) buffers[i].Offset = bestOffsets?[i] ?? 0;
+        return best ?? Strategies[0].Name;
     }
 
     public static int Align(int v, int a) => (v + a - 1) / a * a;
@@ -66,7 +104,9 @@ public sealed class MemoryPlan
         {
             int size = DTypes.Size(group.Key);
             var list = group.ToList();
-            PlaceGreedyBySize(list, size);
+            var strategy = PlaceBest(list, size);
+            if (plan.Strategy == null) plan.Strategy = strategy;
+            else if (!plan.Strategy.Split('+').Contains(strategy)) plan.Strategy += "+" + strategy;
             long elements = list.Count == 0 ? 0 : list.Max(b => (long)b.Offset + b.Elements);
             // offsets and the arena are int in the generated code (spans and arrays are int-indexed)
             if (elements * size > MaxArenaBytes || bytes + elements * size > MaxArenaBytes)
