@@ -39,7 +39,7 @@ public static class ModelCompiler
             PassManager.Run(model.Graph, options);
             var emitter = new ModelEmitter(model, options, path ?? "model.onnx");
             var source = emitter.Emit(className, ns);
-            var info = new Diagnostic(Diag.Compiled, $"{file}: compiled to {(ns.Length > 0 ? ns + "." : "")}{className} ({options.Target}): {model.Graph.Nodes.Count} layers, weights {emitter.WeightBytes} bytes, arena {emitter.Plan.ArenaBytes} bytes (lower bound {emitter.Plan.LowerBoundBytes})");
+            var info = new Diagnostic(Diag.Compiled, $"{file}: compiled to {(ns.Length > 0 ? ns + "." : "")}{className} ({options.Target}) in {sw.ElapsedMilliseconds} ms: {model.Graph.Nodes.Count} layers, {emitter.TotalMacs} MACs, weights {emitter.WeightBytes} bytes, arena {emitter.Plan.ArenaBytes} bytes (lower bound {emitter.Plan.LowerBoundBytes})");
             return new CompileResult
             {
                 Source = source, ClassName = className, Diagnostics = new[] { info },

@@ -247,16 +247,57 @@ public sealed class ModelEmitter
     void WriteLayerTable()
     {
         _w.Line("//");
-        _w.Line("// Layers (schedule order):");
+        _w.Line("// Layers (schedule order; MACs of the matrix/convolution layers; weight bytes read by the layer):");
+        _w.Line($"//   {"#",4}  {"op",-20} {"output",-22} {"placement",-16} {"MACs",12} {"weights",10}  name");
         int i = 0;
         foreach (var n in G.Nodes)
         {
             var outs = string.Join(" ", n.Outputs.Select(o => Shape.Format(o.Shape)));
             var where = n.Outputs.Select(o => _storage.TryGetValue(o, out var s) ? s : null).FirstOrDefault();
             var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{where.Offset}]" : where.InPlace ? "in-place" : where.Kind.ToString().ToLowerInvariant();
-            _w.Line($"//   {i++,4}  {n.OpType,-20} {outs,-22} {place,-16} {Clip(n.Name, 60)}");
+            long macs = Macs(n);
+            long weights = n.Inputs.Where(v => v != null && _consts.Contains(v)).Distinct().Sum(v => (long)v.Length * DTypes.Size(v.Type));
+            _w.Line($"//   {i++,4}  {n.OpType,-20} {outs,-22} {place,-16} {(macs > 0 ? macs.ToString() : "-"),12} {(weights > 0 ? weights.ToString() : "-"),10}  {Clip(n.Name, 60)}");
         }
+        _w.Line($"//   total: {G.Nodes.Count} layers, {TotalMacs} MACs, {WeightBytes} weight bytes, arena {_plan.ArenaBytes} bytes");
         _w.Line("//");
+    }
+
+    /// <summary>Multiply-accumulates of one run of the model's matrix and convolution layers.</summary>
+    public long TotalMacs => G.Nodes.Sum(Macs);
+
+    static long Macs(Node n)
+    {
+        Value In(int k) => n.In(k);
+        switch (n.OpType)
+        {
+            case "Conv": case "QLinearConv": case "ConvInteger":
+            {
+                var w = In(n.OpType == "QLinearConv" ? 3 : 1);
+                return w == null || w.Shape.Length == 0 || w.Shape[0] == 0 ? 0 : (long)n.Out().Length * (w.Length / w.Shape[0]);
+            }
+            case "ConvTranspose":
+                return In(1) == null || In(1).Shape[0] == 0 ? 0 : (long)In(0).Length * (In(1).Length / In(1).Shape[0]);
+            case "Gemm":
+            {
+                var a = In(0);
+                bool transA = n.Int("transA", 0) != 0;
+                return a.Shape.Length == 2 ? (long)n.Out().Length * (transA ? a.Shape[0] : a.Shape[1]) : 0;
+            }
+            case "MatMul": case "MatMulInteger": case "QLinearMatMul":
+            {
+                var a = In(0);
+                return a.Shape.Length == 0 ? 0 : (long)n.Out().Length * a.Shape[a.Shape.Length - 1];
+            }
+            case "LSTM": case "GRU": case "RNN":
+            {
+                var w = In(1); var r = In(2); var x = In(0);
+                if (w == null || r == null || x.Shape.Length < 2) return 0;
+                long steps = (long)x.Shape[0] * x.Shape[1];
+                return steps * (w.Length / Math.Max(1, w.Shape[0]) + r.Length / Math.Max(1, r.Shape[0])) * w.Shape[0];
+            }
+            default: return 0;
+        }
     }
 
     static string Clip(string s, int max) => s == null ? "" : s.Length <= max ? s : "..." + s.Substring(s.Length - max + 3);
