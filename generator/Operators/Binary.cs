@@ -76,6 +76,7 @@ public sealed class Binary : Operator
 
     public override void Emit(Node n, EmitContext e)
     {
+        if (SimdElementwise.TryBinary(e, n.OpType, n.In(0), n.In(1), n.Out())) return;
         var t = n.In(0).Type;
         Broadcast.Emit(e, n.Out(), new[] { n.In(0), n.In(1) }, a => _emit(n, e, t, a[0], a[1]));
     }

@@ -52,6 +52,7 @@ public sealed class Unary : Operator
 
     public override void Emit(Node n, EmitContext e)
     {
+        if (SimdElementwise.TryUnary(n, e)) return;
         var t = n.In(0).Type;
         Broadcast.Emit(e, n.Out(), new[] { n.In(0) }, a => _emit(n, e, t, a[0]));
     }

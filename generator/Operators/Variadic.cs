@@ -15,6 +15,9 @@ public sealed class Variadic : Operator
     readonly VariadicKind _kind;
     public Variadic(VariadicKind kind) { _kind = kind; }
 
+    // each output element reads only the same element of full-size operands (or a broadcast one)
+    public override bool ElementwiseInPlace => true;
+
     public override void Infer(Node n)
     {
         Require(n, 1);
@@ -93,6 +96,7 @@ public sealed class Variadic : Operator
             return;
         }
         string fn = _kind == VariadicKind.Max ? "Max" : "Min";
+        if (ins.Length == 2 && SimdElementwise.TryBinary(e, fn, ins[0], ins[1], y)) return;
         if (t == DType.Float || t == DType.Double && e.Net)
         {
             // one pass: Max(Max(a, b), c)
