@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # One-time set-up for samples and tests on a fresh Debian machine with the .NET SDK:
-# Debian packages (ONNX test data, espeak-ng for test speech, python3-onnx for test-model scripts)
+# Debian packages (ONNX backend test data, espeak-ng for test speech, a C linker for NativeAOT)
 # and openWakeWord's ONNX models into .cache/models (CC BY-NC-SA: downloaded, never committed).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 need=()
-for p in libonnx-testdata espeak-ng python3-onnx; do
+for p in libonnx-testdata espeak-ng zlib1g-dev; do   # zlib1g-dev: NativeAOT links libz
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
+# NativeAOT (the sample's AOT check) needs a C toolchain to link
+command -v clang >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || compgen -c clang- >/dev/null 2>&1 || need+=(clang)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
