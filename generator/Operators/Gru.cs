@@ -24,6 +24,26 @@ public sealed class Gru : Recurrent
         f.LinearBeforeReset = lbr == 1;
     }
 
+    protected override void EvalStep(Info f, int d, double[] xw, double[] hr, double[] h, double[] c, TensorData p, System.Func<double[], int, double> hrOf)
+    {
+        int H = f.Hidden;
+        var a = f.Acts[d];
+        var z = new double[H]; var rh = new double[H]; var hh = new double[H];
+        for (int j = 0; j < H; j++)
+        {
+            z[j] = Gate(f, a[0], xw[j] + hr[j]);
+            double r = Gate(f, a[0], xw[H + j] + hr[H + j]);
+            if (f.LinearBeforeReset) hh[j] = xw[2 * H + j] + r * hr[2 * H + j];
+            rh[j] = r * h[j];
+        }
+        for (int j = 0; j < H; j++)
+        {
+            double pre = f.LinearBeforeReset ? hh[j] : xw[2 * H + j] + hrOf(rh, 2 * H + j);
+            hh[j] = Gate(f, a[1], pre);
+        }
+        for (int j = 0; j < H; j++) h[j] = (1 - z[j]) * hh[j] + z[j] * h[j];
+    }
+
     protected override void EmitStep(Node n, EmitContext e, Info f, Step st)
     {
         var w = e.W;

@@ -30,6 +30,24 @@ public sealed class Lstm : Recurrent
         f.InputForget = inputForget == 1;
     }
 
+    protected override void EvalStep(Info f, int d, double[] xw, double[] hr, double[] h, double[] c, TensorData p, System.Func<double[], int, double> hrOf)
+    {
+        int H = f.Hidden;
+        var a = f.Acts[d];
+        double P(int k, int j) => p == null ? 0 : p.GetDouble(d * 3 * H + k * H + j);
+        for (int j = 0; j < H; j++)
+        {
+            double cPrev = c[j];
+            double i = Gate(f, a[0], xw[j] + hr[j] + P(0, j) * cPrev);
+            double fg = f.InputForget ? 1 - i : Gate(f, a[0], xw[2 * H + j] + hr[2 * H + j] + P(2, j) * cPrev);
+            double g = Gate(f, a[1], xw[3 * H + j] + hr[3 * H + j]);
+            double cn = fg * cPrev + i * g;
+            double o = Gate(f, a[0], xw[H + j] + hr[H + j] + P(1, j) * cn);
+            c[j] = cn;
+            h[j] = o * Activate(a[2], cn);
+        }
+    }
+
     protected override void EmitStep(Node n, EmitContext e, Info f, Step st)
     {
         var w = e.W;

@@ -145,6 +145,87 @@ public abstract class Recurrent : Operator
         n.State = f;
     }
 
+    // ---------- reference evaluation (constant folding) ----------
+
+    /// <summary>One time step in double precision: xw = X_t W^T + Wb and hr = H_{t-1} R^T + Rb per gate; updates h (and c).</summary>
+    protected abstract void EvalStep(Info f, int d, double[] xw, double[] hr, double[] h, double[] c, TensorData p, Func<double[], int, double> hrOf);
+
+    protected static double Activate(Act a, double x) => a.Name switch
+    {
+        "Relu" => x < 0 ? 0 : x,
+        "Tanh" => Math.Tanh(x),
+        "Sigmoid" => 1 / (1 + Math.Exp(-x)),
+        "Affine" => a.Alpha * x + a.Beta,
+        "LeakyRelu" => x >= 0 ? x : a.Alpha * x,
+        "ThresholdedRelu" => x > a.Alpha ? x : 0,
+        "ScaledTanh" => a.Alpha * Math.Tanh(a.Beta * x),
+        "HardSigmoid" => Math.Max(0, Math.Min(1, a.Alpha * x + a.Beta)),
+        "Elu" => x >= 0 ? x : a.Alpha * (Math.Exp(x) - 1),
+        "Softsign" => x / (1 + Math.Abs(x)),
+        "Softplus" => Math.Log(1 + Math.Exp(x)),
+        _ => throw new CompileException(Diag.InternalError, "unknown activation " + a.Name),
+    };
+
+    /// <summary>An activation applied to a clipped pre-activation.</summary>
+    protected static double Gate(Info f, Act a, double x) => Activate(a, f.Clip is float c ? Math.Max(-c, Math.Min(c, x)) : x);
+
+    public override TensorData[] Evaluate(Node n, TensorData[] inputs)
+    {
+        var f = (Info)n.State;
+        TensorData In(int i) => i < inputs.Length ? inputs[i] : null;
+        TensorData x = In(0), w = In(1), r = In(2), bias = In(3), lens = In(4), h0 = In(5), c0 = HasCell ? In(6) : null, p = HasCell ? In(7) : null;
+        int S = f.Seq, Bt = f.Batch, I = f.Input, H = f.Hidden, G = Gates, D = f.Dirs;
+        var y = f.Y != null ? new TensorData(f.X.Type, f.Y.Shape) : null;
+        var yh = f.Yh != null ? new TensorData(f.X.Type, f.Yh.Shape) : null;
+        var yc = f.Yc != null ? new TensorData(f.X.Type, f.Yc.Shape) : null;
+        int XAt(int t, int b, int k) => (f.Layout == 0 ? t * Bt + b : b * S + t) * I + k;
+        int YAt(int t, int d, int b, int j) => (f.Layout == 0 ? (t * D + d) * Bt + b : (b * S + t) * D + d) * H + j;
+        int StateAt(int d, int b, int j) => (f.Layout == 0 ? d * Bt + b : b * D + d) * H + j;
+        var xw = new double[G * H]; var hr = new double[G * H];
+        var h = new double[H]; var c = new double[H];
+        for (int d = 0; d < D; d++)
+        {
+            bool reverse = f.Direction == "reverse" || f.Direction == "bidirectional" && d == 1;
+            for (int b = 0; b < Bt; b++)
+            {
+                int len = lens == null ? S : (int)Math.Max(0, Math.Min(S, lens.GetLong(b)));
+                for (int j = 0; j < H; j++)
+                {
+                    h[j] = h0 == null ? 0 : h0.GetDouble(StateAt(d, b, j));
+                    c[j] = c0 == null ? 0 : c0.GetDouble(StateAt(d, b, j));
+                }
+                // H_{t-1} R^T + Rb for gate rows [from, from + count) with a given state vector
+                double HrOf(double[] state, int row)
+                {
+                    double acc = bias == null ? 0 : bias.GetDouble(d * 2 * G * H + G * H + row);
+                    for (int k = 0; k < H; k++) acc += state[k] * r.GetDouble((d * G * H + row) * H + k);
+                    return acc;
+                }
+                for (int s = 0; s < len; s++)
+                {
+                    int t = reverse ? len - 1 - s : s;
+                    for (int row = 0; row < G * H; row++)
+                    {
+                        double acc = bias == null ? 0 : bias.GetDouble(d * 2 * G * H + row);
+                        for (int k = 0; k < I; k++) acc += x.GetDouble(XAt(t, b, k)) * w.GetDouble((d * G * H + row) * I + k);
+                        xw[row] = acc;
+                        hr[row] = HrOf(h, row);
+                    }
+                    EvalStep(f, d, xw, hr, h, c, p, HrOf);
+                    if (y != null) for (int j = 0; j < H; j++) y.Set(YAt(t, d, b, j), h[j]);
+                }
+                for (int j = 0; j < H; j++)
+                {
+                    yh?.Set(StateAt(d, b, j), len == 0 ? 0 : h[j]);
+                    yc?.Set(StateAt(d, b, j), len == 0 ? 0 : c[j]);
+                }
+            }
+        }
+        var outs = new System.Collections.Generic.List<TensorData>();
+        for (int i = 0; i < n.Outputs.Count; i++) outs.Add(i == 0 ? y : i == 1 ? yh : yc);
+        return outs.ToArray();
+    }
+
     protected static void Expect(Node n, Value v, string what, params int[] shape)
     {
         if (!Shape.Equal(v.Shape, shape))

@@ -12,6 +12,11 @@ public sealed class Rnn : Recurrent
     protected override int MaxOutputs => 2;
     protected override int ExtraScratch(Info f) => 0;
 
+    protected override void EvalStep(Info f, int d, double[] xw, double[] hr, double[] h, double[] c, TensorData p, System.Func<double[], int, double> hrOf)
+    {
+        for (int j = 0; j < f.Hidden; j++) h[j] = Gate(f, f.Acts[d][0], xw[j] + hr[j]);
+    }
+
     protected override void EmitStep(Node n, EmitContext e, Info f, Step st)
     {
         GateProducts(e, f, st, 0, f.Hidden, st.H);

@@ -399,4 +399,86 @@ public class RecurrentOperatorTests
             for (int k = 0; k < expected.Length; k++) OpCheck.AssertClose(expected[k], actual[k], 1e-5, $"{name} {target} output {k}");
         }
     }
+
+    /// <summary>The reference evaluation: with every input made a constant, the node folds at build time and the
+    /// generated class only copies the constant result out; it must equal ONNX's expected outputs.</summary>
+    [Theory]
+    [MemberData(nameof(BackendCases))]
+    public void OnnxBackendNodeTestFolded(string name)
+    {
+        var dir = Path.Combine(NodeData, name);
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(dir, "model.onnx")));
+        var data = Path.Combine(dir, "test_data_set_0");
+        var inputFiles = Directory.GetFiles(data, "input_*.pb").OrderBy(f => int.Parse(Path.GetFileNameWithoutExtension(f).Substring(6))).ToArray();
+        var graphInputs = model.Graph.Input.Where(i => !model.Graph.Initializer.Any(t => t.Name == i.Name)).ToList();
+        for (int i = 0; i < inputFiles.Length; i++)
+        {
+            var t = TensorProto.Parser.ParseFrom(File.ReadAllBytes(inputFiles[i]));
+            t.Name = graphInputs[i].Name;
+            model.Graph.Initializer.Add(t);
+        }
+        foreach (var gi in graphInputs) model.Graph.Input.Remove(gi);
+        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(model);
+        Array Load(string file)
+        {
+            var td = ModelGen.Compiler.Onnx.TensorReader.Read(TensorProto.Parser.ParseFrom(File.ReadAllBytes(file)), file);
+            return td.Type == DType.Double ? td.D : td.F;
+        }
+        var expected = Directory.GetFiles(data, "output_*.pb").OrderBy(f => int.Parse(Path.GetFileNameWithoutExtension(f).Substring(7))).Select(Load).ToArray();
+        var actual = OpCheck.RunModelGen(bytes, TargetProfile.Net, Array.Empty<Array>(), expected.Select(e => e.Length).ToArray(), expected.Select(e => e.GetType().GetElementType()!).ToArray());
+        for (int k = 0; k < expected.Length; k++) OpCheck.AssertClose(expected[k], actual[k], 1e-5, $"{name} folded output {k}");
+        var path = Path.Combine(Path.GetTempPath(), $"rnnfold{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, bytes);
+        try { Assert.Contains("//   total: 0 layers,", Harness.Generate(path).Source); }
+        finally { File.Delete(path); }
+    }
+
+    public static TheoryData<string, string, bool, bool, int> FoldCases => new()
+    {
+        // op, direction, clip+activations, sequence_lens, linear_before_reset / input_forget
+        { "LSTM", "bidirectional", true, true, 1 },
+        { "LSTM", "reverse", false, false, 0 },
+        { "GRU", "bidirectional", true, true, 1 },
+        { "GRU", "forward", false, true, 0 },
+        { "RNN", "bidirectional", true, true, 0 },
+    };
+
+    /// <summary>Reference evaluation (all inputs constant: folded) equals the emitted code (inputs at run time), which
+    /// the tests above check against ONNX Runtime, on the options the backend cases do not cover.</summary>
+    [Theory]
+    [MemberData(nameof(FoldCases))]
+    public void FoldedEqualsEmitted(string op, string direction, bool clipAndActs, bool seqLens, int flag)
+    {
+        var c = new Case(op)
+        {
+            Direction = direction, SeqLens = seqLens, InitH = true, InitC = op == "LSTM", Peepholes = op == "LSTM",
+            Clip = clipAndActs ? 2.5f : null,
+            Activations = !clipAndActs ? null : op switch
+            {
+                "LSTM" => Enumerable.Repeat(new[] { "HardSigmoid", "Softsign", "Tanh" }, direction == "bidirectional" ? 2 : 1).SelectMany(a => a).ToArray(),
+                "GRU" => Enumerable.Repeat(new[] { "Sigmoid", "Elu" }, direction == "bidirectional" ? 2 : 1).SelectMany(a => a).ToArray(),
+                _ => Enumerable.Repeat(new[] { "ScaledTanh" }, direction == "bidirectional" ? 2 : 1).SelectMany(a => a).ToArray(),
+            },
+            InputForget = op == "LSTM" ? flag : 0, LinearBeforeReset = op == "GRU" ? flag : null,
+            Lens = seqLens ? new[] { 2, 0 } : null,
+        };
+        var model = ModelProto.Parser.ParseFrom(Build(c));
+        var rng = new Random(7);
+        var inputs = new List<Array>();
+        foreach (var gi in model.Graph.Input.Where(i => !model.Graph.Initializer.Any(t => t.Name == i.Name)).ToList())
+        {
+            var dims = gi.Type.TensorType.Shape.Dim.Select(d => (int)d.DimValue).ToArray();
+            int count = dims.Aggregate(1, (a, b) => a * b);
+            var t = new TensorProto { Name = gi.Name, DataType = gi.Type.TensorType.ElemType };
+            t.Dims.AddRange(dims.Select(d => (long)d));
+            if (t.DataType == (int)DType.Float) { var v = Ort.Random(count, rng.Next(), 1f); t.FloatData.AddRange(v); inputs.Add(v); }
+            else { var v = Enumerable.Range(0, count).Select(i => c.Lens != null && i < c.Lens.Length ? Math.Min(c.Lens[i], c.Seq) : c.Seq).ToArray(); t.Int32Data.AddRange(v); inputs.Add(v); }
+            model.Graph.Initializer.Add(t);
+        }
+        var lengths = OpCheck.RunOrt(Build(c), inputs.ToArray()).Select(a => a.Length).ToArray();
+        var emitted = OpCheck.RunModelGen(Build(c), TargetProfile.Net, inputs.ToArray(), lengths, lengths.Select(_ => typeof(float)).ToArray());
+        foreach (var gi in model.Graph.Input.Where(i => model.Graph.Initializer.Any(t => t.Name == i.Name)).ToList()) model.Graph.Input.Remove(gi);
+        var folded = OpCheck.RunModelGen(Google.Protobuf.MessageExtensions.ToByteArray(model), TargetProfile.Net, Array.Empty<Array>(), lengths, lengths.Select(_ => typeof(float)).ToArray());
+        for (int k = 0; k < lengths.Length; k++) OpCheck.AssertClose(emitted[k], folded[k], 1e-5, $"{op} output {k}");
+    }
 }
