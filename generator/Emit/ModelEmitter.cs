@@ -392,6 +392,8 @@ public sealed class ModelEmitter
             w.Open($"public static void Predict({Params(true)})");
             WriteChecks();
             w.Line("if (scratch.Length < ArenaBytes) throw new ArgumentException(\"scratch must hold ArenaBytes bytes\", \"scratch\");");
+            if (_consts.Any(v => v.Type == DType.Float && v.Length >= PackedFloatsFrom))
+                w.Line("if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException(\"the weights are stored little-endian\");");
             foreach (var p in _plan.Pools)
                 w.Line($"Span<{DTypes.CsName(p.Type)}> {EmitContext.PoolName(p.Type)} = MemoryMarshal.Cast<byte, {DTypes.CsName(p.Type)}>(scratch.Slice({p.ByteOffset}, {p.Elements * DTypes.Size(p.Type)}));");
             foreach (var v in _consts)
@@ -495,7 +497,15 @@ public sealed class ModelEmitter
         {
             var t = DTypes.CsName(v.Type);
             w.Line($"// {v.Name}: {DTypes.OnnxName(v.Type)}{Shape.Format(v.Shape)}");
-            if (Net)
+            if (Net && v.Type == DType.Float && v.Length >= PackedFloatsFrom)
+            {
+                // Large float tensors as a string of their little-endian bits: the compiler binds one literal instead of
+                // one constant per element (several times faster to build); frozen string data, nothing allocated.
+                w.Line($"static ReadOnlySpan<{t}> {ConstProperty(v)} => MemoryMarshal.Cast<char, float>(");
+                WritePackedFloats(v.Const.F);
+                w.Line(");");
+            }
+            else if (Net)
             {
                 w.Line($"static ReadOnlySpan<{t}> {ConstProperty(v)} => new {t}[]");
                 WriteValues(v.Const, 0, v.Length, ";");
@@ -537,6 +547,26 @@ public sealed class ModelEmitter
     }
 
     readonly SortedSet<string> _joins = new(StringComparer.Ordinal);
+
+    /// <summary>Float tensors of at least this many elements are emitted packed in a string literal (Net profile).</summary>
+    const int PackedFloatsFrom = 4096;
+
+    /// <summary>One literal on one line: a chain of '+' over thousands of literals would nest too deep for the compiler.</summary>
+    void WritePackedFloats(float[] data)
+    {
+        var sb = new StringBuilder(data.Length * 12 + 2);
+        sb.Append('"');
+        foreach (var f in data)
+        {
+            uint bits = (uint)Bits.Of(f);
+            sb.Append("\\u").Append((bits & 0xFFFF).ToString("X4", CultureInfo.InvariantCulture));
+            sb.Append("\\u").Append((bits >> 16).ToString("X4", CultureInfo.InvariantCulture));
+        }
+        sb.Append('"');
+        _w.Indent++;
+        _w.Line(sb.ToString());
+        _w.Indent--;
+    }
 
     void WriteValues(TensorData d, int start, int count, string end)
     {
