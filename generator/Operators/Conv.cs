@@ -123,20 +123,7 @@ public sealed class Conv : Operator
         var w = e.W;
         int r = g.Rank, inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize;
         if (outPlane == 0 || geo.N == 0 || geo.M == 0) return;
-        int opened = 0;
-        string bn = "0";
-        if (geo.N > 1) { bn = e.Var("b"); w.Open($"for (int {bn} = 0; {bn} < {geo.N}; {bn}++)"); opened++; }
-        string m, grp;
-        if (geo.Group == 1) { grp = "0"; m = e.Var("m"); w.Open($"for (int {m} = 0; {m} < {geo.M}; {m}++)"); opened++; }
-        else if (geo.OCg == 1) { grp = e.Var("g"); m = grp; w.Open($"for (int {grp} = 0; {grp} < {geo.Group}; {grp}++)"); opened++; }
-        else
-        {
-            grp = e.Var("g"); w.Open($"for (int {grp} = 0; {grp} < {geo.Group}; {grp}++)");
-            var oc = e.Var("oc"); w.Open($"for (int {oc} = 0; {oc} < {geo.OCg}; {oc}++)");
-            opened += 2;
-            m = e.Var("m");
-            w.Line($"int {m} = {Idx.Sum(Idx.Mul(grp, geo.OCg), oc)};");
-        }
+        int opened = WindowEmit.OpenChannelLoops(e, geo.N, geo.M, geo.Group, geo.OCg, out var bn, out var grp, out var m);
         string bias = EmitContext.Lit(t, 0);
         if (b != null) { bias = e.Var("bias"); w.Line($"{ty} {bias} = {e.At(b, m)};"); }
         var xT = new List<string> { WindowEmit.Mul(bn, (long)geo.C * inPlane), WindowEmit.Mul(grp, (long)geo.ICg * inPlane) };
@@ -468,6 +455,27 @@ internal sealed class WinDim
 /// <summary>Writes the loops of a sliding window: output positions with hoisted valid tap ranges, then the taps.</summary>
 internal static class WindowEmit
 {
+    /// <summary>
+    /// Opens the loops over batch and output channels of a convolution (by group when grouped); returns how many
+    /// loops it opened, and the batch, group and output-channel index expressions ("0" where a loop is not needed).
+    /// </summary>
+    public static int OpenChannelLoops(EmitContext e, int batch, int outChannels, int groups, int perGroup, out string bn, out string grp, out string m)
+    {
+        var w = e.W;
+        int opened = 0;
+        bn = "0";
+        if (batch > 1) { bn = e.Var("b"); w.Open($"for (int {bn} = 0; {bn} < {batch}; {bn}++)"); opened++; }
+        if (groups == 1) { grp = "0"; m = e.Var("m"); w.Open($"for (int {m} = 0; {m} < {outChannels}; {m}++)"); return opened + 1; }
+        grp = e.Var("g");
+        w.Open($"for (int {grp} = 0; {grp} < {groups}; {grp}++)");
+        if (perGroup == 1) { m = grp; return opened + 1; }
+        var oc = e.Var("oc");
+        w.Open($"for (int {oc} = 0; {oc} < {perGroup}; {oc}++)");
+        m = e.Var("m");
+        w.Line($"int {m} = {Idx.Sum(Idx.Mul(grp, perGroup), oc)};");
+        return opened + 2;
+    }
+
     /// <summary>A literal int.</summary>
     public static string I(long v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -11,11 +11,7 @@ namespace ModelGen.Compiler.Operators;
 /// </summary>
 public sealed class MatMul : Operator
 {
-    sealed class St
-    {
-        public int M, N, K;
-        public int[] Batch, AStr, BStr, CStr;
-    }
+    sealed class St : MatMulDims { }
 
     public override void Infer(Node n)
     {
@@ -24,22 +20,10 @@ public sealed class MatMul : Operator
         if (!(DTypes.IsFloat(a.Type) || a.Type is DType.Int32 or DType.Int64 or DType.UInt32 or DType.UInt64))
             throw new CompileException(Diag.UnsupportedType, $"MatMul on {DTypes.OnnxName(a.Type)} is not supported (float, double, int32, int64, uint32, uint64)");
         if (b.Type != a.Type) throw Error("MatMul inputs must share one element type");
-        if (a.Shape.Length == 0 || b.Shape.Length == 0) throw Error("MatMul does not take scalars");
-        var sa = a.Shape.Length == 1 ? new[] { 1, a.Shape[0] } : a.Shape;
-        var sb = b.Shape.Length == 1 ? new[] { b.Shape[0], 1 } : b.Shape;
-        var st = new St { M = sa[sa.Length - 2], K = sa[sa.Length - 1], N = sb[sb.Length - 1] };
-        if (sb[sb.Length - 2] != st.K) throw Error($"MatMul inner dimensions differ: {Shape.Format(a.Shape)} x {Shape.Format(b.Shape)}");
-        var ba = sa.Take(sa.Length - 2).ToArray();
-        var bb = sb.Take(sb.Length - 2).ToArray();
-        st.Batch = Shape.Broadcast(ba, bb);
-        st.AStr = Shape.BroadcastStrides(ba, st.Batch).Select(s => s * st.M * st.K).ToArray();
-        st.BStr = Shape.BroadcastStrides(bb, st.Batch).Select(s => s * st.K * st.N).ToArray();
-        st.CStr = Shape.Strides(st.Batch).Select(s => s * st.M * st.N).ToArray();
-        var outShape = new List<int>(st.Batch);
-        if (a.Shape.Length > 1) outShape.Add(st.M);
-        if (b.Shape.Length > 1) outShape.Add(st.N);
+        var st = new St();
+        var outShape = st.Resolve(n.OpType, a.Shape, b.Shape);
         n.State = st;
-        SetOut(n, 0, a.Type, outShape.ToArray());
+        SetOut(n, 0, a.Type, outShape);
     }
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
@@ -122,5 +106,35 @@ public sealed class MatMul : Operator
             if (M > 1) w.Close();
         }
         WindowEmit.Close(e, opened);
+    }
+}
+
+/// <summary>
+/// numpy matmul geometry shared by MatMul and the quantized matmuls: 1-D operands promoted, batch dims broadcast,
+/// per-batch element offsets of A, B and C.
+/// </summary>
+internal class MatMulDims
+{
+    public int M, N, K;
+    public int[] Batch, AStr, BStr, CStr;
+
+    /// <summary>Fills the dims from the operand shapes; returns the output shape (promoted 1-D dims dropped).</summary>
+    public int[] Resolve(string op, int[] a, int[] b)
+    {
+        if (a.Length == 0 || b.Length == 0) throw new CompileException(Diag.InvalidModel, $"{op} does not take scalars");
+        var sa = a.Length == 1 ? new[] { 1, a[0] } : a;
+        var sb = b.Length == 1 ? new[] { b[0], 1 } : b;
+        M = sa[sa.Length - 2]; K = sa[sa.Length - 1]; N = sb[sb.Length - 1];
+        if (sb[sb.Length - 2] != K) throw new CompileException(Diag.InvalidModel, $"{op} inner dimensions differ: {Shape.Format(a)} x {Shape.Format(b)}");
+        var ba = sa.Take(sa.Length - 2).ToArray();
+        var bb = sb.Take(sb.Length - 2).ToArray();
+        Batch = Shape.Broadcast(ba, bb);
+        AStr = Shape.BroadcastStrides(ba, Batch).Select(s => s * M * K).ToArray();
+        BStr = Shape.BroadcastStrides(bb, Batch).Select(s => s * K * N).ToArray();
+        CStr = Shape.Strides(Batch).Select(s => s * M * N).ToArray();
+        var outShape = new List<int>(Batch);
+        if (a.Length > 1) outShape.Add(M);
+        if (b.Length > 1) outShape.Add(N);
+        return outShape.ToArray();
     }
 }

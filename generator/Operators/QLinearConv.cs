@@ -144,20 +144,7 @@ public sealed class QLinearConv : Operator
         if (zx != "0" && !long.TryParse(zx, out _)) { var v = e.Var("zx"); w.Line($"int {v} = {zx};"); zx = v; }
         string zy = _int ? "0" : Q.Zp(e, n.In(7), "0");
         if (zy != "0" && !long.TryParse(zy, out _)) { var v = e.Var("zy"); w.Line($"int {v} = {zy};"); zy = v; }
-        int opened = 0;
-        string bn = "0";
-        if (geo.N > 1) { bn = e.Var("b"); w.Open($"for (int {bn} = 0; {bn} < {geo.N}; {bn}++)"); opened++; }
-        string m, grp;
-        if (geo.Group == 1) { grp = "0"; m = e.Var("m"); w.Open($"for (int {m} = 0; {m} < {geo.M}; {m}++)"); opened++; }
-        else if (geo.OCg == 1) { grp = e.Var("g"); m = grp; w.Open($"for (int {grp} = 0; {grp} < {geo.Group}; {grp}++)"); opened++; }
-        else
-        {
-            grp = e.Var("g"); w.Open($"for (int {grp} = 0; {grp} < {geo.Group}; {grp}++)");
-            var oc = e.Var("oc"); w.Open($"for (int {oc} = 0; {oc} < {geo.OCg}; {oc}++)");
-            opened += 2;
-            m = e.Var("m");
-            w.Line($"int {m} = {Idx.Sum(Idx.Mul(grp, geo.OCg), oc)};");
-        }
+        int opened = WindowEmit.OpenChannelLoops(e, geo.N, geo.M, geo.Group, geo.OCg, out var bn, out var grp, out var m);
         // per-output-channel parameters, read once per channel
         string zw = Q.Zp(e, n.In(IZw), m);
         if (zw != "0" && !long.TryParse(zw, out _)) { var v = e.Var("zw"); w.Line($"int {v} = {zw};"); zw = v; }

@@ -17,10 +17,8 @@ namespace ModelGen.Compiler.Operators;
 /// </summary>
 public abstract class QMatMulBase : Operator
 {
-    internal sealed class St
+    internal sealed class St : MatMulDims
     {
-        public int M, N, K;
-        public int[] Batch, AStr, BStr, CStr;
         public bool RowA, ColB; // per-row A parameters / per-column B parameters
         /// <summary>Per-column float multipliers a_scale * b_scale[n] / y_scale, a constant input of the node when the scales are.</summary>
         public Value Multipliers;
@@ -39,17 +37,8 @@ public abstract class QMatMulBase : Operator
         var a = n.In(IA); var b = n.In(IB);
         if (!Q.Is8(a.Type)) throw Q.TypeError(n, a, "int8, uint8");
         if (!Q.Is8(b.Type)) throw Q.TypeError(n, b, "int8, uint8");
-        if (a.Shape.Length == 0 || b.Shape.Length == 0) throw Error($"{n.OpType} does not take scalars");
-        var sa = a.Shape.Length == 1 ? new[] { 1, a.Shape[0] } : a.Shape;
-        var sb = b.Shape.Length == 1 ? new[] { b.Shape[0], 1 } : b.Shape;
-        var st = new St { M = sa[sa.Length - 2], K = sa[sa.Length - 1], N = sb[sb.Length - 1] };
-        if (sb[sb.Length - 2] != st.K) throw Error($"{n.OpType} inner dimensions differ: {Shape.Format(a.Shape)} x {Shape.Format(b.Shape)}");
-        var ba = sa.Take(sa.Length - 2).ToArray();
-        var bb = sb.Take(sb.Length - 2).ToArray();
-        st.Batch = Shape.Broadcast(ba, bb);
-        st.AStr = Shape.BroadcastStrides(ba, st.Batch).Select(s => s * st.M * st.K).ToArray();
-        st.BStr = Shape.BroadcastStrides(bb, st.Batch).Select(s => s * st.K * st.N).ToArray();
-        st.CStr = Shape.Strides(st.Batch).Select(s => s * st.M * st.N).ToArray();
+        var st = new St();
+        var outShape = st.Resolve(n.OpType, a.Shape, b.Shape);
         var za = n.In(IZa); var zb = n.In(IZb);
         if (za != null && za.Type != a.Type) throw Error($"{n.OpType} a_zero_point type differs from A's");
         if (zb != null && zb.Type != b.Type) throw Error($"{n.OpType} b_zero_point type differs from B's");
@@ -64,9 +53,6 @@ public abstract class QMatMulBase : Operator
             outT = n.In(7).Type;
             if (!Q.Is8(outT)) throw Q.TypeError(n, n.In(7), "int8, uint8");
         }
-        var outShape = new List<int>(st.Batch);
-        if (a.Shape.Length > 1) outShape.Add(st.M);
-        if (b.Shape.Length > 1) outShape.Add(st.N);
         Value s1 = n.In(1), s4 = Requant ? n.In(4) : null, s6 = Requant ? n.In(6) : null;
         if (Requant && s1.Length == 1 && s4.Length > 1 && s1.IsConst && s4.IsConst && s6.IsConst)
         {
@@ -76,7 +62,7 @@ public abstract class QMatMulBase : Operator
             n.Inputs.Add(st.Multipliers);
         }
         n.State = st;
-        SetOut(n, 0, outT, outShape.ToArray());
+        SetOut(n, 0, outT, outShape);
     }
 
     /// <summary>True when a parameter has one value per row/column; false for per-tensor; throws otherwise.</summary>
