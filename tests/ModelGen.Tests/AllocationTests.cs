@@ -37,6 +37,18 @@ public class AllocationTests(ITestOutputHelper log)
         return CompiledModel.FromSource(r.Source!, "M", "", target);
     }
 
+    /// <summary>
+    /// The fewest bytes any of five batches of calls allocated. A Predict that allocates per call makes every batch
+    /// allocate at least <see cref="Calls"/> objects; a one-off allocation by the runtime itself (seen on a loaded
+    /// machine: one 8 KB quantum while tiered compilation catches up on a new thread) touches one batch only.
+    /// </summary>
+    static long SteadyState(Func<long> batch)
+    {
+        long min = long.MaxValue;
+        for (int i = 0; i < 5 && min > 0; i++) min = Math.Min(min, batch());
+        return min;
+    }
+
     static T OnNewThread<T>(Func<T> f)
     {
         T result = default!;
@@ -56,7 +68,7 @@ public class AllocationTests(ITestOutputHelper log)
         m.AllocatedBytes(200, args); // warm-up: JIT (and tier-up), type initialisation, this thread's arena
         Thread.Sleep(300);
         m.AllocatedBytes(200, args);
-        var bytes = m.AllocatedBytes(Calls, args);
+        var bytes = SteadyState(() => m.AllocatedBytes(Calls, args));
         log.WriteLine($"{name}: {bytes} bytes over {Calls} calls");
         Assert.Equal(0, bytes);
     }
@@ -70,7 +82,7 @@ public class AllocationTests(ITestOutputHelper log)
         Thread.Sleep(300);
         m.AllocatedBytes(200, args);
         int arena = m.Const("ArenaBytes");
-        var (first, rest) = OnNewThread(() => (m.AllocatedBytes(1, args), m.AllocatedBytes(Calls, args)));
+        var (first, rest) = OnNewThread(() => (m.AllocatedBytes(1, args), SteadyState(() => m.AllocatedBytes(Calls, args))));
         log.WriteLine($"{name}: arena {arena} bytes; first call on a new thread allocated {first}, the next {Calls} calls {rest}");
         // the thread's arena (a byte[]) and the runtime's per-thread static block (~160 bytes), nothing that grows with the model
         Assert.InRange(first, arena, arena + 512);
@@ -91,7 +103,7 @@ public class AllocationTests(ITestOutputHelper log)
         // On a thread that never ran the model the generated code allocates nothing (no thread-static arena); the runtime
         // may still touch per-thread bookkeeping on a thread's first calls under load (seen: one 8 KB allocation quantum
         // while the machine was saturated), so the per-call claim is measured after a few calls on that thread.
-        var (first, bytes) = OnNewThread(() => (m.AllocatedBytesWithScratch(20, scratch, args), m.AllocatedBytesWithScratch(Calls, scratch, args)));
+        var (first, bytes) = OnNewThread(() => (m.AllocatedBytesWithScratch(20, scratch, args), SteadyState(() => m.AllocatedBytesWithScratch(Calls, scratch, args))));
         log.WriteLine($"{name}: scratch overload on a fresh thread: first 20 calls {first} bytes, next {Calls} calls {bytes} bytes");
         Assert.Equal(0, bytes);
         // and it computes the same as the plain overload
@@ -108,7 +120,7 @@ public class AllocationTests(ITestOutputHelper log)
         // The Portable profile runs on .NET too: its arena is allocated once, on the first call.
         var (m, args) = Load(name, TargetProfile.Portable);
         m.AllocatedBytes(50, args);
-        var bytes = m.AllocatedBytes(Calls, args);
+        var bytes = SteadyState(() => m.AllocatedBytes(Calls, args));
         log.WriteLine($"{name} (Portable): {bytes} bytes over {Calls} calls");
         Assert.Equal(0, bytes);
     }
