@@ -28,9 +28,22 @@ public static class PassManager
         new DeadNodeElimination(),
     };
 
-    public static void Run(Graph graph, ModelOptions options)
+    /// <summary>
+    /// Passes that lower quantized patterns (QDQ around float ops) to integer kernels. They run after <see cref="All"/>
+    /// and after build-time quantization (which writes such patterns), on models that arrive quantized as well.
+    /// </summary>
+    public static IReadOnlyList<IPass> Lowering { get; } = new IPass[]
+    {
+    };
+
+    /// <summary>Runs the float passes, then <paramref name="quantize"/> (null: none), then the lowering passes.</summary>
+    public static void Run(Graph graph, ModelOptions options, IPass quantize = null)
     {
         var off = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
-        foreach (var p in All.Where(p => !off.Contains(p.Name) && !off.Contains("all"))) p.Run(graph);
+        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all");
+        foreach (var p in All.Where(On)) p.Run(graph);
+        // quantization is an option the user asked for, not an optimisation: "all" does not switch it off
+        if (quantize != null) quantize.Run(graph);
+        foreach (var p in Lowering.Where(On)) p.Run(graph);
     }
 }
