@@ -63,7 +63,7 @@ public static class Requantize
         return Vector128.ShiftRightArithmetic(t + (Vector128.ShiftRightArithmetic(t, 63) & Vector128.Create((1L << 31) - 1)), 31);
     }
 
-    /// <summary>16 lanes of <see cref="Clamped"/> (one channel: one multiplier).</summary>
+    /// <summary>16 lanes of <see cref="Clamped(int, int, int, int, int, int)"/> (one channel: one multiplier).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Clamped(Vector512<int> acc, int multiplier, int shift, int yZero, int qmin, int qmax)
     {
@@ -77,7 +77,7 @@ public static class Requantize
         return Vector512.Min(Vector512.Max(r, Vector512.Create(qmin)), Vector512.Create(qmax));
     }
 
-    /// <summary>8 lanes of <see cref="Clamped"/>.</summary>
+    /// <summary>8 lanes of <see cref="Clamped(int, int, int, int, int, int)"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Clamped(Vector256<int> acc, int multiplier, int shift, int yZero, int qmin, int qmax)
     {
@@ -91,7 +91,7 @@ public static class Requantize
         return Vector256.Min(Vector256.Max(r, Vector256.Create(qmin)), Vector256.Create(qmax));
     }
 
-    /// <summary>4 lanes of <see cref="Clamped"/>.</summary>
+    /// <summary>4 lanes of <see cref="Clamped(int, int, int, int, int, int)"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> Clamped(Vector128<int> acc, int multiplier, int shift, int yZero, int qmin, int qmax)
     {
