@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using ModelGen.Compiler.Emit;
 using ModelGen.Compiler.IR;
 using ModelGen.Compiler.Onnx;
@@ -42,7 +43,7 @@ public static class ModelCompiler
             var info = new Diagnostic(Diag.Compiled, $"{file}: compiled to {(ns.Length > 0 ? ns + "." : "")}{className} ({options.Target}) in {sw.ElapsedMilliseconds} ms: {model.Graph.Nodes.Count} layers, {emitter.TotalMacs} MACs, weights {emitter.WeightBytes} bytes, arena {emitter.Plan.ArenaBytes} bytes (lower bound {emitter.Plan.LowerBoundBytes})");
             return new CompileResult
             {
-                Source = source, ClassName = className, Diagnostics = new[] { info },
+                Source = source, ClassName = className, Diagnostics = model.Graph.Notes.Select(d => new Diagnostic(d.Kind, $"{file}: {d.Message}")).Concat(new[] { info }).ToArray(),
                 ArenaBytes = emitter.Plan.ArenaBytes, ArenaLowerBoundBytes = emitter.Plan.LowerBoundBytes, WeightBytes = emitter.WeightBytes,
             };
         }

@@ -23,6 +23,11 @@ public static class Program
             return 0;
         }
 #endif
+        if (args.Length > 0 && args[0] == "int8")
+        {
+            Int8Stack.Run();
+            return 0;
+        }
         if (args.Length > 0 && args[0] == "quick")
         {
             Quick.Run(args.Length > 1 ? args[1] : null);

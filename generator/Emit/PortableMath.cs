@@ -66,6 +66,7 @@ static class PortableMath
     }
     return (float)(x < 0f ? -r : r);
 }"),
+        ["QMul"] = (new string[0], Quant.FixedPoint.Source),
         ["SqrtD"] = (new string[0], @"static double SqrtD(double x)
 {
     if (x <= 0.0 || x != x) return x == 0.0 ? x : double.NaN;
@@ -133,7 +134,7 @@ static class PortableMath
     };
 
     /// <summary>Functions MathF does not have: the Net profile emits these helpers too.</summary>
-    public static bool NetNeedsHelper(string fn) => fn == "Erf";
+    public static bool NetNeedsHelper(string fn) => fn == "Erf" || fn == "QMul";
 
     public static void Write(CodeWriter w, IEnumerable<string> used)
     {

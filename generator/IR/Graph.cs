@@ -71,6 +71,8 @@ public sealed class Graph
     public List<Value> Inputs { get; } = new();
     public List<Value> Outputs { get; } = new();
     public Graph Parent { get; }
+    /// <summary>Non-fatal findings of the passes (warnings, information), reported with the compiled model.</summary>
+    public List<Diagnostic> Notes { get; } = new();
     public Graph(Graph parent) { Parent = parent; }
 }
 

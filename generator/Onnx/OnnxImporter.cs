@@ -235,7 +235,7 @@ public sealed class OnnxImporter
             if (v.Shape == null) throw new CompileException(Diag.InternalError, $"node {where}: shape of '{v.Name}' was not inferred");
             if (!DTypes.IsSupported(v.Type)) throw new CompileException(Diag.UnsupportedType, $"node {where}: output '{v.Name}' has element type {v.Type}, which ModelGen does not support");
         }
-        if ((op.ShapeOnly || node.Inputs.All(i => i == null || i.IsConst)) && node.Outputs.All(o => o.Length <= MaxFoldElements))
+        if ((op.ShapeOnly || node.Inputs.All(i => i == null || i.IsConst)) && node.Outputs.All(o => o.Length <= MaxFoldElements) && !IsQuantizedWeight(node))
         {
             var result = Evaluate(op, node, where);
             if (result != null)
@@ -248,6 +248,13 @@ public sealed class OnnxImporter
         foreach (var v in node.Outputs) scope.Define(v);
         g.Nodes.Add(node);
     }
+
+    /// <summary>
+    /// DequantizeLinear of a constant integer tensor (QDQ weights and biases) stays a node: the lowering passes turn the
+    /// pattern around it into integer kernels, and a late pass folds whatever they leave (Passes.DequantizeFolding).
+    /// </summary>
+    static bool IsQuantizedWeight(Node node)
+        => node.OpType == "DequantizeLinear" && (node.Domain is "" or "ai.onnx" or "com.microsoft") && node.In(0) != null && node.In(0).Type != DType.Float;
 
     static TensorData[] Evaluate(Operator op, Node node, string where)
     {

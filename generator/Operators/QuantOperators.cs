@@ -28,6 +28,9 @@ public static partial class OperatorRegistry
         // ONNX Runtime also accepts the QDQ pair under its own domain
         t["com.microsoft:QuantizeLinear"] = new QuantizeLinear();
         t["com.microsoft:DequantizeLinear"] = new DequantizeLinear();
+        // integer kernels that QDQ patterns lower to (Passes.QdqConvGemmLowering)
+        t[FusedElementwise.Domain + ":" + QConvInt8.OpType] = new QConvInt8();
+        t[FusedElementwise.Domain + ":" + QGemmInt8.OpType] = new QGemmInt8();
     }
 }
 

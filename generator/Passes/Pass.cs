@@ -34,6 +34,10 @@ public static class PassManager
     /// </summary>
     public static IReadOnlyList<IPass> Lowering { get; } = new IPass[]
     {
+        new QdqConvGemmLowering(),
+        new QdqPassThrough(),
+        new DeadNodeElimination(),
+        new DequantizeFolding(),
     };
 
     /// <summary>Runs the float passes, then <paramref name="quantize"/> (null: none), then the lowering passes.</summary>

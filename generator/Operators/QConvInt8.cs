@@ -1,0 +1,151 @@
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Compiler.Emit;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Quant;
+
+namespace ModelGen.Compiler.Operators;
+
+/// <summary>
+/// ai.modelgen QConvInt8: the integer convolution a QDQ Conv lowers to (<see cref="Passes.QdqConvGemmLowering"/>).
+/// Inputs x (int8/uint8 [N, C, spatial...]), w (constant int8 [M, C/group, k...], zero point folded out), bias,
+/// multiplier, shift (int32 [M]); Conv's geometry attributes plus x_zero_point, y_zero_point, qmin, qmax, to (output
+/// type). y = clamp(MultiplyByQuantizedMultiplier(bias + sum (x - x_zp) * w) + y_zp, qmin, qmax), as
+/// <see cref="FixedPoint"/> defines; padded taps contribute 0. Net profile, 1-D and 2-D: ModelGen.Runtime.QConv
+/// (SIMD, bit-exact); otherwise scalar loops.
+/// </summary>
+public sealed class QConvInt8 : Operator
+{
+    public const string OpType = "QConvInt8";
+
+    sealed class Geo
+    {
+        public Window W;
+        public int N, C, M, Group, ICg, OCg;
+        public Int8Params P;
+        public Value Packed;
+        public int Kp => (ICg * W.KernelSize + 1) & ~1;
+    }
+
+    /// <summary>Columns of the Net kernel's packed input panel (ModelGen.Runtime.QConv.PanelColumns).</summary>
+    const int PanelColumns = 128;
+
+    public override void Infer(Node n)
+    {
+        Require(n, 5, 6);
+        var x = n.In(0); var w = n.In(1);
+        if (w.Type != DType.Int8 || !w.IsConst) throw Error("QConvInt8 weights must be constant int8");
+        if (x.Shape.Length < 3 || w.Shape.Length != x.Shape.Length) throw Error($"QConvInt8 input {Shape.Format(x.Shape)} and weights {Shape.Format(w.Shape)} do not agree");
+        int c = x.Shape[1], m = w.Shape[0];
+        long group = n.Int("group", 1);
+        if (group < 1 || c % group != 0 || m % group != 0 || (long)w.Shape[1] * group != c) throw Error($"QConvInt8 group {group} does not fit {c} input and {m} output channels");
+        var p = Int8Params.Read(n, x, m);
+        int r = x.Shape.Length - 2;
+        var kernel = Window.KernelShape(n, r, w.Shape.Skip(2).ToArray());
+        var win = Window.Resolve(n, x.Shape.Skip(2).ToArray(), kernel, ceilMode: false, dilationsAllowed: true);
+        var geo = new Geo { W = win, N = x.Shape[0], C = c, M = m, Group = (int)group, ICg = c / (int)group, OCg = m / (int)group, P = p };
+        if (n.Inputs.Count == 5) n.Inputs.Add(Int8Params.PackWeights((n.Name ?? "qconv") + "_packed", w.Const, m, geo.ICg * win.KernelSize));
+        geo.Packed = n.In(5);
+        n.State = geo;
+        SetOut(n, 0, p.OutType, new[] { x.Shape[0], m }.Concat(win.Out).ToArray());
+    }
+
+    static bool UsesKernel(Geo geo, TargetProfile profile) => profile == TargetProfile.Net && geo.W.Rank <= 2;
+
+    public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
+    {
+        var geo = (Geo)n.State;
+        return UsesKernel(geo, profile) && geo.W.OutPlane > 0 ? (DType.Int16, geo.Kp * PanelColumns) : (DType.Float, 0);
+    }
+
+    public override TensorData[] Evaluate(Node n, TensorData[] inputs)
+    {
+        var geo = (Geo)n.State; var g = geo.W; var p = geo.P;
+        var x = inputs[0]; var w = inputs[1]; var b = inputs[2];
+        var y = new TensorData(p.OutType, n.Out().Shape);
+        int inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize, r = g.Rank;
+        for (int bn = 0; bn < geo.N; bn++)
+            for (int m = 0; m < geo.M; m++)
+            {
+                int grp = m / geo.OCg;
+                g.ForEachOutput((o, pos) =>
+                {
+                    int acc = (int)b.L[m];
+                    for (int ic = 0; ic < geo.ICg; ic++)
+                    {
+                        int xb = (bn * geo.C + grp * geo.ICg + ic) * inPlane, wb = (m * geo.ICg + ic) * kSize;
+                        for (int t = 0; t < kSize; t++)
+                        {
+                            int xi = 0; bool valid = true;
+                            for (int i = r - 1, rem = t, mulIn = 1; i >= 0 && valid; i--)
+                            {
+                                int k = rem % g.Kernel[i]; rem /= g.Kernel[i];
+                                int q = g.First(i, pos[i]) + k * g.Dilations[i];
+                                valid = q >= 0 && q < g.In[i];
+                                xi += q * mulIn; mulIn *= g.In[i];
+                            }
+                            if (valid) acc = unchecked(acc + (int)(x.L[xb + xi] - p.XZero) * (int)w.L[wb + t]);
+                        }
+                    }
+                    y.L[(bn * geo.M + m) * outPlane + o] = p.Requantize(acc, inputs[3], inputs[4], m);
+                });
+            }
+        return new[] { y };
+    }
+
+    public override void Emit(Node n, EmitContext e)
+    {
+        var geo = (Geo)n.State;
+        if (geo.W.OutPlane == 0 || geo.N == 0 || geo.M == 0) return;
+        if (UsesKernel(geo, e.Profile)) EmitNetKernel(n, e, geo); else EmitLoops(n, e, geo);
+    }
+
+    static void EmitNetKernel(Node n, EmitContext e, Geo geo)
+    {
+        var g = geo.W;
+        int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
+        var x = n.In(0);
+        e.W.Line($"ModelGen.Runtime.QConv.Conv2D({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+            $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, " +
+            $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +
+            $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
+            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group}, " +
+            $"{geo.P.Common(x)});");
+    }
+
+    /// <summary>Scalar loops (Portable profile; Net beyond 2-D): per output channel, per output position, over the valid taps.</summary>
+    static void EmitLoops(Node n, EmitContext e, Geo geo)
+    {
+        var g = geo.W; var p = geo.P;
+        var x = n.In(0); var wt = n.In(1); var y = n.Out();
+        var w = e.W;
+        int r = g.Rank, inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize;
+        int opened = WindowEmit.OpenChannelLoops(e, geo.N, geo.M, geo.Group, geo.OCg, out var bn, out var grp, out var m);
+        string bias = e.Var("bias"), mul = e.Var("mul"), sh = e.Var("shift");
+        w.Line($"int {bias} = {e.At(n.In(2), m)}, {mul} = {e.At(n.In(3), m)}, {sh} = {e.At(n.In(4), m)};");
+        var xT = new List<string> { WindowEmit.Mul(bn, (long)geo.C * inPlane), WindowEmit.Mul(grp, (long)geo.ICg * inPlane) };
+        var wT = new List<string> { WindowEmit.Mul(m, (long)geo.ICg * kSize) };
+        var yT = new List<string> { WindowEmit.Mul(bn, (long)geo.M * outPlane), WindowEmit.Mul(m, outPlane) };
+        WindowEmit.Hoist(e, xT, "xc");
+        WindowEmit.Hoist(e, wT, "wc");
+        WindowEmit.Hoist(e, yT, "yc");
+        var dims = new WinDim[r];
+        opened += WindowEmit.OpenOutputs(e, g, r, dims, xT, yT, Shape.Strides(g.Out));
+        var acc = e.Var("acc");
+        w.Line($"int {acc} = {bias};");
+        int inner = 0;
+        if (geo.ICg > 1)
+        {
+            WindowEmit.Hoist(e, xT, "xo");
+            var ic = e.Var("ic");
+            w.Open($"for (int {ic} = 0; {ic} < {geo.ICg}; {ic}++)");
+            inner++;
+            xT.Add(Idx.Mul(ic, inPlane)); wT.Add(Idx.Mul(ic, kSize));
+        }
+        inner += WindowEmit.OpenTaps(e, g, r, dims, xT, wT);
+        w.Line($"{acc} += {Q.Minus(e.At(x, WindowEmit.Sum(xT)), p.XZero.ToString(System.Globalization.CultureInfo.InvariantCulture))} * {e.At(wt, WindowEmit.Sum(wT))};");
+        WindowEmit.Close(e, inner);
+        p.EmitStore(e, e.At(y, WindowEmit.Sum(yT)), acc, mul, sh);
+        WindowEmit.Close(e, opened);
+    }
+}

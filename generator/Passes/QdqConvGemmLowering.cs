@@ -1,0 +1,150 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Operators;
+using ModelGen.Compiler.Quant;
+using static ModelGen.Compiler.Passes.PassUtil;
+
+namespace ModelGen.Compiler.Passes;
+
+/// <summary>
+/// QDQ Conv / Gemm / MatMul to integer kernels (ONNX Runtime's QDQ format, as its quantizer writes it):
+/// DequantizeLinear(x int8/uint8, per tensor) -> op(weights DequantizeLinear(constant int8/uint8, per tensor or per
+/// output channel), bias DequantizeLinear(constant int32) or a float constant) [-> MatMul's Add of a bias]
+/// [-> Relu / Clip] -> QuantizeLinear(per tensor) becomes one QConvInt8 / QGemmInt8 reading and writing the integer
+/// tensors. A Conv, Gemm or MatMul with quantized weights that does not match stays in float (correct, slower) and
+/// is reported (MG0013).
+/// </summary>
+public sealed class QdqConvGemmLowering : IPass
+{
+    public string Name => "QdqConvGemmLowering";
+
+    public void Run(Graph graph)
+    {
+        var reported = new HashSet<Node>();
+        Fixpoint(graph, (g, uses, n) =>
+        {
+            if (!(Is(n, "Conv") || Is(n, "Gemm") || Is(n, "MatMul"))) return false;
+            var why = TryLower(g, uses, n);
+            if (why != null && QuantWeights(n) && reported.Add(n))
+                graph.Notes.Add(new Diagnostic(Diag.QuantizedFloat, $"{n.Display} has quantized weights but runs in float: {why}"));
+            return why == null;
+        });
+    }
+
+    static bool IsDq(Node n) => n != null && n.OpType == "DequantizeLinear" && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "com.microsoft");
+    static bool QuantWeights(Node n) => IsDq(n.In(1)?.Producer) && n.In(1).Producer.In(0).IsConst;
+
+    /// <summary>A per-tensor quantization (DequantizeLinear or QuantizeLinear node): constant scale and zero point.</summary>
+    static bool PerTensor(Node q, out float scale, out int zero)
+    {
+        scale = 0; zero = 0;
+        var s = q.In(1); var z = q.In(2);
+        if (s == null || !s.IsConst || s.Length != 1 || z != null && (!z.IsConst || z.Length != 1)) return false;
+        scale = s.Const.F[0]; zero = z == null ? 0 : (int)z.Const.GetLong(0);
+        return scale > 0 && !float.IsInfinity(scale);
+    }
+
+    /// <summary>Null when lowered, else why not.</summary>
+    static string TryLower(Graph g, Uses uses, Node op)
+    {
+        var dx = op.In(0).Producer;
+        if (!IsDq(dx) || !g.Nodes.Contains(dx) || !Q.Is8(dx.In(0).Type)) return "its input does not come from a DequantizeLinear of int8/uint8";
+        if (!PerTensor(dx, out float sx, out int zx)) return "its input is not quantized per tensor with constant parameters";
+        var dw = op.In(1).Producer;
+        if (!IsDq(dw) || !dw.In(0).IsConst || !Q.Is8(dw.In(0).Type)) return "its weights are not a DequantizeLinear of constant int8/uint8";
+
+        // follow the float output: [Add bias (MatMul)] [Relu / Clip] QuantizeLinear
+        var removed = new List<Node> { op };
+        var y = op.Out();
+        Node add = null;
+        if (Is(op, "MatMul") && Is(uses.Only(y), "Add")) { add = uses.Only(y); removed.Add(add); y = add.Out(); }
+        var next = uses.Only(y);
+        Node act = null;
+        if (next != null && (Is(next, "Relu") || Is(next, "Clip"))) { act = next; removed.Add(act); y = act.Out(); next = uses.Only(y); }
+        if (next == null || next.OpType != "QuantizeLinear" || !(next.Domain == "" || next.Domain == "com.microsoft")) return "its output is not quantized by a QuantizeLinear (alone)";
+        var qy = next; removed.Add(qy);
+        if (!PerTensor(qy, out float sy, out int zy) || !Q.Is8(qy.Out().Type)) return "its output is not quantized to int8/uint8 per tensor";
+        var (lo, hi) = Q.Range(qy.Out().Type);
+        int qmin = (int)lo, qmax = (int)hi;
+        if (act != null && !QdqActivation.Narrow(act, sy, zy, qy.Out().Type, ref qmin, ref qmax)) return $"its activation {act.Display} is not a constant clamp";
+
+        // weights as int8 rows [M][K] (one per output channel), with their scale per row
+        var wq = dw.In(0).Const; var wShape = wq.Shape;
+        int rank = wShape.Length;
+        bool conv = Is(op, "Conv");
+        bool transB = Is(op, "Gemm") && op.Int("transB", 0) != 0;
+        if (!conv && rank != 2) return "its weights are not a matrix";
+        if (Is(op, "Gemm") && (op.Float("alpha", 1f) != 1f || op.Int("transA", 0) != 0 || op.In(2) != null && op.Float("beta", 1f) != 1f))
+            return "Gemm with alpha, beta or transA is not lowered";
+        if (Is(op, "Gemm") && op.In(0).Shape.Length != 2) return "Gemm input is not a matrix";
+        int chanAxis = conv || transB ? 0 : 1;
+        int mCount = wShape[chanAxis], kCount = wq.Length / Math.Max(1, mCount);
+        var sw = dw.In(1); var zw = dw.In(2);
+        if (!sw.IsConst || zw != null && !zw.IsConst) return "its weight parameters are not constant";
+        bool perAxis = sw.Length != 1;
+        if (perAxis && (Shape.Axis(dw.Int("axis", 1), rank) != chanAxis || sw.Length != mCount || dw.Int("block_size", 0) != 0))
+            return "its weights are not quantized per tensor or per output channel";
+        var w = new TensorData(DType.Int8, conv ? wShape : new[] { mCount, kCount });
+        var wScale = new float[mCount];
+        for (int m = 0; m < mCount; m++)
+        {
+            wScale[m] = sw.Const.F[perAxis ? m : 0];
+            long z = zw == null ? 0 : zw.Const.GetLong(zw.Length == 1 ? 0 : m);
+            if (!(wScale[m] > 0)) return "a weight scale is not positive";
+            for (int k = 0; k < kCount; k++)
+            {
+                int src = conv || transB ? m * kCount + k : k * mCount + m;
+                long v = wq.L[src] - z;
+                if (v < -128 || v > 127) return "weights minus their zero point do not fit int8";
+                w.L[m * kCount + k] = v;
+            }
+        }
+
+        // bias in the accumulator's scale x_scale * w_scale[m]
+        var bias = new TensorData(DType.Int32, new[] { mCount });
+        var bv = conv || Is(op, "Gemm") ? op.In(2) : add == null ? null : Other(add, op.Out());
+        if (bv != null && !Bias(bv, bias, sx, wScale)) return "its bias is neither a constant nor a DequantizeLinear of constant int32 with one value per output channel";
+
+        var mult = new TensorData(DType.Int32, new[] { mCount });
+        var shift = new TensorData(DType.Int32, new[] { mCount });
+        for (int m = 0; m < mCount; m++)
+        {
+            FixedPoint.QuantizeMultiplier((double)sx * wScale[m] / sy, out int mu, out int sh);
+            mult.L[m] = mu; shift.L[m] = sh;
+        }
+        string name = op.Name ?? qy.Out().Name;
+        var attrs = new List<IR.Attribute> { Int("x_zero_point", zx), Int("y_zero_point", zy), Int("qmin", qmin), Int("qmax", qmax), Int("to", (long)qy.Out().Type) };
+        if (conv) attrs.AddRange(op.Attributes.Values.Where(a => a.Name is "group" or "kernel_shape" or "pads" or "strides" or "dilations" or "auto_pad"));
+        var inputs = new[] { dx.In(0), Const(name + "_wq", w), Const(name + "_bq", bias), Const(name + "_mult", mult), Const(name + "_shift", shift) };
+        var node = MakeIn(FusedElementwise.Domain, conv ? QConvInt8.OpType : QGemmInt8.OpType, 1, name, inputs, new[] { qy.Out() }, attrs.ToArray());
+        if (!Shape.Equal(node.Out().Shape, op.Out().Shape)) return "internal: the integer node's shape differs";
+        Replace(g, removed, node);
+        return null;
+    }
+
+    static bool Bias(Value bv, TensorData bias, float sx, float[] wScale)
+    {
+        int m = wScale.Length;
+        if (bv.Shape.Length > 2 || bv.Length != m || bv.Shape.Length == 2 && bv.Shape[0] != 1) return false;
+        var p = bv.Producer;
+        if (bv.IsConst && DTypes.IsFloat(bv.Type))
+        {
+            for (int i = 0; i < m; i++) bias.L[i] = Round(bv.Const.GetDouble(i) / (sx * wScale[i]));
+            return true;
+        }
+        if (!IsDq(p) || !p.In(0).IsConst || p.In(0).Type != DType.Int32 || !p.In(1).IsConst) return false;
+        var bq = p.In(0).Const; var sb = p.In(1).Const;
+        if (sb.Length != 1 && sb.Length != m) return false;
+        for (int i = 0; i < m; i++)
+        {
+            float s = sb.F[sb.Length == 1 ? 0 : i], acc = sx * wScale[i];
+            // the quantizer's bias scale is x_scale * w_scale: the integers carry over as they are
+            bias.L[i] = s == acc ? bq.L[i] : Round(bq.L[i] * (double)s / acc);
+        }
+        return true;
+    }
+
+    static long Round(double v) => double.IsNaN(v) ? 0 : v >= int.MaxValue ? int.MaxValue : v <= int.MinValue ? int.MinValue : (long)Math.Round(v, MidpointRounding.ToEven);
+}

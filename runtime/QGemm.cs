@@ -1,0 +1,181 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelGen.Runtime;
+
+/// <summary>
+/// One SIMD width for the int8 kernels. Operands are int16 (int8/uint8 widened, activation zero point subtracted),
+/// taken in pairs along the reduction: Madd adds a0*b0 + a1*b1 per 32-bit lane (vpmaddwd; exact, no saturation:
+/// |pair sum| &lt;= 2 * 255 * 128), accumulating in int32.
+/// </summary>
+internal unsafe interface IQSimd<TV> where TV : struct
+{
+    /// <summary>int32 lanes (= int16 pairs per vector).</summary>
+    static abstract int Lanes { get; }
+    static abstract TV Splat(int x);
+    static abstract TV Load(short* p);
+    static abstract TV Madd(TV pairs, TV w, TV acc);
+    static abstract int Sum(TV v);
+    /// <summary>Requantizes (Requantize.Clamped) and stores the lanes as bytes (the first <paramref name="count"/>).</summary>
+    static abstract void Store(TV acc, int mult, int shift, int zy, int lo, int hi, byte* dst, int count);
+}
+
+internal unsafe struct Q512 : IQSimd<Vector512<int>>
+{
+    public static int Lanes => 16;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Splat(int x) => Vector512.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(short* p) => Vector512.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Madd(Vector512<int> a, Vector512<int> b, Vector512<int> acc) => acc + Avx512BW.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector512<int> v) => Vector512.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<int> acc, int mult, int shift, int zy, int lo, int hi, byte* dst, int count)
+    {
+        var r = Requantize.Clamped(acc, mult, shift, zy, lo, hi);
+        var b = Vector512.Narrow(Vector512.Narrow(r, r), Vector512<short>.Zero).AsByte().GetLower().GetLower();
+        if (count >= 16) b.Store(dst); else QStore.Partial(b, dst, count);
+    }
+}
+
+internal unsafe struct Q256 : IQSimd<Vector256<int>>
+{
+    public static int Lanes => 8;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Splat(int x) => Vector256.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(short* p) => Vector256.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Madd(Vector256<int> a, Vector256<int> b, Vector256<int> acc) => acc + Avx2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector256<int> v) => Vector256.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector256<int> acc, int mult, int shift, int zy, int lo, int hi, byte* dst, int count)
+    {
+        var r = Requantize.Clamped(acc, mult, shift, zy, lo, hi);
+        var s = Vector256.Narrow(r, r); // lanes 0..7 hold the values
+        var b = Vector256.Narrow(s, s).AsByte().GetLower();
+        if (count >= 8) *(ulong*)dst = b.AsUInt64().ToScalar(); else QStore.Partial(b, dst, count);
+    }
+}
+
+internal unsafe struct Q128 : IQSimd<Vector128<int>>
+{
+    public static int Lanes => 4;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Splat(int x) => Vector128.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Load(short* p) => Vector128.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Madd(Vector128<int> a, Vector128<int> b, Vector128<int> acc)
+    {
+        if (Sse2.IsSupported) return acc + Sse2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            var lo = AdvSimd.MultiplyWideningLower(a.AsInt16().GetLower(), b.AsInt16().GetLower());
+            var hi = AdvSimd.MultiplyWideningUpper(a.AsInt16(), b.AsInt16());
+            return acc + AdvSimd.Arm64.AddPairwise(lo, hi);
+        }
+        var (al, ah) = Vector128.Widen(a.AsInt16()); var (bl, bh) = Vector128.Widen(b.AsInt16());
+        var pl = al * bl; var ph = ah * bh;
+        return acc + Vector128.Create(pl[0] + pl[1], pl[2] + pl[3], ph[0] + ph[1], ph[2] + ph[3]);
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector128<int> v) => Vector128.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<int> acc, int mult, int shift, int zy, int lo, int hi, byte* dst, int count)
+    {
+        var r = Requantize.Clamped(acc, mult, shift, zy, lo, hi);
+        if (count >= 4) { dst[0] = (byte)r[0]; dst[1] = (byte)r[1]; dst[2] = (byte)r[2]; dst[3] = (byte)r[3]; return; }
+        for (int i = 0; i < count; i++) dst[i] = (byte)r[i];
+    }
+}
+
+internal static unsafe class QStore
+{
+    public static void Partial<T>(T v, byte* dst, int count) where T : unmanaged
+    {
+        byte* tmp = stackalloc byte[sizeof(T)];
+        *(T*)tmp = v;
+        for (int i = 0; i < count; i++) dst[i] = tmp[i];
+    }
+}
+
+/// <summary>
+/// int8 matrix products for generated code (QGemmInt8): y [m, n] = requantize(bias + (x - xZero) [m, k] * w^T), w given
+/// as int16 rows [n, kp] (kp = k rounded up to even). Bit-exact with ModelGen.Compiler.Quant.FixedPoint.
+/// </summary>
+public static unsafe class QGemm
+{
+    /// <summary>
+    /// x: [m, k] bytes (int8 when <paramref name="xSigned"/>, else uint8); w: [n, kp] int16; bias, multiplier, shift:
+    /// [n]; y: [m, n] bytes (clamped to [qmin, qmax]); scratch: at least kp int16. Allocation-free.
+    /// </summary>
+    public static void Run(ReadOnlySpan<byte> x, ReadOnlySpan<short> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
+        Span<byte> y, Span<short> scratch, int m, int n, int k, bool xSigned, int xZero, int yZero, int qmin, int qmax)
+    {
+        int kp = (k + 1) & ~1;
+        if (m < 0 || n < 0 || k < 0 || x.Length < (long)m * k || w.Length < (long)n * kp || y.Length < (long)m * n || scratch.Length < kp
+            || bias.Length < n || multiplier.Length < n || shift.Length < n)
+            throw new ArgumentException("QGemm.Run: sizes do not agree");
+        QConv.CheckMultipliers(multiplier, n);
+        fixed (byte* px = x, py = y) fixed (short* pw = w, ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
+        {
+            var a = new Args { W = pw, Bias = pb, Mult = pm, Shift = psh, Kp = kp, N = n, ZY = yZero, Lo = qmin, Hi = qmax };
+            for (int i = 0; i < m; i++)
+            {
+                QConv.Widen(ps, px + (long)i * k, k, xSigned, xZero);
+                if (k < kp) ps[k] = 0;
+                a.X = ps; a.Y = py + (long)i * n;
+                switch (SimdLevel.Bits)
+                {
+                    case 512 when Avx512BW.IsSupported: Row<Vector512<int>, Q512>(a); break;
+                    case 512 or 256 when Avx2.IsSupported: Row<Vector256<int>, Q256>(a); break;
+                    case 0: RowScalar(a); break;
+                    default: Row<Vector128<int>, Q128>(a); break;
+                }
+            }
+        }
+    }
+
+    struct Args { public short* X, W; public int* Bias, Mult, Shift; public byte* Y; public int Kp, N, ZY, Lo, Hi; }
+
+    static void RowScalar(Args a)
+    {
+        for (int j = 0; j < a.N; j++)
+        {
+            int acc = a.Bias[j];
+            short* wr = a.W + (long)j * a.Kp;
+            for (int t = 0; t < a.Kp; t++) acc += a.X[t] * wr[t];
+            a.Y[j] = (byte)Requantize.Clamped(acc, a.Mult[j], a.Shift[j], a.ZY, a.Lo, a.Hi);
+        }
+    }
+
+    /// <summary>Four output channels at a time share the loads of x; the tail of kp below one vector is scalar.</summary>
+    static void Row<TV, TS>(Args a) where TV : struct where TS : IQSimd<TV>
+    {
+        int step = 2 * TS.Lanes, kv = a.Kp / step * step, j = 0;
+        for (; j + 4 <= a.N; j += 4)
+        {
+            short* w0 = a.W + (long)j * a.Kp, w1 = w0 + a.Kp, w2 = w1 + a.Kp, w3 = w2 + a.Kp;
+            TV s0 = TS.Splat(0), s1 = s0, s2 = s0, s3 = s0;
+            for (int t = 0; t < kv; t += step)
+            {
+                var xv = TS.Load(a.X + t);
+                s0 = TS.Madd(xv, TS.Load(w0 + t), s0); s1 = TS.Madd(xv, TS.Load(w1 + t), s1);
+                s2 = TS.Madd(xv, TS.Load(w2 + t), s2); s3 = TS.Madd(xv, TS.Load(w3 + t), s3);
+            }
+            int a0 = TS.Sum(s0), a1 = TS.Sum(s1), a2 = TS.Sum(s2), a3 = TS.Sum(s3);
+            for (int t = kv; t < a.Kp; t++) { int xv = a.X[t]; a0 += xv * w0[t]; a1 += xv * w1[t]; a2 += xv * w2[t]; a3 += xv * w3[t]; }
+            a.Y[j] = Out(a, j, a0); a.Y[j + 1] = Out(a, j + 1, a1); a.Y[j + 2] = Out(a, j + 2, a2); a.Y[j + 3] = Out(a, j + 3, a3);
+        }
+        for (; j < a.N; j++)
+        {
+            short* w0 = a.W + (long)j * a.Kp;
+            TV s0 = TS.Splat(0);
+            for (int t = 0; t < kv; t += step) s0 = TS.Madd(TS.Load(a.X + t), TS.Load(w0 + t), s0);
+            int a0 = TS.Sum(s0);
+            for (int t = kv; t < a.Kp; t++) a0 += a.X[t] * w0[t];
+            a.Y[j] = Out(a, j, a0);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static byte Out(Args a, int j, int dot) => (byte)Requantize.Clamped(unchecked(a.Bias[j] + dot), a.Mult[j], a.Shift[j], a.ZY, a.Lo, a.Hi);
+}

@@ -1,0 +1,416 @@
+using ModelGen.Compiler;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Onnx.Proto;
+using ModelGen.Compiler.Passes;
+using ModelGen.Compiler.Quant;
+using ModelGen.Runtime;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ModelGen.Tests;
+
+/// <summary>
+/// QDQ models lowered to integer kernels (QdqConvGemmLowering, QdqPassThrough): the rewrite itself, agreement with
+/// ONNX Runtime running the same QDQ model (within one quantization step, both profiles), and the integer arithmetic:
+/// ModelGen.Runtime's scalar and SIMD kernels bit-exact against the reference (FixedPoint) at every forced width.
+/// </summary>
+[Collection("RuntimeKernels")] // SimdLevel.ForceBits is process-wide
+public class QdqLoweringTests(ITestOutputHelper log)
+{
+    // ---------- QDQ model building ----------
+
+    static TensorProto IntTensor(string name, DType type, int[] shape, IEnumerable<long> data)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)type };
+        t.Dims.AddRange(shape.Select(d => (long)d));
+        t.Int32Data.AddRange(data.Select(v => (int)v));
+        return t;
+    }
+
+    sealed class Qdq(OnnxBuilder b, bool u8)
+    {
+        public readonly OnnxBuilder B = b;
+        public DType Act => u8 ? DType.UInt8 : DType.Int8;
+        int _n;
+
+        public Qdq Init(TensorProto t) { B.Proto.Graph.Initializer.Add(t); return this; }
+
+        /// <summary>x -> QuantizeLinear -> DequantizeLinear with the given activation parameters; returns the DQ output.</summary>
+        public string QD(string x, float scale, int zero)
+        {
+            string id = "a" + _n++;
+            B.Initializer(id + "_s", Array.Empty<int>(), new[] { scale });
+            Init(IntTensor(id + "_z", Act, Array.Empty<int>(), new long[] { zero }));
+            B.Node("QuantizeLinear", new[] { x, id + "_s", id + "_z" }, new[] { id + "_q" });
+            B.Node("DequantizeLinear", new[] { id + "_q", id + "_s", id + "_z" }, new[] { id + "_dq" });
+            return id + "_dq";
+        }
+
+        /// <summary>Constant int8 weights (per output channel along <paramref name="axis"/> when scales has several) -> DequantizeLinear.</summary>
+        public string Weights(int[] shape, int axis, float[] scales, int seed)
+        {
+            string id = "w" + _n++;
+            var r = new Random(seed);
+            int count = shape.Aggregate(1, (a, c) => a * c);
+            var q = Enumerable.Range(0, count).Select(i => (long)(i % 17 == 0 ? -128 : r.Next(-127, 128))).ToArray(); // -128 included
+            Init(IntTensor(id + "_q", DType.Int8, shape, q));
+            B.Initializer(id + "_s", scales.Length == 1 ? Array.Empty<int>() : new[] { scales.Length }, scales);
+            Init(IntTensor(id + "_z", DType.Int8, scales.Length == 1 ? Array.Empty<int>() : new[] { scales.Length }, new long[scales.Length]));
+            B.Node("DequantizeLinear", new[] { id + "_q", id + "_s", id + "_z" }, new[] { id + "_dq" }, scales.Length == 1 ? Array.Empty<(string, object)>() : new (string, object)[] { ("axis", (long)axis) });
+            return id + "_dq";
+        }
+
+        /// <summary>int32 bias with scale x_scale * w_scale (the quantizer's form) -> DequantizeLinear.</summary>
+        public string Bias(int m, float xs, float[] ws, int seed)
+        {
+            string id = "b" + _n++;
+            var r = new Random(seed);
+            Init(IntTensor(id + "_q", DType.Int32, new[] { m }, Enumerable.Range(0, m).Select(_ => (long)r.Next(-3000, 3000))));
+            var s = Enumerable.Range(0, m).Select(i => xs * ws[ws.Length == 1 ? 0 : i]).ToArray();
+            B.Initializer(id + "_s", ws.Length == 1 ? Array.Empty<int>() : new[] { m }, ws.Length == 1 ? new[] { s[0] } : s);
+            B.Node("DequantizeLinear", new[] { id + "_q", id + "_s" }, new[] { id + "_dq" }, ws.Length == 1 ? Array.Empty<(string, object)>() : new (string, object)[] { ("axis", 0L) });
+            return id + "_dq";
+        }
+
+        public string Act6(string y, string act)
+        {
+            string id = "r" + _n++;
+            if (act == "relu") B.Node("Relu", new[] { y }, new[] { id });
+            else if (act == "relu6")
+            {
+                B.Initializer(id + "_lo", Array.Empty<int>(), new[] { 0f }).Initializer(id + "_hi", Array.Empty<int>(), new[] { 6f });
+                B.Node("Clip", new[] { y, id + "_lo", id + "_hi" }, new[] { id });
+            }
+            else return y;
+            return id;
+        }
+    }
+
+    static float[] Scales(int n, int seed, float lo, float hi) { var r = new Random(seed); return Enumerable.Range(0, n).Select(_ => lo + (float)r.NextDouble() * (hi - lo)).ToArray(); }
+
+    static float[] Input(int n, int seed, float range) { var r = new Random(seed); return Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1) * range).ToArray(); }
+
+    /// <summary>x float [1, c, h, w] -> QDQ -> Conv (QDQ weights, bias) -> act -> QDQ -> float output.</summary>
+    static byte[] ConvModel(int c, int m, int k, int stride, int pad, int group, bool perAxis, bool u8, string act, int h = 9, int w = 11)
+    {
+        var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 1, c, h, w), u8);
+        float xs = 0.03f; int zx = u8 ? 131 : -7;
+        var xd = q.QD("x", xs, zx);
+        var ws = perAxis ? Scales(m, 3, 0.002f, 0.02f) : new[] { 0.01f };
+        var wd = q.Weights(new[] { m, c / group, k, k }, 0, ws, 5);
+        var bd = q.Bias(m, xs, ws, 7);
+        q.B.Node("Conv", new[] { xd, wd, bd }, new[] { "conv" }, ("pads", new long[] { pad, pad, pad, pad }), ("strides", new long[] { stride, stride }), ("group", (long)group));
+        var y = q.Act6("conv", act);
+        var yd = q.QD(y, 0.05f, u8 ? 120 : 3);
+        return q.B.Node("Identity", new[] { yd }, new[] { "y" }).Output("y").Build();
+    }
+
+    /// <summary>ONNX Runtime vs ModelGen (both profiles) on a QDQ model with float input and output: within one step.</summary>
+    void AgreeWithOrt(byte[] model, float step, params Array[] inputs)
+    {
+        var expected = OpCheck.RunOrt(model, inputs);
+        foreach (var target in new[] { TargetProfile.Net, TargetProfile.Portable })
+        {
+            var actual = OpCheck.RunModelGen(model, target, inputs, expected.Select(e => e.Length).ToArray(), expected.Select(e => e.GetType().GetElementType()!).ToArray());
+            for (int o = 0; o < expected.Length; o++)
+            {
+                var e = (float[])expected[o]; var a = (float[])actual[o];
+                int off = 0;
+                for (int i = 0; i < e.Length; i++)
+                {
+                    if (e[i] != a[i]) off++;
+                    Assert.True(Math.Abs(e[i] - a[i]) <= step * 1.001f, $"{target} output {o}[{i}]: ORT {e[i]}, ModelGen {a[i]} (more than one step {step})");
+                }
+                log.WriteLine($"{target} output {o}: {off} of {e.Length} one step from ONNX Runtime");
+                Assert.True(off <= e.Length / 10 + 1, $"{target}: {off} of {e.Length} differ from ONNX Runtime");
+            }
+        }
+    }
+
+    static Graph Lowered(byte[] model)
+    {
+        var g = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph;
+        PassManager.Run(g, new ModelOptions());
+        return g;
+    }
+
+    static string Ops(Graph g) => string.Join(",", g.Nodes.Select(n => n.OpType));
+
+    // ---------- rewrite ----------
+
+    [Fact]
+    public void ConvPatternBecomesOneIntegerNode()
+    {
+        var g = Lowered(ConvModel(4, 8, 3, 1, 1, 1, perAxis: true, u8: false, act: "relu"));
+        Assert.Equal("QuantizeLinear,QConvInt8,DequantizeLinear,Identity", Ops(g));
+        Assert.Empty(g.Notes);
+        var node = g.Nodes[1];
+        Assert.Equal(DType.Int8, node.Out().Type);
+        Assert.Equal(3, node.Int("y_zero_point", 0)); // Relu: the clamp starts at the output zero point
+        Assert.Equal(3, node.Int("qmin", 0));
+        // the same model with the lowering switched off keeps the float Conv on folded weights
+        var off = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(ConvModel(4, 8, 3, 1, 1, 1, true, false, "relu")).Graph;
+        PassManager.Run(off, new ModelOptions { DisabledPasses = "QdqConvGemmLowering" });
+        Assert.Contains("Conv", Ops(off).Split(','));
+        Assert.DoesNotContain("QConvInt8", Ops(off).Split(','));
+    }
+
+    [Fact]
+    public void QuantizedWeightsOnFloatActivationsAreReported()
+    {
+        var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 1, 2, 5, 5), false);
+        var wd = q.Weights(new[] { 3, 2, 1, 1 }, 0, new[] { 0.01f }, 1);
+        var model = q.B.Node("Conv", new[] { "x", wd }, new[] { "y" }).Output("y").Build();
+        var g = Lowered(model);
+        Assert.Equal("Conv", Ops(g)); // runs in float on folded weights
+        Assert.Contains(g.Notes, d => d.Kind == Diag.QuantizedFloat && d.Message.Contains("DequantizeLinear"));
+        var r = ModelCompiler.Compile(model, "m.onnx", new ModelOptions());
+        Assert.True(r.Success);
+        Assert.Contains(r.Diagnostics, d => d.Kind.Id == "MG0013");
+        OpCheck.AgainstOrt(model, 1e-5, Input(50, 1, 1f));
+    }
+
+    // ---------- against ONNX Runtime ----------
+
+    [Theory]
+    [InlineData(8, 16, 1, 1, 0, 1, true, false, "none")]   // pointwise
+    [InlineData(4, 8, 3, 1, 1, 1, true, false, "relu")]    // 3x3 padded
+    [InlineData(4, 8, 3, 2, 1, 1, false, true, "relu6")]   // strided, per-tensor, uint8
+    [InlineData(6, 6, 3, 1, 1, 6, true, false, "relu6")]   // depthwise
+    [InlineData(6, 6, 3, 2, 0, 6, true, true, "none")]     // depthwise strided, uint8
+    [InlineData(4, 6, 3, 1, 0, 2, true, true, "relu")]     // grouped
+    [InlineData(3, 5, 5, 1, 2, 1, false, false, "none")]   // odd reduction (75)
+    public void ConvAgreesWithOrt(int c, int m, int k, int stride, int pad, int group, bool perAxis, bool u8, string act)
+    {
+        var model = ConvModel(c, m, k, stride, pad, group, perAxis, u8, act);
+        Assert.Contains("QConvInt8", Ops(Lowered(model)));
+        AgreeWithOrt(model, 0.05f, Input(c * 9 * 11, 11, 3f));
+    }
+
+    [Theory]
+    [InlineData(true, true, false)]
+    [InlineData(false, false, true)]
+    public void GemmAgreesWithOrt(bool transB, bool perAxis, bool u8)
+    {
+        int mRows = 3, k = 37, n = 10;
+        var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, mRows, k), u8);
+        float xs = 0.02f;
+        var xd = q.QD("x", xs, u8 ? 128 : 0);
+        var ws = perAxis ? Scales(n, 2, 0.003f, 0.01f) : new[] { 0.005f };
+        var wd = q.Weights(transB ? new[] { n, k } : new[] { k, n }, transB ? 0 : 1, ws, 4);
+        var bd = q.Bias(n, xs, ws, 6);
+        q.B.Node("Gemm", new[] { xd, wd, bd }, new[] { "g" }, ("transB", transB ? 1L : 0L));
+        var y = q.Act6("g", "relu");
+        var yd = q.QD(y, 0.04f, u8 ? 100 : -20);
+        var model = q.B.Node("Identity", new[] { yd }, new[] { "y" }).Output("y").Build();
+        Assert.Contains("QGemmInt8", Ops(Lowered(model)));
+        AgreeWithOrt(model, 0.04f, Input(mRows * k, 3, 2f));
+    }
+
+    [Fact]
+    public void MatMulWithBiasAddAgreesWithOrt()
+    {
+        int k = 24, n = 12;
+        var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 2, 3, k), false);
+        var xd = q.QD("x", 0.02f, 5);
+        var wd = q.Weights(new[] { k, n }, 1, Scales(n, 8, 0.004f, 0.02f), 9);
+        q.B.Initializer("bias", new[] { n }, Input(n, 4, 0.5f));
+        q.B.Node("MatMul", new[] { xd, wd }, new[] { "mm" }).Node("Add", new[] { "mm", "bias" }, new[] { "a" });
+        var yd = q.QD("a", 0.03f, -4);
+        var model = q.B.Node("Identity", new[] { yd }, new[] { "y" }).Output("y").Build();
+        Assert.Contains("QGemmInt8", Ops(Lowered(model)));
+        AgreeWithOrt(model, 0.03f, Input(6 * k, 5, 2f));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ResidualBlockRunsOnIntegers(bool u8)
+    {
+        // conv -> relu -> Q/DQ -> conv -> Q/DQ -> Add(residual) -> Q/DQ -> MaxPool -> Q/DQ -> Flatten -> Q/DQ -> Gemm
+        int c = 8;
+        var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 1, c, 8, 8), u8);
+        float xs = 0.03f;
+        var xd = q.QD("x", xs, u8 ? 128 : 0);
+        var ws1 = Scales(c, 1, 0.004f, 0.01f);
+        q.B.Node("Conv", new[] { xd, q.Weights(new[] { c, c, 3, 3 }, 0, ws1, 2), q.Bias(c, xs, ws1, 3) }, new[] { "c1" }, ("pads", new long[] { 1, 1, 1, 1 }));
+        var h = q.QD(q.Act6("c1", "relu"), 0.03f, u8 ? 0 : -128);
+        var ws2 = Scales(c, 4, 0.004f, 0.01f);
+        q.B.Node("Conv", new[] { h, q.Weights(new[] { c, c, 1, 1 }, 0, ws2, 5), q.Bias(c, 0.03f, ws2, 6) }, new[] { "c2" });
+        var c2 = q.QD("c2", 0.04f, u8 ? 128 : 0);
+        q.B.Node("Add", new[] { c2, xd }, new[] { "sum" });
+        var s = q.QD("sum", 0.05f, u8 ? 125 : -3);
+        q.B.Node("MaxPool", new[] { s }, new[] { "mp" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }));
+        var mp = q.QD("mp", 0.05f, u8 ? 125 : -3);
+        q.B.Node("Flatten", new[] { mp }, new[] { "fl" });
+        var fl = q.QD("fl", 0.05f, u8 ? 125 : -3);
+        var ws3 = Scales(5, 7, 0.002f, 0.004f);
+        q.B.Node("Gemm", new[] { fl, q.Weights(new[] { 5, c * 16 }, 0, ws3, 8), q.Bias(5, 0.05f, ws3, 9) }, new[] { "g" }, ("transB", 1L));
+        var yd = q.QD("g", 0.1f, u8 ? 128 : 0);
+        var model = q.B.Node("Identity", new[] { yd }, new[] { "y" }).Output("y").Build();
+        var g = Lowered(model);
+        Assert.Equal("QuantizeLinear,QConvInt8,QConvInt8,QLinearAdd,MaxPool,Flatten,QGemmInt8,DequantizeLinear,Identity", Ops(g));
+        Assert.DoesNotContain(g.Nodes, n => n.OpType == "MaxPool" && n.Out().Type == DType.Float);
+        AgreeWithOrt(model, 0.1f, Input(c * 64, 12, 3f));
+    }
+
+    // ---------- integer arithmetic: reference vs runtime ----------
+
+    [Fact]
+    public void QuantizeMultiplierCoversLargeAndTinyMultipliers()
+    {
+        foreach (var real in new[] { 0.5, 0.75, 1.0, 1.5, 3.9, 1e-3, 1e-9, 1e-12, 2e9, 0.0 })
+        {
+            FixedPoint.QuantizeMultiplier(real, out int m, out int s);
+            if (real == 0 || real < Math.Pow(2, -32)) { Assert.Equal(0, m); continue; }
+            Assert.InRange(m, 1 << 30, int.MaxValue);
+            Assert.InRange(s, -31, 30);
+            if (real < 1e9) Assert.Equal(real, m * Math.Pow(2, s - 31), real * 1e-9);
+        }
+        // one exact case: 0.75 = 0.75 * 2^0
+        FixedPoint.QuantizeMultiplier(0.75, out int m3, out int s3);
+        Assert.Equal((1 << 30) + (1 << 29), m3); Assert.Equal(0, s3);
+    }
+
+    [Fact]
+    public void RuntimeRequantizationIsTheReference()
+    {
+        var r = new Random(1);
+        var xs = new List<int> { 0, 1, -1, int.MaxValue, int.MinValue, 1 << 30, -(1 << 30), 12345, -12345 };
+        for (int i = 0; i < 2000; i++) xs.Add(r.Next(int.MinValue, int.MaxValue) >> r.Next(0, 31));
+        var reals = new[] { 1e-10, 1e-6, 3.7e-4, 0.01, 0.4999, 0.5, 0.99999, 1.0, 1.7, 13.3, 3e6 };
+        Span<int> lanes = stackalloc int[16];
+        foreach (var real in reals)
+        {
+            FixedPoint.QuantizeMultiplier(real, out int m, out int s);
+            for (int i = 0; i < xs.Count; i += 16)
+            {
+                for (int l = 0; l < 16; l++) lanes[l] = xs[(i + l) % xs.Count];
+                var v512 = Requantize.Clamped(System.Runtime.Intrinsics.Vector512.Create<int>(lanes), m, s, 3, -128, 127);
+                var v256 = Requantize.Clamped(System.Runtime.Intrinsics.Vector256.Create<int>(lanes[..8]), m, s, 3, -128, 127);
+                var v128 = Requantize.Clamped(System.Runtime.Intrinsics.Vector128.Create<int>(lanes[..4]), m, s, 3, -128, 127);
+                for (int l = 0; l < 16; l++)
+                {
+                    int x = lanes[l];
+                    int want = FixedPoint.MultiplyByQuantizedMultiplier(x, m, s);
+                    Assert.Equal(want, Requantize.Scalar(x, m, s));
+                    int clamped = FixedPoint.Requantize(x, m, s, 3, -128, 127);
+                    Assert.Equal(clamped, v512[l]);
+                    if (l < 8) Assert.Equal(clamped, v256[l]);
+                    if (l < 4) Assert.Equal(clamped, v128[l]);
+                }
+            }
+        }
+        // TFLite's documented values: rounding half away from zero in both steps
+        Assert.Equal(int.MaxValue, FixedPoint.SaturatingRoundingDoublingHighMul(int.MinValue, int.MinValue));
+        Assert.Equal(-1, FixedPoint.RoundingDivideByPOT(-3, 2)); // -0.75 -> -1
+        Assert.Equal(-1, FixedPoint.RoundingDivideByPOT(-2, 2)); // -0.5 -> -1 (away from zero)
+        Assert.Equal(1, FixedPoint.RoundingDivideByPOT(2, 2));   // 0.5 -> 1
+    }
+
+    static readonly int[] Widths = { -1, 256, 128, 0 };
+
+    static void ForEachWidth(Action<int> body)
+    {
+        try { foreach (var w in Widths) { SimdLevel.ForceBits = w; body(w); } }
+        finally { SimdLevel.ForceBits = -1; }
+    }
+
+    /// <summary>Random convolutions (and the extremes: -128 weights, zero points at the ends) through QConv at every width vs the reference.</summary>
+    [Theory]
+    [InlineData(1, 16, 16, 5, 5, 1, 1, 1, 1, 0, 1, false)]  // pointwise
+    [InlineData(2, 8, 12, 9, 13, 3, 3, 1, 1, 1, 1, true)]
+    [InlineData(1, 6, 10, 11, 7, 3, 2, 2, 1, 0, 1, false)]
+    [InlineData(1, 8, 8, 10, 10, 3, 3, 2, 2, 1, 8, true)]   // depthwise strided
+    [InlineData(1, 4, 6, 7, 9, 3, 3, 1, 1, 2, 2, false)]    // grouped, dilation via padding 2
+    [InlineData(1, 3, 5, 20, 20, 5, 5, 1, 1, 2, 1, true)]   // panel boundaries (400 positions)
+    public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
+    {
+        var r = new Random(c * 31 + m);
+        int icg = c / groups, k = icg * kh * kw, kp = (k + 1) & ~1;
+        int oh = (h + 2 * pad - dil * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dil * (kw - 1) - 1) / stride + 1;
+        foreach (var extreme in new[] { false, true })
+        {
+            var x = new byte[batch * c * h * w];
+            r.NextBytes(x);
+            if (extreme) Array.Fill(x, signed ? (byte)0x80 : (byte)255);
+            var wt = new sbyte[m * k];
+            for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
+            var packed = new short[m * kp];
+            for (int j = 0; j < m; j++) for (int i = 0; i < k; i++) packed[j * kp + i] = wt[j * k + i];
+            var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
+            var mult = new int[m]; var sh = new int[m];
+            for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
+            int zx = extreme ? (signed ? 127 : 0) : (signed ? r.Next(-128, 128) : r.Next(0, 256));
+            int zy = signed ? -100 : 200, lo = signed ? -120 : 5, hi = signed ? 127 : 250;
+            // reference
+            var want = new byte[batch * m * oh * ow];
+            for (int b = 0; b < batch; b++)
+                for (int o = 0; o < m; o++)
+                {
+                    int g = o / (m / groups);
+                    for (int y0 = 0; y0 < oh; y0++)
+                        for (int x0 = 0; x0 < ow; x0++)
+                        {
+                            int acc = bias[o];
+                            for (int ic = 0; ic < icg; ic++)
+                                for (int i = 0; i < kh; i++)
+                                    for (int j = 0; j < kw; j++)
+                                    {
+                                        int iy = y0 * stride - pad + i * dil, ix = x0 * stride - pad + j * dil;
+                                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                        byte xb = x[((b * c + g * icg + ic) * h + iy) * w + ix];
+                                        acc += ((signed ? (sbyte)xb : xb) - zx) * wt[(o * icg + ic) * kh * kw + i * kw + j];
+                                    }
+                            want[((b * m + o) * oh + y0) * ow + x0] = (byte)FixedPoint.Requantize(acc, mult[o], sh[o], zy, lo, hi);
+                        }
+                }
+            ForEachWidth(width =>
+            {
+                var y = new byte[want.Length + 9];
+                Array.Fill(y, (byte)0xAB);
+                var scratch = new short[kp * QConv.PanelColumns];
+                QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
+                for (int i = 0; i < want.Length; i++) Assert.True(want[i] == y[i], $"width {width} extreme {extreme}: y[{i}] = {y[i]}, reference {want[i]}");
+                Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
+            });
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 10, 37, true)]
+    [InlineData(5, 7, 64, false)]
+    [InlineData(3, 33, 129, true)]
+    public void QGemmKernelIsBitExact(int mRows, int n, int k, bool signed)
+    {
+        var r = new Random(n * 7 + k);
+        int kp = (k + 1) & ~1;
+        foreach (var extreme in new[] { false, true })
+        {
+            var x = new byte[mRows * k]; r.NextBytes(x);
+            if (extreme) Array.Fill(x, signed ? (byte)0x80 : (byte)255);
+            var wt = new sbyte[n * k];
+            for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
+            var packed = new short[n * kp];
+            for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) packed[j * kp + i] = wt[j * k + i];
+            var bias = Enumerable.Range(0, n).Select(_ => r.Next(-50000, 50000)).ToArray();
+            var mult = new int[n]; var sh = new int[n];
+            for (int j = 0; j < n; j++) FixedPoint.QuantizeMultiplier(extreme ? 2.5 : 2e-4 * (1 + r.NextDouble() * 20), out mult[j], out sh[j]);
+            int zx = extreme ? (signed ? 127 : 0) : (signed ? -3 : 140), zy = signed ? 10 : 128;
+            var want = new byte[mRows * n];
+            for (int i = 0; i < mRows; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    int acc = bias[j];
+                    for (int t = 0; t < k; t++) acc += ((signed ? (sbyte)x[i * k + t] : x[i * k + t]) - zx) * wt[j * k + t];
+                    want[i * n + j] = (byte)FixedPoint.Requantize(acc, mult[j], sh[j], zy, signed ? -128 : 0, signed ? 127 : 255);
+                }
+            ForEachWidth(width =>
+            {
+                var y = new byte[want.Length];
+                QGemm.Run(x, packed, bias, mult, sh, y, new short[kp], mRows, n, k, signed, zx, zy, signed ? -128 : 0, signed ? 127 : 255);
+                Assert.Equal(want, y);
+            });
+        }
+    }
+}
