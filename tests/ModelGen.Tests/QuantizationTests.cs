@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.CodeAnalysis;
 using ModelGen.Compiler;
 using ModelGen.Compiler.IR;
 using ModelGen.Compiler.Quantization;
@@ -269,4 +270,60 @@ public sealed class QuantizationTests(ITestOutputHelper log)
         // the pool output that keeps conv2's scale, Flatten's, and the logits
         Assert.Equal(6, table.Count(l => l.Contains("DequantizeLinear") && (l.Contains("weight") || l.Contains("bias"))));
     }
+
+    [Fact]
+    public void GeneratorTakesCalibrationFromAdditionalFilesAndRebuildsWhenTheDataChanges()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "modelgen-qgen-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var model = Path.Combine(dir, "tiny.onnx");
+            File.WriteAllBytes(model, TestModels.TinyMlp());
+            var calib = Path.Combine(dir, "calib.bin");
+            byte[] Samples(int seed) { var f = Ort.Random(4 * 50, seed); var b = new byte[f.Length * 4]; Buffer.BlockCopy(f, 0, b, 0, b.Length); return b; }
+            File.WriteAllBytes(calib, Samples(1));
+            Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptionsProvider Opts(string quantize) => new Options(new(), new()
+            {
+                [model] = new() { ["build_metadata.AdditionalFiles.ModelGenClassName"] = "Tiny", ["build_metadata.AdditionalFiles.ModelGenNamespace"] = "App.Models",
+                    ["build_metadata.AdditionalFiles.ModelGenQuantize"] = quantize, ["build_metadata.AdditionalFiles.ModelGenCalibration"] = "*.bin" },
+                [calib] = new() { ["build_metadata.AdditionalFiles.ModelGenCalibrationFor"] = model },
+            });
+            var parse = new Microsoft.CodeAnalysis.CSharp.CSharpParseOptions(Microsoft.CodeAnalysis.CSharp.LanguageVersion.Latest);
+            var comp = Microsoft.CodeAnalysis.CSharp.CSharpCompilation.Create("App", new[] { Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText("class A {}", parse) }, Harness.NetReferences);
+            var modelText = new FileText(model); var calibText = new FileText(calib);
+            Microsoft.CodeAnalysis.GeneratorDriver driver = Microsoft.CodeAnalysis.CSharp.CSharpGeneratorDriver.Create(
+                new[] { new ModelGen.Compiler.Roslyn.ModelGenGenerator().AsSourceGenerator() }, new Microsoft.CodeAnalysis.AdditionalText[] { modelText, calibText }, parse, Opts("Int8"),
+                new Microsoft.CodeAnalysis.GeneratorDriverOptions(Microsoft.CodeAnalysis.IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+            Microsoft.CodeAnalysis.IncrementalStepRunReason[] Reasons() => driver.GetRunResult().Results.Single().TrackedSteps[ModelGen.Compiler.Roslyn.ModelGenGenerator.CompileStep].SelectMany(r => r.Outputs).Select(o => o.Reason).ToArray();
+            string Source() => driver.GetRunResult().GeneratedTrees.Single().ToString();
+
+            driver = driver.RunGenerators(comp);
+            var diags = driver.GetRunResult().Diagnostics;
+            Assert.Contains(diags, d => d.Id == "MG0010" && d.GetMessage().Contains("calibrated on 50 samples"));
+            var first = Source();
+            Assert.Contains("QuantizeLinear", first);
+
+            // an unrelated edit: no model work
+            driver = driver.RunGenerators(comp.AddSyntaxTrees(Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText("class B {}", parse)));
+            Assert.Equal(new[] { Microsoft.CodeAnalysis.IncrementalStepRunReason.Cached }, Reasons());
+
+            // the calibration data changes: the model recompiles with new scales
+            File.WriteAllBytes(calib, Samples(2));
+            var calib2 = new FileText(calib);
+            driver = driver.ReplaceAdditionalText(calibText, calib2).RunGenerators(comp);
+            Assert.Equal(new[] { Microsoft.CodeAnalysis.IncrementalStepRunReason.Modified }, Reasons());
+            Assert.NotEqual(first, Source());
+
+            // no data: MG0013 naming the glob; an invalid Quantize value: MG0008
+            driver = driver.RemoveAdditionalTexts(ImmutableArrayOf(calib2)).RunGenerators(comp);
+            Assert.Contains(driver.GetRunResult().Diagnostics, d => d.Id == "MG0013" && d.GetMessage().Contains("Calibration=\"*.bin\" matched no files"));
+            driver = driver.WithUpdatedAnalyzerConfigOptions(Opts("Int4")).RunGenerators(comp);
+            Assert.Contains(driver.GetRunResult().Diagnostics, d => d.Id == "MG0008" && d.GetMessage().Contains("Quantize 'Int4' is not one of None, Weights, Int8"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    static System.Collections.Immutable.ImmutableArray<Microsoft.CodeAnalysis.AdditionalText> ImmutableArrayOf(Microsoft.CodeAnalysis.AdditionalText t) =>
+        System.Collections.Immutable.ImmutableArray.Create(t);
 }
