@@ -6,6 +6,7 @@ using ModelGen.Compiler.Emit;
 using ModelGen.Compiler.IR;
 using ModelGen.Compiler.Onnx;
 using ModelGen.Compiler.Passes;
+using ModelGen.Compiler.Quantization;
 
 namespace ModelGen.Compiler;
 
@@ -24,7 +25,8 @@ public sealed class CompileResult
 /// <summary>The compiler entry point: ONNX bytes + options -> C# source. Never throws.</summary>
 public static class ModelCompiler
 {
-    public static CompileResult Compile(byte[] bytes, string path, ModelOptions options)
+    /// <param name="calibration">Calibration data for Quantize=Int8 (the files the Calibration glob matched); ignored otherwise.</param>
+    public static CompileResult Compile(byte[] bytes, string path, ModelOptions options, IReadOnlyList<CalibrationFile> calibration = null)
     {
         options ??= new ModelOptions();
         var file = System.IO.Path.GetFileName(path ?? "model.onnx");
@@ -36,11 +38,20 @@ public static class ModelCompiler
             var ns = (options.Namespace ?? "").Trim();
             if (ns.Length > 0 && !Array.TrueForAll(ns.Split('.'), p => IsIdentifier(p) && !Names.IsKeyword(p))) throw new CompileException(Diag.InvalidOption, $"Namespace '{ns}' is not a C# namespace");
             var sw = Stopwatch.StartNew();
+            if (options.QuantizeIO != QuantizeIO.Float && options.Quantize != QuantizeMode.Int8)
+                throw new CompileException(Diag.InvalidOption, $"QuantizeIO=\"{options.QuantizeIO}\" needs Quantize=\"Int8\" (it makes Predict take and return the int8 tensors of a fully quantized model)");
             var model = new OnnxImporter(options).Import(bytes ?? Array.Empty<byte>());
-            PassManager.Run(model.Graph, options);
-            var emitter = new ModelEmitter(model, options, path ?? "model.onnx");
+            var quantize = Quantizer(model.Graph, options, calibration, out int samples);
+            PassManager.Run(model.Graph, options, quantize);
+            var emitter = new ModelEmitter(model, options, path ?? "model.onnx") { IoQuantization = (quantize as QdqQuantization)?.IoParams };
             var source = emitter.Emit(className, ns);
-            var info = new Diagnostic(Diag.Compiled, $"{file}: compiled to {(ns.Length > 0 ? ns + "." : "")}{className} ({options.Target}) in {sw.ElapsedMilliseconds} ms: {model.Graph.Nodes.Count} layers, {emitter.TotalMacs} MACs, weights {emitter.WeightBytes} bytes, arena {emitter.Plan.ArenaBytes} bytes (lower bound {emitter.Plan.LowerBoundBytes})");
+            var quantized = quantize switch
+            {
+                QdqQuantization q => $", int8 (calibrated on {samples} samples by {options.CalibrationMethod} in {q.CalibrationMs} ms)",
+                WeightOnlyQuantization => ", int8 weights",
+                _ => "",
+            };
+            var info = new Diagnostic(Diag.Compiled, $"{file}: compiled to {(ns.Length > 0 ? ns + "." : "")}{className} ({options.Target}{quantized}) in {sw.ElapsedMilliseconds} ms: {model.Graph.Nodes.Count} layers, {emitter.TotalMacs} MACs, weights {emitter.WeightBytes} bytes, arena {emitter.Plan.ArenaBytes} bytes (lower bound {emitter.Plan.LowerBoundBytes})");
             return new CompileResult
             {
                 Source = source, ClassName = className, Diagnostics = model.Graph.Notes.Select(d => new Diagnostic(d.Kind, $"{file}: {d.Message}")).Concat(new[] { info }).ToArray(),
@@ -56,6 +67,27 @@ public static class ModelCompiler
             // Never let a bug take down the build: report it as a diagnostic with enough to file an issue.
             return new CompileResult { ClassName = className, Diagnostics = new[] { new Diagnostic(Diag.InternalError, $"{file}: internal error {ex.GetType().Name}: {ex.Message}") } };
         }
+    }
+
+    /// <summary>The build-time quantization the options ask for (null: none); Int8 reads its calibration samples here.</summary>
+    static IPass Quantizer(Graph g, ModelOptions options, IReadOnlyList<CalibrationFile> calibration, out int samples)
+    {
+        samples = 0;
+        if (options.Quantize == QuantizeMode.Weights) return new WeightOnlyQuantization();
+        if (options.Quantize != QuantizeMode.Int8) return null;
+        var inputs = g.Inputs.FindAll(v => !v.IsConst);
+        if (inputs.Count != 1)
+            throw new CompileException(Diag.CalibrationError, $"Quantize=\"Int8\" calibrates models with one input; this one has {inputs.Count} ({string.Join(", ", inputs.ConvertAll(v => "'" + v.Name + "'"))}). Bind the others at build time with ConstantInputs, or use Quantize=\"Weights\"");
+        var input = inputs[0];
+        if (input.Type != DType.Float)
+            throw new CompileException(Diag.CalibrationError, $"Quantize=\"Int8\" calibrates float inputs; input '{input.Name}' is {DTypes.OnnxName(input.Type)}. Use Quantize=\"Weights\"");
+        if (calibration == null || calibration.Count == 0)
+            throw new CompileException(Diag.CalibrationMissing,
+                (string.IsNullOrWhiteSpace(options.Calibration) ? "Quantize=\"Int8\" needs calibration data and none was given" : $"Quantize=\"Int8\": Calibration=\"{options.Calibration}\" matched no files")
+                + $". Set Calibration=\"data/*.bin\" on the <OnnxModel> item: raw little-endian float32 files holding whole samples of input '{input.Name}' {Shape.Format(input.Shape)} ({input.Length} floats each) back to back, or float32 .npy files; a few hundred representative samples. Or use Quantize=\"Weights\", which needs none");
+        var data = SampleReader.Read(calibration, input.Name, input.Length);
+        samples = data.Count;
+        return new QdqQuantization(data, options.CalibrationMethod, options.QuantizeIO == QuantizeIO.Int8);
     }
 
     static bool IsIdentifier(string s)

@@ -6,6 +6,15 @@ namespace ModelGen.Compiler;
 
 public enum TargetProfile { Net, Portable }
 
+/// <summary>Build-time quantization: none, int8 weights with float activations, or full int8 (TFLite's int8 scheme).</summary>
+public enum QuantizeMode { None, Weights, Int8 }
+
+/// <summary>How calibration turns observed activations into a quantization range.</summary>
+public enum CalibrationMethod { MinMax, Percentile, Entropy }
+
+/// <summary>Element type of the generated Predict's inputs and outputs under Quantize=Int8.</summary>
+public enum QuantizeIO { Float, Int8 }
+
 /// <summary>Options of one model, from the &lt;OnnxModel&gt; item's metadata. Equatable: part of the pipeline key.</summary>
 public sealed class ModelOptions : IEquatable<ModelOptions>
 {
@@ -18,11 +27,37 @@ public sealed class ModelOptions : IEquatable<ModelOptions>
     public string ConstantInputs { get; init; } = "";
     /// <summary>Comma-separated pass names to switch off.</summary>
     public string DisabledPasses { get; init; } = "";
+    public QuantizeMode Quantize { get; init; } = QuantizeMode.None;
+    /// <summary>The calibration glob as written on the item (for messages); the data itself reaches the compiler as samples.</summary>
+    public string Calibration { get; init; } = "";
+    /// <summary>
+    /// MinMax by default (as ONNX Runtime's quantizer): no clipping, deterministic, and enough for models whose
+    /// activations have no rare outliers; Percentile (99.99) or Entropy clip such outliers for a finer scale.
+    /// </summary>
+    public CalibrationMethod CalibrationMethod { get; init; } = CalibrationMethod.MinMax;
+    public QuantizeIO QuantizeIO { get; init; } = QuantizeIO.Float;
 
     public bool Equals(ModelOptions o) => o != null && o.ClassName == ClassName && o.Namespace == Namespace
-        && o.InputShape == InputShape && o.ConstantInputs == ConstantInputs && o.Target == Target && o.DisabledPasses == DisabledPasses;
+        && o.InputShape == InputShape && o.ConstantInputs == ConstantInputs && o.Target == Target && o.DisabledPasses == DisabledPasses
+        && o.Quantize == Quantize && o.Calibration == Calibration && o.CalibrationMethod == CalibrationMethod && o.QuantizeIO == QuantizeIO;
     public override bool Equals(object obj) => Equals(obj as ModelOptions);
-    public override int GetHashCode() => (ClassName + "|" + Namespace + "|" + InputShape + "|" + ConstantInputs + "|" + Target + "|" + DisabledPasses).GetHashCode();
+    public override int GetHashCode() => (ClassName + "|" + Namespace + "|" + InputShape + "|" + ConstantInputs + "|" + Target + "|" + DisabledPasses
+        + "|" + Quantize + "|" + Calibration + "|" + CalibrationMethod + "|" + QuantizeIO).GetHashCode();
+
+    /// <summary>
+    /// Parses an enum-valued option as written on the item (case-insensitive; empty = default); null and an error
+    /// message when the text is not one of the names.
+    /// </summary>
+    public static T? ParseEnum<T>(string option, string text, T dflt, out string error) where T : struct, Enum
+    {
+        error = null;
+        if (string.IsNullOrWhiteSpace(text)) return dflt;
+        var t = text.Trim();
+        foreach (T v in Enum.GetValues(typeof(T)))
+            if (string.Equals(v.ToString(), t, StringComparison.OrdinalIgnoreCase)) return v;
+        error = $"{option} '{t}' is not one of {string.Join(", ", Enum.GetNames(typeof(T)))}";
+        return null;
+    }
 
     /// <summary>Parses InputShape: null key = the single-input form.</summary>
     public Dictionary<string, int[]> ParseInputShapes()

@@ -32,6 +32,8 @@ public sealed class ModelEmitter
     MemoryPlan _plan;
     public MemoryPlan Plan => _plan;
     public long WeightBytes { get; private set; }
+    /// <summary>Scale and zero point of int8 graph inputs/outputs (build-time quantization with int8 I/O), emitted as public constants.</summary>
+    public IReadOnlyDictionary<Value, (float Scale, int ZeroPoint)> IoQuantization { get; init; }
 
     public ModelEmitter(Model model, ModelOptions options, string path)
     {
@@ -335,6 +337,14 @@ public sealed class ModelEmitter
             w.Line($"/// <summary>Shape of {(isIn ? "input" : "output")} <c>{Xml(v.Name)}</c>.</summary>");
             if (Net) w.Line($"public static ReadOnlySpan<int> {baseName}Shape => new int[] {{ {dims} }};");
             else w.Line($"public static readonly int[] {baseName}Shape = new int[] {{ {dims} }};");
+            if (IoQuantization != null && IoQuantization.TryGetValue(v, out var q))
+            {
+                _names.Reserve(baseName + "Scale"); _names.Reserve(baseName + "ZeroPoint");
+                w.Line($"/// <summary>Quantization of {(isIn ? "input" : "output")} <c>{Xml(v.Name)}</c>: real = (q - {baseName}ZeroPoint) * {baseName}Scale.</summary>");
+                w.Line($"public const float {baseName}Scale = {EmitContext.F(q.Scale)};");
+                w.Line($"/// <summary>Zero point of {(isIn ? "input" : "output")} <c>{Xml(v.Name)}</c> (int8).</summary>");
+                w.Line($"public const int {baseName}ZeroPoint = {q.ZeroPoint};");
+            }
         }
         w.Line("/// <summary>Bytes of scratch memory one Predict call uses (the planned arena).</summary>");
         w.Line($"public const int ArenaBytes = {_plan.ArenaBytes};");

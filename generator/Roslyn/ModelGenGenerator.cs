@@ -18,6 +18,7 @@ public sealed class ModelGenGenerator : IIncrementalGenerator
 {
     public const string SpecStep = "ModelGen.Spec";
     public const string CompileStep = "ModelGen.Compile";
+    public const string CalibrationStep = "ModelGen.Calibration";
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
@@ -27,7 +28,20 @@ public sealed class ModelGenGenerator : IIncrementalGenerator
             .Select(static (pair, ct) => CreateSpec(pair.Left, pair.Right))
             .WithTrackingName(SpecStep);
 
-        var results = specs
+        // Calibration data: AdditionalFiles whose ModelGenCalibrationFor names a model (the targets expand the
+        // Calibration glob into them); each one's content hash joins its model's key, so editing data rebuilds it.
+        var calibration = context.AdditionalTextsProvider
+            .Where(static f => !f.Path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            .Combine(context.AnalyzerConfigOptionsProvider)
+            .Select(static (pair, ct) => CreateCalibrationRef(pair.Left, pair.Right))
+            .Where(static c => c != null)
+            .Collect();
+
+        var keyed = specs.Combine(calibration)
+            .Select(static (pair, ct) => pair.Left.WithCalibration(pair.Right.Where(c => SamePath(c.Model, pair.Left.Path)).OrderBy(c => c.Path, StringComparer.Ordinal)))
+            .WithTrackingName(CalibrationStep);
+
+        var results = keyed
             .Select(static (spec, ct) => Run(spec))
             .WithTrackingName(CompileStep);
 
@@ -71,7 +85,13 @@ public sealed class ModelGenGenerator : IIncrementalGenerator
                 ConstantInputs = Meta(fo, "ConstantInputs") ?? "",
                 Target = target,
                 DisabledPasses = Meta(fo, "DisabledPasses") ?? "",
+                Quantize = ModelOptions.ParseEnum("Quantize", Meta(fo, "Quantize"), QuantizeMode.None, out var e1) ?? QuantizeMode.None,
+                Calibration = Meta(fo, "Calibration") ?? "",
+                CalibrationMethod = ModelOptions.ParseEnum("CalibrationMethod", Meta(fo, "CalibrationMethod"), CalibrationMethod.MinMax, out var e2) ?? CalibrationMethod.MinMax,
+                QuantizeIO = ModelOptions.ParseEnum("QuantizeIO", Meta(fo, "QuantizeIO"), QuantizeIO.Float, out var e3) ?? QuantizeIO.Float,
             };
+            var optionError = e1 ?? e2 ?? e3;
+            if (error == null && optionError != null) error = $"{Path.GetFileName(path)}: {optionError}";
             return new ModelSpec { Path = path, ContentHash = ModelSpec.Hash(ReadFile(path)), Options = options, Error = error };
         }
         catch (Exception ex)
@@ -79,6 +99,19 @@ public sealed class ModelGenGenerator : IIncrementalGenerator
             return new ModelSpec { Path = path, ContentHash = "", Options = new ModelOptions(), Error = $"{Path.GetFileName(path)}: cannot read the model file: {ex.Message}" };
         }
     }
+
+    static CalibrationRef CreateCalibrationRef(AdditionalText file, AnalyzerConfigOptionsProvider provider)
+    {
+        var model = Meta(provider.GetOptions(file), "CalibrationFor");
+        if (model == null) return null;
+        string hash;
+        try { hash = ModelSpec.Hash(ReadFile(file.Path)); }
+        catch (Exception) { hash = ""; } // reported when the model compiles and cannot read it
+        return new CalibrationRef { Path = file.Path, Model = model, ContentHash = hash };
+    }
+
+    static bool SamePath(string a, string b) =>
+        string.Equals((a ?? "").Replace('\\', '/'), (b ?? "").Replace('\\', '/'), StringComparison.OrdinalIgnoreCase);
 
 #pragma warning disable RS1035 // Roslyn has no byte API for AdditionalFiles; this is the generator's only I/O.
     static byte[] ReadFile(string path) => File.ReadAllBytes(path);
@@ -106,7 +139,16 @@ public sealed class ModelGenGenerator : IIncrementalGenerator
         {
             return new Output { Path = spec.Path, HintName = hint, Diagnostics = ImmutableArray.Create(new Diagnostic(Diag.FileError, $"{Path.GetFileName(spec.Path)}: cannot read the model file: {ex.Message}")) };
         }
-        var r = ModelCompiler.Compile(bytes, spec.Path, spec.Options);
+        var calibration = new System.Collections.Generic.List<Quantization.CalibrationFile>();
+        foreach (var c in spec.Calibration)
+        {
+            try { calibration.Add(new Quantization.CalibrationFile(c.Path, ReadFile(c.Path))); }
+            catch (Exception ex)
+            {
+                return new Output { Path = spec.Path, HintName = hint, Diagnostics = ImmutableArray.Create(new Diagnostic(Diag.FileError, $"{Path.GetFileName(spec.Path)}: cannot read calibration file '{c.Path}': {ex.Message}")) };
+            }
+        }
+        var r = ModelCompiler.Compile(bytes, spec.Path, spec.Options, calibration);
         return new Output { Path = spec.Path, HintName = hint, Source = r.Source, Diagnostics = r.Diagnostics.ToImmutableArray() };
     }
 

@@ -198,6 +198,30 @@ public class PackageConsumerTests(PackageFixture pack, ITestOutputHelper log) : 
         Assert.Matches(@"broken\.onnx.*error MG0002: broken\.onnx: operator NoSuchOp .*node 'NoSuchOp_0'", output);
     }
 
+    [Fact]
+    public void Int8QuantizationWithACalibrationGlob()
+    {
+        RequirePackage();
+        // the Calibration glob is expanded by the targets into AdditionalFiles the generator reads
+        var model = TestModels.TinyMlp();
+        var dir = Path.Combine(pack.Root, "Consumer5", "calib");
+        Directory.CreateDirectory(dir);
+        var samples = Ort.Random(4 * 100, 3).Concat(X).ToArray();
+        var bytes = new byte[samples.Length * 4];
+        Buffer.BlockCopy(samples, 0, bytes, 0, bytes.Length);
+        File.WriteAllBytes(Path.Combine(dir, "part1.bin"), bytes);
+        var y = BuildAndRun("Consumer5", model, "tiny.onnx", """<OnnxModel Include="tiny.onnx" Quantize="Int8" Calibration="calib/*.bin" CalibrationMethod="Percentile" />""", "Consumer5.Tiny", "YLength");
+        var path = Path.Combine(pack.Root, "tiny5.onnx");
+        File.WriteAllBytes(path, model);
+        var expected = Ort.Run(path, (X, new[] { 1, 4 }))[0];
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - y[i]) <= 0.02, $"output {i}: float {expected[i]}, int8 {y[i]}");
+
+        // a glob that matches nothing: MG0014 on the model file
+        var (code, output) = Build("Consumer6", model, "tiny.onnx", """<OnnxModel Include="tiny.onnx" Quantize="Int8" Calibration="nothing/*.bin" />""", "Consumer6.Tiny", "YLength");
+        Assert.NotEqual(0, code);
+        Assert.Matches(@"tiny\.onnx.*error MG0014: .*Calibration=""nothing/\*\.bin"" matched no files", output);
+    }
+
     void Check(byte[] model, int[] shape, float[] actual)
     {
         var path = Path.Combine(pack.Root, Guid.NewGuid().ToString("N") + ".onnx");

@@ -1,0 +1,42 @@
+using System;
+using System.Collections.Generic;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Operators;
+
+namespace ModelGen.Compiler.Quantization;
+
+/// <summary>
+/// Runs a graph on one input sample with the operators' reference evaluation (the code constant folding uses), and
+/// hands every float intermediate to a visitor. This is how calibration observes activations at build time.
+/// </summary>
+internal static class ReferenceRun
+{
+    public static void Run(Graph g, Value input, float[] sample, Action<Value, TensorData> visit)
+    {
+        var values = new Dictionary<Value, TensorData>();
+        var x = new TensorData(DType.Float, input.Shape, f: sample);
+        values[input] = x;
+        visit(input, x);
+        foreach (var n in g.Nodes)
+        {
+            var op = OperatorRegistry.Find(n.Domain, n.OpType, n.Opset);
+            var args = new TensorData[n.Inputs.Count];
+            for (int i = 0; i < args.Length; i++)
+            {
+                var v = n.Inputs[i];
+                if (v == null) continue;
+                if (v.IsConst) args[i] = v.Const;
+                else if (!values.TryGetValue(v, out args[i]))
+                    throw new CompileException(Diag.CalibrationError, $"calibration cannot run node {n.Display}: its input '{v.Name}' is not computed (a graph input other than '{input.Name}'?)");
+            }
+            TensorData[] outs = n.Subgraphs.Count == 0 ? op?.Evaluate(n, args) : null;
+            if (outs == null)
+                throw new CompileException(Diag.CalibrationError, $"calibration cannot run node {n.Display}: {n.OpType} has no build-time reference evaluation in ModelGen; quantize with Quantize=\"Weights\" instead, which needs no calibration");
+            for (int i = 0; i < outs.Length; i++)
+            {
+                values[n.Outputs[i]] = outs[i];
+                if (outs[i].Type == DType.Float) visit(n.Outputs[i], outs[i]);
+            }
+        }
+    }
+}
