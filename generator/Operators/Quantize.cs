@@ -163,6 +163,14 @@ public sealed class QuantizeLinear : Operator
 /// </summary>
 public sealed class DequantizeLinear : Operator
 {
+    /// <summary>
+    /// Marks a DequantizeLinear of constant weights that must run at run time (Quantize="Weights": the user asked for
+    /// int8 weights in the binary), so no pass folds it back into float weights or reports it as a missed lowering.
+    /// </summary>
+    public const string KeepAttr = "_mg_keep";
+
+    public static bool Keep(Node n) => n != null && n.OpType == "DequantizeLinear" && n.Int(KeepAttr, 0) != 0;
+
     public override void Infer(Node n)
     {
         Require(n, 2, 3);

@@ -7,7 +7,8 @@ namespace ModelGen.Compiler.Passes;
 /// <summary>
 /// Folds the DequantizeLinear nodes of constant integer tensors that the lowering passes left (QDQ weights of ops
 /// that stay in float): the importer keeps them as nodes for the lowering to see; computed once here, they are float
-/// constants again instead of being dequantized on every inference.
+/// constants again instead of being dequantized on every inference. Weights quantized at the user's request
+/// (Quantize="Weights", <see cref="DequantizeLinear.KeepAttr"/>) stay int8.
 /// </summary>
 public sealed class DequantizeFolding : IPass
 {
@@ -17,7 +18,7 @@ public sealed class DequantizeFolding : IPass
     {
         foreach (var n in graph.Nodes.ToArray())
         {
-            if (n.OpType != "DequantizeLinear" || !n.Inputs.All(i => i == null || i.IsConst)) continue;
+            if (n.OpType != "DequantizeLinear" || DequantizeLinear.Keep(n) || !n.Inputs.All(i => i == null || i.IsConst)) continue;
             var op = OperatorRegistry.Find(n.Domain, n.OpType, n.Opset);
             var r = op?.Evaluate(n, n.Inputs.Select(i => i?.Const).ToArray());
             if (r == null) continue;

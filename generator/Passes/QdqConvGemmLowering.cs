@@ -34,7 +34,7 @@ public sealed class QdqConvGemmLowering : IPass
     }
 
     static bool IsDq(Node n) => n != null && n.OpType == "DequantizeLinear" && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "com.microsoft");
-    static bool QuantWeights(Node n) => IsDq(n.In(1)?.Producer) && n.In(1).Producer.In(0).IsConst;
+    static bool QuantWeights(Node n) => IsDq(n.In(1)?.Producer) && n.In(1).Producer.In(0).IsConst && !DequantizeLinear.Keep(n.In(1).Producer);
 
     /// <summary>A per-tensor quantization (DequantizeLinear or QuantizeLinear node): constant scale and zero point.</summary>
     static bool PerTensor(Node q, out float scale, out int zero)

@@ -15,15 +15,16 @@ internal static class QdqBuilder
     /// output. The zero point input is omitted: symmetric weights have zero point 0, ONNX's default for an absent one
     /// (the int8 type comes from the data), which saves a byte per channel.
     /// </summary>
-    public static Value DequantizedWeight(List<Node> into, Value w, int axis)
+    public static Value DequantizedWeight(List<Node> into, Value w, int axis, bool keep = false)
     {
         var (q, scales) = QuantParams.Weights(w.Const, axis);
         var wq = PassUtil.Const(w.Name + "_quantized", q);
         var s = PassUtil.Const(w.Name + "_scale", QuantParams.Floats(scales, axis < 0));
         var y = new Value(w.Name + "_dequantized");
-        into.Add(axis < 0
-            ? PassUtil.Make("DequantizeLinear", Opset, w.Name + "_DequantizeLinear", new[] { wq, s }, new[] { y })
-            : PassUtil.Make("DequantizeLinear", Opset, w.Name + "_DequantizeLinear", new[] { wq, s }, new[] { y }, PassUtil.Int("axis", axis)));
+        var attrs = new List<Attribute>();
+        if (axis >= 0) attrs.Add(PassUtil.Int("axis", axis));
+        if (keep) attrs.Add(PassUtil.Int(Operators.DequantizeLinear.KeepAttr, 1));
+        into.Add(PassUtil.Make("DequantizeLinear", Opset, w.Name + "_DequantizeLinear", new[] { wq, s }, new[] { y }, attrs.ToArray()));
         return y;
     }
 

@@ -25,7 +25,7 @@ internal sealed class WeightOnlyQuantization : IPass
             if (WeightPatterns.TryGet(n, out int input, out int axis))
             {
                 var w = n.Inputs[input];
-                if (!done.TryGetValue((w, axis), out var dq)) done[(w, axis)] = dq = QdqBuilder.DequantizedWeight(nodes, w, axis);
+                if (!done.TryGetValue((w, axis), out var dq)) done[(w, axis)] = dq = QdqBuilder.DequantizedWeight(nodes, w, axis, keep: true);
                 n.Inputs[input] = dq;
             }
             nodes.Add(n);

@@ -263,12 +263,19 @@ public sealed class QuantizationTests(ITestOutputHelper log)
     [Fact]
     public void QdqGraphHasOrtsLayout()
     {
-        var r = Compile(new ModelOptions { ClassName = "D", Quantize = QuantizeMode.Int8 }, Calib);
+        // the quantizer's own output, before the lowering passes turn it into integer kernels
+        var r = Compile(new ModelOptions { ClassName = "D", Quantize = QuantizeMode.Int8, DisabledPasses = "QdqConvGemmLowering,QdqPassThrough,DequantizeFolding" }, Calib);
         var table = r.Source!.Split('\n').Where(l => l.StartsWith("//") && (l.Contains("QuantizeLinear") || l.Contains("DequantizeLinear"))).ToList();
         foreach (var l in table) log.WriteLine(l);
         // weights of the two Convs and the Gemm, their int32 biases, and Q/DQ on image, conv1, conv2 (ReLU absorbed),
         // the pool output that keeps conv2's scale, Flatten's, and the logits
         Assert.Equal(6, table.Count(l => l.Contains("DequantizeLinear") && (l.Contains("weight") || l.Contains("bias"))));
+
+        // lowered: both Convs and the Gemm run as integer kernels, no weight is dequantized at run time
+        var lowered = Compile(new ModelOptions { ClassName = "D", Quantize = QuantizeMode.Int8 }, Calib).Source!.Split('\n').Where(l => l.StartsWith("//")).ToList();
+        Assert.Equal(2, lowered.Count(l => l.Contains("QConvInt8")));
+        Assert.Equal(1, lowered.Count(l => l.Contains("QGemmInt8")));
+        Assert.DoesNotContain(lowered, l => l.Contains("DequantizeLinear") && (l.Contains("weight") || l.Contains("bias")));
     }
 
     [Fact]
