@@ -18,7 +18,9 @@ Two deliberate departures from the Keras graphs, neither changing shapes, MACs o
 
 Weights come from torch.manual_seed; BatchNorm running statistics are first measured on random inputs (so that
 activations keep a sensible scale through the network) and then perturbed deterministically, and the affine
-parameters randomised, so that folding BatchNorm changes the weights in a way a test can see.
+parameters randomised, so that folding BatchNorm changes the weights in a way a test can see. The classifiers' final
+layer is then scaled to logits of unit spread on those inputs, so that the softmax outputs are not saturated (a
+saturated softmax would hide differences from a test).
 """
 import os
 
@@ -137,6 +139,16 @@ def randomise_batchnorm(model, shape, gen):
             bn.weight.copy_(0.5 + torch.rand(n, generator=gen))
             bn.bias.copy_(0.2 * torch.randn(n, generator=gen))
     model.eval()
+    fc = getattr(model, "fc", None)
+    if fc is not None:
+        logits = []
+        hook = fc.register_forward_hook(lambda mod, inp, out: logits.append(out))
+        with torch.no_grad():
+            model(torch.randn((64,) + shape[1:], generator=gen))
+            hook.remove()
+            spread = logits[0].std()
+            fc.weight /= spread
+            fc.bias /= spread
 
 
 MODELS = [
