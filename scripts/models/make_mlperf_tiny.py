@@ -31,9 +31,8 @@ import torch.nn as nn
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "models", "mlperf")
 
 
-def conv_bn_relu(cin, cout, k, stride=1, groups=1):
-    pad = (k[0] // 2, k[1] // 2) if isinstance(k, tuple) else k // 2
-    return [nn.Conv2d(cin, cout, k, stride, pad, groups=groups), nn.BatchNorm2d(cout), nn.ReLU()]
+def conv_bn_relu(cin, cout, k, stride=1, groups=1, pad=None):
+    return [nn.Conv2d(cin, cout, k, stride, k // 2 if pad is None else pad, groups=groups), nn.BatchNorm2d(cout), nn.ReLU()]
 
 
 class DsCnn(nn.Module):
@@ -41,7 +40,8 @@ class DsCnn(nn.Module):
 
     def __init__(self, filters=64, classes=12):
         super().__init__()
-        layers = conv_bn_relu(1, filters, (10, 4), stride=2)  # 49x10 -> 25x5
+        # 49x10 -> 25x5 as Keras' 'same' (which pads 4+5 rows and 1+1 columns)
+        layers = conv_bn_relu(1, filters, (10, 4), stride=2, pad=(5, 1))
         for _ in range(4):
             layers += conv_bn_relu(filters, filters, 3, groups=filters)  # depthwise 3x3
             layers += conv_bn_relu(filters, filters, 1)  # pointwise
@@ -50,8 +50,9 @@ class DsCnn(nn.Module):
         self.fc = nn.Linear(filters, classes)
 
     def forward(self, x):
-        x = self.pool(self.features(x)).flatten(1)
-        return torch.softmax(self.fc(x), dim=1)
+        x = self.features(x)
+        assert x.shape[2:] == (25, 5), x.shape  # the reference's feature map, pooled whole
+        return torch.softmax(self.fc(self.pool(x).flatten(1)), dim=1)
 
 
 class MobileNetV1(nn.Module):
@@ -72,8 +73,9 @@ class MobileNetV1(nn.Module):
         self.fc = nn.Linear(256, classes)
 
     def forward(self, x):
-        x = self.pool(self.features(x)).flatten(1)
-        return torch.softmax(self.fc(x), dim=1)
+        x = self.features(x)
+        assert x.shape[2:] == (3, 3), x.shape
+        return torch.softmax(self.fc(self.pool(x).flatten(1)), dim=1)
 
 
 class ResidualStack(nn.Module):
@@ -101,8 +103,9 @@ class ResNet8(nn.Module):
         self.fc = nn.Linear(64, classes)
 
     def forward(self, x):
-        x = self.pool(self.stacks(self.stem(x))).flatten(1)
-        return torch.softmax(self.fc(x), dim=1)
+        x = self.stacks(self.stem(x))
+        assert x.shape[2:] == (8, 8), x.shape
+        return torch.softmax(self.fc(self.pool(x).flatten(1)), dim=1)
 
 
 class FcAutoencoder(nn.Module):
