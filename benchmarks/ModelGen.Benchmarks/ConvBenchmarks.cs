@@ -26,6 +26,17 @@ public class ConvBenchmarks : IMacCount
         ["dw3x3_128_56x56"] = new[] { 128, 56, 56, 128, 3, 3, 1, 1, 1, 1, 1, 128 },
         // melspectrogram's STFT as a 1-D conv (height 1): 257 filters x 512 taps, stride 160
         ["mel_stft_1x512s160"] = new[] { 1, 1, 1760, 257, 1, 512, 1, 160, 0, 0, 1, 1 },
+        // MLPerf Tiny's layers (tests/models/mlperf): DS-CNN's stem and separable block, MobileNetV1 0.25's widest
+        // depthwise/pointwise layers and a deep one, ResNet-8's first stack
+        ["mlperf_dscnn_stem_10x4s2_1to64_49x10"] = new[] { 1, 49, 10, 64, 10, 4, 2, 2, 5, 1, 1, 1 },
+        ["mlperf_dscnn_dw3x3_64_25x5"] = new[] { 64, 25, 5, 64, 3, 3, 1, 1, 1, 1, 1, 64 },
+        ["mlperf_dscnn_1x1_64_25x5"] = new[] { 64, 25, 5, 64, 1, 1, 1, 1, 0, 0, 1, 1 },
+        ["mlperf_mbv1_stem_3x3s2_3to8_96x96"] = new[] { 3, 96, 96, 8, 3, 3, 2, 2, 1, 1, 1, 1 },
+        ["mlperf_mbv1_dw3x3_8_48x48"] = new[] { 8, 48, 48, 8, 3, 3, 1, 1, 1, 1, 1, 8 },
+        ["mlperf_mbv1_1x1_8to16_48x48"] = new[] { 8, 48, 48, 16, 1, 1, 1, 1, 0, 0, 1, 1 },
+        ["mlperf_mbv1_dw3x3s2_16_48x48"] = new[] { 16, 48, 48, 16, 3, 3, 2, 2, 1, 1, 1, 16 },
+        ["mlperf_mbv1_1x1_128_6x6"] = new[] { 128, 6, 6, 128, 1, 1, 1, 1, 0, 0, 1, 1 },
+        ["mlperf_resnet8_3x3_16_32x32"] = new[] { 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1 },
     };
 
     [ParamsSource(nameof(Cases))]

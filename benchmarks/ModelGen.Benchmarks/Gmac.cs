@@ -13,11 +13,12 @@ public interface IMacCount
     static abstract long Macs(string caseName);
 }
 
-/// <summary>A summary column: GMAC/s = MACs of the case / median time.</summary>
+/// <summary>A summary column: GMAC/s = MACs of the case (named by a parameter, "Case" unless told) / median time.</summary>
 public sealed class GmacColumn : IColumn
 {
     readonly Func<string, long> _macs;
-    public GmacColumn(Func<string, long> macs) => _macs = macs;
+    readonly string _parameter;
+    public GmacColumn(Func<string, long> macs, string parameter = "Case") { _macs = macs; _parameter = parameter; }
     public string Id => "GMACs";
     public string ColumnName => "GMAC/s";
     public bool AlwaysShow => true;
@@ -32,7 +33,7 @@ public sealed class GmacColumn : IColumn
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         var report = summary[benchmarkCase];
-        var name = benchmarkCase.Parameters["Case"] as string;
+        var name = benchmarkCase.Parameters[_parameter] as string;
         if (report?.ResultStatistics == null || name == null) return "-";
         double ns = report.ResultStatistics.Median;
         return (_macs(name) / ns).ToString("F2");

@@ -1,20 +1,30 @@
 #if MODEL_BENCHMARKS
 using System.Reflection;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace ModelGen.Benchmarks;
 
 /// <summary>
-/// Whole models: the Predict that ModelGen generated from openWakeWord's models (the OnnxModel items in the csproj,
-/// built with -p:ModelBenchmarks=true) vs ONNX Runtime on the same file (single thread, all optimisations, pinned
-/// pre-allocated OrtValues). Setup checks both agree before timing.
+/// Whole models: the Predict that ModelGen generated from openWakeWord's models and the MLPerf Tiny reference models
+/// (the OnnxModel items in the csproj, built with -p:ModelBenchmarks=true) vs ONNX Runtime on the same file (single
+/// thread, all optimisations, pinned pre-allocated OrtValues). Setup checks both agree before timing.
 /// </summary>
-[MemoryDiagnoser]
+[Config(typeof(ModelConfig))]
 public class ModelBenchmarks
 {
-    [Params("melspectrogram", "embedding_model", "hey_jarvis_v0.1", "alexa_v0.1", "hey_mycroft_v0.1")]
+    /// <summary>openWakeWord's models (.cache/models, downloaded) then MLPerf Tiny's (tests/models/mlperf, committed).</summary>
+    public static readonly string[] Names =
+    {
+        "melspectrogram", "embedding_model", "hey_jarvis_v0.1", "alexa_v0.1", "hey_mycroft_v0.1",
+        "ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder",
+    };
+
+    [ParamsSource(nameof(Names))]
     public string Model { get; set; }
 
     static readonly Dictionary<string, long[]> InputShapes = new()
@@ -24,6 +34,25 @@ public class ModelBenchmarks
         ["hey_jarvis_v0.1"] = new long[] { 1, 16, 96 },
         ["alexa_v0.1"] = new long[] { 1, 16, 96 },
         ["hey_mycroft_v0.1"] = new long[] { 1, 16, 96 },
+        ["ds_cnn"] = new long[] { 1, 1, 49, 10 },
+        ["mobilenet_v1_025"] = new long[] { 1, 3, 96, 96 },
+        ["resnet8"] = new long[] { 1, 3, 32, 32 },
+        ["fc_autoencoder"] = new long[] { 1, 640 },
+    };
+
+    /// <summary>Multiply-accumulates of one Predict of the model (the generated Macs constant), for GMAC/s.</summary>
+    public static long Macs(string model) => model switch
+    {
+        "melspectrogram" => MelSpectrogram.Macs,
+        "embedding_model" => EmbeddingModel.Macs,
+        "hey_jarvis_v0.1" => HeyJarvis.Macs,
+        "alexa_v0.1" => Alexa.Macs,
+        "hey_mycroft_v0.1" => HeyMycroft.Macs,
+        "ds_cnn" => DsCnn.Macs,
+        "mobilenet_v1_025" => MobileNetV1025.Macs,
+        "resnet8" => ResNet8.Macs,
+        "fc_autoencoder" => FcAutoencoder.Macs,
+        _ => throw new ArgumentException(model),
     };
 
     float[] _x, _y, _yOrt;
@@ -35,17 +64,20 @@ public class ModelBenchmarks
 
     static string ModelPath(string name)
     {
-        // MODELGEN_MODELS overrides the folder (a published benchmark run on another machine)
+        // MODELGEN_MODELS overrides the folder of every model (a published benchmark run on another machine)
         var dir = Environment.GetEnvironmentVariable("MODELGEN_MODELS");
         if (string.IsNullOrEmpty(dir))
-            dir = Path.Combine(typeof(ModelBenchmarks).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value, ".cache", "models");
+        {
+            var root = typeof(ModelBenchmarks).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value;
+            dir = Array.IndexOf(Names, name) >= 5 ? Path.Combine(root, "tests", "models", "mlperf") : Path.Combine(root, ".cache", "models");
+        }
         return Path.Combine(dir, name + ".onnx");
     }
 
     [GlobalSetup]
     public void Setup()
     {
-        _which = Array.IndexOf(new[] { "melspectrogram", "embedding_model", "hey_jarvis_v0.1", "alexa_v0.1", "hey_mycroft_v0.1" }, Model);
+        _which = Array.IndexOf(Names, Model);
         var shape = InputShapes[Model];
         int n = (int)shape.Aggregate(1L, (a, b) => a * b);
         _x = Data.Random(new Random(42), n, Model == "melspectrogram" ? 1000f : 1f);
@@ -86,8 +118,23 @@ public class ModelBenchmarks
             case 1: EmbeddingModel.Predict(_x, _y); break;
             case 2: HeyJarvis.Predict(_x, _y); break;
             case 3: Alexa.Predict(_x, _y); break;
-            default: HeyMycroft.Predict(_x, _y); break;
+            case 4: HeyMycroft.Predict(_x, _y); break;
+            case 5: DsCnn.Predict(_x, _y); break;
+            case 6: MobileNetV1025.Predict(_x, _y); break;
+            case 7: ResNet8.Predict(_x, _y); break;
+            default: FcAutoencoder.Predict(_x, _y); break;
         }
+    }
+}
+
+/// <summary>Median, allocations, and GMAC/s from the model's Macs constant.</summary>
+public sealed class ModelConfig : ManualConfig
+{
+    public ModelConfig()
+    {
+        AddColumn(StatisticColumn.Median);
+        AddColumn(new GmacColumn(ModelBenchmarks.Macs, "Model"));
+        AddDiagnoser(MemoryDiagnoser.Default);
     }
 }
 #endif

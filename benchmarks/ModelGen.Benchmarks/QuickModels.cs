@@ -4,21 +4,25 @@ using System.Diagnostics;
 namespace ModelGen.Benchmarks;
 
 /// <summary>
-/// `models`: generated Predict vs ONNX Runtime on openWakeWord's models without BenchmarkDotNet (runs as a NativeAOT
-/// binary too): per model and side, the median of 21 timed batches of >= 20 ms, both sides interleaved in one run.
+/// `models`: generated Predict vs ONNX Runtime on openWakeWord's and MLPerf Tiny's models without BenchmarkDotNet (runs
+/// as a NativeAOT binary too): per model and side, the median of 21 timed batches of >= 20 ms, both sides interleaved
+/// in one run; GMAC/s from the generated Macs constant, against the measured single-core fp32 peak.
 /// </summary>
 internal static class QuickModels
 {
     public static void Run()
     {
-        Console.WriteLine($"{"model",-18} {"ModelGen us",12} {"ORT us",10} {"ORT/ModelGen",13} {"alloc/call MG",14} {"alloc/call ORT",15}");
-        foreach (var name in new[] { "melspectrogram", "embedding_model", "hey_jarvis_v0.1", "alexa_v0.1", "hey_mycroft_v0.1" })
+        var (peak, width) = Peak.Measure();
+        Console.WriteLine($"measured fp32 peak, one core: {peak:F1} GMAC/s ({width} FMA)");
+        Console.WriteLine($"{"model",-18} {"MMACs",7} {"ModelGen us",12} {"GMAC/s",7} {"% peak",7} {"ORT us",10} {"GMAC/s",7} {"ORT/ModelGen",13} {"alloc/call MG",14} {"alloc/call ORT",15}");
+        foreach (var name in ModelBenchmarks.Names)
         {
             var b = new ModelBenchmarks { Model = name };
             b.Setup();
             var (mg, mgAlloc) = Median(b.ModelGen);
             var (ort, ortAlloc) = Median(b.Ort);
-            Console.WriteLine($"{name,-18} {mg * 1e6,12:F1} {ort * 1e6,10:F1} {ort / mg,13:F2} {mgAlloc,14:F0} {ortAlloc,15:F0}");
+            double macs = ModelBenchmarks.Macs(name);
+            Console.WriteLine($"{name,-18} {macs / 1e6,7:F2} {mg * 1e6,12:F1} {macs / mg / 1e9,7:F2} {macs / mg / 1e9 / peak * 100,6:F1}% {ort * 1e6,10:F1} {macs / ort / 1e9,7:F2} {ort / mg,13:F2} {mgAlloc,14:F0} {ortAlloc,15:F0}");
             b.Cleanup();
         }
     }

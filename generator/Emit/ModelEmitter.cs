@@ -350,6 +350,8 @@ public sealed class ModelEmitter
         w.Line($"public const int ArenaBytes = {_plan.ArenaBytes};");
         w.Line("/// <summary>Bytes of constant data (weights) compiled into this class.</summary>");
         w.Line($"public const long WeightBytes = {WeightBytes};");
+        w.Line("/// <summary>Multiply-accumulates of one Predict call in its matrix and convolution layers (the header's per-layer table).</summary>");
+        w.Line($"public const long Macs = {TotalMacs};");
     }
 
     string Params(bool withScratch)

@@ -22,7 +22,7 @@ public sealed class Names
     static readonly string[] s_generated =
     {
         "var", "value", "scratch", "System", "Math", "MathF", "MemoryMarshal", "t_scratch", "s_lock", "ModelGen", "Span",
-        "ReadOnlySpan", "ArgumentException", "Array", "ThreadStatic", "Predict", "ArenaBytes", "WeightBytes",
+        "ReadOnlySpan", "ArgumentException", "Array", "ThreadStatic", "Predict", "ArenaBytes", "WeightBytes", "Macs",
     };
 
     /// <summary>Prefixes of identifiers the emitter makes itself (Portable math helpers, chunk joiners, constant

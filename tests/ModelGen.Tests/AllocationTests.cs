@@ -42,7 +42,7 @@ public class AllocationTests(ITestOutputHelper log)
     /// allocate at least <see cref="Calls"/> objects; a one-off allocation by the runtime itself (seen on a loaded
     /// machine: one 8 KB quantum while tiered compilation catches up on a new thread) touches one batch only.
     /// </summary>
-    static long SteadyState(Func<long> batch)
+    internal static long SteadyState(Func<long> batch)
     {
         long min = long.MaxValue;
         for (int i = 0; i < 5 && min > 0; i++) min = Math.Min(min, batch());

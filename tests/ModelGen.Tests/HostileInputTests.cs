@@ -325,7 +325,7 @@ public class HostileInputTests(ITestOutputHelper log)
         // tensor names are free text in ONNX: keywords, generated identifiers, newlines, comment and string terminators
         var names = new[]
         {
-            "class", "int", "Predict", "scratch", "t_scratch", "arena_float", "ArenaBytes", "WeightBytes", "i0", "acc0",
+            "class", "int", "Predict", "scratch", "t_scratch", "arena_float", "ArenaBytes", "WeightBytes", "Macs", "i0", "acc0",
             "Const_w", "s_lock", "MgExp", "JoinFloat", "XLength", "value", "y\nclass Evil {}", "a\r\nb", "p\u2028q", "r\u0085s",
             "*/ bad /*", "quote\"d", "back\\slash", "</summary>", "日本語", "", "_", "__", "1x",
         };
@@ -491,7 +491,7 @@ public class HostileInputTests(ITestOutputHelper log)
     public void BadClassNameAndNamespaceOptions()
     {
         var m = TestModels.TinyMlp();
-        foreach (var cls in new[] { "class", "int", "1abc", "a-b", "a b", "Predict", "ArenaBytes", "WeightBytes", "YLength", "System", "Math", "MathF", "Span", "Array", "MemoryMarshal", "ArgumentException", "ModelGen", "@x", "\n", new string('A', 5000) })
+        foreach (var cls in new[] { "class", "int", "1abc", "a-b", "a b", "Predict", "ArenaBytes", "WeightBytes", "Macs", "YLength", "System", "Math", "MathF", "Span", "Array", "MemoryMarshal", "ArgumentException", "ModelGen", "@x", "\n", new string('A', 5000) })
         {
             var r = Check(m, "tiny_mlp.onnx", new ModelOptions { ClassName = cls }, compileSource: true);
             log.WriteLine($"ClassName '{cls[..Math.Min(cls.Length, 20)]}': {(r.Success ? "compiled" : r.Diagnostics[0].ToString()[..Math.Min(r.Diagnostics[0].ToString().Length, 120)])}");

@@ -24,7 +24,7 @@ public class MemoryPlanTests
     }
 
     /// <summary>An independent implementation of TensorFlow Lite Micro's GreedyMemoryPlanner (largest first, lowest gap), as the baseline.</summary>
-    static long TflmGreedy(Buffer[] bs)
+    internal static long TflmGreedy(Buffer[] bs)
     {
         var order = bs.Select((b, i) => i).OrderByDescending(i => bs[i].Elements).ThenBy(i => bs[i].FirstStep).ToArray();
         var off = new long[bs.Length];

@@ -44,6 +44,8 @@ namespace Snapshots
         public const int ArenaBytes = 88;
         /// <summary>Bytes of constant data (weights) compiled into this class.</summary>
         public const long WeightBytes = 8;
+        /// <summary>Multiply-accumulates of one Predict call in its matrix and convolution layers (the header's per-layer table).</summary>
+        public const long Macs = 0;
 
         [ThreadStatic] static byte[] t_scratch;
 

@@ -37,6 +37,8 @@ namespace Snapshots
         public const int ArenaBytes = 24;
         /// <summary>Bytes of constant data (weights) compiled into this class.</summary>
         public const long WeightBytes = 92;
+        /// <summary>Multiply-accumulates of one Predict call in its matrix and convolution layers (the header's per-layer table).</summary>
+        public const long Macs = 18;
 
         [ThreadStatic] static byte[] t_scratch;
 
