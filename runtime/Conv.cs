@@ -10,7 +10,8 @@ public static unsafe class Conv
     /// <summary>
     /// 2-D convolution, NCHW. x [batch, inC, inH, inW], w [outC, inC/groups, kH, kW], bias [outC] or empty (no bias),
     /// y [batch, outC, outH, outW]. Padding is implicit zeros: padTop/padLeft shift the windows, the bottom/right pads
-    /// are implied by outH/outW. Allocation-free (small stack buffers only); y must not overlap x, w or bias.
+    /// are implied by outH/outW. <paramref name="activation"/> is applied to each output as it is stored (fused epilogue).
+    /// Allocation-free (small stack buffers only); y must not overlap x, w or bias.
     /// </summary>
     /// <remarks>
     /// Strategy by shape: depthwise (one input channel per group) runs a direct kernel vectorised along the output
@@ -19,7 +20,7 @@ public static unsafe class Conv
     /// </remarks>
     public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
-        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups)
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups, Activation activation = default)
     {
         if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
             || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0 || groups <= 0)
@@ -46,7 +47,7 @@ public static unsafe class Conv
                 if (icg == 1 && groups > 1)
                 {
                     Depthwise(xb, pw, bias.Length == 0 ? null : pb, yb, outC, ocg, inH, inW, kH, kW, outH, outW,
-                        strideH, strideW, padTop, padLeft, dilH, dilW);
+                        strideH, strideW, padTop, padLeft, dilH, dilW, activation);
                     continue;
                 }
                 for (int g = 0; g < groups; g++)
@@ -60,7 +61,7 @@ public static unsafe class Conv
                             SH = strideH, SW = strideW, PT = padTop, PL = padLeft, DH = dilH, DW = dilW,
                         };
                     GemmCore.Run(pw + (nint)g * ocg * k, k, 1, src, yb + g * ocg * outPlane, hw, ocg, hw, k, 1f, false,
-                        bias.Length == 0 ? null : pb + g * ocg);
+                        bias.Length == 0 ? null : pb + g * ocg, activation);
                 }
             }
         }
@@ -69,14 +70,14 @@ public static unsafe class Conv
     // ---------------- depthwise ----------------
 
     static void Depthwise(float* x, float* w, float* bias, float* y, int outC, int mult, int inH, int inW, int kH, int kW,
-        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw)
+        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, Activation act)
     {
         switch (SimdLevel.Bits)
         {
-            case 512: Depthwise<V512, Vector512<float>>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw); break;
-            case 256: Depthwise<V256, Vector256<float>>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw); break;
-            case 128: Depthwise<V128, Vector128<float>>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw); break;
-            default: Depthwise<V0, float>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw); break;
+            case 512: Depthwise<V512, Vector512<float>>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act); break;
+            case 256: Depthwise<V256, Vector256<float>>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act); break;
+            case 128: Depthwise<V128, Vector128<float>>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act); break;
+            default: Depthwise<V0, float>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act); break;
         }
     }
 
@@ -101,7 +102,7 @@ public static unsafe class Conv
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Depthwise<S, TV>(float* x, float* w, float* bias, float* y, int outC, int mult, int inH, int inW, int kH, int kW,
-        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw)
+        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
         int l = S.Lanes;
@@ -110,7 +111,7 @@ public static unsafe class Conv
         int rowsPerOut = (kH - 1) * dh + 1;
         if (sw != 1 || l == 1 || rowsPerOut * wp > DwStage)
         {
-            DepthwiseGeneral<S, TV>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw);
+            DepthwiseGeneral<S, TV>(x, w, bias, y, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act);
             return;
         }
         // Stride 1 along rows: stage a band of input rows zero-padded on every side (top/bottom pads as zero rows, the
@@ -141,9 +142,9 @@ public static unsafe class Conv
                 }
                 int oy = oy0;
                 for (; oy + 2 <= oy1; oy += 2)
-                    DwRows<S, TV, R2>(stage + (oy - oy0) * sh * wp, sh * wp, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail);
+                    DwRows<S, TV, R2>(stage + (oy - oy0) * sh * wp, sh * wp, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail, act);
                 if (oy < oy1)
-                    DwRows<S, TV, R1>(stage + (oy - oy0) * sh * wp, 0, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail);
+                    DwRows<S, TV, R1>(stage + (oy - oy0) * sh * wp, 0, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail, act);
             }
         }
     }
@@ -151,7 +152,7 @@ public static unsafe class Conv
     /// <summary>R.N output rows (their staged windows rowStep apart) of one channel, two vectors at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void DwRows<S, TV, R>(float* s0, int rowStep, int wp, float* wc, int kH, int kW, int dh, int dw, TV vb,
-        float* yr, int outW, int nv, float* tail)
+        float* yr, int outW, int nv, float* tail, in Activation act)
         where S : struct, ISimd<TV> where TV : struct where R : struct, IRows
     {
         int l = S.Lanes;
@@ -176,6 +177,11 @@ public static unsafe class Conv
                     }
                 }
             }
+            if (act.InRegisters)
+            {
+                a0 = act.Apply<S, TV>(a0); a1 = act.Apply<S, TV>(a1);
+                if (R.N > 1) { b0 = act.Apply<S, TV>(b0); b1 = act.Apply<S, TV>(b1); }
+            }
             if (v + 2 * l <= outW)
             {
                 S.Store(yr + v, a0); S.Store(yr + v + l, a1);
@@ -193,12 +199,17 @@ public static unsafe class Conv
                 }
             }
         }
+        if (act.Kind != ActivationKind.None && !act.InRegisters)
+        {
+            act.Apply<S, TV>(yr, outW);
+            if (R.N > 1) act.Apply<S, TV>(yr + outW, outW);
+        }
     }
 
     /// <summary>Any stride: vectorised interior columns for stride 1, scalar elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void DepthwiseGeneral<S, TV>(float* x, float* w, float* bias, float* y, int outC, int mult, int inH, int inW, int kH, int kW,
-        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw)
+        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
         int l = S.Lanes;
@@ -215,7 +226,7 @@ public static unsafe class Conv
                 float* yr = y + ((nint)oc * outH + oy) * outW;
                 int iy0 = oy * sh - pt;
                 int kyLo = FirstAtLeast(0, iy0, dh), kyHi = Math.Min(kH, EndAtMost(inH - 1, iy0, dh));
-                if (kyLo >= kyHi) { new Span<float>(yr, outW).Fill(b); continue; }
+                if (kyLo >= kyHi) { new Span<float>(yr, outW).Fill(b); act.Apply<S, TV>(yr, outW); continue; }
                 int ox = 0;
                 for (; ox < oxLo; ox++) yr[ox] = EdgeSum(xc, wc, b, inW, kW, iy0, kyLo, kyHi, ox * sw - pl, dh, dw);
                 if (sw == 1 && l > 1)
@@ -269,6 +280,8 @@ public static unsafe class Conv
                     yr[ox] = s;
                 }
                 for (; ox < outW; ox++) yr[ox] = EdgeSum(xc, wc, b, inW, kW, iy0, kyLo, kyHi, ox * sw - pl, dh, dw);
+                // the row just written is in L1: the activation over it costs no trip to memory
+                act.Apply<S, TV>(yr, outW);
             }
         }
     }

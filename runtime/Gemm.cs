@@ -14,10 +14,10 @@ public static unsafe class Gemm
     /// <summary>
     /// Y[m, n] = alpha * A' B' + beta * C with A' = transA ? A^T : A ([m, k]), B' = transB ? B^T : B ([k, n]).
     /// C broadcasts per <paramref name="biasKind"/>: Scalar c[0], Row c[j], Column c[i], Matrix c[i * n + j]; None ignores c.
-    /// Allocation-free; y must not overlap a, b or c.
+    /// <paramref name="activation"/> is applied to each result as it is stored. Allocation-free; y must not overlap a, b or c.
     /// </summary>
     public static void Run(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y,
-        int m, int n, int k, bool transA, bool transB, float alpha, float beta, BiasKind biasKind)
+        int m, int n, int k, bool transA, bool transB, float alpha, float beta, BiasKind biasKind, Activation activation = default)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "Gemm dimensions must be non-negative");
         if (y.Length < (long)m * n || a.Length < (long)m * k || b.Length < (long)k * n) throw new ArgumentException("Gemm operand too small");
@@ -51,18 +51,21 @@ public static unsafe class Gemm
             }
             if (alpha == 0f || k == 0)
             {
-                if (!accumulate)
-                    for (int i = 0; i < m; i++) new Span<float>(py + (nint)i * n, n).Fill(rowBias == null ? 0f : rowBias[i]);
+                for (int i = 0; i < m; i++)
+                {
+                    if (!accumulate) new Span<float>(py + (nint)i * n, n).Fill(rowBias == null ? 0f : rowBias[i]);
+                    activation.Apply(py + (nint)i * n, n);
+                }
                 return;
             }
             nint ars = transA ? 1 : k, acs = transA ? m : 1;
             if (transB && !transA && k >= 32 && m < DotMaxRows)
             {
-                DotRows(pa, k, pb, k, py, n, m, n, k, alpha, accumulate, rowBias);
+                DotRows(pa, k, pb, k, py, n, m, n, k, alpha, accumulate, rowBias, activation);
                 return;
             }
             var src = new BSource { Kind = transB ? BSource.Transposed : BSource.RowMajor, B = pb, Ldb = transB ? k : n };
-            GemmCore.Run(pa, ars, acs, src, py, n, m, n, k, alpha, accumulate, rowBias);
+            GemmCore.Run(pa, ars, acs, src, py, n, m, n, k, alpha, accumulate, rowBias, activation);
         }
     }
 
@@ -75,14 +78,14 @@ public static unsafe class Gemm
         else for (int j = 0; j < y.Length; j++) y[j] = s * x[j];
     }
 
-    /// <summary>Y[i, j] = init + alpha * dot(A row i, B row j): A [m, k] and B [n, k] both row-major (B transposed GEMM).</summary>
-    internal static void DotRows(float* a, nint lda, float* b, nint ldb, float* y, nint ldy, int m, int n, int k, float alpha, bool accumulate, float* rowBias)
+    /// <summary>Y[i, j] = act(init + alpha * dot(A row i, B row j)): A [m, k] and B [n, k] both row-major (B transposed GEMM).</summary>
+    internal static void DotRows(float* a, nint lda, float* b, nint ldb, float* y, nint ldy, int m, int n, int k, float alpha, bool accumulate, float* rowBias, Activation act)
     {
         switch (SimdLevel.Bits)
         {
-            case 512: DotRows<V512, Vector512<float>>(a, lda, b, ldb, y, ldy, m, n, k, alpha, accumulate, rowBias); break;
-            case 256: DotRows<V256, Vector256<float>>(a, lda, b, ldb, y, ldy, m, n, k, alpha, accumulate, rowBias); break;
-            case 128: DotRows<V128, Vector128<float>>(a, lda, b, ldb, y, ldy, m, n, k, alpha, accumulate, rowBias); break;
+            case 512: DotRows<V512, Vector512<float>>(a, lda, b, ldb, y, ldy, m, n, k, alpha, accumulate, rowBias, act); break;
+            case 256: DotRows<V256, Vector256<float>>(a, lda, b, ldb, y, ldy, m, n, k, alpha, accumulate, rowBias, act); break;
+            case 128: DotRows<V128, Vector128<float>>(a, lda, b, ldb, y, ldy, m, n, k, alpha, accumulate, rowBias, act); break;
             default:
                 for (int i = 0; i < m; i++)
                     for (int j = 0; j < n; j++)
@@ -90,34 +93,34 @@ public static unsafe class Gemm
                         float s = 0;
                         for (int p = 0; p < k; p++) s += a[i * lda + p] * b[j * ldb + p];
                         float* d = y + i * ldy + j;
-                        *d = (accumulate ? *d : rowBias != null ? rowBias[i] : 0f) + alpha * s;
+                        *d = act.Apply((accumulate ? *d : rowBias != null ? rowBias[i] : 0f) + alpha * s);
                     }
                 break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void DotRows<S, TV>(float* a, nint lda, float* b, nint ldb, float* y, nint ldy, int m, int n, int k, float alpha, bool accumulate, float* rowBias)
+    static void DotRows<S, TV>(float* a, nint lda, float* b, nint ldb, float* y, nint ldy, int m, int n, int k, float alpha, bool accumulate, float* rowBias, Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
         int i = 0;
         for (; i + 2 <= m; i += 2)
         {
             int j = 0;
-            for (; j + 4 <= n; j += 4) Dot2x4<S, TV>(a + i * lda, lda, b + j * ldb, ldb, y + i * ldy + j, ldy, k, alpha, accumulate, rowBias == null ? null : rowBias + i, 2);
-            for (; j < n; j++) Dot2x1<S, TV>(a + i * lda, lda, b + j * ldb, y + i * ldy + j, ldy, k, alpha, accumulate, rowBias == null ? null : rowBias + i, 2);
+            for (; j + 4 <= n; j += 4) Dot2x4<S, TV>(a + i * lda, lda, b + j * ldb, ldb, y + i * ldy + j, ldy, k, alpha, accumulate, rowBias == null ? null : rowBias + i, 2, act);
+            for (; j < n; j++) Dot2x1<S, TV>(a + i * lda, lda, b + j * ldb, y + i * ldy + j, ldy, k, alpha, accumulate, rowBias == null ? null : rowBias + i, 2, act);
         }
         for (; i < m; i++)
         {
             int j = 0;
-            for (; j + 4 <= n; j += 4) Dot2x4<S, TV>(a + i * lda, 0, b + j * ldb, ldb, y + i * ldy + j, ldy, k, alpha, accumulate, rowBias == null ? null : rowBias + i, 1);
-            for (; j < n; j++) Dot2x1<S, TV>(a + i * lda, 0, b + j * ldb, y + i * ldy + j, ldy, k, alpha, accumulate, rowBias == null ? null : rowBias + i, 1);
+            for (; j + 4 <= n; j += 4) Dot2x4<S, TV>(a + i * lda, 0, b + j * ldb, ldb, y + i * ldy + j, ldy, k, alpha, accumulate, rowBias == null ? null : rowBias + i, 1, act);
+            for (; j < n; j++) Dot2x1<S, TV>(a + i * lda, 0, b + j * ldb, y + i * ldy + j, ldy, k, alpha, accumulate, rowBias == null ? null : rowBias + i, 1, act);
         }
     }
 
     /// <summary>rows (1 or 2) rows of A against 4 rows of B: 8 vector accumulators, 6 loads per 8 FMAs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Dot2x4<S, TV>(float* a0, nint lda, float* b0, nint ldb, float* y, nint ldy, int k, float alpha, bool accumulate, float* bias, int rows)
+    static void Dot2x4<S, TV>(float* a0, nint lda, float* b0, nint ldb, float* y, nint ldy, int k, float alpha, bool accumulate, float* bias, int rows, in Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
         int l = S.Lanes;
@@ -140,18 +143,19 @@ public static unsafe class Gemm
             r00 += x0 * b0[p]; r01 += x0 * b1[p]; r02 += x0 * b2[p]; r03 += x0 * b3[p];
             r10 += x1 * b0[p]; r11 += x1 * b1[p]; r12 += x1 * b2[p]; r13 += x1 * b3[p];
         }
-        Put(y, r00, r01, r02, r03, alpha, accumulate, bias == null ? 0f : bias[0]);
-        if (rows > 1) Put(y + ldy, r10, r11, r12, r13, alpha, accumulate, bias == null ? 0f : bias[1]);
+        Put(y, r00, r01, r02, r03, alpha, accumulate, bias == null ? 0f : bias[0], act);
+        if (rows > 1) Put(y + ldy, r10, r11, r12, r13, alpha, accumulate, bias == null ? 0f : bias[1], act);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Put(float* y, float r0, float r1, float r2, float r3, float alpha, bool accumulate, float bias)
+    static void Put(float* y, float r0, float r1, float r2, float r3, float alpha, bool accumulate, float bias, in Activation act)
     {
         if (accumulate) { y[0] += alpha * r0; y[1] += alpha * r1; y[2] += alpha * r2; y[3] += alpha * r3; }
         else { y[0] = bias + alpha * r0; y[1] = bias + alpha * r1; y[2] = bias + alpha * r2; y[3] = bias + alpha * r3; }
+        if (act.Kind != ActivationKind.None) { y[0] = act.Apply(y[0]); y[1] = act.Apply(y[1]); y[2] = act.Apply(y[2]); y[3] = act.Apply(y[3]); }
     }
 
-    static void Dot2x1<S, TV>(float* a0, nint lda, float* b0, float* y, nint ldy, int k, float alpha, bool accumulate, float* bias, int rows)
+    static void Dot2x1<S, TV>(float* a0, nint lda, float* b0, float* y, nint ldy, int k, float alpha, bool accumulate, float* bias, int rows, in Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
         int l = S.Lanes;
@@ -165,8 +169,8 @@ public static unsafe class Gemm
         }
         float r0 = S.Sum(s0), r1 = S.Sum(s1);
         for (; p < k; p++) { r0 += a0[p] * b0[p]; r1 += a1[p] * b0[p]; }
-        y[0] = (accumulate ? y[0] : bias == null ? 0f : bias[0]) + alpha * r0;
-        if (rows > 1) y[ldy] = (accumulate ? y[ldy] : bias == null ? 0f : bias[1]) + alpha * r1;
+        y[0] = act.Apply((accumulate ? y[0] : bias == null ? 0f : bias[0]) + alpha * r0);
+        if (rows > 1) y[ldy] = act.Apply((accumulate ? y[ldy] : bias == null ? 0f : bias[1]) + alpha * r1);
     }
 
     /// <summary>Dot product of two equally long spans (SIMD).</summary>
@@ -194,8 +198,8 @@ public static unsafe class Gemm
 /// <summary>Matrix multiply kernels.</summary>
 public static unsafe class MatMul
 {
-    /// <summary>C[M,N] = A[M,K] * B[K,N] (row-major). Allocation-free; c must not overlap a or b.</summary>
-    public static void Run(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k)
+    /// <summary>C[M,N] = activation(A[M,K] * B[K,N]) (row-major). Allocation-free; c must not overlap a or b.</summary>
+    public static void Run(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, Activation activation = default)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "MatMul dimensions must be non-negative");
         if (c.Length < (long)m * n || a.Length < (long)m * k || b.Length < (long)k * n) throw new ArgumentException("MatMul operand too small");
@@ -203,7 +207,7 @@ public static unsafe class MatMul
         fixed (float* pa = a, pb = b, pc = c)
         {
             var src = new BSource { Kind = BSource.RowMajor, B = pb, Ldb = n };
-            GemmCore.Run(pa, k, 1, src, pc, n, m, n, k, 1f, false, null);
+            GemmCore.Run(pa, k, 1, src, pc, n, m, n, k, 1f, false, null, activation);
         }
     }
 

@@ -36,31 +36,34 @@ internal static unsafe class GemmCore
     internal static bool MaskedIm2Col = true;
 
     /// <summary>
-    /// C = alpha * A B' + (accumulate ? C : rowBias[i] or 0). rowBias (may be null) adds bias[i] to row i.
+    /// C = act(alpha * A B' + (accumulate ? C : rowBias[i] or 0)). rowBias (may be null) adds bias[i] to row i; the
+    /// activation is applied to each micro-tile as the last KC block stores it.
     /// </summary>
     internal static void Run(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
-        int m, int n, int k, float alpha, bool accumulate, float* rowBias)
+        int m, int n, int k, float alpha, bool accumulate, float* rowBias, Activation act = default)
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
         {
-            if (accumulate) return;
             for (int i = 0; i < m; i++)
-                new Span<float>(c + i * ldc, n).Fill(rowBias == null ? 0f : rowBias[i]);
+            {
+                if (!accumulate) new Span<float>(c + i * ldc, n).Fill(rowBias == null ? 0f : rowBias[i]);
+                act.Apply(c + i * ldc, n);
+            }
             return;
         }
         switch (SimdLevel.Bits)
         {
-            case 512: Run<V512, Vector512<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
-            case 256: Run<V256, Vector256<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
-            case 128: Run<V128, Vector128<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
-            default: RunScalar(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias); break;
+            case 512: Run<V512, Vector512<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias, act); break;
+            case 256: Run<V256, Vector256<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias, act); break;
+            case 128: Run<V128, Vector128<float>>(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias, act); break;
+            default: RunScalar(a, ars, acs, src, c, ldc, m, n, k, alpha, accumulate, rowBias, act); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Run<S, TV>(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
-        int m, int n, int k, float alpha, bool accumulate, float* rowBias)
+        int m, int n, int k, float alpha, bool accumulate, float* rowBias, Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
         float* panel = stackalloc float[PanelFloats];
@@ -69,21 +72,21 @@ internal static unsafe class GemmCore
         int jc = 0;
         // full panels of two vectors, then a narrow tail panel of one vector (of half width where that suffices)
         for (; jc + l < n; jc += 2 * l)
-            Panel<S, TV, R2>(a, ars, acs, src, c, ldc, m, Math.Min(2 * l, n - jc), jc, k, alpha, accumulate, rowBias, panel, tile);
+            Panel<S, TV, R2>(a, ars, acs, src, c, ldc, m, Math.Min(2 * l, n - jc), jc, k, alpha, accumulate, rowBias, act, panel, tile);
         if (jc < n)
         {
             int nr = n - jc;
             if (typeof(S) == typeof(V512) && nr <= 8)
-                Panel<V256, Vector256<float>, R1>(a, ars, acs, src, c, ldc, m, nr, jc, k, alpha, accumulate, rowBias, panel, tile);
+                Panel<V256, Vector256<float>, R1>(a, ars, acs, src, c, ldc, m, nr, jc, k, alpha, accumulate, rowBias, act, panel, tile);
             else
-                Panel<S, TV, R1>(a, ars, acs, src, c, ldc, m, nr, jc, k, alpha, accumulate, rowBias, panel, tile);
+                Panel<S, TV, R1>(a, ars, acs, src, c, ldc, m, nr, jc, k, alpha, accumulate, rowBias, act, panel, tile);
         }
     }
 
     /// <summary>Columns [jc, jc+nr) of C, nr &lt;= V.N vectors: for each KC block pack (or point at) B', then sweep the rows of A.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Panel<S, TV, V>(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc, int m, int nr, int jc, int k,
-        float alpha, bool accumulate, float* rowBias, float* panel, float* tile)
+        float alpha, bool accumulate, float* rowBias, Activation act, float* panel, float* tile)
         where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
     {
         int nrFull = V.N * S.Lanes;
@@ -99,22 +102,31 @@ internal static unsafe class GemmCore
             else { Pack<S, TV>(src, pc, kc, jc, nr, nrFull, panel); bp = panel; ldbp = nrFull; }
             bool acc = accumulate || !first;
             float* bias = first ? rowBias : null;
+            // the activation belongs to the final sums: only the last KC block applies it
+            var last = pc + kc >= k ? act : default;
             for (int ic = 0; ic < m; ic += MR)
             {
                 int mr = Math.Min(MR, m - ic);
                 float* ai = a + ic * ars + pc * acs;
                 float* bi = bias == null ? null : bias + ic;
+                float* ci = c + ic * ldc + jc;
                 if (nr == nrFull)
-                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, c + ic * ldc + jc, ldc, alpha, acc, bi);
+                {
+                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last);
+                    // transcendental kinds: over the tile just stored, still in L1
+                    if (last.Kind != ActivationKind.None && !last.InRegisters)
+                        for (int r = 0; r < mr; r++) last.Apply<S, TV>(ci + r * ldc, nr);
+                }
                 else
                 {
-                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, tile, nrFull, alpha, false, bi);
+                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, tile, nrFull, alpha, false, bi, default);
                     for (int r = 0; r < mr; r++)
                     {
-                        float* cr = c + (ic + r) * ldc + jc;
+                        float* cr = ci + r * ldc;
                         float* tr = tile + r * nrFull;
                         if (acc) for (int j = 0; j < nr; j++) cr[j] += tr[j];
                         else for (int j = 0; j < nr; j++) cr[j] = tr[j];
+                        last.Apply<S, TV>(cr, nr);
                     }
                 }
             }
@@ -122,23 +134,23 @@ internal static unsafe class GemmCore
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Micro<S, TV, V>(int mr, float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias)
+    static void Micro<S, TV, V>(int mr, float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias, in Activation act)
         where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
     {
         switch (mr)
         {
-            case 6: Micro<S, TV, R6, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            case 5: Micro<S, TV, R5, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            case 4: Micro<S, TV, R4, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            case 3: Micro<S, TV, R3, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            case 2: Micro<S, TV, R2, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
-            default: Micro<S, TV, R1, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias); break;
+            case 6: Micro<S, TV, R6, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            case 5: Micro<S, TV, R5, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            case 4: Micro<S, TV, R4, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            case 3: Micro<S, TV, R3, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            case 2: Micro<S, TV, R2, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            default: Micro<S, TV, R1, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
         }
     }
 
     /// <summary>R.N rows x V.N vectors of C from kc rank-1 updates (broadcast A, FMA with V.N vectors of B').</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Micro<S, TV, R, V>(float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias)
+    static void Micro<S, TV, R, V>(float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias, in Activation act)
         where S : struct, ISimd<TV> where TV : struct where R : struct, IRows where V : struct, IRows
     {
         int l = S.Lanes;
@@ -192,29 +204,25 @@ internal static unsafe class GemmCore
             c30 = S.Add(c30, c31); c40 = S.Add(c40, c41); c50 = S.Add(c50, c51);
         }
         TV va = S.Splat(alpha);
-        StoreRow<S, TV, V>(c, l, c00, c01, va, acc, bias, 0);
-        if (R.N > 1) StoreRow<S, TV, V>(c + ldc, l, c10, c11, va, acc, bias, 1);
-        if (R.N > 2) StoreRow<S, TV, V>(c + 2 * ldc, l, c20, c21, va, acc, bias, 2);
-        if (R.N > 3) StoreRow<S, TV, V>(c + 3 * ldc, l, c30, c31, va, acc, bias, 3);
-        if (R.N > 4) StoreRow<S, TV, V>(c + 4 * ldc, l, c40, c41, va, acc, bias, 4);
-        if (R.N > 5) StoreRow<S, TV, V>(c + 5 * ldc, l, c50, c51, va, acc, bias, 5);
+        StoreRow<S, TV, V>(c, l, c00, c01, va, acc, bias, 0, act);
+        if (R.N > 1) StoreRow<S, TV, V>(c + ldc, l, c10, c11, va, acc, bias, 1, act);
+        if (R.N > 2) StoreRow<S, TV, V>(c + 2 * ldc, l, c20, c21, va, acc, bias, 2, act);
+        if (R.N > 3) StoreRow<S, TV, V>(c + 3 * ldc, l, c30, c31, va, acc, bias, 3, act);
+        if (R.N > 4) StoreRow<S, TV, V>(c + 4 * ldc, l, c40, c41, va, acc, bias, 4, act);
+        if (R.N > 5) StoreRow<S, TV, V>(c + 5 * ldc, l, c50, c51, va, acc, bias, 5, act);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreRow<S, TV, V>(float* c, int l, TV v0, TV v1, TV va, bool acc, float* bias, int r)
+    static void StoreRow<S, TV, V>(float* c, int l, TV v0, TV v1, TV va, bool acc, float* bias, int r, in Activation act)
         where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
     {
-        if (acc)
-        {
-            S.Store(c, S.Fma(v0, va, S.Load(c)));
-            if (V.N > 1) S.Store(c + l, S.Fma(v1, va, S.Load(c + l)));
-        }
-        else
-        {
-            TV bv = bias == null ? S.Zero : S.Splat(bias[r]);
-            S.Store(c, S.Fma(v0, va, bv));
-            if (V.N > 1) S.Store(c + l, S.Fma(v1, va, bv));
-        }
+        TV i0, i1;
+        if (acc) { i0 = S.Load(c); i1 = V.N > 1 ? S.Load(c + l) : i0; }
+        else i0 = i1 = bias == null ? S.Zero : S.Splat(bias[r]);
+        TV y0 = S.Fma(v0, va, i0), y1 = S.Fma(v1, va, i1);
+        if (act.Kind != ActivationKind.None) { y0 = act.Apply<S, TV>(y0); y1 = act.Apply<S, TV>(y1); }
+        S.Store(c, y0);
+        if (V.N > 1) S.Store(c + l, y1);
     }
 
     // ---------------- packing ----------------
@@ -443,7 +451,7 @@ internal static unsafe class GemmCore
     // ---------------- scalar fallback ----------------
 
     static void RunScalar(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
-        int m, int n, int k, float alpha, bool accumulate, float* rowBias)
+        int m, int n, int k, float alpha, bool accumulate, float* rowBias, Activation act)
     {
         const int nrFull = 8;
         int kcMax = PanelFloats / nrFull;
@@ -466,7 +474,7 @@ internal static unsafe class GemmCore
                         float* bp = panel + j;
                         for (int p = 0; p < kc; p++, bp += nrFull) s += ai[p * acs] * *bp;
                         float init = acc ? cr[j] : pc == 0 && rowBias != null ? rowBias[i] : 0f;
-                        cr[j] = init + alpha * s;
+                        cr[j] = pc + kc >= k ? act.Apply(init + alpha * s) : init + alpha * s;
                     }
                 }
             }

@@ -3,13 +3,14 @@ using System.Diagnostics;
 namespace ModelGen.Benchmarks;
 
 /// <summary>
-/// `quick [substring]`: a fast side-by-side without BenchmarkDotNet (for tuning): median (and best) of 15 timed batches per case,
+/// `quick [substring]` (or `quick fusion`: fused vs separate activation): a fast side-by-side without BenchmarkDotNet (for tuning): median (and best) of 15 timed batches per case,
 /// each batch at least ~20 ms, after a warm-up. Not a replacement for the BenchmarkDotNet numbers.
 /// </summary>
 internal static class Quick
 {
     public static void Run(string filter)
     {
+        if (filter == "fusion") { Fusion(); return; }
         Console.WriteLine($"{"case",-30} {"ModelGen us",12} {"GMAC/s",8} {"ORT us",12} {"GMAC/s",8} {"ratio",6} | best of 15: {"ModelGen",8} {"ORT",8} {"ratio",6}");
         foreach (var name in ConvBenchmarks.Cases)
         {
@@ -25,6 +26,21 @@ internal static class Quick
             var b = new GemmBenchmarks { Case = name };
             b.Setup();
             Report(name, GemmBenchmarks.Macs(name), b.ModelGen, b.Ort);
+            b.Cleanup();
+        }
+    }
+
+    /// <summary>Conv2D then a separate LeakyRelu pass vs the activation fused into Conv2D's store, interleaved per case.</summary>
+    static void Fusion()
+    {
+        Console.WriteLine($"{"case",-30} {"conv+pass us",12} {"fused us",10} {"ratio",6} | best of 15: {"conv+pass",10} {"fused",8} {"ratio",6}");
+        foreach (var name in ConvBenchmarks.Cases)
+        {
+            var b = new ConvBenchmarks { Case = name };
+            b.Setup();
+            var (s, smin) = Median(b.ThenLeakyRelu);
+            var (f, fmin) = Median(b.FusedLeakyRelu);
+            Console.WriteLine($"{name,-30} {s * 1e6,12:F1} {f * 1e6,10:F1} {s / f,6:F2} | {"",12}{smin * 1e6,10:F1} {fmin * 1e6,8:F1} {smin / fmin,6:F2}");
             b.Cleanup();
         }
     }

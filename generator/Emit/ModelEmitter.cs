@@ -66,6 +66,9 @@ public sealed class ModelEmitter
 
     static Operator Op(Node n) => OperatorRegistry.Find(n.Domain, n.OpType, n.Opset);
 
+    /// <summary>The op type, with a fused activation as "+Kind" (e.g. Conv+Relu).</summary>
+    static string Label(Node n) => n.Has(FusedActivation.KindAttr) ? n.OpType + "+" + n.Str(FusedActivation.KindAttr, "") : n.OpType;
+
     void AssignStorage()
     {
         foreach (var v in G.Inputs) _storage[v] = new Storage { Kind = StorageKind.Input, Name = _names.Unique(v.Name) };
@@ -259,7 +262,7 @@ public sealed class ModelEmitter
             var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{where.Offset}]" : where.InPlace ? "in-place" : where.Kind.ToString().ToLowerInvariant();
             long macs = Macs(n);
             long weights = n.Inputs.Where(v => v != null && _consts.Contains(v)).Distinct().Sum(v => (long)v.Length * DTypes.Size(v.Type));
-            _w.Line($"//   {i++,4}  {n.OpType,-20} {outs,-22} {place,-16} {(macs > 0 ? macs.ToString() : "-"),12} {(weights > 0 ? weights.ToString() : "-"),10}  {Clip(n.Name, 60)}");
+            _w.Line($"//   {i++,4}  {Label(n),-20} {outs,-22} {place,-16} {(macs > 0 ? macs.ToString() : "-"),12} {(weights > 0 ? weights.ToString() : "-"),10}  {Clip(n.Name, 60)}");
         }
         _w.Line($"//   total: {G.Nodes.Count} layers, {TotalMacs} MACs, {WeightBytes} weight bytes, arena {_plan.ArenaBytes} bytes");
         _w.Line("//");
@@ -457,7 +460,7 @@ public sealed class ModelEmitter
         var ins = string.Join(", ", n.Inputs.Select(v => v == null ? "-" : $"{Clip(v.Name, 40)}{Shape.Format(v.Shape)}"));
         var outs = string.Join(", ", n.Outputs.Select(v => $"{Clip(v.Name, 40)}{Shape.Format(v.Shape)}"));
         w.Line();
-        w.Line($"// {(step >= 0 ? "[" + step + "] " : "")}{n.OpType}{(string.IsNullOrEmpty(n.Name) ? "" : " '" + Clip(n.Name, 60) + "'")}: {ins} -> {outs}");
+        w.Line($"// {(step >= 0 ? "[" + step + "] " : "")}{Label(n)}{(string.IsNullOrEmpty(n.Name) ? "" : " '" + Clip(n.Name, 60) + "'")}: {ins} -> {outs}");
         var op = Op(n);
         foreach (var o in _scratch.TryGetValue(n, out var sv) ? n.Outputs.Append(sv) : n.Outputs)
         {

@@ -8,7 +8,8 @@ namespace ModelGen.Compiler.Operators;
 
 /// <summary>
 /// Conv over N spatial dimensions: X [N, C, D1..Dn], W [M, C/group, k1..kn], optional B [M] -> Y [N, M, o1..on].
-/// Attributes: group (grouped and depthwise), kernel_shape (optional, from W), strides, dilations, pads, auto_pad.
+/// Attributes: group (grouped and depthwise), kernel_shape (optional, from W), strides, dilations, pads, auto_pad,
+/// and a fused activation (<see cref="FusedActivation"/>) applied as each output is stored.
 /// </summary>
 public sealed class Conv : Operator
 {
@@ -36,6 +37,7 @@ public sealed class Conv : Operator
         var kernel = Window.KernelShape(n, r, w.Shape.Skip(2).ToArray());
         var win = Window.Resolve(n, x.Shape.Skip(2).ToArray(), kernel, ceilMode: false, dilationsAllowed: true);
         n.State = new Geo { W = win, N = x.Shape[0], C = c, M = m, Group = (int)group, ICg = c / (int)group, OCg = m / (int)group };
+        FusedActivation.Of(n);
         SetOut(n, 0, x.Type, new[] { x.Shape[0], m }.Concat(win.Out).ToArray());
     }
 
@@ -82,6 +84,7 @@ public sealed class Conv : Operator
                     y.Set((bn * geo.M + m) * outPlane + o, acc);
                 });
             }
+        FusedActivation.ApplyTo(n, y);
         return new[] { y };
     }
 
@@ -103,7 +106,7 @@ public sealed class Conv : Operator
         e.W.Line($"ModelGen.Runtime.Conv.Conv2D({e.Span(n.In(0))}, {e.Span(n.In(1))}, {bias}, {e.Span(n.Out())}, " +
             $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +
             $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
-            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group});");
+            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group}{FusedActivation.NetArg(n)});");
     }
 
     /// <summary>
@@ -114,6 +117,8 @@ public sealed class Conv : Operator
     /// Dot form (strided or short rows): each output element is a local accumulator over the input channels and the
     /// taps, whose valid range is computed once per output position; the longer reduction goes innermost and long
     /// constant ones are unrolled into four partial sums.
+    /// A fused activation is applied to the accumulator as it is stored (dot form), or to each output row once its
+    /// accumulation is complete, while the row is still in cache (row form).
     /// </summary>
     static void EmitLoops(Node n, EmitContext e, Geo geo)
     {
@@ -121,6 +126,7 @@ public sealed class Conv : Operator
         var x = n.In(0); var wt = n.In(1); var b = n.In(2); var y = n.Out();
         var t = x.Type; var ty = DTypes.CsName(t);
         var w = e.W;
+        var act = FusedActivation.Of(n);
         int r = g.Rank, inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize;
         if (outPlane == 0 || geo.N == 0 || geo.M == 0) return;
         int opened = WindowEmit.OpenChannelLoops(e, geo.N, geo.M, geo.Group, geo.OCg, out var bn, out var grp, out var m);
@@ -169,7 +175,7 @@ public sealed class Conv : Operator
                 WindowEmit.Dot(e, acc, t, x, WindowEmit.Sum(xT), g.Dilations[last], wt, WindowEmit.Sum(wT), 1, d.Lo, d.Hi, full ? g.Kernel[last] : -1);
             }
             WindowEmit.Close(e, inner);
-            w.Line($"{e.At(y, WindowEmit.Sum(yT))} = {acc};");
+            w.Line($"{e.At(y, WindowEmit.Sum(yT))} = {(act == null ? acc : act.Expr(e, t, acc))};");
         }
         else
         {
@@ -244,6 +250,11 @@ public sealed class Conv : Operator
                 w.Close();
             }
             WindowEmit.Close(e, inner);
+            if (act != null)
+            {
+                var v = e.Var("v");
+                w.Line($"for (int {col} = 0; {col} < {ow}; {col}++) {{ {ty} {v} = {e.At(y, Idx.Sum(yr, col))}; {e.At(y, Idx.Sum(yr, col))} = {act.Expr(e, t, v)}; }}");
+            }
         }
         WindowEmit.Close(e, opened);
     }

@@ -3,7 +3,10 @@ using ModelGen.Compiler.IR;
 
 namespace ModelGen.Compiler.Operators;
 
-/// <summary>Gemm: Y = alpha * A' * B' + beta * C, with A' = transA ? A^T : A, B' likewise; C broadcasts to [M, N].</summary>
+/// <summary>
+/// Gemm: Y = alpha * A' * B' + beta * C, with A' = transA ? A^T : A, B' likewise; C broadcasts to [M, N]. A fused
+/// activation (<see cref="FusedActivation"/>) is applied to Y as it is stored.
+/// </summary>
 public sealed class Gemm : Operator
 {
     sealed class Dims { public int M, N, K; public bool TransA, TransB; public float Alpha, Beta; }
@@ -29,6 +32,7 @@ public sealed class Gemm : Operator
         if (n.In(2) != null && !Shape.Equal(Shape.Broadcast(n.In(2).Shape, outShape), outShape))
             throw Error($"Gemm C of shape {Shape.Format(n.In(2).Shape)} does not broadcast to [{d.M},{d.N}]");
         n.State = d;
+        FusedActivation.Of(n);
         SetOut(n, 0, a.Type, outShape);
     }
 
@@ -48,6 +52,7 @@ public sealed class Gemm : Operator
                 if (c != null) v += d.Beta * c.GetDouble(m * cst[0] + j * cst[1]);
                 y.Set(m * d.N + j, v);
             }
+        FusedActivation.ApplyTo(n, y);
         return new[] { y };
     }
 
@@ -67,7 +72,7 @@ public sealed class Gemm : Operator
             else return false;
         }
         e.W.Line($"ModelGen.Runtime.Gemm.Run({e.Span(n.In(0))}, {e.Span(n.In(1))}, {bias}, {e.Span(n.Out())}, {d.M}, {d.N}, {d.K}, " +
-            $"transA: {(d.TransA ? "true" : "false")}, transB: {(d.TransB ? "true" : "false")}, alpha: {EmitContext.F(d.Alpha)}, beta: {EmitContext.F(d.Beta)}, ModelGen.Runtime.BiasKind.{kind});");
+            $"transA: {(d.TransA ? "true" : "false")}, transB: {(d.TransB ? "true" : "false")}, alpha: {EmitContext.F(d.Alpha)}, beta: {EmitContext.F(d.Beta)}, ModelGen.Runtime.BiasKind.{kind}{FusedActivation.NetArg(n)});");
         return true;
     }
 
@@ -92,6 +97,13 @@ public sealed class Gemm : Operator
             var cs = Shape.BroadcastStrides(c.Shape, y.Shape);
             var cv = e.At(c, Idx.Sum(Idx.Mul(m, cs[0]), Idx.Mul(j, cs[1])));
             v += d.Beta == 1f ? $" + {cv}" : $" + {EmitContext.Lit(t, d.Beta)} * {cv}";
+        }
+        var act = FusedActivation.Of(n);
+        if (act != null)
+        {
+            var r = e.Var("r");
+            w.Line($"{ty} {r} = {v};");
+            v = act.Expr(e, t, r);
         }
         w.Line($"{e.At(y, Idx.Sum(Idx.Mul(m, d.N), j))} = {v};");
         w.Close();

@@ -7,7 +7,8 @@ namespace ModelGen.Compiler.Operators;
 
 /// <summary>
 /// MatMul with numpy semantics: a 1-D A is a row [1, K] and a 1-D B a column [K, 1] (the added dimension is removed
-/// from the result); leading batch dimensions broadcast.
+/// from the result); leading batch dimensions broadcast. A fused activation (<see cref="FusedActivation"/>, float types)
+/// is applied to each output as it is stored.
 /// </summary>
 public sealed class MatMul : Operator
 {
@@ -23,6 +24,7 @@ public sealed class MatMul : Operator
         var st = new St();
         var outShape = st.Resolve(n.OpType, a.Shape, b.Shape);
         n.State = st;
+        if (FusedActivation.Of(n) != null && !DTypes.IsFloat(a.Type)) throw Error("a fused activation needs a float MatMul");
         SetOut(n, 0, a.Type, outShape);
     }
 
@@ -56,6 +58,7 @@ public sealed class MatMul : Operator
                     }
                 }
         }
+        FusedActivation.ApplyTo(n, c);
         return new[] { c };
     }
 
@@ -67,7 +70,14 @@ public sealed class MatMul : Operator
         var w = e.W;
         int M = st.M, N = st.N, K = st.K;
         if (c.Length == 0) return;
-        if (K == 0) { var z = e.Var("i"); w.Line($"for (int {z} = 0; {z} < {c.Length}; {z}++) {e.At(c, z)} = {EmitContext.Lit(t, 0)};"); return; }
+        var act = FusedActivation.Of(n);
+        if (K == 0)
+        {
+            var z = e.Var("i");
+            var zero = EmitContext.Lit(t, 0);
+            w.Line($"for (int {z} = 0; {z} < {c.Length}; {z}++) {e.At(c, z)} = {(act == null ? zero : act.Expr(e, t, zero))};");
+            return;
+        }
         // loops over the broadcast batch dimensions
         int opened = 0;
         var aT = new List<string>(); var bT = new List<string>(); var cT = new List<string>();
@@ -88,7 +98,7 @@ public sealed class MatMul : Operator
         {
             // Net profile: the SIMD kernel of ModelGen.Runtime, one call per batch
             string S(Value v, string off, int len) => opened == 0 && v.Length == len ? e.Span(v) : $"{e.Span(v)}.Slice({off}, {len})";
-            w.Line($"ModelGen.Runtime.MatMul.Run({S(a, ao, M * K)}, {S(b, bo, K * N)}, {S(c, co, M * N)}, {M}, {N}, {K});");
+            w.Line($"ModelGen.Runtime.MatMul.Run({S(a, ao, M * K)}, {S(b, bo, K * N)}, {S(c, co, M * N)}, {M}, {N}, {K}{FusedActivation.NetArg(n)});");
         }
         else
         {
@@ -101,7 +111,7 @@ public sealed class MatMul : Operator
             if (N > 1) w.Open($"for (int {j} = 0; {j} < {N}; {j}++)");
             w.Line($"{ty} {acc} = {EmitContext.Lit(t, 0)};");
             WindowEmit.Dot(e, acc, t, a, ar, 1, b, Idx.Sum(bo, WindowEmit.Mul(j, 1)), N, "0", WindowEmit.I(K), K);
-            w.Line($"{e.At(c, Idx.Sum(cr, WindowEmit.Mul(j, 1)))} = {acc};");
+            w.Line($"{e.At(c, Idx.Sum(cr, WindowEmit.Mul(j, 1)))} = {(act == null ? acc : act.Expr(e, t, acc))};");
             if (N > 1) w.Close();
             if (M > 1) w.Close();
         }

@@ -20,6 +20,11 @@ public static class PassManager
         new DeadNodeElimination(),
         new MatMulAddToGemm(),
         new ConvBatchNormFolding(),
+        new HardSwishFusion(),
+        // after BatchNorm folding (the activation follows the folded node), before the chains (it would join them)
+        new ActivationFusion(),
+        // after ActivationFusion: a Pad after a fused Relu is known non-negative for MaxPool
+        new PadFolding(),
         new LayerNormFusion(),
         new GeluFusion(),
         new TransposeCancellation(),

@@ -414,4 +414,76 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         long after = GC.GetAllocatedBytesForCurrentThread();
         Assert.Equal(0, after - before);
     }
+
+    // ---------------- fused activation epilogues ----------------
+
+    public static IEnumerable<object[]> ActivationKinds() => new[]
+    {
+        new Activation(ActivationKind.Relu), new Activation(ActivationKind.Clip, -0.3f, 0.6f), new Activation(ActivationKind.LeakyRelu, 0.1f),
+        new Activation(ActivationKind.Sigmoid), new Activation(ActivationKind.Tanh), new Activation(ActivationKind.HardSigmoid, 0.3f, 0.4f),
+        new Activation(ActivationKind.HardSwish), new Activation(ActivationKind.Silu),
+    }.Select(a => new object[] { a.Kind.ToString(), a.Alpha, a.Beta });
+
+    /// <summary>
+    /// Every kernel path with a fused activation equals the same kernel without one followed by the scalar activation:
+    /// pointwise, im2col (incl. a KC split and a tail panel), depthwise staged and general, Gemm's dot-row path, bias
+    /// kinds written first, and MatMul, at every SIMD width.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ActivationKinds))]
+    public void FusedActivationMatchesSeparatePass(string kind, float alpha, float beta)
+    {
+        var act = new Activation(Enum.Parse<ActivationKind>(kind), alpha, beta);
+        var rng = new Random(5);
+        void Check(string what, float[] plain, float[] fused, int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                float want = act.Apply(plain[i]);
+                if (!(Math.Abs(fused[i] - want) <= 1e-5 * Math.Max(1, Math.Abs(want))))
+                    Assert.Fail($"{what} {kind}: element {i}: got {fused[i]}, expected {want} (pre-activation {plain[i]})");
+            }
+            for (int i = n; i < fused.Length; i++)
+                if (fused[i] != Guard) Assert.Fail($"{what}: wrote past the output at {i}");
+        }
+        var convs = new[]
+        {
+            new ConvShape(1, 16, 9, 9, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true),       // pointwise
+            new ConvShape(1, 300, 5, 7, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, false),     // pointwise, K split in KC blocks
+            new ConvShape(2, 8, 10, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true),      // im2col, tail panel
+            new ConvShape(1, 40, 9, 9, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true),        // strided im2col, K > KC
+            new ConvShape(1, 6, 12, 21, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, true),       // depthwise, staged rows
+            new ConvShape(1, 6, 12, 21, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, false),     // depthwise x2, strided (general)
+        };
+        ForEachWidth(width =>
+        {
+            foreach (var s in convs)
+            {
+                var x = Rand(rng, s.Batch * s.InC * s.InH * s.InW);
+                var w = Rand(rng, s.OutC * (s.InC / s.Groups) * s.KH * s.KW, 0.5f);
+                var bias = s.Bias ? Rand(rng, s.OutC) : Array.Empty<float>();
+                int n = s.Batch * s.OutC * s.OutH * s.OutW;
+                var plain = WithGuard(n); var fused = WithGuard(n);
+                Conv.Conv2D(x, w, bias, plain, s.Batch, s.InC, s.InH, s.InW, s.OutC, s.KH, s.KW, s.OutH, s.OutW, s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, s.Groups);
+                Conv.Conv2D(x, w, bias, fused, s.Batch, s.InC, s.InH, s.InW, s.OutC, s.KH, s.KW, s.OutH, s.OutW, s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, s.Groups, act);
+                Check($"Conv2D {s} width={width}", plain, fused, n);
+            }
+            foreach (var (m, nn, k, ta, tb, bk) in new[]
+            {
+                (3, 20, 300, false, true, BiasKind.Row), (7, 20, 300, false, false, BiasKind.Column), (5, 37, 40, true, false, BiasKind.Matrix),
+                (9, 33, 17, false, true, BiasKind.None), (4, 5, 0, false, false, BiasKind.Scalar),
+            })
+            {
+                var a = Rand(rng, m * k); var b = Rand(rng, k * nn); var c = Rand(rng, m * nn);
+                var plain = WithGuard(m * nn); var fused = WithGuard(m * nn);
+                Gemm.Run(a, b, c, plain, m, nn, k, ta, tb, 0.9f, 1.1f, bk);
+                Gemm.Run(a, b, c, fused, m, nn, k, ta, tb, 0.9f, 1.1f, bk, act);
+                Check($"Gemm {m}x{nn}x{k} {ta} {tb} {bk} width={width}", plain, fused, m * nn);
+                if (ta || tb) continue;
+                MatMul.Run(a, b, plain, m, nn, k);
+                MatMul.Run(a, b, fused, m, nn, k, act);
+                Check($"MatMul {m}x{nn}x{k} width={width}", plain, fused, m * nn);
+            }
+        });
+    }
 }

@@ -1,0 +1,88 @@
+using System;
+using System.Linq;
+using ModelGen.Compiler.Emit;
+using ModelGen.Compiler.IR;
+using Attribute = ModelGen.Compiler.IR.Attribute;
+
+namespace ModelGen.Compiler.Operators;
+
+/// <summary>
+/// The activation a Conv, Gemm or MatMul applies to each output as it stores it (set by the ActivationFusion pass).
+/// In the IR it is three node attributes in ModelGen's reserved "_mg_" namespace: _mg_activation (the kind, named as
+/// ModelGen.Runtime.ActivationKind), _mg_alpha and _mg_beta (Clip: min and max; LeakyRelu: alpha; HardSigmoid: alpha
+/// and beta). Evaluation, the scalar loops of both profiles and the Net kernels' epilogue all read it from here.
+/// </summary>
+public sealed class FusedActivation
+{
+    public const string KindAttr = "_mg_activation", AlphaAttr = "_mg_alpha", BetaAttr = "_mg_beta";
+
+    static readonly string[] s_kinds = { "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Silu" };
+
+    public string Kind { get; }
+    public float Alpha { get; }
+    public float Beta { get; }
+
+    public FusedActivation(string kind, float alpha = 0f, float beta = 0f)
+    {
+        if (!s_kinds.Contains(kind)) throw new CompileException(Diag.InvalidModel, $"unknown fused activation '{kind}' ({string.Join(", ", s_kinds)})");
+        Kind = kind; Alpha = alpha; Beta = beta;
+    }
+
+    /// <summary>The node's fused activation, or null when it has none.</summary>
+    public static FusedActivation Of(Node n)
+        => n.Has(KindAttr) ? new FusedActivation(n.Str(KindAttr, ""), n.Float(AlphaAttr, 0f), n.Float(BetaAttr, 0f)) : null;
+
+    public Attribute[] Attributes() => new[]
+    {
+        new Attribute { Name = KindAttr, Type = AttrType.String, S = Kind },
+        new Attribute { Name = AlphaAttr, Type = AttrType.Float, F = Alpha },
+        new Attribute { Name = BetaAttr, Type = AttrType.Float, F = Beta },
+    };
+
+    public double Apply(double x) => Kind switch
+    {
+        "Relu" => x < 0 ? 0 : x,
+        "Clip" => x < Alpha ? Alpha : x > Beta ? Beta : x,
+        "LeakyRelu" => x < 0 ? Alpha * x : x,
+        "Sigmoid" => Unary.Sigmoid(x),
+        "Tanh" => Math.Tanh(x),
+        "HardSigmoid" => Unary.HardSigmoid(x, Alpha, Beta),
+        "HardSwish" => x * Unary.HardSigmoid(x, 1.0 / 6, 0.5),
+        _ => x * Unary.Sigmoid(x),
+    };
+
+    /// <summary>Applies the node's activation (if any) in place to an evaluated output.</summary>
+    public static void ApplyTo(Node n, TensorData y)
+    {
+        var a = Of(n);
+        if (a == null) return;
+        for (int i = 0; i < y.Length; i++) y.Set(i, a.Apply(y.GetDouble(i)));
+    }
+
+    /// <summary>The activation of <paramref name="x"/> (a local or an element access: it may be read more than once).</summary>
+    public string Expr(EmitContext e, DType t, string x)
+    {
+        string L(double v) => EmitContext.Lit(t, v);
+        string HardSigmoid(double alpha, double beta) => e.Math("Max", t, L(0), e.Math("Min", t, L(1), $"{x} * {L(alpha)} + {L(beta)}"));
+        return Kind switch
+        {
+            "Relu" => $"({x} < {L(0)} ? {L(0)} : {x})",
+            "Clip" => $"({x} < {L(Alpha)} ? {L(Alpha)} : {x} > {L(Beta)} ? {L(Beta)} : {x})",
+            "LeakyRelu" => $"({x} < {L(0)} ? {x} * {L(Alpha)} : {x})",
+            "Sigmoid" => $"({L(1)} / ({L(1)} + {e.Math("Exp", t, "-" + x)}))",
+            "Tanh" => e.Math("Tanh", t, x),
+            "HardSigmoid" => HardSigmoid(Alpha, Beta),
+            "HardSwish" => $"({x} * {HardSigmoid(1.0 / 6, 0.5)})",
+            _ => $"({x} / ({L(1)} + {e.Math("Exp", t, "-" + x)}))",
+        };
+    }
+
+    /// <summary>The trailing argument of a ModelGen.Runtime kernel call ("" when the node has no activation).</summary>
+    public static string NetArg(Node n)
+    {
+        var a = Of(n);
+        return a == null ? "" : $", activation: new ModelGen.Runtime.Activation(ModelGen.Runtime.ActivationKind.{a.Kind}, {EmitContext.F(a.Alpha)}, {EmitContext.F(a.Beta)})";
+    }
+
+    public override string ToString() => $"{Kind}({Alpha}, {Beta})";
+}

@@ -1,0 +1,86 @@
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Operators;
+using static ModelGen.Compiler.Passes.PassUtil;
+
+namespace ModelGen.Compiler.Passes;
+
+/// <summary>
+/// A float Conv, Gemm or MatMul followed by Relu, Clip (constant bounds; Relu6), LeakyRelu, Sigmoid, Tanh,
+/// HardSigmoid, HardSwish, or x * Sigmoid(x) (SiLU), whose result is read by that activation alone and is not a graph
+/// output, becomes one node carrying the activation (<see cref="FusedActivation"/>): the kernels apply it as they store
+/// each output, so the intermediate tensor and its second pass over memory disappear.
+/// </summary>
+public sealed class ActivationFusion : IPass
+{
+    public string Name => "ActivationFusion";
+
+    public void Run(Graph graph) => Fixpoint(graph, TryFuse);
+
+    static bool TryFuse(Graph g, Uses uses, Node p)
+    {
+        if (!(Is(p, "Conv") || Is(p, "Gemm") || Is(p, "MatMul")) || p.Outputs.Count != 1 || p.Has(FusedActivation.KindAttr)) return false;
+        var x = p.Out();
+        if (!DTypes.IsFloat(x.Type) || uses.IsGraphOutput(x)) return false;
+        var readers = uses.Of(x);
+        FusedActivation act;
+        Node last;
+        var removed = new List<Node> { p };
+        if (readers.Count == 1)
+        {
+            last = readers[0];
+            act = Match(last, x);
+            removed.Add(last);
+        }
+        else if (readers.Count == 2)
+        {
+            // SiLU: Mul(x, Sigmoid(x)) in either operand order
+            var sig = readers.FirstOrDefault(r => Is(r, "Sigmoid"));
+            last = readers.FirstOrDefault(r => r != sig && Is(r, "Mul"));
+            if (sig == null || last == null || uses.Only(sig.Out()) != last || Other(last, x) != sig.Out()) return false;
+            act = new FusedActivation("Silu");
+            removed.Add(sig); removed.Add(last);
+        }
+        else return false;
+        if (act == null || !g.Nodes.Contains(last) || last.Out().Type != x.Type || !Shape.Equal(last.Out().Shape, x.Shape)) return false;
+        var node = MakeIn(p.Domain, p.OpType, p.Opset, p.Name, p.Inputs, new[] { last.Out() },
+            p.Attributes.Values.Concat(act.Attributes()).ToArray());
+        Replace(g, removed, node);
+        return true;
+    }
+
+    /// <summary>The activation node <paramref name="a"/> computes on <paramref name="x"/>, or null.</summary>
+    static FusedActivation Match(Node a, Value x)
+    {
+        if (a == null || a.Outputs.Count != 1 || a.In(0) != x) return null;
+        if (Is(a, "Relu")) return new FusedActivation("Relu");
+        if (Is(a, "Sigmoid")) return new FusedActivation("Sigmoid");
+        if (Is(a, "Tanh")) return new FusedActivation("Tanh");
+        if (Is(a, "HardSwish")) return new FusedActivation("HardSwish");
+        if (Is(a, "LeakyRelu")) return new FusedActivation("LeakyRelu", a.Float("alpha", 0.01f));
+        if (Is(a, "HardSigmoid")) return new FusedActivation("HardSigmoid", a.Float("alpha", 0.2f), a.Float("beta", 0.5f));
+        if (Is(a, "Clip"))
+        {
+            float lo, hi;
+            if (a.Opset < 11) { lo = a.Float("min", float.NegativeInfinity); hi = a.Float("max", float.PositiveInfinity); }
+            else
+            {
+                var l = Bound(a, 1, float.NegativeInfinity); var h = Bound(a, 2, float.PositiveInfinity);
+                if (l == null || h == null) return null;
+                lo = l.Value; hi = h.Value;
+            }
+            // Clip with min > max is min(max(x, lo), hi) = hi everywhere: the kernels' form agrees, but leave it alone
+            return lo <= hi ? new FusedActivation("Clip", lo, hi) : null;
+        }
+        return null;
+    }
+
+    /// <summary>Clip bound input i: its constant value, the default when absent, null when computed at run time.</summary>
+    static float? Bound(Node a, int i, float dflt)
+    {
+        var v = a.In(i);
+        if (v == null) return dflt;
+        return v.IsConst && v.Length == 1 ? (float)v.Const.GetDouble(0) : null;
+    }
+}

@@ -1,0 +1,117 @@
+using System;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+
+namespace ModelGen.Runtime;
+
+/// <summary>The activation a kernel applies to each output as it stores it (a fused epilogue).</summary>
+public enum ActivationKind
+{
+    /// <summary>y = x.</summary>
+    None,
+    /// <summary>max(x, 0).</summary>
+    Relu,
+    /// <summary>min(max(x, alpha), beta) (Relu6: alpha 0, beta 6).</summary>
+    Clip,
+    /// <summary>x &gt;= 0 ? x : alpha * x.</summary>
+    LeakyRelu,
+    /// <summary>1 / (1 + exp(-x)).</summary>
+    Sigmoid,
+    /// <summary>tanh(x).</summary>
+    Tanh,
+    /// <summary>max(0, min(1, alpha * x + beta)).</summary>
+    HardSigmoid,
+    /// <summary>x * max(0, min(1, x / 6 + 1/2)).</summary>
+    HardSwish,
+    /// <summary>x * sigmoid(x) (SiLU, Swish).</summary>
+    Silu,
+}
+
+/// <summary>An activation kind with its two parameters (see <see cref="ActivationKind"/> for their meaning per kind).</summary>
+public readonly struct Activation
+{
+    public readonly ActivationKind Kind;
+    public readonly float Alpha, Beta;
+
+    public Activation(ActivationKind kind, float alpha = 0f, float beta = 0f) { Kind = kind; Alpha = alpha; Beta = beta; }
+
+    /// <summary>Kinds computed on the accumulator vectors before they are stored (a few min/max/FMA each).</summary>
+    internal bool InRegisters => Kind is ActivationKind.Relu or ActivationKind.Clip or ActivationKind.LeakyRelu
+        or ActivationKind.HardSigmoid or ActivationKind.HardSwish;
+
+    /// <summary>The activation of one value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Apply(float x) => Kind switch
+    {
+        ActivationKind.Relu => x < 0f ? 0f : x,
+        ActivationKind.Clip => x < Alpha ? Alpha : x > Beta ? Beta : x,
+        ActivationKind.LeakyRelu => x < 0f ? Alpha * x : x,
+        ActivationKind.Sigmoid => 1f / (1f + MathF.Exp(-x)),
+        ActivationKind.Tanh => MathF.Tanh(x),
+        ActivationKind.HardSigmoid => MathF.Max(0f, MathF.Min(1f, Alpha * x + Beta)),
+        ActivationKind.HardSwish => x * MathF.Max(0f, MathF.Min(1f, x * (1f / 6f) + 0.5f)),
+        ActivationKind.Silu => x / (1f + MathF.Exp(-x)),
+        _ => x,
+    };
+
+    /// <summary>The in-register kinds on one vector; other kinds pass through (their span form runs after the store).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal TV Apply<S, TV>(TV v) where S : struct, ISimd<TV> where TV : struct
+    {
+        switch (Kind)
+        {
+            case ActivationKind.Relu: return S.Max(v, S.Zero);
+            case ActivationKind.Clip: return S.Min(S.Max(v, S.Splat(Alpha)), S.Splat(Beta));
+            // max(x, 0) + alpha * min(x, 0): no compare-and-select needed
+            case ActivationKind.LeakyRelu: return S.Fma(S.Splat(Alpha), S.Min(v, S.Zero), S.Max(v, S.Zero));
+            case ActivationKind.HardSigmoid: return S.Min(S.Max(S.Fma(v, S.Splat(Alpha), S.Splat(Beta)), S.Zero), S.Splat(1f));
+            case ActivationKind.HardSwish: return S.Mul(v, S.Min(S.Max(S.Fma(v, S.Splat(1f / 6f), S.Splat(0.5f)), S.Zero), S.Splat(1f)));
+            default: return v;
+        }
+    }
+
+    /// <summary>Applies the activation in place to n floats just written (still in cache).</summary>
+    internal unsafe void Apply<S, TV>(float* p, int n) where S : struct, ISimd<TV> where TV : struct
+    {
+        if (Kind == ActivationKind.None || n <= 0) return;
+        if (InRegisters)
+        {
+            int l = S.Lanes, i = 0;
+            for (; i + l <= n; i += l) S.Store(p + i, Apply<S, TV>(S.Load(p + i)));
+            for (; i < n; i++) p[i] = Apply(p[i]);
+            return;
+        }
+        var y = new Span<float>(p, n);
+        switch (Kind)
+        {
+            case ActivationKind.Sigmoid: TensorPrimitives.Sigmoid(y, y); break;
+            case ActivationKind.Tanh: TensorPrimitives.Tanh(y, y); break;
+            default:
+            {
+                // SiLU: sigmoid of a chunk on the stack, times the chunk
+                float* s = stackalloc float[64];
+                for (int i = 0; i < n; i += 64)
+                {
+                    int c = Math.Min(64, n - i);
+                    var t = new Span<float>(s, c);
+                    var x = y.Slice(i, c);
+                    TensorPrimitives.Sigmoid(x, t);
+                    TensorPrimitives.Multiply(x, t, x);
+                }
+                break;
+            }
+        }
+    }
+
+    /// <summary>Applies the activation in place with this machine's vector width.</summary>
+    internal unsafe void Apply(float* p, int n)
+    {
+        switch (SimdLevel.Bits)
+        {
+            case 512: Apply<V512, System.Runtime.Intrinsics.Vector512<float>>(p, n); break;
+            case 256: Apply<V256, System.Runtime.Intrinsics.Vector256<float>>(p, n); break;
+            case 128: Apply<V128, System.Runtime.Intrinsics.Vector128<float>>(p, n); break;
+            default: Apply<V0, float>(p, n); break;
+        }
+    }
+}
