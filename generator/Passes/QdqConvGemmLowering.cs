@@ -69,6 +69,8 @@ public sealed class QdqConvGemmLowering : IPass
         var (lo, hi) = Q.Range(qy.Out().Type);
         int qmin = (int)lo, qmax = (int)hi;
         if (act != null && !QdqActivation.Narrow(act, sy, zy, qy.Out().Type, ref qmin, ref qmax)) return $"its activation {act.Display} is not a constant clamp";
+        var fused = FusedActivation.Of(op);
+        if (fused != null && !QdqActivation.Narrow(fused, sy, zy, qy.Out().Type, ref qmin, ref qmax)) return $"its fused activation {fused.Kind} is not a clamp";
 
         // weights as int8 rows [M][K] (one per output channel), with their scale per row
         var wq = dw.In(0).Const; var wShape = wq.Shape;
