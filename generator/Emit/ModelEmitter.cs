@@ -276,7 +276,7 @@ public sealed class ModelEmitter
         Value In(int k) => n.In(k);
         switch (n.OpType)
         {
-            case "Conv": case "QLinearConv": case "ConvInteger":
+            case "Conv": case "QLinearConv": case "ConvInteger": case "QConvInt8": case "QGemmInt8":
             {
                 var w = In(n.OpType == "QLinearConv" ? 3 : 1);
                 return w == null || w.Shape.Length == 0 || w.Shape[0] == 0 ? 0 : (long)n.Out().Length * (w.Length / w.Shape[0]);

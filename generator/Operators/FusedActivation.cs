@@ -84,5 +84,33 @@ public sealed class FusedActivation
         return a == null ? "" : $", activation: new ModelGen.Runtime.Activation(ModelGen.Runtime.ActivationKind.{a.Kind}, {EmitContext.F(a.Alpha)}, {EmitContext.F(a.Beta)})";
     }
 
+    /// <summary>The activation as standalone ONNX nodes reading <paramref name="x"/> and writing <paramref name="y"/> (undoes the fusion).</summary>
+    public Node[] ToNodes(Value x, Value y, string name)
+    {
+        Node One(string op, int opset, params Attribute[] attrs) => Passes.PassUtil.Make(op, opset, name, new[] { x }, new[] { y }, attrs);
+        switch (Kind)
+        {
+            case "Relu": return new[] { One("Relu", 14) };
+            case "LeakyRelu": return new[] { One("LeakyRelu", 16, Passes.PassUtil.Float("alpha", Alpha)) };
+            case "Sigmoid": return new[] { One("Sigmoid", 13) };
+            case "Tanh": return new[] { One("Tanh", 13) };
+            case "HardSigmoid": return new[] { One("HardSigmoid", 6, Passes.PassUtil.Float("alpha", Alpha), Passes.PassUtil.Float("beta", Beta)) };
+            case "HardSwish": return new[] { One("HardSwish", 14) };
+            case "Clip":
+            {
+                var lo = Passes.PassUtil.Const(name + "_min", new TensorData(DType.Float, Array.Empty<int>(), f: new[] { Alpha }));
+                var hi = Passes.PassUtil.Const(name + "_max", new TensorData(DType.Float, Array.Empty<int>(), f: new[] { Beta }));
+                return new[] { Passes.PassUtil.Make("Clip", 13, name, new[] { x, lo, hi }, new[] { y }) };
+            }
+            default:
+            {
+                // SiLU: x * Sigmoid(x)
+                var s = new Value(name + "_sigmoid");
+                var sig = Passes.PassUtil.Make("Sigmoid", 13, name + "_Sigmoid", new[] { x }, new[] { s });
+                return new[] { sig, Passes.PassUtil.Make("Mul", 14, name, new[] { x, s }, new[] { y }) };
+            }
+        }
+    }
+
     public override string ToString() => $"{Kind}({Alpha}, {Beta})";
 }

@@ -15,7 +15,7 @@ namespace ModelGen.Compiler.Passes;
 ///   move values, and max commutes with the monotone quantization);</item>
 /// <item>Add / Mul of two dequantized tensors, AveragePool and GlobalAveragePool, followed by a QuantizeLinear,
 ///   become ONNX Runtime's QLinearAdd / QLinearMul / QLinearAveragePool / QLinearGlobalAveragePool (what ONNX
-///   Runtime itself runs for them).</item>
+///   Runtime itself runs for them); LeakyRelu and Sigmoid become QLinearLeakyRelu / QLinearSigmoid (256-entry tables).</item>
 /// </list>
 /// </summary>
 public sealed class QdqPassThrough : IPass
@@ -75,6 +75,15 @@ public sealed class QdqPassThrough : IPass
             if (a == null || b == null || !Params(a, out _, out _, out var ta) || !Params(b, out _, out _, out var tb) || ta != ty || tb != ty) return false;
             var ins = new[] { a.In(0), a.In(1), a.In(2), b.In(0), b.In(1), b.In(2), q.In(1), q.In(2) };
             Replace(g, new[] { n, q }, MakeIn("com.microsoft", "QLinear" + n.OpType, 1, n.Name, ins, new[] { q.Out() }, new IR.Attribute[0]));
+            return true;
+        }
+        if (n.OpType is "LeakyRelu" or "Sigmoid")
+        {
+            var a = Dq(g, n.In(0));
+            if (a == null || !Params(a, out _, out _, out var ta) || ta != ty) return false;
+            var ins = new[] { a.In(0), a.In(1), a.In(2), q.In(1), q.In(2) };
+            var attrs = n.OpType == "LeakyRelu" ? new[] { Float("alpha", n.Float("alpha", 0.01f)) } : new IR.Attribute[0];
+            Replace(g, new[] { n, q }, MakeIn("com.microsoft", "QLinear" + n.OpType, 1, n.Name, ins, new[] { q.Out() }, attrs));
             return true;
         }
         if (n.OpType is "AveragePool" or "GlobalAveragePool")

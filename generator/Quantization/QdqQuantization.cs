@@ -13,7 +13,7 @@ namespace ModelGen.Compiler.Quantization;
 /// their bias int32 + DequantizeLinear. Relu / Clip(0, max) after a quantized op is absorbed into that op's output
 /// quantization (its range starts at 0, so saturation at the zero point is the ReLU), as ONNX Runtime does. MaxPool,
 /// Reshape, Flatten, Transpose, Squeeze, Unsqueeze and Concat keep their input's scale and zero point. Everything
-/// else runs in float between a DequantizeLinear and the next QuantizeLinear. Without the lowering passes this graph
+/// else runs in float between a DequantizeLinear and the next QuantizeLinear. Branches of a run-time If too. Without the lowering passes this graph
 /// runs as float simulation of the integer model; with them, the quantized patterns become integer kernels.
 /// </summary>
 internal sealed class QdqQuantization : IPass
@@ -32,7 +32,7 @@ internal sealed class QdqQuantization : IPass
     /// <summary>Under QuantizeIO=Int8: the scale and zero point of each int8 graph input and output.</summary>
     public Dictionary<Value, (float Scale, int ZeroPoint)> IoParams { get; } = new();
 
-    static readonly HashSet<string> s_compute = new() { "Conv", "Gemm", "MatMul", "Add", "Mul", "AveragePool", "GlobalAveragePool" };
+    static readonly HashSet<string> s_compute = new() { "Conv", "Gemm", "MatMul", "Add", "Mul", "AveragePool", "GlobalAveragePool", "LeakyRelu", "Sigmoid" };
     static readonly HashSet<string> s_keepScale = new() { "MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze" };
 
     Dictionary<Value, (float Lo, float Hi)> _ranges;
@@ -46,9 +46,21 @@ internal sealed class QdqQuantization : IPass
     public void Run(Graph g)
     {
         var input = g.Inputs.Single(v => !v.IsConst);
+        SplitActivations(g);
         var sw = Stopwatch.StartNew();
         _ranges = Calibrator.Run(g, input, _samples, _method);
         CalibrationMs = sw.ElapsedMilliseconds;
+        Quantize(g, top: true);
+    }
+
+    /// <summary>
+    /// Quantizes one graph: the model's, or a branch of a run-time If (calibrated on the samples that took it; a
+    /// branch no sample took has no ranges and stays float). Int8 inputs and outputs are the model's only.
+    /// </summary>
+    void Quantize(Graph g, bool top)
+    {
+        foreach (var n in g.Nodes) foreach (var sub in n.Subgraphs.Values) Quantize(sub, top: false);
+        bool int8IO = _int8IO && top;
         AbsorbActivations(g);
 
         // which activations get Q/DQ, and which share one scale (union-find)
@@ -67,7 +79,7 @@ internal sealed class QdqQuantization : IPass
             else if (PassUtil.Is(n, "Concat") && n.Inputs.All(Act) && n.Inputs.Any(parent.ContainsKey))
             { Mark(n.Out()); foreach (var v in n.Inputs) { Mark(v); Union(v, n.Out()); } }
         }
-        if (_int8IO)
+        if (int8IO)
             foreach (var v in g.Inputs.Concat(g.Outputs)) if (Act(v)) Mark(v);
 
         // one range per group, the union of its members'
@@ -96,7 +108,7 @@ internal sealed class QdqQuantization : IPass
             var p = P(t);
             var tq = new Value(t.Name + "_QuantizeLinear_Output");
             var tdq = new Value(t.Name + "_DequantizeLinear_Output");
-            if (_int8IO && g.Inputs.Contains(t))
+            if (int8IO && g.Inputs.Contains(t))
             {
                 var ti = new Value(t.Name) { Type = DType.Int8, Shape = t.Shape, IsGraphInput = true };
                 g.Inputs[g.Inputs.IndexOf(t)] = ti;
@@ -107,13 +119,13 @@ internal sealed class QdqQuantization : IPass
                 return;
             }
             bool output = g.Outputs.Contains(t);
-            if (output && _int8IO) { tq = new Value(t.Name); IoParams[tq] = (p.Scale, p.ZeroPoint); }
+            if (output && int8IO) { tq = new Value(t.Name); IoParams[tq] = (p.Scale, p.ZeroPoint); }
             else if (output) tdq = new Value(t.Name); // the graph output keeps its name (the generated API)
             var q = QdqBuilder.Quantize(t, tq, p.Consts);
             nodes.Add(q);
             nodes.Add(QdqBuilder.Dequantize(tq, tdq, p.Consts));
             replace.Add((t, tdq, q));
-            if (output) for (int i = 0; i < g.Outputs.Count; i++) if (g.Outputs[i] == t) g.Outputs[i] = _int8IO ? tq : tdq;
+            if (output) for (int i = 0; i < g.Outputs.Count; i++) if (g.Outputs[i] == t) g.Outputs[i] = int8IO ? tq : tdq;
         }
 
         var markedSet = new HashSet<Value>(marked);
@@ -156,6 +168,29 @@ internal sealed class QdqQuantization : IPass
                 var c = n.Inputs[i];
                 if (c != null && c.IsConst && c.Type == DType.Float && c.Length > 0) n.Inputs[i] = QdqBuilder.DequantizedWeight(nodes, c, -1);
             }
+    }
+
+    /// <summary>
+    /// An activation fused into a Conv/Gemm/MatMul that is not a clamp (LeakyRelu, Sigmoid, ...) cannot run in an
+    /// integer kernel's requantization: it becomes its own node again, before calibration, so the op's output gets its
+    /// own range and the activation runs on its own (LeakyRelu and Sigmoid as table lookups once lowered).
+    /// </summary>
+    static void SplitActivations(Graph g)
+    {
+        var nodes = new List<Node>();
+        foreach (var n in g.Nodes)
+        {
+            foreach (var sub in n.Subgraphs.Values) SplitActivations(sub);
+            nodes.Add(n);
+            var a = Operators.FusedActivation.Of(n);
+            if (a == null || a.Kind is "Relu" or "Clip") continue;
+            var y = n.Out();
+            var pre = new Value(y.Name + "_before_" + a.Kind) { Type = y.Type, Shape = y.Shape, Producer = n };
+            n.Outputs[0] = pre;
+            foreach (var k in new[] { Operators.FusedActivation.KindAttr, Operators.FusedActivation.AlphaAttr, Operators.FusedActivation.BetaAttr }) n.Attributes.Remove(k);
+            nodes.AddRange(a.ToNodes(pre, y, (n.Name ?? y.Name) + "_" + a.Kind));
+        }
+        g.Nodes = nodes;
     }
 
     /// <summary>

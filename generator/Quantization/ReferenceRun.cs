@@ -17,6 +17,12 @@ internal static class ReferenceRun
         var x = new TensorData(DType.Float, input.Shape, f: sample);
         values[input] = x;
         visit(input, x);
+        RunNodes(g, input, values, visit);
+    }
+
+    /// <summary>Runs the nodes of <paramref name="g"/>; a branch sees the values of the scopes around it.</summary>
+    static void RunNodes(Graph g, Value input, Dictionary<Value, TensorData> values, Action<Value, TensorData> visit)
+    {
         foreach (var n in g.Nodes)
         {
             var op = OperatorRegistry.Find(n.Domain, n.OpType, n.Opset);
@@ -29,7 +35,8 @@ internal static class ReferenceRun
                 else if (!values.TryGetValue(v, out args[i]))
                     throw new CompileException(Diag.CalibrationError, $"calibration cannot run node {n.Display}: its input '{v.Name}' is not computed (a graph input other than '{input.Name}'?)");
             }
-            TensorData[] outs = n.Subgraphs.Count == 0 ? op?.Evaluate(n, args) : null;
+            TensorData[] outs = n.OpType == "If" && n.Subgraphs.Count == 2 ? RunIf(n, args[0], input, values, visit)
+                : n.Subgraphs.Count == 0 ? op?.Evaluate(n, args) : null;
             if (outs == null)
                 throw new CompileException(Diag.CalibrationError, $"calibration cannot run node {n.Display}: {n.OpType} has no build-time reference evaluation in ModelGen; quantize with Quantize=\"Weights\" instead, which needs no calibration");
             for (int i = 0; i < outs.Length; i++)
@@ -38,5 +45,20 @@ internal static class ReferenceRun
                 if (outs[i].Type == DType.Float) visit(n.Outputs[i], outs[i]);
             }
         }
+    }
+
+    /// <summary>A run-time If: the branch its condition picks for this sample.</summary>
+    static TensorData[] RunIf(Node n, TensorData cond, Value input, Dictionary<Value, TensorData> values, Action<Value, TensorData> visit)
+    {
+        var branch = n.Subgraphs[cond.GetDouble(0) != 0 ? "then_branch" : "else_branch"];
+        RunNodes(branch, input, values, visit);
+        var outs = new TensorData[branch.Outputs.Count];
+        for (int i = 0; i < outs.Length; i++)
+        {
+            var v = branch.Outputs[i];
+            if (!v.IsConst && !values.ContainsKey(v)) return null;
+            outs[i] = v.IsConst ? v.Const : values[v];
+        }
+        return outs;
     }
 }
