@@ -27,13 +27,26 @@ public enum ActivationKind
     Silu,
 }
 
-/// <summary>An activation kind with its two parameters (see <see cref="ActivationKind"/> for their meaning per kind).</summary>
+/// <summary>
+/// An activation kind with its two parameters (see <see cref="ActivationKind"/> for their meaning per kind), and an
+/// optional clamp to [Lo, Hi] applied after it (a Max/Min with a constant that followed the activation in the model).
+/// </summary>
 public readonly struct Activation
 {
     public readonly ActivationKind Kind;
     public readonly float Alpha, Beta;
+    /// <summary>Bounds applied after the kind when <see cref="Clamped"/> (otherwise unused).</summary>
+    public readonly float Lo, Hi;
+    /// <summary>True when the result is clamped to [Lo, Hi] after the kind.</summary>
+    public readonly bool Clamped;
 
-    public Activation(ActivationKind kind, float alpha = 0f, float beta = 0f) { Kind = kind; Alpha = alpha; Beta = beta; }
+    public Activation(ActivationKind kind, float alpha = 0f, float beta = 0f, float lo = float.NegativeInfinity, float hi = float.PositiveInfinity)
+    {
+        Kind = kind; Alpha = alpha; Beta = beta; Lo = lo; Hi = hi;
+        Clamped = !(float.IsNegativeInfinity(lo) && float.IsPositiveInfinity(hi));
+        // a clamp alone is a Clip (the kernels skip kind None entirely)
+        if (Clamped && kind == ActivationKind.None) { Kind = ActivationKind.Clip; Alpha = lo; Beta = hi; Clamped = false; }
+    }
 
     /// <summary>Kinds computed on the accumulator vectors before they are stored (a few min/max/FMA each).</summary>
     internal bool InRegisters => Kind is ActivationKind.Relu or ActivationKind.Clip or ActivationKind.LeakyRelu
@@ -41,7 +54,14 @@ public readonly struct Activation
 
     /// <summary>The activation of one value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float Apply(float x) => Kind switch
+    public float Apply(float x)
+    {
+        float y = ApplyKind(x);
+        return Clamped ? MathF.Min(MathF.Max(y, Lo), Hi) : y;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    float ApplyKind(float x) => Kind switch
     {
         ActivationKind.Relu => x < 0f ? 0f : x,
         ActivationKind.Clip => x < Alpha ? Alpha : x > Beta ? Beta : x,
@@ -54,9 +74,17 @@ public readonly struct Activation
         _ => x,
     };
 
-    /// <summary>The in-register kinds on one vector; other kinds pass through (their span form runs after the store).</summary>
+    /// <summary>The in-register kinds (and clamp) on one vector; other kinds pass through (their span form runs after the store).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal TV Apply<S, TV>(TV v) where S : struct, ISimd<TV> where TV : struct
+    {
+        v = ApplyKind<S, TV>(v);
+        // the other kinds pass through here and clamp in their span form, after the kind
+        return Clamped && InRegisters ? S.Min(S.Max(v, S.Splat(Lo)), S.Splat(Hi)) : v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    TV ApplyKind<S, TV>(TV v) where S : struct, ISimd<TV> where TV : struct
     {
         switch (Kind)
         {
@@ -101,6 +129,7 @@ public readonly struct Activation
                 break;
             }
         }
+        if (Clamped) TensorPrimitives.Clamp(y, Lo, Hi, y);
     }
 
     /// <summary>Applies the activation in place with this machine's vector width.</summary>

@@ -11,7 +11,9 @@ public static unsafe class Conv
     /// 2-D convolution, NCHW. x [batch, inC, inH, inW], w [outC, inC/groups, kH, kW], bias [outC] or empty (no bias),
     /// y [batch, outC, outH, outW]. Padding is implicit zeros: padTop/padLeft shift the windows, the bottom/right pads
     /// are implied by outH/outW. <paramref name="activation"/> is applied to each output as it is stored (fused epilogue).
-    /// Allocation-free (small stack buffers only); y must not overlap x, w or bias.
+    /// <paramref name="accumulate"/>: y already holds a residual Z of y's shape and receives act(conv + bias + Z) (a
+    /// Conv fused with the Add after it; not for depthwise). Allocation-free (small stack buffers only); y must not
+    /// overlap x, w or bias.
     /// </summary>
     /// <remarks>
     /// Strategy by shape: depthwise (one input channel per group) runs a direct kernel vectorised along the output
@@ -20,13 +22,14 @@ public static unsafe class Conv
     /// </remarks>
     public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
-        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups, Activation activation = default)
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups, Activation activation = default, bool accumulate = false)
     {
         if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
             || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0 || groups <= 0)
             throw new ArgumentOutOfRangeException(nameof(groups), "Conv2D: invalid geometry");
         if (inC % groups != 0 || outC % groups != 0) throw new ArgumentException("Conv2D: groups must divide inC and outC", nameof(groups));
         int icg = inC / groups, ocg = outC / groups;
+        if (accumulate && icg == 1 && groups > 1) throw new ArgumentException("Conv2D: accumulate is not supported for depthwise convolutions", nameof(accumulate));
         long inPlane = (long)inH * inW, outPlane = (long)outH * outW;
         long kSize = (long)icg * kH * kW;
         if (x.Length < batch * inC * inPlane) throw new ArgumentException("Conv2D: x too small", nameof(x));
@@ -60,7 +63,7 @@ public static unsafe class Conv
                             Kind = BSource.Im2Col, B = xg, InH = inH, InW = inW, KH = kH, KW = kW, OutW = outW,
                             SH = strideH, SW = strideW, PT = padTop, PL = padLeft, DH = dilH, DW = dilW,
                         };
-                    GemmCore.Run(pw + (nint)g * ocg * k, k, 1, src, yb + g * ocg * outPlane, hw, ocg, hw, k, 1f, false,
+                    GemmCore.Run(pw + (nint)g * ocg * k, k, 1, src, yb + g * ocg * outPlane, hw, ocg, hw, k, 1f, accumulate,
                         bias.Length == 0 ? null : pb + g * ocg, activation);
                 }
             }

@@ -36,7 +36,7 @@ internal static unsafe class GemmCore
     internal static bool MaskedIm2Col = true;
 
     /// <summary>
-    /// C = act(alpha * A B' + (accumulate ? C : rowBias[i] or 0)). rowBias (may be null) adds bias[i] to row i; the
+    /// C = act(alpha * A B' + (accumulate ? C : 0) + rowBias[i]). rowBias (may be null) adds bias[i] to row i; the
     /// activation is applied to each micro-tile as the last KC block stores it.
     /// </summary>
     internal static void Run(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
@@ -47,7 +47,9 @@ internal static unsafe class GemmCore
         {
             for (int i = 0; i < m; i++)
             {
-                if (!accumulate) new Span<float>(c + i * ldc, n).Fill(rowBias == null ? 0f : rowBias[i]);
+                var row = new Span<float>(c + i * ldc, n);
+                if (!accumulate) row.Fill(rowBias == null ? 0f : rowBias[i]);
+                else if (rowBias != null) for (int j = 0; j < n; j++) row[j] += rowBias[i];
                 act.Apply(c + i * ldc, n);
             }
             return;
@@ -217,7 +219,12 @@ internal static unsafe class GemmCore
         where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
     {
         TV i0, i1;
-        if (acc) { i0 = S.Load(c); i1 = V.N > 1 ? S.Load(c + l) : i0; }
+        if (acc)
+        {
+            i0 = S.Load(c); i1 = V.N > 1 ? S.Load(c + l) : i0;
+            // residual (accumulate) with a bias: the first KC block adds both
+            if (bias != null) { var b = S.Splat(bias[r]); i0 = S.Add(i0, b); i1 = S.Add(i1, b); }
+        }
         else i0 = i1 = bias == null ? S.Zero : S.Splat(bias[r]);
         TV y0 = S.Fma(v0, va, i0), y1 = S.Fma(v1, va, i1);
         if (act.Kind != ActivationKind.None) { y0 = act.Apply<S, TV>(y0); y1 = act.Apply<S, TV>(y1); }
@@ -473,7 +480,7 @@ internal static unsafe class GemmCore
                         float s = 0;
                         float* bp = panel + j;
                         for (int p = 0; p < kc; p++, bp += nrFull) s += ai[p * acs] * *bp;
-                        float init = acc ? cr[j] : pc == 0 && rowBias != null ? rowBias[i] : 0f;
+                        float init = (acc ? cr[j] : 0f) + (pc == 0 && rowBias != null ? rowBias[i] : 0f);
                         cr[j] = pc + kc >= k ? act.Apply(init + alpha * s) : init + alpha * s;
                     }
                 }

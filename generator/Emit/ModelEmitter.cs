@@ -88,7 +88,8 @@ public sealed class ModelEmitter
 
     /// <summary>
     /// In-place reuse: an elementwise node writes its output over an arena input of the same type and size whose
-    /// last use is this node. Top-level nodes only (a branch's tensors share one step). Shrinks the arena.
+    /// last use is this node; so does a node over its <see cref="Operator.SharedInput"/> (a residual it accumulates
+    /// onto). Top-level nodes only (a branch's tensors share one step). Shrinks the arena.
     /// </summary>
     void ApplyInPlace()
     {
@@ -115,13 +116,17 @@ public sealed class ModelEmitter
         foreach (var n in G.Nodes)
         {
             var o = n.Outputs.Count == 1 ? n.Out() : null;
-            if (o != null && Op(n).ElementwiseInPlace && _storage[o].Kind == StorageKind.Arena)
+            int shared = o == null ? -1 : Op(n).SharedInput(n);
+            if (o != null && (Op(n).ElementwiseInPlace || shared >= 0) && _storage[o].Kind == StorageKind.Arena)
             {
-                foreach (var x in n.Inputs)
+                // elementwise: any input; otherwise only the shared input, and only when no other input reads its bytes
+                var candidates = shared < 0 ? n.Inputs : new List<Value> { n.In(shared) };
+                foreach (var x in candidates)
                 {
                     if (x == null) continue;
                     var r = Root(x);
                     if (_storage[r].Kind != StorageKind.Arena || r.Type != o.Type || r.Length != o.Length || !Shape.Equal(x.Shape, o.Shape)) continue;
+                    if (shared >= 0 && n.Inputs.Where((v, i) => i != shared && v != null).Any(v => Root(v) == r)) continue;
                     if (!rootLast.TryGetValue(r, out var l) || l != step) continue;
                     _storage[o] = new Storage { Kind = StorageKind.View, ViewOf = x, InPlace = true };
                     rootLast[r] = Math.Max(l, rootLast.TryGetValue(o, out var lo) ? lo : step);

@@ -10,6 +10,8 @@ namespace ModelGen.Compiler.Operators;
 /// Conv over N spatial dimensions: X [N, C, D1..Dn], W [M, C/group, k1..kn], optional B [M] -> Y [N, M, o1..on].
 /// Attributes: group (grouped and depthwise), kernel_shape (optional, from W), strides, dilations, pads, auto_pad,
 /// and a fused activation (<see cref="FusedActivation"/>) applied as each output is stored.
+/// A 4th input Z of Y's shape (ModelGen's own, set by the ConvAddFusion pass) is a residual added before the
+/// activation: Y = act(conv(X) + B + Z). Y may take over Z's buffer (<see cref="SharedInput"/>).
 /// </summary>
 public sealed class Conv : Operator
 {
@@ -21,8 +23,8 @@ public sealed class Conv : Operator
 
     public override void Infer(Node n)
     {
-        Require(n, 2, 3);
-        var x = n.In(0); var w = n.In(1); var b = n.In(2);
+        Require(n, 2, 4);
+        var x = n.In(0); var w = n.In(1); var b = n.In(2); var z = n.In(3);
         RequireFloat(n, x);
         if (w.Type != x.Type || b != null && b.Type != x.Type) throw Error("Conv inputs must share one element type");
         if (x.Shape.Length < 3) throw Error($"Conv input must have rank 3 or more [N, C, spatial...], got {Shape.Format(x.Shape)}");
@@ -38,8 +40,14 @@ public sealed class Conv : Operator
         var win = Window.Resolve(n, x.Shape.Skip(2).ToArray(), kernel, ceilMode: false, dilationsAllowed: true);
         n.State = new Geo { W = win, N = x.Shape[0], C = c, M = m, Group = (int)group, ICg = c / (int)group, OCg = m / (int)group };
         FusedActivation.Of(n);
-        SetOut(n, 0, x.Type, new[] { x.Shape[0], m }.Concat(win.Out).ToArray());
+        var shape = new[] { x.Shape[0], m }.Concat(win.Out).ToArray();
+        if (z != null && (z.Type != x.Type || !Shape.Equal(z.Shape, shape)))
+            throw Error($"Conv residual input must have the output's type and shape {Shape.Format(shape)}, got {Shape.Format(z.Shape)}");
+        SetOut(n, 0, x.Type, shape);
     }
+
+    /// <summary>The residual Z: its buffer holds Y's starting values, so Y may overwrite it in place.</summary>
+    public override int SharedInput(Node n) => n.In(3) != null ? 3 : -1;
 
     /// <summary>Multiply-adds above which constant folding is left to run time.</summary>
     internal const double MaxFoldMacs = 5e7;
@@ -49,7 +57,7 @@ public sealed class Conv : Operator
         var geo = (Geo)n.State; var g = geo.W;
         // a very large constant convolution runs at run time instead of slowing the build down
         if ((double)n.Out().Length * geo.ICg * g.KernelSize > MaxFoldMacs) return null;
-        var x = inputs[0]; var w = inputs[1]; var b = inputs.Length > 2 ? inputs[2] : null;
+        var x = inputs[0]; var w = inputs[1]; var b = inputs.Length > 2 ? inputs[2] : null; var z = inputs.Length > 3 ? inputs[3] : null;
         var y = new TensorData(x.Type, n.Out().Shape);
         int inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize, r = g.Rank;
         var taps = new int[kSize][];
@@ -65,7 +73,8 @@ public sealed class Conv : Operator
                 double bias = b == null ? 0 : b.GetDouble(m);
                 g.ForEachOutput((o, pos) =>
                 {
-                    double acc = bias;
+                    int yi = (bn * geo.M + m) * outPlane + o;
+                    double acc = bias + (z == null ? 0 : z.GetDouble(yi));
                     for (int ic = 0; ic < geo.ICg; ic++)
                     {
                         int xb = (bn * geo.C + grp * geo.ICg + ic) * inPlane, wb = (m * geo.ICg + ic) * kSize;
@@ -81,7 +90,7 @@ public sealed class Conv : Operator
                             if (valid) acc += x.GetDouble(xb + xi) * w.GetDouble(wb + t);
                         }
                     }
-                    y.Set((bn * geo.M + m) * outPlane + o, acc);
+                    y.Set(yi, acc);
                 });
             }
         FusedActivation.ApplyTo(n, y);
@@ -92,8 +101,10 @@ public sealed class Conv : Operator
     public override void Emit(Node n, EmitContext e)
     {
         var geo = (Geo)n.State;
-        // Net profile: 1-D and 2-D float convolutions run in ModelGen.Runtime's SIMD kernel (1-D as a 1-row 2-D).
-        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2) { EmitNetKernel(n, e, geo); return; }
+        // Net profile: 1-D and 2-D float convolutions run in ModelGen.Runtime's SIMD kernel (1-D as a 1-row 2-D); its
+        // depthwise kernel has no residual form
+        bool depthwise = geo.ICg == 1 && geo.Group > 1;
+        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2 && !(depthwise && n.In(3) != null)) { EmitNetKernel(n, e, geo); return; }
         EmitLoops(n, e, geo);
     }
 
@@ -103,10 +114,13 @@ public sealed class Conv : Operator
         // (H, W) view: a 1-D convolution is one row
         int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
         var bias = n.In(2) != null ? e.Span(n.In(2)) : "default";
+        var z = n.In(3);
+        // the kernel adds onto y: y starts as Z (already there when y took over Z's buffer)
+        if (z != null && e.StorageOf(z) != e.StorageOf(n.Out())) e.W.Line($"{e.Span(z)}.CopyTo({e.Span(n.Out())});");
         e.W.Line($"ModelGen.Runtime.Conv.Conv2D({e.Span(n.In(0))}, {e.Span(n.In(1))}, {bias}, {e.Span(n.Out())}, " +
             $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +
             $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
-            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group}{FusedActivation.NetArg(n)});");
+            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group}{FusedActivation.NetArg(n)}{(z != null ? ", accumulate: true" : "")});");
     }
 
     /// <summary>
@@ -118,12 +132,13 @@ public sealed class Conv : Operator
     /// taps, whose valid range is computed once per output position; the longer reduction goes innermost and long
     /// constant ones are unrolled into four partial sums.
     /// A fused activation is applied to the accumulator as it is stored (dot form), or to each output row once its
-    /// accumulation is complete, while the row is still in cache (row form).
+    /// accumulation is complete, while the row is still in cache (row form). A residual Z joins the bias as the starting
+    /// value (element i of Z is read before element i of y is written, so y may be Z's buffer).
     /// </summary>
     static void EmitLoops(Node n, EmitContext e, Geo geo)
     {
         var g = geo.W.Collapsed();
-        var x = n.In(0); var wt = n.In(1); var b = n.In(2); var y = n.Out();
+        var x = n.In(0); var wt = n.In(1); var b = n.In(2); var z = n.In(3); var y = n.Out();
         var t = x.Type; var ty = DTypes.CsName(t);
         var w = e.W;
         var act = FusedActivation.Of(n);
@@ -137,6 +152,8 @@ public sealed class Conv : Operator
         var yT = new List<string> { WindowEmit.Mul(bn, (long)geo.M * outPlane), WindowEmit.Mul(m, outPlane) };
         WindowEmit.Hoist(e, xT, "xc");
         WindowEmit.Hoist(e, yT, "yc");
+        // an output's starting value: the bias, plus the residual at the same index
+        string Start(string yi) => z == null ? bias : b == null ? e.At(z, yi) : $"{bias} + {e.At(z, yi)}";
         var dims = new WinDim[r];
         var outStr = Shape.Strides(g.Out);
         int last = r - 1;
@@ -150,7 +167,7 @@ public sealed class Conv : Operator
             bool channelsInner = geo.ICg > g.Kernel[last] && geo.ICg >= 4;
             opened += WindowEmit.OpenOutputs(e, g, r, dims, xT, yT, outStr);
             var acc = e.Var("acc");
-            w.Line($"{ty} {acc} = {bias};");
+            w.Line($"{ty} {acc} = {Start(WindowEmit.Sum(yT))};");
             int inner = 0;
             if (channelsInner)
             {
@@ -184,7 +201,7 @@ public sealed class Conv : Operator
             var yr = WindowEmit.Sum(yT);
             if (!WindowEmit.IsSimple(yr)) { yr = e.Var("yr"); w.Line($"int {yr} = {WindowEmit.Sum(yT)};"); }
             var col = e.Var("ow");
-            w.Line($"for (int {col} = 0; {col} < {ow}; {col}++) {e.At(y, Idx.Sum(yr, col))} = {bias};");
+            w.Line($"for (int {col} = 0; {col} < {ow}; {col}++) {e.At(y, Idx.Sum(yr, col))} = {Start(Idx.Sum(yr, col))};");
             int inner = 0;
             if (geo.ICg > 1)
             {

@@ -10,36 +10,57 @@ namespace ModelGen.Compiler.Operators;
 /// The activation a Conv, Gemm or MatMul applies to each output as it stores it (set by the ActivationFusion pass).
 /// In the IR it is three node attributes in ModelGen's reserved "_mg_" namespace: _mg_activation (the kind, named as
 /// ModelGen.Runtime.ActivationKind), _mg_alpha and _mg_beta (Clip: min and max; LeakyRelu: alpha; HardSigmoid: alpha
-/// and beta). Evaluation, the scalar loops of both profiles and the Net kernels' epilogue all read it from here.
+/// and beta), and optionally _mg_lo/_mg_hi: a clamp applied after the kind (a constant Max/Min that followed it, folded
+/// by ClampFusion). Evaluation, the scalar loops of both profiles and the Net kernels' epilogue all read it from here.
 /// </summary>
 public sealed class FusedActivation
 {
-    public const string KindAttr = "_mg_activation", AlphaAttr = "_mg_alpha", BetaAttr = "_mg_beta";
+    public const string KindAttr = "_mg_activation", AlphaAttr = "_mg_alpha", BetaAttr = "_mg_beta", LoAttr = "_mg_lo", HiAttr = "_mg_hi";
 
     static readonly string[] s_kinds = { "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Silu" };
 
     public string Kind { get; }
     public float Alpha { get; }
     public float Beta { get; }
+    /// <summary>The clamp after the kind (-inf and +inf: none).</summary>
+    public float Lo { get; }
+    public float Hi { get; }
+    public bool Clamped => !(float.IsNegativeInfinity(Lo) && float.IsPositiveInfinity(Hi));
 
-    public FusedActivation(string kind, float alpha = 0f, float beta = 0f)
+    public FusedActivation(string kind, float alpha = 0f, float beta = 0f, float lo = float.NegativeInfinity, float hi = float.PositiveInfinity)
     {
         if (!s_kinds.Contains(kind)) throw new CompileException(Diag.InvalidModel, $"unknown fused activation '{kind}' ({string.Join(", ", s_kinds)})");
-        Kind = kind; Alpha = alpha; Beta = beta;
+        if (!(lo <= hi)) throw new CompileException(Diag.InvalidModel, $"fused activation clamp [{lo}, {hi}] is empty");
+        Kind = kind; Alpha = alpha; Beta = beta; Lo = lo; Hi = hi;
     }
 
     /// <summary>The node's fused activation, or null when it has none.</summary>
     public static FusedActivation Of(Node n)
-        => n.Has(KindAttr) ? new FusedActivation(n.Str(KindAttr, ""), n.Float(AlphaAttr, 0f), n.Float(BetaAttr, 0f)) : null;
+        => n.Has(KindAttr) ? new FusedActivation(n.Str(KindAttr, ""), n.Float(AlphaAttr, 0f), n.Float(BetaAttr, 0f),
+            n.Float(LoAttr, float.NegativeInfinity), n.Float(HiAttr, float.PositiveInfinity)) : null;
 
-    public Attribute[] Attributes() => new[]
+    public Attribute[] Attributes()
     {
-        new Attribute { Name = KindAttr, Type = AttrType.String, S = Kind },
-        new Attribute { Name = AlphaAttr, Type = AttrType.Float, F = Alpha },
-        new Attribute { Name = BetaAttr, Type = AttrType.Float, F = Beta },
-    };
+        var a = new[]
+        {
+            new Attribute { Name = KindAttr, Type = AttrType.String, S = Kind },
+            new Attribute { Name = AlphaAttr, Type = AttrType.Float, F = Alpha },
+            new Attribute { Name = BetaAttr, Type = AttrType.Float, F = Beta },
+        };
+        return Clamped ? a.Concat(new[]
+        {
+            new Attribute { Name = LoAttr, Type = AttrType.Float, F = Lo },
+            new Attribute { Name = HiAttr, Type = AttrType.Float, F = Hi },
+        }).ToArray() : a;
+    }
 
-    public double Apply(double x) => Kind switch
+    public double Apply(double x)
+    {
+        double y = ApplyKind(x);
+        return y < Lo ? Lo : y > Hi ? Hi : y;
+    }
+
+    double ApplyKind(double x) => Kind switch
     {
         "Relu" => x < 0 ? 0 : x,
         "Clip" => x < Alpha ? Alpha : x > Beta ? Beta : x,
@@ -62,6 +83,16 @@ public sealed class FusedActivation
     /// <summary>The activation of <paramref name="x"/> (a local or an element access: it may be read more than once).</summary>
     public string Expr(EmitContext e, DType t, string x)
     {
+        var y = KindExpr(e, t, x);
+        if (!Clamped) return y;
+        // clamp bounds as literals; an infinite one is left out
+        if (float.IsNegativeInfinity(Lo)) return e.Math("Min", t, EmitContext.Lit(t, Hi), y);
+        if (float.IsPositiveInfinity(Hi)) return e.Math("Max", t, EmitContext.Lit(t, Lo), y);
+        return e.Math("Min", t, EmitContext.Lit(t, Hi), e.Math("Max", t, EmitContext.Lit(t, Lo), y));
+    }
+
+    string KindExpr(EmitContext e, DType t, string x)
+    {
         string L(double v) => EmitContext.Lit(t, v);
         string HardSigmoid(double alpha, double beta) => e.Math("Max", t, L(0), e.Math("Min", t, L(1), $"{x} * {L(alpha)} + {L(beta)}"));
         return Kind switch
@@ -81,11 +112,23 @@ public sealed class FusedActivation
     public static string NetArg(Node n)
     {
         var a = Of(n);
-        return a == null ? "" : $", activation: new ModelGen.Runtime.Activation(ModelGen.Runtime.ActivationKind.{a.Kind}, {EmitContext.F(a.Alpha)}, {EmitContext.F(a.Beta)})";
+        if (a == null) return "";
+        var clamp = a.Clamped ? $", {EmitContext.F(a.Lo)}, {EmitContext.F(a.Hi)}" : "";
+        return $", activation: new ModelGen.Runtime.Activation(ModelGen.Runtime.ActivationKind.{a.Kind}, {EmitContext.F(a.Alpha)}, {EmitContext.F(a.Beta)}{clamp})";
     }
 
     /// <summary>The activation as standalone ONNX nodes reading <paramref name="x"/> and writing <paramref name="y"/> (undoes the fusion).</summary>
     public Node[] ToNodes(Value x, Value y, string name)
+    {
+        if (!Clamped) return Core(x, y, name);
+        // the clamp after the activation: a Clip of its own
+        var a = new Value(name + "_unclamped");
+        var lo = Passes.PassUtil.Const(name + "_lo", new TensorData(DType.Float, Array.Empty<int>(), f: new[] { Lo }));
+        var hi = Passes.PassUtil.Const(name + "_hi", new TensorData(DType.Float, Array.Empty<int>(), f: new[] { Hi }));
+        return Core(x, a, name).Concat(new[] { Passes.PassUtil.Make("Clip", 13, name + "_clamp", new[] { a, lo, hi }, new[] { y }) }).ToArray();
+    }
+
+    Node[] Core(Value x, Value y, string name)
     {
         Node One(string op, int opset, params Attribute[] attrs) => Passes.PassUtil.Make(op, opset, name, new[] { x }, new[] { y }, attrs);
         switch (Kind)
@@ -112,5 +155,5 @@ public sealed class FusedActivation
         }
     }
 
-    public override string ToString() => $"{Kind}({Alpha}, {Beta})";
+    public override string ToString() => Clamped ? $"{Kind}({Alpha}, {Beta}) in [{Lo}, {Hi}]" : $"{Kind}({Alpha}, {Beta})";
 }

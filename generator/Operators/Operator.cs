@@ -25,6 +25,12 @@ public abstract class Operator
     /// </summary>
     public virtual bool ElementwiseInPlace => false;
 
+    /// <summary>
+    /// The input whose data is output 0's starting value (a residual the output accumulates onto), or -1: output 0
+    /// may take over that input's buffer when it dies at this node (same type and shape, no other input aliasing it).
+    /// </summary>
+    public virtual int SharedInput(Node n) => -1;
+
     /// <summary>True when the result depends only on input shapes (Shape, Size): folded even when inputs are not constant.</summary>
     public virtual bool ShapeOnly => false;
 

@@ -18,11 +18,16 @@ public static class PassManager
     public static IReadOnlyList<IPass> All { get; } = new IPass[]
     {
         new DeadNodeElimination(),
+        new IdentityElimination(),
         new MatMulAddToGemm(),
         new ConvBatchNormFolding(),
+        // after BatchNorm folding (Conv, BatchNorm, Add), before ActivationFusion (the Relu after the Add follows the sum)
+        new ConvAddFusion(),
         new HardSwishFusion(),
         // after BatchNorm folding (the activation follows the folded node), before the chains (it would join them)
         new ActivationFusion(),
+        // after ActivationFusion: the clamp follows the fused activation
+        new ClampFusion(),
         // after ActivationFusion: a Pad after a fused Relu is known non-negative for MaxPool
         new PadFolding(),
         new LayerNormFusion(),
@@ -49,7 +54,8 @@ public static class PassManager
     public static void Run(Graph graph, ModelOptions options, IPass quantize = null)
     {
         var off = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
-        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all");
+        // the integer lowering has no residual form: under quantization Conv and Add stay two (int8) nodes
+        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !(quantize != null && p is ConvAddFusion);
         foreach (var p in All.Where(On)) p.Run(graph);
         // quantization is an option the user asked for, not an optimisation: "all" does not switch it off
         if (quantize != null) quantize.Run(graph);

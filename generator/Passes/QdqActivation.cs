@@ -36,6 +36,7 @@ internal static class QdqActivation
         if (act.Kind == "Relu") Bound(0f, null, yScale, yZero, t, ref lo, ref hi);
         else if (act.Kind == "Clip") Bound(act.Alpha, act.Beta, yScale, yZero, t, ref lo, ref hi);
         else return false;
+        if (act.Clamped) Bound(act.Lo, act.Hi, yScale, yZero, t, ref lo, ref hi);
         return true;
     }
 

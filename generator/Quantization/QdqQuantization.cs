@@ -187,7 +187,7 @@ internal sealed class QdqQuantization : IPass
             var y = n.Out();
             var pre = new Value(y.Name + "_before_" + a.Kind) { Type = y.Type, Shape = y.Shape, Producer = n };
             n.Outputs[0] = pre;
-            foreach (var k in new[] { Operators.FusedActivation.KindAttr, Operators.FusedActivation.AlphaAttr, Operators.FusedActivation.BetaAttr }) n.Attributes.Remove(k);
+            foreach (var k in new[] { Operators.FusedActivation.KindAttr, Operators.FusedActivation.AlphaAttr, Operators.FusedActivation.BetaAttr, Operators.FusedActivation.LoAttr, Operators.FusedActivation.HiAttr }) n.Attributes.Remove(k);
             nodes.AddRange(a.ToNodes(pre, y, (n.Name ?? y.Name) + "_" + a.Kind));
         }
         g.Nodes = nodes;

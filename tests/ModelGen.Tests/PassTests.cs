@@ -191,6 +191,127 @@ public class PassTests(ITestOutputHelper log)
         Rewrite(m, "ActivationFusion", "Conv,Relu,Add,Conv,Relu,Conv,Clip", "Conv,Relu,Add,Conv,Relu,Conv,Clip");
     }
 
+    // ---------- ConvAddFusion ----------
+
+    /// <summary>
+    /// Residual blocks over each kernel path: 1x1 + graph input (copied into y), 3x3 whose residual is also its input
+    /// (no in-place), strided 3x3 + projection shortcut conv (the later of the two takes the other in place); then a depthwise conv and a
+    /// broadcast Add, which stay.
+    /// </summary>
+    static byte[] ResidualModel() => new OnnxBuilder(14)
+        .Input("x", DType.Float, 1, 8, 9, 9)
+        .Initializer("w1", new[] { 8, 8, 1, 1 }, Ort.Random(64, 1)).Initializer("b1", new[] { 8 }, Ort.Random(8, 2))
+        .Initializer("w2", new[] { 8, 8, 3, 3 }, Ort.Random(576, 3, 0.3f))
+        .Initializer("w3", new[] { 16, 8, 3, 3 }, Ort.Random(1152, 4, 0.3f)).Initializer("b3", new[] { 16 }, Ort.Random(16, 5))
+        .Initializer("ws", new[] { 16, 8, 1, 1 }, Ort.Random(128, 6))
+        .Initializer("w4", new[] { 16, 1, 3, 3 }, Ort.Random(144, 7)).Initializer("cb", new[] { 16, 1, 1 }, Ort.Random(16, 8))
+        .Node("Conv", new[] { "x", "w1", "b1" }, new[] { "c1" }).Node("Add", new[] { "c1", "x" }, new[] { "a1" }).Node("Relu", new[] { "a1" }, new[] { "r1" })
+        .Node("Conv", new[] { "r1", "w2" }, new[] { "c2" }, ("pads", new long[] { 1, 1, 1, 1 }))
+        .Node("Add", new[] { "r1", "c2" }, new[] { "a2" }).Node("Relu", new[] { "a2" }, new[] { "r2" })
+        .Node("Conv", new[] { "r2", "w3", "b3" }, new[] { "c3" }, ("pads", new long[] { 1, 1, 1, 1 }), ("strides", new long[] { 2, 2 }))
+        .Node("Conv", new[] { "r2", "ws" }, new[] { "s3" }, ("strides", new long[] { 2, 2 }))
+        .Node("Add", new[] { "s3", "c3" }, new[] { "a3" }).Node("Relu", new[] { "a3" }, new[] { "r3" })
+        .Node("Conv", new[] { "r3", "w4" }, new[] { "c4" }, ("pads", new long[] { 1, 1, 1, 1 }), ("group", 16L))
+        .Node("Add", new[] { "c4", "r3" }, new[] { "a4" })
+        .Node("Conv", new[] { "a4", "w4" }, new[] { "c5" }, ("pads", new long[] { 1, 1, 1, 1 }), ("group", 16L))
+        .Node("Add", new[] { "c5", "cb" }, new[] { "y" })
+        .Output("y").Build();
+
+    [Fact]
+    public void ConvAddFusesResidualAndReluAfterIt()
+    {
+        var m = ResidualModel();
+        var g = Rewrite(m, "ConvAddFusion", "Conv,Add,Relu,Conv,Add,Relu,Conv,Conv,Add,Relu,Conv,Add,Conv,Add",
+            "Conv,Relu,Conv,Relu,Conv,Conv,Relu,Conv,Add,Conv,Add");
+        Assert.Equal("x", g.Nodes[0].In(3).Name);
+        Assert.Equal("r1", g.Nodes[2].In(3).Name);
+        Assert.Equal("c3", g.Nodes[5].In(3).Name);
+        Assert.Equal("a3", g.Nodes[5].Out().Name);
+        Pass("ActivationFusion").Run(g);
+        Assert.Equal("Conv,Conv,Conv,Conv,Conv,Add,Conv,Add", Ops(g));
+        Numerics(m, 1e-5, Ort.Random(648, 9, 2f));
+    }
+
+    [Fact]
+    public void ConvAddTakesTheShortcutBufferInPlace()
+    {
+        var m = ResidualModel();
+        string Code(string off) => ModelCompiler.Compile(m, "residual.onnx", new ModelOptions { DisabledPasses = off }).Source!;
+        // the fused conv of the projection block writes into the other conv's output; the others copy their residual first
+        // (a graph input; the conv's own input)
+        var net = Code("");
+        Assert.Equal(3, CountOf(net, "accumulate: true"));
+        Assert.Equal(2, CountOf(net, ".CopyTo("));
+        Assert.Equal(3, CountOf(Code("InPlace"), ".CopyTo("));
+    }
+
+    static int CountOf(string s, string what) { int c = 0; for (int i = s.IndexOf(what); i >= 0; i = s.IndexOf(what, i + 1)) c++; return c; }
+
+    // ---------- ClampFusion ----------
+
+    /// <summary>Max/Min with a constant after: LeakyRelu (openWakeWord), no activation, Relu, Sigmoid (span form), and two clamps.</summary>
+    static byte[] ClampModel() => new OnnxBuilder(14)
+        .Input("x", DType.Float, 1, 8, 9, 9).Input("a", DType.Float, 3, 40)
+        .Initializer("w1", new[] { 8, 8, 3, 3 }, Ort.Random(576, 1, 0.3f)).Initializer("b1", new[] { 8 }, Ort.Random(8, 2))
+        .Initializer("w2", new[] { 4, 8, 1, 1 }, Ort.Random(32, 3))
+        .Initializer("gw", new[] { 20, 40 }, Ort.Random(800, 4, 0.3f)).Initializer("mw", new[] { 40, 12 }, Ort.Random(480, 5, 0.3f))
+        .Initializer("lo", Array.Empty<int>(), new[] { -0.4f }).Initializer("c1", new[] { 1 }, new[] { 0.1f })
+        .Initializer("hi", Array.Empty<int>(), new[] { 0.6f }).Initializer("six", Array.Empty<int>(), new[] { 6f })
+        .Node("Conv", new[] { "x", "w1", "b1" }, new[] { "p1" }, ("pads", new long[] { 1, 1, 1, 1 }))
+        .Node("LeakyRelu", new[] { "p1" }, new[] { "l1" }, ("alpha", 0.2f)).Node("Max", new[] { "l1", "lo" }, new[] { "y1" })
+        .Node("Conv", new[] { "x", "w2" }, new[] { "p2" }).Node("Max", new[] { "c1", "p2" }, new[] { "y2" })
+        .Node("Conv", new[] { "x", "w2" }, new[] { "p3" }).Node("Relu", new[] { "p3" }, new[] { "l3" }).Node("Min", new[] { "l3", "six" }, new[] { "y3" })
+        .Node("Gemm", new[] { "a", "gw" }, new[] { "p4" }, ("transB", 1L)).Node("Sigmoid", new[] { "p4" }, new[] { "l4" }).Node("Min", new[] { "l4", "hi" }, new[] { "y4" })
+        .Node("MatMul", new[] { "a", "mw" }, new[] { "p5" }).Node("HardSwish", new[] { "p5" }, new[] { "l5" })
+        .Node("Max", new[] { "l5", "lo" }, new[] { "m5" }).Node("Min", new[] { "m5", "hi" }, new[] { "y5" })
+        .Output("y1").Output("y2").Output("y3").Output("y4").Output("y5").Build();
+
+    [Fact]
+    public void ClampFusesIntoTheFusedActivation()
+    {
+        var m = ClampModel();
+        var g = Import(m);
+        Pass("ActivationFusion").Run(g);
+        Assert.Equal("Conv,Max,Conv,Max,Conv,Min,Gemm,Min,MatMul,Max,Min", Ops(g));
+        Pass("ClampFusion").Run(g);
+        Assert.Equal("Conv,Conv,Conv,Gemm,MatMul", Ops(g));
+        string Act(int i) => ModelGen.Compiler.Operators.FusedActivation.Of(g.Nodes[i])!.ToString();
+        Assert.Equal("LeakyRelu(0.2, 0) in [-0.4, Infinity]", Act(0));
+        Assert.Equal("Clip(0.1, Infinity)", Act(1));
+        Assert.Equal("Clip(0, 6)", Act(2));
+        Assert.Equal("Sigmoid(0, 0) in [-Infinity, 0.6]", Act(3));
+        Assert.Equal("HardSwish(0, 0) in [-0.4, 0.6]", Act(4));
+        Numerics(m, 1e-5, Ort.Random(648, 6, 2f), Ort.Random(120, 7, 2f));
+    }
+
+    [Fact]
+    public void ClampNotFusedWhenSharedOrRuntimeBound()
+    {
+        var m = new OnnxBuilder(14).Input("x", DType.Float, 1, 2, 4, 4).Input("b", DType.Float)
+            .Initializer("w", new[] { 2, 2, 1, 1 }, Ort.Random(4, 1)).Initializer("lo", Array.Empty<int>(), new[] { -0.4f })
+            .Node("Conv", new[] { "x", "w" }, new[] { "c" }).Node("Max", new[] { "c", "b" }, new[] { "y" })
+            .Node("Conv", new[] { "x", "w" }, new[] { "d" }).Node("Max", new[] { "d", "lo" }, new[] { "e" })
+            .Output("y").Output("d").Output("e").Build();
+        Rewrite(m, "ClampFusion", "Conv,Max,Conv,Max", "Conv,Max,Conv,Max");
+    }
+
+    // ---------- IdentityElimination ----------
+
+    [Fact]
+    public void ZeroPadIsRemoved()
+    {
+        var m = new OnnxBuilder(14).Input("x", DType.Float, 1, 3, 5, 5)
+            .Initializer("zp", new[] { 8 }, new long[8]).Initializer("p1", new[] { 8 }, new long[] { 0, 0, 1, 0, 0, 0, 0, 0 })
+            .Node("Pad", new[] { "x", "zp" }, new[] { "p" }).Node("Relu", new[] { "p" }, new[] { "r" })
+            .Node("Pad", new[] { "r", "p1" }, new[] { "q" }).Node("Pad", new[] { "q", "zp" }, new[] { "t" }, ("mode", "reflect"))
+            .Node("Relu", new[] { "t" }, new[] { "y" })
+            .Node("Pad", new[] { "r", "zp" }, new[] { "z" })
+            .Output("y").Output("z").Build();
+        // the graph output z keeps its Pad
+        Rewrite(m, "IdentityElimination", "Pad,Relu,Pad,Pad,Relu,Pad", "Relu,Pad,Relu,Pad");
+        Numerics(m, 1e-6, Ort.Random(75, 1));
+    }
+
     // ---------- HardSwishFusion ----------
 
     [Theory]

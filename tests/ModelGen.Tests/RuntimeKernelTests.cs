@@ -256,6 +256,41 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         CheckConv((ConvShape)shape, seed + 11);
     }
 
+    /// <summary>
+    /// accumulate (a residual Z in y): y = act(conv + bias + Z) for every non-depthwise shape, at every SIMD width,
+    /// without and with an activation (applied after the sum); depthwise refuses it.
+    /// </summary>
+    [Fact]
+    public void Conv2DAccumulatesOntoResidual()
+    {
+        var shapes = ConvShapes().Select(o => (ConvShape)o[1]).Where(s => !(s.InC == s.Groups && s.Groups > 1)).ToList();
+        var act = new Activation(ActivationKind.LeakyRelu, 0.2f, 0f, -0.4f);
+        ForEachWidth(width =>
+        {
+            int seed = 0;
+            foreach (var s in shapes)
+            {
+                var rng = new Random(++seed);
+                var x = Rand(rng, s.Batch * s.InC * s.InH * s.InW);
+                var w = Rand(rng, s.OutC * (s.InC / s.Groups) * s.KH * s.KW, 0.5f);
+                var bias = s.Bias ? Rand(rng, s.OutC) : Array.Empty<float>();
+                var (r, g) = ConvRef(s, x, w, bias);
+                var z = Rand(rng, r.Length);
+                foreach (var a in new[] { default, act })
+                {
+                    var y = WithGuard(r.Length);
+                    z.CopyTo(y, 0);
+                    Conv.Conv2D(x, w, bias, y, s.Batch, s.InC, s.InH, s.InW, s.OutC, s.KH, s.KW, s.OutH, s.OutW,
+                        s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, s.Groups, a, accumulate: true);
+                    var want = r.Select((v, i) => (double)a.Apply((float)(v + z[i]))).ToArray();
+                    Compare($"Conv2D accumulate {s} {a.Kind} width={width}", y, r.Length, want, g.Select((v, i) => v + Math.Abs(z[i])).ToArray(), 4e-6);
+                }
+            }
+        });
+        var y1 = new float[16];
+        Assert.Throws<ArgumentException>(() => Conv.Conv2D(new float[32], new float[18], default, y1, 1, 2, 4, 4, 2, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 2, accumulate: true));
+    }
+
     [Fact]
     public void Conv2DRandomShapes()
     {
@@ -432,8 +467,25 @@ public class RuntimeKernelTests(ITestOutputHelper log)
     [Theory]
     [MemberData(nameof(ActivationKinds))]
     public void FusedActivationMatchesSeparatePass(string kind, float alpha, float beta)
+        => FusedMatchesSeparate(new Activation(Enum.Parse<ActivationKind>(kind), alpha, beta));
+
+    /// <summary>The same with a clamp after the kind (ClampFusion): in registers, and after the span-form kinds.</summary>
+    [Theory]
+    [MemberData(nameof(ActivationKinds))]
+    public void ClampedActivationMatchesSeparatePass(string kind, float alpha, float beta)
     {
-        var act = new Activation(Enum.Parse<ActivationKind>(kind), alpha, beta);
+        var act = new Activation(Enum.Parse<ActivationKind>(kind), alpha, beta, -0.05f, 0.45f);
+        Assert.Equal(0.45f, act.Apply(100f));
+        Assert.True(act.Apply(-100f) >= -0.05f);
+        FusedMatchesSeparate(act);
+        // one bound only, and a clamp with no kind (becomes a Clip)
+        FusedMatchesSeparate(new Activation(Enum.Parse<ActivationKind>(kind), alpha, beta, lo: -0.4f));
+        Assert.Equal(ActivationKind.Clip, new Activation(ActivationKind.None, hi: 0.5f).Kind);
+    }
+
+    void FusedMatchesSeparate(Activation act)
+    {
+        var kind = act.Kind.ToString();
         var rng = new Random(5);
         void Check(string what, float[] plain, float[] fused, int n)
         {
