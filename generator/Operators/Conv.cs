@@ -66,32 +66,46 @@ public sealed class Conv : Operator
             taps[t] = new int[r];
             for (int i = r - 1, rem = t; i >= 0; i--) { taps[t][i] = rem % g.Kernel[i]; rem /= g.Kernel[i]; }
         }
+        // the taps inside the input at each output position, and where they read (the same for every channel):
+        // computed once, so calibration, which evaluates every conv per sample, stays fast
+        var tapCount = new int[outPlane]; var tapW = new int[outPlane * kSize]; var tapX = new int[outPlane * kSize];
+        g.ForEachOutput((o, pos) =>
+        {
+            int c = 0;
+            for (int t = 0; t < kSize; t++)
+            {
+                int xi = 0; bool valid = true;
+                for (int i = 0; i < r && valid; i++)
+                {
+                    int q = g.First(i, pos[i]) + taps[t][i] * g.Dilations[i];
+                    valid = q >= 0 && q < g.In[i];
+                    xi = xi * g.In[i] + q;
+                }
+                if (valid) { tapW[o * kSize + c] = t; tapX[o * kSize + c] = xi; c++; }
+            }
+            tapCount[o] = c;
+        });
+        float[] xf = x.F, wf = w.F;
         for (int bn = 0; bn < geo.N; bn++)
             for (int m = 0; m < geo.M; m++)
             {
                 int grp = m / geo.OCg;
                 double bias = b == null ? 0 : b.GetDouble(m);
-                g.ForEachOutput((o, pos) =>
+                for (int o = 0; o < outPlane; o++)
                 {
                     int yi = (bn * geo.M + m) * outPlane + o;
                     double acc = bias + (z == null ? 0 : z.GetDouble(yi));
+                    int t0 = o * kSize, tn = tapCount[o];
                     for (int ic = 0; ic < geo.ICg; ic++)
                     {
                         int xb = (bn * geo.C + grp * geo.ICg + ic) * inPlane, wb = (m * geo.ICg + ic) * kSize;
-                        for (int t = 0; t < kSize; t++)
-                        {
-                            int xi = 0; bool valid = true;
-                            for (int i = 0; i < r && valid; i++)
-                            {
-                                int q = g.First(i, pos[i]) + taps[t][i] * g.Dilations[i];
-                                valid = q >= 0 && q < g.In[i];
-                                xi = xi * g.In[i] + q;
-                            }
-                            if (valid) acc += x.GetDouble(xb + xi) * w.GetDouble(wb + t);
-                        }
+                        if (xf != null && wf != null)
+                            for (int j = t0; j < t0 + tn; j++) acc += (double)xf[xb + tapX[j]] * wf[wb + tapW[j]];
+                        else
+                            for (int j = t0; j < t0 + tn; j++) acc += x.GetDouble(xb + tapX[j]) * w.GetDouble(wb + tapW[j]);
                     }
                     y.Set(yi, acc);
-                });
+                }
             }
         FusedActivation.ApplyTo(n, y);
         return new[] { y };
