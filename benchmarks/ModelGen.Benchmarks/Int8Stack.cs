@@ -48,14 +48,15 @@ internal static class Int8Stack
         {
             var q = bufs[0];
             for (int i = 0; i < x.Length; i++) { float v = MathF.Round(x[i] / sx) + zx; q[i] = (byte)(sbyte)(v < -128 ? -128 : v > 127 ? 127 : v); }
-            for (int l = 0; l < plan.Length; l++)
-            {
+            for (int l = 0; l < plan.Length; l++) Int8Layer(l);
+            var o = bufs[^1];
+            for (int i = 0; i < o.Length; i++) yInt[i] = ((sbyte)o[i] - zy) * sy;
+        }
+        void Int8Layer(int l)
+        {
                 var p = plan[l]; var L = s_layers[l]; int pad = L.K / 2;
                 QConv.Conv2D(bufs[l], p.W, p.B, p.M, p.S, bufs[l + 1], scratch, 1, L.InC, H, W, L.OutC, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, L.Group,
                     true, (int)p.N.Int("x_zero_point", 0), (int)p.N.Int("y_zero_point", 0), (int)p.N.Int("qmin", 0), (int)p.N.Int("qmax", 0));
-            }
-            var o = bufs[^1];
-            for (int i = 0; i < o.Length; i++) yInt[i] = ((sbyte)o[i] - zy) * sy;
         }
 
         // float: the same weights dequantized
@@ -64,12 +65,13 @@ internal static class Int8Stack
         var fbufs = s_layers.Select(L => new float[L.OutC * H * W]).Prepend(x).ToArray();
         void Float()
         {
-            for (int l = 0; l < s_layers.Length; l++)
-            {
-                var L = s_layers[l]; int pad = L.K / 2;
-                Conv.Conv2D(fbufs[l], fw[l], fb[l], fbufs[l + 1], 1, L.InC, H, W, L.OutC, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, L.Group);
-                if (L.Relu) Elementwise.Unary(UnaryOp.Relu, fbufs[l + 1], fbufs[l + 1]);
-            }
+            for (int l = 0; l < s_layers.Length; l++) FloatLayer(l);
+        }
+        void FloatLayer(int l)
+        {
+            var L = s_layers[l]; int pad = L.K / 2;
+            Conv.Conv2D(fbufs[l], fw[l], fb[l], fbufs[l + 1], 1, L.InC, H, W, L.OutC, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, L.Group);
+            if (L.Relu) Elementwise.Unary(UnaryOp.Relu, fbufs[l + 1], fbufs[l + 1]);
         }
 
         Int8(); ort.Run();
@@ -83,6 +85,15 @@ internal static class Int8Stack
         Console.WriteLine($"{"ModelGen float",-22} {tf * 1e6,10:F1} {tf0 * 1e6,10:F1} {macs / tf / 1e9,8:F2}");
         Console.WriteLine($"{"ONNX Runtime QDQ",-22} {to * 1e6,10:F1} {to0 * 1e6,10:F1} {macs / to / 1e9,8:F2}");
         Console.WriteLine($"int8 speed-up: {tf / ti:F2}x over ModelGen float, {to / ti:F2}x over ONNX Runtime (medians)");
+        // where the time goes: each layer alone (int8 includes its requantization, float its Relu)
+        Console.WriteLine($"{"layer",-22} {"int8 med",10} {"int8 best",10} {"float med",10} {"float best",10}");
+        for (int l = 0; l < s_layers.Length; l++)
+        {
+            var L = s_layers[l]; int li = l;
+            var (a, a0) = Median(() => Int8Layer(li)); var (b, b0) = Median(() => FloatLayer(li));
+            string name = $"{L.K}x{L.K} {L.InC}->{L.OutC}" + (L.Group > 1 ? " dw" : "");
+            Console.WriteLine($"{name,-22} {a * 1e6,10:F1} {a0 * 1e6,10:F1} {b * 1e6,10:F1} {b0 * 1e6,10:F1}");
+        }
     }
 
     static float WScale(int l) => 0.004f + 0.001f * l;
