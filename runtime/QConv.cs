@@ -30,7 +30,7 @@ public static unsafe class QConv
     public static int Conv2DScratch(int inC, int outC, int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW, int groups)
     {
         var p = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
-        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack) + (outC / groups * p.OutStride + 1) / 2);
+        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + kH * kW) + (outC / groups * p.OutStride + 1) / 2);
     }
 
     /// <summary>
@@ -40,7 +40,7 @@ public static unsafe class QConv
     public static int DepthwiseScratch(int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW)
     {
         var p = new Planes(outH, outW, (kH + 1) & ~1, kW, strideH, strideW, dilH, dilW, rowPairs: true);
-        return checked(2 * (p.Size + p.Slack) + (p.OutStride + 1) / 2);
+        return checked(2 * (p.Size + p.Slack + (kH + 1) / 2 * kW) + (p.OutStride + 1) / 2);
     }
 
     /// <summary>
@@ -65,12 +65,13 @@ public static unsafe class QConv
         var g = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
         fixed (byte* px = x, py = y) fixed (short* pw = w, ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            int* pairPlane = (int*)ps;
+            int* pairPlane = (int*)ps, offsets = pairPlane + pairs * g.Size + g.Slack;
+            for (int i = 0, o = 0; i < kH; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(i, j);
             var t = new Tile
             {
-                X = pairPlane, Tmp = (byte*)(pairPlane + pairs * g.Size + g.Slack), Bias = pb, Mult = pm, Shift = psh,
+                X = pairPlane, Offsets = offsets, Taps = kH * kW, Tmp = (byte*)(offsets + kH * kW), Bias = pb, Mult = pm, Shift = psh,
                 Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
-                KH = kH, KW = kW, ZY = yZero, Lo = qmin, Hi = qmax, G = g,
+                ZY = yZero, Lo = qmin, Hi = qmax,
             };
             for (int nb = 0; nb < batch; nb++)
                 for (int gr = 0; gr < groups; gr++)
@@ -118,10 +119,11 @@ public static unsafe class QConv
         var g = new Planes(outH, outW, 2 * rowPairs, kW, strideH, strideW, dilH, dilW, rowPairs: true);
         fixed (byte* px = x, py = y) fixed (short* pw = w, ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            int* pairPlane = (int*)ps;
-            byte* tmp = (byte*)(pairPlane + g.Size + g.Slack);
+            int* pairPlane = (int*)ps, offsets = pairPlane + g.Size + g.Slack;
+            for (int i = 0, o = 0; i < rowPairs; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(2 * i, j);
+            byte* tmp = (byte*)(offsets + rowPairs * kW);
             new Span<int>(pairPlane + g.Size, g.Slack).Clear();
-            var d = new Dw { X = pairPlane, Tmp = tmp, Positions = outH * g.Wq, RowPairs = rowPairs, KW = kW, ZY = yZero, Lo = qmin, Hi = qmax, G = g };
+            var d = new Dw { X = pairPlane, Offsets = offsets, Tmp = tmp, Positions = outH * g.Wq, RowPairs = rowPairs, KW = kW, ZY = yZero, Lo = qmin, Hi = qmax };
             long chan = (long)inH * inW;
             for (int nb = 0; nb < batch; nb++)
                 for (int c = 0; c < channels; c++)
@@ -191,12 +193,24 @@ public static unsafe class QConv
     /// </summary>
     static void BuildPlane(int* dst, in Planes g, byte* a, byte* b, int bRows, int inH, int inW, int padTop, int padLeft, bool signed, int zero)
     {
+        int whole0 = 0, whole1 = 0;
+        if (g.SH == 1 && g.SW == 1 && padLeft == 0 && g.Wq == inW)
+        {
+            // unpadded rows of the same width follow each other in x as in the plane: the rows where both halves are
+            // in the input make one run
+            whole0 = Math.Max(padTop, padTop - bRows); whole1 = Math.Min(g.Rq, Math.Min(inH + padTop, inH + padTop - bRows));
+            if (whole1 > whole0)
+                PairRow(dst + (long)whole0 * g.Wq, a + (long)(whole0 - padTop) * inW, b == null ? null : b + (long)(whole0 - padTop + bRows) * inW,
+                    (whole1 - whole0) * inW, signed, zero);
+            else whole0 = whole1 = 0;
+        }
         for (int rp = 0; rp < g.SH; rp++)
             for (int cp = 0; cp < g.SW; cp++)
             {
                 int* ph = dst + (rp * g.SW + cp) * g.Phase;
                 for (int rq = 0; rq < g.Rq; rq++)
                 {
+                    if (rq == whole0 && whole1 > whole0) { rq = whole1 - 1; continue; }
                     int ra = rq * g.SH + rp - padTop, rb = ra + bRows;
                     byte* rowA = (uint)ra < (uint)inH ? a + (long)ra * inW : null;
                     byte* rowB = b != null && (uint)rb < (uint)inH ? b + (long)rb * inW : null;
@@ -235,6 +249,13 @@ public static unsafe class QConv
                 var (bl, bh) = b == null ? (Vector128<short>.Zero, Vector128<short>.Zero) : Widen(Vector128.Load(b + i), signed, z);
                 Zip(al, bl, dst + i); Zip(ah, bh, dst + i + 8);
             }
+            if (i + 8 <= n)
+            {
+                var al = a == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(ulong*)(a + i)).AsByte(), signed, z).Item1;
+                var bl = b == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(ulong*)(b + i)).AsByte(), signed, z).Item1;
+                Zip(al, bl, dst + i);
+                i += 8;
+            }
         }
         for (; i < n; i++) dst[i] = Pair(a == null ? 0 : Value(a[i], signed) - zero, b == null ? 0 : Value(b[i], signed) - zero);
     }
@@ -266,63 +287,65 @@ public static unsafe class QConv
 
     struct Tile
     {
-        public int* X, Bias, Mult, Shift; public short* W; public byte* Tmp;
-        public int Pairs, PairStride, Blocks, Rows, Row0, Positions, OutStride, KH, KW, ZY, Lo, Hi;
-        public Planes G;
+        public int* X, Offsets, Bias, Mult, Shift; public short* W; public byte* Tmp;
+        public int Taps, Pairs, PairStride, Blocks, Rows, Row0, Positions, OutStride, ZY, Lo, Hi;
     }
 
     /// <summary>Column tiles of C.N vectors outermost (they stay in L1 while every block of output channels passes).</summary>
     static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV> where C : IRows
     {
         int width = C.N * TS.Lanes;
+        byte* acc = stackalloc byte[BlockRows * 3 * 64];
         for (int q = 0; q < t.Positions; q += width)
             for (int b = 0; b < t.Blocks; b++)
-                Kernel<TV, TS, C>(t, b, q);
-    }
-
-    /// <summary>BlockRows output channels x C.N vectors of positions over the whole reduction, requantized in registers.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel<TV, TS, C>(in Tile t, int block, int q) where TV : struct where TS : IQSimd<TV> where C : IRows
-    {
-        int n = C.N, lanes = TS.Lanes, r0 = block * BlockRows, m0 = t.Row0 + r0, live = Math.Min(BlockRows, t.Rows - r0);
-        TV a0 = TS.Splat(t.Bias[m0]), b0 = a0, c0 = a0;
-        TV a1 = live > 1 ? TS.Splat(t.Bias[m0 + 1]) : default, b1 = a1, c1 = a1;
-        TV a2 = live > 2 ? TS.Splat(t.Bias[m0 + 2]) : default, b2 = a2, c2 = a2;
-        TV a3 = live > 3 ? TS.Splat(t.Bias[m0 + 3]) : default, b3 = a3, c3 = a3;
-        int* w = (int*)(t.W + (long)block * t.KH * t.KW * t.Pairs * BlockRows * 2);
-        for (int i = 0; i < t.KH; i++)
-            for (int j = 0; j < t.KW; j++)
             {
-                int* x = t.X + q + t.G.Offset(i, j);
-                for (int p = 0; p < t.Pairs; p++, x += t.PairStride, w += BlockRows)
+                int r0 = b * BlockRows, m0 = t.Row0 + r0, live = Math.Min(BlockRows, t.Rows - r0);
+                Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(t.W + (long)b * t.Taps * t.Pairs * BlockRows * 2), t.Bias + m0, live, acc);
+                // requantization in registers, row by row, out of the accumulators the kernel left
+                byte* y = t.Tmp + (long)r0 * t.OutStride + q;
+                for (int r = 0; r < live; r++, y += t.OutStride)
                 {
-                    TV x0 = TS.Load(x), x1 = TS.Load(x + lanes), x2 = n > 2 ? TS.Load(x + 2 * lanes) : default;
-                    TV v = TS.Splat(w[0]); a0 = TS.Madd(x0, v, a0); b0 = TS.Madd(x1, v, b0); if (n > 2) c0 = TS.Madd(x2, v, c0);
-                    v = TS.Splat(w[1]); a1 = TS.Madd(x0, v, a1); b1 = TS.Madd(x1, v, b1); if (n > 2) c1 = TS.Madd(x2, v, c1);
-                    v = TS.Splat(w[2]); a2 = TS.Madd(x0, v, a2); b2 = TS.Madd(x1, v, b2); if (n > 2) c2 = TS.Madd(x2, v, c2);
-                    v = TS.Splat(w[3]); a3 = TS.Madd(x0, v, a3); b3 = TS.Madd(x1, v, b3); if (n > 2) c3 = TS.Madd(x2, v, c3);
+                    var rq = TS.Prepare(t.Mult[m0 + r], t.Shift[m0 + r], t.ZY, t.Lo, t.Hi);
+                    for (int c = 0; c < C.N; c++) TS.Store(Unsafe.Read<TV>(acc + (r * 3 + c) * 64), rq, y + c * TS.Lanes);
                 }
             }
-        byte* y = t.Tmp + (long)r0 * t.OutStride + q;
-        Out<TV, TS, C>(t, m0, y, a0, b0, c0);
-        if (live > 1) Out<TV, TS, C>(t, m0 + 1, y + t.OutStride, a1, b1, c1);
-        if (live > 2) Out<TV, TS, C>(t, m0 + 2, y + 2 * t.OutStride, a2, b2, c2);
-        if (live > 3) Out<TV, TS, C>(t, m0 + 3, y + 3 * t.OutStride, a3, b3, c3);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Out<TV, TS, C>(in Tile t, int m, byte* y, TV a, TV b, TV c) where TV : struct where TS : IQSimd<TV> where C : IRows
+    /// <summary>
+    /// BlockRows output channels x C.N vectors of positions over the whole reduction (taps x channel pairs), the
+    /// accumulators in registers; written to acc[row * 3 + column] (64 bytes each) at the end. No calls inside.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel<TV, TS, C>(int* x0, int* offsets, int taps, int pairs, int pairStride, int* w, int* bias, int live, byte* acc)
+        where TV : struct where TS : IQSimd<TV> where C : IRows
     {
-        var rq = TS.Prepare(t.Mult[m], t.Shift[m], t.ZY, t.Lo, t.Hi);
-        TS.Store(a, rq, y); TS.Store(b, rq, y + TS.Lanes);
-        if (C.N > 2) TS.Store(c, rq, y + 2 * TS.Lanes);
+        int n = C.N, lanes = TS.Lanes;
+        TV a0 = TS.Splat(bias[0]), b0 = a0, c0 = a0;
+        TV a1 = live > 1 ? TS.Splat(bias[1]) : a0, b1 = a1, c1 = a1;
+        TV a2 = live > 2 ? TS.Splat(bias[2]) : a0, b2 = a2, c2 = a2;
+        TV a3 = live > 3 ? TS.Splat(bias[3]) : a0, b3 = a3, c3 = a3;
+        for (int t = 0; t < taps; t++)
+        {
+            int* x = x0 + offsets[t];
+            for (int p = 0; p < pairs; p++, x += pairStride, w += BlockRows)
+            {
+                TV v0 = TS.Load(x), v1 = TS.Load(x + lanes), v2 = n > 2 ? TS.Load(x + 2 * lanes) : v0;
+                TV s = TS.Splat(w[0]); a0 = TS.Madd(v0, s, a0); b0 = TS.Madd(v1, s, b0); if (n > 2) c0 = TS.Madd(v2, s, c0);
+                s = TS.Splat(w[1]); a1 = TS.Madd(v0, s, a1); b1 = TS.Madd(v1, s, b1); if (n > 2) c1 = TS.Madd(v2, s, c1);
+                s = TS.Splat(w[2]); a2 = TS.Madd(v0, s, a2); b2 = TS.Madd(v1, s, b2); if (n > 2) c2 = TS.Madd(v2, s, c2);
+                s = TS.Splat(w[3]); a3 = TS.Madd(v0, s, a3); b3 = TS.Madd(v1, s, b3); if (n > 2) c3 = TS.Madd(v2, s, c3);
+            }
+        }
+        Unsafe.Write(acc, a0); Unsafe.Write(acc + 64, b0); Unsafe.Write(acc + 128, c0);
+        Unsafe.Write(acc + 192, a1); Unsafe.Write(acc + 256, b1); Unsafe.Write(acc + 320, c1);
+        Unsafe.Write(acc + 384, a2); Unsafe.Write(acc + 448, b2); Unsafe.Write(acc + 512, c2);
+        Unsafe.Write(acc + 576, a3); Unsafe.Write(acc + 640, b3); Unsafe.Write(acc + 704, c3);
     }
 
     struct Dw
     {
-        public int* X; public short* W; public byte* Tmp;
+        public int* X, Offsets; public short* W; public byte* Tmp;
         public int Bias, Mult, Shift, Positions, RowPairs, KW, ZY, Lo, Hi;
-        public Planes G;
     }
 
     /// <summary>One channel: each vector of positions sums its kernel-row pairs x columns; 3x3 with the six taps unrolled.</summary>
@@ -336,7 +359,7 @@ public static unsafe class QConv
         if (d.RowPairs == 2 && d.KW == 3)
         {
             TV w0 = TS.Splat(w[0]), w1 = TS.Splat(w[1]), w2 = TS.Splat(w[2]), w3 = TS.Splat(w[3]), w4 = TS.Splat(w[4]), w5 = TS.Splat(w[5]);
-            int o0 = d.G.Offset(0, 0), o1 = d.G.Offset(0, 1), o2 = d.G.Offset(0, 2), o3 = d.G.Offset(2, 0), o4 = d.G.Offset(2, 1), o5 = d.G.Offset(2, 2);
+            int o0 = d.Offsets[0], o1 = d.Offsets[1], o2 = d.Offsets[2], o3 = d.Offsets[3], o4 = d.Offsets[4], o5 = d.Offsets[5];
             for (int q = 0; q < d.Positions; q += lanes)
             {
                 int* x = d.X + q;
@@ -347,12 +370,11 @@ public static unsafe class QConv
             }
             return;
         }
+        int taps = d.RowPairs * d.KW;
         for (int q = 0; q < d.Positions; q += lanes)
         {
             TV s = bias;
-            int* wp = w;
-            for (int p = 0; p < d.RowPairs; p++)
-                for (int j = 0; j < d.KW; j++, wp++) s = TS.Madd(TS.Load(d.X + q + d.G.Offset(2 * p, j)), TS.Splat(*wp), s);
+            for (int t = 0; t < taps; t++) s = TS.Madd(TS.Load(d.X + q + d.Offsets[t]), TS.Splat(w[t]), s);
             TS.Store(s, rq, d.Tmp + q);
         }
     }

@@ -11,7 +11,8 @@ namespace ModelGen.Benchmarks;
 /// <summary>
 /// `int8`: a QDQ conv stack (ONNX Runtime's QDQ format, deterministic weights and scales: 3x3 32->32, 1x1 32->64,
 /// depthwise 3x3 64, 1x1 64->32, Relu after the first three, input 1x32x40x40) three ways: ModelGen int8 (the
-/// compiler's own lowering of the QDQ model, run through the QConv kernels the generated code calls), ModelGen
+/// compiler's own lowering of the QDQ model, run through the QConv kernels the generated code calls, with the weights
+/// as the compiler packs them), ModelGen
 /// float (Conv.Conv2D on the dequantized weights) and ONNX Runtime on the same QDQ model. Median / best of 15 batches.
 /// </summary>
 internal static class Int8Stack
@@ -39,8 +40,9 @@ internal static class Int8Stack
         float sx = qIn.In(1).Const.F[0]; int zx = (int)qIn.In(2).Const.GetLong(0);
         float sy = dqOut.In(1).Const.F[0]; int zy = (int)dqOut.In(2).Const.GetLong(0);
         var bufs = convs.Select(c => new byte[c.Out().Length]).Prepend(new byte[x.Length]).ToArray();
-        int maxKp = convs.Max(c => c.In(5).Shape[1]);
-        var scratch = new short[maxKp * QConv.PanelColumns];
+        bool Dw(Layer L) => L.Group == L.InC && L.OutC == L.InC;
+        var scratch = new short[s_layers.Max(L => Dw(L) ? QConv.DepthwiseScratch(L.K, L.K, H, W, 1, 1, 1, 1)
+            : QConv.Conv2DScratch(L.InC, L.OutC, L.K, L.K, H, W, 1, 1, 1, 1, L.Group))];
         var yInt = new float[yOrt.Length];
         int[] I32(Value v) => v.Const.L.Select(l => (int)l).ToArray();
         var plan = convs.Select(c => (W: c.In(5).Const.L.Select(l => (short)l).ToArray(), B: I32(c.In(2)), M: I32(c.In(3)), S: I32(c.In(4)), N: c)).ToArray();
@@ -54,9 +56,10 @@ internal static class Int8Stack
         }
         void Int8Layer(int l)
         {
-                var p = plan[l]; var L = s_layers[l]; int pad = L.K / 2;
-                QConv.Conv2D(bufs[l], p.W, p.B, p.M, p.S, bufs[l + 1], scratch, 1, L.InC, H, W, L.OutC, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, L.Group,
-                    true, (int)p.N.Int("x_zero_point", 0), (int)p.N.Int("y_zero_point", 0), (int)p.N.Int("qmin", 0), (int)p.N.Int("qmax", 0));
+            var p = plan[l]; var L = s_layers[l]; int pad = L.K / 2;
+            int zx = (int)p.N.Int("x_zero_point", 0), zo = (int)p.N.Int("y_zero_point", 0), lo = (int)p.N.Int("qmin", 0), hi = (int)p.N.Int("qmax", 0);
+            if (Dw(L)) QConv.Depthwise2D(bufs[l], p.W, p.B, p.M, p.S, bufs[l + 1], scratch, 1, L.InC, H, W, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, true, zx, zo, lo, hi);
+            else QConv.Conv2D(bufs[l], p.W, p.B, p.M, p.S, bufs[l + 1], scratch, 1, L.InC, H, W, L.OutC, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, L.Group, true, zx, zo, lo, hi);
         }
 
         // float: the same weights dequantized

@@ -99,6 +99,7 @@ public static class Requantize
         public readonly TV Mult, Mask, Half, Zero, Lo, Hi;
         public readonly int Multiplier, Shift, Left, Right;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Params(int multiplier, int shift, TV mult, TV mask, TV half, TV zero, TV lo, TV hi)
         {
             Multiplier = multiplier; Shift = shift; Left = shift > 0 ? shift : 0; Right = shift > 0 ? 0 : -shift;
@@ -108,14 +109,17 @@ public static class Requantize
 
     static int Mask(int shift) => shift > 0 ? 0 : (int)((1L << -shift) - 1);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Params<Vector512<int>> Prepare512(int multiplier, int shift, int yZero, int qmin, int qmax)
         => new(multiplier, shift, Vector512.Create(multiplier), Vector512.Create(Mask(shift)), Vector512.Create(Mask(shift) >> 1),
             Vector512.Create(yZero), Vector512.Create(qmin), Vector512.Create(qmax));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Params<Vector256<int>> Prepare256(int multiplier, int shift, int yZero, int qmin, int qmax)
         => new(multiplier, shift, Vector256.Create(multiplier), Vector256.Create(Mask(shift)), Vector256.Create(Mask(shift) >> 1),
             Vector256.Create(yZero), Vector256.Create(qmin), Vector256.Create(qmax));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Params<Vector128<int>> Prepare128(int multiplier, int shift, int yZero, int qmin, int qmax)
         => new(multiplier, shift, Vector128.Create(multiplier), Vector128.Create(Mask(shift)), Vector128.Create(Mask(shift) >> 1),
             Vector128.Create(yZero), Vector128.Create(qmin), Vector128.Create(qmax));
