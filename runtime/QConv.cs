@@ -219,8 +219,8 @@ public static unsafe class QConv
                     // columns u with 0 <= u * SW + cp - padLeft < inW
                     int c0 = cp - padLeft, lo = c0 >= 0 ? 0 : Math.Min(g.Wq, (-c0 + g.SW - 1) / g.SW);
                     int hi = Math.Clamp((inW - c0 + g.SW - 1) / g.SW, lo, g.Wq);
-                    new Span<int>(d, lo).Clear();
-                    new Span<int>(d + hi, g.Wq - hi).Clear();
+                    for (int u = 0; u < lo; u++) d[u] = 0; // the padding: a column or two, not worth a call
+                    for (int u = hi; u < g.Wq; u++) d[u] = 0;
                     int first = lo * g.SW + c0;
                     if (g.SW == 1) PairRow(d + lo, rowA == null ? null : rowA + first, rowB == null ? null : rowB + first, hi - lo, signed, zero);
                     else
@@ -282,7 +282,13 @@ public static unsafe class QConv
         if (wq == outW) { for (int r = 0; r < rows; r++) Unsafe.CopyBlockUnaligned(dst + (long)r * outH * outW, tmp + (long)r * stride, (uint)(outH * outW)); return; }
         for (int r = 0; r < rows; r++)
             for (int oh = 0; oh < outH; oh++)
-                Unsafe.CopyBlockUnaligned(dst + ((long)r * outH + oh) * outW, tmp + (long)r * stride + (long)oh * wq, (uint)outW);
+            {
+                byte* d = dst + ((long)r * outH + oh) * outW, t = tmp + (long)r * stride + (long)oh * wq;
+                if (outW < 16 || !Vector128.IsHardwareAccelerated) { Unsafe.CopyBlockUnaligned(d, t, (uint)outW); continue; }
+                // short rows: 16-byte pieces, the last one overlapping the one before (a call per row costs more)
+                for (int i = 0; i < outW - 16; i += 16) Vector128.Load(t + i).Store(d + i);
+                Vector128.Load(t + outW - 16).Store(d + outW - 16);
+            }
     }
 
     struct Tile
