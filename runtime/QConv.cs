@@ -8,20 +8,45 @@ namespace ModelGen.Runtime;
 
 /// <summary>
 /// int8 convolution for generated code (QConvInt8), NCHW: y = requantize(bias + sum (x - xZero) * w), bit-exact with
-/// ModelGen.Compiler.Quant.FixedPoint. Every shape (pointwise, strided, padded, grouped, depthwise) runs as a GEMM
-/// with the weights as rows: the input patches of up to <see cref="PanelColumns"/> output positions are packed as
-/// int16 pairs along the reduction (im2col, padding 0 after the zero point is subtracted) into the caller's scratch,
-/// then each tile of 4 output channels x 2 vectors of positions accumulates in registers and is requantized there.
+/// ModelGen.Compiler.Quant.FixedPoint. Activations are widened once per layer into a "pair plane": int16 pairs (two
+/// input channels, or for depthwise two kernel rows) with the zero point subtracted and padding as 0, split by stride
+/// phase so that every tap of every output position is one contiguous read: output position q = oh * wq + ow (wq: the
+/// padded width, columns past outW computed and dropped) reads tap (i, j) at q + a constant offset. No im2col.
+/// <see cref="Conv2D"/> (implicit GEMM): tiles of <see cref="BlockRows"/> output channels x 2-3 vectors of positions
+/// accumulate in registers (vpmaddwd on int16 pairs, weights broadcast from the build-time packing) and are requantized
+/// there. <see cref="Depthwise2D"/>: one channel at a time, vectors along the positions, kernel rows paired.
 /// </summary>
 public static unsafe class QConv
 {
-    /// <summary>Output positions per packed panel: scratch holds kp * PanelColumns int16 (kp = (inC / groups * kH * kW) rounded up to even).</summary>
-    public const int PanelColumns = 128;
+    /// <summary>Output channels per block of packed weights (the micro-kernel's rows).</summary>
+    public const int BlockRows = 4;
 
     /// <summary>
-    /// x [batch, inC, inH, inW] bytes (int8 when <paramref name="xSigned"/>, else uint8); w [outC, kp] int16 (rows of
-    /// inC / groups * kH * kW weights, padded to even); bias, multiplier, shift [outC]; y [batch, outC, outH, outW]
-    /// bytes clamped to [qmin, qmax]. Allocation-free.
+    /// int16 elements of scratch <see cref="Conv2D"/> needs. The weights it takes are packed per group, per block of
+    /// <see cref="BlockRows"/> output channels (rows past the group's end 0), per tap (kh, kw), per input channel pair:
+    /// the block's rows as int16 pairs (channel 2c, 2c + 1; 0 past the group's channels):
+    /// w[((((g * blocks + b) * kH * kW + tap) * pairs + c2) * BlockRows + r) * 2 + e], pairs = (inC / groups + 1) / 2.
+    /// </summary>
+    public static int Conv2DScratch(int inC, int outC, int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW, int groups)
+    {
+        var p = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
+        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + kH * kW) + (outC / groups * p.OutStride + 1) / 2);
+    }
+
+    /// <summary>
+    /// int16 elements of scratch <see cref="Depthwise2D"/> needs. Its weights are packed per channel, per pair of kernel
+    /// rows (2p, 2p + 1; 0 past kH), per kernel column: w[((c * (kH + 1) / 2 + p) * kW + j) * 2 + e].
+    /// </summary>
+    public static int DepthwiseScratch(int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW)
+    {
+        var p = new Planes(outH, outW, (kH + 1) & ~1, kW, strideH, strideW, dilH, dilW, rowPairs: true);
+        return checked(2 * (p.Size + p.Slack + (kH + 1) / 2 * kW) + (p.OutStride + 1) / 2);
+    }
+
+    /// <summary>
+    /// x [batch, inC, inH, inW] bytes (int8 when <paramref name="xSigned"/>, else uint8); w packed as
+    /// <see cref="Conv2DScratch"/> says; bias, multiplier, shift [outC]; y [batch, outC, outH, outW] bytes clamped to
+    /// [qmin, qmax]. Allocation-free.
     /// </summary>
     public static void Conv2D(ReadOnlySpan<byte> x, ReadOnlySpan<short> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
         Span<byte> y, Span<short> scratch,
@@ -29,46 +54,103 @@ public static unsafe class QConv
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups,
         bool xSigned, int xZero, int yZero, int qmin, int qmax)
     {
-        if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
-            || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0 || groups <= 0
-            || inC % groups != 0 || outC % groups != 0)
-            throw new ArgumentOutOfRangeException(nameof(groups), "QConv.Conv2D: invalid geometry");
-        int icg = inC / groups, ocg = outC / groups, k = icg * kH * kW, kp = (k + 1) & ~1, plane = outH * outW;
-        if (x.Length < (long)batch * inC * inH * inW || w.Length < (long)outC * kp || y.Length < (long)batch * outC * plane
-            || bias.Length < outC || multiplier.Length < outC || shift.Length < outC || scratch.Length < (long)kp * PanelColumns)
+        Check(batch, inC, inH, inW, outC, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, groups);
+        int icg = inC / groups, ocg = outC / groups, pairs = (icg + 1) / 2, blocks = (ocg + BlockRows - 1) / BlockRows, plane = outH * outW;
+        if (x.Length < (long)batch * inC * inH * inW || w.Length < (long)groups * blocks * kH * kW * pairs * BlockRows * 2 || y.Length < (long)batch * outC * plane
+            || bias.Length < outC || multiplier.Length < outC || shift.Length < outC
+            || scratch.Length < Conv2DScratch(inC, outC, kH, kW, outH, outW, strideH, strideW, dilH, dilW, groups))
             throw new ArgumentException("QConv.Conv2D: sizes do not agree");
         CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
-        var g = new Geo
-        {
-            InH = inH, InW = inW, KH = kH, KW = kW, OutW = outW, SH = strideH, SW = strideW, PT = padTop, PL = padLeft, DH = dilH, DW = dilW,
-            K = k, Kp = kp, Plane = plane, Signed = xSigned, XZero = xZero,
-        };
+        var g = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
         fixed (byte* px = x, py = y) fixed (short* pw = w, ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            var t = new Tile { Panel = ps, Bias = pb, Mult = pm, Shift = psh, Kp = kp, ZY = yZero, Lo = qmin, Hi = qmax, Ldy = plane };
+            int* pairPlane = (int*)ps, offsets = pairPlane + pairs * g.Size + g.Slack;
+            for (int i = 0, o = 0; i < kH; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(i, j);
+            var t = new Tile
+            {
+                X = pairPlane, Offsets = offsets, Taps = kH * kW, Tmp = (byte*)(offsets + kH * kW), Bias = pb, Mult = pm, Shift = psh,
+                Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
+                ZY = yZero, Lo = qmin, Hi = qmax,
+            };
             for (int nb = 0; nb < batch; nb++)
                 for (int gr = 0; gr < groups; gr++)
                 {
                     byte* xg = px + ((long)nb * inC + (long)gr * icg) * inH * inW;
-                    for (int p0 = 0; p0 < plane; p0 += PanelColumns)
+                    long chan = (long)inH * inW;
+                    for (int c2 = 0; c2 < pairs; c2++)
+                        BuildPlane(pairPlane + (long)c2 * g.Size, g, xg + 2 * c2 * chan, 2 * c2 + 1 < icg ? xg + (2 * c2 + 1) * chan : null, 0,
+                            inH, inW, padTop, padLeft, xSigned, xZero);
+                    new Span<int>(pairPlane + (long)pairs * g.Size, g.Slack).Clear();
+                    t.W = pw + (long)gr * blocks * kH * kW * pairs * BlockRows * 2;
+                    t.Row0 = gr * ocg;
+                    switch (SimdLevel.Bits)
                     {
-                        int pc = Math.Min(PanelColumns, plane - p0);
-                        Pack(ps, xg, g, p0, pc);
-                        t.W = pw + (long)gr * ocg * kp;
-                        t.Row0 = gr * ocg;
-                        t.Y = py + ((long)nb * outC + (long)gr * ocg) * plane + p0;
-                        t.Rows = ocg; t.Cols = pc;
-                        switch (SimdLevel.Bits)
-                        {
-                            case 512 when Avx512BW.IsSupported: Tiles<Vector512<int>, Q512>(t); break;
-                            case 512 or 256 when Avx2.IsSupported: Tiles<Vector256<int>, Q256>(t); break;
-                            case 0: TilesScalar(t); break;
-                            default: Tiles<Vector128<int>, Q128>(t); break;
-                        }
+                        case 512 when Avx512BW.IsSupported: Gemm<Vector512<int>, Q512, R3>(t); break;
+                        case 512 or 256 when Avx2.IsSupported:
+                            if (Avx512F.IsSupported) Gemm<Vector256<int>, Q256, R3>(t); else Gemm<Vector256<int>, Q256, R2>(t); // 32 registers: 3 columns
+                            break;
+                        case 0: Gemm<int, Q1, R2>(t); break;
+                        default: Gemm<Vector128<int>, Q128, R2>(t); break;
                     }
+                    Compact(py + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
                 }
         }
+    }
+
+    /// <summary>
+    /// Depthwise convolution (groups = inC = outC): x [batch, c, inH, inW] bytes; w packed as
+    /// <see cref="DepthwiseScratch"/> says; bias, multiplier, shift [c]; y [batch, c, outH, outW]. Allocation-free.
+    /// </summary>
+    public static void Depthwise2D(ReadOnlySpan<byte> x, ReadOnlySpan<short> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
+        Span<byte> y, Span<short> scratch,
+        int batch, int channels, int inH, int inW, int kH, int kW, int outH, int outW,
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW,
+        bool xSigned, int xZero, int yZero, int qmin, int qmax)
+    {
+        Check(batch, channels, inH, inW, channels, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, channels);
+        int rowPairs = (kH + 1) / 2, plane = outH * outW;
+        if (x.Length < (long)batch * channels * inH * inW || w.Length < (long)channels * rowPairs * kW * 2 || y.Length < (long)batch * channels * plane
+            || bias.Length < channels || multiplier.Length < channels || shift.Length < channels
+            || scratch.Length < DepthwiseScratch(kH, kW, outH, outW, strideH, strideW, dilH, dilW))
+            throw new ArgumentException("QConv.Depthwise2D: sizes do not agree");
+        CheckMultipliers(multiplier, channels);
+        if (batch == 0 || plane == 0) return;
+        var g = new Planes(outH, outW, 2 * rowPairs, kW, strideH, strideW, dilH, dilW, rowPairs: true);
+        fixed (byte* px = x, py = y) fixed (short* pw = w, ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
+        {
+            int* pairPlane = (int*)ps, offsets = pairPlane + g.Size + g.Slack;
+            for (int i = 0, o = 0; i < rowPairs; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(2 * i, j);
+            byte* tmp = (byte*)(offsets + rowPairs * kW);
+            new Span<int>(pairPlane + g.Size, g.Slack).Clear();
+            var d = new Dw { X = pairPlane, Offsets = offsets, Tmp = tmp, Positions = outH * g.Wq, RowPairs = rowPairs, KW = kW, ZY = yZero, Lo = qmin, Hi = qmax };
+            long chan = (long)inH * inW;
+            for (int nb = 0; nb < batch; nb++)
+                for (int c = 0; c < channels; c++)
+                {
+                    byte* xc = px + ((long)nb * channels + c) * chan;
+                    BuildPlane(pairPlane, g, xc, xc, dilH, inH, inW, padTop, padLeft, xSigned, xZero);
+                    d.W = pw + (long)c * rowPairs * kW * 2;
+                    d.Bias = pb[c]; d.Mult = pm[c]; d.Shift = psh[c];
+                    switch (SimdLevel.Bits)
+                    {
+                        case 512 when Avx512BW.IsSupported: Depthwise<Vector512<int>, Q512>(d); break;
+                        case 512 or 256 when Avx2.IsSupported: Depthwise<Vector256<int>, Q256>(d); break;
+                        case 0: Depthwise<int, Q1>(d); break;
+                        default: Depthwise<Vector128<int>, Q128>(d); break;
+                    }
+                    Compact(py + ((long)nb * channels + c) * plane, tmp, 1, outH, outW, g.Wq, g.OutStride);
+                }
+        }
+    }
+
+    static void Check(int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups)
+    {
+        if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
+            || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0 || groups <= 0
+            || inC % groups != 0 || outC % groups != 0)
+            throw new ArgumentOutOfRangeException(nameof(groups), "QConv: invalid geometry");
     }
 
     internal static void CheckMultipliers(ReadOnlySpan<int> multiplier, int n)
@@ -76,168 +158,230 @@ public static unsafe class QConv
         for (int i = 0; i < n; i++) if (multiplier[i] < 0) throw new ArgumentException("requantization multipliers must be non-negative", nameof(multiplier));
     }
 
-    struct Geo { public int InH, InW, KH, KW, OutW, SH, SW, PT, PL, DH, DW, K, Kp, Plane, XZero; public bool Signed; }
+    /// <summary>
+    /// The pair plane's geometry. Phase (rp, cp) of the stride holds rows rq * strideH + rp and columns u * strideW + cp
+    /// of the padded input, [rq][u] over rq &lt; Rq, u &lt; Wq; tap (i, j) of output position q = oh * Wq + ow is element
+    /// q + <see cref="Offset"/>(i, j). Reads of whole vectors past the last position stay inside the slack.
+    /// </summary>
+    readonly struct Planes
+    {
+        public readonly int Wq, Rq, SH, SW, DH, DW, Phase, Size, Slack, OutStride;
 
-    /// <summary>dst[i] = x[i] - zero for n bytes (int8 or uint8).</summary>
-    internal static void Widen(short* dst, byte* src, int n, bool signed, int zero)
+        public Planes(int outH, int outW, int kH, int kW, int sH, int sW, int dH, int dW, bool rowPairs = false)
+        {
+            SH = sH; SW = sW; DH = dH; DW = dW;
+            Wq = outW + (kW - 1) * dW / sW;
+            // row pairs (depthwise): element (rq, u) also holds the row dH below, so the last pair starts at kernel row kH - 2
+            Rq = outH + (rowPairs ? kH - 2 : kH - 1) * dH / sH;
+            Phase = checked(Rq * Wq);
+            Size = checked(sH * sW * Phase);
+            Slack = Wq + 64; // a tile's last vectors: at most 48 positions past outH * Wq, plus a row of tap offset
+            OutStride = checked(outH * Wq + 64);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Offset(int i, int j)
+        {
+            int r = i * DH, c = j * DW;
+            return (r % SH * SW + c % SW) * Phase + r / SH * Wq + c / SW;
+        }
+    }
+
+    /// <summary>
+    /// Fills one pair plane: element (phase, rq, u) = (a[row, col] - zero, b[row + bRows, col] - zero) at the padded
+    /// input position (row, col) of that element, 0 outside the input; b null: the high halves are 0.
+    /// </summary>
+    static void BuildPlane(int* dst, in Planes g, byte* a, byte* b, int bRows, int inH, int inW, int padTop, int padLeft, bool signed, int zero)
+    {
+        int whole0 = 0, whole1 = 0;
+        if (g.SH == 1 && g.SW == 1 && padLeft == 0 && g.Wq == inW)
+        {
+            // unpadded rows of the same width follow each other in x as in the plane: the rows where both halves are
+            // in the input make one run
+            whole0 = Math.Max(padTop, padTop - bRows); whole1 = Math.Min(g.Rq, Math.Min(inH + padTop, inH + padTop - bRows));
+            if (whole1 > whole0)
+                PairRow(dst + (long)whole0 * g.Wq, a + (long)(whole0 - padTop) * inW, b == null ? null : b + (long)(whole0 - padTop + bRows) * inW,
+                    (whole1 - whole0) * inW, signed, zero);
+            else whole0 = whole1 = 0;
+        }
+        for (int rp = 0; rp < g.SH; rp++)
+            for (int cp = 0; cp < g.SW; cp++)
+            {
+                int* ph = dst + (rp * g.SW + cp) * g.Phase;
+                for (int rq = 0; rq < g.Rq; rq++)
+                {
+                    if (rq == whole0 && whole1 > whole0) { rq = whole1 - 1; continue; }
+                    int ra = rq * g.SH + rp - padTop, rb = ra + bRows;
+                    byte* rowA = (uint)ra < (uint)inH ? a + (long)ra * inW : null;
+                    byte* rowB = b != null && (uint)rb < (uint)inH ? b + (long)rb * inW : null;
+                    int* d = ph + (long)rq * g.Wq;
+                    if (rowA == null && rowB == null) { new Span<int>(d, g.Wq).Clear(); continue; }
+                    // columns u with 0 <= u * SW + cp - padLeft < inW
+                    int c0 = cp - padLeft, lo = c0 >= 0 ? 0 : Math.Min(g.Wq, (-c0 + g.SW - 1) / g.SW);
+                    int hi = Math.Clamp((inW - c0 + g.SW - 1) / g.SW, lo, g.Wq);
+                    for (int u = 0; u < lo; u++) d[u] = 0; // the padding: a column or two, not worth a call
+                    for (int u = hi; u < g.Wq; u++) d[u] = 0;
+                    int first = lo * g.SW + c0;
+                    if (g.SW == 1) PairRow(d + lo, rowA == null ? null : rowA + first, rowB == null ? null : rowB + first, hi - lo, signed, zero);
+                    else
+                        for (int u = lo; u < hi; u++)
+                        {
+                            int col = u * g.SW + c0;
+                            d[u] = Pair(rowA == null ? 0 : Value(rowA[col], signed) - zero, rowB == null ? 0 : Value(rowB[col], signed) - zero);
+                        }
+                }
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Value(byte v, bool signed) => signed ? (sbyte)v : v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Pair(int lo, int hi) => (ushort)lo | hi << 16;
+
+    /// <summary>dst[i] = (a[i] - zero, b[i] - zero) as int16 pairs for n columns; a or b null: that half 0.</summary>
+    static void PairRow(int* dst, byte* a, byte* b, int n, bool signed, int zero)
     {
         int i = 0;
-        if (Vector128.IsHardwareAccelerated)
+        if (Sse2.IsSupported || AdvSimd.Arm64.IsSupported)
         {
             var z = Vector128.Create((short)zero);
             for (; i + 16 <= n; i += 16)
             {
-                var b = Vector128.Load(src + i);
-                Vector128<short> lo, hi;
-                if (signed) (lo, hi) = Vector128.Widen(b.AsSByte());
-                else { var (l, h) = Vector128.Widen(b); lo = l.AsInt16(); hi = h.AsInt16(); }
-                (lo - z).Store(dst + i); (hi - z).Store(dst + i + 8);
+                var (al, ah) = a == null ? (Vector128<short>.Zero, Vector128<short>.Zero) : Widen(Vector128.Load(a + i), signed, z);
+                var (bl, bh) = b == null ? (Vector128<short>.Zero, Vector128<short>.Zero) : Widen(Vector128.Load(b + i), signed, z);
+                Zip(al, bl, dst + i); Zip(ah, bh, dst + i + 8);
+            }
+            if (i + 8 <= n)
+            {
+                var al = a == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(ulong*)(a + i)).AsByte(), signed, z).Item1;
+                var bl = b == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(ulong*)(b + i)).AsByte(), signed, z).Item1;
+                Zip(al, bl, dst + i);
+                i += 8;
             }
         }
-        if (signed) for (; i < n; i++) dst[i] = (short)((sbyte)src[i] - zero);
-        else for (; i < n; i++) dst[i] = (short)(src[i] - zero);
+        for (; i < n; i++) dst[i] = Pair(a == null ? 0 : Value(a[i], signed) - zero, b == null ? 0 : Value(b[i], signed) - zero);
     }
 
-    /// <summary>
-    /// Packs the patches of output positions [p0, p0 + pc) as int16 pairs: panel[(kp2 * PanelColumns + col) * 2 + (k &amp; 1)]
-    /// = x(tap k, position p0 + col) - xZero, 0 for padding and for columns past pc (up to a whole tile).
-    /// </summary>
-    static void Pack(short* panel, byte* x, in Geo g, int p0, int pc)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector128<short>, Vector128<short>) Widen(Vector128<byte> v, bool signed, Vector128<short> z)
     {
-        short* a = stackalloc short[PanelColumns];
-        short* b = stackalloc short[PanelColumns];
-        int khw = g.KH * g.KW;
-        for (int k = 0; k < g.Kp; k += 2)
-        {
-            Row(a, x, g, k, khw, p0, pc);
-            if (k + 1 < g.K) Row(b, x, g, k + 1, khw, p0, pc); else new Span<short>(b, PanelColumns).Clear();
-            Interleave(panel + (long)k * PanelColumns, a, b);
-        }
+        Vector128<short> lo, hi;
+        if (signed) (lo, hi) = Vector128.Widen(v.AsSByte());
+        else { var (l, h) = Vector128.Widen(v); lo = l.AsInt16(); hi = h.AsInt16(); }
+        return (lo - z, hi - z);
     }
 
-    /// <summary>One tap's values over the panel's columns.</summary>
-    static void Row(short* dst, byte* x, in Geo g, int k, int khw, int p0, int pc)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Zip(Vector128<short> a, Vector128<short> b, int* dst)
     {
-        int c = k / khw, i = k % khw / g.KW, j = k % g.KW;
-        byte* xc = x + (long)c * g.InH * g.InW;
-        int col = 0, oh = p0 / g.OutW, ow = p0 % g.OutW;
-        while (col < pc)
-        {
-            int run = Math.Min(g.OutW - ow, pc - col);
-            int ih = oh * g.SH - g.PT + i * g.DH;
-            if ((uint)ih >= (uint)g.InH) new Span<short>(dst + col, run).Clear();
-            else
-            {
-                byte* xr = xc + (long)ih * g.InW;
-                int iw0 = ow * g.SW - g.PL + j * g.DW; // input column of the run's first position
-                if (g.SW == 1)
-                {
-                    int lo = Math.Clamp(-iw0, 0, run), hi = Math.Clamp(g.InW - iw0, lo, run);
-                    new Span<short>(dst + col, lo).Clear();
-                    Widen(dst + col + lo, xr + iw0 + lo, hi - lo, g.Signed, g.XZero);
-                    new Span<short>(dst + col + hi, run - hi).Clear();
-                }
-                else
-                    for (int t = 0; t < run; t++)
-                    {
-                        int iw = iw0 + t * g.SW;
-                        dst[col + t] = (uint)iw >= (uint)g.InW ? (short)0 : (short)((g.Signed ? (sbyte)xr[iw] : xr[iw]) - g.XZero);
-                    }
-            }
-            col += run; ow = 0; oh++;
-        }
-        new Span<short>(dst + pc, PanelColumns - pc).Clear();
+        if (Sse2.IsSupported) { Sse2.UnpackLow(a, b).Store((short*)dst); Sse2.UnpackHigh(a, b).Store((short*)dst + 8); }
+        else { AdvSimd.Arm64.ZipLow(a, b).Store((short*)dst); AdvSimd.Arm64.ZipHigh(a, b).Store((short*)dst + 8); }
     }
 
-    /// <summary>dst[2i] = a[i], dst[2i + 1] = b[i] over the panel's width.</summary>
-    static void Interleave(short* dst, short* a, short* b)
+    /// <summary>dst[oh * outW + ow] = tmp[r * stride + oh * wq + ow] for each row r of channels (drops the padded columns).</summary>
+    static void Compact(byte* dst, byte* tmp, int rows, int outH, int outW, int wq, int stride)
     {
-        int i = 0;
-        if (Sse2.IsSupported)
-            for (; i < PanelColumns; i += 8)
+        if (wq == outW) { for (int r = 0; r < rows; r++) Unsafe.CopyBlockUnaligned(dst + (long)r * outH * outW, tmp + (long)r * stride, (uint)(outH * outW)); return; }
+        for (int r = 0; r < rows; r++)
+            for (int oh = 0; oh < outH; oh++)
             {
-                var va = Sse2.LoadVector128(a + i); var vb = Sse2.LoadVector128(b + i);
-                Sse2.Store(dst + 2 * i, Sse2.UnpackLow(va, vb)); Sse2.Store(dst + 2 * i + 8, Sse2.UnpackHigh(va, vb));
+                byte* d = dst + ((long)r * outH + oh) * outW, t = tmp + (long)r * stride + (long)oh * wq;
+                if (outW < 16 || !Vector128.IsHardwareAccelerated) { Unsafe.CopyBlockUnaligned(d, t, (uint)outW); continue; }
+                // short rows: 16-byte pieces, the last one overlapping the one before (a call per row costs more)
+                for (int i = 0; i < outW - 16; i += 16) Vector128.Load(t + i).Store(d + i);
+                Vector128.Load(t + outW - 16).Store(d + outW - 16);
             }
-        else if (AdvSimd.Arm64.IsSupported)
-            for (; i < PanelColumns; i += 8)
-            {
-                var va = AdvSimd.LoadVector128(a + i); var vb = AdvSimd.LoadVector128(b + i);
-                AdvSimd.Store(dst + 2 * i, AdvSimd.Arm64.ZipLow(va, vb)); AdvSimd.Store(dst + 2 * i + 8, AdvSimd.Arm64.ZipHigh(va, vb));
-            }
-        for (; i < PanelColumns; i++) { dst[2 * i] = a[i]; dst[2 * i + 1] = b[i]; }
     }
 
     struct Tile
     {
-        public short* Panel, W; public int* Bias, Mult, Shift; public byte* Y;
-        public int Kp, ZY, Lo, Hi, Ldy, Row0, Rows, Cols;
+        public int* X, Offsets, Bias, Mult, Shift; public short* W; public byte* Tmp;
+        public int Taps, Pairs, PairStride, Blocks, Rows, Row0, Positions, OutStride, ZY, Lo, Hi;
     }
 
-    static void TilesScalar(Tile t)
+    /// <summary>Column tiles of C.N vectors outermost (they stay in L1 while every block of output channels passes).</summary>
+    static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV> where C : IRows
     {
-        for (int r = 0; r < t.Rows; r++)
-        {
-            int m = t.Row0 + r;
-            short* wr = t.W + (long)r * t.Kp;
-            for (int col = 0; col < t.Cols; col++)
+        int width = C.N * TS.Lanes;
+        byte* acc = stackalloc byte[BlockRows * 3 * 64];
+        for (int q = 0; q < t.Positions; q += width)
+            for (int b = 0; b < t.Blocks; b++)
             {
-                int acc = t.Bias[m];
-                for (int k = 0; k < t.Kp; k += 2)
+                int r0 = b * BlockRows, m0 = t.Row0 + r0, live = Math.Min(BlockRows, t.Rows - r0);
+                Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(t.W + (long)b * t.Taps * t.Pairs * BlockRows * 2), t.Bias + m0, live, acc);
+                // requantization in registers, row by row, out of the accumulators the kernel left
+                byte* y = t.Tmp + (long)r0 * t.OutStride + q;
+                for (int r = 0; r < live; r++, y += t.OutStride)
                 {
-                    short* p = t.Panel + ((long)k * PanelColumns + 2 * col);
-                    acc += p[0] * wr[k] + p[1] * wr[k + 1];
+                    var rq = TS.Prepare(t.Mult[m0 + r], t.Shift[m0 + r], t.ZY, t.Lo, t.Hi);
+                    for (int c = 0; c < C.N; c++) TS.Store(Unsafe.Read<TV>(acc + (r * 3 + c) * 64), rq, y + c * TS.Lanes);
                 }
-                t.Y[(long)r * t.Ldy + col] = (byte)Requantize.Clamped(acc, t.Mult[m], t.Shift[m], t.ZY, t.Lo, t.Hi);
+            }
+    }
+
+    /// <summary>
+    /// BlockRows output channels x C.N vectors of positions over the whole reduction (taps x channel pairs), the
+    /// accumulators in registers; written to acc[row * 3 + column] (64 bytes each) at the end. No calls inside.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel<TV, TS, C>(int* x0, int* offsets, int taps, int pairs, int pairStride, int* w, int* bias, int live, byte* acc)
+        where TV : struct where TS : IQSimd<TV> where C : IRows
+    {
+        int n = C.N, lanes = TS.Lanes;
+        TV a0 = TS.Splat(bias[0]), b0 = a0, c0 = a0;
+        TV a1 = live > 1 ? TS.Splat(bias[1]) : a0, b1 = a1, c1 = a1;
+        TV a2 = live > 2 ? TS.Splat(bias[2]) : a0, b2 = a2, c2 = a2;
+        TV a3 = live > 3 ? TS.Splat(bias[3]) : a0, b3 = a3, c3 = a3;
+        for (int t = 0; t < taps; t++)
+        {
+            int* x = x0 + offsets[t];
+            for (int p = 0; p < pairs; p++, x += pairStride, w += BlockRows)
+            {
+                TV v0 = TS.Load(x), v1 = TS.Load(x + lanes), v2 = n > 2 ? TS.Load(x + 2 * lanes) : v0;
+                TV s = TS.Splat(w[0]); a0 = TS.Madd(v0, s, a0); b0 = TS.Madd(v1, s, b0); if (n > 2) c0 = TS.Madd(v2, s, c0);
+                s = TS.Splat(w[1]); a1 = TS.Madd(v0, s, a1); b1 = TS.Madd(v1, s, b1); if (n > 2) c1 = TS.Madd(v2, s, c1);
+                s = TS.Splat(w[2]); a2 = TS.Madd(v0, s, a2); b2 = TS.Madd(v1, s, b2); if (n > 2) c2 = TS.Madd(v2, s, c2);
+                s = TS.Splat(w[3]); a3 = TS.Madd(v0, s, a3); b3 = TS.Madd(v1, s, b3); if (n > 2) c3 = TS.Madd(v2, s, c3);
             }
         }
+        Unsafe.Write(acc, a0); Unsafe.Write(acc + 64, b0); Unsafe.Write(acc + 128, c0);
+        Unsafe.Write(acc + 192, a1); Unsafe.Write(acc + 256, b1); Unsafe.Write(acc + 320, c1);
+        Unsafe.Write(acc + 384, a2); Unsafe.Write(acc + 448, b2); Unsafe.Write(acc + 512, c2);
+        Unsafe.Write(acc + 576, a3); Unsafe.Write(acc + 640, b3); Unsafe.Write(acc + 704, c3);
     }
 
-    static void Tiles<TV, TS>(Tile t) where TV : struct where TS : IQSimd<TV>
+    struct Dw
     {
-        int width = 2 * TS.Lanes;
-        for (int col = 0; col < t.Cols; col += width)
+        public int* X, Offsets; public short* W; public byte* Tmp;
+        public int Bias, Mult, Shift, Positions, RowPairs, KW, ZY, Lo, Hi;
+    }
+
+    /// <summary>One channel: each vector of positions sums its kernel-row pairs x columns; 3x3 with the six taps unrolled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Depthwise<TV, TS>(in Dw d) where TV : struct where TS : IQSimd<TV>
+    {
+        int lanes = TS.Lanes;
+        var rq = TS.Prepare(d.Mult, d.Shift, d.ZY, d.Lo, d.Hi);
+        TV bias = TS.Splat(d.Bias);
+        int* w = (int*)d.W;
+        if (d.RowPairs == 2 && d.KW == 3)
         {
-            int r = 0;
-            for (; r + 4 <= t.Rows; r += 4) Kernel<TV, TS, R4>(t, r, col);
-            for (; r < t.Rows; r++) Kernel<TV, TS, R1>(t, r, col);
+            TV w0 = TS.Splat(w[0]), w1 = TS.Splat(w[1]), w2 = TS.Splat(w[2]), w3 = TS.Splat(w[3]), w4 = TS.Splat(w[4]), w5 = TS.Splat(w[5]);
+            int o0 = d.Offsets[0], o1 = d.Offsets[1], o2 = d.Offsets[2], o3 = d.Offsets[3], o4 = d.Offsets[4], o5 = d.Offsets[5];
+            for (int q = 0; q < d.Positions; q += lanes)
+            {
+                int* x = d.X + q;
+                TV s = TS.Madd(TS.Load(x + o0), w0, bias), u = TS.Madd(TS.Load(x + o3), w3, default);
+                s = TS.Madd(TS.Load(x + o1), w1, s); u = TS.Madd(TS.Load(x + o4), w4, u);
+                s = TS.Madd(TS.Load(x + o2), w2, s); u = TS.Madd(TS.Load(x + o5), w5, u);
+                TS.Store(TS.Add(s, u), rq, d.Tmp + q);
+            }
+            return;
         }
-    }
-
-    /// <summary>R.N output channels x 2 vectors of positions, accumulated over the whole reduction in registers.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Kernel<TV, TS, R>(Tile t, int r0, int col) where TV : struct where TS : IQSimd<TV> where R : IRows
-    {
-        int lanes = TS.Lanes, n = R.N;
-        int m0 = t.Row0 + r0;
-        short* w0 = t.W + (long)r0 * t.Kp, w1 = w0 + t.Kp, w2 = w1 + t.Kp, w3 = w2 + t.Kp;
-        TV a0 = TS.Splat(t.Bias[m0]), b0 = a0;
-        TV a1 = n > 1 ? TS.Splat(t.Bias[m0 + 1]) : a0, b1 = a1;
-        TV a2 = n > 2 ? TS.Splat(t.Bias[m0 + 2]) : a0, b2 = a2;
-        TV a3 = n > 3 ? TS.Splat(t.Bias[m0 + 3]) : a0, b3 = a3;
-        short* p = t.Panel + 2 * col;
-        for (int k = 0; k < t.Kp; k += 2, p += 2 * PanelColumns)
+        int taps = d.RowPairs * d.KW;
+        for (int q = 0; q < d.Positions; q += lanes)
         {
-            TV x0 = TS.Load(p), x1 = TS.Load(p + 2 * lanes);
-            TV v = TS.Splat(*(int*)(w0 + k)); a0 = TS.Madd(x0, v, a0); b0 = TS.Madd(x1, v, b0);
-            if (n > 1) { v = TS.Splat(*(int*)(w1 + k)); a1 = TS.Madd(x0, v, a1); b1 = TS.Madd(x1, v, b1); }
-            if (n > 2) { v = TS.Splat(*(int*)(w2 + k)); a2 = TS.Madd(x0, v, a2); b2 = TS.Madd(x1, v, b2); }
-            if (n > 3) { v = TS.Splat(*(int*)(w3 + k)); a3 = TS.Madd(x0, v, a3); b3 = TS.Madd(x1, v, b3); }
+            TV s = bias;
+            for (int t = 0; t < taps; t++) s = TS.Madd(TS.Load(d.X + q + d.Offsets[t]), TS.Splat(w[t]), s);
+            TS.Store(s, rq, d.Tmp + q);
         }
-        int c0 = Math.Min(lanes, t.Cols - col), c1 = Math.Min(lanes, t.Cols - col - lanes);
-        Out<TV, TS>(t, r0, col, a0, b0, c0, c1);
-        if (n > 1) Out<TV, TS>(t, r0 + 1, col, a1, b1, c0, c1);
-        if (n > 2) Out<TV, TS>(t, r0 + 2, col, a2, b2, c0, c1);
-        if (n > 3) Out<TV, TS>(t, r0 + 3, col, a3, b3, c0, c1);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Out<TV, TS>(Tile t, int r, int col, TV a, TV b, int c0, int c1) where TV : struct where TS : IQSimd<TV>
-    {
-        int m = t.Row0 + r;
-        byte* y = t.Y + (long)r * t.Ldy + col;
-        int mult = t.Mult[m], sh = t.Shift[m];
-        TS.Store(a, mult, sh, t.ZY, t.Lo, t.Hi, y, c0);
-        if (c1 > 0) TS.Store(b, mult, sh, t.ZY, t.Lo, t.Hi, y + TS.Lanes, c1);
     }
 }

@@ -17,10 +17,14 @@ internal unsafe interface IQSimd<TV> where TV : struct
     static abstract int Lanes { get; }
     static abstract TV Splat(int x);
     static abstract TV Load(short* p);
+    static abstract TV Load(int* p);
     static abstract TV Madd(TV pairs, TV w, TV acc);
+    static abstract TV Add(TV a, TV b);
     static abstract int Sum(TV v);
-    /// <summary>Requantizes (Requantize.Clamped) and stores the lanes as bytes (the first <paramref name="count"/>).</summary>
-    static abstract void Store(TV acc, int mult, int shift, int zy, int lo, int hi, byte* dst, int count);
+    /// <summary>One channel's requantization constants (<see cref="Store"/>).</summary>
+    static abstract Requantize.Params<TV> Prepare(int mult, int shift, int zy, int lo, int hi);
+    /// <summary>Requantizes (Requantize.Clamped) and stores all lanes as bytes.</summary>
+    static abstract void Store(TV acc, in Requantize.Params<TV> p, byte* dst);
 }
 
 internal unsafe struct Q512 : IQSimd<Vector512<int>>
@@ -28,16 +32,16 @@ internal unsafe struct Q512 : IQSimd<Vector512<int>>
     public static int Lanes => 16;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Splat(int x) => Vector512.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(short* p) => Vector512.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(int* p) => Vector512.Load(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Madd(Vector512<int> a, Vector512<int> b, Vector512<int> acc) => acc + Avx512BW.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Add(Vector512<int> a, Vector512<int> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector512<int> v) => Vector512.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Store(Vector512<int> acc, int mult, int shift, int zy, int lo, int hi, byte* dst, int count)
-    {
-        var r = Requantize.Clamped(acc, mult, shift, zy, lo, hi);
-        var b = Vector512.Narrow(Vector512.Narrow(r, r), Vector512<short>.Zero).AsByte().GetLower().GetLower();
-        if (count >= 16) b.Store(dst); else QStore.Partial(b, dst, count);
-    }
+    public static Requantize.Params<Vector512<int>> Prepare(int mult, int shift, int zy, int lo, int hi) => Requantize.Prepare512(mult, shift, zy, lo, hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<int> acc, in Requantize.Params<Vector512<int>> p, byte* dst)
+        => Avx512F.ConvertToVector128Byte(Requantize.Apply(acc, p)).Store(dst); // vpmovdb: the clamped values fit a byte
 }
 
 internal unsafe struct Q256 : IQSimd<Vector256<int>>
@@ -45,16 +49,20 @@ internal unsafe struct Q256 : IQSimd<Vector256<int>>
     public static int Lanes => 8;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Splat(int x) => Vector256.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(short* p) => Vector256.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(int* p) => Vector256.Load(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Madd(Vector256<int> a, Vector256<int> b, Vector256<int> acc) => acc + Avx2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Add(Vector256<int> a, Vector256<int> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector256<int> v) => Vector256.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Store(Vector256<int> acc, int mult, int shift, int zy, int lo, int hi, byte* dst, int count)
+    public static Requantize.Params<Vector256<int>> Prepare(int mult, int shift, int zy, int lo, int hi) => Requantize.Prepare256(mult, shift, zy, lo, hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector256<int> acc, in Requantize.Params<Vector256<int>> p, byte* dst)
     {
-        var r = Requantize.Clamped(acc, mult, shift, zy, lo, hi);
+        var r = Requantize.Apply(acc, p);
+        if (Avx512F.VL.IsSupported) { *(ulong*)dst = Avx512F.VL.ConvertToVector128Byte(r).AsUInt64().ToScalar(); return; }
         var s = Vector256.Narrow(r, r); // lanes 0..7 hold the values
-        var b = Vector256.Narrow(s, s).AsByte().GetLower();
-        if (count >= 8) *(ulong*)dst = b.AsUInt64().ToScalar(); else QStore.Partial(b, dst, count);
+        *(ulong*)dst = Vector256.Narrow(s, s).AsUInt64().ToScalar();
     }
 }
 
@@ -63,6 +71,7 @@ internal unsafe struct Q128 : IQSimd<Vector128<int>>
     public static int Lanes => 4;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Splat(int x) => Vector128.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Load(short* p) => Vector128.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Load(int* p) => Vector128.Load(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> Madd(Vector128<int> a, Vector128<int> b, Vector128<int> acc)
     {
@@ -77,24 +86,31 @@ internal unsafe struct Q128 : IQSimd<Vector128<int>>
         var pl = al * bl; var ph = ah * bh;
         return acc + Vector128.Create(pl[0] + pl[1], pl[2] + pl[3], ph[0] + ph[1], ph[2] + ph[3]);
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Add(Vector128<int> a, Vector128<int> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Sum(Vector128<int> v) => Vector128.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Store(Vector128<int> acc, int mult, int shift, int zy, int lo, int hi, byte* dst, int count)
+    public static Requantize.Params<Vector128<int>> Prepare(int mult, int shift, int zy, int lo, int hi) => Requantize.Prepare128(mult, shift, zy, lo, hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<int> acc, in Requantize.Params<Vector128<int>> p, byte* dst)
     {
-        var r = Requantize.Clamped(acc, mult, shift, zy, lo, hi);
-        if (count >= 4) { dst[0] = (byte)r[0]; dst[1] = (byte)r[1]; dst[2] = (byte)r[2]; dst[3] = (byte)r[3]; return; }
-        for (int i = 0; i < count; i++) dst[i] = (byte)r[i];
+        var r = Requantize.Apply(acc, p);
+        var s = Vector128.Narrow(r, r);
+        *(uint*)dst = Vector128.Narrow(s, s).AsUInt32().ToScalar();
     }
 }
 
-internal static unsafe class QStore
+/// <summary>The scalar stand-in: one int32 lane holding one int16 pair.</summary>
+internal unsafe struct Q1 : IQSimd<int>
 {
-    public static void Partial<T>(T v, byte* dst, int count) where T : unmanaged
-    {
-        byte* tmp = stackalloc byte[sizeof(T)];
-        *(T*)tmp = v;
-        for (int i = 0; i < count; i++) dst[i] = tmp[i];
-    }
+    public static int Lanes => 1;
+    public static int Splat(int x) => x;
+    public static int Load(short* p) => *(int*)p;
+    public static int Load(int* p) => *p;
+    public static int Madd(int a, int b, int acc) => unchecked(acc + (short)a * (short)b + (a >> 16) * (b >> 16));
+    public static int Add(int a, int b) => unchecked(a + b);
+    public static int Sum(int v) => v;
+    public static Requantize.Params<int> Prepare(int mult, int shift, int zy, int lo, int hi) => new(mult, shift, mult, 0, 0, zy, lo, hi);
+    public static void Store(int acc, in Requantize.Params<int> p, byte* dst) => *dst = (byte)Requantize.Clamped(acc, p.Multiplier, p.Shift, p.Zero, p.Lo, p.Hi);
 }
 
 /// <summary>
@@ -120,7 +136,7 @@ public static unsafe class QGemm
             var a = new Args { W = pw, Bias = pb, Mult = pm, Shift = psh, Kp = kp, N = n, ZY = yZero, Lo = qmin, Hi = qmax };
             for (int i = 0; i < m; i++)
             {
-                QConv.Widen(ps, px + (long)i * k, k, xSigned, xZero);
+                Widen(ps, px + (long)i * k, k, xSigned, xZero);
                 if (k < kp) ps[k] = 0;
                 a.X = ps; a.Y = py + (long)i * n;
                 switch (SimdLevel.Bits)
@@ -132,6 +148,26 @@ public static unsafe class QGemm
                 }
             }
         }
+    }
+
+    /// <summary>dst[i] = x[i] - zero for n bytes (int8 or uint8).</summary>
+    static void Widen(short* dst, byte* src, int n, bool signed, int zero)
+    {
+        int i = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var z = Vector128.Create((short)zero);
+            for (; i + 16 <= n; i += 16)
+            {
+                var b = Vector128.Load(src + i);
+                Vector128<short> lo, hi;
+                if (signed) (lo, hi) = Vector128.Widen(b.AsSByte());
+                else { var (l, h) = Vector128.Widen(b); lo = l.AsInt16(); hi = h.AsInt16(); }
+                (lo - z).Store(dst + i); (hi - z).Store(dst + i + 8);
+            }
+        }
+        if (signed) for (; i < n; i++) dst[i] = (short)((sbyte)src[i] - zero);
+        else for (; i < n; i++) dst[i] = (short)(src[i] - zero);
     }
 
     struct Args { public short* X, W; public int* Bias, Mult, Shift; public byte* Y; public int Kp, N, ZY, Lo, Hi; }

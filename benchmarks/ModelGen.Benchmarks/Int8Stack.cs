@@ -11,7 +11,8 @@ namespace ModelGen.Benchmarks;
 /// <summary>
 /// `int8`: a QDQ conv stack (ONNX Runtime's QDQ format, deterministic weights and scales: 3x3 32->32, 1x1 32->64,
 /// depthwise 3x3 64, 1x1 64->32, Relu after the first three, input 1x32x40x40) three ways: ModelGen int8 (the
-/// compiler's own lowering of the QDQ model, run through the QConv kernels the generated code calls), ModelGen
+/// compiler's own lowering of the QDQ model, run through the QConv kernels the generated code calls, with the weights
+/// as the compiler packs them), ModelGen
 /// float (Conv.Conv2D on the dequantized weights) and ONNX Runtime on the same QDQ model. Median / best of 15 batches.
 /// </summary>
 internal static class Int8Stack
@@ -39,8 +40,9 @@ internal static class Int8Stack
         float sx = qIn.In(1).Const.F[0]; int zx = (int)qIn.In(2).Const.GetLong(0);
         float sy = dqOut.In(1).Const.F[0]; int zy = (int)dqOut.In(2).Const.GetLong(0);
         var bufs = convs.Select(c => new byte[c.Out().Length]).Prepend(new byte[x.Length]).ToArray();
-        int maxKp = convs.Max(c => c.In(5).Shape[1]);
-        var scratch = new short[maxKp * QConv.PanelColumns];
+        bool Dw(Layer L) => L.Group == L.InC && L.OutC == L.InC;
+        var scratch = new short[s_layers.Max(L => Dw(L) ? QConv.DepthwiseScratch(L.K, L.K, H, W, 1, 1, 1, 1)
+            : QConv.Conv2DScratch(L.InC, L.OutC, L.K, L.K, H, W, 1, 1, 1, 1, L.Group))];
         var yInt = new float[yOrt.Length];
         int[] I32(Value v) => v.Const.L.Select(l => (int)l).ToArray();
         var plan = convs.Select(c => (W: c.In(5).Const.L.Select(l => (short)l).ToArray(), B: I32(c.In(2)), M: I32(c.In(3)), S: I32(c.In(4)), N: c)).ToArray();
@@ -48,14 +50,16 @@ internal static class Int8Stack
         {
             var q = bufs[0];
             for (int i = 0; i < x.Length; i++) { float v = MathF.Round(x[i] / sx) + zx; q[i] = (byte)(sbyte)(v < -128 ? -128 : v > 127 ? 127 : v); }
-            for (int l = 0; l < plan.Length; l++)
-            {
-                var p = plan[l]; var L = s_layers[l]; int pad = L.K / 2;
-                QConv.Conv2D(bufs[l], p.W, p.B, p.M, p.S, bufs[l + 1], scratch, 1, L.InC, H, W, L.OutC, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, L.Group,
-                    true, (int)p.N.Int("x_zero_point", 0), (int)p.N.Int("y_zero_point", 0), (int)p.N.Int("qmin", 0), (int)p.N.Int("qmax", 0));
-            }
+            for (int l = 0; l < plan.Length; l++) Int8Layer(l);
             var o = bufs[^1];
             for (int i = 0; i < o.Length; i++) yInt[i] = ((sbyte)o[i] - zy) * sy;
+        }
+        void Int8Layer(int l)
+        {
+            var p = plan[l]; var L = s_layers[l]; int pad = L.K / 2;
+            int zx = (int)p.N.Int("x_zero_point", 0), zo = (int)p.N.Int("y_zero_point", 0), lo = (int)p.N.Int("qmin", 0), hi = (int)p.N.Int("qmax", 0);
+            if (Dw(L)) QConv.Depthwise2D(bufs[l], p.W, p.B, p.M, p.S, bufs[l + 1], scratch, 1, L.InC, H, W, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, true, zx, zo, lo, hi);
+            else QConv.Conv2D(bufs[l], p.W, p.B, p.M, p.S, bufs[l + 1], scratch, 1, L.InC, H, W, L.OutC, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, L.Group, true, zx, zo, lo, hi);
         }
 
         // float: the same weights dequantized
@@ -64,12 +68,13 @@ internal static class Int8Stack
         var fbufs = s_layers.Select(L => new float[L.OutC * H * W]).Prepend(x).ToArray();
         void Float()
         {
-            for (int l = 0; l < s_layers.Length; l++)
-            {
-                var L = s_layers[l]; int pad = L.K / 2;
-                Conv.Conv2D(fbufs[l], fw[l], fb[l], fbufs[l + 1], 1, L.InC, H, W, L.OutC, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, L.Group);
-                if (L.Relu) Elementwise.Unary(UnaryOp.Relu, fbufs[l + 1], fbufs[l + 1]);
-            }
+            for (int l = 0; l < s_layers.Length; l++) FloatLayer(l);
+        }
+        void FloatLayer(int l)
+        {
+            var L = s_layers[l]; int pad = L.K / 2;
+            Conv.Conv2D(fbufs[l], fw[l], fb[l], fbufs[l + 1], 1, L.InC, H, W, L.OutC, L.K, L.K, H, W, 1, 1, pad, pad, 1, 1, L.Group);
+            if (L.Relu) Elementwise.Unary(UnaryOp.Relu, fbufs[l + 1], fbufs[l + 1]);
         }
 
         Int8(); ort.Run();
@@ -83,6 +88,15 @@ internal static class Int8Stack
         Console.WriteLine($"{"ModelGen float",-22} {tf * 1e6,10:F1} {tf0 * 1e6,10:F1} {macs / tf / 1e9,8:F2}");
         Console.WriteLine($"{"ONNX Runtime QDQ",-22} {to * 1e6,10:F1} {to0 * 1e6,10:F1} {macs / to / 1e9,8:F2}");
         Console.WriteLine($"int8 speed-up: {tf / ti:F2}x over ModelGen float, {to / ti:F2}x over ONNX Runtime (medians)");
+        // where the time goes: each layer alone (int8 includes its requantization, float its Relu)
+        Console.WriteLine($"{"layer",-22} {"int8 med",10} {"int8 best",10} {"float med",10} {"float best",10}");
+        for (int l = 0; l < s_layers.Length; l++)
+        {
+            var L = s_layers[l]; int li = l;
+            var (a, a0) = Median(() => Int8Layer(li)); var (b, b0) = Median(() => FloatLayer(li));
+            string name = $"{L.K}x{L.K} {L.InC}->{L.OutC}" + (L.Group > 1 ? " dw" : "");
+            Console.WriteLine($"{name,-22} {a * 1e6,10:F1} {a0 * 1e6,10:F1} {b * 1e6,10:F1} {b0 * 1e6,10:F1}");
+        }
     }
 
     static float WScale(int l) => 0.004f + 0.001f * l;

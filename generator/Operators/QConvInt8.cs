@@ -12,7 +12,8 @@ namespace ModelGen.Compiler.Operators;
 /// multiplier, shift (int32 [M]); Conv's geometry attributes plus x_zero_point, y_zero_point, qmin, qmax, to (output
 /// type). y = clamp(MultiplyByQuantizedMultiplier(bias + sum (x - x_zp) * w) + y_zp, qmin, qmax), as
 /// <see cref="FixedPoint"/> defines; padded taps contribute 0. Net profile, 1-D and 2-D: ModelGen.Runtime.QConv
-/// (SIMD, bit-exact); otherwise scalar loops.
+/// (SIMD, bit-exact; depthwise convolutions through its direct kernel) with the weights packed here, at build time, in
+/// the order its micro-kernels stream them; otherwise scalar loops.
 /// </summary>
 public sealed class QConvInt8 : Operator
 {
@@ -24,11 +25,15 @@ public sealed class QConvInt8 : Operator
         public int N, C, M, Group, ICg, OCg;
         public Int8Params P;
         public Value Packed;
-        public int Kp => (ICg * W.KernelSize + 1) & ~1;
+        public bool Depthwise => Group == C && M == C;
+        /// <summary>The 2-D view of a 1-D window (height 1).</summary>
+        public int D(int[] a, int i, int one) => W.Rank == 2 ? a[i] : i == 0 ? one : a[0];
+        public int KH => D(W.Kernel, 0, 1);
+        public int KW => D(W.Kernel, 1, 1);
     }
 
-    /// <summary>Columns of the Net kernel's packed input panel (ModelGen.Runtime.QConv.PanelColumns).</summary>
-    const int PanelColumns = 128;
+    /// <summary>Output channels per block of the Net kernel's packed weights (ModelGen.Runtime.QConv.BlockRows).</summary>
+    const int BlockRows = 4;
 
     public override void Infer(Node n)
     {
@@ -44,18 +49,70 @@ public sealed class QConvInt8 : Operator
         var kernel = Window.KernelShape(n, r, w.Shape.Skip(2).ToArray());
         var win = Window.Resolve(n, x.Shape.Skip(2).ToArray(), kernel, ceilMode: false, dilationsAllowed: true);
         var geo = new Geo { W = win, N = x.Shape[0], C = c, M = m, Group = (int)group, ICg = c / (int)group, OCg = m / (int)group, P = p };
-        if (n.Inputs.Count == 5) n.Inputs.Add(Int8Params.PackWeights((n.Name ?? "qconv") + "_packed", w.Const, m, geo.ICg * win.KernelSize));
+        if (n.Inputs.Count == 5)
+        {
+            var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : PackGemm(w.Const.L, m, geo.ICg, geo.KH * geo.KW, geo.Group);
+            n.Inputs.Add(Q.Constant((n.Name ?? "qconv") + "_packed", new TensorData(DType.Int16, new[] { packed.Length }, l: packed)));
+        }
         geo.Packed = n.In(5);
         n.State = geo;
         SetOut(n, 0, p.OutType, new[] { x.Shape[0], m }.Concat(win.Out).ToArray());
     }
 
-    static bool UsesKernel(Geo geo, TargetProfile profile) => profile == TargetProfile.Net && geo.W.Rank <= 2;
+    /// <summary>
+    /// ModelGen.Runtime.QConv.Conv2D's weights: per group, per block of BlockRows output channels (0 past the group),
+    /// per tap, per input channel pair (0 past the group's channels), the block's rows as int16 pairs.
+    /// </summary>
+    internal static long[] PackGemm(long[] w, int m, int icg, int taps, int groups)
+    {
+        int ocg = m / groups, blocks = (ocg + BlockRows - 1) / BlockRows, pairs = (icg + 1) / 2;
+        var p = new long[groups * blocks * taps * pairs * BlockRows * 2];
+        int o = 0;
+        for (int g = 0; g < groups; g++)
+            for (int b = 0; b < blocks; b++)
+                for (int t = 0; t < taps; t++)
+                    for (int c2 = 0; c2 < pairs; c2++)
+                        for (int r = 0; r < BlockRows; r++)
+                            for (int e = 0; e < 2; e++, o++)
+                            {
+                                int oc = b * BlockRows + r, ic = 2 * c2 + e;
+                                if (oc < ocg && ic < icg) p[o] = w[((g * ocg + oc) * icg + ic) * taps + t];
+                            }
+        return p;
+    }
+
+    /// <summary>ModelGen.Runtime.QConv.Depthwise2D's weights: per channel, per pair of kernel rows (0 past kH), per column, the pair.</summary>
+    internal static long[] PackDepthwise(long[] w, int c, int kh, int kw)
+    {
+        int rowPairs = (kh + 1) / 2;
+        var p = new long[c * rowPairs * kw * 2];
+        int o = 0;
+        for (int ch = 0; ch < c; ch++)
+            for (int rp = 0; rp < rowPairs; rp++)
+                for (int j = 0; j < kw; j++)
+                    for (int e = 0; e < 2; e++, o++)
+                        if (2 * rp + e < kh) p[o] = w[(ch * kh + 2 * rp + e) * kw + j];
+        return p;
+    }
+
+    static bool UsesKernel(Geo geo, TargetProfile profile) => profile == TargetProfile.Net && geo.W.Rank <= 2 && ScratchSize(geo) <= int.MaxValue;
+
+    /// <summary>int16 elements of the kernel's scratch: ModelGen.Runtime.QConv.Conv2DScratch / DepthwiseScratch.</summary>
+    static long ScratchSize(Geo geo)
+    {
+        var g = geo.W;
+        int kh = geo.Depthwise ? (geo.KH + 1) & ~1 : geo.KH, sH = geo.D(g.Strides, 0, 1), sW = geo.D(g.Strides, 1, 1);
+        int outH = geo.D(g.Out, 0, 1), outW = geo.D(g.Out, 1, 1), dH = geo.D(g.Dilations, 0, 1), dW = geo.D(g.Dilations, 1, 1);
+        long wq = outW + (geo.KW - 1) * dW / sW, rq = outH + (geo.Depthwise ? kh - 2 : kh - 1) * dH / sH;
+        long size = (long)sH * sW * rq * wq, slack = wq + 64, outStride = outH * wq + 64;
+        return geo.Depthwise ? 2 * (size + slack + kh / 2 * geo.KW) + (outStride + 1) / 2
+            : 2 * ((geo.ICg + 1) / 2 * size + slack + kh * geo.KW) + (geo.OCg * outStride + 1) / 2;
+    }
 
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
         var geo = (Geo)n.State;
-        return UsesKernel(geo, profile) && geo.W.OutPlane > 0 ? (DType.Int16, geo.Kp * PanelColumns) : (DType.Float, 0);
+        return UsesKernel(geo, profile) && geo.W.OutPlane > 0 ? (DType.Int16, (int)ScratchSize(geo)) : (DType.Float, 0);
     }
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
@@ -103,13 +160,14 @@ public sealed class QConvInt8 : Operator
     static void EmitNetKernel(Node n, EmitContext e, Geo geo)
     {
         var g = geo.W;
-        int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
         var x = n.In(0);
-        e.W.Line($"ModelGen.Runtime.QConv.Conv2D({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+        string channels = geo.Depthwise ? $"channels: {geo.C}" : $"inC: {geo.C}";
+        string outC = geo.Depthwise ? "" : $"outC: {geo.M}, ", groups = geo.Depthwise ? "" : $"groups: {geo.Group}, ";
+        e.W.Line($"ModelGen.Runtime.QConv.{(geo.Depthwise ? "Depthwise2D" : "Conv2D")}({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
             $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, " +
-            $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +
-            $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
-            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group}, " +
+            $"batch: {geo.N}, {channels}, inH: {geo.D(g.In, 0, 1)}, inW: {geo.D(g.In, 1, 1)}, {outC}kH: {geo.KH}, kW: {geo.KW}, " +
+            $"outH: {geo.D(g.Out, 0, 1)}, outW: {geo.D(g.Out, 1, 1)}, strideH: {geo.D(g.Strides, 0, 1)}, strideW: {geo.D(g.Strides, 1, 1)}, " +
+            $"padTop: {geo.D(g.PadBegin, 0, 0)}, padLeft: {geo.D(g.PadBegin, 1, 0)}, dilH: {geo.D(g.Dilations, 0, 1)}, dilW: {geo.D(g.Dilations, 1, 1)}, {groups}" +
             $"{geo.P.Common(x)});");
     }
 

@@ -1,5 +1,6 @@
 using ModelGen.Compiler;
 using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Operators;
 using ModelGen.Compiler.Onnx.Proto;
 using ModelGen.Compiler.Passes;
 using ModelGen.Compiler.Quant;
@@ -321,13 +322,29 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 16, 16, 5, 5, 1, 1, 1, 1, 0, 1, false)]  // pointwise
     [InlineData(2, 8, 12, 9, 13, 3, 3, 1, 1, 1, 1, true)]
     [InlineData(1, 6, 10, 11, 7, 3, 2, 2, 1, 0, 1, false)]
-    [InlineData(1, 8, 8, 10, 10, 3, 3, 2, 2, 1, 8, true)]   // depthwise strided
+    [InlineData(1, 8, 8, 10, 10, 3, 3, 2, 2, 1, 8, true)]   // depthwise strided, through the GEMM
     [InlineData(1, 4, 6, 7, 9, 3, 3, 1, 1, 2, 2, false)]    // grouped, dilation via padding 2
-    [InlineData(1, 3, 5, 20, 20, 5, 5, 1, 1, 2, 1, true)]   // panel boundaries (400 positions)
+    [InlineData(1, 3, 5, 20, 20, 5, 5, 1, 1, 2, 1, true)]   // odd channels, many tiles
+    [InlineData(1, 5, 7, 13, 17, 3, 3, 3, 2, 3, 1, false)]  // stride 3, dilation 2: three phases each way
+    [InlineData(1, 9, 9, 6, 40, 1, 3, 1, 1, 1, 3, true)]    // grouped 1x3, rows of 40 (a tile crosses rows)
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
+        => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
+
+    /// <summary>The direct depthwise kernel (QConv.Depthwise2D): 3x3 (unrolled taps) and other windows, strides, dilations.</summary>
+    [Theory]
+    [InlineData(1, 16, 12, 40, 3, 3, 1, 1, 1, true)]
+    [InlineData(2, 5, 9, 11, 3, 3, 2, 1, 1, false)]
+    [InlineData(1, 7, 10, 10, 3, 3, 1, 2, 2, true)]
+    [InlineData(1, 4, 13, 9, 5, 5, 2, 1, 2, false)]
+    [InlineData(1, 3, 8, 21, 1, 1, 1, 1, 0, true)]
+    [InlineData(1, 6, 9, 7, 2, 4, 3, 1, 1, false)]
+    public void QDepthwiseKernelIsBitExact(int batch, int c, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed)
+        => CheckConv(batch, c, c, h, w, kh, kw, stride, dil, pad, c, signed, depthwise: true);
+
+    static void CheckConv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, bool depthwise)
     {
-        var r = new Random(c * 31 + m);
-        int icg = c / groups, k = icg * kh * kw, kp = (k + 1) & ~1;
+        var r = new Random(c * 31 + m + kh);
+        int icg = c / groups, k = icg * kh * kw;
         int oh = (h + 2 * pad - dil * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dil * (kw - 1) - 1) / stride + 1;
         foreach (var extreme in new[] { false, true })
         {
@@ -336,8 +353,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
             if (extreme) Array.Fill(x, signed ? (byte)0x80 : (byte)255);
             var wt = new sbyte[m * k];
             for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
-            var packed = new short[m * kp];
-            for (int j = 0; j < m; j++) for (int i = 0; i < k; i++) packed[j * kp + i] = wt[j * k + i];
+            var wl = wt.Select(v => (long)v).ToArray();
+            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh * kw, groups)).Select(v => (short)v).ToArray();
             var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
             var mult = new int[m]; var sh = new int[m];
             for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
@@ -369,8 +386,14 @@ public class QdqLoweringTests(ITestOutputHelper log)
             {
                 var y = new byte[want.Length + 9];
                 Array.Fill(y, (byte)0xAB);
-                var scratch = new short[kp * QConv.PanelColumns];
-                QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
+                // exactly the size asked for, and garbage: what the kernel reads past its positions must not matter
+                var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil)
+                    : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
+                Array.Fill(scratch, (short)0x5A5A);
+                if (depthwise)
+                    QConv.Depthwise2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
+                else
+                    QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
                 for (int i = 0; i < want.Length; i++) Assert.True(want[i] == y[i], $"width {width} extreme {extreme}: y[{i}] = {y[i]}, reference {want[i]}");
                 Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
             });
