@@ -52,7 +52,7 @@ public sealed class QConvInt8 : Operator
         if (n.Inputs.Count == 5)
         {
             var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : PackGemm(w.Const.L, m, geo.ICg, geo.KH * geo.KW, geo.Group);
-            n.Inputs.Add(Q.Constant((n.Name ?? "qconv") + "_packed", new TensorData(DType.Int16, new[] { packed.Length }, l: packed)));
+            n.Inputs.Add(Q.Constant((n.Name ?? "qconv") + "_packed", new TensorData(DType.Int8, new[] { packed.Length }, l: packed)));
         }
         geo.Packed = n.In(5);
         n.State = geo;
@@ -112,7 +112,8 @@ public sealed class QConvInt8 : Operator
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
         var geo = (Geo)n.State;
-        return UsesKernel(geo, profile) && geo.W.OutPlane > 0 ? (DType.Int16, (int)ScratchSize(geo)) : (DType.Float, 0);
+        // the widened weights first, then the kernel's own scratch
+        return UsesKernel(geo, profile) && geo.W.OutPlane > 0 ? (DType.Int16, geo.Packed.Length + (int)ScratchSize(geo)) : (DType.Float, 0);
     }
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
@@ -163,8 +164,10 @@ public sealed class QConvInt8 : Operator
         var x = n.In(0);
         string channels = geo.Depthwise ? $"channels: {geo.C}" : $"inC: {geo.C}";
         string outC = geo.Depthwise ? "" : $"outC: {geo.M}, ", groups = geo.Depthwise ? "" : $"groups: {geo.Group}, ";
-        e.W.Line($"ModelGen.Runtime.QConv.{(geo.Depthwise ? "Depthwise2D" : "Conv2D")}({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
-            $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, " +
+        int packed = geo.Packed.Length;
+        var wide = Int8Params.EmitWidened(e, geo.Packed, e.Span(e.Scratch(n)), packed);
+        e.W.Line($"ModelGen.Runtime.QConv.{(geo.Depthwise ? "Depthwise2D" : "Conv2D")}({Int8Params.Bytes(e, x)}, {wide}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+            $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}.Slice({packed}), " +
             $"batch: {geo.N}, {channels}, inH: {geo.D(g.In, 0, 1)}, inW: {geo.D(g.In, 1, 1)}, {outC}kH: {geo.KH}, kW: {geo.KW}, " +
             $"outH: {geo.D(g.Out, 0, 1)}, outW: {geo.D(g.Out, 1, 1)}, strideH: {geo.D(g.Strides, 0, 1)}, strideW: {geo.D(g.Strides, 1, 1)}, " +
             $"padTop: {geo.D(g.PadBegin, 0, 0)}, padLeft: {geo.D(g.PadBegin, 1, 0)}, dilH: {geo.D(g.Dilations, 0, 1)}, dilW: {geo.D(g.Dilations, 1, 1)}, {groups}" +

@@ -107,9 +107,10 @@ public sealed class QuantizationTests(ITestOutputHelper log)
             Assert.True(Agreement(fl.Logits, r.Logits) >= 0.99, $"{r.Mode}: top-1 agreement {Agreement(fl.Logits, r.Logits):P2} < 99%");
             Assert.True(Sqnr(fl.Logits, r.Logits) >= 30, $"{r.Mode}: SQNR {Sqnr(fl.Logits, r.Logits):F1} dB < 30 dB");
             // 3784 weights: 4x smaller as int8; the per-channel scales, the 34 biases (float, or int32 under Int8) and
-            // the activations' scales are the rest of the bytes, several percent on a model this small (openWakeWord's
-            // models, below, reach 3.9x)
-            Assert.True(fl.Result.WeightBytes >= 3.6 * r.Result.WeightBytes, $"{r.Mode}: weights {r.Result.WeightBytes} bytes vs float {fl.Result.WeightBytes}");
+            // the activations' scales are the rest of the bytes, several percent on a model this small, plus, under
+            // Int8, the requantization multiplier and shift per channel and the kernels' zero padding of rows to even
+            // lengths and channels to blocks of 4 (openWakeWord's models reach 3.9x with Weights, 3.84x with Int8)
+            Assert.True(fl.Result.WeightBytes >= 3.5 * r.Result.WeightBytes, $"{r.Mode}: weights {r.Result.WeightBytes} bytes vs float {fl.Result.WeightBytes}");
         }
     }
 
