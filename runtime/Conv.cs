@@ -50,6 +50,10 @@ public static unsafe class Conv
                         strideH, strideW, padTop, padLeft, dilH, dilW, activation);
                     continue;
                 }
+                // few taps (stems with 1-3 input channels) with stride 2 or short rows: direct, no im2col panels
+                if (!pointwise && DirectDense && ConvDirect.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, icg, outC, ocg, inH, inW, kH, kW,
+                        outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation))
+                    continue;
                 for (int g = 0; g < groups; g++)
                 {
                     float* xg = xb + g * icg * inPlane;
@@ -66,6 +70,9 @@ public static unsafe class Conv
             }
         }
     }
+
+    /// <summary>Lets non-depthwise convolutions take the direct kernels (a switch for A/B measurements and tests).</summary>
+    internal static bool DirectDense = true;
 
     // ---------------- depthwise ----------------
 
@@ -105,6 +112,8 @@ public static unsafe class Conv
         int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
+        // short rows and stride 2: the direct kernels (flat band / de-interleaved rows)
+        if (ConvDirect.TryRun<S, TV>(x, w, bias, y, 1, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)) return;
         int l = S.Lanes;
         int nv = (outW + l - 1) / l * l;          // output row rounded up to whole vectors
         int wp = nv + (kW - 1) * dw;              // staged row: every tap of every (rounded-up) output column lies inside
