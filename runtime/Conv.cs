@@ -112,7 +112,9 @@ public static unsafe class Conv
         int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
-        // short rows and stride 2: the direct kernels (flat band / de-interleaved rows)
+        // small planes: eight channels per vector; short rows and stride 2: the direct kernels (flat band / phases)
+        if (mult == 1 && S.Lanes >= 8 && ConvDirect.TryChannelBlocked(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act))
+            return;
         if (ConvDirect.TryRun<S, TV>(x, w, bias, y, 1, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)) return;
         int l = S.Lanes;
         int nv = (outW + l - 1) / l * l;          // output row rounded up to whole vectors

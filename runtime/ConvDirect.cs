@@ -116,6 +116,140 @@ internal static unsafe class ConvDirect
         return true;
     }
 
+    const int CbStage = 6144;       // channel-blocked: the padded plane, 8 channels per position (+ one spare position)
+    const int CbRes = 4096;         // channel-blocked: the output plane, 8 channels per position
+    const int CbPositions = 1024;
+
+    /// <summary>
+    /// Depthwise convolution (one input channel per output channel) of small planes, eight channels at a time in the
+    /// lanes of a 256-bit vector (NCHWc-like, AVX2): each block of eight planes is transposed on the stack into zero-padded
+    /// positions of eight channels (8 x 8 register transposes, each position to its padded place), every output position
+    /// is then taps FMAs of whole vectors whatever the row length, stride or padding (eight positions at a time, the
+    /// per-tap weights of the eight channels one vector), and the results are transposed back into the output planes.
+    /// Row length does not matter here, so the short rows of small maps cost nothing extra. Returns false (nothing
+    /// written) where a band of one output row does not fit the stack buffers, outC is not a multiple of 8, or AVX2/FMA
+    /// is missing. Larger planes run in bands of output rows (the band's padded input rows transposed per band).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static bool TryChannelBlocked(float* x, float* w, float* bias, float* y, int outC, int inH, int inW, int kH, int kW,
+        int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act)
+    {
+        if (!Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Fma.IsSupported || outC % 8 != 0) return false;
+        int taps = kH * kW, spanY = (kH - 1) * dh;
+        int wp = (outW - 1) * sw + (kW - 1) * dw + 1;
+        // bands of output rows whose padded input rows (hpb of wp positions) and outputs fit the buffers
+        int bo = Math.Min(outH, Math.Min(CbRes / 8 / outW, ((CbStage / 8 - 1) / wp - spanY - 1) / sh + 1));
+        if (taps > MaxTaps || (CbStage / 8 - 1) / wp < spanY + 1 || bo < 1) return false;
+        int hpb = (bo - 1) * sh + spanY + 1;
+        if ((long)hpb * inW > CbPositions) return false;
+        int inPlane = inH * inW, outPlane = outH * outW;
+        int* inPos = stackalloc int[CbPositions];
+        int* outPos = stackalloc int[CbRes / 8];
+        int* tapOff = stackalloc int[MaxTaps];
+        float* stage = stackalloc float[CbStage];
+        float* res = stackalloc float[CbRes];
+        float* wt = stackalloc float[MaxTaps * 8];
+        int spare = hpb * wp * 8;
+        for (int oy = 0; oy < bo; oy++)
+            for (int ox = 0; ox < outW; ox++) outPos[oy * outW + ox] = (oy * sh * wp + ox * sw) * 8;
+        for (int ky = 0, t = 0; ky < kH; ky++)
+            for (int kx = 0; kx < kW; kx++) tapOff[t++] = (ky * dh * wp + kx * dw) * 8;
+        for (int oy0 = 0; oy0 < outH; oy0 += bo)
+        {
+            int rows = Math.Min(bo, outH - oy0), top = oy0 * sh - pt;
+            int iy0 = Math.Max(0, top), iy1 = Math.Max(iy0, Math.Min(inH, top + (rows - 1) * sh + spanY + 1));
+            // input positions of the band to their padded places; those outside the window (never read) to a spare one
+            for (int iy = iy0; iy < iy1; iy++)
+                for (int ix = 0; ix < inW; ix++)
+                {
+                    int px = ix + pl;
+                    inPos[(iy - iy0) * inW + ix] = px < wp ? ((iy - top) * wp + px) * 8 : spare;
+                }
+            // the padding positions are the same for every block: cleared once per band
+            new Span<float>(stage, spare + 8).Clear();
+            int pin = (iy1 - iy0) * inW, n = rows * outW;
+            for (int c0 = 0; c0 < outC; c0 += 8)
+            {
+                float* xc = x + (nint)c0 * inPlane + iy0 * inW;
+                int p = 0;
+                for (; p + 8 <= pin; p += 8) TransposeIn(xc + p, inPlane, stage, inPos + p);
+                for (; p < pin; p++)
+                {
+                    float* d = stage + inPos[p];
+                    for (int c = 0; c < 8; c++) d[c] = xc[c * inPlane + p];
+                }
+                for (int t = 0; t < taps; t++)
+                    for (int c = 0; c < 8; c++) wt[t * 8 + c] = w[(nint)(c0 + c) * taps + t];
+                Vector256<float> vb = bias == null ? Vector256<float>.Zero : Avx.LoadVector256(bias + c0);
+                BlockedPositions(stage, outPos, n, tapOff, wt, taps, vb, res);
+                act.Apply<V256, Vector256<float>>(res, n * 8);
+                float* yc = y + (nint)c0 * outPlane + oy0 * outW;
+                int q = 0;
+                for (; q + 8 <= n; q += 8) GemmCore.Transpose8x8(res + q * 8, 8, yc + q, outPlane);
+                for (; q < n; q++)
+                    for (int c = 0; c < 8; c++) yc[c * outPlane + q] = res[q * 8 + c];
+            }
+        }
+        return true;
+    }
+
+    /// <summary>n output positions of eight channels: bias + sum over taps of wt[t] * stage[outPos[q] + tapOff[t]], eight positions at a time (eight FMA chains).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void BlockedPositions(float* stage, int* outPos, int n, int* tapOff, float* wt, int taps, Vector256<float> vb, float* res)
+    {
+        int q = 0;
+        for (; q + 8 <= n; q += 8)
+        {
+            float* s0 = stage + outPos[q], s1 = stage + outPos[q + 1], s2 = stage + outPos[q + 2], s3 = stage + outPos[q + 3];
+            float* s4 = stage + outPos[q + 4], s5 = stage + outPos[q + 5], s6 = stage + outPos[q + 6], s7 = stage + outPos[q + 7];
+            Vector256<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
+            for (int t = 0; t < taps; t++)
+            {
+                nint o = tapOff[t];
+                Vector256<float> wv = Avx.LoadVector256(wt + t * 8);
+                a0 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(wv, Avx.LoadVector256(s0 + o), a0);
+                a1 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(wv, Avx.LoadVector256(s1 + o), a1);
+                a2 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(wv, Avx.LoadVector256(s2 + o), a2);
+                a3 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(wv, Avx.LoadVector256(s3 + o), a3);
+                a4 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(wv, Avx.LoadVector256(s4 + o), a4);
+                a5 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(wv, Avx.LoadVector256(s5 + o), a5);
+                a6 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(wv, Avx.LoadVector256(s6 + o), a6);
+                a7 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(wv, Avx.LoadVector256(s7 + o), a7);
+            }
+            float* d = res + q * 8;
+            Avx.Store(d, a0); Avx.Store(d + 8, a1); Avx.Store(d + 16, a2); Avx.Store(d + 24, a3);
+            Avx.Store(d + 32, a4); Avx.Store(d + 40, a5); Avx.Store(d + 48, a6); Avx.Store(d + 56, a7);
+        }
+        for (; q < n; q++)
+        {
+            float* s0 = stage + outPos[q];
+            Vector256<float> a0 = vb;
+            for (int t = 0; t < taps; t++)
+                a0 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(Avx.LoadVector256(wt + t * 8), Avx.LoadVector256(s0 + tapOff[t]), a0);
+            Avx.Store(res + q * 8, a0);
+        }
+    }
+
+    /// <summary>Transposes 8 channels (lds apart) x 8 positions; position i's 8 channels go to stage + pos[i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void TransposeIn(float* src, nint lds, float* stage, int* pos)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + lds), r2 = Avx.LoadVector256(src + 2 * lds), r3 = Avx.LoadVector256(src + 3 * lds);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * lds), r5 = Avx.LoadVector256(src + 5 * lds), r6 = Avx.LoadVector256(src + 6 * lds), r7 = Avx.LoadVector256(src + 7 * lds);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(stage + pos[0], Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(stage + pos[1], Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(stage + pos[2], Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(stage + pos[3], Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(stage + pos[4], Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(stage + pos[5], Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(stage + pos[6], Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(stage + pos[7], Avx.Permute2x128(u3, u7, 0x31));
+    }
+
     struct StageGeometry
     {
         public int InH, InW, Icg, Sh, Sw, Rows, Wq, PlaneQ, Chan, Slack, Col, CopyLen;
