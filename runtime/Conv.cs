@@ -14,9 +14,12 @@ public static unsafe class Conv
     /// Allocation-free (small stack buffers only); y must not overlap x, w or bias.
     /// </summary>
     /// <remarks>
-    /// Strategy by shape: depthwise (one input channel per group) runs a direct kernel vectorised along the output
-    /// row; 1x1 stride-1 unpadded convolutions are a GEMM over the input planes as they lie; everything else is an
-    /// implicit-im2col GEMM (weights as A, input patches packed into a stack panel on the fly, never materialised).
+    /// Strategy by shape: depthwise (one input channel per group) runs direct kernels: eight channels per vector where
+    /// they fit (<see cref="ConvDirect.TryChannelBlocked"/>), else a flat or stride-phase band for short rows and stride 2
+    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row; 1x1 stride-1 unpadded convolutions are
+    /// a GEMM over the input planes as they lie; convolutions with few taps (stems with 1-3 input channels) and stride 2
+    /// or short rows run the direct band kernel; everything else is an implicit-im2col GEMM (weights as A, input
+    /// patches packed into a stack panel on the fly, never materialised).
     /// </remarks>
     public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
@@ -50,8 +53,9 @@ public static unsafe class Conv
                         strideH, strideW, padTop, padLeft, dilH, dilW, activation);
                     continue;
                 }
-                // few taps (stems with 1-3 input channels) with stride 2 or short rows: direct, no im2col panels
-                if (!pointwise && DirectDense && ConvDirect.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, icg, outC, ocg, inH, inW, kH, kW,
+                // stems (a few input channels, a spatial kernel) with stride 2 or short rows: direct, no im2col panels
+                // (with more channels, or 1x1, the GEMM's register tile reuses the packed input better)
+                if (!pointwise && DirectDense && icg <= 4 && kH * kW > 1 && ConvDirect.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, icg, outC, ocg, inH, inW, kH, kW,
                         outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation))
                     continue;
                 for (int g = 0; g < groups; g++)

@@ -62,7 +62,7 @@ internal static class Quick
     static extern int clock_gettime(int clock, out TimeSpec ts);
     struct TimeSpec { public long Sec, Nsec; }
 
-    static double Now(Stopwatch sw)
+    internal static double Now(Stopwatch sw)
     {
         if (!Cpu) return sw.Elapsed.TotalSeconds;
         clock_gettime(3, out var ts); // CLOCK_THREAD_CPUTIME_ID
