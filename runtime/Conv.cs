@@ -16,9 +16,12 @@ public static unsafe class Conv
     /// overlap x, w or bias.
     /// </summary>
     /// <remarks>
-    /// Strategy by shape: depthwise (one input channel per group) runs a direct kernel vectorised along the output
-    /// row; 1x1 stride-1 unpadded convolutions are a GEMM over the input planes as they lie; everything else is an
-    /// implicit-im2col GEMM (weights as A, input patches packed into a stack panel on the fly, never materialised).
+    /// Strategy by shape: depthwise (one input channel per group) runs direct kernels: eight channels per vector where
+    /// they fit (<see cref="ConvDirect.TryChannelBlocked"/>), else a flat or stride-phase band for short rows and stride 2
+    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row; 1x1 stride-1 unpadded convolutions are
+    /// a GEMM over the input planes as they lie; convolutions with few taps (stems with 1-3 input channels) and stride 2
+    /// or short rows run the direct band kernel; everything else is an implicit-im2col GEMM (weights as A, input
+    /// patches packed into a stack panel on the fly, never materialised).
     /// </remarks>
     public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
@@ -53,6 +56,11 @@ public static unsafe class Conv
                         strideH, strideW, padTop, padLeft, dilH, dilW, activation);
                     continue;
                 }
+                // stems (a few input channels, a spatial kernel) with stride 2 or short rows: direct, no im2col panels
+                // (with more channels, or 1x1, the GEMM's register tile reuses the packed input better)
+                if (!pointwise && DirectDense && icg <= 4 && kH * kW > 1 && ConvDirect.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, icg, outC, ocg, inH, inW, kH, kW,
+                        outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation))
+                    continue;
                 for (int g = 0; g < groups; g++)
                 {
                     float* xg = xb + g * icg * inPlane;
@@ -69,6 +77,9 @@ public static unsafe class Conv
             }
         }
     }
+
+    /// <summary>Lets non-depthwise convolutions take the direct kernels (a switch for A/B measurements and tests).</summary>
+    internal static bool DirectDense = true;
 
     // ---------------- depthwise ----------------
 
@@ -108,6 +119,10 @@ public static unsafe class Conv
         int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
+        // small planes: eight channels per vector; short rows and stride 2: the direct kernels (flat band / phases)
+        if (mult == 1 && S.Lanes >= 8 && ConvDirect.TryChannelBlocked(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act))
+            return;
+        if (ConvDirect.TryRun<S, TV>(x, w, bias, y, 1, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)) return;
         int l = S.Lanes;
         int nv = (outW + l - 1) / l * l;          // output row rounded up to whole vectors
         int wp = nv + (kW - 1) * dw;              // staged row: every tap of every (rounded-up) output column lies inside

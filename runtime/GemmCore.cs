@@ -360,7 +360,7 @@ internal static unsafe class GemmCore
 
     /// <summary>dst[i * ldd + r] = src[r * lds + i] for an 8 x 8 block (AVX shuffles).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Transpose8x8(float* src, nint lds, float* dst, nint ldd)
+    internal static void Transpose8x8(float* src, nint lds, float* dst, nint ldd)
     {
         Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + lds), r2 = Avx.LoadVector256(src + 2 * lds), r3 = Avx.LoadVector256(src + 3 * lds);
         Vector256<float> r4 = Avx.LoadVector256(src + 4 * lds), r5 = Avx.LoadVector256(src + 5 * lds), r6 = Avx.LoadVector256(src + 6 * lds), r7 = Avx.LoadVector256(src + 7 * lds);

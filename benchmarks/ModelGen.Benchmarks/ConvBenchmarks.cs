@@ -27,7 +27,7 @@ public class ConvBenchmarks : IMacCount
         // melspectrogram's STFT as a 1-D conv (height 1): 257 filters x 512 taps, stride 160
         ["mel_stft_1x512s160"] = new[] { 1, 1, 1760, 257, 1, 512, 1, 160, 0, 0, 1, 1 },
         // MLPerf Tiny's layers (tests/models/mlperf): DS-CNN's stem and separable block, MobileNetV1 0.25's widest
-        // depthwise/pointwise layers and a deep one, ResNet-8's first stack
+        // depthwise/pointwise layers and deeper ones, ResNet-8's stem, stacks and strided shortcuts
         ["mlperf_dscnn_stem_10x4s2_1to64_49x10"] = new[] { 1, 49, 10, 64, 10, 4, 2, 2, 5, 1, 1, 1 },
         ["mlperf_dscnn_dw3x3_64_25x5"] = new[] { 64, 25, 5, 64, 3, 3, 1, 1, 1, 1, 1, 64 },
         ["mlperf_dscnn_1x1_64_25x5"] = new[] { 64, 25, 5, 64, 1, 1, 1, 1, 0, 0, 1, 1 },
@@ -36,7 +36,15 @@ public class ConvBenchmarks : IMacCount
         ["mlperf_mbv1_1x1_8to16_48x48"] = new[] { 8, 48, 48, 16, 1, 1, 1, 1, 0, 0, 1, 1 },
         ["mlperf_mbv1_dw3x3s2_16_48x48"] = new[] { 16, 48, 48, 16, 3, 3, 2, 2, 1, 1, 1, 16 },
         ["mlperf_mbv1_1x1_128_6x6"] = new[] { 128, 6, 6, 128, 1, 1, 1, 1, 0, 0, 1, 1 },
+        ["mlperf_mbv1_dw3x3s2_32_24x24"] = new[] { 32, 24, 24, 32, 3, 3, 2, 2, 1, 1, 1, 32 },
+        ["mlperf_mbv1_dw3x3_64_12x12"] = new[] { 64, 12, 12, 64, 3, 3, 1, 1, 1, 1, 1, 64 },
+        ["mlperf_mbv1_dw3x3_128_6x6"] = new[] { 128, 6, 6, 128, 3, 3, 1, 1, 1, 1, 1, 128 },
+        ["mlperf_mbv1_dw3x3s2_128_6x6"] = new[] { 128, 6, 6, 128, 3, 3, 2, 2, 1, 1, 1, 128 },
+        ["mlperf_resnet8_stem_3x3_3to16_32x32"] = new[] { 3, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1 },
         ["mlperf_resnet8_3x3_16_32x32"] = new[] { 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1 },
+        ["mlperf_resnet8_3x3s2_16to32_32x32"] = new[] { 16, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1 },
+        ["mlperf_resnet8_1x1s2_16to32_32x32"] = new[] { 16, 32, 32, 32, 1, 1, 2, 2, 0, 0, 1, 1 },
+        ["mlperf_resnet8_3x3_64_8x8"] = new[] { 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1 },
     };
 
     [ParamsSource(nameof(Cases))]

@@ -52,6 +52,23 @@ internal static class Quick
         Console.WriteLine($"{name,-30} {a * 1e6,12:F1} {macs / a / 1e9,8:F2} {o * 1e6,12:F1} {macs / o / 1e9,8:F2} {o / a,6:F2} | {"",12}{macs / amin / 1e9,8:F2} {macs / omin / 1e9,8:F2} {omin / amin,6:F2}");
     }
 
+    /// <summary>
+    /// MODELGEN_BENCH_CPU=1: time batches by this thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID) instead of wall time,
+    /// so that on a loaded shared machine the time the thread waits for a core is not counted (caches are still shared).
+    /// </summary>
+    static readonly bool Cpu = Environment.GetEnvironmentVariable("MODELGEN_BENCH_CPU") == "1" && OperatingSystem.IsLinux();
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    static extern int clock_gettime(int clock, out TimeSpec ts);
+    struct TimeSpec { public long Sec, Nsec; }
+
+    internal static double Now(Stopwatch sw)
+    {
+        if (!Cpu) return sw.Elapsed.TotalSeconds;
+        clock_gettime(3, out var ts); // CLOCK_THREAD_CPUTIME_ID
+        return ts.Sec + ts.Nsec * 1e-9;
+    }
+
     /// <summary>Median and minimum seconds per call.</summary>
     static (double Median, double Min) Median(Action f)
     {
@@ -62,9 +79,9 @@ internal static class Quick
         var t = new double[15];
         for (int r = 0; r < t.Length; r++)
         {
-            sw.Restart();
+            double t0 = Now(sw);
             for (int i = 0; i < batch; i++) f();
-            t[r] = sw.Elapsed.TotalSeconds / batch;
+            t[r] = (Now(sw) - t0) / batch;
         }
         Array.Sort(t);
         return (t[t.Length / 2], t[0]);

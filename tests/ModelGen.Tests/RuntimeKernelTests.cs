@@ -242,6 +242,17 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             S(1, 96, 12, 4, 96, 3, 1), S(1, 96, 3, 1, 96, 3, 1),
             // melspectrogram's 1-D STFT convolution (as 2-D with height 1): 257 filters of 512 taps, stride 160
             S(1, 1, 1, 1760, 257, 1, 512, 1, 160, bias: false),
+            // direct kernels (ConvDirect): MLPerf Tiny's short-row depthwise (channel-blocked), stride-2 depthwise (de-interleaved
+            // phases), stems with few input channels (four output channels per pass), grouped with 3 outputs per group,
+            // stride 3 x 2 with dilations, a band split over many rows
+            S(1, 64, 25, 5, 64, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 64), S(1, 16, 48, 48, 16, 3, 3, 2, 2, 1, 1, 1, 1, g: 16),
+            S(1, 128, 6, 6, 128, 3, 3, 2, 2, 1, 1, 1, 1, g: 128), S(1, 8, 12, 12, 8, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 8, bias: false),
+            S(1, 1, 49, 10, 64, 10, 4, 2, 2, 5, 1, 5, 1), S(1, 3, 96, 96, 8, 3, 3, 2, 2, 1, 1, 1, 1),
+            S(1, 4, 9, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, g: 2), S(2, 2, 20, 17, 9, 3, 2, 3, 2, 1, 1, 0, 1, dh: 2, dw: 3, bias: false),
+            S(1, 2, 400, 6, 2, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 2), S(1, 3, 300, 90, 3, 3, 3, 2, 2, 1, 1, 1, 1, g: 3),
+            // channel-blocked depthwise (8 channels per vector): dilated, asymmetric pads with strides 2 x 1, bands of a tall plane
+            S(1, 8, 17, 13, 8, 3, 3, pt: 2, pl: 2, pb: 2, pr: 2, dh: 2, dw: 2, g: 8), S(1, 16, 10, 9, 16, 5, 3, 2, 1, 2, 1, 1, 0, g: 16),
+            S(2, 8, 150, 40, 8, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 8, bias: false),
             // 3x3 convs over 76x32 with 24..96 channels
             S(1, 24, 76, 32, 48, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1), S(1, 96, 19, 8, 96, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1),
         };
@@ -439,6 +450,8 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             Conv.Conv2D(x, w, bias, yc, 1, 24, 74, 32, 24, 3, 3, 72, 32, 1, 1, 0, 1, 1, 1, 1);
             Conv.Conv2D(x, w.AsSpan(0, 24 * 9), bias, yc, 1, 24, 74, 32, 24, 3, 3, 74, 32, 1, 1, 1, 1, 1, 1, 24);
             Conv.Conv2D(x, w.AsSpan(0, 24 * 24), bias, yc, 1, 24, 74, 32, 24, 1, 1, 74, 32, 1, 1, 0, 0, 1, 1, 1);
+            Conv.Conv2D(x, w.AsSpan(0, 24 * 9), bias, yc, 1, 24, 74, 32, 24, 3, 3, 37, 16, 2, 2, 1, 1, 1, 1, 24); // direct, stride 2
+            Conv.Conv2D(x, w.AsSpan(0, 24 * 9), bias, yc, 1, 1, 74, 32, 24, 3, 3, 37, 16, 2, 2, 1, 1, 1, 1, 1);   // direct stem
             Pool.MaxPool2D(x, yc, 24, 74, 32, 37, 16, 2, 2, 2, 2, 0, 0, 1, 1);
             Pool.AveragePool2D(x, yc, 24, 74, 32, 37, 16, 3, 3, 2, 2, 1, 1, 1, 1, true, 1, 1);
             Activations.Relu(yc); Activations.LeakyRelu(yc, 0.2f); Activations.Sigmoid(yc); Activations.Tanh(yc);
@@ -461,7 +474,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
 
     /// <summary>
     /// Every kernel path with a fused activation equals the same kernel without one followed by the scalar activation:
-    /// pointwise, im2col (incl. a KC split and a tail panel), depthwise staged and general, Gemm's dot-row path, bias
+    /// pointwise, im2col (incl. a KC split and a tail panel), depthwise staged, direct and general, the direct stem path, Gemm's dot-row path, bias
     /// kinds written first, and MatMul, at every SIMD width.
     /// </summary>
     [Theory]
@@ -505,7 +518,10 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             new ConvShape(2, 8, 10, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true),      // im2col, tail panel
             new ConvShape(1, 40, 9, 9, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true),        // strided im2col, K > KC
             new ConvShape(1, 6, 12, 21, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, true),       // depthwise, staged rows
-            new ConvShape(1, 6, 12, 21, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, false),     // depthwise x2, strided (general)
+            new ConvShape(1, 6, 12, 21, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, false),     // depthwise x2, strided (direct)
+            new ConvShape(1, 6, 12, 21, 12, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 6, false),     // depthwise x2, stride 3 (general)
+            new ConvShape(1, 16, 13, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, true),     // depthwise, short rows (direct, flat)
+            new ConvShape(1, 3, 19, 22, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true),       // stem, stride 2 (direct, 4 channels)
         };
         ForEachWidth(width =>
         {
