@@ -58,7 +58,7 @@ public static unsafe class Conv
                 }
                 // stems (a few input channels, a spatial kernel) with stride 2 or short rows: direct, no im2col panels
                 // (with more channels, or 1x1, the GEMM's register tile reuses the packed input better)
-                if (!pointwise && DirectDense && icg <= 4 && kH * kW > 1 && ConvDirect.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, icg, outC, ocg, inH, inW, kH, kW,
+                if (!pointwise && !accumulate && DirectDense && icg <= 4 && kH * kW > 1 && ConvDirect.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, icg, outC, ocg, inH, inW, kH, kW,
                         outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation))
                     continue;
                 for (int g = 0; g < groups; g++)
