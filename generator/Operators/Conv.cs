@@ -191,14 +191,7 @@ public sealed class Conv : Operator
             }
             else
             {
-                if (geo.ICg > 1)
-                {
-                    WindowEmit.Hoist(e, xT, "xo");
-                    var ic = e.Var("ic");
-                    w.Open($"for (int {ic} = 0; {ic} < {geo.ICg}; {ic}++)");
-                    inner++;
-                    xT.Add(Idx.Mul(ic, inPlane)); wT.Add(Idx.Mul(ic, kSize));
-                }
+                inner += WindowEmit.OpenInputChannels(e, geo.ICg, inPlane, kSize, xT, wT);
                 inner += WindowEmit.OpenTaps(e, g, last, dims, xT, wT);
                 WindowEmit.Hoist(e, xT, "xt"); WindowEmit.Hoist(e, wT, "wt");
                 var d = dims[last];
@@ -216,15 +209,7 @@ public sealed class Conv : Operator
             if (!WindowEmit.IsSimple(yr)) { yr = e.Var("yr"); w.Line($"int {yr} = {WindowEmit.Sum(yT)};"); }
             var col = e.Var("ow");
             w.Line($"for (int {col} = 0; {col} < {ow}; {col}++) {e.At(y, Idx.Sum(yr, col))} = {Start(Idx.Sum(yr, col))};");
-            int inner = 0;
-            if (geo.ICg > 1)
-            {
-                WindowEmit.Hoist(e, xT, "xo");
-                var ic = e.Var("ic");
-                w.Open($"for (int {ic} = 0; {ic} < {geo.ICg}; {ic}++)");
-                inner++;
-                xT.Add(Idx.Mul(ic, inPlane)); wT.Add(Idx.Mul(ic, kSize));
-            }
+            int inner = WindowEmit.OpenInputChannels(e, geo.ICg, inPlane, kSize, xT, wT);
             inner += WindowEmit.OpenTaps(e, g, last, dims, xT, wT);
             xT.Add(WindowEmit.I(-pad));
             var xr = e.Var("xr"); var wr = e.Var("wr");
@@ -520,6 +505,47 @@ internal static class WindowEmit
 
     /// <summary>A literal int.</summary>
     public static string I(long v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Opens the loop over a group's input channels (none for one channel) and adds the channel's offsets to the input
+    /// and weight terms; returns how many loops it opened.
+    /// </summary>
+    public static int OpenInputChannels(EmitContext e, int icg, int inPlane, int kSize, List<string> xTerms, List<string> wTerms)
+    {
+        if (icg <= 1) return 0;
+        Hoist(e, xTerms, "xo");
+        var ic = e.Var("ic");
+        e.W.Open($"for (int {ic} = 0; {ic} < {icg}; {ic}++)");
+        xTerms.Add(Idx.Mul(ic, inPlane)); wTerms.Add(Idx.Mul(ic, kSize));
+        return 1;
+    }
+
+    /// <summary>
+    /// The integer convolutions' scalar body inside their channel loops: for each output position,
+    /// acc = bias + sum over the group's input channels and the valid taps of (x - zx) * (w - zw), then
+    /// <paramref name="store"/>(output element, acc) writes it. Shared by QLinearConv/ConvInteger and QConvInt8.
+    /// </summary>
+    public static void IntegerDot(EmitContext e, Window g, int channels, int outChannels, int icg, string bn, string grp, string m,
+        Value x, Value wt, Value y, string bias, string zx, string zw, System.Action<string, string> store)
+    {
+        int inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize;
+        var xT = new List<string> { Mul(bn, (long)channels * inPlane), Mul(grp, (long)icg * inPlane) };
+        var wT = new List<string> { Mul(m, (long)icg * kSize) };
+        var yT = new List<string> { Mul(bn, (long)outChannels * outPlane), Mul(m, outPlane) };
+        Hoist(e, xT, "xc");
+        Hoist(e, wT, "wc");
+        Hoist(e, yT, "yc");
+        var dims = new WinDim[g.Rank];
+        int opened = OpenOutputs(e, g, g.Rank, dims, xT, yT, Shape.Strides(g.Out));
+        var acc = e.Var("acc");
+        e.W.Line($"int {acc} = {bias};");
+        int inner = OpenInputChannels(e, icg, inPlane, kSize, xT, wT);
+        inner += OpenTaps(e, g, g.Rank, dims, xT, wT);
+        e.W.Line($"{acc} += {Q.Minus(e.At(x, Sum(xT)), zx)} * {Q.Minus(e.At(wt, Sum(wT)), zw)};");
+        Close(e, inner);
+        store(e.At(y, Sum(yT)), acc);
+        Close(e, opened);
+    }
 
     /// <summary>
     /// Opens loops over the output positions of dims [0, count). Per dim, declares the first tap's input position and,

@@ -177,36 +177,13 @@ public sealed class QConvInt8 : Operator
     /// <summary>Scalar loops (Portable profile; Net beyond 2-D): per output channel, per output position, over the valid taps.</summary>
     static void EmitLoops(Node n, EmitContext e, Geo geo)
     {
-        var g = geo.W; var p = geo.P;
-        var x = n.In(0); var wt = n.In(1); var y = n.Out();
-        var w = e.W;
-        int r = g.Rank, inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize;
+        var p = geo.P;
         int opened = WindowEmit.OpenChannelLoops(e, geo.N, geo.M, geo.Group, geo.OCg, out var bn, out var grp, out var m);
         string bias = e.Var("bias"), mul = e.Var("mul"), sh = e.Var("shift");
-        w.Line($"int {bias} = {e.At(n.In(2), m)}, {mul} = {e.At(n.In(3), m)}, {sh} = {e.At(n.In(4), m)};");
-        var xT = new List<string> { WindowEmit.Mul(bn, (long)geo.C * inPlane), WindowEmit.Mul(grp, (long)geo.ICg * inPlane) };
-        var wT = new List<string> { WindowEmit.Mul(m, (long)geo.ICg * kSize) };
-        var yT = new List<string> { WindowEmit.Mul(bn, (long)geo.M * outPlane), WindowEmit.Mul(m, outPlane) };
-        WindowEmit.Hoist(e, xT, "xc");
-        WindowEmit.Hoist(e, wT, "wc");
-        WindowEmit.Hoist(e, yT, "yc");
-        var dims = new WinDim[r];
-        opened += WindowEmit.OpenOutputs(e, g, r, dims, xT, yT, Shape.Strides(g.Out));
-        var acc = e.Var("acc");
-        w.Line($"int {acc} = {bias};");
-        int inner = 0;
-        if (geo.ICg > 1)
-        {
-            WindowEmit.Hoist(e, xT, "xo");
-            var ic = e.Var("ic");
-            w.Open($"for (int {ic} = 0; {ic} < {geo.ICg}; {ic}++)");
-            inner++;
-            xT.Add(Idx.Mul(ic, inPlane)); wT.Add(Idx.Mul(ic, kSize));
-        }
-        inner += WindowEmit.OpenTaps(e, g, r, dims, xT, wT);
-        w.Line($"{acc} += {Q.Minus(e.At(x, WindowEmit.Sum(xT)), p.XZero.ToString(System.Globalization.CultureInfo.InvariantCulture))} * {e.At(wt, WindowEmit.Sum(wT))};");
-        WindowEmit.Close(e, inner);
-        p.EmitStore(e, e.At(y, WindowEmit.Sum(yT)), acc, mul, sh);
+        e.W.Line($"int {bias} = {e.At(n.In(2), m)}, {mul} = {e.At(n.In(3), m)}, {sh} = {e.At(n.In(4), m)};");
+        // the lowering subtracted the weights' zero point at build time
+        WindowEmit.IntegerDot(e, geo.W, geo.C, geo.M, geo.ICg, bn, grp, m, n.In(0), n.In(1), n.Out(), bias, WindowEmit.I(p.XZero), "0",
+            (target, acc) => p.EmitStore(e, target, acc, mul, sh));
         WindowEmit.Close(e, opened);
     }
 }

@@ -137,8 +137,7 @@ public sealed class QLinearConv : Operator
         var geo = (Geo)n.State; var g = geo.W;
         var x = n.In(0); var wt = n.In(IW); var b = _int ? null : n.In(8); var y = n.Out();
         var w = e.W;
-        int r = g.Rank, inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize;
-        if (outPlane == 0 || geo.N == 0 || geo.M == 0) return;
+        if (g.OutPlane == 0 || geo.N == 0 || geo.M == 0) return;
         // per-tensor parameters
         string zx = Q.Zp(e, n.In(IZx), "0");
         if (zx != "0" && !long.TryParse(zx, out _)) { var v = e.Var("zx"); w.Line($"int {v} = {zx};"); zx = v; }
@@ -158,35 +157,15 @@ public sealed class QLinearConv : Operator
             else if (sx.IsConst && sw.IsConst && sw.Length == 1 && sy.IsConst) mul = EmitContext.F(Q.Multiplier(sx.Const.F[0], sw.Const.F[0], sy.Const.F[0]));
             else { mul = e.Var("mul"); w.Line($"float {mul} = {e.At(sx, "0")} * {e.At(sw, sw.Length == 1 ? "0" : m)} / {e.At(sy, "0")};"); }
         }
-        var xT = new List<string> { WindowEmit.Mul(bn, (long)geo.C * inPlane), WindowEmit.Mul(grp, (long)geo.ICg * inPlane) };
-        var wT = new List<string> { WindowEmit.Mul(m, (long)geo.ICg * kSize) };
-        var yT = new List<string> { WindowEmit.Mul(bn, (long)geo.M * outPlane), WindowEmit.Mul(m, outPlane) };
-        WindowEmit.Hoist(e, xT, "xc");
-        WindowEmit.Hoist(e, wT, "wc");
-        WindowEmit.Hoist(e, yT, "yc");
-        var dims = new WinDim[r];
-        opened += WindowEmit.OpenOutputs(e, g, r, dims, xT, yT, Shape.Strides(g.Out));
-        var acc = e.Var("acc");
-        w.Line($"int {acc} = {bias};");
-        int inner = 0;
-        if (geo.ICg > 1)
+        WindowEmit.IntegerDot(e, g, geo.C, geo.M, geo.ICg, bn, grp, m, x, wt, y, bias, zx, zw, (target, acc) =>
         {
-            WindowEmit.Hoist(e, xT, "xo");
-            var ic = e.Var("ic");
-            w.Open($"for (int {ic} = 0; {ic} < {geo.ICg}; {ic}++)");
-            inner++;
-            xT.Add(Idx.Mul(ic, inPlane)); wT.Add(Idx.Mul(ic, kSize));
-        }
-        inner += WindowEmit.OpenTaps(e, g, r, dims, xT, wT);
-        w.Line($"{acc} += {Q.Minus(e.At(x, WindowEmit.Sum(xT)), zx)} * {Q.Minus(e.At(wt, WindowEmit.Sum(wT)), zw)};");
-        WindowEmit.Close(e, inner);
-        var target = e.At(y, WindowEmit.Sum(yT));
-        if (_int) w.Line($"{target} = {acc};");
-        else
-        {
-            var rr = Q.Round(e, $"{acc} * {mul}");
-            Q.Store(e, target, y.Type, zy == "0" ? rr : $"{rr} + {zy}");
-        }
+            if (_int) w.Line($"{target} = {acc};");
+            else
+            {
+                var rr = Q.Round(e, $"{acc} * {mul}");
+                Q.Store(e, target, y.Type, zy == "0" ? rr : $"{rr} + {zy}");
+            }
+        });
         WindowEmit.Close(e, opened);
     }
 }
