@@ -273,7 +273,7 @@ internal static unsafe class ConvDirect
                     float* d = sc + py * q.Sw * q.PlaneQ + i * q.Wq;
                     if (q.Sw == 1)
                     {
-                        if ((uint)iy < (uint)q.InH) CopyShort<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
+                        if ((uint)iy < (uint)q.InH) GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
                     }
                     else if ((uint)iy >= (uint)q.InH)
                     {
@@ -282,7 +282,7 @@ internal static unsafe class ConvDirect
                     }
                     else
                     {
-                        CopyShort<S, TV>(prow + q.Col, xc + iy * q.InW, q.CopyLen);
+                        GemmCore.Copy<S, TV>(prow + q.Col, xc + iy * q.InW, q.CopyLen);
                         Deinterleave(prow, d, d + q.PlaneQ, q.Wq);
                     }
                 }
@@ -366,18 +366,7 @@ internal static unsafe class ConvDirect
         where S : struct, ISimd<TV> where TV : struct
     {
         act.Apply<S, TV>(res, n);
-        for (int r = 0; r < rows; r++) CopyShort<S, TV>(y + r * outW, res + r * wq, outW);
-    }
-
-    /// <summary>Copies n floats (short rows are common here: whole vectors, one 4-wide step, then scalars).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void CopyShort<S, TV>(float* d, float* s, int n)
-        where S : struct, ISimd<TV> where TV : struct
-    {
-        int l = S.Lanes, t = 0;
-        for (; t + l <= n; t += l) S.Store(d + t, S.Load(s + t));
-        if (l > 4 && t + 4 <= n) { Vector128.Store(Vector128.Load(s + t), d + t); t += 4; }
-        for (; t < n; t++) d[t] = s[t];
+        for (int r = 0; r < rows; r++) GemmCore.Copy<S, TV>(y + r * outW, res + r * wq, outW);
     }
 
     /// <summary>e[j] = p[2j], o[j] = p[2j + 1] for j &lt; half (8 at a time with AVX2 shuffles).</summary>

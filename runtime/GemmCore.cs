@@ -346,9 +346,9 @@ internal static unsafe class GemmCore
         }
     }
 
-    /// <summary>Copies n floats with the widest vectors that fit (short runs are common in im2col panels).</summary>
+    /// <summary>Copies n floats with the widest vectors that fit (short runs are common in im2col panels and conv rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Copy<S, TV>(float* d, float* s, int n)
+    internal static void Copy<S, TV>(float* d, float* s, int n)
         where S : struct, ISimd<TV> where TV : struct
     {
         int l = S.Lanes, t = 0;
