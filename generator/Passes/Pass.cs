@@ -54,8 +54,7 @@ public static class PassManager
     public static void Run(Graph graph, ModelOptions options, IPass quantize = null)
     {
         var off = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
-        // the integer lowering has no residual form: under quantization Conv and Add stay two (int8) nodes
-        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !(quantize != null && p is ConvAddFusion);
+        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all");
         foreach (var p in All.Where(On)) p.Run(graph);
         // quantization is an option the user asked for, not an optimisation: "all" does not switch it off
         if (quantize != null) quantize.Run(graph);

@@ -46,7 +46,7 @@ internal sealed class QdqQuantization : IPass
     public void Run(Graph g)
     {
         var input = g.Inputs.Single(v => !v.IsConst);
-        SplitActivations(g);
+        SplitFusions(g);
         var sw = Stopwatch.StartNew();
         _ranges = Calibrator.Run(g, input, _samples, _method);
         CalibrationMs = sw.ElapsedMilliseconds;
@@ -171,24 +171,38 @@ internal sealed class QdqQuantization : IPass
     }
 
     /// <summary>
-    /// An activation fused into a Conv/Gemm/MatMul that is not a clamp (LeakyRelu, Sigmoid, ...) cannot run in an
-    /// integer kernel's requantization: it becomes its own node again, before calibration, so the op's output gets its
-    /// own range and the activation runs on its own (LeakyRelu and Sigmoid as table lookups once lowered).
+    /// Undoes the float fusions an integer kernel cannot run, before calibration, so each part gets its own range: a
+    /// residual Add fused into a Conv (ConvAddFusion) becomes a Conv and an Add again (quantized as an int8 Add), and an
+    /// activation fused into a Conv/Gemm/MatMul that is not a clamp (LeakyRelu, Sigmoid, ...) its own node (LeakyRelu
+    /// and Sigmoid run as table lookups once lowered). Relu and Clip stay fused: they are the integer output clamp.
     /// </summary>
-    static void SplitActivations(Graph g)
+    static void SplitFusions(Graph g)
     {
         var nodes = new List<Node>();
         foreach (var n in g.Nodes)
         {
-            foreach (var sub in n.Subgraphs.Values) SplitActivations(sub);
+            foreach (var sub in n.Subgraphs.Values) SplitFusions(sub);
             nodes.Add(n);
             var a = Operators.FusedActivation.Of(n);
-            if (a == null || a.Kind is "Relu" or "Clip") continue;
+            var z = PassUtil.Is(n, "Conv") ? n.In(3) : null;
+            bool splitAct = a != null && (z != null || !(a.Kind is "Relu" or "Clip"));
+            if (z == null && !splitAct) continue;
             var y = n.Out();
-            var pre = new Value(y.Name + "_before_" + a.Kind) { Type = y.Type, Shape = y.Shape, Producer = n };
+            string name = n.Name ?? y.Name;
+            var pre = new Value(y.Name + "_before_" + (z != null ? "residual" : a.Kind)) { Type = y.Type, Shape = y.Shape, Producer = n };
             n.Outputs[0] = pre;
-            foreach (var k in new[] { Operators.FusedActivation.KindAttr, Operators.FusedActivation.AlphaAttr, Operators.FusedActivation.BetaAttr, Operators.FusedActivation.LoAttr, Operators.FusedActivation.HiAttr }) n.Attributes.Remove(k);
-            nodes.AddRange(a.ToNodes(pre, y, (n.Name ?? y.Name) + "_" + a.Kind));
+            if (splitAct)
+                foreach (var k in new[] { Operators.FusedActivation.KindAttr, Operators.FusedActivation.AlphaAttr, Operators.FusedActivation.BetaAttr, Operators.FusedActivation.LoAttr, Operators.FusedActivation.HiAttr })
+                    n.Attributes.Remove(k);
+            if (z != null)
+            {
+                n.Inputs.RemoveAt(3);
+                var sum = splitAct ? new Value(y.Name + "_residual") : y;
+                nodes.Add(PassUtil.Make("Add", 14, name + "_residual", new[] { pre, z }, new[] { sum }));
+                pre = sum;
+            }
+            if (splitAct) nodes.AddRange(a.ToNodes(pre, y, name + "_" + a.Kind));
+            Operators.OperatorRegistry.Find(n.Domain, n.OpType, n.Opset).Infer(n);
         }
         g.Nodes = nodes;
     }

@@ -82,6 +82,41 @@ public sealed class QuantizationTests(ITestOutputHelper log)
         return 10 * Math.Log10(s / Math.Max(e, 1e-30));
     }
 
+    /// <summary>
+    /// ResNet-8 (MLPerf Tiny): the float passes fuse each residual Add into the Conv before it; Int8 splits them again so
+    /// that every Conv runs on integers (no MG0013) and the residual sum is an int8 add, and the result stays close to float.
+    /// </summary>
+    [Fact]
+    public void ResidualBlocksQuantizeToIntegerConvsAndAdds()
+    {
+        var path = Models.MlperfPath("resnet8.onnx");
+        var bytes = File.ReadAllBytes(path);
+        float[] Sample(int seed) => Ort.Random(3 * 32 * 32, seed);
+        var samples = Enumerable.Range(0, 8).SelectMany(Sample).ToArray();
+        var raw = new byte[samples.Length * 4];
+        Buffer.BlockCopy(samples, 0, raw, 0, raw.Length);
+        var q = ModelCompiler.Compile(bytes, path, new ModelOptions { ClassName = "R8I8", Quantize = QuantizeMode.Int8 }, new[] { new CalibrationFile("calib.bin", raw) });
+        Assert.True(q.Success, string.Join("\n", q.Diagnostics));
+        Assert.DoesNotContain(q.Diagnostics, d => d.Kind.Id == "MG0013");
+        var fl = Harness.Generate(path, new ModelOptions { ClassName = "R8F" });
+        int Rows(CompileResult r, string op) => r.Source!.Split('\n').Count(l => l.StartsWith("//") && l.Contains(" " + op));
+        Assert.Equal(Rows(fl, "Conv"), Rows(q, "QConvInt8"));
+        Assert.True(Rows(q, "QLinearAdd") >= 3, "the three residual sums run as int8 adds");
+
+        var fm = CompiledModel.FromSource(fl.Source!, fl.ClassName!, null, TargetProfile.Net);
+        var qm = CompiledModel.FromSource(q.Source!, q.ClassName!, null, TargetProfile.Net);
+        var a = new List<float>(); var b = new List<float>();
+        for (int seed = 100; seed < 104; seed++)
+        {
+            float[] fo = new float[10], qo = new float[10];
+            fm.Run(Sample(seed), fo); qm.Run(Sample(seed), qo);
+            a.AddRange(fo); b.AddRange(qo);
+        }
+        double sqnr = Sqnr(a.ToArray(), b.ToArray());
+        log.WriteLine($"resnet8 Int8 vs float: SQNR {sqnr:F1} dB");
+        Assert.True(sqnr >= 20, $"SQNR {sqnr:F1} dB");
+    }
+
     [Fact]
     public void DigitsCnnFloatWeightsInt8MeetTheAccuracyGoals()
     {
