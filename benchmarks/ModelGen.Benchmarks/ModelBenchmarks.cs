@@ -18,11 +18,14 @@ namespace ModelGen.Benchmarks;
 public class ModelBenchmarks
 {
     /// <summary>openWakeWord's models (.cache/models, downloaded) then MLPerf Tiny's (tests/models/mlperf, committed).</summary>
-    public static readonly string[] Names =
+    public static readonly string[] All =
     {
         "melspectrogram", "embedding_model", "hey_jarvis_v0.1", "alexa_v0.1", "hey_mycroft_v0.1",
         "ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder",
     };
+
+    /// <summary>BenchmarkDotNet's ParamsSource reads a property or method, not a field.</summary>
+    public static IEnumerable<string> Names => All;
 
     [ParamsSource(nameof(Names))]
     public string Model { get; set; }
@@ -69,7 +72,7 @@ public class ModelBenchmarks
         if (string.IsNullOrEmpty(dir))
         {
             var root = typeof(ModelBenchmarks).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value;
-            dir = Array.IndexOf(Names, name) >= 5 ? Path.Combine(root, "tests", "models", "mlperf") : Path.Combine(root, ".cache", "models");
+            dir = Array.IndexOf(All, name) >= 5 ? Path.Combine(root, "tests", "models", "mlperf") : Path.Combine(root, ".cache", "models");
         }
         return Path.Combine(dir, name + ".onnx");
     }
@@ -77,7 +80,7 @@ public class ModelBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _which = Array.IndexOf(Names, Model);
+        _which = Array.IndexOf(All, Model);
         var shape = InputShapes[Model];
         int n = (int)shape.Aggregate(1L, (a, b) => a * b);
         _x = Data.Random(new Random(42), n, Model == "melspectrogram" ? 1000f : 1f);

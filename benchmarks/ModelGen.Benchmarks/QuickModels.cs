@@ -15,7 +15,7 @@ internal static class QuickModels
         var (peak, width) = Peak.Measure();
         Console.WriteLine($"measured fp32 peak, one core: {peak:F1} GMAC/s ({width} FMA)");
         Console.WriteLine($"{"model",-18} {"MMACs",7} {"ModelGen us",12} {"GMAC/s",7} {"% peak",7} {"ORT us",10} {"GMAC/s",7} {"ORT/ModelGen",13} {"alloc/call MG",14} {"alloc/call ORT",15}");
-        foreach (var name in ModelBenchmarks.Names)
+        foreach (var name in ModelBenchmarks.All)
         {
             var b = new ModelBenchmarks { Model = name };
             b.Setup();
