@@ -40,9 +40,7 @@ public static class ModelCompiler
             var sw = Stopwatch.StartNew();
             if (options.QuantizeIO != QuantizeIO.Float && options.Quantize != QuantizeMode.Int8)
                 throw new CompileException(Diag.InvalidOption, $"QuantizeIO=\"{options.QuantizeIO}\" needs Quantize=\"Int8\" (it makes Predict take and return the int8 tensors of a fully quantized model)");
-            var model = new OnnxImporter(options).Import(bytes ?? Array.Empty<byte>());
-            var quantize = Quantizer(model.Graph, options, calibration, out int samples);
-            PassManager.Run(model.Graph, options, quantize);
+            var model = Optimize(bytes, options, calibration, out var quantize, out int samples);
             var emitter = new ModelEmitter(model, options, path ?? "model.onnx") { IoQuantization = (quantize as QdqQuantization)?.IoParams };
             var source = emitter.Emit(className, ns);
             var quantized = quantize switch
@@ -67,6 +65,18 @@ public static class ModelCompiler
             // Never let a bug take down the build: report it as a diagnostic with enough to file an issue.
             return new CompileResult { ClassName = className, Diagnostics = new[] { new Diagnostic(Diag.InternalError, $"{file}: internal error {ex.GetType().Name}: {ex.Message}") } };
         }
+    }
+
+    /// <summary>
+    /// Import, build-time quantization and the passes: the graph <see cref="Compile"/> emits. Tests reach Int8's QDQ
+    /// graph through it (with the lowering passes disabled by name) to run it in ONNX Runtime. Throws CompileException.
+    /// </summary>
+    internal static Model Optimize(byte[] bytes, ModelOptions options, IReadOnlyList<CalibrationFile> calibration, out IPass quantize, out int samples)
+    {
+        var model = new OnnxImporter(options).Import(bytes ?? Array.Empty<byte>());
+        quantize = Quantizer(model.Graph, options, calibration, out samples);
+        PassManager.Run(model.Graph, options, quantize);
+        return model;
     }
 
     /// <summary>The build-time quantization the options ask for (null: none); Int8 reads its calibration samples here.</summary>

@@ -1,0 +1,182 @@
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using ModelGen.Compiler;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Onnx.Proto;
+using ModelGen.Compiler.Passes;
+using ModelGen.Compiler.Quantization;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ModelGen.Tests;
+
+/// <summary>
+/// ONNX Runtime as the oracle for ModelGen's own Int8 models: the graph Quantize="Int8" writes (QDQ, before the
+/// lowering to integer kernels) is saved as ONNX (OnnxWriter) and run by ONNX Runtime, and the generated Predict of
+/// the same model (lowered, both profiles) must agree with it on the output's int8 grid.
+/// </summary>
+public sealed class Int8OracleTests(ITestOutputHelper log)
+{
+    /// <summary>The lowering passes by name (DeadNodeElimination is shared with the float passes and harmless).</summary>
+    static readonly string Unlowered = string.Join(",", PassManager.Lowering.Select(p => p.Name).Where(n => n != "DeadNodeElimination").Distinct());
+
+    /// <summary>The QDQ graph the compiler quantizes <paramref name="model"/> to, as ONNX, and its output's quantization step.</summary>
+    static (byte[] Onnx, float Step) QdqModel(byte[] model, IReadOnlyList<CalibrationFile> calib)
+    {
+        var m = ModelCompiler.Optimize(model, new ModelOptions { Quantize = QuantizeMode.Int8, DisabledPasses = Unlowered }, calib, out _, out _);
+        Assert.DoesNotContain(m.Graph.Nodes, n => n.OpType is "QConvInt8" or "QGemmInt8");
+        var dq = m.Graph.Outputs[0].Producer;
+        Assert.True(dq?.OpType == "DequantizeLinear", $"the output comes from {dq?.OpType}, not a DequantizeLinear: it is not on an int8 grid");
+        return (OnnxWriter.Write(m), dq!.In(1).Const.F[0]);
+    }
+
+    static float[] RunOrt(byte[] model, float[] x, GraphOptimizationLevel level)
+    {
+        using var opts = new SessionOptions { IntraOpNumThreads = 1, GraphOptimizationLevel = level };
+        using var s = new InferenceSession(model, opts);
+        var (name, meta) = s.InputMetadata.Single();
+        using var r = s.Run(new[] { NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(x, meta.Dimensions)) });
+        return r.First().AsTensor<float>().ToArray();
+    }
+
+    /// <summary>How far one run is from another, in quantization steps of the output: a histogram (0, 1, 2, more).</summary>
+    sealed class Steps
+    {
+        public readonly long[] Count = new long[4];
+        public int Max;
+        public void Add(float[] a, float[] b, float step)
+        {
+            Assert.Equal(a.Length, b.Length);
+            for (int i = 0; i < a.Length; i++)
+            {
+                int k = (int)Math.Round(Math.Abs(a[i] - b[i]) / step);
+                Max = Math.Max(Max, k);
+                Count[Math.Min(k, 3)]++;
+            }
+        }
+        public long Total => Count.Sum();
+        public override string ToString() => $"max {Max} step(s), exact {Count[0] / (double)Total:P2}, 1 step {Count[1] / (double)Total:P2}, 2 steps {Count[2] / (double)Total:P2}, more {Count[3] / (double)Total:P2} of {Total}";
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="model"/> (Int8, calibrated on <paramref name="calib"/>), then runs every input through ONNX
+    /// Runtime (the QDQ graph, with its graph optimisations: its QLinear kernels; and without: the float simulation the
+    /// ONNX spec defines) and through the generated Predict (Net and Portable). Asserts at most one step from both.
+    /// </summary>
+    void Check(string name, byte[] model, IReadOnlyList<CalibrationFile> calib, IReadOnlyList<float[]> inputs)
+    {
+        var (qdq, step) = QdqModel(model, calib);
+        var vsOrt = new Dictionary<string, Steps>();
+        foreach (var target in new[] { TargetProfile.Net, TargetProfile.Portable })
+        {
+            var r = ModelCompiler.Compile(model, name + ".onnx", new ModelOptions { ClassName = "Q", Target = target, Quantize = QuantizeMode.Int8 }, calib);
+            Assert.True(r.Success, string.Join("\n", r.Diagnostics));
+            Assert.DoesNotContain(r.Diagnostics, d => d.Kind.Id == "MG0013");
+            if (target == TargetProfile.Portable) Assert.Empty(Harness.CompileNano(r.Source!));
+            var ours = CompiledModel.FromSource(r.Source!, "Q", "", target);
+            foreach (var level in new[] { GraphOptimizationLevel.ORT_ENABLE_ALL, GraphOptimizationLevel.ORT_DISABLE_ALL })
+            {
+                var s = new Steps();
+                foreach (var x in inputs)
+                {
+                    var want = RunOrt(qdq, x, level);
+                    var got = new float[want.Length];
+                    ours.Run(x, got);
+                    s.Add(got, want, step);
+                }
+                vsOrt[$"{target} vs ORT {(level == GraphOptimizationLevel.ORT_ENABLE_ALL ? "optimised" : "unoptimised")}"] = s;
+            }
+        }
+        foreach (var (what, s) in vsOrt) log.WriteLine($"{name}: {what}: {s}");
+        foreach (var (what, s) in vsOrt) Assert.True(s.Max <= 1, $"{name}: {what}: {s}");
+    }
+
+    static CalibrationFile Samples(IEnumerable<float[]> samples)
+    {
+        var f = samples.SelectMany(s => s).ToArray();
+        var b = new byte[f.Length * 4];
+        Buffer.BlockCopy(f, 0, b, 0, b.Length);
+        return new CalibrationFile("calib.bin", b);
+    }
+
+    static List<float[]> Random(int length, int first, int count, float scale = 1f) =>
+        Enumerable.Range(first, count).Select(seed => Ort.Random(length, seed, scale)).ToList();
+
+    // ---------- real models ----------
+
+    [Fact]
+    public void DigitsCnnAgreesWithOrt()
+    {
+        var dir = Path.Combine(Harness.RepoRoot, "tests", "models", "digits");
+        var x = File.ReadAllBytes(Path.Combine(dir, "test_x.bin"));
+        var f = new float[x.Length / 4];
+        Buffer.BlockCopy(x, 0, f, 0, x.Length);
+        var inputs = Enumerable.Range(0, f.Length / 64).Select(i => f.AsSpan(i * 64, 64).ToArray()).ToList();
+        Check("digits_cnn", File.ReadAllBytes(Path.Combine(dir, "digits_cnn.onnx")),
+            new[] { new CalibrationFile("calib.bin", File.ReadAllBytes(Path.Combine(dir, "calib.bin"))) }, inputs);
+    }
+
+    /// <summary>
+    /// The MLPerf Tiny models, calibrated on 8 random inputs, compared on 8 others. The classifiers' final Softmax runs in
+    /// float after the last quantized tensor in both, so it is cut off: the logits are what sit on the int8 grid.
+    /// </summary>
+    [Theory]
+    [InlineData("ds_cnn.onnx")]
+    [InlineData("mobilenet_v1_025.onnx")]
+    [InlineData("resnet8.onnx")]
+    [InlineData("fc_autoencoder.onnx")]
+    public void MlperfTinyAgreesWithOrt(string file)
+    {
+        var m = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Models.MlperfPath(file)));
+        var last = m.Graph.Node[m.Graph.Node.Count - 1];
+        if (last.OpType == "Softmax")
+        {
+            m.Graph.Node.Remove(last);
+            m.Graph.Output[0].Name = last.Input[0];
+        }
+        int length = Models.Mlperf.Single(e => e.File == file).Shape.Aggregate(1, (a, d) => a * d);
+        Check(Path.GetFileNameWithoutExtension(file), m.ToByteArray(), new[] { Samples(Random(length, 1, 8)) }, Random(length, 100, 8));
+    }
+
+    // ---------- small graphs, one quantized operator each ----------
+
+    const int C = 4, H = 8, W = 8;
+
+    /// <summary>x [1, 4, 8, 8] -> Conv (4 -> <paramref name="m"/>, 3x3, padded, random weights) -> "c"; the caller adds the rest.</summary>
+    static OnnxBuilder ConvInput(int m = C, int seed = 1, string output = "c", OnnxBuilder? b = null)
+    {
+        b ??= new OnnxBuilder().Input("x", DType.Float, 1, C, H, W);
+        var r = new Random(seed);
+        float[] F(int n, float s) => Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1) * s).ToArray();
+        return b.Initializer(output + "_w", new[] { m, C, 3, 3 }, F(m * C * 9, 0.3f)).Initializer(output + "_b", new[] { m }, F(m, 0.2f))
+            .Node("Conv", new[] { "x", output + "_w", output + "_b" }, new[] { output }, ("pads", new long[] { 1, 1, 1, 1 }));
+    }
+
+    public static IEnumerable<object[]> Graphs()
+    {
+        yield return new object[] { "Conv+Relu", ConvInput(8).Node("Relu", new[] { "c" }, new[] { "y" }).Output("y").Build() };
+        yield return new object[] { "Conv+Clip6", ConvInput(8).Initializer("lo", Array.Empty<int>(), new[] { 0f }).Initializer("hi", Array.Empty<int>(), new[] { 0.8f })
+            .Node("Clip", new[] { "c", "lo", "hi" }, new[] { "y" }).Output("y").Build() };
+        var r = new Random(3);
+        yield return new object[] { "Gemm", new OnnxBuilder().Input("x", DType.Float, 2, 37)
+            .Initializer("w", new[] { 10, 37 }, Enumerable.Range(0, 370).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray())
+            .Initializer("b", new[] { 10 }, Enumerable.Range(0, 10).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray())
+            .Node("Gemm", new[] { "x", "w", "b" }, new[] { "y" }, ("transB", 1L)).Output("y").Build() };
+        yield return new object[] { "residual Add", ConvInput().Node("Add", new[] { "c", "x" }, new[] { "y" }).Output("y").Build() };
+        yield return new object[] { "Mul", ConvInput().Node("Mul", new[] { "c", "x" }, new[] { "y" }).Output("y").Build() };
+        yield return new object[] { "AveragePool", ConvInput().Node("AveragePool", new[] { "c" }, new[] { "y" }, ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }), ("pads", new long[] { 1, 1, 1, 1 })).Output("y").Build() };
+        yield return new object[] { "GlobalAveragePool", ConvInput().Node("GlobalAveragePool", new[] { "c" }, new[] { "y" }).Output("y").Build() };
+        yield return new object[] { "Sigmoid", ConvInput().Node("Sigmoid", new[] { "c" }, new[] { "y" }).Output("y").Build() };
+        yield return new object[] { "Concat", ConvInput(output: "c1", b: ConvInput(seed: 2, output: "c2", m: 3)).Node("Concat", new[] { "c1", "c2" }, new[] { "y" }, ("axis", 1L)).Output("y").Build() };
+        yield return new object[] { "MaxPool", ConvInput().Node("Relu", new[] { "c" }, new[] { "r" }).Node("MaxPool", new[] { "r" }, new[] { "y" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 })).Output("y").Build() };
+    }
+
+    [Theory]
+    [MemberData(nameof(Graphs))]
+    public void SmallGraphAgreesWithOrt(string name, byte[] model)
+    {
+        int length = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph.Inputs.Single(v => !v.IsConst).Length;
+        Check(name, model, new[] { Samples(Random(length, 1, 16, 2f)) }, Random(length, 100, 16, 2f));
+    }
+}
