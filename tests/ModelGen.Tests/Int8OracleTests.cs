@@ -62,9 +62,13 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
     /// <summary>
     /// Quantizes <paramref name="model"/> (Int8, calibrated on <paramref name="calib"/>), then runs every input through ONNX
     /// Runtime (the QDQ graph, with its graph optimisations: its QLinear kernels; and without: the float simulation the
-    /// ONNX spec defines) and through the generated Predict (Net and Portable). Asserts at most one step from both.
+    /// ONNX spec defines) and through the generated Predict (Net and Portable). Asserts that every integer operator, given
+    /// ONNX Runtime's int8 inputs, is within one step of ONNX Runtime's output (the spec leaves the rounding of values
+    /// within float error of a rounding boundary open: ONNX Runtime sums the float products of DequantizeLinear's outputs
+    /// and rounds half to even, TensorFlow Lite's arithmetic sums exactly in int32 and requantizes by a 31-bit fixed-point
+    /// multiplier), and that the outputs are within <paramref name="endToEnd"/> steps: 1 unless the caller says why not.
     /// </summary>
-    void Check(string name, byte[] model, IReadOnlyList<CalibrationFile> calib, IReadOnlyList<float[]> inputs)
+    void Check(string name, byte[] model, IReadOnlyList<CalibrationFile> calib, IReadOnlyList<float[]> inputs, int endToEnd = 1)
     {
         var (qdq, step) = QdqModel(model, calib);
         var vsOrt = new Dictionary<string, Steps>();
@@ -88,8 +92,56 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
                 vsOrt[$"{target} vs ORT {(level == GraphOptimizationLevel.ORT_ENABLE_ALL ? "optimised" : "unoptimised")}"] = s;
             }
         }
+        // ONNX Runtime's own two executions of the QDQ graph: its int8 kernels against the float simulation
+        var self = new Steps();
+        foreach (var x in inputs) self.Add(RunOrt(qdq, x, GraphOptimizationLevel.ORT_ENABLE_ALL), RunOrt(qdq, x, GraphOptimizationLevel.ORT_DISABLE_ALL), step);
+        vsOrt["ORT optimised vs ORT unoptimised"] = self;
         foreach (var (what, s) in vsOrt) log.WriteLine($"{name}: {what}: {s}");
-        foreach (var (what, s) in vsOrt) Assert.True(s.Max <= 1, $"{name}: {what}: {s}");
+        // layer by layer against the float simulation (ONNX Runtime's optimised run gave the same int8 tensors on every model here)
+        var layers = Layers(model, calib, qdq, inputs.Take(4), GraphOptimizationLevel.ORT_DISABLE_ALL);
+        log.WriteLine($"{name}, layer by layer against ONNX Runtime: local (our operator on ORT's int8 inputs) / drift (on our own inputs)");
+        foreach (var (tensor, local, drift) in layers) log.WriteLine($"  {tensor}: local {local}; drift max {drift.Max}, exact {drift.Count[0] / (double)drift.Total:P1}");
+        foreach (var (tensor, local, _) in layers) Assert.True(local.Max <= 1, $"{name}: {tensor} on ONNX Runtime's inputs: {local}");
+        foreach (var (what, s) in vsOrt) Assert.True(s.Max <= endToEnd, $"{name}: {what}: {s}");
+    }
+
+    /// <summary>
+    /// Layer by layer: every int8 tensor an operator of the lowered graph computes, evaluated by the operators' reference
+    /// code (which the generated kernels match bit for bit) on ONNX Runtime's int8 inputs to that operator ("local": the
+    /// operator's own rounding), and on our own inputs ("drift": what the layers before carried in), against the same
+    /// QuantizeLinear output in ONNX Runtime's run of the QDQ graph, in steps of that tensor.
+    /// </summary>
+    static List<(string Tensor, Steps Local, Steps Drift)> Layers(byte[] model, IReadOnlyList<CalibrationFile> calib, byte[] qdq, IEnumerable<float[]> inputs, GraphOptimizationLevel level)
+    {
+        var g = ModelCompiler.Optimize(model, new ModelOptions { Quantize = QuantizeMode.Int8 }, calib, out _, out _).Graph;
+        var input = g.Inputs.Single(v => !v.IsConst);
+        // ONNX Runtime with every QuantizeLinear output as a graph output
+        var p = ModelProto.Parser.ParseFrom(qdq);
+        foreach (var n in p.Graph.Node.Where(n => n.OpType == "QuantizeLinear"))
+            p.Graph.Output.Add(new ValueInfoProto { Name = n.Output[0], Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DType.Int8 } } });
+        using var session = new InferenceSession(p.ToByteArray(), new SessionOptions { IntraOpNumThreads = 1, GraphOptimizationLevel = level });
+        var (inputName, meta) = session.InputMetadata.Single();
+        var rows = new Dictionary<Value, (Steps Local, Steps Drift)>();
+        foreach (var x in inputs)
+        {
+            using var r = session.Run(new[] { NamedOnnxValue.CreateFromTensor(inputName, new DenseTensor<float>(x, meta.Dimensions)) });
+            var ort = r.Where(v => v.Value is DenseTensor<sbyte>).ToDictionary(v => v.Name, v => v.AsTensor<sbyte>().Select(b => (float)b).ToArray());
+            var ours = new Dictionary<Value, TensorData> { [input] = new TensorData(DType.Float, input.Shape, f: x) };
+            TensorData[] Eval(Node n, Func<Value, TensorData> arg) =>
+                ModelGen.Compiler.Operators.OperatorRegistry.Find(n.Domain, n.OpType, n.Opset)!.Evaluate(n, n.Inputs.Select(v => v == null ? null : v.IsConst ? v.Const : arg(v)).ToArray());
+            TensorData FromOrt(Value v) => v.Type == DType.Int8 && ort.TryGetValue(v.Name, out var t) ? new TensorData(DType.Int8, v.Shape, l: t.Select(f => (long)f).ToArray()) : ours[v];
+            float[] Floats(TensorData t) => t.L.Select(l => (float)l).ToArray();
+            foreach (var n in g.Nodes)
+            {
+                var drift = Eval(n, v => ours[v]);
+                for (int i = 0; i < drift.Length; i++) ours[n.Outputs[i]] = drift[i];
+                if (n.Outputs.Count != 1 || n.Out().Type != DType.Int8 || !ort.TryGetValue(n.Out().Name, out var want)) continue;
+                if (!rows.TryGetValue(n.Out(), out var row)) rows[n.Out()] = row = (new Steps(), new Steps());
+                row.Local.Add(Floats(Eval(n, FromOrt)[0]), want, 1);
+                row.Drift.Add(Floats(drift[0]), want, 1);
+            }
+        }
+        return rows.Select(kv => ($"{kv.Key.Producer!.OpType} -> {kv.Key.Name}", kv.Value.Local, kv.Value.Drift)).ToList();
     }
 
     static CalibrationFile Samples(IEnumerable<float[]> samples)
@@ -120,13 +172,18 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
     /// <summary>
     /// The MLPerf Tiny models, calibrated on 8 random inputs, compared on 8 others. The classifiers' final Softmax runs in
     /// float after the last quantized tensor in both, so it is cut off: the logits are what sit on the int8 grid.
+    /// Every layer is within one step of ONNX Runtime on ONNX Runtime's inputs (asserted in Check), but a layer's one-step
+    /// differences are its next layer's input differences, and they grow with depth: the end-to-end bounds of the two
+    /// deepest models are that propagation, measured layer by layer in the test's log ("drift"). fc_autoencoder: 10 Gemm
+    /// layers, the drift reaches 5 steps inside and 2 at the output. MobileNetV1 (28 convolutions): the drift reaches
+    /// about 50 steps in the last convolutions and 35 at its 2 logits (on noise inputs); ds_cnn and ResNet-8 average it out in their pooling and stay within one step.
     /// </summary>
     [Theory]
-    [InlineData("ds_cnn.onnx")]
-    [InlineData("mobilenet_v1_025.onnx")]
-    [InlineData("resnet8.onnx")]
-    [InlineData("fc_autoencoder.onnx")]
-    public void MlperfTinyAgreesWithOrt(string file)
+    [InlineData("ds_cnn.onnx", 1)]
+    [InlineData("mobilenet_v1_025.onnx", 40)]
+    [InlineData("resnet8.onnx", 1)]
+    [InlineData("fc_autoencoder.onnx", 2)]
+    public void MlperfTinyAgreesWithOrt(string file, int endToEnd)
     {
         var m = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Models.MlperfPath(file)));
         var last = m.Graph.Node[m.Graph.Node.Count - 1];
@@ -136,7 +193,7 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
             m.Graph.Output[0].Name = last.Input[0];
         }
         int length = Models.Mlperf.Single(e => e.File == file).Shape.Aggregate(1, (a, d) => a * d);
-        Check(Path.GetFileNameWithoutExtension(file), m.ToByteArray(), new[] { Samples(Random(length, 1, 8)) }, Random(length, 100, 8));
+        Check(Path.GetFileNameWithoutExtension(file), m.ToByteArray(), new[] { Samples(Random(length, 1, 8)) }, Random(length, 100, 8), endToEnd);
     }
 
     // ---------- small graphs, one quantized operator each ----------
@@ -153,30 +210,34 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
             .Node("Conv", new[] { "x", output + "_w", output + "_b" }, new[] { output }, ("pads", new long[] { 1, 1, 1, 1 }));
     }
 
+    /// <summary>Name, model, end-to-end bound in steps (1 unless the comment says why).</summary>
     public static IEnumerable<object[]> Graphs()
     {
-        yield return new object[] { "Conv+Relu", ConvInput(8).Node("Relu", new[] { "c" }, new[] { "y" }).Output("y").Build() };
+        yield return new object[] { "Conv+Relu", ConvInput(8).Node("Relu", new[] { "c" }, new[] { "y" }).Output("y").Build(), 1 };
         yield return new object[] { "Conv+Clip6", ConvInput(8).Initializer("lo", Array.Empty<int>(), new[] { 0f }).Initializer("hi", Array.Empty<int>(), new[] { 0.8f })
-            .Node("Clip", new[] { "c", "lo", "hi" }, new[] { "y" }).Output("y").Build() };
+            .Node("Clip", new[] { "c", "lo", "hi" }, new[] { "y" }).Output("y").Build(), 1 };
         var r = new Random(3);
         yield return new object[] { "Gemm", new OnnxBuilder().Input("x", DType.Float, 2, 37)
             .Initializer("w", new[] { 10, 37 }, Enumerable.Range(0, 370).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray())
             .Initializer("b", new[] { 10 }, Enumerable.Range(0, 10).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray())
-            .Node("Gemm", new[] { "x", "w", "b" }, new[] { "y" }, ("transB", 1L)).Output("y").Build() };
-        yield return new object[] { "residual Add", ConvInput().Node("Add", new[] { "c", "x" }, new[] { "y" }).Output("y").Build() };
-        yield return new object[] { "Mul", ConvInput().Node("Mul", new[] { "c", "x" }, new[] { "y" }).Output("y").Build() };
-        yield return new object[] { "AveragePool", ConvInput().Node("AveragePool", new[] { "c" }, new[] { "y" }, ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }), ("pads", new long[] { 1, 1, 1, 1 })).Output("y").Build() };
-        yield return new object[] { "GlobalAveragePool", ConvInput().Node("GlobalAveragePool", new[] { "c" }, new[] { "y" }).Output("y").Build() };
-        yield return new object[] { "Sigmoid", ConvInput().Node("Sigmoid", new[] { "c" }, new[] { "y" }).Output("y").Build() };
-        yield return new object[] { "Concat", ConvInput(output: "c1", b: ConvInput(seed: 2, output: "c2", m: 3)).Node("Concat", new[] { "c1", "c2" }, new[] { "y" }, ("axis", 1L)).Output("y").Build() };
-        yield return new object[] { "MaxPool", ConvInput().Node("Relu", new[] { "c" }, new[] { "r" }).Node("MaxPool", new[] { "r" }, new[] { "y" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 })).Output("y").Build() };
+            .Node("Gemm", new[] { "x", "w", "b" }, new[] { "y" }, ("transB", 1L)).Output("y").Build(), 1 };
+        yield return new object[] { "residual Add", ConvInput().Node("Add", new[] { "c", "x" }, new[] { "y" }).Output("y").Build(), 1 };
+        yield return new object[] { "Mul", ConvInput().Node("Mul", new[] { "c", "x" }, new[] { "y" }).Output("y").Build(), 1 };
+        yield return new object[] { "AveragePool", ConvInput().Node("AveragePool", new[] { "c" }, new[] { "y" }, ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }), ("pads", new long[] { 1, 1, 1, 1 })).Output("y").Build(), 1 };
+        yield return new object[] { "GlobalAveragePool", ConvInput().Node("GlobalAveragePool", new[] { "c" }, new[] { "y" }).Output("y").Build(), 1 };
+        yield return new object[] { "Sigmoid", new OnnxBuilder().Input("x", DType.Float, 1, C, H, W).Node("Sigmoid", new[] { "x" }, new[] { "y" }).Output("y").Build(), 1 };
+        // the Conv's one-step differences (0.1 % of its outputs) reach the Sigmoid's table through its steepest part: one
+        // Conv step is up to 0.25 x Conv scale / Sigmoid scale Sigmoid steps, more than one here; the table itself is exact (Check's local column)
+        yield return new object[] { "Conv+Sigmoid", ConvInput().Node("Sigmoid", new[] { "c" }, new[] { "y" }).Output("y").Build(), 2 };
+        yield return new object[] { "Concat", ConvInput(output: "c1", b: ConvInput(seed: 2, output: "c2", m: 3)).Node("Concat", new[] { "c1", "c2" }, new[] { "y" }, ("axis", 1L)).Output("y").Build(), 1 };
+        yield return new object[] { "MaxPool", ConvInput().Node("Relu", new[] { "c" }, new[] { "r" }).Node("MaxPool", new[] { "r" }, new[] { "y" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 })).Output("y").Build(), 1 };
     }
 
     [Theory]
     [MemberData(nameof(Graphs))]
-    public void SmallGraphAgreesWithOrt(string name, byte[] model)
+    public void SmallGraphAgreesWithOrt(string name, byte[] model, int endToEnd)
     {
         int length = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph.Inputs.Single(v => !v.IsConst).Length;
-        Check(name, model, new[] { Samples(Random(length, 1, 16, 2f)) }, Random(length, 100, 16, 2f));
+        Check(name, model, new[] { Samples(Random(length, 1, 16, 2f)) }, Random(length, 100, 16, 2f), endToEnd);
     }
 }
