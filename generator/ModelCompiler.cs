@@ -86,16 +86,15 @@ public static class ModelCompiler
         if (options.Quantize == QuantizeMode.Weights) return new WeightOnlyQuantization();
         if (options.Quantize != QuantizeMode.Int8) return null;
         var inputs = g.Inputs.FindAll(v => !v.IsConst);
-        if (inputs.Count != 1)
-            throw new CompileException(Diag.CalibrationError, $"Quantize=\"Int8\" calibrates models with one input; this one has {inputs.Count} ({string.Join(", ", inputs.ConvertAll(v => "'" + v.Name + "'"))}). Bind the others at build time with ConstantInputs, or use Quantize=\"Weights\"");
-        var input = inputs[0];
-        if (input.Type != DType.Float)
-            throw new CompileException(Diag.CalibrationError, $"Quantize=\"Int8\" calibrates float inputs; input '{input.Name}' is {DTypes.OnnxName(input.Type)}. Use Quantize=\"Weights\"");
+        if (inputs.Count == 0) throw new CompileException(Diag.CalibrationError, "Quantize=\"Int8\" calibrates a model on its inputs; this one has none left (all bound by ConstantInputs). Use Quantize=\"Weights\"");
+        var other = inputs.Find(v => v.Type != DType.Float);
+        if (other != null)
+            throw new CompileException(Diag.CalibrationError, $"Quantize=\"Int8\" calibrates float inputs; input '{other.Name}' is {DTypes.OnnxName(other.Type)}. Bind it at build time with ConstantInputs, or use Quantize=\"Weights\"");
         if (calibration == null || calibration.Count == 0)
             throw new CompileException(Diag.CalibrationMissing,
                 (string.IsNullOrWhiteSpace(options.Calibration) ? "Quantize=\"Int8\" needs calibration data and none was given" : $"Quantize=\"Int8\": Calibration=\"{options.Calibration}\" matched no files")
-                + $". Set Calibration=\"data/*.bin\" on the <OnnxModel> item: raw little-endian float32 files holding whole samples of input '{input.Name}' {Shape.Format(input.Shape)} ({input.Length} floats each) back to back, or float32 .npy files; a few hundred representative samples. Or use Quantize=\"Weights\", which needs none");
-        var data = SampleReader.Read(calibration, input.Name, input.Length);
+                + $". Set Calibration=\"data/*.bin\" on the <OnnxModel> item: raw little-endian float32 files holding whole samples of {SampleReader.Describe(inputs)} back to back, or float32 .npy files; a few hundred representative samples. Or use Quantize=\"Weights\", which needs none");
+        var data = SampleReader.Read(calibration, inputs);
         samples = data.Count;
         return new QdqQuantization(data, options.CalibrationMethod, options.QuantizeIO == QuantizeIO.Int8);
     }

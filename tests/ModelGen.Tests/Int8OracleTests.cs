@@ -31,12 +31,15 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
         return (OnnxWriter.Write(m), dq!.In(1).Const.F[0]);
     }
 
-    static float[] RunOrt(byte[] model, float[] x, GraphOptimizationLevel level)
+    /// <summary>One sample: a float array per input, in the model's input order.</summary>
+    static List<NamedOnnxValue> Feeds(InferenceSession s, float[][] x) =>
+        s.InputMetadata.Select((kv, i) => NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensor<float>(x[i], kv.Value.Dimensions))).ToList();
+
+    static float[] RunOrt(byte[] model, float[][] x, GraphOptimizationLevel level)
     {
         using var opts = new SessionOptions { IntraOpNumThreads = 1, GraphOptimizationLevel = level };
         using var s = new InferenceSession(model, opts);
-        var (name, meta) = s.InputMetadata.Single();
-        using var r = s.Run(new[] { NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(x, meta.Dimensions)) });
+        using var r = s.Run(Feeds(s, x));
         return r.First().AsTensor<float>().ToArray();
     }
 
@@ -68,7 +71,7 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
     /// and rounds half to even, TensorFlow Lite's arithmetic sums exactly in int32 and requantizes by a 31-bit fixed-point
     /// multiplier), and that the outputs are within <paramref name="endToEnd"/> steps: 1 unless the caller says why not.
     /// </summary>
-    void Check(string name, byte[] model, IReadOnlyList<CalibrationFile> calib, IReadOnlyList<float[]> inputs, int endToEnd = 1)
+    void Check(string name, byte[] model, IReadOnlyList<CalibrationFile> calib, IReadOnlyList<float[][]> inputs, int endToEnd = 1)
     {
         var (qdq, step) = QdqModel(model, calib);
         var vsOrt = new Dictionary<string, Steps>();
@@ -86,7 +89,7 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
                 {
                     var want = RunOrt(qdq, x, level);
                     var got = new float[want.Length];
-                    ours.Run(x, got);
+                    ours.Run(x.Append<Array>(got).ToArray());
                     s.Add(got, want, step);
                 }
                 vsOrt[$"{target} vs ORT {(level == GraphOptimizationLevel.ORT_ENABLE_ALL ? "optimised" : "unoptimised")}"] = s;
@@ -111,22 +114,21 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
     /// operator's own rounding), and on our own inputs ("drift": what the layers before carried in), against the same
     /// QuantizeLinear output in ONNX Runtime's run of the QDQ graph, in steps of that tensor.
     /// </summary>
-    static List<(string Tensor, Steps Local, Steps Drift)> Layers(byte[] model, IReadOnlyList<CalibrationFile> calib, byte[] qdq, IEnumerable<float[]> inputs, GraphOptimizationLevel level)
+    static List<(string Tensor, Steps Local, Steps Drift)> Layers(byte[] model, IReadOnlyList<CalibrationFile> calib, byte[] qdq, IEnumerable<float[][]> inputs, GraphOptimizationLevel level)
     {
         var g = ModelCompiler.Optimize(model, new ModelOptions { Quantize = QuantizeMode.Int8 }, calib, out _, out _).Graph;
-        var input = g.Inputs.Single(v => !v.IsConst);
+        var graphInputs = g.Inputs.FindAll(v => !v.IsConst);
         // ONNX Runtime with every QuantizeLinear output as a graph output
         var p = ModelProto.Parser.ParseFrom(qdq);
         foreach (var n in p.Graph.Node.Where(n => n.OpType == "QuantizeLinear"))
             p.Graph.Output.Add(new ValueInfoProto { Name = n.Output[0], Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DType.Int8 } } });
         using var session = new InferenceSession(p.ToByteArray(), new SessionOptions { IntraOpNumThreads = 1, GraphOptimizationLevel = level });
-        var (inputName, meta) = session.InputMetadata.Single();
         var rows = new Dictionary<Value, (Steps Local, Steps Drift)>();
         foreach (var x in inputs)
         {
-            using var r = session.Run(new[] { NamedOnnxValue.CreateFromTensor(inputName, new DenseTensor<float>(x, meta.Dimensions)) });
+            using var r = session.Run(Feeds(session, x));
             var ort = r.Where(v => v.Value is DenseTensor<sbyte>).ToDictionary(v => v.Name, v => v.AsTensor<sbyte>().Select(b => (float)b).ToArray());
-            var ours = new Dictionary<Value, TensorData> { [input] = new TensorData(DType.Float, input.Shape, f: x) };
+            var ours = graphInputs.Select((v, i) => (v, new TensorData(DType.Float, v.Shape, f: x[i]))).ToDictionary(e => e.v, e => e.Item2);
             TensorData[] Eval(Node n, Func<Value, TensorData> arg) =>
                 ModelGen.Compiler.Operators.OperatorRegistry.Find(n.Domain, n.OpType, n.Opset)!.Evaluate(n, n.Inputs.Select(v => v == null ? null : v.IsConst ? v.Const : arg(v)).ToArray());
             TensorData FromOrt(Value v) => v.Type == DType.Int8 && ort.TryGetValue(v.Name, out var t) ? new TensorData(DType.Int8, v.Shape, l: t.Select(f => (long)f).ToArray()) : ours[v];
@@ -144,16 +146,18 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
         return rows.Select(kv => ($"{kv.Key.Producer!.OpType} -> {kv.Key.Name}", kv.Value.Local, kv.Value.Drift)).ToList();
     }
 
-    static CalibrationFile Samples(IEnumerable<float[]> samples)
+    /// <summary>A calibration file: the samples back to back, each its inputs back to back in the model's order.</summary>
+    static CalibrationFile Samples(IEnumerable<float[][]> samples)
     {
-        var f = samples.SelectMany(s => s).ToArray();
+        var f = samples.SelectMany(s => s.SelectMany(x => x)).ToArray();
         var b = new byte[f.Length * 4];
         Buffer.BlockCopy(f, 0, b, 0, b.Length);
         return new CalibrationFile("calib.bin", b);
     }
 
-    static List<float[]> Random(int length, int first, int count, float scale = 1f) =>
-        Enumerable.Range(first, count).Select(seed => Ort.Random(length, seed, scale)).ToList();
+    /// <summary>Random samples of a model whose inputs have these lengths.</summary>
+    static List<float[][]> Random(int[] lengths, int first, int count, float scale = 1f) =>
+        Enumerable.Range(first, count).Select(seed => lengths.Select((n, i) => Ort.Random(n, seed * 10 + i, scale)).ToArray()).ToList();
 
     // ---------- real models ----------
 
@@ -164,7 +168,7 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
         var x = File.ReadAllBytes(Path.Combine(dir, "test_x.bin"));
         var f = new float[x.Length / 4];
         Buffer.BlockCopy(x, 0, f, 0, x.Length);
-        var inputs = Enumerable.Range(0, f.Length / 64).Select(i => f.AsSpan(i * 64, 64).ToArray()).ToList();
+        var inputs = Enumerable.Range(0, f.Length / 64).Select(i => new[] { f.AsSpan(i * 64, 64).ToArray() }).ToList();
         Check("digits_cnn", File.ReadAllBytes(Path.Combine(dir, "digits_cnn.onnx")),
             new[] { new CalibrationFile("calib.bin", File.ReadAllBytes(Path.Combine(dir, "calib.bin"))) }, inputs);
     }
@@ -193,7 +197,7 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
             m.Graph.Output[0].Name = last.Input[0];
         }
         int length = Models.Mlperf.Single(e => e.File == file).Shape.Aggregate(1, (a, d) => a * d);
-        Check(Path.GetFileNameWithoutExtension(file), m.ToByteArray(), new[] { Samples(Random(length, 1, 8)) }, Random(length, 100, 8), endToEnd);
+        Check(Path.GetFileNameWithoutExtension(file), m.ToByteArray(), new[] { Samples(Random(new[] { length }, 1, 8)) }, Random(new[] { length }, 100, 8), endToEnd);
     }
 
     // ---------- small graphs, one quantized operator each ----------
@@ -223,6 +227,9 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
             .Node("Gemm", new[] { "x", "w", "b" }, new[] { "y" }, ("transB", 1L)).Output("y").Build(), 1 };
         yield return new object[] { "residual Add", ConvInput().Node("Add", new[] { "c", "x" }, new[] { "y" }).Output("y").Build(), 1 };
         yield return new object[] { "Mul", ConvInput().Node("Mul", new[] { "c", "x" }, new[] { "y" }).Output("y").Build(), 1 };
+        // a constant operand: int8 per tensor (symmetric) with its own DequantizeLinear
+        yield return new object[] { "Mul by a constant", ConvInput().Initializer("k", new[] { 1, C, 1, 1 }, new[] { 0.5f, -1.5f, 2f, 0.25f }).Node("Mul", new[] { "c", "k" }, new[] { "y" }).Output("y").Build(), 1 };
+        yield return new object[] { "Add a constant", ConvInput().Initializer("k", new[] { 1, C, 1, 1 }, new[] { 0.5f, -1.5f, 2f, 0.25f }).Node("Add", new[] { "c", "k" }, new[] { "y" }).Output("y").Build(), 1 };
         yield return new object[] { "AveragePool", ConvInput().Node("AveragePool", new[] { "c" }, new[] { "y" }, ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }), ("pads", new long[] { 1, 1, 1, 1 })).Output("y").Build(), 1 };
         yield return new object[] { "GlobalAveragePool", ConvInput().Node("GlobalAveragePool", new[] { "c" }, new[] { "y" }).Output("y").Build(), 1 };
         yield return new object[] { "Sigmoid", new OnnxBuilder().Input("x", DType.Float, 1, C, H, W).Node("Sigmoid", new[] { "x" }, new[] { "y" }).Output("y").Build(), 1 };
@@ -230,6 +237,11 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
         // Conv step is up to 0.25 x Conv scale / Sigmoid scale Sigmoid steps, more than one here; the table itself is exact (Check's local column)
         yield return new object[] { "Conv+Sigmoid", ConvInput().Node("Sigmoid", new[] { "c" }, new[] { "y" }).Output("y").Build(), 2 };
         yield return new object[] { "Concat", ConvInput(output: "c1", b: ConvInput(seed: 2, output: "c2", m: 3)).Node("Concat", new[] { "c1", "c2" }, new[] { "y" }, ("axis", 1L)).Output("y").Build(), 1 };
+        // two inputs (calibration samples hold both, in input order): a residual sum of a Conv on one and the other, and a product
+        yield return new object[] { "two inputs: Conv(a) + b", ConvInput(b: new OnnxBuilder().Input("x", DType.Float, 1, C, H, W).Input("z", DType.Float, 1, C, H, W))
+            .Node("Add", new[] { "c", "z" }, new[] { "y" }).Output("y").Build(), 1 };
+        yield return new object[] { "two inputs: Gemm(a) x b", new OnnxBuilder().Input("a", DType.Float, 2, 16).Input("s", DType.Float, 2, 8)
+            .Initializer("w", new[] { 16, 8 }, Ort.Random(128, 5, 0.4f)).Node("Gemm", new[] { "a", "w" }, new[] { "g" }).Node("Mul", new[] { "g", "s" }, new[] { "y" }).Output("y").Build(), 1 };
         yield return new object[] { "MaxPool", ConvInput().Node("Relu", new[] { "c" }, new[] { "r" }).Node("MaxPool", new[] { "r" }, new[] { "y" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 })).Output("y").Build(), 1 };
     }
 
@@ -237,7 +249,7 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
     [MemberData(nameof(Graphs))]
     public void SmallGraphAgreesWithOrt(string name, byte[] model, int endToEnd)
     {
-        int length = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph.Inputs.Single(v => !v.IsConst).Length;
-        Check(name, model, new[] { Samples(Random(length, 1, 16, 2f)) }, Random(length, 100, 16, 2f), endToEnd);
+        var lengths = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph.Inputs.Where(v => !v.IsConst).Select(v => v.Length).ToArray();
+        Check(name, model, new[] { Samples(Random(lengths, 1, 16, 2f)) }, Random(lengths, 100, 16, 2f), endToEnd);
     }
 }
