@@ -282,6 +282,9 @@ public sealed class QuantizationTests(ITestOutputHelper log)
             Assert.Equal("MG0015", d.Kind.Id);
             Assert.Contains("samples of inputs 'a' [1,4] then 'b' [4] (8 floats each), 32 bytes each", d.Message);
             Assert.True(ModelCompiler.Compile(File.ReadAllBytes(two), two, new ModelOptions { Quantize = QuantizeMode.Int8 }, new[] { new CalibrationFile("c.bin", new byte[64]) }).Success);
+            var io = ModelCompiler.Compile(File.ReadAllBytes(two), two, new ModelOptions { Quantize = QuantizeMode.Int8, QuantizeIO = QuantizeIO.Int8 }, new[] { new CalibrationFile("c.bin", new byte[64]) });
+            Assert.True(io.Success, string.Join("\n", io.Diagnostics));
+            Assert.Contains("ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b", io.Source);
 
             // an integer input is not calibrated: bind it with ConstantInputs
             var ids = Path.Combine(dir, "ids.onnx");
