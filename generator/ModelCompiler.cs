@@ -40,9 +40,7 @@ public static class ModelCompiler
             var sw = Stopwatch.StartNew();
             if (options.QuantizeIO != QuantizeIO.Float && options.Quantize != QuantizeMode.Int8)
                 throw new CompileException(Diag.InvalidOption, $"QuantizeIO=\"{options.QuantizeIO}\" needs Quantize=\"Int8\" (it makes Predict take and return the int8 tensors of a fully quantized model)");
-            var model = new OnnxImporter(options).Import(bytes ?? Array.Empty<byte>());
-            var quantize = Quantizer(model.Graph, options, calibration, out int samples);
-            PassManager.Run(model.Graph, options, quantize);
+            var model = Optimize(bytes, options, calibration, out var quantize, out int samples);
             var emitter = new ModelEmitter(model, options, path ?? "model.onnx") { IoQuantization = (quantize as QdqQuantization)?.IoParams };
             var source = emitter.Emit(className, ns);
             var quantized = quantize switch
@@ -69,6 +67,18 @@ public static class ModelCompiler
         }
     }
 
+    /// <summary>
+    /// Import, build-time quantization and the passes: the graph <see cref="Compile"/> emits. Tests reach Int8's QDQ
+    /// graph through it (with the lowering passes disabled by name) to run it in ONNX Runtime. Throws CompileException.
+    /// </summary>
+    internal static Model Optimize(byte[] bytes, ModelOptions options, IReadOnlyList<CalibrationFile> calibration, out IPass quantize, out int samples)
+    {
+        var model = new OnnxImporter(options).Import(bytes ?? Array.Empty<byte>());
+        quantize = Quantizer(model.Graph, options, calibration, out samples);
+        PassManager.Run(model.Graph, options, quantize);
+        return model;
+    }
+
     /// <summary>The build-time quantization the options ask for (null: none); Int8 reads its calibration samples here.</summary>
     static IPass Quantizer(Graph g, ModelOptions options, IReadOnlyList<CalibrationFile> calibration, out int samples)
     {
@@ -76,16 +86,15 @@ public static class ModelCompiler
         if (options.Quantize == QuantizeMode.Weights) return new WeightOnlyQuantization();
         if (options.Quantize != QuantizeMode.Int8) return null;
         var inputs = g.Inputs.FindAll(v => !v.IsConst);
-        if (inputs.Count != 1)
-            throw new CompileException(Diag.CalibrationError, $"Quantize=\"Int8\" calibrates models with one input; this one has {inputs.Count} ({string.Join(", ", inputs.ConvertAll(v => "'" + v.Name + "'"))}). Bind the others at build time with ConstantInputs, or use Quantize=\"Weights\"");
-        var input = inputs[0];
-        if (input.Type != DType.Float)
-            throw new CompileException(Diag.CalibrationError, $"Quantize=\"Int8\" calibrates float inputs; input '{input.Name}' is {DTypes.OnnxName(input.Type)}. Use Quantize=\"Weights\"");
+        if (inputs.Count == 0) throw new CompileException(Diag.CalibrationError, "Quantize=\"Int8\" calibrates a model on its inputs; this one has none left (all bound by ConstantInputs). Use Quantize=\"Weights\"");
+        var other = inputs.Find(v => v.Type != DType.Float);
+        if (other != null)
+            throw new CompileException(Diag.CalibrationError, $"Quantize=\"Int8\" calibrates float inputs; input '{other.Name}' is {DTypes.OnnxName(other.Type)}. Bind it at build time with ConstantInputs, or use Quantize=\"Weights\"");
         if (calibration == null || calibration.Count == 0)
             throw new CompileException(Diag.CalibrationMissing,
                 (string.IsNullOrWhiteSpace(options.Calibration) ? "Quantize=\"Int8\" needs calibration data and none was given" : $"Quantize=\"Int8\": Calibration=\"{options.Calibration}\" matched no files")
-                + $". Set Calibration=\"data/*.bin\" on the <OnnxModel> item: raw little-endian float32 files holding whole samples of input '{input.Name}' {Shape.Format(input.Shape)} ({input.Length} floats each) back to back, or float32 .npy files; a few hundred representative samples. Or use Quantize=\"Weights\", which needs none");
-        var data = SampleReader.Read(calibration, input.Name, input.Length);
+                + $". Set Calibration=\"data/*.bin\" on the <OnnxModel> item: raw little-endian float32 files holding whole samples of {SampleReader.Describe(inputs)} back to back, or float32 .npy files; a few hundred representative samples. Or use Quantize=\"Weights\", which needs none");
+        var data = SampleReader.Read(calibration, inputs);
         samples = data.Count;
         return new QdqQuantization(data, options.CalibrationMethod, options.QuantizeIO == QuantizeIO.Int8);
     }

@@ -23,7 +23,7 @@ public sealed class ConvAddFusion : IPass
         if (!Is(add, "Add") || add.Inputs.Count != 2 || add.Outputs.Count != 1 || add.In(0) == add.In(1)) return false;
         var y = add.Out();
         // both operands may be convolutions (a projection shortcut): fuse the later one, its Z is already computed
-        var convs = add.Inputs.Where(v => Fusable(g, uses, v, y)).OrderByDescending(v => g.Nodes.IndexOf(v.Producer)).ToList();
+        var convs = add.Inputs.Where(v => Fusable(g, uses, v, y) && Shape.Equal(Other(add, v).Shape, y.Shape)).OrderByDescending(v => g.Nodes.IndexOf(v.Producer)).ToList();
         if (convs.Count == 0) return false;
         var c = convs[0]; var p = c.Producer; var z = Other(add, c);
         var node = MakeIn(p.Domain, p.OpType, p.Opset, p.Name, new[] { p.In(0), p.In(1), p.In(2), z }, new[] { y }, p.Attributes.Values.ToArray());

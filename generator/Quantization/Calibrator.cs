@@ -14,12 +14,12 @@ internal static class Calibrator
 {
     public const double Percentile = 99.99;
 
-    public static Dictionary<Value, (float Lo, float Hi)> Run(Graph g, Value input, IReadOnlyList<float[]> samples, CalibrationMethod method)
+    public static Dictionary<Value, (float Lo, float Hi)> Run(Graph g, IReadOnlyList<Value> inputs, IReadOnlyList<float[][]> samples, CalibrationMethod method)
     {
         var min = new Dictionary<Value, float>();
         var max = new Dictionary<Value, float>();
         foreach (var s in samples)
-            ReferenceRun.Run(g, input, s, (v, t) =>
+            ReferenceRun.Run(g, inputs, s, (v, t) =>
             {
                 float lo = float.MaxValue, hi = float.MinValue;
                 foreach (var f in t.F) { if (f < lo) lo = f; if (f > hi) hi = f; }
@@ -41,7 +41,7 @@ internal static class Calibrator
                 ? new Histogram(0, Math.Max(Math.Abs(lo), Math.Abs(hi)), absolute: true)
                 : new Histogram(lo, hi, absolute: false);
         }
-        foreach (var s in samples) ReferenceRun.Run(g, input, s, (v, t) => { if (hist.TryGetValue(v, out var h)) h.Add(t.F); });
+        foreach (var s in samples) ReferenceRun.Run(g, inputs, s, (v, t) => { if (hist.TryGetValue(v, out var h)) h.Add(t.F); });
         foreach (var kv in hist)
         {
             var h = kv.Value;

@@ -12,8 +12,9 @@ internal static class QdqBuilder
 
     /// <summary>
     /// Constant int8 weights + DequantizeLinear (per-axis; axis -1: per tensor): appends the node, returns its float
-    /// output. The zero point input is omitted: symmetric weights have zero point 0, ONNX's default for an absent one
-    /// (the int8 type comes from the data), which saves a byte per channel.
+    /// output. Per axis the zero point input is omitted: symmetric weights have zero point 0, ONNX's default for an absent
+    /// one (the int8 type comes from the data), which saves a byte per channel. A per-tensor constant (an operand of
+    /// Add/Mul) has it, as ONNX Runtime's quantizer writes it: the QLinearAdd/QLinearMul it lowers to read it.
     /// </summary>
     public static Value DequantizedWeight(List<Node> into, Value w, int axis, bool keep = false)
     {
@@ -24,7 +25,8 @@ internal static class QdqBuilder
         var attrs = new List<Attribute>();
         if (axis >= 0) attrs.Add(PassUtil.Int("axis", axis));
         if (keep) attrs.Add(PassUtil.Int(Operators.DequantizeLinear.KeepAttr, 1));
-        into.Add(PassUtil.Make("DequantizeLinear", Opset, w.Name + "_DequantizeLinear", new[] { wq, s }, new[] { y }, attrs.ToArray()));
+        var ins = axis >= 0 ? new[] { wq, s } : new[] { wq, s, PassUtil.Const(w.Name + "_zero_point", QuantParams.Int8Scalar(0)) };
+        into.Add(PassUtil.Make("DequantizeLinear", Opset, w.Name + "_DequantizeLinear", ins, new[] { y }, attrs.ToArray()));
         return y;
     }
 

@@ -18,11 +18,11 @@ namespace ModelGen.Compiler.Quantization;
 /// </summary>
 internal sealed class QdqQuantization : IPass
 {
-    readonly IReadOnlyList<float[]> _samples;
+    readonly IReadOnlyList<float[][]> _samples;
     readonly CalibrationMethod _method;
     readonly bool _int8IO;
 
-    public QdqQuantization(IReadOnlyList<float[]> samples, CalibrationMethod method, bool int8IO)
+    public QdqQuantization(IReadOnlyList<float[][]> samples, CalibrationMethod method, bool int8IO)
     {
         _samples = samples; _method = method; _int8IO = int8IO;
     }
@@ -45,10 +45,10 @@ internal sealed class QdqQuantization : IPass
 
     public void Run(Graph g)
     {
-        var input = g.Inputs.Single(v => !v.IsConst);
+        var inputs = g.Inputs.FindAll(v => !v.IsConst);
         SplitFusions(g);
         var sw = Stopwatch.StartNew();
-        _ranges = Calibrator.Run(g, input, _samples, _method);
+        _ranges = Calibrator.Run(g, inputs, _samples, _method);
         CalibrationMs = sw.ElapsedMilliseconds;
         Quantize(g, top: true);
     }

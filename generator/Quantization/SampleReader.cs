@@ -1,16 +1,48 @@
 using System;
 using System.Collections.Generic;
 using System.Text;
+using ModelGen.Compiler.IR;
 
 namespace ModelGen.Compiler.Quantization;
 
 /// <summary>
-/// Calibration files -> whole input samples. Raw files hold little-endian float32 samples back to back; .npy files
-/// hold a little-endian float32 C-order array whose element count is a multiple of the sample size.
+/// Calibration files -> whole input samples. A sample is one value of every (non-constant) input of the model, in the
+/// order of Predict's parameters, each flat row-major, back to back (a model with one input: just that input). Raw files
+/// hold little-endian float32 samples back to back; .npy files hold a little-endian float32 C-order array whose element
+/// count is a multiple of the sample size.
 /// </summary>
 internal static class SampleReader
 {
-    public static List<float[]> Read(IReadOnlyList<CalibrationFile> files, string input, int sampleLength)
+    /// <summary>What one sample holds, for messages: "input 'x' [1,64] (64 floats each)" or "inputs 'a' [1,4] then 'b' [1,2] (6 floats each)".</summary>
+    public static string Describe(IReadOnlyList<Value> inputs)
+    {
+        int total = 0;
+        foreach (var v in inputs) total += v.Length;
+        var parts = new List<string>();
+        foreach (var v in inputs) parts.Add($"'{v.Name}' {Shape.Format(v.Shape)}");
+        return $"{(inputs.Count == 1 ? "input" : "inputs")} {string.Join(" then ", parts)} ({total} floats each)";
+    }
+
+    /// <summary>Whole samples, each split into one array per input.</summary>
+    public static List<float[][]> Read(IReadOnlyList<CalibrationFile> files, IReadOnlyList<Value> inputs)
+    {
+        int sampleLength = 0;
+        foreach (var v in inputs) sampleLength += v.Length;
+        var split = new List<float[][]>();
+        foreach (var s in Read(files, Describe(inputs), sampleLength))
+        {
+            var parts = new float[inputs.Count][];
+            for (int i = 0, at = 0; i < parts.Length; at += parts[i].Length, i++)
+            {
+                parts[i] = new float[inputs[i].Length];
+                Array.Copy(s, at, parts[i], 0, parts[i].Length);
+            }
+            split.Add(parts);
+        }
+        return split;
+    }
+
+    static List<float[]> Read(IReadOnlyList<CalibrationFile> files, string sample, int sampleLength)
     {
         var samples = new List<float[]>();
         foreach (var f in files)
@@ -21,7 +53,7 @@ internal static class SampleReader
             int bytes = f.Bytes.Length - offset;
             long perSample = (long)sampleLength * 4;
             if (bytes == 0 || bytes % perSample != 0)
-                throw new CompileException(Diag.CalibrationError, $"calibration file '{name}' holds {bytes} bytes of data, not a whole number of samples of input '{input}' ({sampleLength} float32 = {perSample} bytes each)");
+                throw new CompileException(Diag.CalibrationError, $"calibration file '{name}' holds {bytes} bytes of data, not a whole number of samples of {sample}, {perSample} bytes each");
             for (int at = offset; at < f.Bytes.Length; at += (int)perSample)
             {
                 var s = new float[sampleLength];

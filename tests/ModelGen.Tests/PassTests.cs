@@ -245,6 +245,18 @@ public class PassTests(ITestOutputHelper log)
         Assert.Equal(3, CountOf(Code("InPlace"), ".CopyTo("));
     }
 
+    [Fact]
+    public void ConvAddLeavesABroadcastOperandAlone()
+    {
+        // a per-channel constant added after a (non-depthwise) Conv: no residual of the output's shape, nothing to fuse
+        var m = new OnnxBuilder(14).Input("x", DType.Float, 1, 4, 6, 6)
+            .Initializer("w", new[] { 4, 4, 3, 3 }, Ort.Random(144, 1, 0.3f)).Initializer("k", new[] { 1, 4, 1, 1 }, Ort.Random(4, 2))
+            .Node("Conv", new[] { "x", "w" }, new[] { "c" }, ("pads", new long[] { 1, 1, 1, 1 })).Node("Add", new[] { "c", "k" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "ConvAddFusion", "Conv,Add", "Conv,Add");
+        Numerics(m, 1e-5, Ort.Random(144, 3));
+    }
+
     static int CountOf(string s, string what) { int c = 0; for (int i = s.IndexOf(what); i >= 0; i = s.IndexOf(what, i + 1)) c++; return c; }
 
     // ---------- ClampFusion ----------

@@ -273,14 +273,28 @@ public sealed class QuantizationTests(ITestOutputHelper log)
         Directory.CreateDirectory(dir);
         try
         {
-            // two inputs: calibration takes single-input models
+            // two inputs: a sample holds both, in input order; a file of half a sample says so
             var two = Path.Combine(dir, "two.onnx");
-            File.WriteAllBytes(two, new OnnxBuilder().Input("a", DType.Float, 1, 4).Input("b", DType.Float, 1, 4)
+            File.WriteAllBytes(two, new OnnxBuilder().Input("a", DType.Float, 1, 4).Input("b", DType.Float, 4)
                 .Node("Add", new[] { "a", "b" }, new[] { "y" }).Output("y").Build());
             var r = ModelCompiler.Compile(File.ReadAllBytes(two), two, new ModelOptions { Quantize = QuantizeMode.Int8 }, new[] { new CalibrationFile("c.bin", new byte[16]) });
             var d = Assert.Single(r.Diagnostics);
             Assert.Equal("MG0015", d.Kind.Id);
-            Assert.Contains("'a', 'b'", d.Message);
+            Assert.Contains("samples of inputs 'a' [1,4] then 'b' [4] (8 floats each), 32 bytes each", d.Message);
+            Assert.True(ModelCompiler.Compile(File.ReadAllBytes(two), two, new ModelOptions { Quantize = QuantizeMode.Int8 }, new[] { new CalibrationFile("c.bin", new byte[64]) }).Success);
+            var io = ModelCompiler.Compile(File.ReadAllBytes(two), two, new ModelOptions { Quantize = QuantizeMode.Int8, QuantizeIO = QuantizeIO.Int8 }, new[] { new CalibrationFile("c.bin", new byte[64]) });
+            Assert.True(io.Success, string.Join("\n", io.Diagnostics));
+            Assert.Contains("ReadOnlySpan<sbyte> a, ReadOnlySpan<sbyte> b", io.Source);
+
+            // an integer input is not calibrated: bind it with ConstantInputs
+            var ids = Path.Combine(dir, "ids.onnx");
+            File.WriteAllBytes(ids, new OnnxBuilder().Input("a", DType.Float, 1, 4).Input("n", DType.Int64, 1)
+                .Node("Cast", new[] { "n" }, new[] { "nf" }, ("to", 1L)).Node("Mul", new[] { "a", "nf" }, new[] { "y" }).Output("y").Build());
+            d = Assert.Single(ModelCompiler.Compile(File.ReadAllBytes(ids), ids, new ModelOptions { Quantize = QuantizeMode.Int8 }, new[] { new CalibrationFile("c.bin", new byte[16]) }).Diagnostics);
+            Assert.Equal("MG0015", d.Kind.Id);
+            Assert.Contains("input 'n' is int64. Bind it at build time with ConstantInputs", d.Message);
+            var bound = ModelCompiler.Compile(File.ReadAllBytes(ids), ids, new ModelOptions { Quantize = QuantizeMode.Int8, ConstantInputs = "n=3" }, new[] { new CalibrationFile("c.bin", new byte[16]) });
+            Assert.True(bound.Success, string.Join("\n", bound.Diagnostics));
 
             // an operator calibration cannot run at build time: names the node and the way out
             var lstm = Path.Combine(dir, "loop.onnx");
