@@ -36,13 +36,15 @@ public sealed class ModelOptions : IEquatable<ModelOptions>
     /// </summary>
     public CalibrationMethod CalibrationMethod { get; init; } = CalibrationMethod.MinMax;
     public QuantizeIO QuantizeIO { get; init; } = QuantizeIO.Float;
+    /// <summary>Times every layer of Predict into LayerTicks and adds ProfileReport() (see Emit/LayerProfile.cs).</summary>
+    public bool Profile { get; init; }
 
     public bool Equals(ModelOptions o) => o != null && o.ClassName == ClassName && o.Namespace == Namespace
         && o.InputShape == InputShape && o.ConstantInputs == ConstantInputs && o.Target == Target && o.DisabledPasses == DisabledPasses
-        && o.Quantize == Quantize && o.Calibration == Calibration && o.CalibrationMethod == CalibrationMethod && o.QuantizeIO == QuantizeIO;
+        && o.Quantize == Quantize && o.Calibration == Calibration && o.CalibrationMethod == CalibrationMethod && o.QuantizeIO == QuantizeIO && o.Profile == Profile;
     public override bool Equals(object obj) => Equals(obj as ModelOptions);
     public override int GetHashCode() => (ClassName + "|" + Namespace + "|" + InputShape + "|" + ConstantInputs + "|" + Target + "|" + DisabledPasses
-        + "|" + Quantize + "|" + Calibration + "|" + CalibrationMethod + "|" + QuantizeIO).GetHashCode();
+        + "|" + Quantize + "|" + Calibration + "|" + CalibrationMethod + "|" + QuantizeIO + "|" + Profile).GetHashCode();
 
     /// <summary>
     /// Parses an enum-valued option as written on the item (case-insensitive; empty = default); null and an error
@@ -57,6 +59,17 @@ public sealed class ModelOptions : IEquatable<ModelOptions>
             if (string.Equals(v.ToString(), t, StringComparison.OrdinalIgnoreCase)) return v;
         error = $"{option} '{t}' is not one of {string.Join(", ", Enum.GetNames(typeof(T)))}";
         return null;
+    }
+
+    /// <summary>Parses a true/false option as written on the item (case-insensitive; empty = false).</summary>
+    public static bool ParseBool(string option, string text, out string error)
+    {
+        error = null;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        var t = text.Trim();
+        if (string.Equals(t, "true", StringComparison.OrdinalIgnoreCase)) return true;
+        if (!string.Equals(t, "false", StringComparison.OrdinalIgnoreCase)) error = $"{option} '{t}' is not one of true, false";
+        return false;
     }
 
     /// <summary>Parses InputShape: null key = the single-input form.</summary>

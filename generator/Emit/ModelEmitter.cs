@@ -49,6 +49,7 @@ public sealed class ModelEmitter
     {
         _names.Reserve(className);
         _names.Reserve("Predict");
+        if (_opt.Profile) foreach (var m in LayerProfile.Members) _names.Reserve(m);
         AssignStorage();
         _plan = PlanMemory();
         // The body is rendered first: it decides which constants the code reads (shape-only inputs such as Reshape's
@@ -360,6 +361,8 @@ public sealed class ModelEmitter
         w.Line($"public const long WeightBytes = {WeightBytes};");
         w.Line("/// <summary>Multiply-accumulates of one Predict call in its matrix and convolution layers (the header's per-layer table).</summary>");
         w.Line($"public const long Macs = {TotalMacs};");
+        if (_opt.Profile)
+            LayerProfile.WriteMembers(w, Net, G.Nodes.Select((n, i) => $"[{i}] {Label(n)} {Shape.Format(n.Out().Shape)} {Clip(n.Name, 60)}").ToList());
     }
 
     string Params(bool withScratch)
@@ -444,7 +447,19 @@ public sealed class ModelEmitter
     void WriteBody()
     {
         int step = 0;
-        foreach (var n in G.Nodes) EmitNode(n, step++);
+        string last = null, now = null;
+        if (_opt.Profile)
+        {
+            last = _e.Var("t_layer"); now = _e.Var("t_now");
+            _e.W.Line($"long {last} = {LayerProfile.Now(Net)}, {now};");
+        }
+        foreach (var n in G.Nodes)
+        {
+            EmitNode(n, step);
+            if (_opt.Profile) LayerProfile.Lap(_e.W, Net, last, now, step);
+            step++;
+        }
+        if (_opt.Profile) _e.W.Line("ProfiledCalls++;");
         foreach (var v in G.Outputs.Distinct())
         {
             if (_storage.TryGetValue(v, out var s) && s.Kind == StorageKind.Output) continue;

@@ -89,8 +89,9 @@ public sealed class ModelGenGenerator : IIncrementalGenerator
                 Calibration = Meta(fo, "Calibration") ?? "",
                 CalibrationMethod = ModelOptions.ParseEnum("CalibrationMethod", Meta(fo, "CalibrationMethod"), CalibrationMethod.MinMax, out var e2) ?? CalibrationMethod.MinMax,
                 QuantizeIO = ModelOptions.ParseEnum("QuantizeIO", Meta(fo, "QuantizeIO"), QuantizeIO.Float, out var e3) ?? QuantizeIO.Float,
+                Profile = ModelOptions.ParseBool("Profile", Meta(fo, "Profile"), out var e4),
             };
-            var optionError = e1 ?? e2 ?? e3;
+            var optionError = e1 ?? e2 ?? e3 ?? e4;
             if (error == null && optionError != null) error = $"{Path.GetFileName(path)}: {optionError}";
             return new ModelSpec { Path = path, ContentHash = ModelSpec.Hash(ReadFile(path)), Options = options, Error = error };
         }
