@@ -17,11 +17,12 @@ namespace ModelGen.Benchmarks;
 [Config(typeof(ModelConfig))]
 public class ModelBenchmarks
 {
-    /// <summary>openWakeWord's models (.cache/models, downloaded) then MLPerf Tiny's (tests/models/mlperf, committed).</summary>
+    /// <summary>openWakeWord's models (.cache/models, downloaded), MLPerf Tiny's (tests/models/mlperf) and exporter output (tests/models/zoo).</summary>
     public static readonly string[] All =
     {
         "melspectrogram", "embedding_model", "hey_jarvis_v0.1", "alexa_v0.1", "hey_mycroft_v0.1",
         "ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder",
+        "tcn_kws", "gru_kws", "lstm_bidir", "tiny_transformer_op17", "conv_autoencoder_op13", "mobilenet_v3_block",
     };
 
     /// <summary>BenchmarkDotNet's ParamsSource reads a property or method, not a field.</summary>
@@ -41,6 +42,12 @@ public class ModelBenchmarks
         ["mobilenet_v1_025"] = new long[] { 1, 3, 96, 96 },
         ["resnet8"] = new long[] { 1, 3, 32, 32 },
         ["fc_autoencoder"] = new long[] { 1, 640 },
+        ["tcn_kws"] = new long[] { 1, 40, 98 },
+        ["gru_kws"] = new long[] { 1, 49, 40 },
+        ["lstm_bidir"] = new long[] { 1, 32, 20 },
+        ["tiny_transformer_op17"] = new long[] { 1, 16, 32 },
+        ["conv_autoencoder_op13"] = new long[] { 1, 1, 28, 28 },
+        ["mobilenet_v3_block"] = new long[] { 1, 3, 64, 64 },
     };
 
     /// <summary>Multiply-accumulates of one Predict of the model (the generated Macs constant), for GMAC/s.</summary>
@@ -55,6 +62,12 @@ public class ModelBenchmarks
         "mobilenet_v1_025" => MobileNetV1025.Macs,
         "resnet8" => ResNet8.Macs,
         "fc_autoencoder" => FcAutoencoder.Macs,
+        "tcn_kws" => TcnKws.Macs,
+        "gru_kws" => GruKws.Macs,
+        "lstm_bidir" => LstmBidir.Macs,
+        "tiny_transformer_op17" => TinyTransformer.Macs,
+        "conv_autoencoder_op13" => ConvAutoencoder.Macs,
+        "mobilenet_v3_block" => MobileNetV3Block.Macs,
         _ => throw new ArgumentException(model),
     };
 
@@ -72,7 +85,8 @@ public class ModelBenchmarks
         if (string.IsNullOrEmpty(dir))
         {
             var root = typeof(ModelBenchmarks).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value;
-            dir = Array.IndexOf(All, name) >= 5 ? Path.Combine(root, "tests", "models", "mlperf") : Path.Combine(root, ".cache", "models");
+            int i = Array.IndexOf(All, name);
+            dir = i >= 9 ? Path.Combine(root, "tests", "models", "zoo") : i >= 5 ? Path.Combine(root, "tests", "models", "mlperf") : Path.Combine(root, ".cache", "models");
         }
         return Path.Combine(dir, name + ".onnx");
     }
@@ -125,7 +139,13 @@ public class ModelBenchmarks
             case 5: DsCnn.Predict(_x, _y); break;
             case 6: MobileNetV1025.Predict(_x, _y); break;
             case 7: ResNet8.Predict(_x, _y); break;
-            default: FcAutoencoder.Predict(_x, _y); break;
+            case 8: FcAutoencoder.Predict(_x, _y); break;
+            case 9: TcnKws.Predict(_x, _y); break;
+            case 10: GruKws.Predict(_x, _y); break;
+            case 11: LstmBidir.Predict(_x, _y); break;
+            case 12: TinyTransformer.Predict(_x, _y); break;
+            case 13: ConvAutoencoder.Predict(_x, _y); break;
+            default: MobileNetV3Block.Predict(_x, _y); break;
         }
     }
 }

@@ -19,7 +19,7 @@ public static class Program
 #if MODEL_BENCHMARKS
         if (args.Length > 0 && args[0] == "models")
         {
-            QuickModels.Run();
+            QuickModels.Run(args.Length > 1 ? args[1] : null);
             return 0;
         }
 #endif

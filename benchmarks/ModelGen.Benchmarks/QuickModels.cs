@@ -10,13 +10,15 @@ namespace ModelGen.Benchmarks;
 /// </summary>
 internal static class QuickModels
 {
-    public static void Run()
+    /// <summary><paramref name="filter"/>: only models whose name contains it (null: all).</summary>
+    public static void Run(string filter)
     {
         var (peak, width) = Peak.Measure();
         Console.WriteLine($"measured fp32 peak, one core: {peak:F1} GMAC/s ({width} FMA)");
         Console.WriteLine($"{"model",-18} {"MMACs",7} {"ModelGen us",12} {"GMAC/s",7} {"% peak",7} {"ORT us",10} {"GMAC/s",7} {"ORT/ModelGen",13} {"alloc/call MG",14} {"alloc/call ORT",15}");
         foreach (var name in ModelBenchmarks.All)
         {
+            if (filter != null && !name.Contains(filter)) continue;
             var b = new ModelBenchmarks { Model = name };
             b.Setup();
             var (mg, mgAlloc) = Median(b.ModelGen);
