@@ -57,6 +57,15 @@ public abstract class Operator
             if (n.Inputs[i] == null) throw Error($"{n.OpType} input {i} is required");
     }
 
+    /// <summary>Between min and max inputs, of which only those at <paramref name="required"/> must be present (the rest are optional, such as zero points).</summary>
+    protected static void RequireSome(Node n, int minInputs, int maxInputs, params int[] required)
+    {
+        Require(n, 0, maxInputs);
+        if (n.Inputs.Count < minInputs) throw Error($"{n.OpType} takes {minInputs} to {maxInputs} inputs, got {n.Inputs.Count}");
+        foreach (var i in required)
+            if (n.Inputs[i] == null) throw Error($"{n.OpType} input {i} is required");
+    }
+
     protected static void RequireFloat(Node n, Value v)
     {
         if (!DTypes.IsFloat(v.Type)) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on {DTypes.OnnxName(v.Type)} '{v.Name}' is not supported (float and double only)");

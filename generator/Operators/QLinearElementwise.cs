@@ -21,7 +21,7 @@ public sealed class QLinearBinary : Operator
 
     public override void Infer(Node n)
     {
-        Require(n, 7, 8);
+        RequireSome(n, 7, 8, 0, 1, 3, 4, 6); // the zero points (2, 5, 7) are optional: 0
         var a = n.In(0); var b = n.In(3);
         if (!Q.Is8(a.Type)) throw Q.TypeError(n, a, "int8, uint8");
         if (b.Type != a.Type) throw Error($"{n.OpType} A and B must share one element type");
@@ -86,7 +86,7 @@ public sealed class QLinearLookup : Operator
 
     public override void Infer(Node n)
     {
-        Require(n, 4, 5);
+        RequireSome(n, 4, 5, 0, 1, 3); // the zero points (2, 4) are optional: 0
         var x = n.In(0);
         if (!Q.Is8(x.Type)) throw Q.TypeError(n, x, "int8, uint8");
         for (int i = 1; i < 5; i++)
@@ -148,7 +148,7 @@ public sealed class QLinearAveragePool : Operator
 {
     public override void Infer(Node n)
     {
-        Require(n, 4, 5);
+        RequireSome(n, 4, 5, 0, 1, 3); // the zero points (2, 4) are optional: 0
         var x = n.In(0);
         if (!Q.Is8(x.Type)) throw Q.TypeError(n, x, "int8, uint8");
         if (n.Int("channels_last", 0) != 0) throw Unsupported("QLinearAveragePool with channels_last = 1 is not supported");
@@ -242,7 +242,7 @@ public sealed class QLinearGlobalAveragePool : Operator
 {
     public override void Infer(Node n)
     {
-        Require(n, 4, 5);
+        RequireSome(n, 4, 5, 0, 1, 3); // the zero points (2, 4) are optional: 0
         var x = n.In(0);
         if (!Q.Is8(x.Type)) throw Q.TypeError(n, x, "int8, uint8");
         for (int i = 1; i < 5; i++) Q.RequireScalar(n, n.In(i), i % 2 == 1 ? "scale" : "zero point");

@@ -156,6 +156,29 @@ public class QdqLoweringTests(ITestOutputHelper log)
         Assert.DoesNotContain("QConvInt8", Ops(off).Split(','));
     }
 
+    /// <summary>
+    /// QuantizeLinear/DequantizeLinear without zero points (optional: uint8, 0) around an Add and a Mul: lowered to
+    /// QLinearAdd/QLinearMul whose zero-point inputs are absent, and within one step of ONNX Runtime.
+    /// </summary>
+    [Theory]
+    [InlineData("Add")]
+    [InlineData("Mul")]
+    public void QdqWithoutZeroPointsLowers(string op)
+    {
+        var b = new OnnxBuilder(13).Input("a", DType.Float, 1, 3, 4).Input("b", DType.Float, 1, 3, 4);
+        b.Initializer("s_a", Array.Empty<int>(), new[] { 0.01f }).Initializer("s_b", Array.Empty<int>(), new[] { 0.02f });
+        b.Initializer("s_y", Array.Empty<int>(), new[] { op == "Add" ? 0.02f : 0.0004f });
+        b.Node("QuantizeLinear", new[] { "a", "s_a" }, new[] { "qa" }).Node("DequantizeLinear", new[] { "qa", "s_a" }, new[] { "da" });
+        b.Node("QuantizeLinear", new[] { "b", "s_b" }, new[] { "qb" }).Node("DequantizeLinear", new[] { "qb", "s_b" }, new[] { "db" });
+        b.Node(op, new[] { "da", "db" }, new[] { "sum" });
+        b.Node("QuantizeLinear", new[] { "sum", "s_y" }, new[] { "qy" }).Node("DequantizeLinear", new[] { "qy", "s_y" }, new[] { "y" });
+        var model = b.Output("y").Build();
+        Assert.Equal($"QuantizeLinear,QuantizeLinear,QLinear{op},DequantizeLinear", Ops(Lowered(model)));
+        var rng = new Random(3);
+        float[] In() => Enumerable.Range(0, 12).Select(_ => (float)rng.NextDouble() * 2.4f).ToArray();
+        AgreeWithOrt(model, op == "Add" ? 0.02f : 0.0004f, In(), In());
+    }
+
     [Fact]
     public void QuantizedWeightsOnFloatActivationsAreReported()
     {
