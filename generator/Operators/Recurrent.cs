@@ -171,7 +171,7 @@ public abstract class Recurrent : Operator
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
     {
-        var f = (Info)n.State;
+        var f = Bound(n);
         TensorData In(int i) => i < inputs.Length ? inputs[i] : null;
         TensorData x = In(0), w = In(1), r = In(2), bias = In(3), lens = In(4), h0 = In(5), c0 = HasCell ? In(6) : null, p = HasCell ? In(7) : null;
         int S = f.Seq, Bt = f.Batch, I = f.Input, H = f.Hidden, G = Gates, D = f.Dirs;
@@ -271,11 +271,23 @@ public abstract class Recurrent : Operator
     /// <summary>Net float: the input projection of all steps is precomputed by the runtime's Gemm kernel.</summary>
     protected static bool UseKernel(Info f, TargetProfile profile) => profile == TargetProfile.Net && f.X.Type == DType.Float;
 
+    /// <summary>
+    /// node.State with its values re-read from the node: passes rewire nodes after Infer (Int8 puts a
+    /// DequantizeLinear before X), so the values cached at Infer time may no longer be the node's.
+    /// </summary>
+    static Info Bound(Node n)
+    {
+        var f = (Info)n.State;
+        f.X = n.In(0); f.W = n.In(1); f.R = n.In(2); f.B = n.In(3); f.SeqLens = n.In(4); f.InitH = n.In(5); f.InitC = n.In(6); f.P = n.In(7);
+        f.Y = n.Outputs.Count > 0 ? n.Out(0) : null; f.Yh = n.Outputs.Count > 1 ? n.Out(1) : null; f.Yc = n.Outputs.Count > 2 ? n.Out(2) : null;
+        return f;
+    }
+
     int GateElements(Info f, bool kernel) => (kernel ? f.Seq * f.Batch : 1) * Gates * f.Hidden;
 
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
-        var f = (Info)n.State;
+        var f = Bound(n);
         return (f.X.Type, GateElements(f, UseKernel(f, profile)) + f.Hidden + ExtraScratch(f));
     }
 
@@ -283,7 +295,7 @@ public abstract class Recurrent : Operator
 
     public override void Emit(Node n, EmitContext e)
     {
-        var f = (Info)n.State;
+        var f = Bound(n);
         var w = e.W;
         var t = f.X.Type;
         bool kernel = UseKernel(f, e.Profile);
