@@ -13,6 +13,8 @@ public static partial class OperatorRegistry
         t[":HammingWindow"] = CosineWindow.Hamming();
         t[":BlackmanWindow"] = CosineWindow.Blackman();
         t[":MelWeightMatrix"] = new MelWeightMatrix();
+        t[":DFT"] = new Dft();
+        t[":STFT"] = new Stft();
         t[":GridSample"] = new GridSample();
         t[":ReverseSequence"] = new ReverseSequence();
     }

@@ -146,6 +146,50 @@ public class SignalOperatorTests
             .Node("Add", new[] { "w", "x" }, new[] { "y" }).Output("y").Build();
         OpCheck.AgainstOrt(m, 1e-6, new float[] { 0.5f });
     }
+
+    /// <summary>DFT against ONNX Runtime in both profiles: real and complex input, axes, onesided, inverse, dft_length padding and cutting.</summary>
+    [Theory]
+    [InlineData(new[] { 2, 12, 1 }, 1, 0L, 0L, 0L)]
+    [InlineData(new[] { 2, 12, 2 }, 1, 0L, 0L, 0L)]
+    [InlineData(new[] { 3, 5, 8, 1 }, 2, 1L, 0L, 0L)]
+    [InlineData(new[] { 1, 9, 3, 2 }, 1, 0L, 1L, 0L)]
+    [InlineData(new[] { 2, 10, 1 }, 1, 1L, 0L, 16L)]
+    [InlineData(new[] { 2, 10, 2 }, 1, 0L, 0L, 6L)]
+    public void Dft(int[] shape, int axis, long onesided, long inverse, long dftLength)
+    {
+        var b = new OnnxBuilder(17).Input("x", DType.Float, shape);
+        var inputs = new List<string> { "x" };
+        if (dftLength > 0) { b.Initializer("n", Array.Empty<int>(), new[] { dftLength }); inputs.Add("n"); }
+        var m = b.Node("DFT", inputs.ToArray(), new[] { "y" }, ("axis", (long)axis), ("onesided", onesided), ("inverse", inverse)).Output("y").Build();
+        OpCheck.AgainstOrt(m, 1e-4, Ort.Random(shape.Aggregate(1, (p, q) => p * q), 41));
+    }
+
+    /// <summary>STFT against ONNX Runtime in both profiles: a window given at run time, onesided or not, complex signal, frame_length without window.</summary>
+    [Theory]
+    [InlineData(1, 64, 1, 8, 16, true, 1L)]
+    [InlineData(2, 50, 1, 5, 12, true, 0L)]
+    [InlineData(1, 40, 2, 4, 8, true, 0L)]
+    [InlineData(1, 33, 1, 3, 10, false, 1L)]
+    public void Stft(int batch, int length, int complex, long step, long frame, bool window, long onesided)
+    {
+        var b = new OnnxBuilder(17).Input("x", DType.Float, batch, length, complex);
+        if (window) b.Input("w", DType.Float, (int)frame);
+        b.Initializer("step", Array.Empty<int>(), new[] { step }).Initializer("len", Array.Empty<int>(), new[] { frame });
+        var m = b.Node("STFT", window ? new[] { "x", "step", "w" } : new[] { "x", "step", "", "len" }, new[] { "y" }, ("onesided", onesided)).Output("y").Build();
+        var x = Ort.Random(batch * length * complex, 43);
+        if (window) OpCheck.AgainstOrt(m, 1e-4, x, Enumerable.Range(0, (int)frame).Select(i => 0.5f - 0.5f * MathF.Cos(2 * MathF.PI * i / frame)).ToArray());
+        else OpCheck.AgainstOrt(m, 1e-4, x);
+    }
+
+    [Fact]
+    public void StftFrameStepMustBeConstant()
+    {
+        var m = new OnnxBuilder(17).Input("x", DType.Float, 1, 32, 1).Input("step", DType.Int64).Initializer("len", Array.Empty<int>(), new[] { 8L })
+            .Node("STFT", new[] { "x", "step", "", "len" }, new[] { "y" }).Output("y").Build();
+        var r = ModelCompiler.Compile(m, "t.onnx", new ModelOptions { ClassName = "M" });
+        Assert.False(r.Success);
+        Assert.Contains(r.Diagnostics, d => d.Kind.Id == "MG0012" && d.Message.Contains("frame_step"));
+    }
 }
 
 public class GridSampleTests
