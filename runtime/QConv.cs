@@ -14,8 +14,8 @@ namespace ModelGen.Runtime;
 /// padded width, columns past outW computed and dropped) reads tap (i, j) at q + a constant offset. No im2col.
 /// <see cref="Conv2D"/> (implicit GEMM): tiles of <see cref="BlockRows"/> output channels x 2-3 vectors of positions
 /// accumulate in registers (vpmaddwd on int16 pairs, weights broadcast from the build-time packing) and are requantized
-/// there. The weights arrive as compiled in, int8; each block's are widened to int16 pairs on the stack (at most
-/// <see cref="ChunkSteps"/> taps x channel pairs at a time) right before the micro-kernel that broadcasts them.
+/// there. The weights arrive as compiled in, int8, and are widened to int16 pairs on the stack (at most
+/// <see cref="ChunkSteps"/> taps x channel pairs at a time) for the micro-kernel that broadcasts them.
 /// <see cref="Depthwise2D"/>: one channel at a time, vectors along the positions, kernel rows paired.
 /// </summary>
 public static unsafe class QConv
@@ -23,8 +23,8 @@ public static unsafe class QConv
     /// <summary>Output channels per block of packed weights (the micro-kernel's rows).</summary>
     public const int BlockRows = 4;
 
-    /// <summary>(tap, channel pair) steps of one block's weights widened at a time: 16 KB of int16 on the stack.</summary>
-    const int ChunkSteps = 1024;
+    /// <summary>(tap, channel pair) steps of weights widened at a time: 32 KB of int16 on the stack.</summary>
+    const int ChunkSteps = 2048;
 
     /// <summary>
     /// int16 elements of scratch <see cref="Conv2D"/> needs. The int8 weights it takes are packed per group, per block of
@@ -35,7 +35,7 @@ public static unsafe class QConv
     public static int Conv2DScratch(int inC, int outC, int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW, int groups)
     {
         var p = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
-        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + kH * kW) + (outC / groups * p.OutStride + 1) / 2);
+        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + kH * kW) + (outC / groups * p.OutStride + 1) / 2 + Align);
     }
 
     /// <summary>
@@ -45,7 +45,7 @@ public static unsafe class QConv
     public static int DepthwiseScratch(int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW)
     {
         var p = new Planes(outH, outW, (kH + 1) & ~1, kW, strideH, strideW, dilH, dilW, rowPairs: true);
-        return checked(2 * (p.Size + p.Slack + 2 * ((kH + 1) / 2 * kW)) + (p.OutStride + 1) / 2);
+        return checked(2 * (p.Size + p.Slack + 2 * ((kH + 1) / 2 * kW)) + (p.OutStride + 1) / 2 + Align);
     }
 
     /// <summary>
@@ -70,11 +70,11 @@ public static unsafe class QConv
         var g = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            int* pairPlane = (int*)ps, offsets = pairPlane + pairs * g.Size + g.Slack;
+            int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + pairs * g.Size + g.Slack;
             for (int i = 0, o = 0; i < kH; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(i, j);
             var t = new Tile
             {
-                X = pairPlane, Offsets = offsets, Taps = kH * kW, Tmp = (byte*)(offsets + kH * kW), Bias = pb, Mult = pm, Shift = psh,
+                X = pairPlane, Offsets = offsets, Taps = kH * kW, Tmp = Aligned(offsets + kH * kW), Bias = pb, Mult = pm, Shift = psh,
                 Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
                 ZY = yZero, Lo = qmin, Hi = qmax,
             };
@@ -125,9 +125,9 @@ public static unsafe class QConv
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             int taps = rowPairs * kW;
-            int* pairPlane = (int*)ps, offsets = pairPlane + g.Size + g.Slack, wPairs = offsets + taps;
+            int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + g.Size + g.Slack, wPairs = offsets + taps;
             for (int i = 0, o = 0; i < rowPairs; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(2 * i, j);
-            byte* tmp = (byte*)(wPairs + taps);
+            byte* tmp = Aligned(wPairs + taps);
             new Span<int>(pairPlane + g.Size, g.Slack).Clear();
             var d = new Dw { X = pairPlane, Offsets = offsets, W = wPairs, Tmp = tmp, Positions = outH * g.Wq, RowPairs = rowPairs, KW = kW, ZY = yZero, Lo = qmin, Hi = qmax };
             long chan = (long)inH * inW;
@@ -136,6 +136,7 @@ public static unsafe class QConv
                 {
                     byte* xc = px + ((long)nb * channels + c) * chan;
                     BuildPlane(pairPlane, g, xc, xc, dilH, inH, inW, padTop, padLeft, xSigned, xZero);
+                    // the channel's weights as the int16 pairs its taps broadcast
                     // the channel's weights as the int16 pairs its taps broadcast
                     sbyte* wc = pw + (long)c * taps * 2;
                     for (int t = 0; t < taps; t++) wPairs[t] = Pair(wc[2 * t], wc[2 * t + 1]);
@@ -151,6 +152,14 @@ public static unsafe class QConv
                 }
         }
     }
+
+    /// <summary>
+    /// int16 elements of scratch for aligning the pair plane and the output rows to 64 bytes (the arena's placement
+    /// is arbitrary; vector loads and stores across cache lines cost several percent).
+    /// </summary>
+    const int Align = 64;
+
+    static byte* Aligned(void* p) => (byte*)(((nint)p + 63) & ~(nint)63);
 
     static void Check(int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups)
@@ -306,29 +315,23 @@ public static unsafe class QConv
     }
 
     /// <summary>
-    /// Column tiles of C.N vectors outermost (they stay in L1 while every block of output channels passes). Each block's
-    /// weights are widened to int16 in chunks of whole taps (and, past <see cref="ChunkSteps"/> pairs, of pairs), the
-    /// accumulators carried from chunk to chunk.
+    /// Column tiles of C.N vectors outermost (they stay in L1 while every block of output channels passes). The weights
+    /// are widened to int16 on the stack: all blocks once when they fit (usually: one pass over the weights per call),
+    /// else each block per tile, in chunks of taps (and of pairs) when one block does not fit.
     /// </summary>
     static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV> where C : IRows
     {
-        int width = C.N * TS.Lanes, step = BlockRows * 2;
-        int pc = Math.Min(t.Pairs, ChunkSteps), tc = Math.Min(t.Taps, ChunkSteps / pc);
+        int width = C.N * TS.Lanes, steps = t.Taps * t.Pairs, blockW = steps * BlockRows * 2;
         byte* acc = stackalloc byte[BlockRows * 3 * 64];
-        short* wide = stackalloc short[tc * pc * step];
+        bool all = (long)t.Blocks * steps <= ChunkSteps;
+        short* wide = stackalloc short[(all ? t.Blocks * steps : Math.Min(steps, ChunkSteps)) * BlockRows * 2];
+        if (all) Int8.Widen(t.W, wide, t.Blocks * blockW);
         for (int q = 0; q < t.Positions; q += width)
             for (int b = 0; b < t.Blocks; b++)
             {
                 int r0 = b * BlockRows, m0 = t.Row0 + r0, live = Math.Min(BlockRows, t.Rows - r0);
-                sbyte* wb = t.W + (long)b * t.Taps * t.Pairs * step;
-                for (int t0 = 0; t0 < t.Taps; t0 += tc)
-                    for (int p0 = 0; p0 < t.Pairs; p0 += pc)
-                    {
-                        int nt = Math.Min(tc, t.Taps - t0), np = Math.Min(pc, t.Pairs - p0);
-                        if (np == t.Pairs) Int8.Widen(wb + (long)t0 * np * step, wide, nt * np * step); // whole taps: one run
-                        else for (int i = 0; i < nt; i++) Int8.Widen(wb + ((long)(t0 + i) * t.Pairs + p0) * step, wide + i * np * step, np * step);
-                        Kernel<TV, TS, C>(t.X + q + (long)p0 * t.PairStride, t.Offsets + t0, nt, np, t.PairStride, (int*)wide, t.Bias + m0, live, acc, t0 == 0 && p0 == 0);
-                    }
+                if (all) Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true);
+                else Chunks<TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, wide, t.Bias + m0, live, acc);
                 // requantization in registers, row by row, out of the accumulators the kernel left
                 byte* y = t.Tmp + (long)r0 * t.OutStride + q;
                 for (int r = 0; r < live; r++, y += t.OutStride)
@@ -336,6 +339,21 @@ public static unsafe class QConv
                     var rq = TS.Prepare(t.Mult[m0 + r], t.Shift[m0 + r], t.ZY, t.Lo, t.Hi);
                     for (int c = 0; c < C.N; c++) TS.Store(Unsafe.Read<TV>(acc + (r * 3 + c) * 64), rq, y + c * TS.Lanes);
                 }
+            }
+    }
+
+    /// <summary>One block's reduction in chunks of at most <see cref="ChunkSteps"/> steps widened into wide, the accumulators carried in acc.</summary>
+    static void Chunks<TV, TS, C>(in Tile t, int* x, sbyte* w, short* wide, int* bias, int live, byte* acc) where TV : struct where TS : IQSimd<TV> where C : IRows
+    {
+        const int step = BlockRows * 2;
+        int pc = Math.Min(t.Pairs, ChunkSteps), tc = Math.Min(t.Taps, ChunkSteps / pc);
+        for (int t0 = 0; t0 < t.Taps; t0 += tc)
+            for (int p0 = 0; p0 < t.Pairs; p0 += pc)
+            {
+                int nt = Math.Min(tc, t.Taps - t0), np = Math.Min(pc, t.Pairs - p0);
+                if (np == t.Pairs) Int8.Widen(w + (long)t0 * np * step, wide, nt * np * step); // whole taps: one run
+                else for (int i = 0; i < nt; i++) Int8.Widen(w + ((long)(t0 + i) * t.Pairs + p0) * step, wide + i * np * step, np * step);
+                Kernel<TV, TS, C>(x + (long)p0 * t.PairStride, t.Offsets + t0, nt, np, t.PairStride, (int*)wide, bias, live, acc, t0 == 0 && p0 == 0);
             }
     }
 

@@ -48,7 +48,7 @@ internal static class Int8Stack
         var plan = convs.Select(c => (W: c.In(5).Const.L.Select(l => (sbyte)l).ToArray(), B: I32(c.In(2)), M: I32(c.In(3)), S: I32(c.In(4)), N: c)).ToArray();
         void Int8()
         {
-            ModelGen.Runtime.Int8.Quantize(x, sx, zx, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(bufs[0]));
+            ModelGen.Runtime.Int8.Quantize(x, sx, zx, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(bufs[0].AsSpan()));
             for (int l = 0; l < plan.Length; l++) Int8Layer(l);
             ModelGen.Runtime.Int8.Dequantize(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(bufs[^1]), sy, zy, yInt);
         }
@@ -176,9 +176,9 @@ internal static class Int8Stack
         var t = new double[15];
         for (int r = 0; r < t.Length; r++)
         {
-            sw.Restart();
+            double t0 = Quick.Now(sw); // wall time, or thread CPU time with MODELGEN_BENCH_CPU=1
             for (int i = 0; i < batch; i++) f();
-            t[r] = sw.Elapsed.TotalSeconds / batch;
+            t[r] = (Quick.Now(sw) - t0) / batch;
         }
         Array.Sort(t);
         return (t[t.Length / 2], t[0]);

@@ -105,8 +105,9 @@ public sealed class QConvInt8 : Operator
         int outH = geo.D(g.Out, 0, 1), outW = geo.D(g.Out, 1, 1), dH = geo.D(g.Dilations, 0, 1), dW = geo.D(g.Dilations, 1, 1);
         long wq = outW + (geo.KW - 1) * dW / sW, rq = outH + (geo.Depthwise ? kh - 2 : kh - 1) * dH / sH;
         long size = (long)sH * sW * rq * wq, slack = wq + 64, outStride = outH * wq + 64;
-        return geo.Depthwise ? 2 * (size + slack + 2 * (kh / 2 * geo.KW)) + (outStride + 1) / 2
-            : 2 * ((geo.ICg + 1) / 2 * size + slack + kh * geo.KW) + (geo.OCg * outStride + 1) / 2;
+        // + 64: room to align the pair plane and the output rows to 64 bytes
+        return geo.Depthwise ? 2 * (size + slack + 2 * (kh / 2 * geo.KW)) + (outStride + 1) / 2 + 64
+            : 2 * ((geo.ICg + 1) / 2 * size + slack + kh * geo.KW) + (geo.OCg * outStride + 1) / 2 + 64;
     }
 
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)

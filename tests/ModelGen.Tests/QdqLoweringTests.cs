@@ -327,8 +327,9 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 3, 5, 20, 20, 5, 5, 1, 1, 2, 1, true)]   // odd channels, many tiles
     [InlineData(1, 5, 7, 13, 17, 3, 3, 3, 2, 3, 1, false)]  // stride 3, dilation 2: three phases each way
     [InlineData(1, 9, 9, 6, 40, 1, 3, 1, 1, 1, 3, true)]    // grouped 1x3, rows of 40 (a tile crosses rows)
-    [InlineData(1, 300, 6, 5, 5, 3, 3, 1, 1, 1, 1, true)]   // 150 pairs x 9 taps: the weights widened in chunks of taps
-    [InlineData(1, 2050, 5, 3, 4, 1, 1, 1, 1, 0, 1, false)] // 1025 pairs: chunks of pairs
+    [InlineData(1, 64, 64, 6, 6, 3, 3, 1, 1, 1, 1, true)]   // 16 blocks of 288 steps, more than the stack holds: a block per tile
+    [InlineData(1, 500, 6, 5, 5, 3, 3, 1, 1, 1, 1, true)]   // a block of 250 pairs x 9 taps: chunks of taps
+    [InlineData(1, 4100, 5, 3, 4, 1, 1, 1, 1, 0, 1, false)] // 2050 pairs: chunks of pairs
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
 
