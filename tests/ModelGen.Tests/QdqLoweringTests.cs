@@ -208,6 +208,42 @@ public class QdqLoweringTests(ITestOutputHelper log)
         AgreeWithOrt(model, 0.04f, Input(mRows * k, 3, 2f));
     }
 
+    /// <summary>
+    /// A QDQ Gemm inside each branch of a run-time If (as Quantize="Int8" writes into hey_jarvis's verifier branch) lowers
+    /// to QGemmInt8 like one in the main graph, instead of dequantizing its weights on every call.
+    /// </summary>
+    [Fact]
+    public void GemmInsideIfBranchesIsLowered()
+    {
+        int k = 16, n = 8;
+        var q = new Qdq(new OnnxBuilder(), false);
+        GraphProto Branch(int seed)
+        {
+            var ws = Scales(n, seed, 0.004f, 0.02f);
+            var xd = q.QD("x", 0.02f, 3);
+            q.B.Node("Gemm", new[] { xd, q.Weights(new[] { n, k }, 0, ws, seed), q.Bias(n, 0.02f, ws, seed + 1) }, new[] { "g" + seed }, ("transB", 1L));
+            q.B.Node("Identity", new[] { q.QD("g" + seed, 0.05f, -2) }, new[] { "out" + seed }).Output("out" + seed);
+            var g = q.B.Proto.Graph.Clone();
+            g.Name = "branch" + seed; g.Initializer.Clear();
+            q.B.Proto.Graph.Node.Clear(); q.B.Proto.Graph.Output.Clear();
+            return g;
+        }
+        var b = new OnnxBuilder().Input("x", DType.Float, 1, k).Initializer("zero", Array.Empty<int>(), new[] { 0f })
+            .Node("ReduceSum", new[] { "x" }, new[] { "s" }, ("keepdims", 0L))
+            .Node("Greater", new[] { "s", "zero" }, new[] { "c" })
+            .Node("If", new[] { "c" }, new[] { "y" }, ("then_branch", Branch(1)), ("else_branch", Branch(2)))
+            .Output("y");
+        b.Proto.Graph.Initializer.AddRange(q.B.Proto.Graph.Initializer); // the branches' constants, from the outer scope
+        var model = b.Build();
+        var r = ModelCompiler.Compile(model, "m.onnx", new ModelOptions());
+        Assert.True(r.Success, string.Join("\n", r.Diagnostics));
+        Assert.DoesNotContain(r.Diagnostics, d => d.Kind.Id == "MG0013");
+        Assert.Equal(2, r.Source!.Split("ModelGen.Runtime.QGemm.Run(").Length - 1);
+        var x = Input(k, 8, 2f);
+        AgreeWithOrt(model, 0.05f, x);
+        AgreeWithOrt(model, 0.05f, x.Select(v => -v).ToArray());
+    }
+
     [Fact]
     public void MatMulWithBiasAddAgreesWithOrt()
     {
