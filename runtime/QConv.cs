@@ -14,33 +14,38 @@ namespace ModelGen.Runtime;
 /// padded width, columns past outW computed and dropped) reads tap (i, j) at q + a constant offset. No im2col.
 /// <see cref="Conv2D"/> (implicit GEMM): tiles of <see cref="BlockRows"/> output channels x 2-3 vectors of positions
 /// accumulate in registers (vpmaddwd on int16 pairs, weights broadcast from the build-time packing) and are requantized
-/// there. <see cref="Depthwise2D"/>: one channel at a time, vectors along the positions, kernel rows paired.
+/// there. The weights arrive as compiled in, int8, and are widened to int16 pairs on the stack (at most
+/// <see cref="ChunkSteps"/> taps x channel pairs at a time) for the micro-kernel that broadcasts them.
+/// <see cref="Depthwise2D"/>: one channel at a time, vectors along the positions, kernel rows paired.
 /// </summary>
 public static unsafe class QConv
 {
     /// <summary>Output channels per block of packed weights (the micro-kernel's rows).</summary>
     public const int BlockRows = 4;
 
+    /// <summary>(tap, channel pair) steps of weights widened at a time: 32 KB of int16 on the stack.</summary>
+    const int ChunkSteps = 2048;
+
     /// <summary>
-    /// int16 elements of scratch <see cref="Conv2D"/> needs. The weights it takes are packed per group, per block of
+    /// int16 elements of scratch <see cref="Conv2D"/> needs. The int8 weights it takes are packed per group, per block of
     /// <see cref="BlockRows"/> output channels (rows past the group's end 0), per tap (kh, kw), per input channel pair:
-    /// the block's rows as int16 pairs (channel 2c, 2c + 1; 0 past the group's channels):
+    /// the block's rows as pairs (channel 2c, 2c + 1; 0 past the group's channels):
     /// w[((((g * blocks + b) * kH * kW + tap) * pairs + c2) * BlockRows + r) * 2 + e], pairs = (inC / groups + 1) / 2.
     /// </summary>
     public static int Conv2DScratch(int inC, int outC, int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW, int groups)
     {
         var p = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
-        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + kH * kW) + (outC / groups * p.OutStride + 1) / 2);
+        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + kH * kW) + (outC / groups * p.OutStride + 1) / 2 + Align);
     }
 
     /// <summary>
     /// int16 elements of scratch <see cref="Depthwise2D"/> needs. Its weights are packed per channel, per pair of kernel
-    /// rows (2p, 2p + 1; 0 past kH), per kernel column: w[((c * (kH + 1) / 2 + p) * kW + j) * 2 + e].
+    /// rows (2p, 2p + 1; 0 past kH), per kernel column, int8: w[((c * (kH + 1) / 2 + p) * kW + j) * 2 + e].
     /// </summary>
     public static int DepthwiseScratch(int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW)
     {
         var p = new Planes(outH, outW, (kH + 1) & ~1, kW, strideH, strideW, dilH, dilW, rowPairs: true);
-        return checked(2 * (p.Size + p.Slack + (kH + 1) / 2 * kW) + (p.OutStride + 1) / 2);
+        return checked(2 * (p.Size + p.Slack + 2 * ((kH + 1) / 2 * kW)) + (p.OutStride + 1) / 2 + Align);
     }
 
     /// <summary>
@@ -48,7 +53,7 @@ public static unsafe class QConv
     /// <see cref="Conv2DScratch"/> says; bias, multiplier, shift [outC]; y [batch, outC, outH, outW] bytes clamped to
     /// [qmin, qmax]. Allocation-free.
     /// </summary>
-    public static void Conv2D(ReadOnlySpan<byte> x, ReadOnlySpan<short> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
+    public static void Conv2D(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
         Span<byte> y, Span<short> scratch,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups,
@@ -63,13 +68,13 @@ public static unsafe class QConv
         CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
         var g = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
-        fixed (byte* px = x, py = y) fixed (short* pw = w, ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
+        fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            int* pairPlane = (int*)ps, offsets = pairPlane + pairs * g.Size + g.Slack;
+            int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + pairs * g.Size + g.Slack;
             for (int i = 0, o = 0; i < kH; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(i, j);
             var t = new Tile
             {
-                X = pairPlane, Offsets = offsets, Taps = kH * kW, Tmp = (byte*)(offsets + kH * kW), Bias = pb, Mult = pm, Shift = psh,
+                X = pairPlane, Offsets = offsets, Taps = kH * kW, Tmp = Aligned(offsets + kH * kW), Bias = pb, Mult = pm, Shift = psh,
                 Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
                 ZY = yZero, Lo = qmin, Hi = qmax,
             };
@@ -102,7 +107,7 @@ public static unsafe class QConv
     /// Depthwise convolution (groups = inC = outC): x [batch, c, inH, inW] bytes; w packed as
     /// <see cref="DepthwiseScratch"/> says; bias, multiplier, shift [c]; y [batch, c, outH, outW]. Allocation-free.
     /// </summary>
-    public static void Depthwise2D(ReadOnlySpan<byte> x, ReadOnlySpan<short> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
+    public static void Depthwise2D(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
         Span<byte> y, Span<short> scratch,
         int batch, int channels, int inH, int inW, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW,
@@ -117,20 +122,24 @@ public static unsafe class QConv
         CheckMultipliers(multiplier, channels);
         if (batch == 0 || plane == 0) return;
         var g = new Planes(outH, outW, 2 * rowPairs, kW, strideH, strideW, dilH, dilW, rowPairs: true);
-        fixed (byte* px = x, py = y) fixed (short* pw = w, ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
+        fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            int* pairPlane = (int*)ps, offsets = pairPlane + g.Size + g.Slack;
+            int taps = rowPairs * kW;
+            int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + g.Size + g.Slack, wPairs = offsets + taps;
             for (int i = 0, o = 0; i < rowPairs; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(2 * i, j);
-            byte* tmp = (byte*)(offsets + rowPairs * kW);
+            byte* tmp = Aligned(wPairs + taps);
             new Span<int>(pairPlane + g.Size, g.Slack).Clear();
-            var d = new Dw { X = pairPlane, Offsets = offsets, Tmp = tmp, Positions = outH * g.Wq, RowPairs = rowPairs, KW = kW, ZY = yZero, Lo = qmin, Hi = qmax };
+            var d = new Dw { X = pairPlane, Offsets = offsets, W = wPairs, Tmp = tmp, Positions = outH * g.Wq, RowPairs = rowPairs, KW = kW, ZY = yZero, Lo = qmin, Hi = qmax };
             long chan = (long)inH * inW;
             for (int nb = 0; nb < batch; nb++)
                 for (int c = 0; c < channels; c++)
                 {
                     byte* xc = px + ((long)nb * channels + c) * chan;
                     BuildPlane(pairPlane, g, xc, xc, dilH, inH, inW, padTop, padLeft, xSigned, xZero);
-                    d.W = pw + (long)c * rowPairs * kW * 2;
+                    // the channel's weights as the int16 pairs its taps broadcast
+                    // the channel's weights as the int16 pairs its taps broadcast
+                    sbyte* wc = pw + (long)c * taps * 2;
+                    for (int t = 0; t < taps; t++) wPairs[t] = Pair(wc[2 * t], wc[2 * t + 1]);
                     d.Bias = pb[c]; d.Mult = pm[c]; d.Shift = psh[c];
                     switch (SimdLevel.Bits)
                     {
@@ -143,6 +152,14 @@ public static unsafe class QConv
                 }
         }
     }
+
+    /// <summary>
+    /// int16 elements of scratch for aligning the pair plane and the output rows to 64 bytes (the arena's placement
+    /// is arbitrary; vector loads and stores across cache lines cost several percent).
+    /// </summary>
+    const int Align = 64;
+
+    static byte* Aligned(void* p) => (byte*)(((nint)p + 63) & ~(nint)63);
 
     static void Check(int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups)
@@ -293,20 +310,28 @@ public static unsafe class QConv
 
     struct Tile
     {
-        public int* X, Offsets, Bias, Mult, Shift; public short* W; public byte* Tmp;
+        public int* X, Offsets, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
         public int Taps, Pairs, PairStride, Blocks, Rows, Row0, Positions, OutStride, ZY, Lo, Hi;
     }
 
-    /// <summary>Column tiles of C.N vectors outermost (they stay in L1 while every block of output channels passes).</summary>
+    /// <summary>
+    /// Column tiles of C.N vectors outermost (they stay in L1 while every block of output channels passes). The weights
+    /// are widened to int16 on the stack: all blocks once when they fit (usually: one pass over the weights per call),
+    /// else each block per tile, in chunks of taps (and of pairs) when one block does not fit.
+    /// </summary>
     static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV> where C : IRows
     {
-        int width = C.N * TS.Lanes;
+        int width = C.N * TS.Lanes, steps = t.Taps * t.Pairs, blockW = steps * BlockRows * 2;
         byte* acc = stackalloc byte[BlockRows * 3 * 64];
+        bool all = (long)t.Blocks * steps <= ChunkSteps;
+        short* wide = stackalloc short[(all ? t.Blocks * steps : Math.Min(steps, ChunkSteps)) * BlockRows * 2];
+        if (all) Int8.Widen(t.W, wide, t.Blocks * blockW);
         for (int q = 0; q < t.Positions; q += width)
             for (int b = 0; b < t.Blocks; b++)
             {
                 int r0 = b * BlockRows, m0 = t.Row0 + r0, live = Math.Min(BlockRows, t.Rows - r0);
-                Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(t.W + (long)b * t.Taps * t.Pairs * BlockRows * 2), t.Bias + m0, live, acc);
+                if (all) Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true);
+                else Chunks<TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, wide, t.Bias + m0, live, acc);
                 // requantization in registers, row by row, out of the accumulators the kernel left
                 byte* y = t.Tmp + (long)r0 * t.OutStride + q;
                 for (int r = 0; r < live; r++, y += t.OutStride)
@@ -317,19 +342,46 @@ public static unsafe class QConv
             }
     }
 
+    /// <summary>One block's reduction in chunks of at most <see cref="ChunkSteps"/> steps widened into wide, the accumulators carried in acc.</summary>
+    static void Chunks<TV, TS, C>(in Tile t, int* x, sbyte* w, short* wide, int* bias, int live, byte* acc) where TV : struct where TS : IQSimd<TV> where C : IRows
+    {
+        const int step = BlockRows * 2;
+        int pc = Math.Min(t.Pairs, ChunkSteps), tc = Math.Min(t.Taps, ChunkSteps / pc);
+        for (int t0 = 0; t0 < t.Taps; t0 += tc)
+            for (int p0 = 0; p0 < t.Pairs; p0 += pc)
+            {
+                int nt = Math.Min(tc, t.Taps - t0), np = Math.Min(pc, t.Pairs - p0);
+                if (np == t.Pairs) Int8.Widen(w + (long)t0 * np * step, wide, nt * np * step); // whole taps: one run
+                else for (int i = 0; i < nt; i++) Int8.Widen(w + ((long)(t0 + i) * t.Pairs + p0) * step, wide + i * np * step, np * step);
+                Kernel<TV, TS, C>(x + (long)p0 * t.PairStride, t.Offsets + t0, nt, np, t.PairStride, (int*)wide, bias, live, acc, t0 == 0 && p0 == 0);
+            }
+    }
+
     /// <summary>
-    /// BlockRows output channels x C.N vectors of positions over the whole reduction (taps x channel pairs), the
-    /// accumulators in registers; written to acc[row * 3 + column] (64 bytes each) at the end. No calls inside.
+    /// BlockRows output channels x C.N vectors of positions over a chunk of the reduction (taps x channel pairs), the
+    /// accumulators in registers, starting from the bias (<paramref name="first"/>) or from acc[row * 3 + column] (64
+    /// bytes each), where they are written at the end. No calls inside.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel<TV, TS, C>(int* x0, int* offsets, int taps, int pairs, int pairStride, int* w, int* bias, int live, byte* acc)
+    static void Kernel<TV, TS, C>(int* x0, int* offsets, int taps, int pairs, int pairStride, int* w, int* bias, int live, byte* acc, bool first)
         where TV : struct where TS : IQSimd<TV> where C : IRows
     {
         int n = C.N, lanes = TS.Lanes;
-        TV a0 = TS.Splat(bias[0]), b0 = a0, c0 = a0;
-        TV a1 = live > 1 ? TS.Splat(bias[1]) : a0, b1 = a1, c1 = a1;
-        TV a2 = live > 2 ? TS.Splat(bias[2]) : a0, b2 = a2, c2 = a2;
-        TV a3 = live > 3 ? TS.Splat(bias[3]) : a0, b3 = a3, c3 = a3;
+        TV a0, b0, c0, a1, b1, c1, a2, b2, c2, a3, b3, c3;
+        if (first)
+        {
+            a0 = TS.Splat(bias[0]); b0 = a0; c0 = a0;
+            a1 = live > 1 ? TS.Splat(bias[1]) : a0; b1 = a1; c1 = a1;
+            a2 = live > 2 ? TS.Splat(bias[2]) : a0; b2 = a2; c2 = a2;
+            a3 = live > 3 ? TS.Splat(bias[3]) : a0; b3 = a3; c3 = a3;
+        }
+        else
+        {
+            a0 = Unsafe.Read<TV>(acc); b0 = Unsafe.Read<TV>(acc + 64); c0 = Unsafe.Read<TV>(acc + 128);
+            a1 = Unsafe.Read<TV>(acc + 192); b1 = Unsafe.Read<TV>(acc + 256); c1 = Unsafe.Read<TV>(acc + 320);
+            a2 = Unsafe.Read<TV>(acc + 384); b2 = Unsafe.Read<TV>(acc + 448); c2 = Unsafe.Read<TV>(acc + 512);
+            a3 = Unsafe.Read<TV>(acc + 576); b3 = Unsafe.Read<TV>(acc + 640); c3 = Unsafe.Read<TV>(acc + 704);
+        }
         for (int t = 0; t < taps; t++)
         {
             int* x = x0 + offsets[t];
@@ -350,7 +402,7 @@ public static unsafe class QConv
 
     struct Dw
     {
-        public int* X, Offsets; public short* W; public byte* Tmp;
+        public int* X, Offsets, W; public byte* Tmp;
         public int Bias, Mult, Shift, Positions, RowPairs, KW, ZY, Lo, Hi;
     }
 
@@ -361,7 +413,7 @@ public static unsafe class QConv
         int lanes = TS.Lanes;
         var rq = TS.Prepare(d.Mult, d.Shift, d.ZY, d.Lo, d.Hi);
         TV bias = TS.Splat(d.Bias);
-        int* w = (int*)d.W;
+        int* w = d.W;
         if (d.RowPairs == 2 && d.KW == 3)
         {
             TV w0 = TS.Splat(w[0]), w1 = TS.Splat(w[1]), w2 = TS.Splat(w[2]), w3 = TS.Splat(w[3]), w4 = TS.Splat(w[4]), w5 = TS.Splat(w[5]);

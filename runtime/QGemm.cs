@@ -18,6 +18,8 @@ internal unsafe interface IQSimd<TV> where TV : struct
     static abstract TV Splat(int x);
     static abstract TV Load(short* p);
     static abstract TV Load(int* p);
+    /// <summary>2 x Lanes int8 values sign-extended to Lanes int16 pairs (the weights, read as compiled in).</summary>
+    static abstract TV LoadWidened(sbyte* p);
     static abstract TV Madd(TV pairs, TV w, TV acc);
     static abstract TV Add(TV a, TV b);
     static abstract int Sum(TV v);
@@ -33,6 +35,7 @@ internal unsafe struct Q512 : IQSimd<Vector512<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Splat(int x) => Vector512.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(short* p) => Vector512.Load((int*)p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(int* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> LoadWidened(sbyte* p) => Avx512BW.ConvertToVector512Int16(Vector256.Load(p)).AsInt32();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Madd(Vector512<int> a, Vector512<int> b, Vector512<int> acc) => acc + Avx512BW.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Add(Vector512<int> a, Vector512<int> b) => a + b;
@@ -50,6 +53,7 @@ internal unsafe struct Q256 : IQSimd<Vector256<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Splat(int x) => Vector256.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(short* p) => Vector256.Load((int*)p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(int* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> LoadWidened(sbyte* p) => Avx2.ConvertToVector256Int16(p).AsInt32();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Madd(Vector256<int> a, Vector256<int> b, Vector256<int> acc) => acc + Avx2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Add(Vector256<int> a, Vector256<int> b) => a + b;
@@ -72,6 +76,13 @@ internal unsafe struct Q128 : IQSimd<Vector128<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Splat(int x) => Vector128.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Load(short* p) => Vector128.Load((int*)p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Load(int* p) => Vector128.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> LoadWidened(sbyte* p)
+    {
+        if (Sse41.IsSupported) return Sse41.ConvertToVector128Int16(p).AsInt32();
+        if (AdvSimd.IsSupported) return AdvSimd.SignExtendWideningLower(Vector64.Load(p)).AsInt32();
+        return Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(long*)p).AsSByte()).AsInt32();
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> Madd(Vector128<int> a, Vector128<int> b, Vector128<int> acc)
     {
@@ -106,6 +117,7 @@ internal unsafe struct Q1 : IQSimd<int>
     public static int Splat(int x) => x;
     public static int Load(short* p) => *(int*)p;
     public static int Load(int* p) => *p;
+    public static int LoadWidened(sbyte* p) => (p[0] & 0xFFFF) | p[1] << 16;
     public static int Madd(int a, int b, int acc) => unchecked(acc + (short)a * (short)b + (a >> 16) * (b >> 16));
     public static int Add(int a, int b) => unchecked(a + b);
     public static int Sum(int v) => v;
@@ -115,15 +127,17 @@ internal unsafe struct Q1 : IQSimd<int>
 
 /// <summary>
 /// int8 matrix products for generated code (QGemmInt8): y [m, n] = requantize(bias + (x - xZero) [m, k] * w^T), w given
-/// as int16 rows [n, kp] (kp = k rounded up to even). Bit-exact with ModelGen.Compiler.Quant.FixedPoint.
+/// as int8 rows [n, kp] (kp = k rounded up to even, the pad 0), read as compiled in and sign-extended in registers (a
+/// matrix-vector product reads each weight once: widening them first would double the bytes it streams). Bit-exact
+/// with ModelGen.Compiler.Quant.FixedPoint.
 /// </summary>
 public static unsafe class QGemm
 {
     /// <summary>
-    /// x: [m, k] bytes (int8 when <paramref name="xSigned"/>, else uint8); w: [n, kp] int16; bias, multiplier, shift:
+    /// x: [m, k] bytes (int8 when <paramref name="xSigned"/>, else uint8); w: [n, kp] int8; bias, multiplier, shift:
     /// [n]; y: [m, n] bytes (clamped to [qmin, qmax]); scratch: at least kp int16. Allocation-free.
     /// </summary>
-    public static void Run(ReadOnlySpan<byte> x, ReadOnlySpan<short> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
+    public static void Run(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
         Span<byte> y, Span<short> scratch, int m, int n, int k, bool xSigned, int xZero, int yZero, int qmin, int qmax)
     {
         int kp = (k + 1) & ~1;
@@ -131,7 +145,7 @@ public static unsafe class QGemm
             || bias.Length < n || multiplier.Length < n || shift.Length < n)
             throw new ArgumentException("QGemm.Run: sizes do not agree");
         QConv.CheckMultipliers(multiplier, n);
-        fixed (byte* px = x, py = y) fixed (short* pw = w, ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
+        fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             var a = new Args { W = pw, Bias = pb, Mult = pm, Shift = psh, Kp = kp, N = n, ZY = yZero, Lo = qmin, Hi = qmax };
             for (int i = 0; i < m; i++)
@@ -170,14 +184,14 @@ public static unsafe class QGemm
         else for (; i < n; i++) dst[i] = (short)(src[i] - zero);
     }
 
-    struct Args { public short* X, W; public int* Bias, Mult, Shift; public byte* Y; public int Kp, N, ZY, Lo, Hi; }
+    struct Args { public short* X; public sbyte* W; public int* Bias, Mult, Shift; public byte* Y; public int Kp, N, ZY, Lo, Hi; }
 
     static void RowScalar(Args a)
     {
         for (int j = 0; j < a.N; j++)
         {
             int acc = a.Bias[j];
-            short* wr = a.W + (long)j * a.Kp;
+            sbyte* wr = a.W + (long)j * a.Kp;
             for (int t = 0; t < a.Kp; t++) acc += a.X[t] * wr[t];
             a.Y[j] = (byte)Requantize.Clamped(acc, a.Mult[j], a.Shift[j], a.ZY, a.Lo, a.Hi);
         }
@@ -189,13 +203,13 @@ public static unsafe class QGemm
         int step = 2 * TS.Lanes, kv = a.Kp / step * step, j = 0;
         for (; j + 4 <= a.N; j += 4)
         {
-            short* w0 = a.W + (long)j * a.Kp, w1 = w0 + a.Kp, w2 = w1 + a.Kp, w3 = w2 + a.Kp;
+            sbyte* w0 = a.W + (long)j * a.Kp, w1 = w0 + a.Kp, w2 = w1 + a.Kp, w3 = w2 + a.Kp;
             TV s0 = TS.Splat(0), s1 = s0, s2 = s0, s3 = s0;
             for (int t = 0; t < kv; t += step)
             {
                 var xv = TS.Load(a.X + t);
-                s0 = TS.Madd(xv, TS.Load(w0 + t), s0); s1 = TS.Madd(xv, TS.Load(w1 + t), s1);
-                s2 = TS.Madd(xv, TS.Load(w2 + t), s2); s3 = TS.Madd(xv, TS.Load(w3 + t), s3);
+                s0 = TS.Madd(xv, TS.LoadWidened(w0 + t), s0); s1 = TS.Madd(xv, TS.LoadWidened(w1 + t), s1);
+                s2 = TS.Madd(xv, TS.LoadWidened(w2 + t), s2); s3 = TS.Madd(xv, TS.LoadWidened(w3 + t), s3);
             }
             int a0 = TS.Sum(s0), a1 = TS.Sum(s1), a2 = TS.Sum(s2), a3 = TS.Sum(s3);
             for (int t = kv; t < a.Kp; t++) { int xv = a.X[t]; a0 += xv * w0[t]; a1 += xv * w1[t]; a2 += xv * w2[t]; a3 += xv * w3[t]; }
@@ -203,9 +217,9 @@ public static unsafe class QGemm
         }
         for (; j < a.N; j++)
         {
-            short* w0 = a.W + (long)j * a.Kp;
+            sbyte* w0 = a.W + (long)j * a.Kp;
             TV s0 = TS.Splat(0);
-            for (int t = 0; t < kv; t += step) s0 = TS.Madd(TS.Load(a.X + t), TS.Load(w0 + t), s0);
+            for (int t = 0; t < kv; t += step) s0 = TS.Madd(TS.Load(a.X + t), TS.LoadWidened(w0 + t), s0);
             int a0 = TS.Sum(s0);
             for (int t = kv; t < a.Kp; t++) a0 += a.X[t] * w0[t];
             a.Y[j] = Out(a, j, a0);

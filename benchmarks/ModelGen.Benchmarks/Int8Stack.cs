@@ -45,14 +45,12 @@ internal static class Int8Stack
             : QConv.Conv2DScratch(L.InC, L.OutC, L.K, L.K, H, W, 1, 1, 1, 1, L.Group))];
         var yInt = new float[yOrt.Length];
         int[] I32(Value v) => v.Const.L.Select(l => (int)l).ToArray();
-        var plan = convs.Select(c => (W: c.In(5).Const.L.Select(l => (short)l).ToArray(), B: I32(c.In(2)), M: I32(c.In(3)), S: I32(c.In(4)), N: c)).ToArray();
+        var plan = convs.Select(c => (W: c.In(5).Const.L.Select(l => (sbyte)l).ToArray(), B: I32(c.In(2)), M: I32(c.In(3)), S: I32(c.In(4)), N: c)).ToArray();
         void Int8()
         {
-            var q = bufs[0];
-            for (int i = 0; i < x.Length; i++) { float v = MathF.Round(x[i] / sx) + zx; q[i] = (byte)(sbyte)(v < -128 ? -128 : v > 127 ? 127 : v); }
+            ModelGen.Runtime.Int8.Quantize(x, sx, zx, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(bufs[0].AsSpan()));
             for (int l = 0; l < plan.Length; l++) Int8Layer(l);
-            var o = bufs[^1];
-            for (int i = 0; i < o.Length; i++) yInt[i] = ((sbyte)o[i] - zy) * sy;
+            ModelGen.Runtime.Int8.Dequantize(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(bufs[^1]), sy, zy, yInt);
         }
         void Int8Layer(int l)
         {
@@ -178,9 +176,9 @@ internal static class Int8Stack
         var t = new double[15];
         for (int r = 0; r < t.Length; r++)
         {
-            sw.Restart();
+            double t0 = Quick.Now(sw); // wall time, or thread CPU time with MODELGEN_BENCH_CPU=1
             for (int i = 0; i < batch; i++) f();
-            t[r] = sw.Elapsed.TotalSeconds / batch;
+            t[r] = (Quick.Now(sw) - t0) / batch;
         }
         Array.Sort(t);
         return (t[t.Length / 2], t[0]);

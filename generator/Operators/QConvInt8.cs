@@ -12,8 +12,8 @@ namespace ModelGen.Compiler.Operators;
 /// multiplier, shift (int32 [M]); Conv's geometry attributes plus x_zero_point, y_zero_point, qmin, qmax, to (output
 /// type). y = clamp(MultiplyByQuantizedMultiplier(bias + sum (x - x_zp) * w) + y_zp, qmin, qmax), as
 /// <see cref="FixedPoint"/> defines; padded taps contribute 0. Net profile, 1-D and 2-D: ModelGen.Runtime.QConv
-/// (SIMD, bit-exact; depthwise convolutions through its direct kernel) with the weights packed here, at build time, in
-/// the order its micro-kernels stream them; otherwise scalar loops.
+/// (SIMD, bit-exact; depthwise convolutions through its direct kernel) with the int8 weights packed here, at build
+/// time, in the order its micro-kernels stream them; otherwise scalar loops.
 /// </summary>
 public sealed class QConvInt8 : Operator
 {
@@ -105,15 +105,15 @@ public sealed class QConvInt8 : Operator
         int outH = geo.D(g.Out, 0, 1), outW = geo.D(g.Out, 1, 1), dH = geo.D(g.Dilations, 0, 1), dW = geo.D(g.Dilations, 1, 1);
         long wq = outW + (geo.KW - 1) * dW / sW, rq = outH + (geo.Depthwise ? kh - 2 : kh - 1) * dH / sH;
         long size = (long)sH * sW * rq * wq, slack = wq + 64, outStride = outH * wq + 64;
-        return geo.Depthwise ? 2 * (size + slack + kh / 2 * geo.KW) + (outStride + 1) / 2
-            : 2 * ((geo.ICg + 1) / 2 * size + slack + kh * geo.KW) + (geo.OCg * outStride + 1) / 2;
+        // + 64: room to align the pair plane and the output rows to 64 bytes
+        return geo.Depthwise ? 2 * (size + slack + 2 * (kh / 2 * geo.KW)) + (outStride + 1) / 2 + 64
+            : 2 * ((geo.ICg + 1) / 2 * size + slack + kh * geo.KW) + (geo.OCg * outStride + 1) / 2 + 64;
     }
 
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
         var geo = (Geo)n.State;
-        // the widened weights first, then the kernel's own scratch
-        return UsesKernel(geo, profile) && geo.W.OutPlane > 0 ? (DType.Int16, geo.Packed.Length + (int)ScratchSize(geo)) : (DType.Float, 0);
+        return UsesKernel(geo, profile) && geo.W.OutPlane > 0 ? (DType.Int16, (int)ScratchSize(geo)) : (DType.Float, 0);
     }
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
@@ -164,10 +164,8 @@ public sealed class QConvInt8 : Operator
         var x = n.In(0);
         string channels = geo.Depthwise ? $"channels: {geo.C}" : $"inC: {geo.C}";
         string outC = geo.Depthwise ? "" : $"outC: {geo.M}, ", groups = geo.Depthwise ? "" : $"groups: {geo.Group}, ";
-        int packed = geo.Packed.Length;
-        var wide = Int8Params.EmitWidened(e, geo.Packed, e.Span(e.Scratch(n)), packed);
-        e.W.Line($"ModelGen.Runtime.QConv.{(geo.Depthwise ? "Depthwise2D" : "Conv2D")}({Int8Params.Bytes(e, x)}, {wide}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
-            $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}.Slice({packed}), " +
+        e.W.Line($"ModelGen.Runtime.QConv.{(geo.Depthwise ? "Depthwise2D" : "Conv2D")}({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+            $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, " +
             $"batch: {geo.N}, {channels}, inH: {geo.D(g.In, 0, 1)}, inW: {geo.D(g.In, 1, 1)}, {outC}kH: {geo.KH}, kW: {geo.KW}, " +
             $"outH: {geo.D(g.Out, 0, 1)}, outW: {geo.D(g.Out, 1, 1)}, strideH: {geo.D(g.Strides, 0, 1)}, strideW: {geo.D(g.Strides, 1, 1)}, " +
             $"padTop: {geo.D(g.PadBegin, 0, 0)}, padLeft: {geo.D(g.PadBegin, 1, 0)}, dilH: {geo.D(g.Dilations, 0, 1)}, dilW: {geo.D(g.Dilations, 1, 1)}, {groups}" +

@@ -36,8 +36,8 @@ public sealed class QGemmInt8 : Operator
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
         var d = (Dims)n.State;
-        // the widened weights first, then the kernel's row buffer
-        return profile == TargetProfile.Net && d.M > 0 && d.N > 0 ? (DType.Int16, d.Packed.Length + d.Kp) : (DType.Float, 0);
+        // the kernel's row of x - x_zero_point as int16
+        return profile == TargetProfile.Net && d.M > 0 && d.N > 0 ? (DType.Int16, d.Kp) : (DType.Float, 0);
     }
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
@@ -62,9 +62,8 @@ public sealed class QGemmInt8 : Operator
         var x = n.In(0); var y = n.Out();
         if (e.Net)
         {
-            var wide = Int8Params.EmitWidened(e, d.Packed, e.Span(e.Scratch(n)), d.Packed.Length);
-            e.W.Line($"ModelGen.Runtime.QGemm.Run({Int8Params.Bytes(e, x)}, {wide}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
-                $"{Int8Params.Bytes(e, y)}, {e.Span(e.Scratch(n))}.Slice({d.Packed.Length}), m: {d.M}, n: {d.N}, k: {d.K}, {d.P.Common(x)});");
+            e.W.Line($"ModelGen.Runtime.QGemm.Run({Int8Params.Bytes(e, x)}, {e.Span(d.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+                $"{Int8Params.Bytes(e, y)}, {e.Span(e.Scratch(n))}, m: {d.M}, n: {d.N}, k: {d.K}, {d.P.Common(x)});");
             return;
         }
         var w = e.W;

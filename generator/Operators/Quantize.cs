@@ -108,7 +108,8 @@ internal sealed class QdqLayout
 /// <summary>
 /// QuantizeLinear (opsets 10, 13, 19, 21): y = saturate(roundHalfEven(x / y_scale) + y_zero_point). Input float or
 /// int32; output int8/uint8 (int16/uint16 from opset 21): the zero point's type, else 'output_dtype' (opset 21), else
-/// uint8. Per-tensor, per-axis (13+) and blocked (21+) parameters. Constant inputs fold (quantized weights).
+/// uint8. Per-tensor, per-axis (13+) and blocked (21+) parameters. Constant inputs fold (quantized weights). Net,
+/// float to int8/uint8 per tensor: ModelGen.Runtime.Int8.Quantize (SIMD); otherwise loops.
 /// </summary>
 public sealed class QuantizeLinear : Operator
 {
@@ -147,6 +148,12 @@ public sealed class QuantizeLinear : Operator
     {
         var l = (QdqLayout)n.State;
         var x = n.In(0); var y = n.Out();
+        if (e.Net && l.Mode == QdqLayout.Kind.Tensor && x.Type == DType.Float && Q.Is8(y.Type) && y.Length > 0)
+        {
+            // per tensor (a quantized model's input): ModelGen.Runtime's SIMD loop, bit-exact with the loop below
+            e.W.Line($"ModelGen.Runtime.Int8.Quantize({e.Span(x)}, {e.At(n.In(1), "0")}, {Q.Zp(e, n.In(2), "0")}, {e.Span(y)});");
+            return;
+        }
         l.Emit(e, y.Length, n.In(1), n.In(2), (i, s, z) =>
         {
             var xv = x.Type == DType.Float ? e.At(x, i) : $"(float){e.At(x, i)}";
@@ -160,6 +167,7 @@ public sealed class QuantizeLinear : Operator
 /// DequantizeLinear (opsets 10, 13, 19, 21): y = (float)(x - x_zero_point) * x_scale, x int8/uint8/int16/uint16/int32
 /// (int32: zero point 0). Constant inputs fold to float: DequantizeLinear of constant weights becomes a float
 /// initializer, so a QDQ model's float operators read float weights (computed once at build time, not per inference).
+/// Net, int8/uint8 per tensor: ModelGen.Runtime.Int8.Dequantize (SIMD); otherwise loops.
 /// </summary>
 public sealed class DequantizeLinear : Operator
 {
@@ -199,6 +207,12 @@ public sealed class DequantizeLinear : Operator
     {
         var l = (QdqLayout)n.State;
         var x = n.In(0); var y = n.Out();
+        if (e.Net && l.Mode == QdqLayout.Kind.Tensor && Q.Is8(x.Type) && y.Length > 0)
+        {
+            // per tensor (a quantized model's output): ModelGen.Runtime's SIMD loop, bit-exact with the loop below
+            e.W.Line($"ModelGen.Runtime.Int8.Dequantize({e.Span(x)}, {e.At(n.In(1), "0")}, {Q.Zp(e, n.In(2), "0")}, {e.Span(y)});");
+            return;
+        }
         l.Emit(e, y.Length, n.In(1), n.In(2), (i, s, z) =>
             e.W.Line($"{e.At(y, i)} = (float){Q.Minus(e.At(x, i), z)} * {s};"));
     }

@@ -58,6 +58,22 @@ public static class PassManager
         foreach (var p in All.Where(On)) p.Run(graph);
         // quantization is an option the user asked for, not an optimisation: "all" does not switch it off
         if (quantize != null) quantize.Run(graph);
-        foreach (var p in Lowering.Where(On)) p.Run(graph);
+        foreach (var p in Lowering.Where(On)) RunNested(p, graph, graph);
+    }
+
+    /// <summary>
+    /// A lowering pass on a graph and on its nodes' branches (quantization writes QDQ patterns into the branches of a
+    /// run-time If too; unlowered, their weights would be dequantized on every call); the branches' notes join the model's.
+    /// </summary>
+    static void RunNested(IPass pass, Graph g, Graph top)
+    {
+        pass.Run(g);
+        foreach (var n in g.Nodes.ToList())
+            foreach (var sub in n.Subgraphs.Values)
+            {
+                RunNested(pass, sub, top);
+                top.Notes.AddRange(sub.Notes);
+                sub.Notes.Clear();
+            }
     }
 }

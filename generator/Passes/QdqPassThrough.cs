@@ -41,6 +41,9 @@ public sealed class QdqPassThrough : IPass
     static bool Same(Node a, Node b)
         => Params(a, out var sa, out var za, out var ta) && Params(b, out var sb, out var zb, out var tb) && sa == sb && za == zb && ta == tb;
 
+    /// <summary>The zero point of a Q or DQ node of type t; absent (0), a constant 0, as the QLinear ops require one.</summary>
+    static Value Zp(Node q, DType t) => q.In(2) ?? Q.Constant((q.Name ?? "q") + "_zero_point", TensorData.Scalar(t, 0));
+
     static Node Dq(Graph g, Value v) => v?.Producer is { } p && IsOp(p, "DequantizeLinear") && g.Nodes.Contains(p) ? p : null;
 
     static bool Try(Graph g, Uses uses, Node n)
@@ -73,7 +76,7 @@ public sealed class QdqPassThrough : IPass
         {
             Node a = Dq(g, n.In(0)), b = Dq(g, n.In(1));
             if (a == null || b == null || !Params(a, out _, out _, out var ta) || !Params(b, out _, out _, out var tb) || ta != ty || tb != ty) return false;
-            var ins = new[] { a.In(0), a.In(1), a.In(2), b.In(0), b.In(1), b.In(2), q.In(1), q.In(2) };
+            var ins = new[] { a.In(0), a.In(1), Zp(a, ta), b.In(0), b.In(1), Zp(b, tb), q.In(1), Zp(q, ty) };
             Replace(g, new[] { n, q }, MakeIn("com.microsoft", "QLinear" + n.OpType, 1, n.Name, ins, new[] { q.Out() }, new IR.Attribute[0]));
             return true;
         }
@@ -81,7 +84,7 @@ public sealed class QdqPassThrough : IPass
         {
             var a = Dq(g, n.In(0));
             if (a == null || !Params(a, out _, out _, out var ta) || ta != ty) return false;
-            var ins = new[] { a.In(0), a.In(1), a.In(2), q.In(1), q.In(2) };
+            var ins = new[] { a.In(0), a.In(1), Zp(a, ta), q.In(1), Zp(q, ty) };
             var attrs = n.OpType == "LeakyRelu" ? new[] { Float("alpha", n.Float("alpha", 0.01f)) } : new IR.Attribute[0];
             Replace(g, new[] { n, q }, MakeIn("com.microsoft", "QLinear" + n.OpType, 1, n.Name, ins, new[] { q.Out() }, attrs));
             return true;
@@ -90,7 +93,7 @@ public sealed class QdqPassThrough : IPass
         {
             var a = Dq(g, n.In(0));
             if (a == null || !Params(a, out _, out _, out var ta) || ta != ty || n.In(0).Shape.Length != 4) return false;
-            var ins = new[] { a.In(0), a.In(1), a.In(2), q.In(1), q.In(2) };
+            var ins = new[] { a.In(0), a.In(1), Zp(a, ta), q.In(1), Zp(q, ty) };
             var attrs = n.OpType == "GlobalAveragePool" ? new[] { Int("channels_last", 0) } : n.Attributes.Values.ToArray();
             Replace(g, new[] { n, q }, MakeIn("com.microsoft", "QLinear" + n.OpType, 1, n.Name, ins, new[] { q.Out() }, attrs));
             return true;

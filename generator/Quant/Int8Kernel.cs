@@ -51,7 +51,7 @@ internal sealed class Int8Params
 
     /// <summary>
     /// QGemm's weight layout: rows of <paramref name="k"/> int8 weights, each row padded to an even length
-    /// (ModelGen.Runtime multiplies int16 pairs), as a constant the node appends to its inputs.
+    /// (ModelGen.Runtime multiplies pairs), as a constant the node appends to its inputs. The kernel reads it as it is.
     /// </summary>
     public static Value PackWeights(string name, TensorData w, int rows, int k)
     {
@@ -60,19 +60,6 @@ internal sealed class Int8Params
         for (int r = 0; r < rows; r++)
             for (int i = 0; i < k; i++) t.L[r * kp + i] = w.L[r * k + i];
         return Q.Constant(name, t);
-    }
-
-    /// <summary>
-    /// Net: the packed weights stay int8 in the binary (a quarter of float) and are widened to the kernel's int16 pairs
-    /// into the first <paramref name="count"/> elements of the node's scratch just before the layer runs (one pass over
-    /// the weights, small next to the layer's multiply-adds). Returns the span expression of the widened weights.
-    /// </summary>
-    public static string EmitWidened(EmitContext e, Value packed, string scratch, int count)
-    {
-        var wide = e.Var("wq");
-        e.W.Line($"var {wide} = {scratch}.Slice(0, {count});");
-        e.W.Line($"ModelGen.Runtime.Int8.Widen({e.Span(packed)}, {wide});");
-        return wide;
     }
 
     /// <summary>Net: a byte span over an int8/uint8 tensor (the runtime kernels take raw bytes and a signedness flag).</summary>

@@ -1,27 +1,30 @@
-using System;
-using System.Numerics;
-using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace ModelGen.Runtime;
 
 /// <summary>Helpers of the int8 kernels for generated code.</summary>
-public static class Int8
+public static unsafe partial class Int8
 {
     /// <summary>
-    /// dst[i] = src[i] as int16: the compiled-in int8 weights widened to the int16 pairs the kernels multiply, per layer
-    /// into its scratch, so the binary carries a quarter of the float weights.
+    /// dst[i] = src[i] as int16 for n values: a block of the compiled-in int8 weights widened on the stack, where the
+    /// convolution kernel multiplies int16 pairs by broadcast weights (a broadcast load is free, a sign extension
+    /// per weight in the inner loop is not).
     /// </summary>
-    public static void Widen(ReadOnlySpan<sbyte> src, Span<short> dst)
+    internal static void Widen(sbyte* src, short* dst, int n)
     {
-        if (dst.Length < src.Length) throw new ArgumentException("Widen: destination too small", nameof(dst));
         int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var s = MemoryMarshal.Cast<sbyte, Vector<sbyte>>(src);
-            var d = MemoryMarshal.Cast<short, Vector<short>>(dst);
-            for (int v = 0; v < s.Length; v++) Vector.Widen(s[v], out d[2 * v], out d[2 * v + 1]);
-            i = s.Length * Vector<sbyte>.Count;
-        }
-        for (; i < src.Length; i++) dst[i] = src[i];
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 32 <= n; i += 32)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(src + i));
+                lo.Store(dst + i); hi.Store(dst + i + 16);
+            }
+        if (Vector128.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16)
+            {
+                var (lo, hi) = Vector128.Widen(Vector128.Load(src + i));
+                lo.Store(dst + i); hi.Store(dst + i + 8);
+            }
+        for (; i < n; i++) dst[i] = src[i];
     }
 }

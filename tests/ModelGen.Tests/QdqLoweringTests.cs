@@ -231,6 +231,42 @@ public class QdqLoweringTests(ITestOutputHelper log)
         AgreeWithOrt(model, 0.04f, Input(mRows * k, 3, 2f));
     }
 
+    /// <summary>
+    /// A QDQ Gemm inside each branch of a run-time If (as Quantize="Int8" writes into hey_jarvis's verifier branch) lowers
+    /// to QGemmInt8 like one in the main graph, instead of dequantizing its weights on every call.
+    /// </summary>
+    [Fact]
+    public void GemmInsideIfBranchesIsLowered()
+    {
+        int k = 16, n = 8;
+        var q = new Qdq(new OnnxBuilder(), false);
+        GraphProto Branch(int seed)
+        {
+            var ws = Scales(n, seed, 0.004f, 0.02f);
+            var xd = q.QD("x", 0.02f, 3);
+            q.B.Node("Gemm", new[] { xd, q.Weights(new[] { n, k }, 0, ws, seed), q.Bias(n, 0.02f, ws, seed + 1) }, new[] { "g" + seed }, ("transB", 1L));
+            q.B.Node("Identity", new[] { q.QD("g" + seed, 0.05f, -2) }, new[] { "out" + seed }).Output("out" + seed);
+            var g = q.B.Proto.Graph.Clone();
+            g.Name = "branch" + seed; g.Initializer.Clear();
+            q.B.Proto.Graph.Node.Clear(); q.B.Proto.Graph.Output.Clear();
+            return g;
+        }
+        var b = new OnnxBuilder().Input("x", DType.Float, 1, k).Initializer("zero", Array.Empty<int>(), new[] { 0f })
+            .Node("ReduceSum", new[] { "x" }, new[] { "s" }, ("keepdims", 0L))
+            .Node("Greater", new[] { "s", "zero" }, new[] { "c" })
+            .Node("If", new[] { "c" }, new[] { "y" }, ("then_branch", Branch(1)), ("else_branch", Branch(2)))
+            .Output("y");
+        b.Proto.Graph.Initializer.AddRange(q.B.Proto.Graph.Initializer); // the branches' constants, from the outer scope
+        var model = b.Build();
+        var r = ModelCompiler.Compile(model, "m.onnx", new ModelOptions());
+        Assert.True(r.Success, string.Join("\n", r.Diagnostics));
+        Assert.DoesNotContain(r.Diagnostics, d => d.Kind.Id == "MG0013");
+        Assert.Equal(2, r.Source!.Split("ModelGen.Runtime.QGemm.Run(").Length - 1);
+        var x = Input(k, 8, 2f);
+        AgreeWithOrt(model, 0.05f, x);
+        AgreeWithOrt(model, 0.05f, x.Select(v => -v).ToArray());
+    }
+
     [Fact]
     public void MatMulWithBiasAddAgreesWithOrt()
     {
@@ -350,6 +386,9 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 3, 5, 20, 20, 5, 5, 1, 1, 2, 1, true)]   // odd channels, many tiles
     [InlineData(1, 5, 7, 13, 17, 3, 3, 3, 2, 3, 1, false)]  // stride 3, dilation 2: three phases each way
     [InlineData(1, 9, 9, 6, 40, 1, 3, 1, 1, 1, 3, true)]    // grouped 1x3, rows of 40 (a tile crosses rows)
+    [InlineData(1, 64, 64, 6, 6, 3, 3, 1, 1, 1, 1, true)]   // 16 blocks of 288 steps, more than the stack holds: a block per tile
+    [InlineData(1, 500, 6, 5, 5, 3, 3, 1, 1, 1, 1, true)]   // a block of 250 pairs x 9 taps: chunks of taps
+    [InlineData(1, 4100, 5, 3, 4, 1, 1, 1, 1, 0, 1, false)] // 2050 pairs: chunks of pairs
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
 
@@ -377,7 +416,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var wt = new sbyte[m * k];
             for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
             var wl = wt.Select(v => (long)v).ToArray();
-            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh * kw, groups)).Select(v => (short)v).ToArray();
+            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh * kw, groups)).Select(v => (sbyte)v).ToArray();
             var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
             var mult = new int[m]; var sh = new int[m];
             for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
@@ -437,7 +476,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
             if (extreme) Array.Fill(x, signed ? (byte)0x80 : (byte)255);
             var wt = new sbyte[n * k];
             for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
-            var packed = new short[n * kp];
+            var packed = new sbyte[n * kp];
             for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) packed[j * kp + i] = wt[j * k + i];
             var bias = Enumerable.Range(0, n).Select(_ => r.Next(-50000, 50000)).ToArray();
             var mult = new int[n]; var sh = new int[n];
@@ -458,5 +497,49 @@ public class QdqLoweringTests(ITestOutputHelper log)
                 Assert.Equal(want, y);
             });
         }
+    }
+
+    /// <summary>
+    /// Int8.Quantize / Dequantize (the Net profile's per-tensor QuantizeLinear / DequantizeLinear) at every width against
+    /// the loops the Portable profile emits: ties (x.5) to even, saturation, +-infinity, NaN (0), -0, tails of every length.
+    /// </summary>
+    [Fact]
+    public void QuantizeDequantizeAreBitExactWithTheEmittedLoops()
+    {
+        var r = new Random(7);
+        var special = new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f, 0f, float.Epsilon, -float.Epsilon, float.MaxValue, float.MinValue, 1e10f, -1e10f };
+        foreach (var (scale, zero) in new[] { (0.5f, 0), (0.5f, -3), (0.0392f, 17), (3f, 127), (1e-6f, -128) })
+            foreach (int n in Enumerable.Range(0, 70).Append(1000).Append(1027))
+            {
+                var x = new float[n];
+                for (int i = 0; i < n; i++)
+                    x[i] = (i % 5) switch
+                    {
+                        0 => (r.Next(-600, 600) + 0.5f) * scale, // ties after the division (exact at scale 0.5)
+                        1 => special[r.Next(special.Length)],
+                        2 => r.Next(-300, 300) * scale,
+                        _ => (float)(r.NextDouble() * 600 - 300) * scale,
+                    };
+                var s8 = new sbyte[n]; var u8 = new byte[n]; var d8 = new float[n]; var du8 = new float[n];
+                for (int i = 0; i < n; i++)
+                {
+                    // what QuantizeLinear / DequantizeLinear emit as loops
+                    float q = MathF.Round(x[i] / scale) + zero;
+                    s8[i] = (sbyte)(q < -128f ? -128f : q > 127f ? 127f : q);
+                    float qu = MathF.Round(x[i] / scale) + (zero + 128);
+                    u8[i] = (byte)(qu < 0f ? 0f : qu > 255f ? 255f : qu);
+                    d8[i] = (float)(s8[i] - zero) * scale;
+                    du8[i] = (float)(u8[i] - (zero + 128)) * scale;
+                }
+                ForEachWidth(width =>
+                {
+                    var ys = new sbyte[n + 3]; var yu = new byte[n + 3]; var fs = new float[n + 3]; var fu = new float[n + 3];
+                    Int8.Quantize(x, scale, zero, ys); Int8.Quantize(x, scale, zero + 128, yu);
+                    Int8.Dequantize(s8, scale, zero, fs); Int8.Dequantize(u8, scale, zero + 128, fu);
+                    Assert.Equal(s8, ys[..n]); Assert.Equal(u8, yu[..n]);
+                    Assert.Equal(d8, fs[..n]); Assert.Equal(du8, fu[..n]);
+                    Assert.All(ys[n..], v => Assert.Equal(0, v)); Assert.All(fs[n..], v => Assert.Equal(0f, v));
+                });
+            }
     }
 }

@@ -1,0 +1,120 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelGen.Runtime;
+
+public static unsafe partial class Int8
+{
+    /// <summary>
+    /// Per-tensor QuantizeLinear to int8, exactly as the emitted scalar loop: y = saturate(roundHalfEven(x / scale) +
+    /// zero) computed in float (division, not a multiply by the reciprocal); +-infinity saturate, NaN gives 0.
+    /// </summary>
+    public static void Quantize(ReadOnlySpan<float> x, float scale, int zero, Span<sbyte> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("Quantize: output too small", nameof(y));
+        fixed (float* px = x) fixed (sbyte* py = y) Quantize(px, scale, zero, (byte*)py, x.Length, -128f, 127f);
+    }
+
+    /// <summary>Per-tensor QuantizeLinear to uint8 (see the int8 overload).</summary>
+    public static void Quantize(ReadOnlySpan<float> x, float scale, int zero, Span<byte> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("Quantize: output too small", nameof(y));
+        fixed (float* px = x) fixed (byte* py = y) Quantize(px, scale, zero, py, x.Length, 0f, 255f);
+    }
+
+    /// <summary>Per-tensor DequantizeLinear from int8, exactly as the emitted scalar loop: y = (float)(x - zero) * scale.</summary>
+    public static void Dequantize(ReadOnlySpan<sbyte> x, float scale, int zero, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("Dequantize: output too small", nameof(y));
+        fixed (sbyte* px = x) fixed (float* py = y) Dequantize((byte*)px, true, scale, zero, py, x.Length);
+    }
+
+    /// <summary>Per-tensor DequantizeLinear from uint8.</summary>
+    public static void Dequantize(ReadOnlySpan<byte> x, float scale, int zero, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("Dequantize: output too small", nameof(y));
+        fixed (byte* px = x) fixed (float* py = y) Dequantize(px, false, scale, zero, py, x.Length);
+    }
+
+    static void Quantize(float* x, float scale, int zero, byte* y, int n, float lo, float hi)
+    {
+        int i = 0, bits = SimdLevel.Bits;
+        float z = zero;
+        if (bits >= 256 && Avx.IsSupported)
+        {
+            Vector256<float> s = Vector256.Create(scale), zv = Vector256.Create(z), l = Vector256.Create(lo), h = Vector256.Create(hi);
+            for (; i + 32 <= n; i += 32)
+            {
+                var a = Vector256.Narrow(Q(Vector256.Load(x + i), s, zv, l, h), Q(Vector256.Load(x + i + 8), s, zv, l, h));
+                var b = Vector256.Narrow(Q(Vector256.Load(x + i + 16), s, zv, l, h), Q(Vector256.Load(x + i + 24), s, zv, l, h));
+                Vector256.Narrow(a, b).AsByte().Store(y + i);
+            }
+        }
+        if (bits >= 128 && (Sse41.IsSupported || AdvSimd.IsSupported))
+        {
+            Vector128<float> s = Vector128.Create(scale), zv = Vector128.Create(z), l = Vector128.Create(lo), h = Vector128.Create(hi);
+            for (; i + 16 <= n; i += 16)
+            {
+                var a = Vector128.Narrow(Q(Vector128.Load(x + i), s, zv, l, h), Q(Vector128.Load(x + i + 4), s, zv, l, h));
+                var b = Vector128.Narrow(Q(Vector128.Load(x + i + 8), s, zv, l, h), Q(Vector128.Load(x + i + 12), s, zv, l, h));
+                Vector128.Narrow(a, b).AsByte().Store(y + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float q = MathF.Round(x[i] / scale) + z;
+            y[i] = float.IsNaN(q) ? (byte)0 : (byte)(int)(q < lo ? lo : q > hi ? hi : q);
+        }
+    }
+
+    /// <summary>One vector of <see cref="Quantize(float*, float, int, byte*, int, float, float)"/> as int32 (NaN lanes 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Q(Vector256<float> x, Vector256<float> scale, Vector256<float> zero, Vector256<float> lo, Vector256<float> hi)
+    {
+        var q = Avx.RoundToNearestInteger(Avx.Divide(x, scale)) + zero;
+        var c = Avx.Min(Avx.Max(q, lo), hi);
+        return Vector256.ConvertToInt32(c & Vector256.Equals(q, q));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<int> Q(Vector128<float> x, Vector128<float> scale, Vector128<float> zero, Vector128<float> lo, Vector128<float> hi)
+    {
+        var d = x / scale;
+        var q = (Sse41.IsSupported ? Sse41.RoundToNearestInteger(d) : AdvSimd.RoundToNearest(d)) + zero;
+        // NaN lanes are masked to 0 below, so the min/max's NaN rules do not matter
+        var c = Vector128.Min(Vector128.Max(q, lo), hi);
+        return Vector128.ConvertToInt32(c & Vector128.Equals(q, q));
+    }
+
+    static void Dequantize(byte* x, bool signed, float scale, int zero, float* y, int n)
+    {
+        int i = 0, bits = SimdLevel.Bits;
+        if (bits >= 256 && Avx2.IsSupported)
+        {
+            Vector256<int> z = Vector256.Create(zero); Vector256<float> s = Vector256.Create(scale);
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = signed ? Avx2.ConvertToVector256Int32((sbyte*)x + i) : Avx2.ConvertToVector256Int32(x + i);
+                (Vector256.ConvertToSingle(v - z) * s).Store(y + i);
+            }
+        }
+        if (bits >= 128 && Vector128.IsHardwareAccelerated)
+        {
+            Vector128<int> z = Vector128.Create(zero); Vector128<float> s = Vector128.Create(scale);
+            for (; i + 8 <= n; i += 8)
+            {
+                var b = Vector128.CreateScalarUnsafe(*(ulong*)(x + i)).AsByte();
+                Vector128<int> lo, hi;
+                if (signed) { var w = Vector128.WidenLower(b.AsSByte()); (lo, hi) = Vector128.Widen(w); }
+                else { var w = Vector128.WidenLower(b).AsInt16(); (lo, hi) = Vector128.Widen(w); }
+                (Vector128.ConvertToSingle(lo - z) * s).Store(y + i);
+                (Vector128.ConvertToSingle(hi - z) * s).Store(y + i + 4);
+            }
+        }
+        if (signed) for (; i < n; i++) y[i] = (float)((sbyte)x[i] - zero) * scale;
+        else for (; i < n; i++) y[i] = (float)(x[i] - zero) * scale;
+    }
+}
