@@ -56,7 +56,11 @@ public static unsafe class Conv
                         strideH, strideW, padTop, padLeft, dilH, dilW, activation);
                     continue;
                 }
-                // stems (a few input channels, a spatial kernel) with stride 2 or short rows: direct, no im2col panels
+                // dense spatial kernels: implicit GEMM on staged stride-phase planes, no im2col panels
+                if (!pointwise && ConvPlanes.Enabled && kH * kW > 1 && ConvPlanes.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,
+                        inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation, accumulate))
+                    continue;
+                // where that declines, stems (a few input channels) with stride 2 or short rows: direct, no im2col panels
                 // (with more channels, or 1x1, the GEMM's register tile reuses the packed input better)
                 if (!pointwise && !accumulate && DirectDense && icg <= 4 && kH * kW > 1 && ConvDirect.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, icg, outC, ocg, inH, inW, kH, kW,
                         outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation))

@@ -18,6 +18,13 @@ internal static class Quick
             var b = new ConvBenchmarks { Case = name };
             b.Setup();
             Report(name, ConvBenchmarks.Macs(name), b.ModelGen, b.Ort);
+            if (Ab)
+            {
+                // the same case with the dense direct path switched off (the im2col GEMM or stem kernel it replaces)
+                Runtime.ConvPlanes.Enabled = false;
+                Report(name + " (old)", ConvBenchmarks.Macs(name), b.ModelGen, b.Ort);
+                Runtime.ConvPlanes.Enabled = true;
+            }
             b.Cleanup();
         }
         foreach (var name in GemmBenchmarks.Cases)
@@ -56,6 +63,9 @@ internal static class Quick
     /// MODELGEN_BENCH_CPU=1: time batches by this thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID) instead of wall time,
     /// so that on a loaded shared machine the time the thread waits for a core is not counted (caches are still shared).
     /// </summary>
+    /// <summary>MODELGEN_BENCH_AB=1: each conv case also with <see cref="Runtime.ConvPlanes"/> switched off.</summary>
+    static readonly bool Ab = Environment.GetEnvironmentVariable("MODELGEN_BENCH_AB") == "1";
+
     static readonly bool Cpu = Environment.GetEnvironmentVariable("MODELGEN_BENCH_CPU") == "1" && OperatingSystem.IsLinux();
 
     [System.Runtime.InteropServices.DllImport("libc")]
