@@ -71,8 +71,9 @@ public static unsafe class Pool
             {
                 TV a = S.Load(p), b = S.Load(p + l);
                 for (i = 2 * l; i + 2 * l <= n; i += 2 * l) { a = S.Max(a, S.Load(p + i)); b = S.Max(b, S.Load(p + i + l)); }
-                a = S.Max(a, b);
-                for (int j = 0; j < l; j++) r = MathF.Max(r, ((float*)&a)[j]);
+                float* t = stackalloc float[16];
+                S.Store(t, S.Max(a, b));
+                for (int j = 0; j < l; j++) r = MathF.Max(r, t[j]);
             }
             for (; i < n; i++) r = MathF.Max(r, p[i]);
             return r;
