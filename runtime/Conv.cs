@@ -18,10 +18,12 @@ public static unsafe class Conv
     /// <remarks>
     /// Strategy by shape: depthwise (one input channel per group) runs direct kernels: eight channels per vector where
     /// they fit (<see cref="ConvDirect.TryChannelBlocked"/>), else a flat or stride-phase band for short rows and stride 2
-    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row; 1x1 stride-1 unpadded convolutions are
-    /// a GEMM over the input planes as they lie; convolutions with few taps (stems with 1-3 input channels) and stride 2
-    /// or short rows run the direct band kernel; everything else is an implicit-im2col GEMM (weights as A, input
-    /// patches packed into a stack panel on the fly, never materialised).
+    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row. Every other convolution (stems,
+    /// dense KxK, 1x1) with stride 1 or 2 along W whose row band fits the stack runs <see cref="ConvPlanes"/>: an implicit
+    /// GEMM over staged stride-phase planes, register tiles of output channels x vectors of positions, no im2col. Where
+    /// that declines (stride 3+, very many input channels, wide planes): stems with few taps take the direct band kernel,
+    /// 1x1 stride-1 unpadded convolutions a GEMM over the input planes as they lie, the rest an implicit-im2col GEMM
+    /// (weights as A, input patches packed into a stack panel on the fly, never materialised).
     /// </remarks>
     public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
@@ -56,8 +58,8 @@ public static unsafe class Conv
                         strideH, strideW, padTop, padLeft, dilH, dilW, activation);
                     continue;
                 }
-                // dense spatial kernels: implicit GEMM on staged stride-phase planes, no im2col panels
-                if (!pointwise && ConvPlanes.Enabled && kH * kW > 1 && ConvPlanes.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,
+                // dense (not depthwise): implicit GEMM on staged stride-phase planes, no im2col panels
+                if (ConvPlanes.Enabled && ConvPlanes.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,
                         inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation, accumulate))
                     continue;
                 // where that declines, stems (a few input channels) with stride 2 or short rows: direct, no im2col panels
