@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace ModelGen.Runtime;
 
 /// <summary>
-/// Dense convolutions (ResNet's 3x3 layers, stride 1 and 2, stems, 1x1 layers of small planes) as an implicit GEMM over
+/// Dense convolutions (ResNet's 3x3 layers, stride 1 and 2, stems, strided 1x1 shortcuts) as an implicit GEMM over
 /// padded stride-phase planes, with no im2col panels: a band of the group's input planes is staged on the stack exactly
 /// as <see cref="ConvDirect"/> stages stems (zero-padded, split by stride phase, rows Wq = outW + (kW-1)*dW/sW apart),
 /// so every tap (input channel, ky, kx) of every output position of the band is one read at a constant offset from the
@@ -16,7 +16,7 @@ namespace ModelGen.Runtime;
 /// The Wq - outW extra columns per row are computed and dropped; bias, residual (accumulate) and activation are applied
 /// as the band's rows are copied into y. The im2col GEMM packs a panel per 32 columns per K block and splits 16 or 32
 /// output channels into row blocks of 6 (poor fits); here the staging is about one copy of the input per layer.
-/// Measured 1.2-2.8x faster than the GEMM on MLPerf Tiny's and openWakeWord's dense layers, 1x1 included.
+/// Measured 1.2-2.8x faster than the GEMM on MLPerf Tiny's and openWakeWord's dense layers.
 /// </summary>
 internal static unsafe class ConvPlanes
 {
@@ -105,10 +105,12 @@ internal static unsafe class ConvPlanes
                         float* yr = y + (nint)(o + r) * outPlane + oy0 * outW, rr = res + r * resQ;
                         // residual first (the activation belongs to the sum), then the activation over the whole band
                         // in vectors (short rows would leave it to scalar tails), then the rows into y
+                        // (rows as long as the staged ones, kW = 1 unpadded: the band is one run)
+                        int runs = wq == outW ? 1 : rows, len = wq == outW ? n : outW;
                         if (accumulate)
-                            for (int i = 0; i < rows; i++) AddRow<S, TV>(rr + i * wq, yr + i * outW, outW);
+                            for (int i = 0; i < runs; i++) AddRow<S, TV>(rr + i * wq, yr + i * outW, len);
                         act.Apply<S, TV>(rr, n);
-                        for (int i = 0; i < rows; i++) GemmCore.Copy<S, TV>(yr + i * outW, rr + i * wq, outW);
+                        for (int i = 0; i < runs; i++) GemmCore.Copy<S, TV>(yr + i * outW, rr + i * wq, len);
                     }
                 }
             }
