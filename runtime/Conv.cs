@@ -18,12 +18,13 @@ public static unsafe class Conv
     /// <remarks>
     /// Strategy by shape: depthwise (one input channel per group) runs direct kernels: eight channels per vector where
     /// they fit (<see cref="ConvDirect.TryChannelBlocked"/>), else a flat or stride-phase band for short rows and stride 2
-    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row. 1x1 stride-1 unpadded convolutions are
-    /// a GEMM over the input planes as they lie. Every other convolution (stems, dense KxK, strided or padded 1x1) with
-    /// stride 1 or 2 along W whose row band fits the stack runs <see cref="ConvPlanes"/>: an implicit GEMM over staged
-    /// stride-phase planes, register tiles of output channels x vectors of positions, no im2col. Where that declines
-    /// (stride 3+, very many input channels, wide planes): stems with few taps take the direct band kernel, the rest an
-    /// implicit-im2col GEMM (weights as A, input patches packed into a stack panel on the fly, never materialised).
+    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row. Every other convolution with a spatial
+    /// kernel (stems, dense KxK) and stride 1 or 2 along W whose row band fits the stack runs <see cref="ConvPlanes"/>:
+    /// an implicit GEMM over staged stride-phase planes, register tiles of output channels x vectors of positions, no
+    /// im2col. 1x1 stride-1 unpadded convolutions are a GEMM over the input planes as they lie. Where the planes path
+    /// declines (stride 3+, very many input channels, wide planes) stems with few taps take the direct band kernel, and
+    /// the rest (strided or padded 1x1 too) an implicit-im2col GEMM (weights as A, input patches packed into a stack
+    /// panel on the fly, never materialised).
     /// </remarks>
     public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
@@ -58,9 +59,9 @@ public static unsafe class Conv
                         strideH, strideW, padTop, padLeft, dilH, dilW, activation);
                     continue;
                 }
-                // dense (not depthwise): implicit GEMM on staged stride-phase planes, no im2col panels (1x1 stride 1
-                // stays a plain GEMM: in MobileNet and DS-CNN it was 10-20% faster there, nothing to stage)
-                if (!pointwise && ConvPlanes.Enabled && ConvPlanes.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,
+                // dense spatial kernels (not depthwise): implicit GEMM on staged stride-phase planes, no im2col panels
+                // (1x1 stays on the GEMM: 10-20% faster there in MobileNet and DS-CNN, nothing to gain from staging)
+                if (kH * kW > 1 && ConvPlanes.Enabled && ConvPlanes.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,
                         inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation, accumulate))
                     continue;
                 // where that declines, stems (a few input channels) with stride 2 or short rows: direct, no im2col panels

@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace ModelGen.Runtime;
 
 /// <summary>
-/// Dense convolutions (ResNet's 3x3 layers, stride 1 and 2, stems, strided 1x1 shortcuts) as an implicit GEMM over
+/// Dense convolutions with a spatial kernel (ResNet's 3x3 layers, stride 1 and 2, stems) as an implicit GEMM over
 /// padded stride-phase planes, with no im2col panels: a band of the group's input planes is staged on the stack exactly
 /// as <see cref="ConvDirect"/> stages stems (zero-padded, split by stride phase, rows Wq = outW + (kW-1)*dW/sW apart),
 /// so every tap (input channel, ky, kx) of every output position of the band is one read at a constant offset from the
