@@ -22,7 +22,7 @@ internal static unsafe class ConvDirect
 {
     const int StageFloats = 6144;   // staged input band (24 KiB, with the result buffer within L1)
     const int ResFloats = 2048;     // results of one band before they are copied to y
-    const int RowFloats = 1024;     // one padded input row before de-interleaving (stride 2)
+    internal const int RowFloats = 1024; // one padded input row before de-interleaving (stride 2)
     internal const int MaxTaps = 64;
 
     /// <summary><see cref="TryRun{S, TV}"/> at this machine's vector width.</summary>
@@ -250,14 +250,14 @@ internal static unsafe class ConvDirect
         Avx.Store(stage + pos[7], Avx.Permute2x128(u3, u7, 0x31));
     }
 
-    struct StageGeometry
+    internal struct StageGeometry
     {
         public int InH, InW, Icg, Sh, Sw, Rows, Wq, PlaneQ, Chan, Slack, Col, CopyLen;
     }
 
     /// <summary>Stages the band of one group's icg planes starting at padded row top into its phase planes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Stage<S, TV>(float* xg, float* stage, int top, in StageGeometry q, float* prow)
+    internal static void Stage<S, TV>(float* xg, float* stage, int top, in StageGeometry q, float* prow)
         where S : struct, ISimd<TV> where TV : struct
     {
         int plane = q.InH * q.InW;

@@ -59,6 +59,32 @@ public static unsafe class Pool
         return Math.Max(0, b - a);
     }
 
+    /// <summary>Max, or mean, of n contiguous floats (two vector accumulators, then the rest).</summary>
+    static float Reduce<S, TV>(bool max, float* p, int n) where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes, i = 0;
+        float r;
+        if (max)
+        {
+            r = float.NegativeInfinity;
+            if (n >= 2 * l)
+            {
+                TV a = S.Load(p), b = S.Load(p + l);
+                for (i = 2 * l; i + 2 * l <= n; i += 2 * l) { a = S.Max(a, S.Load(p + i)); b = S.Max(b, S.Load(p + i + l)); }
+                float* t = stackalloc float[16];
+                S.Store(t, S.Max(a, b));
+                for (int j = 0; j < l; j++) r = MathF.Max(r, t[j]);
+            }
+            for (; i < n; i++) r = MathF.Max(r, p[i]);
+            return r;
+        }
+        TV s0 = S.Zero, s1 = S.Zero;
+        for (; i + 2 * l <= n; i += 2 * l) { s0 = S.Add(s0, S.Load(p + i)); s1 = S.Add(s1, S.Load(p + i + l)); }
+        r = S.Sum(S.Add(s0, s1));
+        for (; i < n; i++) r += p[i];
+        return r / n;
+    }
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Run<S, TV>(bool max, float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
         int sh, int sw, int pt, int pl, int dh, int dw, bool includePad, int pb, int pr)
@@ -66,6 +92,14 @@ public static unsafe class Pool
     {
         int l = S.Lanes;
         float init = max ? float.NegativeInfinity : 0f;
+        // global pooling (one window exactly over each plane, the classifier heads' pool): one reduction of the
+        // contiguous plane, instead of a tap loop that pays window bookkeeping for every single element
+        if (outH == 1 && outW == 1 && kH == inH && kW == inW && pt == 0 && pl == 0 && dh == 1 && dw == 1)
+        {
+            int n = inH * inW;
+            for (int c = 0; c < planes; c++) y[c] = Reduce<S, TV>(max, x + (nint)c * n, n);
+            return;
+        }
         for (int c = 0; c < planes; c++)
         {
             float* xc = x + (nint)c * inH * inW;

@@ -105,6 +105,8 @@ internal struct R3 : IRows { public static int N => 3; }
 internal struct R4 : IRows { public static int N => 4; }
 internal struct R5 : IRows { public static int N => 5; }
 internal struct R6 : IRows { public static int N => 6; }
+internal struct R7 : IRows { public static int N => 7; }
+internal struct R8 : IRows { public static int N => 8; }
 
 /// <summary>Which SIMD width the kernels use on this machine.</summary>
 internal static class SimdLevel

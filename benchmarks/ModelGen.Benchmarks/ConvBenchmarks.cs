@@ -44,6 +44,8 @@ public class ConvBenchmarks : IMacCount
         ["mlperf_resnet8_3x3_16_32x32"] = new[] { 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1 },
         ["mlperf_resnet8_3x3s2_16to32_32x32"] = new[] { 16, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1 },
         ["mlperf_resnet8_1x1s2_16to32_32x32"] = new[] { 16, 32, 32, 32, 1, 1, 2, 2, 0, 0, 1, 1 },
+        ["mlperf_resnet8_3x3_32_16x16"] = new[] { 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1 },
+        ["mlperf_resnet8_3x3s2_32to64_16x16"] = new[] { 32, 16, 16, 64, 3, 3, 2, 2, 1, 1, 1, 1 },
         ["mlperf_resnet8_3x3_64_8x8"] = new[] { 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1 },
     };
 

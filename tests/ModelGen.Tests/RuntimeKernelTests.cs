@@ -14,8 +14,9 @@ namespace ModelGen.Tests;
 public class RuntimeKernelTests(ITestOutputHelper log)
 {
     const float Guard = 12345.678f;
-    // -1 = the widest this machine has; -2 = the widest with the masked im2col packing switched off (run-based path)
-    static readonly int[] Widths = { -1, -2, 256, 128, 0 };
+    // -1 = the widest this machine has; -2 = the widest with the dense direct path and the masked im2col packing
+    // switched off (run-based im2col GEMM); -3 = the widest with only the dense direct path off (masked im2col GEMM)
+    static readonly int[] Widths = { -1, -2, -3, 256, 128, 0 };
 
     static float[] Rand(Random r, int n, float scale = 1f)
     {
@@ -38,12 +39,13 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         {
             foreach (var w in Widths)
             {
-                SimdLevel.ForceBits = w == -2 ? -1 : w;
+                SimdLevel.ForceBits = w < -1 ? -1 : w;
                 GemmCore.MaskedIm2Col = w != -2;
+                ConvPlanes.Enabled = w > -2;
                 body(w);
             }
         }
-        finally { SimdLevel.ForceBits = -1; GemmCore.MaskedIm2Col = true; }
+        finally { SimdLevel.ForceBits = -1; GemmCore.MaskedIm2Col = true; ConvPlanes.Enabled = true; }
     }
 
     /// <summary>|actual - expected| &lt;= tol * magnitude (the sum of |terms| that made the value) + 1e-6, and the guard intact.</summary>
@@ -255,6 +257,16 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             S(2, 8, 150, 40, 8, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 8, bias: false),
             // 3x3 convs over 76x32 with 24..96 channels
             S(1, 24, 76, 32, 48, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1), S(1, 96, 19, 8, 96, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1),
+            // dense direct (ConvPlanes): ResNet-8's layers (stride 1 and 2, 8x8 planes), output channels not a multiple
+            // of the 8 (or 6) row tile, asymmetric pads, dilations, strides 2 x 1 and 1 x 2, odd planes, tiny planes,
+            // a plane in several bands, groups, a batch, a tall kernel with stride 2 (DS-CNN's stem)
+            S(1, 16, 32, 32, 16, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1), S(1, 16, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1),
+            S(1, 64, 8, 8, 64, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1), S(1, 32, 16, 16, 64, 3, 3, 2, 2, 1, 1, 1, 1, bias: false),
+            S(1, 9, 13, 19, 13, 3, 3, pt: 2, pl: 0, pb: 0, pr: 2), S(1, 6, 17, 23, 11, 3, 3, pt: 2, pl: 2, pb: 2, pr: 2, dh: 2, dw: 2),
+            S(1, 7, 15, 21, 9, 3, 3, 2, 1, 1, 1, 0, 1), S(1, 7, 15, 21, 9, 3, 3, 1, 2, 0, 1, 1, 0), S(1, 10, 9, 11, 5, 5, 5, 2, 2, 2, 2, 2, 2),
+            S(1, 8, 2, 3, 7, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1), S(1, 12, 1, 1, 17, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1),
+            S(1, 20, 90, 40, 10, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1), S(2, 12, 10, 10, 18, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 2),
+            S(2, 6, 9, 14, 25, 3, 2, 2, 2, 1, 0, 1, 1, bias: false), S(1, 2, 49, 10, 12, 10, 4, 2, 2, 5, 1, 5, 1),
         };
         return list.Select((s, i) => new object[] { s.ToString(), s, i });
     }
@@ -322,6 +334,76 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         }
     }
 
+    /// <summary>
+    /// The dense direct path itself (not a fallback) at each vector width and register tile (8 x 3 vectors with 32
+    /// registers, 6 x 2 at 128 bits), plain, accumulating and with an activation, on shapes whose bands, tails and
+    /// phases differ; and it declines stride 3 along W without writing.
+    /// </summary>
+    [Fact]
+    public unsafe void ConvPlanesTakesDenseShapes()
+    {
+        var act = new Activation(ActivationKind.Clip, -0.5f, 0.7f);
+        var shapes = new[]
+        {
+            new ConvShape(1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true), new ConvShape(1, 16, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true),
+            new ConvShape(1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false), new ConvShape(1, 5, 11, 7, 3, 3, 3, 1, 1, 0, 2, 1, 0, 2, 1, 1, true),
+            new ConvShape(1, 1, 49, 10, 13, 10, 4, 2, 2, 5, 1, 5, 1, 1, 1, 1, true), new ConvShape(1, 24, 60, 30, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true),
+            new ConvShape(1, 6, 4, 4, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, true),
+        };
+        int seed = 100;
+        foreach (var s in shapes)
+        {
+            var rng = new Random(++seed);
+            var x = Rand(rng, s.InC * s.InH * s.InW);
+            var w = Rand(rng, s.OutC * (s.InC / s.Groups) * s.KH * s.KW, 0.5f);
+            var bias = s.Bias ? Rand(rng, s.OutC) : Array.Empty<float>();
+            var (r, g) = ConvRef(s, x, w, bias);
+            var z = Rand(rng, r.Length);
+            foreach (int width in new[] { -1, 256, 128 })
+                foreach (var (a, accumulate) in new[] { (default(Activation), false), (act, true) })
+                {
+                    var y = WithGuard(r.Length);
+                    if (accumulate) z.CopyTo(y, 0);
+                    bool took;
+                    try
+                    {
+                        SimdLevel.ForceBits = width;
+                        fixed (float* px = x, pw = w, pb = bias, py = y)
+                            took = ConvPlanes.TryRun(px, pw, s.Bias ? pb : null, py, s.Groups, s.InC / s.Groups, s.OutC / s.Groups, s.InH, s.InW,
+                                s.KH, s.KW, s.OutH, s.OutW, s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, a, accumulate);
+                    }
+                    finally { SimdLevel.ForceBits = -1; }
+                    Assert.True(took, $"ConvPlanes declined {s} width={width}");
+                    var want = r.Select((v, i) => (double)a.Apply((float)(v + (accumulate ? z[i] : 0)))).ToArray();
+                    Compare($"ConvPlanes {s} {a.Kind} accumulate={accumulate} width={width}", y, r.Length, want,
+                        g.Select((v, i) => v + (accumulate ? Math.Abs(z[i]) : 0)).ToArray(), 4e-6);
+                }
+        }
+        var y3 = WithGuard(2 * 4 * 3);
+        fixed (float* px = new float[2 * 8 * 9], pw = new float[4 * 2 * 9], py = y3)
+            Assert.False(ConvPlanes.TryRun(px, pw, null, py, 1, 2, 4, 8, 9, 3, 3, 3, 3, 2, 3, 0, 0, 1, 1, default, false));
+        Assert.True(y3.Take(24).All(float.IsNaN));
+    }
+
+    /// <summary>Random dense convolutions with 5 to 40 input channels (the direct path's range), vs the reference.</summary>
+    [Fact]
+    public void Conv2DDenseRandomShapes()
+    {
+        var rng = new Random(7);
+        for (int t = 0; t < 40; t++)
+        {
+            int groups = rng.Next(5) == 0 ? 2 : 1, icg = rng.Next(5, 41), ocg = rng.Next(1, 27);
+            int kh = rng.Next(1, 6), kw = rng.Next(1, 6), dh = rng.Next(1, 3), dw = rng.Next(1, 3);
+            if (kh * kw == 1) kw = 3;
+            int ih = rng.Next(1, 40), iw = rng.Next(1, 40);
+            int pt = rng.Next(0, kh), pb = rng.Next(0, kh), pl = rng.Next(0, kw), pr = rng.Next(0, kw);
+            int sh = rng.Next(1, 3), sw = rng.Next(1, 3);
+            if (ih + pt + pb < dh * (kh - 1) + 1 || iw + pl + pr < dw * (kw - 1) + 1) { t--; continue; }
+            var s = new ConvShape(rng.Next(1, 3), icg * groups, ih, iw, ocg * groups, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups, rng.Next(2) == 0);
+            CheckConv(s, 500 + t, allWidths: t % 3 == 0);
+        }
+    }
+
     [Fact]
     public void Conv2DRejectsBadArguments()
     {
@@ -370,6 +452,10 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             new[] { 24, 72, 32, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0 }, new[] { 48, 32, 16, 1, 2, 1, 2, 0, 0, 0, 0, 1, 1, 0, 0 },
             new[] { 3, 7, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0 }, new[] { 2, 7, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 },
             new[] { 2, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 0, 0 }, new[] { 5, 6, 50, 3, 5, 1, 1, 0, 2, 2, 2, 1, 1, 0, 0 },
+            // global pools (one window over each whole plane: one reduction): DS-CNN's, ResNet-8's, MobileNet's, 1x1 planes
+            new[] { 64, 25, 5, 25, 5, 25, 5, 0, 0, 0, 0, 1, 1, 0, 0 }, new[] { 64, 8, 8, 8, 8, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0 },
+            new[] { 256, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 1, 1, 0, 0 }, new[] { 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0 },
+            new[] { 3, 7, 37, 7, 37, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0 },
         };
         for (int t = 0; t < 60; t++)
         {
@@ -452,6 +538,8 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             Conv.Conv2D(x, w.AsSpan(0, 24 * 24), bias, yc, 1, 24, 74, 32, 24, 1, 1, 74, 32, 1, 1, 0, 0, 1, 1, 1);
             Conv.Conv2D(x, w.AsSpan(0, 24 * 9), bias, yc, 1, 24, 74, 32, 24, 3, 3, 37, 16, 2, 2, 1, 1, 1, 1, 24); // direct, stride 2
             Conv.Conv2D(x, w.AsSpan(0, 24 * 9), bias, yc, 1, 1, 74, 32, 24, 3, 3, 37, 16, 2, 2, 1, 1, 1, 1, 1);   // direct stem
+            Conv.Conv2D(x, w, bias, yc, 1, 24, 74, 32, 24, 3, 3, 37, 16, 2, 2, 1, 1, 1, 1, 1, new Activation(ActivationKind.Sigmoid), accumulate: true); // dense direct, stride 2
+            Pool.AveragePool2D(x, yc, 24, 74, 32, 1, 1, 74, 32, 1, 1, 0, 0, 1, 1, false, 0, 0);                 // global
             Pool.MaxPool2D(x, yc, 24, 74, 32, 37, 16, 2, 2, 2, 2, 0, 0, 1, 1);
             Pool.AveragePool2D(x, yc, 24, 74, 32, 37, 16, 3, 3, 2, 2, 1, 1, 1, 1, true, 1, 1);
             Activations.Relu(yc); Activations.LeakyRelu(yc, 0.2f); Activations.Sigmoid(yc); Activations.Tanh(yc);
@@ -522,6 +610,8 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             new ConvShape(1, 6, 12, 21, 12, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 6, false),     // depthwise x2, stride 3 (general)
             new ConvShape(1, 16, 13, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, true),     // depthwise, short rows (direct, flat)
             new ConvShape(1, 3, 19, 22, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true),       // stem, stride 2 (direct, 4 channels)
+            new ConvShape(1, 16, 8, 8, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true),       // dense direct, rows of 8, tail tile
+            new ConvShape(1, 12, 15, 13, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, false),     // dense direct, stride 2
         };
         ForEachWidth(width =>
         {
