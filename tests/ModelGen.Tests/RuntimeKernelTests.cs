@@ -322,6 +322,57 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         }
     }
 
+    /// <summary>Transposed convolution against a direct sum, random geometry (negative pads too) at every width.</summary>
+    [Fact]
+    public void ConvTranspose2DMatchesReference()
+    {
+        var rng = new Random(11);
+        for (int t = 0; t < 60; t++)
+        {
+            int groups = rng.Next(3) == 0 ? rng.Next(1, 4) : 1, icg = rng.Next(1, 6), ocg = rng.Next(1, 5);
+            int batch = rng.Next(1, 3), ih = rng.Next(1, 9), iw = rng.Next(1, 12), kh = rng.Next(1, 5), kw = rng.Next(1, 5);
+            int sh = rng.Next(1, 4), sw = rng.Next(1, 4), dh = rng.Next(1, 3), dw = rng.Next(1, 3);
+            int pt = rng.Next(-1, kh), pl = rng.Next(-1, kw);
+            int oh = sh * (ih - 1) + dh * (kh - 1) + 1 - pt - rng.Next(0, 2), ow = sw * (iw - 1) + dw * (kw - 1) + 1 - pl + rng.Next(-1, 2);
+            if (oh < 1 || ow < 1) { t--; continue; }
+            int inC = icg * groups, outC = ocg * groups;
+            var x = Rand(rng, batch * inC * ih * iw); var w = Rand(rng, inC * ocg * kh * kw);
+            var bias = rng.Next(2) == 0 ? Array.Empty<float>() : Rand(rng, outC);
+            var act = rng.Next(2) == 0 ? default : new Activation(ActivationKind.Relu);
+            int n = batch * outC * oh * ow;
+            var expected = new double[n]; var mag = new double[n];
+            for (int b = 0; b < batch; b++)
+                for (int oc = 0; oc < outC; oc++)
+                    for (int oy = 0; oy < oh; oy++)
+                        for (int ox = 0; ox < ow; ox++)
+                        {
+                            int g = oc / ocg, m = oc % ocg;
+                            double acc = bias.Length == 0 ? 0 : bias[oc], a = Math.Abs(acc);
+                            for (int c = g * icg; c < (g + 1) * icg; c++)
+                                for (int ky = 0; ky < kh; ky++)
+                                    for (int kx = 0; kx < kw; kx++)
+                                    {
+                                        int ty = oy + pt - ky * dh, tx = ox + pl - kx * dw;
+                                        if (ty < 0 || tx < 0 || ty % sh != 0 || tx % sw != 0 || ty / sh >= ih || tx / sw >= iw) continue;
+                                        double v = (double)x[((b * inC + c) * ih + ty / sh) * iw + tx / sw] * w[((c * ocg + m) * kh + ky) * kw + kx];
+                                        acc += v; a += Math.Abs(v);
+                                    }
+                            int o = ((b * outC + oc) * oh + oy) * ow + ox;
+                            expected[o] = act.Kind == ActivationKind.Relu ? Math.Max(acc, 0) : acc;
+                            mag[o] = a;
+                        }
+            string geo = $"batch={batch} in={inC}x{ih}x{iw} out={outC}x{oh}x{ow} k={kh}x{kw} s={sh},{sw} p={pt},{pl} d={dh},{dw} groups={groups}";
+            var scratch = new float[ConvTranspose.ScratchLength(ih, iw, outC, kh, kw, groups)];
+            ForEachWidth(width =>
+            {
+                if (width != -1 && t % 4 != 0) return;
+                var y = WithGuard(n);
+                ConvTranspose.ConvTranspose2D(x, w, bias, y, scratch, batch, inC, ih, iw, outC, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, groups, act);
+                Compare($"ConvTranspose2D {geo} width={width}", y, n, expected, mag);
+            });
+        }
+    }
+
     [Fact]
     public void Conv2DRejectsBadArguments()
     {
