@@ -373,6 +373,47 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         }
     }
 
+    /// <summary>Resize2D against the direct separable sum (random tap tables; gathers on either axis) and GlobalAverage, at every width.</summary>
+    [Fact]
+    public void ResizeAndGlobalAverageMatchReference()
+    {
+        var rng = new Random(12);
+        for (int t = 0; t < 40; t++)
+        {
+            int planes = rng.Next(1, 4), ih = rng.Next(1, 9), iw = rng.Next(1, 12), oh = rng.Next(1, 20), ow = rng.Next(1, 40);
+            bool gh = rng.Next(3) == 0, gw = rng.Next(3) == 0;
+            int th = gh ? 1 : rng.Next(1, 5), tw = gw ? 1 : rng.Next(1, 5);
+            var srcH = Enumerable.Range(0, oh * th).Select(_ => rng.Next(ih) * iw).ToArray();
+            var srcW = Enumerable.Range(0, ow * tw).Select(_ => rng.Next(iw)).ToArray();
+            var wH = gh ? Array.Empty<float>() : Rand(rng, oh * th);
+            var wW = gw ? Array.Empty<float>() : Rand(rng, ow * tw);
+            var x = Rand(rng, planes * ih * iw);
+            int n = planes * oh * ow;
+            var expected = new double[n]; var mag = new double[n];
+            for (int c = 0; c < planes; c++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                        for (int a = 0; a < th; a++)
+                            for (int b = 0; b < tw; b++)
+                            {
+                                double v = (gh ? 1 : wH[oy * th + a]) * (gw ? 1 : wW[ox * tw + b]) * x[c * ih * iw + srcH[oy * th + a] + srcW[ox * tw + b]];
+                                expected[(c * oh + oy) * ow + ox] += v; mag[(c * oh + oy) * ow + ox] += Math.Abs(v);
+                            }
+            var scratch = new float[ModelGen.Runtime.Resize.ScratchLength(ih, ow, gh && gw)];
+            ForEachWidth(width =>
+            {
+                var y = WithGuard(n);
+                ModelGen.Runtime.Resize.Resize2D(x, y, scratch, planes, ih, iw, oh, ow, srcH, wH, th, srcW, wW, tw);
+                Compare($"Resize2D planes={planes} in={ih}x{iw} out={oh}x{ow} taps={th}x{tw} width={width}", y, n, expected, mag);
+                var g = WithGuard(planes);
+                Pool.GlobalAverage(x, g, planes, ih * iw);
+                var ge = Enumerable.Range(0, planes).Select(c => x.Skip(c * ih * iw).Take(ih * iw).Sum(v => (double)v) / (ih * iw)).ToArray();
+                var gm = Enumerable.Range(0, planes).Select(c => x.Skip(c * ih * iw).Take(ih * iw).Sum(v => Math.Abs((double)v)) / (ih * iw)).ToArray();
+                Compare($"GlobalAverage planes={planes} size={ih * iw} width={width}", g, planes, ge, gm);
+            });
+        }
+    }
+
     [Fact]
     public void Conv2DRejectsBadArguments()
     {
