@@ -1,10 +1,11 @@
 using System;
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ModelGen.Runtime;
 
 /// <summary>Separable resizing of NCHW planes (float32) from per-axis tap tables computed at build time.</summary>
-public static class Resize
+public static unsafe class Resize
 {
     /// <summary>Floats of scratch <see cref="Resize2D"/> needs: inH * outW, or none when both axes gather.</summary>
     public static int ScratchLength(int inH, int outW, bool gatherBoth) => gatherBoth ? 0 : inH * outW;
@@ -31,46 +32,89 @@ public static class Resize
         for (int i = 0; i < srcH.Length; i++) if ((uint)srcH[i] >= (uint)(inH * inW) || srcH[i] % inW != 0) throw new ArgumentException("Resize2D: row offset out of range", nameof(srcH));
         for (int i = 0; i < srcW.Length; i++) if ((uint)srcW[i] >= (uint)inW) throw new ArgumentException("Resize2D: column out of range", nameof(srcW));
 
-        for (int c = 0; c < planes; c++)
+        fixed (float* px = x, py = y, ps = scratch, pwh = wH, pww = wW)
+        fixed (int* psh = srcH, psw = srcW)
         {
-            var xp = x.Slice(c * inH * inW, inH * inW);
-            var yp = y.Slice(c * outH * outW, outH * outW);
-            if (gatherH && gatherW)
+            var g = new Geometry { Planes = planes, InH = inH, InW = inW, OutH = outH, OutW = outW, TapsH = tapsH, TapsW = tapsW,
+                SrcH = psh, SrcW = psw, WH = gatherH ? null : pwh, WW = gatherW ? null : pww };
+            switch (SimdLevel.Bits)
             {
-                for (int oy = 0; oy < outH; oy++)
+                case 512: Run<V512, Vector512<float>>(px, py, ps, g); break;
+                case 256: Run<V256, Vector256<float>>(px, py, ps, g); break;
+                case 128: Run<V128, Vector128<float>>(px, py, ps, g); break;
+                default: Run<V0, float>(px, py, ps, g); break;
+            }
+        }
+    }
+
+    struct Geometry
+    {
+        public int Planes, InH, InW, OutH, OutW, TapsH, TapsW;
+        public int* SrcH, SrcW;
+        /// <summary>Null for a gather.</summary>
+        public float* WH, WW;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Run<S, TV>(float* x, float* y, float* tmp, Geometry g) where S : struct, ISimd<TV> where TV : struct
+    {
+        int inW = g.InW, outW = g.OutW, l = S.Lanes;
+        for (int c = 0; c < g.Planes; c++)
+        {
+            float* xp = x + (nint)c * g.InH * inW;
+            float* yp = y + (nint)c * g.OutH * outW;
+            if (g.WH == null && g.WW == null)
+            {
+                for (int oy = 0; oy < g.OutH; oy++)
                 {
-                    var yr = yp.Slice(oy * outW, outW);
+                    float* yr = yp + (nint)oy * outW;
                     // nearest upsampling repeats rows: copy the row just written
-                    if (oy > 0 && srcH[oy] == srcH[oy - 1]) { yp.Slice((oy - 1) * outW, outW).CopyTo(yr); continue; }
-                    var xr = xp.Slice(srcH[oy], inW);
-                    for (int ox = 0; ox < outW; ox++) yr[ox] = xr[srcW[ox]];
+                    if (oy > 0 && g.SrcH[oy] == g.SrcH[oy - 1]) { Buffer.MemoryCopy(yr - outW, yr, outW * 4L, outW * 4L); continue; }
+                    float* xr = xp + g.SrcH[oy];
+                    for (int ox = 0; ox < outW; ox++) yr[ox] = xr[g.SrcW[ox]];
                 }
                 continue;
             }
             // horizontal: every input row to outW columns
-            for (int r = 0; r < inH; r++)
+            for (int r = 0; r < g.InH; r++)
             {
-                var xr = xp.Slice(r * inW, inW);
-                var tr = scratch.Slice(r * outW, outW);
-                if (gatherW) { for (int ox = 0; ox < outW; ox++) tr[ox] = xr[srcW[ox]]; continue; }
-                for (int ox = 0; ox < outW; ox++)
-                {
-                    int at = ox * tapsW;
-                    float acc = wW[at] * xr[srcW[at]];
-                    for (int t = 1; t < tapsW; t++) acc += wW[at + t] * xr[srcW[at + t]];
-                    tr[ox] = acc;
-                }
+                float* xr = xp + (nint)r * inW;
+                float* tr = tmp + (nint)r * outW;
+                int* sw = g.SrcW;
+                float* ww = g.WW;
+                if (ww == null) for (int ox = 0; ox < outW; ox++) tr[ox] = xr[sw[ox]];
+                else if (g.TapsW == 2) for (int ox = 0; ox < outW; ox++) tr[ox] = ww[2 * ox] * xr[sw[2 * ox]] + ww[2 * ox + 1] * xr[sw[2 * ox + 1]];
+                else
+                    for (int ox = 0; ox < outW; ox++)
+                    {
+                        int at = ox * g.TapsW;
+                        float acc = ww[at] * xr[sw[at]];
+                        for (int t = 1; t < g.TapsW; t++) acc += ww[at + t] * xr[sw[at + t]];
+                        tr[ox] = acc;
+                    }
             }
             // vertical: weighted sums of whole rows
-            for (int oy = 0; oy < outH; oy++)
+            for (int oy = 0; oy < g.OutH; oy++)
             {
-                var yr = yp.Slice(oy * outW, outW);
-                int at = oy * tapsH;
-                var t0 = scratch.Slice(srcH[at] / inW * outW, outW);
-                if (gatherH) { t0.CopyTo(yr); continue; }
-                TensorPrimitives.Multiply(t0, wH[at], yr);
-                for (int t = 1; t < tapsH; t++)
-                    TensorPrimitives.MultiplyAdd(scratch.Slice(srcH[at + t] / inW * outW, outW), wH[at + t], yr, yr);
+                float* yr = yp + (nint)oy * outW;
+                int at = oy * g.TapsH;
+                float* t0 = tmp + (nint)(g.SrcH[at] / inW) * outW;
+                if (g.WH == null) { Buffer.MemoryCopy(t0, yr, outW * 4L, outW * 4L); continue; }
+                float w0 = g.WH[at];
+                var v0 = S.Splat(w0);
+                int ox = 0;
+                for (; ox + l <= outW; ox += l)
+                {
+                    var acc = S.Mul(v0, S.Load(t0 + ox));
+                    for (int t = 1; t < g.TapsH; t++) acc = S.Fma(S.Splat(g.WH[at + t]), S.Load(tmp + (nint)(g.SrcH[at + t] / inW) * outW + ox), acc);
+                    S.Store(yr + ox, acc);
+                }
+                for (; ox < outW; ox++)
+                {
+                    float acc = w0 * t0[ox];
+                    for (int t = 1; t < g.TapsH; t++) acc += g.WH[at + t] * tmp[(nint)(g.SrcH[at + t] / inW) * outW + ox];
+                    yr[ox] = acc;
+                }
             }
         }
     }
