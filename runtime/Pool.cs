@@ -32,6 +32,15 @@ public static unsafe class Pool
             Run(false, px, py, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW, countIncludePad, padBottom, padRight);
     }
 
+    /// <summary>Global average pooling: y[c] = mean of plane c of x (planes of planeSize contiguous floats). Allocation-free.</summary>
+    public static void GlobalAverage(ReadOnlySpan<float> x, Span<float> y, int planes, int planeSize)
+    {
+        if (planes < 0 || planeSize <= 0) throw new ArgumentOutOfRangeException(nameof(planes), "GlobalAverage: invalid geometry");
+        if (x.Length < (long)planes * planeSize) throw new ArgumentException("GlobalAverage: x too small", nameof(x));
+        if (y.Length < planes) throw new ArgumentException("GlobalAverage: y too small", nameof(y));
+        for (int c = 0; c < planes; c++) y[c] = System.Numerics.Tensors.TensorPrimitives.Sum(x.Slice(c * planeSize, planeSize)) / planeSize;
+    }
+
     static void Check(int xLen, int yLen, int planes, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
     {
         if (planes < 0 || inH <= 0 || inW <= 0 || outH < 0 || outW < 0 || kH <= 0 || kW <= 0 || sh <= 0 || sw <= 0 || pt < 0 || pl < 0 || dh <= 0 || dw <= 0)

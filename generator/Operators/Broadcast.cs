@@ -15,6 +15,24 @@ public static class Broadcast
     /// </summary>
     public static void Emit(EmitContext e, Value output, IReadOnlyList<Value> inputs, Func<string[], string> expr)
     {
+        var (dims, strides) = Merge(output, inputs);
+        var w = e.W;
+        var vars = dims.Select(_ => e.Var("i")).ToArray();
+        for (int d = 0; d < dims.Count; d++) w.Open($"for (int {vars[d]} = 0; {vars[d]} < {dims[d]}; {vars[d]}++)");
+        var outStr = new int[dims.Count];
+        for (int d = dims.Count - 1, acc = 1; d >= 0; d--) { outStr[d] = acc; acc *= dims[d]; }
+        string Index(IList<int> st) => Idx.Sum(Enumerable.Range(0, dims.Count).Select(d => Idx.Mul(vars[d], st[d])).ToArray());
+        var args = inputs.Select((v, k) => e.At(v, Index(strides[k]))).ToArray();
+        w.Line($"{e.At(output, Index(outStr))} = {expr(args)};");
+        for (int d = 0; d < dims.Count; d++) w.Close();
+    }
+
+    /// <summary>
+    /// The output's loop nest with adjacent dimensions merged where they are contiguous for every operand (or broadcast
+    /// in both): the merged sizes, and per input its element stride along each (0 where it broadcasts).
+    /// </summary>
+    internal static (List<int> Dims, List<List<int>> Strides) Merge(Value output, IReadOnlyList<Value> inputs)
+    {
         var dims = new List<int>();
         var strides = inputs.Select(_ => new List<int>()).ToList();
         var outShape = output.Shape;
@@ -41,15 +59,7 @@ public static class Broadcast
                 for (int k = 0; k < inputs.Count; k++) strides[k].Add(inStrides[k][d]);
             }
         }
-        var w = e.W;
-        var vars = dims.Select(_ => e.Var("i")).ToArray();
-        for (int d = 0; d < dims.Count; d++) w.Open($"for (int {vars[d]} = 0; {vars[d]} < {dims[d]}; {vars[d]}++)");
-        var outStr = new int[dims.Count];
-        for (int d = dims.Count - 1, acc = 1; d >= 0; d--) { outStr[d] = acc; acc *= dims[d]; }
-        string Index(IList<int> st) => Idx.Sum(Enumerable.Range(0, dims.Count).Select(d => Idx.Mul(vars[d], st[d])).ToArray());
-        var args = inputs.Select((v, k) => e.At(v, Index(strides[k]))).ToArray();
-        w.Line($"{e.At(output, Index(outStr))} = {expr(args)};");
-        for (int d = 0; d < dims.Count; d++) w.Close();
+        return (dims, strides);
     }
 
     /// <summary>For each output element (row-major), the flat index of each input under broadcasting.</summary>

@@ -92,8 +92,19 @@ public sealed class ConvTranspose : Operator
                 p.PadHead[i] = pads[i];
             }
         }
+        FusedActivation.Of(n);
         n.State = p;
         SetOut(n, 0, x.Type, new[] { p.N, p.M }.Concat(p.Out).ToArray());
+    }
+
+    /// <summary>The Net profile's runtime kernel (float, 1-D or 2-D) and the columns its GEMM writes.</summary>
+    static bool UsesKernel(Node n, TargetProfile profile) => profile == TargetProfile.Net && n.In(0).Type == DType.Float && ((Plan)n.State).Rank <= 2;
+
+    public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
+    {
+        if (!UsesKernel(n, profile)) return base.Scratch(n, profile);
+        var p = (Plan)n.State;
+        return (DType.Float, p.Mg * p.Kernel.Aggregate(1, (a, v) => a * v) * p.In.Aggregate(1, (a, v) => a * v));
     }
 
     static int[] Ints(Node n, string name, int count, int dflt)
@@ -142,6 +153,7 @@ public sealed class ConvTranspose : Operator
                     y.Set((bn * p.M + m) * outSz + of, acc);
                 }
             }
+        FusedActivation.ApplyTo(n, y);
         return new[] { y };
     }
 
@@ -157,6 +169,7 @@ public sealed class ConvTranspose : Operator
     /// </summary>
     public override void Emit(Node n, EmitContext e)
     {
+        if (UsesKernel(n, e.Profile)) { EmitKernel(n, e); return; }
         var p = (Plan)n.State;
         var x = n.In(0); var wt = n.In(1); var b = n.In(2); var y = n.Out();
         var w = e.W;
@@ -182,6 +195,7 @@ public sealed class ConvTranspose : Operator
         var z = e.Var("z");
         var bias = b != null ? e.At(b, Idx.Sum(Term(g, p.Mg), m)) : EmitContext.Lit(t, 0);
         w.Line($"for (int {z} = 0; {z} < {outSz}; {z}++) {e.At(y, Idx.Sum(yb, z))} = {bias};");
+        int planeLoops = closes;
         var c = Loop("c", p.Cg);
         var kv = new string[p.Rank];
         for (int j = 0; j < p.Rank; j++) kv[j] = Loop("k", p.Kernel[j]);
@@ -232,6 +246,28 @@ public sealed class ConvTranspose : Operator
         var xIdx = Idx.Sum(new[] { Term(bn, (long)p.C * inSz), Term(g, (long)p.Cg * inSz), Term(c, inSz) }.Concat(iv.Select((v, j) => Term(v, inSt[j]))).ToArray());
         var dst = e.At(y, yIdx);
         w.Line($"{dst} += {e.At(x, xIdx)} * {wv};");
-        for (int i = 0; i < inner + closes; i++) w.Close();
+        for (int i = 0; i < inner; i++) w.Close();
+        // a fused activation once the plane is complete (every kernel position adds onto it)
+        var act = FusedActivation.Of(n);
+        if (act != null)
+        {
+            for (; closes > planeLoops; closes--) w.Close();
+            var av = e.Var("a");
+            var t2 = DTypes.CsName(t);
+            w.Line($"for (int {z} = 0; {z} < {outSz}; {z}++) {{ {t2} {av} = {e.At(y, Idx.Sum(yb, z))}; {e.At(y, Idx.Sum(yb, z))} = {act.Expr(e, t, av)}; }}");
+        }
+        for (int i = 0; i < closes; i++) w.Close();
+    }
+
+    /// <summary>Net profile: ModelGen.Runtime.ConvTranspose (a 1-D transposed convolution is a 2-D one of height 1).</summary>
+    void EmitKernel(Node n, EmitContext e)
+    {
+        var p = (Plan)n.State;
+        var b = n.In(2);
+        int Ax(int[] v, int j, int dflt) => p.Rank == 2 ? v[j] : j == 0 ? dflt : v[0];
+        e.W.Line($"ModelGen.Runtime.ConvTranspose.ConvTranspose2D({e.Span(n.In(0))}, {e.Span(n.In(1))}, {(b == null ? "default" : e.Span(b))}, {e.Span(n.Out())}, {e.Span(e.Scratch(n))}, " +
+            $"batch: {p.N}, inC: {p.C}, inH: {Ax(p.In, 0, 1)}, inW: {Ax(p.In, 1, 1)}, outC: {p.M}, kH: {Ax(p.Kernel, 0, 1)}, kW: {Ax(p.Kernel, 1, 1)}, " +
+            $"outH: {Ax(p.Out, 0, 1)}, outW: {Ax(p.Out, 1, 1)}, strideH: {Ax(p.Strides, 0, 1)}, strideW: {Ax(p.Strides, 1, 1)}, " +
+            $"padTop: {Ax(p.PadHead, 0, 0)}, padLeft: {Ax(p.PadHead, 1, 0)}, dilH: {Ax(p.Dilations, 0, 1)}, dilW: {Ax(p.Dilations, 1, 1)}, groups: {p.Group}{FusedActivation.NetArg(n)});");
     }
 }

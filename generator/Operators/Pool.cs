@@ -296,6 +296,12 @@ public sealed class GlobalPool : Operator
         var w = e.W;
         int planes = y.Length, plane = planes == 0 ? 0 : x.Length / planes;
         if (planes == 0) return;
+        if (e.Net && _kind == PoolKind.Average && t == DType.Float && plane >= 16)
+        {
+            // Net profile: a SIMD sum per plane
+            w.Line($"ModelGen.Runtime.Pool.GlobalAverage({e.Span(x)}, {e.Span(y)}, {planes}, {plane});");
+            return;
+        }
         string c = "0";
         if (planes > 1) { c = e.Var("c"); w.Open($"for (int {c} = 0; {c} < {planes}; {c}++)"); }
         var acc = e.Var("acc");

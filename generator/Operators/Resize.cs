@@ -461,11 +461,42 @@ public sealed class Resize : Operator
 
     // ---------------- emission ----------------
 
+    /// <summary>
+    /// The Net profile's runtime kernel: float, the last two axes resized (by any mode), the others unchanged, nothing
+    /// extrapolated (the common 2-D up/downsampling of NCHW images).
+    /// </summary>
+    static bool UsesKernel(Node n, TargetProfile profile)
+    {
+        var p = (Plan)n.State;
+        int r = p.Axes.Length;
+        if (profile != TargetProfile.Net || n.In(0).Type != DType.Float || r < 2 || n.Out().Length == 0) return false;
+        if (p.Axes.Any(a => a.Extrapolates || a.In == 0)) return false;
+        for (int d = 0; d < r - 2; d++) if (!p.Axes[d].Identity) return false;
+        return !p.Axes[r - 2].Identity && !p.Axes[r - 1].Identity;
+    }
+
+    public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
+    {
+        if (!UsesKernel(n, profile)) return base.Scratch(n, profile);
+        var p = (Plan)n.State;
+        AxisTable h = p.Axes[p.Axes.Length - 2], w = p.Axes[p.Axes.Length - 1];
+        return (DType.Float, h.Gather && w.Gather ? 0 : h.In * w.Out);
+    }
+
     public override void Emit(Node n, EmitContext e)
     {
         var p = (Plan)n.State;
         var x = n.In(0); var y = n.Out();
         if (y.Length == 0) return;
+        if (UsesKernel(n, e.Profile))
+        {
+            AxisTable ah = p.Axes[p.Axes.Length - 2], aw = p.Axes[p.Axes.Length - 1];
+            string Weights(AxisTable a) => a.Gather ? "default" : e.Span(a.WConst);
+            var scratch = ah.Gather && aw.Gather ? "default" : e.Span(e.Scratch(n));
+            e.W.Line($"ModelGen.Runtime.Resize.Resize2D({e.Span(x)}, {e.Span(y)}, {scratch}, planes: {x.Length / (ah.In * aw.In)}, inH: {ah.In}, inW: {aw.In}, outH: {ah.Out}, outW: {aw.Out}, " +
+                $"srcH: {e.Span(ah.SrcConst)}, wH: {Weights(ah)}, tapsH: {ah.Taps}, srcW: {e.Span(aw.SrcConst)}, wW: {Weights(aw)}, tapsW: {aw.Taps});");
+            return;
+        }
         var w = e.W;
         int r = p.Axes.Length;
         var xs = Shape.Strides(x.Shape); var ys = Shape.Strides(y.Shape);

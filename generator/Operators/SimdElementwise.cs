@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using ModelGen.Compiler.Emit;
 using ModelGen.Compiler.IR;
 
@@ -42,8 +43,35 @@ static class SimdElementwise
         // an operand with the output's element count has the output's layout (broadcasting only adds leading 1s)
         string Operand(Value v) => v.Length == y.Length ? e.Span(v) : v.Length == 1 ? e.At(v, "0") : null;
         var sa = Operand(a); var sb = Operand(b);
-        if (sa == null || sb == null || a.Length == 1 && b.Length == 1) return false;
+        if (a.Length == 1 && b.Length == 1) return false;
+        if (sa == null || sb == null) return TryRows(e, op, a, b, y);
         e.W.Line($"ModelGen.Runtime.Elementwise.Binary(ModelGen.Runtime.BinaryOp.{op}, {sa}, {sb}, {e.Span(y)});");
+        return true;
+    }
+
+    /// <summary>
+    /// Broadcasting where, after merging dimensions, every operand is contiguous or constant along the innermost one
+    /// (per-channel [N, C, H, W] * [1, C, 1, 1] as in squeeze-excite, a row added to every row): loops over the outer
+    /// dimensions, one SIMD call per row of at least 16.
+    /// </summary>
+    static bool TryRows(EmitContext e, string op, Value a, Value b, Value y)
+    {
+        var (dims, strides) = Broadcast.Merge(y, new[] { a, b });
+        int last = dims.Count - 1, inner = last < 0 ? 0 : dims[last];
+        if (last < 1 || inner < 16 || strides[0][last] > 1 || strides[1][last] > 1) return false;
+        var w = e.W;
+        var vars = new string[last];
+        for (int d = 0; d < last; d++)
+        {
+            vars[d] = e.Var("r");
+            w.Open($"for (int {vars[d]} = 0; {vars[d]} < {dims[d]}; {vars[d]}++)");
+        }
+        string Offset(IList<int> st) => Idx.Sum(Enumerable.Range(0, last).Select(d => Idx.Mul(vars[d], st[d])).ToArray());
+        var outStr = new int[last];
+        for (int d = last - 1, acc = inner; d >= 0; d--) { outStr[d] = acc; acc *= dims[d]; }
+        string Row(Value v, IList<int> st) => st[last] == 0 ? e.At(v, Offset(st)) : $"{e.Span(v)}.Slice({Offset(st)}, {inner})";
+        w.Line($"ModelGen.Runtime.Elementwise.Binary(ModelGen.Runtime.BinaryOp.{op}, {Row(a, strides[0])}, {Row(b, strides[1])}, {e.Span(y)}.Slice({Offset(outStr)}, {inner}));");
+        for (int d = 0; d < last; d++) w.Close();
         return true;
     }
 }

@@ -7,7 +7,7 @@ using static ModelGen.Compiler.Passes.PassUtil;
 namespace ModelGen.Compiler.Passes;
 
 /// <summary>
-/// A float Conv, Gemm or MatMul followed by Relu, Clip (constant bounds; Relu6), LeakyRelu, Sigmoid, Tanh,
+/// A float Conv, ConvTranspose, Gemm or MatMul followed by Relu, Clip (constant bounds; Relu6), LeakyRelu, Sigmoid, Tanh,
 /// HardSigmoid, HardSwish, or x * Sigmoid(x) (SiLU), whose result is read by that activation alone and is not a graph
 /// output, becomes one node carrying the activation (<see cref="FusedActivation"/>): the kernels apply it as they store
 /// each output, so the intermediate tensor and its second pass over memory disappear.
@@ -20,7 +20,7 @@ public sealed class ActivationFusion : IPass
 
     static bool TryFuse(Graph g, Uses uses, Node p)
     {
-        if (!(Is(p, "Conv") || Is(p, "Gemm") || Is(p, "MatMul")) || p.Outputs.Count != 1 || p.Has(FusedActivation.KindAttr)) return false;
+        if (!(Is(p, "Conv") || Is(p, "ConvTranspose") || Is(p, "Gemm") || Is(p, "MatMul")) || p.Outputs.Count != 1 || p.Has(FusedActivation.KindAttr)) return false;
         var x = p.Out();
         if (!DTypes.IsFloat(x.Type) || uses.IsGraphOutput(x)) return false;
         var readers = uses.Of(x);

@@ -8,7 +8,8 @@ namespace ModelGen.Compiler.Passes;
 
 /// <summary>
 /// Folds an inference BatchNormalization into the Conv, Gemm or 2-D MatMul (constant weights) that feeds it:
-/// with f = scale / sqrt(var + eps) per output channel, W' = W * f and B' = (B - mean) * f + beta.
+/// with f = scale / sqrt(var + eps) per output channel, W' = W * f and B' = (B - mean) * f + beta. A ConvTranspose's W is
+/// [C, M/group, k...]: output channel g * M/group + m scales W along axis 1 within input-channel group g.
 /// </summary>
 public sealed class ConvBatchNormFolding : IPass
 {
@@ -48,6 +49,26 @@ public sealed class ConvBatchNormFolding : IPass
             var nb = w.Const.Like(new[] { c });
             for (int k = 0; k < c; k++) nb.Set(k, (b == null ? 0 : b.Const.GetDouble(k)) * f[k] + shift[k]);
             var node = MakeIn(p.Domain, "Conv", p.Opset, p.Name, new[] { p.In(0), Const(w.Name + "_bnfold", nw), Const(name + "_bias", nb) }, new[] { y },
+                p.Attributes.Values.ToArray());
+            Replace(g, new[] { p, bn }, node);
+            return true;
+        }
+        if (Is(p, "ConvTranspose"))
+        {
+            var w = p.In(1); var b = p.In(2);
+            if (w == null || !w.IsConst || w.Shape.Length < 3 || b != null && (!b.IsConst || b.Length != c)) return false;
+            int mg = w.Shape[1], k = w.Length / (w.Shape[0] * mg), group = (int)p.Int("group", 1);
+            if (group < 1 || mg * group != c || w.Shape[0] % group != 0) return false;
+            int cg = w.Shape[0] / group;
+            var nw = w.Const.Like(w.Shape);
+            for (int i = 0; i < w.Length; i++)
+            {
+                int ic = i / (mg * k), m = i / k % mg;
+                nw.Set(i, w.Const.GetDouble(i) * f[ic / cg * mg + m]);
+            }
+            var nb = w.Const.Like(new[] { c });
+            for (int m = 0; m < c; m++) nb.Set(m, (b == null ? 0 : b.Const.GetDouble(m)) * f[m] + shift[m]);
+            var node = MakeIn(p.Domain, "ConvTranspose", p.Opset, p.Name, new[] { p.In(0), Const(w.Name + "_bnfold", nw), Const(name + "_bias", nb) }, new[] { y },
                 p.Attributes.Values.ToArray());
             Replace(g, new[] { p, bn }, node);
             return true;

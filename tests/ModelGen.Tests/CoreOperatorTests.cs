@@ -17,6 +17,29 @@ public class CoreOperatorTests
         OpCheck.AgainstOrt(m, Ort.Random(24, 1), Ort.Random(3, 2));
     }
 
+    /// <summary>
+    /// Broadcasts whose innermost merged dimension is contiguous or constant in every operand (per-channel scale as in
+    /// squeeze-excite, a row on every row, an outer product) run row by row through the Net profile's SIMD kernel.
+    /// </summary>
+    [Theory]
+    [InlineData("Mul", new[] { 1, 8, 5, 6 }, new[] { 1, 8, 1, 1 })]
+    [InlineData("Add", new[] { 4, 20 }, new[] { 20 })]
+    [InlineData("Sub", new[] { 2, 3, 17 }, new[] { 3, 1 })]
+    [InlineData("Div", new[] { 3, 1 }, new[] { 1, 20 })]
+    [InlineData("Max", new[] { 1, 4, 1, 1 }, new[] { 2, 4, 5, 4 })]
+    [InlineData("Min", new[] { 2, 1, 16 }, new[] { 2, 3, 16 })]
+    public void BroadcastRowsRunThroughSimd(string op, int[] aShape, int[] bShape)
+    {
+        var m = new OnnxBuilder().Input("a", DType.Float, aShape).Input("b", DType.Float, bShape)
+            .Node(op, new[] { "a", "b" }, new[] { "y" }).Output("y").Build();
+        var r = ModelGen.Compiler.ModelCompiler.Compile(m, "m.onnx", new ModelGen.Compiler.ModelOptions());
+        Assert.Contains("ModelGen.Runtime.Elementwise.Binary(ModelGen.Runtime.BinaryOp." + op, r.Source);
+        int na = aShape.Aggregate(1, (x, y) => x * y), nb = bShape.Aggregate(1, (x, y) => x * y);
+        var b = Ort.Random(nb, 2);
+        if (op == "Div") b = b.Select(v => v < 0 ? v - 0.5f : v + 0.5f).ToArray();
+        OpCheck.AgainstOrt(m, Ort.Random(na, 1), b);
+    }
+
     [Fact]
     public void GemmTransposedWithBias()
     {

@@ -70,6 +70,29 @@ public class PassTests(ITestOutputHelper log)
         Numerics(m, 1e-5, Ort.Random(108, 7));
     }
 
+    /// <summary>ConvTranspose's W is [C, M/group, kH, kW]: the fold scales axis 1 per group; the Relu then fuses into it.</summary>
+    [Theory]
+    [InlineData(1L, true)]
+    [InlineData(2L, false)]
+    public void ConvTransposeBatchNormFoldsAndReluFuses(long group, bool bias)
+    {
+        var b = new OnnxBuilder()
+            .Input("x", DType.Float, 1, 4, 5, 5)
+            .Initializer("w", new[] { 4, 3, 3, 3 }, Ort.Random(108, 1))
+            .Initializer("s", new[] { 3 * (int)group }, Ort.Random(3 * (int)group, 2)).Initializer("b", new[] { 3 * (int)group }, Ort.Random(3 * (int)group, 3))
+            .Initializer("m", new[] { 3 * (int)group }, Ort.Random(3 * (int)group, 4)).Initializer("v", new[] { 3 * (int)group }, Positive(3 * (int)group, 5));
+        if (bias) b.Initializer("cb", new[] { 3 * (int)group }, Ort.Random(3 * (int)group, 9));
+        var m = b.Node("ConvTranspose", bias ? new[] { "x", "w", "cb" } : new[] { "x", "w" }, new[] { "c" },
+                ("strides", new long[] { 2, 2 }), ("pads", new long[] { 1, 1, 1, 1 }), ("output_padding", new long[] { 1, 1 }), ("group", group))
+            .Node("BatchNormalization", new[] { "c", "s", "b", "m", "v" }, new[] { "y" }, ("epsilon", 1e-3f))
+            .Node("Relu", new[] { "y" }, new[] { "z" })
+            .Output("z").Build();
+        var g = Rewrite(m, "ConvBatchNormFolding", "ConvTranspose,BatchNormalization,Relu", "ConvTranspose,Relu");
+        Pass("ActivationFusion").Run(g);
+        Assert.Equal("ConvTranspose", Ops(g));
+        Numerics(m, 1e-5, Ort.Random(100, 7));
+    }
+
     [Fact]
     public void ConvBatchNormNotFoldedWhenConvOutputIsShared()
     {

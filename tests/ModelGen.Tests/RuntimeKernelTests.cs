@@ -404,6 +404,98 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         }
     }
 
+    /// <summary>Transposed convolution against a direct sum, random geometry (negative pads too) at every width.</summary>
+    [Fact]
+    public void ConvTranspose2DMatchesReference()
+    {
+        var rng = new Random(11);
+        for (int t = 0; t < 60; t++)
+        {
+            int groups = rng.Next(3) == 0 ? rng.Next(1, 4) : 1, icg = rng.Next(1, 6), ocg = rng.Next(1, 5);
+            int batch = rng.Next(1, 3), ih = rng.Next(1, 9), iw = rng.Next(1, 12), kh = rng.Next(1, 5), kw = rng.Next(1, 5);
+            int sh = rng.Next(1, 4), sw = rng.Next(1, 4), dh = rng.Next(1, 3), dw = rng.Next(1, 3);
+            int pt = rng.Next(-1, kh), pl = rng.Next(-1, kw);
+            int oh = sh * (ih - 1) + dh * (kh - 1) + 1 - pt - rng.Next(0, 2), ow = sw * (iw - 1) + dw * (kw - 1) + 1 - pl + rng.Next(-1, 2);
+            if (oh < 1 || ow < 1) { t--; continue; }
+            int inC = icg * groups, outC = ocg * groups;
+            var x = Rand(rng, batch * inC * ih * iw); var w = Rand(rng, inC * ocg * kh * kw);
+            var bias = rng.Next(2) == 0 ? Array.Empty<float>() : Rand(rng, outC);
+            var act = rng.Next(2) == 0 ? default : new Activation(ActivationKind.Relu);
+            int n = batch * outC * oh * ow;
+            var expected = new double[n]; var mag = new double[n];
+            for (int b = 0; b < batch; b++)
+                for (int oc = 0; oc < outC; oc++)
+                    for (int oy = 0; oy < oh; oy++)
+                        for (int ox = 0; ox < ow; ox++)
+                        {
+                            int g = oc / ocg, m = oc % ocg;
+                            double acc = bias.Length == 0 ? 0 : bias[oc], a = Math.Abs(acc);
+                            for (int c = g * icg; c < (g + 1) * icg; c++)
+                                for (int ky = 0; ky < kh; ky++)
+                                    for (int kx = 0; kx < kw; kx++)
+                                    {
+                                        int ty = oy + pt - ky * dh, tx = ox + pl - kx * dw;
+                                        if (ty < 0 || tx < 0 || ty % sh != 0 || tx % sw != 0 || ty / sh >= ih || tx / sw >= iw) continue;
+                                        double v = (double)x[((b * inC + c) * ih + ty / sh) * iw + tx / sw] * w[((c * ocg + m) * kh + ky) * kw + kx];
+                                        acc += v; a += Math.Abs(v);
+                                    }
+                            int o = ((b * outC + oc) * oh + oy) * ow + ox;
+                            expected[o] = act.Kind == ActivationKind.Relu ? Math.Max(acc, 0) : acc;
+                            mag[o] = a;
+                        }
+            string geo = $"batch={batch} in={inC}x{ih}x{iw} out={outC}x{oh}x{ow} k={kh}x{kw} s={sh},{sw} p={pt},{pl} d={dh},{dw} groups={groups}";
+            var scratch = new float[ConvTranspose.ScratchLength(ih, iw, outC, kh, kw, groups)];
+            ForEachWidth(width =>
+            {
+                if (width != -1 && t % 4 != 0) return;
+                var y = WithGuard(n);
+                ConvTranspose.ConvTranspose2D(x, w, bias, y, scratch, batch, inC, ih, iw, outC, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, groups, act);
+                Compare($"ConvTranspose2D {geo} width={width}", y, n, expected, mag);
+            });
+        }
+    }
+
+    /// <summary>Resize2D against the direct separable sum (random tap tables; gathers on either axis) and GlobalAverage, at every width.</summary>
+    [Fact]
+    public void ResizeAndGlobalAverageMatchReference()
+    {
+        var rng = new Random(12);
+        for (int t = 0; t < 40; t++)
+        {
+            int planes = rng.Next(1, 4), ih = rng.Next(1, 9), iw = rng.Next(1, 12), oh = rng.Next(1, 20), ow = rng.Next(1, 40);
+            bool gh = rng.Next(3) == 0, gw = rng.Next(3) == 0;
+            int th = gh ? 1 : rng.Next(1, 5), tw = gw ? 1 : rng.Next(1, 5);
+            var srcH = Enumerable.Range(0, oh * th).Select(_ => rng.Next(ih) * iw).ToArray();
+            var srcW = Enumerable.Range(0, ow * tw).Select(_ => rng.Next(iw)).ToArray();
+            var wH = gh ? Array.Empty<float>() : Rand(rng, oh * th);
+            var wW = gw ? Array.Empty<float>() : Rand(rng, ow * tw);
+            var x = Rand(rng, planes * ih * iw);
+            int n = planes * oh * ow;
+            var expected = new double[n]; var mag = new double[n];
+            for (int c = 0; c < planes; c++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                        for (int a = 0; a < th; a++)
+                            for (int b = 0; b < tw; b++)
+                            {
+                                double v = (gh ? 1 : wH[oy * th + a]) * (gw ? 1 : wW[ox * tw + b]) * x[c * ih * iw + srcH[oy * th + a] + srcW[ox * tw + b]];
+                                expected[(c * oh + oy) * ow + ox] += v; mag[(c * oh + oy) * ow + ox] += Math.Abs(v);
+                            }
+            var scratch = new float[ModelGen.Runtime.Resize.ScratchLength(ih, ow, gh && gw)];
+            ForEachWidth(width =>
+            {
+                var y = WithGuard(n);
+                ModelGen.Runtime.Resize.Resize2D(x, y, scratch, planes, ih, iw, oh, ow, srcH, wH, th, srcW, wW, tw);
+                Compare($"Resize2D planes={planes} in={ih}x{iw} out={oh}x{ow} taps={th}x{tw} width={width}", y, n, expected, mag);
+                var g = WithGuard(planes);
+                Pool.GlobalAverage(x, g, planes, ih * iw);
+                var ge = Enumerable.Range(0, planes).Select(c => x.Skip(c * ih * iw).Take(ih * iw).Sum(v => (double)v) / (ih * iw)).ToArray();
+                var gm = Enumerable.Range(0, planes).Select(c => x.Skip(c * ih * iw).Take(ih * iw).Sum(v => Math.Abs((double)v)) / (ih * iw)).ToArray();
+                Compare($"GlobalAverage planes={planes} size={ih * iw} width={width}", g, planes, ge, gm);
+            });
+        }
+    }
+
     [Fact]
     public void Conv2DRejectsBadArguments()
     {
