@@ -125,6 +125,11 @@ internal static class SimdLevel
         }
     }
 
-    /// <summary>Test hook: forces a narrower path (-1 = automatic). Only ever lowered, never raised past the hardware.</summary>
-    internal static int ForceBits = -1;
+    /// <summary>
+    /// Test hook: forces a narrower path (-1 = automatic) on the calling thread only, so that a test forcing a width
+    /// cannot change the results of another test running in parallel. Only ever lowered, never raised past the hardware.
+    /// </summary>
+    internal static int ForceBits { get => t_forced - 1; set => t_forced = value + 1; }
+
+    [ThreadStatic] static int t_forced; // forced bits + 1; 0 (a new thread's value) = automatic
 }

@@ -15,7 +15,7 @@ namespace ModelGen.Tests;
 /// ONNX Runtime running the same QDQ model (within one quantization step, both profiles), and the integer arithmetic:
 /// ModelGen.Runtime's scalar and SIMD kernels bit-exact against the reference (FixedPoint) at every forced width.
 /// </summary>
-[Collection("RuntimeKernels")] // SimdLevel.ForceBits is process-wide
+[Collection("RuntimeKernels")] // sequential with the kernel tests (SimdLevel.ForceBits is per thread)
 public class QdqLoweringTests(ITestOutputHelper log)
 {
     // ---------- QDQ model building ----------

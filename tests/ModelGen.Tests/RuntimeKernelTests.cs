@@ -10,7 +10,7 @@ namespace ModelGen.Tests;
 /// run-based), with a guard region after
 /// each output to catch out-of-range writes, and a check that the kernels allocate nothing.
 /// </summary>
-[Collection("RuntimeKernels")] // SimdLevel.ForceBits is process-wide: keep these tests sequential
+[Collection("RuntimeKernels")] // SimdLevel.ForceBits is per thread; the collection keeps these heavy tests sequential
 public class RuntimeKernelTests(ITestOutputHelper log)
 {
     const float Guard = 12345.678f;
