@@ -128,6 +128,76 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         log.WriteLine($"{cases} Gemm variants checked");
     }
 
+    /// <summary>Recurrent.MatVec (the recurrence product h R^T + Rb): row counts around the 4-row blocks, k around every vector width, with and without bias, and y as its own bias.</summary>
+    [Fact]
+    public void RecurrentMatVecMatchesReference()
+    {
+        var rng = new Random(11);
+        ForEachWidth(width =>
+        {
+            foreach (int rows in new[] { 1, 3, 4, 7, 96, 192 })
+                foreach (int k in new[] { 1, 3, 4, 7, 8, 15, 16, 24, 33, 64 })
+                {
+                    var x = Rand(rng, k); var w = Rand(rng, rows * k); var bias = Rand(rng, rows);
+                    var r = new double[rows]; var g = new double[rows];
+                    for (int i = 0; i < rows; i++)
+                        for (int p = 0; p < k; p++) { r[i] += (double)x[p] * w[i * k + p]; g[i] += Math.Abs((double)x[p] * w[i * k + p]); }
+                    var y = WithGuard(rows);
+                    Recurrent.MatVec(x, w, default, y, rows, k);
+                    Compare($"MatVec rows={rows} k={k} width={width}", y, rows, r, g);
+                    var rb = r.Select((v, i) => v + bias[i]).ToArray(); var gb = g.Select((v, i) => v + Math.Abs(bias[i])).ToArray();
+                    y = WithGuard(rows);
+                    Recurrent.MatVec(x, w, bias, y, rows, k);
+                    Compare($"MatVec+bias rows={rows} k={k} width={width}", y, rows, rb, gb);
+                    Array.Copy(bias, y, rows);
+                    Recurrent.MatVec(x, w, y.AsSpan(0, rows), y, rows, k);
+                    Compare($"MatVec accumulate rows={rows} k={k} width={width}", y, rows, rb, gb);
+                }
+        });
+    }
+
+    /// <summary>Recurrent.GruStep and LstmStep against the formulas in double, every width, hidden sizes around the vector widths, with and without clip; saturated inputs included.</summary>
+    [Fact]
+    public void RecurrentStepsMatchReference()
+    {
+        static double S(double x) => 1 / (1 + Math.Exp(-x));
+        var rng = new Random(5);
+        ForEachWidth(width =>
+        {
+            foreach (int n in new[] { 1, 3, 4, 5, 8, 13, 16, 24, 31, 64 })
+                foreach (float clip in new[] { float.PositiveInfinity, 0.8f })
+                {
+                    double Cl(double x) => Math.Max(-clip, Math.Min(clip, x));
+                    var xw = Rand(rng, 4 * n, 3f); var hr = Rand(rng, 4 * n, 3f);
+                    if (n > 4) { xw[0] = 120f; xw[1] = -120f; hr[2] = 40f; hr[n + 3] = -95f; }
+                    var h0 = Rand(rng, n); var c0 = Rand(rng, n, 2f);
+                    var want = new double[n]; var ones = Enumerable.Repeat(1.0, n).ToArray();
+                    for (int j = 0; j < n; j++)
+                    {
+                        double z = S(Cl(xw[j] + hr[j])), r = S(Cl(xw[n + j] + hr[n + j]));
+                        double c = Math.Tanh(Cl(xw[2 * n + j] + r * hr[2 * n + j]));
+                        want[j] = (1 - z) * c + z * h0[j];
+                    }
+                    var h = WithGuard(n); Array.Copy(h0, h, n);
+                    Recurrent.GruStep(xw.AsSpan(0, 3 * n), hr.AsSpan(0, 3 * n), h.AsSpan(0, n), clip);
+                    Compare($"GruStep n={n} clip={clip} width={width}", h, n, want, ones, 4e-7);
+                    var wantC = new double[n];
+                    for (int j = 0; j < n; j++)
+                    {
+                        double i = S(Cl(xw[j] + hr[j])), o = S(Cl(xw[n + j] + hr[n + j])), f = S(Cl(xw[2 * n + j] + hr[2 * n + j]));
+                        double g = Math.Tanh(Cl(xw[3 * n + j] + hr[3 * n + j]));
+                        wantC[j] = f * c0[j] + i * g;
+                        want[j] = o * Math.Tanh(wantC[j]);
+                    }
+                    h = WithGuard(n); Array.Copy(h0, h, n);
+                    var cs = WithGuard(n); Array.Copy(c0, cs, n);
+                    Recurrent.LstmStep(xw, hr, cs.AsSpan(0, n), h.AsSpan(0, n), clip);
+                    Compare($"LstmStep c n={n} clip={clip} width={width}", cs, n, wantC, ones, 4e-7);
+                    Compare($"LstmStep h n={n} clip={clip} width={width}", h, n, want, ones, 4e-7);
+                }
+        });
+    }
+
     [Fact]
     public void GemmRandomShapes()
     {
