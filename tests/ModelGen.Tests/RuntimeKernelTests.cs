@@ -198,6 +198,70 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         });
     }
 
+    /// <summary>Transcendental.Softmax against double at every width: row lengths around the vector widths, large and -inf inputs, in place.</summary>
+    [Fact]
+    public void SoftmaxMatchesReference()
+    {
+        var rng = new Random(3);
+        ForEachWidth(width =>
+        {
+            foreach (int d in new[] { 1, 3, 4, 7, 8, 16, 17, 33 })
+            {
+                const int rows = 3;
+                var x = Rand(rng, rows * d, 8f);
+                if (d > 2) { x[1] = float.NegativeInfinity; x[d + 2] = 80f; }
+                var want = new double[rows * d]; var ones = Enumerable.Repeat(1.0, rows * d).ToArray();
+                for (int r = 0; r < rows; r++)
+                {
+                    double mx = x.Skip(r * d).Take(d).Max(), sum = 0;
+                    for (int k = 0; k < d; k++) sum += Math.Exp(x[r * d + k] - mx);
+                    for (int k = 0; k < d; k++) want[r * d + k] = Math.Exp(x[r * d + k] - mx) / sum;
+                }
+                var y = WithGuard(rows * d);
+                Transcendental.Softmax(x, y, rows, d);
+                Compare($"Softmax d={d} width={width}", y, rows * d, want, ones, 2e-7);
+                var inPlace = WithGuard(rows * d); Array.Copy(x, inPlace, rows * d);
+                Transcendental.Softmax(inPlace.AsSpan(0, rows * d), inPlace, rows, d);
+                Compare($"Softmax in place d={d} width={width}", inPlace, rows * d, want, ones, 2e-7);
+                x[0] = float.NaN;
+                Transcendental.Softmax(x, y, rows, d);
+                for (int k = 0; k < d; k++) Assert.True(float.IsNaN(y[k]), $"Softmax d={d} width={width}: NaN in the row, element {k} is {y[k]}");
+            }
+        });
+    }
+
+    /// <summary>Transcendental.Erf against a double reference (series to 3, continued fraction beyond) within float rounding.</summary>
+    [Fact]
+    public void ErfMatchesReference()
+    {
+        static double Ref(double x)
+        {
+            double a = Math.Abs(x), r;
+            if (a < 3)
+            {
+                double term = a, sum = a;
+                for (int n = 1; n < 200; n++) { term *= -a * a / n; sum += term / (2 * n + 1); }
+                r = sum * 2 / Math.Sqrt(Math.PI);
+            }
+            else
+            {
+                double f = 0;
+                for (int n = 400; n >= 1; n--) f = n * 0.5 / (a + f);
+                r = 1 - Math.Exp(-a * a) / (a + f) / Math.Sqrt(Math.PI);
+            }
+            return x < 0 ? -r : r;
+        }
+        for (int i = -8000; i <= 8000; i++)
+        {
+            float x = i * 0.001f;
+            double want = Ref(x), got = Transcendental.Erf(x);
+            Assert.True(Math.Abs(got - want) <= 6e-8 * Math.Abs(want) + 1e-30, $"Erf({x}) = {got}, expected {want}");
+        }
+        Assert.True(float.IsNaN(Transcendental.Erf(float.NaN)));
+        Assert.Equal(1f, Transcendental.Erf(float.PositiveInfinity));
+        Assert.Equal(-1f, Transcendental.Erf(float.NegativeInfinity));
+    }
+
     [Fact]
     public void GemmRandomShapes()
     {
