@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Runtime;
 
@@ -45,6 +46,14 @@ public static unsafe class Recurrent
                 s0 = S.Fma(xv, S.Load(w0 + p), s0); s1 = S.Fma(xv, S.Load(w1 + p), s1);
                 s2 = S.Fma(xv, S.Load(w2 + p), s2); s3 = S.Fma(xv, S.Load(w3 + p), s3);
             }
+            if (kv == k && (typeof(TV) == typeof(Vector512<float>) || typeof(TV) == typeof(Vector256<float>)) && Avx.IsSupported)
+            {
+                // the four horizontal sums together: three hadds instead of a shuffle tree per row
+                Vector128<float> v = Sum4(s0, s1, s2, s3);
+                if (bias != null) v += Vector128.Load(bias + r);
+                v.Store(y + r);
+                continue;
+            }
             float r0 = S.Sum(s0), r1 = S.Sum(s1), r2 = S.Sum(s2), r3 = S.Sum(s3);
             for (int p = kv; p < k; p++)
             {
@@ -63,6 +72,28 @@ public static unsafe class Recurrent
             for (int p = kv; p < k; p++) r0 += x[p] * w0[p];
             y[r] = bias != null ? r0 + bias[r] : r0;
         }
+    }
+
+    /// <summary>[sum s0, sum s1, sum s2, sum s3] for 512- or 256-bit accumulators (x86 with AVX).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Sum4<TV>(TV s0, TV s1, TV s2, TV s3) where TV : struct
+    {
+        Vector256<float> a0, a1, a2, a3;
+        if (typeof(TV) == typeof(Vector512<float>))
+        {
+            Vector512<float> b0 = Unsafe.As<TV, Vector512<float>>(ref s0), b1 = Unsafe.As<TV, Vector512<float>>(ref s1);
+            Vector512<float> b2 = Unsafe.As<TV, Vector512<float>>(ref s2), b3 = Unsafe.As<TV, Vector512<float>>(ref s3);
+            a0 = b0.GetLower() + b0.GetUpper(); a1 = b1.GetLower() + b1.GetUpper();
+            a2 = b2.GetLower() + b2.GetUpper(); a3 = b3.GetLower() + b3.GetUpper();
+        }
+        else
+        {
+            a0 = Unsafe.As<TV, Vector256<float>>(ref s0); a1 = Unsafe.As<TV, Vector256<float>>(ref s1);
+            a2 = Unsafe.As<TV, Vector256<float>>(ref s2); a3 = Unsafe.As<TV, Vector256<float>>(ref s3);
+        }
+        // hadd(hadd(a0, a1), hadd(a2, a3)) holds, per 128-bit half, the partial sums of a0 a1 a2 a3 in order
+        Vector256<float> h = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
+        return h.GetLower() + h.GetUpper();
     }
 
     /// <summary>
