@@ -111,6 +111,8 @@ public sealed class EmitContext
                 case "Abs": return $"({args[0]} < 0 ? -{args[0]} : {args[0]})";
             }
         }
+        // Net: the runtime's erf (a fixed-length series, not the helper's loop with two divisions per term)
+        if (Net && fn == "Erf") return type == DType.Double ? $"(double)ModelGen.Runtime.Transcendental.Erf((float)({joined}))" : $"ModelGen.Runtime.Transcendental.Erf({joined})";
         if (Portable || PortableMath.NetNeedsHelper(fn))
         {
             if (!PortableMath.Has(fn)) throw new CompileException(Diag.UnsupportedType, $"{fn} is not available in the {Profile} profile");

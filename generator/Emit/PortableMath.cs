@@ -6,7 +6,7 @@ namespace ModelGen.Compiler.Emit;
 /// <summary>
 /// Math helpers written into the generated class. nanoFramework's mscorlib has no System.Math, so the Portable
 /// profile carries its own (double precision inside, float results accurate to about 1 ulp); the Net profile uses
-/// MathF and needs only what MathF lacks (Erf). Only the helpers a model uses are emitted.
+/// MathF, the runtime's Transcendental.Erf, and these helpers only for QMul. Only the helpers a model uses are emitted.
 /// </summary>
 static class PortableMath
 {
@@ -133,8 +133,8 @@ static class PortableMath
 }"),
     };
 
-    /// <summary>Functions MathF does not have: the Net profile emits these helpers too.</summary>
-    public static bool NetNeedsHelper(string fn) => fn == "Erf" || fn == "QMul";
+    /// <summary>Functions neither MathF nor the runtime has: the Net profile emits these helpers too.</summary>
+    public static bool NetNeedsHelper(string fn) => fn == "QMul";
 
     public static void Write(CodeWriter w, IEnumerable<string> used)
     {

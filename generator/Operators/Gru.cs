@@ -17,6 +17,8 @@ public sealed class Gru : Recurrent
     protected override int ExtraScratch(Info f) => f.Hidden; // r . Ht-1, or Ht-1 Rh^T
     protected override string ExtraScratchName => "r . h / h Rh^T";
 
+    protected override string StepKernel(Info f, int d) => f.LinearBeforeReset && ActsAre(f, d, "Sigmoid", "Tanh") ? "GruStep" : null;
+
     protected override void InferExtra(Node n, Info f)
     {
         long lbr = n.Int("linear_before_reset", 0);

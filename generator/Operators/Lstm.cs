@@ -19,6 +19,8 @@ public sealed class Lstm : Recurrent
     protected override string ExtraScratchName => "c";
     protected override int ExtraScratch(Info f) => f.Hidden; // the cell state
 
+    protected override string StepKernel(Info f, int d) => f.P == null && !f.InputForget && ActsAre(f, d, "Sigmoid", "Tanh", "Tanh") ? "LstmStep" : null;
+
     protected override void InferExtra(Node n, Info f)
     {
         f.InitC = n.In(6);

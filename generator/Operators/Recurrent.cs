@@ -15,7 +15,9 @@ namespace ModelGen.Compiler.Operators;
 /// clip and activations and writes the new state and Y[t]. A row with sequence_lens[b] = len stops after len steps
 /// (reverse: it runs t = len-1 .. 0), Y[t >= len] is zero, Y_h/Y_c hold the last valid step (zero when len = 0), as
 /// ONNX Runtime does. Net profile (float): the input projection of all time steps is one
-/// <c>ModelGen.Runtime.Gemm.Run</c> call and each recurrence product a SIMD kernel call; otherwise plain loops.
+/// <c>ModelGen.Runtime.Gemm.Run</c> call and each recurrence product a <c>Recurrent.MatVec</c> call; with the default
+/// activations of the variant PyTorch exports (see <see cref="StepKernel"/>) a step is MatVec (adding Rb) plus one
+/// gate kernel, Wb riding on the input projection. Otherwise plain loops.
 /// </summary>
 public abstract class Recurrent : Operator
 {
@@ -285,10 +287,21 @@ public abstract class Recurrent : Operator
 
     int GateElements(Info f, bool kernel) => (kernel ? f.Seq * f.Batch : 1) * Gates * f.Hidden;
 
+    /// <summary>
+    /// The runtime's whole-step kernel for direction d (ModelGen.Runtime.Recurrent.GruStep or LstmStep), or null:
+    /// the default activations only, and the variant PyTorch exports.
+    /// </summary>
+    protected virtual string StepKernel(Info f, int d) => null;
+
+    /// <summary>Net float and a step kernel for some direction: the step's h R^T + Rb goes to scratch after the rest.</summary>
+    bool AnyStepKernel(Info f, TargetProfile profile) => UseKernel(f, profile) && Enumerable.Range(0, f.Dirs).Any(d => StepKernel(f, d) != null);
+
+    protected static bool ActsAre(Info f, int d, params string[] names) => f.Acts[d].Select(a => a.Name).SequenceEqual(names);
+
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
         var f = Bound(n);
-        return (f.X.Type, GateElements(f, UseKernel(f, profile)) + f.Hidden + ExtraScratch(f));
+        return (f.X.Type, GateElements(f, UseKernel(f, profile)) + f.Hidden + ExtraScratch(f) + (AnyStepKernel(f, profile) ? Gates * f.Hidden : 0));
     }
 
     // ---------- emission ----------
@@ -302,13 +315,16 @@ public abstract class Recurrent : Operator
         var sc = e.Scratch(n);
         int S = f.Seq, B = f.Batch, I = f.Input, H = f.Hidden, D = f.Dirs, GH = Gates * H;
         int hOff = GateElements(f, kernel), extra = hOff + H;
-        w.Line($"// {n.OpType}: seq {S}, batch {B}, input {I}, hidden {H}, {f.Direction}{(f.Layout == 1 ? ", layout 1 (batch first)" : "")}; scratch: {(kernel ? "X W^T of all steps" : "gates")} [{hOff}], h [{H}]{(extra < sc.Length ? $", {ExtraScratchName} [{sc.Length - extra}]" : "")}");
+        w.Line($"// {n.OpType}: seq {S}, batch {B}, input {I}, hidden {H}, {f.Direction}{(f.Layout == 1 ? ", layout 1 (batch first)" : "")}; scratch: {(kernel ? "X W^T of all steps" : "gates")} [{hOff}], h [{H}]{(ExtraScratch(f) > 0 ? $", {ExtraScratchName} [{ExtraScratch(f)}]" : "")}{(extra + ExtraScratch(f) < sc.Length ? $", h R^T [{GH}]" : "")}");
         for (int d = 0; d < D; d++)
         {
             bool reverse = f.Direction == "reverse" || d == 1;
             w.Line($"// direction {d}: {(reverse ? "reverse" : "forward")}");
+            string stepKernel = kernel ? StepKernel(f, d) : null;
+            // with a step kernel, Wb rides on the input projection
+            bool wb = stepKernel != null && f.B != null;
             if (kernel)
-                w.Line($"ModelGen.Runtime.Gemm.Run({e.Span(f.X)}, {Slice(e, f.W, d * GH * I, GH * I)}, default, {Slice(e, sc, 0, S * B * GH)}, {S * B}, {GH}, {I}, transA: false, transB: true, alpha: 1f, beta: 0f, ModelGen.Runtime.BiasKind.None);");
+                w.Line($"ModelGen.Runtime.Gemm.Run({e.Span(f.X)}, {Slice(e, f.W, d * GH * I, GH * I)}, {(wb ? Slice(e, f.B, d * 2 * GH, GH) : "default")}, {Slice(e, sc, 0, S * B * GH)}, {S * B}, {GH}, {I}, transA: false, transB: true, alpha: 1f, beta: {(wb ? "1f" : "0f")}, ModelGen.Runtime.BiasKind.{(wb ? "Row" : "None")});");
             var b = e.Var("b");
             w.Open($"for (int {b} = 0; {b} < {B}; {b}++)");
             string len = S.ToString(CultureInfo.InvariantCulture);
@@ -349,7 +365,8 @@ public abstract class Recurrent : Operator
                 step.YRow = e.Var("y");
                 w.Line($"int {step.YRow} = {YRow(f, d, b, tv)};");
             }
-            EmitStep(n, e, f, step);
+            if (stepKernel != null) EmitStepKernel(e, f, step, stepKernel, extra + ExtraScratch(f));
+            else EmitStep(n, e, f, step);
             w.Close();
             // padding and final state
             if (f.SeqLens != null && f.Y != null)
@@ -375,6 +392,20 @@ public abstract class Recurrent : Operator
             }
             w.Close();
         }
+    }
+
+    /// <summary>One step as runtime calls: hr = h R^T + Rb into scratch at <paramref name="hrOff"/>, then the gate kernel, then Y[t].</summary>
+    void EmitStepKernel(EmitContext e, Info f, Step st, string kernel, int hrOff)
+    {
+        int H = f.Hidden, GH = Gates * H;
+        var hr = Slice(e, st.Scratch, hrOff, GH);
+        var h = Slice(e, st.Scratch, st.H, H);
+        var rb = f.B == null ? "default" : Slice(e, f.B, st.D * 2 * GH + GH, GH);
+        e.W.Line($"ModelGen.Runtime.Recurrent.MatVec({h}, {Slice(e, f.R, st.D * GH * H, GH * H)}, {rb}, {hr}, {GH}, {H});");
+        var clip = f.Clip is float c ? EmitContext.Lit(DType.Float, c) : "float.PositiveInfinity";
+        var cell = HasCell ? Slice(e, st.Scratch, st.C, H) + ", " : "";
+        e.W.Line($"ModelGen.Runtime.Recurrent.{kernel}({Slice(e, st.Scratch, st.Gates, GH)}, {hr}, {cell}{h}, {clip});");
+        if (st.YRow != null) e.W.Line($"{h}.CopyTo({Slice(e, f.Y, st.YRow, H)});");
     }
 
     /// <summary>What the extra scratch holds (for the emitted comment).</summary>
@@ -426,7 +457,8 @@ public abstract class Recurrent : Operator
                 var tm = terms[i];
                 bool acc = accumulate || i > 0;
                 var ys = Slice(e, y, yOff, rows);
-                w.Line($"ModelGen.Runtime.Gemm.Run({Slice(e, tm.A, tm.AOff, tm.K)}, {Slice(e, tm.W, tm.WOff, rows * tm.K)}, {(acc ? ys : "default")}, {ys}, 1, {rows}, {tm.K}, transA: false, transB: true, alpha: 1f, beta: {(acc ? "1f" : "0f")}, ModelGen.Runtime.BiasKind.{(acc ? "Matrix" : "None")});");
+                // accumulating: y is its own bias (MatVec reads each bias element before it writes that output)
+                w.Line($"ModelGen.Runtime.Recurrent.MatVec({Slice(e, tm.A, tm.AOff, tm.K)}, {Slice(e, tm.W, tm.WOff, rows * tm.K)}, {(acc ? ys : "default")}, {ys}, {rows}, {tm.K});");
             }
             return;
         }

@@ -75,6 +75,12 @@ public sealed class Softmax : Operator
         var t = x.Type; var ty = DTypes.CsName(t);
         var w = e.W;
         if (st.D == 0 || st.Outer == 0 || st.Inner == 0) return;
+        if (_kind == SoftmaxKind.Softmax && st.Inner == 1 && e.Net && t == DType.Float)
+        {
+            // contiguous rows: the runtime's SIMD exp (one MathF.Exp per element otherwise)
+            w.Line($"ModelGen.Runtime.Transcendental.Softmax({e.Span(x)}, {e.Span(y)}, {st.Outer}, {st.D});");
+            return;
+        }
         int opened = 0;
         string o = "0", i = "0";
         if (st.Outer > 1) { o = e.Var("o"); w.Open($"for (int {o} = 0; {o} < {st.Outer}; {o}++)"); opened++; }

@@ -178,6 +178,10 @@ public class RecurrentOperatorTests
     [Fact] public void LstmLayout1() => Check(new Case("LSTM") { Layout = 1, Direction = "bidirectional", InitH = true, InitC = true, SeqLens = true, Lens = new[] { 2, 3 } });
     [Fact] public void LstmOnlyYhAndWeightInputs() => Check(new Case("LSTM") { Outputs = new[] { "", "Y_h" }, WeightsAsInputs = true, HiddenSizeAttr = false, Batch = 1, Seq = 5, Input = 3, Hidden = 7 });
     [Fact] public void LstmOnlyY() => Check(new Case("LSTM") { Outputs = new[] { "Y" }, Hidden = 20, Input = 17, Batch = 1 });
+    // the runtime's step kernel (default activations, no peepholes): clip, SIMD-wide hidden sizes, a direction without it
+    [Fact] public void LstmStepKernelClip() => Check(new Case("LSTM") { Clip = 0.4f, Direction = "bidirectional", InitH = true, InitC = true, Hidden = 21, Input = 9 });
+    [Fact] public void LstmStepKernelWide() => Check(new Case("LSTM") { Outputs = new[] { "Y", "Y_h", "Y_c" }, Hidden = 32, Input = 40, Seq = 6, SeqLens = true, Batch = 2, Lens = new[] { 6, 3 } });
+    [Fact] public void LstmStepKernelOneDirection() => Check(new Case("LSTM") { Direction = "bidirectional", Activations = new[] { "Sigmoid", "Tanh", "Tanh", "Sigmoid", "Relu", "Tanh" } });
 
     // ---------- GRU ----------
 
@@ -192,6 +196,9 @@ public class RecurrentOperatorTests
         Activations = new[] { "HardSigmoid", "Softsign", "Sigmoid", "LeakyRelu" }, Alpha = new[] { 0.25f, 0.3f }, Beta = new[] { 0.45f },
     });
     [Fact] public void GruLayout1() => Check(new Case("GRU") { Layout = 1, InitH = true, LinearBeforeReset = 1, Direction = "reverse" });
+    [Fact] public void GruStepKernelClip() => Check(new Case("GRU") { Clip = 0.3f, LinearBeforeReset = 1, InitH = true, Direction = "bidirectional", Hidden = 19 });
+    [Fact] public void GruStepKernelWide() => Check(new Case("GRU") { LinearBeforeReset = 1, Hidden = 64, Input = 48, Seq = 5, Batch = 2, Outputs = new[] { "Y", "Y_h" } });
+    [Fact] public void GruStepKernelNoBias() => Check(new Case("GRU") { LinearBeforeReset = 1, Bias = false, Direction = "reverse", Hidden = 16 });
     [Fact] public void GruWeightInputsNoBias() => Check(new Case("GRU") { WeightsAsInputs = true, Bias = false, Outputs = new[] { "Y" }, Hidden = 3, Input = 6 });
 
     // ---------- RNN ----------

@@ -130,6 +130,140 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         log.WriteLine($"{cases} Gemm variants checked");
     }
 
+    /// <summary>Recurrent.MatVec (the recurrence product h R^T + Rb): row counts around the 4-row blocks, k around every vector width, with and without bias, and y as its own bias.</summary>
+    [Fact]
+    public void RecurrentMatVecMatchesReference()
+    {
+        var rng = new Random(11);
+        ForEachWidth(width =>
+        {
+            foreach (int rows in new[] { 1, 3, 4, 7, 96, 192 })
+                foreach (int k in new[] { 1, 3, 4, 7, 8, 15, 16, 24, 33, 64 })
+                {
+                    var x = Rand(rng, k); var w = Rand(rng, rows * k); var bias = Rand(rng, rows);
+                    var r = new double[rows]; var g = new double[rows];
+                    for (int i = 0; i < rows; i++)
+                        for (int p = 0; p < k; p++) { r[i] += (double)x[p] * w[i * k + p]; g[i] += Math.Abs((double)x[p] * w[i * k + p]); }
+                    var y = WithGuard(rows);
+                    Recurrent.MatVec(x, w, default, y, rows, k);
+                    Compare($"MatVec rows={rows} k={k} width={width}", y, rows, r, g);
+                    var rb = r.Select((v, i) => v + bias[i]).ToArray(); var gb = g.Select((v, i) => v + Math.Abs(bias[i])).ToArray();
+                    y = WithGuard(rows);
+                    Recurrent.MatVec(x, w, bias, y, rows, k);
+                    Compare($"MatVec+bias rows={rows} k={k} width={width}", y, rows, rb, gb);
+                    Array.Copy(bias, y, rows);
+                    Recurrent.MatVec(x, w, y.AsSpan(0, rows), y, rows, k);
+                    Compare($"MatVec accumulate rows={rows} k={k} width={width}", y, rows, rb, gb);
+                }
+        });
+    }
+
+    /// <summary>Recurrent.GruStep and LstmStep against the formulas in double, every width, hidden sizes around the vector widths, with and without clip; saturated inputs included.</summary>
+    [Fact]
+    public void RecurrentStepsMatchReference()
+    {
+        static double S(double x) => 1 / (1 + Math.Exp(-x));
+        var rng = new Random(5);
+        ForEachWidth(width =>
+        {
+            foreach (int n in new[] { 1, 3, 4, 5, 8, 13, 16, 24, 31, 64 })
+                foreach (float clip in new[] { float.PositiveInfinity, 0.8f })
+                {
+                    double Cl(double x) => Math.Max(-clip, Math.Min(clip, x));
+                    var xw = Rand(rng, 4 * n, 3f); var hr = Rand(rng, 4 * n, 3f);
+                    if (n > 4) { xw[0] = 120f; xw[1] = -120f; hr[2] = 40f; hr[n + 3] = -95f; }
+                    var h0 = Rand(rng, n); var c0 = Rand(rng, n, 2f);
+                    var want = new double[n]; var ones = Enumerable.Repeat(1.0, n).ToArray();
+                    for (int j = 0; j < n; j++)
+                    {
+                        double z = S(Cl(xw[j] + hr[j])), r = S(Cl(xw[n + j] + hr[n + j]));
+                        double c = Math.Tanh(Cl(xw[2 * n + j] + r * hr[2 * n + j]));
+                        want[j] = (1 - z) * c + z * h0[j];
+                    }
+                    var h = WithGuard(n); Array.Copy(h0, h, n);
+                    Recurrent.GruStep(xw.AsSpan(0, 3 * n), hr.AsSpan(0, 3 * n), h.AsSpan(0, n), clip);
+                    Compare($"GruStep n={n} clip={clip} width={width}", h, n, want, ones, 4e-7);
+                    var wantC = new double[n];
+                    for (int j = 0; j < n; j++)
+                    {
+                        double i = S(Cl(xw[j] + hr[j])), o = S(Cl(xw[n + j] + hr[n + j])), f = S(Cl(xw[2 * n + j] + hr[2 * n + j]));
+                        double g = Math.Tanh(Cl(xw[3 * n + j] + hr[3 * n + j]));
+                        wantC[j] = f * c0[j] + i * g;
+                        want[j] = o * Math.Tanh(wantC[j]);
+                    }
+                    h = WithGuard(n); Array.Copy(h0, h, n);
+                    var cs = WithGuard(n); Array.Copy(c0, cs, n);
+                    Recurrent.LstmStep(xw, hr, cs.AsSpan(0, n), h.AsSpan(0, n), clip);
+                    Compare($"LstmStep c n={n} clip={clip} width={width}", cs, n, wantC, ones, 4e-7);
+                    Compare($"LstmStep h n={n} clip={clip} width={width}", h, n, want, ones, 4e-7);
+                }
+        });
+    }
+
+    /// <summary>Transcendental.Softmax against double at every width: row lengths around the vector widths, large and -inf inputs, in place.</summary>
+    [Fact]
+    public void SoftmaxMatchesReference()
+    {
+        var rng = new Random(3);
+        ForEachWidth(width =>
+        {
+            foreach (int d in new[] { 1, 3, 4, 7, 8, 16, 17, 33 })
+            {
+                const int rows = 3;
+                var x = Rand(rng, rows * d, 8f);
+                if (d > 2) { x[1] = float.NegativeInfinity; x[d + 2] = 80f; }
+                var want = new double[rows * d]; var ones = Enumerable.Repeat(1.0, rows * d).ToArray();
+                for (int r = 0; r < rows; r++)
+                {
+                    double mx = x.Skip(r * d).Take(d).Max(), sum = 0;
+                    for (int k = 0; k < d; k++) sum += Math.Exp(x[r * d + k] - mx);
+                    for (int k = 0; k < d; k++) want[r * d + k] = Math.Exp(x[r * d + k] - mx) / sum;
+                }
+                var y = WithGuard(rows * d);
+                Transcendental.Softmax(x, y, rows, d);
+                Compare($"Softmax d={d} width={width}", y, rows * d, want, ones, 2e-7);
+                var inPlace = WithGuard(rows * d); Array.Copy(x, inPlace, rows * d);
+                Transcendental.Softmax(inPlace.AsSpan(0, rows * d), inPlace, rows, d);
+                Compare($"Softmax in place d={d} width={width}", inPlace, rows * d, want, ones, 2e-7);
+                x[0] = float.NaN;
+                Transcendental.Softmax(x, y, rows, d);
+                for (int k = 0; k < d; k++) Assert.True(float.IsNaN(y[k]), $"Softmax d={d} width={width}: NaN in the row, element {k} is {y[k]}");
+            }
+        });
+    }
+
+    /// <summary>Transcendental.Erf against a double reference (series to 3, continued fraction beyond) within float rounding.</summary>
+    [Fact]
+    public void ErfMatchesReference()
+    {
+        static double Ref(double x)
+        {
+            double a = Math.Abs(x), r;
+            if (a < 3)
+            {
+                double term = a, sum = a;
+                for (int n = 1; n < 200; n++) { term *= -a * a / n; sum += term / (2 * n + 1); }
+                r = sum * 2 / Math.Sqrt(Math.PI);
+            }
+            else
+            {
+                double f = 0;
+                for (int n = 400; n >= 1; n--) f = n * 0.5 / (a + f);
+                r = 1 - Math.Exp(-a * a) / (a + f) / Math.Sqrt(Math.PI);
+            }
+            return x < 0 ? -r : r;
+        }
+        for (int i = -8000; i <= 8000; i++)
+        {
+            float x = i * 0.001f;
+            double want = Ref(x), got = Transcendental.Erf(x);
+            Assert.True(Math.Abs(got - want) <= 6e-8 * Math.Abs(want) + 1e-30, $"Erf({x}) = {got}, expected {want}");
+        }
+        Assert.True(float.IsNaN(Transcendental.Erf(float.NaN)));
+        Assert.Equal(1f, Transcendental.Erf(float.PositiveInfinity));
+        Assert.Equal(-1f, Transcendental.Erf(float.NegativeInfinity));
+    }
+
     [Fact]
     public void GemmRandomShapes()
     {

@@ -1,0 +1,190 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Runtime;
+
+/// <summary>The operations exp needs beyond <see cref="ISimd{TV}"/>, per SIMD width.</summary>
+internal interface IExpSimd<TV> where TV : struct
+{
+    static abstract TV Sub(TV a, TV b);
+    static abstract TV Div(TV a, TV b);
+    static abstract TV Floor(TV x);
+    /// <summary>2^n for integral n in [-126, 127], built in the exponent bits.</summary>
+    static abstract TV Pow2(TV n);
+    /// <summary>x where x is NaN, else r.</summary>
+    static abstract TV KeepNaN(TV x, TV r);
+}
+
+internal struct E512 : IExpSimd<Vector512<float>>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Div(Vector512<float> a, Vector512<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Floor(Vector512<float> x) => Vector512.Floor(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Pow2(Vector512<float> n) => Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> KeepNaN(Vector512<float> x, Vector512<float> r) => Vector512.ConditionalSelect(Vector512.Equals(x, x), r, x);
+}
+
+internal struct E256 : IExpSimd<Vector256<float>>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Div(Vector256<float> a, Vector256<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Floor(Vector256<float> x) => Vector256.Floor(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Pow2(Vector256<float> n) => Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> KeepNaN(Vector256<float> x, Vector256<float> r) => Vector256.ConditionalSelect(Vector256.Equals(x, x), r, x);
+}
+
+internal struct E128 : IExpSimd<Vector128<float>>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sub(Vector128<float> a, Vector128<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Div(Vector128<float> a, Vector128<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Floor(Vector128<float> x) => Vector128.Floor(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Pow2(Vector128<float> n) => Vector128.ShiftLeft(Vector128.ConvertToInt32(n) + Vector128.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> KeepNaN(Vector128<float> x, Vector128<float> r) => Vector128.ConditionalSelect(Vector128.Equals(x, x), r, x);
+}
+
+internal struct E0 : IExpSimd<float>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sub(float a, float b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Div(float a, float b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Floor(float x) => MathF.Floor(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Pow2(float n) => BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float KeepNaN(float x, float r) => x != x ? x : r;
+}
+
+/// <summary>
+/// Erf for generated code; exp, sigmoid and tanh in registers for the fused kernels (the same arithmetic at every width, the scalar tail
+/// included, so results do not depend on the SIMD width). exp: x = n ln2 + r with |r| &lt;= ln2 / 2 (ln2 split in two
+/// parts so r is exact), e^r by its Taylor series to r^7 (relative error below 1e-8 there), times 2^n from the exponent
+/// bits; x is clamped to [-87.3, 88.3] so 2^n stays a normal float (e^x below 1e-38 comes out as about 1e-38, e^inf as
+/// 2e38); NaN stays NaN.
+/// </summary>
+public static class Transcendental
+{
+    /// <summary>
+    /// erf(x) for generated code (GELU, Erf), correct to float rounding: below |x| = 2.5 the Maclaurin series
+    /// 2/sqrt(pi) sum (-1)^n x^(2n+1) / (n! (2n+1)) in double with a fixed number of terms (13 below 1, 30 below 2.5;
+    /// truncation under 1e-9, cancellation under 1e-14), above it 1 - erfc by its continued fraction, 1 beyond 6.
+    /// </summary>
+    public static float Erf(float x)
+    {
+        double a = x < 0f ? -x : x, r;
+        if (a < 2.5)
+        {
+            double a2 = a * a, s = 0;
+            var c = s_erfSeries;
+            for (int n = a < 1 ? 12 : c.Length - 1; n >= 0; n--) s = s * a2 + c[n];
+            r = s * a;
+        }
+        else if (a > 6.0) r = 1.0;
+        else
+        {
+            double f = 0.0;
+            for (int n = 60; n >= 1; n--) f = n * 0.5 / (a + f);
+            r = 1.0 - Math.Exp(-a * a) / (a + f) * 0.56418958354775628;
+        }
+        return (float)(x < 0f ? -r : r);
+    }
+
+    /// <summary>
+    /// Softmax over <paramref name="rows"/> rows of <paramref name="d"/> contiguous elements: y = e^(x - max) / sum.
+    /// y may be x itself. NaN anywhere in a row makes the row NaN.
+    /// </summary>
+    public static unsafe void Softmax(ReadOnlySpan<float> x, Span<float> y, int rows, int d)
+    {
+        if (rows < 0 || d <= 0) throw new ArgumentOutOfRangeException(nameof(d), "Softmax needs rows >= 0 and d > 0");
+        if (x.Length < (long)rows * d || y.Length < (long)rows * d) throw new ArgumentException("Softmax operand too small");
+        int bits = SimdLevel.Bits;
+        fixed (float* px = x, py = y)
+            for (int r = 0; r < rows; r++)
+            {
+                float* xr = px + (nint)r * d, yr = py + (nint)r * d;
+                if (bits >= 512 && d >= 16) SoftmaxRow<V512, E512, Vector512<float>>(xr, yr, d);
+                else if (bits >= 256 && d >= 8) SoftmaxRow<V256, E256, Vector256<float>>(xr, yr, d);
+                else if (bits >= 128 && d >= 4) SoftmaxRow<V128, E128, Vector128<float>>(xr, yr, d);
+                else SoftmaxRow<V0, E0, float>(xr, yr, d);
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void SoftmaxRow<S, M, TV>(float* x, float* y, int d) where S : struct, ISimd<TV> where M : struct, IExpSimd<TV> where TV : struct
+    {
+        int l = S.Lanes, dv = d - d % l, p;
+        float mx = x[0];
+        if (dv > 0)
+        {
+            TV vm = S.Load(x);
+            for (p = l; p < dv; p += l) vm = S.Max(vm, S.Load(x + p));
+            float* lanes = stackalloc float[l];
+            S.Store(lanes, vm);
+            for (int k = 0; k < l; k++) if (lanes[k] > mx) mx = lanes[k];
+        }
+        for (p = dv; p < d; p++) if (x[p] > mx) mx = x[p];
+        TV vmax = S.Splat(mx), vs = S.Zero;
+        for (p = 0; p < dv; p += l)
+        {
+            TV v = Exp<S, M, TV>(M.Sub(S.Load(x + p), vmax));
+            S.Store(y + p, v);
+            vs = S.Add(vs, v);
+        }
+        float sum = S.Sum(vs);
+        for (p = dv; p < d; p++) { float v = Exp<V0, E0, float>(x[p] - mx); y[p] = v; sum += v; }
+        float inv = 1f / sum;
+        TV vi = S.Splat(inv);
+        for (p = 0; p < dv; p += l) S.Store(y + p, S.Mul(S.Load(y + p), vi));
+        for (p = dv; p < d; p++) y[p] *= inv;
+    }
+
+    /// <summary>2/sqrt(pi) (-1)^n / (n! (2n+1)), n &lt; 30: the series coefficients of erf(x) / x in x^2.</summary>
+    static readonly double[] s_erfSeries = ErfSeries(30);
+
+    static double[] ErfSeries(int terms)
+    {
+        var c = new double[terms];
+        double f = 1.1283791670955126; // 2/sqrt(pi) (-1)^n / n!
+        for (int n = 0; n < terms; n++) { c[n] = f / (2 * n + 1); f *= -1.0 / (n + 1); }
+        return c;
+    }
+
+    const float Log2E = 1.44269504f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV Exp<S, M, TV>(TV x0) where S : struct, ISimd<TV> where M : struct, IExpSimd<TV> where TV : struct
+    {
+        TV x = S.Min(S.Max(x0, S.Splat(-87.3f)), S.Splat(88.3f));
+        TV n = M.Floor(S.Fma(x, S.Splat(Log2E), S.Splat(0.5f)));
+        TV r = S.Fma(n, S.Splat(-Ln2Hi), x);
+        r = S.Fma(n, S.Splat(-Ln2Lo), r);
+        TV p = S.Splat(1f / 5040);
+        p = S.Fma(p, r, S.Splat(1f / 720));
+        p = S.Fma(p, r, S.Splat(1f / 120));
+        p = S.Fma(p, r, S.Splat(1f / 24));
+        p = S.Fma(p, r, S.Splat(1f / 6));
+        p = S.Fma(p, r, S.Splat(0.5f));
+        p = S.Fma(p, r, S.Splat(1f));
+        p = S.Fma(p, r, S.Splat(1f));
+        return M.KeepNaN(x0, S.Mul(p, M.Pow2(n)));
+    }
+
+    /// <summary>1 / (1 + e^-x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV Sigmoid<S, M, TV>(TV x) where S : struct, ISimd<TV> where M : struct, IExpSimd<TV> where TV : struct
+    {
+        TV one = S.Splat(1f);
+        return M.Div(one, S.Add(one, Exp<S, M, TV>(S.Mul(x, S.Splat(-1f)))));
+    }
+
+    /// <summary>1 - 2 / (1 + e^2x): exact at the saturated ends, absolute error about 1e-7 near 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV Tanh<S, M, TV>(TV x) where S : struct, ISimd<TV> where M : struct, IExpSimd<TV> where TV : struct
+    {
+        TV one = S.Splat(1f);
+        return M.Sub(one, M.Div(S.Splat(2f), S.Add(one, Exp<S, M, TV>(S.Add(x, x)))));
+    }
+}
