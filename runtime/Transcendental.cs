@@ -55,7 +55,7 @@ internal struct E0 : IExpSimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Div(float a, float b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Floor(float x) => MathF.Floor(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Pow2(float n) => BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float KeepNaN(float x, float r) => x != x ? x : r;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float KeepNaN(float x, float r) => float.IsNaN(x) ? x : r;
 }
 
 /// <summary>

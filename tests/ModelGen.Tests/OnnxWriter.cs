@@ -43,7 +43,7 @@ internal static class OnnxWriter
             if (n.Subgraphs.Count > 0) throw new NotSupportedException($"{n.Display}: subgraphs are not written");
             if (n.Domain != "" && n.Domain != "ai.onnx") throw new NotSupportedException($"{n.Display}: {n.Domain}.{n.OpType} is ModelGen's own; disable the pass that made it");
             var fused = FusedActivation.Of(n);
-            Node[] act = null;
+            Node[]? act = null;
             var node = new NodeProto { OpType = n.OpType, Name = n.Name ?? "" };
             if (fused != null)
             {

@@ -69,34 +69,37 @@ public class ProtoMutationTests(ITestOutputHelper log)
                         }
                     }
                 }
-                foreach (var quant in new[] { QuantizeMode.None })
+                total++;
+                var (r, problem) = CompileWithin(m.ToByteArray(), Path.GetFileName(file), new ModelOptions { Target = k % 4 == 0 ? TargetProfile.Portable : TargetProfile.Net });
+                if (r == null) { failures.Add($"{Path.GetFileName(file)} #{k}: {problem} {what}"); continue; }
+                if (r.Success)
                 {
-                    total++;
-                    var bytes = m.ToByteArray();
-                    var task = Task.Run(() => ModelCompiler.Compile(bytes, Path.GetFileName(file), new ModelOptions { InputShape = "", Target = k % 4 == 0 ? TargetProfile.Portable : TargetProfile.Net }));
-                    if (!task.Wait(TimeSpan.FromSeconds(20))) { failures.Add($"{Path.GetFileName(file)} #{k}: HANG {what}"); continue; }
-                    CompileResult r;
-                    try { r = task.Result; } catch (Exception ex) { failures.Add($"{Path.GetFileName(file)} #{k}: THROW {ex.GetType().Name} {what}"); continue; }
-                    if (r.Success)
+                    ok++;
+                    if (seen.Add(r.Source!) && seen.Count < 40)
                     {
-                        ok++;
-                        if (seen.Add(r.Source!) && seen.Count < 40)
+                        try
                         {
-                            try
-                            {
-                                if (k % 4 == 0) { var errs = Harness.CompileNano(r.Source!); if (errs.Count > 0) failures.Add($"{Path.GetFileName(file)} #{k}: NANO {errs[0]} ::{what}"); }
-                                else Harness.CompileNet(new[] { r.Source! });
-                            }
-                            catch (Exception ex) { failures.Add($"{Path.GetFileName(file)} #{k}: CSC {ex.Message.Split('\n')[0]} ::{what}"); }
+                            if (k % 4 == 0) { var errs = Harness.CompileNano(r.Source!); if (errs.Count > 0) failures.Add($"{Path.GetFileName(file)} #{k}: NANO {errs[0]} ::{what}"); }
+                            else Harness.CompileNet(new[] { r.Source! });
                         }
-                        continue;
+                        catch (Exception ex) { failures.Add($"{Path.GetFileName(file)} #{k}: CSC {ex.Message.Split('\n')[0]} ::{what}"); }
                     }
-                    var err = r.Diagnostics.FirstOrDefault(d => d.Kind.Severity == DiagSeverity.Error);
-                    if (err == null || err.Kind.Id == "MG9999") failures.Add($"{Path.GetFileName(file)} #{k}: {(err == null ? "no error" : err.Message)} ::{what}");
+                    continue;
                 }
+                var err = r.Diagnostics.FirstOrDefault(d => d.Kind.Severity == DiagSeverity.Error);
+                if (err == null || err.Kind.Id == "MG9999") failures.Add($"{Path.GetFileName(file)} #{k}: {(err == null ? "no error" : err.Message)} ::{what}");
             }
         }
         log.WriteLine($"{total} mutants, {ok} compiled, {seen.Count} distinct sources, {failures.Count} failures");
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+    }
+
+    /// <summary>Compiles with a time bound: the result, or null and HANG / THROW.</summary>
+    static (CompileResult? Result, string Problem) CompileWithin(byte[] bytes, string file, ModelOptions options)
+    {
+        var task = Task.Run(() => ModelCompiler.Compile(bytes, file, options));
+        if (!task.Wait(TimeSpan.FromSeconds(20))) return (null, "HANG");
+        try { return (task.Result, ""); }
+        catch (Exception ex) { return (null, "THROW " + ex.GetType().Name); }
     }
 }
