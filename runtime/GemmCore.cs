@@ -205,13 +205,20 @@ internal static unsafe class GemmCore
             c00 = S.Add(c00, c01); c10 = S.Add(c10, c11); c20 = S.Add(c20, c21);
             c30 = S.Add(c30, c31); c40 = S.Add(c40, c41); c50 = S.Add(c50, c51);
         }
+        // The sums go to memory before the epilogue: an activation may call out (exp), and the JIT spills values that
+        // live across a call where they are defined, inside the k loop. Those 64-byte spills ran at one of two speeds
+        // by the stack's alignment in the process (1.9x apart on Zen 4).
+        float* sums = stackalloc float[2 * 6 * 16];
+        int w = V.N * l;
+        S.Store(sums, c00); if (V.N > 1) S.Store(sums + l, c01);
+        if (R.N > 1) { S.Store(sums + w, c10); if (V.N > 1) S.Store(sums + w + l, c11); }
+        if (R.N > 2) { S.Store(sums + 2 * w, c20); if (V.N > 1) S.Store(sums + 2 * w + l, c21); }
+        if (R.N > 3) { S.Store(sums + 3 * w, c30); if (V.N > 1) S.Store(sums + 3 * w + l, c31); }
+        if (R.N > 4) { S.Store(sums + 4 * w, c40); if (V.N > 1) S.Store(sums + 4 * w + l, c41); }
+        if (R.N > 5) { S.Store(sums + 5 * w, c50); if (V.N > 1) S.Store(sums + 5 * w + l, c51); }
         TV va = S.Splat(alpha);
-        StoreRow<S, TV, V>(c, l, c00, c01, va, acc, bias, 0, act);
-        if (R.N > 1) StoreRow<S, TV, V>(c + ldc, l, c10, c11, va, acc, bias, 1, act);
-        if (R.N > 2) StoreRow<S, TV, V>(c + 2 * ldc, l, c20, c21, va, acc, bias, 2, act);
-        if (R.N > 3) StoreRow<S, TV, V>(c + 3 * ldc, l, c30, c31, va, acc, bias, 3, act);
-        if (R.N > 4) StoreRow<S, TV, V>(c + 4 * ldc, l, c40, c41, va, acc, bias, 4, act);
-        if (R.N > 5) StoreRow<S, TV, V>(c + 5 * ldc, l, c50, c51, va, acc, bias, 5, act);
+        for (int r = 0; r < R.N; r++)
+            StoreRow<S, TV, V>(c + r * ldc, l, S.Load(sums + r * w), V.N > 1 ? S.Load(sums + r * w + l) : S.Zero, va, acc, bias, r, act);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
