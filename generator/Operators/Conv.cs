@@ -464,6 +464,33 @@ public sealed class Window
             body(o, pos);
         }
     }
+
+    /// <summary>
+    /// Build-time integer convolution at one output position (the reference of QLinearConv, ConvInteger and QConvInt8):
+    /// acc + sum over <paramref name="channels"/> input channels and every tap inside the input of (x - zX) * (w - zW),
+    /// wrapping as int32. Channel c's plane starts at xBase + c * InPlane, its weights at wBase + c * KernelSize.
+    /// </summary>
+    public int IntegerSum(TensorData x, int xBase, TensorData w, int wBase, int channels, int[] pos, long zX, long zW, int acc)
+    {
+        int kSize = KernelSize;
+        for (int ic = 0; ic < channels; ic++)
+        {
+            int xb = xBase + ic * InPlane, wb = wBase + ic * kSize;
+            for (int t = 0; t < kSize; t++)
+            {
+                int xi = 0; bool valid = true;
+                for (int i = Rank - 1, rem = t, mulIn = 1; i >= 0 && valid; i--)
+                {
+                    int k = rem % Kernel[i]; rem /= Kernel[i];
+                    int q = First(i, pos[i]) + k * Dilations[i];
+                    valid = q >= 0 && q < In[i];
+                    xi += q * mulIn; mulIn *= In[i];
+                }
+                if (valid) acc = unchecked(acc + (int)(x.L[xb + xi] - zX) * (int)(w.L[wb + t] - zW));
+            }
+        }
+        return acc;
+    }
 }
 
 /// <summary>Names of one spatial dimension while window loops are being written.</summary>

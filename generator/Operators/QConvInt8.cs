@@ -121,30 +121,14 @@ public sealed class QConvInt8 : Operator
         var geo = (Geo)n.State; var g = geo.W; var p = geo.P;
         var x = inputs[0]; var w = inputs[1]; var b = inputs[2];
         var y = new TensorData(p.OutType, n.Out().Shape);
-        int inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize, r = g.Rank;
+        int inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize;
         for (int bn = 0; bn < geo.N; bn++)
             for (int m = 0; m < geo.M; m++)
             {
                 int grp = m / geo.OCg;
                 g.ForEachOutput((o, pos) =>
                 {
-                    int acc = (int)b.L[m];
-                    for (int ic = 0; ic < geo.ICg; ic++)
-                    {
-                        int xb = (bn * geo.C + grp * geo.ICg + ic) * inPlane, wb = (m * geo.ICg + ic) * kSize;
-                        for (int t = 0; t < kSize; t++)
-                        {
-                            int xi = 0; bool valid = true;
-                            for (int i = r - 1, rem = t, mulIn = 1; i >= 0 && valid; i--)
-                            {
-                                int k = rem % g.Kernel[i]; rem /= g.Kernel[i];
-                                int q = g.First(i, pos[i]) + k * g.Dilations[i];
-                                valid = q >= 0 && q < g.In[i];
-                                xi += q * mulIn; mulIn *= g.In[i];
-                            }
-                            if (valid) acc = unchecked(acc + (int)(x.L[xb + xi] - p.XZero) * (int)w.L[wb + t]);
-                        }
-                    }
+                    int acc = g.IntegerSum(x, (bn * geo.C + grp * geo.ICg) * inPlane, w, m * geo.ICg * kSize, geo.ICg, pos, p.XZero, 0, (int)b.L[m]);
                     y.L[(bn * geo.M + m) * outPlane + o] = p.Requantize(acc, inputs[3], inputs[4], m);
                 });
             }

@@ -98,7 +98,7 @@ public sealed class QLinearConv : Operator
         TensorData In(int i) => i < inputs.Length ? inputs[i] : null;
         var x = In(0); var w = In(IW); var zx = In(IZx); var zw = In(IZw); var b = _int ? null : In(8);
         var y = new TensorData(n.Out().Type, n.Out().Shape);
-        int inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize, r = g.Rank;
+        int inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize;
         long zX = Q.ZpAt(zx, 0);
         for (int bn = 0; bn < geo.N; bn++)
             for (int m = 0; m < geo.M; m++)
@@ -108,23 +108,7 @@ public sealed class QLinearConv : Operator
                 float mul = _int ? 0f : Q.Multiplier(Q.ScaleAt(In(1), 0), Q.ScaleAt(In(4), m), Q.ScaleAt(In(6), 0));
                 g.ForEachOutput((o, pos) =>
                 {
-                    int acc = b == null ? 0 : (int)b.L[m];
-                    for (int ic = 0; ic < geo.ICg; ic++)
-                    {
-                        int xb = (bn * geo.C + grp * geo.ICg + ic) * inPlane, wb = (m * geo.ICg + ic) * kSize;
-                        for (int t = 0; t < kSize; t++)
-                        {
-                            int xi = 0; bool valid = true;
-                            for (int i = r - 1, rem = t, mulIn = 1; i >= 0 && valid; i--)
-                            {
-                                int k = rem % g.Kernel[i]; rem /= g.Kernel[i];
-                                int q = g.First(i, pos[i]) + k * g.Dilations[i];
-                                valid = q >= 0 && q < g.In[i];
-                                xi += q * mulIn; mulIn *= g.In[i];
-                            }
-                            if (valid) acc += (int)(x.L[xb + xi] - zX) * (int)(w.L[wb + t] - zW);
-                        }
-                    }
+                    int acc = g.IntegerSum(x, (bn * geo.C + grp * geo.ICg) * inPlane, w, m * geo.ICg * kSize, geo.ICg, pos, zX, zW, b == null ? 0 : (int)b.L[m]);
                     int yi = (bn * geo.M + m) * outPlane + o;
                     y.L[yi] = _int ? acc : Q.Requantize(acc, mul, Q.ZpAt(In(7), 0), y.Type);
                 });
