@@ -78,6 +78,8 @@ public class ModelBenchmarks
     string[] _inNames, _outNames;
     int _which;
 
+    internal static string PathOf(string name) => ModelPath(name);
+
     static string ModelPath(string name)
     {
         // MODELGEN_MODELS overrides the folder of every model (a published benchmark run on another machine)

@@ -22,6 +22,11 @@ public static class Program
             QuickModels.Run(args.Length > 1 ? args[1] : null);
             return 0;
         }
+        if (args.Length > 0 && args[0] == "layers")
+        {
+            LayerTimes.Run(args.Length > 1 ? args[1] : "ds_cnn");
+            return 0;
+        }
 #endif
         if (args.Length > 0 && args[0] == "int8")
         {
