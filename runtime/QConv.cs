@@ -53,6 +53,7 @@ public static unsafe class QConv
     /// <see cref="Conv2DScratch"/> says; bias, multiplier, shift [outC]; y [batch, outC, outH, outW] bytes clamped to
     /// [qmin, qmax]. Allocation-free.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2D(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
         Span<byte> y, Span<short> scratch,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
@@ -107,6 +108,7 @@ public static unsafe class QConv
     /// Depthwise convolution (groups = inC = outC): x [batch, c, inH, inW] bytes; w packed as
     /// <see cref="DepthwiseScratch"/> says; bias, multiplier, shift [c]; y [batch, c, outH, outW]. Allocation-free.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Depthwise2D(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
         Span<byte> y, Span<short> scratch,
         int batch, int channels, int inH, int inW, int kH, int kW, int outH, int outW,
@@ -208,6 +210,7 @@ public static unsafe class QConv
     /// Fills one pair plane: element (phase, rq, u) = (a[row, col] - zero, b[row + bRows, col] - zero) at the padded
     /// input position (row, col) of that element, 0 outside the input; b null: the high halves are 0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BuildPlane(int* dst, in Planes g, byte* a, byte* b, int bRows, int inH, int inW, int padTop, int padLeft, bool signed, int zero)
     {
         int whole0 = 0, whole1 = 0;
@@ -254,6 +257,7 @@ public static unsafe class QConv
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Pair(int lo, int hi) => (ushort)lo | hi << 16;
 
     /// <summary>dst[i] = (a[i] - zero, b[i] - zero) as int16 pairs for n columns; a or b null: that half 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PairRow(int* dst, byte* a, byte* b, int n, bool signed, int zero)
     {
         int i = 0;
@@ -294,6 +298,7 @@ public static unsafe class QConv
     }
 
     /// <summary>dst[oh * outW + ow] = tmp[r * stride + oh * wq + ow] for each row r of channels (drops the padded columns).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Compact(byte* dst, byte* tmp, int rows, int outH, int outW, int wq, int stride)
     {
         if (wq == outW) { for (int r = 0; r < rows; r++) Unsafe.CopyBlockUnaligned(dst + (long)r * outH * outW, tmp + (long)r * stride, (uint)(outH * outW)); return; }
@@ -319,6 +324,7 @@ public static unsafe class QConv
     /// are widened to int16 on the stack: all blocks once when they fit (usually: one pass over the weights per call),
     /// else each block per tile, in chunks of taps (and of pairs) when one block does not fit.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV> where C : IRows
     {
         int width = C.N * TS.Lanes, steps = t.Taps * t.Pairs, blockW = steps * BlockRows * 2;
@@ -343,6 +349,7 @@ public static unsafe class QConv
     }
 
     /// <summary>One block's reduction in chunks of at most <see cref="ChunkSteps"/> steps widened into wide, the accumulators carried in acc.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Chunks<TV, TS, C>(in Tile t, int* x, sbyte* w, short* wide, int* bias, int live, byte* acc) where TV : struct where TS : IQSimd<TV> where C : IRows
     {
         const int step = BlockRows * 2;

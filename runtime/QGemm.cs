@@ -137,6 +137,7 @@ public static unsafe class QGemm
     /// x: [m, k] bytes (int8 when <paramref name="xSigned"/>, else uint8); w: [n, kp] int8; bias, multiplier, shift:
     /// [n]; y: [m, n] bytes (clamped to [qmin, qmax]); scratch: at least kp int16. Allocation-free.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
         Span<byte> y, Span<short> scratch, int m, int n, int k, bool xSigned, int xZero, int yZero, int qmin, int qmax)
     {
@@ -165,6 +166,7 @@ public static unsafe class QGemm
     }
 
     /// <summary>dst[i] = x[i] - zero for n bytes (int8 or uint8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Widen(short* dst, byte* src, int n, bool signed, int zero)
     {
         int i = 0;
@@ -186,6 +188,7 @@ public static unsafe class QGemm
 
     struct Args { public short* X; public sbyte* W; public int* Bias, Mult, Shift; public byte* Y; public int Kp, N, ZY, Lo, Hi; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RowScalar(Args a)
     {
         for (int j = 0; j < a.N; j++)
@@ -198,6 +201,7 @@ public static unsafe class QGemm
     }
 
     /// <summary>Four output channels at a time share the loads of x; the tail of kp below one vector is scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Row<TV, TS>(Args a) where TV : struct where TS : IQSimd<TV>
     {
         int step = 2 * TS.Lanes, kv = a.Kp / step * step, j = 0;

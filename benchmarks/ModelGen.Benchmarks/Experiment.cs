@@ -49,6 +49,48 @@ internal static class Experiment
         }
     }
 
+    /// <summary>`experiment pointwise`: 1x1 convolutions with positions in the lanes (Conv2D's GEMM) vs channels in the lanes (PointwiseConv).</summary>
+    public static void Pointwise()
+    {
+        foreach (var (c, m, p) in new[] { (64, 64, 128), (64, 64, 125), (64, 64, 112), (64, 64, 96), (16, 32, 576), (32, 32, 576), (32, 64, 144), (64, 64, 144), (64, 128, 36), (128, 128, 36), (128, 256, 9), (256, 256, 9) })
+        {
+            var rng = new Random(1);
+            var x = Data.Random(rng, c * p); var w = Data.Random(rng, m * c); var b = Data.Random(rng, m);
+            var y1 = new float[m * p]; var y2 = new float[m * p];
+            var wt = PointwiseConv.Layout(w, b, c, m);
+            var relu = new Activation(ActivationKind.Relu);
+            Action a = () => Conv.Conv2D(x, w, b, y1, 1, c, p, 1, m, 1, 1, p, 1, 1, 1, 0, 0, 1, 1, 1, relu);
+            Action t = () => PointwiseConv.Run(x, wt, y2, 1, c, m, p, relu);
+            a(); t();
+            double err = 0; for (int i = 0; i < y1.Length; i++) err = Math.Max(err, Math.Abs(y1[i] - y2[i]));
+            var ta = new List<double>(); var tt = new List<double>();
+            for (int round = 0; round < 5; round++) { ta.Add(Time(a)); tt.Add(Time(t)); }
+            double macs = (double)c * m * p;
+            Console.WriteLine($"{c,4}->{m,4} x {p,4}: lanes=positions {Med(ta) * 1e6,7:F2} us {macs / Med(ta) / 1e9,5:F1} GMAC/s   lanes=channels {Med(tt) * 1e6,7:F2} us {macs / Med(tt) / 1e9,5:F1} GMAC/s   max diff {err:G2}");
+        }
+    }
+
+    /// <summary>`experiment qdw`: int8 depthwise 3x3 (QConv.Depthwise2D) vs float (Conv.Conv2D) on small planes.</summary>
+    public static void QDepthwise()
+    {
+        foreach (var (c, h, w, s) in new[] { (64, 25, 5, 1), (128, 6, 6, 1), (32, 24, 24, 1), (16, 48, 48, 2) })
+        {
+            int oh = (h + 2 - 3) / s + 1, ow = (w + 2 - 3) / s + 1;
+            var rng = new Random(1);
+            var xb = new byte[c * h * w]; rng.NextBytes(xb);
+            var wq = new sbyte[c * 2 * 3 * 2]; for (int i = 0; i < wq.Length; i++) wq[i] = (sbyte)rng.Next(-100, 100);
+            var bias = new int[c]; var mult = Enumerable.Repeat(1 << 30, c).ToArray(); var shift = Enumerable.Repeat(-8, c).ToArray();
+            var yb = new byte[c * oh * ow];
+            var scratch = new short[QConv.DepthwiseScratch(3, 3, oh, ow, s, s, 1, 1)];
+            var xf = Data.Random(rng, c * h * w); var wf = Data.Random(rng, c * 9); var bf = Data.Random(rng, c); var yf = new float[c * oh * ow];
+            Action q = () => QConv.Depthwise2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, w, 3, 3, oh, ow, s, s, 1, 1, 1, 1, true, 3, -128, -128, 127);
+            Action f = () => Conv.Conv2D(xf, wf, bf, yf, 1, c, h, w, c, 3, 3, oh, ow, s, s, 1, 1, 1, 1, c, new Activation(ActivationKind.Relu));
+            var tq = new List<double>(); var tf = new List<double>();
+            for (int round = 0; round < 5; round++) { tq.Add(Time(q)); tf.Add(Time(f)); }
+            Console.WriteLine($"depthwise {c}x{h}x{w} s{s}: int8 {Med(tq) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us");
+        }
+    }
+
     static double Med(List<double> t) { var a = t.ToArray(); Array.Sort(a); return a[a.Length / 2]; }
 
     static double Time(Action f)

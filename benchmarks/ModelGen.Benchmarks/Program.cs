@@ -11,6 +11,16 @@ public static class Program
             foreach (var p in args.Skip(1)) OneOpModel.Dump(p);
             return 0;
         }
+        if (args.Length > 1 && args[0] == "experiment" && args[1] == "pointwise")
+        {
+            Experiment.Pointwise();
+            return 0;
+        }
+        if (args.Length > 1 && args[0] == "experiment" && args[1] == "qdw")
+        {
+            Experiment.QDepthwise();
+            return 0;
+        }
         if (args.Length > 0 && args[0] == "experiment")
         {
             Experiment.Run();
@@ -28,6 +38,11 @@ public static class Program
             return 0;
         }
 #endif
+        if (args.Length > 0 && args[0] == "int8models")
+        {
+            Int8Models.Run(args.Length > 1 ? args[1] : null);
+            return 0;
+        }
         if (args.Length > 0 && args[0] == "int8")
         {
             Int8Stack.Run();

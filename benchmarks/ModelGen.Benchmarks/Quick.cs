@@ -72,13 +72,13 @@ internal static class Quick
         Console.WriteLine($"{name,-30} {a * 1e6,12:F1} {macs / a / 1e9,8:F2} {o * 1e6,12:F1} {macs / o / 1e9,8:F2} {o / a,6:F2} | {"",12}{macs / amin / 1e9,8:F2} {macs / omin / 1e9,8:F2} {omin / amin,6:F2}");
     }
 
+    /// <summary>MODELGEN_BENCH_AB=1: each conv case also timed with <see cref="Runtime.ConvPlanes"/> switched off, interleaved.</summary>
+    static readonly bool Ab = Environment.GetEnvironmentVariable("MODELGEN_BENCH_AB") == "1";
+
     /// <summary>
     /// MODELGEN_BENCH_CPU=1: time batches by this thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID) instead of wall time,
     /// so that on a loaded shared machine the time the thread waits for a core is not counted (caches are still shared).
     /// </summary>
-    /// <summary>MODELGEN_BENCH_AB=1: each conv case also timed with <see cref="Runtime.ConvPlanes"/> switched off, interleaved.</summary>
-    static readonly bool Ab = Environment.GetEnvironmentVariable("MODELGEN_BENCH_AB") == "1";
-
     static readonly bool Cpu = Environment.GetEnvironmentVariable("MODELGEN_BENCH_CPU") == "1" && OperatingSystem.IsLinux();
 
     [System.Runtime.InteropServices.DllImport("libc")]
@@ -93,7 +93,7 @@ internal static class Quick
     }
 
     /// <summary>Median and minimum seconds per call.</summary>
-    static (double Median, double Min) Median(Action f)
+    internal static (double Median, double Min) Median(Action f)
     {
         var sw = Stopwatch.StartNew();
         int n = 0;

@@ -31,11 +31,31 @@ public sealed class EmitContext
     readonly Dictionary<Value, Storage> _storage;
     readonly HashSet<string> _names;
     readonly Dictionary<Node, Value> _scratch;
+    readonly Action<Value> _addConst;
     int _tmp;
 
-    internal EmitContext(CodeWriter w, TargetProfile profile, Dictionary<Value, Storage> storage, HashSet<string> names, Dictionary<Node, Value> scratch)
+    internal EmitContext(CodeWriter w, TargetProfile profile, Dictionary<Value, Storage> storage, HashSet<string> names, Dictionary<Node, Value> scratch,
+        Action<Value> addConst = null)
     {
-        W = w; Profile = profile; _storage = storage; _names = names; _scratch = scratch;
+        W = w; Profile = profile; _storage = storage; _names = names; _scratch = scratch; _addConst = addConst;
+    }
+
+    /// <summary>Constants an emitter derived from a node's weights (<see cref="Derived"/>), per node: the layer table counts them.</summary>
+    public Dictionary<Node, List<Value>> DerivedConsts { get; } = new();
+
+    /// <summary>
+    /// A constant computed at build time for one node's kernel (its weights in the layout the kernel streams them, say),
+    /// written into the class like the model's own. The weights it replaces are then not written unless something else
+    /// reads them.
+    /// </summary>
+    public Value Derived(Node n, string name, TensorData data)
+    {
+        if (_addConst == null) throw new CompileException(Diag.InternalError, "derived constants need the model emitter");
+        var v = new Value(name) { Type = data.Type, Shape = data.Shape, Const = data };
+        _addConst(v);
+        if (!DerivedConsts.TryGetValue(n, out var list)) DerivedConsts[n] = list = new List<Value>();
+        list.Add(v);
+        return v;
     }
 
     /// <summary>Constants the emitted code reads (only these are written into the class).</summary>

@@ -55,7 +55,7 @@ public sealed class ModelEmitter
         // The body is rendered first: it decides which constants the code reads (shape-only inputs such as Reshape's
         // target or Reduce's axes are never emitted) and so the weight bytes the header reports.
         _body.Indent = (string.IsNullOrEmpty(ns) ? 0 : 1) + 2 + (Net ? 0 : 1);
-        _e = new EmitContext(_body, _opt.Target, _storage, _names.Used, _scratch);
+        _e = new EmitContext(_body, _opt.Target, _storage, _names.Used, _scratch, UseConst);
         WriteBody();
         _consts.RemoveAll(v => !_e.UsedConsts.Contains(v));
         WeightBytes = _consts.Sum(v => (long)v.Length * DTypes.Size(v.Type));
@@ -267,7 +267,8 @@ public sealed class ModelEmitter
             var where = n.Outputs.Select(o => _storage.TryGetValue(o, out var s) ? s : null).FirstOrDefault();
             var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{where.Offset}]" : where.InPlace ? "in-place" : where.Kind.ToString().ToLowerInvariant();
             long macs = Macs(n);
-            long weights = n.Inputs.Where(v => v != null && _consts.Contains(v)).Distinct().Sum(v => (long)v.Length * DTypes.Size(v.Type));
+            var read = n.Inputs.Concat(_e.DerivedConsts.TryGetValue(n, out var d) ? d : Enumerable.Empty<Value>());
+            long weights = read.Where(v => v != null && _consts.Contains(v)).Distinct().Sum(v => (long)v.Length * DTypes.Size(v.Type));
             _w.Line($"//   {i++,4}  {Label(n),-20} {outs,-22} {place,-16} {(macs > 0 ? macs.ToString() : "-"),12} {(weights > 0 ? weights.ToString() : "-"),10}  {Clip(n.Name, 60)}");
         }
         _w.Line($"//   total: {G.Nodes.Count} layers, {TotalMacs} MACs, {WeightBytes} weight bytes, arena {_plan.ArenaBytes} bytes");

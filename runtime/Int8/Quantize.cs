@@ -39,6 +39,7 @@ public static unsafe partial class Int8
         fixed (byte* px = x) fixed (float* py = y) Dequantize(px, false, scale, zero, py, x.Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Quantize(float* x, float scale, int zero, byte* y, int n, float lo, float hi)
     {
         int i = 0, bits = SimdLevel.Bits;
@@ -89,6 +90,7 @@ public static unsafe partial class Int8
         return Vector128.ConvertToInt32(c & Vector128.Equals(q, q));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Dequantize(byte* x, bool signed, float scale, int zero, float* y, int n)
     {
         int i = 0, bits = SimdLevel.Bits;

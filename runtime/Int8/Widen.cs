@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace ModelGen.Runtime;
@@ -10,6 +11,7 @@ public static unsafe partial class Int8
     /// convolution kernel multiplies int16 pairs by broadcast weights (a broadcast load is free, a sign extension
     /// per weight in the inner loop is not).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Widen(sbyte* src, short* dst, int n)
     {
         int i = 0;

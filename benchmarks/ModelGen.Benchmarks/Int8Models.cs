@@ -1,0 +1,122 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using ModelGen.Compiler;
+using ModelGen.Compiler.Passes;
+using ModelGen.Compiler.Quantization;
+using ModelGen.Tests;
+
+namespace ModelGen.Benchmarks;
+
+/// <summary>
+/// `int8models [filter]`: the convolutional benchmark models built twice by the compiler, float and Quantize="Int8",
+/// against ONNX Runtime on the float model and on the very QDQ graph the Int8 build lowers (written out as ONNX before
+/// the lowering passes): our Int8 speed-up over our float path, and over ORT's int8 execution of the same quantized
+/// model. The MLPerf models have random weights and no data: they calibrate on 32 random normal samples (the speed
+/// does not depend on it); the digits CNN calibrates on its own committed calibration set. Both builds are compiled in
+/// process (Roslyn, release) as the tests do, and called through a delegate.
+/// </summary>
+internal static class Int8Models
+{
+    static readonly (string Name, string Dir, int[] Shape)[] Models =
+    {
+        ("digits_cnn", "digits", new[] { 1, 1, 8, 8 }),
+        ("ds_cnn", "mlperf", new[] { 1, 1, 49, 10 }),
+        ("mobilenet_v1_025", "mlperf", new[] { 1, 3, 96, 96 }),
+        ("resnet8", "mlperf", new[] { 1, 3, 32, 32 }),
+        ("fc_autoencoder", "mlperf", new[] { 1, 640 }),
+    };
+
+    public static void Run(string filter)
+    {
+        var root = typeof(Int8Models).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value;
+        Console.WriteLine($"{"model",-18} {"float us",9} {"int8 us",9} {"float/int8",11} {"ORT float",10} {"ORT QDQ",9} {"ORT QDQ/int8",13} {"weights f32",12} {"weights i8",11} {"SQNR dB",8}");
+        foreach (var (name, dir, shape) in Models)
+        {
+            if (filter != null && !name.Contains(filter)) continue;
+            var path = Path.Combine(root, "tests", "models", dir, name + ".onnx");
+            var bytes = File.ReadAllBytes(path);
+            int n = shape.Aggregate(1, (a, b) => a * b);
+            var calibPath = Path.Combine(root, "tests", "models", dir, "calib.bin");
+            var calib = new[] { new CalibrationFile("calib.bin", File.Exists(calibPath) ? File.ReadAllBytes(calibPath) : RandomSamples(n, 32)) };
+            var f = Build(bytes, path, new ModelOptions { ClassName = "FloatModel", Profile = Profile }, null);
+            var q = Build(bytes, path, new ModelOptions { ClassName = "Int8Model", Quantize = QuantizeMode.Int8, Profile = Profile }, calib);
+            var unlowered = string.Join(",", PassManager.Lowering.Select(p => p.Name).Where(p => p != "DeadNodeElimination").Distinct());
+            var qdq = OnnxWriter.Write(ModelCompiler.Optimize(bytes, new ModelOptions { Quantize = QuantizeMode.Int8, DisabledPasses = unlowered }, calib, out _, out _));
+
+            // the first calibration sample: an input in the range the model was calibrated for
+            var x = new float[n];
+            Buffer.BlockCopy(calib[0].Bytes, 0, x, 0, 4 * n);
+            var ortShape = shape.Select(d => (long)d).ToArray();
+            float[] yf, yq, yo, yoq;
+            using (var s = new Microsoft.ML.OnnxRuntime.InferenceSession(bytes))
+            using (var r = s.Run(new[] { Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(s.InputMetadata.Keys.First(), new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(x, shape)) }))
+            {
+                int outLen = (int)r.First().AsTensor<float>().Length;
+                yf = new float[outLen]; yq = new float[outLen]; yo = new float[outLen]; yoq = new float[outLen];
+            }
+            var outShape = new long[] { 1, yf.Length };
+            using var ortF = new OrtOneOp(bytes, x, ortShape, yo, outShape);
+            using var ortQ = new OrtOneOp(qdq, x, ortShape, yoq, outShape);
+            void Floats() => f.Run(x, yf);
+            void Ints() => q.Run(x, yq);
+            for (int i = 0; i < 300; i++) { Floats(); Ints(); } // tiered JIT: the profile counts optimized code only
+            f.Reset(); q.Reset();
+            double sig = 0, noise = 0;
+            for (int i = 0; i < yf.Length; i++) { sig += (double)yf[i] * yf[i]; noise += ((double)yf[i] - yq[i]) * (yf[i] - yq[i]); }
+            var tf = new List<double>(); var tq = new List<double>(); var to = new List<double>(); var toq = new List<double>();
+            for (int round = 0; round < 3; round++)
+            {
+                tf.Add(Quick.Median(Floats).Median); tq.Add(Quick.Median(Ints).Median);
+                to.Add(Quick.Median(ortF.Run).Median); toq.Add(Quick.Median(ortQ.Run).Median);
+            }
+            double F = Med(tf), Q = Med(tq), O = Med(to), OQ = Med(toq);
+            if (Profile) Console.Write("float build:\n" + f.Report() + "Int8 build:\n" + q.Report());
+            Console.WriteLine($"{name,-18} {F * 1e6,9:F1} {Q * 1e6,9:F1} {F / Q,11:F2} {O * 1e6,10:F1} {OQ * 1e6,9:F1} {OQ / Q,13:F2} {f.WeightBytes,12} {q.WeightBytes,11} {10 * Math.Log10(sig / Math.Max(noise, 1e-30)),8:F1}");
+        }
+    }
+
+    static double Med(List<double> t) { var a = t.ToArray(); Array.Sort(a); return a[a.Length / 2]; }
+
+    static byte[] RandomSamples(int n, int count)
+    {
+        var r = new Random(7);
+        var b = new byte[n * count * 4];
+        for (int i = 0; i < n * count; i++)
+        {
+            // Box-Muller: standard normal inputs
+            double u = 1 - r.NextDouble(), v = r.NextDouble();
+            BitConverter.TryWriteBytes(b.AsSpan(4 * i), (float)(Math.Sqrt(-2 * Math.Log(u)) * Math.Cos(2 * Math.PI * v)));
+        }
+        return b;
+    }
+
+    /// <summary>MODELGEN_PROFILE=1: both builds with Profile="true", and their per-layer reports after the timing.</summary>
+    static readonly bool Profile = Environment.GetEnvironmentVariable("MODELGEN_PROFILE") == "1";
+
+    sealed record Built(Action<float[], float[]> Run, long WeightBytes, Func<string> Report, Action Reset);
+
+    static Built Build(byte[] bytes, string path, ModelOptions options, IReadOnlyList<CalibrationFile> calib)
+    {
+        var result = ModelCompiler.Compile(bytes, path, options, calib);
+        if (!result.Success) throw new InvalidOperationException(string.Join("\n", result.Diagnostics.Select(d => d.Message)));
+        if (Profile) File.WriteAllText(Path.Combine(Path.GetTempPath(), options.ClassName + ".g.cs"), result.Source);
+        var adapter = $"public static class Adapter_{options.ClassName} {{ public static void Run(float[] x, float[] y) => global::{options.ClassName}.Predict(x, y); }}";
+        var tpa = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")).Split(Path.PathSeparator);
+        var refs = tpa.Where(p => Path.GetFileName(p).StartsWith("System.") || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).Append(MetadataReference.CreateFromFile(typeof(Runtime.Gemm).Assembly.Location));
+        var comp = CSharpCompilation.Create(options.ClassName, new[] { result.Source, adapter }.Select(s => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest))),
+            refs, new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release, allowUnsafe: true));
+        using var ms = new MemoryStream();
+        var emit = comp.Emit(ms);
+        if (!emit.Success) throw new InvalidOperationException(string.Join("\n", emit.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(10)));
+        ms.Position = 0;
+        var asm = new AssemblyLoadContext(options.ClassName).LoadFromStream(ms);
+        var run = asm.GetType("Adapter_" + options.ClassName).GetMethod("Run");
+        var report = asm.GetType(options.ClassName).GetMethod("ProfileReport");
+        var reset = asm.GetType(options.ClassName).GetMethod("ResetProfile");
+        return new Built(run.CreateDelegate<Action<float[], float[]>>(), result.WeightBytes, () => report == null ? "" : (string)report.Invoke(null, null),
+            () => reset?.Invoke(null, null));
+    }
+}

@@ -1,0 +1,132 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Runtime;
+
+/// <summary>
+/// 1x1 convolutions (stride 1, no padding, one group) of small planes, with the output channels in the vector lanes.
+/// Conv2D's GEMM puts the plane's positions in the lanes; on the small planes at the end of MobileNet-style networks
+/// (6x6, 3x3) most lanes are then padding. Here a tile is 6 positions x 2 vectors of output channels, each k step one
+/// weight row of 2 vectors and 6 broadcast inputs, so only the channel count rounds up to vectors, and the weights are
+/// read in place: the generator writes them at build time transposed, as <c>wt[k, m]</c> for k &lt; inC, with the bias
+/// as row inC, and every row padded with zeros to <see cref="ColumnMultiple"/> columns. The sums of a tile go through a
+/// small stack buffer (bias, residual, activation) and are stored transposed into the NCHW output.
+/// </summary>
+public static unsafe class PointwiseConv
+{
+    /// <summary>The rows of the weight layout are padded to a multiple of this: two vectors at the widest (AVX-512).</summary>
+    public const int ColumnMultiple = 32;
+
+    /// <summary>Positions per tile.</summary>
+    const int Rows = 6;
+
+    /// <summary>
+    /// y[n, m, p] = act(bias[m] + sum_k wt[k, m] x[n, k, p] (+ y[n, m, p] when accumulate)) for plane positions p.
+    /// wt: (inC + 1) rows of outC rounded up to <see cref="ColumnMultiple"/> (the last row the bias).
+    /// </summary>
+    public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> wt, Span<float> y, int batch, int inC, int outC, int plane,
+        Activation activation = default, bool accumulate = false)
+    {
+        if (batch < 0 || inC <= 0 || outC <= 0 || plane < 0) throw new ArgumentOutOfRangeException(nameof(plane), "PointwiseConv: invalid geometry");
+        int mp = (outC + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
+        if (x.Length < (long)batch * inC * plane) throw new ArgumentException("PointwiseConv: x too small", nameof(x));
+        if (wt.Length < (long)(inC + 1) * mp) throw new ArgumentException("PointwiseConv: wt too small", nameof(wt));
+        if (y.Length < (long)batch * outC * plane) throw new ArgumentException("PointwiseConv: y too small", nameof(y));
+        if (batch == 0 || plane == 0) return;
+        fixed (float* px = x, pw = wt, py = y)
+        {
+            for (int nb = 0; nb < batch; nb++)
+            {
+                float* xb = px + (nint)nb * inC * plane, yb = py + (nint)nb * outC * plane;
+                switch (SimdLevel.Bits)
+                {
+                    case 512: Run<V512, Vector512<float>>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
+                    case 256: Run<V256, Vector256<float>>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
+                    case 128: Run<V128, Vector128<float>>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
+                    default: Run<V0, float>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Run<S, TV>(float* x, float* wt, float* y, int inC, int outC, int mp, int plane, Activation act, bool accumulate)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        float* sums = stackalloc float[Rows * 2 * 16];
+        int w = 2 * S.Lanes;
+        // channel panels outermost: a panel's weights (inC x 2 vectors) stay in L1 while the positions stream past
+        for (int m0 = 0; m0 < outC; m0 += w)
+        {
+            int cols = Math.Min(w, outC - m0);
+            for (int p0 = 0; p0 < plane; p0 += Rows)
+            {
+                switch (Math.Min(Rows, plane - p0))
+                {
+                    case 6: Tile<S, TV, R6>(x + p0, plane, wt + m0, mp, inC, sums); break;
+                    case 5: Tile<S, TV, R5>(x + p0, plane, wt + m0, mp, inC, sums); break;
+                    case 4: Tile<S, TV, R4>(x + p0, plane, wt + m0, mp, inC, sums); break;
+                    case 3: Tile<S, TV, R3>(x + p0, plane, wt + m0, mp, inC, sums); break;
+                    case 2: Tile<S, TV, R2>(x + p0, plane, wt + m0, mp, inC, sums); break;
+                    default: Tile<S, TV, R1>(x + p0, plane, wt + m0, mp, inC, sums); break;
+                }
+                int rows = Math.Min(Rows, plane - p0);
+                float* yt = y + (nint)m0 * plane + p0;
+                if (accumulate)
+                    for (int r = 0; r < rows; r++)
+                        for (int j = 0; j < cols; j++) sums[r * w + j] += yt[j * plane + r];
+                act.Apply<S, TV>(sums, rows * w);
+                // transposed store: position r of channel j
+                for (int j = 0; j < cols; j++)
+                {
+                    float* yj = yt + (nint)j * plane;
+                    for (int r = 0; r < rows; r++) yj[r] = sums[r * w + j];
+                }
+            }
+        }
+    }
+
+    /// <summary>R.N positions (x[k * plane + r]) x 2 vectors of channels (wt + k * mp), bias row added, into sums (rows 2 vectors apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<S, TV, R>(float* x, int plane, float* wt, int mp, int inC, float* sums)
+        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows
+    {
+        int l = S.Lanes;
+        TV c00 = S.Zero, c01 = S.Zero, c10 = S.Zero, c11 = S.Zero, c20 = S.Zero, c21 = S.Zero;
+        TV c30 = S.Zero, c31 = S.Zero, c40 = S.Zero, c41 = S.Zero, c50 = S.Zero, c51 = S.Zero;
+        float* b = wt;
+        for (int k = 0; k < inC; k++, x += plane, b += mp)
+        {
+            TV b0 = S.Load(b), b1 = S.Load(b + l);
+            TV t = S.Splat(x[0]); c00 = S.Fma(t, b0, c00); c01 = S.Fma(t, b1, c01);
+            if (R.N > 1) { t = S.Splat(x[1]); c10 = S.Fma(t, b0, c10); c11 = S.Fma(t, b1, c11); }
+            if (R.N > 2) { t = S.Splat(x[2]); c20 = S.Fma(t, b0, c20); c21 = S.Fma(t, b1, c21); }
+            if (R.N > 3) { t = S.Splat(x[3]); c30 = S.Fma(t, b0, c30); c31 = S.Fma(t, b1, c31); }
+            if (R.N > 4) { t = S.Splat(x[4]); c40 = S.Fma(t, b0, c40); c41 = S.Fma(t, b1, c41); }
+            if (R.N > 5) { t = S.Splat(x[5]); c50 = S.Fma(t, b0, c50); c51 = S.Fma(t, b1, c51); }
+        }
+        // b is now the bias row
+        TV v0 = S.Load(b), v1 = S.Load(b + l);
+        int w = 2 * l;
+        S.Store(sums, S.Add(c00, v0)); S.Store(sums + l, S.Add(c01, v1));
+        if (R.N > 1) { S.Store(sums + w, S.Add(c10, v0)); S.Store(sums + w + l, S.Add(c11, v1)); }
+        if (R.N > 2) { S.Store(sums + 2 * w, S.Add(c20, v0)); S.Store(sums + 2 * w + l, S.Add(c21, v1)); }
+        if (R.N > 3) { S.Store(sums + 3 * w, S.Add(c30, v0)); S.Store(sums + 3 * w + l, S.Add(c31, v1)); }
+        if (R.N > 4) { S.Store(sums + 4 * w, S.Add(c40, v0)); S.Store(sums + 4 * w + l, S.Add(c41, v1)); }
+        if (R.N > 5) { S.Store(sums + 5 * w, S.Add(c50, v0)); S.Store(sums + 5 * w + l, S.Add(c51, v1)); }
+    }
+
+    /// <summary>The weight layout <see cref="Run"/> reads, from Conv's w [outC, inC] and bias (may be empty): for tests and tools; the generator writes the same at build time.</summary>
+    public static float[] Layout(ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int inC, int outC)
+    {
+        int mp = (outC + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
+        var t = new float[(inC + 1) * mp];
+        for (int m = 0; m < outC; m++)
+        {
+            for (int k = 0; k < inC; k++) t[k * mp + m] = w[m * inC + k];
+            if (bias.Length > 0) t[inC * mp + m] = bias[m];
+        }
+        return t;
+    }
+}
