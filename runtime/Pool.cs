@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Runtime;
 
@@ -94,6 +95,104 @@ public static unsafe class Pool
         return r / n;
     }
 
+    /// <summary>Longest input row <see cref="MaxPairs"/> takes (its stack row).</summary>
+    const int PairRow = 4096;
+
+    /// <summary>
+    /// Max pooling with windows of two columns at stride 2 (no left pad, no column dilation), any rows. Each window's
+    /// rows are reduced into a stack row, a band of output rows at a time; when the rows pair up exactly (even width,
+    /// no ceil-mode column) the band's column pairs are one flat run of vectors, however short the rows.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static void MaxPairs<S, TV>(float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int sh, int pt, int dh)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        float* t = stackalloc float[PairRow];
+        bool flat = inW % 2 == 0 && outW == inW / 2;
+        // outputs whose two columns are both inside the row; a ceil-mode last output may have one
+        int pairs = Math.Min(outW, inW / 2);
+        int band = Math.Max(1, PairRow / inW);
+        // every window's rows inside the input (no top pad, no clipped bottom): no per-row bounds (two divisions each)
+        bool fullRows = pt == 0 && (long)(outH - 1) * sh + (long)(kH - 1) * dh <= inH - 1;
+        if (flat && kH == 1 && sh == 1 && pt == 0 && outH == inH)
+        {
+            // 1x2/2: every row is its own window row, so the whole tensor is one run of column pairs
+            int n = planes * outH * outW, j = PairMax(x, y, n);
+            for (; j < n; j++) y[j] = MathF.Max(x[2 * j], x[2 * j + 1]);
+            return;
+        }
+        for (int c = 0; c < planes; c++)
+        {
+            float* xc = x + (nint)c * inH * inW;
+            for (int oy0 = 0; oy0 < outH; oy0 += band)
+            {
+                int rows = Math.Min(band, outH - oy0);
+                for (int b = 0; b < rows; b++)
+                {
+                    float* tr = t + b * inW;
+                    int iy0 = (oy0 + b) * sh - pt;
+                    int kyLo = 0, kyHi = kH;
+                    if (!fullRows) { kyLo = Conv.FirstAtLeast(0, iy0, dh); kyHi = Math.Min(kH, Conv.EndAtMost(inH - 1, iy0, dh)); }
+                    if (kyLo >= kyHi) { new Span<float>(tr, inW).Fill(float.NegativeInfinity); continue; }
+                    float* r0 = xc + (iy0 + kyLo * dh) * inW;
+                    if (kyHi - kyLo == 1) { new ReadOnlySpan<float>(r0, inW).CopyTo(new Span<float>(tr, inW)); continue; }
+                    MaxRows<S, TV>(r0, r0 + dh * inW, tr, inW);
+                    for (int ky = kyLo + 2; ky < kyHi; ky++) MaxRows<S, TV>(tr, xc + (iy0 + ky * dh) * inW, tr, inW);
+                }
+                float* yb = y + ((nint)c * outH + oy0) * outW;
+                if (flat)
+                {
+                    int n = rows * outW, j = PairMax(t, yb, n);
+                    for (; j < n; j++) yb[j] = MathF.Max(t[2 * j], t[2 * j + 1]);
+                    continue;
+                }
+                for (int b = 0; b < rows; b++)
+                {
+                    float* tr = t + b * inW, yr = yb + b * outW;
+                    int ox = PairMax(tr, yr, pairs);
+                    for (; ox < pairs; ox++) yr[ox] = MathF.Max(tr[2 * ox], tr[2 * ox + 1]);
+                    for (; ox < outW; ox++) yr[ox] = 2 * ox < inW ? tr[2 * ox] : float.NegativeInfinity;
+                }
+            }
+        }
+    }
+
+    /// <summary>d[i] = max(a[i], b[i]) for n floats; short rows in narrower vectors (a row of 8 is one 256-bit max, not 8 scalar ones).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    static void MaxRows<S, TV>(float* a, float* b, float* d, int n) where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes, i = 0;
+        for (; i + l <= n; i += l) S.Store(d + i, S.Max(S.Load(a + i), S.Load(b + i)));
+        if (l > 8 && i + 8 <= n) { Vector256.Max(Vector256.Load(a + i), Vector256.Load(b + i)).Store(d + i); i += 8; }
+        if (l > 4 && i + 4 <= n) { Vector128.Max(Vector128.Load(a + i), Vector128.Load(b + i)).Store(d + i); i += 4; }
+        for (; i < n; i++) d[i] = MathF.Max(a[i], b[i]);
+    }
+
+    /// <summary>y[i] = max(r[2i], r[2i + 1]) for whole vectors of i below n (AVX-512 or AVX2 shuffles); returns how many were done.</summary>
+    static int PairMax(float* r, float* y, int n)
+    {
+        int i = 0;
+        if (Avx512F.IsSupported && SimdLevel.Bits >= 512)
+        {
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            for (; i + 16 <= n; i += 16)
+            {
+                var a = Vector512.Load(r + 2 * i); var b = Vector512.Load(r + 2 * i + 16);
+                Vector512.Max(Avx512F.PermuteVar16x32x2(a, even, b), Avx512F.PermuteVar16x32x2(a, odd, b)).Store(y + i);
+            }
+        }
+        if (Avx2.IsSupported && SimdLevel.Bits >= 256)
+            for (; i + 8 <= n; i += 8)
+            {
+                var a = Vector256.Load(r + 2 * i); var b = Vector256.Load(r + 2 * i + 8);
+                // within 128-bit halves: [a0 a2 b0 b2 | a4 a6 b4 b6] and the odd ones; then the 64-bit pieces in order
+                var m = Avx.Max(Avx.Shuffle(a, b, 0b10_00_10_00), Avx.Shuffle(a, b, 0b11_01_11_01));
+                Avx2.Permute4x64(m.AsDouble(), 0b11_01_10_00).AsSingle().Store(y + i);
+            }
+        return i;
+    }
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Run<S, TV>(bool max, float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
         int sh, int sw, int pt, int pl, int dh, int dw, bool includePad, int pb, int pr)
@@ -107,6 +206,13 @@ public static unsafe class Pool
         {
             int n = inH * inW;
             for (int c = 0; c < planes; c++) y[c] = Reduce<S, TV>(max, x + (nint)c * n, n);
+            return;
+        }
+        // max over window pairs of columns, stride 2 (2x2/2 and 1x2/2, the common max pools): rows reduced into a
+        // stack row first, then each pair of its columns in vectors; the per-tap loop below is scalar for stride 2
+        if (max && kW == 2 && sw == 2 && dw == 1 && pl == 0 && inW <= PairRow)
+        {
+            MaxPairs<S, TV>(x, y, planes, inH, inW, outH, outW, kH, sh, pt, dh);
             return;
         }
         for (int c = 0; c < planes; c++)

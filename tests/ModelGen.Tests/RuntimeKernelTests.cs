@@ -682,6 +682,10 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             new[] { 64, 25, 5, 25, 5, 25, 5, 0, 0, 0, 0, 1, 1, 0, 0 }, new[] { 64, 8, 8, 8, 8, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0 },
             new[] { 256, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 1, 1, 0, 0 }, new[] { 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0 },
             new[] { 3, 7, 37, 7, 37, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0 },
+            // column pairs at stride 2 (Pool.MaxPairs): long rows (16- and 8-wide shuffles, scalar rest), a ceil-mode
+            // last column alone, three rows per window with top padding and row dilation
+            new[] { 2, 4, 70, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0 }, new[] { 2, 3, 51, 1, 2, 1, 2, 0, 0, 0, 0, 1, 1, 0, 1 },
+            new[] { 3, 9, 19, 3, 2, 2, 2, 1, 0, 1, 0, 2, 1, 1, 1 },
         };
         for (int t = 0; t < 60; t++)
         {
