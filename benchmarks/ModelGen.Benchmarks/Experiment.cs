@@ -70,6 +70,23 @@ internal static class Experiment
         }
     }
 
+    /// <summary>`experiment wgemm`: matrix-vector products with float weights (Gemm) vs int8 weights (WeightGemm).</summary>
+    public static void WeightGemms()
+    {
+        foreach (var (n, k) in new[] { (128, 1536), (128, 128), (640, 128), (64, 1536) })
+        {
+            var rng = new Random(1);
+            var a = Data.Random(rng, k); var wf = Data.Random(rng, n * k); var b = Data.Random(rng, n);
+            var w8 = new sbyte[k * n]; for (int i = 0; i < w8.Length; i++) w8[i] = (sbyte)rng.Next(-127, 128);
+            var s = Enumerable.Repeat(0.01f, n).ToArray(); var y = new float[n];
+            Action f = () => Gemm.Run(a, wf, b, y, 1, n, k, false, true, 1f, 1f, BiasKind.Row);
+            Action q = () => WeightGemm.Run(a, w8, s, b, y, 1, n, k);
+            var tf = new List<double>(); var tq = new List<double>();
+            for (int round = 0; round < 5; round++) { tf.Add(Time(f)); tq.Add(Time(q)); }
+            Console.WriteLine($"1x{k} -> {n}: float weights {Med(tf) * 1e6,7:F2} us   int8 weights {Med(tq) * 1e6,7:F2} us");
+        }
+    }
+
     /// <summary>`experiment qdw`: int8 depthwise 3x3 (QConv.Depthwise2D) vs float (Conv.Conv2D) on small planes.</summary>
     public static void QDepthwise()
     {

@@ -16,6 +16,11 @@ public static class Program
             Experiment.Pointwise();
             return 0;
         }
+        if (args.Length > 1 && args[0] == "experiment" && args[1] == "wgemm")
+        {
+            Experiment.WeightGemms();
+            return 0;
+        }
         if (args.Length > 1 && args[0] == "experiment" && args[1] == "qdw")
         {
             Experiment.QDepthwise();

@@ -283,6 +283,8 @@ public sealed class ModelEmitter
         Value In(int k) => n.In(k);
         switch (n.OpType)
         {
+            case "GemmInt8Weights": // w [K, N]
+                return In(1).Shape.Length == 2 ? (long)n.Out().Length * In(1).Shape[0] : 0;
             case "Conv": case "QLinearConv": case "ConvInteger": case "QConvInt8": case "QGemmInt8":
             {
                 var w = In(n.OpType == "QLinearConv" ? 3 : 1);

@@ -48,6 +48,8 @@ public static class PassManager
         new QdqPassThrough(),
         new DeadNodeElimination(),
         new DequantizeFolding(),
+        // after the folding: the DequantizeLinear nodes left are the weights the user asked to keep int8
+        new WeightGemmFusion(),
     };
 
     /// <summary>Runs the float passes, then <paramref name="quantize"/> (null: none), then the lowering passes.</summary>
