@@ -17,7 +17,26 @@ internal static class Quick
             if (filter != null && !name.Contains(filter) && !"conv".Contains(filter)) continue;
             var b = new ConvBenchmarks { Case = name };
             b.Setup();
+            Runtime.DepthwiseBlocked.Skip = int.Parse(Environment.GetEnvironmentVariable("DWSKIP") ?? "0");
             Report(name, ConvBenchmarks.Macs(name), b.ModelGen, b.Ort);
+            if (Environment.GetEnvironmentVariable("MODELGEN_BENCH_DW") == "1")
+            {
+                var t = new double[2][];
+                for (int side = 0; side < 2; side++) { Runtime.Conv.DwNew = side == 0; Median(b.ModelGen); }
+                for (int side = 0; side < 2; side++) t[side] = new double[15];
+                var sw = Stopwatch.StartNew();
+                for (int r = 0; r < 15; r++)
+                    for (int side = 0; side < 2; side++)
+                    {
+                        Runtime.Conv.DwNew = side == 0;
+                        double t0 = Now(sw);
+                        for (int i = 0; i < 200; i++) b.ModelGen();
+                        t[side][r] = (Now(sw) - t0) / 200;
+                    }
+                Runtime.Conv.DwNew = true;
+                Array.Sort(t[0]); Array.Sort(t[1]);
+                Console.WriteLine($"{"  A/B interleaved: new",-30} {t[0][7] * 1e6,12:F2} us, old {t[1][7] * 1e6,8:F2} us, old/new {t[1][7] / t[0][7],5:F2}");
+            }
             if (Ab)
             {
                 // the same case with the direct path switched off (the GEMM or stem kernel it replaces), batches of the
