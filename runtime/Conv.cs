@@ -88,7 +88,7 @@ public static unsafe class Conv
 
     /// <summary>Lets non-depthwise convolutions take the direct kernels (a switch for A/B measurements and tests).</summary>
     internal static bool DirectDense = true;
-    internal static bool DwNew = true; // TEMP A/B
+    internal static bool DwNew = true, DwNone; // TEMP A/B
 
     // ---------------- depthwise ----------------
 
@@ -130,7 +130,7 @@ public static unsafe class Conv
     {
         // small planes: eight channels per vector; short rows and stride 2: the direct kernels (flat band / phases)
         if (mult == 1 && S.Lanes >= 8 && (DwNew ? DepthwiseBlocked.TryRun(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)
-            : ConvDirect.TryChannelBlocked(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)))
+            : !DwNone && ConvDirect.TryChannelBlocked(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)))
             return;
         if (ConvDirect.TryRun<S, TV>(x, w, bias, y, 1, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)) return;
         int l = S.Lanes;
