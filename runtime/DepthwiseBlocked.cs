@@ -6,19 +6,19 @@ using System.Runtime.Intrinsics.X86;
 namespace ModelGen.Runtime;
 
 /// <summary>
-/// Depthwise convolution (one input channel per output channel) eight channels at a time in the lanes of a 256-bit
-/// vector (NCHWc-like, AVX2 + FMA). A band of each block of eight input planes is transposed on the stack into
-/// zero-padded positions of eight channels (8 x 8 register transposes, eight input positions per transpose whatever
-/// the row length), every output position is then taps FMAs of whole vectors whatever the row length, stride or
-/// padding, eight positions at a time, and those eight results (activation applied in registers) are transposed
-/// straight into the eight output planes. Position lists are built once per call, so a band costs only its
-/// transposes and FMAs. Tails never go scalar: the last group of eight positions, the last band of rows and the last
-/// block of eight channels are shifted back to overlap the one before (recomputing a few outputs, same values), so
-/// channel counts that are not a multiple of 8 take the same code.
+/// Depthwise convolution (one input channel per output channel) with a block of channels in the lanes of one vector
+/// (NCHWc-like: eight per 256-bit vector, sixteen per 512-bit one; AVX2 + FMA at least). A band of each block's input
+/// planes is transposed on the stack into zero-padded positions (8 x 8 register transposes, eight input positions per
+/// transpose whatever the row length), every output position is then taps FMAs of whole vectors whatever the row
+/// length, stride or padding, eight positions at a time, and those eight results (activation applied in registers)
+/// are transposed straight into the output planes. Position lists are built once per call, so a band costs only its
+/// transposes and FMAs. Tails seldom go scalar: the last group of a row or band, the last band of rows and the last
+/// block of channels are shifted back to overlap the one before (recomputing a few outputs, same values), so channel
+/// counts that are not a multiple of the block take the same code.
 /// </summary>
 internal static unsafe class DepthwiseBlocked
 {
-    const int StageFloats = 6144;   // the padded input band, 8 channels per position (24 KiB, within L1) + a spare position
+    const int StageFloats = 6144;   // the padded input band, a block of channels per position (24 KiB, within L1) + a spare position
     const int MaxPositions = 1024;  // input positions of a band, and output positions of a band
     internal const int MaxTaps = 64;
 
@@ -31,11 +31,12 @@ internal static unsafe class DepthwiseBlocked
         int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported || outC < 8) return false;
-        // sixteen channels per vector where AVX-512 is there and there are as many channels (half the instructions per
-        // output: the loads, FMAs and position arithmetic each serve twice the channels)
+        // sixteen channels per vector where AVX-512 is there and there are as many channels: half the instructions per
+        // output (loads, FMAs, position arithmetic). Zen 4 splits 512-bit operations in two and runs both widths at the
+        // same speed; where the wider positions do not fit the stack, eight
         return SimdLevel.Bits >= 512 && outC >= 16
-            ? Run<V512, Vector512<float>>(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)
-            : Run<V256, Vector256<float>>(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act);
+            && Run<V512, Vector512<float>>(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)
+            || Run<V256, Vector256<float>>(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

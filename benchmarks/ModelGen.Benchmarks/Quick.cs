@@ -17,27 +17,7 @@ internal static class Quick
             if (filter != null && !name.Contains(filter) && !"conv".Contains(filter)) continue;
             var b = new ConvBenchmarks { Case = name };
             b.Setup();
-            Runtime.Conv.DwNone = Environment.GetEnvironmentVariable("DWNONE") == "1";
             Report(name, ConvBenchmarks.Macs(name), b.ModelGen, b.Ort);
-            bool bits = Environment.GetEnvironmentVariable("MODELGEN_BENCH_DW") == "2";
-            if (Environment.GetEnvironmentVariable("MODELGEN_BENCH_DW") is "1" or "2" or "3")
-            {
-                var t = new double[2][];
-                for (int side = 0; side < 2; side++) { Runtime.Conv.DwNew = side == 0; Median(b.ModelGen); }
-                for (int side = 0; side < 2; side++) t[side] = new double[15];
-                var sw = Stopwatch.StartNew();
-                for (int r = 0; r < 15; r++)
-                    for (int side = 0; side < 2; side++)
-                    {
-                        if (bits) Runtime.SimdLevel.ForceBits = side == 0 ? -1 : 256; else Runtime.Conv.DwNew = side == 0;
-                        double t0 = Now(sw);
-                        for (int i = 0; i < 200; i++) b.ModelGen();
-                        t[side][r] = (Now(sw) - t0) / 200;
-                    }
-                Runtime.Conv.DwNew = true; Runtime.SimdLevel.ForceBits = -1;
-                Array.Sort(t[0]); Array.Sort(t[1]);
-                Console.WriteLine($"{"  A/B interleaved: new",-30} {t[0][7] * 1e6,12:F2} us, old {t[1][7] * 1e6,8:F2} us, old/new {t[1][7] / t[0][7],5:F2}");
-            }
             if (Ab)
             {
                 // the same case with the direct path switched off (the GEMM or stem kernel it replaces), batches of the

@@ -25,23 +25,6 @@ internal static class QuickModels
             var (ort, ortAlloc) = Median(b.Ort);
             double macs = ModelBenchmarks.Macs(name);
             Console.WriteLine($"{name,-18} {macs / 1e6,7:F2} {mg * 1e6,12:F1} {macs / mg / 1e9,7:F2} {macs / mg / 1e9 / peak * 100,6:F1}% {ort * 1e6,10:F1} {macs / ort / 1e9,7:F2} {ort / mg,13:F2} {mgAlloc,14:F0} {ortAlloc,15:F0}");
-            if (Environment.GetEnvironmentVariable("MODELGEN_BENCH_DW") == "1")
-            {
-                var t = new double[2][] { new double[21], new double[21] };
-                int batch = Math.Max(1, (int)(0.02 / mg));
-                for (int r = 0; r < 21; r++)
-                    for (int side = 0; side < 2; side++)
-                    {
-                        Runtime.Conv.DwNew = side == 0;
-                        var sw = Stopwatch.StartNew();
-                        double t0 = Quick.Now(sw);
-                        for (int i = 0; i < batch; i++) b.ModelGen();
-                        t[side][r] = (Quick.Now(sw) - t0) / batch;
-                    }
-                Runtime.Conv.DwNew = true;
-                Array.Sort(t[0]); Array.Sort(t[1]);
-                Console.WriteLine($"  A/B interleaved: new depthwise {t[0][10] * 1e6:F1} us, old {t[1][10] * 1e6:F1} us, old/new {t[1][10] / t[0][10]:F2}");
-            }
             b.Cleanup();
         }
     }

@@ -378,7 +378,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             S(1, 96, 12, 4, 96, 3, 1), S(1, 96, 3, 1, 96, 3, 1),
             // melspectrogram's 1-D STFT convolution (as 2-D with height 1): 257 filters of 512 taps, stride 160
             S(1, 1, 1, 1760, 257, 1, 512, 1, 160, bias: false),
-            // direct kernels (ConvDirect): MLPerf Tiny's short-row depthwise (channel-blocked), stride-2 depthwise (de-interleaved
+            // direct kernels: MLPerf Tiny's short-row depthwise (channel-blocked, DepthwiseBlocked), stride-2 depthwise (de-interleaved
             // phases), stems with few input channels (four output channels per pass), grouped with 3 outputs per group,
             // stride 3 x 2 with dilations, a band split over many rows
             S(1, 64, 25, 5, 64, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 64), S(1, 16, 48, 48, 16, 3, 3, 2, 2, 1, 1, 1, 1, g: 16),
@@ -386,7 +386,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             S(1, 1, 49, 10, 64, 10, 4, 2, 2, 5, 1, 5, 1), S(1, 3, 96, 96, 8, 3, 3, 2, 2, 1, 1, 1, 1),
             S(1, 4, 9, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, g: 2), S(2, 2, 20, 17, 9, 3, 2, 3, 2, 1, 1, 0, 1, dh: 2, dw: 3, bias: false),
             S(1, 2, 400, 6, 2, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 2), S(1, 3, 300, 90, 3, 3, 3, 2, 2, 1, 1, 1, 1, g: 3),
-            // channel-blocked depthwise (8 channels per vector): dilated, asymmetric pads with strides 2 x 1, bands of a tall plane
+            // channel-blocked depthwise (8 or 16 channels per vector): dilated, asymmetric pads with strides 2 x 1, bands of a tall plane
             S(1, 8, 17, 13, 8, 3, 3, pt: 2, pl: 2, pb: 2, pr: 2, dh: 2, dw: 2, g: 8), S(1, 16, 10, 9, 16, 5, 3, 2, 1, 2, 1, 1, 0, g: 16),
             S(2, 8, 150, 40, 8, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 8, bias: false),
             // 3x3 convs over 76x32 with 24..96 channels
