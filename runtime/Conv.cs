@@ -16,8 +16,8 @@ public static unsafe class Conv
     /// overlap x, w or bias.
     /// </summary>
     /// <remarks>
-    /// Strategy by shape: depthwise (one input channel per group) runs direct kernels: eight channels per vector where
-    /// they fit (<see cref="ConvDirect.TryChannelBlocked"/>), else a flat or stride-phase band for short rows and stride 2
+    /// Strategy by shape: depthwise (one input channel per group) runs direct kernels: eight or sixteen channels per
+    /// vector where there are at least eight (<see cref="DepthwiseBlocked"/>), else a flat or stride-phase band for short rows and stride 2
     /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row. Every other convolution with a spatial
     /// kernel (stems, dense KxK) and stride 1 or 2 along W whose row band fits the stack runs <see cref="ConvPlanes"/>:
     /// an implicit GEMM over staged stride-phase planes, register tiles of output channels x vectors of positions, no
@@ -127,8 +127,8 @@ public static unsafe class Conv
         int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
-        // small planes: eight channels per vector; short rows and stride 2: the direct kernels (flat band / phases)
-        if (mult == 1 && S.Lanes >= 8 && ConvDirect.TryChannelBlocked(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act))
+        // eight or more channels: channels in the vector lanes; else short rows and stride 2: the direct kernels (flat band / phases)
+        if (mult == 1 && S.Lanes >= 8 && DepthwiseBlocked.TryRun(x, w, bias, y, outC, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act))
             return;
         if (ConvDirect.TryRun<S, TV>(x, w, bias, y, 1, outC, mult, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act)) return;
         int l = S.Lanes;

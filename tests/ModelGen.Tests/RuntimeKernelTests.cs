@@ -378,7 +378,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             S(1, 96, 12, 4, 96, 3, 1), S(1, 96, 3, 1, 96, 3, 1),
             // melspectrogram's 1-D STFT convolution (as 2-D with height 1): 257 filters of 512 taps, stride 160
             S(1, 1, 1, 1760, 257, 1, 512, 1, 160, bias: false),
-            // direct kernels (ConvDirect): MLPerf Tiny's short-row depthwise (channel-blocked), stride-2 depthwise (de-interleaved
+            // direct kernels: MLPerf Tiny's short-row depthwise (channel-blocked, DepthwiseBlocked), stride-2 depthwise (de-interleaved
             // phases), stems with few input channels (four output channels per pass), grouped with 3 outputs per group,
             // stride 3 x 2 with dilations, a band split over many rows
             S(1, 64, 25, 5, 64, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 64), S(1, 16, 48, 48, 16, 3, 3, 2, 2, 1, 1, 1, 1, g: 16),
@@ -386,7 +386,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             S(1, 1, 49, 10, 64, 10, 4, 2, 2, 5, 1, 5, 1), S(1, 3, 96, 96, 8, 3, 3, 2, 2, 1, 1, 1, 1),
             S(1, 4, 9, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, g: 2), S(2, 2, 20, 17, 9, 3, 2, 3, 2, 1, 1, 0, 1, dh: 2, dw: 3, bias: false),
             S(1, 2, 400, 6, 2, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 2), S(1, 3, 300, 90, 3, 3, 3, 2, 2, 1, 1, 1, 1, g: 3),
-            // channel-blocked depthwise (8 channels per vector): dilated, asymmetric pads with strides 2 x 1, bands of a tall plane
+            // channel-blocked depthwise (8 or 16 channels per vector): dilated, asymmetric pads with strides 2 x 1, bands of a tall plane
             S(1, 8, 17, 13, 8, 3, 3, pt: 2, pl: 2, pb: 2, pr: 2, dh: 2, dw: 2, g: 8), S(1, 16, 10, 9, 16, 5, 3, 2, 1, 2, 1, 1, 0, g: 16),
             S(2, 8, 150, 40, 8, 3, 3, pt: 1, pl: 1, pb: 1, pr: 1, g: 8, bias: false),
             // 3x3 convs over 76x32 with 24..96 channels
@@ -446,6 +446,70 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         });
         var y1 = new float[16];
         Assert.Throws<ArgumentException>(() => Conv.Conv2D(new float[32], new float[18], default, y1, 1, 2, 4, 4, 2, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 2, accumulate: true));
+    }
+
+    /// <summary>
+    /// The channel-blocked depthwise kernel (<see cref="DepthwiseBlocked"/>): MobileNet's and DS-CNN's shapes and their
+    /// neighbours (channel counts not a multiple of 8, rows shorter and longer than 8, strides 1-3, asymmetric pads,
+    /// dilations, non-3x3 kernels, planes in several bands, tiny planes), each with every fused activation kind, at
+    /// every SIMD width, against the scalar reference; the 256-bit-and-up widths must take the kernel (where the machine
+    /// has AVX2), and a second run allocates nothing.
+    /// </summary>
+    [Fact]
+    public void DepthwiseBlockedMatchesReference()
+    {
+        ConvShape D(int c, int h, int w, int k, int s, int p, int sh = 0, int dil = 1, int kw = 0, int pr = -1, bool bias = true) =>
+            new(1, c, h, w, c, k, kw == 0 ? k : kw, sh == 0 ? s : sh, s, p, p, p, pr < 0 ? p : pr, dil, dil, c, bias);
+        var shapes = new[]
+        {
+            // MobileNetV1 0.25 (96x96 input) and DS-CNN
+            D(8, 48, 48, 3, 1, 1), D(16, 48, 48, 3, 2, 1), D(32, 24, 24, 3, 1, 1), D(32, 24, 24, 3, 2, 1), D(64, 12, 12, 3, 1, 1),
+            D(64, 12, 12, 3, 2, 1), D(128, 6, 6, 3, 1, 1), D(128, 6, 6, 3, 2, 1), D(256, 3, 3, 3, 1, 1), D(64, 25, 5, 3, 1, 1),
+            // odd channel counts (the last block of eight overlaps), short and odd rows, stride 2 on odd planes, no bias
+            D(13, 9, 11, 3, 1, 1, bias: false), D(21, 17, 9, 3, 2, 1), D(9, 7, 7, 3, 2, 1, pr: 0), D(12, 5, 3, 3, 1, 1),
+            // other kernels and geometry: 5x5, dilation 2, stride 3, stride 2 x 1 and 1 x 2, 1x3 and 3x1, no padding
+            D(24, 14, 13, 5, 1, 2), D(16, 15, 17, 3, 1, 2, dil: 2), D(10, 20, 19, 3, 3, 1), D(16, 18, 20, 3, 1, 1, sh: 2),
+            D(16, 18, 20, 3, 2, 1, sh: 1), D(8, 10, 30, 1, 1, 0, kw: 3), D(8, 30, 10, 3, 1, 0, kw: 1), D(40, 8, 8, 3, 1, 0),
+            // planes in several bands (the last band overlaps the one before)
+            D(8, 150, 40, 3, 1, 1), D(16, 97, 61, 3, 2, 1),
+        };
+        var acts = new[]
+        {
+            default, new Activation(ActivationKind.Relu), new Activation(ActivationKind.Clip, 0f, 6f), new Activation(ActivationKind.LeakyRelu, 0.1f),
+            new Activation(ActivationKind.HardSwish), new Activation(ActivationKind.Sigmoid),
+        };
+        int seed = 0;
+        foreach (var s in shapes)
+        {
+            var rng = new Random(++seed);
+            var x = Rand(rng, s.InC * s.InH * s.InW);
+            var w = Rand(rng, s.OutC * s.KH * s.KW, 0.5f);
+            var bias = s.Bias ? Rand(rng, s.OutC) : Array.Empty<float>();
+            var (r, g) = ConvRef(s, x, w, bias);
+            foreach (var a in acts)
+            {
+                var want = r.Select(v => (double)a.Apply((float)v)).ToArray();
+                ForEachWidth(width =>
+                {
+                    var y = WithGuard(r.Length);
+                    Conv.Conv2D(x, w, bias, y, 1, s.InC, s.InH, s.InW, s.OutC, s.KH, s.KW, s.OutH, s.OutW, s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, s.Groups, a);
+                    Compare($"depthwise {s} {a.Kind} width={width}", y, r.Length, want, g, 4e-6);
+                });
+            }
+            if (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)
+                unsafe
+                {
+                    var y = new float[r.Length];
+                    fixed (float* px = x, pw = w, pb = bias, py = y)
+                        Assert.True(DepthwiseBlocked.TryRun(px, pw, s.Bias ? pb : null, py, s.OutC, s.InH, s.InW, s.KH, s.KW, s.OutH, s.OutW,
+                            s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, default), $"DepthwiseBlocked declined {s}");
+                    long before = GC.GetAllocatedBytesForCurrentThread();
+                    fixed (float* px = x, pw = w, pb = bias, py = y)
+                        DepthwiseBlocked.TryRun(px, pw, s.Bias ? pb : null, py, s.OutC, s.InH, s.InW, s.KH, s.KW, s.OutH, s.OutW,
+                            s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, acts[4]);
+                    Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+                }
+        }
     }
 
     [Fact]
