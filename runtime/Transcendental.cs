@@ -85,8 +85,10 @@ public static class Transcendental
         else if (a > 6.0) r = 1.0;
         else
         {
+            // 12 terms: within 4e-12 of erf over [2.5, 6] (a float holds 6e-8 there); 60 took a division each, and
+            // GELU's inputs land here often
             double f = 0.0;
-            for (int n = 60; n >= 1; n--) f = n * 0.5 / (a + f);
+            for (int n = 12; n >= 1; n--) f = n * 0.5 / (a + f);
             r = 1.0 - Math.Exp(-a * a) / (a + f) * 0.56418958354775628;
         }
         return (float)(x < 0f ? -r : r);

@@ -22,7 +22,8 @@ internal static class LayerTimes
             "mobilenet_v1_025" => ((Action<float[], float[]>)((a, c) => MobileNetV1025Profiled.Predict(a, c)), MobileNetV1025Profiled.ResetProfile, MobileNetV1025Profiled.ProfileReport, new long[] { 1, 3, 96, 96 }),
             "resnet8" => ((Action<float[], float[]>)((a, c) => ResNet8Profiled.Predict(a, c)), ResNet8Profiled.ResetProfile, ResNet8Profiled.ProfileReport, new long[] { 1, 3, 32, 32 }),
             "mobilenet_v3_block" => ((Action<float[], float[]>)((a, c) => MobileNetV3BlockProfiled.Predict(a, c)), MobileNetV3BlockProfiled.ResetProfile, MobileNetV3BlockProfiled.ProfileReport, new long[] { 1, 3, 64, 64 }),
-            _ => throw new ArgumentException($"layers: one of embedding_model, ds_cnn, mobilenet_v1_025, resnet8, mobilenet_v3_block, not {model}"),
+            "tiny_transformer_op17" => ((Action<float[], float[]>)((a, c) => TinyTransformerProfiled.Predict(a, c)), TinyTransformerProfiled.ResetProfile, TinyTransformerProfiled.ProfileReport, new long[] { 1, 16, 32 }),
+            _ => throw new ArgumentException($"layers: one of embedding_model, ds_cnn, mobilenet_v1_025, resnet8, mobilenet_v3_block, tiny_transformer_op17, not {model}"),
         };
         var b = new ModelBenchmarks { Model = model };
         b.Setup(); // checks the plain build against ORT; the profiled build is the same code plus clocks
