@@ -141,8 +141,9 @@ public sealed class QLinearLookup : Operator
 /// <summary>
 /// QLinearAveragePool (com.microsoft, NCHW): X, x_scale, x_zero_point, y_scale, y_zero_point; attributes
 /// kernel_shape, strides, pads, auto_pad, ceil_mode, count_include_pad (channels_last = 1 is not supported).
-/// As ONNX Runtime: sum of the dequantized values (float)(x - zx) * sx in float, divided by the tap count, then
-/// y = saturate(roundHalfEven(avg / sy + zy)).
+/// As ONNX Runtime: the average of the dequantized values, then y = saturate(roundHalfEven(avg / sy + zy)); the
+/// sum is taken exactly, in int32, and dequantized once, (float)sum(x - zx) * sx / count (a float sum of the terms
+/// is a dependency chain of float additions: the global pools of small CNNs spent 20 us on it).
 /// </summary>
 public sealed class QLinearAveragePool : Operator
 {
@@ -175,7 +176,7 @@ public sealed class QLinearAveragePool : Operator
                 var lo = new int[r]; var hi = new int[r];
                 int count = 1;
                 for (int i = 0; i < r; i++) { g.Range(i, pos[i], out lo[i], out hi[i]); count *= incl ? g.PaddedCount(i, pos[i]) : hi[i] - lo[i]; }
-                float sum = 0f;
+                int sum = 0;
                 var k = (int[])lo.Clone();
                 bool any = true;
                 for (int i = 0; i < r; i++) if (lo[i] >= hi[i]) any = false;
@@ -183,12 +184,12 @@ public sealed class QLinearAveragePool : Operator
                 {
                     int xi = 0;
                     for (int i = 0; i < r; i++) xi = xi * g.In[i] + g.First(i, pos[i]) + k[i];
-                    sum += (float)(int)(x.L[p * g.InPlane + xi] - zx) * sx;
+                    sum += (int)(x.L[p * g.InPlane + xi] - zx);
                     int d = r - 1;
                     while (d >= 0 && ++k[d] >= hi[d]) { k[d] = lo[d]; d--; }
                     if (d < 0) break;
                 }
-                float avg = sum / count;
+                float avg = (float)sum * sx / count;
                 y.L[p * g.OutPlane + o] = Q.Saturate(y.Type, Q.RoundEven(avg / sy + zy));
             });
         return new[] { y };
@@ -222,11 +223,11 @@ public sealed class QLinearAveragePool : Operator
             else counts.Add(WindowEmit.I(g.Kernel[i]));
         }
         var sum = e.Var("sum");
-        w.Line($"float {sum} = 0f;");
+        w.Line($"int {sum} = 0;");
         int inner = WindowEmit.OpenTaps(e, g, r, dims, xT, null);
-        w.Line($"{sum} += (float){Q.Minus(e.At(x, WindowEmit.Sum(xT)), zx)} * {sx};");
+        w.Line($"{sum} += {Q.Minus(e.At(x, WindowEmit.Sum(xT)), zx)};");
         WindowEmit.Close(e, inner);
-        var avg = counts.Count == 1 ? $"{sum} / {counts[0]}" : $"{sum} / ({string.Join(" * ", counts)})";
+        var avg = counts.Count == 1 ? $"(float){sum} * {sx} / {counts[0]}" : $"(float){sum} * {sx} / ({string.Join(" * ", counts)})";
         var rr = Q.Round(e, zy == "0" ? $"({avg}) / {sy}" : $"({avg}) / {sy} + {zy}");
         Q.Store(e, e.At(y, WindowEmit.Sum(yT)), y.Type, rr);
         WindowEmit.Close(e, opened);
