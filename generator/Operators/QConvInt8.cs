@@ -106,7 +106,8 @@ public sealed class QConvInt8 : Operator
         long wq = outW + (geo.KW - 1) * dW / sW, rq = outH + (geo.Depthwise ? kh - 2 : kh - 1) * dH / sH;
         long size = (long)sH * sW * rq * wq, slack = wq + 64, outStride = outH * wq + 64;
         // + 64: room to align the pair plane and the output rows to 64 bytes
-        return geo.Depthwise ? 2 * (size + slack + 2 * (kh / 2 * geo.KW)) + (outStride + 1) / 2 + 64
+        // depthwise: + its padded plane, (rq + dH + 1) * wq + 16, and room to align it
+        return geo.Depthwise ? 2 * (size + slack + 2 * (kh / 2 * geo.KW)) + (outStride + 1) / 2 + 64 + (rq + dH + 1) * wq + 16 + 32
             : 2 * ((geo.ICg + 1) / 2 * size + slack + kh * geo.KW) + (geo.OCg * outStride + 1) / 2 + 64;
     }
 

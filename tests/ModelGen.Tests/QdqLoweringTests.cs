@@ -400,6 +400,11 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 4, 13, 9, 5, 5, 2, 1, 2, false)]
     [InlineData(1, 3, 8, 21, 1, 1, 1, 1, 0, true)]
     [InlineData(1, 6, 9, 7, 2, 4, 3, 1, 1, false)]
+    [InlineData(1, 9, 25, 5, 3, 3, 1, 1, 1, true)]    // ds_cnn's planes: rows shorter than a vector
+    [InlineData(2, 3, 6, 3, 3, 3, 1, 1, 1, false)]    // rows of 3: scalar pairs
+    [InlineData(1, 3, 7, 19, 3, 3, 1, 1, 4, true)]    // padding 4: gaps of 8 zeros between rows
+    [InlineData(1, 4, 12, 40, 3, 3, 2, 1, 1, true)]   // stride 2: even columns in vectors
+    [InlineData(1, 3, 9, 41, 3, 3, 2, 1, 0, false)]
     public void QDepthwiseKernelIsBitExact(int batch, int c, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed)
         => CheckConv(batch, c, c, h, w, kh, kw, stride, dil, pad, c, signed, depthwise: true);
 
