@@ -31,12 +31,17 @@ public static unsafe class QConv
     /// <see cref="BlockRows"/> output channels (rows past the group's end 0), per tap (kh, kw), per input channel pair:
     /// the block's rows as pairs (channel 2c, 2c + 1; 0 past the group's channels):
     /// w[((((g * blocks + b) * kH * kW + tap) * pairs + c2) * BlockRows + r) * 2 + e], pairs = (inC / groups + 1) / 2.
+    /// One input channel per group (stems): pairs of kernel rows instead, as <see cref="DepthwiseScratch"/> packs them
+    /// (no half of every pair 0): w[(((g * blocks + b) * (kH + 1) / 2 + p) * kW + j) * BlockRows + r) * 2 + e].
     /// </summary>
     public static int Conv2DScratch(int inC, int outC, int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW, int groups)
     {
-        var p = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
-        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + kH * kW) + (outC / groups * p.OutStride + 1) / 2 + Align);
+        bool rowPairs = inC == groups;
+        var p = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
+        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + Taps(kH, kW, rowPairs)) + (outC / groups * p.OutStride + 1) / 2 + Align);
     }
+
+    static int Taps(int kH, int kW, bool rowPairs) => rowPairs ? (kH + 1) / 2 * kW : kH * kW;
 
     /// <summary>
     /// int16 elements of scratch <see cref="Depthwise2D"/> needs. Its weights are packed per channel, per pair of kernel
@@ -62,20 +67,22 @@ public static unsafe class QConv
     {
         Check(batch, inC, inH, inW, outC, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, groups);
         int icg = inC / groups, ocg = outC / groups, pairs = (icg + 1) / 2, blocks = (ocg + BlockRows - 1) / BlockRows, plane = outH * outW;
-        if (x.Length < (long)batch * inC * inH * inW || w.Length < (long)groups * blocks * kH * kW * pairs * BlockRows * 2 || y.Length < (long)batch * outC * plane
+        bool rowPairs = icg == 1;
+        int taps = Taps(kH, kW, rowPairs);
+        if (x.Length < (long)batch * inC * inH * inW || w.Length < (long)groups * blocks * taps * pairs * BlockRows * 2 || y.Length < (long)batch * outC * plane
             || bias.Length < outC || multiplier.Length < outC || shift.Length < outC
             || scratch.Length < Conv2DScratch(inC, outC, kH, kW, outH, outW, strideH, strideW, dilH, dilW, groups))
             throw new ArgumentException("QConv.Conv2D: sizes do not agree");
         CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
-        var g = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
+        var g = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + pairs * g.Size + g.Slack;
-            for (int i = 0, o = 0; i < kH; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(i, j);
+            for (int i = 0, o = 0; i < (rowPairs ? (kH + 1) / 2 : kH); i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(rowPairs ? 2 * i : i, j);
             var t = new Tile
             {
-                X = pairPlane, Offsets = offsets, Taps = kH * kW, Tmp = Aligned(offsets + kH * kW), Bias = pb, Mult = pm, Shift = psh,
+                X = pairPlane, Offsets = offsets, Taps = taps, Tmp = Aligned(offsets + taps), Bias = pb, Mult = pm, Shift = psh,
                 Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
                 ZY = yZero, Lo = qmin, Hi = qmax,
             };
@@ -84,11 +91,13 @@ public static unsafe class QConv
                 {
                     byte* xg = px + ((long)nb * inC + (long)gr * icg) * inH * inW;
                     long chan = (long)inH * inW;
-                    for (int c2 = 0; c2 < pairs; c2++)
-                        BuildPlane(pairPlane + (long)c2 * g.Size, g, xg + 2 * c2 * chan, 2 * c2 + 1 < icg ? xg + (2 * c2 + 1) * chan : null, 0,
-                            inH, inW, padTop, padLeft, xSigned, xZero, px + x.Length);
+                    if (rowPairs) BuildPlane(pairPlane, g, xg, xg, dilH, inH, inW, padTop, padLeft, xSigned, xZero, px + x.Length);
+                    else
+                        for (int c2 = 0; c2 < pairs; c2++)
+                            BuildPlane(pairPlane + (long)c2 * g.Size, g, xg + 2 * c2 * chan, 2 * c2 + 1 < icg ? xg + (2 * c2 + 1) * chan : null, 0,
+                                inH, inW, padTop, padLeft, xSigned, xZero, px + x.Length);
                     new Span<int>(pairPlane + (long)pairs * g.Size, g.Slack).Clear();
-                    t.W = pw + (long)gr * blocks * kH * kW * pairs * BlockRows * 2;
+                    t.W = pw + (long)gr * blocks * taps * pairs * BlockRows * 2;
                     t.Row0 = gr * ocg;
                     switch (SimdLevel.Bits)
                     {

@@ -389,6 +389,9 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 64, 64, 6, 6, 3, 3, 1, 1, 1, 1, true)]   // 16 blocks of 288 steps, more than the stack holds: a block per tile
     [InlineData(1, 500, 6, 5, 5, 3, 3, 1, 1, 1, 1, true)]   // a block of 250 pairs x 9 taps: chunks of taps
     [InlineData(1, 4100, 5, 3, 4, 1, 1, 1, 1, 0, 1, false)] // 2050 pairs: chunks of pairs
+    [InlineData(1, 1, 12, 21, 10, 10, 4, 2, 1, 2, 1, true)] // one input channel (a stem): pairs of kernel rows, stride 2
+    [InlineData(2, 1, 5, 9, 9, 3, 3, 1, 2, 1, 1, false)]    // one input channel, an odd kernel (the last pair's half 0), dilation 2
+    [InlineData(1, 2, 6, 8, 8, 5, 3, 1, 1, 2, 2, true)]     // one input channel per group
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
 
@@ -421,7 +424,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var wt = new sbyte[m * k];
             for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
             var wl = wt.Select(v => (long)v).ToArray();
-            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh * kw, groups)).Select(v => (sbyte)v).ToArray();
+            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh, kw, groups)).Select(v => (sbyte)v).ToArray();
             var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
             var mult = new int[m]; var sh = new int[m];
             for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
