@@ -76,6 +76,11 @@ public static unsafe class QConv
         CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
         var g = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
+        // few positions (the deep layers' 3x3 and 6x6 planes): narrower vectors, the same instructions per tile with
+        // less of each past the positions (a 512-bit tile of 48 for 9 positions; narrower is no slower per instruction)
+        int bits = SimdLevel.Bits, positions = outH * g.Wq;
+        if (bits > 128 && positions <= (Avx512F.IsSupported ? 12 : 8)) bits = 128;
+        else if (bits > 256 && positions <= 24) bits = 256;
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + pairs * g.Size + g.Slack;
@@ -99,14 +104,16 @@ public static unsafe class QConv
                     new Span<int>(pairPlane + (long)pairs * g.Size, g.Slack).Clear();
                     t.W = pw + (long)gr * blocks * taps * pairs * BlockRows * 2;
                     t.Row0 = gr * ocg;
-                    switch (SimdLevel.Bits)
+                    switch (bits)
                     {
                         case 512 when Avx512BW.IsSupported: Gemm<Vector512<int>, Q512, R3>(t); break;
                         case 512 or 256 when Avx2.IsSupported:
                             if (Avx512F.IsSupported) Gemm<Vector256<int>, Q256, R3>(t); else Gemm<Vector256<int>, Q256, R2>(t); // 32 registers: 3 columns
                             break;
                         case 0: Gemm<int, Q1, R2>(t); break;
-                        default: Gemm<Vector128<int>, Q128, R2>(t); break;
+                        default:
+                            if (Avx512F.IsSupported) Gemm<Vector128<int>, Q128, R3>(t); else Gemm<Vector128<int>, Q128, R2>(t);
+                            break;
                     }
                     Compact(py + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
                 }
@@ -259,8 +266,6 @@ public static unsafe class QConv
                     byte* rowB = b != null && (uint)rb < (uint)inH ? b + (long)rb * inW : null;
                     int* d = ph + (long)rq * g.Wq;
                     if (rowA == null && rowB == null) { new Span<int>(d, g.Wq).Clear(); continue; }
-                    for (int u = 0; u < lo; u++) d[u] = 0; // the padding: a column or two, not worth a call
-                    for (int u = hi; u < g.Wq; u++) d[u] = 0;
                     byte* fa = rowA == null ? null : rowA + first, fb = rowB == null ? null : rowB + first;
                     if (g.SW == 1) PairRow(d + lo, fa, fb, hi - lo, signed, zero);
                     else if (g.SW == 2) PairRowEven(d + lo, fa, fb, hi - lo, signed, zero, end);
@@ -270,6 +275,9 @@ public static unsafe class QConv
                             int col = (u - lo) * g.SW;
                             d[u] = Pair(fa == null ? 0 : Value(fa[col], signed) - zero, fb == null ? 0 : Value(fb[col], signed) - zero);
                         }
+                    // the padding after the values (stride 2 writes whole vectors past them): a column or two, not worth a call
+                    for (int u = 0; u < lo; u++) d[u] = 0;
+                    for (int u = hi; u < g.Wq; u++) d[u] = 0;
                 }
             }
     }
@@ -353,23 +361,19 @@ public static unsafe class QConv
     }
 
     /// <summary>
-    /// Stride 2: dst[i] = (a[2i] - zero, b[2i] - zero). 16 bytes give 8 pairs (the even bytes of 8 int16 lanes); the
-    /// last vector overlaps the one before, and reads one byte past the last column, inside x (before end) or else
-    /// goes scalar.
+    /// Stride 2: dst[i] = (a[2i] - zero, b[2i] - zero). 16 bytes give 8 pairs (the even bytes of 8 int16 lanes), written
+    /// whole: up to 7 pairs past n, into the plane's elements after this row, which are written after it (rows and
+    /// phases in address order; the last row's go to the slack). Reads stay before end, else the rest goes scalar.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void PairRowEven(int* dst, byte* a, byte* b, int n, bool signed, int zero, byte* end)
     {
         int i = 0;
-        if ((Sse2.IsSupported || AdvSimd.Arm64.IsSupported) && n >= 8 && (a == null || a + 2 * n <= end) && (b == null || b + 2 * n <= end))
+        if (Sse2.IsSupported || AdvSimd.Arm64.IsSupported)
         {
             var z = Vector128.Create((short)zero);
-            for (; ; i += 8)
-            {
-                if (i > n - 8) i = n - 8;
+            for (; i < n && (a == null || a + 2 * i + 16 <= end) && (b == null || b + 2 * i + 16 <= end); i += 8)
                 Zip(a == null ? Vector128<short>.Zero : Even(Vector128.Load(a + 2 * i), signed, z), b == null ? Vector128<short>.Zero : Even(Vector128.Load(b + 2 * i), signed, z), dst + i);
-                if (i == n - 8) return;
-            }
         }
         for (; i < n; i++) dst[i] = Pair(a == null ? 0 : Value(a[2 * i], signed) - zero, b == null ? 0 : Value(b[2 * i], signed) - zero);
     }

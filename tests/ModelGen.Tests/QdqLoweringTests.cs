@@ -392,6 +392,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 1, 12, 21, 10, 10, 4, 2, 1, 2, 1, true)] // one input channel (a stem): pairs of kernel rows, stride 2
     [InlineData(2, 1, 5, 9, 9, 3, 3, 1, 2, 1, 1, false)]    // one input channel, an odd kernel (the last pair's half 0), dilation 2
     [InlineData(1, 2, 6, 8, 8, 5, 3, 1, 1, 2, 2, true)]     // one input channel per group
+    [InlineData(1, 20, 24, 3, 3, 1, 1, 1, 1, 0, 1, true)]   // 9 positions: 128-bit tiles
+    [InlineData(2, 12, 9, 4, 4, 1, 1, 1, 1, 0, 1, false)]   // 16 positions: 256-bit tiles
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
 
@@ -408,6 +410,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 3, 7, 19, 3, 3, 1, 1, 4, true)]    // padding 4: gaps of 8 zeros between rows
     [InlineData(1, 4, 12, 40, 3, 3, 2, 1, 1, true)]   // stride 2: even columns in vectors
     [InlineData(1, 3, 9, 41, 3, 3, 2, 1, 0, false)]
+    [InlineData(1, 5, 12, 12, 3, 3, 2, 1, 1, true)]   // stride 2, rows shorter than a vector
+    [InlineData(2, 3, 7, 9, 3, 3, 2, 1, 1, false)]
     public void QDepthwiseKernelIsBitExact(int batch, int c, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed)
         => CheckConv(batch, c, c, h, w, kh, kw, stride, dil, pad, c, signed, depthwise: true);
 
