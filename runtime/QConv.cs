@@ -150,6 +150,7 @@ public static unsafe class QConv
             new Span<int>(pairPlane + g.Size, g.Slack).Clear();
             var d = new Dw { X = pairPlane, Offsets = offsets, W = wPairs, Tmp = tmp, Positions = outH * g.Wq, RowPairs = rowPairs, KW = kW, ZY = yZero, Lo = qmin, Hi = qmax };
             long chan = (long)inH * inW;
+            int bits = SimdLevel.Bits;
             for (int nb = 0; nb < batch; nb++)
                 for (int c = 0; c < channels; c++)
                 {
@@ -166,7 +167,7 @@ public static unsafe class QConv
                     sbyte* wc = pw + (long)c * taps * 2;
                     for (int t = 0; t < taps; t++) wPairs[t] = Pair(wc[2 * t], wc[2 * t + 1]);
                     d.Bias = pb[c]; d.Mult = pm[c]; d.Shift = psh[c];
-                    switch (SimdLevel.Bits)
+                    switch (bits)
                     {
                         case 512 when Avx512BW.IsSupported: Depthwise<Vector512<int>, Q512>(d); break;
                         case 512 or 256 when Avx2.IsSupported: Depthwise<Vector256<int>, Q256>(d); break;
@@ -286,13 +287,13 @@ public static unsafe class QConv
     /// dst[r, u] (rows x width, stride 1) = x[r - padTop, u - padLeft] - zero, 0 outside x. Rows ascending, each stored
     /// as whole vectors of 8 that may run past its end, its gap (right padding, the next row's left padding) as a
     /// vector of zeros after it: each later store repairs what an earlier one overran (dst has a row and 16 elements to
-    /// spare).
+    /// spare for the last ones).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BuildPadded(short* dst, byte* x, int inH, int inW, int padTop, int padLeft, int rows, int width, bool signed, int zero, byte* end)
     {
         int first = Math.Min(padTop, rows), last = Math.Min(inH + padTop, rows), gap = width - inW;
-        new Span<short>(dst, first * width + (first < last ? padLeft : 0)).Clear();
+        Zeros(dst, first * width + (first < last ? padLeft : 0));
         var z = Vector128.Create((short)zero);
         for (int r = first; r < last; r++)
         {
@@ -304,8 +305,15 @@ public static unsafe class QConv
             for (; i < inW; i++) d[i] = (short)(Value(src[i], signed) - zero); // the last bytes of x
             for (int j = 0; j < gap; j += 8) Vector128<short>.Zero.Store(d + inW + j);
         }
-        if (last > first) { if (last < rows) new Span<short>(dst + (long)last * width + padLeft, (rows - last) * width - padLeft).Clear(); }
-        else new Span<short>(dst + (long)first * width, (rows - first) * width).Clear();
+        if (last > first) Zeros(dst + (long)last * width + padLeft, (rows - last) * width - padLeft);
+        else Zeros(dst + (long)first * width, (rows - first) * width);
+    }
+
+    /// <summary>n zeros (none for n &lt;= 0) as whole vectors: up to 7 past n (a few rows of padding: a memset call cost more).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Zeros(short* d, int n)
+    {
+        for (int i = 0; i < n; i += 8) Vector128<short>.Zero.Store(d + i);
     }
 
     /// <summary>dst[k] = (a[k], b[k]) as int16 pairs for n elements (n at least 8: the last vector overlaps).</summary>
