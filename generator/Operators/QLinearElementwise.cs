@@ -13,6 +13,7 @@ namespace ModelGen.Compiler.Operators;
 /// QLinearAdd / QLinearMul (com.microsoft): A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
 /// C_zero_point; numpy broadcasting. Add: v = (float)(a - za) * (sa / sc) + (float)(b - zb) * (sb / sc);
 /// Mul: v = (float)((a - za) * (b - zb)) * (sa * sb / sc); c = saturate(roundHalfEven(v) + zc) (MLAS QLinearAdd/Mul).
+/// Net, Add of one shape: ModelGen.Runtime.Int8.Add (SIMD, the same arithmetic); otherwise loops.
 /// </summary>
 public sealed class QLinearBinary : Operator
 {
@@ -63,6 +64,12 @@ public sealed class QLinearBinary : Operator
             else { e.W.Line($"float {r[0]} = {A} / {C};"); e.W.Line($"float {r[1]} = {B} / {C};"); }
         }
         string za = Q.Zp(e, n.In(2), "0"), zb = Q.Zp(e, n.In(5), "0"), zc = Q.Zp(e, n.In(7), "0");
+        if (!_mul && e.Net && Shape.Equal(a.Shape, y.Shape) && Shape.Equal(b.Shape, y.Shape))
+        {
+            // a residual connection: ModelGen.Runtime's SIMD loop, bit-exact with the loop below
+            e.W.Line($"ModelGen.Runtime.Int8.Add({e.Span(a)}, {za}, {r[0]}, {e.Span(b)}, {zb}, {r[1]}, {zc}, {e.Span(y)});");
+            return;
+        }
         Q.Loops(e, y.Shape, new[] { a.Shape, b.Shape }, (o, idx) =>
         {
             var da = Q.Minus(e.At(a, idx[0]), za); var db = Q.Minus(e.At(b, idx[1]), zb);

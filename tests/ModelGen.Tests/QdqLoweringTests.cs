@@ -554,4 +554,38 @@ public class QdqLoweringTests(ITestOutputHelper log)
                 });
             }
     }
+
+    /// <summary>
+    /// Int8.Add (the Net profile's QLinearAdd of one shape) at every width against the loop the Portable profile emits:
+    /// ties to even (ratios 0.5 and 0.25), saturation both ways, tails of every length, nothing written past y.
+    /// </summary>
+    [Fact]
+    public void QLinearAddIsBitExactWithTheEmittedLoop()
+    {
+        var r = new Random(11);
+        foreach (var (ra, rb, za, zb, zc) in new[] { (0.5f, 0.25f, 0, 0, 0), (2.0893815f, 0.7783496f, 20, -128, -128), (0.031f, 0.047f, -3, 5, 100), (3f, -2f, 127, -128, -7) })
+            foreach (int n in Enumerable.Range(0, 70).Append(1000).Append(1027))
+            {
+                var a = new byte[n]; var b = new byte[n];
+                r.NextBytes(a); r.NextBytes(b);
+                var ws = new sbyte[n]; var wu = new byte[n];
+                for (int i = 0; i < n; i++)
+                {
+                    // what QLinearAdd emits as a loop
+                    float q = MathF.Round((float)((sbyte)a[i] - za) * ra + (float)((sbyte)b[i] - zb) * rb) + zc;
+                    ws[i] = (sbyte)(q < -128f ? -128f : q > 127f ? 127f : q);
+                    float qu = MathF.Round((float)(a[i] - (za + 128)) * ra + (float)(b[i] - (zb + 128)) * rb) + (zc + 128);
+                    wu[i] = (byte)(qu < 0f ? 0f : qu > 255f ? 255f : qu);
+                }
+                var sa = a.Select(v => (sbyte)v).ToArray(); var sb = b.Select(v => (sbyte)v).ToArray();
+                ForEachWidth(width =>
+                {
+                    var ys = new sbyte[n + 3]; var yu = new byte[n + 3];
+                    Int8.Add(sa, za, ra, sb, zb, rb, zc, ys.AsSpan(0, n));
+                    Int8.Add(a, za + 128, ra, b, zb + 128, rb, zc + 128, yu.AsSpan(0, n));
+                    Assert.Equal(ws, ys[..n]); Assert.Equal(wu, yu[..n]);
+                    Assert.All(ys[n..], v => Assert.Equal(0, v)); Assert.All(yu[n..], v => Assert.Equal(0, v));
+                });
+            }
+    }
 }
