@@ -106,7 +106,10 @@ public static unsafe class QConv
                     t.Row0 = gr * ocg;
                     switch (bits)
                     {
-                        case 512 when Avx512BW.IsSupported: Gemm<Vector512<int>, Q512, R3>(t); break;
+                        case 512 when Avx512BW.IsSupported:
+                            // tiles of 2 vectors where they compute fewer positions past the last (125: 128, not 144)
+                            if ((positions + 31) / 32 * 32 < (positions + 47) / 48 * 48) Gemm<Vector512<int>, Q512, R2>(t); else Gemm<Vector512<int>, Q512, R3>(t);
+                            break;
                         case 512 or 256 when Avx2.IsSupported:
                             if (Avx512F.IsSupported) Gemm<Vector256<int>, Q256, R3>(t); else Gemm<Vector256<int>, Q256, R2>(t); // 32 registers: 3 columns
                             break;
