@@ -150,7 +150,8 @@ public sealed class QLinearLookup : Operator
 /// kernel_shape, strides, pads, auto_pad, ceil_mode, count_include_pad (channels_last = 1 is not supported).
 /// As ONNX Runtime: the average of the dequantized values, then y = saturate(roundHalfEven(avg / sy + zy)); the
 /// sum is taken exactly, in int32, and dequantized once, (float)sum(x - zx) * sx / count (a float sum of the terms
-/// is a dependency chain of float additions: the global pools of small CNNs spent 20 us on it).
+/// is a dependency chain of float additions: the global pools of small CNNs spent 20 us on it). Net, global pools:
+/// the sums by ModelGen.Runtime.Int8.Sum (SIMD).
 /// </summary>
 public sealed class QLinearAveragePool : Operator
 {
@@ -215,6 +216,17 @@ public sealed class QLinearAveragePool : Operator
         int opened = 0;
         string p = "0";
         if (planes > 1) { p = e.Var("c"); w.Open($"for (int {p} = 0; {p} < {planes}; {p}++)"); opened++; }
+        if (e.Net && Enumerable.Range(0, r).All(i => g.Out[i] == 1 && g.Kernel[i] == g.In[i] && g.PadBegin[i] == 0 && g.PadEnd[i] == 0))
+        {
+            // a global pool: each plane summed by ModelGen.Runtime's SIMD loop, the same int32 sum as the loop below
+            var total = e.Var("sum");
+            string xc = p == "0" ? "0" : WindowEmit.Mul(p, g.InPlane), n0 = WindowEmit.I(g.InPlane);
+            w.Line($"int {total} = {Q.Minus($"ModelGen.Runtime.Int8.Sum({e.Span(x)}.Slice({xc}, {n0}))", zx == "0" ? "0" : $"{zx} * {n0}")};");
+            var mean = $"(float){total} * {sx} / {n0}";
+            Q.Store(e, e.At(y, p), y.Type, Q.Round(e, zy == "0" ? $"({mean}) / {sy}" : $"({mean}) / {sy} + {zy}"));
+            WindowEmit.Close(e, opened);
+            return;
+        }
         var xT = new List<string> { WindowEmit.Mul(p, g.InPlane) };
         var yT = new List<string> { WindowEmit.Mul(p, g.OutPlane) };
         WindowEmit.Hoist(e, xT, "xc"); WindowEmit.Hoist(e, yT, "yc");

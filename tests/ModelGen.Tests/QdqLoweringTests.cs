@@ -588,4 +588,20 @@ public class QdqLoweringTests(ITestOutputHelper log)
                 });
             }
     }
+
+    /// <summary>Int8.Sum (the Net profile's global QLinearAveragePool) at every width: every length up to 70 and longer planes, extremes.</summary>
+    [Fact]
+    public void Int8SumIsExact()
+    {
+        var r = new Random(12);
+        foreach (int n in Enumerable.Range(0, 70).Append(1000).Append(4099))
+            foreach (bool extreme in new[] { false, true })
+            {
+                var x = new byte[n];
+                if (extreme) Array.Fill(x, (byte)(n % 2 == 0 ? 0x80 : 0xFF)); else r.NextBytes(x);
+                var s = x.Select(v => (sbyte)v).ToArray();
+                int ws = s.Sum(v => (int)v), wu = x.Sum(v => (int)v);
+                ForEachWidth(width => { Assert.Equal(ws, Int8.Sum(s)); Assert.Equal(wu, Int8.Sum(x)); });
+            }
+    }
 }

@@ -409,6 +409,19 @@ public class QuantOperatorTests
         Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(147, 70) : I8(147, 70));
     }
 
+    /// <summary>A QLinearAveragePool whose window is the whole plane (as small CNNs end): the Net profile's Int8.Sum.</summary>
+    [Theory]
+    [InlineData(DType.UInt8)]
+    [InlineData(DType.Int8)]
+    public void QLinearAveragePoolGlobalWindow(DType t)
+    {
+        bool u = t == DType.UInt8;
+        var b = new OnnxBuilder(13).Input("x", t, 2, 5, 25, 5);
+        QParams(b, "x", t, 0.07f, u ? 128 : -128); QParams(b, "y", t, 0.013f, u ? 120 : -128);
+        Ms(b, "QLinearAveragePool", new[] { "x", "x_s", "x_z", "y_s", "y_z" }, new[] { "y" }, ("kernel_shape", new long[] { 25, 5 }));
+        Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(1250, 72) : I8(1250, 72));
+    }
+
     [Theory]
     [InlineData(DType.UInt8, 0)]
     [InlineData(DType.Int8, 0)]
