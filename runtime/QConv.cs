@@ -9,7 +9,7 @@ namespace ModelGen.Runtime;
 /// <summary>
 /// int8 convolution for generated code (QConvInt8), NCHW: y = requantize(bias + sum (x - xZero) * w), bit-exact with
 /// ModelGen.Compiler.Quant.FixedPoint. Activations are widened once per layer into a "pair plane": int16 pairs (two
-/// input channels, or for depthwise two kernel rows) with the zero point subtracted and padding as 0, split by stride
+/// input channels, or for depthwise and one-channel convolutions two kernel rows) with the zero point subtracted and padding as 0, split by stride
 /// phase so that every tap of every output position is one contiguous read: output position q = oh * wq + ow (wq: the
 /// padded width, columns past outW computed and dropped) reads tap (i, j) at q + a constant offset. No im2col.
 /// <see cref="Conv2D"/> (implicit GEMM): tiles of <see cref="BlockRows"/> output channels x 2-3 vectors of positions
