@@ -9,7 +9,7 @@ namespace ModelGen.Runtime;
 /// <summary>
 /// int8 convolution for generated code (QConvInt8), NCHW: y = requantize(bias + sum (x - xZero) * w), bit-exact with
 /// ModelGen.Compiler.Quant.FixedPoint. Activations are widened once per layer into a "pair plane": int16 pairs (two
-/// input channels, or for depthwise two kernel rows) with the zero point subtracted and padding as 0, split by stride
+/// input channels, or for depthwise and one-channel convolutions two kernel rows) with the zero point subtracted and padding as 0, split by stride
 /// phase so that every tap of every output position is one contiguous read: output position q = oh * wq + ow (wq: the
 /// padded width, columns past outW computed and dropped) reads tap (i, j) at q + a constant offset. No im2col.
 /// <see cref="Conv2D"/> (implicit GEMM): tiles of <see cref="BlockRows"/> output channels x 2-3 vectors of positions
@@ -31,12 +31,17 @@ public static unsafe class QConv
     /// <see cref="BlockRows"/> output channels (rows past the group's end 0), per tap (kh, kw), per input channel pair:
     /// the block's rows as pairs (channel 2c, 2c + 1; 0 past the group's channels):
     /// w[((((g * blocks + b) * kH * kW + tap) * pairs + c2) * BlockRows + r) * 2 + e], pairs = (inC / groups + 1) / 2.
+    /// One input channel per group (stems): pairs of kernel rows instead, as <see cref="DepthwiseScratch"/> packs them
+    /// (no half of every pair 0): w[(((g * blocks + b) * (kH + 1) / 2 + p) * kW + j) * BlockRows + r) * 2 + e].
     /// </summary>
     public static int Conv2DScratch(int inC, int outC, int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW, int groups)
     {
-        var p = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
-        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + kH * kW) + (outC / groups * p.OutStride + 1) / 2 + Align);
+        bool rowPairs = inC == groups;
+        var p = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
+        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + Taps(kH, kW, rowPairs)) + (outC / groups * p.OutStride + 1) / 2 + Align);
     }
+
+    static int Taps(int kH, int kW, bool rowPairs) => rowPairs ? (kH + 1) / 2 * kW : kH * kW;
 
     /// <summary>
     /// int16 elements of scratch <see cref="Depthwise2D"/> needs. Its weights are packed per channel, per pair of kernel
@@ -45,7 +50,7 @@ public static unsafe class QConv
     public static int DepthwiseScratch(int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW)
     {
         var p = new Planes(outH, outW, (kH + 1) & ~1, kW, strideH, strideW, dilH, dilW, rowPairs: true);
-        return checked(2 * (p.Size + p.Slack + 2 * ((kH + 1) / 2 * kW)) + (p.OutStride + 1) / 2 + Align);
+        return checked(2 * (p.Size + p.Slack + 2 * ((kH + 1) / 2 * kW)) + (p.OutStride + 1) / 2 + Align + Padded(p, dilH) + Align / 2);
     }
 
     /// <summary>
@@ -62,20 +67,27 @@ public static unsafe class QConv
     {
         Check(batch, inC, inH, inW, outC, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, groups);
         int icg = inC / groups, ocg = outC / groups, pairs = (icg + 1) / 2, blocks = (ocg + BlockRows - 1) / BlockRows, plane = outH * outW;
-        if (x.Length < (long)batch * inC * inH * inW || w.Length < (long)groups * blocks * kH * kW * pairs * BlockRows * 2 || y.Length < (long)batch * outC * plane
+        bool rowPairs = icg == 1;
+        int taps = Taps(kH, kW, rowPairs);
+        if (x.Length < (long)batch * inC * inH * inW || w.Length < (long)groups * blocks * taps * pairs * BlockRows * 2 || y.Length < (long)batch * outC * plane
             || bias.Length < outC || multiplier.Length < outC || shift.Length < outC
             || scratch.Length < Conv2DScratch(inC, outC, kH, kW, outH, outW, strideH, strideW, dilH, dilW, groups))
             throw new ArgumentException("QConv.Conv2D: sizes do not agree");
         CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
-        var g = new Planes(outH, outW, kH, kW, strideH, strideW, dilH, dilW);
+        var g = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
+        // few positions (the deep layers' 3x3 and 6x6 planes): narrower vectors, the same instructions per tile with
+        // less of each past the positions (a 512-bit tile of 48 for 9 positions; narrower is no slower per instruction)
+        int bits = SimdLevel.Bits, positions = outH * g.Wq;
+        if (bits > 128 && positions <= (Avx512F.IsSupported ? 12 : 8)) bits = 128;
+        else if (bits > 256 && positions <= 24) bits = 256;
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + pairs * g.Size + g.Slack;
-            for (int i = 0, o = 0; i < kH; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(i, j);
+            for (int i = 0, o = 0; i < (rowPairs ? (kH + 1) / 2 : kH); i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(rowPairs ? 2 * i : i, j);
             var t = new Tile
             {
-                X = pairPlane, Offsets = offsets, Taps = kH * kW, Tmp = Aligned(offsets + kH * kW), Bias = pb, Mult = pm, Shift = psh,
+                X = pairPlane, Offsets = offsets, Taps = taps, Tmp = Aligned(offsets + taps), Bias = pb, Mult = pm, Shift = psh,
                 Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
                 ZY = yZero, Lo = qmin, Hi = qmax,
             };
@@ -84,20 +96,27 @@ public static unsafe class QConv
                 {
                     byte* xg = px + ((long)nb * inC + (long)gr * icg) * inH * inW;
                     long chan = (long)inH * inW;
-                    for (int c2 = 0; c2 < pairs; c2++)
-                        BuildPlane(pairPlane + (long)c2 * g.Size, g, xg + 2 * c2 * chan, 2 * c2 + 1 < icg ? xg + (2 * c2 + 1) * chan : null, 0,
-                            inH, inW, padTop, padLeft, xSigned, xZero);
+                    if (rowPairs) BuildPlane(pairPlane, g, xg, xg, dilH, inH, inW, padTop, padLeft, xSigned, xZero, px + x.Length);
+                    else
+                        for (int c2 = 0; c2 < pairs; c2++)
+                            BuildPlane(pairPlane + (long)c2 * g.Size, g, xg + 2 * c2 * chan, 2 * c2 + 1 < icg ? xg + (2 * c2 + 1) * chan : null, 0,
+                                inH, inW, padTop, padLeft, xSigned, xZero, px + x.Length);
                     new Span<int>(pairPlane + (long)pairs * g.Size, g.Slack).Clear();
-                    t.W = pw + (long)gr * blocks * kH * kW * pairs * BlockRows * 2;
+                    t.W = pw + (long)gr * blocks * taps * pairs * BlockRows * 2;
                     t.Row0 = gr * ocg;
-                    switch (SimdLevel.Bits)
+                    switch (bits)
                     {
-                        case 512 when Avx512BW.IsSupported: Gemm<Vector512<int>, Q512, R3>(t); break;
+                        case 512 when Avx512BW.IsSupported:
+                            // tiles of 2 vectors where they compute fewer positions past the last (125: 128, not 144)
+                            if ((positions + 31) / 32 * 32 < (positions + 47) / 48 * 48) Gemm<Vector512<int>, Q512, R2>(t); else Gemm<Vector512<int>, Q512, R3>(t);
+                            break;
                         case 512 or 256 when Avx2.IsSupported:
                             if (Avx512F.IsSupported) Gemm<Vector256<int>, Q256, R3>(t); else Gemm<Vector256<int>, Q256, R2>(t); // 32 registers: 3 columns
                             break;
                         case 0: Gemm<int, Q1, R2>(t); break;
-                        default: Gemm<Vector128<int>, Q128, R2>(t); break;
+                        default:
+                            if (Avx512F.IsSupported) Gemm<Vector128<int>, Q128, R3>(t); else Gemm<Vector128<int>, Q128, R2>(t);
+                            break;
                     }
                     Compact(py + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
                 }
@@ -130,20 +149,28 @@ public static unsafe class QConv
             int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + g.Size + g.Slack, wPairs = offsets + taps;
             for (int i = 0, o = 0; i < rowPairs; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(2 * i, j);
             byte* tmp = Aligned(wPairs + taps);
+            short* padded = (short*)Aligned(tmp + g.OutStride);
             new Span<int>(pairPlane + g.Size, g.Slack).Clear();
             var d = new Dw { X = pairPlane, Offsets = offsets, W = wPairs, Tmp = tmp, Positions = outH * g.Wq, RowPairs = rowPairs, KW = kW, ZY = yZero, Lo = qmin, Hi = qmax };
             long chan = (long)inH * inW;
+            int bits = SimdLevel.Bits;
             for (int nb = 0; nb < batch; nb++)
                 for (int c = 0; c < channels; c++)
                 {
                     byte* xc = px + ((long)nb * channels + c) * chan;
-                    BuildPlane(pairPlane, g, xc, xc, dilH, inH, inW, padTop, padLeft, xSigned, xZero);
-                    // the channel's weights as the int16 pairs its taps broadcast
+                    if (strideH == 1 && strideW == 1 && padLeft + inW <= g.Wq && (Sse2.IsSupported || AdvSimd.Arm64.IsSupported))
+                    {
+                        // the pairs are (row, row + dilH) of one padded plane: stage it once, then one run of zips
+                        // (pairing row by row cost a few vector operations per row, each input row twice)
+                        BuildPadded(padded, xc, inH, inW, padTop, padLeft, g.Rq + dilH, g.Wq, xSigned, xZero, px + x.Length);
+                        ZipRun(pairPlane, padded, padded + dilH * g.Wq, g.Size);
+                    }
+                    else BuildPlane(pairPlane, g, xc, xc, dilH, inH, inW, padTop, padLeft, xSigned, xZero, px + x.Length);
                     // the channel's weights as the int16 pairs its taps broadcast
                     sbyte* wc = pw + (long)c * taps * 2;
                     for (int t = 0; t < taps; t++) wPairs[t] = Pair(wc[2 * t], wc[2 * t + 1]);
                     d.Bias = pb[c]; d.Mult = pm[c]; d.Shift = psh[c];
-                    switch (SimdLevel.Bits)
+                    switch (bits)
                     {
                         case 512 when Avx512BW.IsSupported: Depthwise<Vector512<int>, Q512>(d); break;
                         case 512 or 256 when Avx2.IsSupported: Depthwise<Vector256<int>, Q256>(d); break;
@@ -154,6 +181,9 @@ public static unsafe class QConv
                 }
         }
     }
+
+    /// <summary>int16 elements of the padded plane of one channel (stride 1 depthwise), with room for a vector written past its end.</summary>
+    static int Padded(in Planes g, int dilH) => checked((g.Rq + dilH + 1) * g.Wq + 16);
 
     /// <summary>
     /// int16 elements of scratch for aligning the pair plane and the output rows to 64 bytes (the arena's placement
@@ -208,10 +238,11 @@ public static unsafe class QConv
 
     /// <summary>
     /// Fills one pair plane: element (phase, rq, u) = (a[row, col] - zero, b[row + bRows, col] - zero) at the padded
-    /// input position (row, col) of that element, 0 outside the input; b null: the high halves are 0.
+    /// input position (row, col) of that element, 0 outside the input; b null: the high halves are 0. end: the end of
+    /// x (stride 2 reads a byte past a row where x goes on).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void BuildPlane(int* dst, in Planes g, byte* a, byte* b, int bRows, int inH, int inW, int padTop, int padLeft, bool signed, int zero)
+    static void BuildPlane(int* dst, in Planes g, byte* a, byte* b, int bRows, int inH, int inW, int padTop, int padLeft, bool signed, int zero, byte* end)
     {
         int whole0 = 0, whole1 = 0;
         if (g.SH == 1 && g.SW == 1 && padLeft == 0 && g.Wq == inW)
@@ -228,6 +259,9 @@ public static unsafe class QConv
             for (int cp = 0; cp < g.SW; cp++)
             {
                 int* ph = dst + (rp * g.SW + cp) * g.Phase;
+                // columns u with 0 <= u * SW + cp - padLeft < inW (per phase: divisions per row cost more than short rows)
+                int c0 = cp - padLeft, lo = c0 >= 0 ? 0 : Math.Min(g.Wq, (-c0 + g.SW - 1) / g.SW);
+                int hi = Math.Clamp((inW - c0 + g.SW - 1) / g.SW, lo, g.Wq), first = lo * g.SW + c0;
                 for (int rq = 0; rq < g.Rq; rq++)
                 {
                     if (rq == whole0 && whole1 > whole0) { rq = whole1 - 1; continue; }
@@ -236,49 +270,144 @@ public static unsafe class QConv
                     byte* rowB = b != null && (uint)rb < (uint)inH ? b + (long)rb * inW : null;
                     int* d = ph + (long)rq * g.Wq;
                     if (rowA == null && rowB == null) { new Span<int>(d, g.Wq).Clear(); continue; }
-                    // columns u with 0 <= u * SW + cp - padLeft < inW
-                    int c0 = cp - padLeft, lo = c0 >= 0 ? 0 : Math.Min(g.Wq, (-c0 + g.SW - 1) / g.SW);
-                    int hi = Math.Clamp((inW - c0 + g.SW - 1) / g.SW, lo, g.Wq);
-                    for (int u = 0; u < lo; u++) d[u] = 0; // the padding: a column or two, not worth a call
-                    for (int u = hi; u < g.Wq; u++) d[u] = 0;
-                    int first = lo * g.SW + c0;
-                    if (g.SW == 1) PairRow(d + lo, rowA == null ? null : rowA + first, rowB == null ? null : rowB + first, hi - lo, signed, zero);
+                    byte* fa = rowA == null ? null : rowA + first, fb = rowB == null ? null : rowB + first;
+                    if (g.SW == 1) PairRow(d + lo, fa, fb, hi - lo, signed, zero);
+                    else if (g.SW == 2) PairRowEven(d + lo, fa, fb, hi - lo, signed, zero, end);
                     else
                         for (int u = lo; u < hi; u++)
                         {
-                            int col = u * g.SW + c0;
-                            d[u] = Pair(rowA == null ? 0 : Value(rowA[col], signed) - zero, rowB == null ? 0 : Value(rowB[col], signed) - zero);
+                            int col = (u - lo) * g.SW;
+                            d[u] = Pair(fa == null ? 0 : Value(fa[col], signed) - zero, fb == null ? 0 : Value(fb[col], signed) - zero);
                         }
+                    // the padding after the values (stride 2 writes whole vectors past them): a column or two, not worth a call
+                    for (int u = 0; u < lo; u++) d[u] = 0;
+                    for (int u = hi; u < g.Wq; u++) d[u] = 0;
                 }
             }
+    }
+
+    /// <summary>
+    /// dst[r, u] (rows x width, stride 1) = x[r - padTop, u - padLeft] - zero, 0 outside x. Rows ascending, each stored
+    /// as whole vectors of 8 that may run past its end, its gap (right padding, the next row's left padding) as a
+    /// vector of zeros after it: each later store repairs what an earlier one overran (dst has a row and 16 elements to
+    /// spare for the last ones).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void BuildPadded(short* dst, byte* x, int inH, int inW, int padTop, int padLeft, int rows, int width, bool signed, int zero, byte* end)
+    {
+        int first = Math.Min(padTop, rows), last = Math.Min(inH + padTop, rows), gap = width - inW;
+        Zeros(dst, first * width + (first < last ? padLeft : 0));
+        var z = Vector128.Create((short)zero);
+        for (int r = first; r < last; r++)
+        {
+            byte* src = x + (long)(r - padTop) * inW;
+            short* d = dst + (long)r * width + padLeft;
+            int i = 0;
+            for (; i < inW && src + i + 8 <= end; i += 8)
+                Widen(Vector128.CreateScalarUnsafe(*(ulong*)(src + i)).AsByte(), signed, z).Item1.Store(d + i);
+            for (; i < inW; i++) d[i] = (short)(Value(src[i], signed) - zero); // the last bytes of x
+            for (int j = 0; j < gap; j += 8) Vector128<short>.Zero.Store(d + inW + j);
+        }
+        if (last > first) Zeros(dst + (long)last * width + padLeft, (rows - last) * width - padLeft);
+        else Zeros(dst + (long)first * width, (rows - first) * width);
+    }
+
+    /// <summary>n zeros (none for n &lt;= 0) as whole vectors: up to 7 past n (a few rows of padding: a memset call cost more).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Zeros(short* d, int n)
+    {
+        for (int i = 0; i < n; i += 8) Vector128<short>.Zero.Store(d + i);
+    }
+
+    /// <summary>dst[k] = (a[k], b[k]) as int16 pairs for n elements (n at least 8: the last vector overlaps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ZipRun(int* dst, short* a, short* b, int n)
+    {
+        if (n < 8) { for (int k = 0; k < n; k++) dst[k] = Pair(a[k], b[k]); return; }
+        for (int k = 0; ; k += 8)
+        {
+            if (k > n - 8) k = n - 8;
+            Zip(Vector128.Load(a + k), Vector128.Load(b + k), dst + k);
+            if (k == n - 8) return;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Value(byte v, bool signed) => signed ? (sbyte)v : v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Pair(int lo, int hi) => (ushort)lo | hi << 16;
 
-    /// <summary>dst[i] = (a[i] - zero, b[i] - zero) as int16 pairs for n columns; a or b null: that half 0.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>
+    /// dst[i] = (a[i] - zero, b[i] - zero) as int16 pairs for n columns; a or b null: that half 0. Inlined: the rows of
+    /// small planes are a few columns, a call per row cost more than the row. A row that is not a whole number of
+    /// vectors ends with one that overlaps the one before (same values written twice; nothing read or written
+    /// outside the n columns).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void PairRow(int* dst, byte* a, byte* b, int n, bool signed, int zero)
+    {
+        if ((Sse2.IsSupported || AdvSimd.Arm64.IsSupported) && n >= 4)
+        {
+            var z = Vector128.Create((short)zero);
+            if (n >= 16)
+            {
+                for (int i = 0; ; i += 16)
+                {
+                    if (i > n - 16) i = n - 16;
+                    var (al, ah) = a == null ? (Vector128<short>.Zero, Vector128<short>.Zero) : Widen(Vector128.Load(a + i), signed, z);
+                    var (bl, bh) = b == null ? (Vector128<short>.Zero, Vector128<short>.Zero) : Widen(Vector128.Load(b + i), signed, z);
+                    Zip(al, bl, dst + i); Zip(ah, bh, dst + i + 8);
+                    if (i == n - 16) return;
+                }
+            }
+            if (n >= 8)
+            {
+                PairRow8(dst, a, b, 0, signed, z);
+                PairRow8(dst, a, b, n - 8, signed, z);
+                return;
+            }
+            PairRow4(dst, a, b, 0, signed, z);
+            PairRow4(dst, a, b, n - 4, signed, z);
+            return;
+        }
+        for (int i = 0; i < n; i++) dst[i] = Pair(a == null ? 0 : Value(a[i], signed) - zero, b == null ? 0 : Value(b[i], signed) - zero);
+    }
+
+    /// <summary>
+    /// Stride 2: dst[i] = (a[2i] - zero, b[2i] - zero). 16 bytes give 8 pairs (the even bytes of 8 int16 lanes), written
+    /// whole: up to 7 pairs past n, into the plane's elements after this row, which are written after it (rows and
+    /// phases in address order; the last row's go to the slack). Reads stay before end, else the rest goes scalar.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void PairRowEven(int* dst, byte* a, byte* b, int n, bool signed, int zero, byte* end)
     {
         int i = 0;
         if (Sse2.IsSupported || AdvSimd.Arm64.IsSupported)
         {
             var z = Vector128.Create((short)zero);
-            for (; i + 16 <= n; i += 16)
-            {
-                var (al, ah) = a == null ? (Vector128<short>.Zero, Vector128<short>.Zero) : Widen(Vector128.Load(a + i), signed, z);
-                var (bl, bh) = b == null ? (Vector128<short>.Zero, Vector128<short>.Zero) : Widen(Vector128.Load(b + i), signed, z);
-                Zip(al, bl, dst + i); Zip(ah, bh, dst + i + 8);
-            }
-            if (i + 8 <= n)
-            {
-                var al = a == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(ulong*)(a + i)).AsByte(), signed, z).Item1;
-                var bl = b == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(ulong*)(b + i)).AsByte(), signed, z).Item1;
-                Zip(al, bl, dst + i);
-                i += 8;
-            }
+            for (; i < n && (a == null || a + 2 * i + 16 <= end) && (b == null || b + 2 * i + 16 <= end); i += 8)
+                Zip(a == null ? Vector128<short>.Zero : Even(Vector128.Load(a + 2 * i), signed, z), b == null ? Vector128<short>.Zero : Even(Vector128.Load(b + 2 * i), signed, z), dst + i);
         }
-        for (; i < n; i++) dst[i] = Pair(a == null ? 0 : Value(a[i], signed) - zero, b == null ? 0 : Value(b[i], signed) - zero);
+        for (; i < n; i++) dst[i] = Pair(a == null ? 0 : Value(a[2 * i], signed) - zero, b == null ? 0 : Value(b[2 * i], signed) - zero);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<short> Even(Vector128<byte> v, bool signed, Vector128<short> z)
+        => (signed ? Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(v.AsInt16(), 8), 8) : v.AsInt16() & Vector128.Create((short)0xFF)) - z;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void PairRow8(int* dst, byte* a, byte* b, int i, bool signed, Vector128<short> z)
+    {
+        var al = a == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(ulong*)(a + i)).AsByte(), signed, z).Item1;
+        var bl = b == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(ulong*)(b + i)).AsByte(), signed, z).Item1;
+        Zip(al, bl, dst + i);
+    }
+
+    /// <summary>Four pairs: the low half of a zip of four values each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void PairRow4(int* dst, byte* a, byte* b, int i, bool signed, Vector128<short> z)
+    {
+        var al = a == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(uint*)(a + i)).AsByte(), signed, z).Item1;
+        var bl = b == null ? Vector128<short>.Zero : Widen(Vector128.CreateScalarUnsafe(*(uint*)(b + i)).AsByte(), signed, z).Item1;
+        (Sse2.IsSupported ? Sse2.UnpackLow(al, bl) : AdvSimd.Arm64.ZipLow(al, bl)).Store((short*)(dst + i));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -297,7 +426,10 @@ public static unsafe class QConv
         else { AdvSimd.Arm64.ZipLow(a, b).Store((short*)dst); AdvSimd.Arm64.ZipHigh(a, b).Store((short*)dst + 8); }
     }
 
-    /// <summary>dst[oh * outW + ow] = tmp[r * stride + oh * wq + ow] for each row r of channels (drops the padded columns).</summary>
+    /// <summary>
+    /// dst[oh * outW + ow] = tmp[r * stride + oh * wq + ow] for each row r of channels (drops the padded columns). Rows
+    /// of small planes are a few bytes: two overlapping moves each (a call per row cost more than the copy).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Compact(byte* dst, byte* tmp, int rows, int outH, int outW, int wq, int stride)
     {
@@ -306,10 +438,14 @@ public static unsafe class QConv
             for (int oh = 0; oh < outH; oh++)
             {
                 byte* d = dst + ((long)r * outH + oh) * outW, t = tmp + (long)r * stride + (long)oh * wq;
-                if (outW < 16 || !Vector128.IsHardwareAccelerated) { Unsafe.CopyBlockUnaligned(d, t, (uint)outW); continue; }
-                // short rows: 16-byte pieces, the last one overlapping the one before (a call per row costs more)
-                for (int i = 0; i < outW - 16; i += 16) Vector128.Load(t + i).Store(d + i);
-                Vector128.Load(t + outW - 16).Store(d + outW - 16);
+                if (outW >= 16 && Vector128.IsHardwareAccelerated)
+                {
+                    for (int i = 0; i < outW - 16; i += 16) Vector128.Load(t + i).Store(d + i);
+                    Vector128.Load(t + outW - 16).Store(d + outW - 16);
+                }
+                else if (outW >= 8) { *(ulong*)d = *(ulong*)t; *(ulong*)(d + outW - 8) = *(ulong*)(t + outW - 8); }
+                else if (outW >= 4) { *(uint*)d = *(uint*)t; *(uint*)(d + outW - 4) = *(uint*)(t + outW - 4); }
+                else for (int i = 0; i < outW; i++) d[i] = t[i];
             }
     }
 

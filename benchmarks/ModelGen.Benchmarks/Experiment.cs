@@ -108,6 +108,31 @@ internal static class Experiment
         }
     }
 
+    /// <summary>`experiment qconv`: int8 convolutions (QConv.Conv2D) vs float (Conv.Conv2D) on the benchmark models' stems and 1x1 layers.</summary>
+    public static void QConvolution()
+    {
+        foreach (var (name, c, m, h, w, kh, kw, s, ph, pw) in new[]
+        {
+            ("ds_cnn 1x1", 64, 64, 25, 5, 1, 1, 1, 0, 0), ("ds_cnn stem", 1, 64, 49, 10, 10, 4, 2, 5, 1),
+            ("mobilenet stem", 3, 8, 96, 96, 3, 3, 2, 1, 1), ("resnet8 stem", 3, 16, 32, 32, 3, 3, 1, 1, 1), ("resnet8 3x3", 16, 16, 32, 32, 3, 3, 1, 1, 1),
+        })
+        {
+            int oh = (h + 2 * ph - kh) / s + 1, ow = (w + 2 * pw - kw) / s + 1;
+            var rng = new Random(1);
+            var xb = new byte[c * h * w]; rng.NextBytes(xb);
+            var wq = new sbyte[(m + 3) / 4 * 4 * kh * kw * (c + 1) / 2 * 2]; for (int i = 0; i < wq.Length; i++) wq[i] = (sbyte)rng.Next(-100, 100);
+            var bias = new int[m]; var mult = Enumerable.Repeat(1 << 30, m).ToArray(); var shift = Enumerable.Repeat(-8, m).ToArray();
+            var yb = new byte[m * oh * ow];
+            var scratch = new short[QConv.Conv2DScratch(c, m, kh, kw, oh, ow, s, s, 1, 1, 1)];
+            var xf = Data.Random(rng, c * h * w); var wf = Data.Random(rng, m * c * kh * kw); var bf = Data.Random(rng, m); var yf = new float[m * oh * ow];
+            Action q = () => QConv.Conv2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, w, m, kh, kw, oh, ow, s, s, ph, pw, 1, 1, 1, true, 3, -128, -128, 127);
+            Action f = () => Conv.Conv2D(xf, wf, bf, yf, 1, c, h, w, m, kh, kw, oh, ow, s, s, ph, pw, 1, 1, 1, new Activation(ActivationKind.Relu));
+            var tq = new List<double>(); var tf = new List<double>();
+            for (int round = 0; round < 5; round++) { tq.Add(Time(q)); tf.Add(Time(f)); }
+            Console.WriteLine($"{name,-15} {c}->{m} {h}x{w} k{kh}x{kw} s{s}: int8 {Med(tq) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us");
+        }
+    }
+
     static double Med(List<double> t) { var a = t.ToArray(); Array.Sort(a); return a[a.Length / 2]; }
 
     static double Time(Action f)

@@ -26,6 +26,11 @@ public static class Program
             Experiment.QDepthwise();
             return 0;
         }
+        if (args.Length > 1 && args[0] == "experiment" && args[1] == "qconv")
+        {
+            Experiment.QConvolution();
+            return 0;
+        }
         if (args.Length > 0 && args[0] == "experiment")
         {
             Experiment.Run();

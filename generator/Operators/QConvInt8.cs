@@ -51,7 +51,7 @@ public sealed class QConvInt8 : Operator
         var geo = new Geo { W = win, N = x.Shape[0], C = c, M = m, Group = (int)group, ICg = c / (int)group, OCg = m / (int)group, P = p };
         if (n.Inputs.Count == 5)
         {
-            var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : PackGemm(w.Const.L, m, geo.ICg, geo.KH * geo.KW, geo.Group);
+            var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : PackGemm(w.Const.L, m, geo.ICg, geo.KH, geo.KW, geo.Group);
             n.Inputs.Add(Q.Constant((n.Name ?? "qconv") + "_packed", new TensorData(DType.Int8, new[] { packed.Length }, l: packed)));
         }
         geo.Packed = n.In(5);
@@ -61,22 +61,26 @@ public sealed class QConvInt8 : Operator
 
     /// <summary>
     /// ModelGen.Runtime.QConv.Conv2D's weights: per group, per block of BlockRows output channels (0 past the group),
-    /// per tap, per input channel pair (0 past the group's channels), the block's rows as int16 pairs.
+    /// per tap, per input channel pair (0 past the group's channels), the block's rows as int16 pairs. One input
+    /// channel per group: per pair of kernel rows (0 past kh) and column instead of per tap and channel pair.
     /// </summary>
-    internal static long[] PackGemm(long[] w, int m, int icg, int taps, int groups)
+    internal static long[] PackGemm(long[] w, int m, int icg, int kh, int kw, int groups)
     {
-        int ocg = m / groups, blocks = (ocg + BlockRows - 1) / BlockRows, pairs = (icg + 1) / 2;
-        var p = new long[groups * blocks * taps * pairs * BlockRows * 2];
+        int ocg = m / groups, blocks = (ocg + BlockRows - 1) / BlockRows, pairs = (icg + 1) / 2, taps = kh * kw;
+        bool rowPairs = icg == 1;
+        int steps = rowPairs ? (kh + 1) / 2 * kw : taps;
+        var p = new long[groups * blocks * steps * pairs * BlockRows * 2];
         int o = 0;
         for (int g = 0; g < groups; g++)
             for (int b = 0; b < blocks; b++)
-                for (int t = 0; t < taps; t++)
+                for (int t = 0; t < steps; t++)
                     for (int c2 = 0; c2 < pairs; c2++)
                         for (int r = 0; r < BlockRows; r++)
                             for (int e = 0; e < 2; e++, o++)
                             {
-                                int oc = b * BlockRows + r, ic = 2 * c2 + e;
-                                if (oc < ocg && ic < icg) p[o] = w[((g * ocg + oc) * icg + ic) * taps + t];
+                                int oc = b * BlockRows + r, ic = rowPairs ? 0 : 2 * c2 + e, row = 2 * (t / kw) + e;
+                                if (oc >= ocg || ic >= icg || rowPairs && row >= kh) continue;
+                                p[o] = w[((g * ocg + oc) * icg + ic) * taps + (rowPairs ? row * kw + t % kw : t)];
                             }
         return p;
     }
@@ -101,13 +105,15 @@ public sealed class QConvInt8 : Operator
     static long ScratchSize(Geo geo)
     {
         var g = geo.W;
-        int kh = geo.Depthwise ? (geo.KH + 1) & ~1 : geo.KH, sH = geo.D(g.Strides, 0, 1), sW = geo.D(g.Strides, 1, 1);
+        bool rowPairs = geo.Depthwise || geo.ICg == 1; // pairs of kernel rows, not of channels
+        int kh = rowPairs ? (geo.KH + 1) & ~1 : geo.KH, sH = geo.D(g.Strides, 0, 1), sW = geo.D(g.Strides, 1, 1);
         int outH = geo.D(g.Out, 0, 1), outW = geo.D(g.Out, 1, 1), dH = geo.D(g.Dilations, 0, 1), dW = geo.D(g.Dilations, 1, 1);
-        long wq = outW + (geo.KW - 1) * dW / sW, rq = outH + (geo.Depthwise ? kh - 2 : kh - 1) * dH / sH;
+        long wq = outW + (geo.KW - 1) * dW / sW, rq = outH + (rowPairs ? kh - 2 : kh - 1) * dH / sH;
         long size = (long)sH * sW * rq * wq, slack = wq + 64, outStride = outH * wq + 64;
         // + 64: room to align the pair plane and the output rows to 64 bytes
-        return geo.Depthwise ? 2 * (size + slack + 2 * (kh / 2 * geo.KW)) + (outStride + 1) / 2 + 64
-            : 2 * ((geo.ICg + 1) / 2 * size + slack + kh * geo.KW) + (geo.OCg * outStride + 1) / 2 + 64;
+        // depthwise: + its padded plane, (rq + dH + 1) * wq + 16, and room to align it
+        return geo.Depthwise ? 2 * (size + slack + 2 * (kh / 2 * geo.KW)) + (outStride + 1) / 2 + 64 + (rq + dH + 1) * wq + 16 + 32
+            : 2 * ((geo.ICg + 1) / 2 * size + slack + (rowPairs ? kh / 2 : kh) * geo.KW) + (geo.OCg * outStride + 1) / 2 + 64;
     }
 
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)

@@ -13,6 +13,7 @@ namespace ModelGen.Compiler.Operators;
 /// QLinearAdd / QLinearMul (com.microsoft): A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
 /// C_zero_point; numpy broadcasting. Add: v = (float)(a - za) * (sa / sc) + (float)(b - zb) * (sb / sc);
 /// Mul: v = (float)((a - za) * (b - zb)) * (sa * sb / sc); c = saturate(roundHalfEven(v) + zc) (MLAS QLinearAdd/Mul).
+/// Net, Add of one shape: ModelGen.Runtime.Int8.Add (SIMD, the same arithmetic); otherwise loops.
 /// </summary>
 public sealed class QLinearBinary : Operator
 {
@@ -63,6 +64,12 @@ public sealed class QLinearBinary : Operator
             else { e.W.Line($"float {r[0]} = {A} / {C};"); e.W.Line($"float {r[1]} = {B} / {C};"); }
         }
         string za = Q.Zp(e, n.In(2), "0"), zb = Q.Zp(e, n.In(5), "0"), zc = Q.Zp(e, n.In(7), "0");
+        if (!_mul && e.Net && Shape.Equal(a.Shape, y.Shape) && Shape.Equal(b.Shape, y.Shape))
+        {
+            // a residual connection: ModelGen.Runtime's SIMD loop, bit-exact with the loop below
+            e.W.Line($"ModelGen.Runtime.Int8.Add({e.Span(a)}, {za}, {r[0]}, {e.Span(b)}, {zb}, {r[1]}, {zc}, {e.Span(y)});");
+            return;
+        }
         Q.Loops(e, y.Shape, new[] { a.Shape, b.Shape }, (o, idx) =>
         {
             var da = Q.Minus(e.At(a, idx[0]), za); var db = Q.Minus(e.At(b, idx[1]), zb);
@@ -141,8 +148,10 @@ public sealed class QLinearLookup : Operator
 /// <summary>
 /// QLinearAveragePool (com.microsoft, NCHW): X, x_scale, x_zero_point, y_scale, y_zero_point; attributes
 /// kernel_shape, strides, pads, auto_pad, ceil_mode, count_include_pad (channels_last = 1 is not supported).
-/// As ONNX Runtime: sum of the dequantized values (float)(x - zx) * sx in float, divided by the tap count, then
-/// y = saturate(roundHalfEven(avg / sy + zy)).
+/// As ONNX Runtime: the average of the dequantized values, then y = saturate(roundHalfEven(avg / sy + zy)); the
+/// sum is taken exactly, in int32, and dequantized once, (float)sum(x - zx) * sx / count (a float sum of the terms
+/// is a dependency chain of float additions: the global pools of small CNNs spent 20 us on it). Net, global pools:
+/// the sums by ModelGen.Runtime.Int8.Sum (SIMD).
 /// </summary>
 public sealed class QLinearAveragePool : Operator
 {
@@ -175,7 +184,7 @@ public sealed class QLinearAveragePool : Operator
                 var lo = new int[r]; var hi = new int[r];
                 int count = 1;
                 for (int i = 0; i < r; i++) { g.Range(i, pos[i], out lo[i], out hi[i]); count *= incl ? g.PaddedCount(i, pos[i]) : hi[i] - lo[i]; }
-                float sum = 0f;
+                int sum = 0;
                 var k = (int[])lo.Clone();
                 bool any = true;
                 for (int i = 0; i < r; i++) if (lo[i] >= hi[i]) any = false;
@@ -183,12 +192,12 @@ public sealed class QLinearAveragePool : Operator
                 {
                     int xi = 0;
                     for (int i = 0; i < r; i++) xi = xi * g.In[i] + g.First(i, pos[i]) + k[i];
-                    sum += (float)(int)(x.L[p * g.InPlane + xi] - zx) * sx;
+                    sum += (int)(x.L[p * g.InPlane + xi] - zx);
                     int d = r - 1;
                     while (d >= 0 && ++k[d] >= hi[d]) { k[d] = lo[d]; d--; }
                     if (d < 0) break;
                 }
-                float avg = sum / count;
+                float avg = (float)sum * sx / count;
                 y.L[p * g.OutPlane + o] = Q.Saturate(y.Type, Q.RoundEven(avg / sy + zy));
             });
         return new[] { y };
@@ -207,6 +216,17 @@ public sealed class QLinearAveragePool : Operator
         int opened = 0;
         string p = "0";
         if (planes > 1) { p = e.Var("c"); w.Open($"for (int {p} = 0; {p} < {planes}; {p}++)"); opened++; }
+        if (e.Net && Enumerable.Range(0, r).All(i => g.Out[i] == 1 && g.Kernel[i] == g.In[i] && g.PadBegin[i] == 0 && g.PadEnd[i] == 0))
+        {
+            // a global pool: each plane summed by ModelGen.Runtime's SIMD loop, the same int32 sum as the loop below
+            var total = e.Var("sum");
+            string xc = p == "0" ? "0" : WindowEmit.Mul(p, g.InPlane), n0 = WindowEmit.I(g.InPlane);
+            w.Line($"int {total} = {Q.Minus($"ModelGen.Runtime.Int8.Sum({e.Span(x)}.Slice({xc}, {n0}))", zx == "0" ? "0" : $"{zx} * {n0}")};");
+            var mean = $"(float){total} * {sx} / {n0}";
+            Q.Store(e, e.At(y, p), y.Type, Q.Round(e, zy == "0" ? $"({mean}) / {sy}" : $"({mean}) / {sy} + {zy}"));
+            WindowEmit.Close(e, opened);
+            return;
+        }
         var xT = new List<string> { WindowEmit.Mul(p, g.InPlane) };
         var yT = new List<string> { WindowEmit.Mul(p, g.OutPlane) };
         WindowEmit.Hoist(e, xT, "xc"); WindowEmit.Hoist(e, yT, "yc");
@@ -222,11 +242,11 @@ public sealed class QLinearAveragePool : Operator
             else counts.Add(WindowEmit.I(g.Kernel[i]));
         }
         var sum = e.Var("sum");
-        w.Line($"float {sum} = 0f;");
+        w.Line($"int {sum} = 0;");
         int inner = WindowEmit.OpenTaps(e, g, r, dims, xT, null);
-        w.Line($"{sum} += (float){Q.Minus(e.At(x, WindowEmit.Sum(xT)), zx)} * {sx};");
+        w.Line($"{sum} += {Q.Minus(e.At(x, WindowEmit.Sum(xT)), zx)};");
         WindowEmit.Close(e, inner);
-        var avg = counts.Count == 1 ? $"{sum} / {counts[0]}" : $"{sum} / ({string.Join(" * ", counts)})";
+        var avg = counts.Count == 1 ? $"(float){sum} * {sx} / {counts[0]}" : $"(float){sum} * {sx} / ({string.Join(" * ", counts)})";
         var rr = Q.Round(e, zy == "0" ? $"({avg}) / {sy}" : $"({avg}) / {sy} + {zy}");
         Q.Store(e, e.At(y, WindowEmit.Sum(yT)), y.Type, rr);
         WindowEmit.Close(e, opened);

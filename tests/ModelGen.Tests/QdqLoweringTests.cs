@@ -389,6 +389,11 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 64, 64, 6, 6, 3, 3, 1, 1, 1, 1, true)]   // 16 blocks of 288 steps, more than the stack holds: a block per tile
     [InlineData(1, 500, 6, 5, 5, 3, 3, 1, 1, 1, 1, true)]   // a block of 250 pairs x 9 taps: chunks of taps
     [InlineData(1, 4100, 5, 3, 4, 1, 1, 1, 1, 0, 1, false)] // 2050 pairs: chunks of pairs
+    [InlineData(1, 1, 12, 21, 10, 10, 4, 2, 1, 2, 1, true)] // one input channel (a stem): pairs of kernel rows, stride 2
+    [InlineData(2, 1, 5, 9, 9, 3, 3, 1, 2, 1, 1, false)]    // one input channel, an odd kernel (the last pair's half 0), dilation 2
+    [InlineData(1, 2, 6, 8, 8, 5, 3, 1, 1, 2, 2, true)]     // one input channel per group
+    [InlineData(1, 20, 24, 3, 3, 1, 1, 1, 1, 0, 1, true)]   // 9 positions: 128-bit tiles
+    [InlineData(2, 12, 9, 4, 4, 1, 1, 1, 1, 0, 1, false)]   // 16 positions: 256-bit tiles
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
 
@@ -400,6 +405,13 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 4, 13, 9, 5, 5, 2, 1, 2, false)]
     [InlineData(1, 3, 8, 21, 1, 1, 1, 1, 0, true)]
     [InlineData(1, 6, 9, 7, 2, 4, 3, 1, 1, false)]
+    [InlineData(1, 9, 25, 5, 3, 3, 1, 1, 1, true)]    // ds_cnn's planes: rows shorter than a vector
+    [InlineData(2, 3, 6, 3, 3, 3, 1, 1, 1, false)]    // rows of 3: scalar pairs
+    [InlineData(1, 3, 7, 19, 3, 3, 1, 1, 4, true)]    // padding 4: gaps of 8 zeros between rows
+    [InlineData(1, 4, 12, 40, 3, 3, 2, 1, 1, true)]   // stride 2: even columns in vectors
+    [InlineData(1, 3, 9, 41, 3, 3, 2, 1, 0, false)]
+    [InlineData(1, 5, 12, 12, 3, 3, 2, 1, 1, true)]   // stride 2, rows shorter than a vector
+    [InlineData(2, 3, 7, 9, 3, 3, 2, 1, 1, false)]
     public void QDepthwiseKernelIsBitExact(int batch, int c, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed)
         => CheckConv(batch, c, c, h, w, kh, kw, stride, dil, pad, c, signed, depthwise: true);
 
@@ -416,7 +428,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var wt = new sbyte[m * k];
             for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
             var wl = wt.Select(v => (long)v).ToArray();
-            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh * kw, groups)).Select(v => (sbyte)v).ToArray();
+            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh, kw, groups)).Select(v => (sbyte)v).ToArray();
             var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
             var mult = new int[m]; var sh = new int[m];
             for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
@@ -540,6 +552,56 @@ public class QdqLoweringTests(ITestOutputHelper log)
                     Assert.Equal(d8, fs[..n]); Assert.Equal(du8, fu[..n]);
                     Assert.All(ys[n..], v => Assert.Equal(0, v)); Assert.All(fs[n..], v => Assert.Equal(0f, v));
                 });
+            }
+    }
+
+    /// <summary>
+    /// Int8.Add (the Net profile's QLinearAdd of one shape) at every width against the loop the Portable profile emits:
+    /// ties to even (ratios 0.5 and 0.25), saturation both ways, tails of every length, nothing written past y.
+    /// </summary>
+    [Fact]
+    public void QLinearAddIsBitExactWithTheEmittedLoop()
+    {
+        var r = new Random(11);
+        foreach (var (ra, rb, za, zb, zc) in new[] { (0.5f, 0.25f, 0, 0, 0), (2.0893815f, 0.7783496f, 20, -128, -128), (0.031f, 0.047f, -3, 5, 100), (3f, -2f, 127, -128, -7) })
+            foreach (int n in Enumerable.Range(0, 70).Append(1000).Append(1027))
+            {
+                var a = new byte[n]; var b = new byte[n];
+                r.NextBytes(a); r.NextBytes(b);
+                var ws = new sbyte[n]; var wu = new byte[n];
+                for (int i = 0; i < n; i++)
+                {
+                    // what QLinearAdd emits as a loop
+                    float q = MathF.Round((float)((sbyte)a[i] - za) * ra + (float)((sbyte)b[i] - zb) * rb) + zc;
+                    ws[i] = (sbyte)(q < -128f ? -128f : q > 127f ? 127f : q);
+                    float qu = MathF.Round((float)(a[i] - (za + 128)) * ra + (float)(b[i] - (zb + 128)) * rb) + (zc + 128);
+                    wu[i] = (byte)(qu < 0f ? 0f : qu > 255f ? 255f : qu);
+                }
+                var sa = a.Select(v => (sbyte)v).ToArray(); var sb = b.Select(v => (sbyte)v).ToArray();
+                ForEachWidth(width =>
+                {
+                    var ys = new sbyte[n + 3]; var yu = new byte[n + 3];
+                    Int8.Add(sa, za, ra, sb, zb, rb, zc, ys.AsSpan(0, n));
+                    Int8.Add(a, za + 128, ra, b, zb + 128, rb, zc + 128, yu.AsSpan(0, n));
+                    Assert.Equal(ws, ys[..n]); Assert.Equal(wu, yu[..n]);
+                    Assert.All(ys[n..], v => Assert.Equal(0, v)); Assert.All(yu[n..], v => Assert.Equal(0, v));
+                });
+            }
+    }
+
+    /// <summary>Int8.Sum (the Net profile's global QLinearAveragePool) at every width: every length up to 70 and longer planes, extremes.</summary>
+    [Fact]
+    public void Int8SumIsExact()
+    {
+        var r = new Random(12);
+        foreach (int n in Enumerable.Range(0, 70).Append(1000).Append(4099))
+            foreach (bool extreme in new[] { false, true })
+            {
+                var x = new byte[n];
+                if (extreme) Array.Fill(x, (byte)(n % 2 == 0 ? 0x80 : 0xFF)); else r.NextBytes(x);
+                var s = x.Select(v => (sbyte)v).ToArray();
+                int ws = s.Sum(v => (int)v), wu = x.Sum(v => (int)v);
+                ForEachWidth(width => { Assert.Equal(ws, Int8.Sum(s)); Assert.Equal(wu, Int8.Sum(x)); });
             }
     }
 }

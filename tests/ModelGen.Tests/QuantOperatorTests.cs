@@ -360,6 +360,19 @@ public class QuantOperatorTests
         Check(m, 1, 0.05, u ? U8(24, 60) : I8(24, 60), u ? U8(3, 61) : I8(3, 61));
     }
 
+    /// <summary>QLinearAdd of one shape (a residual connection): the Net profile's Int8.Add.</summary>
+    [Theory]
+    [InlineData(DType.UInt8)]
+    [InlineData(DType.Int8)]
+    public void QLinearAddSameShape(DType t)
+    {
+        bool u = t == DType.UInt8;
+        var b = new OnnxBuilder(13).Input("a", t, 2, 3, 45).Input("b", t, 2, 3, 45);
+        QParams(b, "a", t, 0.031f, u ? 120 : -3); QParams(b, "b", t, 0.047f, u ? 135 : 5); QParams(b, "c", t, 0.06f, u ? 128 : 1);
+        Ms(b, "QLinearAdd", new[] { "a", "a_s", "a_z", "b", "b_s", "b_z", "c_s", "c_z" }, new[] { "y" });
+        Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(270, 62) : I8(270, 62), u ? U8(270, 63) : I8(270, 63));
+    }
+
     [Theory]
     [InlineData("QLinearSigmoid", DType.UInt8)]
     [InlineData("QLinearSigmoid", DType.Int8)]
@@ -394,6 +407,19 @@ public class QuantOperatorTests
         if (variant == "ceil") { attrs.Add(("strides", new long[] { 2, 2 })); attrs.Add(("ceil_mode", 1L)); attrs.Add(("pads", new long[] { 0, 0, 1, 1 })); }
         Ms(b, "QLinearAveragePool", new[] { "x", "x_s", "x_z", "y_s", "y_z" }, new[] { "y" }, attrs.ToArray());
         Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(147, 70) : I8(147, 70));
+    }
+
+    /// <summary>A QLinearAveragePool whose window is the whole plane (as small CNNs end): the Net profile's Int8.Sum.</summary>
+    [Theory]
+    [InlineData(DType.UInt8)]
+    [InlineData(DType.Int8)]
+    public void QLinearAveragePoolGlobalWindow(DType t)
+    {
+        bool u = t == DType.UInt8;
+        var b = new OnnxBuilder(13).Input("x", t, 2, 5, 25, 5);
+        QParams(b, "x", t, 0.07f, u ? 128 : -128); QParams(b, "y", t, 0.013f, u ? 120 : -128);
+        Ms(b, "QLinearAveragePool", new[] { "x", "x_s", "x_z", "y_s", "y_z" }, new[] { "y" }, ("kernel_shape", new long[] { 25, 5 }));
+        Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(1250, 72) : I8(1250, 72));
     }
 
     [Theory]

@@ -1,0 +1,77 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelGen.Runtime;
+
+public static unsafe partial class Int8
+{
+    /// <summary>
+    /// QLinearAdd of two int8 tensors of one shape (a residual connection), exactly as the emitted scalar loop:
+    /// y = saturate(roundHalfEven((float)(a - za) * ra + (float)(b - zb) * rb) + zc), ra = sa / sy, rb = sb / sy; a
+    /// multiply and an add, never fused (the loop does not fuse them either).
+    /// </summary>
+    public static void Add(ReadOnlySpan<sbyte> a, int za, float ra, ReadOnlySpan<sbyte> b, int zb, float rb, int zc, Span<sbyte> y)
+    {
+        if (a.Length < y.Length || b.Length < y.Length) throw new ArgumentException("Add: inputs too small", nameof(y));
+        fixed (sbyte* pa = a, pb = b, py = y) Add((byte*)pa, za, ra, (byte*)pb, zb, rb, zc, (byte*)py, y.Length, true);
+    }
+
+    /// <summary>QLinearAdd of two uint8 tensors of one shape (see the int8 overload).</summary>
+    public static void Add(ReadOnlySpan<byte> a, int za, float ra, ReadOnlySpan<byte> b, int zb, float rb, int zc, Span<byte> y)
+    {
+        if (a.Length < y.Length || b.Length < y.Length) throw new ArgumentException("Add: inputs too small", nameof(y));
+        fixed (byte* pa = a, pb = b, py = y) Add(pa, za, ra, pb, zb, rb, zc, py, y.Length, false);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Add(byte* a, int za, float ra, byte* b, int zb, float rb, int zc, byte* y, int n, bool signed)
+    {
+        int i = 0;
+        float lo = signed ? -128f : 0f, hi = signed ? 127f : 255f, z = zc;
+        if (SimdLevel.Bits >= 256 && Avx2.IsSupported)
+        {
+            var p = new AddParams(za, ra, zb, rb, z, lo, hi);
+            for (; i + 32 <= n; i += 32)
+            {
+                var l = Vector256.Narrow(AddLanes(a + i, b + i, signed, p), AddLanes(a + i + 8, b + i + 8, signed, p));
+                var h = Vector256.Narrow(AddLanes(a + i + 16, b + i + 16, signed, p), AddLanes(a + i + 24, b + i + 24, signed, p));
+                Vector256.Narrow(l, h).AsByte().Store(y + i); // the clamped values fit the bytes: narrowing keeps them
+            }
+            for (; i + 8 <= n; i += 8)
+            {
+                var r = Vector256.Narrow(AddLanes(a + i, b + i, signed, p), default);
+                *(ulong*)(y + i) = Vector256.Narrow(r, r).AsUInt64().ToScalar();
+            }
+        }
+        for (; i < n; i++)
+        {
+            int da = (signed ? (sbyte)a[i] : a[i]) - za, db = (signed ? (sbyte)b[i] : b[i]) - zb;
+            float q = MathF.Round((float)da * ra + (float)db * rb) + z;
+            y[i] = (byte)(int)(q < lo ? lo : q > hi ? hi : q);
+        }
+    }
+
+    readonly struct AddParams
+    {
+        public readonly Vector256<int> ZA, ZB;
+        public readonly Vector256<float> RA, RB, Z, Lo, Hi;
+
+        public AddParams(int za, float ra, int zb, float rb, float z, float lo, float hi)
+        {
+            ZA = Vector256.Create(za); ZB = Vector256.Create(zb);
+            RA = Vector256.Create(ra); RB = Vector256.Create(rb); Z = Vector256.Create(z); Lo = Vector256.Create(lo); Hi = Vector256.Create(hi);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> AddLanes(byte* a, byte* b, bool signed, in AddParams p)
+    {
+        var va = signed ? Avx2.ConvertToVector256Int32((sbyte*)a) : Avx2.ConvertToVector256Int32(a);
+        var vb = signed ? Avx2.ConvertToVector256Int32((sbyte*)b) : Avx2.ConvertToVector256Int32(b);
+        var v = Avx.Add(Avx.Multiply(Vector256.ConvertToSingle(va - p.ZA), p.RA), Avx.Multiply(Vector256.ConvertToSingle(vb - p.ZB), p.RB));
+        var q = Avx.RoundToNearestInteger(v) + p.Z;
+        return Vector256.ConvertToInt32(Avx.Min(Avx.Max(q, p.Lo), p.Hi));
+    }
+}
