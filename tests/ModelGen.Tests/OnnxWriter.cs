@@ -1,3 +1,4 @@
+#nullable enable
 using Google.Protobuf;
 using ModelGen.Compiler.IR;
 using ModelGen.Compiler.Onnx.Proto;
