@@ -39,8 +39,9 @@ public static class PassManager
     };
 
     /// <summary>
-    /// Passes that lower quantized patterns (QDQ around float ops) to integer kernels. They run after <see cref="All"/>
-    /// and after build-time quantization (which writes such patterns), on models that arrive quantized as well.
+    /// Passes that lower quantized patterns (QDQ around float ops) to integer kernels, then lay out constant weights for
+    /// the Net kernels. They run after <see cref="All"/> and after build-time quantization (which writes such patterns),
+    /// on models that arrive quantized as well.
     /// </summary>
     public static IReadOnlyList<IPass> Lowering { get; } = new IPass[]
     {
@@ -48,6 +49,8 @@ public static class PassManager
         new QdqPassThrough(),
         new DeadNodeElimination(),
         new DequantizeFolding(),
+        // last: the Conv nodes and their (dequantized, folded) weights are final
+        new ConvWeightPanels(),
     };
 
     /// <summary>Runs the float passes, then <paramref name="quantize"/> (null: none), then the lowering passes.</summary>
