@@ -11,7 +11,6 @@ public static class Program
             foreach (var p in args.Skip(1)) OneOpModel.Dump(p);
             return 0;
         }
-        if (args.Length > 0 && args[0] == "panelexp") { PanelExp.Run(args.Skip(1).ToArray()); return 0; }
         if (args.Length > 0 && args[0] == "experiment")
         {
             Experiment.Run();

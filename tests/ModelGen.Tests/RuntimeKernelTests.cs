@@ -583,6 +583,17 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         fixed (float* px = new float[2 * 8 * 9], pp = new float[16 * 2 * 9], py = y3)
             Assert.False(ConvPanels.TryRun(px, pp, null, py, 1, 2, 4, 8, 9, 3, 3, 3, 3, 2, 3, 0, 0, 1, 1, default, false));
         Assert.True(y3.Take(24).All(float.IsNaN));
+        // an output row whose sums outgrow the partial buffer: declined, Conv2D runs the unpacked weights instead
+        var sl = new ConvShape(1, 2, 3, 1100, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false);
+        var xl = Rand(new Random(5), 2 * 3 * 1100); var wl = Rand(new Random(6), 16 * 18);
+        var pl = new float[ConvPanels.PackedLength(16, 1, 18)];
+        ConvPanels.Pack(wl, pl, 16, 1, 18);
+        var yl = WithGuard(16 * 3 * 1100);
+        fixed (float* px = xl, pp = pl, py = yl)
+            Assert.False(ConvPanels.TryRun(px, pp, null, py, 1, 2, 16, 3, 1100, 3, 3, 3, 1100, 1, 1, 1, 1, 1, 1, default, false));
+        Conv.Conv2D(xl, wl, default, yl, 1, 2, 3, 1100, 16, 3, 3, 3, 1100, 1, 1, 1, 1, 1, 1, 1, panels: pl);
+        var (rl, gl) = ConvRef(sl, xl, wl, Array.Empty<float>());
+        Compare($"Conv2D panels declined {sl}", yl, rl.Length, rl, gl);
 
         // through Conv2D: a batch of two, the panels passed on; then nothing allocated per call
         var sb = new ConvShape(2, 24, 12, 10, 40, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true);
