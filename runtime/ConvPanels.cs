@@ -122,10 +122,11 @@ internal static unsafe class ConvPanels
                             for (int ox = 0; ox < outW; ox += pmax)
                                 Tile<S, TV>(vt, Math.Min(pmax, outW - ox), stage + r * wq + ox, offs, taps, wa, wb, wc, bpad + oc0,
                                     part + ((r - r0) * outW + ox) * vl, vl);
-                        Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate);
+                        Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate, act);
                     }
-                    // the activation belongs to the sum (residual included): over the band's rows of each channel
-                    if (act.Kind != ActivationKind.None)
+                    // the activation belongs to the sum (residual included): clamps and ReLUs went with the scatter,
+                    // the others run over the band's rows of each channel
+                    if (act.Kind != ActivationKind.None && !act.InRegisters)
                         for (int o = oc0; o < oc0 + m; o++) act.Apply<S, TV>(yg + (nint)o * outPlane + oy0 * outW, rows * outW);
                     v0 += vt;
                 }
@@ -138,11 +139,12 @@ internal static unsafe class ConvPanels
     static float* Weights(float* wg, int oc, int taps) => wg + (nint)(oc / Width) * taps * Width + oc % Width;
 
     /// <summary>
-    /// The sums of n pixels ([pixel][channel], vl apart) into m output planes (added where accumulating): 8 x 8 blocks
+    /// The sums of n pixels ([pixel][channel], vl apart) into m output planes (plus the residual where accumulating,
+    /// then the activation if it works in registers): 8 x 8 blocks
     /// transposed in registers, the channel and pixel tails one value at a time (scalar, the scatter cost as much as a
     /// sixth of an 8x8 layer).
     /// </summary>
-    static void Scatter(float* part, float* y, int outPlane, int m, int n, int vl, bool accumulate)
+    static void Scatter(float* part, float* y, int outPlane, int m, int n, int vl, bool accumulate, in Activation act)
     {
         int o = 0;
         if (Avx.IsSupported)
@@ -159,23 +161,32 @@ internal static unsafe class ConvPanels
                         c0 += Avx.LoadVector256(e); c1 += Avx.LoadVector256(e + outPlane); c2 += Avx.LoadVector256(e + 2 * outPlane); c3 += Avx.LoadVector256(e + 3 * outPlane);
                         c4 += Avx.LoadVector256(e + 4 * outPlane); c5 += Avx.LoadVector256(e + 5 * outPlane); c6 += Avx.LoadVector256(e + 6 * outPlane); c7 += Avx.LoadVector256(e + 7 * outPlane);
                     }
+                    if (act.InRegisters)
+                    {
+                        c0 = act.Apply<V256, Vector256<float>>(c0); c1 = act.Apply<V256, Vector256<float>>(c1); c2 = act.Apply<V256, Vector256<float>>(c2); c3 = act.Apply<V256, Vector256<float>>(c3);
+                        c4 = act.Apply<V256, Vector256<float>>(c4); c5 = act.Apply<V256, Vector256<float>>(c5); c6 = act.Apply<V256, Vector256<float>>(c6); c7 = act.Apply<V256, Vector256<float>>(c7);
+                    }
                     Avx.Store(e, c0); Avx.Store(e + outPlane, c1); Avx.Store(e + 2 * outPlane, c2); Avx.Store(e + 3 * outPlane, c3);
                     Avx.Store(e + 4 * outPlane, c4); Avx.Store(e + 5 * outPlane, c5); Avx.Store(e + 6 * outPlane, c6); Avx.Store(e + 7 * outPlane, c7);
                 }
-                if (j < n) Columns(part + o, d, outPlane, 8, j, n, vl, accumulate);
+                if (j < n) Columns(part + o, d, outPlane, 8, j, n, vl, accumulate, act);
             }
-        if (o < m) Columns(part + o, y + (nint)o * outPlane, outPlane, m - o, 0, n, vl, accumulate);
+        if (o < m) Columns(part + o, y + (nint)o * outPlane, outPlane, m - o, 0, n, vl, accumulate, act);
     }
 
-    /// <summary>Pixels [j0, n) of m channels, one value at a time.</summary>
-    static void Columns(float* part, float* y, int outPlane, int m, int j0, int n, int vl, bool accumulate)
+    /// <summary>Pixels [j0, n) of m channels, one value at a time (<see cref="Scatter"/>'s tails).</summary>
+    static void Columns(float* part, float* y, int outPlane, int m, int j0, int n, int vl, bool accumulate, in Activation act)
     {
+        bool fused = act.InRegisters;
         for (int o = 0; o < m; o++)
         {
             float* s = part + o;
             float* d = y + (nint)o * outPlane;
-            if (accumulate) for (int j = j0; j < n; j++) d[j] += s[j * vl];
-            else for (int j = j0; j < n; j++) d[j] = s[j * vl];
+            for (int j = j0; j < n; j++)
+            {
+                float v = accumulate ? d[j] + s[j * vl] : s[j * vl];
+                d[j] = fused ? act.Apply(v) : v;
+            }
         }
     }
 

@@ -80,9 +80,11 @@ public class ConvBenchmarks : IMacCount
         _x = Data.Random(rng, _inC * _inH * _inW);
         _w = Data.Random(rng, _outC * (_inC / _g) * _kH * _kW, 0.1f);
         _b = Data.Random(rng, _outC);
-        // generated code packs the weights of dense spatial kernels at build time (ConvPanels' layout)
+        // generated code packs the weights of wide enough dense spatial kernels at build time (ConvPanels' layout; the
+        // rule of ModelGen.Compiler.Passes.ConvWeightPanels)
         _panels = Array.Empty<float>();
-        if (_kH * _kW > 1 && !(_inC == _g && _g > 1))
+        int icg = _inC / _g, ocg = _outC / _g;
+        if (_kH * _kW > 1 && !(icg == 1 && _g > 1) && ocg >= 16 && (icg >= 8 || ocg >= 32))
         {
             int taps = _inC / _g * _kH * _kW;
             _panels = new float[ConvPanels.PackedLength(_outC, _g, taps)];

@@ -521,8 +521,8 @@ public class RuntimeKernelTests(ITestOutputHelper log)
 
     /// <summary>
     /// The channel-vectorised path with packed weights (ConvPanels) itself, not a fallback, at each vector width and
-    /// register tile (4 x 6 / 3 x 8 ... with 32 registers, 2 x 6 / 1 x 8 with 16), plain, accumulating with an
-    /// activation, and a leaky ReLU alone; on output channel counts that fill no whole vector or panel (3, 17, 33, 65),
+    /// register tile (3 x 8 ... with 32 registers, 2 x 6 / 1 x 8 with 16), plain, accumulating with an activation
+    /// applied in the scatter (clip) and after it (tanh), and a leaky ReLU alone; on output channel counts that fill no whole vector or panel (3, 17, 33, 65),
     /// rows that end in a short tile, stride 2 (both and along one axis), dilations, asymmetric pads, groups, tall planes
     /// in several bands, partial sums in several row groups and tap blocks; it declines stride 3 along W without
     /// writing; and through Conv2D (a batch) it allocates nothing.
@@ -532,6 +532,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
     {
         var clip = new Activation(ActivationKind.Clip, -0.5f, 0.7f);
         var leaky = new Activation(ActivationKind.LeakyRelu, 0.2f);
+        var tanh = new Activation(ActivationKind.Tanh);
         ConvShape S(int ic, int h, int w, int oc, int kh, int kw, int sh = 1, int sw = 1, int pt = 1, int pl = 1, int pb = 1, int pr = 1,
             int dh = 1, int dw = 1, int g = 1, bool bias = true) => new(1, ic, h, w, oc, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, g, bias);
         var shapes = new[]
@@ -560,7 +561,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             var (r, g) = ConvRef(s, x, w, bias);
             var z = Rand(rng, r.Length);
             foreach (int width in new[] { -1, 256, 128 })
-                foreach (var (a, accumulate) in new[] { (default(Activation), false), (clip, true), (leaky, false) })
+                foreach (var (a, accumulate) in new[] { (default(Activation), false), (clip, true), (leaky, false), (tanh, true) })
                 {
                     var y = WithGuard(r.Length);
                     if (accumulate) z.CopyTo(y, 0);
