@@ -89,7 +89,7 @@ internal static unsafe class ConvPanels
         float* prow = stackalloc float[ConvDirect.RowFloats];
         float* bpad = stackalloc float[blocks * Width];
         float* part = stackalloc float[PartFloats];
-        new Span<float>(prow, ConvDirect.RowFloats).Clear();
+        if (sw == 2) new Span<float>(prow, ConvDirect.RowFloats).Clear();
         var geo = new ConvDirect.StageGeometry
         {
             InH = inH, InW = inW, Icg = icg, Sh = sh, Sw = sw, Rows = bo + spanQ, Wq = wq, PlaneQ = planeQ, Chan = chan,
@@ -105,9 +105,8 @@ internal static unsafe class ConvPanels
             for (int oy0 = 0; oy0 < outH; oy0 += bo)
             {
                 int rows = Math.Min(outH, oy0 + bo) - oy0;
-                // stride 1: the padding is the same for every channel, cleared once per band
-                if (sw == 1) new Span<float>(stage, icg * chan).Clear();
-                ConvDirect.Stage<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo, prow);
+                if (sw == 1) StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
+                else ConvDirect.Stage<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo, prow);
                 for (int v0 = 0; v0 < nv;)
                 {
                     int vt = Math.Min(maxV, nv - v0), vl = vt * l, oc0 = v0 * l, m = Math.Min(vl, ocg - oc0);
@@ -133,6 +132,31 @@ internal static unsafe class ConvPanels
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// Stride 1 along W: the band's rows of every channel written once each, the input row between its zero pad
+    /// columns, rows outside the input zero (no clearing pass over the stage first; the slack is never read here).
+    /// </summary>
+    static void StageRows<S, TV>(float* xg, float* stage, int top, in ConvDirect.StageGeometry q)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int plane = q.InH * q.InW, after = q.Col + q.CopyLen;
+        for (int c = 0; c < q.Icg; c++)
+        {
+            float* xc = xg + c * plane;
+            float* sc = stage + c * q.Chan;
+            for (int py = 0; py < q.Sh; py++)
+                for (int i = 0; i < q.Rows; i++)
+                {
+                    int iy = top + py + i * q.Sh;
+                    float* d = sc + py * q.PlaneQ + i * q.Wq;
+                    if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
+                    for (int t = 0; t < q.Col; t++) d[t] = 0f;
+                    GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
+                    for (int t = after; t < q.Wq; t++) d[t] = 0f;
+                }
+        }
     }
 
     /// <summary>The packed weights of output channel oc (a multiple of the vector width) of a group, tap 0.</summary>

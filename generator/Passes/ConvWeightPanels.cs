@@ -8,8 +8,8 @@ namespace ModelGen.Compiler.Passes;
 /// A float Conv with constant weights, a spatial kernel (not 1x1), one or two spatial dimensions, not depthwise and wide
 /// enough (<see cref="Takes"/>) gets its weights a second time, packed into panels of 16 output channels,
 /// tap-major, as a 5th input (ModelGen.Runtime.ConvPanels' layout): the Net kernel then vectorises over output channels,
-/// a tap's weights for 16-64 channels being 1-4 vector loads, with no run-time transposition. The Portable profile never
-/// reads the input, so its code and weights are unchanged. Runs last, with the lowering to ModelGen's kernels: BatchNorm
+/// a tap's weights for 16-48 channels being 1-3 vector loads, with no run-time transposition. Net profile only (the
+/// pass manager skips it for Portable, whose loops read W). Runs last, with the lowering to ModelGen's kernels: BatchNorm
 /// folding, the residual fusion and quantization replace the node (and its weights) before; an exported graph (the
 /// lowering passes switched off) keeps the standard Conv.
 /// </summary>

@@ -57,7 +57,8 @@ public static class PassManager
     public static void Run(Graph graph, ModelOptions options, IPass quantize = null)
     {
         var off = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
-        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all");
+        // the packed weight layout is for the Net profile's kernels: Portable graphs stay as they are
+        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !(p is ConvWeightPanels && options.Target != TargetProfile.Net);
         foreach (var p in All.Where(On)) p.Run(graph);
         // quantization is an option the user asked for, not an optimisation: "all" does not switch it off
         if (quantize != null) quantize.Run(graph);
