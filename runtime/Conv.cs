@@ -20,7 +20,9 @@ public static unsafe class Conv
     /// <remarks>
     /// Strategy by shape: depthwise (one input channel per group) runs direct kernels: eight channels per vector where
     /// they fit (<see cref="ConvDirect.TryChannelBlocked"/>), else a flat or stride-phase band for short rows and stride 2
-    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row. Every other convolution with a spatial
+    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row. Dense spatial kernels given packed
+    /// weights (<paramref name="panels"/>) run <see cref="ConvPanels"/> where its band fits: tiles of output-channel
+    /// vectors x pixels of a row. Every other convolution with a spatial
     /// kernel (stems, dense KxK) and stride 1 or 2 along W whose row band fits the stack runs <see cref="ConvPlanes"/>:
     /// an implicit GEMM over staged stride-phase planes, register tiles of output channels x vectors of positions, no
     /// im2col. 1x1 stride-1 unpadded convolutions are a GEMM over the input planes as they lie. Where the planes path
