@@ -13,12 +13,16 @@ public static unsafe class Conv
     /// are implied by outH/outW. <paramref name="activation"/> is applied to each output as it is stored (fused epilogue).
     /// <paramref name="accumulate"/>: y already holds a residual Z of y's shape and receives act(conv + bias + Z) (a
     /// Conv fused with the Add after it; not for depthwise). Allocation-free (small stack buffers only); y must not
-    /// overlap x, w or bias.
+    /// overlap x, w or bias. <paramref name="panels"/>: optionally the same weights packed into panels of 16 output
+    /// channels (the generator writes them at build time for dense spatial kernels), which lets
+    /// <see cref="ConvPanels"/> vectorise over output channels; empty: w alone.
     /// </summary>
     /// <remarks>
     /// Strategy by shape: depthwise (one input channel per group) runs direct kernels: eight or sixteen channels per
     /// vector where there are at least eight (<see cref="DepthwiseBlocked"/>), else a flat or stride-phase band for short rows and stride 2
-    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row. Every other convolution with a spatial
+    /// (<see cref="ConvDirect"/>), else a kernel vectorised along the output row. Dense spatial kernels given packed
+    /// weights (<paramref name="panels"/>) run <see cref="ConvPanels"/> where its band fits: tiles of output-channel
+    /// vectors x pixels of a row. Every other convolution with a spatial
     /// kernel (stems, dense KxK) and stride 1 or 2 along W whose row band fits the stack runs <see cref="ConvPlanes"/>:
     /// an implicit GEMM over staged stride-phase planes, register tiles of output channels x vectors of positions, no
     /// im2col. 1x1 stride-1 unpadded convolutions are a GEMM over the input planes as they lie. Where the planes path
@@ -28,7 +32,7 @@ public static unsafe class Conv
     /// </remarks>
     public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
-        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups, Activation activation = default, bool accumulate = false)
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups, Activation activation = default, bool accumulate = false, ReadOnlySpan<float> panels = default)
     {
         if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
             || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0 || groups <= 0)
@@ -42,12 +46,14 @@ public static unsafe class Conv
         if (w.Length < outC * kSize) throw new ArgumentException("Conv2D: w too small", nameof(w));
         if (y.Length < batch * outC * outPlane) throw new ArgumentException("Conv2D: y too small", nameof(y));
         if (bias.Length != 0 && bias.Length < outC) throw new ArgumentException("Conv2D: bias must be empty or hold outC values", nameof(bias));
+        if (panels.Length != 0 && panels.Length < ConvPanels.PackedLength(outC, groups, (int)Math.Min(kSize, int.MaxValue)))
+            throw new ArgumentException("Conv2D: panels too small", nameof(panels));
         if (batch == 0 || outPlane == 0) return;
         if (kSize > int.MaxValue || outPlane > int.MaxValue) throw new ArgumentException("Conv2D: tensor too large");
 
         int hw = (int)outPlane, k = (int)kSize;
         bool pointwise = kH == 1 && kW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW;
-        fixed (float* px = x, pw = w, pb = bias, py = y)
+        fixed (float* px = x, pw = w, pb = bias, py = y, pp = panels)
         {
             for (int nb = 0; nb < batch; nb++)
             {
@@ -59,6 +65,10 @@ public static unsafe class Conv
                         strideH, strideW, padTop, padLeft, dilH, dilW, activation);
                     continue;
                 }
+                // packed weights (dense spatial kernels): vectorised over output channels, no lane on padding columns
+                if (pp != null && kH * kW > 1 && ConvPanels.TryRun(xb, pp, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,
+                        inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation, accumulate))
+                    continue;
                 // dense spatial kernels (not depthwise): implicit GEMM on staged stride-phase planes, no im2col panels
                 // (1x1 stays on the GEMM: 10-20% faster there in MobileNet and DS-CNN, nothing to gain from staging)
                 if (kH * kW > 1 && ConvPlanes.Enabled && ConvPlanes.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,

@@ -62,13 +62,7 @@ internal static unsafe class ConvPlanes
         if (bo < Math.Min(outH, Math.Max(2, spanQ)) || 2 * wq + 16 > ConvDirect.RowFloats) return false;
         int planeQ = (bo + spanQ) * wq, chan = phases * planeQ + slack, resQ = bo * wq + slack;
         int* offs = stackalloc int[taps];
-        for (int c = 0, t = 0; c < icg; c++)
-            for (int ky = 0; ky < kH; ky++)
-                for (int kx = 0; kx < kW; kx++)
-                {
-                    int dy = ky * dh, dx = kx * dw;
-                    offs[t++] = c * chan + ((dy % sh) * sw + dx % sw) * planeQ + dy / sh * wq + dx / sw;
-                }
+        ConvDirect.TapOffsets(offs, icg, kH, kW, sh, sw, dh, dw, wq, planeQ, chan);
         float* stage = stackalloc float[StageFloats];
         float* res = stackalloc float[ResFloats];
         float* prow = stackalloc float[ConvDirect.RowFloats];

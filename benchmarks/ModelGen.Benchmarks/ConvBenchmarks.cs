@@ -57,7 +57,10 @@ public class ConvBenchmarks : IMacCount
     public static IEnumerable<string> Cases => Shapes.Keys;
 
     int _inC, _inH, _inW, _outC, _kH, _kW, _sh, _sw, _ph, _pw, _dil, _g, _outH, _outW;
-    float[] _x, _w, _b, _y, _yOrt;
+    float[] _x, _w, _b, _y, _yOrt, _panels;
+
+    /// <summary>Passes the weights also packed into panels (as generated code does for dense spatial kernels); off for A/B.</summary>
+    internal static bool Panels = true;
     OrtOneOp _ort;
 
     static (int OutH, int OutW) OutSize(int[] s) =>
@@ -80,6 +83,16 @@ public class ConvBenchmarks : IMacCount
         _x = Data.Random(rng, _inC * _inH * _inW);
         _w = Data.Random(rng, _outC * (_inC / _g) * _kH * _kW, 0.1f);
         _b = Data.Random(rng, _outC);
+        // generated code packs the weights of wide enough dense spatial kernels at build time (ConvPanels' layout; the
+        // rule of ModelGen.Compiler.Passes.ConvWeightPanels)
+        _panels = Array.Empty<float>();
+        int icg = _inC / _g, ocg = _outC / _g;
+        if (_kH * _kW > 1 && !(icg == 1 && _g > 1) && ocg >= 16 && (icg >= 8 || ocg >= 32))
+        {
+            int taps = _inC / _g * _kH * _kW;
+            _panels = new float[ConvPanels.PackedLength(_outC, _g, taps)];
+            ConvPanels.Pack(_w, _panels, _outC, _g, taps);
+        }
         _y = new float[_outC * _outH * _outW];
         _yOrt = new float[_y.Length];
         var model = OneOpModel.Conv(1, _inC, _inH, _inW, _outC, _kH, _kW, _sh, _sw, _ph, _pw, _dil, _g, _w, _b);
@@ -96,7 +109,8 @@ public class ConvBenchmarks : IMacCount
     public void Ort() => _ort.Run();
 
     [Benchmark]
-    public void ModelGen() => Conv.Conv2D(_x, _w, _b, _y, 1, _inC, _inH, _inW, _outC, _kH, _kW, _outH, _outW, _sh, _sw, _ph, _pw, _dil, _dil, _g);
+    public void ModelGen() => Conv.Conv2D(_x, _w, _b, _y, 1, _inC, _inH, _inW, _outC, _kH, _kW, _outH, _outW, _sh, _sw, _ph, _pw, _dil, _dil, _g,
+        panels: Panels ? _panels : default);
 
     // `quick fusion`: the same convolution then LeakyRelu as a second pass over the output, vs fused into its store
     internal void ThenLeakyRelu() { ModelGen(); Activations.LeakyRelu(_y, 0.2f); }

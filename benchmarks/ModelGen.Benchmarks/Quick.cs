@@ -23,20 +23,22 @@ internal static class Quick
                 // the same case with the direct path switched off (the GEMM or stem kernel it replaces), batches of the
                 // two interleaved so that the machine's load hits both alike
                 var t = new double[2][];
-                for (int side = 0; side < 2; side++) { Runtime.ConvPlanes.Enabled = side == 0; Median(b.ModelGen); }
+                // MODELGEN_BENCH_AB=panels: with vs without the packed weights (ConvPanels vs ConvPlanes)
+                Action<bool> set = AbPanels ? on => ConvBenchmarks.Panels = on : on => Runtime.ConvPlanes.Enabled = on;
+                for (int side = 0; side < 2; side++) { set(side == 0); Median(b.ModelGen); }
                 for (int side = 0; side < 2; side++) t[side] = new double[15];
                 var sw = Stopwatch.StartNew();
                 for (int r = 0; r < 15; r++)
                     for (int side = 0; side < 2; side++)
                     {
-                        Runtime.ConvPlanes.Enabled = side == 0;
+                        set(side == 0);
                         double t0 = Now(sw);
                         for (int i = 0; i < 200; i++) b.ModelGen();
                         t[side][r] = (Now(sw) - t0) / 200;
                     }
-                Runtime.ConvPlanes.Enabled = true;
+                set(true);
                 Array.Sort(t[0]); Array.Sort(t[1]);
-                Console.WriteLine($"{"  A/B interleaved: direct",-30} {t[0][7] * 1e6,12:F1} us, off {t[1][7] * 1e6,8:F1} us, off/direct {t[1][7] / t[0][7],5:F2}");
+                Console.WriteLine($"{"  A/B interleaved: " + (AbPanels ? "panels" : "direct"),-30} {t[0][7] * 1e6,12:F1} us, off {t[1][7] * 1e6,8:F1} us, off/direct {t[1][7] / t[0][7],5:F2}");
             }
             b.Cleanup();
         }
@@ -72,13 +74,14 @@ internal static class Quick
         Console.WriteLine($"{name,-30} {a * 1e6,12:F1} {macs / a / 1e9,8:F2} {o * 1e6,12:F1} {macs / o / 1e9,8:F2} {o / a,6:F2} | {"",12}{macs / amin / 1e9,8:F2} {macs / omin / 1e9,8:F2} {omin / amin,6:F2}");
     }
 
-    /// <summary>MODELGEN_BENCH_AB=1: each conv case also timed with <see cref="Runtime.ConvPlanes"/> switched off, interleaved.</summary>
-    static readonly bool Ab = Environment.GetEnvironmentVariable("MODELGEN_BENCH_AB") == "1";
-
     /// <summary>
     /// MODELGEN_BENCH_CPU=1: time batches by this thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID) instead of wall time,
     /// so that on a loaded shared machine the time the thread waits for a core is not counted (caches are still shared).
     /// </summary>
+    /// <summary>MODELGEN_BENCH_AB=1: each conv case also timed with <see cref="Runtime.ConvPlanes"/> switched off, interleaved.</summary>
+    static readonly bool Ab = Environment.GetEnvironmentVariable("MODELGEN_BENCH_AB") is "1" or "panels";
+    static readonly bool AbPanels = Environment.GetEnvironmentVariable("MODELGEN_BENCH_AB") == "panels";
+
     static readonly bool Cpu = Environment.GetEnvironmentVariable("MODELGEN_BENCH_CPU") == "1" && OperatingSystem.IsLinux();
 
     [System.Runtime.InteropServices.DllImport("libc")]

@@ -11,7 +11,8 @@ namespace ModelGen.Compiler.Operators;
 /// Attributes: group (grouped and depthwise), kernel_shape (optional, from W), strides, dilations, pads, auto_pad,
 /// and a fused activation (<see cref="FusedActivation"/>) applied as each output is stored.
 /// A 4th input Z of Y's shape (ModelGen's own, set by the ConvAddFusion pass) is a residual added before the
-/// activation: Y = act(conv(X) + B + Z). Y may take over Z's buffer (<see cref="SharedInput"/>).
+/// activation: Y = act(conv(X) + B + Z). Y may take over Z's buffer (<see cref="SharedInput"/>). A 5th input (the
+/// ConvWeightPanels pass) holds W again, packed for the Net kernel (ModelGen.Runtime.ConvPanels' layout).
 /// </summary>
 public sealed class Conv : Operator
 {
@@ -23,7 +24,7 @@ public sealed class Conv : Operator
 
     public override void Infer(Node n)
     {
-        Require(n, 2, 4);
+        Require(n, 2, 5);
         var x = n.In(0); var w = n.In(1); var b = n.In(2); var z = n.In(3);
         RequireFloat(n, x);
         if (w.Type != x.Type || b != null && b.Type != x.Type) throw Error("Conv inputs must share one element type");
@@ -43,6 +44,9 @@ public sealed class Conv : Operator
         var shape = new[] { x.Shape[0], m }.Concat(win.Out).ToArray();
         if (z != null && (z.Type != x.Type || !Shape.Equal(z.Shape, shape)))
             throw Error($"Conv residual input must have the output's type and shape {Shape.Format(shape)}, got {Shape.Format(z.Shape)}");
+        var p = n.In(4);
+        if (p != null && (p.Type != x.Type || !p.IsConst || p.Length != (long)group * ((m / group + 15) / 16) * 16 * w.Length / m))
+            throw Error($"Conv packed weights must be a constant of {(long)group * ((m / group + 15) / 16) * 16 * w.Length / m} values of the input's type");
         SetOut(n, 0, x.Type, shape);
     }
 
@@ -171,10 +175,11 @@ public sealed class Conv : Operator
         var z = n.In(3);
         // the kernel adds onto y: y starts as Z (already there when y took over Z's buffer)
         if (z != null && e.StorageOf(z) != e.StorageOf(n.Out())) e.W.Line($"{e.Span(z)}.CopyTo({e.Span(n.Out())});");
+        var panels = n.In(4) != null ? $", panels: {e.Span(n.In(4))}" : "";
         e.W.Line($"ModelGen.Runtime.Conv.Conv2D({e.Span(n.In(0))}, {e.Span(n.In(1))}, {bias}, {e.Span(n.Out())}, " +
             $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +
             $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
-            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group}{FusedActivation.NetArg(n)}{(z != null ? ", accumulate: true" : "")});");
+            $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group}{FusedActivation.NetArg(n)}{(z != null ? ", accumulate: true" : "")}{panels});");
     }
 
     /// <summary>

@@ -39,8 +39,9 @@ public static class PassManager
     };
 
     /// <summary>
-    /// Passes that lower quantized patterns (QDQ around float ops) to integer kernels. They run after <see cref="All"/>
-    /// and after build-time quantization (which writes such patterns), on models that arrive quantized as well.
+    /// Passes that lower quantized patterns (QDQ around float ops) to integer kernels, then lay out constant weights for
+    /// the Net kernels. They run after <see cref="All"/> and after build-time quantization (which writes such patterns),
+    /// on models that arrive quantized as well.
     /// </summary>
     public static IReadOnlyList<IPass> Lowering { get; } = new IPass[]
     {
@@ -50,13 +51,16 @@ public static class PassManager
         new DequantizeFolding(),
         // after the folding: the DequantizeLinear nodes left are the weights the user asked to keep int8
         new WeightGemmFusion(),
+        // last: the Conv nodes and their (dequantized, folded) weights are final
+        new ConvWeightPanels(),
     };
 
     /// <summary>Runs the float passes, then <paramref name="quantize"/> (null: none), then the lowering passes.</summary>
     public static void Run(Graph graph, ModelOptions options, IPass quantize = null)
     {
         var off = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
-        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all");
+        // the packed weight layout is for the Net profile's kernels: Portable graphs stay as they are
+        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !(p is ConvWeightPanels && options.Target != TargetProfile.Net);
         foreach (var p in All.Where(On)) p.Run(graph);
         // quantization is an option the user asked for, not an optimisation: "all" does not switch it off
         if (quantize != null) quantize.Run(graph);

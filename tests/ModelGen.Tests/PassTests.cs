@@ -743,6 +743,35 @@ public class PassTests(ITestOutputHelper log)
         { "hey_mycroft_v0.1.onnx", "", new[] { 1, 16, 96 } },
     };
 
+    /// <summary>
+    /// ConvWeightPanels: ResNet-8's six wide 3x3 convolutions get their weights packed for the Net kernel (not its stem,
+    /// 3 inputs to 16 outputs, nor the 1x1 shortcuts); not for the Portable profile;
+    /// switched off by name, the Net model computes the same within float rounding.
+    /// </summary>
+    [Fact]
+    public void ConvWeightPanelsPacksWideDenseConvsForNet()
+    {
+        var path = Models.MlperfPath("resnet8.onnx");
+        var net = Harness.Generate(path, new ModelOptions());
+        var off = Harness.Generate(path, new ModelOptions { DisabledPasses = "ConvWeightPanels" });
+        var portable = Harness.Generate(path, new ModelOptions { Target = TargetProfile.Portable });
+        Assert.Equal(6, System.Text.RegularExpressions.Regex.Matches(net.Source, ", panels: ").Count);
+        Assert.DoesNotContain("panels", off.Source);
+        Assert.DoesNotContain("panels", portable.Source);
+        // every wide layer has a whole number of 16-channel panels: the packed copy is as large as the weights
+        long packed = 4L * (2 * 16 * 16 * 9 + 32 * 16 * 9 + 32 * 32 * 9 + 64 * 32 * 9 + 64 * 64 * 9);
+        Assert.Equal(off.WeightBytes + packed, net.WeightBytes);
+        var on = Harness.Build(path);
+        var plain = Harness.Build(path, new ModelOptions { DisabledPasses = "ConvWeightPanels" });
+        for (int seed = 0; seed < 2; seed++)
+        {
+            var x = Ort.Random(3 * 32 * 32, seed, 1f);
+            var a = new float[10]; var b = new float[10];
+            on.Run(x, a); plain.Run(x, b);
+            Assert.True(Ort.RelMaxDiff(a, b) <= 1e-5, $"seed {seed}: with vs without panels {Ort.RelMaxDiff(a, b)}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(WakeWord))]
     public void OpenWakeWordOptimisedMatchesUnoptimised(string file, string inputShape, int[] shape)

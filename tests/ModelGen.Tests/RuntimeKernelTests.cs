@@ -583,6 +583,102 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         Assert.True(y3.Take(24).All(float.IsNaN));
     }
 
+    /// <summary>
+    /// The channel-vectorised path with packed weights (ConvPanels) itself, not a fallback, at each vector width and
+    /// register tile (3 x 8 ... with 32 registers, 2 x 6 / 1 x 8 with 16), plain, accumulating with an activation
+    /// applied in the scatter (clip) and after it (tanh), and a leaky ReLU alone; on output channel counts that fill no whole vector or panel (3, 17, 33, 65),
+    /// rows that end in a short tile, stride 2 (both and along one axis), dilations, asymmetric pads, groups, tall planes
+    /// in several bands, partial sums in several row groups and tap blocks; it declines stride 3 along W without
+    /// writing; and through Conv2D (a batch) it allocates nothing.
+    /// </summary>
+    [Fact]
+    public unsafe void ConvPanelsTakesDenseShapes()
+    {
+        var clip = new Activation(ActivationKind.Clip, -0.5f, 0.7f);
+        var leaky = new Activation(ActivationKind.LeakyRelu, 0.2f);
+        var tanh = new Activation(ActivationKind.Tanh);
+        ConvShape S(int ic, int h, int w, int oc, int kh, int kw, int sh = 1, int sw = 1, int pt = 1, int pl = 1, int pb = 1, int pr = 1,
+            int dh = 1, int dw = 1, int g = 1, bool bias = true) => new(1, ic, h, w, oc, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, g, bias);
+        var shapes = new[]
+        {
+            // ResNet-8's layers
+            S(16, 32, 32, 16, 3, 3), S(16, 32, 32, 32, 3, 3, 2, 2), S(32, 16, 16, 32, 3, 3), S(32, 16, 16, 64, 3, 3, 2, 2, bias: false),
+            S(64, 8, 8, 64, 3, 3), S(3, 32, 32, 16, 3, 3),
+            // odd channel counts and rows, strides along one axis, dilations, asymmetric pads, 5x5, groups, tall kernel
+            S(5, 11, 7, 3, 3, 3, pt: 0, pl: 2, pb: 1, pr: 0, dh: 2), S(9, 13, 19, 17, 3, 3, pt: 2, pl: 0, pb: 0, pr: 2),
+            S(7, 15, 21, 33, 3, 3, 2, 1, 1, 1, 0, 1), S(7, 15, 21, 65, 3, 3, 1, 2, 0, 1, 1, 0), S(10, 9, 11, 20, 5, 5, 2, 2, 2, 2, 2, 2),
+            S(6, 17, 23, 11, 3, 3, pt: 2, pl: 2, pb: 2, pr: 2, dh: 2, dw: 2), S(12, 10, 10, 36, 3, 3, g: 2), S(2, 49, 10, 24, 10, 4, 2, 2, 5, 1, 5, 1),
+            S(8, 2, 3, 7, 3, 3), S(12, 1, 1, 17, 3, 3),
+            // several bands (a tall plane), several row groups of partial sums (16 channels of 64 rows), many tap blocks
+            S(20, 90, 40, 10, 3, 3), S(16, 64, 64, 48, 3, 3), S(128, 6, 6, 80, 3, 3),
+        };
+        int seed = 200;
+        foreach (var s in shapes)
+        {
+            var rng = new Random(++seed);
+            var x = Rand(rng, s.InC * s.InH * s.InW);
+            int taps = s.InC / s.Groups * s.KH * s.KW;
+            var w = Rand(rng, s.OutC * taps, 0.5f);
+            var panels = new float[ConvPanels.PackedLength(s.OutC, s.Groups, taps)];
+            ConvPanels.Pack(w, panels, s.OutC, s.Groups, taps);
+            var bias = s.Bias ? Rand(rng, s.OutC) : Array.Empty<float>();
+            var (r, g) = ConvRef(s, x, w, bias);
+            var z = Rand(rng, r.Length);
+            foreach (int width in new[] { -1, 256, 128 })
+                foreach (var (a, accumulate) in new[] { (default(Activation), false), (clip, true), (leaky, false), (tanh, true) })
+                {
+                    var y = WithGuard(r.Length);
+                    if (accumulate) z.CopyTo(y, 0);
+                    bool took;
+                    try
+                    {
+                        SimdLevel.ForceBits = width;
+                        fixed (float* px = x, pp = panels, pb = bias, py = y)
+                            took = ConvPanels.TryRun(px, pp, s.Bias ? pb : null, py, s.Groups, s.InC / s.Groups, s.OutC / s.Groups, s.InH, s.InW,
+                                s.KH, s.KW, s.OutH, s.OutW, s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, a, accumulate);
+                    }
+                    finally { SimdLevel.ForceBits = -1; }
+                    Assert.True(took, $"ConvPanels declined {s} width={width}");
+                    var want = r.Select((v, i) => (double)a.Apply((float)(v + (accumulate ? z[i] : 0)))).ToArray();
+                    Compare($"ConvPanels {s} {a.Kind} accumulate={accumulate} width={width}", y, r.Length, want,
+                        g.Select((v, i) => v + (accumulate ? Math.Abs(z[i]) : 0)).ToArray(), 4e-6);
+                }
+        }
+        var y3 = WithGuard(2 * 4 * 3);
+        fixed (float* px = new float[2 * 8 * 9], pp = new float[16 * 2 * 9], py = y3)
+            Assert.False(ConvPanels.TryRun(px, pp, null, py, 1, 2, 4, 8, 9, 3, 3, 3, 3, 2, 3, 0, 0, 1, 1, default, false));
+        Assert.True(y3.Take(24).All(float.IsNaN));
+        // an output row whose sums outgrow the partial buffer: declined, Conv2D runs the unpacked weights instead
+        var sl = new ConvShape(1, 2, 3, 1100, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false);
+        var xl = Rand(new Random(5), 2 * 3 * 1100); var wl = Rand(new Random(6), 16 * 18);
+        var pl = new float[ConvPanels.PackedLength(16, 1, 18)];
+        ConvPanels.Pack(wl, pl, 16, 1, 18);
+        var yl = WithGuard(16 * 3 * 1100);
+        fixed (float* px = xl, pp = pl, py = yl)
+            Assert.False(ConvPanels.TryRun(px, pp, null, py, 1, 2, 16, 3, 1100, 3, 3, 3, 1100, 1, 1, 1, 1, 1, 1, default, false));
+        Conv.Conv2D(xl, wl, default, yl, 1, 2, 3, 1100, 16, 3, 3, 3, 1100, 1, 1, 1, 1, 1, 1, 1, panels: pl);
+        var (rl, gl) = ConvRef(sl, xl, wl, Array.Empty<float>());
+        Compare($"Conv2D panels declined {sl}", yl, rl.Length, rl, gl);
+
+        // through Conv2D: a batch of two, the panels passed on; then nothing allocated per call
+        var sb = new ConvShape(2, 24, 12, 10, 40, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true);
+        var rb = new Random(7);
+        var xb = Rand(rb, sb.Batch * sb.InC * sb.InH * sb.InW);
+        var wb = Rand(rb, sb.OutC * sb.InC * 9, 0.5f);
+        var bb = Rand(rb, sb.OutC);
+        var pbk = new float[ConvPanels.PackedLength(sb.OutC, 1, sb.InC * 9)];
+        ConvPanels.Pack(wb, pbk, sb.OutC, 1, sb.InC * 9);
+        var (rr, gg) = ConvRef(sb, xb, wb, bb);
+        var yb = WithGuard(rr.Length);
+        void Run() => Conv.Conv2D(xb, wb, bb, yb, sb.Batch, sb.InC, sb.InH, sb.InW, sb.OutC, 3, 3, sb.OutH, sb.OutW, 2, 1, 1, 1, 1, 1, 1, leaky, panels: pbk);
+        Run();
+        Compare($"Conv2D panels {sb}", yb, rr.Length, rr.Select(v => (double)leaky.Apply((float)v)).ToArray(), gg, 4e-6);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) Run();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Throws<ArgumentException>(() => Conv.Conv2D(xb, wb, bb, yb, sb.Batch, sb.InC, sb.InH, sb.InW, sb.OutC, 3, 3, sb.OutH, sb.OutW, 2, 1, 1, 1, 1, 1, 1, panels: new float[16]));
+    }
+
     /// <summary>Random dense convolutions with 5 to 40 input channels (the direct path's range), vs the reference.</summary>
     [Fact]
     public void Conv2DDenseRandomShapes()

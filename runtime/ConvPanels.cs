@@ -1,0 +1,276 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelGen.Runtime;
+
+/// <summary>
+/// Dense convolutions with a spatial kernel, vectorised over output channels: the layout ONNX Runtime's NCHWc kernels
+/// use, without converting the activations. The weights come packed at build time into panels of <see cref="Width"/>
+/// output channels, tap-major ([panel][icg*kH*kW][16], zero past the group's channels: <see cref="Pack"/>), so a tap's
+/// weights for up to 48 output channels are up to 3 vector loads. The input band is staged as <see cref="ConvPlanes"/>
+/// stages it (zero-padded stride-phase planes, every tap a constant offset), and a register tile of up to 3 channel
+/// vectors x up to 8 consecutive output pixels of one row broadcasts one input value per pixel per tap. Unlike the
+/// pixel-vectorised <see cref="ConvPlanes"/>, no lane computes a padding column or a rounded-up tail: on small planes
+/// (ResNet-8's 8x8 and 16x16 layers, a fifth of its lanes wasted there) and stride 2 it keeps the FMAs busy. The
+/// tiles' sums ([pixel][channel]) go into the NCHW output as 8 x 8 blocks transposed in registers (plus the residual),
+/// then the activation runs over the band's rows. With few input channels (stems) the per-output transposition weighs
+/// more than the lanes it saves: the generator packs only wider layers (ModelGen.Compiler.Passes.ConvWeightPanels).
+/// </summary>
+internal static unsafe class ConvPanels
+{
+    /// <summary>Output channels per packed panel (one AVX-512 vector; two AVX, four SSE).</summary>
+    internal const int Width = 16;
+    const int StageFloats = 20480;  // staged band of every input channel of the group (80 KiB), as ConvPlanes
+    const int MaxTaps = 4608;       // offset table on the stack (18 KiB): 512 input channels of 3x3
+    const int MaxChannels = 4096;   // a group's output channels (bias padded to whole vectors on the stack)
+    const int PartFloats = 8192;    // partial sums of a group of rows for one channel tile (32 KiB)
+
+    /// <summary>Floats of <see cref="Pack"/>'s layout for these weights.</summary>
+    internal static long PackedLength(int outC, int groups, int taps) => (long)groups * ((outC / groups + Width - 1) / Width) * Width * taps;
+
+    /// <summary>
+    /// Packs w [outC, icg, kH, kW] (taps = icg*kH*kW) per group into panels of 16 output channels, tap-major:
+    /// panels[((g*blocks + b)*taps + t)*16 + i] = w[g*ocg + b*16 + i, t], 0 where b*16 + i is past the group.
+    /// (The generator writes the same layout at build time: ModelGen.Compiler.Passes.ConvWeightPanels.Pack.)
+    /// </summary>
+    internal static void Pack(ReadOnlySpan<float> w, Span<float> panels, int outC, int groups, int taps)
+    {
+        int ocg = outC / groups, blocks = (ocg + Width - 1) / Width;
+        panels.Slice(0, (int)PackedLength(outC, groups, taps)).Clear();
+        for (int g = 0; g < groups; g++)
+            for (int o = 0; o < ocg; o++)
+            {
+                int dst = ((g * blocks + o / Width) * taps) * Width + o % Width;
+                for (int t = 0; t < taps; t++) panels[dst + t * Width] = w[(g * ocg + o) * taps + t];
+            }
+    }
+
+    /// <summary><see cref="TryRun{S, TV}"/> at this machine's vector width; false for scalar code.</summary>
+    internal static bool TryRun(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate)
+    {
+        // 32 vector registers (AVX-512 encodings): tiles up to 24 accumulators; 16: up to 12
+        bool wide = Avx512F.IsSupported;
+        switch (SimdLevel.Bits)
+        {
+            case 512: return TryRun<V512, Vector512<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, true);
+            case 256: return TryRun<V256, Vector256<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, wide);
+            case 128: return TryRun<V128, Vector128<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, false);
+            default: return false;
+        }
+    }
+
+    /// <summary>
+    /// All groups: icg input planes per group at x, ocg output planes per group at y, packed weights, bias [groups*ocg]
+    /// or null. Returns false (nothing written) where the stride along W is not 1 or 2, the taps do not fit the offset
+    /// table, a band of a few output rows does not fit the stack buffer or an output row's sums the partial buffer.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool TryRun<S, TV>(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool wide)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        int taps = icg * kH * kW, blocks = (ocg + Width - 1) / Width;
+        // the tile: up to 3 channel vectors x 8 pixels (24 accumulators, 32 registers; measured on ResNet-8's layers as
+        // fast as 4 x 6 and 1-2 x 8, and no row of 8 splits); 2 x 6 or 1 x 8 with 16 registers
+        int maxV = wide ? 3 : 2, nv = (ocg + l - 1) / l;
+        if (taps > MaxTaps || sw > 2 || ocg > MaxChannels || outW * Math.Min(maxV, nv) * l > PartFloats) return false;
+        int wq = outW + (kW - 1) * dw / sw, spanQ = (kH - 1) * dh / sh, phases = sh * sw, slack = Width;
+        int bo = Math.Min(outH, ((StageFloats / icg - slack) / phases) / wq - spanQ);
+        // bands of fewer rows than the window spans would stage most rows more than once
+        if (bo < Math.Min(outH, Math.Max(2, spanQ)) || 2 * wq + 16 > ConvDirect.RowFloats) return false;
+        int planeQ = (bo + spanQ) * wq, chan = phases * planeQ + slack;
+        int* offs = stackalloc int[taps];
+        ConvDirect.TapOffsets(offs, icg, kH, kW, sh, sw, dh, dw, wq, planeQ, chan);
+        float* stage = stackalloc float[StageFloats];
+        float* prow = stackalloc float[ConvDirect.RowFloats];
+        float* bpad = stackalloc float[blocks * Width];
+        float* part = stackalloc float[PartFloats];
+        if (sw == 2) new Span<float>(prow, ConvDirect.RowFloats).Clear();
+        var geo = new ConvDirect.StageGeometry
+        {
+            InH = inH, InW = inW, Icg = icg, Sh = sh, Sw = sw, Rows = bo + spanQ, Wq = wq, PlaneQ = planeQ, Chan = chan,
+            Slack = slack, Col = Math.Min(pl, sw * wq), CopyLen = Math.Max(0, Math.Min(inW, sw * wq - pl)),
+        };
+        int outPlane = outH * outW;
+        for (int g = 0; g < groups; g++)
+        {
+            new Span<float>(bpad, blocks * Width).Clear();
+            if (bias != null) new ReadOnlySpan<float>(bias + g * ocg, ocg).CopyTo(new Span<float>(bpad, ocg));
+            float* wg = panels + (nint)g * blocks * Width * taps;
+            float* yg = y + (nint)g * ocg * outPlane;
+            for (int oy0 = 0; oy0 < outH; oy0 += bo)
+            {
+                int rows = Math.Min(outH, oy0 + bo) - oy0;
+                if (sw == 1) StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
+                else ConvDirect.Stage<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo, prow);
+                for (int v0 = 0; v0 < nv;)
+                {
+                    int vt = Math.Min(maxV, nv - v0), vl = vt * l, oc0 = v0 * l, m = Math.Min(vl, ocg - oc0);
+                    int pmax = !wide && vt == 2 ? 6 : 8;
+                    float* wa = Weights(wg, oc0, taps), wb = Weights(wg, oc0 + l, taps), wc = Weights(wg, oc0 + 2 * l, taps);
+                    // the sums of a group of rows gather in part, then go to y as whole 8 x 8 blocks
+                    int rg = Math.Max(1, PartFloats / (outW * vl));
+                    for (int r0 = 0; r0 < rows; r0 += rg)
+                    {
+                        int r1 = Math.Min(rows, r0 + rg);
+                        for (int r = r0; r < r1; r++)
+                            for (int ox = 0; ox < outW; ox += pmax)
+                                Tile<S, TV>(vt, Math.Min(pmax, outW - ox), stage + r * wq + ox, offs, taps, wa, wb, wc, bpad + oc0,
+                                    part + ((r - r0) * outW + ox) * vl, vl);
+                        Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate, act);
+                    }
+                    // the activation belongs to the sum (residual included): clamps and ReLUs went with the scatter,
+                    // the others run over the band's rows of each channel
+                    if (act.Kind != ActivationKind.None && !act.InRegisters)
+                        for (int o = oc0; o < oc0 + m; o++) act.Apply<S, TV>(yg + (nint)o * outPlane + oy0 * outW, rows * outW);
+                    v0 += vt;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Stride 1 along W: the band's rows of every channel written once each, the input row between its zero pad
+    /// columns, rows outside the input zero (no clearing pass over the stage first; the slack is never read here).
+    /// </summary>
+    static void StageRows<S, TV>(float* xg, float* stage, int top, in ConvDirect.StageGeometry q)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int plane = q.InH * q.InW, after = q.Col + q.CopyLen;
+        for (int c = 0; c < q.Icg; c++)
+        {
+            float* xc = xg + c * plane;
+            float* sc = stage + c * q.Chan;
+            for (int py = 0; py < q.Sh; py++)
+                for (int i = 0; i < q.Rows; i++)
+                {
+                    int iy = top + py + i * q.Sh;
+                    float* d = sc + py * q.PlaneQ + i * q.Wq;
+                    if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
+                    for (int t = 0; t < q.Col; t++) d[t] = 0f;
+                    GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
+                    for (int t = after; t < q.Wq; t++) d[t] = 0f;
+                }
+        }
+    }
+
+    /// <summary>The packed weights of output channel oc (a multiple of the vector width) of a group, tap 0.</summary>
+    static float* Weights(float* wg, int oc, int taps) => wg + (nint)(oc / Width) * taps * Width + oc % Width;
+
+    /// <summary>
+    /// The sums of n pixels ([pixel][channel], vl apart) into m output planes (plus the residual where accumulating,
+    /// then the activation if it works in registers): 8 x 8 blocks
+    /// transposed in registers, the channel and pixel tails one value at a time (scalar, the scatter cost as much as a
+    /// sixth of an 8x8 layer).
+    /// </summary>
+    static void Scatter(float* part, float* y, int outPlane, int m, int n, int vl, bool accumulate, in Activation act)
+    {
+        int o = 0;
+        if (Avx.IsSupported)
+            for (; o + 8 <= m; o += 8)
+            {
+                float* d = y + (nint)o * outPlane;
+                int j = 0;
+                for (; j + 8 <= n; j += 8)
+                {
+                    GemmCore.Transpose8x8(part + j * vl + o, vl, out var c0, out var c1, out var c2, out var c3, out var c4, out var c5, out var c6, out var c7);
+                    float* e = d + j;
+                    if (accumulate)
+                    {
+                        c0 += Avx.LoadVector256(e); c1 += Avx.LoadVector256(e + outPlane); c2 += Avx.LoadVector256(e + 2 * outPlane); c3 += Avx.LoadVector256(e + 3 * outPlane);
+                        c4 += Avx.LoadVector256(e + 4 * outPlane); c5 += Avx.LoadVector256(e + 5 * outPlane); c6 += Avx.LoadVector256(e + 6 * outPlane); c7 += Avx.LoadVector256(e + 7 * outPlane);
+                    }
+                    if (act.InRegisters)
+                    {
+                        c0 = act.Apply<V256, Vector256<float>>(c0); c1 = act.Apply<V256, Vector256<float>>(c1); c2 = act.Apply<V256, Vector256<float>>(c2); c3 = act.Apply<V256, Vector256<float>>(c3);
+                        c4 = act.Apply<V256, Vector256<float>>(c4); c5 = act.Apply<V256, Vector256<float>>(c5); c6 = act.Apply<V256, Vector256<float>>(c6); c7 = act.Apply<V256, Vector256<float>>(c7);
+                    }
+                    Avx.Store(e, c0); Avx.Store(e + outPlane, c1); Avx.Store(e + 2 * outPlane, c2); Avx.Store(e + 3 * outPlane, c3);
+                    Avx.Store(e + 4 * outPlane, c4); Avx.Store(e + 5 * outPlane, c5); Avx.Store(e + 6 * outPlane, c6); Avx.Store(e + 7 * outPlane, c7);
+                }
+                if (j < n) Columns(part + o, d, outPlane, 8, j, n, vl, accumulate, act);
+            }
+        if (o < m) Columns(part + o, y + (nint)o * outPlane, outPlane, m - o, 0, n, vl, accumulate, act);
+    }
+
+    /// <summary>Pixels [j0, n) of m channels, one value at a time (<see cref="Scatter"/>'s tails).</summary>
+    static void Columns(float* part, float* y, int outPlane, int m, int j0, int n, int vl, bool accumulate, in Activation act)
+    {
+        bool fused = act.InRegisters;
+        for (int o = 0; o < m; o++)
+        {
+            float* s = part + o;
+            float* d = y + (nint)o * outPlane;
+            for (int j = j0; j < n; j++)
+            {
+                float v = accumulate ? d[j] + s[j * vl] : s[j * vl];
+                d[j] = fused ? act.Apply(v) : v;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<S, TV>(int vt, int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        switch (vt)
+        {
+            case 3: Tile<S, TV, R3>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 2: Tile<S, TV, R2>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            default: Tile<S, TV, R1>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<S, TV, V>(int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    {
+        switch (pc)
+        {
+            case 8: Tile<S, TV, V, R8>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 7: Tile<S, TV, V, R7>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 6: Tile<S, TV, V, R6>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 5: Tile<S, TV, V, R5>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 4: Tile<S, TV, V, R4>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 3: Tile<S, TV, V, R3>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 2: Tile<S, TV, V, R2>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            default: Tile<S, TV, V, R1>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+        }
+    }
+
+    /// <summary>
+    /// V.N channel vectors (weights at wa..wc, 16 floats per tap) x P.N consecutive output pixels (inputs at p + offs[t]
+    /// + j) over all taps, starting from the bias; the sums into part ([pixel][channel], vl apart).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Tile<S, TV, V, P>(float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows where P : struct, IRows
+    {
+        int l = S.Lanes;
+        TV b0 = S.Load(bias), b1 = V.N > 1 ? S.Load(bias + l) : b0, b2 = V.N > 2 ? S.Load(bias + 2 * l) : b0;
+        TV a00 = b0, a01 = b0, a02 = b0, a03 = b0, a04 = b0, a05 = b0, a06 = b0, a07 = b0;
+        TV a10 = b1, a11 = b1, a12 = b1, a13 = b1, a14 = b1, a15 = b1, a16 = b1, a17 = b1;
+        TV a20 = b2, a21 = b2, a22 = b2, a23 = b2, a24 = b2, a25 = b2, a26 = b2, a27 = b2;
+        for (int t = 0, k = 0; t < taps; t++, k += Width)
+        {
+            float* q = p + offs[t];
+            TV w0 = S.Load(wa + k), w1 = V.N > 1 ? S.Load(wb + k) : w0, w2 = V.N > 2 ? S.Load(wc + k) : w0;
+            { TV x = S.Splat(q[0]); a00 = S.Fma(w0, x, a00); if (V.N > 1) a10 = S.Fma(w1, x, a10); if (V.N > 2) a20 = S.Fma(w2, x, a20); }
+            if (P.N > 1) { TV x = S.Splat(q[1]); a01 = S.Fma(w0, x, a01); if (V.N > 1) a11 = S.Fma(w1, x, a11); if (V.N > 2) a21 = S.Fma(w2, x, a21); }
+            if (P.N > 2) { TV x = S.Splat(q[2]); a02 = S.Fma(w0, x, a02); if (V.N > 1) a12 = S.Fma(w1, x, a12); if (V.N > 2) a22 = S.Fma(w2, x, a22); }
+            if (P.N > 3) { TV x = S.Splat(q[3]); a03 = S.Fma(w0, x, a03); if (V.N > 1) a13 = S.Fma(w1, x, a13); if (V.N > 2) a23 = S.Fma(w2, x, a23); }
+            if (P.N > 4) { TV x = S.Splat(q[4]); a04 = S.Fma(w0, x, a04); if (V.N > 1) a14 = S.Fma(w1, x, a14); if (V.N > 2) a24 = S.Fma(w2, x, a24); }
+            if (P.N > 5) { TV x = S.Splat(q[5]); a05 = S.Fma(w0, x, a05); if (V.N > 1) a15 = S.Fma(w1, x, a15); if (V.N > 2) a25 = S.Fma(w2, x, a25); }
+            if (P.N > 6) { TV x = S.Splat(q[6]); a06 = S.Fma(w0, x, a06); if (V.N > 1) a16 = S.Fma(w1, x, a16); if (V.N > 2) a26 = S.Fma(w2, x, a26); }
+            if (P.N > 7) { TV x = S.Splat(q[7]); a07 = S.Fma(w0, x, a07); if (V.N > 1) a17 = S.Fma(w1, x, a17); if (V.N > 2) a27 = S.Fma(w2, x, a27); }
+        }
+        { float* o = part + 0 * l; S.Store(o + 0 * vl, a00); if (P.N > 1) S.Store(o + 1 * vl, a01); if (P.N > 2) S.Store(o + 2 * vl, a02); if (P.N > 3) S.Store(o + 3 * vl, a03); if (P.N > 4) S.Store(o + 4 * vl, a04); if (P.N > 5) S.Store(o + 5 * vl, a05); if (P.N > 6) S.Store(o + 6 * vl, a06); if (P.N > 7) S.Store(o + 7 * vl, a07); }
+        if (V.N > 1) { float* o = part + 1 * l; S.Store(o + 0 * vl, a10); if (P.N > 1) S.Store(o + 1 * vl, a11); if (P.N > 2) S.Store(o + 2 * vl, a12); if (P.N > 3) S.Store(o + 3 * vl, a13); if (P.N > 4) S.Store(o + 4 * vl, a14); if (P.N > 5) S.Store(o + 5 * vl, a15); if (P.N > 6) S.Store(o + 6 * vl, a16); if (P.N > 7) S.Store(o + 7 * vl, a17); }
+        if (V.N > 2) { float* o = part + 2 * l; S.Store(o + 0 * vl, a20); if (P.N > 1) S.Store(o + 1 * vl, a21); if (P.N > 2) S.Store(o + 2 * vl, a22); if (P.N > 3) S.Store(o + 3 * vl, a23); if (P.N > 4) S.Store(o + 4 * vl, a24); if (P.N > 5) S.Store(o + 5 * vl, a25); if (P.N > 6) S.Store(o + 6 * vl, a26); if (P.N > 7) S.Store(o + 7 * vl, a27); }
+    }
+}
