@@ -417,7 +417,7 @@ public sealed class ModelEmitter
             WriteParamDocs(true);
             // optimised from the first call: no tier-0 phase (a wake-word app would stutter at start-up, and under load
             // the background re-JIT of a long method can lag for seconds); NativeAOT ignores it
-            w.Line("[System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
+            w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
             w.Open($"public static void Predict({Params(true)})");
             WriteChecks();
             w.Line("if (scratch.Length < ArenaBytes) throw new ArgumentException(\"scratch must hold ArenaBytes bytes\", \"scratch\");");

@@ -65,7 +65,7 @@ namespace Snapshots
         /// <param name="flag">Input <c>flag</c>: bool[1], row-major, FlagLength elements.</param>
         /// <param name="y">Output <c>y</c>: float[2,3], row-major, YLength elements.</param>
         /// <param name="scratch">Working memory of at least <see cref="ArenaBytes"/> bytes, used by this call only.</param>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public static void Predict(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<bool> flag, Span<float> y, Span<byte> scratch)
         {
             if (a.Length != ALength) throw new ArgumentException("input 'a' must have 6 elements", "a");

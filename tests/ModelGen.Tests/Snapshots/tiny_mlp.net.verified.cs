@@ -52,7 +52,7 @@ namespace Snapshots
         /// <param name="x">Input <c>x</c>: float[1,4], row-major, XLength elements.</param>
         /// <param name="y">Output <c>y</c>: float[1,2], row-major, YLength elements.</param>
         /// <param name="scratch">Working memory of at least <see cref="ArenaBytes"/> bytes, used by this call only.</param>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public static void Predict(ReadOnlySpan<float> x, Span<float> y, Span<byte> scratch)
         {
             if (x.Length != XLength) throw new ArgumentException("input 'x' must have 4 elements", "x");
