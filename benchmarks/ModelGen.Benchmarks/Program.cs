@@ -11,29 +11,17 @@ public static class Program
             foreach (var p in args.Skip(1)) OneOpModel.Dump(p);
             return 0;
         }
-        if (args.Length > 1 && args[0] == "experiment" && args[1] == "pointwise")
-        {
-            Experiment.Pointwise();
-            return 0;
-        }
-        if (args.Length > 1 && args[0] == "experiment" && args[1] == "wgemm")
-        {
-            Experiment.WeightGemms();
-            return 0;
-        }
-        if (args.Length > 1 && args[0] == "experiment" && args[1] == "qdw")
-        {
-            Experiment.QDepthwise();
-            return 0;
-        }
-        if (args.Length > 1 && args[0] == "experiment" && args[1] == "qconv")
-        {
-            Experiment.QConvolution();
-            return 0;
-        }
         if (args.Length > 0 && args[0] == "experiment")
         {
-            Experiment.Run();
+            Action run = (args.Length > 1 ? args[1] : "") switch
+            {
+                "pointwise" => Experiment.Pointwise,
+                "wgemm" => Experiment.WeightGemms,
+                "qdw" => Experiment.QDepthwise,
+                "qconv" => Experiment.QConvolution,
+                _ => Experiment.Run,
+            };
+            run();
             return 0;
         }
 #if MODEL_BENCHMARKS
