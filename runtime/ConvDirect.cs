@@ -121,6 +121,7 @@ internal static unsafe class ConvDirect
     /// chan apart). The divisions run once per window tap, not once per channel: 4 per tap over 576 taps cost as much as
     /// a tenth of an 8x8 layer.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TapOffsets(int* offs, int icg, int kH, int kW, int sh, int sw, int dh, int dw, int wq, int planeQ, int chan)
     {
         int kk = kH * kW;

@@ -138,6 +138,7 @@ internal static unsafe class ConvPanels
     /// Stride 1 along W: the band's rows of every channel written once each, the input row between its zero pad
     /// columns, rows outside the input zero (no clearing pass over the stage first; the slack is never read here).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void StageRows<S, TV>(float* xg, float* stage, int top, in ConvDirect.StageGeometry q)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -168,6 +169,7 @@ internal static unsafe class ConvPanels
     /// transposed in registers, the channel and pixel tails one value at a time (scalar, the scatter cost as much as a
     /// sixth of an 8x8 layer).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Scatter(float* part, float* y, int outPlane, int m, int n, int vl, bool accumulate, in Activation act)
     {
         int o = 0;
@@ -199,6 +201,7 @@ internal static unsafe class ConvPanels
     }
 
     /// <summary>Pixels [j0, n) of m channels, one value at a time (<see cref="Scatter"/>'s tails).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Columns(float* part, float* y, int outPlane, int m, int j0, int n, int vl, bool accumulate, in Activation act)
     {
         bool fused = act.InRegisters;

@@ -169,6 +169,7 @@ public static unsafe class Pool
     }
 
     /// <summary>y[i] = max(r[2i], r[2i + 1]) for whole vectors of i below n (AVX-512 or AVX2 shuffles); returns how many were done.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static int PairMax(float* r, float* y, int n)
     {
         int i = 0;
