@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics;
 namespace ModelGen.Runtime;
 
 /// <summary>Unary operations the Net profile runs through SIMD (TensorPrimitives).</summary>
-public enum UnaryOp { Relu, Sigmoid, Tanh, Exp, Log, Sqrt, Abs, Neg }
+public enum UnaryOp { Relu, Sigmoid, Tanh, Exp, Log, Sqrt, Abs, Neg, Gelu }
 
 /// <summary>Binary operations the Net profile runs through SIMD (TensorPrimitives); Max/Min propagate NaN.</summary>
 public enum BinaryOp { Add, Sub, Mul, Div, Max, Min }
@@ -24,6 +24,7 @@ public static class Elementwise
             case UnaryOp.Relu: TensorPrimitives.Max(x, 0f, y); break;
             case UnaryOp.Sigmoid: if (!x.IsEmpty) TensorPrimitives.Sigmoid(x, y); break;
             case UnaryOp.Tanh: TensorPrimitives.Tanh(x, y); break;
+            case UnaryOp.Gelu: Transcendental.Gelu(x, y); break;
             case UnaryOp.Exp: TensorPrimitives.Exp(x, y); break;
             case UnaryOp.Log: TensorPrimitives.Log(x, y); break;
             case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, y); break;

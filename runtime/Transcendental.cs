@@ -14,6 +14,8 @@ internal interface IExpSimd<TV> where TV : struct
     static abstract TV Pow2(TV n);
     /// <summary>x where x is NaN, else r.</summary>
     static abstract TV KeepNaN(TV x, TV r);
+    /// <summary>lo where a &lt; limit, else hi.</summary>
+    static abstract TV Below(TV a, TV limit, TV lo, TV hi);
 }
 
 internal struct E512 : IExpSimd<Vector512<float>>
@@ -25,6 +27,8 @@ internal struct E512 : IExpSimd<Vector512<float>>
     public static Vector512<float> Pow2(Vector512<float> n) => Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> KeepNaN(Vector512<float> x, Vector512<float> r) => Vector512.ConditionalSelect(Vector512.Equals(x, x), r, x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Below(Vector512<float> a, Vector512<float> limit, Vector512<float> lo, Vector512<float> hi) => Vector512.ConditionalSelect(Vector512.LessThan(a, limit), lo, hi);
 }
 
 internal struct E256 : IExpSimd<Vector256<float>>
@@ -36,6 +40,8 @@ internal struct E256 : IExpSimd<Vector256<float>>
     public static Vector256<float> Pow2(Vector256<float> n) => Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> KeepNaN(Vector256<float> x, Vector256<float> r) => Vector256.ConditionalSelect(Vector256.Equals(x, x), r, x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Below(Vector256<float> a, Vector256<float> limit, Vector256<float> lo, Vector256<float> hi) => Vector256.ConditionalSelect(Vector256.LessThan(a, limit), lo, hi);
 }
 
 internal struct E128 : IExpSimd<Vector128<float>>
@@ -47,6 +53,8 @@ internal struct E128 : IExpSimd<Vector128<float>>
     public static Vector128<float> Pow2(Vector128<float> n) => Vector128.ShiftLeft(Vector128.ConvertToInt32(n) + Vector128.Create(127), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> KeepNaN(Vector128<float> x, Vector128<float> r) => Vector128.ConditionalSelect(Vector128.Equals(x, x), r, x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Below(Vector128<float> a, Vector128<float> limit, Vector128<float> lo, Vector128<float> hi) => Vector128.ConditionalSelect(Vector128.LessThan(a, limit), lo, hi);
 }
 
 internal struct E0 : IExpSimd<float>
@@ -56,6 +64,7 @@ internal struct E0 : IExpSimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Floor(float x) => MathF.Floor(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Pow2(float n) => BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float KeepNaN(float x, float r) => float.IsNaN(x) ? x : r;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Below(float a, float limit, float lo, float hi) => a < limit ? lo : hi;
 }
 
 /// <summary>
@@ -172,6 +181,68 @@ public static class Transcendental
         p = S.Fma(p, r, S.Splat(1f));
         p = S.Fma(p, r, S.Splat(1f));
         return M.KeepNaN(x0, S.Mul(p, M.Pow2(n)));
+    }
+
+    /// <summary>
+    /// erf in registers, float-accurate (within 2e-7 of erf; scripts/fit/fit_erf.py fits the polynomials): x P(x^2)
+    /// below |x| = 1, 1 - e^Q(|x| - 2.5) up to 4, 1 beyond; the sign of x; NaN stays NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV Erf<S, M, TV>(TV x) where S : struct, ISimd<TV> where M : struct, IExpSimd<TV> where TV : struct
+    {
+        TV a = S.Max(x, S.Mul(x, S.Splat(-1f)));
+        TV t = S.Mul(a, a);
+        TV p = S.Splat(7.933352028e-05f);
+        p = S.Fma(p, t, S.Splat(-8.034809605e-04f));
+        p = S.Fma(p, t, S.Splat(5.191214866e-03f));
+        p = S.Fma(p, t, S.Splat(-2.685539800e-02f));
+        p = S.Fma(p, t, S.Splat(1.128362570e-01f));
+        p = S.Fma(p, t, S.Splat(-3.761262988e-01f));
+        p = S.Fma(p, t, S.Splat(1.128379167e+00f));
+        TV small = S.Mul(a, p);
+        TV u = M.Sub(S.Min(a, S.Splat(4f)), S.Splat(2.5f));
+        TV q = S.Splat(1.614049210e-06f);
+        q = S.Fma(q, u, S.Splat(-1.330940605e-05f));
+        q = S.Fma(q, u, S.Splat(7.739447435e-05f));
+        q = S.Fma(q, u, S.Splat(-4.201445147e-04f));
+        q = S.Fma(q, u, S.Splat(2.165160251e-03f));
+        q = S.Fma(q, u, S.Splat(-1.085851706e-02f));
+        q = S.Fma(q, u, S.Splat(-9.438936403e-01f));
+        q = S.Fma(q, u, S.Splat(-5.352680681e+00f));
+        q = S.Fma(q, u, S.Splat(-7.806815277e+00f));
+        TV large = M.Sub(S.Splat(1f), Exp<S, M, TV>(q));
+        TV r = M.Below(a, S.Splat(1f), small, M.Below(a, S.Splat(4f), large, S.Splat(1f)));
+        return M.KeepNaN(x, M.Below(x, S.Zero, S.Mul(r, S.Splat(-1f)), r));
+    }
+
+    /// <summary>
+    /// GELU, exact form, x/2 (1 + erf(x / sqrt 2)), over n floats (the Net kernel of ONNX Gelu and of GeluFusion's
+    /// output): vectors of the machine's width, then the same arithmetic one float at a time. y may be x.
+    /// </summary>
+    public static unsafe void Gelu(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("Gelu: y too small", nameof(y));
+        fixed (float* px = x, py = y)
+        {
+            int n = x.Length, i = 0, bits = SimdLevel.Bits;
+            if (bits >= 512) i = GeluRun<V512, E512, Vector512<float>>(px, py, n);
+            else if (bits >= 256) i = GeluRun<V256, E256, Vector256<float>>(px, py, n);
+            else if (bits >= 128) i = GeluRun<V128, E128, Vector128<float>>(px, py, n);
+            GeluRun<V0, E0, float>(px + i, py + i, n - i);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe int GeluRun<S, M, TV>(float* x, float* y, int n) where S : struct, ISimd<TV> where M : struct, IExpSimd<TV> where TV : struct
+    {
+        int l = S.Lanes, i = 0;
+        TV half = S.Splat(0.5f), one = S.Splat(1f), k = S.Splat(0.70710678f);
+        for (; i + l <= n; i += l)
+        {
+            TV v = S.Load(x + i);
+            S.Store(y + i, S.Mul(S.Mul(half, v), S.Add(one, Erf<S, M, TV>(S.Mul(v, k)))));
+        }
+        return i;
     }
 
     /// <summary>1 / (1 + e^-x).</summary>

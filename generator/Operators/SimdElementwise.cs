@@ -14,7 +14,7 @@ static class SimdElementwise
     static readonly Dictionary<string, string> s_unary = new()
     {
         ["Relu"] = "Relu", ["Sigmoid"] = "Sigmoid", ["Tanh"] = "Tanh", ["Exp"] = "Exp", ["Log"] = "Log",
-        ["Sqrt"] = "Sqrt", ["Abs"] = "Abs", ["Neg"] = "Neg",
+        ["Sqrt"] = "Sqrt", ["Abs"] = "Abs", ["Neg"] = "Neg", ["Gelu"] = "Gelu",
     };
 
     static readonly Dictionary<string, string> s_binary = new()
@@ -32,6 +32,7 @@ static class SimdElementwise
             return true;
         }
         if (!s_unary.TryGetValue(n.OpType, out var op)) return false;
+        if (n.OpType == "Gelu" && n.Str("approximate", "none") != "none") return false; // the tanh form keeps its loop
         e.W.Line($"ModelGen.Runtime.Elementwise.Unary(ModelGen.Runtime.UnaryOp.{op}, {e.Span(x)}, {e.Span(y)});");
         return true;
     }

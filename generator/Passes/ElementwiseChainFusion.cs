@@ -27,7 +27,9 @@ public sealed class ElementwiseChainFusion : IPass
         var o = n.Out();
         if (chain == null || chain.IsConst || o.Type != chain.Type || chain.Shape == null || !Shape.Equal(o.Shape, chain.Shape)) return default;
         var op = OperatorRegistry.Find(n.Domain, n.OpType, n.Opset);
-        if (op is Unary u)
+        // GELU stays a layer of its own: alone it is one vectorised kernel (ModelGen.Runtime.Transcendental.Gelu), inside
+        // a chain a scalar erf per element (most of a small transformer's time)
+        if (op is Unary u && !(n.OpType == "Gelu" && n.Str("approximate", "none") == "none"))
             return (u.RowKind is Unary.Kind.Float or Unary.Kind.Numeric && n.Inputs.Count == 1 && n.In(0) == chain, null, true);
         if (op is Binary b && b.RowKind == BinaryKind.Arithmetic && s_binary.Contains(n.OpType) && n.Inputs.Count == 2)
         {
