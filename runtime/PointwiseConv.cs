@@ -116,17 +116,4 @@ public static unsafe class PointwiseConv
         if (R.N > 4) { S.Store(sums + 4 * w, S.Add(c40, v0)); S.Store(sums + 4 * w + l, S.Add(c41, v1)); }
         if (R.N > 5) { S.Store(sums + 5 * w, S.Add(c50, v0)); S.Store(sums + 5 * w + l, S.Add(c51, v1)); }
     }
-
-    /// <summary>The weight layout <see cref="Run"/> reads, from Conv's w [outC, inC] and bias (may be empty): for tests and tools; the generator writes the same at build time.</summary>
-    public static float[] Layout(ReadOnlySpan<float> w, ReadOnlySpan<float> bias, int inC, int outC)
-    {
-        int mp = (outC + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
-        var t = new float[(inC + 1) * mp];
-        for (int m = 0; m < outC; m++)
-        {
-            for (int k = 0; k < inC; k++) t[k * mp + m] = w[m * inC + k];
-            if (bias.Length > 0) t[inC * mp + m] = bias[m];
-        }
-        return t;
-    }
 }

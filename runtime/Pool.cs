@@ -39,7 +39,7 @@ public static unsafe class Pool
         if (planes < 0 || planeSize <= 0) throw new ArgumentOutOfRangeException(nameof(planes), "GlobalAverage: invalid geometry");
         if (x.Length < (long)planes * planeSize) throw new ArgumentException("GlobalAverage: x too small", nameof(x));
         if (y.Length < planes) throw new ArgumentException("GlobalAverage: y too small", nameof(y));
-        for (int c = 0; c < planes; c++) y[c] = System.Numerics.Tensors.TensorPrimitives.Sum(x.Slice(c * planeSize, planeSize)) / planeSize;
+        for (int c = 0; c < planes; c++) y[c] = Mean(x.Slice(c * planeSize, planeSize));
     }
 
     static void Check(int xLen, int yLen, int planes, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
@@ -69,31 +69,25 @@ public static unsafe class Pool
         return Math.Max(0, b - a);
     }
 
-    /// <summary>Max, or mean, of n contiguous floats (two vector accumulators, then the rest).</summary>
+    /// <summary>Max (two vector accumulators, then the rest), or mean, of n contiguous floats.</summary>
     static float Reduce<S, TV>(bool max, float* p, int n) where S : struct, ISimd<TV> where TV : struct
     {
+        if (!max) return Mean(new ReadOnlySpan<float>(p, n));
         int l = S.Lanes, i = 0;
-        float r;
-        if (max)
+        float r = float.NegativeInfinity;
+        if (n >= 2 * l)
         {
-            r = float.NegativeInfinity;
-            if (n >= 2 * l)
-            {
-                TV a = S.Load(p), b = S.Load(p + l);
-                for (i = 2 * l; i + 2 * l <= n; i += 2 * l) { a = S.Max(a, S.Load(p + i)); b = S.Max(b, S.Load(p + i + l)); }
-                float* t = stackalloc float[16];
-                S.Store(t, S.Max(a, b));
-                for (int j = 0; j < l; j++) r = MathF.Max(r, t[j]);
-            }
-            for (; i < n; i++) r = MathF.Max(r, p[i]);
-            return r;
+            TV a = S.Load(p), b = S.Load(p + l);
+            for (i = 2 * l; i + 2 * l <= n; i += 2 * l) { a = S.Max(a, S.Load(p + i)); b = S.Max(b, S.Load(p + i + l)); }
+            float* t = stackalloc float[16];
+            S.Store(t, S.Max(a, b));
+            for (int j = 0; j < l; j++) r = MathF.Max(r, t[j]);
         }
-        TV s0 = S.Zero, s1 = S.Zero;
-        for (; i + 2 * l <= n; i += 2 * l) { s0 = S.Add(s0, S.Load(p + i)); s1 = S.Add(s1, S.Load(p + i + l)); }
-        r = S.Sum(S.Add(s0, s1));
-        for (; i < n; i++) r += p[i];
-        return r / n;
+        for (; i < n; i++) r = MathF.Max(r, p[i]);
+        return r;
     }
+
+    static float Mean(ReadOnlySpan<float> x) => System.Numerics.Tensors.TensorPrimitives.Sum(x) / x.Length;
 
     /// <summary>Longest input row <see cref="MaxPairs"/> takes (its stack row).</summary>
     const int PairRow = 4096;

@@ -57,7 +57,7 @@ internal static class Experiment
             var rng = new Random(1);
             var x = Data.Random(rng, c * p); var w = Data.Random(rng, m * c); var b = Data.Random(rng, m);
             var y1 = new float[m * p]; var y2 = new float[m * p];
-            var wt = PointwiseConv.Layout(w, b, c, m);
+            var wt = ModelGen.Compiler.Operators.Conv.ChannelLanesLayout(w, b, c, m);
             var relu = new Activation(ActivationKind.Relu);
             Action a = () => Conv.Conv2D(x, w, b, y1, 1, c, p, 1, m, 1, 1, p, 1, 1, 1, 0, 0, 1, 1, 1, relu);
             Action t = () => PointwiseConv.Run(x, wt, y2, 1, c, m, p, relu);

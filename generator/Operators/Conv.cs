@@ -142,7 +142,7 @@ public sealed class Conv : Operator
             && g.Kernel.All(k => k == 1) && g.Strides.All(s => s == 1) && g.PadBegin.All(p => p == 0) && g.PadEnd.All(p => p == 0);
     }
 
-    /// <summary>ModelGen.Runtime.PointwiseConv's weights: w transposed to [inC, outC], the bias as one more row, rows padded to 32 columns.</summary>
+    /// <summary>ModelGen.Runtime.PointwiseConv's weights: w transposed to [inC, outC], the bias as one more row, rows padded to 32 columns (its ColumnMultiple; the tests and benchmarks build the layout here too).</summary>
     internal static float[] ChannelLanesLayout(float[] w, float[] b, int inC, int outC)
     {
         const int columns = 32; // PointwiseConv.ColumnMultiple
@@ -159,22 +159,20 @@ public sealed class Conv : Operator
     static void EmitNetKernel(Node n, EmitContext e, Geo geo)
     {
         var g = geo.W;
+        var z = n.In(3);
+        // the kernel adds onto y: y starts as Z (already there when y took over Z's buffer)
+        if (z != null && e.StorageOf(z) != e.StorageOf(n.Out())) e.W.Line($"{e.Span(z)}.CopyTo({e.Span(n.Out())});");
         if (PointwiseChannels(n, geo))
         {
             var layout = ChannelLanesLayout(n.In(1).Const.F, n.In(2)?.Const.F, geo.C, geo.M);
             var wt = e.Derived(n, n.In(1).Name + "_channels", new TensorData(DType.Float, new[] { layout.Length }, f: layout));
-            var zi = n.In(3);
-            if (zi != null && e.StorageOf(zi) != e.StorageOf(n.Out())) e.W.Line($"{e.Span(zi)}.CopyTo({e.Span(n.Out())});");
             e.W.Line($"ModelGen.Runtime.PointwiseConv.Run({e.Span(n.In(0))}, {e.Span(wt)}, {e.Span(n.Out())}, batch: {geo.N}, inC: {geo.C}, outC: {geo.M}, plane: {g.OutPlane}" +
-                $"{FusedActivation.NetArg(n)}{(zi != null ? ", accumulate: true" : "")});");
+                $"{FusedActivation.NetArg(n)}{(z != null ? ", accumulate: true" : "")});");
             return;
         }
         // (H, W) view: a 1-D convolution is one row
         int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
         var bias = n.In(2) != null ? e.Span(n.In(2)) : "default";
-        var z = n.In(3);
-        // the kernel adds onto y: y starts as Z (already there when y took over Z's buffer)
-        if (z != null && e.StorageOf(z) != e.StorageOf(n.Out())) e.W.Line($"{e.Span(z)}.CopyTo({e.Span(n.Out())});");
         var panels = n.In(4) != null ? $", panels: {e.Span(n.In(4))}" : "";
         e.W.Line($"ModelGen.Runtime.Conv.Conv2D({e.Span(n.In(0))}, {e.Span(n.In(1))}, {bias}, {e.Span(n.Out())}, " +
             $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +

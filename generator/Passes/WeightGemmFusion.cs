@@ -25,7 +25,7 @@ public sealed class WeightGemmFusion : IPass
             if (!DequantizeLinear.Keep(dq) || uses.Only(dq.Out()) != n || !graph.Nodes.Contains(dq)) continue;
             var w = dq.In(0); var scale = dq.In(1); var zero = dq.In(2);
             if (w == null || !w.IsConst || w.Type != DType.Int8 || w.Shape.Length != 2 || scale == null || !scale.IsConst) continue;
-            if (zero != null && (!zero.IsConst || Enumerable.Range(0, zero.Length).Any(i => zero.Const.GetLong(i) != 0))) continue;
+            if (zero != null && PassUtil.Scalar(zero) != 0) continue; // absent, or constant zeros
             bool transB = n.Int("transB", 0) != 0;
             int kDim = transB ? w.Shape[1] : w.Shape[0], nDim = transB ? w.Shape[0] : w.Shape[1];
             // one scale per output column: along B's N axis, or a single one

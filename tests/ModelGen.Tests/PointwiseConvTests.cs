@@ -41,7 +41,7 @@ public class PointwiseConvTests
                 var w = Rand(rng, outC * inC, 0.5f);
                 var b = hasBias ? Rand(rng, outC) : Array.Empty<float>();
                 var z = Rand(rng, batch * outC * plane);
-                var wt = PointwiseConv.Layout(w, b, inC, outC);
+                var wt = Compiler.Operators.Conv.ChannelLanesLayout(w, hasBias ? b : null, inC, outC);
                 var want = new double[z.Length]; var mag = new double[z.Length];
                 for (int n = 0; n < batch; n++)
                     for (int m = 0; m < outC; m++)
@@ -76,7 +76,7 @@ public class PointwiseConvTests
     public void DoesNotAllocateAndRejectsShortOperands()
     {
         var x = new float[64 * 9]; var y = new float[40 * 9];
-        var wt = PointwiseConv.Layout(new float[40 * 64], new float[40], 64, 40);
+        var wt = Compiler.Operators.Conv.ChannelLanesLayout(new float[40 * 64], new float[40], 64, 40);
         PointwiseConv.Run(x, wt, y, 1, 64, 40, 9, new Activation(ActivationKind.Relu));
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 20; i++) PointwiseConv.Run(x, wt, y, 1, 64, 40, 9, new Activation(ActivationKind.Relu));
@@ -87,7 +87,7 @@ public class PointwiseConvTests
         Assert.Throws<ArgumentOutOfRangeException>(() => PointwiseConv.Run(x, wt, y, 1, 0, 40, 9));
     }
 
-    /// <summary>The layout the generator writes at build time is the one the runtime reads.</summary>
+    /// <summary>The layout the generator writes at build time: w transposed, the bias as one more row, rows padded with zeros to the runtime's column multiple.</summary>
     [Fact]
     public void GeneratorLayoutIsTheRuntimeLayout()
     {
@@ -95,8 +95,17 @@ public class PointwiseConvTests
         foreach (var (c, m) in new[] { (3, 5), (64, 32), (17, 33) })
         {
             var w = Rand(rng, m * c); var b = Rand(rng, m);
-            Assert.Equal(PointwiseConv.Layout(w, b, c, m), Compiler.Operators.Conv.ChannelLanesLayout(w, b, c, m));
-            Assert.Equal(PointwiseConv.Layout(w, default, c, m), Compiler.Operators.Conv.ChannelLanesLayout(w, null, c, m));
+            int mp = (m + PointwiseConv.ColumnMultiple - 1) / PointwiseConv.ColumnMultiple * PointwiseConv.ColumnMultiple;
+            foreach (var bias in new[] { b, null })
+            {
+                var t = Compiler.Operators.Conv.ChannelLanesLayout(w, bias, c, m);
+                Assert.Equal((c + 1) * mp, t.Length);
+                for (int j = 0; j < mp; j++)
+                {
+                    for (int k = 0; k < c; k++) Assert.Equal(j < m ? w[j * c + k] : 0f, t[k * mp + j]);
+                    Assert.Equal(j < m && bias != null ? bias[j] : 0f, t[c * mp + j]);
+                }
+            }
         }
     }
 
