@@ -39,7 +39,21 @@ public static unsafe class Pool
         if (planes < 0 || planeSize <= 0) throw new ArgumentOutOfRangeException(nameof(planes), "GlobalAverage: invalid geometry");
         if (x.Length < (long)planes * planeSize) throw new ArgumentException("GlobalAverage: x too small", nameof(x));
         if (y.Length < planes) throw new ArgumentException("GlobalAverage: y too small", nameof(y));
-        for (int c = 0; c < planes; c++) y[c] = Mean(x.Slice(c * planeSize, planeSize));
+        fixed (float* px = x, py = y)
+            switch (SimdLevel.Bits)
+            {
+                case 512: Planes<V512, Vector512<float>>(false, px, py, planes, planeSize); break;
+                case 256: Planes<V256, Vector256<float>>(false, px, py, planes, planeSize); break;
+                case 128: Planes<V128, Vector128<float>>(false, px, py, planes, planeSize); break;
+                default: Planes<V0, float>(false, px, py, planes, planeSize); break;
+            }
+    }
+
+    /// <summary>y[c] = max or mean of each of the planes of n contiguous floats.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static void Planes<S, TV>(bool max, float* x, float* y, int planes, int n) where S : struct, ISimd<TV> where TV : struct
+    {
+        for (int c = 0; c < planes; c++) y[c] = Reduce<S, TV>(max, x + (nint)c * n, n);
     }
 
     static void Check(int xLen, int yLen, int planes, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
@@ -69,25 +83,51 @@ public static unsafe class Pool
         return Math.Max(0, b - a);
     }
 
-    /// <summary>Max (two vector accumulators, then the rest), or mean, of n contiguous floats.</summary>
+    /// <summary>
+    /// Max or mean of n contiguous floats: two vector accumulators, then narrower vectors for the rest (a classifier's
+    /// 25x5 plane is 7 whole vectors and 13 left over). Hand-written rather than TensorPrimitives.Sum: that one's
+    /// generic layers ran at tier 0 for most of a short run and cost 4-16x this on DS-CNN's pool.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     static float Reduce<S, TV>(bool max, float* p, int n) where S : struct, ISimd<TV> where TV : struct
     {
-        if (!max) return Mean(new ReadOnlySpan<float>(p, n));
         int l = S.Lanes, i = 0;
-        float r = float.NegativeInfinity;
+        float r = max ? float.NegativeInfinity : 0f;
         if (n >= 2 * l)
         {
             TV a = S.Load(p), b = S.Load(p + l);
-            for (i = 2 * l; i + 2 * l <= n; i += 2 * l) { a = S.Max(a, S.Load(p + i)); b = S.Max(b, S.Load(p + i + l)); }
-            float* t = stackalloc float[16];
-            S.Store(t, S.Max(a, b));
-            for (int j = 0; j < l; j++) r = MathF.Max(r, t[j]);
+            for (i = 2 * l; i + 2 * l <= n; i += 2 * l)
+            {
+                if (max) { a = S.Max(a, S.Load(p + i)); b = S.Max(b, S.Load(p + i + l)); }
+                else { a = S.Add(a, S.Load(p + i)); b = S.Add(b, S.Load(p + i + l)); }
+            }
+            if (i + l <= n) { a = max ? S.Max(a, S.Load(p + i)) : S.Add(a, S.Load(p + i)); i += l; }
+            if (max)
+            {
+                float* t = stackalloc float[16];
+                S.Store(t, S.Max(a, b));
+                for (int j = 0; j < l; j++) r = MathF.Max(r, t[j]);
+            }
+            else r = S.Sum(S.Add(a, b));
         }
-        for (; i < n; i++) r = MathF.Max(r, p[i]);
-        return r;
+        if (l > 8 && i + 8 <= n)
+        {
+            var v = Vector256.Load(p + i); i += 8;
+            if (max) r = MathF.Max(r, Max4(Vector128.Max(v.GetLower(), v.GetUpper())));
+            else r += Vector256.Sum(v);
+        }
+        if (l > 4 && i + 4 <= n)
+        {
+            var v = Vector128.Load(p + i); i += 4;
+            if (max) r = MathF.Max(r, Max4(v));
+            else r += Vector128.Sum(v);
+        }
+        if (max) for (; i < n; i++) r = MathF.Max(r, p[i]);
+        else for (; i < n; i++) r += p[i];
+        return max ? r : r / n;
     }
 
-    static float Mean(ReadOnlySpan<float> x) => System.Numerics.Tensors.TensorPrimitives.Sum(x) / x.Length;
+    static float Max4(Vector128<float> v) => MathF.Max(MathF.Max(v[0], v[1]), MathF.Max(v[2], v[3]));
 
     /// <summary>Longest input row <see cref="MaxPairs"/> takes (its stack row).</summary>
     const int PairRow = 4096;
