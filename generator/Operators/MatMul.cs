@@ -78,10 +78,19 @@ public sealed class MatMul : Operator
             w.Line($"for (int {z} = 0; {z} < {c.Length}; {z}++) {e.At(c, z)} = {(act == null ? zero : act.Expr(e, t, zero))};");
             return;
         }
-        // loops over the broadcast batch dimensions
+        // trailing batch dimensions over which B is broadcast and A is contiguous are rows of one product: [16, 1, 32]
+        // x [32, 96] (a transformer's QKV projection) is one 16-row call, not 16 matrix-vector ones
+        int keep = st.Batch.Length;
+        for (int d = st.Batch.Length - 1, rows = 1; d >= 0; d--)
+        {
+            if (st.Batch[d] != 1 && (st.BStr[d] != 0 || st.AStr[d] != rows * M * K)) break;
+            rows *= st.Batch[d]; keep = d;
+        }
+        for (int d = keep; d < st.Batch.Length; d++) M *= st.Batch[d];
+        // loops over the other broadcast batch dimensions
         int opened = 0;
         var aT = new List<string>(); var bT = new List<string>(); var cT = new List<string>();
-        for (int d = 0; d < st.Batch.Length; d++)
+        for (int d = 0; d < keep; d++)
         {
             if (st.Batch[d] == 1) continue;
             var v = e.Var("bt");

@@ -375,6 +375,12 @@ public class NnOperatorTests
         CheckMatMul(new[] { 2, 1, 3, 4 }, new[] { 5, 4, 10 });
         CheckMatMul(new[] { 3, 4 }, new[] { 2, 4, 9 });
         CheckMatMul(new[] { 2, 3, 5, 4 }, new[] { 2, 3, 4, 2 });
+        // batch dimensions folded into rows where B is broadcast over them (a transformer's [16, 1, 32] x [32, 96]),
+        // also behind an outer dimension that is not (A broadcast there), and with 1s between
+        CheckMatMul(new[] { 16, 1, 32 }, new[] { 32, 96 });
+        CheckMatMul(new[] { 2, 3, 5, 4 }, new[] { 1, 4, 7 });
+        CheckMatMul(new[] { 3, 1, 4 }, new[] { 2, 1, 4, 9 });
+        CheckMatMul(new[] { 2, 1, 3, 2, 4 }, new[] { 2, 1, 1, 4, 3 });
     }
 
     [Fact]

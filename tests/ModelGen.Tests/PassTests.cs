@@ -515,6 +515,24 @@ public class PassTests(ITestOutputHelper log)
         Numerics(m, 1e-5, Ort.Random(12, 7));
     }
 
+    [Theory]
+    [InlineData(new[] { 2, 3, 4 }, new[] { 5 })]
+    [InlineData(new[] { 16, 1, 4 }, new[] { 1, 1, 5 })]
+    [InlineData(new[] { 2, 2, 3, 4 }, new[] { 1, 5 })]
+    public void BatchedMatMulAddBecomesGemmOverRows(int[] xShape, int[] biasShape)
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, xShape)
+            .Initializer("w", new[] { 4, 5 }, Ort.Random(20, 1))
+            .Initializer("c", biasShape, Ort.Random(5, 2))
+            .Node("MatMul", new[] { "x", "w" }, new[] { "g" })
+            .Node("Add", new[] { "g", "c" }, new[] { "y" })
+            .Node("Tanh", new[] { "y" }, new[] { "z" })
+            .Output("z").Build();
+        Rewrite(m, "MatMulAddToGemm", "MatMul,Add,Tanh", "Reshape,Gemm,Reshape,Tanh");
+        Numerics(m, 1e-5, Ort.Random(xShape.Aggregate(1, (p, q) => p * q), 7));
+    }
+
     [Fact]
     public void MatMulAddKeptForNonConstantOrMatrixBias()
     {
@@ -525,6 +543,14 @@ public class PassTests(ITestOutputHelper log)
             .Node("Add", new[] { "g", "b" }, new[] { "y" })
             .Output("y").Build();
         Rewrite(m, "MatMulAddToGemm", "MatMul,Add", "MatMul,Add");
+        // a bias that varies along the rows of a batched product (not one row for all) stays an Add
+        var rows = new OnnxBuilder()
+            .Input("x", DType.Float, 2, 3, 4)
+            .Initializer("w", new[] { 4, 5 }, Ort.Random(20, 1)).Initializer("c", new[] { 3, 5 }, Ort.Random(15, 2))
+            .Node("MatMul", new[] { "x", "w" }, new[] { "g" })
+            .Node("Add", new[] { "g", "c" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(rows, "MatMulAddToGemm", "MatMul,Add", "MatMul,Add");
     }
 
     // ---------- ElementwiseChainFusion ----------
