@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Collections.Immutable;
 using System.IO;
@@ -111,8 +112,23 @@ public sealed class ModelGenGenerator : IIncrementalGenerator
         return new CalibrationRef { Path = file.Path, Model = model, ContentHash = hash };
     }
 
-    static bool SamePath(string a, string b) =>
-        string.Equals((a ?? "").Replace('\\', '/'), (b ?? "").Replace('\\', '/'), StringComparison.OrdinalIgnoreCase);
+    static bool SamePath(string a, string b) => string.Equals(Normalize(a), Normalize(b), StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Forward slashes, "." and ".." segments resolved: the model's AdditionalFiles path keeps the project's spelling
+    /// ("../models/m.onnx" under the project folder) while ModelGenCalibrationFor is MSBuild's normalised FullPath.
+    /// </summary>
+    internal static string Normalize(string path)
+    {
+        var parts = new List<string>();
+        foreach (var seg in (path ?? "").Replace('\\', '/').Split('/'))
+        {
+            if (seg == ".") continue;
+            if (seg == ".." && parts.Count > 0 && parts[parts.Count - 1] != ".." && parts[parts.Count - 1] != "") { parts.RemoveAt(parts.Count - 1); continue; }
+            parts.Add(seg);
+        }
+        return string.Join("/", parts);
+    }
 
 #pragma warning disable RS1035 // Roslyn has no byte API for AdditionalFiles; this is the generator's only I/O.
     static byte[] ReadFile(string path) => File.ReadAllBytes(path);

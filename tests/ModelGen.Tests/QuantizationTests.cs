@@ -329,6 +329,18 @@ public sealed class QuantizationTests(ITestOutputHelper log)
         Assert.DoesNotContain(lowered, l => l.Contains("DequantizeLinear") && (l.Contains("weight") || l.Contains("bias")));
     }
 
+    /// <summary>
+    /// A model included as "../models/m.onnx" keeps that spelling in its AdditionalFiles path, while the calibration
+    /// file's ModelGenCalibrationFor is MSBuild's normalised full path: both must name the same model.
+    /// </summary>
+    [Theory]
+    [InlineData("/p/app/../models/m.onnx", "/p/models/m.onnx")]
+    [InlineData("/p/./models/x/../m.onnx", "/p/models/m.onnx")]
+    [InlineData(@"C:\p\app\..\m.onnx", "C:/p/m.onnx")]
+    [InlineData("../m.onnx", "../m.onnx")]
+    public void CalibrationPathsMatchTheirModelWhateverTheSpelling(string path, string normalised)
+        => Assert.Equal(normalised, ModelGen.Compiler.Roslyn.ModelGenGenerator.Normalize(path));
+
     [Fact]
     public void GeneratorTakesCalibrationFromAdditionalFilesAndRebuildsWhenTheDataChanges()
     {

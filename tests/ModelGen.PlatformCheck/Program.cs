@@ -1,0 +1,51 @@
+using System;
+using System.Globalization;
+
+namespace ModelGen.PlatformCheck;
+
+/// <summary>
+/// Runs each model on two fixed pseudo-random inputs and prints every output value (round-trip format), one line each:
+/// "model kind sample index value", kind "exact" for integer pipelines (their outputs must be bit-identical on every
+/// platform: the integer kernels are exact) or "float". scripts/check-arm64.sh compares two platforms' lines.
+/// </summary>
+public static class Program
+{
+    delegate void Predict(ReadOnlySpan<float> x, Span<float> y);
+
+    public static int Main()
+    {
+        Run("digits_int8", true, DigitsInt8.ImageLength, DigitsInt8.LogitsLength, DigitsInt8.Predict, 16f);
+        Run("torch_qdq", true, TorchQdq.XLength, TorchQdq.YLength, TorchQdq.Predict);
+        Run("torch_qdq_perchannel", true, TorchQdqPerChannel.XLength, TorchQdqPerChannel.YLength, TorchQdqPerChannel.Predict);
+        Run("ds_cnn", false, DsCnn.InputLength, DsCnn.OutputLength, DsCnn.Predict);
+        Run("mobilenet_v1_025", false, MobileNet.InputLength, MobileNet.OutputLength, MobileNet.Predict);
+        Run("resnet8", false, ResNet8.InputLength, ResNet8.OutputLength, ResNet8.Predict);
+        Run("fc_autoencoder_weights", false, FcAutoencoderWeights.InputLength, FcAutoencoderWeights.OutputLength, FcAutoencoderWeights.Predict);
+        Run("tcn_kws", false, TcnKws.XLength, TcnKws.YLength, TcnKws.Predict);
+        Run("gru_kws", false, GruKws.XLength, GruKws.YLength, GruKws.Predict);
+        Run("lstm_bidir", false, LstmBidir.XLength, LstmBidir.YLength, LstmBidir.Predict);
+        Run("tiny_transformer", false, TinyTransformer.XLength, TinyTransformer.YLength, TinyTransformer.Predict);
+        Run("mobilenet_v3_block", false, MobileNetV3Block.XLength, MobileNetV3Block.YLength, MobileNetV3Block.Predict);
+        Run("conv_autoencoder", false, ConvAutoencoder.XLength, ConvAutoencoder.YLength, ConvAutoencoder.Predict);
+        Console.WriteLine($"platform {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}");
+        return 0;
+    }
+
+    static void Run(string name, bool exact, int inLength, int outLength, Predict predict, float scale = 1f)
+    {
+        var x = new float[inLength];
+        var y = new float[outLength];
+        uint state = 12345;
+        for (int sample = 0; sample < 2; sample++)
+        {
+            for (int i = 0; i < x.Length; i++)
+            {
+                state = state * 1664525u + 1013904223u;
+                x[i] = ((state >> 8) / 16777216f * 2f - 1f) * scale;
+            }
+            predict(x, y);
+            for (int i = 0; i < y.Length; i++)
+                Console.WriteLine($"{name} {(exact ? "exact" : "float")} {sample} {i} {y[i].ToString("R", CultureInfo.InvariantCulture)}");
+        }
+    }
+}
