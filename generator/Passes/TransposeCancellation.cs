@@ -7,7 +7,8 @@ namespace ModelGen.Compiler.Passes;
 /// <summary>
 /// Transpose(Transpose(x, p1), p2) reads x through the composed permutation q[i] = p1[p2[i]]: the second becomes one
 /// Transpose of x (the first dies when nothing else reads it), or disappears when q is the identity (its readers read x;
-/// a graph output keeps its own tensor, written by a copying Transpose).
+/// a graph output keeps its own tensor, written by a copying Transpose). A Transpose that moves only dimensions of
+/// length 1 becomes a Reshape (no data moves).
 /// </summary>
 public sealed class TransposeCancellation : IPass
 {
@@ -15,11 +16,29 @@ public sealed class TransposeCancellation : IPass
 
     public void Run(Graph graph) => Fixpoint(graph, TryFold);
 
+    /// <summary>
+    /// A Transpose that keeps the order of the dimensions longer than 1 ([1, 16, 32] -> [16, 1, 32], a transformer's
+    /// batch/sequence swap at batch 1) moves no element: it becomes a Reshape, which emits no code.
+    /// </summary>
+    static bool MovesOnlyUnitDims(Graph g, Uses uses, Node t)
+    {
+        var x = t.In(0); var y = t.Out();
+        int rank = x.Shape.Length;
+        if (uses.IsGraphOutput(y)) return false;
+        var p = Perm(t, rank);
+        var kept = p.Where(d => x.Shape[d] != 1).ToArray();
+        for (int i = 1; i < kept.Length; i++) if (kept[i] < kept[i - 1]) return false;
+        var shape = Const(t.Name + "_shape", new TensorData(DType.Int64, new[] { rank }, l: y.Shape.Select(d => (long)d).ToArray()));
+        g.Nodes[g.Nodes.IndexOf(t)] = Make("Reshape", 14, t.Name, new[] { x, shape }, new[] { y });
+        return true;
+    }
+
     static long[] Perm(Node t, int rank) => t.Has("perm") && t.Ints("perm").Length == rank ? t.Ints("perm") : Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToArray();
 
     static bool TryFold(Graph g, Uses uses, Node t2)
     {
         if (!Is(t2, "Transpose") || t2.Inputs.Count != 1) return false;
+        if (MovesOnlyUnitDims(g, uses, t2)) return true;
         var y = t2.In(0);
         var t1 = y.Producer;
         if (!Is(t1, "Transpose") || !g.Nodes.Contains(t1) || t1.Outputs.Count != 1) return false;

@@ -728,6 +728,20 @@ public class PassTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void TransposeOfUnitDimensionsBecomesReshape()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 1, 16, 1, 3)
+            .Node("Transpose", new[] { "x" }, new[] { "a" }, ("perm", new long[] { 1, 2, 0, 3 }))
+            .Node("Relu", new[] { "a" }, new[] { "b" })
+            .Node("Transpose", new[] { "b" }, new[] { "y" }, ("perm", new long[] { 3, 1, 0, 2 }))
+            .Output("y").Build();
+        // the first keeps 16 before 3: a reshape; the second puts 3 before 16: data moves
+        Rewrite(m, "TransposeCancellation", "Transpose,Relu,Transpose", "Reshape,Relu,Transpose");
+        Numerics(m, 0, Ort.Random(48, 7));
+    }
+
+    [Fact]
     public void TransposesCompose()
     {
         var m = new OnnxBuilder()
