@@ -167,7 +167,8 @@ public sealed class QuantizeLinear : Operator
 /// DequantizeLinear (opsets 10, 13, 19, 21): y = (float)(x - x_zero_point) * x_scale, x int8/uint8/int16/uint16/int32
 /// (int32: zero point 0). Constant inputs fold to float: DequantizeLinear of constant weights becomes a float
 /// initializer, so a QDQ model's float operators read float weights (computed once at build time, not per inference).
-/// Net, int8/uint8 per tensor: ModelGen.Runtime.Int8.Dequantize (SIMD); otherwise loops.
+/// Net, int8/uint8 per tensor: ModelGen.Runtime.Int8.Dequantize (SIMD); int8 per axis with runs of 8 or more:
+/// Int8.DequantizeAxis; otherwise loops.
 /// </summary>
 public sealed class DequantizeLinear : Operator
 {
@@ -211,6 +212,13 @@ public sealed class DequantizeLinear : Operator
         {
             // per tensor (a quantized model's output): ModelGen.Runtime's SIMD loop, bit-exact with the loop below
             e.W.Line($"ModelGen.Runtime.Int8.Dequantize({e.Span(x)}, {e.At(n.In(1), "0")}, {Q.Zp(e, n.In(2), "0")}, {e.Span(y)});");
+            return;
+        }
+        if (e.Net && l.Mode == QdqLayout.Kind.Axis && x.Type == DType.Int8 && l.Inner >= 8 && y.Length > 0)
+        {
+            // per channel over runs of 8+ (convolution weights under Quantize="Weights"): a SIMD pass per channel
+            var zp = n.In(2);
+            e.W.Line($"ModelGen.Runtime.Int8.DequantizeAxis({e.Span(x)}, {e.Span(n.In(1))}, {(zp == null ? "default" : e.Span(zp))}, {e.Span(y)}, {l.Outer}, {l.C}, {l.Inner});");
             return;
         }
         l.Emit(e, y.Length, n.In(1), n.In(2), (i, s, z) =>

@@ -90,6 +90,26 @@ public static unsafe partial class Int8
         return Vector128.ConvertToInt32(c & Vector128.Equals(q, q));
     }
 
+    /// <summary>
+    /// Per-axis DequantizeLinear from int8 (Quantize="Weights" convolution weights: one scale per output channel), as
+    /// the emitted loop: x [outer, channels, inner], y[(o * channels + c) * inner + i] = (float)(x - zero[c]) * scale[c];
+    /// zero empty = 0. Each channel's run of inner values is one SIMD pass.
+    /// </summary>
+    public static void DequantizeAxis(ReadOnlySpan<sbyte> x, ReadOnlySpan<float> scale, ReadOnlySpan<sbyte> zero, Span<float> y, int outer, int channels, int inner)
+    {
+        if (outer < 0 || channels < 0 || inner < 0) throw new ArgumentOutOfRangeException(nameof(outer), "DequantizeAxis: negative size");
+        long n = (long)outer * channels * inner;
+        if (x.Length < n || y.Length < n || scale.Length < channels || !zero.IsEmpty && zero.Length < channels)
+            throw new ArgumentException("DequantizeAxis: sizes do not agree");
+        fixed (sbyte* px = x) fixed (float* py = y)
+            for (int o = 0; o < outer; o++)
+                for (int c = 0; c < channels; c++)
+                {
+                    long at = ((long)o * channels + c) * inner;
+                    Dequantize((byte*)px + at, true, scale[c], zero.IsEmpty ? 0 : zero[c], py + at, inner);
+                }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Dequantize(byte* x, bool signed, float scale, int zero, float* y, int n)
     {

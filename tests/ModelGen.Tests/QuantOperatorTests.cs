@@ -147,6 +147,16 @@ public class QuantOperatorTests
         Exact(m, type == DType.UInt8 ? U8(60, 8) : I8(60, 8));
     }
 
+    /// <summary>int8 per axis with runs of 9 (convolution weights under Quantize="Weights"): the Net profile's Int8.DequantizeAxis.</summary>
+    [Fact]
+    public void DequantizePerAxisRunsOfNine()
+    {
+        var b = new OnnxBuilder(13).Input("x", DType.Int8, 2, 6, 9).Initializer("s", new[] { 6 }, Scales(6, 6, 0.01f, 0.1f));
+        Init(b, IntTensor("z", DType.Int8, new[] { 6 }, L8(6, 7, -10, 10)));
+        var m = b.Node("DequantizeLinear", new[] { "x", "s", "z" }, new[] { "y" }, ("axis", 1L)).Output("y").Build();
+        Exact(m, I8(108, 8));
+    }
+
     [Fact]
     public void DequantizeInt32WithoutZeroPoint()
     {
