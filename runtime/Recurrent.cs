@@ -30,6 +30,56 @@ public static unsafe class Recurrent
         }
     }
 
+    /// <summary>
+    /// y[r] = bias[r] + sum_p x[p] * wt[p * rows + r]: the same product with the weights transposed at build time
+    /// ([k, rows]), so the rows are the vector lanes, each x[p] is broadcast once and no horizontal sums remain (a
+    /// recurrent layer's h R^T: 4 x 24 gate rows by 24, the hidden size, is 24 broadcasts x 6 vector FMAs). bias may be
+    /// y itself (accumulating): each output reads its bias before it is written. Empty bias: none.
+    /// </summary>
+    public static void MatVecTransposed(ReadOnlySpan<float> x, ReadOnlySpan<float> wt, ReadOnlySpan<float> bias, Span<float> y, int rows, int k)
+    {
+        if (rows < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(rows), "MatVecTransposed dimensions must be non-negative");
+        if (x.Length < k || wt.Length < (long)rows * k || y.Length < rows || !bias.IsEmpty && bias.Length < rows) throw new ArgumentException("MatVecTransposed operand too small");
+        fixed (float* px = x, pw = wt, pb = bias, py = y)
+        {
+            int bits = SimdLevel.Bits, r = 0;
+            if (bits >= 512) r = MatVecT<V512, Vector512<float>>(px, pw, pb, py, rows, k, r);
+            if (bits >= 256) r = MatVecT<V256, Vector256<float>>(px, pw, pb, py, rows, k, r);
+            if (bits >= 128) r = MatVecT<V128, Vector128<float>>(px, pw, pb, py, rows, k, r);
+            MatVecT<V0, float>(px, pw, pb, py, rows, k, r);
+        }
+    }
+
+    /// <summary>Rows from r0 in whole vectors (four at a time, then one); returns the first row not done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int MatVecT<S, TV>(float* x, float* wt, float* bias, float* y, int rows, int k, int r0)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes, r = r0;
+        nint ld = rows;
+        for (; r + 4 * l <= rows; r += 4 * l)
+        {
+            TV a0 = bias != null ? S.Load(bias + r) : S.Zero, a1 = bias != null ? S.Load(bias + r + l) : S.Zero;
+            TV a2 = bias != null ? S.Load(bias + r + 2 * l) : S.Zero, a3 = bias != null ? S.Load(bias + r + 3 * l) : S.Zero;
+            float* w = wt + r;
+            for (int p = 0; p < k; p++, w += ld)
+            {
+                TV xv = S.Splat(x[p]);
+                a0 = S.Fma(xv, S.Load(w), a0); a1 = S.Fma(xv, S.Load(w + l), a1);
+                a2 = S.Fma(xv, S.Load(w + 2 * l), a2); a3 = S.Fma(xv, S.Load(w + 3 * l), a3);
+            }
+            S.Store(y + r, a0); S.Store(y + r + l, a1); S.Store(y + r + 2 * l, a2); S.Store(y + r + 3 * l, a3);
+        }
+        for (; r + l <= rows; r += l)
+        {
+            TV a = bias != null ? S.Load(bias + r) : S.Zero;
+            float* w = wt + r;
+            for (int p = 0; p < k; p++, w += ld) a = S.Fma(S.Splat(x[p]), S.Load(w), a);
+            S.Store(y + r, a);
+        }
+        return r;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MatVec<S, TV>(float* x, float* w, float* bias, float* y, int rows, int k)
         where S : struct, ISimd<TV> where TV : struct

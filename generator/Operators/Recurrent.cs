@@ -58,6 +58,7 @@ public abstract class Recurrent : Operator
     /// <summary>Where the current step's data is (expressions valid inside the time loop).</summary>
     public sealed class Step
     {
+        public Node Node;
         public int D;
         public bool Kernel;
         public Value Scratch;
@@ -348,7 +349,7 @@ public abstract class Recurrent : Operator
             w.Open($"for (int {s} = 0; {s} < {len}; {s}++)");
             w.Line($"int {tv} = {(!reverse ? s : f.SeqLens != null ? $"{len} - 1 - {s}" : $"{S - 1} - {s}")};");
             var row = f.Layout == 0 ? Idx.Sum(Idx.Mul(tv, B), b) : Idx.Sum(Idx.Mul(b, S), tv);
-            var step = new Step { D = d, Kernel = kernel, Scratch = sc, B = b, T = tv, H = hOff, C = extra, Tmp = HasCell ? extra + H : extra };
+            var step = new Step { Node = n, D = d, Kernel = kernel, Scratch = sc, B = b, T = tv, H = hOff, C = extra, Tmp = HasCell ? extra + H : extra };
             if (kernel)
             {
                 step.Gates = e.Var("g");
@@ -401,7 +402,7 @@ public abstract class Recurrent : Operator
         var hr = Slice(e, st.Scratch, hrOff, GH);
         var h = Slice(e, st.Scratch, st.H, H);
         var rb = f.B == null ? "default" : Slice(e, f.B, st.D * 2 * GH + GH, GH);
-        e.W.Line($"ModelGen.Runtime.Recurrent.MatVec({h}, {Slice(e, f.R, st.D * GH * H, GH * H)}, {rb}, {hr}, {GH}, {H});");
+        e.W.Line(RowsTimesVector(e, st, h, f.R, st.D * GH * H, rb, hr, GH, H));
         var clip = f.Clip is float c ? EmitContext.Lit(DType.Float, c) : "float.PositiveInfinity";
         var cell = HasCell ? Slice(e, st.Scratch, st.C, H) + ", " : "";
         e.W.Line($"ModelGen.Runtime.Recurrent.{kernel}({Slice(e, st.Scratch, st.Gates, GH)}, {hr}, {cell}{h}, {clip});");
@@ -425,6 +426,26 @@ public abstract class Recurrent : Operator
         : Idx.Sum(Idx.Mul(b, (long)f.Seq * f.Dirs * f.Hidden), Idx.Mul(t, f.Dirs * f.Hidden), (d * f.Hidden).ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Net: a span expression for elements [offset, offset + length) of a tensor.</summary>
+    /// <summary>
+    /// y = bias + W[wOff..] x over rows x k (W row-major): with constant W, the transposed slice derived at build time and
+    /// Recurrent.MatVecTransposed (rows in the vector lanes, no horizontal sums); else Recurrent.MatVec on W as it is.
+    /// </summary>
+    static string RowsTimesVector(EmitContext e, Step st, string x, Value w, int wOff, string bias, string y, int rows, int k)
+    {
+        if (!w.IsConst || w.Const.F == null)
+            return $"ModelGen.Runtime.Recurrent.MatVec({x}, {Slice(e, w, wOff, rows * k)}, {bias}, {y}, {rows}, {k});";
+        string name = $"{w.Name}_t{wOff}";
+        var wt = e.DerivedConsts.TryGetValue(st.Node, out var list) ? list.Find(v => v.Name == name) : null;
+        if (wt == null)
+        {
+            var src = w.Const.F; var t = new float[rows * k];
+            for (int r = 0; r < rows; r++)
+                for (int p = 0; p < k; p++) t[p * rows + r] = src[wOff + r * k + p];
+            wt = e.Derived(st.Node, name, new TensorData(DType.Float, new[] { k, rows }, f: t));
+        }
+        return $"ModelGen.Runtime.Recurrent.MatVecTransposed({x}, {e.Span(wt)}, {bias}, {y}, {rows}, {k});";
+    }
+
     protected static string Slice(EmitContext e, Value v, string offset, int length)
         => offset == "0" && length == v.Length ? e.Span(v) : $"{e.Span(v)}.Slice({offset}, {length})";
 
@@ -458,7 +479,7 @@ public abstract class Recurrent : Operator
                 bool acc = accumulate || i > 0;
                 var ys = Slice(e, y, yOff, rows);
                 // accumulating: y is its own bias (MatVec reads each bias element before it writes that output)
-                w.Line($"ModelGen.Runtime.Recurrent.MatVec({Slice(e, tm.A, tm.AOff, tm.K)}, {Slice(e, tm.W, tm.WOff, rows * tm.K)}, {(acc ? ys : "default")}, {ys}, {rows}, {tm.K});");
+                w.Line(RowsTimesVector(e, st, Slice(e, tm.A, tm.AOff, tm.K), tm.W, tm.WOff, acc ? ys : "default", ys, rows, tm.K));
             }
             return;
         }

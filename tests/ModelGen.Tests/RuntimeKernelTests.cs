@@ -130,14 +130,14 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         log.WriteLine($"{cases} Gemm variants checked");
     }
 
-    /// <summary>Recurrent.MatVec (the recurrence product h R^T + Rb): row counts around the 4-row blocks, k around every vector width, with and without bias, and y as its own bias.</summary>
+    /// <summary>Recurrent.MatVec and MatVecTransposed (the recurrence product h R^T + Rb): row counts around the 4-row blocks and the vector widths, k around every vector width, with and without bias, and y as its own bias.</summary>
     [Fact]
     public void RecurrentMatVecMatchesReference()
     {
         var rng = new Random(11);
         ForEachWidth(width =>
         {
-            foreach (int rows in new[] { 1, 3, 4, 7, 96, 192 })
+            foreach (int rows in new[] { 1, 3, 4, 7, 20, 71, 96, 192 })
                 foreach (int k in new[] { 1, 3, 4, 7, 8, 15, 16, 24, 33, 64 })
                 {
                     var x = Rand(rng, k); var w = Rand(rng, rows * k); var bias = Rand(rng, rows);
@@ -154,6 +154,18 @@ public class RuntimeKernelTests(ITestOutputHelper log)
                     Array.Copy(bias, y, rows);
                     Recurrent.MatVec(x, w, y.AsSpan(0, rows), y, rows, k);
                     Compare($"MatVec accumulate rows={rows} k={k} width={width}", y, rows, rb, gb);
+                    // the same products on the weights transposed ([k, rows]): rows around 4 vectors, 1 vector and scalar
+                    var wt = new float[rows * k];
+                    for (int i = 0; i < rows; i++) for (int p = 0; p < k; p++) wt[p * rows + i] = w[i * k + p];
+                    y = WithGuard(rows);
+                    Recurrent.MatVecTransposed(x, wt, default, y, rows, k);
+                    Compare($"MatVecTransposed rows={rows} k={k} width={width}", y, rows, r, g);
+                    y = WithGuard(rows);
+                    Recurrent.MatVecTransposed(x, wt, bias, y, rows, k);
+                    Compare($"MatVecTransposed+bias rows={rows} k={k} width={width}", y, rows, rb, gb);
+                    Array.Copy(bias, y, rows);
+                    Recurrent.MatVecTransposed(x, wt, y.AsSpan(0, rows), y, rows, k);
+                    Compare($"MatVecTransposed accumulate rows={rows} k={k} width={width}", y, rows, rb, gb);
                 }
         });
     }
