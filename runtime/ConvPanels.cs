@@ -9,9 +9,9 @@ namespace ModelGen.Runtime;
 /// Dense convolutions with a spatial kernel, vectorised over output channels: the layout ONNX Runtime's NCHWc kernels
 /// use, without converting the activations. The weights come packed at build time into panels of <see cref="Width"/>
 /// output channels, tap-major ([panel][icg*kH*kW][16], zero past the group's channels: <see cref="Pack"/>), so a tap's
-/// weights for up to 48 output channels are up to 3 vector loads. The input band is staged as <see cref="ConvPlanes"/>
-/// stages it (zero-padded stride-phase planes, every tap a constant offset), and a register tile of up to 3 channel
-/// vectors x up to 8 consecutive output pixels of one row broadcasts one input value per pixel per tap. Unlike the
+/// weights for up to 48 output channels are up to 3 vector loads. The input band is staged zero-padded (every tap a
+/// constant offset), and a register tile of up to 3 channel vectors x up to 8 consecutive output pixels of one row
+/// broadcasts one input value per pixel per tap (stride 2: every other value of the staged row). Unlike the
 /// pixel-vectorised <see cref="ConvPlanes"/>, no lane computes a padding column or a rounded-up tail: on small planes
 /// (ResNet-8's 8x8 and 16x16 layers, a fifth of its lanes wasted there) and stride 2 it keeps the FMAs busy. The
 /// tiles' sums ([pixel][channel]) go into the NCHW output as 8 x 8 blocks transposed in registers (plus the residual),
@@ -26,6 +26,9 @@ internal static unsafe class ConvPanels
     const int MaxTaps = 4608;       // offset table on the stack (18 KiB): 512 input channels of 3x3
     const int MaxChannels = 4096;   // a group's output channels (bias padded to whole vectors on the stack)
     const int PartFloats = 8192;    // partial sums of a group of rows for one channel tile (32 KiB)
+
+    /// <summary>A/B switch for experiments.</summary>
+    internal static bool Reuse = true;
 
     /// <summary>Floats of <see cref="Pack"/>'s layout for these weights.</summary>
     internal static long PackedLength(int outC, int groups, int taps) => (long)groups * ((outC / groups + Width - 1) / Width) * Width * taps;
@@ -78,22 +81,24 @@ internal static unsafe class ConvPanels
         // fast as 4 x 6 and 1-2 x 8, and no row of 8 splits); 2 x 6 or 1 x 8 with 16 registers
         int maxV = wide ? 3 : 2, nv = (ocg + l - 1) / l;
         if (taps > MaxTaps || sw > 2 || ocg > MaxChannels || outW * Math.Min(maxV, nv) * l > PartFloats) return false;
-        int wq = outW + (kW - 1) * dw / sw, spanQ = (kH - 1) * dh / sh, phases = sh * sw, slack = Width;
-        int bo = Math.Min(outH, ((StageFloats / icg - slack) / phases) / wq - spanQ);
+        // the band's input rows as they are, zero-padded: a tile's pixels sw apart are broadcasts, which read a
+        // strided row as cheaply as a contiguous one (no stride-phase planes, no de-interleaving copy)
+        int wq = (outW - 1) * sw + (kW - 1) * dw + 1, spanH = (kH - 1) * dh + 1;
+        int fit = (StageFloats / icg) / wq - spanH;
+        if (fit < 0) return false;
+        int bo = Math.Min(outH, fit / sh + 1);
         // bands of fewer rows than the window spans would stage most rows more than once
-        if (bo < Math.Min(outH, Math.Max(2, spanQ)) || 2 * wq + 16 > ConvDirect.RowFloats) return false;
-        int planeQ = (bo + spanQ) * wq, chan = phases * planeQ + slack;
+        if (bo < Math.Min(outH, Math.Max(2, (spanH - 1) / sh))) return false;
+        int chan = ((bo - 1) * sh + spanH) * wq;
         int* offs = stackalloc int[taps];
-        ConvDirect.TapOffsets(offs, icg, kH, kW, sh, sw, dh, dw, wq, planeQ, chan);
+        ConvDirect.TapOffsets(offs, icg, kH, kW, 1, 1, dh, dw, wq, 0, chan);
         float* stage = stackalloc float[StageFloats];
-        float* prow = stackalloc float[ConvDirect.RowFloats];
         float* bpad = stackalloc float[blocks * Width];
         float* part = stackalloc float[PartFloats];
-        if (sw == 2) new Span<float>(prow, ConvDirect.RowFloats).Clear();
         var geo = new ConvDirect.StageGeometry
         {
-            InH = inH, InW = inW, Icg = icg, Sh = sh, Sw = sw, Rows = bo + spanQ, Wq = wq, PlaneQ = planeQ, Chan = chan,
-            Slack = slack, Col = Math.Min(pl, sw * wq), CopyLen = Math.Max(0, Math.Min(inW, sw * wq - pl)),
+            InH = inH, InW = inW, Icg = icg, Rows = (bo - 1) * sh + spanH, Wq = wq, Chan = chan,
+            Col = Math.Min(pl, wq), CopyLen = Math.Max(0, Math.Min(inW, wq - pl)),
         };
         int outPlane = outH * outW;
         for (int g = 0; g < groups; g++)
@@ -105,8 +110,7 @@ internal static unsafe class ConvPanels
             for (int oy0 = 0; oy0 < outH; oy0 += bo)
             {
                 int rows = Math.Min(outH, oy0 + bo) - oy0;
-                if (sw == 1) StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
-                else ConvDirect.Stage<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo, prow);
+                StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
                 for (int v0 = 0; v0 < nv;)
                 {
                     int vt = Math.Min(maxV, nv - v0), vl = vt * l, oc0 = v0 * l, m = Math.Min(vl, ocg - oc0);
@@ -119,8 +123,8 @@ internal static unsafe class ConvPanels
                         int r1 = Math.Min(rows, r0 + rg);
                         for (int r = r0; r < r1; r++)
                             for (int ox = 0; ox < outW; ox += pmax)
-                                Tile<S, TV>(vt, Math.Min(pmax, outW - ox), stage + r * wq + ox, offs, taps, wa, wb, wc, bpad + oc0,
-                                    part + ((r - r0) * outW + ox) * vl, vl);
+                                Tile<S, TV>(vt, Math.Min(pmax, outW - ox), sw, stage + (r * sh * wq + ox * sw), offs, taps, wa, wb, wc,
+                                    bpad + oc0, part + ((r - r0) * outW + ox) * vl, vl);
                         Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate, act);
                     }
                     // the activation belongs to the sum (residual included): clamps and ReLUs went with the scatter,
@@ -135,8 +139,8 @@ internal static unsafe class ConvPanels
     }
 
     /// <summary>
-    /// Stride 1 along W: the band's rows of every channel written once each, the input row between its zero pad
-    /// columns, rows outside the input zero (no clearing pass over the stage first; the slack is never read here).
+    /// The band's rows of every channel, each written once: the input row between its zero pad columns, rows outside
+    /// the input zero (no clearing pass over the stage first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void StageRows<S, TV>(float* xg, float* stage, int top, in ConvDirect.StageGeometry q)
@@ -146,17 +150,15 @@ internal static unsafe class ConvPanels
         for (int c = 0; c < q.Icg; c++)
         {
             float* xc = xg + c * plane;
-            float* sc = stage + c * q.Chan;
-            for (int py = 0; py < q.Sh; py++)
-                for (int i = 0; i < q.Rows; i++)
-                {
-                    int iy = top + py + i * q.Sh;
-                    float* d = sc + py * q.PlaneQ + i * q.Wq;
-                    if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
-                    for (int t = 0; t < q.Col; t++) d[t] = 0f;
-                    GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
-                    for (int t = after; t < q.Wq; t++) d[t] = 0f;
-                }
+            float* d = stage + c * q.Chan;
+            for (int i = 0; i < q.Rows; i++, d += q.Wq)
+            {
+                int iy = top + i;
+                if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
+                for (int t = 0; t < q.Col; t++) d[t] = 0f;
+                GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
+                for (int t = after; t < q.Wq; t++) d[t] = 0f;
+            }
         }
     }
 
@@ -218,41 +220,50 @@ internal static unsafe class ConvPanels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV>(int vt, int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Tile<S, TV>(int vt, int pc, int sw, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
         where S : struct, ISimd<TV> where TV : struct
+    {
+        if (sw == 2) Tile<S, TV, R2>(vt, pc, p, offs, taps, wa, wb, wc, bias, part, vl);
+        else Tile<S, TV, R1>(vt, pc, p, offs, taps, wa, wb, wc, bias, part, vl);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<S, TV, X>(int vt, int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows
     {
         switch (vt)
         {
-            case 3: Tile<S, TV, R3>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 2: Tile<S, TV, R2>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            default: Tile<S, TV, R1>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 3: Tile<S, TV, X, R3>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 2: Tile<S, TV, X, R2>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            default: Tile<S, TV, X, R1>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV, V>(int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
-        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    static void Tile<S, TV, X, V>(int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows
     {
         switch (pc)
         {
-            case 8: Tile<S, TV, V, R8>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 7: Tile<S, TV, V, R7>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 6: Tile<S, TV, V, R6>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 5: Tile<S, TV, V, R5>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 4: Tile<S, TV, V, R4>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 3: Tile<S, TV, V, R3>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 2: Tile<S, TV, V, R2>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            default: Tile<S, TV, V, R1>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 8: Tile<S, TV, X, V, R8>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 7: Tile<S, TV, X, V, R7>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 6: Tile<S, TV, X, V, R6>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 5: Tile<S, TV, X, V, R5>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 4: Tile<S, TV, X, V, R4>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 3: Tile<S, TV, X, V, R3>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 2: Tile<S, TV, X, V, R2>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            default: Tile<S, TV, X, V, R1>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
         }
     }
 
     /// <summary>
     /// V.N channel vectors (weights at wa..wc, 16 floats per tap) x P.N consecutive output pixels (inputs at p + offs[t]
-    /// + j) over all taps, starting from the bias; the sums into part ([pixel][channel], vl apart).
+    /// + j * X.N, X.N the stride along W) over all taps, starting from the bias; the sums into part ([pixel][channel],
+    /// vl apart).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Tile<S, TV, V, P>(float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
-        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows where P : struct, IRows
+    static void Tile<S, TV, X, V, P>(float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows where P : struct, IRows
     {
         int l = S.Lanes;
         TV b0 = S.Load(bias), b1 = V.N > 1 ? S.Load(bias + l) : b0, b2 = V.N > 2 ? S.Load(bias + 2 * l) : b0;
@@ -264,13 +275,13 @@ internal static unsafe class ConvPanels
             float* q = p + offs[t];
             TV w0 = S.Load(wa + k), w1 = V.N > 1 ? S.Load(wb + k) : w0, w2 = V.N > 2 ? S.Load(wc + k) : w0;
             { TV x = S.Splat(q[0]); a00 = S.Fma(w0, x, a00); if (V.N > 1) a10 = S.Fma(w1, x, a10); if (V.N > 2) a20 = S.Fma(w2, x, a20); }
-            if (P.N > 1) { TV x = S.Splat(q[1]); a01 = S.Fma(w0, x, a01); if (V.N > 1) a11 = S.Fma(w1, x, a11); if (V.N > 2) a21 = S.Fma(w2, x, a21); }
-            if (P.N > 2) { TV x = S.Splat(q[2]); a02 = S.Fma(w0, x, a02); if (V.N > 1) a12 = S.Fma(w1, x, a12); if (V.N > 2) a22 = S.Fma(w2, x, a22); }
-            if (P.N > 3) { TV x = S.Splat(q[3]); a03 = S.Fma(w0, x, a03); if (V.N > 1) a13 = S.Fma(w1, x, a13); if (V.N > 2) a23 = S.Fma(w2, x, a23); }
-            if (P.N > 4) { TV x = S.Splat(q[4]); a04 = S.Fma(w0, x, a04); if (V.N > 1) a14 = S.Fma(w1, x, a14); if (V.N > 2) a24 = S.Fma(w2, x, a24); }
-            if (P.N > 5) { TV x = S.Splat(q[5]); a05 = S.Fma(w0, x, a05); if (V.N > 1) a15 = S.Fma(w1, x, a15); if (V.N > 2) a25 = S.Fma(w2, x, a25); }
-            if (P.N > 6) { TV x = S.Splat(q[6]); a06 = S.Fma(w0, x, a06); if (V.N > 1) a16 = S.Fma(w1, x, a16); if (V.N > 2) a26 = S.Fma(w2, x, a26); }
-            if (P.N > 7) { TV x = S.Splat(q[7]); a07 = S.Fma(w0, x, a07); if (V.N > 1) a17 = S.Fma(w1, x, a17); if (V.N > 2) a27 = S.Fma(w2, x, a27); }
+            if (P.N > 1) { TV x = S.Splat(q[1 * X.N]); a01 = S.Fma(w0, x, a01); if (V.N > 1) a11 = S.Fma(w1, x, a11); if (V.N > 2) a21 = S.Fma(w2, x, a21); }
+            if (P.N > 2) { TV x = S.Splat(q[2 * X.N]); a02 = S.Fma(w0, x, a02); if (V.N > 1) a12 = S.Fma(w1, x, a12); if (V.N > 2) a22 = S.Fma(w2, x, a22); }
+            if (P.N > 3) { TV x = S.Splat(q[3 * X.N]); a03 = S.Fma(w0, x, a03); if (V.N > 1) a13 = S.Fma(w1, x, a13); if (V.N > 2) a23 = S.Fma(w2, x, a23); }
+            if (P.N > 4) { TV x = S.Splat(q[4 * X.N]); a04 = S.Fma(w0, x, a04); if (V.N > 1) a14 = S.Fma(w1, x, a14); if (V.N > 2) a24 = S.Fma(w2, x, a24); }
+            if (P.N > 5) { TV x = S.Splat(q[5 * X.N]); a05 = S.Fma(w0, x, a05); if (V.N > 1) a15 = S.Fma(w1, x, a15); if (V.N > 2) a25 = S.Fma(w2, x, a25); }
+            if (P.N > 6) { TV x = S.Splat(q[6 * X.N]); a06 = S.Fma(w0, x, a06); if (V.N > 1) a16 = S.Fma(w1, x, a16); if (V.N > 2) a26 = S.Fma(w2, x, a26); }
+            if (P.N > 7) { TV x = S.Splat(q[7 * X.N]); a07 = S.Fma(w0, x, a07); if (V.N > 1) a17 = S.Fma(w1, x, a17); if (V.N > 2) a27 = S.Fma(w2, x, a27); }
         }
         { float* o = part + 0 * l; S.Store(o + 0 * vl, a00); if (P.N > 1) S.Store(o + 1 * vl, a01); if (P.N > 2) S.Store(o + 2 * vl, a02); if (P.N > 3) S.Store(o + 3 * vl, a03); if (P.N > 4) S.Store(o + 4 * vl, a04); if (P.N > 5) S.Store(o + 5 * vl, a05); if (P.N > 6) S.Store(o + 6 * vl, a06); if (P.N > 7) S.Store(o + 7 * vl, a07); }
         if (V.N > 1) { float* o = part + 1 * l; S.Store(o + 0 * vl, a10); if (P.N > 1) S.Store(o + 1 * vl, a11); if (P.N > 2) S.Store(o + 2 * vl, a12); if (P.N > 3) S.Store(o + 3 * vl, a13); if (P.N > 4) S.Store(o + 4 * vl, a14); if (P.N > 5) S.Store(o + 5 * vl, a15); if (P.N > 6) S.Store(o + 6 * vl, a16); if (P.N > 7) S.Store(o + 7 * vl, a17); }

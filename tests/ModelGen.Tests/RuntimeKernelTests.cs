@@ -609,6 +609,9 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             S(7, 15, 21, 33, 3, 3, 2, 1, 1, 1, 0, 1), S(7, 15, 21, 65, 3, 3, 1, 2, 0, 1, 1, 0), S(10, 9, 11, 20, 5, 5, 2, 2, 2, 2, 2, 2),
             S(6, 17, 23, 11, 3, 3, pt: 2, pl: 2, pb: 2, pr: 2, dh: 2, dw: 2), S(12, 10, 10, 36, 3, 3, g: 2), S(2, 49, 10, 24, 10, 4, 2, 2, 5, 1, 5, 1),
             S(8, 2, 3, 7, 3, 3), S(12, 1, 1, 17, 3, 3),
+            // stride 2 on odd sizes, with dilation, pads wider than the kernel's reach, a residual over 16 channels
+            S(16, 31, 33, 32, 3, 3, 2, 2), S(9, 21, 19, 24, 3, 3, 2, 2, 2, 2, 2, 2, dh: 2, dw: 2), S(8, 9, 13, 16, 3, 3, 2, 2, 3, 3, 3, 3),
+            S(8, 9, 13, 16, 3, 3, 1, 2, 0, 0, 0, 0), S(24, 7, 5, 48, 2, 2, 2, 2, 0, 0, 1, 1),
             // several bands (a tall plane), several row groups of partial sums (16 channels of 64 rows), many tap blocks
             S(20, 90, 40, 10, 3, 3), S(16, 64, 64, 48, 3, 3), S(128, 6, 6, 80, 3, 3),
         };
