@@ -15,7 +15,10 @@ namespace ModelGen.Runtime;
 /// pixel-vectorised <see cref="ConvPlanes"/>, no lane computes a padding column or a rounded-up tail: on small planes
 /// (ResNet-8's 8x8 and 16x16 layers, a fifth of its lanes wasted there) and stride 2 it keeps the FMAs busy. The
 /// tiles' sums ([pixel][channel]) go into the NCHW output as 8 x 8 blocks transposed in registers (plus the residual),
-/// then the activation runs over the band's rows. With few input channels (stems) the per-output transposition weighs
+/// then the activation runs over the band's rows. Where stride 1 along W leaves rows of whole vectors (ResNet-8's
+/// 32x32 and 16x16 layers with AVX-512), nothing is wasted with the pixels in the lanes either: tiles of 8 channels
+/// (weights broadcast from the same panels) x 3 vectors of pixels store straight into NCHW, no transposition (which
+/// cost up to 7% of the 16-channel 32x32 layer). With few input channels (stems) the per-output transposition weighs
 /// more than the lanes it saves: the generator packs only wider layers (ModelGen.Compiler.Passes.ConvWeightPanels).
 /// </summary>
 internal static unsafe class ConvPanels
@@ -27,8 +30,8 @@ internal static unsafe class ConvPanels
     const int MaxChannels = 4096;   // a group's output channels (bias padded to whole vectors on the stack)
     const int PartFloats = 8192;    // partial sums of a group of rows for one channel tile (32 KiB)
 
-    /// <summary>A/B switch for experiments.</summary>
-    internal static bool Reuse = true;
+    /// <summary>Lets stride-1 rows of whole vectors take the pixel-vectorised tiles (a switch for A/B measurements).</summary>
+    internal static bool RowTiles = true;
 
     /// <summary>Floats of <see cref="Pack"/>'s layout for these weights.</summary>
     internal static long PackedLength(int outC, int groups, int taps) => (long)groups * ((outC / groups + Width - 1) / Width) * Width * taps;
@@ -101,6 +104,9 @@ internal static unsafe class ConvPanels
             Col = Math.Min(pl, wq), CopyLen = Math.Max(0, Math.Min(inW, wq - pl)),
         };
         int outPlane = outH * outW;
+        // stride 1 along W on rows of whole vectors (32 registers): pixels in the lanes instead, the sums straight into
+        // y with no transposition
+        bool rowTiles = RowTiles && wide && sw == 1 && outW % l == 0;
         for (int g = 0; g < groups; g++)
         {
             new Span<float>(bpad, blocks * Width).Clear();
@@ -111,6 +117,13 @@ internal static unsafe class ConvPanels
             {
                 int rows = Math.Min(outH, oy0 + bo) - oy0;
                 StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
+                if (rowTiles)
+                {
+                    Band<S, TV>(stage, sh * wq, outW / l, rows * (outW / l), offs, taps, wg, bpad, yg + oy0 * outW, ocg, outPlane, accumulate, act);
+                    if (act.Kind != ActivationKind.None && !act.InRegisters)
+                        for (int o = 0; o < ocg; o++) act.Apply<S, TV>(yg + (nint)o * outPlane + oy0 * outW, rows * outW);
+                    continue;
+                }
                 for (int v0 = 0; v0 < nv;)
                 {
                     int vt = Math.Min(maxV, nv - v0), vl = vt * l, oc0 = v0 * l, m = Math.Min(vl, ocg - oc0);
@@ -217,6 +230,115 @@ internal static unsafe class ConvPanels
                 d[j] = fused ? act.Apply(v) : v;
             }
         }
+    }
+
+    /// <summary>
+    /// A band's nvec output vectors (per of them to an output row, whose inputs start rq apart in the stage; stride 1
+    /// along W) of every output channel, 8
+    /// channels x 3 vectors at a time: per tap 3 vector loads of staged inputs and 8 weights broadcast from the
+    /// panels feed 24 FMAs; the sums (plus the residual, then the in-register activation) go straight into y.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Band<S, TV>(float* stage, int rq, int per, int nvec, int* offs, int taps, float* wg, float* bias, float* y,
+        int ocg, int outPlane, bool accumulate, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        // the tile's sums pass through here: an epilogue after the tap loop (a call in it) would spill the accumulators
+        float* sums = stackalloc float[8 * 3 * 16];
+        for (int oc = 0; oc < ocg; oc += 8)
+        {
+            int mc = Math.Min(8, ocg - oc);
+            float* w = Weights(wg, oc, taps), yo = y + (nint)oc * outPlane;
+            for (int v = 0; v < nvec; v += 3)
+            {
+                int vt = Math.Min(3, nvec - v);
+                float* s0 = stage + v / per * rq + v % per * l;
+                float* s1 = stage + (v + 1) / per * rq + (v + 1) % per * l;
+                float* s2 = stage + (v + 2) / per * rq + (v + 2) % per * l;
+                switch (vt)
+                {
+                    case 3: Band<S, TV, R3>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                    case 2: Band<S, TV, R2>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                    default: Band<S, TV, R1>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                }
+                // plus the residual, then the in-register activation, into y
+                for (int c = 0; c < mc; c++)
+                {
+                    float* d = yo + (nint)c * outPlane + v * l, e = sums + c * 3 * l;
+                    for (int i = 0; i < vt * l; i += l)
+                    {
+                        TV a = S.Load(e + i);
+                        if (accumulate) a = S.Add(a, S.Load(d + i));
+                        S.Store(d + i, act.Apply<S, TV>(a));
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Band<S, TV, V>(int mc, float* s0, float* s1, float* s2, int* offs, int taps, float* w, float* bias, float* sums)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    {
+        switch (mc)
+        {
+            case 8: Band<S, TV, V, R8>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 7: Band<S, TV, V, R7>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 6: Band<S, TV, V, R6>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 5: Band<S, TV, V, R5>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 4: Band<S, TV, V, R4>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 3: Band<S, TV, V, R3>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 2: Band<S, TV, V, R2>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            default: Band<S, TV, V, R1>(s0, s1, s2, offs, taps, w, bias, sums); break;
+        }
+    }
+
+    /// <summary>
+    /// C.N output channels (weights 1 apart in the panel, 16 floats per tap) x V.N vectors of output pixels (inputs at
+    /// s0..s2 + offs[t]) over all taps, from the bias; the sums into sums ([channel][3 vectors]).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Band<S, TV, V, C>(float* s0, float* s1, float* s2, int* offs, int taps, float* w, float* bias, float* sums)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows where C : struct, IRows
+    {
+        TV b0 = S.Splat(bias[0]), b1 = C.N > 1 ? S.Splat(bias[1]) : b0, b2 = C.N > 2 ? S.Splat(bias[2]) : b0, b3 = C.N > 3 ? S.Splat(bias[3]) : b0;
+        TV b4 = C.N > 4 ? S.Splat(bias[4]) : b0, b5 = C.N > 5 ? S.Splat(bias[5]) : b0, b6 = C.N > 6 ? S.Splat(bias[6]) : b0, b7 = C.N > 7 ? S.Splat(bias[7]) : b0;
+        TV a00 = b0, a01 = b0, a02 = b0, a10 = b1, a11 = b1, a12 = b1, a20 = b2, a21 = b2, a22 = b2, a30 = b3, a31 = b3, a32 = b3;
+        TV a40 = b4, a41 = b4, a42 = b4, a50 = b5, a51 = b5, a52 = b5, a60 = b6, a61 = b6, a62 = b6, a70 = b7, a71 = b7, a72 = b7;
+        for (int t = 0, k = 0; t < taps; t++, k += Width)
+        {
+            int o = offs[t];
+            TV x0 = S.Load(s0 + o), x1 = V.N > 1 ? S.Load(s1 + o) : x0, x2 = V.N > 2 ? S.Load(s2 + o) : x0;
+            float* wk = w + k;
+            TV wv = S.Splat(wk[0]);
+            a00 = S.Fma(wv, x0, a00); if (V.N > 1) a01 = S.Fma(wv, x1, a01); if (V.N > 2) a02 = S.Fma(wv, x2, a02);
+            if (C.N > 1) { wv = S.Splat(wk[1]); a10 = S.Fma(wv, x0, a10); if (V.N > 1) a11 = S.Fma(wv, x1, a11); if (V.N > 2) a12 = S.Fma(wv, x2, a12); }
+            if (C.N > 2) { wv = S.Splat(wk[2]); a20 = S.Fma(wv, x0, a20); if (V.N > 1) a21 = S.Fma(wv, x1, a21); if (V.N > 2) a22 = S.Fma(wv, x2, a22); }
+            if (C.N > 3) { wv = S.Splat(wk[3]); a30 = S.Fma(wv, x0, a30); if (V.N > 1) a31 = S.Fma(wv, x1, a31); if (V.N > 2) a32 = S.Fma(wv, x2, a32); }
+            if (C.N > 4) { wv = S.Splat(wk[4]); a40 = S.Fma(wv, x0, a40); if (V.N > 1) a41 = S.Fma(wv, x1, a41); if (V.N > 2) a42 = S.Fma(wv, x2, a42); }
+            if (C.N > 5) { wv = S.Splat(wk[5]); a50 = S.Fma(wv, x0, a50); if (V.N > 1) a51 = S.Fma(wv, x1, a51); if (V.N > 2) a52 = S.Fma(wv, x2, a52); }
+            if (C.N > 6) { wv = S.Splat(wk[6]); a60 = S.Fma(wv, x0, a60); if (V.N > 1) a61 = S.Fma(wv, x1, a61); if (V.N > 2) a62 = S.Fma(wv, x2, a62); }
+            if (C.N > 7) { wv = S.Splat(wk[7]); a70 = S.Fma(wv, x0, a70); if (V.N > 1) a71 = S.Fma(wv, x1, a71); if (V.N > 2) a72 = S.Fma(wv, x2, a72); }
+        }
+        int l = S.Lanes, q = 3 * l;
+        Put<S, TV, V>(sums, l, a00, a01, a02);
+        if (C.N > 1) Put<S, TV, V>(sums + q, l, a10, a11, a12);
+        if (C.N > 2) Put<S, TV, V>(sums + 2 * q, l, a20, a21, a22);
+        if (C.N > 3) Put<S, TV, V>(sums + 3 * q, l, a30, a31, a32);
+        if (C.N > 4) Put<S, TV, V>(sums + 4 * q, l, a40, a41, a42);
+        if (C.N > 5) Put<S, TV, V>(sums + 5 * q, l, a50, a51, a52);
+        if (C.N > 6) Put<S, TV, V>(sums + 6 * q, l, a60, a61, a62);
+        if (C.N > 7) Put<S, TV, V>(sums + 7 * q, l, a70, a71, a72);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put<S, TV, V>(float* d, int l, TV v0, TV v1, TV v2)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    {
+        S.Store(d, v0);
+        if (V.N > 1) S.Store(d + l, v1);
+        if (V.N > 2) S.Store(d + 2 * l, v2);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -612,6 +612,8 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             // stride 2 on odd sizes, with dilation, pads wider than the kernel's reach, a residual over 16 channels
             S(16, 31, 33, 32, 3, 3, 2, 2), S(9, 21, 19, 24, 3, 3, 2, 2, 2, 2, 2, 2, dh: 2, dw: 2), S(8, 9, 13, 16, 3, 3, 2, 2, 3, 3, 3, 3),
             S(8, 9, 13, 16, 3, 3, 1, 2, 0, 0, 0, 0), S(24, 7, 5, 48, 2, 2, 2, 2, 0, 0, 1, 1),
+            // rows of whole vectors (pixels in the lanes): stride 2 along H only, dilated with odd channels, groups
+            S(9, 20, 16, 24, 3, 3, 2, 1), S(6, 12, 32, 19, 3, 3, 1, 1, 2, 2, 2, 2, dh: 2, dw: 2), S(8, 6, 16, 32, 3, 3, g: 2),
             // several bands (a tall plane), several row groups of partial sums (16 channels of 64 rows), many tap blocks
             S(20, 90, 40, 10, 3, 3), S(16, 64, 64, 48, 3, 3), S(128, 6, 6, 80, 3, 3),
         };
