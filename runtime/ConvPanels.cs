@@ -71,7 +71,8 @@ internal static unsafe class ConvPanels
     /// <summary>
     /// All groups: icg input planes per group at x, ocg output planes per group at y, packed weights, bias [groups*ocg]
     /// or null. Returns false (nothing written) where the stride along W is not 1 or 2, the taps do not fit the offset
-    /// table, a band of a few output rows does not fit the stack buffer or an output row's sums the partial buffer.
+    /// table, a band of a few output rows does not fit the stack buffer or an output row's sums the partial buffer, and
+    /// for stride-1 stems with 16 vector registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool TryRun<S, TV>(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
@@ -84,10 +85,13 @@ internal static unsafe class ConvPanels
         // fast as 4 x 6 and 1-2 x 8, and no row of 8 splits); 2 x 6 or 1 x 8 with 16 registers
         int maxV = wide ? 3 : 2, nv = (ocg + l - 1) / l;
         if (taps > MaxTaps || sw > 2 || ocg > MaxChannels || outW * Math.Min(maxV, nv) * l > PartFloats) return false;
+        // stride-1 stems without the row tiles (16 registers): ConvPlanes measured 15-17% faster (ResNet-8's 3 -> 16,
+        // openWakeWord's 1 -> 24 with AVX2)
+        if (!wide && sw == 1 && icg < 8 && ocg < 32) return false;
         // the band's input rows as they are, zero-padded: a tile's pixels sw apart are broadcasts, which read a
         // strided row as cheaply as a contiguous one (no stride-phase planes, no de-interleaving copy)
         int wq = (outW - 1) * sw + (kW - 1) * dw + 1, spanH = (kH - 1) * dh + 1;
-        int fit = (StageFloats / icg) / wq - spanH;
+        int fit = ((StageFloats - Width) / icg) / wq - spanH;
         if (fit < 0) return false;
         int bo = Math.Min(outH, fit / sh + 1);
         // bands of fewer rows than the window spans would stage most rows more than once
@@ -105,8 +109,10 @@ internal static unsafe class ConvPanels
         };
         int outPlane = outH * outW;
         // stride 1 along W on rows of whole vectors (32 registers): pixels in the lanes instead, the sums straight into
-        // y with no transposition
-        bool rowTiles = RowTiles && wide && sw == 1 && outW % l == 0;
+        // y with no transposition; stride 2 too with AVX-512 (a two-vector permute per input vector) for stems with few
+        // input channels, whose short tap loops the transposition weighed on (MobileNet's 3 -> 8 stem 14% faster than
+        // ConvPlanes; ResNet-8's 16 -> 32 layer 8% slower than the channel tiles)
+        bool rowTiles = RowTiles && wide && outW % l == 0 && (sw == 1 || l == 16 && icg < 8);
         for (int g = 0; g < groups; g++)
         {
             new Span<float>(bpad, blocks * Width).Clear();
@@ -119,7 +125,7 @@ internal static unsafe class ConvPanels
                 StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
                 if (rowTiles)
                 {
-                    Band<S, TV>(stage, sh * wq, outW / l, rows * (outW / l), offs, taps, wg, bpad, yg + oy0 * outW, ocg, outPlane, accumulate, act);
+                    Band<S, TV>(stage, sh * wq, sw, outW / l, rows * (outW / l), offs, taps, wg, bpad, yg + oy0 * outW, ocg, outPlane, accumulate, act);
                     if (act.Kind != ActivationKind.None && !act.InRegisters)
                         for (int o = 0; o < ocg; o++) act.Apply<S, TV>(yg + (nint)o * outPlane + oy0 * outW, rows * outW);
                     continue;
@@ -239,7 +245,7 @@ internal static unsafe class ConvPanels
     /// panels feed 24 FMAs; the sums (plus the residual, then the in-register activation) go straight into y.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Band<S, TV>(float* stage, int rq, int per, int nvec, int* offs, int taps, float* wg, float* bias, float* y,
+    static void Band<S, TV>(float* stage, int rq, int sw, int per, int nvec, int* offs, int taps, float* wg, float* bias, float* y,
         int ocg, int outPlane, bool accumulate, in Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -253,15 +259,23 @@ internal static unsafe class ConvPanels
             for (int v = 0; v < nvec; v += 3)
             {
                 int vt = Math.Min(3, nvec - v);
-                float* s0 = stage + v / per * rq + v % per * l;
-                float* s1 = stage + (v + 1) / per * rq + (v + 1) % per * l;
-                float* s2 = stage + (v + 2) / per * rq + (v + 2) % per * l;
-                switch (vt)
-                {
-                    case 3: Band<S, TV, R3>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
-                    case 2: Band<S, TV, R2>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
-                    default: Band<S, TV, R1>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
-                }
+                float* s0 = stage + v / per * rq + v % per * l * sw;
+                float* s1 = stage + (v + 1) / per * rq + (v + 1) % per * l * sw;
+                float* s2 = stage + (v + 2) / per * rq + (v + 2) % per * l * sw;
+                if (sw == 2)
+                    switch (vt)
+                    {
+                        case 3: Band<S, TV, R2, R3>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                        case 2: Band<S, TV, R2, R2>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                        default: Band<S, TV, R2, R1>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                    }
+                else
+                    switch (vt)
+                    {
+                        case 3: Band<S, TV, R1, R3>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                        case 2: Band<S, TV, R1, R2>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                        default: Band<S, TV, R1, R1>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                    }
                 // plus the residual, then the in-register activation, into y
                 for (int c = 0; c < mc; c++)
                 {
@@ -278,19 +292,19 @@ internal static unsafe class ConvPanels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Band<S, TV, V>(int mc, float* s0, float* s1, float* s2, int* offs, int taps, float* w, float* bias, float* sums)
-        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    static void Band<S, TV, X, V>(int mc, float* s0, float* s1, float* s2, int* offs, int taps, float* w, float* bias, float* sums)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows
     {
         switch (mc)
         {
-            case 8: Band<S, TV, V, R8>(s0, s1, s2, offs, taps, w, bias, sums); break;
-            case 7: Band<S, TV, V, R7>(s0, s1, s2, offs, taps, w, bias, sums); break;
-            case 6: Band<S, TV, V, R6>(s0, s1, s2, offs, taps, w, bias, sums); break;
-            case 5: Band<S, TV, V, R5>(s0, s1, s2, offs, taps, w, bias, sums); break;
-            case 4: Band<S, TV, V, R4>(s0, s1, s2, offs, taps, w, bias, sums); break;
-            case 3: Band<S, TV, V, R3>(s0, s1, s2, offs, taps, w, bias, sums); break;
-            case 2: Band<S, TV, V, R2>(s0, s1, s2, offs, taps, w, bias, sums); break;
-            default: Band<S, TV, V, R1>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 8: Band<S, TV, X, V, R8>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 7: Band<S, TV, X, V, R7>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 6: Band<S, TV, X, V, R6>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 5: Band<S, TV, X, V, R5>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 4: Band<S, TV, X, V, R4>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 3: Band<S, TV, X, V, R3>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 2: Band<S, TV, X, V, R2>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            default: Band<S, TV, X, V, R1>(s0, s1, s2, offs, taps, w, bias, sums); break;
         }
     }
 
@@ -299,8 +313,8 @@ internal static unsafe class ConvPanels
     /// s0..s2 + offs[t]) over all taps, from the bias; the sums into sums ([channel][3 vectors]).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Band<S, TV, V, C>(float* s0, float* s1, float* s2, int* offs, int taps, float* w, float* bias, float* sums)
-        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows where C : struct, IRows
+    static void Band<S, TV, X, V, C>(float* s0, float* s1, float* s2, int* offs, int taps, float* w, float* bias, float* sums)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows where C : struct, IRows
     {
         TV b0 = S.Splat(bias[0]), b1 = C.N > 1 ? S.Splat(bias[1]) : b0, b2 = C.N > 2 ? S.Splat(bias[2]) : b0, b3 = C.N > 3 ? S.Splat(bias[3]) : b0;
         TV b4 = C.N > 4 ? S.Splat(bias[4]) : b0, b5 = C.N > 5 ? S.Splat(bias[5]) : b0, b6 = C.N > 6 ? S.Splat(bias[6]) : b0, b7 = C.N > 7 ? S.Splat(bias[7]) : b0;
@@ -309,7 +323,7 @@ internal static unsafe class ConvPanels
         for (int t = 0, k = 0; t < taps; t++, k += Width)
         {
             int o = offs[t];
-            TV x0 = S.Load(s0 + o), x1 = V.N > 1 ? S.Load(s1 + o) : x0, x2 = V.N > 2 ? S.Load(s2 + o) : x0;
+            TV x0 = Load<S, TV, X>(s0 + o), x1 = V.N > 1 ? Load<S, TV, X>(s1 + o) : x0, x2 = V.N > 2 ? Load<S, TV, X>(s2 + o) : x0;
             float* wk = w + k;
             TV wv = S.Splat(wk[0]);
             a00 = S.Fma(wv, x0, a00); if (V.N > 1) a01 = S.Fma(wv, x1, a01); if (V.N > 2) a02 = S.Fma(wv, x2, a02);
@@ -330,6 +344,19 @@ internal static unsafe class ConvPanels
         if (C.N > 5) Put<S, TV, V>(sums + 5 * q, l, a50, a51, a52);
         if (C.N > 6) Put<S, TV, V>(sums + 6 * q, l, a60, a61, a62);
         if (C.N > 7) Put<S, TV, V>(sums + 7 * q, l, a70, a71, a72);
+    }
+
+    /// <summary>A vector of staged inputs X.N apart (stride 2: the even ones of two vectors, AVX-512 only; the stage
+    /// keeps a vector's slack past the band for the last one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV Load<S, TV, X>(float* p) where S : struct, ISimd<TV> where TV : struct where X : struct, IRows
+    {
+        if (X.N == 2 && typeof(TV) == typeof(Vector512<float>))
+        {
+            var v = Avx512F.PermuteVar16x32x2(Vector512.Load(p), Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), Vector512.Load(p + 16));
+            return Unsafe.As<Vector512<float>, TV>(ref v);
+        }
+        return S.Load(p);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
