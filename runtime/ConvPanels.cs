@@ -18,8 +18,9 @@ namespace ModelGen.Runtime;
 /// then the activation runs over the band's rows. Where stride 1 along W leaves rows of whole vectors (ResNet-8's
 /// 32x32 and 16x16 layers with AVX-512), nothing is wasted with the pixels in the lanes either: tiles of 8 channels
 /// (weights broadcast from the same panels) x 3 vectors of pixels store straight into NCHW, no transposition (which
-/// cost up to 7% of the 16-channel 32x32 layer). With few input channels (stems) the per-output transposition weighs
-/// more than the lanes it saves: the generator packs only wider layers (ModelGen.Compiler.Passes.ConvWeightPanels).
+/// cost up to 7% of the 16-channel 32x32 layer); stems (few input channels, short tap loops) take them at stride 2
+/// too. Other stems, where the transposition weighs more than the lanes it saves, the generator leaves unpacked
+/// (ModelGen.Compiler.Passes.ConvWeightPanels).
 /// </summary>
 internal static unsafe class ConvPanels
 {
