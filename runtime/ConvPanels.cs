@@ -9,14 +9,18 @@ namespace ModelGen.Runtime;
 /// Dense convolutions with a spatial kernel, vectorised over output channels: the layout ONNX Runtime's NCHWc kernels
 /// use, without converting the activations. The weights come packed at build time into panels of <see cref="Width"/>
 /// output channels, tap-major ([panel][icg*kH*kW][16], zero past the group's channels: <see cref="Pack"/>), so a tap's
-/// weights for up to 48 output channels are up to 3 vector loads. The input band is staged as <see cref="ConvPlanes"/>
-/// stages it (zero-padded stride-phase planes, every tap a constant offset), and a register tile of up to 3 channel
-/// vectors x up to 8 consecutive output pixels of one row broadcasts one input value per pixel per tap. Unlike the
+/// weights for up to 48 output channels are up to 3 vector loads. The input band is staged zero-padded (every tap a
+/// constant offset), and a register tile of up to 3 channel vectors x up to 8 consecutive output pixels of one row
+/// broadcasts one input value per pixel per tap (stride 2: every other value of the staged row). Unlike the
 /// pixel-vectorised <see cref="ConvPlanes"/>, no lane computes a padding column or a rounded-up tail: on small planes
 /// (ResNet-8's 8x8 and 16x16 layers, a fifth of its lanes wasted there) and stride 2 it keeps the FMAs busy. The
 /// tiles' sums ([pixel][channel]) go into the NCHW output as 8 x 8 blocks transposed in registers (plus the residual),
-/// then the activation runs over the band's rows. With few input channels (stems) the per-output transposition weighs
-/// more than the lanes it saves: the generator packs only wider layers (ModelGen.Compiler.Passes.ConvWeightPanels).
+/// then the activation runs over the band's rows. Where stride 1 along W leaves rows of whole vectors (ResNet-8's
+/// 32x32 and 16x16 layers with AVX-512), nothing is wasted with the pixels in the lanes either: tiles of 8 channels
+/// (weights broadcast from the same panels) x 3 vectors of pixels store straight into NCHW, no transposition (which
+/// cost up to 7% of the 16-channel 32x32 layer); stems (few input channels, short tap loops) take them at stride 2
+/// too. Other stems, where the transposition weighs more than the lanes it saves, the generator leaves unpacked
+/// (ModelGen.Compiler.Passes.ConvWeightPanels).
 /// </summary>
 internal static unsafe class ConvPanels
 {
@@ -26,6 +30,9 @@ internal static unsafe class ConvPanels
     const int MaxTaps = 4608;       // offset table on the stack (18 KiB): 512 input channels of 3x3
     const int MaxChannels = 4096;   // a group's output channels (bias padded to whole vectors on the stack)
     const int PartFloats = 8192;    // partial sums of a group of rows for one channel tile (32 KiB)
+
+    /// <summary>Lets stride-1 rows of whole vectors take the pixel-vectorised tiles (a switch for A/B measurements).</summary>
+    internal static bool RowTiles = true;
 
     /// <summary>Floats of <see cref="Pack"/>'s layout for these weights.</summary>
     internal static long PackedLength(int outC, int groups, int taps) => (long)groups * ((outC / groups + Width - 1) / Width) * Width * taps;
@@ -65,7 +72,8 @@ internal static unsafe class ConvPanels
     /// <summary>
     /// All groups: icg input planes per group at x, ocg output planes per group at y, packed weights, bias [groups*ocg]
     /// or null. Returns false (nothing written) where the stride along W is not 1 or 2, the taps do not fit the offset
-    /// table, a band of a few output rows does not fit the stack buffer or an output row's sums the partial buffer.
+    /// table, a band of a few output rows does not fit the stack buffer or an output row's sums the partial buffer, and
+    /// for stride-1 stems with 16 vector registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool TryRun<S, TV>(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
@@ -78,24 +86,34 @@ internal static unsafe class ConvPanels
         // fast as 4 x 6 and 1-2 x 8, and no row of 8 splits); 2 x 6 or 1 x 8 with 16 registers
         int maxV = wide ? 3 : 2, nv = (ocg + l - 1) / l;
         if (taps > MaxTaps || sw > 2 || ocg > MaxChannels || outW * Math.Min(maxV, nv) * l > PartFloats) return false;
-        int wq = outW + (kW - 1) * dw / sw, spanQ = (kH - 1) * dh / sh, phases = sh * sw, slack = Width;
-        int bo = Math.Min(outH, ((StageFloats / icg - slack) / phases) / wq - spanQ);
+        // stride-1 stems without the row tiles (16 registers): ConvPlanes measured 15-17% faster (ResNet-8's 3 -> 16,
+        // openWakeWord's 1 -> 24 with AVX2)
+        if (!wide && sw == 1 && icg < 8 && ocg < 32) return false;
+        // the band's input rows as they are, zero-padded: a tile's pixels sw apart are broadcasts, which read a
+        // strided row as cheaply as a contiguous one (no stride-phase planes, no de-interleaving copy)
+        int wq = (outW - 1) * sw + (kW - 1) * dw + 1, spanH = (kH - 1) * dh + 1;
+        int fit = ((StageFloats - Width) / icg) / wq - spanH;
+        if (fit < 0) return false;
+        int bo = Math.Min(outH, fit / sh + 1);
         // bands of fewer rows than the window spans would stage most rows more than once
-        if (bo < Math.Min(outH, Math.Max(2, spanQ)) || 2 * wq + 16 > ConvDirect.RowFloats) return false;
-        int planeQ = (bo + spanQ) * wq, chan = phases * planeQ + slack;
+        if (bo < Math.Min(outH, Math.Max(2, (spanH - 1) / sh))) return false;
+        int chan = ((bo - 1) * sh + spanH) * wq;
         int* offs = stackalloc int[taps];
-        ConvDirect.TapOffsets(offs, icg, kH, kW, sh, sw, dh, dw, wq, planeQ, chan);
+        ConvDirect.TapOffsets(offs, icg, kH, kW, 1, 1, dh, dw, wq, 0, chan);
         float* stage = stackalloc float[StageFloats];
-        float* prow = stackalloc float[ConvDirect.RowFloats];
         float* bpad = stackalloc float[blocks * Width];
         float* part = stackalloc float[PartFloats];
-        if (sw == 2) new Span<float>(prow, ConvDirect.RowFloats).Clear();
         var geo = new ConvDirect.StageGeometry
         {
-            InH = inH, InW = inW, Icg = icg, Sh = sh, Sw = sw, Rows = bo + spanQ, Wq = wq, PlaneQ = planeQ, Chan = chan,
-            Slack = slack, Col = Math.Min(pl, sw * wq), CopyLen = Math.Max(0, Math.Min(inW, sw * wq - pl)),
+            InH = inH, InW = inW, Icg = icg, Rows = (bo - 1) * sh + spanH, Wq = wq, Chan = chan,
+            Col = Math.Min(pl, wq), CopyLen = Math.Max(0, Math.Min(inW, wq - pl)),
         };
         int outPlane = outH * outW;
+        // stride 1 along W on rows of whole vectors (32 registers): pixels in the lanes instead, the sums straight into
+        // y with no transposition; stride 2 too with AVX-512 (a two-vector permute per input vector) for stems with few
+        // input channels, whose short tap loops the transposition weighed on (MobileNet's 3 -> 8 stem 14% faster than
+        // ConvPlanes; ResNet-8's 16 -> 32 layer 8% slower than the channel tiles)
+        bool rowTiles = RowTiles && wide && outW % l == 0 && (sw == 1 || l == 16 && icg < 8);
         for (int g = 0; g < groups; g++)
         {
             new Span<float>(bpad, blocks * Width).Clear();
@@ -105,8 +123,14 @@ internal static unsafe class ConvPanels
             for (int oy0 = 0; oy0 < outH; oy0 += bo)
             {
                 int rows = Math.Min(outH, oy0 + bo) - oy0;
-                if (sw == 1) StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
-                else ConvDirect.Stage<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo, prow);
+                StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
+                if (rowTiles)
+                {
+                    Band<S, TV>(stage, sh * wq, sw, outW / l, rows * (outW / l), offs, taps, wg, bpad, yg + oy0 * outW, ocg, outPlane, accumulate, act);
+                    if (act.Kind != ActivationKind.None && !act.InRegisters)
+                        for (int o = 0; o < ocg; o++) act.Apply<S, TV>(yg + (nint)o * outPlane + oy0 * outW, rows * outW);
+                    continue;
+                }
                 for (int v0 = 0; v0 < nv;)
                 {
                     int vt = Math.Min(maxV, nv - v0), vl = vt * l, oc0 = v0 * l, m = Math.Min(vl, ocg - oc0);
@@ -119,8 +143,8 @@ internal static unsafe class ConvPanels
                         int r1 = Math.Min(rows, r0 + rg);
                         for (int r = r0; r < r1; r++)
                             for (int ox = 0; ox < outW; ox += pmax)
-                                Tile<S, TV>(vt, Math.Min(pmax, outW - ox), stage + r * wq + ox, offs, taps, wa, wb, wc, bpad + oc0,
-                                    part + ((r - r0) * outW + ox) * vl, vl);
+                                Tile<S, TV>(vt, Math.Min(pmax, outW - ox), sw, stage + (r * sh * wq + ox * sw), offs, taps, wa, wb, wc,
+                                    bpad + oc0, part + ((r - r0) * outW + ox) * vl, vl);
                         Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate, act);
                     }
                     // the activation belongs to the sum (residual included): clamps and ReLUs went with the scatter,
@@ -135,8 +159,8 @@ internal static unsafe class ConvPanels
     }
 
     /// <summary>
-    /// Stride 1 along W: the band's rows of every channel written once each, the input row between its zero pad
-    /// columns, rows outside the input zero (no clearing pass over the stage first; the slack is never read here).
+    /// The band's rows of every channel, each written once: the input row between its zero pad columns, rows outside
+    /// the input zero (no clearing pass over the stage first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void StageRows<S, TV>(float* xg, float* stage, int top, in ConvDirect.StageGeometry q)
@@ -146,17 +170,15 @@ internal static unsafe class ConvPanels
         for (int c = 0; c < q.Icg; c++)
         {
             float* xc = xg + c * plane;
-            float* sc = stage + c * q.Chan;
-            for (int py = 0; py < q.Sh; py++)
-                for (int i = 0; i < q.Rows; i++)
-                {
-                    int iy = top + py + i * q.Sh;
-                    float* d = sc + py * q.PlaneQ + i * q.Wq;
-                    if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
-                    for (int t = 0; t < q.Col; t++) d[t] = 0f;
-                    GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
-                    for (int t = after; t < q.Wq; t++) d[t] = 0f;
-                }
+            float* d = stage + c * q.Chan;
+            for (int i = 0; i < q.Rows; i++, d += q.Wq)
+            {
+                int iy = top + i;
+                if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
+                for (int t = 0; t < q.Col; t++) d[t] = 0f;
+                GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
+                for (int t = after; t < q.Wq; t++) d[t] = 0f;
+            }
         }
     }
 
@@ -217,42 +239,181 @@ internal static unsafe class ConvPanels
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV>(int vt, int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    /// <summary>
+    /// A band's nvec output vectors (per of them to an output row, whose inputs start rq apart in the stage; stride 1
+    /// along W) of every output channel, 8
+    /// channels x 3 vectors at a time: per tap 3 vector loads of staged inputs and 8 weights broadcast from the
+    /// panels feed 24 FMAs; the sums (plus the residual, then the in-register activation) go straight into y.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Band<S, TV>(float* stage, int rq, int sw, int per, int nvec, int* offs, int taps, float* wg, float* bias, float* y,
+        int ocg, int outPlane, bool accumulate, in Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
-        switch (vt)
+        int l = S.Lanes;
+        // the tile's sums pass through here: an epilogue after the tap loop (a call in it) would spill the accumulators
+        float* sums = stackalloc float[8 * 3 * 16];
+        for (int oc = 0; oc < ocg; oc += 8)
         {
-            case 3: Tile<S, TV, R3>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 2: Tile<S, TV, R2>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            default: Tile<S, TV, R1>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            int mc = Math.Min(8, ocg - oc);
+            float* w = Weights(wg, oc, taps), yo = y + (nint)oc * outPlane;
+            for (int v = 0; v < nvec; v += 3)
+            {
+                int vt = Math.Min(3, nvec - v);
+                float* s0 = stage + v / per * rq + v % per * l * sw;
+                float* s1 = stage + (v + 1) / per * rq + (v + 1) % per * l * sw;
+                float* s2 = stage + (v + 2) / per * rq + (v + 2) % per * l * sw;
+                if (sw == 2)
+                    switch (vt)
+                    {
+                        case 3: Band<S, TV, R2, R3>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                        case 2: Band<S, TV, R2, R2>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                        default: Band<S, TV, R2, R1>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                    }
+                else
+                    switch (vt)
+                    {
+                        case 3: Band<S, TV, R1, R3>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                        case 2: Band<S, TV, R1, R2>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                        default: Band<S, TV, R1, R1>(mc, s0, s1, s2, offs, taps, w, bias + oc, sums); break;
+                    }
+                // plus the residual, then the in-register activation, into y
+                for (int c = 0; c < mc; c++)
+                {
+                    float* d = yo + (nint)c * outPlane + v * l, e = sums + c * 3 * l;
+                    for (int i = 0; i < vt * l; i += l)
+                    {
+                        TV a = S.Load(e + i);
+                        if (accumulate) a = S.Add(a, S.Load(d + i));
+                        S.Store(d + i, act.Apply<S, TV>(a));
+                    }
+                }
+            }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV, V>(int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Band<S, TV, X, V>(int mc, float* s0, float* s1, float* s2, int* offs, int taps, float* w, float* bias, float* sums)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows
+    {
+        switch (mc)
+        {
+            case 8: Band<S, TV, X, V, R8>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 7: Band<S, TV, X, V, R7>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 6: Band<S, TV, X, V, R6>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 5: Band<S, TV, X, V, R5>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 4: Band<S, TV, X, V, R4>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 3: Band<S, TV, X, V, R3>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            case 2: Band<S, TV, X, V, R2>(s0, s1, s2, offs, taps, w, bias, sums); break;
+            default: Band<S, TV, X, V, R1>(s0, s1, s2, offs, taps, w, bias, sums); break;
+        }
+    }
+
+    /// <summary>
+    /// C.N output channels (weights 1 apart in the panel, 16 floats per tap) x V.N vectors of output pixels (inputs at
+    /// s0..s2 + offs[t]) over all taps, from the bias; the sums into sums ([channel][3 vectors]).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Band<S, TV, X, V, C>(float* s0, float* s1, float* s2, int* offs, int taps, float* w, float* bias, float* sums)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows where C : struct, IRows
+    {
+        TV b0 = S.Splat(bias[0]), b1 = C.N > 1 ? S.Splat(bias[1]) : b0, b2 = C.N > 2 ? S.Splat(bias[2]) : b0, b3 = C.N > 3 ? S.Splat(bias[3]) : b0;
+        TV b4 = C.N > 4 ? S.Splat(bias[4]) : b0, b5 = C.N > 5 ? S.Splat(bias[5]) : b0, b6 = C.N > 6 ? S.Splat(bias[6]) : b0, b7 = C.N > 7 ? S.Splat(bias[7]) : b0;
+        TV a00 = b0, a01 = b0, a02 = b0, a10 = b1, a11 = b1, a12 = b1, a20 = b2, a21 = b2, a22 = b2, a30 = b3, a31 = b3, a32 = b3;
+        TV a40 = b4, a41 = b4, a42 = b4, a50 = b5, a51 = b5, a52 = b5, a60 = b6, a61 = b6, a62 = b6, a70 = b7, a71 = b7, a72 = b7;
+        for (int t = 0, k = 0; t < taps; t++, k += Width)
+        {
+            int o = offs[t];
+            TV x0 = Load<S, TV, X>(s0 + o), x1 = V.N > 1 ? Load<S, TV, X>(s1 + o) : x0, x2 = V.N > 2 ? Load<S, TV, X>(s2 + o) : x0;
+            float* wk = w + k;
+            TV wv = S.Splat(wk[0]);
+            a00 = S.Fma(wv, x0, a00); if (V.N > 1) a01 = S.Fma(wv, x1, a01); if (V.N > 2) a02 = S.Fma(wv, x2, a02);
+            if (C.N > 1) { wv = S.Splat(wk[1]); a10 = S.Fma(wv, x0, a10); if (V.N > 1) a11 = S.Fma(wv, x1, a11); if (V.N > 2) a12 = S.Fma(wv, x2, a12); }
+            if (C.N > 2) { wv = S.Splat(wk[2]); a20 = S.Fma(wv, x0, a20); if (V.N > 1) a21 = S.Fma(wv, x1, a21); if (V.N > 2) a22 = S.Fma(wv, x2, a22); }
+            if (C.N > 3) { wv = S.Splat(wk[3]); a30 = S.Fma(wv, x0, a30); if (V.N > 1) a31 = S.Fma(wv, x1, a31); if (V.N > 2) a32 = S.Fma(wv, x2, a32); }
+            if (C.N > 4) { wv = S.Splat(wk[4]); a40 = S.Fma(wv, x0, a40); if (V.N > 1) a41 = S.Fma(wv, x1, a41); if (V.N > 2) a42 = S.Fma(wv, x2, a42); }
+            if (C.N > 5) { wv = S.Splat(wk[5]); a50 = S.Fma(wv, x0, a50); if (V.N > 1) a51 = S.Fma(wv, x1, a51); if (V.N > 2) a52 = S.Fma(wv, x2, a52); }
+            if (C.N > 6) { wv = S.Splat(wk[6]); a60 = S.Fma(wv, x0, a60); if (V.N > 1) a61 = S.Fma(wv, x1, a61); if (V.N > 2) a62 = S.Fma(wv, x2, a62); }
+            if (C.N > 7) { wv = S.Splat(wk[7]); a70 = S.Fma(wv, x0, a70); if (V.N > 1) a71 = S.Fma(wv, x1, a71); if (V.N > 2) a72 = S.Fma(wv, x2, a72); }
+        }
+        int l = S.Lanes, q = 3 * l;
+        Put<S, TV, V>(sums, l, a00, a01, a02);
+        if (C.N > 1) Put<S, TV, V>(sums + q, l, a10, a11, a12);
+        if (C.N > 2) Put<S, TV, V>(sums + 2 * q, l, a20, a21, a22);
+        if (C.N > 3) Put<S, TV, V>(sums + 3 * q, l, a30, a31, a32);
+        if (C.N > 4) Put<S, TV, V>(sums + 4 * q, l, a40, a41, a42);
+        if (C.N > 5) Put<S, TV, V>(sums + 5 * q, l, a50, a51, a52);
+        if (C.N > 6) Put<S, TV, V>(sums + 6 * q, l, a60, a61, a62);
+        if (C.N > 7) Put<S, TV, V>(sums + 7 * q, l, a70, a71, a72);
+    }
+
+    /// <summary>A vector of staged inputs X.N apart (stride 2: the even ones of two vectors, AVX-512 only; the stage
+    /// keeps a vector's slack past the band for the last one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV Load<S, TV, X>(float* p) where S : struct, ISimd<TV> where TV : struct where X : struct, IRows
+    {
+        if (X.N == 2 && typeof(TV) == typeof(Vector512<float>))
+        {
+            var v = Avx512F.PermuteVar16x32x2(Vector512.Load(p), Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), Vector512.Load(p + 16));
+            return Unsafe.As<Vector512<float>, TV>(ref v);
+        }
+        return S.Load(p);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put<S, TV, V>(float* d, int l, TV v0, TV v1, TV v2)
         where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    {
+        S.Store(d, v0);
+        if (V.N > 1) S.Store(d + l, v1);
+        if (V.N > 2) S.Store(d + 2 * l, v2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<S, TV>(int vt, int pc, int sw, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        if (sw == 2) Tile<S, TV, R2>(vt, pc, p, offs, taps, wa, wb, wc, bias, part, vl);
+        else Tile<S, TV, R1>(vt, pc, p, offs, taps, wa, wb, wc, bias, part, vl);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<S, TV, X>(int vt, int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows
+    {
+        switch (vt)
+        {
+            case 3: Tile<S, TV, X, R3>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 2: Tile<S, TV, X, R2>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            default: Tile<S, TV, X, R1>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<S, TV, X, V>(int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows
     {
         switch (pc)
         {
-            case 8: Tile<S, TV, V, R8>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 7: Tile<S, TV, V, R7>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 6: Tile<S, TV, V, R6>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 5: Tile<S, TV, V, R5>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 4: Tile<S, TV, V, R4>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 3: Tile<S, TV, V, R3>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 2: Tile<S, TV, V, R2>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            default: Tile<S, TV, V, R1>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 8: Tile<S, TV, X, V, R8>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 7: Tile<S, TV, X, V, R7>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 6: Tile<S, TV, X, V, R6>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 5: Tile<S, TV, X, V, R5>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 4: Tile<S, TV, X, V, R4>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 3: Tile<S, TV, X, V, R3>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 2: Tile<S, TV, X, V, R2>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            default: Tile<S, TV, X, V, R1>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
         }
     }
 
     /// <summary>
     /// V.N channel vectors (weights at wa..wc, 16 floats per tap) x P.N consecutive output pixels (inputs at p + offs[t]
-    /// + j) over all taps, starting from the bias; the sums into part ([pixel][channel], vl apart).
+    /// + j * X.N, X.N the stride along W) over all taps, starting from the bias; the sums into part ([pixel][channel],
+    /// vl apart).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Tile<S, TV, V, P>(float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
-        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows where P : struct, IRows
+    static void Tile<S, TV, X, V, P>(float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows where P : struct, IRows
     {
         int l = S.Lanes;
         TV b0 = S.Load(bias), b1 = V.N > 1 ? S.Load(bias + l) : b0, b2 = V.N > 2 ? S.Load(bias + 2 * l) : b0;
@@ -264,13 +425,13 @@ internal static unsafe class ConvPanels
             float* q = p + offs[t];
             TV w0 = S.Load(wa + k), w1 = V.N > 1 ? S.Load(wb + k) : w0, w2 = V.N > 2 ? S.Load(wc + k) : w0;
             { TV x = S.Splat(q[0]); a00 = S.Fma(w0, x, a00); if (V.N > 1) a10 = S.Fma(w1, x, a10); if (V.N > 2) a20 = S.Fma(w2, x, a20); }
-            if (P.N > 1) { TV x = S.Splat(q[1]); a01 = S.Fma(w0, x, a01); if (V.N > 1) a11 = S.Fma(w1, x, a11); if (V.N > 2) a21 = S.Fma(w2, x, a21); }
-            if (P.N > 2) { TV x = S.Splat(q[2]); a02 = S.Fma(w0, x, a02); if (V.N > 1) a12 = S.Fma(w1, x, a12); if (V.N > 2) a22 = S.Fma(w2, x, a22); }
-            if (P.N > 3) { TV x = S.Splat(q[3]); a03 = S.Fma(w0, x, a03); if (V.N > 1) a13 = S.Fma(w1, x, a13); if (V.N > 2) a23 = S.Fma(w2, x, a23); }
-            if (P.N > 4) { TV x = S.Splat(q[4]); a04 = S.Fma(w0, x, a04); if (V.N > 1) a14 = S.Fma(w1, x, a14); if (V.N > 2) a24 = S.Fma(w2, x, a24); }
-            if (P.N > 5) { TV x = S.Splat(q[5]); a05 = S.Fma(w0, x, a05); if (V.N > 1) a15 = S.Fma(w1, x, a15); if (V.N > 2) a25 = S.Fma(w2, x, a25); }
-            if (P.N > 6) { TV x = S.Splat(q[6]); a06 = S.Fma(w0, x, a06); if (V.N > 1) a16 = S.Fma(w1, x, a16); if (V.N > 2) a26 = S.Fma(w2, x, a26); }
-            if (P.N > 7) { TV x = S.Splat(q[7]); a07 = S.Fma(w0, x, a07); if (V.N > 1) a17 = S.Fma(w1, x, a17); if (V.N > 2) a27 = S.Fma(w2, x, a27); }
+            if (P.N > 1) { TV x = S.Splat(q[1 * X.N]); a01 = S.Fma(w0, x, a01); if (V.N > 1) a11 = S.Fma(w1, x, a11); if (V.N > 2) a21 = S.Fma(w2, x, a21); }
+            if (P.N > 2) { TV x = S.Splat(q[2 * X.N]); a02 = S.Fma(w0, x, a02); if (V.N > 1) a12 = S.Fma(w1, x, a12); if (V.N > 2) a22 = S.Fma(w2, x, a22); }
+            if (P.N > 3) { TV x = S.Splat(q[3 * X.N]); a03 = S.Fma(w0, x, a03); if (V.N > 1) a13 = S.Fma(w1, x, a13); if (V.N > 2) a23 = S.Fma(w2, x, a23); }
+            if (P.N > 4) { TV x = S.Splat(q[4 * X.N]); a04 = S.Fma(w0, x, a04); if (V.N > 1) a14 = S.Fma(w1, x, a14); if (V.N > 2) a24 = S.Fma(w2, x, a24); }
+            if (P.N > 5) { TV x = S.Splat(q[5 * X.N]); a05 = S.Fma(w0, x, a05); if (V.N > 1) a15 = S.Fma(w1, x, a15); if (V.N > 2) a25 = S.Fma(w2, x, a25); }
+            if (P.N > 6) { TV x = S.Splat(q[6 * X.N]); a06 = S.Fma(w0, x, a06); if (V.N > 1) a16 = S.Fma(w1, x, a16); if (V.N > 2) a26 = S.Fma(w2, x, a26); }
+            if (P.N > 7) { TV x = S.Splat(q[7 * X.N]); a07 = S.Fma(w0, x, a07); if (V.N > 1) a17 = S.Fma(w1, x, a17); if (V.N > 2) a27 = S.Fma(w2, x, a27); }
         }
         { float* o = part + 0 * l; S.Store(o + 0 * vl, a00); if (P.N > 1) S.Store(o + 1 * vl, a01); if (P.N > 2) S.Store(o + 2 * vl, a02); if (P.N > 3) S.Store(o + 3 * vl, a03); if (P.N > 4) S.Store(o + 4 * vl, a04); if (P.N > 5) S.Store(o + 5 * vl, a05); if (P.N > 6) S.Store(o + 6 * vl, a06); if (P.N > 7) S.Store(o + 7 * vl, a07); }
         if (V.N > 1) { float* o = part + 1 * l; S.Store(o + 0 * vl, a10); if (P.N > 1) S.Store(o + 1 * vl, a11); if (P.N > 2) S.Store(o + 2 * vl, a12); if (P.N > 3) S.Store(o + 3 * vl, a13); if (P.N > 4) S.Store(o + 4 * vl, a14); if (P.N > 5) S.Store(o + 5 * vl, a15); if (P.N > 6) S.Store(o + 6 * vl, a16); if (P.N > 7) S.Store(o + 7 * vl, a17); }

@@ -87,7 +87,7 @@ public class ConvBenchmarks : IMacCount
         // rule of ModelGen.Compiler.Passes.ConvWeightPanels)
         _panels = Array.Empty<float>();
         int icg = _inC / _g, ocg = _outC / _g;
-        if (_kH * _kW > 1 && !(icg == 1 && _g > 1) && ocg >= 16 && (icg >= 8 || ocg >= 32))
+        if (_kH * _kW > 1 && !(icg == 1 && _g > 1) && (ocg >= 16 && (icg >= 8 || ocg >= 32) || icg < 8 && ocg >= 8 && _sw <= 2 && _outW % 16 == 0))
         {
             int taps = _inC / _g * _kH * _kW;
             _panels = new float[ConvPanels.PackedLength(_outC, _g, taps)];

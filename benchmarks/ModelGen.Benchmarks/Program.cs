@@ -19,6 +19,7 @@ public static class Program
                 "wgemm" => Experiment.WeightGemms,
                 "qdw" => Experiment.QDepthwise,
                 "qconv" => Experiment.QConvolution,
+                "panels" => () => PanelsExperiment.Run(args),
                 _ => Experiment.Run,
             };
             run();
