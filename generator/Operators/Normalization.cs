@@ -144,6 +144,12 @@ public sealed class LayerNormalization : Operator
         var ct = st.Stash; var cty = DTypes.CsName(ct);
         var w = e.W;
         if (st.Outer == 0 || st.D == 0) return;
+        if (e.Net && t == DType.Float && ct == DType.Float && n.Outputs.Count == 1 && s.Length == st.D && (bias == null || bias.Length == st.D) && st.D >= 4)
+        {
+            // Net: rows in vectors (ModelGen.Runtime.LayerNorm)
+            w.Line($"ModelGen.Runtime.LayerNorm.Run({e.Span(x)}, {e.Span(s)}, {(bias == null ? "default" : e.Span(bias))}, {e.Span(y)}, {st.Outer}, {st.D}, {EmitContext.Lit(DType.Float, st.Eps)});");
+            return;
+        }
         string o = "0";
         if (st.Outer > 1) { o = e.Var("o"); w.Open($"for (int {o} = 0; {o} < {st.Outer}; {o}++)"); }
         var rb = e.Var("r");

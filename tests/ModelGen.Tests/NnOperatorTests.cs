@@ -473,6 +473,29 @@ public class NnOperatorTests
         OpCheck.AgainstOrt(m, Tol, Ort.Random(48, 5, 2f));
     }
 
+    /// <summary>The Net kernel (ModelGen.Runtime.LayerNorm) at every vector width, rows around them, with and without bias.</summary>
+    [Theory]
+    [InlineData(4, true)]
+    [InlineData(7, false)]
+    [InlineData(16, true)]
+    [InlineData(33, true)]
+    [InlineData(64, false)]
+    public void LayerNormalizationRowsAtEveryWidth(int d, bool bias)
+    {
+        var b = new OnnxBuilder(17).Input("x", DType.Float, 3, d).Initializer("s", new[] { d }, Ort.Random(d, 1));
+        if (bias) b.Initializer("b", new[] { d }, Ort.Random(d, 2));
+        var m = b.Node("LayerNormalization", bias ? new[] { "x", "s", "b" } : new[] { "x", "s" }, new[] { "y" }, ("epsilon", 1e-4f)).Output("y").Build();
+        try
+        {
+            foreach (var width in new[] { -1, 256, 128, 0 })
+            {
+                ModelGen.Runtime.SimdLevel.ForceBits = width;
+                OpCheck.AgainstOrt(m, Tol, Ort.Random(3 * d, 5, 3f));
+            }
+        }
+        finally { ModelGen.Runtime.SimdLevel.ForceBits = -1; }
+    }
+
     [Fact]
     public void LayerNormalizationAxis1WithStatistics()
     {
