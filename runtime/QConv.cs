@@ -145,6 +145,8 @@ public static unsafe class QConv
         var g = new Planes(outH, outW, 2 * rowPairs, kW, strideH, strideW, dilH, dilW, rowPairs: true);
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
+            if (QDepthwise.TryRun(px, pw, pb, pm, psh, py, batch, channels, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW,
+                xSigned, xZero, yZero, qmin, qmax)) return;
             int taps = rowPairs * kW;
             int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + g.Size + g.Slack, wPairs = offsets + taps;
             for (int i = 0, o = 0; i < rowPairs; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(2 * i, j);

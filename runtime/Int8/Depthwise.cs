@@ -1,0 +1,384 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelGen.Runtime;
+
+/// <summary>
+/// int8 depthwise convolution with a block of channels in the lanes (8 per 256-bit vector, 16 per 512-bit one; AVX2
+/// at least), bit-exact with <see cref="QConv.Depthwise2D"/>'s other path and ModelGen.Compiler.Quant.FixedPoint. Per
+/// band of output rows and block of channels: the input rows are widened to int16 (zero point subtracted, padding 0)
+/// and transposed (8 x 8 int16 register transposes) into a padded plane with the channels in the lanes; one run of
+/// zips then pairs each row with the row dilH below (the pairs vpmaddwd multiplies by a pair of kernel rows); every
+/// output position is the taps' vpmaddwd of whole vectors, eight positions at a time, requantized per lane (a vector of
+/// multipliers and variable shifts) and transposed as bytes into the output planes. The last block of channels, band
+/// of rows and group of positions are shifted back to overlap the one before (same values computed twice), so channel
+/// counts that are not a multiple of the lanes take the same code. Per-channel overhead no longer scales with the
+/// plane: a 25 x 5 plane is 16 groups of 8 positions per block of 16 channels, not ~11 vectors per channel.
+/// </summary>
+internal static unsafe class QDepthwise
+{
+    const int PairInts = 6144;     // the band's paired plane (int32 pairs, a block of channels per position): 24 KiB
+    const int WideShorts = 8192;   // the band's unpaired plane (int16), a spare position included: 16 KiB
+    const int MaxPositions = 1024; // input positions of a band, and output positions of a band
+    internal const int MaxTaps = 64; // pairs of kernel rows x columns
+
+    /// <summary>
+    /// <see cref="QConv.Depthwise2D"/>'s operation (w packed as <see cref="QConv.DepthwiseScratch"/> says). Returns
+    /// false (nothing written) without AVX2, below 256-bit vectors, with fewer channels than the lanes, more than
+    /// <see cref="MaxTaps"/> tap pairs, shifts outside QuantizeMultiplier's [-31, 30], or a band of one output row
+    /// that does not fit the stack buffers.
+    /// </summary>
+    internal static bool TryRun(byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y,
+        int batch, int channels, int inH, int inW, int kH, int kW, int outH, int outW,
+        int sh, int sw, int pt, int pl, int dh, int dw, bool signed, int xZero, int yZero, int qmin, int qmax)
+    {
+        int bits = SimdLevel.Bits;
+        if (!Avx2.IsSupported || bits < 256 || channels < 8) return false;
+        for (int c = 0; c < channels; c++) if (shift[c] < -31 || shift[c] > 30) return false;
+        var a = new Args
+        {
+            X = x, W = w, Bias = bias, Mult = mult, Shift = shift, Y = y, Batch = batch, Channels = channels, InH = inH, InW = inW,
+            KH = kH, KW = kW, OutH = outH, OutW = outW, SH = sh, SW = sw, PT = pt, PL = pl, DH = dh, DW = dw,
+            Signed = signed, XZero = xZero, YZero = yZero, Lo = qmin, Hi = qmax,
+        };
+        // sixteen channels per vector where there are as many: half the instructions per output
+        return bits >= 512 && channels >= 16 && Avx512BW.IsSupported && Run<Vector512<int>, D512>(a) || Run<Vector256<int>, D256>(a);
+    }
+
+    struct Args
+    {
+        public byte* X, Y; public sbyte* W; public int* Bias, Mult, Shift;
+        public int Batch, Channels, InH, InW, KH, KW, OutH, OutW, SH, SW, PT, PL, DH, DW, XZero, YZero, Lo, Hi;
+        public bool Signed;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool Run<TV, S>(in Args a) where TV : struct where S : IDwSimd<TV>
+    {
+        int l = S.Lanes, rowPairs = (a.KH + 1) / 2, taps = rowPairs * a.KW;
+        int wp = (a.OutW - 1) * a.SW + (a.KW - 1) * a.DW + 1;    // padded row: every column some output reads
+        int span = 2 * (rowPairs - 1) * a.DH;                    // pair rows below an output row's first
+        int rowsFit = Math.Min(PairInts / l, WideShorts / l - 1) / wp - a.DH; // pair rows (each with the row dH below)
+        if (taps > MaxTaps || rowsFit < span + 1) return false;
+        int bo = Math.Min(a.OutH, Math.Min(MaxPositions / a.OutW, (rowsFit - span - 1) / a.SH + 1));
+        if (bo < 1) return false;
+        bo = (a.OutH + (a.OutH + bo - 1) / bo - 1) / ((a.OutH + bo - 1) / bo); // bands of equal height, the last one full
+        int pairRows = (bo - 1) * a.SH + span + 1, wideRows = pairRows + a.DH, n = bo * a.OutW;
+        if ((long)wideRows * a.InW > MaxPositions) return false;
+
+        int inPlane = a.InH * a.InW, outPlane = a.OutH * a.OutW, spare = wideRows * wp * l;
+        int* inPos = stackalloc int[MaxPositions];
+        int* outPos = stackalloc int[MaxPositions + 7];
+        int* tapOff = stackalloc int[MaxTaps];
+        // 64-byte aligned: every vector load of the planes within one cache line
+        byte* buf = stackalloc byte[PairInts * 4 + WideShorts * 2 + MaxTaps * 16 * 4 + 3 * 64];
+        int* pairs = (int*)(((nint)buf + 63) & ~(nint)63);
+        short* wide = (short*)(pairs + PairInts);
+        int* wt = (int*)(wide + WideShorts);
+        // input rows of at least 8 that fit their padded row: staged eight columns at a time into consecutive places;
+        // otherwise one list of padded places for the band's rows (every band has as many), columns no output reads
+        // going to the spare position
+        bool byRows = a.InW >= 8 && a.PL + a.InW <= wp;
+        if (!byRows)
+            for (int r = 0; r < wideRows; r++)
+                for (int ix = 0; ix < a.InW; ix++)
+                {
+                    int px = ix + a.PL;
+                    inPos[r * a.InW + ix] = px < wp ? (r * wp + px) * l : spare;
+                }
+        for (int oy = 0; oy < bo; oy++)
+            for (int ox = 0; ox < a.OutW; ox++) outPos[oy * a.OutW + ox] = (oy * a.SH * wp + ox * a.SW) * l;
+        // a last group of fewer than eight reads the last position again in its spare lanes
+        for (int q = n; q < n + 7; q++) outPos[q] = outPos[n - 1];
+        for (int p = 0, t = 0; p < rowPairs; p++)
+            for (int j = 0; j < a.KW; j++) tapOff[t++] = (2 * p * a.DH * wp + j * a.DW) * l;
+        // the padding columns are never written: cleared once
+        new Span<short>(wide, spare + l).Clear();
+        var zero = Vector128.Create((short)a.XZero);
+        for (int nb = 0; nb < a.Batch; nb++)
+        {
+            byte* xb = a.X + (long)nb * a.Channels * inPlane, yb = a.Y + (long)nb * a.Channels * outPlane;
+            for (int b0 = 0; b0 < a.OutH; b0 += bo)
+            {
+                int oy0 = Math.Min(b0, a.OutH - bo), top = oy0 * a.SH - a.PT;
+                int iy0 = Math.Max(0, top), iy1 = Math.Max(iy0, Math.Min(a.InH, top + wideRows));
+                // padded rows outside the input: zero (an earlier band may have staged input there)
+                new Span<short>(wide, (iy0 - top) * wp * l).Clear();
+                new Span<short>(wide + (iy1 - top) * wp * l, (wideRows - (iy1 - top)) * wp * l).Clear();
+                int pin = (iy1 - iy0) * a.InW;
+                int* pos = inPos + (iy0 - top) * a.InW;
+                for (int c0 = 0; c0 < a.Channels; c0 += l)
+                {
+                    if (c0 > a.Channels - l) c0 = a.Channels - l;
+                    for (int h = 0; h < l; h += 8)
+                    {
+                        byte* xc = xb + (long)(c0 + h) * inPlane + iy0 * a.InW;
+                        if (byRows)
+                            for (int iy = iy0; iy < iy1; iy++)
+                            {
+                                byte* xr = xc + (iy - iy0) * a.InW;
+                                short* d = wide + ((iy - top) * wp + a.PL) * l + h;
+                                for (int ix = 0; ; ix += 8)
+                                {
+                                    if (ix > a.InW - 8) ix = a.InW - 8;
+                                    Transpose(xr + ix, inPlane, a.Signed, zero, d + ix * l, l);
+                                    if (ix == a.InW - 8) break;
+                                }
+                            }
+                        else if (pin >= 8)
+                            for (int p = 0; ; p += 8)
+                            {
+                                if (p > pin - 8) p = pin - 8;
+                                TransposeTo(xc + p, inPlane, a.Signed, zero, wide + h, pos + p);
+                                if (p == pin - 8) break;
+                            }
+                        else
+                            for (int p = 0; p < pin; p++)
+                                for (int c = 0; c < 8; c++) wide[pos[p] + h + c] = (short)(Value(xc[c * inPlane + p], a.Signed) - a.XZero);
+                    }
+                    // each row paired with the row dilH below, lane by lane: one run over the band
+                    Zip(pairs, wide, wide + a.DH * wp * l, pairRows * wp * l);
+                    // the block's weights as int16 pairs, one vector per (pair of kernel rows, column)
+                    for (int c = 0; c < l; c++)
+                    {
+                        sbyte* wc = a.W + (long)(c0 + c) * taps * 2;
+                        for (int t = 0; t < taps; t++) wt[t * l + c] = Pair(wc[2 * t], wc[2 * t + 1]);
+                    }
+                    var rq = S.Prepare(a.Mult + c0, a.Shift + c0, a.YZero, a.Lo, a.Hi);
+                    Positions<TV, S>(pairs, outPos, n, tapOff, wt, taps, S.Load(a.Bias + c0), rq, yb + (long)c0 * outPlane + oy0 * a.OutW, outPlane);
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// n output positions of one block of channels: bias + sum over taps of wt[t] . pairs[outPos[q] + tapOff[t]]
+    /// (vpmaddwd), eight positions at a time, then requantized and stored (<see cref="Store8"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Positions<TV, S>(int* pairs, int* outPos, int n, int* tapOff, int* wt, int taps, TV vb, in Lanes<TV> rq, byte* y, int outPlane)
+        where TV : struct where S : IDwSimd<TV>
+    {
+        int l = S.Lanes;
+        ulong* part = stackalloc ulong[8];
+        for (int q = 0; q < n; q += 8)
+        {
+            // a last group of four to seven: shifted back to end at n
+            if (n - q is >= 4 and < 8 && n >= 8) q = n - 8;
+            int* s0 = pairs + outPos[q], s1 = pairs + outPos[q + 1], s2 = pairs + outPos[q + 2], s3 = pairs + outPos[q + 3];
+            int* s4 = pairs + outPos[q + 4], s5 = pairs + outPos[q + 5], s6 = pairs + outPos[q + 6], s7 = pairs + outPos[q + 7];
+            TV a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
+            for (int t = 0; t < taps; t++)
+            {
+                nint o = tapOff[t];
+                TV wv = S.Load(wt + t * l);
+                a0 = S.Madd(S.Load(s0 + o), wv, a0); a1 = S.Madd(S.Load(s1 + o), wv, a1);
+                a2 = S.Madd(S.Load(s2 + o), wv, a2); a3 = S.Madd(S.Load(s3 + o), wv, a3);
+                a4 = S.Madd(S.Load(s4 + o), wv, a4); a5 = S.Madd(S.Load(s5 + o), wv, a5);
+                a6 = S.Madd(S.Load(s6 + o), wv, a6); a7 = S.Madd(S.Load(s7 + o), wv, a7);
+            }
+            Store8<TV, S>(a0, a1, a2, a3, a4, a5, a6, a7, rq, y + q, outPlane, Math.Min(8, n - q), part);
+        }
+    }
+
+    /// <summary>
+    /// Eight positions' accumulators (ai: position i, a lane per channel) requantized, narrowed to bytes and transposed
+    /// eight channels at a time (8 x 8 bytes) into the planes at y, outPlane apart; the first cnt positions only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store8<TV, S>(TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, in Lanes<TV> rq, byte* y, int outPlane, int cnt, ulong* part)
+        where TV : struct where S : IDwSimd<TV>
+    {
+        Vector128<byte> b0 = S.Bytes(a0, rq), b1 = S.Bytes(a1, rq), b2 = S.Bytes(a2, rq), b3 = S.Bytes(a3, rq);
+        Vector128<byte> b4 = S.Bytes(a4, rq), b5 = S.Bytes(a5, rq), b6 = S.Bytes(a6, rq), b7 = S.Bytes(a7, rq);
+        Transpose8(Sse2.UnpackLow(b0, b1), Sse2.UnpackLow(b2, b3), Sse2.UnpackLow(b4, b5), Sse2.UnpackLow(b6, b7), y, outPlane, cnt, part);
+        if (S.Lanes == 16)
+            Transpose8(Sse2.UnpackHigh(b0, b1), Sse2.UnpackHigh(b2, b3), Sse2.UnpackHigh(b4, b5), Sse2.UnpackHigh(b6, b7), y + 8 * (nint)outPlane, outPlane, cnt, part);
+    }
+
+    /// <summary>
+    /// The byte transpose's last two steps: pk holds positions 2k, 2k + 1 of channels 0..7 interleaved; channel c's
+    /// eight positions go to y + c * outPlane (8 bytes; the first cnt when fewer, through part).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8(Vector128<byte> p0, Vector128<byte> p1, Vector128<byte> p2, Vector128<byte> p3, byte* y, nint outPlane, int cnt, ulong* part)
+    {
+        Vector128<short> c0 = Sse2.UnpackLow(p0.AsInt16(), p1.AsInt16()), c1 = Sse2.UnpackHigh(p0.AsInt16(), p1.AsInt16());
+        Vector128<short> c2 = Sse2.UnpackLow(p2.AsInt16(), p3.AsInt16()), c3 = Sse2.UnpackHigh(p2.AsInt16(), p3.AsInt16());
+        Vector128<ulong> d0 = Sse2.UnpackLow(c0.AsInt32(), c2.AsInt32()).AsUInt64(), d1 = Sse2.UnpackHigh(c0.AsInt32(), c2.AsInt32()).AsUInt64();
+        Vector128<ulong> d2 = Sse2.UnpackLow(c1.AsInt32(), c3.AsInt32()).AsUInt64(), d3 = Sse2.UnpackHigh(c1.AsInt32(), c3.AsInt32()).AsUInt64();
+        if (cnt == 8)
+        {
+            *(ulong*)y = d0.ToScalar(); *(ulong*)(y + outPlane) = d0.GetElement(1);
+            *(ulong*)(y + 2 * outPlane) = d1.ToScalar(); *(ulong*)(y + 3 * outPlane) = d1.GetElement(1);
+            *(ulong*)(y + 4 * outPlane) = d2.ToScalar(); *(ulong*)(y + 5 * outPlane) = d2.GetElement(1);
+            *(ulong*)(y + 6 * outPlane) = d3.ToScalar(); *(ulong*)(y + 7 * outPlane) = d3.GetElement(1);
+            return;
+        }
+        d0.Store(part); d1.Store(part + 2); d2.Store(part + 4); d3.Store(part + 6);
+        for (int c = 0; c < 8; c++)
+            for (int i = 0; i < cnt; i++) y[c * outPlane + i] = ((byte*)(part + c))[i];
+    }
+
+    /// <summary>
+    /// Eight channels (lds apart) x eight input positions, widened to int16 less the zero point, transposed so that
+    /// position i's eight channels go to dst + i * ld.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose(byte* src, nint lds, bool signed, Vector128<short> zero, short* dst, nint ld)
+    {
+        Transpose(src, lds, signed, zero, out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7);
+        v0.Store(dst); v1.Store(dst + ld); v2.Store(dst + 2 * ld); v3.Store(dst + 3 * ld);
+        v4.Store(dst + 4 * ld); v5.Store(dst + 5 * ld); v6.Store(dst + 6 * ld); v7.Store(dst + 7 * ld);
+    }
+
+    /// <summary><see cref="Transpose(byte*, nint, bool, Vector128{short}, short*, nint)"/> to the places dst + pos[i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void TransposeTo(byte* src, nint lds, bool signed, Vector128<short> zero, short* dst, int* pos)
+    {
+        Transpose(src, lds, signed, zero, out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7);
+        v0.Store(dst + pos[0]); v1.Store(dst + pos[1]); v2.Store(dst + pos[2]); v3.Store(dst + pos[3]);
+        v4.Store(dst + pos[4]); v5.Store(dst + pos[5]); v6.Store(dst + pos[6]); v7.Store(dst + pos[7]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose(byte* src, nint lds, bool signed, Vector128<short> zero, out Vector128<short> v0, out Vector128<short> v1, out Vector128<short> v2,
+        out Vector128<short> v3, out Vector128<short> v4, out Vector128<short> v5, out Vector128<short> v6, out Vector128<short> v7)
+    {
+        Vector128<short> r0 = Row(src, signed, zero), r1 = Row(src + lds, signed, zero), r2 = Row(src + 2 * lds, signed, zero), r3 = Row(src + 3 * lds, signed, zero);
+        Vector128<short> r4 = Row(src + 4 * lds, signed, zero), r5 = Row(src + 5 * lds, signed, zero), r6 = Row(src + 6 * lds, signed, zero), r7 = Row(src + 7 * lds, signed, zero);
+        Vector128<int> t0 = Sse2.UnpackLow(r0, r1).AsInt32(), t1 = Sse2.UnpackHigh(r0, r1).AsInt32(), t2 = Sse2.UnpackLow(r2, r3).AsInt32(), t3 = Sse2.UnpackHigh(r2, r3).AsInt32();
+        Vector128<int> t4 = Sse2.UnpackLow(r4, r5).AsInt32(), t5 = Sse2.UnpackHigh(r4, r5).AsInt32(), t6 = Sse2.UnpackLow(r6, r7).AsInt32(), t7 = Sse2.UnpackHigh(r6, r7).AsInt32();
+        Vector128<long> u0 = Sse2.UnpackLow(t0, t2).AsInt64(), u1 = Sse2.UnpackHigh(t0, t2).AsInt64(), u2 = Sse2.UnpackLow(t1, t3).AsInt64(), u3 = Sse2.UnpackHigh(t1, t3).AsInt64();
+        Vector128<long> u4 = Sse2.UnpackLow(t4, t6).AsInt64(), u5 = Sse2.UnpackHigh(t4, t6).AsInt64(), u6 = Sse2.UnpackLow(t5, t7).AsInt64(), u7 = Sse2.UnpackHigh(t5, t7).AsInt64();
+        v0 = Sse2.UnpackLow(u0, u4).AsInt16(); v1 = Sse2.UnpackHigh(u0, u4).AsInt16(); v2 = Sse2.UnpackLow(u1, u5).AsInt16(); v3 = Sse2.UnpackHigh(u1, u5).AsInt16();
+        v4 = Sse2.UnpackLow(u2, u6).AsInt16(); v5 = Sse2.UnpackHigh(u2, u6).AsInt16(); v6 = Sse2.UnpackLow(u3, u7).AsInt16(); v7 = Sse2.UnpackHigh(u3, u7).AsInt16();
+    }
+
+    /// <summary>Eight bytes widened to int16 less the zero point (vpmovsxbw / vpmovzxbw from memory).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<short> Row(byte* p, bool signed, Vector128<short> zero)
+        => (signed ? Sse41.ConvertToVector128Int16((sbyte*)p) : Sse41.ConvertToVector128Int16(p)) - zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Value(byte v, bool signed) => signed ? (sbyte)v : v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Pair(int lo, int hi) => (ushort)lo | hi << 16;
+
+    /// <summary>dst[k] = (a[k], b[k]) as int16 pairs for n (a multiple of 8) elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Zip(int* dst, short* a, short* b, int n)
+    {
+        for (int k = 0; k < n; k += 8)
+        {
+            Vector128<short> va = Vector128.Load(a + k), vb = Vector128.Load(b + k);
+            Sse2.UnpackLow(va, vb).Store((short*)(dst + k)); Sse2.UnpackHigh(va, vb).Store((short*)(dst + k + 4));
+        }
+    }
+}
+
+/// <summary>Per-lane requantization constants (one channel per lane): TFLite's fixed point with each lane's shift.</summary>
+internal readonly struct Lanes<TV> where TV : struct
+{
+    public readonly TV Mult, Left, Right, Mask, Half, Zero, Lo, Hi;
+
+    public Lanes(TV mult, TV left, TV right, TV mask, TV half, TV zero, TV lo, TV hi)
+    {
+        Mult = mult; Left = left; Right = right; Mask = mask; Half = half; Zero = zero; Lo = lo; Hi = hi;
+    }
+}
+
+/// <summary>One vector width of <see cref="QDepthwise"/>: a lane per channel, int32 lanes holding int16 pairs.</summary>
+internal unsafe interface IDwSimd<TV> where TV : struct
+{
+    static abstract int Lanes { get; }
+    static abstract TV Load(int* p);
+    /// <summary>acc + a0*b0 + a1*b1 per lane (vpmaddwd).</summary>
+    static abstract TV Madd(TV pairs, TV w, TV acc);
+    /// <summary>The lanes' constants from Lanes channels' multipliers and shifts.</summary>
+    static abstract Lanes<TV> Prepare(int* mult, int* shift, int yZero, int lo, int hi);
+    /// <summary>Requantize.Clamped lane by lane, narrowed to the low Lanes bytes.</summary>
+    static abstract Vector128<byte> Bytes(TV acc, in Lanes<TV> p);
+}
+
+internal unsafe struct D256 : IDwSimd<Vector256<int>>
+{
+    public static int Lanes => 8;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(int* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Madd(Vector256<int> a, Vector256<int> b, Vector256<int> acc) => acc + Avx2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes<Vector256<int>> Prepare(int* mult, int* shift, int yZero, int lo, int hi)
+    {
+        var s = Vector256.Load(shift);
+        var right = Vector256.Max(-s, Vector256<int>.Zero);
+        var mask = Avx2.ShiftLeftLogicalVariable(Vector256<int>.One, right.AsUInt32()) - Vector256<int>.One;
+        return new(Vector256.Load(mult), Vector256.Max(s, Vector256<int>.Zero), right, mask, Vector256.ShiftRightArithmetic(mask, 1),
+            Vector256.Create(yZero), Vector256.Create(lo), Vector256.Create(hi));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Bytes(Vector256<int> acc, in Lanes<Vector256<int>> p)
+    {
+        var h = HighMul(Avx2.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult);
+        var threshold = p.Half - Vector256.ShiftRightArithmetic(h, 31);
+        var r = Avx2.ShiftRightArithmeticVariable(h, p.Right.AsUInt32()) - Vector256.GreaterThan(h & p.Mask, threshold) + p.Zero;
+        r = Vector256.Min(Vector256.Max(r, p.Lo), p.Hi);
+        if (Avx512F.VL.IsSupported) return Avx512F.VL.ConvertToVector128Byte(r); // vpmovdb: the clamped values fit a byte
+        var s = Vector256.Narrow(r, r);
+        return Vector256.Narrow(s, s).GetLower().AsByte();
+    }
+
+    /// <summary>
+    /// Requantize's SaturatingRoundingDoublingHighMul (bits 31..62 of a * m + 2^30) with a multiplier per lane: the odd
+    /// lanes' products take the odd lanes of m too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> HighMul(Vector256<int> a, Vector256<int> m)
+    {
+        var round = Vector256.Create(1L << 30);
+        var even = Avx2.Multiply(a, m) + round;
+        var odd = Avx2.Multiply(Vector256.ShiftRightLogical(a.AsInt64(), 32).AsInt32(), Vector256.ShiftRightLogical(m.AsInt64(), 32).AsInt32()) + round;
+        return Avx2.Blend(Vector256.ShiftRightLogical(even, 31).AsInt32(), Vector256.ShiftLeft(odd, 1).AsInt32(), 0xAA);
+    }
+}
+
+internal unsafe struct D512 : IDwSimd<Vector512<int>>
+{
+    public static int Lanes => 16;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(int* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Madd(Vector512<int> a, Vector512<int> b, Vector512<int> acc) => acc + Avx512BW.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes<Vector512<int>> Prepare(int* mult, int* shift, int yZero, int lo, int hi)
+    {
+        var s = Vector512.Load(shift);
+        var right = Vector512.Max(-s, Vector512<int>.Zero);
+        var mask = Avx512F.ShiftLeftLogicalVariable(Vector512<int>.One, right.AsUInt32()) - Vector512<int>.One;
+        return new(Vector512.Load(mult), Vector512.Max(s, Vector512<int>.Zero), right, mask, Vector512.ShiftRightArithmetic(mask, 1),
+            Vector512.Create(yZero), Vector512.Create(lo), Vector512.Create(hi));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Bytes(Vector512<int> acc, in Lanes<Vector512<int>> p)
+    {
+        var h = HighMul(Avx512F.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult);
+        var threshold = p.Half - Vector512.ShiftRightArithmetic(h, 31);
+        var r = Avx512F.ShiftRightArithmeticVariable(h, p.Right.AsUInt32()) - Vector512.GreaterThan(h & p.Mask, threshold) + p.Zero;
+        return Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r, p.Lo), p.Hi));
+    }
+
+    /// <summary><see cref="D256"/>'s HighMul, sixteen lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<int> HighMul(Vector512<int> a, Vector512<int> m)
+    {
+        var round = Vector512.Create(1L << 30);
+        var even = Avx512F.Multiply(a, m) + round;
+        var odd = Avx512F.Multiply(Vector512.ShiftRightLogical(a.AsInt64(), 32).AsInt32(), Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32()) + round;
+        return Vector512.ConditionalSelect(Vector512.Create(unchecked((long)0xFFFFFFFF00000000UL)).AsInt32(),
+            Vector512.ShiftLeft(odd, 1).AsInt32(), Vector512.ShiftRightLogical(even, 31).AsInt32());
+    }
+}
