@@ -44,8 +44,9 @@ public static unsafe class QConv
     static int Taps(int kH, int kW, bool rowPairs) => rowPairs ? (kH + 1) / 2 * kW : kH * kW;
 
     /// <summary>
-    /// int16 elements of scratch <see cref="Depthwise2D"/> needs. Its weights are packed per channel, per pair of kernel
-    /// rows (2p, 2p + 1; 0 past kH), per kernel column, int8: w[((c * (kH + 1) / 2 + p) * kW + j) * 2 + e].
+    /// int16 elements of scratch <see cref="Depthwise2D"/> needs. Its weights are packed per pair of kernel rows (2p,
+    /// 2p + 1; 0 past kH), per kernel column, per channel, int8: w[((p * kW + j) * c + ch) * 2 + e] (a block of channels'
+    /// pairs of one tap are consecutive: one widening load for the kernel with the channels in the lanes).
     /// </summary>
     public static int DepthwiseScratch(int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW)
     {
@@ -169,8 +170,7 @@ public static unsafe class QConv
                     }
                     else BuildPlane(pairPlane, g, xc, xc, dilH, inH, inW, padTop, padLeft, xSigned, xZero, px + x.Length);
                     // the channel's weights as the int16 pairs its taps broadcast
-                    sbyte* wc = pw + (long)c * taps * 2;
-                    for (int t = 0; t < taps; t++) wPairs[t] = Pair(wc[2 * t], wc[2 * t + 1]);
+                    for (int t = 0; t < taps; t++) wPairs[t] = Pair(pw[((long)t * channels + c) * 2], pw[((long)t * channels + c) * 2 + 1]);
                     d.Bias = pb[c]; d.Mult = pm[c]; d.Shift = psh[c];
                     switch (bits)
                     {

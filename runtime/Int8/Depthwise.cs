@@ -24,6 +24,9 @@ internal static unsafe class QDepthwise
     const int MaxPositions = 1024; // input positions of a band, and output positions of a band
     internal const int MaxTaps = 64; // pairs of kernel rows x columns
 
+    /// <summary>The benchmarks' A/B switch (`experiment qdw`): true sends every call to the per-channel kernel.</summary>
+    internal static bool Off;
+
     /// <summary>
     /// <see cref="QConv.Depthwise2D"/>'s operation (w packed as <see cref="QConv.DepthwiseScratch"/> says). Returns
     /// false (nothing written) without AVX2, below 256-bit vectors, with fewer channels than the lanes, more than
@@ -35,7 +38,7 @@ internal static unsafe class QDepthwise
         int sh, int sw, int pt, int pl, int dh, int dw, bool signed, int xZero, int yZero, int qmin, int qmax)
     {
         int bits = SimdLevel.Bits;
-        if (!Avx2.IsSupported || bits < 256 || channels < 8) return false;
+        if (Off || !Avx2.IsSupported || bits < 256 || channels < 8) return false;
         for (int c = 0; c < channels; c++) if (shift[c] < -31 || shift[c] > 30) return false;
         var a = new Args
         {
@@ -73,10 +76,9 @@ internal static unsafe class QDepthwise
         int* outPos = stackalloc int[MaxPositions + 7];
         int* tapOff = stackalloc int[MaxTaps];
         // 64-byte aligned: every vector load of the planes within one cache line
-        byte* buf = stackalloc byte[PairInts * 4 + WideShorts * 2 + MaxTaps * 16 * 4 + 3 * 64];
+        byte* buf = stackalloc byte[PairInts * 4 + WideShorts * 2 + 64];
         int* pairs = (int*)(((nint)buf + 63) & ~(nint)63);
         short* wide = (short*)(pairs + PairInts);
-        int* wt = (int*)(wide + WideShorts);
         // input rows of at least 8 that fit their padded row: staged eight columns at a time into consecutive places;
         // otherwise one list of padded places for the band's rows (every band has as many), columns no output reads
         // going to the spare position
@@ -140,14 +142,8 @@ internal static unsafe class QDepthwise
                     }
                     // each row paired with the row dilH below, lane by lane: one run over the band
                     Zip(pairs, wide, wide + a.DH * wp * l, pairRows * wp * l);
-                    // the block's weights as int16 pairs, one vector per (pair of kernel rows, column)
-                    for (int c = 0; c < l; c++)
-                    {
-                        sbyte* wc = a.W + (long)(c0 + c) * taps * 2;
-                        for (int t = 0; t < taps; t++) wt[t * l + c] = Pair(wc[2 * t], wc[2 * t + 1]);
-                    }
                     var rq = S.Prepare(a.Mult + c0, a.Shift + c0, a.YZero, a.Lo, a.Hi);
-                    Positions<TV, S>(pairs, outPos, n, tapOff, wt, taps, S.Load(a.Bias + c0), rq, yb + (long)c0 * outPlane + oy0 * a.OutW, outPlane);
+                    Positions<TV, S>(pairs, outPos, n, tapOff, a.W + 2 * c0, 2 * a.Channels, taps, S.Load(a.Bias + c0), rq, yb + (long)c0 * outPlane + oy0 * a.OutW, outPlane);
                 }
             }
         }
@@ -155,26 +151,26 @@ internal static unsafe class QDepthwise
     }
 
     /// <summary>
-    /// n output positions of one block of channels: bias + sum over taps of wt[t] . pairs[outPos[q] + tapOff[t]]
-    /// (vpmaddwd), eight positions at a time, then requantized and stored (<see cref="Store8"/>).
+    /// n output positions of one block of channels: bias + sum over taps of w[t] . pairs[outPos[q] + tapOff[t]]
+    /// (vpmaddwd; the block's weights of tap t: the int8 pairs at w + t * wStride, widened), eight positions at a time,
+    /// then requantized and stored (<see cref="Store8"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Positions<TV, S>(int* pairs, int* outPos, int n, int* tapOff, int* wt, int taps, TV vb, in Lanes<TV> rq, byte* y, int outPlane)
+    static void Positions<TV, S>(int* pairs, int* outPos, int n, int* tapOff, sbyte* w, int wStride, int taps, TV vb, in Lanes<TV> rq, byte* y, int outPlane)
         where TV : struct where S : IDwSimd<TV>
     {
-        int l = S.Lanes;
         ulong* part = stackalloc ulong[8];
         for (int q = 0; q < n; q += 8)
         {
-            // a last group of four to seven: shifted back to end at n
-            if (n - q is >= 4 and < 8 && n >= 8) q = n - 8;
+            // a last group of fewer than eight: shifted back to end at n (the same work as a partial group, written whole)
+            if (q > n - 8 && n >= 8) q = n - 8;
             int* s0 = pairs + outPos[q], s1 = pairs + outPos[q + 1], s2 = pairs + outPos[q + 2], s3 = pairs + outPos[q + 3];
             int* s4 = pairs + outPos[q + 4], s5 = pairs + outPos[q + 5], s6 = pairs + outPos[q + 6], s7 = pairs + outPos[q + 7];
             TV a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
             for (int t = 0; t < taps; t++)
             {
                 nint o = tapOff[t];
-                TV wv = S.Load(wt + t * l);
+                TV wv = S.LoadWidened(w + t * wStride);
                 a0 = S.Madd(S.Load(s0 + o), wv, a0); a1 = S.Madd(S.Load(s1 + o), wv, a1);
                 a2 = S.Madd(S.Load(s2 + o), wv, a2); a3 = S.Madd(S.Load(s3 + o), wv, a3);
                 a4 = S.Madd(S.Load(s4 + o), wv, a4); a5 = S.Madd(S.Load(s5 + o), wv, a5);
@@ -264,7 +260,6 @@ internal static unsafe class QDepthwise
         => (signed ? Sse41.ConvertToVector128Int16((sbyte*)p) : Sse41.ConvertToVector128Int16(p)) - zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Value(byte v, bool signed) => signed ? (sbyte)v : v;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Pair(int lo, int hi) => (ushort)lo | hi << 16;
 
     /// <summary>dst[k] = (a[k], b[k]) as int16 pairs for n (a multiple of 8) elements.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -281,11 +276,12 @@ internal static unsafe class QDepthwise
 /// <summary>Per-lane requantization constants (one channel per lane): TFLite's fixed point with each lane's shift.</summary>
 internal readonly struct Lanes<TV> where TV : struct
 {
-    public readonly TV Mult, Left, Right, Mask, Half, Zero, Lo, Hi;
+    public readonly TV Mult, MultOdd, Left, Right, Mask, Half, Zero, Lo, Hi;
 
-    public Lanes(TV mult, TV left, TV right, TV mask, TV half, TV zero, TV lo, TV hi)
+    /// <summary>multOdd: the odd lanes' multipliers in the even lanes (the operand of the odd lanes' vpmuldq).</summary>
+    public Lanes(TV mult, TV multOdd, TV left, TV right, TV mask, TV half, TV zero, TV lo, TV hi)
     {
-        Mult = mult; Left = left; Right = right; Mask = mask; Half = half; Zero = zero; Lo = lo; Hi = hi;
+        Mult = mult; MultOdd = multOdd; Left = left; Right = right; Mask = mask; Half = half; Zero = zero; Lo = lo; Hi = hi;
     }
 }
 
@@ -294,6 +290,8 @@ internal unsafe interface IDwSimd<TV> where TV : struct
 {
     static abstract int Lanes { get; }
     static abstract TV Load(int* p);
+    /// <summary>2 x Lanes int8 values sign-extended to Lanes int16 pairs (the weights as compiled in).</summary>
+    static abstract TV LoadWidened(sbyte* p);
     /// <summary>acc + a0*b0 + a1*b1 per lane (vpmaddwd).</summary>
     static abstract TV Madd(TV pairs, TV w, TV acc);
     /// <summary>The lanes' constants from Lanes channels' multipliers and shifts.</summary>
@@ -306,6 +304,7 @@ internal unsafe struct D256 : IDwSimd<Vector256<int>>
 {
     public static int Lanes => 8;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(int* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> LoadWidened(sbyte* p) => Avx2.ConvertToVector256Int16(p).AsInt32();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Madd(Vector256<int> a, Vector256<int> b, Vector256<int> acc) => acc + Avx2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
 
@@ -315,14 +314,15 @@ internal unsafe struct D256 : IDwSimd<Vector256<int>>
         var s = Vector256.Load(shift);
         var right = Vector256.Max(-s, Vector256<int>.Zero);
         var mask = Avx2.ShiftLeftLogicalVariable(Vector256<int>.One, right.AsUInt32()) - Vector256<int>.One;
-        return new(Vector256.Load(mult), Vector256.Max(s, Vector256<int>.Zero), right, mask, Vector256.ShiftRightArithmetic(mask, 1),
+        var m = Vector256.Load(mult);
+        return new(m, Vector256.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), Vector256.Max(s, Vector256<int>.Zero), right, mask, Vector256.ShiftRightArithmetic(mask, 1),
             Vector256.Create(yZero), Vector256.Create(lo), Vector256.Create(hi));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> Bytes(Vector256<int> acc, in Lanes<Vector256<int>> p)
     {
-        var h = HighMul(Avx2.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult);
+        var h = HighMul(Avx2.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult, p.MultOdd);
         var threshold = p.Half - Vector256.ShiftRightArithmetic(h, 31);
         var r = Avx2.ShiftRightArithmeticVariable(h, p.Right.AsUInt32()) - Vector256.GreaterThan(h & p.Mask, threshold) + p.Zero;
         r = Vector256.Min(Vector256.Max(r, p.Lo), p.Hi);
@@ -333,14 +333,14 @@ internal unsafe struct D256 : IDwSimd<Vector256<int>>
 
     /// <summary>
     /// Requantize's SaturatingRoundingDoublingHighMul (bits 31..62 of a * m + 2^30) with a multiplier per lane: the odd
-    /// lanes' products take the odd lanes of m too.
+    /// lanes' products take the odd lanes of m (mOdd: m shifted down to the even lanes).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<int> HighMul(Vector256<int> a, Vector256<int> m)
+    static Vector256<int> HighMul(Vector256<int> a, Vector256<int> m, Vector256<int> mOdd)
     {
         var round = Vector256.Create(1L << 30);
         var even = Avx2.Multiply(a, m) + round;
-        var odd = Avx2.Multiply(Vector256.ShiftRightLogical(a.AsInt64(), 32).AsInt32(), Vector256.ShiftRightLogical(m.AsInt64(), 32).AsInt32()) + round;
+        var odd = Avx2.Multiply(Vector256.ShiftRightLogical(a.AsInt64(), 32).AsInt32(), mOdd) + round;
         return Avx2.Blend(Vector256.ShiftRightLogical(even, 31).AsInt32(), Vector256.ShiftLeft(odd, 1).AsInt32(), 0xAA);
     }
 }
@@ -349,6 +349,7 @@ internal unsafe struct D512 : IDwSimd<Vector512<int>>
 {
     public static int Lanes => 16;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(int* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> LoadWidened(sbyte* p) => Avx512BW.ConvertToVector512Int16(Vector256.Load(p)).AsInt32();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Madd(Vector512<int> a, Vector512<int> b, Vector512<int> acc) => acc + Avx512BW.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
 
@@ -358,14 +359,15 @@ internal unsafe struct D512 : IDwSimd<Vector512<int>>
         var s = Vector512.Load(shift);
         var right = Vector512.Max(-s, Vector512<int>.Zero);
         var mask = Avx512F.ShiftLeftLogicalVariable(Vector512<int>.One, right.AsUInt32()) - Vector512<int>.One;
-        return new(Vector512.Load(mult), Vector512.Max(s, Vector512<int>.Zero), right, mask, Vector512.ShiftRightArithmetic(mask, 1),
+        var m = Vector512.Load(mult);
+        return new(m, Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), Vector512.Max(s, Vector512<int>.Zero), right, mask, Vector512.ShiftRightArithmetic(mask, 1),
             Vector512.Create(yZero), Vector512.Create(lo), Vector512.Create(hi));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> Bytes(Vector512<int> acc, in Lanes<Vector512<int>> p)
     {
-        var h = HighMul(Avx512F.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult);
+        var h = HighMul(Avx512F.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult, p.MultOdd);
         var threshold = p.Half - Vector512.ShiftRightArithmetic(h, 31);
         var r = Avx512F.ShiftRightArithmeticVariable(h, p.Right.AsUInt32()) - Vector512.GreaterThan(h & p.Mask, threshold) + p.Zero;
         return Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r, p.Lo), p.Hi));
@@ -373,11 +375,11 @@ internal unsafe struct D512 : IDwSimd<Vector512<int>>
 
     /// <summary><see cref="D256"/>'s HighMul, sixteen lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<int> HighMul(Vector512<int> a, Vector512<int> m)
+    static Vector512<int> HighMul(Vector512<int> a, Vector512<int> m, Vector512<int> mOdd)
     {
         var round = Vector512.Create(1L << 30);
         var even = Avx512F.Multiply(a, m) + round;
-        var odd = Avx512F.Multiply(Vector512.ShiftRightLogical(a.AsInt64(), 32).AsInt32(), Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32()) + round;
+        var odd = Avx512F.Multiply(Vector512.ShiftRightLogical(a.AsInt64(), 32).AsInt32(), mOdd) + round;
         return Vector512.ConditionalSelect(Vector512.Create(unchecked((long)0xFFFFFFFF00000000UL)).AsInt32(),
             Vector512.ShiftLeft(odd, 1).AsInt32(), Vector512.ShiftRightLogical(even, 31).AsInt32());
     }
