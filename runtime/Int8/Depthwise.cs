@@ -90,6 +90,10 @@ internal static unsafe class QDepthwise
                     int px = ix + a.PL;
                     inPos[r * a.InW + ix] = px < wp ? (r * wp + px) * l : spare;
                 }
+        // the taps read pair rows oy * sh + 2 * p * dh: with sh = 2, the even ones only
+        bool zipAll = a.SH != 2;
+        // rows of at least 8 outputs, stride 1 or 2 along them: eight neighbours at a time, addressed from one pointer
+        bool rows = a.OutW >= 8 && a.SW <= 2;
         for (int oy = 0; oy < bo; oy++)
             for (int ox = 0; ox < a.OutW; ox++) outPos[oy * a.OutW + ox] = (oy * a.SH * wp + ox * a.SW) * l;
         // a last group of fewer than eight reads the last position again in its spare lanes
@@ -140,10 +144,18 @@ internal static unsafe class QDepthwise
                             for (int p = 0; p < pin; p++)
                                 for (int c = 0; c < 8; c++) wide[pos[p] + h + c] = (short)(Value(xc[c * inPlane + p], a.Signed) - a.XZero);
                     }
-                    // each row paired with the row dilH below, lane by lane: one run over the band
-                    Zip(pairs, wide, wide + a.DH * wp * l, pairRows * wp * l);
+                    // each row paired with the row dilH below, lane by lane: one run over the band, or (stride 2 along H)
+                    // only the rows the taps read, every other one
+                    if (zipAll) Zip(pairs, wide, wide + a.DH * wp * l, pairRows * wp * l);
+                    else
+                        for (int r = 0; r < pairRows; r += a.SH) Zip(pairs + r * wp * l, wide + r * wp * l, wide + (r + a.DH) * wp * l, wp * l);
                     var rq = S.Prepare(a.Mult + c0, a.Shift + c0, a.YZero, a.Lo, a.Hi);
-                    Positions<TV, S>(pairs, outPos, n, tapOff, a.W + 2 * c0, 2 * a.Channels, taps, S.Load(a.Bias + c0), rq, yb + (long)c0 * outPlane + oy0 * a.OutW, outPlane);
+                    TV vb = S.Load(a.Bias + c0);
+                    sbyte* wb = a.W + 2 * c0;
+                    byte* yc = yb + (long)c0 * outPlane + oy0 * a.OutW;
+                    if (rows && a.SW == 1) Rows<TV, S, Sw1>(pairs, wp, a.SH, bo, a.OutW, tapOff, wb, 2 * a.Channels, taps, vb, rq, yc, outPlane);
+                    else if (rows) Rows<TV, S, Sw2>(pairs, wp, a.SH, bo, a.OutW, tapOff, wb, 2 * a.Channels, taps, vb, rq, yc, outPlane);
+                    else Positions<TV, S>(pairs, outPos, n, tapOff, wb, 2 * a.Channels, taps, vb, rq, yc, outPlane);
                 }
             }
         }
@@ -178,6 +190,36 @@ internal static unsafe class QDepthwise
             }
             Store8<TV, S>(a0, a1, a2, a3, a4, a5, a6, a7, rq, y + q, outPlane, Math.Min(8, n - q), part);
         }
+    }
+
+    /// <summary>
+    /// <see cref="Positions"/> for bo rows of outW (at least 8) outputs, stride TS.N along them: groups of eight
+    /// neighbours in a row (the last one of a row shifted back to end at its end), each tap's eight inputs at constant
+    /// offsets from one pointer.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Rows<TV, S, TS>(int* pairs, int wp, int sh, int bo, int outW, int* tapOff, sbyte* w, int wStride, int taps, TV vb, in Lanes<TV> rq, byte* y, int outPlane)
+        where TV : struct where S : IDwSimd<TV> where TS : struct, IStrideW
+    {
+        int s = TS.N * S.Lanes;
+        for (int oy = 0; oy < bo; oy++)
+            for (int ox = 0; ; ox += 8)
+            {
+                if (ox > outW - 8) ox = outW - 8;
+                int* r = pairs + (oy * sh * wp + ox * TS.N) * S.Lanes;
+                TV a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
+                for (int t = 0; t < taps; t++)
+                {
+                    int* x = r + tapOff[t];
+                    TV wv = S.LoadWidened(w + t * wStride);
+                    a0 = S.Madd(S.Load(x), wv, a0); a1 = S.Madd(S.Load(x + s), wv, a1);
+                    a2 = S.Madd(S.Load(x + 2 * s), wv, a2); a3 = S.Madd(S.Load(x + 3 * s), wv, a3);
+                    a4 = S.Madd(S.Load(x + 4 * s), wv, a4); a5 = S.Madd(S.Load(x + 5 * s), wv, a5);
+                    a6 = S.Madd(S.Load(x + 6 * s), wv, a6); a7 = S.Madd(S.Load(x + 7 * s), wv, a7);
+                }
+                Store8<TV, S>(a0, a1, a2, a3, a4, a5, a6, a7, rq, y + oy * outW + ox, outPlane, 8, null);
+                if (ox == outW - 8) break;
+            }
     }
 
     /// <summary>
