@@ -20,7 +20,7 @@ namespace ModelGen.Runtime;
 internal static unsafe class QDepthwise
 {
     const int PairInts = 6144;     // the band's paired plane (int32 pairs, a block of channels per position): 24 KiB
-    const int WideShorts = 8192;   // the band's unpaired plane (int16), a spare position included: 16 KiB
+    const int StageBytes = 8192;   // the band's plane of bytes, spare positions included: 8 KiB
     const int MaxPositions = 1024; // input positions of a band, and output positions of a band
     internal const int MaxTaps = 64; // pairs of kernel rows x columns
 
@@ -63,35 +63,37 @@ internal static unsafe class QDepthwise
         int l = S.Lanes, rowPairs = (a.KH + 1) / 2, taps = rowPairs * a.KW;
         int wp = (a.OutW - 1) * a.SW + (a.KW - 1) * a.DW + 1;    // padded row: every column some output reads
         int span = 2 * (rowPairs - 1) * a.DH;                    // pair rows below an output row's first
-        int rowsFit = Math.Min(PairInts / l, WideShorts / l - 1) / wp - a.DH; // pair rows (each with the row dH below)
+        // pair rows (each with the row dH below) that fit; a position to spare in each buffer (an odd run of 8 channels
+        // pairs one position too many) and the bytes' spare position
+        int rowsFit = Math.Min(PairInts / l - 1, StageBytes / l - 3) / wp - a.DH;
         if (taps > MaxTaps || rowsFit < span + 1) return false;
         int bo = Math.Min(a.OutH, Math.Min(MaxPositions / a.OutW, (rowsFit - span - 1) / a.SH + 1));
         if (bo < 1) return false;
         bo = (a.OutH + (a.OutH + bo - 1) / bo - 1) / ((a.OutH + bo - 1) / bo); // bands of equal height, the last one full
-        int pairRows = (bo - 1) * a.SH + span + 1, wideRows = pairRows + a.DH, n = bo * a.OutW;
-        if ((long)wideRows * a.InW > MaxPositions) return false;
+        int pairRows = (bo - 1) * a.SH + span + 1, stageRows = pairRows + a.DH, n = bo * a.OutW;
+        if ((long)stageRows * a.InW > MaxPositions) return false;
 
-        int inPlane = a.InH * a.InW, outPlane = a.OutH * a.OutW, spare = wideRows * wp * l;
+        int inPlane = a.InH * a.InW, outPlane = a.OutH * a.OutW, spare = stageRows * wp * l;
         int* inPos = stackalloc int[MaxPositions];
         int* outPos = stackalloc int[MaxPositions + 7];
         int* tapOff = stackalloc int[MaxTaps];
-        // 64-byte aligned: every vector load of the planes within one cache line
-        byte* buf = stackalloc byte[PairInts * 4 + WideShorts * 2 + 64];
+        // 64-byte aligned: every vector load of the pairs within one cache line
+        byte* buf = stackalloc byte[PairInts * 4 + StageBytes + 64];
         int* pairs = (int*)(((nint)buf + 63) & ~(nint)63);
-        short* wide = (short*)(pairs + PairInts);
-        // input rows of at least 8 that fit their padded row: staged eight columns at a time into consecutive places;
-        // otherwise one list of padded places for the band's rows (every band has as many), columns no output reads
-        // going to the spare position
+        byte* stage = (byte*)(pairs + PairInts);
+        // input rows of at least 8 that fit their padded row: staged 16 (or 8) columns at a time into consecutive
+        // places; otherwise one list of padded places for the band's rows (every band has as many), columns no output
+        // reads going to the spare position
         bool byRows = a.InW >= 8 && a.PL + a.InW <= wp;
         if (!byRows)
-            for (int r = 0; r < wideRows; r++)
+            for (int r = 0; r < stageRows; r++)
                 for (int ix = 0; ix < a.InW; ix++)
                 {
                     int px = ix + a.PL;
                     inPos[r * a.InW + ix] = px < wp ? (r * wp + px) * l : spare;
                 }
         // the taps read pair rows oy * sh + 2 * p * dh: with sh = 2, the even ones only
-        bool zipAll = a.SH != 2;
+        bool pairAll = a.SH != 2;
         // rows of at least 8 outputs, stride 1 or 2 along them: eight neighbours at a time, addressed from one pointer
         bool rows = a.OutW >= 8 && a.SW <= 2;
         for (int oy = 0; oy < bo; oy++)
@@ -100,55 +102,63 @@ internal static unsafe class QDepthwise
         for (int q = n; q < n + 7; q++) outPos[q] = outPos[n - 1];
         for (int p = 0, t = 0; p < rowPairs; p++)
             for (int j = 0; j < a.KW; j++) tapOff[t++] = (2 * p * a.DH * wp + j * a.DW) * l;
-        // the padding columns are never written: cleared once
-        new Span<short>(wide, spare + l).Clear();
-        var zero = Vector128.Create((short)a.XZero);
+        // padding is the zero point (0 once subtracted); the padding columns are never written: filled once
+        byte pad = (byte)a.XZero;
+        new Span<byte>(stage, spare + 2 * l).Fill(pad);
+        var zero = Vector256.Create((short)a.XZero);
         for (int nb = 0; nb < a.Batch; nb++)
         {
             byte* xb = a.X + (long)nb * a.Channels * inPlane, yb = a.Y + (long)nb * a.Channels * outPlane;
             for (int b0 = 0; b0 < a.OutH; b0 += bo)
             {
                 int oy0 = Math.Min(b0, a.OutH - bo), top = oy0 * a.SH - a.PT;
-                int iy0 = Math.Max(0, top), iy1 = Math.Max(iy0, Math.Min(a.InH, top + wideRows));
-                // padded rows outside the input: zero (an earlier band may have staged input there)
-                new Span<short>(wide, (iy0 - top) * wp * l).Clear();
-                new Span<short>(wide + (iy1 - top) * wp * l, (wideRows - (iy1 - top)) * wp * l).Clear();
+                int iy0 = Math.Max(0, top), iy1 = Math.Max(iy0, Math.Min(a.InH, top + stageRows));
+                // padded rows outside the input (an earlier band may have staged input there)
+                new Span<byte>(stage, (iy0 - top) * wp * l).Fill(pad);
+                new Span<byte>(stage + (iy1 - top) * wp * l, (stageRows - (iy1 - top)) * wp * l).Fill(pad);
                 int pin = (iy1 - iy0) * a.InW;
                 int* pos = inPos + (iy0 - top) * a.InW;
                 for (int c0 = 0; c0 < a.Channels; c0 += l)
                 {
                     if (c0 > a.Channels - l) c0 = a.Channels - l;
+                    // the block's bytes, eight channels at a time (8 x 16 byte transposes), into the lanes of each position
                     for (int h = 0; h < l; h += 8)
                     {
                         byte* xc = xb + (long)(c0 + h) * inPlane + iy0 * a.InW;
                         if (byRows)
+                        {
+                            int k = a.InW >= 16 ? 16 : 8;
                             for (int iy = iy0; iy < iy1; iy++)
                             {
-                                byte* xr = xc + (iy - iy0) * a.InW;
-                                short* d = wide + ((iy - top) * wp + a.PL) * l + h;
-                                for (int ix = 0; ; ix += 8)
+                                byte* xr = xc + (iy - iy0) * a.InW, d = stage + ((iy - top) * wp + a.PL) * l + h;
+                                for (int ix = 0; ; ix += k)
                                 {
-                                    if (ix > a.InW - 8) ix = a.InW - 8;
-                                    Transpose(xr + ix, inPlane, a.Signed, zero, d + ix * l, l);
-                                    if (ix == a.InW - 8) break;
+                                    if (ix > a.InW - k) ix = a.InW - k;
+                                    Transpose(xr + ix, inPlane, k, d + ix * l, l, null);
+                                    if (ix == a.InW - k) break;
                                 }
                             }
+                        }
                         else if (pin >= 8)
-                            for (int p = 0; ; p += 8)
+                        {
+                            int k = pin >= 16 ? 16 : 8;
+                            for (int p = 0; ; p += k)
                             {
-                                if (p > pin - 8) p = pin - 8;
-                                TransposeTo(xc + p, inPlane, a.Signed, zero, wide + h, pos + p);
-                                if (p == pin - 8) break;
+                                if (p > pin - k) p = pin - k;
+                                Transpose(xc + p, inPlane, k, stage + h, 0, pos + p);
+                                if (p == pin - k) break;
                             }
+                        }
                         else
                             for (int p = 0; p < pin; p++)
-                                for (int c = 0; c < 8; c++) wide[pos[p] + h + c] = (short)(Value(xc[c * inPlane + p], a.Signed) - a.XZero);
+                                for (int c = 0; c < 8; c++) stage[pos[p] + h + c] = xc[c * inPlane + p];
                     }
-                    // each row paired with the row dilH below, lane by lane: one run over the band, or (stride 2 along H)
-                    // only the rows the taps read, every other one
-                    if (zipAll) Zip(pairs, wide, wide + a.DH * wp * l, pairRows * wp * l);
+                    // each row paired with the row dilH below, lane by lane, widened less the zero point: one run over
+                    // the band, or (stride 2 along H) only the rows the taps read, every other one
+                    if (pairAll) Pair(pairs, stage, stage + a.DH * wp * l, pairRows * wp, l, a.Signed, zero);
                     else
-                        for (int r = 0; r < pairRows; r += a.SH) Zip(pairs + r * wp * l, wide + r * wp * l, wide + (r + a.DH) * wp * l, wp * l);
+                        for (int r = 0; r < pairRows; r += a.SH)
+                            Pair(pairs + r * wp * l, stage + r * wp * l, stage + (r + a.DH) * wp * l, wp, l, a.Signed, zero);
                     var rq = S.Prepare(a.Mult + c0, a.Shift + c0, a.YZero, a.Lo, a.Hi);
                     TV vb = S.Load(a.Bias + c0);
                     sbyte* wb = a.W + 2 * c0;
@@ -262,57 +272,60 @@ internal static unsafe class QDepthwise
     }
 
     /// <summary>
-    /// Eight channels (lds apart) x eight input positions, widened to int16 less the zero point, transposed so that
-    /// position i's eight channels go to dst + i * ld.
+    /// Eight channels (lds apart) x k (16 or 8) input positions of bytes transposed (8 x 16 byte transpose, three
+    /// rounds of unpacks): position i's eight channels go to dst + i * ld, or dst + pos[i] where pos is given.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Transpose(byte* src, nint lds, bool signed, Vector128<short> zero, short* dst, nint ld)
+    static void Transpose(byte* src, nint lds, int k, byte* dst, nint ld, int* pos)
     {
-        Transpose(src, lds, signed, zero, out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7);
-        v0.Store(dst); v1.Store(dst + ld); v2.Store(dst + 2 * ld); v3.Store(dst + 3 * ld);
-        v4.Store(dst + 4 * ld); v5.Store(dst + 5 * ld); v6.Store(dst + 6 * ld); v7.Store(dst + 7 * ld);
+        Vector128<byte> r0 = Row(src, k), r1 = Row(src + lds, k), r2 = Row(src + 2 * lds, k), r3 = Row(src + 3 * lds, k);
+        Vector128<byte> r4 = Row(src + 4 * lds, k), r5 = Row(src + 5 * lds, k), r6 = Row(src + 6 * lds, k), r7 = Row(src + 7 * lds, k);
+        // channel pairs, then quads, then all eight per position
+        Vector128<short> a0 = Sse2.UnpackLow(r0, r1).AsInt16(), a1 = Sse2.UnpackHigh(r0, r1).AsInt16(), a2 = Sse2.UnpackLow(r2, r3).AsInt16(), a3 = Sse2.UnpackHigh(r2, r3).AsInt16();
+        Vector128<short> a4 = Sse2.UnpackLow(r4, r5).AsInt16(), a5 = Sse2.UnpackHigh(r4, r5).AsInt16(), a6 = Sse2.UnpackLow(r6, r7).AsInt16(), a7 = Sse2.UnpackHigh(r6, r7).AsInt16();
+        Vector128<int> b0 = Sse2.UnpackLow(a0, a2).AsInt32(), b1 = Sse2.UnpackHigh(a0, a2).AsInt32(), b4 = Sse2.UnpackLow(a4, a6).AsInt32(), b5 = Sse2.UnpackHigh(a4, a6).AsInt32();
+        Store2(Sse2.UnpackLow(b0, b4).AsUInt64(), dst, ld, pos, 0);
+        Store2(Sse2.UnpackHigh(b0, b4).AsUInt64(), dst, ld, pos, 2);
+        Store2(Sse2.UnpackLow(b1, b5).AsUInt64(), dst, ld, pos, 4);
+        Store2(Sse2.UnpackHigh(b1, b5).AsUInt64(), dst, ld, pos, 6);
+        if (k == 8) return;
+        Vector128<int> b2 = Sse2.UnpackLow(a1, a3).AsInt32(), b3 = Sse2.UnpackHigh(a1, a3).AsInt32(), b6 = Sse2.UnpackLow(a5, a7).AsInt32(), b7 = Sse2.UnpackHigh(a5, a7).AsInt32();
+        Store2(Sse2.UnpackLow(b2, b6).AsUInt64(), dst, ld, pos, 8);
+        Store2(Sse2.UnpackHigh(b2, b6).AsUInt64(), dst, ld, pos, 10);
+        Store2(Sse2.UnpackLow(b3, b7).AsUInt64(), dst, ld, pos, 12);
+        Store2(Sse2.UnpackHigh(b3, b7).AsUInt64(), dst, ld, pos, 14);
     }
 
-    /// <summary><see cref="Transpose(byte*, nint, bool, Vector128{short}, short*, nint)"/> to the places dst + pos[i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void TransposeTo(byte* src, nint lds, bool signed, Vector128<short> zero, short* dst, int* pos)
+    static Vector128<byte> Row(byte* p, int k) => k == 16 ? Vector128.Load(p) : Vector128.CreateScalarUnsafe(*(ulong*)p).AsByte();
+
+    /// <summary>Positions i and i + 1 (eight channel bytes each, in v) to their places.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store2(Vector128<ulong> v, byte* dst, nint ld, int* pos, int i)
     {
-        Transpose(src, lds, signed, zero, out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7);
-        v0.Store(dst + pos[0]); v1.Store(dst + pos[1]); v2.Store(dst + pos[2]); v3.Store(dst + pos[3]);
-        v4.Store(dst + pos[4]); v5.Store(dst + pos[5]); v6.Store(dst + pos[6]); v7.Store(dst + pos[7]);
+        if (pos == null && ld == 8) { v.Store((ulong*)(dst + i * 8)); return; } // eight lanes: neighbours are adjacent
+        byte* d0 = pos == null ? dst + i * ld : dst + pos[i], d1 = pos == null ? d0 + ld : dst + pos[i + 1];
+        *(ulong*)d0 = v.ToScalar(); *(ulong*)d1 = v.GetElement(1);
     }
 
+    /// <summary>
+    /// dst[k] = (lo[k] - zero, hi[k] - zero) as int16 pairs, lane by lane, for n positions of l (8 or 16) channel bytes;
+    /// eight channels take two positions a step (an odd n pairs one more).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Transpose(byte* src, nint lds, bool signed, Vector128<short> zero, out Vector128<short> v0, out Vector128<short> v1, out Vector128<short> v2,
-        out Vector128<short> v3, out Vector128<short> v4, out Vector128<short> v5, out Vector128<short> v6, out Vector128<short> v7)
+    static void Pair(int* dst, byte* lo, byte* hi, int n, int l, bool signed, Vector256<short> zero)
     {
-        Vector128<short> r0 = Row(src, signed, zero), r1 = Row(src + lds, signed, zero), r2 = Row(src + 2 * lds, signed, zero), r3 = Row(src + 3 * lds, signed, zero);
-        Vector128<short> r4 = Row(src + 4 * lds, signed, zero), r5 = Row(src + 5 * lds, signed, zero), r6 = Row(src + 6 * lds, signed, zero), r7 = Row(src + 7 * lds, signed, zero);
-        Vector128<int> t0 = Sse2.UnpackLow(r0, r1).AsInt32(), t1 = Sse2.UnpackHigh(r0, r1).AsInt32(), t2 = Sse2.UnpackLow(r2, r3).AsInt32(), t3 = Sse2.UnpackHigh(r2, r3).AsInt32();
-        Vector128<int> t4 = Sse2.UnpackLow(r4, r5).AsInt32(), t5 = Sse2.UnpackHigh(r4, r5).AsInt32(), t6 = Sse2.UnpackLow(r6, r7).AsInt32(), t7 = Sse2.UnpackHigh(r6, r7).AsInt32();
-        Vector128<long> u0 = Sse2.UnpackLow(t0, t2).AsInt64(), u1 = Sse2.UnpackHigh(t0, t2).AsInt64(), u2 = Sse2.UnpackLow(t1, t3).AsInt64(), u3 = Sse2.UnpackHigh(t1, t3).AsInt64();
-        Vector128<long> u4 = Sse2.UnpackLow(t4, t6).AsInt64(), u5 = Sse2.UnpackHigh(t4, t6).AsInt64(), u6 = Sse2.UnpackLow(t5, t7).AsInt64(), u7 = Sse2.UnpackHigh(t5, t7).AsInt64();
-        v0 = Sse2.UnpackLow(u0, u4).AsInt16(); v1 = Sse2.UnpackHigh(u0, u4).AsInt16(); v2 = Sse2.UnpackLow(u1, u5).AsInt16(); v3 = Sse2.UnpackHigh(u1, u5).AsInt16();
-        v4 = Sse2.UnpackLow(u2, u6).AsInt16(); v5 = Sse2.UnpackHigh(u2, u6).AsInt16(); v6 = Sse2.UnpackLow(u3, u7).AsInt16(); v7 = Sse2.UnpackHigh(u3, u7).AsInt16();
-    }
-
-    /// <summary>Eight bytes widened to int16 less the zero point (vpmovsxbw / vpmovzxbw from memory).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<short> Row(byte* p, bool signed, Vector128<short> zero)
-        => (signed ? Sse41.ConvertToVector128Int16((sbyte*)p) : Sse41.ConvertToVector128Int16(p)) - zero;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Value(byte v, bool signed) => signed ? (sbyte)v : v;
-
-    /// <summary>dst[k] = (a[k], b[k]) as int16 pairs for n (a multiple of 8) elements.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Zip(int* dst, short* a, short* b, int n)
-    {
-        for (int k = 0; k < n; k += 8)
+        for (int k = 0; k < n * l; k += 16)
         {
-            Vector128<short> va = Vector128.Load(a + k), vb = Vector128.Load(b + k);
-            Sse2.UnpackLow(va, vb).Store((short*)(dst + k)); Sse2.UnpackHigh(va, vb).Store((short*)(dst + k + 4));
+            Vector128<byte> a = Vector128.Load(lo + k), b = Vector128.Load(hi + k);
+            Widen(Sse2.UnpackLow(a, b), signed, zero).Store((short*)(dst + k));
+            Widen(Sse2.UnpackHigh(a, b), signed, zero).Store((short*)(dst + k + 8));
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<short> Widen(Vector128<byte> v, bool signed, Vector256<short> zero)
+        => (signed ? Avx2.ConvertToVector256Int16(v.AsSByte()) : Avx2.ConvertToVector256Int16(v)) - zero;
 }
 
 /// <summary>Per-lane requantization constants (one channel per lane): TFLite's fixed point with each lane's shift.</summary>
