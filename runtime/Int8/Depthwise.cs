@@ -102,6 +102,9 @@ internal static unsafe class QDepthwise
         for (int q = n; q < n + 7; q++) outPos[q] = outPos[n - 1];
         for (int p = 0, t = 0; p < rowPairs; p++)
             for (int j = 0; j < a.KW; j++) tapOff[t++] = (2 * p * a.DH * wp + j * a.DW) * l;
+        // |sum of taps| <= kH * kW * 255 * 128 < 2^23 (at most 128 taps): biases below 2^29 keep every accumulator below 2^30
+        bool small = true;
+        for (int c = 0; c < a.Channels; c++) small &= a.Bias[c] > -(1 << 29) && a.Bias[c] < 1 << 29;
         // padding is the zero point (0 once subtracted); the padding columns are never written: filled once
         byte pad = (byte)a.XZero;
         new Span<byte>(stage, spare + 2 * l).Fill(pad);
@@ -159,7 +162,7 @@ internal static unsafe class QDepthwise
                     else
                         for (int r = 0; r < pairRows; r += a.SH)
                             Pair(pairs + r * wp * l, stage + r * wp * l, stage + (r + a.DH) * wp * l, wp, l, a.Signed, zero);
-                    var rq = S.Prepare(a.Mult + c0, a.Shift + c0, a.YZero, a.Lo, a.Hi);
+                    var rq = S.Prepare(a.Mult + c0, a.Shift + c0, a.YZero, a.Lo, a.Hi, small);
                     TV vb = S.Load(a.Bias + c0);
                     sbyte* wb = a.W + 2 * c0;
                     byte* yc = yb + (long)c0 * outPlane + oy0 * a.OutW;
@@ -331,12 +334,18 @@ internal static unsafe class QDepthwise
 /// <summary>Per-lane requantization constants (one channel per lane): TFLite's fixed point with each lane's shift.</summary>
 internal readonly struct Lanes<TV> where TV : struct
 {
-    public readonly TV Mult, MultOdd, Left, Right, Mask, Half, Zero, Lo, Hi;
+    public readonly TV Mult, MultOdd, Left, Right, Mask, Half, Nudge, Neg, Zero, Lo, Hi;
+    /// <summary>
+    /// No lane shifts left and every accumulator is below 2^30 in magnitude: the rounding division is then
+    /// (h + 2^(right - 1) - (h &lt; 0)) >> right (right > 0; h itself for 0), which cannot overflow.
+    /// </summary>
+    public readonly bool Short;
 
     /// <summary>multOdd: the odd lanes' multipliers in the even lanes (the operand of the odd lanes' vpmuldq).</summary>
-    public Lanes(TV mult, TV multOdd, TV left, TV right, TV mask, TV half, TV zero, TV lo, TV hi)
+    public Lanes(TV mult, TV multOdd, TV left, TV right, TV mask, TV half, TV nudge, TV neg, TV zero, TV lo, TV hi, bool isShort)
     {
-        Mult = mult; MultOdd = multOdd; Left = left; Right = right; Mask = mask; Half = half; Zero = zero; Lo = lo; Hi = hi;
+        Mult = mult; MultOdd = multOdd; Left = left; Right = right; Mask = mask; Half = half; Nudge = nudge; Neg = neg; Zero = zero; Lo = lo; Hi = hi;
+        Short = isShort;
     }
 }
 
@@ -349,8 +358,8 @@ internal unsafe interface IDwSimd<TV> where TV : struct
     static abstract TV LoadWidened(sbyte* p);
     /// <summary>acc + a0*b0 + a1*b1 per lane (vpmaddwd).</summary>
     static abstract TV Madd(TV pairs, TV w, TV acc);
-    /// <summary>The lanes' constants from Lanes channels' multipliers and shifts.</summary>
-    static abstract Lanes<TV> Prepare(int* mult, int* shift, int yZero, int lo, int hi);
+    /// <summary>The lanes' constants from Lanes channels' multipliers and shifts; small: every accumulator below 2^30 in magnitude.</summary>
+    static abstract Lanes<TV> Prepare(int* mult, int* shift, int yZero, int lo, int hi, bool small);
     /// <summary>Requantize.Clamped lane by lane, narrowed to the low Lanes bytes.</summary>
     static abstract Vector128<byte> Bytes(TV acc, in Lanes<TV> p);
 }
@@ -364,23 +373,34 @@ internal unsafe struct D256 : IDwSimd<Vector256<int>>
     public static Vector256<int> Madd(Vector256<int> a, Vector256<int> b, Vector256<int> acc) => acc + Avx2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Lanes<Vector256<int>> Prepare(int* mult, int* shift, int yZero, int lo, int hi)
+    public static Lanes<Vector256<int>> Prepare(int* mult, int* shift, int yZero, int lo, int hi, bool small)
     {
         var s = Vector256.Load(shift);
+        var left = Vector256.Max(s, Vector256<int>.Zero);
         var right = Vector256.Max(-s, Vector256<int>.Zero);
         var mask = Avx2.ShiftLeftLogicalVariable(Vector256<int>.One, right.AsUInt32()) - Vector256<int>.One;
         var m = Vector256.Load(mult);
-        return new(m, Vector256.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), Vector256.Max(s, Vector256<int>.Zero), right, mask, Vector256.ShiftRightArithmetic(mask, 1),
-            Vector256.Create(yZero), Vector256.Create(lo), Vector256.Create(hi));
+        return new(m, Vector256.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), left, right, mask, Vector256.ShiftRightArithmetic(mask, 1),
+            Vector256.ShiftRightLogical(mask + Vector256<int>.One, 1), ~Vector256.Equals(right, Vector256<int>.Zero),
+            Vector256.Create(yZero), Vector256.Create(lo), Vector256.Create(hi), small && left == Vector256<int>.Zero);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> Bytes(Vector256<int> acc, in Lanes<Vector256<int>> p)
     {
-        var h = HighMul(Avx2.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult, p.MultOdd);
-        var threshold = p.Half - Vector256.ShiftRightArithmetic(h, 31);
-        var r = Avx2.ShiftRightArithmeticVariable(h, p.Right.AsUInt32()) - Vector256.GreaterThan(h & p.Mask, threshold) + p.Zero;
-        r = Vector256.Min(Vector256.Max(r, p.Lo), p.Hi);
+        Vector256<int> r;
+        if (p.Short)
+        {
+            var h = HighMul(acc, p.Mult, p.MultOdd);
+            r = Avx2.ShiftRightArithmeticVariable(h + p.Nudge + (Vector256.ShiftRightArithmetic(h, 31) & p.Neg), p.Right.AsUInt32());
+        }
+        else
+        {
+            var h = HighMul(Avx2.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult, p.MultOdd);
+            var threshold = p.Half - Vector256.ShiftRightArithmetic(h, 31);
+            r = Avx2.ShiftRightArithmeticVariable(h, p.Right.AsUInt32()) - Vector256.GreaterThan(h & p.Mask, threshold);
+        }
+        r = Vector256.Min(Vector256.Max(r + p.Zero, p.Lo), p.Hi);
         if (Avx512F.VL.IsSupported) return Avx512F.VL.ConvertToVector128Byte(r); // vpmovdb: the clamped values fit a byte
         var s = Vector256.Narrow(r, r);
         return Vector256.Narrow(s, s).GetLower().AsByte();
@@ -409,23 +429,34 @@ internal unsafe struct D512 : IDwSimd<Vector512<int>>
     public static Vector512<int> Madd(Vector512<int> a, Vector512<int> b, Vector512<int> acc) => acc + Avx512BW.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Lanes<Vector512<int>> Prepare(int* mult, int* shift, int yZero, int lo, int hi)
+    public static Lanes<Vector512<int>> Prepare(int* mult, int* shift, int yZero, int lo, int hi, bool small)
     {
         var s = Vector512.Load(shift);
+        var left = Vector512.Max(s, Vector512<int>.Zero);
         var right = Vector512.Max(-s, Vector512<int>.Zero);
         var mask = Avx512F.ShiftLeftLogicalVariable(Vector512<int>.One, right.AsUInt32()) - Vector512<int>.One;
         var m = Vector512.Load(mult);
-        return new(m, Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), Vector512.Max(s, Vector512<int>.Zero), right, mask, Vector512.ShiftRightArithmetic(mask, 1),
-            Vector512.Create(yZero), Vector512.Create(lo), Vector512.Create(hi));
+        return new(m, Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), left, right, mask, Vector512.ShiftRightArithmetic(mask, 1),
+            Vector512.ShiftRightLogical(mask + Vector512<int>.One, 1), ~Vector512.Equals(right, Vector512<int>.Zero),
+            Vector512.Create(yZero), Vector512.Create(lo), Vector512.Create(hi), small && left == Vector512<int>.Zero);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> Bytes(Vector512<int> acc, in Lanes<Vector512<int>> p)
     {
-        var h = HighMul(Avx512F.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult, p.MultOdd);
-        var threshold = p.Half - Vector512.ShiftRightArithmetic(h, 31);
-        var r = Avx512F.ShiftRightArithmeticVariable(h, p.Right.AsUInt32()) - Vector512.GreaterThan(h & p.Mask, threshold) + p.Zero;
-        return Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r, p.Lo), p.Hi));
+        Vector512<int> r;
+        if (p.Short)
+        {
+            var h = HighMul(acc, p.Mult, p.MultOdd);
+            r = Avx512F.ShiftRightArithmeticVariable(h + p.Nudge + (Vector512.ShiftRightArithmetic(h, 31) & p.Neg), p.Right.AsUInt32());
+        }
+        else
+        {
+            var h = HighMul(Avx512F.ShiftLeftLogicalVariable(acc, p.Left.AsUInt32()), p.Mult, p.MultOdd);
+            var threshold = p.Half - Vector512.ShiftRightArithmetic(h, 31);
+            r = Avx512F.ShiftRightArithmeticVariable(h, p.Right.AsUInt32()) - Vector512.GreaterThan(h & p.Mask, threshold);
+        }
+        return Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r + p.Zero, p.Lo), p.Hi));
     }
 
     /// <summary><see cref="D256"/>'s HighMul, sixteen lanes.</summary>
