@@ -147,10 +147,10 @@ public static unsafe class QConv
         var g = new Planes(outH, outW, 2 * rowPairs, kW, strideH, strideW, dilH, dilW, rowPairs: true);
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            // channels in the lanes (QDepthwise) wherever they fill the vector: 2-8x faster than a channel at a time on
-            // MobileNet's and DS-CNN's shapes (experiment qdw, Zen 4: 64x25x5 6.8 vs 13.0 us, 128x6x6 s2 2.3 vs 18.3,
-            // 32x24x24 13.1 vs 14.1); fewer than 16 channels under 512-bit vectors on a large plane, where a channel at a
-            // time has twice the lanes, stays here (8x48x48: 13.9 vs 12.1 us)
+            // channels in the lanes (QDepthwise) wherever they fill the vector: 1.3-9x faster than a channel at a time on
+            // MobileNet's and DS-CNN's shapes (experiment qdw, Zen 4: 64x25x5 6.2 vs 13.0 us, 128x6x6 s2 1.9 vs 18.4,
+            // 32x24x24 11.0 vs 14.1); fewer than 16 channels under 512-bit vectors on a large plane, where a channel at a
+            // time has twice the lanes, stays here (8x48x48: 12.6 us either way; 12.7 vs 14.2 at 256 bits)
             bool perChannel = channels < 16 && SimdLevel.Bits >= 512 && plane >= 1024;
             if (!perChannel && QDepthwise.TryRun(px, pw, pb, pm, psh, py, batch, channels, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft,
                 dilH, dilW, xSigned, xZero, yZero, qmin, qmax)) return;

@@ -8,10 +8,10 @@ namespace ModelGen.Runtime;
 /// <summary>
 /// int8 depthwise convolution with a block of channels in the lanes (8 per 256-bit vector, 16 per 512-bit one; AVX2
 /// at least), bit-exact with <see cref="QConv.Depthwise2D"/>'s other path and ModelGen.Compiler.Quant.FixedPoint. Per
-/// band of output rows and block of channels: the input rows are widened to int16 (zero point subtracted, padding 0)
-/// and transposed (8 x 8 int16 register transposes) into a padded plane with the channels in the lanes; one run of
-/// zips then pairs each row with the row dilH below (the pairs vpmaddwd multiplies by a pair of kernel rows); every
-/// output position is the taps' vpmaddwd of whole vectors, eight positions at a time, requantized per lane (a vector of
+/// band of output rows and block of channels: the input bytes are transposed (8 x 16 byte transposes) into a padded
+/// plane with the channels in the lanes (padding: the zero point); one run of unpacks then pairs each row with the row
+/// dilH below, widened to int16 less the zero point (the pairs vpmaddwd multiplies by a pair of kernel rows); every
+/// output position is the taps' vpmaddwd of whole vectors, eight positions at a time, requantized per lane (vectors of
 /// multipliers and variable shifts) and transposed as bytes into the output planes. The last block of channels, band
 /// of rows and group of positions are shifted back to overlap the one before (same values computed twice), so channel
 /// counts that are not a multiple of the lanes take the same code. Per-channel overhead no longer scales with the
@@ -24,7 +24,7 @@ internal static unsafe class QDepthwise
     const int MaxPositions = 1024; // input positions of a band, and output positions of a band
     internal const int MaxTaps = 64; // pairs of kernel rows x columns
 
-    /// <summary>The benchmarks' A/B switch (`experiment qdw`): true sends every call to the per-channel kernel.</summary>
+    /// <summary>The benchmarks' A/B switch (`experiment qdw`, int8models' MODELGEN_QDW_OFF): true leaves every call to the per-channel kernel.</summary>
     internal static bool Off;
 
     /// <summary>
@@ -106,7 +106,7 @@ internal static unsafe class QDepthwise
         // |sum of taps| <= kH * kW * 255 * 128 < 2^23 (at most 128 taps): biases below 2^29 keep every accumulator below 2^30
         bool small = true;
         for (int c = 0; c < a.Channels; c++) small &= a.Bias[c] > -(1 << 29) && a.Bias[c] < 1 << 29;
-        // padding is the zero point (0 once subtracted); the padding columns are never written: filled once
+        // padding is the zero point (0 once subtracted); the padding columns are never written: filled once per call
         byte pad = (byte)a.XZero;
         new Span<byte>(stage, spare + 2 * l).Fill(pad);
         var zero = Vector256.Create((short)a.XZero);
