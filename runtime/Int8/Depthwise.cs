@@ -78,6 +78,7 @@ internal static unsafe class QDepthwise
         int* inPos = stackalloc int[MaxPositions];
         int* outPos = stackalloc int[MaxPositions + 7];
         int* tapOff = stackalloc int[MaxTaps];
+        int* wt = stackalloc int[MaxTaps * 16];
         // 64-byte aligned: every vector load of the pairs within one cache line
         byte* buf = stackalloc byte[PairInts * 4 + StageBytes + 64];
         int* pairs = (int*)(((nint)buf + 63) & ~(nint)63);
@@ -165,11 +166,12 @@ internal static unsafe class QDepthwise
                             Pair(pairs + r * wp * l, stage + r * wp * l, stage + (r + a.DH) * wp * l, wp, l, a.Signed, zero);
                     var rq = S.Prepare(a.Mult + c0, a.Shift + c0, a.YZero, a.Lo, a.Hi, small);
                     TV vb = S.Load(a.Bias + c0);
-                    sbyte* wb = a.W + 2 * c0;
+                    // the block's weights widened once (the kernels' loops then step one pointer through them)
+                    for (int t = 0; t < taps; t++) Unsafe.Write(wt + t * l, S.LoadWidened(a.W + ((long)t * a.Channels + c0) * 2));
                     byte* yc = yb + (long)c0 * outPlane + oy0 * a.OutW;
-                    if (rows && a.SW == 1) Rows<TV, S, Sw1>(pairs, wp, a.SH, bo, a.OutW, tapOff, wb, 2 * a.Channels, taps, vb, rq, yc, outPlane);
-                    else if (rows) Rows<TV, S, Sw2>(pairs, wp, a.SH, bo, a.OutW, tapOff, wb, 2 * a.Channels, taps, vb, rq, yc, outPlane);
-                    else Positions<TV, S>(pairs, outPos, n, tapOff, wb, 2 * a.Channels, taps, vb, rq, yc, outPlane);
+                    if (rows && a.SW == 1) Rows<TV, S, Sw1>(pairs, wp, a.SH, bo, a.OutW, tapOff, wt, taps, vb, rq, yc, outPlane);
+                    else if (rows) Rows<TV, S, Sw2>(pairs, wp, a.SH, bo, a.OutW, tapOff, wt, taps, vb, rq, yc, outPlane);
+                    else Positions<TV, S>(pairs, outPos, n, tapOff, wt, taps, vb, rq, yc, outPlane);
                 }
             }
         }
@@ -178,11 +180,11 @@ internal static unsafe class QDepthwise
 
     /// <summary>
     /// n output positions of one block of channels: bias + sum over taps of w[t] . pairs[outPos[q] + tapOff[t]]
-    /// (vpmaddwd; the block's weights of tap t: the int8 pairs at w + t * wStride, widened), eight positions at a time,
+    /// (vpmaddwd; wt: the block's weights, a vector per tap), eight positions at a time,
     /// then requantized and stored (<see cref="Store8"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Positions<TV, S>(int* pairs, int* outPos, int n, int* tapOff, sbyte* w, int wStride, int taps, TV vb, in Lanes<TV> rq, byte* y, int outPlane)
+    static void Positions<TV, S>(int* pairs, int* outPos, int n, int* tapOff, int* wt, int taps, TV vb, in Lanes<TV> rq, byte* y, int outPlane)
         where TV : struct where S : IDwSimd<TV>
     {
         ulong* part = stackalloc ulong[8];
@@ -193,10 +195,11 @@ internal static unsafe class QDepthwise
             int* s0 = pairs + outPos[q], s1 = pairs + outPos[q + 1], s2 = pairs + outPos[q + 2], s3 = pairs + outPos[q + 3];
             int* s4 = pairs + outPos[q + 4], s5 = pairs + outPos[q + 5], s6 = pairs + outPos[q + 6], s7 = pairs + outPos[q + 7];
             TV a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
-            for (int t = 0; t < taps; t++)
+            int* w = wt;
+            for (int* to = tapOff, end = tapOff + taps; to < end; to++, w += S.Lanes)
             {
-                nint o = tapOff[t];
-                TV wv = S.LoadWidened(w + t * wStride);
+                nint o = *to;
+                TV wv = S.Load(w);
                 a0 = S.Madd(S.Load(s0 + o), wv, a0); a1 = S.Madd(S.Load(s1 + o), wv, a1);
                 a2 = S.Madd(S.Load(s2 + o), wv, a2); a3 = S.Madd(S.Load(s3 + o), wv, a3);
                 a4 = S.Madd(S.Load(s4 + o), wv, a4); a5 = S.Madd(S.Load(s5 + o), wv, a5);
@@ -212,7 +215,7 @@ internal static unsafe class QDepthwise
     /// offsets from one pointer.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Rows<TV, S, TS>(int* pairs, int wp, int sh, int bo, int outW, int* tapOff, sbyte* w, int wStride, int taps, TV vb, in Lanes<TV> rq, byte* y, int outPlane)
+    static void Rows<TV, S, TS>(int* pairs, int wp, int sh, int bo, int outW, int* tapOff, int* wt, int taps, TV vb, in Lanes<TV> rq, byte* y, int outPlane)
         where TV : struct where S : IDwSimd<TV> where TS : struct, IStrideW
     {
         int s = TS.N * S.Lanes;
@@ -222,10 +225,11 @@ internal static unsafe class QDepthwise
                 if (ox > outW - 8) ox = outW - 8;
                 int* r = pairs + (oy * sh * wp + ox * TS.N) * S.Lanes;
                 TV a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
-                for (int t = 0; t < taps; t++)
+                int* w = wt;
+                for (int* to = tapOff, end = tapOff + taps; to < end; to++, w += S.Lanes)
                 {
-                    int* x = r + tapOff[t];
-                    TV wv = S.LoadWidened(w + t * wStride);
+                    int* x = r + *to;
+                    TV wv = S.Load(w);
                     a0 = S.Madd(S.Load(x), wv, a0); a1 = S.Madd(S.Load(x + s), wv, a1);
                     a2 = S.Madd(S.Load(x + 2 * s), wv, a2); a3 = S.Madd(S.Load(x + 3 * s), wv, a3);
                     a4 = S.Madd(S.Load(x + 4 * s), wv, a4); a5 = S.Madd(S.Load(x + 5 * s), wv, a5);
