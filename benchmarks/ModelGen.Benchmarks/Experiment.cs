@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.Intrinsics;
 using ModelGen.Runtime;
 
 namespace ModelGen.Benchmarks;
@@ -90,7 +91,8 @@ internal static class Experiment
     /// <summary>`experiment qdw`: int8 depthwise 3x3 (QConv.Depthwise2D) vs float (Conv.Conv2D) on small planes.</summary>
     public static void QDepthwise()
     {
-        foreach (var (c, h, w, s) in new[] { (64, 25, 5, 1), (128, 6, 6, 1), (32, 24, 24, 1), (16, 48, 48, 2) })
+        foreach (var (c, h, w, s) in new[] { (64, 25, 5, 1), (8, 48, 48, 1), (16, 48, 48, 2), (32, 24, 24, 1), (32, 24, 24, 2), (64, 12, 12, 1), (64, 12, 12, 2),
+            (128, 6, 6, 1), (128, 6, 6, 2), (256, 3, 3, 1) })
         {
             int oh = (h + 2 - 3) / s + 1, ow = (w + 2 - 3) / s + 1;
             var rng = new Random(1);
@@ -102,9 +104,19 @@ internal static class Experiment
             var xf = Data.Random(rng, c * h * w); var wf = Data.Random(rng, c * 9); var bf = Data.Random(rng, c); var yf = new float[c * oh * ow];
             Action q = () => QConv.Depthwise2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, w, 3, 3, oh, ow, s, s, 1, 1, 1, 1, true, 3, -128, -128, 127);
             Action f = () => Conv.Conv2D(xf, wf, bf, yf, 1, c, h, w, c, 3, 3, oh, ow, s, s, 1, 1, 1, 1, c, new Activation(ActivationKind.Relu));
-            var tq = new List<double>(); var tf = new List<double>();
-            for (int round = 0; round < 5; round++) { tq.Add(Time(q)); tf.Add(Time(f)); }
-            Console.WriteLine($"depthwise {c}x{h}x{w} s{s}: int8 {Med(tq) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us");
+            var tq = new List<double>(); var tf = new List<double>(); var tb = new List<double>(); var tq2 = new List<double>(); var tb2 = new List<double>();
+            for (int round = 0; round < 5; round++)
+            {
+                tq.Add(Time(q)); tf.Add(Time(f));
+                ModelGen.Runtime.QDepthwise.Off = true; tb.Add(Time(q)); ModelGen.Runtime.QDepthwise.Off = false;
+                if (!Vector512.IsHardwareAccelerated) continue;
+                SimdLevel.ForceBits = 256;
+                tq2.Add(Time(q));
+                ModelGen.Runtime.QDepthwise.Off = true; tb2.Add(Time(q)); ModelGen.Runtime.QDepthwise.Off = false;
+                SimdLevel.ForceBits = -1;
+            }
+            Console.WriteLine($"depthwise {c}x{h}x{w} s{s}: int8 {Med(tq) * 1e6,7:F2} us   per-channel {Med(tb) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us"
+                + (tq2.Count > 0 ? $"   256-bit: int8 {Med(tq2) * 1e6,7:F2} us   per-channel {Med(tb2) * 1e6,7:F2} us" : ""));
         }
     }
 

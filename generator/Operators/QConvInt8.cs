@@ -85,15 +85,18 @@ public sealed class QConvInt8 : Operator
         return p;
     }
 
-    /// <summary>ModelGen.Runtime.QConv.Depthwise2D's weights: per channel, per pair of kernel rows (0 past kH), per column, the pair.</summary>
+    /// <summary>
+    /// ModelGen.Runtime.QConv.Depthwise2D's weights: per pair of kernel rows (0 past kH), per column, per channel, the
+    /// pair (a block of channels' pairs of one tap consecutive: the kernel with channels in the lanes loads them whole).
+    /// </summary>
     internal static long[] PackDepthwise(long[] w, int c, int kh, int kw)
     {
         int rowPairs = (kh + 1) / 2;
         var p = new long[c * rowPairs * kw * 2];
         int o = 0;
-        for (int ch = 0; ch < c; ch++)
-            for (int rp = 0; rp < rowPairs; rp++)
-                for (int j = 0; j < kw; j++)
+        for (int rp = 0; rp < rowPairs; rp++)
+            for (int j = 0; j < kw; j++)
+                for (int ch = 0; ch < c; ch++)
                     for (int e = 0; e < 2; e++, o++)
                         if (2 * rp + e < kh) p[o] = w[(ch * kh + 2 * rp + e) * kw + j];
         return p;
