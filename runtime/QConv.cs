@@ -76,6 +76,8 @@ public static unsafe class QConv
         CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
         var g = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
+        // 1x1, stride 1, no padding: the pair plane is two channel planes interleaved, nothing to pad or split
+        bool pointwise = kH == 1 && kW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW && !rowPairs;
         // few positions (the deep layers' 3x3 and 6x6 planes): narrower vectors, the same instructions per tile with
         // less of each past the positions (a 512-bit tile of 48 for 9 positions; narrower is no slower per instruction)
         int bits = SimdLevel.Bits, positions = outH * g.Wq;
@@ -89,14 +91,19 @@ public static unsafe class QConv
             {
                 X = pairPlane, Offsets = offsets, Taps = taps, Tmp = Aligned(offsets + taps), Bias = pb, Mult = pm, Shift = psh,
                 Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
-                ZY = yZero, Lo = qmin, Hi = qmax,
+                ZY = yZero, Lo = qmin, Hi = qmax, Direct = g.Wq == outW,
             };
+            // no padded columns (Wq = outW): the rows go straight to y, plane apart, the last tile's through a stack buffer
+            if (t.Direct) t.OutStride = plane;
             for (int nb = 0; nb < batch; nb++)
                 for (int gr = 0; gr < groups; gr++)
                 {
                     byte* xg = px + ((long)nb * inC + (long)gr * icg) * inH * inW;
                     long chan = (long)inH * inW;
                     if (rowPairs) BuildPlane(pairPlane, g, xg, xg, dilH, inH, inW, padTop, padLeft, xSigned, xZero, px + x.Length);
+                    else if (pointwise)
+                        for (int c2 = 0; c2 < pairs; c2++)
+                            PairPlane(pairPlane + (long)c2 * g.Size, xg + 2 * c2 * chan, 2 * c2 + 1 < icg ? xg + (2 * c2 + 1) * chan : null, plane, xSigned, xZero);
                     else
                         for (int c2 = 0; c2 < pairs; c2++)
                             BuildPlane(pairPlane + (long)c2 * g.Size, g, xg + 2 * c2 * chan, 2 * c2 + 1 < icg ? xg + (2 * c2 + 1) * chan : null, 0,
@@ -104,6 +111,8 @@ public static unsafe class QConv
                     new Span<int>(pairPlane + (long)pairs * g.Size, g.Slack).Clear();
                     t.W = pw + (long)gr * blocks * taps * pairs * BlockRows * 2;
                     t.Row0 = gr * ocg;
+                    byte* yg = py + ((long)nb * outC + gr * ocg) * plane;
+                    if (t.Direct) t.Tmp = yg;
                     switch (bits)
                     {
                         case 512 when Avx512BW.IsSupported:
@@ -118,7 +127,7 @@ public static unsafe class QConv
                             if (Avx512F.IsSupported) Gemm<Vector128<int>, Q128, R3>(t); else Gemm<Vector128<int>, Q128, R2>(t);
                             break;
                     }
-                    Compact(py + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
+                    if (!t.Direct) Compact(yg, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
                 }
         }
     }
@@ -332,6 +341,32 @@ public static unsafe class QConv
         }
     }
 
+    /// <summary>
+    /// dst[i] = (a[i] - zero, b[i] - zero) for a whole plane of n positions (b null: 0): PairRow, with 32 positions per
+    /// step on AVX-512 (two word permutes interleave them in order; the last step overlaps the one before).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PairPlane(int* dst, byte* a, byte* b, int n, bool signed, int zero)
+    {
+        if (!Avx512BW.IsSupported || n < 32 || SimdLevel.Bits < 512) { PairRow(dst, a, b, n, signed, zero); return; }
+        var z = Vector512.Create((short)zero);
+        var lo = Vector512.Create((short)0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39, 8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47);
+        var hi = lo + Vector512.Create((short)16);
+        for (int i = 0; ; i += 32)
+        {
+            if (i > n - 32) i = n - 32;
+            var va = a == null ? Vector512<short>.Zero : Wide(Vector256.Load(a + i), signed) - z;
+            var vb = b == null ? Vector512<short>.Zero : Wide(Vector256.Load(b + i), signed) - z;
+            Avx512BW.PermuteVar32x16x2(va, lo, vb).Store((short*)(dst + i));
+            Avx512BW.PermuteVar32x16x2(va, hi, vb).Store((short*)(dst + i + 16));
+            if (i == n - 32) return;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<short> Wide(Vector256<byte> v, bool signed)
+        => signed ? Avx512BW.ConvertToVector512Int16(v.AsSByte()) : Avx512BW.ConvertToVector512Int16(v).AsInt16();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Value(byte v, bool signed) => signed ? (sbyte)v : v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Pair(int lo, int hi) => (ushort)lo | hi << 16;
 
@@ -453,6 +488,8 @@ public static unsafe class QConv
     {
         public int* X, Offsets, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
         public int Taps, Pairs, PairStride, Blocks, Rows, Row0, Positions, OutStride, ZY, Lo, Hi;
+        /// <summary>Tmp is y itself (OutStride = the plane): a tile past the last position goes through a stack buffer.</summary>
+        public bool Direct;
     }
 
     /// <summary>
@@ -464,7 +501,7 @@ public static unsafe class QConv
     static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV> where C : IRows
     {
         int width = C.N * TS.Lanes, steps = t.Taps * t.Pairs, blockW = steps * BlockRows * 2;
-        byte* acc = stackalloc byte[BlockRows * 3 * 64];
+        byte* acc = stackalloc byte[BlockRows * 3 * 64], last = stackalloc byte[3 * 64];
         bool all = (long)t.Blocks * steps <= ChunkSteps;
         short* wide = stackalloc short[(all ? t.Blocks * steps : Math.Min(steps, ChunkSteps)) * BlockRows * 2];
         if (all) Int8.Widen(t.W, wide, t.Blocks * blockW);
@@ -476,10 +513,13 @@ public static unsafe class QConv
                 else Chunks<TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, wide, t.Bias + m0, live, acc);
                 // requantization in registers, row by row, out of the accumulators the kernel left
                 byte* y = t.Tmp + (long)r0 * t.OutStride + q;
+                int rest = t.Direct ? t.Positions - q : width;
                 for (int r = 0; r < live; r++, y += t.OutStride)
                 {
                     var rq = TS.Prepare(t.Mult[m0 + r], t.Shift[m0 + r], t.ZY, t.Lo, t.Hi);
-                    for (int c = 0; c < C.N; c++) TS.Store(Unsafe.Read<TV>(acc + (r * 3 + c) * 64), rq, y + c * TS.Lanes);
+                    byte* d = rest < width ? last : y;
+                    for (int c = 0; c < C.N; c++) TS.Store(Unsafe.Read<TV>(acc + (r * 3 + c) * 64), rq, d + c * TS.Lanes);
+                    if (rest < width) Unsafe.CopyBlockUnaligned(y, last, (uint)rest);
                 }
             }
     }

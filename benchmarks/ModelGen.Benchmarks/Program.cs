@@ -19,6 +19,7 @@ public static class Program
                 "wgemm" => Experiment.WeightGemms,
                 "qdw" => Experiment.QDepthwise,
                 "qconv" => Experiment.QConvolution,
+                "qpeak" => Experiment.QPeak,
                 _ => Experiment.Run,
             };
             run();

@@ -394,6 +394,9 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 2, 6, 8, 8, 5, 3, 1, 1, 2, 2, true)]     // one input channel per group
     [InlineData(1, 20, 24, 3, 3, 1, 1, 1, 1, 0, 1, true)]   // 9 positions: 128-bit tiles
     [InlineData(2, 12, 9, 4, 4, 1, 1, 1, 1, 0, 1, false)]   // 16 positions: 256-bit tiles
+    [InlineData(1, 7, 9, 25, 5, 1, 1, 1, 1, 0, 1, true)]    // pointwise, ds_cnn's plane: whole-plane pairs, the last tile through the stack
+    [InlineData(2, 16, 12, 6, 11, 1, 1, 1, 1, 0, 2, false)] // pointwise grouped, 66 positions
+    [InlineData(1, 6, 5, 7, 3, 3, 1, 1, 1, 0, 1, true)]     // 3x1: no padded columns, rows straight to y
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
 
