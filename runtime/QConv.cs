@@ -91,10 +91,10 @@ public static unsafe class QConv
             {
                 X = pairPlane, Offsets = offsets, Taps = taps, Tmp = Aligned(offsets + taps), Bias = pb, Mult = pm, Shift = psh,
                 Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
-                ZY = yZero, Lo = qmin, Hi = qmax, Direct = g.Wq == outW,
+                ZY = yZero, Lo = qmin, Hi = qmax, Direct = g.Wq == outW, Bounded = Bounded.Applies(pb, psh, outC, (long)icg * kH * kW),
             };
-            // no padded columns (Wq = outW): the rows go straight to y, plane apart, the last tile's through a stack buffer
-            if (t.Direct) t.OutStride = plane;
+            // no padded columns (Wq = outW): the rows go straight to y, plane apart
+            if (t.Direct) { t.OutStride = plane; t.End = py + (long)batch * outC * plane; }
             for (int nb = 0; nb < batch; nb++)
                 for (int gr = 0; gr < groups; gr++)
                 {
@@ -488,8 +488,13 @@ public static unsafe class QConv
     {
         public int* X, Offsets, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
         public int Taps, Pairs, PairStride, Blocks, Rows, Row0, Positions, OutStride, ZY, Lo, Hi;
-        /// <summary>Tmp is y itself (OutStride = the plane): a tile past the last position goes through a stack buffer.</summary>
-        public bool Direct;
+        /// <summary>
+        /// Tmp is y itself (OutStride = the plane, End the end of y). The tiles then go last to first: the whole vectors of
+        /// a row's last tile run into the next rows' first positions, which are written after it; past End, the stack.
+        /// </summary>
+        public bool Direct; public byte* End;
+        /// <summary>Accumulators and shifts as <see cref="IQBounded{TV}"/> needs them.</summary>
+        public bool Bounded;
     }
 
     /// <summary>
@@ -498,35 +503,49 @@ public static unsafe class QConv
     /// else each block per tile, in chunks of taps (and of pairs) when one block does not fit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV> where C : IRows
+    static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int width = C.N * TS.Lanes, steps = t.Taps * t.Pairs, blockW = steps * BlockRows * 2;
-        byte* acc = stackalloc byte[BlockRows * 3 * 64], last = stackalloc byte[3 * 64];
+        byte* acc = stackalloc byte[BlockRows * 3 * 64], last = stackalloc byte[BlockRows * 3 * 64];
+        byte** dst = stackalloc byte*[BlockRows];
+        var o = new Out { ZY = t.ZY, Lo = t.Lo, Hi = t.Hi };
         bool all = (long)t.Blocks * steps <= ChunkSteps;
         short* wide = stackalloc short[(all ? t.Blocks * steps : Math.Min(steps, ChunkSteps)) * BlockRows * 2];
         if (all) Int8.Widen(t.W, wide, t.Blocks * blockW);
-        for (int q = 0; q < t.Positions; q += width)
-            for (int b = 0; b < t.Blocks; b++)
+        int tiles = (t.Positions + width - 1) / width;
+        for (int i = 0; i < tiles; i++)
+            for (int b = 0, q = (t.Direct ? tiles - 1 - i : i) * width; b < t.Blocks; b++)
             {
                 int r0 = b * BlockRows, m0 = t.Row0 + r0, live = Math.Min(BlockRows, t.Rows - r0);
-                if (all) Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true);
-                else Chunks<TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, wide, t.Bias + m0, live, acc);
-                // requantization in registers, row by row, out of the accumulators the kernel left
                 byte* y = t.Tmp + (long)r0 * t.OutStride + q;
-                int rest = t.Direct ? t.Positions - q : width;
+                if (all && t.Bounded)
+                {
+                    // the kernel requantizes and stores its rows itself (no round trip of the accumulators through acc)
+                    for (int r = 0; r < live; r++) dst[r] = t.Direct && y + r * t.OutStride + width > t.End ? last + r * 3 * 64 : y + r * t.OutStride;
+                    o.Dst = dst; o.Mult = t.Mult + m0; o.Shift = t.Shift + m0;
+                    Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true, o);
+                    for (int r = 0; r < live; r++) if (dst[r] != y + r * t.OutStride) Unsafe.CopyBlockUnaligned(y + r * t.OutStride, dst[r], (uint)(t.End - (y + r * t.OutStride)));
+                    continue;
+                }
+                o.Dst = null;
+                if (all) Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true, o);
+                else Chunks<TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, wide, t.Bias + m0, live, acc, o);
+                // requantization in registers, row by row, out of the accumulators the kernel left
                 for (int r = 0; r < live; r++, y += t.OutStride)
                 {
                     var rq = TS.Prepare(t.Mult[m0 + r], t.Shift[m0 + r], t.ZY, t.Lo, t.Hi);
-                    byte* d = rest < width ? last : y;
+                    bool past = t.Direct && y + width > t.End;
+                    byte* d = past ? last : y;
                     for (int c = 0; c < C.N; c++) TS.Store(Unsafe.Read<TV>(acc + (r * 3 + c) * 64), rq, d + c * TS.Lanes);
-                    if (rest < width) Unsafe.CopyBlockUnaligned(y, last, (uint)rest);
+                    if (past) Unsafe.CopyBlockUnaligned(y, last, (uint)(t.End - y));
                 }
             }
     }
 
     /// <summary>One block's reduction in chunks of at most <see cref="ChunkSteps"/> steps widened into wide, the accumulators carried in acc.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Chunks<TV, TS, C>(in Tile t, int* x, sbyte* w, short* wide, int* bias, int live, byte* acc) where TV : struct where TS : IQSimd<TV> where C : IRows
+    static void Chunks<TV, TS, C>(in Tile t, int* x, sbyte* w, short* wide, int* bias, int live, byte* acc, in Out o)
+        where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         const int step = BlockRows * 2;
         int pc = Math.Min(t.Pairs, ChunkSteps), tc = Math.Min(t.Taps, ChunkSteps / pc);
@@ -536,18 +555,18 @@ public static unsafe class QConv
                 int nt = Math.Min(tc, t.Taps - t0), np = Math.Min(pc, t.Pairs - p0);
                 if (np == t.Pairs) Int8.Widen(w + (long)t0 * np * step, wide, nt * np * step); // whole taps: one run
                 else for (int i = 0; i < nt; i++) Int8.Widen(w + ((long)(t0 + i) * t.Pairs + p0) * step, wide + i * np * step, np * step);
-                Kernel<TV, TS, C>(x + (long)p0 * t.PairStride, t.Offsets + t0, nt, np, t.PairStride, (int*)wide, bias, live, acc, t0 == 0 && p0 == 0);
+                Kernel<TV, TS, C>(x + (long)p0 * t.PairStride, t.Offsets + t0, nt, np, t.PairStride, (int*)wide, bias, live, acc, t0 == 0 && p0 == 0, o);
             }
     }
 
     /// <summary>
     /// BlockRows output channels x C.N vectors of positions over a chunk of the reduction (taps x channel pairs), the
     /// accumulators in registers, starting from the bias (<paramref name="first"/>) or from acc[row * 3 + column] (64
-    /// bytes each), where they are written at the end. No calls inside.
+    /// bytes each), where they are written at the end, or with o.Dst requantized (bounded) into those rows. No calls inside.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel<TV, TS, C>(int* x0, int* offsets, int taps, int pairs, int pairStride, int* w, int* bias, int live, byte* acc, bool first)
-        where TV : struct where TS : IQSimd<TV> where C : IRows
+    static void Kernel<TV, TS, C>(int* x0, int* offsets, int taps, int pairs, int pairStride, int* w, int* bias, int live, byte* acc, bool first, in Out o)
+        where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int n = C.N, lanes = TS.Lanes;
         TV a0, b0, c0, a1, b1, c1, a2, b2, c2, a3, b3, c3;
@@ -577,10 +596,37 @@ public static unsafe class QConv
                 s = TS.Splat(w[3]); a3 = TS.Madd(v0, s, a3); b3 = TS.Madd(v1, s, b3); if (n > 2) c3 = TS.Madd(v2, s, c3);
             }
         }
+        if (o.Dst != null)
+        {
+            TV z = TS.Splat(o.ZY), lo = TS.Splat(o.Lo), hi = TS.Splat(o.Hi);
+            StoreRow<TV, TS, C>(a0, b0, c0, o, 0, z, lo, hi);
+            if (live > 1) StoreRow<TV, TS, C>(a1, b1, c1, o, 1, z, lo, hi);
+            if (live > 2) StoreRow<TV, TS, C>(a2, b2, c2, o, 2, z, lo, hi);
+            if (live > 3) StoreRow<TV, TS, C>(a3, b3, c3, o, 3, z, lo, hi);
+            return;
+        }
         Unsafe.Write(acc, a0); Unsafe.Write(acc + 64, b0); Unsafe.Write(acc + 128, c0);
         Unsafe.Write(acc + 192, a1); Unsafe.Write(acc + 256, b1); Unsafe.Write(acc + 320, c1);
         Unsafe.Write(acc + 384, a2); Unsafe.Write(acc + 448, b2); Unsafe.Write(acc + 512, c2);
         Unsafe.Write(acc + 576, a3); Unsafe.Write(acc + 640, b3); Unsafe.Write(acc + 704, c3);
+    }
+
+    /// <summary>Where and how <see cref="Kernel"/> requantizes (Dst null: it leaves the accumulators in acc).</summary>
+    struct Out
+    {
+        public byte** Dst; public int* Mult, Shift; public int ZY, Lo, Hi;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreRow<TV, TS, C>(TV a, TV b, TV c, in Out o, int r, TV z, TV lo, TV hi) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
+    {
+        int e = -o.Shift[r];
+        long k = Bounded.K(e);
+        TV m = TS.Splat(o.Mult[r]);
+        byte* d = o.Dst[r];
+        TS.StoreBounded(a, m, k, e, z, lo, hi, d);
+        TS.StoreBounded(b, m, k, e, z, lo, hi, d + TS.Lanes);
+        if (C.N > 2) TS.StoreBounded(c, m, k, e, z, lo, hi, d + 2 * TS.Lanes);
     }
 
     struct Dw

@@ -332,6 +332,50 @@ public class QdqLoweringTests(ITestOutputHelper log)
         Assert.Equal((1 << 30) + (1 << 29), m3); Assert.Equal(0, s3);
     }
 
+    /// <summary>The bounded requantization (|acc| &lt; 2^30, right shifts only) of the fused convolution kernels, every width, vs the reference.</summary>
+    [Fact]
+    public unsafe void BoundedRequantizationIsTheReference()
+    {
+        var r = new Random(5);
+        var xs = new List<int> { 0, 1, -1, (1 << 30) - 1, -(1 << 30) + 1, 1 << 20, -(1 << 20), 12345, -12345 };
+        for (int i = 0; i < 4000; i++) xs.Add(r.Next(-(1 << 30) + 1, 1 << 30) >> r.Next(0, 31));
+        for (int e = 1; e < 16; e++) { xs.Add(3 << (e - 1)); xs.Add(-(3 << (e - 1))); xs.Add(1 << (e - 1)); xs.Add(-(1 << (e - 1))); } // ties
+        var reals = new[] { 3e-10, 1e-6, 3.7e-4, 0.01, 0.2, 0.25, 0.4999 };
+        var lanes = new int[16];
+        byte* y = stackalloc byte[16];
+        foreach (var real in reals)
+            foreach (var exactMultiplier in new[] { false, true })
+            {
+                FixedPoint.QuantizeMultiplier(real, out int m, out int s);
+                if (exactMultiplier) m = 1 << 30; // exact halves: the ties
+                Assert.InRange(s, -31, -1);
+                long k = Bounded.K(-s);
+                for (int i = 0; i < xs.Count; i += 16)
+                {
+                    for (int l = 0; l < 16; l++) lanes[l] = xs[(i + l) % xs.Count];
+                    var want = lanes.Select(x => (byte)FixedPoint.Requantize(x, m, s, 3, -128, 127)).ToArray();
+                    void Check(int n) { for (int l = 0; l < n; l++) Assert.True(want[l] == y[l], $"real {real} acc {lanes[l]}: {(sbyte)y[l]}, reference {(sbyte)want[l]}"); }
+                    if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+                    {
+                        Q512.StoreBounded(System.Runtime.Intrinsics.Vector512.Create<int>(lanes), System.Runtime.Intrinsics.Vector512.Create(m), k, -s,
+                            System.Runtime.Intrinsics.Vector512.Create(3), System.Runtime.Intrinsics.Vector512.Create(-128), System.Runtime.Intrinsics.Vector512.Create(127), y);
+                        Check(16);
+                    }
+                    if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                    {
+                        Q256.StoreBounded(System.Runtime.Intrinsics.Vector256.Create<int>(lanes.AsSpan(0, 8)), System.Runtime.Intrinsics.Vector256.Create(m), k, -s,
+                            System.Runtime.Intrinsics.Vector256.Create(3), System.Runtime.Intrinsics.Vector256.Create(-128), System.Runtime.Intrinsics.Vector256.Create(127), y);
+                        Check(8);
+                    }
+                    Q128.StoreBounded(System.Runtime.Intrinsics.Vector128.Create<int>(lanes.AsSpan(0, 4)), System.Runtime.Intrinsics.Vector128.Create(m), k, -s,
+                        System.Runtime.Intrinsics.Vector128.Create(3), System.Runtime.Intrinsics.Vector128.Create(-128), System.Runtime.Intrinsics.Vector128.Create(127), y);
+                    Check(4);
+                    Q1.StoreBounded(lanes[0], m, k, -s, 3, -128, 127, y);
+                    Check(1);
+                }
+            }
+    }
+
     [Fact]
     public void RuntimeRequantizationIsTheReference()
     {
