@@ -78,11 +78,13 @@ public static unsafe class QConv
         var g = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
         // 1x1, stride 1, no padding: the pair plane is two channel planes interleaved, nothing to pad or split
         bool pointwise = kH == 1 && kW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW && !rowPairs;
-        // few positions (the deep layers' 3x3 and 6x6 planes): narrower vectors, the same instructions per tile with
-        // less of each past the positions (a 512-bit tile of 48 for 9 positions; narrower is no slower per instruction)
+        // few positions (the deep layers' 3x3 and 6x6 planes): tiles of one 512-bit vector up to 16 (a 128-bit tile of
+        // 12 for 9 positions took three instructions where this takes one, of twice the cost on double-pumped AVX-512),
+        // else narrower vectors, the same instructions per tile with less of each past the positions
         int bits = SimdLevel.Bits, positions = outH * g.Wq;
-        if (bits > 128 && positions <= (Avx512F.IsSupported ? 12 : 8)) bits = 128;
-        else if (bits > 256 && positions <= 24) bits = 256;
+        bool one = bits == 512 && positions <= 16;
+        if (bits > 128 && !one && positions <= (Avx512F.IsSupported ? 12 : 8)) bits = 128;
+        else if (bits > 256 && !one && positions <= 24) bits = 256;
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + pairs * g.Size + g.Slack;
@@ -117,7 +119,8 @@ public static unsafe class QConv
                     {
                         case 512 when Avx512BW.IsSupported:
                             // tiles of 2 vectors where they compute fewer positions past the last (125: 128, not 144)
-                            if ((positions + 31) / 32 * 32 < (positions + 47) / 48 * 48) Gemm<Vector512<int>, Q512, R2>(t); else Gemm<Vector512<int>, Q512, R3>(t);
+                            if (one) Gemm<Vector512<int>, Q512, R1>(t);
+                            else if ((positions + 31) / 32 * 32 < (positions + 47) / 48 * 48) Gemm<Vector512<int>, Q512, R2>(t); else Gemm<Vector512<int>, Q512, R3>(t);
                             break;
                         case 512 or 256 when Avx2.IsSupported:
                             if (Avx512F.IsSupported) Gemm<Vector256<int>, Q256, R3>(t); else Gemm<Vector256<int>, Q256, R2>(t); // 32 registers: 3 columns
@@ -518,12 +521,13 @@ public static unsafe class QConv
             {
                 int r0 = b * BlockRows, m0 = t.Row0 + r0, live = Math.Min(BlockRows, t.Rows - r0);
                 byte* y = t.Tmp + (long)r0 * t.OutStride + q;
-                if (all && t.Bounded)
+                if (t.Bounded)
                 {
-                    // the kernel requantizes and stores its rows itself (no round trip of the accumulators through acc)
+                    // the kernel requantizes and stores its rows itself (after the last chunk; no round trip of the accumulators through acc)
                     for (int r = 0; r < live; r++) dst[r] = t.Direct && y + r * t.OutStride + width > t.End ? last + r * 3 * 64 : y + r * t.OutStride;
                     o.Dst = dst; o.Mult = t.Mult + m0; o.Shift = t.Shift + m0;
-                    Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true, o);
+                    if (all) Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true, o);
+                    else Chunks<TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, wide, t.Bias + m0, live, acc, o);
                     for (int r = 0; r < live; r++) if (dst[r] != y + r * t.OutStride) Unsafe.CopyBlockUnaligned(y + r * t.OutStride, dst[r], (uint)(t.End - (y + r * t.OutStride)));
                     continue;
                 }
@@ -542,20 +546,23 @@ public static unsafe class QConv
             }
     }
 
-    /// <summary>One block's reduction in chunks of at most <see cref="ChunkSteps"/> steps widened into wide, the accumulators carried in acc.</summary>
+    /// <summary>One block's reduction in chunks of at most <see cref="ChunkSteps"/> steps widened into wide, the accumulators carried in acc (o: after the last).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Chunks<TV, TS, C>(in Tile t, int* x, sbyte* w, short* wide, int* bias, int live, byte* acc, in Out o)
         where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         const int step = BlockRows * 2;
         int pc = Math.Min(t.Pairs, ChunkSteps), tc = Math.Min(t.Taps, ChunkSteps / pc);
+        var carry = o;
+        carry.Dst = null;
         for (int t0 = 0; t0 < t.Taps; t0 += tc)
             for (int p0 = 0; p0 < t.Pairs; p0 += pc)
             {
                 int nt = Math.Min(tc, t.Taps - t0), np = Math.Min(pc, t.Pairs - p0);
                 if (np == t.Pairs) Int8.Widen(w + (long)t0 * np * step, wide, nt * np * step); // whole taps: one run
                 else for (int i = 0; i < nt; i++) Int8.Widen(w + ((long)(t0 + i) * t.Pairs + p0) * step, wide + i * np * step, np * step);
-                Kernel<TV, TS, C>(x + (long)p0 * t.PairStride, t.Offsets + t0, nt, np, t.PairStride, (int*)wide, bias, live, acc, t0 == 0 && p0 == 0, o);
+                Kernel<TV, TS, C>(x + (long)p0 * t.PairStride, t.Offsets + t0, nt, np, t.PairStride, (int*)wide, bias, live, acc, t0 == 0 && p0 == 0,
+                    t0 + nt == t.Taps && p0 + np == t.Pairs ? o : carry);
             }
     }
 
@@ -589,11 +596,11 @@ public static unsafe class QConv
             int* x = x0 + offsets[t];
             for (int p = 0; p < pairs; p++, x += pairStride, w += BlockRows)
             {
-                TV v0 = TS.Load(x), v1 = TS.Load(x + lanes), v2 = n > 2 ? TS.Load(x + 2 * lanes) : v0;
-                TV s = TS.Splat(w[0]); a0 = TS.Madd(v0, s, a0); b0 = TS.Madd(v1, s, b0); if (n > 2) c0 = TS.Madd(v2, s, c0);
-                s = TS.Splat(w[1]); a1 = TS.Madd(v0, s, a1); b1 = TS.Madd(v1, s, b1); if (n > 2) c1 = TS.Madd(v2, s, c1);
-                s = TS.Splat(w[2]); a2 = TS.Madd(v0, s, a2); b2 = TS.Madd(v1, s, b2); if (n > 2) c2 = TS.Madd(v2, s, c2);
-                s = TS.Splat(w[3]); a3 = TS.Madd(v0, s, a3); b3 = TS.Madd(v1, s, b3); if (n > 2) c3 = TS.Madd(v2, s, c3);
+                TV v0 = TS.Load(x), v1 = n > 1 ? TS.Load(x + lanes) : v0, v2 = n > 2 ? TS.Load(x + 2 * lanes) : v0;
+                TV s = TS.Splat(w[0]); a0 = TS.Madd(v0, s, a0); if (n > 1) b0 = TS.Madd(v1, s, b0); if (n > 2) c0 = TS.Madd(v2, s, c0);
+                s = TS.Splat(w[1]); a1 = TS.Madd(v0, s, a1); if (n > 1) b1 = TS.Madd(v1, s, b1); if (n > 2) c1 = TS.Madd(v2, s, c1);
+                s = TS.Splat(w[2]); a2 = TS.Madd(v0, s, a2); if (n > 1) b2 = TS.Madd(v1, s, b2); if (n > 2) c2 = TS.Madd(v2, s, c2);
+                s = TS.Splat(w[3]); a3 = TS.Madd(v0, s, a3); if (n > 1) b3 = TS.Madd(v1, s, b3); if (n > 2) c3 = TS.Madd(v2, s, c3);
             }
         }
         if (o.Dst != null)
@@ -625,7 +632,7 @@ public static unsafe class QConv
         TV m = TS.Splat(o.Mult[r]);
         byte* d = o.Dst[r];
         TS.StoreBounded(a, m, k, e, z, lo, hi, d);
-        TS.StoreBounded(b, m, k, e, z, lo, hi, d + TS.Lanes);
+        if (C.N > 1) TS.StoreBounded(b, m, k, e, z, lo, hi, d + TS.Lanes);
         if (C.N > 2) TS.StoreBounded(c, m, k, e, z, lo, hi, d + 2 * TS.Lanes);
     }
 
