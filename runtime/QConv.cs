@@ -466,12 +466,28 @@ public static unsafe class QConv
 
     /// <summary>
     /// dst[oh * outW + ow] = tmp[r * stride + oh * wq + ow] for each row r of channels (drops the padded columns). Rows
-    /// of small planes are a few bytes: two overlapping moves each (a call per row cost more than the copy).
+    /// of 4 to 16 bytes: one whole 8- or 16-byte move each, its bytes past the row rewritten by the rows after it (the
+    /// last row exact: nothing written outside dst's rows); other rows two overlapping moves (a call per row cost more
+    /// than the copy).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Compact(byte* dst, byte* tmp, int rows, int outH, int outW, int wq, int stride)
     {
         if (wq == outW) { for (int r = 0; r < rows; r++) Unsafe.CopyBlockUnaligned(dst + (long)r * outH * outW, tmp + (long)r * stride, (uint)(outH * outW)); return; }
+        if (outW >= 4 && outW <= 16)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                byte* d = dst + (long)r * outH * outW, t = tmp + (long)r * stride;
+                int whole = r == rows - 1 ? outH - 1 : outH;
+                if (outW <= 8) for (int oh = 0; oh < whole; oh++, d += outW, t += wq) *(ulong*)d = *(ulong*)t;
+                else for (int oh = 0; oh < whole; oh++, d += outW, t += wq) { *(ulong*)d = *(ulong*)t; *(ulong*)(d + 8) = *(ulong*)(t + 8); }
+            }
+            byte* dl = dst + ((long)rows * outH - 1) * outW, tl = tmp + (long)(rows - 1) * stride + (long)(outH - 1) * wq;
+            if (outW >= 8) { *(ulong*)dl = *(ulong*)tl; *(ulong*)(dl + outW - 8) = *(ulong*)(tl + outW - 8); }
+            else { *(uint*)dl = *(uint*)tl; *(uint*)(dl + outW - 4) = *(uint*)(tl + outW - 4); }
+            return;
+        }
         for (int r = 0; r < rows; r++)
             for (int oh = 0; oh < outH; oh++)
             {
@@ -481,8 +497,6 @@ public static unsafe class QConv
                     for (int i = 0; i < outW - 16; i += 16) Vector128.Load(t + i).Store(d + i);
                     Vector128.Load(t + outW - 16).Store(d + outW - 16);
                 }
-                else if (outW >= 8) { *(ulong*)d = *(ulong*)t; *(ulong*)(d + outW - 8) = *(ulong*)(t + outW - 8); }
-                else if (outW >= 4) { *(uint*)d = *(uint*)t; *(uint*)(d + outW - 4) = *(uint*)(t + outW - 4); }
                 else for (int i = 0; i < outW; i++) d[i] = t[i];
             }
     }
