@@ -353,15 +353,10 @@ public static unsafe class QConv
     {
         if (!Avx512BW.IsSupported || n < 32 || SimdLevel.Bits < 512) { PairRow(dst, a, b, n, signed, zero); return; }
         var z = Vector512.Create((short)zero);
-        var lo = Vector512.Create((short)0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39, 8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47);
-        var hi = lo + Vector512.Create((short)16);
         for (int i = 0; ; i += 32)
         {
             if (i > n - 32) i = n - 32;
-            var va = a == null ? Vector512<short>.Zero : Wide(Vector256.Load(a + i), signed) - z;
-            var vb = b == null ? Vector512<short>.Zero : Wide(Vector256.Load(b + i), signed) - z;
-            Avx512BW.PermuteVar32x16x2(va, lo, vb).Store((short*)(dst + i));
-            Avx512BW.PermuteVar32x16x2(va, hi, vb).Store((short*)(dst + i + 16));
+            Zip32(a == null ? Vector512<short>.Zero : Wide(Vector256.Load(a + i), signed) - z, b == null ? Vector512<short>.Zero : Wide(Vector256.Load(b + i), signed) - z, dst + i);
             if (i == n - 32) return;
         }
     }
@@ -413,11 +408,18 @@ public static unsafe class QConv
     /// Stride 2: dst[i] = (a[2i] - zero, b[2i] - zero). 16 bytes give 8 pairs (the even bytes of 8 int16 lanes), written
     /// whole: up to 7 pairs past n, into the plane's elements after this row, which are written after it (rows and
     /// phases in address order; the last row's go to the slack). Reads stay before end, else the rest goes scalar.
+    /// AVX-512 first takes 32 pairs from 64 bytes at a time while they lie inside the row (no more written past it).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void PairRowEven(int* dst, byte* a, byte* b, int n, bool signed, int zero, byte* end)
     {
         int i = 0;
+        if (Avx512BW.IsSupported && n >= 32)
+        {
+            var z = Vector512.Create((short)zero);
+            for (; i + 32 <= n && (a == null || a + 2 * i + 64 <= end) && (b == null || b + 2 * i + 64 <= end); i += 32)
+                Zip32(a == null ? Vector512<short>.Zero : Even(Vector512.Load(a + 2 * i), signed) - z, b == null ? Vector512<short>.Zero : Even(Vector512.Load(b + 2 * i), signed) - z, dst + i);
+        }
         if (Sse2.IsSupported || AdvSimd.Arm64.IsSupported)
         {
             var z = Vector128.Create((short)zero);
@@ -425,6 +427,19 @@ public static unsafe class QConv
                 Zip(a == null ? Vector128<short>.Zero : Even(Vector128.Load(a + 2 * i), signed, z), b == null ? Vector128<short>.Zero : Even(Vector128.Load(b + 2 * i), signed, z), dst + i);
         }
         for (; i < n; i++) dst[i] = Pair(a == null ? 0 : Value(a[2 * i], signed) - zero, b == null ? 0 : Value(b[2 * i], signed) - zero);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<short> Even(Vector512<byte> v, bool signed)
+        => signed ? Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(v.AsInt16(), 8), 8) : v.AsInt16() & Vector512.Create((short)0xFF);
+
+    /// <summary>dst[k] = (a[k], b[k]) as int16 pairs for 32 lanes, in order (two word permutes; unpacks work within 128-bit lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Zip32(Vector512<short> a, Vector512<short> b, int* dst)
+    {
+        var lo = Vector512.Create((short)0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39, 8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47);
+        Avx512BW.PermuteVar32x16x2(a, lo, b).Store((short*)dst);
+        Avx512BW.PermuteVar32x16x2(a, lo + Vector512.Create((short)16), b).Store((short*)(dst + 16));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

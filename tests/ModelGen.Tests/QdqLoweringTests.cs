@@ -441,6 +441,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 7, 9, 25, 5, 1, 1, 1, 1, 0, 1, true)]    // pointwise, ds_cnn's plane: whole-plane pairs, the last tile through the stack
     [InlineData(2, 16, 12, 6, 11, 1, 1, 1, 1, 0, 2, false)] // pointwise grouped, 66 positions
     [InlineData(1, 6, 5, 7, 3, 3, 1, 1, 1, 0, 1, true)]     // 3x1: no padded columns, rows straight to y
+    [InlineData(1, 3, 8, 9, 70, 3, 3, 2, 1, 1, 1, true)]    // a stride 2 stem, rows of 35 pairs: 32 at a time, then 8
+    [InlineData(1, 3, 5, 5, 140, 3, 3, 2, 1, 0, 1, false)]  // rows of 69 pairs
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
 
