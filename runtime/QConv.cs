@@ -95,6 +95,7 @@ public static unsafe class QConv
                 Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
                 ZY = yZero, Lo = qmin, Hi = qmax, Direct = g.Wq == outW, Bounded = Bounded.Applies(pb, psh, outC, (long)icg * kH * kW),
             };
+            t.Saturated = t.Bounded && qmin == -128 && qmax == 127 && Bounded.FoldsZero(psh, outC, yZero);
             // no padded columns (Wq = outW): the rows go straight to y, plane apart
             if (t.Direct) { t.OutStride = plane; t.End = py + (long)batch * outC * plane; }
             for (int nb = 0; nb < batch; nb++)
@@ -525,8 +526,8 @@ public static unsafe class QConv
         /// a row's last tile run into the next rows' first positions, which are written after it; past End, the stack.
         /// </summary>
         public bool Direct; public byte* End;
-        /// <summary>Accumulators and shifts as <see cref="IQBounded{TV}"/> needs them.</summary>
-        public bool Bounded;
+        /// <summary>Accumulators and shifts as <see cref="IQBounded{TV}"/> needs them; Saturated: see <see cref="Out.Saturated"/>.</summary>
+        public bool Bounded, Saturated;
     }
 
     /// <summary>
@@ -540,7 +541,7 @@ public static unsafe class QConv
         int width = C.N * TS.Lanes, steps = t.Taps * t.Pairs, blockW = steps * BlockRows * 2;
         byte* acc = stackalloc byte[BlockRows * 3 * 64], last = stackalloc byte[BlockRows * 3 * 64];
         byte** dst = stackalloc byte*[BlockRows];
-        var o = new Out { ZY = t.ZY, Lo = t.Lo, Hi = t.Hi };
+        var o = new Out { ZY = t.ZY, Lo = t.Lo, Hi = t.Hi, Saturated = t.Saturated };
         bool all = (long)t.Blocks * steps <= ChunkSteps;
         short* wide = stackalloc short[(all ? t.Blocks * steps : Math.Min(steps, ChunkSteps)) * BlockRows * 2];
         if (all) Int8.Widen(t.W, wide, t.Blocks * blockW);
@@ -651,15 +652,25 @@ public static unsafe class QConv
     struct Out
     {
         public byte** Dst; public int* Mult, Shift; public int ZY, Lo, Hi;
+        /// <summary>int8 outputs over [-128, 127], the zero point folded into the rounding constant (IQBounded.StoreSaturated).</summary>
+        public bool Saturated;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void StoreRow<TV, TS, C>(TV a, TV b, TV c, in Out o, int r, TV z, TV lo, TV hi) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int e = -o.Shift[r];
-        long k = Bounded.K(e);
         TV m = TS.Splat(o.Mult[r]);
         byte* d = o.Dst[r];
+        if (o.Saturated)
+        {
+            long kz = Bounded.K(e, o.ZY);
+            TS.StoreSaturated(a, m, kz, e, d);
+            if (C.N > 1) TS.StoreSaturated(b, m, kz, e, d + TS.Lanes);
+            if (C.N > 2) TS.StoreSaturated(c, m, kz, e, d + 2 * TS.Lanes);
+            return;
+        }
+        long k = Bounded.K(e);
         TS.StoreBounded(a, m, k, e, z, lo, hi, d);
         if (C.N > 1) TS.StoreBounded(b, m, k, e, z, lo, hi, d + TS.Lanes);
         if (C.N > 2) TS.StoreBounded(c, m, k, e, z, lo, hi, d + 2 * TS.Lanes);

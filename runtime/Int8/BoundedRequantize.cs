@@ -15,6 +15,12 @@ internal unsafe interface IQBounded<TV> where TV : struct
 {
     /// <summary>Requantizes acc (multiplier mult in every lane, k and e as above) and stores the lanes as bytes.</summary>
     static abstract void StoreBounded(TV acc, TV mult, long k, int e, TV zero, TV lo, TV hi, byte* dst);
+
+    /// <summary>
+    /// The same for int8 outputs clamped to [-128, 127] with the zero point inside k (<see cref="Bounded.K(int, int)"/>):
+    /// no add, and a saturating narrow for the clamp; three operations fewer.
+    /// </summary>
+    static abstract void StoreSaturated(TV acc, TV mult, long k, int e, byte* dst);
 }
 
 internal static class Bounded
@@ -34,6 +40,27 @@ internal static class Bounded
     /// <summary>The 64-bit rounding constant for right shift e (1 &lt;= e &lt;= 31).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static long K(int e) => (1L << 30) + (1L << (30 + e));
+
+    /// <summary>
+    /// With the zero point z added before the shift: (h + 2^(e-1) + z 2^e - [acc &lt; 0]) &gt;&gt; e is the rounded value plus
+    /// z exactly (a multiple of 2^e commutes with the floor), the 2^(e-1) + z 2^e inside k.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static long K(int e, int z) => K(e) + ((long)z << (31 + e));
+
+    /// <summary>
+    /// Whether <see cref="K(int, int)"/> applies to every channel of a call <see cref="Applies"/> allowed: the int32 high
+    /// product then holds |h| + 2^(e-1) + |z| 2^e &lt; 2^30 + 2^(e-1) + 128 2^e, kept below 2^31.
+    /// </summary>
+    internal static unsafe bool FoldsZero(int* shift, int n, int zero)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            int e = -shift[i];
+            if ((1L << 30) + (1L << (e - 1)) + (System.Math.Abs((long)zero) << e) >= 1L << 31) return false;
+        }
+        return true;
+    }
 }
 
 internal unsafe partial struct Q512 : IQBounded<Vector512<int>>
@@ -48,6 +75,17 @@ internal unsafe partial struct Q512 : IQBounded<Vector512<int>>
             Vector512.ShiftLeft(odd, 1).AsInt32(), Vector512.ShiftRightLogical(even, 31).AsInt32());
         var r = Vector512.ShiftRightArithmetic(h - Vector512.ShiftRightLogical(acc, 31), e) + zero;
         Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r, lo), hi)).Store(dst);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreSaturated(Vector512<int> acc, Vector512<int> mult, long k, int e, byte* dst)
+    {
+        var kv = Vector512.Create(k);
+        var even = Avx512F.Multiply(acc, mult) + kv;
+        var odd = Avx512F.Multiply(Vector512.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), mult) + kv;
+        var h = Vector512.ConditionalSelect(Vector512.Create(unchecked((long)0xFFFFFFFF00000000UL)).AsInt32(),
+            Vector512.ShiftLeft(odd, 1).AsInt32(), Vector512.ShiftRightLogical(even, 31).AsInt32());
+        Avx512F.ConvertToVector128SByteWithSaturation(Vector512.ShiftRightArithmetic(h - Vector512.ShiftRightLogical(acc, 31), e)).AsByte().Store(dst);
     }
 }
 
@@ -64,6 +102,21 @@ internal unsafe partial struct Q256 : IQBounded<Vector256<int>>
         if (Avx512F.VL.IsSupported) { *(ulong*)dst = Avx512F.VL.ConvertToVector128Byte(r).AsUInt64().ToScalar(); return; }
         var s = Vector256.Narrow(r, r);
         *(ulong*)dst = Vector256.Narrow(s, s).AsUInt64().ToScalar();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreSaturated(Vector256<int> acc, Vector256<int> mult, long k, int e, byte* dst)
+    {
+        var kv = Vector256.Create(k);
+        var even = Avx2.Multiply(acc, mult) + kv;
+        var odd = Avx2.Multiply(Vector256.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), mult) + kv;
+        var h = Avx2.Blend(Vector256.ShiftRightLogical(even, 31).AsInt32(), Vector256.ShiftLeft(odd, 1).AsInt32(), 0xAA);
+        var r = Vector256.ShiftRightArithmetic(h - Vector256.ShiftRightLogical(acc, 31), e);
+        if (Avx512F.VL.IsSupported) { *(ulong*)dst = Avx512F.VL.ConvertToVector128SByteWithSaturation(r).AsUInt64().ToScalar(); return; }
+        // packs saturate (int32 -> int16 -> int8) within 128-bit halves: the low 4 bytes of each
+        var p = Avx2.PackSignedSaturate(r, r);
+        var b = Avx2.PackSignedSaturate(p, p).AsUInt32();
+        *(uint*)dst = b.ToScalar(); *(uint*)(dst + 4) = b.GetElement(4);
     }
 }
 
@@ -90,6 +143,10 @@ internal unsafe partial struct Q128 : IQBounded<Vector128<int>>
         var s = Vector128.Narrow(r, r);
         *(uint*)dst = Vector128.Narrow(s, s).AsUInt32().ToScalar();
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreSaturated(Vector128<int> acc, Vector128<int> mult, long k, int e, byte* dst)
+        => StoreBounded(acc, mult, k, e, Vector128<int>.Zero, Vector128.Create(-128), Vector128.Create(127), dst);
 }
 
 internal unsafe partial struct Q1 : IQBounded<int>
@@ -100,4 +157,6 @@ internal unsafe partial struct Q1 : IQBounded<int>
         int r = ((h - (acc < 0 ? 1 : 0)) >> e) + zero;
         *dst = (byte)(r < lo ? lo : r > hi ? hi : r);
     }
+
+    public static void StoreSaturated(int acc, int mult, long k, int e, byte* dst) => StoreBounded(acc, mult, k, e, 0, -128, 127, dst);
 }

@@ -372,6 +372,24 @@ public class QdqLoweringTests(ITestOutputHelper log)
                     Check(4);
                     Q1.StoreBounded(lanes[0], m, k, -s, 3, -128, 127, y);
                     Check(1);
+                    // the zero point folded into k, saturating
+                    int shiftCopy = s;
+                    if (!Bounded.FoldsZero(&shiftCopy, 1, 3)) continue;
+                    long kz = Bounded.K(-s, 3);
+                    if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+                    {
+                        Q512.StoreSaturated(System.Runtime.Intrinsics.Vector512.Create<int>(lanes), System.Runtime.Intrinsics.Vector512.Create(m), kz, -s, y);
+                        Check(16);
+                    }
+                    if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                    {
+                        Q256.StoreSaturated(System.Runtime.Intrinsics.Vector256.Create<int>(lanes.AsSpan(0, 8)), System.Runtime.Intrinsics.Vector256.Create(m), kz, -s, y);
+                        Check(8);
+                    }
+                    Q128.StoreSaturated(System.Runtime.Intrinsics.Vector128.Create<int>(lanes.AsSpan(0, 4)), System.Runtime.Intrinsics.Vector128.Create(m), kz, -s, y);
+                    Check(4);
+                    Q1.StoreSaturated(lanes[0], m, kz, -s, y);
+                    Check(1);
                 }
             }
     }
@@ -469,7 +487,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
         var r = new Random(c * 31 + m + kh);
         int icg = c / groups, k = icg * kh * kw;
         int oh = (h + 2 * pad - dil * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dil * (kw - 1) - 1) / stride + 1;
-        foreach (var extreme in new[] { false, true })
+        // full: int8 outputs over [-128, 127] (the kernels' saturating store)
+        foreach (var (extreme, full) in new[] { (false, false), (true, false), (false, true) })
         {
             var x = new byte[batch * c * h * w];
             r.NextBytes(x);
@@ -482,7 +501,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var mult = new int[m]; var sh = new int[m];
             for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
             int zx = extreme ? (signed ? 127 : 0) : (signed ? r.Next(-128, 128) : r.Next(0, 256));
-            int zy = signed ? -100 : 200, lo = signed ? -120 : 5, hi = signed ? 127 : 250;
+            int zy = full ? -3 : signed ? -100 : 200, lo = full ? -128 : signed ? -120 : 5, hi = full ? 127 : signed ? 127 : 250;
             // reference
             var want = new byte[batch * m * oh * ow];
             for (int b = 0; b < batch; b++)
@@ -517,7 +536,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
                     QConv.Depthwise2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
                 else
                     QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
-                for (int i = 0; i < want.Length; i++) Assert.True(want[i] == y[i], $"width {width} extreme {extreme}: y[{i}] = {y[i]}, reference {want[i]}");
+                for (int i = 0; i < want.Length; i++) Assert.True(want[i] == y[i], $"width {width} extreme {extreme} full {full}: y[{i}] = {y[i]}, reference {want[i]}");
                 Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
             });
         }
