@@ -204,7 +204,7 @@ public static unsafe class QConv
     /// </summary>
     const int Align = 64;
 
-    static byte* Aligned(void* p) => (byte*)(((nint)p + 63) & ~(nint)63);
+    internal static byte* Aligned(void* p) => (byte*)(((nint)p + 63) & ~(nint)63);
 
     static void Check(int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups)
@@ -350,7 +350,7 @@ public static unsafe class QConv
     /// step on AVX-512 (two word permutes interleave them in order; the last step overlaps the one before).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void PairPlane(int* dst, byte* a, byte* b, int n, bool signed, int zero)
+    internal static void PairPlane(int* dst, byte* a, byte* b, int n, bool signed, int zero)
     {
         if (!Avx512BW.IsSupported || n < 32 || SimdLevel.Bits < 512) { PairRow(dst, a, b, n, signed, zero); return; }
         var z = Vector512.Create((short)zero);

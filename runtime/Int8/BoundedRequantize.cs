@@ -21,6 +21,12 @@ internal unsafe interface IQBounded<TV> where TV : struct
     /// no add, and a saturating narrow for the clamp; three operations fewer.
     /// </summary>
     static abstract void StoreSaturated(TV acc, TV mult, long k, int e, byte* dst);
+
+    /// <summary>
+    /// <see cref="StoreBounded"/> with each lane its own channel: multipliers and shifts e per lane, the 64-bit constants
+    /// of the even lanes in kE and of the odd in kO (one per pair of lanes, from the first).
+    /// </summary>
+    static abstract void StoreLanes(TV acc, int* mult, int* e, long* kE, long* kO, TV zero, TV lo, TV hi, byte* dst);
 }
 
 internal static class Bounded
@@ -87,6 +93,18 @@ internal unsafe partial struct Q512 : IQBounded<Vector512<int>>
             Vector512.ShiftLeft(odd, 1).AsInt32(), Vector512.ShiftRightLogical(even, 31).AsInt32());
         Avx512F.ConvertToVector128SByteWithSaturation(Vector512.ShiftRightArithmetic(h - Vector512.ShiftRightLogical(acc, 31), e)).AsByte().Store(dst);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreLanes(Vector512<int> acc, int* mult, int* e, long* kE, long* kO, Vector512<int> zero, Vector512<int> lo, Vector512<int> hi, byte* dst)
+    {
+        var m = Vector512.Load(mult);
+        var even = Avx512F.Multiply(acc, m) + Vector512.Load(kE);
+        var odd = Avx512F.Multiply(Vector512.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32()) + Vector512.Load(kO);
+        var h = Vector512.ConditionalSelect(Vector512.Create(unchecked((long)0xFFFFFFFF00000000UL)).AsInt32(),
+            Vector512.ShiftLeft(odd, 1).AsInt32(), Vector512.ShiftRightLogical(even, 31).AsInt32());
+        var r = Avx512F.ShiftRightArithmeticVariable(h - Vector512.ShiftRightLogical(acc, 31), Vector512.Load((uint*)e)) + zero;
+        Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r, lo), hi)).Store(dst);
+    }
 }
 
 internal unsafe partial struct Q256 : IQBounded<Vector256<int>>
@@ -118,6 +136,19 @@ internal unsafe partial struct Q256 : IQBounded<Vector256<int>>
         var b = Avx2.PackSignedSaturate(p, p).AsUInt32();
         *(uint*)dst = b.ToScalar(); *(uint*)(dst + 4) = b.GetElement(4);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreLanes(Vector256<int> acc, int* mult, int* e, long* kE, long* kO, Vector256<int> zero, Vector256<int> lo, Vector256<int> hi, byte* dst)
+    {
+        var m = Vector256.Load(mult);
+        var even = Avx2.Multiply(acc, m) + Vector256.Load(kE);
+        var odd = Avx2.Multiply(Vector256.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), Vector256.ShiftRightLogical(m.AsInt64(), 32).AsInt32()) + Vector256.Load(kO);
+        var h = Avx2.Blend(Vector256.ShiftRightLogical(even, 31).AsInt32(), Vector256.ShiftLeft(odd, 1).AsInt32(), 0xAA);
+        var r = Vector256.Min(Vector256.Max(Avx2.ShiftRightArithmeticVariable(h - Vector256.ShiftRightLogical(acc, 31), Vector256.Load((uint*)e)) + zero, lo), hi);
+        if (Avx512F.VL.IsSupported) { *(ulong*)dst = Avx512F.VL.ConvertToVector128Byte(r).AsUInt64().ToScalar(); return; }
+        var s = Vector256.Narrow(r, r);
+        *(ulong*)dst = Vector256.Narrow(s, s).AsUInt64().ToScalar();
+    }
 }
 
 internal unsafe partial struct Q128 : IQBounded<Vector128<int>>
@@ -147,6 +178,23 @@ internal unsafe partial struct Q128 : IQBounded<Vector128<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreSaturated(Vector128<int> acc, Vector128<int> mult, long k, int e, byte* dst)
         => StoreBounded(acc, mult, k, e, Vector128<int>.Zero, Vector128.Create(-128), Vector128.Create(127), dst);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreLanes(Vector128<int> acc, int* mult, int* e, long* kE, long* kO, Vector128<int> zero, Vector128<int> lo, Vector128<int> hi, byte* dst)
+    {
+        if (!Avx2.IsSupported)
+        {
+            for (int l = 0; l < 4; l++) Q1.StoreLanes(acc.GetElement(l), mult + l, e + l, null, null, zero.GetElement(0), lo.GetElement(0), hi.GetElement(0), dst + l);
+            return;
+        }
+        var m = Vector128.Load(mult);
+        var even = Sse41.Multiply(acc, m) + Vector128.Load(kE);
+        var odd = Sse41.Multiply(Vector128.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), Vector128.ShiftRightLogical(m.AsInt64(), 32).AsInt32()) + Vector128.Load(kO);
+        var h = Sse41.Blend(Vector128.ShiftRightLogical(even, 31).AsInt32().AsInt16(), Vector128.ShiftLeft(odd, 1).AsInt32().AsInt16(), 0xCC).AsInt32();
+        var r = Vector128.Min(Vector128.Max(Avx2.ShiftRightArithmeticVariable(h - Vector128.ShiftRightLogical(acc, 31), Vector128.Load((uint*)e)) + zero, lo), hi);
+        var s = Vector128.Narrow(r, r);
+        *(uint*)dst = Vector128.Narrow(s, s).AsUInt32().ToScalar();
+    }
 }
 
 internal unsafe partial struct Q1 : IQBounded<int>
@@ -159,4 +207,8 @@ internal unsafe partial struct Q1 : IQBounded<int>
     }
 
     public static void StoreSaturated(int acc, int mult, long k, int e, byte* dst) => StoreBounded(acc, mult, k, e, 0, -128, 127, dst);
+
+    /// <summary>One lane: its constant from its shift (kE, kO unused).</summary>
+    public static void StoreLanes(int acc, int* mult, int* e, long* kE, long* kO, int zero, int lo, int hi, byte* dst)
+        => StoreBounded(acc, *mult, Bounded.K(*e), *e, zero, lo, hi, dst);
 }

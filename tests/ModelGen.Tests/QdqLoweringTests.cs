@@ -482,7 +482,17 @@ public class QdqLoweringTests(ITestOutputHelper log)
     public void QDepthwiseKernelIsBitExact(int batch, int c, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed)
         => CheckConv(batch, c, c, h, w, kh, kw, stride, dil, pad, c, signed, depthwise: true);
 
-    static void CheckConv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, bool depthwise)
+    /// <summary>QPointwise (1x1 on small planes, output channels in the lanes): tiles of 6 down to 1 positions, channel counts off the vectors, odd inputs.</summary>
+    [Theory]
+    [InlineData(1, 128, 128, 6, 6, true)]
+    [InlineData(2, 20, 40, 3, 3, false)]
+    [InlineData(1, 7, 17, 5, 5, true)]
+    [InlineData(1, 64, 100, 7, 7, false)]
+    [InlineData(1, 3, 33, 1, 2, true)]
+    public void QPointwiseKernelIsBitExact(int batch, int c, int m, int h, int w, bool signed)
+        => CheckConv(batch, c, m, h, w, 1, 1, 1, 1, 0, 1, signed, depthwise: false, lanes: true);
+
+    static void CheckConv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, bool depthwise, bool lanes = false)
     {
         var r = new Random(c * 31 + m + kh);
         int icg = c / groups, k = icg * kh * kw;
@@ -496,7 +506,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var wt = new sbyte[m * k];
             for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
             var wl = wt.Select(v => (long)v).ToArray();
-            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh, kw, groups)).Select(v => (sbyte)v).ToArray();
+            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : lanes ? QConvInt8.PackLanes(wl, m, c) : QConvInt8.PackGemm(wl, m, icg, kh, kw, groups)).Select(v => (sbyte)v).ToArray();
             var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
             var mult = new int[m]; var sh = new int[m];
             for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
@@ -529,10 +539,12 @@ public class QdqLoweringTests(ITestOutputHelper log)
                 var y = new byte[want.Length + 9];
                 Array.Fill(y, (byte)0xAB);
                 // exactly the size asked for, and garbage: what the kernel reads past its positions must not matter
-                var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil)
+                var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil) : lanes ? QPointwise.Scratch(c, oh * ow)
                     : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
                 Array.Fill(scratch, (short)0x5A5A);
-                if (depthwise)
+                if (lanes)
+                    QPointwise.Run(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, m, oh * ow, signed, zx, zy, lo, hi);
+                else if (depthwise)
                     QConv.Depthwise2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
                 else
                     QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
