@@ -14,8 +14,10 @@ namespace ModelGen.Runtime;
 /// padded width, columns past outW computed and dropped) reads tap (i, j) at q + a constant offset. No im2col.
 /// <see cref="Conv2D"/> (implicit GEMM): tiles of <see cref="BlockRows"/> output channels x 2-3 vectors of positions
 /// accumulate in registers (vpmaddwd on int16 pairs, weights broadcast from the build-time packing) and are requantized
-/// there. The weights arrive as compiled in, int8, and are widened to int16 pairs on the stack (at most
-/// <see cref="ChunkSteps"/> taps x channel pairs at a time) for the micro-kernel that broadcasts them.
+/// there (where the accumulators are bounded, <see cref="IQBounded{TV}"/>, by the kernel itself, straight into y when
+/// the plane has no padded columns). The weights arrive as compiled in, int8, and are widened to int16 pairs on the stack (at most
+/// <see cref="ChunkSteps"/> taps x channel pairs at a time) for the micro-kernel that broadcasts them. 1x1 convolutions
+/// of small planes go to <see cref="QPointwise"/> instead (the generator's choice: its own weight layout).
 /// <see cref="Depthwise2D"/>: one channel at a time, vectors along the positions, kernel rows paired.
 /// </summary>
 public static unsafe class QConv

@@ -12,7 +12,8 @@ namespace ModelGen.Compiler.Operators;
 /// multiplier, shift (int32 [M]); Conv's geometry attributes plus x_zero_point, y_zero_point, qmin, qmax, to (output
 /// type). y = clamp(MultiplyByQuantizedMultiplier(bias + sum (x - x_zp) * w) + y_zp, qmin, qmax), as
 /// <see cref="FixedPoint"/> defines; padded taps contribute 0. Net profile, 1-D and 2-D: ModelGen.Runtime.QConv
-/// (SIMD, bit-exact; depthwise convolutions through its direct kernel) with the int8 weights packed here, at build
+/// (SIMD, bit-exact; depthwise convolutions through its direct kernel; 1x1 on small planes through
+/// ModelGen.Runtime.QPointwise, output channels in the lanes) with the int8 weights packed here, at build
 /// time, in the order its micro-kernels stream them; otherwise scalar loops.
 /// </summary>
 public sealed class QConvInt8 : Operator
