@@ -111,7 +111,11 @@ internal static class Experiment
         }
     }
 
-    /// <summary>`experiment qconv`: int8 convolutions (QConv.Conv2D) vs float (Conv.Conv2D) on the benchmark models' stems and 1x1 layers.</summary>
+    /// <summary>
+    /// `experiment qconv`: int8 convolutions (QConv.Conv2D, and QPointwise where the generator picks it) vs float
+    /// (Conv.Conv2D) on the benchmark models' stems, 3x3 and 1x1 layers. QCONV_ONLY=prefix: those layers only;
+    /// QCONV_SPIN=1: the int8 call alone for 4 s first (for perf record).
+    /// </summary>
     public static void QConvolution()
     {
         foreach (var (name, c, m, h, w, kh, kw, s, ph, pw) in new[]
