@@ -14,8 +14,10 @@ namespace ModelGen.Runtime;
 /// padded width, columns past outW computed and dropped) reads tap (i, j) at q + a constant offset. No im2col.
 /// <see cref="Conv2D"/> (implicit GEMM): tiles of <see cref="BlockRows"/> output channels x 2-3 vectors of positions
 /// accumulate in registers (vpmaddwd on int16 pairs, weights broadcast from the build-time packing) and are requantized
-/// there. The weights arrive as compiled in, int8, and are widened to int16 pairs on the stack (at most
-/// <see cref="ChunkSteps"/> taps x channel pairs at a time) for the micro-kernel that broadcasts them.
+/// there (where the accumulators are bounded, <see cref="IQBounded{TV}"/>, by the kernel itself, straight into y when
+/// the plane has no padded columns). The weights arrive as compiled in, int8, and are widened to int16 pairs on the stack (at most
+/// <see cref="ChunkSteps"/> taps x channel pairs at a time) for the micro-kernel that broadcasts them. 1x1 convolutions
+/// of small planes go to <see cref="QPointwise"/> instead (the generator's choice: its own weight layout).
 /// <see cref="Depthwise2D"/>: channels in the lanes (<see cref="QDepthwise"/>) where they fill a vector, else one channel
 /// at a time, vectors along the positions, kernel rows paired.
 /// </summary>
@@ -78,11 +80,15 @@ public static unsafe class QConv
         CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
         var g = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
-        // few positions (the deep layers' 3x3 and 6x6 planes): narrower vectors, the same instructions per tile with
-        // less of each past the positions (a 512-bit tile of 48 for 9 positions; narrower is no slower per instruction)
+        // 1x1, stride 1, no padding: the pair plane is two channel planes interleaved, nothing to pad or split
+        bool pointwise = kH == 1 && kW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW && !rowPairs;
+        // few positions (the deep layers' 3x3 and 6x6 planes): tiles of one 512-bit vector up to 16 (a 128-bit tile of
+        // 12 for 9 positions took three instructions where this takes one, of twice the cost on double-pumped AVX-512),
+        // else narrower vectors, the same instructions per tile with less of each past the positions
         int bits = SimdLevel.Bits, positions = outH * g.Wq;
-        if (bits > 128 && positions <= (Avx512F.IsSupported ? 12 : 8)) bits = 128;
-        else if (bits > 256 && positions <= 24) bits = 256;
+        bool one = bits == 512 && positions <= 16;
+        if (bits > 128 && !one && positions <= (Avx512F.IsSupported ? 12 : 8)) bits = 128;
+        else if (bits > 256 && !one && positions <= 24) bits = 256;
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + pairs * g.Size + g.Slack;
@@ -91,14 +97,20 @@ public static unsafe class QConv
             {
                 X = pairPlane, Offsets = offsets, Taps = taps, Tmp = Aligned(offsets + taps), Bias = pb, Mult = pm, Shift = psh,
                 Pairs = pairs, PairStride = g.Size, Blocks = blocks, Rows = ocg, Positions = outH * g.Wq, OutStride = g.OutStride,
-                ZY = yZero, Lo = qmin, Hi = qmax,
+                ZY = yZero, Lo = qmin, Hi = qmax, Direct = g.Wq == outW, Bounded = Bounded.Applies(pb, psh, outC, (long)icg * kH * kW),
             };
+            t.Saturated = t.Bounded && qmin == -128 && qmax == 127 && Bounded.FoldsZero(psh, outC, yZero);
+            // no padded columns (Wq = outW): the rows go straight to y, plane apart
+            if (t.Direct) { t.OutStride = plane; t.End = py + (long)batch * outC * plane; }
             for (int nb = 0; nb < batch; nb++)
                 for (int gr = 0; gr < groups; gr++)
                 {
                     byte* xg = px + ((long)nb * inC + (long)gr * icg) * inH * inW;
                     long chan = (long)inH * inW;
                     if (rowPairs) BuildPlane(pairPlane, g, xg, xg, dilH, inH, inW, padTop, padLeft, xSigned, xZero, px + x.Length);
+                    else if (pointwise)
+                        for (int c2 = 0; c2 < pairs; c2++)
+                            PairPlane(pairPlane + (long)c2 * g.Size, xg + 2 * c2 * chan, 2 * c2 + 1 < icg ? xg + (2 * c2 + 1) * chan : null, plane, xSigned, xZero);
                     else
                         for (int c2 = 0; c2 < pairs; c2++)
                             BuildPlane(pairPlane + (long)c2 * g.Size, g, xg + 2 * c2 * chan, 2 * c2 + 1 < icg ? xg + (2 * c2 + 1) * chan : null, 0,
@@ -106,11 +118,14 @@ public static unsafe class QConv
                     new Span<int>(pairPlane + (long)pairs * g.Size, g.Slack).Clear();
                     t.W = pw + (long)gr * blocks * taps * pairs * BlockRows * 2;
                     t.Row0 = gr * ocg;
+                    byte* yg = py + ((long)nb * outC + gr * ocg) * plane;
+                    if (t.Direct) t.Tmp = yg;
                     switch (bits)
                     {
                         case 512 when Avx512BW.IsSupported:
                             // tiles of 2 vectors where they compute fewer positions past the last (125: 128, not 144)
-                            if ((positions + 31) / 32 * 32 < (positions + 47) / 48 * 48) Gemm<Vector512<int>, Q512, R2>(t); else Gemm<Vector512<int>, Q512, R3>(t);
+                            if (one) Gemm<Vector512<int>, Q512, R1>(t);
+                            else if ((positions + 31) / 32 * 32 < (positions + 47) / 48 * 48) Gemm<Vector512<int>, Q512, R2>(t); else Gemm<Vector512<int>, Q512, R3>(t);
                             break;
                         case 512 or 256 when Avx2.IsSupported:
                             if (Avx512F.IsSupported) Gemm<Vector256<int>, Q256, R3>(t); else Gemm<Vector256<int>, Q256, R2>(t); // 32 registers: 3 columns
@@ -120,7 +135,7 @@ public static unsafe class QConv
                             if (Avx512F.IsSupported) Gemm<Vector128<int>, Q128, R3>(t); else Gemm<Vector128<int>, Q128, R2>(t);
                             break;
                     }
-                    Compact(py + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
+                    if (!t.Direct) Compact(yg, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
                 }
         }
     }
@@ -199,7 +214,7 @@ public static unsafe class QConv
     /// </summary>
     const int Align = 64;
 
-    static byte* Aligned(void* p) => (byte*)(((nint)p + 63) & ~(nint)63);
+    internal static byte* Aligned(void* p) => (byte*)(((nint)p + 63) & ~(nint)63);
 
     static void Check(int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups)
@@ -340,6 +355,27 @@ public static unsafe class QConv
         }
     }
 
+    /// <summary>
+    /// dst[i] = (a[i] - zero, b[i] - zero) for a whole plane of n positions (b null: 0): PairRow, with 32 positions per
+    /// step on AVX-512 (two word permutes interleave them in order; the last step overlaps the one before).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PairPlane(int* dst, byte* a, byte* b, int n, bool signed, int zero)
+    {
+        if (!Avx512BW.IsSupported || n < 32 || SimdLevel.Bits < 512) { PairRow(dst, a, b, n, signed, zero); return; }
+        var z = Vector512.Create((short)zero);
+        for (int i = 0; ; i += 32)
+        {
+            if (i > n - 32) i = n - 32;
+            Zip32(a == null ? Vector512<short>.Zero : Wide(Vector256.Load(a + i), signed) - z, b == null ? Vector512<short>.Zero : Wide(Vector256.Load(b + i), signed) - z, dst + i);
+            if (i == n - 32) return;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<short> Wide(Vector256<byte> v, bool signed)
+        => signed ? Avx512BW.ConvertToVector512Int16(v.AsSByte()) : Avx512BW.ConvertToVector512Int16(v).AsInt16();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Value(byte v, bool signed) => signed ? (sbyte)v : v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static int Pair(int lo, int hi) => (ushort)lo | hi << 16;
 
@@ -383,11 +419,18 @@ public static unsafe class QConv
     /// Stride 2: dst[i] = (a[2i] - zero, b[2i] - zero). 16 bytes give 8 pairs (the even bytes of 8 int16 lanes), written
     /// whole: up to 7 pairs past n, into the plane's elements after this row, which are written after it (rows and
     /// phases in address order; the last row's go to the slack). Reads stay before end, else the rest goes scalar.
+    /// AVX-512 first takes 32 pairs from 64 bytes at a time while they lie inside the row (no more written past it).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void PairRowEven(int* dst, byte* a, byte* b, int n, bool signed, int zero, byte* end)
     {
         int i = 0;
+        if (Avx512BW.IsSupported && n >= 32)
+        {
+            var z = Vector512.Create((short)zero);
+            for (; i + 32 <= n && (a == null || a + 2 * i + 64 <= end) && (b == null || b + 2 * i + 64 <= end); i += 32)
+                Zip32(a == null ? Vector512<short>.Zero : Even(Vector512.Load(a + 2 * i), signed) - z, b == null ? Vector512<short>.Zero : Even(Vector512.Load(b + 2 * i), signed) - z, dst + i);
+        }
         if (Sse2.IsSupported || AdvSimd.Arm64.IsSupported)
         {
             var z = Vector128.Create((short)zero);
@@ -395,6 +438,19 @@ public static unsafe class QConv
                 Zip(a == null ? Vector128<short>.Zero : Even(Vector128.Load(a + 2 * i), signed, z), b == null ? Vector128<short>.Zero : Even(Vector128.Load(b + 2 * i), signed, z), dst + i);
         }
         for (; i < n; i++) dst[i] = Pair(a == null ? 0 : Value(a[2 * i], signed) - zero, b == null ? 0 : Value(b[2 * i], signed) - zero);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<short> Even(Vector512<byte> v, bool signed)
+        => signed ? Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(v.AsInt16(), 8), 8) : v.AsInt16() & Vector512.Create((short)0xFF);
+
+    /// <summary>dst[k] = (a[k], b[k]) as int16 pairs for 32 lanes, in order (two word permutes; unpacks work within 128-bit lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Zip32(Vector512<short> a, Vector512<short> b, int* dst)
+    {
+        var lo = Vector512.Create((short)0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39, 8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47);
+        Avx512BW.PermuteVar32x16x2(a, lo, b).Store((short*)dst);
+        Avx512BW.PermuteVar32x16x2(a, lo + Vector512.Create((short)16), b).Store((short*)(dst + 16));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -436,12 +492,28 @@ public static unsafe class QConv
 
     /// <summary>
     /// dst[oh * outW + ow] = tmp[r * stride + oh * wq + ow] for each row r of channels (drops the padded columns). Rows
-    /// of small planes are a few bytes: two overlapping moves each (a call per row cost more than the copy).
+    /// of 4 to 16 bytes: one whole 8- or 16-byte move each, its bytes past the row rewritten by the rows after it (the
+    /// last row exact: nothing written outside dst's rows); other rows two overlapping moves (a call per row cost more
+    /// than the copy).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Compact(byte* dst, byte* tmp, int rows, int outH, int outW, int wq, int stride)
     {
         if (wq == outW) { for (int r = 0; r < rows; r++) Unsafe.CopyBlockUnaligned(dst + (long)r * outH * outW, tmp + (long)r * stride, (uint)(outH * outW)); return; }
+        if (outW >= 4 && outW <= 16)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                byte* d = dst + (long)r * outH * outW, t = tmp + (long)r * stride;
+                int whole = r == rows - 1 ? outH - 1 : outH;
+                if (outW <= 8) for (int oh = 0; oh < whole; oh++, d += outW, t += wq) *(ulong*)d = *(ulong*)t;
+                else for (int oh = 0; oh < whole; oh++, d += outW, t += wq) { *(ulong*)d = *(ulong*)t; *(ulong*)(d + 8) = *(ulong*)(t + 8); }
+            }
+            byte* dl = dst + ((long)rows * outH - 1) * outW, tl = tmp + (long)(rows - 1) * stride + (long)(outH - 1) * wq;
+            if (outW >= 8) { *(ulong*)dl = *(ulong*)tl; *(ulong*)(dl + outW - 8) = *(ulong*)(tl + outW - 8); }
+            else { *(uint*)dl = *(uint*)tl; *(uint*)(dl + outW - 4) = *(uint*)(tl + outW - 4); }
+            return;
+        }
         for (int r = 0; r < rows; r++)
             for (int oh = 0; oh < outH; oh++)
             {
@@ -451,8 +523,6 @@ public static unsafe class QConv
                     for (int i = 0; i < outW - 16; i += 16) Vector128.Load(t + i).Store(d + i);
                     Vector128.Load(t + outW - 16).Store(d + outW - 16);
                 }
-                else if (outW >= 8) { *(ulong*)d = *(ulong*)t; *(ulong*)(d + outW - 8) = *(ulong*)(t + outW - 8); }
-                else if (outW >= 4) { *(uint*)d = *(uint*)t; *(uint*)(d + outW - 4) = *(uint*)(t + outW - 4); }
                 else for (int i = 0; i < outW; i++) d[i] = t[i];
             }
     }
@@ -461,6 +531,13 @@ public static unsafe class QConv
     {
         public int* X, Offsets, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
         public int Taps, Pairs, PairStride, Blocks, Rows, Row0, Positions, OutStride, ZY, Lo, Hi;
+        /// <summary>
+        /// Tmp is y itself (OutStride = the plane, End the end of y). The tiles then go last to first: the whole vectors of
+        /// a row's last tile run into the next rows' first positions, which are written after it; past End, the stack.
+        /// </summary>
+        public bool Direct; public byte* End;
+        /// <summary>Accumulators and shifts as <see cref="IQBounded{TV}"/> needs them; Saturated: see <see cref="Out.Saturated"/>.</summary>
+        public bool Bounded, Saturated;
     }
 
     /// <summary>
@@ -469,53 +546,74 @@ public static unsafe class QConv
     /// else each block per tile, in chunks of taps (and of pairs) when one block does not fit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV> where C : IRows
+    static void Gemm<TV, TS, C>(in Tile t) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int width = C.N * TS.Lanes, steps = t.Taps * t.Pairs, blockW = steps * BlockRows * 2;
-        byte* acc = stackalloc byte[BlockRows * 3 * 64];
+        byte* acc = stackalloc byte[BlockRows * 3 * 64], last = stackalloc byte[BlockRows * 3 * 64];
+        byte** dst = stackalloc byte*[BlockRows];
+        var o = new Out { ZY = t.ZY, Lo = t.Lo, Hi = t.Hi, Saturated = t.Saturated };
         bool all = (long)t.Blocks * steps <= ChunkSteps;
         short* wide = stackalloc short[(all ? t.Blocks * steps : Math.Min(steps, ChunkSteps)) * BlockRows * 2];
         if (all) Int8.Widen(t.W, wide, t.Blocks * blockW);
-        for (int q = 0; q < t.Positions; q += width)
-            for (int b = 0; b < t.Blocks; b++)
+        int tiles = (t.Positions + width - 1) / width;
+        for (int i = 0; i < tiles; i++)
+            for (int b = 0, q = (t.Direct ? tiles - 1 - i : i) * width; b < t.Blocks; b++)
             {
                 int r0 = b * BlockRows, m0 = t.Row0 + r0, live = Math.Min(BlockRows, t.Rows - r0);
-                if (all) Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true);
-                else Chunks<TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, wide, t.Bias + m0, live, acc);
-                // requantization in registers, row by row, out of the accumulators the kernel left
                 byte* y = t.Tmp + (long)r0 * t.OutStride + q;
+                if (t.Bounded)
+                {
+                    // the kernel requantizes and stores its rows itself (after the last chunk; no round trip of the accumulators through acc)
+                    for (int r = 0; r < live; r++) dst[r] = t.Direct && y + r * t.OutStride + width > t.End ? last + r * 3 * 64 : y + r * t.OutStride;
+                    o.Dst = dst; o.Mult = t.Mult + m0; o.Shift = t.Shift + m0;
+                    if (all) Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true, o);
+                    else Chunks<TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, wide, t.Bias + m0, live, acc, o);
+                    for (int r = 0; r < live; r++) if (dst[r] != y + r * t.OutStride) Unsafe.CopyBlockUnaligned(y + r * t.OutStride, dst[r], (uint)(t.End - (y + r * t.OutStride)));
+                    continue;
+                }
+                o.Dst = null;
+                if (all) Kernel<TV, TS, C>(t.X + q, t.Offsets, t.Taps, t.Pairs, t.PairStride, (int*)(wide + (long)b * blockW), t.Bias + m0, live, acc, true, o);
+                else Chunks<TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, wide, t.Bias + m0, live, acc, o);
+                // requantization in registers, row by row, out of the accumulators the kernel left
                 for (int r = 0; r < live; r++, y += t.OutStride)
                 {
                     var rq = TS.Prepare(t.Mult[m0 + r], t.Shift[m0 + r], t.ZY, t.Lo, t.Hi);
-                    for (int c = 0; c < C.N; c++) TS.Store(Unsafe.Read<TV>(acc + (r * 3 + c) * 64), rq, y + c * TS.Lanes);
+                    bool past = t.Direct && y + width > t.End;
+                    byte* d = past ? last : y;
+                    for (int c = 0; c < C.N; c++) TS.Store(Unsafe.Read<TV>(acc + (r * 3 + c) * 64), rq, d + c * TS.Lanes);
+                    if (past) Unsafe.CopyBlockUnaligned(y, last, (uint)(t.End - y));
                 }
             }
     }
 
-    /// <summary>One block's reduction in chunks of at most <see cref="ChunkSteps"/> steps widened into wide, the accumulators carried in acc.</summary>
+    /// <summary>One block's reduction in chunks of at most <see cref="ChunkSteps"/> steps widened into wide, the accumulators carried in acc (o: after the last).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Chunks<TV, TS, C>(in Tile t, int* x, sbyte* w, short* wide, int* bias, int live, byte* acc) where TV : struct where TS : IQSimd<TV> where C : IRows
+    static void Chunks<TV, TS, C>(in Tile t, int* x, sbyte* w, short* wide, int* bias, int live, byte* acc, in Out o)
+        where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         const int step = BlockRows * 2;
         int pc = Math.Min(t.Pairs, ChunkSteps), tc = Math.Min(t.Taps, ChunkSteps / pc);
+        var carry = o;
+        carry.Dst = null;
         for (int t0 = 0; t0 < t.Taps; t0 += tc)
             for (int p0 = 0; p0 < t.Pairs; p0 += pc)
             {
                 int nt = Math.Min(tc, t.Taps - t0), np = Math.Min(pc, t.Pairs - p0);
                 if (np == t.Pairs) Int8.Widen(w + (long)t0 * np * step, wide, nt * np * step); // whole taps: one run
                 else for (int i = 0; i < nt; i++) Int8.Widen(w + ((long)(t0 + i) * t.Pairs + p0) * step, wide + i * np * step, np * step);
-                Kernel<TV, TS, C>(x + (long)p0 * t.PairStride, t.Offsets + t0, nt, np, t.PairStride, (int*)wide, bias, live, acc, t0 == 0 && p0 == 0);
+                Kernel<TV, TS, C>(x + (long)p0 * t.PairStride, t.Offsets + t0, nt, np, t.PairStride, (int*)wide, bias, live, acc, t0 == 0 && p0 == 0,
+                    t0 + nt == t.Taps && p0 + np == t.Pairs ? o : carry);
             }
     }
 
     /// <summary>
     /// BlockRows output channels x C.N vectors of positions over a chunk of the reduction (taps x channel pairs), the
     /// accumulators in registers, starting from the bias (<paramref name="first"/>) or from acc[row * 3 + column] (64
-    /// bytes each), where they are written at the end. No calls inside.
+    /// bytes each), where they are written at the end, or with o.Dst requantized (bounded) into those rows. No calls inside.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel<TV, TS, C>(int* x0, int* offsets, int taps, int pairs, int pairStride, int* w, int* bias, int live, byte* acc, bool first)
-        where TV : struct where TS : IQSimd<TV> where C : IRows
+    static void Kernel<TV, TS, C>(int* x0, int* offsets, int taps, int pairs, int pairStride, int* w, int* bias, int live, byte* acc, bool first, in Out o)
+        where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int n = C.N, lanes = TS.Lanes;
         TV a0, b0, c0, a1, b1, c1, a2, b2, c2, a3, b3, c3;
@@ -538,17 +636,54 @@ public static unsafe class QConv
             int* x = x0 + offsets[t];
             for (int p = 0; p < pairs; p++, x += pairStride, w += BlockRows)
             {
-                TV v0 = TS.Load(x), v1 = TS.Load(x + lanes), v2 = n > 2 ? TS.Load(x + 2 * lanes) : v0;
-                TV s = TS.Splat(w[0]); a0 = TS.Madd(v0, s, a0); b0 = TS.Madd(v1, s, b0); if (n > 2) c0 = TS.Madd(v2, s, c0);
-                s = TS.Splat(w[1]); a1 = TS.Madd(v0, s, a1); b1 = TS.Madd(v1, s, b1); if (n > 2) c1 = TS.Madd(v2, s, c1);
-                s = TS.Splat(w[2]); a2 = TS.Madd(v0, s, a2); b2 = TS.Madd(v1, s, b2); if (n > 2) c2 = TS.Madd(v2, s, c2);
-                s = TS.Splat(w[3]); a3 = TS.Madd(v0, s, a3); b3 = TS.Madd(v1, s, b3); if (n > 2) c3 = TS.Madd(v2, s, c3);
+                TV v0 = TS.Load(x), v1 = n > 1 ? TS.Load(x + lanes) : v0, v2 = n > 2 ? TS.Load(x + 2 * lanes) : v0;
+                TV s = TS.Splat(w[0]); a0 = TS.Madd(v0, s, a0); if (n > 1) b0 = TS.Madd(v1, s, b0); if (n > 2) c0 = TS.Madd(v2, s, c0);
+                s = TS.Splat(w[1]); a1 = TS.Madd(v0, s, a1); if (n > 1) b1 = TS.Madd(v1, s, b1); if (n > 2) c1 = TS.Madd(v2, s, c1);
+                s = TS.Splat(w[2]); a2 = TS.Madd(v0, s, a2); if (n > 1) b2 = TS.Madd(v1, s, b2); if (n > 2) c2 = TS.Madd(v2, s, c2);
+                s = TS.Splat(w[3]); a3 = TS.Madd(v0, s, a3); if (n > 1) b3 = TS.Madd(v1, s, b3); if (n > 2) c3 = TS.Madd(v2, s, c3);
             }
+        }
+        if (o.Dst != null)
+        {
+            TV z = TS.Splat(o.ZY), lo = TS.Splat(o.Lo), hi = TS.Splat(o.Hi);
+            StoreRow<TV, TS, C>(a0, b0, c0, o, 0, z, lo, hi);
+            if (live > 1) StoreRow<TV, TS, C>(a1, b1, c1, o, 1, z, lo, hi);
+            if (live > 2) StoreRow<TV, TS, C>(a2, b2, c2, o, 2, z, lo, hi);
+            if (live > 3) StoreRow<TV, TS, C>(a3, b3, c3, o, 3, z, lo, hi);
+            return;
         }
         Unsafe.Write(acc, a0); Unsafe.Write(acc + 64, b0); Unsafe.Write(acc + 128, c0);
         Unsafe.Write(acc + 192, a1); Unsafe.Write(acc + 256, b1); Unsafe.Write(acc + 320, c1);
         Unsafe.Write(acc + 384, a2); Unsafe.Write(acc + 448, b2); Unsafe.Write(acc + 512, c2);
         Unsafe.Write(acc + 576, a3); Unsafe.Write(acc + 640, b3); Unsafe.Write(acc + 704, c3);
+    }
+
+    /// <summary>Where and how <see cref="Kernel"/> requantizes (Dst null: it leaves the accumulators in acc).</summary>
+    struct Out
+    {
+        public byte** Dst; public int* Mult, Shift; public int ZY, Lo, Hi;
+        /// <summary>int8 outputs over [-128, 127], the zero point folded into the rounding constant (IQBounded.StoreSaturated).</summary>
+        public bool Saturated;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreRow<TV, TS, C>(TV a, TV b, TV c, in Out o, int r, TV z, TV lo, TV hi) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
+    {
+        int e = -o.Shift[r];
+        TV m = TS.Splat(o.Mult[r]);
+        byte* d = o.Dst[r];
+        if (o.Saturated)
+        {
+            long kz = Bounded.K(e, o.ZY);
+            TS.StoreSaturated(a, m, kz, e, d);
+            if (C.N > 1) TS.StoreSaturated(b, m, kz, e, d + TS.Lanes);
+            if (C.N > 2) TS.StoreSaturated(c, m, kz, e, d + 2 * TS.Lanes);
+            return;
+        }
+        long k = Bounded.K(e);
+        TS.StoreBounded(a, m, k, e, z, lo, hi, d);
+        if (C.N > 1) TS.StoreBounded(b, m, k, e, z, lo, hi, d + TS.Lanes);
+        if (C.N > 2) TS.StoreBounded(c, m, k, e, z, lo, hi, d + 2 * TS.Lanes);
     }
 
     struct Dw

@@ -29,7 +29,7 @@ internal unsafe interface IQSimd<TV> where TV : struct
     static abstract void Store(TV acc, in Requantize.Params<TV> p, byte* dst);
 }
 
-internal unsafe struct Q512 : IQSimd<Vector512<int>>
+internal unsafe partial struct Q512 : IQSimd<Vector512<int>>
 {
     public static int Lanes => 16;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Splat(int x) => Vector512.Create(x);
@@ -47,7 +47,7 @@ internal unsafe struct Q512 : IQSimd<Vector512<int>>
         => Avx512F.ConvertToVector128Byte(Requantize.Apply(acc, p)).Store(dst); // vpmovdb: the clamped values fit a byte
 }
 
-internal unsafe struct Q256 : IQSimd<Vector256<int>>
+internal unsafe partial struct Q256 : IQSimd<Vector256<int>>
 {
     public static int Lanes => 8;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Splat(int x) => Vector256.Create(x);
@@ -70,7 +70,7 @@ internal unsafe struct Q256 : IQSimd<Vector256<int>>
     }
 }
 
-internal unsafe struct Q128 : IQSimd<Vector128<int>>
+internal unsafe partial struct Q128 : IQSimd<Vector128<int>>
 {
     public static int Lanes => 4;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Splat(int x) => Vector128.Create(x);
@@ -111,7 +111,7 @@ internal unsafe struct Q128 : IQSimd<Vector128<int>>
 }
 
 /// <summary>The scalar stand-in: one int32 lane holding one int16 pair.</summary>
-internal unsafe struct Q1 : IQSimd<int>
+internal unsafe partial struct Q1 : IQSimd<int>
 {
     public static int Lanes => 1;
     public static int Splat(int x) => x;

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using ModelGen.Runtime;
 
 namespace ModelGen.Benchmarks;
@@ -120,15 +122,22 @@ internal static class Experiment
         }
     }
 
-    /// <summary>`experiment qconv`: int8 convolutions (QConv.Conv2D) vs float (Conv.Conv2D) on the benchmark models' stems and 1x1 layers.</summary>
+    /// <summary>
+    /// `experiment qconv`: int8 convolutions (QConv.Conv2D, and QPointwise where the generator picks it) vs float
+    /// (Conv.Conv2D) on the benchmark models' stems, 3x3 and 1x1 layers. QCONV_ONLY=prefix: those layers only;
+    /// QCONV_SPIN=1: the int8 call alone for 4 s first (for perf record).
+    /// </summary>
     public static void QConvolution()
     {
         foreach (var (name, c, m, h, w, kh, kw, s, ph, pw) in new[]
         {
             ("ds_cnn 1x1", 64, 64, 25, 5, 1, 1, 1, 0, 0), ("ds_cnn stem", 1, 64, 49, 10, 10, 4, 2, 5, 1),
             ("mobilenet stem", 3, 8, 96, 96, 3, 3, 2, 1, 1), ("resnet8 stem", 3, 16, 32, 32, 3, 3, 1, 1, 1), ("resnet8 3x3", 16, 16, 32, 32, 3, 3, 1, 1, 1),
+            ("mobilenet 1x1 48", 8, 16, 48, 48, 1, 1, 1, 0, 0), ("mobilenet 1x1 12", 64, 64, 12, 12, 1, 1, 1, 0, 0),
+            ("mobilenet 1x1 6", 128, 128, 6, 6, 1, 1, 1, 0, 0), ("mobilenet 1x1 3", 256, 256, 3, 3, 1, 1, 1, 0, 0),
         })
         {
+            if (Environment.GetEnvironmentVariable("QCONV_ONLY") is string only && !name.StartsWith(only)) continue;
             int oh = (h + 2 * ph - kh) / s + 1, ow = (w + 2 * pw - kw) / s + 1;
             var rng = new Random(1);
             var xb = new byte[c * h * w]; rng.NextBytes(xb);
@@ -139,10 +148,64 @@ internal static class Experiment
             var xf = Data.Random(rng, c * h * w); var wf = Data.Random(rng, m * c * kh * kw); var bf = Data.Random(rng, m); var yf = new float[m * oh * ow];
             Action q = () => QConv.Conv2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, w, m, kh, kw, oh, ow, s, s, ph, pw, 1, 1, 1, true, 3, -128, -128, 127);
             Action f = () => Conv.Conv2D(xf, wf, bf, yf, 1, c, h, w, m, kh, kw, oh, ow, s, s, ph, pw, 1, 1, 1, new Activation(ActivationKind.Relu));
+            if (Environment.GetEnvironmentVariable("QCONV_SPIN") == "1") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) q(); }
             var tq = new List<double>(); var tf = new List<double>();
             for (int round = 0; round < 5; round++) { tq.Add(Time(q)); tf.Add(Time(f)); }
-            Console.WriteLine($"{name,-15} {c}->{m} {h}x{w} k{kh}x{kw} s{s}: int8 {Med(tq) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us");
+            string lanes = "";
+            if (kh == 1 && kw == 1 && s == 1 && ph == 0 && h * w <= 49)
+            {
+                // the channel-lanes kernel the generator picks for these planes
+                var wl = new sbyte[(c + 1) / 2 * ((m + 31) / 32 * 32) * 2]; for (int i = 0; i < wl.Length; i++) wl[i] = (sbyte)rng.Next(-100, 100);
+                var sl = new short[QPointwise.Scratch(c, h * w)];
+                Action l = () => QPointwise.Run(xb, wl, bias, mult, shift, yb, sl, 1, c, m, h * w, true, 3, -128, -128, 127);
+                var tl = new List<double>();
+                for (int round = 0; round < 5; round++) tl.Add(Time(l));
+                lanes = $"   lanes {Med(tl) * 1e6,7:F2} us";
+            }
+            Console.WriteLine($"{name,-15} {c}->{m} {h}x{w} k{kh}x{kw} s{s}: int8 {Med(tq) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us{lanes}");
         }
+    }
+
+    /// <summary>`experiment qpeak`: int8 MAC throughput of one thread: vpmaddwd + vpaddd (int16 pairs) at 512 and 256 bits, 12 independent chains.</summary>
+    public static void QPeak()
+    {
+        const int n = 20_000_000;
+        var sw = Stopwatch.StartNew();
+        var z = PeakMadd512(n);
+        double t = sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"vpmaddwd+vpaddd zmm: {12.0 * n * 32 / t / 1e9:F1} GMAC/s ({z})");
+        sw.Restart(); var y = PeakMadd256(n); t = sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"vpmaddwd+vpaddd ymm: {12.0 * n * 16 / t / 1e9:F1} GMAC/s ({y})");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int PeakMadd512(int n)
+    {
+        var m = Vector512.Create((short)3);
+        Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default, a9 = default, a10 = default, a11 = default;
+        for (int i = 0; i < n; i++)
+        {
+            a0 += Avx512BW.MultiplyAddAdjacent(a0.AsInt16(), m); a1 += Avx512BW.MultiplyAddAdjacent(a1.AsInt16(), m); a2 += Avx512BW.MultiplyAddAdjacent(a2.AsInt16(), m); a3 += Avx512BW.MultiplyAddAdjacent(a3.AsInt16(), m);
+            a4 += Avx512BW.MultiplyAddAdjacent(a4.AsInt16(), m); a5 += Avx512BW.MultiplyAddAdjacent(a5.AsInt16(), m); a6 += Avx512BW.MultiplyAddAdjacent(a6.AsInt16(), m); a7 += Avx512BW.MultiplyAddAdjacent(a7.AsInt16(), m);
+            a8 += Avx512BW.MultiplyAddAdjacent(a8.AsInt16(), m); a9 += Avx512BW.MultiplyAddAdjacent(a9.AsInt16(), m); a10 += Avx512BW.MultiplyAddAdjacent(a10.AsInt16(), m); a11 += Avx512BW.MultiplyAddAdjacent(a11.AsInt16(), m);
+            m += Vector512<short>.One;
+        }
+        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int PeakMadd256(int n)
+    {
+        var m = Vector256.Create((short)3);
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default, a8 = default, a9 = default, a10 = default, a11 = default;
+        for (int i = 0; i < n; i++)
+        {
+            a0 += Avx2.MultiplyAddAdjacent(a0.AsInt16(), m); a1 += Avx2.MultiplyAddAdjacent(a1.AsInt16(), m); a2 += Avx2.MultiplyAddAdjacent(a2.AsInt16(), m); a3 += Avx2.MultiplyAddAdjacent(a3.AsInt16(), m);
+            a4 += Avx2.MultiplyAddAdjacent(a4.AsInt16(), m); a5 += Avx2.MultiplyAddAdjacent(a5.AsInt16(), m); a6 += Avx2.MultiplyAddAdjacent(a6.AsInt16(), m); a7 += Avx2.MultiplyAddAdjacent(a7.AsInt16(), m);
+            a8 += Avx2.MultiplyAddAdjacent(a8.AsInt16(), m); a9 += Avx2.MultiplyAddAdjacent(a9.AsInt16(), m); a10 += Avx2.MultiplyAddAdjacent(a10.AsInt16(), m); a11 += Avx2.MultiplyAddAdjacent(a11.AsInt16(), m);
+            m += Vector256<short>.One;
+        }
+        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
     }
 
     static double Med(List<double> t) { var a = t.ToArray(); Array.Sort(a); return a[a.Length / 2]; }

@@ -20,6 +20,7 @@ public static class Program
                 "qdw" => Experiment.QDepthwise,
                 "qconv" => Experiment.QConvolution,
                 "panels" => () => PanelsExperiment.Run(args),
+                "qpeak" => Experiment.QPeak,
                 _ => Experiment.Run,
             };
             run();

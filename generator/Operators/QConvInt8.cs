@@ -12,7 +12,8 @@ namespace ModelGen.Compiler.Operators;
 /// multiplier, shift (int32 [M]); Conv's geometry attributes plus x_zero_point, y_zero_point, qmin, qmax, to (output
 /// type). y = clamp(MultiplyByQuantizedMultiplier(bias + sum (x - x_zp) * w) + y_zp, qmin, qmax), as
 /// <see cref="FixedPoint"/> defines; padded taps contribute 0. Net profile, 1-D and 2-D: ModelGen.Runtime.QConv
-/// (SIMD, bit-exact; depthwise convolutions through its direct kernel) with the int8 weights packed here, at build
+/// (SIMD, bit-exact; depthwise convolutions through its direct kernel; 1x1 on small planes through
+/// ModelGen.Runtime.QPointwise, output channels in the lanes) with the int8 weights packed here, at build
 /// time, in the order its micro-kernels stream them; otherwise scalar loops.
 /// </summary>
 public sealed class QConvInt8 : Operator
@@ -26,6 +27,8 @@ public sealed class QConvInt8 : Operator
         public Int8Params P;
         public Value Packed;
         public bool Depthwise => Group == C && M == C;
+        /// <summary>ModelGen.Runtime.QPointwise: output channels in the lanes (<see cref="UsesLanes"/>).</summary>
+        public bool Lanes;
         /// <summary>The 2-D view of a 1-D window (height 1).</summary>
         public int D(int[] a, int i, int one) => W.Rank == 2 ? a[i] : i == 0 ? one : a[0];
         public int KH => D(W.Kernel, 0, 1);
@@ -34,6 +37,21 @@ public sealed class QConvInt8 : Operator
 
     /// <summary>Output channels per block of the Net kernel's packed weights (ModelGen.Runtime.QConv.BlockRows).</summary>
     const int BlockRows = 4;
+
+    /// <summary>ModelGen.Runtime.QPointwise.ColumnMultiple and MaxColumns.</summary>
+    const int LaneMultiple = 32, MaxLanes = 1024;
+
+    /// <summary>
+    /// 1x1, stride 1, unpadded, one group, on a plane of at most 49 positions with 16 or more output channels: the
+    /// positions would fill a third to half of the position-lane kernel's vectors with padding (3x3: 9 of 16), the
+    /// channels fill these.
+    /// </summary>
+    static bool UsesLanes(Geo geo)
+    {
+        var g = geo.W;
+        return g.Rank <= 2 && g.Kernel.All(k => k == 1) && g.Strides.All(v => v == 1) && g.PadBegin.All(v => v == 0) && g.PadEnd.All(v => v == 0)
+            && geo.Group == 1 && geo.C >= 2 && geo.M >= 16 && (geo.M + LaneMultiple - 1) / LaneMultiple * LaneMultiple <= MaxLanes && g.OutPlane <= 49;
+    }
 
     public override void Infer(Node n)
     {
@@ -49,9 +67,10 @@ public sealed class QConvInt8 : Operator
         var kernel = Window.KernelShape(n, r, w.Shape.Skip(2).ToArray());
         var win = Window.Resolve(n, x.Shape.Skip(2).ToArray(), kernel, ceilMode: false, dilationsAllowed: true);
         var geo = new Geo { W = win, N = x.Shape[0], C = c, M = m, Group = (int)group, ICg = c / (int)group, OCg = m / (int)group, P = p };
+        geo.Lanes = UsesLanes(geo);
         if (n.Inputs.Count == 5)
         {
-            var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : PackGemm(w.Const.L, m, geo.ICg, geo.KH, geo.KW, geo.Group);
+            var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : geo.Lanes ? PackLanes(w.Const.L, m, c) : PackGemm(w.Const.L, m, geo.ICg, geo.KH, geo.KW, geo.Group);
             n.Inputs.Add(Q.Constant((n.Name ?? "qconv") + "_packed", new TensorData(DType.Int8, new[] { packed.Length }, l: packed)));
         }
         geo.Packed = n.In(5);
@@ -82,6 +101,18 @@ public sealed class QConvInt8 : Operator
                                 if (oc >= ocg || ic >= icg || rowPairs && row >= kh) continue;
                                 p[o] = w[((g * ocg + oc) * icg + ic) * taps + (rowPairs ? row * kw + t % kw : t)];
                             }
+        return p;
+    }
+
+    /// <summary>ModelGen.Runtime.QPointwise's weights: per input channel pair, per output channel (padded to LaneMultiple, 0 past m), the pair (0 past c).</summary>
+    internal static long[] PackLanes(long[] w, int m, int c)
+    {
+        int pairs = (c + 1) / 2, mp = (m + LaneMultiple - 1) / LaneMultiple * LaneMultiple;
+        var p = new long[pairs * mp * 2];
+        for (int c2 = 0; c2 < pairs; c2++)
+            for (int o = 0; o < m; o++)
+                for (int e = 0; e < 2 && 2 * c2 + e < c; e++)
+                    p[(c2 * mp + o) * 2 + e] = w[o * c + 2 * c2 + e];
         return p;
     }
 
@@ -155,6 +186,12 @@ public sealed class QConvInt8 : Operator
     {
         var g = geo.W;
         var x = n.In(0);
+        if (geo.Lanes)
+        {
+            e.W.Line($"ModelGen.Runtime.QPointwise.Run({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+                $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, batch: {geo.N}, inC: {geo.C}, outC: {geo.M}, plane: {g.OutPlane}, {geo.P.Common(x)});");
+            return;
+        }
         string channels = geo.Depthwise ? $"channels: {geo.C}" : $"inC: {geo.C}";
         string outC = geo.Depthwise ? "" : $"outC: {geo.M}, ", groups = geo.Depthwise ? "" : $"groups: {geo.Group}, ";
         e.W.Line($"ModelGen.Runtime.QConv.{(geo.Depthwise ? "Depthwise2D" : "Conv2D")}({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +

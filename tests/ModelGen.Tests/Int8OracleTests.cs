@@ -273,6 +273,11 @@ public sealed class Int8OracleTests(ITestOutputHelper log)
             .Node("Add", new[] { "c", "z" }, new[] { "y" }).Output("y").Build(), 1 };
         yield return new object[] { "two inputs: Gemm(a) x b", new OnnxBuilder().Input("a", DType.Float, 2, 16).Input("s", DType.Float, 2, 8)
             .Initializer("w", new[] { 16, 8 }, Ort.Random(128, 5, 0.4f)).Node("Gemm", new[] { "a", "w" }, new[] { "g" }).Node("Mul", new[] { "g", "s" }, new[] { "y" }).Output("y").Build(), 1 };
+        // a 1x1 convolution on a 4x4 plane with 20 outputs: the kernel with the output channels in the lanes (QPointwise)
+        yield return new object[] { "Conv 1x1, small plane", ConvInput(8).Node("Relu", new[] { "c" }, new[] { "r" })
+            .Node("MaxPool", new[] { "r" }, new[] { "p" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }))
+            .Initializer("w1", new[] { 20, 8, 1, 1 }, Ort.Random(160, 9, 0.5f)).Initializer("b1", new[] { 20 }, Ort.Random(20, 10, 0.2f))
+            .Node("Conv", new[] { "p", "w1", "b1" }, new[] { "y" }).Output("y").Build(), 1 };
         yield return new object[] { "MaxPool", ConvInput().Node("Relu", new[] { "c" }, new[] { "r" }).Node("MaxPool", new[] { "r" }, new[] { "y" }, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 })).Output("y").Build(), 1 };
     }
 

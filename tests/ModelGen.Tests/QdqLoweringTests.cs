@@ -332,6 +332,68 @@ public class QdqLoweringTests(ITestOutputHelper log)
         Assert.Equal((1 << 30) + (1 << 29), m3); Assert.Equal(0, s3);
     }
 
+    /// <summary>The bounded requantization (|acc| &lt; 2^30, right shifts only) of the fused convolution kernels, every width, vs the reference.</summary>
+    [Fact]
+    public unsafe void BoundedRequantizationIsTheReference()
+    {
+        var r = new Random(5);
+        var xs = new List<int> { 0, 1, -1, (1 << 30) - 1, -(1 << 30) + 1, 1 << 20, -(1 << 20), 12345, -12345 };
+        for (int i = 0; i < 4000; i++) xs.Add(r.Next(-(1 << 30) + 1, 1 << 30) >> r.Next(0, 31));
+        for (int e = 1; e < 16; e++) { xs.Add(3 << (e - 1)); xs.Add(-(3 << (e - 1))); xs.Add(1 << (e - 1)); xs.Add(-(1 << (e - 1))); } // ties
+        var reals = new[] { 3e-10, 1e-6, 3.7e-4, 0.01, 0.2, 0.25, 0.4999 };
+        var lanes = new int[16];
+        byte* y = stackalloc byte[16];
+        foreach (var real in reals)
+            foreach (var exactMultiplier in new[] { false, true })
+            {
+                FixedPoint.QuantizeMultiplier(real, out int m, out int s);
+                if (exactMultiplier) m = 1 << 30; // exact halves: the ties
+                Assert.InRange(s, -31, -1);
+                long k = Bounded.K(-s);
+                for (int i = 0; i < xs.Count; i += 16)
+                {
+                    for (int l = 0; l < 16; l++) lanes[l] = xs[(i + l) % xs.Count];
+                    var want = lanes.Select(x => (byte)FixedPoint.Requantize(x, m, s, 3, -128, 127)).ToArray();
+                    void Check(int n) { for (int l = 0; l < n; l++) Assert.True(want[l] == y[l], $"real {real} acc {lanes[l]}: {(sbyte)y[l]}, reference {(sbyte)want[l]}"); }
+                    if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+                    {
+                        Q512.StoreBounded(System.Runtime.Intrinsics.Vector512.Create<int>(lanes), System.Runtime.Intrinsics.Vector512.Create(m), k, -s,
+                            System.Runtime.Intrinsics.Vector512.Create(3), System.Runtime.Intrinsics.Vector512.Create(-128), System.Runtime.Intrinsics.Vector512.Create(127), y);
+                        Check(16);
+                    }
+                    if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                    {
+                        Q256.StoreBounded(System.Runtime.Intrinsics.Vector256.Create<int>(lanes.AsSpan(0, 8)), System.Runtime.Intrinsics.Vector256.Create(m), k, -s,
+                            System.Runtime.Intrinsics.Vector256.Create(3), System.Runtime.Intrinsics.Vector256.Create(-128), System.Runtime.Intrinsics.Vector256.Create(127), y);
+                        Check(8);
+                    }
+                    Q128.StoreBounded(System.Runtime.Intrinsics.Vector128.Create<int>(lanes.AsSpan(0, 4)), System.Runtime.Intrinsics.Vector128.Create(m), k, -s,
+                        System.Runtime.Intrinsics.Vector128.Create(3), System.Runtime.Intrinsics.Vector128.Create(-128), System.Runtime.Intrinsics.Vector128.Create(127), y);
+                    Check(4);
+                    Q1.StoreBounded(lanes[0], m, k, -s, 3, -128, 127, y);
+                    Check(1);
+                    // the zero point folded into k, saturating
+                    int shiftCopy = s;
+                    if (!Bounded.FoldsZero(&shiftCopy, 1, 3)) continue;
+                    long kz = Bounded.K(-s, 3);
+                    if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+                    {
+                        Q512.StoreSaturated(System.Runtime.Intrinsics.Vector512.Create<int>(lanes), System.Runtime.Intrinsics.Vector512.Create(m), kz, -s, y);
+                        Check(16);
+                    }
+                    if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                    {
+                        Q256.StoreSaturated(System.Runtime.Intrinsics.Vector256.Create<int>(lanes.AsSpan(0, 8)), System.Runtime.Intrinsics.Vector256.Create(m), kz, -s, y);
+                        Check(8);
+                    }
+                    Q128.StoreSaturated(System.Runtime.Intrinsics.Vector128.Create<int>(lanes.AsSpan(0, 4)), System.Runtime.Intrinsics.Vector128.Create(m), kz, -s, y);
+                    Check(4);
+                    Q1.StoreSaturated(lanes[0], m, kz, -s, y);
+                    Check(1);
+                }
+            }
+    }
+
     [Fact]
     public void RuntimeRequantizationIsTheReference()
     {
@@ -394,6 +456,11 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 2, 6, 8, 8, 5, 3, 1, 1, 2, 2, true)]     // one input channel per group
     [InlineData(1, 20, 24, 3, 3, 1, 1, 1, 1, 0, 1, true)]   // 9 positions: 128-bit tiles
     [InlineData(2, 12, 9, 4, 4, 1, 1, 1, 1, 0, 1, false)]   // 16 positions: 256-bit tiles
+    [InlineData(1, 7, 9, 25, 5, 1, 1, 1, 1, 0, 1, true)]    // pointwise, ds_cnn's plane: whole-plane pairs, the last tile through the stack
+    [InlineData(2, 16, 12, 6, 11, 1, 1, 1, 1, 0, 2, false)] // pointwise grouped, 66 positions
+    [InlineData(1, 6, 5, 7, 3, 3, 1, 1, 1, 0, 1, true)]     // 3x1: no padded columns, rows straight to y
+    [InlineData(1, 3, 8, 9, 70, 3, 3, 2, 1, 1, 1, true)]    // a stride 2 stem, rows of 35 pairs: 32 at a time, then 8
+    [InlineData(1, 3, 5, 5, 140, 3, 3, 2, 1, 0, 1, false)]  // rows of 69 pairs
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
 
@@ -415,12 +482,23 @@ public class QdqLoweringTests(ITestOutputHelper log)
     public void QDepthwiseKernelIsBitExact(int batch, int c, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed)
         => CheckConv(batch, c, c, h, w, kh, kw, stride, dil, pad, c, signed, depthwise: true);
 
-    static void CheckConv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, bool depthwise)
+    /// <summary>QPointwise (1x1 on small planes, output channels in the lanes): tiles of 6 down to 1 positions, channel counts off the vectors, odd inputs.</summary>
+    [Theory]
+    [InlineData(1, 128, 128, 6, 6, true)]
+    [InlineData(2, 20, 40, 3, 3, false)]
+    [InlineData(1, 7, 17, 5, 5, true)]
+    [InlineData(1, 64, 100, 7, 7, false)]
+    [InlineData(1, 3, 33, 1, 2, true)]
+    public void QPointwiseKernelIsBitExact(int batch, int c, int m, int h, int w, bool signed)
+        => CheckConv(batch, c, m, h, w, 1, 1, 1, 1, 0, 1, signed, depthwise: false, lanes: true);
+
+    static void CheckConv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, bool depthwise, bool lanes = false)
     {
         var r = new Random(c * 31 + m + kh);
         int icg = c / groups, k = icg * kh * kw;
         int oh = (h + 2 * pad - dil * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dil * (kw - 1) - 1) / stride + 1;
-        foreach (var extreme in new[] { false, true })
+        // full: int8 outputs over [-128, 127] (the kernels' saturating store)
+        foreach (var (extreme, full) in new[] { (false, false), (true, false), (false, true) })
         {
             var x = new byte[batch * c * h * w];
             r.NextBytes(x);
@@ -428,12 +506,12 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var wt = new sbyte[m * k];
             for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
             var wl = wt.Select(v => (long)v).ToArray();
-            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh, kw, groups)).Select(v => (sbyte)v).ToArray();
+            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : lanes ? QConvInt8.PackLanes(wl, m, c) : QConvInt8.PackGemm(wl, m, icg, kh, kw, groups)).Select(v => (sbyte)v).ToArray();
             var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
             var mult = new int[m]; var sh = new int[m];
             for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
             int zx = extreme ? (signed ? 127 : 0) : (signed ? r.Next(-128, 128) : r.Next(0, 256));
-            int zy = signed ? -100 : 200, lo = signed ? -120 : 5, hi = signed ? 127 : 250;
+            int zy = full ? -3 : signed ? -100 : 200, lo = full ? -128 : signed ? -120 : 5, hi = full ? 127 : signed ? 127 : 250;
             // reference
             var want = new byte[batch * m * oh * ow];
             for (int b = 0; b < batch; b++)
@@ -461,14 +539,16 @@ public class QdqLoweringTests(ITestOutputHelper log)
                 var y = new byte[want.Length + 9];
                 Array.Fill(y, (byte)0xAB);
                 // exactly the size asked for, and garbage: what the kernel reads past its positions must not matter
-                var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil)
+                var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil) : lanes ? QPointwise.Scratch(c, oh * ow)
                     : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
                 Array.Fill(scratch, (short)0x5A5A);
-                if (depthwise)
+                if (lanes)
+                    QPointwise.Run(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, m, oh * ow, signed, zx, zy, lo, hi);
+                else if (depthwise)
                     QConv.Depthwise2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
                 else
                     QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
-                for (int i = 0; i < want.Length; i++) Assert.True(want[i] == y[i], $"width {width} extreme {extreme}: y[{i}] = {y[i]}, reference {want[i]}");
+                for (int i = 0; i < want.Length; i++) Assert.True(want[i] == y[i], $"width {width} extreme {extreme} full {full}: y[{i}] = {y[i]}, reference {want[i]}");
                 Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
             });
         }

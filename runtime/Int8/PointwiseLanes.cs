@@ -1,0 +1,160 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelGen.Runtime;
+
+/// <summary>
+/// int8 1x1 convolutions (stride 1, no padding, one group) of small planes with the output channels in the vector
+/// lanes, as the float <see cref="PointwiseConv"/> does: QConv.Conv2D puts the positions in the lanes, and a 3x3 or 6x6
+/// plane leaves a third to half of every vector past the positions. A tile here is 6 positions x 2 vectors of output
+/// channels; each step of the reduction loads two vectors of weight pairs (int8, sign-extended in the load) and
+/// broadcasts one int16 pair of input channels per position from the pair plane (QConv's, unpadded). Requantization is
+/// per lane (each lane its channel's multiplier and shift): the bounded form of <see cref="IQBounded{TV}"/> where it
+/// applies, else the scalar reference. Bit-exact with ModelGen.Compiler.Quant.FixedPoint.
+/// </summary>
+public static unsafe class QPointwise
+{
+    /// <summary>The output channels of the weight layout are padded to a multiple of this: two 512-bit vectors of lanes.</summary>
+    public const int ColumnMultiple = 32;
+
+    /// <summary>The most output channels (padded) a call takes: its per-channel constants live on the stack.</summary>
+    public const int MaxColumns = 1024;
+
+    /// <summary>Positions per tile.</summary>
+    const int Rows = 6;
+
+    /// <summary>int16 elements of scratch <see cref="Run"/> needs: the pair plane, aligned.</summary>
+    public static int Scratch(int inC, int plane) => checked(2 * ((inC + 1) / 2 * plane) + 32);
+
+    /// <summary>
+    /// x [batch, inC, plane] bytes (int8 when <paramref name="xSigned"/>, else uint8); w int8 as pairs of input channels
+    /// per output channel: w[(c2 * mp + m) * 2 + e] = weight (m, 2 c2 + e), mp = outC rounded up to
+    /// <see cref="ColumnMultiple"/>, 0 past inC and outC; bias, multiplier, shift [outC]; y [batch, outC, plane] bytes
+    /// clamped to [qmin, qmax]. Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
+        Span<byte> y, Span<short> scratch, int batch, int inC, int outC, int plane, bool xSigned, int xZero, int yZero, int qmin, int qmax)
+    {
+        if (batch < 0 || inC <= 0 || outC <= 0 || plane < 0) throw new ArgumentOutOfRangeException(nameof(plane), "QPointwise: invalid geometry");
+        int pairs = (inC + 1) / 2, mp = (outC + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
+        if (mp > MaxColumns) throw new ArgumentOutOfRangeException(nameof(outC), "QPointwise: too many output channels");
+        if (x.Length < (long)batch * inC * plane || w.Length < (long)pairs * mp * 2 || y.Length < (long)batch * outC * plane
+            || bias.Length < outC || multiplier.Length < outC || shift.Length < outC || scratch.Length < Scratch(inC, plane))
+            throw new ArgumentException("QPointwise.Run: sizes do not agree");
+        QConv.CheckMultipliers(multiplier, outC);
+        if (batch == 0 || plane == 0) return;
+        int* mult = stackalloc int[mp], e = stackalloc int[mp], b = stackalloc int[mp];
+        long* kE = stackalloc long[mp / 2], kO = stackalloc long[mp / 2];
+        fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
+        {
+            bool bounded = Bounded.Applies(pb, psh, outC, inC);
+            // the padding channels: multiplier 0, shift 1 (their lanes are computed and dropped)
+            for (int m = 0; m < mp; m++)
+            {
+                mult[m] = m < outC ? pm[m] : 0;
+                e[m] = m < outC && bounded ? -psh[m] : 1;
+                b[m] = m < outC ? pb[m] : 0;
+                long k = Bounded.K(e[m]);
+                if ((m & 1) == 0) kE[m / 2] = k; else kO[m / 2] = k;
+            }
+            int* pairPlane = (int*)QConv.Aligned(ps);
+            var a = new Args
+            {
+                X = pairPlane, W = pw, Bias = b, Mult = mult, E = e, KE = kE, KO = kO, Pm = pm, Psh = psh,
+                Pairs = pairs, Mp = mp, OutC = outC, Plane = plane, ZY = yZero, Lo = qmin, Hi = qmax, Bounded = bounded,
+            };
+            for (int nb = 0; nb < batch; nb++)
+            {
+                byte* xb = px + (long)nb * inC * plane;
+                for (int c2 = 0; c2 < pairs; c2++)
+                    QConv.PairPlane(pairPlane + (long)c2 * plane, xb + 2L * c2 * plane, 2 * c2 + 1 < inC ? xb + (2L * c2 + 1) * plane : null, plane, xSigned, xZero);
+                a.Y = py + (long)nb * outC * plane;
+                switch (SimdLevel.Bits)
+                {
+                    case 512 when Avx512BW.IsSupported: Panels<Vector512<int>, Q512>(a); break;
+                    case 512 or 256 when Avx2.IsSupported: Panels<Vector256<int>, Q256>(a); break;
+                    case 0: Panels<int, Q1>(a); break;
+                    default: Panels<Vector128<int>, Q128>(a); break;
+                }
+            }
+        }
+    }
+
+    struct Args
+    {
+        public int* X, Bias, Mult, E, Pm, Psh; public long* KE, KO; public sbyte* W; public byte* Y;
+        public int Pairs, Mp, OutC, Plane, ZY, Lo, Hi; public bool Bounded;
+    }
+
+    /// <summary>Panels of 2 vectors of channels outermost (their weights stay in L1 while the positions pass), tiles of 6 positions.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Panels<TV, TS>(in Args a) where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
+    {
+        int lanes = TS.Lanes, width = 2 * lanes;
+        int* sums = stackalloc int[Rows * 32];
+        byte* bytes = stackalloc byte[32];
+        TV zero = TS.Splat(a.ZY), lo = TS.Splat(a.Lo), hi = TS.Splat(a.Hi);
+        for (int m0 = 0; m0 < a.OutC; m0 += width)
+        {
+            int cols = Math.Min(width, a.OutC - m0);
+            sbyte* w = a.W + 2L * m0;
+            for (int p0 = 0; p0 < a.Plane; p0 += Rows)
+            {
+                int rows = Math.Min(Rows, a.Plane - p0);
+                int* x = a.X + p0;
+                switch (rows)
+                {
+                    case 6: Tile<TV, TS, R6>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    case 5: Tile<TV, TS, R5>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    case 4: Tile<TV, TS, R4>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    case 3: Tile<TV, TS, R3>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    case 2: Tile<TV, TS, R2>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    default: Tile<TV, TS, R1>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                }
+                byte* yt = a.Y + (long)m0 * a.Plane + p0;
+                for (int r = 0; r < rows; r++)
+                {
+                    int* s = sums + r * width;
+                    if (a.Bounded)
+                    {
+                        TS.StoreLanes(TS.Load(s), a.Mult + m0, a.E + m0, a.KE + m0 / 2, a.KO + m0 / 2, zero, lo, hi, bytes);
+                        TS.StoreLanes(TS.Load(s + lanes), a.Mult + m0 + lanes, a.E + m0 + lanes, a.KE + (m0 + lanes) / 2, a.KO + (m0 + lanes) / 2, zero, lo, hi, bytes + lanes);
+                    }
+                    else
+                        for (int j = 0; j < cols; j++) bytes[j] = (byte)Requantize.Clamped(s[j], a.Pm[m0 + j], a.Psh[m0 + j], a.ZY, a.Lo, a.Hi);
+                    // transposed store: position r of each channel
+                    for (int j = 0; j < cols; j++) yt[(long)j * a.Plane + r] = bytes[j];
+                }
+            }
+        }
+    }
+
+    /// <summary>R.N positions (x[k * plane + r], int16 pairs) x 2 vectors of channels (w + k * wStride, int8 pairs), from the bias, into sums (rows 2 vectors apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<TV, TS, R>(int* x, int plane, sbyte* w, int wStride, int pairs, int* bias, int* sums)
+        where TV : struct where TS : IQSimd<TV> where R : struct, IRows
+    {
+        int l = TS.Lanes, width = 2 * l;
+        TV b0 = TS.Load(bias), b1 = TS.Load(bias + l);
+        TV c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+        for (int k = 0; k < pairs; k++, x += plane, w += wStride)
+        {
+            TV w0 = TS.LoadWidened(w), w1 = TS.LoadWidened(w + width);
+            TV t = TS.Splat(x[0]); c00 = TS.Madd(t, w0, c00); c01 = TS.Madd(t, w1, c01);
+            if (R.N > 1) { t = TS.Splat(x[1]); c10 = TS.Madd(t, w0, c10); c11 = TS.Madd(t, w1, c11); }
+            if (R.N > 2) { t = TS.Splat(x[2]); c20 = TS.Madd(t, w0, c20); c21 = TS.Madd(t, w1, c21); }
+            if (R.N > 3) { t = TS.Splat(x[3]); c30 = TS.Madd(t, w0, c30); c31 = TS.Madd(t, w1, c31); }
+            if (R.N > 4) { t = TS.Splat(x[4]); c40 = TS.Madd(t, w0, c40); c41 = TS.Madd(t, w1, c41); }
+            if (R.N > 5) { t = TS.Splat(x[5]); c50 = TS.Madd(t, w0, c50); c51 = TS.Madd(t, w1, c51); }
+        }
+        Unsafe.Write(sums, c00); Unsafe.Write(sums + l, c01);
+        if (R.N > 1) { Unsafe.Write(sums + width, c10); Unsafe.Write(sums + width + l, c11); }
+        if (R.N > 2) { Unsafe.Write(sums + 2 * width, c20); Unsafe.Write(sums + 2 * width + l, c21); }
+        if (R.N > 3) { Unsafe.Write(sums + 3 * width, c30); Unsafe.Write(sums + 3 * width + l, c31); }
+        if (R.N > 4) { Unsafe.Write(sums + 4 * width, c40); Unsafe.Write(sums + 4 * width + l, c41); }
+        if (R.N > 5) { Unsafe.Write(sums + 5 * width, c50); Unsafe.Write(sums + 5 * width + l, c51); }
+    }
+}
