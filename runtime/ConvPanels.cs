@@ -337,14 +337,14 @@ internal static unsafe class ConvPanels
             if (C.N > 7) { wv = S.Splat(wk[7]); a70 = S.Fma(wv, x0, a70); if (V.N > 1) a71 = S.Fma(wv, x1, a71); if (V.N > 2) a72 = S.Fma(wv, x2, a72); }
         }
         int l = S.Lanes, q = 3 * l;
-        Put<S, TV, V>(sums, l, a00, a01, a02);
-        if (C.N > 1) Put<S, TV, V>(sums + q, l, a10, a11, a12);
-        if (C.N > 2) Put<S, TV, V>(sums + 2 * q, l, a20, a21, a22);
-        if (C.N > 3) Put<S, TV, V>(sums + 3 * q, l, a30, a31, a32);
-        if (C.N > 4) Put<S, TV, V>(sums + 4 * q, l, a40, a41, a42);
-        if (C.N > 5) Put<S, TV, V>(sums + 5 * q, l, a50, a51, a52);
-        if (C.N > 6) Put<S, TV, V>(sums + 6 * q, l, a60, a61, a62);
-        if (C.N > 7) Put<S, TV, V>(sums + 7 * q, l, a70, a71, a72);
+        ConvPlanes.Put<S, TV, V>(sums, l, a00, a01, a02);
+        if (C.N > 1) ConvPlanes.Put<S, TV, V>(sums + q, l, a10, a11, a12);
+        if (C.N > 2) ConvPlanes.Put<S, TV, V>(sums + 2 * q, l, a20, a21, a22);
+        if (C.N > 3) ConvPlanes.Put<S, TV, V>(sums + 3 * q, l, a30, a31, a32);
+        if (C.N > 4) ConvPlanes.Put<S, TV, V>(sums + 4 * q, l, a40, a41, a42);
+        if (C.N > 5) ConvPlanes.Put<S, TV, V>(sums + 5 * q, l, a50, a51, a52);
+        if (C.N > 6) ConvPlanes.Put<S, TV, V>(sums + 6 * q, l, a60, a61, a62);
+        if (C.N > 7) ConvPlanes.Put<S, TV, V>(sums + 7 * q, l, a70, a71, a72);
     }
 
     /// <summary>A vector of staged inputs X.N apart (stride 2: the even ones of two vectors, AVX-512 only; the stage
@@ -358,15 +358,6 @@ internal static unsafe class ConvPanels
             return Unsafe.As<Vector512<float>, TV>(ref v);
         }
         return S.Load(p);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Put<S, TV, V>(float* d, int l, TV v0, TV v1, TV v2)
-        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
-    {
-        S.Store(d, v0);
-        if (V.N > 1) S.Store(d + l, v1);
-        if (V.N > 2) S.Store(d + 2 * l, v2);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

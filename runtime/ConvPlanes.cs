@@ -182,8 +182,9 @@ internal static unsafe class ConvPlanes
         }
     }
 
+    /// <summary>The first V.N of three accumulator vectors to d, l floats apart (a register tile's row).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Put<S, TV, V>(float* d, int l, TV v0, TV v1, TV v2)
+    internal static void Put<S, TV, V>(float* d, int l, TV v0, TV v1, TV v2)
         where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
     {
         S.Store(d, v0);
