@@ -33,7 +33,8 @@ public sealed class TransposeCancellation : IPass
         return true;
     }
 
-    static long[] Perm(Node t, int rank) => t.Has("perm") && t.Ints("perm").Length == rank ? t.Ints("perm") : Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToArray();
+    /// <summary>The permutation as the operator resolved it (negative entries counted from the end, a missing perm reversed).</summary>
+    static long[] Perm(Node t, int rank) => t.State is int[] p && p.Length == rank ? p.Select(d => (long)d).ToArray() : Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToArray();
 
     static bool TryFold(Graph g, Uses uses, Node t2)
     {

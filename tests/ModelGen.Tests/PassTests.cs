@@ -741,6 +741,19 @@ public class PassTests(ITestOutputHelper log)
         Numerics(m, 0, Ort.Random(48, 7));
     }
 
+    /// <summary>Perm entries as the operator resolved them (ModelGen counts negative ones from the end; a fuzzed model had one).</summary>
+    [Fact]
+    public void TransposeRulesReadTheResolvedPermutation()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 1, 16, 3)
+            .Node("Transpose", new[] { "x" }, new[] { "a" }, ("perm", new long[] { 1, 0, -1 }))
+            .Node("Transpose", new[] { "a" }, new[] { "b" }, ("perm", new long[] { -1, 0, 1 }))
+            .Node("Relu", new[] { "b" }, new[] { "y" })
+            .Output("y").Build();
+        Rewrite(m, "TransposeCancellation", "Transpose,Transpose,Relu", "Reshape,Transpose,Relu");
+    }
+
     [Fact]
     public void TransposesCompose()
     {
