@@ -15,6 +15,9 @@ public static class Program
     public static int Main()
     {
         Run("digits_int8", true, DigitsInt8.ImageLength, DigitsInt8.LogitsLength, DigitsInt8.Predict, 16f);
+        // integer layers then a float Softmax: compared within tolerance (one quantization step of a logit moves them ~1e-2)
+        Run("ds_cnn_int8", false, DsCnnInt8.InputLength, DsCnnInt8.OutputLength, DsCnnInt8.Predict);
+        Run("mobilenet_v1_025_int8", false, MobileNetInt8.InputLength, MobileNetInt8.OutputLength, MobileNetInt8.Predict);
         Run("torch_qdq", true, TorchQdq.XLength, TorchQdq.YLength, TorchQdq.Predict);
         Run("torch_qdq_perchannel", true, TorchQdqPerChannel.XLength, TorchQdqPerChannel.YLength, TorchQdqPerChannel.Predict);
         Run("ds_cnn", false, DsCnn.InputLength, DsCnn.OutputLength, DsCnn.Predict);
