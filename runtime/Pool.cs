@@ -39,21 +39,9 @@ public static unsafe class Pool
         if (planes < 0 || planeSize <= 0) throw new ArgumentOutOfRangeException(nameof(planes), "GlobalAverage: invalid geometry");
         if (x.Length < (long)planes * planeSize) throw new ArgumentException("GlobalAverage: x too small", nameof(x));
         if (y.Length < planes) throw new ArgumentException("GlobalAverage: y too small", nameof(y));
+        // one window over each whole plane: the pooling driver's global path
         fixed (float* px = x, py = y)
-            switch (SimdLevel.Bits)
-            {
-                case 512: Planes<V512, Vector512<float>>(false, px, py, planes, planeSize); break;
-                case 256: Planes<V256, Vector256<float>>(false, px, py, planes, planeSize); break;
-                case 128: Planes<V128, Vector128<float>>(false, px, py, planes, planeSize); break;
-                default: Planes<V0, float>(false, px, py, planes, planeSize); break;
-            }
-    }
-
-    /// <summary>y[c] = max or mean of each of the planes of n contiguous floats.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static void Planes<S, TV>(bool max, float* x, float* y, int planes, int n) where S : struct, ISimd<TV> where TV : struct
-    {
-        for (int c = 0; c < planes; c++) y[c] = Reduce<S, TV>(max, x + (nint)c * n, n);
+            Run(false, px, py, planes, 1, planeSize, 1, 1, 1, planeSize, 1, 1, 0, 0, 1, 1, false, 0, 0);
     }
 
     static void Check(int xLen, int yLen, int planes, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
