@@ -41,11 +41,8 @@ public sealed class MatMulAddToGemm : IPass
         var gemm = Make("Gemm", 13, mm.Name, new[] { rows, w, bias }, new[] { product });
         Replace(g, new[] { mm, add }, gemm);
         int at = g.Nodes.IndexOf(gemm);
-        g.Nodes.Insert(at + 1, Make("Reshape", 14, mm.Name + "_out", new[] { product, ShapeOf(mm.Name + "_out_shape", y.Shape) }, new[] { add.Out() }));
-        g.Nodes.Insert(at, Make("Reshape", 14, mm.Name + "_in", new[] { x, ShapeOf(mm.Name + "_in_shape", rows.Shape) }, new[] { rows }));
+        g.Nodes.Insert(at + 1, Make("Reshape", 14, mm.Name + "_out", new[] { product, ShapeConst(mm.Name + "_out_shape", y.Shape) }, new[] { add.Out() }));
+        g.Nodes.Insert(at, Make("Reshape", 14, mm.Name + "_in", new[] { x, ShapeConst(mm.Name + "_in_shape", rows.Shape) }, new[] { rows }));
         return true;
     }
-
-    static Value ShapeOf(string name, int[] shape)
-        => Const(name, new TensorData(DType.Int64, new[] { shape.Length }, l: shape.Select(d => (long)d).ToArray()));
 }

@@ -74,6 +74,9 @@ internal static class PassUtil
 
     public static Value Const(string name, TensorData t) => new(name) { Type = t.Type, Shape = t.Shape, Const = t };
 
+    /// <summary>A constant int64 shape vector (a Reshape's second input).</summary>
+    public static Value ShapeConst(string name, int[] shape) => Const(name, new TensorData(DType.Int64, new[] { shape.Length }, l: shape.Select(d => (long)d).ToArray()));
+
     /// <summary>Replaces the matched nodes by one new node, placed where the last matched node was (keeps topological order).</summary>
     public static void Replace(Graph g, IReadOnlyCollection<Node> removed, Node added)
     {

@@ -28,8 +28,7 @@ public sealed class TransposeCancellation : IPass
         var p = Perm(t, rank);
         var kept = p.Where(d => x.Shape[d] != 1).ToArray();
         for (int i = 1; i < kept.Length; i++) if (kept[i] < kept[i - 1]) return false;
-        var shape = Const(t.Name + "_shape", new TensorData(DType.Int64, new[] { rank }, l: y.Shape.Select(d => (long)d).ToArray()));
-        g.Nodes[g.Nodes.IndexOf(t)] = Make("Reshape", 14, t.Name, new[] { x, shape }, new[] { y });
+        g.Nodes[g.Nodes.IndexOf(t)] = Make("Reshape", 14, t.Name, new[] { x, ShapeConst(t.Name + "_shape", y.Shape) }, new[] { y });
         return true;
     }
 
