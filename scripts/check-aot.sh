@@ -65,20 +65,7 @@ fi
 echo "check-aot: native == JIT (same instruction set): $frames frame score lines and all detection lines identical"
 
 # Against the full-width JIT: same frames, same detections, scores within 1e-5.
-if ! awk '
-  FNR == NR { if ($1 == "frame" && $2 ~ /^[0-9]+$/) { s[$2] = $4; d[$2] = /DETECTED/ } ; next }
-  $1 == "frame" && $2 ~ /^[0-9]+$/ {
-    n++; if (!($2 in s)) { print "frame " $2 " missing"; bad = 1; next }
-    diff = $4 - s[$2]; if (diff < 0) diff = -diff; if (diff > max) max = diff
-    if (diff > 1e-5) { print "frame " $2 ": " s[$2] " vs " $4; bad = 1 }
-    if (d[$2] != (/DETECTED/ ? 1 : 0)) { print "frame " $2 ": detection differs"; bad = 1 }
-  }
-  END { if (n != length(s)) { print "frame counts differ"; bad = 1 }
-        printf "check-aot: native vs JIT (all instruction sets): max |score diff| %.1e over %d frames\n", max, n; exit bad }
-' "$work/jit.txt" "$work/native.txt"; then
-  echo "check-aot: FAILED: the native binary's scores differ from the full-width JIT build's by more than 1e-5" >&2; exit 1
-fi
-if [ "$(grep '^detections:' "$work/jit.txt")" != "$(grep '^detections:' "$work/native.txt")" ]; then
-  echo "check-aot: FAILED: detection counts differ" >&2; exit 1
+if ! awk -v label="check-aot: native vs JIT (all instruction sets)" -f "$root/scripts/compare-scores.awk" "$work/jit.txt" "$work/native.txt"; then
+  echo "check-aot: FAILED: the native binary's frames, detections or scores (by more than 1e-5) differ from the full-width JIT build's" >&2; exit 1
 fi
 echo "check-aot: OK"
