@@ -534,12 +534,14 @@ public sealed class ModelEmitter
     void WriteConstants()
     {
         var w = _w;
+        long packed = 0;
         foreach (var v in _consts)
         {
             var t = DTypes.CsName(v.Type);
             w.Line($"// {v.Name}: {DTypes.OnnxName(v.Type)}{Shape.Format(v.Shape)}");
-            if (Net && v.Type == DType.Float && v.Length >= PackedFloatsFrom)
+            if (Net && v.Type == DType.Float && v.Length >= PackedFloatsFrom && packed + v.Length <= MaxPackedFloats)
             {
+                packed += v.Length;
                 // Large float tensors as a string of their little-endian bits: the compiler binds one literal instead of
                 // one constant per element (several times faster to build); frozen string data, nothing allocated.
                 w.Line($"static ReadOnlySpan<{t}> {ConstProperty(v)} => MemoryMarshal.Cast<char, float>(");
@@ -591,6 +593,14 @@ public sealed class ModelEmitter
 
     /// <summary>Float tensors of at least this many elements are emitted packed in a string literal (Net profile).</summary>
     const int PackedFloatsFrom = 4096;
+
+    /// <summary>
+    /// The most floats packed in string literals per model: a string literal must start in the assembly's first 16 MB
+    /// of string heap (4 bytes a float; past it C# reports CS8103). Larger models (5M+ parameters: a RegNet, a
+    /// DenseNet) put the tensors that would not fit in array initializers (static data too, slower to compile),
+    /// leaving 1 MB of the heap to other strings.
+    /// </summary>
+    internal const int MaxPackedFloats = 3_900_000;
 
     /// <summary>One literal on one line: a chain of '+' over thousands of literals would nest too deep for the compiler.</summary>
     void WritePackedFloats(float[] data)

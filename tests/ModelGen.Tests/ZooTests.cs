@@ -53,7 +53,10 @@ public class ZooTests(ITestOutputHelper log)
                 log.WriteLine($"{name} {target} passes-off={passes == "all"}: max rel diff {d:E2}");
                 Assert.True(d < 2e-5, $"{name} {target} (DisabledPasses='{passes}'): max rel diff {d}");
                 if (target == TargetProfile.Net && passes == "")
-                    Assert.Equal(0, model.AllocatedBytes(20, x, y));
+                {
+                    model.AllocatedBytes(20, x, y); // warm-up: tier-up and this thread's arena (a one-off 4.7 KB was seen here once)
+                    Assert.Equal(0, AllocationTests.SteadyState(() => model.AllocatedBytes(20, x, y)));
+                }
             }
     }
 
