@@ -15,7 +15,9 @@ public static unsafe class Conv
     /// Conv fused with the Add after it; not for depthwise). Allocation-free (small stack buffers only); y must not
     /// overlap x, w or bias. <paramref name="panels"/>: optionally the same weights packed into panels of 16 output
     /// channels (the generator writes them at build time for dense spatial kernels), which lets
-    /// <see cref="ConvPanels"/> vectorise over output channels; empty: w alone.
+    /// <see cref="ConvPanels"/> vectorise over output channels; empty: w alone. w may be empty where panels are given
+    /// for a dense spatial kernel: the panels are then the only copy of the weights (plain loops over them where the
+    /// vector kernel declines).
     /// </summary>
     /// <remarks>
     /// Strategy by shape: depthwise (one input channel per group) runs direct kernels: eight or sixteen channels per
@@ -43,7 +45,9 @@ public static unsafe class Conv
         long inPlane = (long)inH * inW, outPlane = (long)outH * outW;
         long kSize = (long)icg * kH * kW;
         if (x.Length < batch * inC * inPlane) throw new ArgumentException("Conv2D: x too small", nameof(x));
-        if (w.Length < outC * kSize) throw new ArgumentException("Conv2D: w too small", nameof(w));
+        // the panels alone (the generator drops W where it packs them): dense spatial kernels only
+        bool panelsOnly = w.Length == 0 && panels.Length != 0;
+        if (panelsOnly ? icg == 1 && groups > 1 || kH * kW == 1 : w.Length < outC * kSize) throw new ArgumentException("Conv2D: w too small", nameof(w));
         if (y.Length < batch * outC * outPlane) throw new ArgumentException("Conv2D: y too small", nameof(y));
         if (bias.Length != 0 && bias.Length < outC) throw new ArgumentException("Conv2D: bias must be empty or hold outC values", nameof(bias));
         if (panels.Length != 0 && panels.Length < ConvPanels.PackedLength(outC, groups, (int)Math.Min(kSize, int.MaxValue)))
@@ -67,8 +71,14 @@ public static unsafe class Conv
                 }
                 // packed weights (dense spatial kernels): vectorised over output channels, no lane on padding columns
                 if (pp != null && kH * kW > 1 && ConvPanels.TryRun(xb, pp, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,
-                        inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation, accumulate))
+                        inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation, accumulate, panelsOnly))
                     continue;
+                if (panelsOnly)
+                {
+                    ConvPanels.RunScalar(xb, pp, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,
+                        inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, activation, accumulate);
+                    continue;
+                }
                 // dense spatial kernels (not depthwise): implicit GEMM on staged stride-phase planes, no im2col panels
                 // (1x1 stays on the GEMM: 10-20% faster there in MobileNet and DS-CNN, nothing to gain from staging)
                 if (kH * kW > 1 && ConvPlanes.Enabled && ConvPlanes.TryRun(xb, pw, bias.Length == 0 ? null : pb, yb, groups, icg, ocg,

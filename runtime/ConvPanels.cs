@@ -54,19 +54,59 @@ internal static unsafe class ConvPanels
             }
     }
 
-    /// <summary><see cref="TryRun{S, TV}"/> at this machine's vector width; false for scalar code.</summary>
+    /// <summary>
+    /// <see cref="TryRun{S, TV}"/> at this machine's vector width; false for scalar code. <paramref name="only"/>: the
+    /// panels are the only copy of the weights, so the kernel runs wherever it can, not only where it is the fastest.
+    /// </summary>
     internal static bool TryRun(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
-        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate)
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool only = false)
     {
         // 32 vector registers (AVX-512 encodings): tiles up to 24 accumulators; 16: up to 12
         bool wide = Avx512F.IsSupported;
         switch (SimdLevel.Bits)
         {
-            case 512: return TryRun<V512, Vector512<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, true);
-            case 256: return TryRun<V256, Vector256<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, wide);
-            case 128: return TryRun<V128, Vector128<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, false);
+            case 512: return TryRun<V512, Vector512<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, true, only);
+            case 256: return TryRun<V256, Vector256<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, wide, only);
+            case 128: return TryRun<V128, Vector128<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, false, only);
             default: return false;
         }
+    }
+
+    /// <summary>
+    /// Plain loops over the panels, for where <see cref="TryRun"/> declines (no SIMD, or stack buffers too small) and
+    /// the panels are the only copy of the weights: same arguments, y = act(conv + bias (+ y when accumulating)).
+    /// </summary>
+    internal static void RunScalar(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate)
+    {
+        int taps = icg * kH * kW, blocks = (ocg + Width - 1) / Width;
+        for (int g = 0; g < groups; g++)
+            for (int o = 0; o < ocg; o++)
+            {
+                float* wo = panels + ((nint)(g * blocks + o / Width) * taps) * Width + o % Width;
+                float* yo = y + (nint)(g * ocg + o) * outH * outW;
+                float b = bias == null ? 0f : bias[g * ocg + o];
+                for (int oh = 0; oh < outH; oh++)
+                    for (int ow = 0; ow < outW; ow++)
+                    {
+                        float s = accumulate ? yo[oh * outW + ow] + b : b;
+                        for (int c = 0; c < icg; c++)
+                        {
+                            float* xc = x + (nint)(g * icg + c) * inH * inW;
+                            for (int i = 0; i < kH; i++)
+                            {
+                                int ih = oh * sh - pt + i * dh;
+                                if ((uint)ih >= (uint)inH) continue;
+                                for (int j = 0; j < kW; j++)
+                                {
+                                    int iw = ow * sw - pl + j * dw;
+                                    if ((uint)iw < (uint)inW) s += xc[ih * inW + iw] * wo[((c * kH + i) * kW + j) * Width];
+                                }
+                            }
+                        }
+                        yo[oh * outW + ow] = act.Apply(s);
+                    }
+            }
     }
 
     /// <summary>
@@ -77,7 +117,7 @@ internal static unsafe class ConvPanels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool TryRun<S, TV>(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
-        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool wide)
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool wide, bool only)
         where S : struct, ISimd<TV> where TV : struct
     {
         int l = S.Lanes;
@@ -88,7 +128,7 @@ internal static unsafe class ConvPanels
         if (taps > MaxTaps || sw > 2 || ocg > MaxChannels || outW * Math.Min(maxV, nv) * l > PartFloats) return false;
         // stride-1 stems without the row tiles (16 registers): ConvPlanes measured 15-17% faster (ResNet-8's 3 -> 16,
         // openWakeWord's 1 -> 24 with AVX2)
-        if (!wide && sw == 1 && icg < 8 && ocg < 32) return false;
+        if (!wide && sw == 1 && icg < 8 && ocg < 32 && !only) return false;
         // the band's input rows as they are, zero-padded: a tile's pixels sw apart are broadcasts, which read a
         // strided row as cheaply as a contiguous one (no stride-phase planes, no de-interleaving copy)
         int wq = (outW - 1) * sw + (kW - 1) * dw + 1, spanH = (kH - 1) * dh + 1;

@@ -667,6 +667,22 @@ public class RuntimeKernelTests(ITestOutputHelper log)
                     Compare($"ConvPanels {s} {a.Kind} accumulate={accumulate} width={width}", y, r.Length, want,
                         g.Select((v, i) => v + (accumulate ? Math.Abs(z[i]) : 0)).ToArray(), 4e-6);
                 }
+            // the panels as the only copy of the weights (the generator drops W): Conv2D runs them at every width,
+            // scalar (plain loops over the panels) and 16-register stems included
+            var wantZ = r.Select((v, i) => (double)tanh.Apply((float)(v + z[i]))).ToArray();
+            foreach (int width in new[] { -1, 256, 128, 0 })
+            {
+                var y = WithGuard(r.Length);
+                z.CopyTo(y, 0);
+                try
+                {
+                    SimdLevel.ForceBits = width;
+                    Conv.Conv2D(x, default, bias, y, 1, s.InC, s.InH, s.InW, s.OutC, s.KH, s.KW, s.OutH, s.OutW, s.SH, s.SW, s.PT, s.PL, s.DH, s.DW, s.Groups,
+                        tanh, accumulate: true, panels: panels);
+                }
+                finally { SimdLevel.ForceBits = -1; }
+                Compare($"Conv2D panels only {s} width={width}", y, r.Length, wantZ, g.Select((v, i) => v + Math.Abs(z[i])).ToArray(), 4e-6);
+            }
         }
         var y3 = WithGuard(2 * 4 * 3);
         fixed (float* px = new float[2 * 8 * 9], pp = new float[16 * 2 * 9], py = y3)
@@ -683,6 +699,13 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         Conv.Conv2D(xl, wl, default, yl, 1, 2, 3, 1100, 16, 3, 3, 3, 1100, 1, 1, 1, 1, 1, 1, 1, panels: pl);
         var (rl, gl) = ConvRef(sl, xl, wl, Array.Empty<float>());
         Compare($"Conv2D panels declined {sl}", yl, rl.Length, rl, gl);
+        // declined with the panels as the only weights: the plain loops over them
+        yl = WithGuard(16 * 3 * 1100);
+        Conv.Conv2D(xl, default, default, yl, 1, 2, 3, 1100, 16, 3, 3, 3, 1100, 1, 1, 1, 1, 1, 1, 1, panels: pl);
+        Compare($"Conv2D panels only, declined {sl}", yl, rl.Length, rl, gl);
+        // W may be left out only where the panels can stand for it: dense spatial kernels
+        Assert.Throws<ArgumentException>(() => Conv.Conv2D(new float[16 * 9], default, default, new float[16 * 9], 1, 16, 3, 3, 16, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 16, panels: new float[16 * 9]));
+        Assert.Throws<ArgumentException>(() => Conv.Conv2D(new float[16 * 9], default, default, new float[16 * 9], 1, 16, 3, 3, 16, 1, 1, 3, 3, 1, 1, 0, 0, 1, 1, 1, panels: new float[16 * 16]));
 
         // through Conv2D: a batch of two, the panels passed on; then nothing allocated per call
         var sb = new ConvShape(2, 24, 12, 10, 40, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true);
