@@ -20,14 +20,19 @@ public sealed class Identity : ViewOperator
     public override void Infer(Node n) { Require(n, 1, 1); SetOut(n, 0, n.In(0).Type, n.In(0).Shape); }
 }
 
-/// <summary>Dropout in inference: the input unchanged; the optional mask is all true.</summary>
+/// <summary>
+/// Dropout in inference, or in training mode with a constant ratio of 0 (torchvision's Swin exports its attention
+/// dropout so): the input unchanged; the optional mask is all true.
+/// </summary>
 public sealed class Dropout : ViewOperator
 {
     public override void Infer(Node n)
     {
         Require(n, 1, 3);
-        if (n.Opset >= 12 && n.In(2) != null && !(n.In(2).IsConst && n.In(2).Const.GetDouble(0) == 0))
-            throw Unsupported("Dropout with training_mode set is not an inference graph");
+        bool training = n.Opset >= 12 && n.In(2) != null && !(n.In(2).IsConst && n.In(2).Const.GetDouble(0) == 0);
+        bool keepsAll = n.In(1) != null && n.In(1).IsConst && n.In(1).Length > 0 && n.In(1).Const.GetDouble(0) == 0;
+        if (training && !keepsAll)
+            throw Unsupported("Dropout with training_mode set (and a ratio that is not a constant 0) is not an inference graph");
         SetOut(n, 0, n.In(0).Type, n.In(0).Shape);
         if (n.Outputs.Count > 1) SetOut(n, 1, n.Opset >= 10 ? DType.Bool : n.In(0).Type, n.In(0).Shape);
     }

@@ -352,6 +352,22 @@ public class NnOperatorTests
         AssertRejected(m, "training_mode");
     }
 
+    /// <summary>
+    /// Dropout in training mode keeps every element when its ratio is a constant 0 (torchvision's Swin exports its
+    /// attention dropout so): the input and an all-true mask. Any other ratio in training mode is random: rejected.
+    /// </summary>
+    [Fact]
+    public void DropoutInTrainingModeWithRatioZeroIsIdentity()
+    {
+        byte[] Model(float ratio) => new OnnxBuilder(13).Input("x", DType.Float, 2, 5)
+            .Initializer("ratio", Array.Empty<int>(), new[] { ratio }).Initializer("training", Array.Empty<int>(), new[] { true })
+            .Node("Dropout", new[] { "x", "ratio", "training" }, new[] { "d", "mask" })
+            .Node("Relu", new[] { "d" }, new[] { "y" })
+            .Output("y").Output("mask", DType.Bool).Build();
+        OpCheck.AgainstOrt(Model(0f), Tol, Ort.Random(10, 6));
+        AssertRejected(Model(0.5f), "training_mode");
+    }
+
     // ---------------- MatMul ----------------
 
     static void CheckMatMul(int[] a, int[] b, int seed = 1)

@@ -40,6 +40,14 @@ internal sealed class OnnxBuilder
 
     public OnnxBuilder Initializer(string name, int[] shape, float[] data) { G.Initializer.Add(Tensor(name, shape, data)); return this; }
     public OnnxBuilder Initializer(string name, int[] shape, long[] data) { G.Initializer.Add(Tensor(name, shape, data)); return this; }
+    public OnnxBuilder Initializer(string name, int[] shape, bool[] data)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)DType.Bool };
+        t.Dims.AddRange(shape.Select(d => (long)d));
+        t.Int32Data.AddRange(data.Select(b => b ? 1 : 0));
+        G.Initializer.Add(t);
+        return this;
+    }
 
     /// <summary>Adds a node. Attribute values: long, float, string, long[], float[], TensorProto, GraphProto.</summary>
     public OnnxBuilder Node(string op, string[] inputs, string[] outputs, params (string Name, object Value)[] attrs)
