@@ -22,6 +22,14 @@ LayerNormalization as one node at 17), and two models are exported with a dynami
                    Conv+ReLU, exported as torch writes quantized models: QuantizeLinear -> Cast -> DequantizeLinear,
                    biases as DequantizeLinear of int32 with a ConstantOfShape zero point. Input 1x1x16x16. Opset 13.
 - torch_qdq_cnn_perchannel  the same with per-channel symmetric int8 weights (axis 0). Opset 13.
+- swin_micro       torchvision's SwinTransformer class at a small configuration (embed 24, depths 2-2, heads 2-4,
+                   window 4): shifted-window attention (roll, relative position bias gathered), patch merging,
+                   LayerNorm, GELU, and attention Dropout exported in training mode with ratio 0. Input 1x3x32x32.
+                   Opset 17.
+- convnext_micro   torchvision's ConvNeXt class (stages 24 -> 48, two blocks each): 7x7 depthwise convolutions,
+                   LayerNorm over channels through permutes, layer scale, GELU. Input 1x3x32x32. Opset 13.
+- shufflenet_micro torchvision's ShuffleNetV2 class (stages of 2 blocks, 24-48-96 channels): channel split and
+                   shuffle (Reshape/Transpose/Reshape), depthwise stride-2 branches, Concat. Input 1x3x64x64. Opset 13.
 """
 import os
 
@@ -213,6 +221,22 @@ def main():
         path = os.path.join(OUT, f"{name}.onnx")
         torch.onnx.export(quantized(per_channel, 300 + i), x, path, opset_version=13, input_names=["x"], output_names=["y"])
         print(f"{name}.onnx  {os.path.getsize(path)} bytes  opset 13")
+    # torchvision's own architecture classes (Debian python3-torchvision), at configurations small enough to commit
+    from torchvision.models import ShuffleNetV2
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+    from torchvision.models.swin_transformer import SwinTransformer
+    vision = [
+        ("swin_micro", lambda: SwinTransformer(patch_size=[4, 4], embed_dim=24, depths=[2, 2], num_heads=[2, 4],
+                                               window_size=[4, 4], num_classes=10), (1, 3, 32, 32), 17),
+        ("convnext_micro", lambda: ConvNeXt([CNBlockConfig(24, 48, 2), CNBlockConfig(48, None, 2)], num_classes=10),
+         (1, 3, 32, 32), 13),
+        ("shufflenet_micro", lambda: ShuffleNetV2([2, 2, 2], [24, 24, 48, 96, 256], num_classes=10), (1, 3, 64, 64), 13),
+    ]
+    for i, (name, make, shape, opset) in enumerate(vision):
+        torch.manual_seed(400 + i)
+        m = make()
+        randomise_bn(m, 500 + i)
+        export(name, m, shape, opset)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ namespace ModelGen.Tests;
 /// <summary>
 /// Models as users export them from PyTorch (tests/models/zoo, from scripts/models/make_zoo.py): TCN, GRU, bidirectional
 /// LSTM, transformer encoder (opset 14 and 17), conv autoencoder with ConvTranspose and Upsample (opset 9 and 13),
-/// MobileNetV3 blocks with squeeze-excite and bilinear Resize, an MLP with a dynamic batch. Each compiles in both
+/// MobileNetV3 blocks with squeeze-excite and bilinear Resize, an MLP with a dynamic batch, and torchvision's Swin,
+/// ConvNeXt and ShuffleNetV2 classes at small configurations. Each compiles in both
 /// profiles, agrees with ONNX Runtime on random inputs, agrees with itself with every pass off, and the Net profile's
 /// Predict allocates nothing.
 /// </summary>
@@ -20,6 +21,7 @@ public class ZooTests(ITestOutputHelper log)
     {
         "tcn_kws", "gru_kws", "lstm_bidir", "tiny_transformer_op14", "tiny_transformer_op17",
         "conv_autoencoder_op9", "conv_autoencoder_op13", "mobilenet_v3_block", "mlp_dynamic",
+        "swin_micro", "convnext_micro", "shufflenet_micro",
     };
 
     static string PathOf(string name) => Path.Combine(Harness.RepoRoot, "tests", "models", "zoo", name + ".onnx");
