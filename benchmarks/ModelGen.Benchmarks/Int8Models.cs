@@ -103,9 +103,9 @@ internal static class Int8Models
     /// <summary>MODELGEN_PROFILE=1: the three builds with Profile="true", and their per-layer reports after the timing.</summary>
     static readonly bool Profile = Environment.GetEnvironmentVariable("MODELGEN_PROFILE") == "1";
 
-    sealed record Built(Action<float[], float[]> Run, long WeightBytes, Func<string> Report, Action Reset);
+    internal sealed record Built(Action<float[], float[]> Run, long WeightBytes, Func<string> Report, Action Reset);
 
-    static Built Build(byte[] bytes, string path, ModelOptions options, IReadOnlyList<CalibrationFile> calib)
+    internal static Built Build(byte[] bytes, string path, ModelOptions options, IReadOnlyList<CalibrationFile> calib)
     {
         var result = ModelCompiler.Compile(bytes, path, options, calib);
         if (!result.Success) throw new InvalidOperationException(string.Join("\n", result.Diagnostics.Select(d => d.Message)));

@@ -43,6 +43,11 @@ public static class Program
             Int8Models.Run(args.Length > 1 ? args[1] : null);
             return 0;
         }
+        if (args.Length > 1 && args[0] == "tryall")
+        {
+            TryModels.Run(args[1], args.Length > 2 ? args[2] : null);
+            return 0;
+        }
         if (args.Length > 0 && args[0] == "int8")
         {
             Int8Stack.Run();
