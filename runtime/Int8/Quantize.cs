@@ -110,6 +110,46 @@ public static unsafe partial class Int8
                 }
     }
 
+    /// <summary>
+    /// Dequantizes int8 weights packed for a kernel that reads them in blocks of <paramref name="lanes"/> output
+    /// channels per row (Quantize="Weights": ConvPanels' panels of 16, PointwiseConv's channel lanes), one scale per lane:
+    /// x [blocks, rows, lanes], y[(b * rows + r) * lanes + l] = (float)x[...] * scale[b * lanes + l], the same floats as
+    /// DequantizeLinear with zero point 0. One pass in memory order, a vector of 8 or 16 lanes at a time.
+    /// </summary>
+    public static void DequantizeLanes(ReadOnlySpan<sbyte> x, ReadOnlySpan<float> scale, Span<float> y, int blocks, int rows, int lanes)
+    {
+        if (blocks < 0 || rows < 0 || lanes < 0) throw new ArgumentOutOfRangeException(nameof(blocks), "DequantizeLanes: negative size");
+        long n = (long)blocks * rows * lanes;
+        if (x.Length < n || y.Length < n || scale.Length < (long)blocks * lanes) throw new ArgumentException("DequantizeLanes: sizes do not agree");
+        fixed (sbyte* px = x) fixed (float* ps = scale, py = y) DequantizeLanes(px, ps, py, blocks, rows, lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void DequantizeLanes(sbyte* x, float* scale, float* y, int blocks, int rows, int lanes)
+    {
+        int bits = SimdLevel.Bits;
+        for (int b = 0; b < blocks; b++, scale += lanes)
+            for (int r = 0; r < rows; r++, x += lanes, y += lanes)
+            {
+                // the row's scales are reloaded from L1 rather than held: a row may be wider than the registers
+                int l = 0;
+                if (bits >= 512 && Avx512F.IsSupported)
+                    for (; l + 16 <= lanes; l += 16)
+                        (Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(x + l))) * Vector512.Load(scale + l)).Store(y + l);
+                if (bits >= 256 && Avx2.IsSupported)
+                    for (; l + 8 <= lanes; l += 8)
+                        (Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(x + l)) * Vector256.Load(scale + l)).Store(y + l);
+                if (bits >= 128 && Vector128.IsHardwareAccelerated)
+                    for (; l + 8 <= lanes; l += 8)
+                    {
+                        var (lo, hi) = Vector128.Widen(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(long*)(x + l)).AsSByte()));
+                        (Vector128.ConvertToSingle(lo) * Vector128.Load(scale + l)).Store(y + l);
+                        (Vector128.ConvertToSingle(hi) * Vector128.Load(scale + l + 4)).Store(y + l + 4);
+                    }
+                for (; l < lanes; l++) y[l] = (float)x[l] * scale[l];
+            }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Dequantize(byte* x, bool signed, float scale, int zero, float* y, int n)
     {
