@@ -111,6 +111,20 @@ internal static class Experiment
             for (int round = 0; round < 5; round++) { tf.Add(Time(f)); td.Add(Time(d)); tq.Add(Time(dq)); }
             Console.WriteLine($"3x3 {c,4}->{m,4} {h,2}x{h,-2} s{st}: float {Med(tf) * 1e6,7:F2} us   dequantize {Med(td) * 1e6,6:F2} us   dequantize + float {Med(tq) * 1e6,7:F2} us");
         }
+        foreach (var (c, h, st) in new[] { (32, 24, 1), (128, 6, 1), (256, 3, 1) })
+        {
+            var rng = new Random(1);
+            int oh = (h - 1) / st + 1;
+            var x = Data.Random(rng, c * h * h); var w = Data.Random(rng, c * 9); var b = Data.Random(rng, c);
+            var q = new sbyte[c * 9]; for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
+            var s = Enumerable.Repeat(0.01f, c).ToArray(); var scratch = new float[c * 9]; var y = new float[c * oh * oh];
+            Action f = () => Conv.Conv2D(x, w, b, y, 1, c, h, h, c, 3, 3, oh, oh, st, st, 1, 1, 1, 1, c, relu);
+            Action d = () => Int8.DequantizeAxis(q, s, default, scratch, 1, c, 9);
+            Action dq = () => { Int8.DequantizeAxis(q, s, default, scratch, 1, c, 9); Conv.Conv2D(x, scratch, b, y, 1, c, h, h, c, 3, 3, oh, oh, st, st, 1, 1, 1, 1, c, relu); };
+            var tf = new List<double>(); var td = new List<double>(); var tq = new List<double>();
+            for (int round = 0; round < 5; round++) { tf.Add(Time(f)); td.Add(Time(d)); tq.Add(Time(dq)); }
+            Console.WriteLine($"dw3x3 {c,4} {h,2}x{h,-2} s{st}: float {Med(tf) * 1e6,7:F2} us   dequantize {Med(td) * 1e6,6:F2} us   dequantize + float {Med(tq) * 1e6,7:F2} us");
+        }
     }
 
     /// <summary>`experiment wgemm`: matrix-vector products with float weights (Gemm) vs int8 weights (WeightGemm).</summary>

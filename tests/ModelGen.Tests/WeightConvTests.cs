@@ -52,6 +52,40 @@ public class WeightConvTests
     }
 
     /// <summary>
+    /// DequantizeAxis (the weights of depthwise and other convolutions read in W's layout) at every width: short runs
+    /// go as whole vectors spilling into the next run's places, which must end up right, and nothing past the data.
+    /// </summary>
+    [Fact]
+    public void DequantizeAxisMatchesTheScalarProductAtEveryWidth()
+    {
+        var rng = new Random(9);
+        try
+        {
+            foreach (var (outer, channels, inner) in new[] { (1, 37, 9), (1, 5, 1), (2, 7, 3), (1, 9, 16), (1, 3, 17), (1, 1, 9), (3, 4, 25), (1, 20, 8) })
+                foreach (bool zeros in new[] { false, true })
+                {
+                    int n = outer * channels * inner;
+                    var x = Enumerable.Range(0, n).Select(_ => (sbyte)rng.Next(-128, 128)).ToArray();
+                    var s = Enumerable.Range(0, channels).Select(_ => (float)(rng.NextDouble() * 0.05)).ToArray();
+                    var z = zeros ? Enumerable.Range(0, channels).Select(_ => (sbyte)rng.Next(-5, 6)).ToArray() : Array.Empty<sbyte>();
+                    foreach (int width in Widths)
+                    {
+                        SimdLevel.ForceBits = width;
+                        var y = Enumerable.Repeat(7f, n + 20).ToArray();
+                        Int8.DequantizeAxis(x, s, z, y, outer, channels, inner);
+                        for (int i = 0; i < n; i++)
+                        {
+                            int c = i / inner % channels;
+                            Assert.Equal((float)(x[i] - (zeros ? z[c] : 0)) * s[c], y[i]);
+                        }
+                        Assert.All(y.Skip(n), v => Assert.Equal(7f, v));
+                    }
+                }
+        }
+        finally { SimdLevel.ForceBits = -1; }
+    }
+
+    /// <summary>
     /// WeightConv.Conv2D (int8 panels) gives what Conv.Conv2D gives on the dequantized floats with float panels, bit for
     /// bit at every width: the same kernel on the same floats, including where ConvPanels declines (scalar code, stride
     /// 3) and both fall back to W's layout.
