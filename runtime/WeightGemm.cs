@@ -31,20 +31,24 @@ public static unsafe class WeightGemm
                 float* ar = pa + (nint)i * k, yr = py + (nint)i * n;
                 int j = 0;
                 if (bits >= 512 && Avx512F.IsSupported) j = Columns512(ar, pw, yr, n, k);
-                else if (bits >= 256 && Avx2.IsSupported && Fma.IsSupported) j = Columns256(ar, pw, yr, n, k);
-                for (; j < n; j++)
-                {
-                    float acc = 0f;
-                    for (int p = 0; p < k; p++) acc += ar[p] * pw[(nint)p * n + j];
-                    yr[j] = acc;
-                }
+                // with AVX-512 too: the last 8-15 columns (a 10-class head) as one ymm rather than scalar sums
+                if (bits >= 256 && Avx2.IsSupported && Fma.IsSupported) j = Columns256(ar, pw, yr, n, k, j);
+                // the last columns, row by row: one sum per column in k's order, the columns' chains interleaved
+                for (int c = j; c < n; c++) yr[c] = 0f;
+                if (j < n)
+                    for (int p = 0; p < k; p++)
+                    {
+                        float x = ar[p];
+                        sbyte* wr = pw + (nint)p * n;
+                        for (int c = j; c < n; c++) yr[c] += x * wr[c];
+                    }
                 for (j = 0; j < n; j++) yr[j] = ps[j] * yr[j] + (bias.Length == 0 ? 0f : pb[j]);
                 activation.Apply(yr, n);
             }
         }
     }
 
-    /// <summary>The raw sums of columns [0, returned) of one row, four vectors of 16 at a time, then one.</summary>
+    /// <summary>The raw sums of columns [0, returned) of one row, four vectors of 16 at a time, then one (Columns256: of columns [j, returned), of 8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int Columns512(float* a, sbyte* w, float* y, int n, int k)
     {
@@ -87,9 +91,8 @@ public static unsafe class WeightGemm
     static Vector256<float> Widen256(sbyte* p) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static int Columns256(float* a, sbyte* w, float* y, int n, int k)
+    static int Columns256(float* a, sbyte* w, float* y, int n, int k, int j)
     {
-        int j = 0;
         for (; j + 32 <= n; j += 32)
         {
             Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;

@@ -73,10 +73,64 @@ internal static class Experiment
         }
     }
 
+    /// <summary>
+    /// `experiment wconv`: Quantize="Weights" convolutions: the float kernel on constant weights vs the int8 weights
+    /// dequantized per call into its layout (Int8.DequantizeLanes) then the same kernel, and the dequantization alone
+    /// (MobileNet's 1x1 channel-lanes layers, dense 3x3 panels).
+    /// </summary>
+    public static void WeightConvs()
+    {
+        var relu = new Activation(ActivationKind.Relu);
+        foreach (var (c, m, p) in new[] { (64, 128, 36), (128, 128, 36), (128, 256, 9), (256, 256, 9) })
+        {
+            var rng = new Random(1);
+            var x = Data.Random(rng, c * p); var w = Data.Random(rng, m * c); var b = Data.Random(rng, m);
+            var wt = ModelGen.Compiler.Operators.Conv.ChannelLanesLayout(w, b, c, m);
+            int mp = (m + 31) / 32 * 32;
+            var q = new sbyte[c * mp]; for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
+            var s = Enumerable.Repeat(0.01f, mp).ToArray(); var scratch = new float[wt.Length]; var y = new float[m * p];
+            Action f = () => PointwiseConv.Run(x, wt, y, 1, c, m, p, relu);
+            Action d = () => Int8.DequantizeLanes(q, s, scratch, 1, c, mp);
+            Action dq = () => { Int8.DequantizeLanes(q, s, scratch, 1, c, mp); PointwiseConv.Run(x, scratch, y, 1, c, m, p, relu); };
+            var tf = new List<double>(); var td = new List<double>(); var tq = new List<double>();
+            for (int round = 0; round < 5; round++) { tf.Add(Time(f)); td.Add(Time(d)); tq.Add(Time(dq)); }
+            Console.WriteLine($"1x1 {c,4}->{m,4} x {p,3}: float {Med(tf) * 1e6,7:F2} us   dequantize {Med(td) * 1e6,6:F2} us   dequantize + float {Med(tq) * 1e6,7:F2} us");
+        }
+        foreach (var (c, m, h, st) in new[] { (8, 16, 48, 1), (16, 32, 24, 1), (32, 64, 12, 2), (64, 64, 8, 1) })
+        {
+            var rng = new Random(1);
+            int taps = c * 9, oh = (h - 1) / st + 1;
+            var x = Data.Random(rng, c * h * h); var w = Data.Random(rng, m * taps); var b = Data.Random(rng, m);
+            var pf = ModelGen.Compiler.Passes.ConvWeightPanels.Pack(w, m, 1, taps);
+            var q = new sbyte[pf.Length]; for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
+            var s = Enumerable.Repeat(0.01f, pf.Length / taps).ToArray(); var scratch = new float[pf.Length]; var y = new float[m * oh * oh];
+            Action f = () => Conv.Conv2D(x, w, b, y, 1, c, h, h, m, 3, 3, oh, oh, st, st, 1, 1, 1, 1, 1, relu, false, pf);
+            Action d = () => Int8.DequantizeLanes(q, s, scratch, pf.Length / taps / 16, taps, 16);
+            Action dq = () => WeightConv.Conv2D(x, q, s, b, scratch, y, 1, c, h, h, m, 3, 3, oh, oh, st, st, 1, 1, 1, 1, 1, relu);
+            var tf = new List<double>(); var td = new List<double>(); var tq = new List<double>();
+            for (int round = 0; round < 5; round++) { tf.Add(Time(f)); td.Add(Time(d)); tq.Add(Time(dq)); }
+            Console.WriteLine($"3x3 {c,4}->{m,4} {h,2}x{h,-2} s{st}: float {Med(tf) * 1e6,7:F2} us   dequantize {Med(td) * 1e6,6:F2} us   dequantize + float {Med(tq) * 1e6,7:F2} us");
+        }
+        foreach (var (c, h, st) in new[] { (32, 24, 1), (128, 6, 1), (256, 3, 1) })
+        {
+            var rng = new Random(1);
+            int oh = (h - 1) / st + 1;
+            var x = Data.Random(rng, c * h * h); var w = Data.Random(rng, c * 9); var b = Data.Random(rng, c);
+            var q = new sbyte[c * 9]; for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
+            var s = Enumerable.Repeat(0.01f, c).ToArray(); var scratch = new float[c * 9]; var y = new float[c * oh * oh];
+            Action f = () => Conv.Conv2D(x, w, b, y, 1, c, h, h, c, 3, 3, oh, oh, st, st, 1, 1, 1, 1, c, relu);
+            Action d = () => Int8.DequantizeAxis(q, s, default, scratch, 1, c, 9);
+            Action dq = () => { Int8.DequantizeAxis(q, s, default, scratch, 1, c, 9); Conv.Conv2D(x, scratch, b, y, 1, c, h, h, c, 3, 3, oh, oh, st, st, 1, 1, 1, 1, c, relu); };
+            var tf = new List<double>(); var td = new List<double>(); var tq = new List<double>();
+            for (int round = 0; round < 5; round++) { tf.Add(Time(f)); td.Add(Time(d)); tq.Add(Time(dq)); }
+            Console.WriteLine($"dw3x3 {c,4} {h,2}x{h,-2} s{st}: float {Med(tf) * 1e6,7:F2} us   dequantize {Med(td) * 1e6,6:F2} us   dequantize + float {Med(tq) * 1e6,7:F2} us");
+        }
+    }
+
     /// <summary>`experiment wgemm`: matrix-vector products with float weights (Gemm) vs int8 weights (WeightGemm).</summary>
     public static void WeightGemms()
     {
-        foreach (var (n, k) in new[] { (128, 1536), (128, 128), (640, 128), (64, 1536) })
+        foreach (var (n, k) in new[] { (128, 1536), (128, 128), (640, 128), (64, 1536), (10, 256) })
         {
             var rng = new Random(1);
             var a = Data.Random(rng, k); var wf = Data.Random(rng, n * k); var b = Data.Random(rng, n);

@@ -17,6 +17,7 @@ public static class Program
             {
                 "pointwise" => Experiment.Pointwise,
                 "wgemm" => Experiment.WeightGemms,
+                "wconv" => Experiment.WeightConvs,
                 "qdw" => Experiment.QDepthwise,
                 "qconv" => Experiment.QConvolution,
                 "panels" => () => PanelsExperiment.Run(args),

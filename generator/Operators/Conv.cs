@@ -13,6 +13,10 @@ namespace ModelGen.Compiler.Operators;
 /// A 4th input Z of Y's shape (ModelGen's own, set by the ConvAddFusion pass) is a residual added before the
 /// activation: Y = act(conv(X) + B + Z). Y may take over Z's buffer (<see cref="SharedInput"/>). A 5th input (the
 /// ConvWeightPanels pass) holds W again, packed for the Net kernel (ModelGen.Runtime.ConvPanels' layout).
+/// Quantize="Weights" in the Net profile (the WeightConvFusion pass): W is constant int8 and a 6th input S [M] holds
+/// its scales (W's floats are W x S per output channel, as the DequantizeLinear it replaces computes them); the packed
+/// 5th input is then int8 too. The kernel's float weights are dequantized into the node's scratch, in the layout the
+/// kernel reads, on each call.
 /// </summary>
 public sealed class Conv : Operator
 {
@@ -24,10 +28,13 @@ public sealed class Conv : Operator
 
     public override void Infer(Node n)
     {
-        Require(n, 2, 5);
-        var x = n.In(0); var w = n.In(1); var b = n.In(2); var z = n.In(3);
+        Require(n, 2, 6);
+        var x = n.In(0); var w = n.In(1); var b = n.In(2); var z = n.In(3); var s = n.In(5);
         RequireFloat(n, x);
-        if (w.Type != x.Type || b != null && b.Type != x.Type) throw Error("Conv inputs must share one element type");
+        bool int8 = s != null;
+        if (int8 && (x.Type != DType.Float || w.Type != DType.Int8 || !w.IsConst || s.Type != DType.Float || !s.IsConst || s.Shape.Length != 1 || s.Length != w.Shape[0]))
+            throw Error("Conv with weight scales takes float X, constant int8 W and constant float scales [M]");
+        if (!int8 && w.Type != x.Type || b != null && b.Type != x.Type) throw Error("Conv inputs must share one element type");
         if (x.Shape.Length < 3) throw Error($"Conv input must have rank 3 or more [N, C, spatial...], got {Shape.Format(x.Shape)}");
         if (w.Shape.Length != x.Shape.Length) throw Error($"Conv weights {Shape.Format(w.Shape)} must have the rank of the input {Shape.Format(x.Shape)}");
         int r = x.Shape.Length - 2;
@@ -45,8 +52,8 @@ public sealed class Conv : Operator
         if (z != null && (z.Type != x.Type || !Shape.Equal(z.Shape, shape)))
             throw Error($"Conv residual input must have the output's type and shape {Shape.Format(shape)}, got {Shape.Format(z.Shape)}");
         var p = n.In(4);
-        if (p != null && (p.Type != x.Type || !p.IsConst || p.Length != (long)group * ((m / group + 15) / 16) * 16 * w.Length / m))
-            throw Error($"Conv packed weights must be a constant of {(long)group * ((m / group + 15) / 16) * 16 * w.Length / m} values of the input's type");
+        if (p != null && (p.Type != w.Type || !p.IsConst || p.Length != (long)group * ((m / group + 15) / 16) * 16 * w.Length / m))
+            throw Error($"Conv packed weights must be a constant of {(long)group * ((m / group + 15) / 16) * 16 * w.Length / m} values of the weights' type");
         SetOut(n, 0, x.Type, shape);
     }
 
@@ -59,8 +66,9 @@ public sealed class Conv : Operator
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
     {
         var geo = (Geo)n.State; var g = geo.W;
-        // a very large constant convolution runs at run time instead of slowing the build down
-        if ((double)n.Out().Length * geo.ICg * g.KernelSize > MaxFoldMacs) return null;
+        // a very large constant convolution runs at run time instead of slowing the build down; int8 weights are
+        // lowered after constant folding (nothing left to fold)
+        if ((double)n.Out().Length * geo.ICg * g.KernelSize > MaxFoldMacs || n.In(5) != null) return null;
         var x = inputs[0]; var w = inputs[1]; var b = inputs.Length > 2 ? inputs[2] : null; var z = inputs.Length > 3 ? inputs[3] : null;
         var y = new TensorData(x.Type, n.Out().Shape);
         int inPlane = g.InPlane, outPlane = g.OutPlane, kSize = g.KernelSize, r = g.Rank;
@@ -119,11 +127,25 @@ public sealed class Conv : Operator
     public override void Emit(Node n, EmitContext e)
     {
         var geo = (Geo)n.State;
-        // Net profile: 1-D and 2-D float convolutions run in ModelGen.Runtime's SIMD kernel (1-D as a 1-row 2-D); its
-        // depthwise kernel has no residual form
-        bool depthwise = geo.ICg == 1 && geo.Group > 1;
-        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2 && !(depthwise && n.In(3) != null)) { EmitNetKernel(n, e, geo); return; }
+        if (UsesNetKernel(n, geo, e.Profile)) { EmitNetKernel(n, e, geo); return; }
+        if (n.In(5) != null) throw new CompileException(Diag.InternalError, $"Conv {n.Display} has int8 weights but no Net kernel");
         EmitLoops(n, e, geo);
+    }
+
+    /// <summary>
+    /// Net profile: 1-D and 2-D float convolutions run in ModelGen.Runtime's SIMD kernel (1-D as a 1-row 2-D); its
+    /// depthwise kernel has no residual form. The only form that takes int8 weights (WeightConvFusion checks).
+    /// </summary>
+    internal static bool UsesNetKernel(Node n, Geo geo, TargetProfile profile) =>
+        profile == TargetProfile.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2 && !(geo.ICg == 1 && geo.Group > 1 && n.In(3) != null);
+
+    /// <summary>Int8 weights: the kernel's float weights, dequantized on each call (panels, channel lanes, or W's layout).</summary>
+    public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
+    {
+        var geo = (Geo)n.State;
+        if (n.In(5) == null || !UsesNetKernel(n, geo, profile)) return (DType.Float, 0);
+        long len = n.In(4) != null ? n.In(4).Length : PointwiseChannels(n, geo) ? (geo.C + 1L) * ChannelLanesColumns(geo.M) : n.In(1).Length;
+        return (DType.Float, (int)len);
     }
 
     /// <summary>
@@ -145,14 +167,29 @@ public sealed class Conv : Operator
     /// <summary>ModelGen.Runtime.PointwiseConv's weights: w transposed to [inC, outC], the bias as one more row, rows padded to 32 columns (its ColumnMultiple; the tests and benchmarks build the layout here too).</summary>
     internal static float[] ChannelLanesLayout(float[] w, float[] b, int inC, int outC)
     {
-        const int columns = 32; // PointwiseConv.ColumnMultiple
-        int mp = (outC + columns - 1) / columns * columns;
-        var t = new float[(inC + 1) * mp];
+        int mp = ChannelLanesColumns(outC);
+        var t = ChannelLanes(w, inC, outC, inC + 1);
+        if (b != null) Array.Copy(b, 0, t, inC * mp, outC);
+        return t;
+    }
+
+    /// <summary>A row of the channel lanes: outC padded to PointwiseConv.ColumnMultiple (32).</summary>
+    internal static int ChannelLanesColumns(int outC) => (outC + 31) / 32 * 32;
+
+    static float[] Padded(float[] a, int length)
+    {
+        var r = new float[length];
+        Array.Copy(a, r, a.Length);
+        return r;
+    }
+
+    /// <summary>w [outC, inC] transposed into the first inC of <paramref name="rows"/> rows of the padded columns, zeros elsewhere.</summary>
+    internal static T[] ChannelLanes<T>(T[] w, int inC, int outC, int rows)
+    {
+        int mp = ChannelLanesColumns(outC);
+        var t = new T[rows * mp];
         for (int m = 0; m < outC; m++)
-        {
             for (int k = 0; k < inC; k++) t[k * mp + m] = w[m * inC + k];
-            if (b != null) t[inC * mp + m] = b[m];
-        }
         return t;
     }
 
@@ -162,10 +199,31 @@ public sealed class Conv : Operator
         var z = n.In(3);
         // the kernel adds onto y: y starts as Z (already there when y took over Z's buffer)
         if (z != null && e.StorageOf(z) != e.StorageOf(n.Out())) e.W.Line($"{e.Span(z)}.CopyTo({e.Span(n.Out())});");
+        var scales = n.In(5);
         if (PointwiseChannels(n, geo))
         {
-            var layout = ChannelLanesLayout(n.In(1).Const.F, n.In(2)?.Const.F, geo.C, geo.M);
-            var wt = e.Derived(n, n.In(1).Name + "_channels", new TensorData(DType.Float, new[] { layout.Length }, f: layout));
+            Value wt;
+            if (scales == null)
+            {
+                var layout = ChannelLanesLayout(n.In(1).Const.F, n.In(2)?.Const.F, geo.C, geo.M);
+                wt = e.Derived(n, n.In(1).Name + "_channels", new TensorData(DType.Float, new[] { layout.Length }, f: layout));
+            }
+            else
+            {
+                // int8 rows of channel lanes, dequantized with a scale per column, then the float bias row (or zeros)
+                int mp = ChannelLanesColumns(geo.M);
+                var q = ChannelLanes(n.In(1).Const.L, geo.C, geo.M, geo.C);
+                var lanes = e.Derived(n, n.In(1).Name + "_channels", new TensorData(DType.Int8, new[] { q.Length }, l: q));
+                var s = e.Derived(n, scales.Name + "_channels", new TensorData(DType.Float, new[] { mp }, f: Padded(scales.Const.F, mp)));
+                wt = e.Scratch(n);
+                e.W.Line($"ModelGen.Runtime.Int8.DequantizeLanes({e.Span(lanes)}, {e.Span(s)}, {e.Span(wt)}, 1, {geo.C}, {mp});");
+                if (n.In(2) == null) e.W.Line($"{e.Span(wt)}.Slice({(long)geo.C * mp}).Clear();");
+                else
+                {
+                    var b = e.Derived(n, n.In(2).Name + "_channels", new TensorData(DType.Float, new[] { mp }, f: Padded(n.In(2).Const.F, mp)));
+                    e.W.Line($"{e.Span(b)}.CopyTo({e.Span(wt)}.Slice({(long)geo.C * mp}));");
+                }
+            }
             e.W.Line($"ModelGen.Runtime.PointwiseConv.Run({e.Span(n.In(0))}, {e.Span(wt)}, {e.Span(n.Out())}, batch: {geo.N}, inC: {geo.C}, outC: {geo.M}, plane: {g.OutPlane}" +
                 $"{FusedActivation.NetArg(n)}{(z != null ? ", accumulate: true" : "")});");
             return;
@@ -174,7 +232,26 @@ public sealed class Conv : Operator
         int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
         var bias = n.In(2) != null ? e.Span(n.In(2)) : "default";
         var panels = n.In(4) != null ? $", panels: {e.Span(n.In(4))}" : "";
-        e.W.Line($"ModelGen.Runtime.Conv.Conv2D({e.Span(n.In(0))}, {e.Span(n.In(1))}, {bias}, {e.Span(n.Out())}, " +
+        string call = "ModelGen.Runtime.Conv.Conv2D", weights = $"{e.Span(n.In(1))}, {bias}";
+        if (scales != null && n.In(4) != null)
+        {
+            // int8 panels: a scale per lane of each panel (0 past a group's channels, as the panels' weights)
+            int blocks = (geo.OCg + Passes.ConvWeightPanels.Width - 1) / Passes.ConvWeightPanels.Width;
+            var s = new float[geo.Group * blocks * Passes.ConvWeightPanels.Width];
+            for (int gi = 0; gi < geo.Group; gi++) Array.Copy(scales.Const.F, gi * geo.OCg, s, gi * blocks * Passes.ConvWeightPanels.Width, geo.OCg);
+            var sp = e.Derived(n, scales.Name + "_panels", new TensorData(DType.Float, new[] { s.Length }, f: s));
+            call = "ModelGen.Runtime.WeightConv.Conv2D";
+            weights = $"{e.Span(n.In(4))}, {e.Span(sp)}, {bias}, {e.Span(e.Scratch(n))}";
+            panels = "";
+        }
+        else if (scales != null)
+        {
+            // int8 W [M, taps]: a scale per output channel's run of taps
+            var wt = e.Scratch(n);
+            e.W.Line($"ModelGen.Runtime.Int8.DequantizeAxis({e.Span(n.In(1))}, {e.Span(scales)}, default, {e.Span(wt)}, 1, {geo.M}, {n.In(1).Length / geo.M});");
+            weights = $"{e.Span(wt)}, {bias}";
+        }
+        e.W.Line($"{call}({e.Span(n.In(0))}, {weights}, {e.Span(n.Out())}, " +
             $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +
             $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
             $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group}{FusedActivation.NetArg(n)}{(z != null ? ", accumulate: true" : "")}{panels});");

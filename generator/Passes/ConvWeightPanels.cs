@@ -11,7 +11,8 @@ namespace ModelGen.Compiler.Passes;
 /// a tap's weights for 16-48 channels being 1-3 vector loads, with no run-time transposition. Net profile only (the
 /// pass manager skips it for Portable, whose loops read W). Runs last, with the lowering to ModelGen's kernels: BatchNorm
 /// folding, the residual fusion and quantization replace the node (and its weights) before; an exported graph (the
-/// lowering passes switched off) keeps the standard Conv.
+/// lowering passes switched off) keeps the standard Conv. Int8 weights (Quantize="Weights", <see cref="WeightConvFusion"/>)
+/// are packed as int8, dequantized into the panels' floats on each call (ModelGen.Runtime.WeightConv).
 /// </summary>
 public sealed class ConvWeightPanels : IPass
 {
@@ -25,35 +26,38 @@ public sealed class ConvWeightPanels : IPass
         foreach (var n in graph.Nodes.Where(Takes).ToList())
         {
             var geo = (Conv.Geo)n.State;
-            var w = n.In(1).Const.F;
-            while (n.Inputs.Count < 4) n.Inputs.Add(null);
-            var packed = Pack(w, geo.M, geo.Group, geo.ICg * geo.W.KernelSize);
-            n.Inputs.Add(PassUtil.Const(n.In(1).Name + "_panels", new TensorData(DType.Float, new[] { packed.Length }, f: packed)));
+            var w = n.In(1).Const;
+            int taps = geo.ICg * geo.W.KernelSize;
+            var packed = w.Type == DType.Int8
+                ? new TensorData(DType.Int8, new[] { (int)ConvPanelsLength(geo.M, geo.Group, taps) }, l: Pack(w.L, geo.M, geo.Group, taps))
+                : new TensorData(DType.Float, new[] { (int)ConvPanelsLength(geo.M, geo.Group, taps) }, f: Pack(w.F, geo.M, geo.Group, taps));
+            while (n.Inputs.Count < 5) n.Inputs.Add(null);
+            n.Inputs[4] = PassUtil.Const(n.In(1).Name + "_panels", packed);
         }
     }
 
     /// <summary>
-    /// Dense, spatial, float, constant weights; and wide enough: at least 16 output channels per group (a panel's
+    /// Dense, spatial, constant weights (float, or int8 with their scales); and wide enough: at least 16 output channels per group (a panel's
     /// width) and 8 input channels or 32 outputs (DS-CNN's 1 -> 64 stem faster here); or a stem (fewer than 8 input
     /// channels, 8 outputs or more) with stride 1 or 2 along W on rows of whole 16-float vectors, which the kernel runs
     /// with the pixels in the lanes and no transposition (ResNet-8's 3 -> 16 stem 14% faster, openWakeWord's 1 -> 24 8%,
     /// MobileNet's 3 -> 8 stride 2 14%). Other stems measured faster on the pixel-vectorised ConvPlanes.
     /// </summary>
     static bool Takes(Node n) =>
-        PassUtil.Is(n, "Conv") && n.Inputs.Count <= 4 && n.State is Conv.Geo geo && geo.W.Rank <= 2 && geo.W.KernelSize > 1
+        PassUtil.Is(n, "Conv") && n.In(4) == null && n.State is Conv.Geo geo && geo.W.Rank <= 2 && geo.W.KernelSize > 1
         && !(geo.ICg == 1 && geo.Group > 1)
         && (geo.OCg >= Width && (geo.ICg >= 8 || geo.OCg >= 32)
             || geo.ICg < 8 && geo.OCg >= 8 && geo.W.Strides[geo.W.Rank - 1] <= 2 && geo.W.Out[geo.W.Rank - 1] % Width == 0)
-        && n.In(0).Type == DType.Float && n.In(1).IsConst && n.In(1).Const.F != null;
+        && n.In(0).Type == DType.Float && n.In(1).IsConst && (n.In(1).Const.F != null || n.In(5) != null);
 
     /// <summary>
     /// w [outC, taps] per group into panels of 16 output channels: panels[((g*blocks + b)*taps + t)*16 + i] =
     /// w[g*ocg + b*16 + i, t], 0 past the group's channels.
     /// </summary>
-    internal static float[] Pack(float[] w, int outC, int groups, int taps)
+    internal static T[] Pack<T>(T[] w, int outC, int groups, int taps)
     {
         int ocg = outC / groups, blocks = (ocg + Width - 1) / Width;
-        var p = new float[(long)groups * blocks * Width * taps];
+        var p = new T[ConvPanelsLength(outC, groups, taps)];
         for (int g = 0; g < groups; g++)
             for (int o = 0; o < ocg; o++)
             {
@@ -62,4 +66,6 @@ public sealed class ConvWeightPanels : IPass
             }
         return p;
     }
+
+    static long ConvPanelsLength(int outC, int groups, int taps) => (long)groups * ((outC / groups + Width - 1) / Width) * Width * taps;
 }

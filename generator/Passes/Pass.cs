@@ -51,7 +51,8 @@ public static class PassManager
         new DequantizeFolding(),
         // after the folding: the DequantizeLinear nodes left are the weights the user asked to keep int8
         new WeightGemmFusion(),
-        // last: the Conv nodes and their (dequantized, folded) weights are final
+        new WeightConvFusion(),
+        // last: the Conv nodes and their (dequantized, folded, or int8) weights are final
         new ConvWeightPanels(),
     };
 
@@ -59,8 +60,8 @@ public static class PassManager
     public static void Run(Graph graph, ModelOptions options, IPass quantize = null)
     {
         var off = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
-        // the packed weight layout is for the Net profile's kernels: Portable graphs stay as they are
-        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !(p is ConvWeightPanels && options.Target != TargetProfile.Net);
+        // the packed weight layouts are for the Net profile's kernels: Portable graphs stay as they are
+        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !((p is ConvWeightPanels || p is WeightConvFusion) && options.Target != TargetProfile.Net);
         foreach (var p in All.Where(On)) p.Run(graph);
         // quantization is an option the user asked for, not an optimisation: "all" does not switch it off
         if (quantize != null) quantize.Run(graph);

@@ -8,7 +8,8 @@ namespace ModelGen.Compiler.Quantization;
 /// Quantize="Weights": the constant weights of Conv, Gemm and MatMul become int8 per output channel (symmetric) with a
 /// DequantizeLinear just before their layer; activations and biases stay float. The weights are stored at a quarter of
 /// their size and dequantized into the arena at run time (the planner places that buffer like any tensor, live only
-/// while its layer runs). No calibration. Also inside If branches.
+/// while its layer runs). The lowering then gives Gemm (WeightGemmFusion) and, in the Net profile, Conv
+/// (WeightConvFusion) the int8 weights themselves. No calibration. Also inside If branches.
 /// </summary>
 internal sealed class WeightOnlyQuantization : IPass
 {

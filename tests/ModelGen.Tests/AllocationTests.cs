@@ -12,7 +12,7 @@ public class AllocationTests(ITestOutputHelper log)
 {
     const int Calls = 1000;
 
-    public static TheoryData<string> ModelNames => new() { "alexa_v0.1.onnx", "embedding_model.onnx", "tiny_mlp.onnx", "broadcast_if.onnx" };
+    public static TheoryData<string> ModelNames => new() { "alexa_v0.1.onnx", "embedding_model.onnx", "embedding_model.onnx Weights", "tiny_mlp.onnx", "broadcast_if.onnx" };
 
     /// <summary>The compiled model and Predict's arguments (inputs then outputs).</summary>
     static (CompiledModel Model, Array[] Args) Load(string name, TargetProfile target)
@@ -24,6 +24,8 @@ public class AllocationTests(ITestOutputHelper log)
                 return (Harness.Build(Models.Alexa, options), new Array[] { Ort.Random(16 * 96, 1), new float[1] });
             case "embedding_model.onnx": // every conv and pool path of a real CNN
                 return (Harness.Build(Models.Embedding, new ModelOptions { Target = target, ClassName = "M", InputShape = "1,76,32,1" }), new Array[] { Ort.Random(76 * 32, 5), new float[96] });
+            case "embedding_model.onnx Weights": // int8 weights dequantized into the arena in each kernel's layout
+                return (Harness.Build(Models.Embedding, new ModelOptions { Target = target, ClassName = "M", InputShape = "1,76,32,1", Quantize = QuantizeMode.Weights }), new Array[] { Ort.Random(76 * 32, 5), new float[96] });
             case "tiny_mlp.onnx":
                 return (Build(TestModels.TinyMlp(), name, target), new Array[] { Ort.Random(4, 2), new float[2] });
             case "broadcast_if.onnx":

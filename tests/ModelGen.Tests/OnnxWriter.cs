@@ -65,6 +65,8 @@ internal static class OnnxWriter
             {
                 if (a.Name.StartsWith("_mg_", StringComparison.Ordinal))
                 {
+                    // Quantize="Weights" keeps its DequantizeLinear nodes: a note to the lowering passes, nothing ONNX computes differently
+                    if (a.Name == Compiler.Operators.DequantizeLinear.KeepAttr) continue;
                     if (fused != null && a.Name is FusedActivation.KindAttr or FusedActivation.AlphaAttr or FusedActivation.BetaAttr or FusedActivation.LoAttr or FusedActivation.HiAttr) continue;
                     throw new NotSupportedException($"{n.Display}: ModelGen attribute {a.Name} has no ONNX form");
                 }

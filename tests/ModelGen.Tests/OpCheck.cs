@@ -31,7 +31,7 @@ public static class OpCheck
         File.WriteAllBytes(path, model);
         try
         {
-            var opts = new ModelOptions { Target = target, ClassName = "M", InputShape = options?.InputShape ?? "", ConstantInputs = options?.ConstantInputs ?? "", DisabledPasses = options?.DisabledPasses ?? "" };
+            var opts = new ModelOptions { Target = target, ClassName = "M", InputShape = options?.InputShape ?? "", ConstantInputs = options?.ConstantInputs ?? "", DisabledPasses = options?.DisabledPasses ?? "", Quantize = options?.Quantize ?? QuantizeMode.None };
             var r = Harness.Generate(path, opts);
             Assert.True(r.Success, string.Join("\n", r.Diagnostics));
             if (target == TargetProfile.Portable)
