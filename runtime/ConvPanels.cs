@@ -26,6 +26,7 @@ internal static unsafe class ConvPanels
 {
     /// <summary>Output channels per packed panel (one AVX-512 vector; two AVX, four SSE).</summary>
     internal const int Width = 16;
+    // ModelGen.Compiler.Passes.ConvWeightPanels.Fits mirrors these limits: where it packs, W is left out
     const int StageFloats = 20480;  // staged band of every input channel of the group (80 KiB), as ConvPlanes
     const int MaxTaps = 4608;       // offset table on the stack (18 KiB): 512 input channels of 3x3
     const int MaxChannels = 4096;   // a group's output channels (bias padded to whole vectors on the stack)

@@ -232,7 +232,8 @@ public sealed class Conv : Operator
         int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
         var bias = n.In(2) != null ? e.Span(n.In(2)) : "default";
         var panels = n.In(4) != null ? $", panels: {e.Span(n.In(4))}" : "";
-        string call = "ModelGen.Runtime.Conv.Conv2D", weights = $"{e.Span(n.In(1))}, {bias}";
+        // packed float panels stand for W (ConvWeightPanels only packs where the kernel takes them): W is not emitted
+        string call = "ModelGen.Runtime.Conv.Conv2D", weights = $"{(n.In(4) != null ? "default" : e.Span(n.In(1)))}, {bias}";
         if (scales != null && n.In(4) != null)
         {
             // int8 panels: a scale per lane of each panel (0 past a group's channels, as the panels' weights)

@@ -1,3 +1,4 @@
+using System;
 using System.Linq;
 using ModelGen.Compiler.IR;
 using ModelGen.Compiler.Operators;
@@ -48,7 +49,24 @@ public sealed class ConvWeightPanels : IPass
         && !(geo.ICg == 1 && geo.Group > 1)
         && (geo.OCg >= Width && (geo.ICg >= 8 || geo.OCg >= 32)
             || geo.ICg < 8 && geo.OCg >= 8 && geo.W.Strides[geo.W.Rank - 1] <= 2 && geo.W.Out[geo.W.Rank - 1] % Width == 0)
-        && n.In(0).Type == DType.Float && n.In(1).IsConst && (n.In(1).Const.F != null || n.In(5) != null);
+        && n.In(0).Type == DType.Float && n.In(1).IsConst && (n.In(1).Const.F != null || n.In(5) != null) && Fits(geo);
+
+    /// <summary>
+    /// Within ModelGen.Runtime.ConvPanels' limits on every machine (its MaxTaps, MaxChannels, stride 1 or 2 along W,
+    /// the partial sums of the widest tile, the staged band): the packed copy then stands for W, which is not emitted
+    /// (half the weight bytes), and the kernel never declines for want of room. Keep in step with ConvPanels.TryRun.
+    /// </summary>
+    static bool Fits(Conv.Geo geo)
+    {
+        var g = geo.W;
+        int last = g.Rank - 1;
+        long kH = g.Rank == 2 ? g.Kernel[0] : 1, sh = g.Rank == 2 ? g.Strides[0] : 1, dh = g.Rank == 2 ? g.Dilations[0] : 1, outH = g.Rank == 2 ? g.Out[0] : 1;
+        long kW = g.Kernel[last], sw = g.Strides[last], dw = g.Dilations[last], outW = g.Out[last];
+        if (geo.ICg * kH * kW > 4608 || sw > 2 || geo.OCg > 4096 || outW * Math.Min(48, (geo.OCg + 15) / 16 * 16) > 8192) return false;
+        long wq = (outW - 1) * sw + (kW - 1) * dw + 1, spanH = (kH - 1) * dh + 1;
+        long fit = (20480 - Width) / geo.ICg / wq - spanH;
+        return fit >= 0 && Math.Min(outH, fit / sh + 1) >= Math.Min(outH, Math.Max(2, (spanH - 1) / sh));
+    }
 
     /// <summary>
     /// w [outC, taps] per group into panels of 16 output channels: panels[((g*blocks + b)*taps + t)*16 + i] =
