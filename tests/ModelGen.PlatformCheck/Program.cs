@@ -30,8 +30,12 @@ public static class Program
         Run("tiny_transformer", false, TinyTransformer.XLength, TinyTransformer.YLength, TinyTransformer.Predict);
         Run("mobilenet_v3_block", false, MobileNetV3Block.XLength, MobileNetV3Block.YLength, MobileNetV3Block.Predict);
         Run("conv_autoencoder", false, ConvAutoencoder.XLength, ConvAutoencoder.YLength, ConvAutoencoder.Predict);
-        Console.WriteLine($"platform {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}");
-        return 0;
+        // Dp: sdot (FEAT_DotProd) compiled in and present; an arm64 NativeAOT binary only with IlcInstructionSet naming it
+        Console.WriteLine($"platform {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture} dotprod {System.Runtime.Intrinsics.Arm.Dp.IsSupported}");
+        const int cases = 150;
+        var (auto, pairs, emulated) = KernelCheck.Run(cases, seed: 5);
+        Console.WriteLine($"kernelcheck {cases} convolutions and matrix products, mismatched bytes: automatic path {auto}, pair kernels {pairs}, emulated dot products {emulated}");
+        return auto + pairs + emulated == 0 ? 0 : 1;
     }
 
     static void Run(string name, bool exact, int inLength, int outLength, Predict predict, float scale = 1f)
