@@ -26,20 +26,32 @@ fi
 # arm64 publishes: one target framework for the runtime (the package feed lacks net8.0's arm64 AOT packs)
 arm=(-c Release -r linux-arm64 -p:PublishAot=true -p:LinkerFlavor=lld -p:ModelGenRuntimeFrameworks=net10.0 -clp:NoSummary -v:minimal)
 publish() {
-  if ! dotnet publish "$1" "${arm[@]}" -o "$2" >"$work/publish.log" 2>&1; then
+  if ! dotnet publish "$1" "${arm[@]}" -o "$2" "${@:3}" >"$work/publish.log" 2>&1; then
     cat "$work/publish.log"; echo "check-arm64: FAILED: arm64 publish of $1" >&2; exit 1
   fi
 }
 
 echo "check-arm64: tests/ModelGen.PlatformCheck: x64 JIT vs linux-arm64 NativeAOT under qemu"
-publish tests/ModelGen.PlatformCheck "$work/pc-arm64"
 dotnet build tests/ModelGen.PlatformCheck -c Release -v:quiet -clp:NoSummary >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-dotnet tests/ModelGen.PlatformCheck/bin/Release/net10.0/ModelGen.PlatformCheck.dll >"$work/pc-x64.txt"
-qemu-aarch64 "$work/pc-arm64/ModelGen.PlatformCheck" >"$work/pc-arm64.txt"
-grep -q '^platform Arm64' "$work/pc-arm64.txt" || { echo "check-arm64: FAILED: the arm64 binary did not report Arm64" >&2; exit 1; }
-if ! awk -f scripts/compare-outputs.awk "$work/pc-x64.txt" "$work/pc-arm64.txt"; then
-  echo "check-arm64: FAILED: arm64 outputs differ from x64" >&2; exit 1
-fi
+dotnet tests/ModelGen.PlatformCheck/bin/Release/net10.0/ModelGen.PlatformCheck.dll >"$work/pc-x64.txt" || { tail -1 "$work/pc-x64.txt"; echo "check-arm64: FAILED: the x64 kernel check" >&2; exit 1; }
+# two arm64 builds: NativeAOT's default armv8.0 baseline compiles Dp.IsSupported as false (the int8 pair kernels),
+# run as a Cortex-A72 (Raspberry Pi 4, no dot product); armv8.2-a has sdot (Dp), run on qemu's default CPU (max). Each
+# runs its in-process kernel check (every int8 path against the scalar one) and matches x64's outputs.
+publish tests/ModelGen.PlatformCheck "$work/pc-armv8-a"
+publish tests/ModelGen.PlatformCheck "$work/pc-armv8.2-a" -p:IlcInstructionSet=armv8.2-a
+for build in "armv8-a cortex-a72 False" "armv8.2-a max True"; do
+  set -- $build
+  bin="$work/pc-$1/ModelGen.PlatformCheck"
+  echo "check-arm64: the $1 build on qemu's $2 CPU:"
+  if ! QEMU_CPU="$2" qemu-aarch64 "$bin" >"$work/pc-arm64.txt"; then
+    tail -1 "$work/pc-arm64.txt"; echo "check-arm64: FAILED: the arm64 run or its kernel check" >&2; exit 1
+  fi
+  grep -q "^platform Arm64 dotprod $3\$" "$work/pc-arm64.txt" || { echo "check-arm64: FAILED: the arm64 binary did not report Arm64 with dotprod $3" >&2; exit 1; }
+  grep '^kernelcheck' "$work/pc-arm64.txt" | sed 's/^/  /'
+  if ! awk -f scripts/compare-outputs.awk "$work/pc-x64.txt" "$work/pc-arm64.txt"; then
+    echo "check-arm64: FAILED: arm64 outputs differ from x64" >&2; exit 1
+  fi
+done
 
 echo "check-arm64: samples/WakeWord: x64 JIT vs linux-arm64 NativeAOT under qemu"
 publish samples/WakeWord "$work/ww-arm64"

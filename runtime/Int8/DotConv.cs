@@ -134,7 +134,8 @@ internal static unsafe class QDotConv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Kernel<TS, C>(in Tile t, int* x0, sbyte* w, int r0, int live, byte* y) where TS : IQDot where C : IRows
     {
-        int n = C.N, full = t.Pairs / 2, stride = t.QuadStride;
+        int full = t.Pairs / 2, stride = t.QuadStride, tapW = t.Pairs * QConv.BlockRows * 2;
+        var order = Vector128.Create((sbyte)0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
         Vector128<int> a0 = Vector128.Create(t.Bias[r0]), b0 = a0, c0 = a0;
         Vector128<int> a1 = Vector128.Create(t.Bias[r0 + 1]), b1 = a1, c1 = a1;
         Vector128<int> a2 = Vector128.Create(t.Bias[r0 + 2]), b2 = a2, c2 = a2;
@@ -142,18 +143,11 @@ internal static unsafe class QDotConv
         for (int tap = 0; tap < t.Taps; tap++)
         {
             int* x = x0 + t.Offsets[tap];
-            sbyte* wt = w + (long)tap * t.Pairs * QConv.BlockRows * 2;
-            for (int q = 0; q < t.Quads; q++, x += stride, wt += 16)
-            {
-                var wv = Rows(q < full ? Vector128.Load(wt) : Vector128.CreateScalar(*(long*)wt).AsSByte());
-                var v0 = Vector128.Load(x).AsSByte();
-                var v1 = n > 1 ? Vector128.Load(x + 4).AsSByte() : v0;
-                var v2 = n > 2 ? Vector128.Load(x + 8).AsSByte() : v0;
-                a0 = TS.DotBy(a0, v0, wv, 0); if (n > 1) b0 = TS.DotBy(b0, v1, wv, 0); if (n > 2) c0 = TS.DotBy(c0, v2, wv, 0);
-                a1 = TS.DotBy(a1, v0, wv, 1); if (n > 1) b1 = TS.DotBy(b1, v1, wv, 1); if (n > 2) c1 = TS.DotBy(c1, v2, wv, 1);
-                a2 = TS.DotBy(a2, v0, wv, 2); if (n > 1) b2 = TS.DotBy(b2, v1, wv, 2); if (n > 2) c2 = TS.DotBy(c2, v2, wv, 2);
-                a3 = TS.DotBy(a3, v0, wv, 3); if (n > 1) b3 = TS.DotBy(b3, v1, wv, 3); if (n > 2) c3 = TS.DotBy(c3, v2, wv, 3);
-            }
+            sbyte* wt = w + (long)tap * tapW;
+            for (int q = 0; q < full; q++, x += stride, wt += 16)
+                Step<TS, C>(Rows(Vector128.Load(wt), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
+            if (full < t.Quads)
+                Step<TS, C>(Rows(Vector128.CreateScalar(*(long*)wt).AsSByte(), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
         }
         Store<C>(t, a0, b0, c0, r0, y);
         if (live > 1) Store<C>(t, a1, b1, c1, r0 + 1, y + t.OutStride);
@@ -161,13 +155,26 @@ internal static unsafe class QDotConv
         if (live > 3) Store<C>(t, a3, b3, c3, r0 + 3, y + 3 * t.OutStride);
     }
 
+    /// <summary>One (tap, channel quad): the 4 rows' weights wv x C.N vectors of positions at x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Step<TS, C>(Vector128<sbyte> wv, int* x, ref Vector128<int> a0, ref Vector128<int> b0, ref Vector128<int> c0, ref Vector128<int> a1, ref Vector128<int> b1,
+        ref Vector128<int> c1, ref Vector128<int> a2, ref Vector128<int> b2, ref Vector128<int> c2, ref Vector128<int> a3, ref Vector128<int> b3, ref Vector128<int> c3)
+        where TS : IQDot where C : IRows
+    {
+        int n = C.N;
+        var v0 = Vector128.Load(x).AsSByte();
+        var v1 = n > 1 ? Vector128.Load(x + 4).AsSByte() : v0;
+        var v2 = n > 2 ? Vector128.Load(x + 8).AsSByte() : v0;
+        a0 = TS.DotBy(a0, v0, wv, 0); if (n > 1) b0 = TS.DotBy(b0, v1, wv, 0); if (n > 2) c0 = TS.DotBy(c0, v2, wv, 0);
+        a1 = TS.DotBy(a1, v0, wv, 1); if (n > 1) b1 = TS.DotBy(b1, v1, wv, 1); if (n > 2) c1 = TS.DotBy(c1, v2, wv, 1);
+        a2 = TS.DotBy(a2, v0, wv, 2); if (n > 1) b2 = TS.DotBy(b2, v1, wv, 2); if (n > 2) c2 = TS.DotBy(c2, v2, wv, 2);
+        a3 = TS.DotBy(a3, v0, wv, 3); if (n > 1) b3 = TS.DotBy(b3, v1, wv, 3); if (n > 2) c3 = TS.DotBy(c3, v2, wv, 3);
+    }
+
     /// <summary>Two channel pairs x 4 rows (the compiled layout: row-major pairs) to 4 rows x 4 channels, the quads sdot selects.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<sbyte> Rows(Vector128<sbyte> v)
-    {
-        var order = Vector128.Create((sbyte)0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
-        return AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.VectorTableLookup(v, order) : Vector128.Shuffle(v, order);
-    }
+    static Vector128<sbyte> Rows(Vector128<sbyte> v, Vector128<sbyte> order)
+        => AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.VectorTableLookup(v, order) : Vector128.Shuffle(v, order);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store<C>(in Tile t, Vector128<int> a, Vector128<int> b, Vector128<int> c, int r, byte* y) where C : IRows
