@@ -224,7 +224,7 @@ internal static unsafe class QDotConv
     /// the last 16 overlapping the ones before (nothing read or written outside the n positions).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void QuadRow(int* dst, byte* a, byte* b, byte* c, byte* d, int n, int flip, int zq)
+    internal static void QuadRow(int* dst, byte* a, byte* b, byte* c, byte* d, int n, int flip, int zq)
     {
         if (n >= 16 && (Sse2.IsSupported || AdvSimd.Arm64.IsSupported))
         {
@@ -251,7 +251,7 @@ internal static unsafe class QDotConv
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector128<byte> ZipHigh(Vector128<byte> a, Vector128<byte> b) => Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<short> ZipLow(Vector128<short> a, Vector128<short> b) => Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
+    internal static Vector128<short> ZipLow(Vector128<short> a, Vector128<short> b) => Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<short> ZipHigh(Vector128<short> a, Vector128<short> b) => Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
+    internal static Vector128<short> ZipHigh(Vector128<short> a, Vector128<short> b) => Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
 }

@@ -5,7 +5,7 @@ namespace ModelGen.PlatformCheck;
 
 /// <summary>
 /// In-process check of the int8 kernels' paths against the scalar one (SimdLevel.ForceBits = 0, itself checked against
-/// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D and QGemm.Run shapes (odd channel counts,
+/// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D, QPointwise.Run and QGemm.Run shapes (odd channel counts,
 /// groups, padding, strides 1-3, dilation, int8 and uint8 inputs with zero points at the extremes, positions off the
 /// vectors, weights and scratch with garbage where the layouts pad) through the automatic path (sdot on an arm64 CPU
 /// with FEAT_DotProd in a binary compiled for it), the pair kernels (QDot.Force = 1) and the emulated dot products
@@ -13,7 +13,7 @@ namespace ModelGen.PlatformCheck;
 /// </summary>
 public static class KernelCheck
 {
-    /// <summary>Mismatched output bytes over <paramref name="cases"/> random convolutions and as many matrix products, per path: (automatic, pairs, emulated).</summary>
+    /// <summary>Mismatched output bytes over <paramref name="cases"/> random convolutions, pointwise ones and matrix products each, per path: (automatic, pairs, emulated).</summary>
     public static (int Auto, int Pairs, int Emulated) Run(int cases, int seed)
     {
         var r = new Random(seed);
@@ -21,25 +21,25 @@ public static class KernelCheck
         for (int c = 0; c < cases; c++)
         {
             var conv = Conv.Random(r);
+            var lanes = Lanes.Random(r);
             var gemm = Gemm.Random(r);
-            byte[] want = Paths(conv, gemm, bits: 0, force: -1);
-            auto += Diff(want, Paths(conv, gemm, -1, -1));
-            pairs += Diff(want, Paths(conv, gemm, -1, 1));
-            emulated += Diff(want, Paths(conv, gemm, -1, 2));
+            byte[] want = Paths(conv, lanes, gemm, bits: 0, force: -1);
+            auto += Diff(want, Paths(conv, lanes, gemm, -1, -1));
+            pairs += Diff(want, Paths(conv, lanes, gemm, -1, 1));
+            emulated += Diff(want, Paths(conv, lanes, gemm, -1, 2));
         }
         return (auto, pairs, emulated);
     }
 
-    static byte[] Paths(Conv conv, Gemm gemm, int bits, int force)
+    static byte[] Paths(Conv conv, Lanes lanes, Gemm gemm, int bits, int force)
     {
         try
         {
             SimdLevel.ForceBits = bits;
             QDot.Force = force;
-            var a = conv.Run();
-            var b = gemm.Run();
-            var all = new byte[a.Length + b.Length];
-            a.CopyTo(all, 0); b.CopyTo(all, a.Length);
+            byte[] a = conv.Run(), b = lanes.Run(), c = gemm.Run();
+            var all = new byte[a.Length + b.Length + c.Length];
+            a.CopyTo(all, 0); b.CopyTo(all, a.Length); c.CopyTo(all, a.Length + b.Length);
             return all;
         }
         finally { SimdLevel.ForceBits = -1; QDot.Force = -1; }
@@ -120,6 +120,38 @@ public static class KernelCheck
             Array.Fill(scratch, (short)0x5A5A);
             QConv.Conv2D(x, w, bias, mult, shift, y, scratch, batch, inC, inH, inW, outC, kH, kW, outH, outW, sH, sW, pT, pL, dH, dW, groups,
                 signed, xZero, yZero, lo, hi);
+            return y;
+        }
+    }
+
+    /// <summary>QPointwise: 1x1 on small planes, output channels in the lanes.</summary>
+    sealed class Lanes
+    {
+        int batch, inC, outC, plane, xZero, yZero;
+        bool signed;
+        byte[] x = [];
+        sbyte[] w = [];
+        int[] bias = [], mult = [], shift = [];
+
+        public static Lanes Random(Random r)
+        {
+            var l = new Lanes { batch = r.Next(1, 3), inC = r.Next(1, 70), outC = r.Next(1, 70), plane = r.Next(1, 50), signed = r.Next(2) == 0 };
+            l.xZero = Zero(r, l.signed);
+            l.x = new byte[l.batch * l.inC * l.plane];
+            r.NextBytes(l.x);
+            int mp = (l.outC + QPointwise.ColumnMultiple - 1) / QPointwise.ColumnMultiple * QPointwise.ColumnMultiple;
+            l.w = Weights(r, (l.inC + 1) / 2 * mp * 2);
+            (l.bias, l.mult, l.shift) = Requant(r, l.outC);
+            l.yZero = l.signed ? r.Next(-20, 20) : r.Next(100, 150);
+            return l;
+        }
+
+        public byte[] Run()
+        {
+            var y = new byte[batch * outC * plane];
+            var scratch = new short[QPointwise.Scratch(inC, plane)];
+            Array.Fill(scratch, (short)0x5A5A);
+            QPointwise.Run(x, w, bias, mult, shift, y, scratch, batch, inC, outC, plane, signed, xZero, yZero, signed ? -128 : 0, signed ? 127 : 255);
             return y;
         }
     }

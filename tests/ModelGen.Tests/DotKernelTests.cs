@@ -6,7 +6,7 @@ using Xunit;
 namespace ModelGen.Tests;
 
 /// <summary>
-/// The int8 kernels' dot-product paths (QDotConv, QGemm's dot rows: sdot on arm64 with FEAT_DotProd) run here through
+/// The int8 kernels' dot-product paths (QDotConv, QPointwise's and QGemm's dot tiles: sdot on arm64 with FEAT_DotProd) run here through
 /// their scalar emulation of sdot (QDot.Force = 2), bit-exact against ModelGen.Compiler.Quant.FixedPoint: the quad
 /// plane's layout, the zero point taken from the bias, padding at the zero point, odd channel counts, groups, strides,
 /// dilation, tails. The same kernels on real sdot: PlatformCheck's KernelCheck under qemu (scripts/check-arm64.sh).
@@ -73,6 +73,45 @@ public class DotKernelTests
         Emulated(() => QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi));
         Assert.Equal(want, y.Take(want.Length).ToArray());
         Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
+    }
+
+    [Theory]
+    // batch, inC, outC, plane, signed, xZero
+    [InlineData(1, 128, 128, 36, true, -128)]
+    [InlineData(2, 20, 40, 9, false, 255)]
+    [InlineData(1, 7, 17, 25, true, 127)]     // 7 channels: the last quad one pair, three missing
+    [InlineData(1, 64, 100, 49, false, 128)]
+    [InlineData(1, 3, 33, 2, true, 5)]
+    [InlineData(1, 1, 8, 7, false, 0)]        // one channel
+    public void PointwiseMatchesTheReference(int batch, int c, int m, int plane, bool signed, int zx)
+    {
+        var r = new Random(c * 13 + m);
+        var x = new byte[batch * c * plane]; r.NextBytes(x);
+        var wt = new sbyte[m * c];
+        for (int i = 0; i < wt.Length; i++) wt[i] = (sbyte)r.Next(-128, 128);
+        var packed = QConvInt8.PackLanes(wt.Select(v => (long)v).ToArray(), m, c).Select(v => (sbyte)v).ToArray();
+        var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
+        var mult = new int[m]; var sh = new int[m];
+        for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
+        int zy = signed ? -3 : 120, lo = signed ? -128 : 0, hi = signed ? 127 : 255;
+        var want = new byte[batch * m * plane];
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < m; o++)
+                for (int p = 0; p < plane; p++)
+                {
+                    int acc = bias[o];
+                    for (int ic = 0; ic < c; ic++)
+                    {
+                        byte xb = x[(b * c + ic) * plane + p];
+                        acc += ((signed ? (sbyte)xb : xb) - zx) * wt[o * c + ic];
+                    }
+                    want[(b * m + o) * plane + p] = (byte)FixedPoint.Requantize(acc, mult[o], sh[o], zy, lo, hi);
+                }
+        var y = new byte[want.Length];
+        var scratch = new short[QPointwise.Scratch(c, plane)];
+        Array.Fill(scratch, (short)0x5A5A);
+        Emulated(() => QPointwise.Run(x, packed, bias, mult, sh, y, scratch, batch, c, m, plane, signed, zx, zy, lo, hi));
+        Assert.Equal(want, y);
     }
 
     [Theory]
