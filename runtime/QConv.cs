@@ -17,7 +17,9 @@ namespace ModelGen.Runtime;
 /// there (where the accumulators are bounded, <see cref="IQBounded{TV}"/>, by the kernel itself, straight into y when
 /// the plane has no padded columns). The weights arrive as compiled in, int8, and are widened to int16 pairs on the stack (at most
 /// <see cref="ChunkSteps"/> taps x channel pairs at a time) for the micro-kernel that broadcasts them. 1x1 convolutions
-/// of small planes go to <see cref="QPointwise"/> instead (the generator's choice: its own weight layout).
+/// of small planes go to <see cref="QPointwise"/> instead (the generator's choice: its own weight layout). Where the CPU
+/// has sdot (<see cref="QDot"/>: arm64 with FEAT_DotProd), Conv2D with more than one input channel per group runs
+/// <see cref="QDotConv"/> instead: int8 quads of input channels, same weights and scratch.
 /// <see cref="Depthwise2D"/>: channels in the lanes (<see cref="QDepthwise"/>) where they fill a vector, else one channel
 /// at a time, vectors along the positions, kernel rows paired.
 /// </summary>

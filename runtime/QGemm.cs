@@ -128,8 +128,10 @@ internal unsafe partial struct Q1 : IQSimd<int>
 /// <summary>
 /// int8 matrix products for generated code (QGemmInt8): y [m, n] = requantize(bias + (x - xZero) [m, k] * w^T), w given
 /// as int8 rows [n, kp] (kp = k rounded up to even, the pad 0), read as compiled in and sign-extended in registers (a
-/// matrix-vector product reads each weight once: widening them first would double the bytes it streams). Bit-exact
-/// with ModelGen.Compiler.Quant.FixedPoint.
+/// matrix-vector product reads each weight once: widening them first would double the bytes it streams). Where the
+/// CPU has sdot (<see cref="QDot"/>: arm64 with FEAT_DotProd) the rows take <see cref="DotRow"/> instead: int8
+/// activations as they are (uint8 ^ 0x80), 16 multiply-adds per instruction. Bit-exact with
+/// ModelGen.Compiler.Quant.FixedPoint.
 /// </summary>
 public static unsafe class QGemm
 {

@@ -2,7 +2,8 @@
 # linux-arm64 check: NativeAOT cross-publishes tests/ModelGen.PlatformCheck (float, Weights, Int8 and QDQ models) and
 # the WakeWord sample for arm64, runs them under qemu-aarch64 (the AdvSimd/NEON paths of the runtime, as on a
 # Raspberry Pi class board), and compares with the x64 JIT: integer pipelines bit for bit, float outputs within 1e-4 of
-# their scale, the sample's detections identical and its scores within 1e-5.
+# their scale, the sample's detections identical and its scores within 1e-5. PlatformCheck twice: the default armv8-a
+# build (int8 pair kernels) and an armv8.2-a one (the sdot kernels), each with its in-process kernel check.
 # Installs what it needs (arm64 C runtime for the linker, lld, qemu-user) on Debian.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

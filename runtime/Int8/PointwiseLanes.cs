@@ -13,7 +13,8 @@ namespace ModelGen.Runtime;
 /// channels; each step of the reduction loads two vectors of weight pairs (int8, sign-extended in the load) and
 /// broadcasts one int16 pair of input channels per position from the pair plane (QConv's, unpadded). Requantization is
 /// per lane (each lane its channel's multiplier and shift): the bounded form of <see cref="IQBounded{TV}"/> where it
-/// applies, else the scalar reference. Bit-exact with ModelGen.Compiler.Quant.FixedPoint.
+/// applies, else the scalar reference. Where the CPU has sdot (<see cref="QDot"/>) the tiles are <see cref="DotTile"/>:
+/// input channels in int8 quads, 16 multiply-adds per instruction. Bit-exact with ModelGen.Compiler.Quant.FixedPoint.
 /// </summary>
 public static unsafe class QPointwise
 {

@@ -34,7 +34,7 @@ public static class Program
         Console.WriteLine($"platform {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture} dotprod {System.Runtime.Intrinsics.Arm.Dp.IsSupported}");
         const int cases = 150;
         var (auto, pairs, emulated) = KernelCheck.Run(cases, seed: 5);
-        Console.WriteLine($"kernelcheck {cases} convolutions and matrix products, mismatched bytes: automatic path {auto}, pair kernels {pairs}, emulated dot products {emulated}");
+        Console.WriteLine($"kernelcheck {cases} each of convolutions, pointwise convolutions and matrix products, mismatched bytes: automatic path {auto}, pair kernels {pairs}, emulated dot products {emulated}");
         return auto + pairs + emulated == 0 ? 0 : 1;
     }
 
