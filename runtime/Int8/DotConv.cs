@@ -85,20 +85,17 @@ internal static unsafe class QDotConv
             for (int r = 0; r < QConv.BlockRows; r++) rb[r] = b * QConv.BlockRows + r < ocg ? bias[b * QConv.BlockRows + r] : 0;
             if (zq == 0) continue;
             sbyte* wb = w + (long)b * steps * step;
-            int n = steps * step, i = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            if (path == 1 || path == 2)
+            int n = steps * step, i = 0;
+            var even = Vector128.Create(0x00000101).AsSByte();
+            var odd = Vector128.Create(0x01010000).AsSByte();
+            Vector128<int> e = default, o = default;
+            for (; i + 16 <= n; i += 16)
             {
-                var even = Vector128.Create(0x00000101).AsSByte();
-                var odd = Vector128.Create(0x01010000).AsSByte();
-                Vector128<int> e = default, o = default;
-                for (; i + 16 <= n; i += 16)
-                {
-                    var v = Vector128.Load(wb + i);
-                    if (path == 1) { e = DotArm.Dot(e, v, even); o = DotArm.Dot(o, v, odd); }
-                    else { e = DotEmulated.Dot(e, v, even); o = DotEmulated.Dot(o, v, odd); }
-                }
-                s0 = e[0] + e[2]; s2 = e[1] + e[3]; s1 = o[0] + o[2]; s3 = o[1] + o[3];
+                var v = Vector128.Load(wb + i);
+                if (path == 1) { e = DotArm.Dot(e, v, even); o = DotArm.Dot(o, v, odd); }
+                else { e = DotEmulated.Dot(e, v, even); o = DotEmulated.Dot(o, v, odd); }
             }
+            int s0 = e[0] + e[2], s2 = e[1] + e[3], s1 = o[0] + o[2], s3 = o[1] + o[3];
             for (; i < n; i += step)
             {
                 s0 += wb[i] + wb[i + 1]; s1 += wb[i + 2] + wb[i + 3]; s2 += wb[i + 4] + wb[i + 5]; s3 += wb[i + 6] + wb[i + 7];
