@@ -17,7 +17,9 @@ namespace ModelGen.Runtime;
 /// there (where the accumulators are bounded, <see cref="IQBounded{TV}"/>, by the kernel itself, straight into y when
 /// the plane has no padded columns). The weights arrive as compiled in, int8, and are widened to int16 pairs on the stack (at most
 /// <see cref="ChunkSteps"/> taps x channel pairs at a time) for the micro-kernel that broadcasts them. 1x1 convolutions
-/// of small planes go to <see cref="QPointwise"/> instead (the generator's choice: its own weight layout).
+/// of small planes go to <see cref="QPointwise"/> instead (the generator's choice: its own weight layout). Where the CPU
+/// has sdot (<see cref="QDot"/>: arm64 with FEAT_DotProd), Conv2D with more than one input channel per group runs
+/// <see cref="QDotConv"/> instead: int8 quads of input channels, same weights and scratch.
 /// <see cref="Depthwise2D"/>: channels in the lanes (<see cref="QDepthwise"/>) where they fill a vector, else one channel
 /// at a time, vectors along the positions, kernel rows paired.
 /// </summary>
@@ -91,6 +93,13 @@ public static unsafe class QConv
         else if (bits > 256 && !one && positions <= 24) bits = 256;
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
+            // sdot where the CPU has it (channel quads: not for one input channel per group)
+            int dot = rowPairs || ocg > QDotConv.MaxRows ? 0 : QDot.Path;
+            if (dot != 0)
+            {
+                QDotConv.Run(dot, px, pw, pb, pm, psh, py, ps, g, batch, inC, inH, inW, outC, kH, kW, outH, outW, padTop, padLeft, groups, xSigned, xZero, yZero, qmin, qmax);
+                return;
+            }
             int* pairPlane = (int*)Aligned(ps), offsets = pairPlane + pairs * g.Size + g.Slack;
             for (int i = 0, o = 0; i < (rowPairs ? (kH + 1) / 2 : kH); i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(rowPairs ? 2 * i : i, j);
             var t = new Tile
@@ -235,7 +244,7 @@ public static unsafe class QConv
     /// of the padded input, [rq][u] over rq &lt; Rq, u &lt; Wq; tap (i, j) of output position q = oh * Wq + ow is element
     /// q + <see cref="Offset"/>(i, j). Reads of whole vectors past the last position stay inside the slack.
     /// </summary>
-    readonly struct Planes
+    internal readonly struct Planes
     {
         public readonly int Wq, Rq, SH, SW, DH, DW, Phase, Size, Slack, OutStride;
 
@@ -497,7 +506,7 @@ public static unsafe class QConv
     /// than the copy).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Compact(byte* dst, byte* tmp, int rows, int outH, int outW, int wq, int stride)
+    internal static void Compact(byte* dst, byte* tmp, int rows, int outH, int outW, int wq, int stride)
     {
         if (wq == outW) { for (int r = 0; r < rows; r++) Unsafe.CopyBlockUnaligned(dst + (long)r * outH * outW, tmp + (long)r * stride, (uint)(outH * outW)); return; }
         if (outW >= 4 && outW <= 16)

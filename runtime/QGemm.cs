@@ -128,8 +128,10 @@ internal unsafe partial struct Q1 : IQSimd<int>
 /// <summary>
 /// int8 matrix products for generated code (QGemmInt8): y [m, n] = requantize(bias + (x - xZero) [m, k] * w^T), w given
 /// as int8 rows [n, kp] (kp = k rounded up to even, the pad 0), read as compiled in and sign-extended in registers (a
-/// matrix-vector product reads each weight once: widening them first would double the bytes it streams). Bit-exact
-/// with ModelGen.Compiler.Quant.FixedPoint.
+/// matrix-vector product reads each weight once: widening them first would double the bytes it streams). Where the
+/// CPU has sdot (<see cref="QDot"/>: arm64 with FEAT_DotProd) the rows take <see cref="DotRow"/> instead: int8
+/// activations as they are (uint8 ^ 0x80), 16 multiply-adds per instruction. Bit-exact with
+/// ModelGen.Compiler.Quant.FixedPoint.
 /// </summary>
 public static unsafe class QGemm
 {
@@ -149,8 +151,19 @@ public static unsafe class QGemm
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             var a = new Args { W = pw, Bias = pb, Mult = pm, Shift = psh, Kp = kp, N = n, ZY = yZero, Lo = qmin, Hi = qmax };
+            int dot = QDot.Path;
             for (int i = 0; i < m; i++)
             {
+                if (dot != 0)
+                {
+                    // int8 activations as they are, uint8 moved to int8 (x ^ 0x80, zero point - 128) in the scratch
+                    byte* xr = px + (long)i * k;
+                    if (!xSigned) { Flip((byte*)ps, xr, k); xr = (byte*)ps; }
+                    a.Y = py + (long)i * n;
+                    if (dot == 1) DotRow<DotArm>(a, (sbyte*)xr, k, xSigned ? xZero : xZero - 128);
+                    else DotRow<DotEmulated>(a, (sbyte*)xr, k, xSigned ? xZero : xZero - 128);
+                    continue;
+                }
                 Widen(ps, px + (long)i * k, k, xSigned, xZero);
                 if (k < kp) ps[k] = 0;
                 a.X = ps; a.Y = py + (long)i * n;
@@ -184,6 +197,57 @@ public static unsafe class QGemm
         }
         if (signed) for (; i < n; i++) dst[i] = (short)((sbyte)src[i] - zero);
         else for (; i < n; i++) dst[i] = (short)(src[i] - zero);
+    }
+
+    /// <summary>dst[i] = src[i] ^ 0x80 for n bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Flip(byte* dst, byte* src, int n)
+    {
+        int i = 0;
+        for (; i + 16 <= n; i += 16) (Vector128.Load(src + i) ^ Vector128.Create((byte)0x80)).Store(dst + i);
+        for (; i < n; i++) dst[i] = (byte)(src[i] ^ 0x80);
+    }
+
+    /// <summary>
+    /// One row on dot products (<see cref="IQDot"/>), four output channels sharing the loads of x: sum x * w over whole
+    /// vectors of 16, less zq * sum w (one more dot product per weight vector, only for a zero point other than 0), then
+    /// the tail of k below 16 as (x - zq) * w.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void DotRow<TS>(Args a, sbyte* x, int k, int zq) where TS : IQDot
+    {
+        int kv = k / 16 * 16, j = 0;
+        var ones = Vector128.Create((sbyte)1);
+        for (; j + 4 <= a.N; j += 4)
+        {
+            sbyte* w0 = a.W + (long)j * a.Kp, w1 = w0 + a.Kp, w2 = w1 + a.Kp, w3 = w2 + a.Kp;
+            Vector128<int> s0 = default, s1 = default, s2 = default, s3 = default, z0 = default, z1 = default, z2 = default, z3 = default;
+            for (int t = 0; t < kv; t += 16)
+            {
+                var xv = Vector128.Load(x + t);
+                Vector128<sbyte> v0 = Vector128.Load(w0 + t), v1 = Vector128.Load(w1 + t), v2 = Vector128.Load(w2 + t), v3 = Vector128.Load(w3 + t);
+                s0 = TS.Dot(s0, xv, v0); s1 = TS.Dot(s1, xv, v1); s2 = TS.Dot(s2, xv, v2); s3 = TS.Dot(s3, xv, v3);
+                if (zq != 0) { z0 = TS.Dot(z0, v0, ones); z1 = TS.Dot(z1, v1, ones); z2 = TS.Dot(z2, v2, ones); z3 = TS.Dot(z3, v3, ones); }
+            }
+            int a0 = Vector128.Sum(s0) - zq * Vector128.Sum(z0), a1 = Vector128.Sum(s1) - zq * Vector128.Sum(z1);
+            int a2 = Vector128.Sum(s2) - zq * Vector128.Sum(z2), a3 = Vector128.Sum(s3) - zq * Vector128.Sum(z3);
+            for (int t = kv; t < k; t++) { int xv = x[t] - zq; a0 += xv * w0[t]; a1 += xv * w1[t]; a2 += xv * w2[t]; a3 += xv * w3[t]; }
+            a.Y[j] = Out(a, j, a0); a.Y[j + 1] = Out(a, j + 1, a1); a.Y[j + 2] = Out(a, j + 2, a2); a.Y[j + 3] = Out(a, j + 3, a3);
+        }
+        for (; j < a.N; j++)
+        {
+            sbyte* w0 = a.W + (long)j * a.Kp;
+            Vector128<int> s0 = default, z0 = default;
+            for (int t = 0; t < kv; t += 16)
+            {
+                var v0 = Vector128.Load(w0 + t);
+                s0 = TS.Dot(s0, Vector128.Load(x + t), v0);
+                if (zq != 0) z0 = TS.Dot(z0, v0, ones);
+            }
+            int a0 = Vector128.Sum(s0) - zq * Vector128.Sum(z0);
+            for (int t = kv; t < k; t++) a0 += (x[t] - zq) * w0[t];
+            a.Y[j] = Out(a, j, a0);
+        }
     }
 
     struct Args { public short* X; public sbyte* W; public int* Bias, Mult, Shift; public byte* Y; public int Kp, N, ZY, Lo, Hi; }

@@ -12,7 +12,8 @@ namespace ModelGen.Runtime;
 /// channels; each step of the reduction loads two vectors of weight pairs (int8, sign-extended in the load) and
 /// broadcasts one int16 pair of input channels per position from the pair plane (QConv's, unpadded). Requantization is
 /// per lane (each lane its channel's multiplier and shift): the bounded form of <see cref="IQBounded{TV}"/> where it
-/// applies, else the scalar reference. Bit-exact with ModelGen.Compiler.Quant.FixedPoint.
+/// applies, else the scalar reference. Where the CPU has sdot (<see cref="QDot"/>) the tiles are <see cref="DotTile"/>:
+/// input channels in int8 quads, 16 multiply-adds per instruction. Bit-exact with ModelGen.Compiler.Quant.FixedPoint.
 /// </summary>
 public static unsafe class QPointwise
 {
@@ -66,6 +67,27 @@ public static unsafe class QPointwise
                 X = pairPlane, W = pw, Bias = b, Mult = mult, E = e, KE = kE, KO = kO, Pm = pm, Psh = psh,
                 Pairs = pairs, Mp = mp, OutC = outC, Plane = plane, ZY = yZero, Lo = qmin, Hi = qmax, Bounded = bounded,
             };
+            int dot = QDot.Path;
+            if (dot != 0)
+            {
+                // sdot: a quad plane (QDotConv's, unpadded) in the pair plane's place, the zero point taken from the bias
+                int zq = xSigned ? xZero : xZero - 128, quads = (inC + 3) / 4;
+                a.Quads = quads;
+                if (dot == 1) Correct<DotArm>(pw, b, mp, pairs, zq); else Correct<DotEmulated>(pw, b, mp, pairs, zq);
+                for (int nb = 0; nb < batch; nb++)
+                {
+                    byte* xb = px + (long)nb * inC * plane;
+                    for (int q = 0; q < quads; q++)
+                    {
+                        byte* c0 = xb + 4L * q * plane;
+                        QDotConv.QuadRow(pairPlane + (long)q * plane, c0, 4 * q + 1 < inC ? c0 + plane : null, 4 * q + 2 < inC ? c0 + 2L * plane : null,
+                            4 * q + 3 < inC ? c0 + 3L * plane : null, plane, xSigned ? 0 : 0x80, zq);
+                    }
+                    a.Y = py + (long)nb * outC * plane;
+                    if (dot == 1) Panels<Vector128<int>, Q128, DotArm>(a, true); else Panels<Vector128<int>, Q128, DotEmulated>(a, true);
+                }
+                return;
+            }
             for (int nb = 0; nb < batch; nb++)
             {
                 byte* xb = px + (long)nb * inC * plane;
@@ -74,10 +96,10 @@ public static unsafe class QPointwise
                 a.Y = py + (long)nb * outC * plane;
                 switch (SimdLevel.Bits)
                 {
-                    case 512 when Avx512BW.IsSupported: Panels<Vector512<int>, Q512>(a); break;
-                    case 512 or 256 when Avx2.IsSupported: Panels<Vector256<int>, Q256>(a); break;
-                    case 0: Panels<int, Q1>(a); break;
-                    default: Panels<Vector128<int>, Q128>(a); break;
+                    case 512 when Avx512BW.IsSupported: Panels<Vector512<int>, Q512, DotEmulated>(a, false); break;
+                    case 512 or 256 when Avx2.IsSupported: Panels<Vector256<int>, Q256, DotEmulated>(a, false); break;
+                    case 0: Panels<int, Q1, DotEmulated>(a, false); break;
+                    default: Panels<Vector128<int>, Q128, DotEmulated>(a, false); break;
                 }
             }
         }
@@ -86,12 +108,15 @@ public static unsafe class QPointwise
     struct Args
     {
         public int* X, Bias, Mult, E, Pm, Psh; public long* KE, KO; public sbyte* W; public byte* Y;
-        public int Pairs, Mp, OutC, Plane, ZY, Lo, Hi; public bool Bounded;
+        public int Pairs, Quads, Mp, OutC, Plane, ZY, Lo, Hi; public bool Bounded;
     }
 
-    /// <summary>Panels of 2 vectors of channels outermost (their weights stay in L1 while the positions pass), tiles of 6 positions.</summary>
+    /// <summary>
+    /// Panels of 2 vectors of channels outermost (their weights stay in L1 while the positions pass), tiles of 6
+    /// positions; <paramref name="dot"/>: <see cref="DotTile"/> (TV Vector128) on a quad plane.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Panels<TV, TS>(in Args a) where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
+    static void Panels<TV, TS, TD>(in Args a, bool dot) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where TD : IQDot
     {
         int lanes = TS.Lanes, width = 2 * lanes;
         int* sums = stackalloc int[Rows * 32];
@@ -105,7 +130,17 @@ public static unsafe class QPointwise
             {
                 int rows = Math.Min(Rows, a.Plane - p0);
                 int* x = a.X + p0;
-                switch (rows)
+                if (dot)
+                    switch (rows)
+                    {
+                        case 6: DotTile<TD, R6>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        case 5: DotTile<TD, R5>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        case 4: DotTile<TD, R4>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        case 3: DotTile<TD, R3>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        case 2: DotTile<TD, R2>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        default: DotTile<TD, R1>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                    }
+                else switch (rows)
                 {
                     case 6: Tile<TV, TS, R6>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
                     case 5: Tile<TV, TS, R5>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
@@ -156,5 +191,76 @@ public static unsafe class QPointwise
         if (R.N > 3) { Unsafe.Write(sums + 3 * width, c30); Unsafe.Write(sums + 3 * width + l, c31); }
         if (R.N > 4) { Unsafe.Write(sums + 4 * width, c40); Unsafe.Write(sums + 4 * width + l, c41); }
         if (R.N > 5) { Unsafe.Write(sums + 5 * width, c50); Unsafe.Write(sums + 5 * width + l, c51); }
+    }
+    /// <summary>
+    /// Quad (2q, 2q + 1) of the pair rows at w (wStride bytes apart) for 8 output channels: two vectors of 4 channels x
+    /// 4 input channels, the pairs zipped (pair 2q + 1 past the last: 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector128<sbyte>, Vector128<sbyte>) Quads(sbyte* w, int wStride, bool whole)
+    {
+        var lo = Vector128.Load((short*)w);
+        var hi = whole ? Vector128.Load((short*)(w + wStride)) : default;
+        return (QDotConv.ZipLow(lo, hi).AsSByte(), QDotConv.ZipHigh(lo, hi).AsSByte());
+    }
+
+    /// <summary>b[m] -= zq * (output channel m's weights summed), 8 channels at a time: dot products with ones.</summary>
+    static void Correct<TD>(sbyte* w, int* b, int mp, int pairs, int zq) where TD : IQDot
+    {
+        if (zq == 0) return;
+        var ones = Vector128.Create((sbyte)1);
+        for (int m0 = 0; m0 < mp; m0 += 8)
+        {
+            Vector128<int> s0 = default, s1 = default;
+            for (int c2 = 0; c2 < pairs; c2 += 2)
+            {
+                var (w0, w1) = Quads(w + 2L * (c2 * mp + m0), 2 * mp, c2 + 1 < pairs);
+                s0 = TD.Dot(s0, w0, ones); s1 = TD.Dot(s1, w1, ones);
+            }
+            (Vector128.Load(b + m0) - s0 * zq).Store(b + m0);
+            (Vector128.Load(b + m0 + 4) - s1 * zq).Store(b + m0 + 4);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Tile"/> on dot products: R.N positions (x[q * plane + r], int8 quads of input channels, broadcast) x 2
+    /// vectors of 4 channels (w as <see cref="Quads"/> reads it), from the bias, into sums. The last quad of an odd
+    /// number of pairs outside the loop (no branch in it: the accumulators stay in registers).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void DotTile<TD, R>(int* x, int plane, sbyte* w, int wStride, int quads, int pairs, int* bias, int* sums) where TD : IQDot where R : struct, IRows
+    {
+        Vector128<int> b0 = Vector128.Load(bias), b1 = Vector128.Load(bias + 4);
+        Vector128<int> c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+        int full = pairs / 2;
+        for (int q = 0; q < full; q++, x += plane, w += 2 * wStride)
+        {
+            var (w0, w1) = Quads(w, wStride, true);
+            DotStep<TD, R>(x, w0, w1, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+        }
+        if (full < quads)
+        {
+            var (w0, w1) = Quads(w, wStride, false);
+            DotStep<TD, R>(x, w0, w1, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+        }
+        c00.Store(sums); c01.Store(sums + 4);
+        if (R.N > 1) { c10.Store(sums + 8); c11.Store(sums + 12); }
+        if (R.N > 2) { c20.Store(sums + 16); c21.Store(sums + 20); }
+        if (R.N > 3) { c30.Store(sums + 24); c31.Store(sums + 28); }
+        if (R.N > 4) { c40.Store(sums + 32); c41.Store(sums + 36); }
+        if (R.N > 5) { c50.Store(sums + 40); c51.Store(sums + 44); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void DotStep<TD, R>(int* x, Vector128<sbyte> w0, Vector128<sbyte> w1, ref Vector128<int> c00, ref Vector128<int> c01, ref Vector128<int> c10, ref Vector128<int> c11,
+        ref Vector128<int> c20, ref Vector128<int> c21, ref Vector128<int> c30, ref Vector128<int> c31, ref Vector128<int> c40, ref Vector128<int> c41,
+        ref Vector128<int> c50, ref Vector128<int> c51) where TD : IQDot where R : struct, IRows
+    {
+        var t = Vector128.Create(x[0]).AsSByte(); c00 = TD.Dot(c00, w0, t); c01 = TD.Dot(c01, w1, t);
+        if (R.N > 1) { t = Vector128.Create(x[1]).AsSByte(); c10 = TD.Dot(c10, w0, t); c11 = TD.Dot(c11, w1, t); }
+        if (R.N > 2) { t = Vector128.Create(x[2]).AsSByte(); c20 = TD.Dot(c20, w0, t); c21 = TD.Dot(c21, w1, t); }
+        if (R.N > 3) { t = Vector128.Create(x[3]).AsSByte(); c30 = TD.Dot(c30, w0, t); c31 = TD.Dot(c31, w1, t); }
+        if (R.N > 4) { t = Vector128.Create(x[4]).AsSByte(); c40 = TD.Dot(c40, w0, t); c41 = TD.Dot(c41, w1, t); }
+        if (R.N > 5) { t = Vector128.Create(x[5]).AsSByte(); c50 = TD.Dot(c50, w0, t); c51 = TD.Dot(c51, w1, t); }
     }
 }

@@ -12,8 +12,11 @@ public static class Program
 {
     delegate void Predict(ReadOnlySpan<float> x, Span<float> y);
 
-    public static int Main()
+    public static int Main(string[] args)
     {
+        // --no-dot: the int8 pair kernels where the CPU has sdot (scripts/check-arm64.sh runs one armv8.2-a build both ways)
+        if (Array.IndexOf(args, "--no-dot") >= 0) ModelGen.Runtime.QDot.Force = 1;
+        string kernels = ModelGen.Runtime.QDot.Path == 1 ? "sdot" : "pairs";
         Run("digits_int8", true, DigitsInt8.ImageLength, DigitsInt8.LogitsLength, DigitsInt8.Predict, 16f);
         // integer layers then a float Softmax: compared within tolerance (one quantization step of a logit moves them ~1e-2)
         Run("ds_cnn_int8", false, DsCnnInt8.InputLength, DsCnnInt8.OutputLength, DsCnnInt8.Predict);
@@ -30,8 +33,12 @@ public static class Program
         Run("tiny_transformer", false, TinyTransformer.XLength, TinyTransformer.YLength, TinyTransformer.Predict);
         Run("mobilenet_v3_block", false, MobileNetV3Block.XLength, MobileNetV3Block.YLength, MobileNetV3Block.Predict);
         Run("conv_autoencoder", false, ConvAutoencoder.XLength, ConvAutoencoder.YLength, ConvAutoencoder.Predict);
-        Console.WriteLine($"platform {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}");
-        return 0;
+        // Dp: sdot (FEAT_DotProd) compiled in and present; an arm64 NativeAOT binary only with IlcInstructionSet naming it
+        Console.WriteLine($"platform {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture} dotprod {System.Runtime.Intrinsics.Arm.Dp.IsSupported} int8 {kernels}");
+        const int cases = 150;
+        var (auto, pairs, emulated) = KernelCheck.Run(cases, seed: 5);
+        Console.WriteLine($"kernelcheck {cases} each of convolutions, pointwise convolutions and matrix products, mismatched bytes: automatic path {auto}, pair kernels {pairs}, emulated dot products {emulated}");
+        return auto + pairs + emulated == 0 ? 0 : 1;
     }
 
     static void Run(string name, bool exact, int inLength, int outLength, Predict predict, float scale = 1f)

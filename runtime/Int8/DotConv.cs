@@ -1,0 +1,254 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelGen.Runtime;
+
+/// <summary>
+/// <see cref="QConv.Conv2D"/> on dot products (<see cref="IQDot"/>: sdot where the CPU has FEAT_DotProd), bit-exact
+/// with the pair kernels and ModelGen.Compiler.Quant.FixedPoint. The activations stay int8: a "quad plane" (the pair
+/// plane's geometry, <see cref="QConv.Planes"/>) holds four input channels per int32 element, uint8 inputs moved to
+/// int8 by x ^ 0x80 (zero point - 128), padding at the zero point, so that sum (x - zx) * w = sum x * w - zx * sum w:
+/// the second term is a constant per output channel, taken from the bias once per call. Tiles of
+/// <see cref="QConv.BlockRows"/> output channels x 1-3 vectors of 4 positions: per (tap, channel quad) one 16-byte
+/// load of the compiled-in weights (two channel pairs x 4 rows, reordered to 4 rows x 4 channels by one table lookup)
+/// and one sdot by element per accumulator (16 multiply-adds; the pair kernels' AdvSimd emulation of vpmaddwd takes
+/// four instructions per 8). Same scratch as the pair path: the quad plane is half the pair plane.
+/// </summary>
+internal static unsafe class QDotConv
+{
+    /// <summary>Output channels per group up to which the corrected biases fit the stack (16 KB); more take the pair path.</summary>
+    internal const int MaxRows = 4096;
+
+    /// <summary>
+    /// The convolution of <see cref="QConv.Conv2D"/> (validated there; more than one input channel per group, at most
+    /// <see cref="MaxRows"/> output channels per group) with the dot product of <paramref name="path"/> (QDot.Path).
+    /// </summary>
+    internal static void Run(int path, byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y, short* scratch, in QConv.Planes g,
+        int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW, int padTop, int padLeft, int groups,
+        bool signed, int xZero, int yZero, int qmin, int qmax)
+    {
+        int icg = inC / groups, ocg = outC / groups, pairs = (icg + 1) / 2, quads = (icg + 3) / 4, taps = kH * kW;
+        int blocks = (ocg + QConv.BlockRows - 1) / QConv.BlockRows, plane = outH * outW;
+        bool whole = kH == 1 && kW == 1 && g.SH == 1 && g.SW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW;
+        int* quadPlane = (int*)QConv.Aligned(scratch), offsets = quadPlane + (long)quads * g.Size + g.Slack;
+        for (int i = 0, o = 0; i < kH; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(i, j);
+        int* rowBias = stackalloc int[blocks * QConv.BlockRows];
+        // the zero point as the quads hold it (uint8 moved to int8)
+        int zq = signed ? xZero : xZero - 128, flip = signed ? 0 : 0x80;
+        var t = new Tile
+        {
+            X = quadPlane, Offsets = offsets, Taps = taps, Pairs = pairs, Quads = quads, QuadStride = g.Size, Bias = rowBias,
+            Tmp = QConv.Aligned(offsets + taps), OutStride = g.OutStride, ZY = yZero, Lo = qmin, Hi = qmax,
+        };
+        long chan = (long)inH * inW, groupW = (long)blocks * taps * pairs * QConv.BlockRows * 2;
+        for (int gr = 0; gr < groups; gr++)
+        {
+            t.W = w + gr * groupW;
+            t.Mult = mult + gr * ocg; t.Shift = shift + gr * ocg; t.Rows = ocg;
+            Correct(path, t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq);
+            for (int nb = 0; nb < batch; nb++)
+            {
+                byte* xg = x + ((long)nb * inC + (long)gr * icg) * chan;
+                for (int q = 0; q < quads; q++)
+                {
+                    byte* c0 = xg + 4 * q * chan;
+                    byte* c1 = 4 * q + 1 < icg ? c0 + chan : null, c2 = 4 * q + 2 < icg ? c0 + 2 * chan : null, c3 = 4 * q + 3 < icg ? c0 + 3 * chan : null;
+                    if (whole) QuadRow(quadPlane + (long)q * g.Size, c0, c1, c2, c3, plane, flip, zq);
+                    else BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, inH, inW, padTop, padLeft, flip, zq);
+                }
+                new Span<int>(quadPlane + (long)quads * g.Size, g.Slack).Clear();
+                int positions = outH * g.Wq;
+                if (path == 1)
+                {
+                    if (positions <= 4) Gemm<DotArm, R1>(t, positions); else if (positions <= 8) Gemm<DotArm, R2>(t, positions); else Gemm<DotArm, R3>(t, positions);
+                }
+                else Gemm<DotEmulated, R3>(t, positions);
+                QConv.Compact(y + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
+            }
+        }
+    }
+
+    /// <summary>
+    /// rowBias[r] = bias[r] - zq * (row r's weights summed) for the blocks of one group (rows past ocg: 0). The rows of
+    /// a block interleave by pairs (8 bytes per channel pair, 2 per row): masked dot products sum rows 0 and 2 (bytes
+    /// 0-1, 4-5 of each 8), rows 1 and 3 (2-3, 6-7).
+    /// </summary>
+    static void Correct(int path, sbyte* w, int* bias, int* rowBias, int ocg, int blocks, int steps, int zq)
+    {
+        const int step = QConv.BlockRows * 2;
+        for (int b = 0; b < blocks; b++)
+        {
+            int* rb = rowBias + b * QConv.BlockRows;
+            for (int r = 0; r < QConv.BlockRows; r++) rb[r] = b * QConv.BlockRows + r < ocg ? bias[b * QConv.BlockRows + r] : 0;
+            if (zq == 0) continue;
+            sbyte* wb = w + (long)b * steps * step;
+            int n = steps * step, i = 0;
+            var even = Vector128.Create(0x00000101).AsSByte();
+            var odd = Vector128.Create(0x01010000).AsSByte();
+            Vector128<int> e = default, o = default;
+            for (; i + 16 <= n; i += 16)
+            {
+                var v = Vector128.Load(wb + i);
+                if (path == 1) { e = DotArm.Dot(e, v, even); o = DotArm.Dot(o, v, odd); }
+                else { e = DotEmulated.Dot(e, v, even); o = DotEmulated.Dot(o, v, odd); }
+            }
+            int s0 = e[0] + e[2], s2 = e[1] + e[3], s1 = o[0] + o[2], s3 = o[1] + o[3];
+            for (; i < n; i += step)
+            {
+                s0 += wb[i] + wb[i + 1]; s1 += wb[i + 2] + wb[i + 3]; s2 += wb[i + 4] + wb[i + 5]; s3 += wb[i + 6] + wb[i + 7];
+            }
+            rb[0] -= zq * s0; rb[1] -= zq * s1; rb[2] -= zq * s2; rb[3] -= zq * s3;
+        }
+    }
+
+    struct Tile
+    {
+        public int* X, Offsets, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
+        public int Taps, Pairs, Quads, QuadStride, Rows, OutStride, ZY, Lo, Hi;
+    }
+
+    /// <summary>Column tiles of C.N vectors outermost (they stay in L1 while every block of output channels passes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Gemm<TS, C>(in Tile t, int positions) where TS : IQDot where C : IRows
+    {
+        int width = C.N * 4, blocks = (t.Rows + QConv.BlockRows - 1) / QConv.BlockRows, blockW = t.Taps * t.Pairs * QConv.BlockRows * 2;
+        for (int q = 0; q < positions; q += width)
+            for (int b = 0; b < blocks; b++)
+            {
+                int r0 = b * QConv.BlockRows;
+                Kernel<TS, C>(t, t.X + q, t.W + (long)b * blockW, r0, Math.Min(QConv.BlockRows, t.Rows - r0), t.Tmp + (long)r0 * t.OutStride + q);
+            }
+    }
+
+    /// <summary>
+    /// BlockRows output channels x C.N vectors of positions over all taps x channel quads, accumulators in registers from
+    /// the corrected bias, requantized into y's rows (OutStride apart). A group's last quad with one pair (odd pairs)
+    /// loads 8 bytes, the other half 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel<TS, C>(in Tile t, int* x0, sbyte* w, int r0, int live, byte* y) where TS : IQDot where C : IRows
+    {
+        int full = t.Pairs / 2, stride = t.QuadStride, tapW = t.Pairs * QConv.BlockRows * 2;
+        var order = Vector128.Create((sbyte)0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
+        Vector128<int> a0 = Vector128.Create(t.Bias[r0]), b0 = a0, c0 = a0;
+        Vector128<int> a1 = Vector128.Create(t.Bias[r0 + 1]), b1 = a1, c1 = a1;
+        Vector128<int> a2 = Vector128.Create(t.Bias[r0 + 2]), b2 = a2, c2 = a2;
+        Vector128<int> a3 = Vector128.Create(t.Bias[r0 + 3]), b3 = a3, c3 = a3;
+        for (int tap = 0; tap < t.Taps; tap++)
+        {
+            int* x = x0 + t.Offsets[tap];
+            sbyte* wt = w + (long)tap * tapW;
+            for (int q = 0; q < full; q++, x += stride, wt += 16)
+                Step<TS, C>(Rows(Vector128.Load(wt), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
+            if (full < t.Quads)
+                Step<TS, C>(Rows(Vector128.CreateScalar(*(long*)wt).AsSByte(), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
+        }
+        Store<C>(t, a0, b0, c0, r0, y);
+        if (live > 1) Store<C>(t, a1, b1, c1, r0 + 1, y + t.OutStride);
+        if (live > 2) Store<C>(t, a2, b2, c2, r0 + 2, y + 2 * t.OutStride);
+        if (live > 3) Store<C>(t, a3, b3, c3, r0 + 3, y + 3 * t.OutStride);
+    }
+
+    /// <summary>One (tap, channel quad): the 4 rows' weights wv x C.N vectors of positions at x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Step<TS, C>(Vector128<sbyte> wv, int* x, ref Vector128<int> a0, ref Vector128<int> b0, ref Vector128<int> c0, ref Vector128<int> a1, ref Vector128<int> b1,
+        ref Vector128<int> c1, ref Vector128<int> a2, ref Vector128<int> b2, ref Vector128<int> c2, ref Vector128<int> a3, ref Vector128<int> b3, ref Vector128<int> c3)
+        where TS : IQDot where C : IRows
+    {
+        int n = C.N;
+        var v0 = Vector128.Load(x).AsSByte();
+        var v1 = n > 1 ? Vector128.Load(x + 4).AsSByte() : v0;
+        var v2 = n > 2 ? Vector128.Load(x + 8).AsSByte() : v0;
+        a0 = TS.DotBy(a0, v0, wv, 0); if (n > 1) b0 = TS.DotBy(b0, v1, wv, 0); if (n > 2) c0 = TS.DotBy(c0, v2, wv, 0);
+        a1 = TS.DotBy(a1, v0, wv, 1); if (n > 1) b1 = TS.DotBy(b1, v1, wv, 1); if (n > 2) c1 = TS.DotBy(c1, v2, wv, 1);
+        a2 = TS.DotBy(a2, v0, wv, 2); if (n > 1) b2 = TS.DotBy(b2, v1, wv, 2); if (n > 2) c2 = TS.DotBy(c2, v2, wv, 2);
+        a3 = TS.DotBy(a3, v0, wv, 3); if (n > 1) b3 = TS.DotBy(b3, v1, wv, 3); if (n > 2) c3 = TS.DotBy(c3, v2, wv, 3);
+    }
+
+    /// <summary>Two channel pairs x 4 rows (the compiled layout: row-major pairs) to 4 rows x 4 channels, the quads sdot selects.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<sbyte> Rows(Vector128<sbyte> v, Vector128<sbyte> order)
+        => AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.VectorTableLookup(v, order) : Vector128.Shuffle(v, order);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store<C>(in Tile t, Vector128<int> a, Vector128<int> b, Vector128<int> c, int r, byte* y) where C : IRows
+    {
+        var p = Q128.Prepare(t.Mult[r], t.Shift[r], t.ZY, t.Lo, t.Hi);
+        Q128.Store(a, p, y);
+        if (C.N > 1) Q128.Store(b, p, y + 4);
+        if (C.N > 2) Q128.Store(c, p, y + 8);
+    }
+
+    /// <summary>
+    /// Fills one quad plane: element (phase, rq, u) = the four channels' bytes (^ flip) at that padded input position,
+    /// zq in every byte outside the input and for a null channel (past the group's channels: whatever its packed weights,
+    /// (x - zq) * w is then 0 there as the bias correction assumes).
+    /// </summary>
+    static void BuildQuads(int* dst, in QConv.Planes g, byte* c0, byte* c1, byte* c2, byte* c3, int inH, int inW, int padTop, int padLeft, int flip, int zq)
+    {
+        int pad = (byte)zq * 0x01010101;
+        for (int rp = 0; rp < g.SH; rp++)
+            for (int cp = 0; cp < g.SW; cp++)
+            {
+                int* ph = dst + (rp * g.SW + cp) * g.Phase;
+                int col0 = cp - padLeft, lo = col0 >= 0 ? 0 : Math.Min(g.Wq, (-col0 + g.SW - 1) / g.SW);
+                int hi = Math.Clamp((inW - col0 + g.SW - 1) / g.SW, lo, g.Wq), first = lo * g.SW + col0;
+                for (int rq = 0; rq < g.Rq; rq++)
+                {
+                    int ra = rq * g.SH + rp - padTop;
+                    int* d = ph + (long)rq * g.Wq;
+                    if ((uint)ra >= (uint)inH) { new Span<int>(d, g.Wq).Fill(pad); continue; }
+                    long row = (long)ra * inW + first;
+                    byte* r0 = c0 + row, r1 = c1 == null ? null : c1 + row, r2 = c2 == null ? null : c2 + row, r3 = c3 == null ? null : c3 + row;
+                    if (g.SW == 1) QuadRow(d + lo, r0, r1, r2, r3, hi - lo, flip, zq);
+                    else
+                        for (int u = lo, col = 0; u < hi; u++, col += g.SW)
+                            d[u] = Quad(r0[col] ^ flip, r1 == null ? zq : r1[col] ^ flip, r2 == null ? zq : r2[col] ^ flip, r3 == null ? zq : r3[col] ^ flip);
+                    for (int u = 0; u < lo; u++) d[u] = pad;
+                    for (int u = hi; u < g.Wq; u++) d[u] = pad;
+                }
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int Quad(int a, int b, int c, int d) => (byte)a | (byte)b << 8 | (byte)c << 16 | d << 24;
+
+    /// <summary>
+    /// dst[i] = the bytes (a[i], b[i], c[i], d[i]) ^ flip for n positions (null: zq): 16 at a time by two rounds of zips,
+    /// the last 16 overlapping the ones before (nothing read or written outside the n positions).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void QuadRow(int* dst, byte* a, byte* b, byte* c, byte* d, int n, int flip, int zq)
+    {
+        if (n >= 16 && (Sse2.IsSupported || AdvSimd.Arm64.IsSupported))
+        {
+            Vector128<byte> f = Vector128.Create((byte)flip), z = Vector128.Create((byte)zq);
+            for (int i = 0; ; i += 16)
+            {
+                if (i > n - 16) i = n - 16;
+                var va = Vector128.Load(a + i) ^ f;
+                var vb = b == null ? z : Vector128.Load(b + i) ^ f;
+                var vc = c == null ? z : Vector128.Load(c + i) ^ f;
+                var vd = d == null ? z : Vector128.Load(d + i) ^ f;
+                var abL = ZipLow(va, vb).AsInt16(); var abH = ZipHigh(va, vb).AsInt16();
+                var cdL = ZipLow(vc, vd).AsInt16(); var cdH = ZipHigh(vc, vd).AsInt16();
+                ZipLow(abL, cdL).Store((short*)(dst + i)); ZipHigh(abL, cdL).Store((short*)(dst + i + 4));
+                ZipLow(abH, cdH).Store((short*)(dst + i + 8)); ZipHigh(abH, cdH).Store((short*)(dst + i + 12));
+                if (i == n - 16) return;
+            }
+        }
+        for (int i = 0; i < n; i++) dst[i] = Quad(a[i] ^ flip, b == null ? zq : b[i] ^ flip, c == null ? zq : c[i] ^ flip, d == null ? zq : d[i] ^ flip);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<byte> ZipLow(Vector128<byte> a, Vector128<byte> b) => Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<byte> ZipHigh(Vector128<byte> a, Vector128<byte> b) => Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<short> ZipLow(Vector128<short> a, Vector128<short> b) => Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<short> ZipHigh(Vector128<short> a, Vector128<short> b) => Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
+}

@@ -1,0 +1,188 @@
+using System;
+using ModelGen.Runtime;
+
+namespace ModelGen.PlatformCheck;
+
+/// <summary>
+/// In-process check of the int8 kernels' paths against the scalar one (SimdLevel.ForceBits = 0, itself checked against
+/// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D, QPointwise.Run and QGemm.Run shapes (odd channel counts,
+/// groups, padding, strides 1-3, dilation, int8 and uint8 inputs with zero points at the extremes, positions off the
+/// vectors, weights and scratch with garbage where the layouts pad) through the automatic path (sdot on an arm64 CPU
+/// with FEAT_DotProd in a binary compiled for it), the pair kernels (QDot.Force = 1) and the emulated dot products
+/// (QDot.Force = 2). Run by scripts/check-arm64.sh on arm64 (qemu) and by tests/ModelGen.Tests (DotKernelTests) on x64.
+/// </summary>
+public static class KernelCheck
+{
+    /// <summary>Mismatched output bytes over <paramref name="cases"/> random convolutions, pointwise ones and matrix products each, per path: (automatic, pairs, emulated).</summary>
+    public static (int Auto, int Pairs, int Emulated) Run(int cases, int seed)
+    {
+        var r = new Random(seed);
+        int auto = 0, pairs = 0, emulated = 0;
+        for (int c = 0; c < cases; c++)
+        {
+            var conv = Conv.Random(r);
+            var lanes = Lanes.Random(r);
+            var gemm = Gemm.Random(r);
+            byte[] want = Paths(conv, lanes, gemm, bits: 0, force: -1);
+            auto += Diff(want, Paths(conv, lanes, gemm, -1, -1));
+            pairs += Diff(want, Paths(conv, lanes, gemm, -1, 1));
+            emulated += Diff(want, Paths(conv, lanes, gemm, -1, 2));
+        }
+        return (auto, pairs, emulated);
+    }
+
+    static byte[] Paths(Conv conv, Lanes lanes, Gemm gemm, int bits, int force)
+    {
+        try
+        {
+            SimdLevel.ForceBits = bits;
+            QDot.Force = force;
+            byte[] a = conv.Run(), b = lanes.Run(), c = gemm.Run();
+            var all = new byte[a.Length + b.Length + c.Length];
+            a.CopyTo(all, 0); b.CopyTo(all, a.Length); c.CopyTo(all, a.Length + b.Length);
+            return all;
+        }
+        finally { SimdLevel.ForceBits = -1; QDot.Force = -1; }
+    }
+
+    static int Diff(byte[] a, byte[] b)
+    {
+        int n = 0;
+        for (int i = 0; i < a.Length; i++) if (a[i] != b[i]) n++;
+        return n;
+    }
+
+    /// <summary>A zero point of the input type: an extreme or random.</summary>
+    static int Zero(Random r, bool signed) => r.Next(4) switch
+    {
+        0 => signed ? -128 : 0,
+        1 => signed ? 127 : 255,
+        2 => signed ? 0 : 128,
+        _ => signed ? r.Next(-128, 128) : r.Next(256),
+    };
+
+    static sbyte[] Weights(Random r, int n)
+    {
+        var w = new sbyte[n];
+        bool extreme = r.Next(6) == 0;
+        for (int i = 0; i < n; i++) w[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
+        return w;
+    }
+
+    static (int[] Bias, int[] Mult, int[] Shift) Requant(Random r, int n)
+    {
+        var bias = new int[n]; var mult = new int[n]; var shift = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            bias[i] = r.Next(-50000, 50000);
+            mult[i] = r.Next(1 << 30, int.MaxValue);
+            shift[i] = -r.Next(5, 14);
+        }
+        return (bias, mult, shift);
+    }
+
+    sealed class Conv
+    {
+        int batch, inC, inH, inW, outC, kH, kW, outH, outW, sH, sW, pT, pL, dH, dW, groups, xZero, yZero, lo, hi;
+        bool signed;
+        byte[] x = [];
+        sbyte[] w = [];
+        int[] bias = [], mult = [], shift = [];
+
+        public static Conv Random(Random r)
+        {
+            var c = new Conv { groups = r.Next(4) == 0 ? r.Next(2, 4) : 1, batch = r.Next(1, 3) };
+            int icg = r.Next(2, 14), ocg = r.Next(1, 12);
+            c.inC = icg * c.groups; c.outC = ocg * c.groups;
+            bool pointwise = r.Next(4) == 0;
+            c.kH = pointwise ? 1 : r.Next(1, 4); c.kW = pointwise ? 1 : r.Next(1, 4);
+            c.sH = pointwise ? 1 : r.Next(1, 3); c.sW = pointwise ? 1 : r.Next(1, r.Next(6) == 0 ? 4 : 3);
+            c.dH = pointwise ? 1 : r.Next(1, 3); c.dW = pointwise ? 1 : r.Next(1, 3);
+            c.pT = pointwise ? 0 : r.Next(0, 3); c.pL = pointwise ? 0 : r.Next(0, 3);
+            c.inH = r.Next(c.dH * (c.kH - 1) + 1, 20); c.inW = r.Next(c.dW * (c.kW - 1) + 1, 40);
+            c.outH = (c.inH + 2 * c.pT - c.dH * (c.kH - 1) - 1) / c.sH + 1; c.outW = (c.inW + 2 * c.pL - c.dW * (c.kW - 1) - 1) / c.sW + 1;
+            c.signed = r.Next(2) == 0; c.xZero = Zero(r, c.signed);
+            c.x = new byte[c.batch * c.inC * c.inH * c.inW];
+            r.NextBytes(c.x);
+            int blocks = (ocg + QConv.BlockRows - 1) / QConv.BlockRows, pairs = (icg + 1) / 2;
+            c.w = Weights(r, c.groups * blocks * c.kH * c.kW * pairs * QConv.BlockRows * 2);
+            (c.bias, c.mult, c.shift) = Requant(r, c.outC);
+            bool full = r.Next(2) == 0;
+            c.yZero = c.signed ? r.Next(-20, 20) : r.Next(100, 150);
+            c.lo = full ? (c.signed ? -128 : 0) : (c.signed ? -100 : 10); c.hi = full ? (c.signed ? 127 : 255) : (c.signed ? 100 : 240);
+            return c;
+        }
+
+        public byte[] Run()
+        {
+            var y = new byte[batch * outC * outH * outW];
+            var scratch = new short[QConv.Conv2DScratch(inC, outC, kH, kW, outH, outW, sH, sW, dH, dW, groups)];
+            Array.Fill(scratch, (short)0x5A5A);
+            QConv.Conv2D(x, w, bias, mult, shift, y, scratch, batch, inC, inH, inW, outC, kH, kW, outH, outW, sH, sW, pT, pL, dH, dW, groups,
+                signed, xZero, yZero, lo, hi);
+            return y;
+        }
+    }
+
+    /// <summary>QPointwise: 1x1 on small planes, output channels in the lanes.</summary>
+    sealed class Lanes
+    {
+        int batch, inC, outC, plane, xZero, yZero;
+        bool signed;
+        byte[] x = [];
+        sbyte[] w = [];
+        int[] bias = [], mult = [], shift = [];
+
+        public static Lanes Random(Random r)
+        {
+            var l = new Lanes { batch = r.Next(1, 3), inC = r.Next(1, 70), outC = r.Next(1, 70), plane = r.Next(1, 50), signed = r.Next(2) == 0 };
+            l.xZero = Zero(r, l.signed);
+            l.x = new byte[l.batch * l.inC * l.plane];
+            r.NextBytes(l.x);
+            int mp = (l.outC + QPointwise.ColumnMultiple - 1) / QPointwise.ColumnMultiple * QPointwise.ColumnMultiple;
+            l.w = Weights(r, (l.inC + 1) / 2 * mp * 2);
+            (l.bias, l.mult, l.shift) = Requant(r, l.outC);
+            l.yZero = l.signed ? r.Next(-20, 20) : r.Next(100, 150);
+            return l;
+        }
+
+        public byte[] Run()
+        {
+            var y = new byte[batch * outC * plane];
+            var scratch = new short[QPointwise.Scratch(inC, plane)];
+            Array.Fill(scratch, (short)0x5A5A);
+            QPointwise.Run(x, w, bias, mult, shift, y, scratch, batch, inC, outC, plane, signed, xZero, yZero, signed ? -128 : 0, signed ? 127 : 255);
+            return y;
+        }
+    }
+
+    sealed class Gemm
+    {
+        int m, n, k, xZero, yZero;
+        bool signed;
+        byte[] x = [];
+        sbyte[] w = [];
+        int[] bias = [], mult = [], shift = [];
+
+        public static Gemm Random(Random r)
+        {
+            var g = new Gemm { m = r.Next(1, 4), n = r.Next(1, 14), k = r.Next(1, 90), signed = r.Next(2) == 0 };
+            g.xZero = Zero(r, g.signed);
+            g.x = new byte[g.m * g.k];
+            r.NextBytes(g.x);
+            g.w = Weights(r, g.n * ((g.k + 1) & ~1));
+            (g.bias, g.mult, g.shift) = Requant(r, g.n);
+            g.yZero = g.signed ? r.Next(-20, 20) : r.Next(100, 150);
+            return g;
+        }
+
+        public byte[] Run()
+        {
+            var y = new byte[m * n];
+            var scratch = new short[(k + 1) & ~1];
+            Array.Fill(scratch, (short)0x5A5A);
+            QGemm.Run(x, w, bias, mult, shift, y, scratch, m, n, k, signed, xZero, yZero, signed ? -128 : 0, signed ? 127 : 255);
+            return y;
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using ModelGen.Compiler.Operators;
+using ModelGen.Compiler.Quant;
+using ModelGen.Runtime;
+using Xunit;
+
+namespace ModelGen.Tests;
+
+/// <summary>
+/// The int8 kernels' dot-product paths (QDotConv, QPointwise's and QGemm's dot tiles: sdot on arm64 with FEAT_DotProd) run here through
+/// their scalar emulation of sdot (QDot.Force = 2), bit-exact against ModelGen.Compiler.Quant.FixedPoint: the quad
+/// plane's layout, the zero point taken from the bias, padding at the zero point, odd channel counts, groups, strides,
+/// dilation, tails. The same kernels on real sdot: PlatformCheck's KernelCheck under qemu (scripts/check-arm64.sh).
+/// </summary>
+[Collection("RuntimeKernels")] // sequential with the kernel tests (SimdLevel.ForceBits, QDot.Force are per thread)
+public class DotKernelTests
+{
+    [Fact]
+    public void KernelCheckFindsEveryPathBitExact()
+        => Assert.Equal((0, 0, 0), PlatformCheck.KernelCheck.Run(300, seed: 11));
+
+    [Theory]
+    // batch, inC, outC, h, w, kH, kW, stride, dilation, pad, groups, signed, xZero
+    [InlineData(1, 16, 16, 5, 5, 1, 1, 1, 1, 0, 1, false, 0)]     // pointwise, whole plane as one run
+    [InlineData(1, 7, 9, 25, 5, 1, 1, 1, 1, 0, 1, true, -128)]    // pointwise, 7 channels: a quad of 3, odd pairs
+    [InlineData(2, 8, 12, 9, 13, 3, 3, 1, 1, 1, 1, true, 127)]
+    [InlineData(1, 6, 10, 11, 7, 3, 2, 2, 1, 0, 1, false, 255)]   // stride 2, uint8 at its top
+    [InlineData(1, 5, 7, 13, 17, 3, 3, 3, 2, 3, 1, false, 128)]   // stride 3, dilation 2, padding 3
+    [InlineData(1, 6, 6, 7, 9, 3, 3, 1, 1, 2, 2, false, 17)]      // grouped, 3 channels per group
+    [InlineData(1, 9, 9, 6, 40, 1, 3, 1, 1, 1, 3, true, -3)]      // grouped 1x3, rows of 40
+    [InlineData(1, 2, 5, 4, 4, 3, 3, 1, 2, 2, 1, true, -128)]     // two channels, one pair, dilation 2
+    [InlineData(1, 64, 70, 6, 6, 3, 3, 1, 1, 1, 1, true, -128)]   // many blocks, 16 quads
+    [InlineData(1, 20, 24, 3, 3, 1, 1, 1, 1, 0, 1, false, 3)]     // 9 positions
+    [InlineData(1, 3, 8, 9, 70, 3, 3, 2, 1, 1, 1, true, 0)]       // a stem with 3 channels, stride 2
+    public void ConvMatchesTheReference(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, int zx)
+    {
+        var r = new Random(c * 31 + m + kh);
+        int icg = c / groups, k = icg * kh * kw;
+        int oh = (h + 2 * pad - dil * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dil * (kw - 1) - 1) / stride + 1;
+        var x = new byte[batch * c * h * w];
+        r.NextBytes(x);
+        var wt = new sbyte[m * k];
+        for (int i = 0; i < wt.Length; i++) wt[i] = (sbyte)r.Next(-128, 128);
+        var packed = QConvInt8.PackGemm(wt.Select(v => (long)v).ToArray(), m, icg, kh, kw, groups).Select(v => (sbyte)v).ToArray();
+        var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
+        var mult = new int[m]; var sh = new int[m];
+        for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
+        int zy = signed ? -3 : 120, lo = signed ? -128 : 0, hi = signed ? 127 : 255;
+        var want = new byte[batch * m * oh * ow];
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < m; o++)
+            {
+                int g = o / (m / groups);
+                for (int y0 = 0; y0 < oh; y0++)
+                    for (int x0 = 0; x0 < ow; x0++)
+                    {
+                        int acc = bias[o];
+                        for (int ic = 0; ic < icg; ic++)
+                            for (int i = 0; i < kh; i++)
+                                for (int j = 0; j < kw; j++)
+                                {
+                                    int iy = y0 * stride - pad + i * dil, ix = x0 * stride - pad + j * dil;
+                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                    byte xb = x[((b * c + g * icg + ic) * h + iy) * w + ix];
+                                    acc += ((signed ? (sbyte)xb : xb) - zx) * wt[(o * icg + ic) * kh * kw + i * kw + j];
+                                }
+                        want[((b * m + o) * oh + y0) * ow + x0] = (byte)FixedPoint.Requantize(acc, mult[o], sh[o], zy, lo, hi);
+                    }
+            }
+        var y = new byte[want.Length + 9];
+        Array.Fill(y, (byte)0xAB);
+        var scratch = new short[QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
+        Array.Fill(scratch, (short)0x5A5A);
+        Emulated(() => QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi));
+        Assert.Equal(want, y.Take(want.Length).ToArray());
+        Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
+    }
+
+    [Theory]
+    // batch, inC, outC, plane, signed, xZero
+    [InlineData(1, 128, 128, 36, true, -128)]
+    [InlineData(2, 20, 40, 9, false, 255)]
+    [InlineData(1, 7, 17, 25, true, 127)]     // 7 channels: the last quad one pair, three missing
+    [InlineData(1, 64, 100, 49, false, 128)]
+    [InlineData(1, 3, 33, 2, true, 5)]
+    [InlineData(1, 1, 8, 7, false, 0)]        // one channel
+    public void PointwiseMatchesTheReference(int batch, int c, int m, int plane, bool signed, int zx)
+    {
+        var r = new Random(c * 13 + m);
+        var x = new byte[batch * c * plane]; r.NextBytes(x);
+        var wt = new sbyte[m * c];
+        for (int i = 0; i < wt.Length; i++) wt[i] = (sbyte)r.Next(-128, 128);
+        var packed = QConvInt8.PackLanes(wt.Select(v => (long)v).ToArray(), m, c).Select(v => (sbyte)v).ToArray();
+        var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
+        var mult = new int[m]; var sh = new int[m];
+        for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
+        int zy = signed ? -3 : 120, lo = signed ? -128 : 0, hi = signed ? 127 : 255;
+        var want = new byte[batch * m * plane];
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < m; o++)
+                for (int p = 0; p < plane; p++)
+                {
+                    int acc = bias[o];
+                    for (int ic = 0; ic < c; ic++)
+                    {
+                        byte xb = x[(b * c + ic) * plane + p];
+                        acc += ((signed ? (sbyte)xb : xb) - zx) * wt[o * c + ic];
+                    }
+                    want[(b * m + o) * plane + p] = (byte)FixedPoint.Requantize(acc, mult[o], sh[o], zy, lo, hi);
+                }
+        var y = new byte[want.Length];
+        var scratch = new short[QPointwise.Scratch(c, plane)];
+        Array.Fill(scratch, (short)0x5A5A);
+        Emulated(() => QPointwise.Run(x, packed, bias, mult, sh, y, scratch, batch, c, m, plane, signed, zx, zy, lo, hi));
+        Assert.Equal(want, y);
+    }
+
+    [Theory]
+    [InlineData(1, 10, 37, true, -128)]
+    [InlineData(5, 7, 64, false, 255)]
+    [InlineData(3, 33, 129, true, 127)]
+    [InlineData(2, 5, 15, false, 128)]   // below one vector: the scalar tail only
+    [InlineData(1, 9, 48, true, 0)]      // whole vectors, no correction
+    public void GemmMatchesTheReference(int mRows, int n, int k, bool signed, int zx)
+    {
+        var r = new Random(n * 7 + k);
+        int kp = (k + 1) & ~1;
+        var x = new byte[mRows * k]; r.NextBytes(x);
+        var wt = new sbyte[n * k];
+        for (int i = 0; i < wt.Length; i++) wt[i] = (sbyte)r.Next(-128, 128);
+        var packed = new sbyte[n * kp];
+        for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) packed[j * kp + i] = wt[j * k + i];
+        var bias = Enumerable.Range(0, n).Select(_ => r.Next(-50000, 50000)).ToArray();
+        var mult = new int[n]; var sh = new int[n];
+        for (int j = 0; j < n; j++) FixedPoint.QuantizeMultiplier(2e-4 * (1 + r.NextDouble() * 20), out mult[j], out sh[j]);
+        int zy = signed ? 10 : 128;
+        var want = new byte[mRows * n];
+        for (int i = 0; i < mRows; i++)
+            for (int j = 0; j < n; j++)
+            {
+                int acc = bias[j];
+                for (int t = 0; t < k; t++) acc += ((signed ? (sbyte)x[i * k + t] : x[i * k + t]) - zx) * wt[j * k + t];
+                want[i * n + j] = (byte)FixedPoint.Requantize(acc, mult[j], sh[j], zy, signed ? -128 : 0, signed ? 127 : 255);
+            }
+        var y = new byte[want.Length];
+        Emulated(() => QGemm.Run(x, packed, bias, mult, sh, y, new short[kp], mRows, n, k, signed, zx, zy, signed ? -128 : 0, signed ? 127 : 255));
+        Assert.Equal(want, y);
+    }
+
+    static void Emulated(Action run)
+    {
+        try { QDot.Force = 2; run(); }
+        finally { QDot.Force = -1; }
+    }
+}
