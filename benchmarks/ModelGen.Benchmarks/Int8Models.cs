@@ -101,7 +101,7 @@ internal static class Int8Models
     }
 
     /// <summary>MODELGEN_PROFILE=1: the three builds with Profile="true", and their per-layer reports after the timing.</summary>
-    static readonly bool Profile = Environment.GetEnvironmentVariable("MODELGEN_PROFILE") == "1";
+    internal static readonly bool Profile = Environment.GetEnvironmentVariable("MODELGEN_PROFILE") == "1";
 
     internal sealed record Built(Action<float[], float[]> Run, long WeightBytes, Func<string> Report, Action Reset);
 
