@@ -5,7 +5,7 @@ namespace ModelGen.Runtime;
 /// <summary>
 /// Quantize="Weights" convolutions whose kernel reads packed panels (<see cref="ConvPanels"/>): the weights stay int8 in
 /// the binary, packed at build time in the panels' layout, and are dequantized into the arena on each call in one
-/// pass (<see cref="Int8.DequantizeLanes"/>, a scale per lane of each panel), so the convolution runs the float
+/// pass (<see cref="Int8.DequantizeLanes(ReadOnlySpan{sbyte}, ReadOnlySpan{float}, Span{float}, int, int, int)"/>, a scale per lane of each panel), so the convolution runs the float
 /// model's kernel on the same floats DequantizeLinear would give.
 /// </summary>
 public static unsafe class WeightConv
