@@ -9,8 +9,10 @@ namespace ModelGen.Runtime;
 /// Conv2D's GEMM puts the plane's positions in the lanes; on the small planes at the end of MobileNet-style networks
 /// (6x6, 3x3) most lanes are then padding. Here a tile is 6 positions x 2 vectors of output channels, each k step one
 /// weight row of 2 vectors and 6 broadcast inputs, so only the channel count rounds up to vectors, and the weights are
-/// read in place: the generator writes them at build time transposed, as <c>wt[k, m]</c> for k &lt; inC, with the bias
-/// as row inC, and every row padded with zeros to <see cref="ColumnMultiple"/> columns. The sums of a tile go through a
+/// read in place: the generator writes them at build time transposed, in panels of <see cref="ColumnMultiple"/> output
+/// channels ([panel][inC][32], zeros past outC: a tile streams its panel's weights contiguously, which layers of
+/// hundreds of channels read from beyond L2: 1024 -> 1024 on 2x2 ran 2.1x faster than with rows of every channel),
+/// then the bias as one row of the padded channels. The sums of a tile go through a
 /// small stack buffer (bias, residual, activation) and are stored transposed into the NCHW output.
 /// </summary>
 public static unsafe class PointwiseConv
@@ -23,7 +25,8 @@ public static unsafe class PointwiseConv
 
     /// <summary>
     /// y[n, m, p] = act(bias[m] + sum_k wt[k, m] x[n, k, p] (+ y[n, m, p] when accumulate)) for plane positions p.
-    /// wt: (inC + 1) rows of outC rounded up to <see cref="ColumnMultiple"/> (the last row the bias).
+    /// wt, with mp = outC rounded up to <see cref="ColumnMultiple"/>: wt[((m / 32) * inC + k) * 32 + m % 32] = w[m, k],
+    /// then bias[m] at wt[inC * mp + m]; (inC + 1) * mp floats.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> wt, Span<float> y, int batch, int inC, int outC, int plane,
         Activation activation = default, bool accumulate = false)
@@ -60,16 +63,18 @@ public static unsafe class PointwiseConv
         for (int m0 = 0; m0 < outC; m0 += w)
         {
             int cols = Math.Min(w, outC - m0);
+            // the tile's columns within their panel (w divides 32), and the same columns of the bias row
+            float* panel = wt + (nint)(m0 / ColumnMultiple) * inC * ColumnMultiple + m0 % ColumnMultiple, bias = wt + (nint)inC * mp + m0;
             for (int p0 = 0; p0 < plane; p0 += Rows)
             {
                 switch (Math.Min(Rows, plane - p0))
                 {
-                    case 6: Tile<S, TV, R6>(x + p0, plane, wt + m0, mp, inC, sums); break;
-                    case 5: Tile<S, TV, R5>(x + p0, plane, wt + m0, mp, inC, sums); break;
-                    case 4: Tile<S, TV, R4>(x + p0, plane, wt + m0, mp, inC, sums); break;
-                    case 3: Tile<S, TV, R3>(x + p0, plane, wt + m0, mp, inC, sums); break;
-                    case 2: Tile<S, TV, R2>(x + p0, plane, wt + m0, mp, inC, sums); break;
-                    default: Tile<S, TV, R1>(x + p0, plane, wt + m0, mp, inC, sums); break;
+                    case 6: Tile<S, TV, R6>(x + p0, plane, panel, bias, inC, sums); break;
+                    case 5: Tile<S, TV, R5>(x + p0, plane, panel, bias, inC, sums); break;
+                    case 4: Tile<S, TV, R4>(x + p0, plane, panel, bias, inC, sums); break;
+                    case 3: Tile<S, TV, R3>(x + p0, plane, panel, bias, inC, sums); break;
+                    case 2: Tile<S, TV, R2>(x + p0, plane, panel, bias, inC, sums); break;
+                    default: Tile<S, TV, R1>(x + p0, plane, panel, bias, inC, sums); break;
                 }
                 int rows = Math.Min(Rows, plane - p0);
                 float* yt = y + (nint)m0 * plane + p0;
@@ -87,16 +92,16 @@ public static unsafe class PointwiseConv
         }
     }
 
-    /// <summary>R.N positions (x[k * plane + r]) x 2 vectors of channels (wt + k * mp), bias row added, into sums (rows 2 vectors apart).</summary>
+    /// <summary>R.N positions (x[k * plane + r]) x 2 vectors of channels (panel + k * 32), bias added, into sums (rows 2 vectors apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV, R>(float* x, int plane, float* wt, int mp, int inC, float* sums)
+    static void Tile<S, TV, R>(float* x, int plane, float* panel, float* bias, int inC, float* sums)
         where S : struct, ISimd<TV> where TV : struct where R : struct, IRows
     {
         int l = S.Lanes;
         TV c00 = S.Zero, c01 = S.Zero, c10 = S.Zero, c11 = S.Zero, c20 = S.Zero, c21 = S.Zero;
         TV c30 = S.Zero, c31 = S.Zero, c40 = S.Zero, c41 = S.Zero, c50 = S.Zero, c51 = S.Zero;
-        float* b = wt;
-        for (int k = 0; k < inC; k++, x += plane, b += mp)
+        float* b = panel;
+        for (int k = 0; k < inC; k++, x += plane, b += ColumnMultiple)
         {
             TV b0 = S.Load(b), b1 = S.Load(b + l);
             TV t = S.Splat(x[0]); c00 = S.Fma(t, b0, c00); c01 = S.Fma(t, b1, c01);
@@ -106,8 +111,7 @@ public static unsafe class PointwiseConv
             if (R.N > 4) { t = S.Splat(x[4]); c40 = S.Fma(t, b0, c40); c41 = S.Fma(t, b1, c41); }
             if (R.N > 5) { t = S.Splat(x[5]); c50 = S.Fma(t, b0, c50); c51 = S.Fma(t, b1, c51); }
         }
-        // b is now the bias row
-        TV v0 = S.Load(b), v1 = S.Load(b + l);
+        TV v0 = S.Load(bias), v1 = S.Load(bias + l);
         int w = 2 * l;
         S.Store(sums, S.Add(c00, v0)); S.Store(sums + l, S.Add(c01, v1));
         if (R.N > 1) { S.Store(sums + w, S.Add(c10, v0)); S.Store(sums + w + l, S.Add(c11, v1)); }

@@ -55,7 +55,7 @@ internal static class Experiment
     /// <summary>`experiment pointwise`: 1x1 convolutions with positions in the lanes (Conv2D's GEMM) vs channels in the lanes (PointwiseConv).</summary>
     public static void Pointwise()
     {
-        foreach (var (c, m, p) in new[] { (64, 64, 128), (64, 64, 125), (64, 64, 112), (64, 64, 96), (16, 32, 576), (32, 32, 576), (32, 64, 144), (64, 64, 144), (64, 128, 36), (128, 128, 36), (128, 256, 9), (256, 256, 9) })
+        foreach (var (c, m, p) in new[] { (64, 64, 128), (64, 64, 125), (64, 64, 112), (64, 64, 96), (16, 32, 576), (32, 32, 576), (32, 64, 144), (64, 64, 144), (64, 128, 36), (128, 128, 36), (128, 256, 9), (256, 256, 9), (384, 384, 4), (416, 416, 4), (1024, 1024, 4) })
         {
             var rng = new Random(1);
             var x = Data.Random(rng, c * p); var w = Data.Random(rng, m * c); var b = Data.Random(rng, m);
@@ -90,8 +90,8 @@ internal static class Experiment
             var q = new sbyte[c * mp]; for (int i = 0; i < q.Length; i++) q[i] = (sbyte)rng.Next(-127, 128);
             var s = Enumerable.Repeat(0.01f, mp).ToArray(); var scratch = new float[wt.Length]; var y = new float[m * p];
             Action f = () => PointwiseConv.Run(x, wt, y, 1, c, m, p, relu);
-            Action d = () => Int8.DequantizeLanes(q, s, scratch, 1, c, mp);
-            Action dq = () => { Int8.DequantizeLanes(q, s, scratch, 1, c, mp); PointwiseConv.Run(x, scratch, y, 1, c, m, p, relu); };
+            Action d = () => Int8.DequantizeLanes(q, s, scratch, mp / 32, c, 32);
+            Action dq = () => { Int8.DequantizeLanes(q, s, scratch, mp / 32, c, 32); PointwiseConv.Run(x, scratch, y, 1, c, m, p, relu); };
             var tf = new List<double>(); var td = new List<double>(); var tq = new List<double>();
             for (int round = 0; round < 5; round++) { tf.Add(Time(f)); td.Add(Time(d)); tq.Add(Time(dq)); }
             Console.WriteLine($"1x1 {c,4}->{m,4} x {p,3}: float {Med(tf) * 1e6,7:F2} us   dequantize {Med(td) * 1e6,6:F2} us   dequantize + float {Med(tq) * 1e6,7:F2} us");

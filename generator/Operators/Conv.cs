@@ -164,7 +164,11 @@ public sealed class Conv : Operator
             && g.Kernel.All(k => k == 1) && g.Strides.All(s => s == 1) && g.PadBegin.All(p => p == 0) && g.PadEnd.All(p => p == 0);
     }
 
-    /// <summary>ModelGen.Runtime.PointwiseConv's weights: w transposed to [inC, outC], the bias as one more row, rows padded to 32 columns (its ColumnMultiple; the tests and benchmarks build the layout here too).</summary>
+    /// <summary>
+    /// ModelGen.Runtime.PointwiseConv's weights: w transposed into panels of 32 output channels (its ColumnMultiple),
+    /// [outC / 32][inC][32], then the bias as one row of the padded columns (the tests and benchmarks build the layout
+    /// here too).
+    /// </summary>
     internal static float[] ChannelLanesLayout(float[] w, float[] b, int inC, int outC)
     {
         int mp = ChannelLanesColumns(outC);
@@ -183,13 +187,17 @@ public sealed class Conv : Operator
         return r;
     }
 
-    /// <summary>w [outC, inC] transposed into the first inC of <paramref name="rows"/> rows of the padded columns, zeros elsewhere.</summary>
+    /// <summary>
+    /// w [outC, inC] transposed into panels of 32 columns, t[((m / 32) * inC + k) * 32 + m % 32] (a panel's weights are
+    /// contiguous: the kernel streams them once per panel, which large layers read from beyond L2), in the first inC
+    /// rows' worth of <paramref name="rows"/> rows of the padded columns, zeros elsewhere.
+    /// </summary>
     internal static T[] ChannelLanes<T>(T[] w, int inC, int outC, int rows)
     {
         int mp = ChannelLanesColumns(outC);
         var t = new T[rows * mp];
         for (int m = 0; m < outC; m++)
-            for (int k = 0; k < inC; k++) t[k * mp + m] = w[m * inC + k];
+            for (int k = 0; k < inC; k++) t[((m / 32) * inC + k) * 32 + m % 32] = w[m * inC + k];
         return t;
     }
 
@@ -216,7 +224,7 @@ public sealed class Conv : Operator
                 var lanes = e.Derived(n, n.In(1).Name + "_channels", new TensorData(DType.Int8, new[] { q.Length }, l: q));
                 var s = e.Derived(n, scales.Name + "_channels", new TensorData(DType.Float, new[] { mp }, f: Padded(scales.Const.F, mp)));
                 wt = e.Scratch(n);
-                e.W.Line($"ModelGen.Runtime.Int8.DequantizeLanes({e.Span(lanes)}, {e.Span(s)}, {e.Span(wt)}, 1, {geo.C}, {mp});");
+                e.W.Line($"ModelGen.Runtime.Int8.DequantizeLanes({e.Span(lanes)}, {e.Span(s)}, {e.Span(wt)}, {mp / 32}, {geo.C}, 32);");
                 if (n.In(2) == null) e.W.Line($"{e.Span(wt)}.Slice({(long)geo.C * mp}).Clear();");
                 else
                 {

@@ -87,12 +87,15 @@ public class PointwiseConvTests
         Assert.Throws<ArgumentOutOfRangeException>(() => PointwiseConv.Run(x, wt, y, 1, 0, 40, 9));
     }
 
-    /// <summary>The layout the generator writes at build time: w transposed, the bias as one more row, rows padded with zeros to the runtime's column multiple.</summary>
+    /// <summary>
+    /// The layout the generator writes at build time: w transposed into panels of the runtime's column multiple
+    /// ([panel][k][32], zeros past the channels), then the bias as one row of the padded channels.
+    /// </summary>
     [Fact]
     public void GeneratorLayoutIsTheRuntimeLayout()
     {
         var rng = new Random(2);
-        foreach (var (c, m) in new[] { (3, 5), (64, 32), (17, 33) })
+        foreach (var (c, m) in new[] { (3, 5), (64, 32), (17, 33), (9, 70) })
         {
             var w = Rand(rng, m * c); var b = Rand(rng, m);
             int mp = (m + PointwiseConv.ColumnMultiple - 1) / PointwiseConv.ColumnMultiple * PointwiseConv.ColumnMultiple;
@@ -102,7 +105,7 @@ public class PointwiseConvTests
                 Assert.Equal((c + 1) * mp, t.Length);
                 for (int j = 0; j < mp; j++)
                 {
-                    for (int k = 0; k < c; k++) Assert.Equal(j < m ? w[j * c + k] : 0f, t[k * mp + j]);
+                    for (int k = 0; k < c; k++) Assert.Equal(j < m ? w[j * c + k] : 0f, t[((j / 32) * c + k) * 32 + j % 32]);
                     Assert.Equal(j < m && bias != null ? bias[j] : 0f, t[c * mp + j]);
                 }
             }
