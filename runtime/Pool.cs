@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Runtime;
@@ -179,6 +180,95 @@ public static unsafe class Pool
         }
     }
 
+    /// <summary>Longest padded row (and input row) <see cref="MaxStrided"/> takes (its stack rows).</summary>
+    const int StridedRow = 2048;
+
+    /// <summary>
+    /// Max pooling at column stride sw &gt; 1, any window, pads and dilation. For each output row the window's input
+    /// rows are reduced into a stack row (vector maxes), written at column offset pl of a row of -inf (the pads, and
+    /// the columns a ceil-mode window reaches past the input), and split into sw phases: phase p holds padded columns
+    /// i * sw + p. Tap kx of output ox reads padded column ox * sw + kx * dw, which is element ox + (kx * dw) / sw of
+    /// phase (kx * dw) % sw: every tap is a contiguous run, maxed into the output row in vectors.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static void MaxStrided<S, TV>(float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
+        int sh, int sw, int pt, int pl, int dh, int dw) where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        // phase length: the outputs plus the furthest tap's offset within a phase
+        int len = outW + (kW - 1) * dw / sw + 1, width = len * sw;
+        float* r = stackalloc float[StridedRow + 16];
+        float* ph = stackalloc float[StridedRow + 16];
+        int copy = Math.Max(0, Math.Min(inW, width - pl)); // input columns that land inside the padded row
+        for (int c = 0; c < planes; c++)
+        {
+            float* xc = x + (nint)c * inH * inW;
+            for (int oy = 0; oy < outH; oy++)
+            {
+                float* yr = y + ((nint)c * outH + oy) * outW;
+                int iy0 = oy * sh - pt;
+                int kyLo = Conv.FirstAtLeast(0, iy0, dh), kyHi = Math.Min(kH, Conv.EndAtMost(inH - 1, iy0, dh));
+                new Span<float>(r, width).Fill(float.NegativeInfinity);
+                if (kyLo < kyHi)
+                {
+                    float* row = r + pl;
+                    float* r0 = xc + (iy0 + kyLo * dh) * inW;
+                    if (kyHi - kyLo == 1) new ReadOnlySpan<float>(r0, copy).CopyTo(new Span<float>(row, copy));
+                    else
+                    {
+                        MaxRows<S, TV>(r0, r0 + dh * inW, row, copy);
+                        for (int ky = kyLo + 2; ky < kyHi; ky++) MaxRows<S, TV>(row, xc + (iy0 + ky * dh) * inW, row, copy);
+                    }
+                }
+                if (sw == 2) Deinterleave(r, ph, ph + len, len);
+                else
+                    for (int p = 0; p < sw; p++)
+                    {
+                        float* d = ph + p * len;
+                        for (int i = 0; i < len; i++) d[i] = r[i * sw + p];
+                    }
+                new Span<float>(yr, outW).Fill(float.NegativeInfinity);
+                for (int kx = 0; kx < kW; kx++)
+                {
+                    float* src = ph + (kx * dw) % sw * len + (kx * dw) / sw;
+                    if (l > 1 && outW >= l)
+                    {
+                        // whole vectors, the last one overlapping the one before (a max taken twice is the same max)
+                        for (int ox = 0; ; ox += l)
+                        {
+                            if (ox > outW - l) ox = outW - l;
+                            S.Store(yr + ox, S.Max(S.Load(yr + ox), S.Load(src + ox)));
+                            if (ox == outW - l) break;
+                        }
+                    }
+                    else for (int ox = 0; ox < outW; ox++) yr[ox] = MathF.Max(yr[ox], src[ox]);
+                }
+            }
+        }
+    }
+
+    /// <summary>even[i] = r[2i], odd[i] = r[2i + 1] for i &lt; n, four at a time (a shuffle of two vectors each).</summary>
+    static void Deinterleave(float* r, float* even, float* odd, int n)
+    {
+        int i = 0;
+        if (SimdLevel.Bits == 0) { }
+        else if (Sse.IsSupported)
+            for (; i + 4 <= n; i += 4)
+            {
+                Vector128<float> a = Sse.LoadVector128(r + 2 * i), b = Sse.LoadVector128(r + 2 * i + 4);
+                Sse.Store(even + i, Sse.Shuffle(a, b, 0b10_00_10_00));
+                Sse.Store(odd + i, Sse.Shuffle(a, b, 0b11_01_11_01));
+            }
+        else if (AdvSimd.Arm64.IsSupported)
+            for (; i + 4 <= n; i += 4)
+            {
+                Vector128<float> a = AdvSimd.LoadVector128(r + 2 * i), b = AdvSimd.LoadVector128(r + 2 * i + 4);
+                AdvSimd.Store(even + i, AdvSimd.Arm64.UnzipEven(a, b));
+                AdvSimd.Store(odd + i, AdvSimd.Arm64.UnzipOdd(a, b));
+            }
+        for (; i < n; i++) { even[i] = r[2 * i]; odd[i] = r[2 * i + 1]; }
+    }
+
     /// <summary>d[i] = max(a[i], b[i]) for n floats; short rows in narrower vectors (a row of 8 is one 256-bit max, not 8 scalar ones).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     static void MaxRows<S, TV>(float* a, float* b, float* d, int n) where S : struct, ISimd<TV> where TV : struct
@@ -236,6 +326,14 @@ public static unsafe class Pool
         if (max && kW == 2 && sw == 2 && dw == 1 && pl == 0 && inW <= PairRow)
         {
             MaxPairs<S, TV>(x, y, planes, inH, inW, outH, outW, kH, sh, pt, dh);
+            return;
+        }
+        // other strided max pools (3x3/2 with ceil mode in SqueezeNet, GoogLeNet, ResNet stems): per output row, the
+        // window's rows reduced into a padded stack row split into its stride phases; each tap is then one
+        // contiguous run of vector maxes (the per-tap loop below is scalar for strides above 1)
+        if (max && sw > 1 && (long)(outW - 1 + ((long)(kW - 1) * dw) / sw + 1) * sw + sw <= StridedRow && inW <= StridedRow)
+        {
+            MaxStrided<S, TV>(x, y, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw);
             return;
         }
         for (int c = 0; c < planes; c++)

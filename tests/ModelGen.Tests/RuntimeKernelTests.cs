@@ -893,6 +893,10 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             // last column alone, three rows per window with top padding and row dilation
             new[] { 2, 4, 70, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0 }, new[] { 2, 3, 51, 1, 2, 1, 2, 0, 0, 0, 0, 1, 1, 0, 1 },
             new[] { 3, 9, 19, 3, 2, 2, 2, 1, 0, 1, 0, 2, 1, 1, 1 },
+            // other strided windows (Pool.MaxStrided): SqueezeNet's 3x3/2 in ceil mode, a ResNet stem's padded 3x3/2 on
+            // long rows, stride 3 with column dilation
+            new[] { 4, 47, 47, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 }, new[] { 2, 8, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0 },
+            new[] { 2, 11, 61, 2, 3, 2, 3, 1, 2, 0, 1, 1, 2, 0, 1 },
         };
         for (int t = 0; t < 60; t++)
         {
