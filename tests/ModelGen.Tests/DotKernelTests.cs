@@ -45,27 +45,7 @@ public class DotKernelTests
         var mult = new int[m]; var sh = new int[m];
         for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
         int zy = signed ? -3 : 120, lo = signed ? -128 : 0, hi = signed ? 127 : 255;
-        var want = new byte[batch * m * oh * ow];
-        for (int b = 0; b < batch; b++)
-            for (int o = 0; o < m; o++)
-            {
-                int g = o / (m / groups);
-                for (int y0 = 0; y0 < oh; y0++)
-                    for (int x0 = 0; x0 < ow; x0++)
-                    {
-                        int acc = bias[o];
-                        for (int ic = 0; ic < icg; ic++)
-                            for (int i = 0; i < kh; i++)
-                                for (int j = 0; j < kw; j++)
-                                {
-                                    int iy = y0 * stride - pad + i * dil, ix = x0 * stride - pad + j * dil;
-                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                                    byte xb = x[((b * c + g * icg + ic) * h + iy) * w + ix];
-                                    acc += ((signed ? (sbyte)xb : xb) - zx) * wt[(o * icg + ic) * kh * kw + i * kw + j];
-                                }
-                        want[((b * m + o) * oh + y0) * ow + x0] = (byte)FixedPoint.Requantize(acc, mult[o], sh[o], zy, lo, hi);
-                    }
-            }
+        var want = QdqLoweringTests.ReferenceConv(x, wt, bias, mult, sh, batch, c, h, w, m, kh, kw, oh, ow, stride, dil, pad, groups, signed, zx, zy, lo, hi);
         var y = new byte[want.Length + 9];
         Array.Fill(y, (byte)0xAB);
         var scratch = new short[QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];

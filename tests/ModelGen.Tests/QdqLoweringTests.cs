@@ -492,6 +492,35 @@ public class QdqLoweringTests(ITestOutputHelper log)
     public void QPointwiseKernelIsBitExact(int batch, int c, int m, int h, int w, bool signed)
         => CheckConv(batch, c, m, h, w, 1, 1, 1, 1, 0, 1, signed, depthwise: false, lanes: true);
 
+    /// <summary>The integer convolution as FixedPoint defines it, loop by loop (x NCHW bytes, wt [m, c / groups, kh, kw]): what every int8 conv kernel must match.</summary>
+    internal static byte[] ReferenceConv(byte[] x, sbyte[] wt, int[] bias, int[] mult, int[] sh, int batch, int c, int h, int w, int m, int kh, int kw,
+        int oh, int ow, int stride, int dil, int pad, int groups, bool signed, int zx, int zy, int lo, int hi)
+    {
+        int icg = c / groups;
+        var want = new byte[batch * m * oh * ow];
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < m; o++)
+            {
+                int g = o / (m / groups);
+                for (int y0 = 0; y0 < oh; y0++)
+                    for (int x0 = 0; x0 < ow; x0++)
+                    {
+                        int acc = bias[o];
+                        for (int ic = 0; ic < icg; ic++)
+                            for (int i = 0; i < kh; i++)
+                                for (int j = 0; j < kw; j++)
+                                {
+                                    int iy = y0 * stride - pad + i * dil, ix = x0 * stride - pad + j * dil;
+                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                    byte xb = x[((b * c + g * icg + ic) * h + iy) * w + ix];
+                                    acc += ((signed ? (sbyte)xb : xb) - zx) * wt[(o * icg + ic) * kh * kw + i * kw + j];
+                                }
+                        want[((b * m + o) * oh + y0) * ow + x0] = (byte)FixedPoint.Requantize(acc, mult[o], sh[o], zy, lo, hi);
+                    }
+            }
+        return want;
+    }
+
     static void CheckConv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, bool depthwise, bool lanes = false)
     {
         var r = new Random(c * 31 + m + kh);
@@ -512,28 +541,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
             for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
             int zx = extreme ? (signed ? 127 : 0) : (signed ? r.Next(-128, 128) : r.Next(0, 256));
             int zy = full ? -3 : signed ? -100 : 200, lo = full ? -128 : signed ? -120 : 5, hi = full ? 127 : signed ? 127 : 250;
-            // reference
-            var want = new byte[batch * m * oh * ow];
-            for (int b = 0; b < batch; b++)
-                for (int o = 0; o < m; o++)
-                {
-                    int g = o / (m / groups);
-                    for (int y0 = 0; y0 < oh; y0++)
-                        for (int x0 = 0; x0 < ow; x0++)
-                        {
-                            int acc = bias[o];
-                            for (int ic = 0; ic < icg; ic++)
-                                for (int i = 0; i < kh; i++)
-                                    for (int j = 0; j < kw; j++)
-                                    {
-                                        int iy = y0 * stride - pad + i * dil, ix = x0 * stride - pad + j * dil;
-                                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                                        byte xb = x[((b * c + g * icg + ic) * h + iy) * w + ix];
-                                        acc += ((signed ? (sbyte)xb : xb) - zx) * wt[(o * icg + ic) * kh * kw + i * kw + j];
-                                    }
-                            want[((b * m + o) * oh + y0) * ow + x0] = (byte)FixedPoint.Requantize(acc, mult[o], sh[o], zy, lo, hi);
-                        }
-                }
+            var want = ReferenceConv(x, wt, bias, mult, sh, batch, c, h, w, m, kh, kw, oh, ow, stride, dil, pad, groups, signed, zx, zy, lo, hi);
             ForEachWidth(width =>
             {
                 var y = new byte[want.Length + 9];
