@@ -115,9 +115,9 @@ public readonly struct Activation
         {
             // in registers: the GEMM applies this to every 16-48-float tile row it stores, where two TensorPrimitives
             // calls per row cost more than the sums (EfficientNet-B0's 16 -> 96 SiLU 1x1 on 48x48: 613 us)
-            if (typeof(TV) == typeof(Vector512<float>)) Logistic<V512, E512, Vector512<float>>(p, n, Kind == ActivationKind.Silu);
-            else if (typeof(TV) == typeof(Vector256<float>)) Logistic<V256, E256, Vector256<float>>(p, n, Kind == ActivationKind.Silu);
-            else Logistic<V128, E128, Vector128<float>>(p, n, Kind == ActivationKind.Silu);
+            if (typeof(TV) == typeof(Vector512<float>)) Logistic<V512, E512, Vector512<float>>(p, n);
+            else if (typeof(TV) == typeof(Vector256<float>)) Logistic<V256, E256, Vector256<float>>(p, n);
+            else Logistic<V128, E128, Vector128<float>>(p, n);
             if (Clamped) TensorPrimitives.Clamp(y, Lo, Hi, y);
             return;
         }
@@ -145,18 +145,19 @@ public readonly struct Activation
 
     /// <summary>
     /// p[i] = sigmoid(p[i]), or p[i] * sigmoid(p[i]) (SiLU), with Transcendental's exp in registers (float-accurate,
-    /// as the recurrent layers use it); the last few floats scalar.
+    /// as the recurrent layers use it); the last few floats through the scalar form.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Logistic<S, M, TV>(float* p, int n, bool silu) where S : struct, ISimd<TV> where M : struct, IExpSimd<TV> where TV : struct
+    unsafe void Logistic<S, M, TV>(float* p, int n) where S : struct, ISimd<TV> where M : struct, IExpSimd<TV> where TV : struct
     {
         int l = S.Lanes, i = 0;
+        bool silu = Kind == ActivationKind.Silu;
         for (; i + l <= n; i += l)
         {
             TV v = S.Load(p + i), g = Transcendental.Sigmoid<S, M, TV>(v);
             S.Store(p + i, silu ? S.Mul(v, g) : g);
         }
-        for (; i < n; i++) p[i] = silu ? p[i] / (1f + MathF.Exp(-p[i])) : 1f / (1f + MathF.Exp(-p[i]));
+        for (; i < n; i++) p[i] = ApplyKind(p[i]);
     }
 
     /// <summary>Applies the activation in place with this machine's vector width.</summary>

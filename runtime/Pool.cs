@@ -180,8 +180,11 @@ public static unsafe class Pool
         }
     }
 
-    /// <summary>Longest padded row (and input row) <see cref="MaxStrided"/> takes (its stack rows).</summary>
+    /// <summary>Longest padded row <see cref="MaxStrided"/> takes (its stack rows).</summary>
     const int StridedRow = 2048;
+
+    /// <summary>A stride phase of <see cref="MaxStrided"/>'s padded row: the outputs plus the furthest tap's offset within a phase.</summary>
+    static long StridedPhase(int outW, int kW, int sw, int dw) => outW + (long)(kW - 1) * dw / sw + 1;
 
     /// <summary>
     /// Max pooling at column stride sw &gt; 1, any window, pads and dilation. For each output row the window's input
@@ -195,10 +198,9 @@ public static unsafe class Pool
         int sh, int sw, int pt, int pl, int dh, int dw) where S : struct, ISimd<TV> where TV : struct
     {
         int l = S.Lanes;
-        // phase length: the outputs plus the furthest tap's offset within a phase
-        int len = outW + (kW - 1) * dw / sw + 1, width = len * sw;
-        float* r = stackalloc float[StridedRow + 16];
-        float* ph = stackalloc float[StridedRow + 16];
+        int len = (int)StridedPhase(outW, kW, sw, dw), width = len * sw;
+        float* r = stackalloc float[StridedRow];
+        float* ph = stackalloc float[StridedRow];
         int copy = Math.Max(0, Math.Min(inW, width - pl)); // input columns that land inside the padded row
         for (int c = 0; c < planes; c++)
         {
@@ -331,7 +333,7 @@ public static unsafe class Pool
         // other strided max pools (3x3/2 with ceil mode in SqueezeNet, GoogLeNet, ResNet stems): per output row, the
         // window's rows reduced into a padded stack row split into its stride phases; each tap is then one
         // contiguous run of vector maxes (the per-tap loop below is scalar for strides above 1)
-        if (max && sw > 1 && (long)(outW - 1 + ((long)(kW - 1) * dw) / sw + 1) * sw + sw <= StridedRow && inW <= StridedRow)
+        if (max && sw > 1 && StridedPhase(outW, kW, sw, dw) * sw <= StridedRow)
         {
             MaxStrided<S, TV>(x, y, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw);
             return;

@@ -109,6 +109,12 @@ internal static class Int8Models
     {
         var result = ModelCompiler.Compile(bytes, path, options, calib);
         if (!result.Success) throw new InvalidOperationException(string.Join("\n", result.Diagnostics.Select(d => d.Message)));
+        return Build(result, options);
+    }
+
+    /// <summary>A compiled model's source built by Roslyn (release) and loaded; options.ClassName names the class and its adapter.</summary>
+    internal static Built Build(CompileResult result, ModelOptions options)
+    {
         if (Profile) File.WriteAllText(Path.Combine(Path.GetTempPath(), options.ClassName + ".g.cs"), result.Source);
         var adapter = $"public static class Adapter_{options.ClassName} {{ public static void Run(float[] x, float[] y) => global::{options.ClassName}.Predict(x, y); }}";
         var tpa = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")).Split(Path.PathSeparator);

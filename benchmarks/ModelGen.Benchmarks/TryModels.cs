@@ -46,13 +46,14 @@ internal static class TryModels
                     outShape = t.Dimensions.ToArray().Select(d => (long)d).ToArray();
                 }
                 long parameters = ModelGen.Compiler.Onnx.Proto.ModelProto.Parser.ParseFrom(bytes).Graph.Initializer.Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
+                var options = new ModelOptions { ClassName = "Try" + index++, Profile = Int8Models.Profile };
                 var sw = Stopwatch.StartNew();
-                var result = ModelCompiler.Compile(bytes, path, new ModelOptions { ClassName = "Try" + index });
+                var result = ModelCompiler.Compile(bytes, path, options);
                 double build = sw.Elapsed.TotalSeconds;
                 if (!result.Success) { Console.WriteLine($"{name,-28} {parameters,10} does not compile: {result.Diagnostics.First(d => d.Kind.Severity == DiagSeverity.Error).Message}"); continue; }
                 sw.Restart();
-                var m = Int8Models.Build(bytes, path, new ModelOptions { ClassName = "Try" + index++, Profile = Int8Models.Profile }, null);
-                double roslyn = sw.Elapsed.TotalSeconds - build;
+                var m = Int8Models.Build(result, options);
+                double roslyn = sw.Elapsed.TotalSeconds;
                 var y = new float[expected.Length];
                 m.Run(x, y);
                 double scale = Math.Max(1e-30, expected.Max(v => Math.Abs((double)v))), diff = 0;

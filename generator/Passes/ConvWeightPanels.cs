@@ -58,13 +58,15 @@ public sealed class ConvWeightPanels : IPass
     /// </summary>
     static bool Fits(Conv.Geo geo)
     {
+        // ConvPanels' MaxTaps, MaxChannels, PartFloats, StageFloats; its widest tile is 3 vectors of 16 channels
+        const long maxTaps = 4608, maxChannels = 4096, partFloats = 8192, stageFloats = 20480, widestTile = 48;
         var g = geo.W;
         int last = g.Rank - 1;
         long kH = g.Rank == 2 ? g.Kernel[0] : 1, sh = g.Rank == 2 ? g.Strides[0] : 1, dh = g.Rank == 2 ? g.Dilations[0] : 1, outH = g.Rank == 2 ? g.Out[0] : 1;
         long kW = g.Kernel[last], sw = g.Strides[last], dw = g.Dilations[last], outW = g.Out[last];
-        if (geo.ICg * kH * kW > 4608 || sw > 2 || geo.OCg > 4096 || outW * Math.Min(48, (geo.OCg + 15) / 16 * 16) > 8192) return false;
+        if (geo.ICg * kH * kW > maxTaps || sw > 2 || geo.OCg > maxChannels || outW * Math.Min(widestTile, (geo.OCg + 15) / 16 * 16) > partFloats) return false;
         long wq = (outW - 1) * sw + (kW - 1) * dw + 1, spanH = (kH - 1) * dh + 1;
-        long fit = (20480 - Width) / geo.ICg / wq - spanH;
+        long fit = (stageFloats - Width) / geo.ICg / wq - spanH;
         return fit >= 0 && Math.Min(outH, fit / sh + 1) >= Math.Min(outH, Math.Max(2, (spanH - 1) / sh));
     }
 

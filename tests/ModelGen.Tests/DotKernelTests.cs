@@ -113,14 +113,7 @@ public class DotKernelTests
         var mult = new int[n]; var sh = new int[n];
         for (int j = 0; j < n; j++) FixedPoint.QuantizeMultiplier(2e-4 * (1 + r.NextDouble() * 20), out mult[j], out sh[j]);
         int zy = signed ? 10 : 128;
-        var want = new byte[mRows * n];
-        for (int i = 0; i < mRows; i++)
-            for (int j = 0; j < n; j++)
-            {
-                int acc = bias[j];
-                for (int t = 0; t < k; t++) acc += ((signed ? (sbyte)x[i * k + t] : x[i * k + t]) - zx) * wt[j * k + t];
-                want[i * n + j] = (byte)FixedPoint.Requantize(acc, mult[j], sh[j], zy, signed ? -128 : 0, signed ? 127 : 255);
-            }
+        var want = QdqLoweringTests.ReferenceGemm(x, wt, bias, mult, sh, mRows, n, k, signed, zx, zy);
         var y = new byte[want.Length];
         Emulated(() => QGemm.Run(x, packed, bias, mult, sh, y, new short[kp], mRows, n, k, signed, zx, zy, signed ? -128 : 0, signed ? 127 : 255));
         Assert.Equal(want, y);

@@ -492,6 +492,20 @@ public class QdqLoweringTests(ITestOutputHelper log)
     public void QPointwiseKernelIsBitExact(int batch, int c, int m, int h, int w, bool signed)
         => CheckConv(batch, c, m, h, w, 1, 1, 1, 1, 0, 1, signed, depthwise: false, lanes: true);
 
+    /// <summary>The integer matrix product as FixedPoint defines it (x [mRows, k] bytes, wt [n, k], full int8/uint8 output range): what every int8 GEMM kernel must match.</summary>
+    internal static byte[] ReferenceGemm(byte[] x, sbyte[] wt, int[] bias, int[] mult, int[] sh, int mRows, int n, int k, bool signed, int zx, int zy)
+    {
+        var want = new byte[mRows * n];
+        for (int i = 0; i < mRows; i++)
+            for (int j = 0; j < n; j++)
+            {
+                int acc = bias[j];
+                for (int t = 0; t < k; t++) acc += ((signed ? (sbyte)x[i * k + t] : x[i * k + t]) - zx) * wt[j * k + t];
+                want[i * n + j] = (byte)FixedPoint.Requantize(acc, mult[j], sh[j], zy, signed ? -128 : 0, signed ? 127 : 255);
+            }
+        return want;
+    }
+
     /// <summary>The integer convolution as FixedPoint defines it, loop by loop (x NCHW bytes, wt [m, c / groups, kh, kw]): what every int8 conv kernel must match.</summary>
     internal static byte[] ReferenceConv(byte[] x, sbyte[] wt, int[] bias, int[] mult, int[] sh, int batch, int c, int h, int w, int m, int kh, int kw,
         int oh, int ow, int stride, int dil, int pad, int groups, bool signed, int zx, int zy, int lo, int hi)
@@ -582,14 +596,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var mult = new int[n]; var sh = new int[n];
             for (int j = 0; j < n; j++) FixedPoint.QuantizeMultiplier(extreme ? 2.5 : 2e-4 * (1 + r.NextDouble() * 20), out mult[j], out sh[j]);
             int zx = extreme ? (signed ? 127 : 0) : (signed ? -3 : 140), zy = signed ? 10 : 128;
-            var want = new byte[mRows * n];
-            for (int i = 0; i < mRows; i++)
-                for (int j = 0; j < n; j++)
-                {
-                    int acc = bias[j];
-                    for (int t = 0; t < k; t++) acc += ((signed ? (sbyte)x[i * k + t] : x[i * k + t]) - zx) * wt[j * k + t];
-                    want[i * n + j] = (byte)FixedPoint.Requantize(acc, mult[j], sh[j], zy, signed ? -128 : 0, signed ? 127 : 255);
-                }
+            var want = ReferenceGemm(x, wt, bias, mult, sh, mRows, n, k, signed, zx, zy);
             ForEachWidth(width =>
             {
                 var y = new byte[want.Length];
