@@ -166,6 +166,7 @@ public static unsafe class Conv
         float* tail = stackalloc float[4 * 64];
         int bandOut = Math.Max(1, Math.Min(outH, ((DwStage / wp) - rowsPerOut) / sh + 1));
         int copyLen = Math.Max(0, Math.Min(inW, wp - pl));
+        var epilogue = Epilogue.Of(act);
         for (int oc = 0; oc < outC; oc++)
         {
             float* xc = x + (nint)(oc / mult) * inH * inW;
@@ -186,20 +187,35 @@ public static unsafe class Conv
                     new ReadOnlySpan<float>(xc + iy * inW, copyLen).CopyTo(new Span<float>(d + t, copyLen));
                     for (t += copyLen; t < wp; t++) d[t] = 0f;
                 }
-                int oy = oy0;
-                for (; oy + 2 <= oy1; oy += 2)
-                    DwRows<S, TV, R2>(stage + (oy - oy0) * sh * wp, sh * wp, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail, act);
-                if (oy < oy1)
-                    DwRows<S, TV, R1>(stage + (oy - oy0) * sh * wp, 0, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail, act);
+                switch (epilogue)
+                {
+                    case EpilogueKind.None: DwBand<S, TV, NoEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
+                    case EpilogueKind.Relu: DwBand<S, TV, ReluEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
+                    case EpilogueKind.Clip: DwBand<S, TV, ClipEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
+                    default: DwBand<S, TV, AnyEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
+                }
             }
         }
     }
 
+    /// <summary>Output rows [oy0, oy1) of one channel from the staged band, two at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void DwBand<S, TV, A>(float* stage, int oy0, int oy1, int sh, int wp, float* wc, int kH, int kW, int dh, int dw, TV vb,
+        float* yc, int outW, int nv, float* tail, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
+    {
+        int oy = oy0;
+        for (; oy + 2 <= oy1; oy += 2)
+            DwRows<S, TV, R2, A>(stage + (oy - oy0) * sh * wp, sh * wp, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail, act);
+        if (oy < oy1)
+            DwRows<S, TV, R1, A>(stage + (oy - oy0) * sh * wp, 0, wp, wc, kH, kW, dh, dw, vb, yc + oy * outW, outW, nv, tail, act);
+    }
+
     /// <summary>R.N output rows (their staged windows rowStep apart) of one channel, two vectors at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void DwRows<S, TV, R>(float* s0, int rowStep, int wp, float* wc, int kH, int kW, int dh, int dw, TV vb,
+    static void DwRows<S, TV, R, A>(float* s0, int rowStep, int wp, float* wc, int kH, int kW, int dh, int dw, TV vb,
         float* yr, int outW, int nv, float* tail, in Activation act)
-        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows
+        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows where A : struct, IEpilogue
     {
         int l = S.Lanes;
         float* s1 = s0 + rowStep;
@@ -223,11 +239,8 @@ public static unsafe class Conv
                     }
                 }
             }
-            if (act.InRegisters)
-            {
-                a0 = act.Apply<S, TV>(a0); a1 = act.Apply<S, TV>(a1);
-                if (R.N > 1) { b0 = act.Apply<S, TV>(b0); b1 = act.Apply<S, TV>(b1); }
-            }
+            a0 = A.Apply<S, TV>(a0, act); a1 = A.Apply<S, TV>(a1, act);
+            if (R.N > 1) { b0 = A.Apply<S, TV>(b0, act); b1 = A.Apply<S, TV>(b1, act); }
             if (v + 2 * l <= outW)
             {
                 S.Store(yr + v, a0); S.Store(yr + v + l, a1);
@@ -245,7 +258,7 @@ public static unsafe class Conv
                 }
             }
         }
-        if (act.Kind != ActivationKind.None && !act.InRegisters)
+        if (A.AfterStore(act))
         {
             act.Apply<S, TV>(yr, outW);
             if (R.N > 1) act.Apply<S, TV>(yr + outW, outW);

@@ -232,8 +232,19 @@ internal static unsafe class ConvPanels
     /// transposed in registers, the channel and pixel tails one value at a time (scalar, the scatter cost as much as a
     /// sixth of an 8x8 layer).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Scatter(float* part, float* y, int outPlane, int m, int n, int vl, bool accumulate, in Activation act)
+    {
+        switch (Epilogue.Of(act))
+        {
+            case EpilogueKind.None: Scatter<NoEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
+            case EpilogueKind.Relu: Scatter<ReluEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
+            case EpilogueKind.Clip: Scatter<ClipEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
+            default: Scatter<AnyEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Scatter<A>(float* part, float* y, int outPlane, int m, int n, int vl, bool accumulate, in Activation act) where A : struct, IEpilogue
     {
         int o = 0;
         if (Avx.IsSupported)
@@ -250,11 +261,8 @@ internal static unsafe class ConvPanels
                         c0 += Avx.LoadVector256(e); c1 += Avx.LoadVector256(e + outPlane); c2 += Avx.LoadVector256(e + 2 * outPlane); c3 += Avx.LoadVector256(e + 3 * outPlane);
                         c4 += Avx.LoadVector256(e + 4 * outPlane); c5 += Avx.LoadVector256(e + 5 * outPlane); c6 += Avx.LoadVector256(e + 6 * outPlane); c7 += Avx.LoadVector256(e + 7 * outPlane);
                     }
-                    if (act.InRegisters)
-                    {
-                        c0 = act.Apply<V256, Vector256<float>>(c0); c1 = act.Apply<V256, Vector256<float>>(c1); c2 = act.Apply<V256, Vector256<float>>(c2); c3 = act.Apply<V256, Vector256<float>>(c3);
-                        c4 = act.Apply<V256, Vector256<float>>(c4); c5 = act.Apply<V256, Vector256<float>>(c5); c6 = act.Apply<V256, Vector256<float>>(c6); c7 = act.Apply<V256, Vector256<float>>(c7);
-                    }
+                    c0 = A.Apply<V256, Vector256<float>>(c0, act); c1 = A.Apply<V256, Vector256<float>>(c1, act); c2 = A.Apply<V256, Vector256<float>>(c2, act); c3 = A.Apply<V256, Vector256<float>>(c3, act);
+                    c4 = A.Apply<V256, Vector256<float>>(c4, act); c5 = A.Apply<V256, Vector256<float>>(c5, act); c6 = A.Apply<V256, Vector256<float>>(c6, act); c7 = A.Apply<V256, Vector256<float>>(c7, act);
                     Avx.Store(e, c0); Avx.Store(e + outPlane, c1); Avx.Store(e + 2 * outPlane, c2); Avx.Store(e + 3 * outPlane, c3);
                     Avx.Store(e + 4 * outPlane, c4); Avx.Store(e + 5 * outPlane, c5); Avx.Store(e + 6 * outPlane, c6); Avx.Store(e + 7 * outPlane, c7);
                 }
@@ -286,10 +294,23 @@ internal static unsafe class ConvPanels
     /// channels x 3 vectors at a time: per tap 3 vector loads of staged inputs and 8 weights broadcast from the
     /// panels feed 24 FMAs; the sums (plus the residual, then the in-register activation) go straight into y.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Band<S, TV>(float* stage, int rq, int sw, int per, int nvec, int* offs, int taps, float* wg, float* bias, float* y,
         int ocg, int outPlane, bool accumulate, in Activation act)
         where S : struct, ISimd<TV> where TV : struct
+    {
+        switch (Epilogue.Of(act))
+        {
+            case EpilogueKind.None: Band<S, TV, NoEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
+            case EpilogueKind.Relu: Band<S, TV, ReluEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
+            case EpilogueKind.Clip: Band<S, TV, ClipEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
+            default: Band<S, TV, AnyEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Band<S, TV, A>(float* stage, int rq, int sw, int per, int nvec, int* offs, int taps, float* wg, float* bias, float* y,
+        int ocg, int outPlane, bool accumulate, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
     {
         int l = S.Lanes;
         // the tile's sums pass through here: an epilogue after the tap loop (a call in it) would spill the accumulators
@@ -326,7 +347,7 @@ internal static unsafe class ConvPanels
                     {
                         TV a = S.Load(e + i);
                         if (accumulate) a = S.Add(a, S.Load(d + i));
-                        S.Store(d + i, act.Apply<S, TV>(a));
+                        S.Store(d + i, A.Apply<S, TV>(a, act));
                     }
                 }
             }

@@ -83,6 +83,7 @@ internal static unsafe class DepthwiseBlocked
             for (int ky = 0, t = 0; ky < kH; ky++)
                 for (int kx = 0; kx < kW; kx++) tapOff[t++] = (ky * dh * wp + kx * dw) * l;
         }
+        var epilogue = Epilogue.Of(act);
         // the padding columns are never written: cleared once
         new Span<float>(stage, spare + l).Clear();
         for (int b0 = 0; b0 < outH; b0 += bo)
@@ -131,12 +132,27 @@ internal static unsafe class DepthwiseBlocked
                 }
                 TV vb = bias == null ? S.Zero : S.Load(bias + c0);
                 float* yb = y + (nint)c0 * outPlane + oy0 * outW;
-                if (rows3 && sw == 1) Rows3x3<S, TV, Sw1>(stage, wp, sh, bo, outW, wt, vb, act, yb, outPlane);
-                else if (rows3) Rows3x3<S, TV, Sw2>(stage, wp, sh, bo, outW, wt, vb, act, yb, outPlane);
-                else Positions<S, TV>(stage, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane);
+                switch (epilogue)
+                {
+                    case EpilogueKind.None: Block<S, TV, NoEpilogue>(rows3, sw, stage, wp, sh, bo, outW, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane); break;
+                    case EpilogueKind.Relu: Block<S, TV, ReluEpilogue>(rows3, sw, stage, wp, sh, bo, outW, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane); break;
+                    case EpilogueKind.Clip: Block<S, TV, ClipEpilogue>(rows3, sw, stage, wp, sh, bo, outW, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane); break;
+                    default: Block<S, TV, AnyEpilogue>(rows3, sw, stage, wp, sh, bo, outW, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane); break;
+                }
             }
         }
         return true;
+    }
+
+    /// <summary>One block of channels' outputs by the kernel that fits the shape.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Block<S, TV, A>(bool rows3, int sw, float* stage, int wp, int sh, int bo, int outW, int* outPos, int n, int* tapOff,
+        float* wt, int taps, TV vb, in Activation act, float* yb, int outPlane)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
+    {
+        if (rows3 && sw == 1) Rows3x3<S, TV, Sw1, A>(stage, wp, sh, bo, outW, wt, vb, act, yb, outPlane);
+        else if (rows3) Rows3x3<S, TV, Sw2, A>(stage, wp, sh, bo, outW, wt, vb, act, yb, outPlane);
+        else Positions<S, TV, A>(stage, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane);
     }
 
     /// <summary>
@@ -144,8 +160,8 @@ internal static unsafe class DepthwiseBlocked
     /// wt[t] * stage[outPos[q] + tapOff[t]], eight positions at a time (eight FMA chains), then <see cref="Store8"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Positions<S, TV>(float* stage, int* outPos, int n, int* tapOff, float* wt, int taps, TV vb, in Activation act,
-        float* y, int outPlane) where S : struct, ISimd<TV> where TV : struct
+    static void Positions<S, TV, A>(float* stage, int* outPos, int n, int* tapOff, float* wt, int taps, TV vb, in Activation act,
+        float* y, int outPlane) where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
     {
         int l = S.Lanes;
         // 64-byte aligned: the transposes read back whole stored vectors (forwarded from the stores, none split over cache lines)
@@ -167,7 +183,7 @@ internal static unsafe class DepthwiseBlocked
                 a4 = S.Fma(wv, S.Load(s4 + o), a4); a5 = S.Fma(wv, S.Load(s5 + o), a5);
                 a6 = S.Fma(wv, S.Load(s6 + o), a6); a7 = S.Fma(wv, S.Load(s7 + o), a7);
             }
-            Store8<S, TV>(a0, a1, a2, a3, a4, a5, a6, a7, act, tmp, y + q, outPlane, n - q);
+            Store8<S, TV, A>(a0, a1, a2, a3, a4, a5, a6, a7, act, tmp, y + q, outPlane, n - q);
         }
     }
 
@@ -177,8 +193,8 @@ internal static unsafe class DepthwiseBlocked
     /// taps' input vectors at constant offsets from three row pointers, the nine weight vectors held in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Rows3x3<S, TV, TS>(float* stage, int wp, int sh, int bo, int outW, float* wt, TV vb, in Activation act,
-        float* y, int outPlane) where S : struct, ISimd<TV> where TV : struct where TS : struct, IStrideW
+    static void Rows3x3<S, TV, TS, A>(float* stage, int wp, int sh, int bo, int outW, float* wt, TV vb, in Activation act,
+        float* y, int outPlane) where S : struct, ISimd<TV> where TV : struct where TS : struct, IStrideW where A : struct, IEpilogue
     {
         int l = S.Lanes;
         float* buf = stackalloc float[8 * 16 + 64 + 16];
@@ -195,7 +211,7 @@ internal static unsafe class DepthwiseBlocked
                 Tap3<S, TV, TS>(r0, w0, w1, w2, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
                 Tap3<S, TV, TS>(r1, w3, w4, w5, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
                 Tap3<S, TV, TS>(r2, w6, w7, w8, ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7);
-                Store8<S, TV>(a0, a1, a2, a3, a4, a5, a6, a7, act, tmp, y + oy * outW + ox, outPlane, 8);
+                Store8<S, TV, A>(a0, a1, a2, a3, a4, a5, a6, a7, act, tmp, y + oy * outW + ox, outPlane, 8);
                 if (ox == outW - 8) break;
             }
     }
@@ -222,19 +238,16 @@ internal static unsafe class DepthwiseBlocked
     /// (outPlane apart); only the first cnt positions are written when fewer than eight remain.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store8<S, TV>(TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, in Activation act, float* tmp, float* y, int outPlane, int cnt)
-        where S : struct, ISimd<TV> where TV : struct
+    static void Store8<S, TV, A>(TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, in Activation act, float* tmp, float* y, int outPlane, int cnt)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
     {
         int l = S.Lanes;
-        if (act.Kind != ActivationKind.None && act.InRegisters)
-        {
-            a0 = act.Apply<S, TV>(a0); a1 = act.Apply<S, TV>(a1); a2 = act.Apply<S, TV>(a2); a3 = act.Apply<S, TV>(a3);
-            a4 = act.Apply<S, TV>(a4); a5 = act.Apply<S, TV>(a5); a6 = act.Apply<S, TV>(a6); a7 = act.Apply<S, TV>(a7);
-        }
+        a0 = A.Apply<S, TV>(a0, act); a1 = A.Apply<S, TV>(a1, act); a2 = A.Apply<S, TV>(a2, act); a3 = A.Apply<S, TV>(a3, act);
+        a4 = A.Apply<S, TV>(a4, act); a5 = A.Apply<S, TV>(a5, act); a6 = A.Apply<S, TV>(a6, act); a7 = A.Apply<S, TV>(a7, act);
         S.Store(tmp, a0); S.Store(tmp + l, a1); S.Store(tmp + 2 * l, a2); S.Store(tmp + 3 * l, a3);
         S.Store(tmp + 4 * l, a4); S.Store(tmp + 5 * l, a5); S.Store(tmp + 6 * l, a6); S.Store(tmp + 7 * l, a7);
         // the other kinds (exp) over the block in L1: a call inside the loop would spill the accumulators
-        if (act.Kind != ActivationKind.None && !act.InRegisters) act.Apply<S, TV>(tmp, 8 * l);
+        if (A.AfterStore(act)) act.Apply<S, TV>(tmp, 8 * l);
         for (int h = 0; h < l; h += 8)
         {
             float* yh = y + (nint)h * outPlane;

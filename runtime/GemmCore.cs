@@ -121,6 +121,7 @@ internal static unsafe class GemmCore
             float* bias = first ? rowBias : null;
             // the activation belongs to the final sums: only the last KC block applies it
             var last = pc + kc >= k ? act : default;
+            var epilogue = Epilogue.Of(last);
             for (int ic = 0; ic < m; ic += MR)
             {
                 int mr = Math.Min(MR, m - ic);
@@ -129,14 +130,20 @@ internal static unsafe class GemmCore
                 float* ci = c + ic * ldc + jc;
                 if (nr == nrFull)
                 {
-                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last);
+                    switch (epilogue)
+                    {
+                        case EpilogueKind.None: Micro<S, TV, V, NoEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last); break;
+                        case EpilogueKind.Relu: Micro<S, TV, V, ReluEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last); break;
+                        case EpilogueKind.Clip: Micro<S, TV, V, ClipEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last); break;
+                        default: Micro<S, TV, V, AnyEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last); break;
+                    }
                     // transcendental kinds: over the tile just stored, still in L1
                     if (last.Kind != ActivationKind.None && !last.InRegisters)
                         for (int r = 0; r < mr; r++) last.Apply<S, TV>(ci + r * ldc, nr);
                 }
                 else
                 {
-                    Micro<S, TV, V>(mr, ai, ars, acs, bp, ldbp, kc, tile, nrFull, alpha, false, bi, default);
+                    Micro<S, TV, V, NoEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, tile, nrFull, alpha, false, bi, default);
                     for (int r = 0; r < mr; r++)
                     {
                         float* cr = ci + r * ldc;
@@ -151,24 +158,24 @@ internal static unsafe class GemmCore
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Micro<S, TV, V>(int mr, float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias, in Activation act)
-        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    static void Micro<S, TV, V, A>(int mr, float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows where A : struct, IEpilogue
     {
         switch (mr)
         {
-            case 6: Micro<S, TV, R6, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
-            case 5: Micro<S, TV, R5, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
-            case 4: Micro<S, TV, R4, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
-            case 3: Micro<S, TV, R3, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
-            case 2: Micro<S, TV, R2, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
-            default: Micro<S, TV, R1, V>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            case 6: Micro<S, TV, R6, V, A>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            case 5: Micro<S, TV, R5, V, A>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            case 4: Micro<S, TV, R4, V, A>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            case 3: Micro<S, TV, R3, V, A>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            case 2: Micro<S, TV, R2, V, A>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
+            default: Micro<S, TV, R1, V, A>(a, ars, acs, b, ldb, kc, c, ldc, alpha, acc, bias, act); break;
         }
     }
 
     /// <summary>R.N rows x V.N vectors of C from kc rank-1 updates (broadcast A, FMA with V.N vectors of B').</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Micro<S, TV, R, V>(float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias, in Activation act)
-        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows where V : struct, IRows
+    static void Micro<S, TV, R, V, A>(float* a, nint ars, nint acs, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, bool acc, float* bias, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows where V : struct, IRows where A : struct, IEpilogue
     {
         int l = S.Lanes;
         TV c00 = S.Zero, c01 = S.Zero, c10 = S.Zero, c11 = S.Zero, c20 = S.Zero, c21 = S.Zero;
@@ -233,12 +240,12 @@ internal static unsafe class GemmCore
         if (R.N > 5) { S.Store(sums + 5 * w, c50); if (V.N > 1) S.Store(sums + 5 * w + l, c51); }
         TV va = S.Splat(alpha);
         for (int r = 0; r < R.N; r++)
-            StoreRow<S, TV, V>(c + r * ldc, l, S.Load(sums + r * w), V.N > 1 ? S.Load(sums + r * w + l) : S.Zero, va, acc, bias, r, act);
+            StoreRow<S, TV, V, A>(c + r * ldc, l, S.Load(sums + r * w), V.N > 1 ? S.Load(sums + r * w + l) : S.Zero, va, acc, bias, r, act);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreRow<S, TV, V>(float* c, int l, TV v0, TV v1, TV va, bool acc, float* bias, int r, in Activation act)
-        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows
+    static void StoreRow<S, TV, V, A>(float* c, int l, TV v0, TV v1, TV va, bool acc, float* bias, int r, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where V : struct, IRows where A : struct, IEpilogue
     {
         TV i0, i1;
         if (acc)
@@ -249,7 +256,7 @@ internal static unsafe class GemmCore
         }
         else i0 = i1 = bias == null ? S.Zero : S.Splat(bias[r]);
         TV y0 = S.Fma(v0, va, i0), y1 = S.Fma(v1, va, i1);
-        if (act.Kind != ActivationKind.None) { y0 = act.Apply<S, TV>(y0); y1 = act.Apply<S, TV>(y1); }
+        y0 = A.Apply<S, TV>(y0, act); y1 = A.Apply<S, TV>(y1, act);
         S.Store(c, y0);
         if (V.N > 1) S.Store(c + l, y1);
     }

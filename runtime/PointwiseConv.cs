@@ -59,6 +59,7 @@ public static unsafe class PointwiseConv
     {
         float* sums = stackalloc float[Rows * 2 * 16];
         int w = 2 * S.Lanes;
+        var epilogue = Epilogue.Of(act);
         // channel panels outermost: a panel's weights (inC x 2 vectors) stay in L1 while the positions stream past
         for (int m0 = 0; m0 < outC; m0 += w)
         {
@@ -67,21 +68,23 @@ public static unsafe class PointwiseConv
             float* panel = wt + (nint)(m0 / ColumnMultiple) * inC * ColumnMultiple + m0 % ColumnMultiple, bias = wt + (nint)inC * mp + m0;
             for (int p0 = 0; p0 < plane; p0 += Rows)
             {
-                switch (Math.Min(Rows, plane - p0))
-                {
-                    case 6: Tile<S, TV, R6>(x + p0, plane, panel, bias, inC, sums); break;
-                    case 5: Tile<S, TV, R5>(x + p0, plane, panel, bias, inC, sums); break;
-                    case 4: Tile<S, TV, R4>(x + p0, plane, panel, bias, inC, sums); break;
-                    case 3: Tile<S, TV, R3>(x + p0, plane, panel, bias, inC, sums); break;
-                    case 2: Tile<S, TV, R2>(x + p0, plane, panel, bias, inC, sums); break;
-                    default: Tile<S, TV, R1>(x + p0, plane, panel, bias, inC, sums); break;
-                }
                 int rows = Math.Min(Rows, plane - p0);
                 float* yt = y + (nint)m0 * plane + p0;
+                // the activation in the tile's registers, unless a residual is still to be added before it
+                switch (accumulate ? EpilogueKind.None : epilogue)
+                {
+                    case EpilogueKind.None: Tile<S, TV, NoEpilogue>(rows, x + p0, plane, panel, bias, inC, sums, act); break;
+                    case EpilogueKind.Relu: Tile<S, TV, ReluEpilogue>(rows, x + p0, plane, panel, bias, inC, sums, act); break;
+                    case EpilogueKind.Clip: Tile<S, TV, ClipEpilogue>(rows, x + p0, plane, panel, bias, inC, sums, act); break;
+                    default: Tile<S, TV, AnyEpilogue>(rows, x + p0, plane, panel, bias, inC, sums, act); break;
+                }
                 if (accumulate)
+                {
                     for (int r = 0; r < rows; r++)
                         for (int j = 0; j < cols; j++) sums[r * w + j] += yt[j * plane + r];
-                act.Apply<S, TV>(sums, rows * w);
+                    act.Apply<S, TV>(sums, rows * w);
+                }
+                else if (epilogue == EpilogueKind.Any && !act.InRegisters) act.Apply<S, TV>(sums, rows * w);
                 // transposed store: position r of channel j
                 for (int j = 0; j < cols; j++)
                 {
@@ -92,10 +95,28 @@ public static unsafe class PointwiseConv
         }
     }
 
-    /// <summary>R.N positions (x[k * plane + r]) x 2 vectors of channels (panel + k * 32), bias added, into sums (rows 2 vectors apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV, R>(float* x, int plane, float* panel, float* bias, int inC, float* sums)
-        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows
+    static void Tile<S, TV, A>(int rows, float* x, int plane, float* panel, float* bias, int inC, float* sums, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
+    {
+        switch (rows)
+        {
+            case 6: Tile<S, TV, R6, A>(x, plane, panel, bias, inC, sums, act); break;
+            case 5: Tile<S, TV, R5, A>(x, plane, panel, bias, inC, sums, act); break;
+            case 4: Tile<S, TV, R4, A>(x, plane, panel, bias, inC, sums, act); break;
+            case 3: Tile<S, TV, R3, A>(x, plane, panel, bias, inC, sums, act); break;
+            case 2: Tile<S, TV, R2, A>(x, plane, panel, bias, inC, sums, act); break;
+            default: Tile<S, TV, R1, A>(x, plane, panel, bias, inC, sums, act); break;
+        }
+    }
+
+    /// <summary>
+    /// R.N positions (x[k * plane + r]) x 2 vectors of channels (panel + k * 32), bias added and A's in-register
+    /// activation applied, into sums (rows 2 vectors apart).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<S, TV, R, A>(float* x, int plane, float* panel, float* bias, int inC, float* sums, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows where A : struct, IEpilogue
     {
         int l = S.Lanes;
         TV c00 = S.Zero, c01 = S.Zero, c10 = S.Zero, c11 = S.Zero, c20 = S.Zero, c21 = S.Zero;
@@ -113,11 +134,11 @@ public static unsafe class PointwiseConv
         }
         TV v0 = S.Load(bias), v1 = S.Load(bias + l);
         int w = 2 * l;
-        S.Store(sums, S.Add(c00, v0)); S.Store(sums + l, S.Add(c01, v1));
-        if (R.N > 1) { S.Store(sums + w, S.Add(c10, v0)); S.Store(sums + w + l, S.Add(c11, v1)); }
-        if (R.N > 2) { S.Store(sums + 2 * w, S.Add(c20, v0)); S.Store(sums + 2 * w + l, S.Add(c21, v1)); }
-        if (R.N > 3) { S.Store(sums + 3 * w, S.Add(c30, v0)); S.Store(sums + 3 * w + l, S.Add(c31, v1)); }
-        if (R.N > 4) { S.Store(sums + 4 * w, S.Add(c40, v0)); S.Store(sums + 4 * w + l, S.Add(c41, v1)); }
-        if (R.N > 5) { S.Store(sums + 5 * w, S.Add(c50, v0)); S.Store(sums + 5 * w + l, S.Add(c51, v1)); }
+        S.Store(sums, A.Apply<S, TV>(S.Add(c00, v0), act)); S.Store(sums + l, A.Apply<S, TV>(S.Add(c01, v1), act));
+        if (R.N > 1) { S.Store(sums + w, A.Apply<S, TV>(S.Add(c10, v0), act)); S.Store(sums + w + l, A.Apply<S, TV>(S.Add(c11, v1), act)); }
+        if (R.N > 2) { S.Store(sums + 2 * w, A.Apply<S, TV>(S.Add(c20, v0), act)); S.Store(sums + 2 * w + l, A.Apply<S, TV>(S.Add(c21, v1), act)); }
+        if (R.N > 3) { S.Store(sums + 3 * w, A.Apply<S, TV>(S.Add(c30, v0), act)); S.Store(sums + 3 * w + l, A.Apply<S, TV>(S.Add(c31, v1), act)); }
+        if (R.N > 4) { S.Store(sums + 4 * w, A.Apply<S, TV>(S.Add(c40, v0), act)); S.Store(sums + 4 * w + l, A.Apply<S, TV>(S.Add(c41, v1), act)); }
+        if (R.N > 5) { S.Store(sums + 5 * w, A.Apply<S, TV>(S.Add(c50, v0), act)); S.Store(sums + 5 * w + l, A.Apply<S, TV>(S.Add(c51, v1), act)); }
     }
 }

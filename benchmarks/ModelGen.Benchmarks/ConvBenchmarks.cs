@@ -115,6 +115,9 @@ public class ConvBenchmarks : IMacCount
     // `quick fusion`: the same convolution then LeakyRelu as a second pass over the output, vs fused into its store
     internal void ThenLeakyRelu() { ModelGen(); Activations.LeakyRelu(_y, 0.2f); }
 
+    internal void Fused(Activation act) => Conv.Conv2D(_x, _w, _b, _y, 1, _inC, _inH, _inW, _outC, _kH, _kW, _outH, _outW, _sh, _sw, _ph, _pw, _dil, _dil, _g,
+        act, panels: Panels ? _panels : default);
+
     internal void FusedLeakyRelu() => Conv.Conv2D(_x, _w, _b, _y, 1, _inC, _inH, _inW, _outC, _kH, _kW, _outH, _outW, _sh, _sw, _ph, _pw, _dil, _dil, _g,
         new Activation(ActivationKind.LeakyRelu, 0.2f));
 }

@@ -262,6 +262,53 @@ internal static class Experiment
         return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
     }
 
+    /// <summary>`experiment epilogue`: every ConvBenchmarks shape with no activation, Relu and Clip (Relu6) fused.</summary>
+    public static void Epilogues(string filter)
+    {
+        foreach (var name in ConvBenchmarks.Cases)
+        {
+            if (filter != null && !name.Contains(filter)) continue;
+            var b = new ConvBenchmarks { Case = name };
+            b.Setup();
+            var relu = new Activation(ActivationKind.Relu); var clip = new Activation(ActivationKind.Clip, 0f, 6f);
+            Console.WriteLine($"{name,-40} none {Time(() => b.Fused(default)) * 1e6,8:F2}  relu {Time(() => b.Fused(relu)) * 1e6,8:F2}  relu6 {Time(() => b.Fused(clip)) * 1e6,8:F2} us");
+            b.Cleanup();
+        }
+    }
+
+    /// <summary>`experiment dwctx`: why a depthwise layer costs more inside a model than alone (scratch A/B).</summary>
+    public static void DwContext()
+    {
+        var rng = new Random(1);
+        int c = 32, h = 24, wd = 24;
+        var x = Data.Random(rng, c * h * wd); var w = Data.Random(rng, c * 9); var b = Data.Random(rng, c);
+        var y = new float[c * h * wd];
+        var relu = new Activation(ActivationKind.Relu);
+        var xr = x.Select(v => Math.Max(v, 0f)).ToArray();
+        var xd = x.Select(v => v * 1e-39f).ToArray();
+        var xs = x.Select(v => v * 1e-30f).ToArray();
+        var x16 = Data.Random(rng, 16 * h * wd); var w16 = Data.Random(rng, 32 * 16); var b16 = Data.Random(rng, 32);
+        foreach (var (name, input) in new[] { ("normal", x), ("relu'd", xr), ("denormal", xd), ("tiny", xs) })
+        {
+            Action f = () => Conv.Conv2D(input, w, b, y, 1, c, h, wd, c, 3, 3, h, wd, 1, 1, 1, 1, 1, 1, c, relu);
+            Action g = () => Conv.Conv2D(input, w, b, y, 1, c, h, wd, c, 3, 3, h, wd, 1, 1, 1, 1, 1, 1, c, default);
+            Console.WriteLine($"dw {name,-9}: relu {Time(f) * 1e6:F2} us, none {Time(g) * 1e6:F2} us");
+        }
+        foreach (var (ci, co, hw) in new[] { (16, 32, 24), (32, 32, 24), (64, 64, 12), (128, 128, 6), (256, 256, 3) })
+        {
+            var xa = Data.Random(rng, ci * hw * hw); var wa = Data.Random(rng, co * ci); var ba = Data.Random(rng, co); var ya = new float[co * hw * hw];
+            var wt = ModelGen.Compiler.Operators.Conv.ChannelLanesLayout(wa, ba, ci, co);
+            Action r = () => Conv.Conv2D(xa, wa, ba, ya, 1, ci, hw, hw, co, 1, 1, hw, hw, 1, 1, 0, 0, 1, 1, 1, relu);
+            Action o = () => Conv.Conv2D(xa, wa, ba, ya, 1, ci, hw, hw, co, 1, 1, hw, hw, 1, 1, 0, 0, 1, 1, 1, default);
+            Action pr = () => PointwiseConv.Run(xa, wt, ya, 1, ci, co, hw * hw, relu);
+            Action po = () => PointwiseConv.Run(xa, wt, ya, 1, ci, co, hw * hw);
+            Console.WriteLine($"1x1 {ci}->{co} {hw}x{hw}: gemm relu {Time(r) * 1e6:F2} none {Time(o) * 1e6:F2} us; lanes relu {Time(pr) * 1e6:F2} none {Time(po) * 1e6:F2} us");
+        }
+        Action pw = () => Conv.Conv2D(x16, w16, b16, x, 1, 16, h, wd, 32, 1, 1, h, wd, 1, 1, 0, 0, 1, 1, 1, relu);
+        Action both = () => { pw(); Conv.Conv2D(x, w, b, y, 1, c, h, wd, c, 3, 3, h, wd, 1, 1, 1, 1, 1, 1, c, relu); };
+        Console.WriteLine($"pw alone {Time(pw) * 1e6:F2} us, pw+dw {Time(both) * 1e6:F2} us");
+    }
+
     static double Med(List<double> t) { var a = t.ToArray(); Array.Sort(a); return a[a.Length / 2]; }
 
     static double Time(Action f)

@@ -22,6 +22,8 @@ public static class Program
                 "qconv" => Experiment.QConvolution,
                 "panels" => () => PanelsExperiment.Run(args),
                 "qpeak" => Experiment.QPeak,
+                "dwctx" => Experiment.DwContext,
+                "epilogue" => () => Experiment.Epilogues(args.Length > 2 ? args[2] : null),
                 _ => Experiment.Run,
             };
             run();
