@@ -187,7 +187,7 @@ public readonly struct Activation
 /// The activation as a type parameter of a kernel's hot loop, so that the common kinds compile to their instructions
 /// alone: read through an <c>in</c> reference in a loop that also stores, the JIT reloads the struct and runs its switch
 /// at every tile (the loads cannot be hoisted past the stores), which cost MobileNet's 32-channel 3x3 depthwise layer
-/// 6 of its 15 us with Relu. <see cref="Of"/> picks the type once per call.
+/// 6 of its 15 us with Relu. <see cref="Epilogue.Of"/> picks the type once per call.
 /// </summary>
 internal interface IEpilogue
 {

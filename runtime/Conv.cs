@@ -199,7 +199,7 @@ public static unsafe class Conv
     }
 
     /// <summary>Output rows [oy0, oy1) of one channel from the staged band, two at a time.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static void DwBand<S, TV, A>(float* stage, int oy0, int oy1, int sh, int wp, float* wc, int kH, int kW, int dh, int dw, TV vb,
         float* yc, int outW, int nv, float* tail, in Activation act)
         where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue

@@ -276,6 +276,24 @@ internal static class Experiment
         }
     }
 
+    /// <summary>`experiment dwpaths`: the depthwise kernels side by side on MobileNet's shapes (blocked vs direct).</summary>
+    public static unsafe void DwPaths()
+    {
+        foreach (var (c, hw, st) in new[] { (16, 48, 2), (32, 24, 2), (64, 12, 2), (8, 48, 1), (32, 24, 1), (64, 12, 1), (128, 6, 1), (128, 6, 2), (256, 3, 1) })
+        {
+            var rng = new Random(1);
+            int oh = (hw + 2 - 3) / st + 1;
+            var x = Data.Random(rng, c * hw * hw); var w = Data.Random(rng, c * 9); var b = Data.Random(rng, c);
+            var y1 = new float[c * oh * oh]; var y2 = new float[c * oh * oh];
+            var relu = new Activation(ActivationKind.Relu);
+            bool ok1 = false, ok2 = false;
+            Action blocked = () => { fixed (float* px = x, pw = w, pb = b, py = y1) ok1 = DepthwiseBlocked.TryRun(px, pw, pb, py, c, hw, hw, 3, 3, oh, oh, st, st, 1, 1, 1, 1, relu); };
+            Action direct = () => { fixed (float* px = x, pw = w, pb = b, py = y2) ok2 = ConvDirect.TryRun(px, pw, pb, py, 1, c, 1, hw, hw, 3, 3, oh, oh, st, st, 1, 1, 1, 1, relu); };
+            double t1 = Time(blocked), t2 = Time(direct);
+            Console.WriteLine($"dw {c,3} {hw,2}x{hw,-2} s{st}: blocked {(ok1 ? $"{t1 * 1e6,7:F2}" : "   -   ")} us  direct {(ok2 ? $"{t2 * 1e6,7:F2}" : "   -   ")} us");
+        }
+    }
+
     /// <summary>`experiment dwctx`: why a depthwise layer costs more inside a model than alone (scratch A/B).</summary>
     public static void DwContext()
     {

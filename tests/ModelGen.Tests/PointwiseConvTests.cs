@@ -23,7 +23,7 @@ public class PointwiseConvTests
     static readonly Activation[] Activations =
     {
         default, new(ActivationKind.Relu), new(ActivationKind.LeakyRelu, 0.1f, 0f, -0.5f, 0.8f), new(ActivationKind.HardSwish),
-        new(ActivationKind.Sigmoid), new(ActivationKind.Silu),
+        new(ActivationKind.Sigmoid), new(ActivationKind.Silu), new(ActivationKind.Clip, 0f, 6f),
     };
 
     [Fact]
@@ -32,7 +32,7 @@ public class PointwiseConvTests
         var rng = new Random(5);
         try
         {
-            for (int t = 0; t < 60; t++)
+            for (int t = 0; t < 84; t++)
             {
                 int batch = rng.Next(1, 3), inC = rng.Next(1, 70), outC = t % 3 == 0 ? 32 * rng.Next(1, 3) : rng.Next(1, 80), plane = rng.Next(1, 45);
                 bool hasBias = rng.Next(3) > 0, accumulate = rng.Next(3) == 0;
