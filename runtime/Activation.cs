@@ -89,12 +89,11 @@ public readonly struct Activation
     {
         switch (Kind)
         {
-            case ActivationKind.Relu: return S.Max(v, S.Zero);
-            case ActivationKind.Clip: return S.Min(S.Max(v, S.Splat(Alpha)), S.Splat(Beta));
-            // max(x, 0) + alpha * min(x, 0): no compare-and-select needed
-            case ActivationKind.LeakyRelu: return S.Fma(S.Splat(Alpha), S.Min(v, S.Zero), S.Max(v, S.Zero));
+            case ActivationKind.Relu: return ReluEpilogue.Apply<S, TV>(v, this);
+            case ActivationKind.Clip: return ClipEpilogue.Apply<S, TV>(v, this);
+            case ActivationKind.LeakyRelu: return LeakyReluEpilogue.Apply<S, TV>(v, this);
             case ActivationKind.HardSigmoid: return S.Min(S.Max(S.Fma(v, S.Splat(Alpha), S.Splat(Beta)), S.Zero), S.Splat(1f));
-            case ActivationKind.HardSwish: return S.Mul(v, S.Min(S.Max(S.Fma(v, S.Splat(1f / 6f), S.Splat(0.5f)), S.Zero), S.Splat(1f)));
+            case ActivationKind.HardSwish: return HardSwishEpilogue.Apply<S, TV>(v, this);
             default: return v;
         }
     }
@@ -109,6 +108,8 @@ public readonly struct Activation
             {
                 case EpilogueKind.Relu: Apply<S, TV, ReluEpilogue>(p, n); break;
                 case EpilogueKind.Clip: Apply<S, TV, ClipEpilogue>(p, n); break;
+                case EpilogueKind.LeakyRelu: Apply<S, TV, LeakyReluEpilogue>(p, n); break;
+                case EpilogueKind.HardSwish: Apply<S, TV, HardSwishEpilogue>(p, n); break;
                 default: Apply<S, TV, AnyEpilogue>(p, n); break;
             }
             return;
@@ -219,6 +220,22 @@ internal struct ClipEpilogue : IEpilogue
     public static bool AfterStore(in Activation act) => false;
 }
 
+/// <summary>max(x, 0) + alpha * min(x, 0) (no compare-and-select needed), unclamped.</summary>
+internal struct LeakyReluEpilogue : IEpilogue
+{
+    public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
+        S.Fma(S.Splat(act.Alpha), S.Min(v, S.Zero), S.Max(v, S.Zero));
+    public static bool AfterStore(in Activation act) => false;
+}
+
+/// <summary>x * max(0, min(1, x / 6 + 1/2)), unclamped.</summary>
+internal struct HardSwishEpilogue : IEpilogue
+{
+    public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
+        S.Mul(v, S.Min(S.Max(S.Fma(v, S.Splat(1f / 6f), S.Splat(0.5f)), S.Zero), S.Splat(1f)));
+    public static bool AfterStore(in Activation act) => false;
+}
+
 /// <summary>Any other activation, read from the struct.</summary>
 internal struct AnyEpilogue : IEpilogue
 {
@@ -227,7 +244,7 @@ internal struct AnyEpilogue : IEpilogue
 }
 
 /// <summary>Which <see cref="IEpilogue"/> an activation takes.</summary>
-internal enum EpilogueKind { None, Relu, Clip, Any }
+internal enum EpilogueKind { None, Relu, Clip, LeakyRelu, HardSwish, Any }
 
 internal static class Epilogue
 {
@@ -235,5 +252,7 @@ internal static class Epilogue
         act.Clamped ? EpilogueKind.Any
         : act.Kind == ActivationKind.None ? EpilogueKind.None
         : act.Kind == ActivationKind.Relu ? EpilogueKind.Relu
-        : act.Kind == ActivationKind.Clip ? EpilogueKind.Clip : EpilogueKind.Any;
+        : act.Kind == ActivationKind.Clip ? EpilogueKind.Clip
+        : act.Kind == ActivationKind.LeakyRelu ? EpilogueKind.LeakyRelu
+        : act.Kind == ActivationKind.HardSwish ? EpilogueKind.HardSwish : EpilogueKind.Any;
 }

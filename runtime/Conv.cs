@@ -192,6 +192,8 @@ public static unsafe class Conv
                     case EpilogueKind.None: DwBand<S, TV, NoEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
                     case EpilogueKind.Relu: DwBand<S, TV, ReluEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
                     case EpilogueKind.Clip: DwBand<S, TV, ClipEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
+                    case EpilogueKind.LeakyRelu: DwBand<S, TV, LeakyReluEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
+                    case EpilogueKind.HardSwish: DwBand<S, TV, HardSwishEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
                     default: DwBand<S, TV, AnyEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
                 }
             }

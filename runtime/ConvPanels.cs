@@ -239,6 +239,8 @@ internal static unsafe class ConvPanels
             case EpilogueKind.None: Scatter<NoEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
             case EpilogueKind.Relu: Scatter<ReluEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
             case EpilogueKind.Clip: Scatter<ClipEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
+            case EpilogueKind.LeakyRelu: Scatter<LeakyReluEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
+            case EpilogueKind.HardSwish: Scatter<HardSwishEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
             default: Scatter<AnyEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
         }
     }
@@ -303,6 +305,8 @@ internal static unsafe class ConvPanels
             case EpilogueKind.None: Band<S, TV, NoEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
             case EpilogueKind.Relu: Band<S, TV, ReluEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
             case EpilogueKind.Clip: Band<S, TV, ClipEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
+            case EpilogueKind.LeakyRelu: Band<S, TV, LeakyReluEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
+            case EpilogueKind.HardSwish: Band<S, TV, HardSwishEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
             default: Band<S, TV, AnyEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
         }
     }

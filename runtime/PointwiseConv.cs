@@ -65,6 +65,8 @@ public static unsafe class PointwiseConv
                 case EpilogueKind.None: Run8<NoEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
                 case EpilogueKind.Relu: Run8<ReluEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
                 case EpilogueKind.Clip: Run8<ClipEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
+                case EpilogueKind.LeakyRelu: Run8<LeakyReluEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
+                case EpilogueKind.HardSwish: Run8<HardSwishEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
                 default: Run8<AnyEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
             }
             return;
@@ -75,6 +77,8 @@ public static unsafe class PointwiseConv
             case EpilogueKind.None: Run<S, TV, NoEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
             case EpilogueKind.Relu: Run<S, TV, ReluEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
             case EpilogueKind.Clip: Run<S, TV, ClipEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
+            case EpilogueKind.LeakyRelu: Run<S, TV, LeakyReluEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
+            case EpilogueKind.HardSwish: Run<S, TV, HardSwishEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
             default: Run<S, TV, AnyEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
         }
     }

@@ -271,7 +271,8 @@ internal static class Experiment
             var b = new ConvBenchmarks { Case = name };
             b.Setup();
             var relu = new Activation(ActivationKind.Relu); var clip = new Activation(ActivationKind.Clip, 0f, 6f);
-            Console.WriteLine($"{name,-40} none {Time(() => b.Fused(default)) * 1e6,8:F2}  relu {Time(() => b.Fused(relu)) * 1e6,8:F2}  relu6 {Time(() => b.Fused(clip)) * 1e6,8:F2} us");
+            var leaky = new Activation(ActivationKind.LeakyRelu, 0.1f); var hswish = new Activation(ActivationKind.HardSwish);
+            Console.WriteLine($"{name,-40} none {Time(() => b.Fused(default)) * 1e6,8:F2}  relu {Time(() => b.Fused(relu)) * 1e6,8:F2}  relu6 {Time(() => b.Fused(clip)) * 1e6,8:F2}  leaky {Time(() => b.Fused(leaky)) * 1e6,8:F2}  hswish {Time(() => b.Fused(hswish)) * 1e6,8:F2} us");
             b.Cleanup();
         }
     }
