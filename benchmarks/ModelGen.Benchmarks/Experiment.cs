@@ -295,6 +295,19 @@ internal static class Experiment
         }
     }
 
+    /// <summary>`experiment pool`: SqueezeNet's 3x3/2 max pools.</summary>
+    public static void Pools()
+    {
+        foreach (var (c, hw) in new[] { (64, 47), (128, 23), (256, 11) })
+        {
+            var rng = new Random(1);
+            int o = (hw - 3 + 1) / 2 + 1;
+            var x = Data.Random(rng, c * hw * hw); var y = new float[c * o * o];
+            Action f = () => Pool.MaxPool2D(x, y, c, hw, hw, o, o, 3, 3, 2, 2, 0, 0, 1, 1);
+            Console.WriteLine($"maxpool {c} {hw}x{hw} -> {o}x{o}: {Time(f) * 1e6:F2} us");
+        }
+    }
+
     /// <summary>`experiment dwctx`: why a depthwise layer costs more inside a model than alone (scratch A/B).</summary>
     public static void DwContext()
     {

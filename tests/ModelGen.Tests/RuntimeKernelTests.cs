@@ -897,6 +897,10 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             // long rows, stride 3 with column dilation
             new[] { 4, 47, 47, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 }, new[] { 2, 8, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0 },
             new[] { 2, 11, 61, 2, 3, 2, 3, 1, 2, 0, 1, 1, 2, 0, 1 },
+            // 3-wide windows at column stride 2 from the rows in registers (Pool.Max3Stride2): SqueezeNet's later pools
+            // (chunks of 4), a padded ceil-mode row with row dilation, rows too short for a chunk
+            new[] { 3, 23, 23, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 }, new[] { 2, 11, 11, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1 },
+            new[] { 2, 9, 41, 3, 3, 2, 2, 1, 1, 1, 1, 2, 1, 0, 1 }, new[] { 2, 6, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1 },
         };
         for (int t = 0; t < 60; t++)
         {
