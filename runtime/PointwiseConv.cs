@@ -14,7 +14,8 @@ namespace ModelGen.Runtime;
 /// channels ([panel][inC][32], zeros past outC: a tile streams its panel's weights contiguously, which layers of
 /// hundreds of channels read from beyond L2: 1024 -> 1024 on 2x2 ran 2.1x faster than with rows of every channel),
 /// then the bias as one row of the padded channels. The sums of a tile go through a
-/// small stack buffer (bias, residual, activation) and are stored transposed into the NCHW output.
+/// small stack buffer (bias, residual, activation) and are stored transposed into the NCHW output. With AVX-512 and
+/// planes of 8 or more, tiles are 8 positions stored through register transposes (<see cref="Run8{A}"/>).
 /// </summary>
 public static unsafe class PointwiseConv
 {
