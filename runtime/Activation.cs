@@ -92,7 +92,7 @@ public readonly struct Activation
             case ActivationKind.Relu: return ReluEpilogue.Apply<S, TV>(v, this);
             case ActivationKind.Clip: return ClipEpilogue.Apply<S, TV>(v, this);
             case ActivationKind.LeakyRelu: return LeakyReluEpilogue.Apply<S, TV>(v, this);
-            case ActivationKind.HardSigmoid: return S.Min(S.Max(S.Fma(v, S.Splat(Alpha), S.Splat(Beta)), S.Zero), S.Splat(1f));
+            case ActivationKind.HardSigmoid: return HardSigmoidEpilogue.Apply<S, TV>(v, this);
             case ActivationKind.HardSwish: return HardSwishEpilogue.Apply<S, TV>(v, this);
             default: return v;
         }
@@ -110,6 +110,7 @@ public readonly struct Activation
                 case EpilogueKind.Clip: Apply<S, TV, ClipEpilogue>(p, n); break;
                 case EpilogueKind.LeakyRelu: Apply<S, TV, LeakyReluEpilogue>(p, n); break;
                 case EpilogueKind.HardSwish: Apply<S, TV, HardSwishEpilogue>(p, n); break;
+                case EpilogueKind.HardSigmoid: Apply<S, TV, HardSigmoidEpilogue>(p, n); break;
                 default: Apply<S, TV, AnyEpilogue>(p, n); break;
             }
             return;
@@ -236,6 +237,14 @@ internal struct HardSwishEpilogue : IEpilogue
     public static bool AfterStore(in Activation act) => false;
 }
 
+/// <summary>max(0, min(1, alpha * x + beta)) (squeeze-excite gates), unclamped.</summary>
+internal struct HardSigmoidEpilogue : IEpilogue
+{
+    public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
+        S.Min(S.Max(S.Fma(v, S.Splat(act.Alpha), S.Splat(act.Beta)), S.Zero), S.Splat(1f));
+    public static bool AfterStore(in Activation act) => false;
+}
+
 /// <summary>Any other activation, read from the struct.</summary>
 internal struct AnyEpilogue : IEpilogue
 {
@@ -244,7 +253,7 @@ internal struct AnyEpilogue : IEpilogue
 }
 
 /// <summary>Which <see cref="IEpilogue"/> an activation takes.</summary>
-internal enum EpilogueKind { None, Relu, Clip, LeakyRelu, HardSwish, Any }
+internal enum EpilogueKind { None, Relu, Clip, LeakyRelu, HardSwish, HardSigmoid, Any }
 
 internal static class Epilogue
 {
@@ -254,5 +263,6 @@ internal static class Epilogue
         : act.Kind == ActivationKind.Relu ? EpilogueKind.Relu
         : act.Kind == ActivationKind.Clip ? EpilogueKind.Clip
         : act.Kind == ActivationKind.LeakyRelu ? EpilogueKind.LeakyRelu
-        : act.Kind == ActivationKind.HardSwish ? EpilogueKind.HardSwish : EpilogueKind.Any;
+        : act.Kind == ActivationKind.HardSwish ? EpilogueKind.HardSwish
+        : act.Kind == ActivationKind.HardSigmoid ? EpilogueKind.HardSigmoid : EpilogueKind.Any;
 }

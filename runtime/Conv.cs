@@ -194,6 +194,7 @@ public static unsafe class Conv
                     case EpilogueKind.Clip: DwBand<S, TV, ClipEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
                     case EpilogueKind.LeakyRelu: DwBand<S, TV, LeakyReluEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
                     case EpilogueKind.HardSwish: DwBand<S, TV, HardSwishEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
+                    case EpilogueKind.HardSigmoid: DwBand<S, TV, HardSigmoidEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
                     default: DwBand<S, TV, AnyEpilogue>(stage, oy0, oy1, sh, wp, wc, kH, kW, dh, dw, vb, yc, outW, nv, tail, act); break;
                 }
             }

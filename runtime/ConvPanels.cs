@@ -241,6 +241,7 @@ internal static unsafe class ConvPanels
             case EpilogueKind.Clip: Scatter<ClipEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
             case EpilogueKind.LeakyRelu: Scatter<LeakyReluEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
             case EpilogueKind.HardSwish: Scatter<HardSwishEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
+            case EpilogueKind.HardSigmoid: Scatter<HardSigmoidEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
             default: Scatter<AnyEpilogue>(part, y, outPlane, m, n, vl, accumulate, act); break;
         }
     }
@@ -307,6 +308,7 @@ internal static unsafe class ConvPanels
             case EpilogueKind.Clip: Band<S, TV, ClipEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
             case EpilogueKind.LeakyRelu: Band<S, TV, LeakyReluEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
             case EpilogueKind.HardSwish: Band<S, TV, HardSwishEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
+            case EpilogueKind.HardSigmoid: Band<S, TV, HardSigmoidEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
             default: Band<S, TV, AnyEpilogue>(stage, rq, sw, per, nvec, offs, taps, wg, bias, y, ocg, outPlane, accumulate, act); break;
         }
     }

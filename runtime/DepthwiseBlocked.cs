@@ -139,6 +139,7 @@ internal static unsafe class DepthwiseBlocked
                     case EpilogueKind.Clip: Block<S, TV, ClipEpilogue>(rows3, sw, stage, wp, sh, bo, outW, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane); break;
                     case EpilogueKind.LeakyRelu: Block<S, TV, LeakyReluEpilogue>(rows3, sw, stage, wp, sh, bo, outW, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane); break;
                     case EpilogueKind.HardSwish: Block<S, TV, HardSwishEpilogue>(rows3, sw, stage, wp, sh, bo, outW, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane); break;
+                    case EpilogueKind.HardSigmoid: Block<S, TV, HardSigmoidEpilogue>(rows3, sw, stage, wp, sh, bo, outW, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane); break;
                     default: Block<S, TV, AnyEpilogue>(rows3, sw, stage, wp, sh, bo, outW, outPos, n, tapOff, wt, taps, vb, act, yb, outPlane); break;
                 }
             }

@@ -137,6 +137,7 @@ internal static unsafe class GemmCore
                         case EpilogueKind.Clip: Micro<S, TV, V, ClipEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last); break;
                         case EpilogueKind.LeakyRelu: Micro<S, TV, V, LeakyReluEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last); break;
                         case EpilogueKind.HardSwish: Micro<S, TV, V, HardSwishEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last); break;
+                        case EpilogueKind.HardSigmoid: Micro<S, TV, V, HardSigmoidEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last); break;
                         default: Micro<S, TV, V, AnyEpilogue>(mr, ai, ars, acs, bp, ldbp, kc, ci, ldc, alpha, acc, bi, last); break;
                     }
                     // transcendental kinds: over the tile just stored, still in L1

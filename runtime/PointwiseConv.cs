@@ -68,20 +68,12 @@ public static unsafe class PointwiseConv
                 case EpilogueKind.Clip: Run8<ClipEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
                 case EpilogueKind.LeakyRelu: Run8<LeakyReluEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
                 case EpilogueKind.HardSwish: Run8<HardSwishEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
+                case EpilogueKind.HardSigmoid: Run8<HardSigmoidEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
                 default: Run8<AnyEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
             }
             return;
         }
-        // the activation in the tiles' registers, unless a residual is still to be added before it
-        switch (accumulate ? EpilogueKind.None : epilogue)
-        {
-            case EpilogueKind.None: Run<S, TV, NoEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
-            case EpilogueKind.Relu: Run<S, TV, ReluEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
-            case EpilogueKind.Clip: Run<S, TV, ClipEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
-            case EpilogueKind.LeakyRelu: Run<S, TV, LeakyReluEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
-            case EpilogueKind.HardSwish: Run<S, TV, HardSwishEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
-            default: Run<S, TV, AnyEpilogue>(x, wt, y, inC, outC, mp, plane, act, accumulate); break;
-        }
+        RunRows<S, TV>(x, wt, y, inC, outC, mp, plane, act, accumulate);
     }
 
     /// <summary>
@@ -134,15 +126,7 @@ public static unsafe class PointwiseConv
                 else
                 {
                     // one to four positions left (six with a residual): a tile of that many, not a recomputed 8
-                    switch (rem)
-                    {
-                        case 6: Tile<V512, Vector512<float>, R6, NoEpilogue>(x + p0, plane, panel, bias, inC, sums, act); break;
-                        case 5: Tile<V512, Vector512<float>, R5, NoEpilogue>(x + p0, plane, panel, bias, inC, sums, act); break;
-                        case 4: Tile<V512, Vector512<float>, R4, NoEpilogue>(x + p0, plane, panel, bias, inC, sums, act); break;
-                        case 3: Tile<V512, Vector512<float>, R3, NoEpilogue>(x + p0, plane, panel, bias, inC, sums, act); break;
-                        case 2: Tile<V512, Vector512<float>, R2, NoEpilogue>(x + p0, plane, panel, bias, inC, sums, act); break;
-                        default: Tile<V512, Vector512<float>, R1, NoEpilogue>(x + p0, plane, panel, bias, inC, sums, act); break;
-                    }
+                    Tiles<V512, Vector512<float>>(rem, x + p0, plane, panel, bias, inC, sums);
                     Scalar(sums, y + (nint)m0 * plane + p0, plane, 0, cols, 0, rem, act, accumulate);
                     p0 = plane;
                 }
@@ -191,9 +175,10 @@ public static unsafe class PointwiseConv
         (c70 + v0).Store(sums + 224); (c71 + v1).Store(sums + 240);
     }
 
+    /// <summary>Tiles of <see cref="Rows"/> positions x 2 vectors of channels, stored value by value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Run<S, TV, A>(float* x, float* wt, float* y, int inC, int outC, int mp, int plane, Activation act, bool accumulate)
-        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
+    static void RunRows<S, TV>(float* x, float* wt, float* y, int inC, int outC, int mp, int plane, Activation act, bool accumulate)
+        where S : struct, ISimd<TV> where TV : struct
     {
         float* sums = stackalloc float[Rows * 2 * 16];
         int w = 2 * S.Lanes;
@@ -206,23 +191,14 @@ public static unsafe class PointwiseConv
             for (int p0 = 0; p0 < plane; p0 += Rows)
             {
                 int rows = Math.Min(Rows, plane - p0);
+                Tiles<S, TV>(rows, x + p0, plane, panel, bias, inC, sums);
                 float* yt = y + (nint)m0 * plane + p0;
-                switch (rows)
-                {
-                    case 6: Tile<S, TV, R6, A>(x + p0, plane, panel, bias, inC, sums, act); break;
-                    case 5: Tile<S, TV, R5, A>(x + p0, plane, panel, bias, inC, sums, act); break;
-                    case 4: Tile<S, TV, R4, A>(x + p0, plane, panel, bias, inC, sums, act); break;
-                    case 3: Tile<S, TV, R3, A>(x + p0, plane, panel, bias, inC, sums, act); break;
-                    case 2: Tile<S, TV, R2, A>(x + p0, plane, panel, bias, inC, sums, act); break;
-                    default: Tile<S, TV, R1, A>(x + p0, plane, panel, bias, inC, sums, act); break;
-                }
                 if (accumulate)
-                {
                     for (int r = 0; r < rows; r++)
                         for (int j = 0; j < cols; j++) sums[r * w + j] += yt[j * plane + r];
-                    act.Apply<S, TV>(sums, rows * w);
-                }
-                else if (A.AfterStore(act)) act.Apply<S, TV>(sums, rows * w);
+                // the activation over the tile in L1 (one dispatch per tile): in the tile's registers, its instructions
+                // for every row count made the kernel too large for the JIT's inliner (the FMAs became calls, 5x slower)
+                act.Apply<S, TV>(sums, rows * w);
                 // transposed store: position r of channel j
                 for (int j = 0; j < cols; j++)
                 {
@@ -233,13 +209,26 @@ public static unsafe class PointwiseConv
         }
     }
 
-    /// <summary>
-    /// R.N positions (x[k * plane + r]) x 2 vectors of channels (panel + k * 32), bias added and A's in-register
-    /// activation applied, into sums (rows 2 vectors apart).
-    /// </summary>
+    /// <summary>A tile of 1 to 6 positions (<see cref="Tile"/> for that count).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Tiles<S, TV>(int rows, float* x, int plane, float* panel, float* bias, int inC, float* sums)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        switch (rows)
+        {
+            case 6: Tile<S, TV, R6>(x, plane, panel, bias, inC, sums); break;
+            case 5: Tile<S, TV, R5>(x, plane, panel, bias, inC, sums); break;
+            case 4: Tile<S, TV, R4>(x, plane, panel, bias, inC, sums); break;
+            case 3: Tile<S, TV, R3>(x, plane, panel, bias, inC, sums); break;
+            case 2: Tile<S, TV, R2>(x, plane, panel, bias, inC, sums); break;
+            default: Tile<S, TV, R1>(x, plane, panel, bias, inC, sums); break;
+        }
+    }
+
+    /// <summary>R.N positions (x[k * plane + r]) x 2 vectors of channels (panel + k * 32), bias added, into sums (rows 2 vectors apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV, R, A>(float* x, int plane, float* panel, float* bias, int inC, float* sums, in Activation act)
-        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows where A : struct, IEpilogue
+    static void Tile<S, TV, R>(float* x, int plane, float* panel, float* bias, int inC, float* sums)
+        where S : struct, ISimd<TV> where TV : struct where R : struct, IRows
     {
         int l = S.Lanes;
         TV c00 = S.Zero, c01 = S.Zero, c10 = S.Zero, c11 = S.Zero, c20 = S.Zero, c21 = S.Zero;
@@ -257,11 +246,11 @@ public static unsafe class PointwiseConv
         }
         TV v0 = S.Load(bias), v1 = S.Load(bias + l);
         int w = 2 * l;
-        S.Store(sums, A.Apply<S, TV>(S.Add(c00, v0), act)); S.Store(sums + l, A.Apply<S, TV>(S.Add(c01, v1), act));
-        if (R.N > 1) { S.Store(sums + w, A.Apply<S, TV>(S.Add(c10, v0), act)); S.Store(sums + w + l, A.Apply<S, TV>(S.Add(c11, v1), act)); }
-        if (R.N > 2) { S.Store(sums + 2 * w, A.Apply<S, TV>(S.Add(c20, v0), act)); S.Store(sums + 2 * w + l, A.Apply<S, TV>(S.Add(c21, v1), act)); }
-        if (R.N > 3) { S.Store(sums + 3 * w, A.Apply<S, TV>(S.Add(c30, v0), act)); S.Store(sums + 3 * w + l, A.Apply<S, TV>(S.Add(c31, v1), act)); }
-        if (R.N > 4) { S.Store(sums + 4 * w, A.Apply<S, TV>(S.Add(c40, v0), act)); S.Store(sums + 4 * w + l, A.Apply<S, TV>(S.Add(c41, v1), act)); }
-        if (R.N > 5) { S.Store(sums + 5 * w, A.Apply<S, TV>(S.Add(c50, v0), act)); S.Store(sums + 5 * w + l, A.Apply<S, TV>(S.Add(c51, v1), act)); }
+        S.Store(sums, S.Add(c00, v0)); S.Store(sums + l, S.Add(c01, v1));
+        if (R.N > 1) { S.Store(sums + w, S.Add(c10, v0)); S.Store(sums + w + l, S.Add(c11, v1)); }
+        if (R.N > 2) { S.Store(sums + 2 * w, S.Add(c20, v0)); S.Store(sums + 2 * w + l, S.Add(c21, v1)); }
+        if (R.N > 3) { S.Store(sums + 3 * w, S.Add(c30, v0)); S.Store(sums + 3 * w + l, S.Add(c31, v1)); }
+        if (R.N > 4) { S.Store(sums + 4 * w, S.Add(c40, v0)); S.Store(sums + 4 * w + l, S.Add(c41, v1)); }
+        if (R.N > 5) { S.Store(sums + 5 * w, S.Add(c50, v0)); S.Store(sums + 5 * w + l, S.Add(c51, v1)); }
     }
 }

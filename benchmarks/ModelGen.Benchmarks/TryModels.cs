@@ -62,7 +62,7 @@ internal static class TryModels
                 using var ort = new OrtOneOp(bytes, x, shape.Select(d => (long)d).ToArray(), yo, outShape);
                 double tm = Quick.Median(() => m.Run(x, y)).Median, to = Quick.Median(ort.Run).Median;
                 Console.WriteLine($"{name,-28} {parameters,10} {diff,9:E1} {build,8:F1} {roslyn,9:F1} {tm * 1e6,12:F0} {to * 1e6,10:F0} {to / tm,13:F2}");
-                if (Int8Models.Profile) { m.Reset(); for (int i = 0; i < 20; i++) m.Run(x, y); Console.Write(m.Report()); }
+                if (Int8Models.Profile) { m.Reset(); for (int i = 0; i < 200; i++) m.Run(x, y); Console.Write(m.Report()); }
             }
             catch (Exception e)
             {
