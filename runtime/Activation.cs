@@ -202,53 +202,67 @@ internal interface IEpilogue
 /// <summary>No activation.</summary>
 internal struct NoEpilogue : IEpilogue
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct => v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
 
 /// <summary>max(x, 0), unclamped.</summary>
 internal struct ReluEpilogue : IEpilogue
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct => S.Max(v, S.Zero);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
 
 /// <summary>min(max(x, alpha), beta) (Relu6), unclamped.</summary>
 internal struct ClipEpilogue : IEpilogue
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
         S.Min(S.Max(v, S.Splat(act.Alpha)), S.Splat(act.Beta));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
 
 /// <summary>max(x, 0) + alpha * min(x, 0) (no compare-and-select needed), unclamped.</summary>
 internal struct LeakyReluEpilogue : IEpilogue
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
         S.Fma(S.Splat(act.Alpha), S.Min(v, S.Zero), S.Max(v, S.Zero));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
 
 /// <summary>x * max(0, min(1, x / 6 + 1/2)), unclamped.</summary>
 internal struct HardSwishEpilogue : IEpilogue
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
         S.Mul(v, S.Min(S.Max(S.Fma(v, S.Splat(1f / 6f), S.Splat(0.5f)), S.Zero), S.Splat(1f)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
 
 /// <summary>max(0, min(1, alpha * x + beta)) (squeeze-excite gates), unclamped.</summary>
 internal struct HardSigmoidEpilogue : IEpilogue
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
         S.Min(S.Max(S.Fma(v, S.Splat(act.Alpha), S.Splat(act.Beta)), S.Zero), S.Splat(1f));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
 
 /// <summary>Any other activation, read from the struct.</summary>
 internal struct AnyEpilogue : IEpilogue
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct => act.Apply<S, TV>(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => act.Kind != ActivationKind.None && !act.InRegisters;
 }
 
@@ -257,6 +271,7 @@ internal enum EpilogueKind { None, Relu, Clip, LeakyRelu, HardSwish, HardSigmoid
 
 internal static class Epilogue
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static EpilogueKind Of(in Activation act) =>
         act.Clamped ? EpilogueKind.Any
         : act.Kind == ActivationKind.None ? EpilogueKind.None

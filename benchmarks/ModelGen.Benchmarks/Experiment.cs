@@ -297,6 +297,52 @@ internal static class Experiment
         }
     }
 
+    /// <summary>
+    /// `experiment inlining`: every float kernel path once, at every vector width, with every fused activation kind, and
+    /// the int8 convolutions; no timing. scripts/check-inlining.sh runs it under the JIT's disassembler and fails where
+    /// optimized runtime code calls a SIMD helper instead of inlining it: a kernel whose body grew past the JIT's inline
+    /// budget turns its FMAs into calls and runs several times slower (MobileNetV3's squeeze-excite 1x1s: 70 us, not 3)
+    /// while staying correct, so no test would notice.
+    /// </summary>
+    public static void Inlining()
+    {
+        var acts = new[]
+        {
+            default, new Activation(ActivationKind.Relu), new Activation(ActivationKind.Clip, 0f, 6f), new Activation(ActivationKind.LeakyRelu, 0.1f),
+            new Activation(ActivationKind.HardSwish), new Activation(ActivationKind.HardSigmoid, 0.2f, 0.5f), new Activation(ActivationKind.Sigmoid),
+            new Activation(ActivationKind.Relu, lo: -1f, hi: 1f),
+        };
+        var rng = new Random(1);
+        foreach (int bits in new[] { 512, 256, 128, 0 })
+        {
+            SimdLevel.ForceBits = bits;
+            foreach (var name in ConvBenchmarks.Cases)
+            {
+                var b = new ConvBenchmarks { Case = name };
+                b.Setup();
+                foreach (var a in acts) b.Fused(a);
+                b.Cleanup();
+            }
+            foreach (var (c, m, p) in new[] { (120, 480, 1), (64, 40, 5), (56, 336, 36), (128, 128, 9), (32, 24, 13) })
+            {
+                var x = Data.Random(rng, c * p); var w = Data.Random(rng, m * c); var bias = Data.Random(rng, m); var y = new float[m * p];
+                var wt = ModelGen.Compiler.Operators.Conv.ChannelLanesLayout(w, bias, c, m);
+                foreach (var a in acts) { PointwiseConv.Run(x, wt, y, 1, c, m, p, a); PointwiseConv.Run(x, wt, y, 1, c, m, p, a, accumulate: true); }
+                foreach (var a in acts) Gemm.Run(x.AsSpan(0, c), w, bias, y.AsSpan(0, m), 1, m, c, transA: false, transB: true, alpha: 1f, beta: 1f, BiasKind.Row, a);
+            }
+            foreach (var (c, hw) in new[] { (64, 47), (16, 23), (8, 9) })
+            {
+                int o = (hw - 3 + 1) / 2 + 1;
+                var x = Data.Random(rng, c * hw * hw); var y = new float[c * o * o];
+                Pool.MaxPool2D(x, y, c, hw, hw, o, o, 3, 3, 2, 2, 0, 0, 1, 1);
+                Pool.MaxPool2D(x, y, c, hw, hw, o, o, 2, 2, 2, 2, 0, 0, 1, 1);
+                Pool.AveragePool2D(x, y, c, hw, hw, o, o, 3, 3, 2, 2, 0, 0, 1, 1, false, 0, 0);
+            }
+        }
+        SimdLevel.ForceBits = -1;
+        QConvolution();
+    }
+
     /// <summary>`experiment pool`: SqueezeNet's 3x3/2 max pools.</summary>
     public static void Pools()
     {

@@ -23,6 +23,7 @@ public static class Program
                 "panels" => () => PanelsExperiment.Run(args),
                 "qpeak" => Experiment.QPeak,
                 "dwctx" => Experiment.DwContext,
+                "inlining" => Experiment.Inlining,
                 "pool" => Experiment.Pools,
                 "dwpaths" => Experiment.DwPaths,
                 "epilogue" => () => Experiment.Epilogues(args.Length > 2 ? args[2] : null),
