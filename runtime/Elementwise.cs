@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -100,6 +101,42 @@ public static class Elementwise
             case BinaryOp.Div: TensorPrimitives.Divide(a, b, y); break;
             case BinaryOp.Max: TensorPrimitives.Max(b, a, y); break;
             default: TensorPrimitives.Min(b, a, y); break;
+        }
+    }
+    /// <summary>
+    /// y[r, j] = s[r] op x[r, j] for op Add or Mul: one scalar per row (squeeze-excite's channel gates, a per-channel
+    /// bias) against rows of cols. One call for the whole tensor: a TensorPrimitives call per row cost more than its
+    /// 36 or 9 products (MobileNetV3's gates: 25 us for 336 x 6x6).
+    /// </summary>
+    public static unsafe void BinaryRows(BinaryOp op, ReadOnlySpan<float> s, ReadOnlySpan<float> x, Span<float> y, int rows, int cols)
+    {
+        if (op is not (BinaryOp.Add or BinaryOp.Mul)) throw new ArgumentOutOfRangeException(nameof(op), "BinaryRows: Add or Mul");
+        if (rows < 0 || cols < 0 || s.Length < rows || x.Length < (long)rows * cols || y.Length < (long)rows * cols)
+            throw new ArgumentException("BinaryRows: sizes do not agree");
+        fixed (float* ps = s, px = x, py = y)
+        {
+            switch (SimdLevel.Bits)
+            {
+                case 512: Rows<V512, Vector512<float>>(op == BinaryOp.Mul, ps, px, py, rows, cols); break;
+                case 256: Rows<V256, Vector256<float>>(op == BinaryOp.Mul, ps, px, py, rows, cols); break;
+                case 128: Rows<V128, Vector128<float>>(op == BinaryOp.Mul, ps, px, py, rows, cols); break;
+                default: Rows<V0, float>(op == BinaryOp.Mul, ps, px, py, rows, cols); break;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Rows<S, TV>(bool mul, float* s, float* x, float* y, int rows, int cols) where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        for (int r = 0; r < rows; r++, x += cols, y += cols)
+        {
+            float v = s[r];
+            TV t = S.Splat(v);
+            int j = 0;
+            if (mul) for (; j + l <= cols; j += l) S.Store(y + j, S.Mul(t, S.Load(x + j)));
+            else for (; j + l <= cols; j += l) S.Store(y + j, S.Add(t, S.Load(x + j)));
+            for (; j < cols; j++) y[j] = mul ? v * x[j] : v + x[j];
         }
     }
 }

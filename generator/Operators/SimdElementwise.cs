@@ -59,6 +59,17 @@ static class SimdElementwise
     {
         var (dims, strides) = Broadcast.Merge(y, new[] { a, b });
         int last = dims.Count - 1, inner = last < 0 ? 0 : dims[last];
+        // one scalar per row against whole rows ([C] gates on [C, H*W]): one call for every row, however short
+        if (dims.Count == 2 && op is "Add" or "Mul")
+            for (int s = 0; s < 2; s++)
+            {
+                IList<int> st = strides[s], other = strides[1 - s];
+                if (st[0] == 1 && st[1] == 0 && other[0] == inner && other[1] == 1)
+                {
+                    e.W.Line($"ModelGen.Runtime.Elementwise.BinaryRows(ModelGen.Runtime.BinaryOp.{op}, {e.Span(s == 0 ? a : b)}, {e.Span(s == 0 ? b : a)}, {e.Span(y)}, {dims[0]}, {inner});");
+                    return true;
+                }
+            }
         if (last < 1 || inner < 16 || strides[0][last] > 1 || strides[1][last] > 1) return false;
         var w = e.W;
         var vars = new string[last];

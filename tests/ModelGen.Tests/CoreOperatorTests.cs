@@ -19,21 +19,24 @@ public class CoreOperatorTests
 
     /// <summary>
     /// Broadcasts whose innermost merged dimension is contiguous or constant in every operand (per-channel scale as in
-    /// squeeze-excite, a row on every row, an outer product) run row by row through the Net profile's SIMD kernel.
+    /// squeeze-excite, a row on every row, an outer product) run row by row through the Net profile's SIMD kernel;
+    /// one scalar per row against whole rows (Add, Mul) in one call for all rows (Elementwise.BinaryRows), rows of any length.
     /// </summary>
     [Theory]
-    [InlineData("Mul", new[] { 1, 8, 5, 6 }, new[] { 1, 8, 1, 1 })]
-    [InlineData("Add", new[] { 4, 20 }, new[] { 20 })]
-    [InlineData("Sub", new[] { 2, 3, 17 }, new[] { 3, 1 })]
-    [InlineData("Div", new[] { 3, 1 }, new[] { 1, 20 })]
-    [InlineData("Max", new[] { 1, 4, 1, 1 }, new[] { 2, 4, 5, 4 })]
-    [InlineData("Min", new[] { 2, 1, 16 }, new[] { 2, 3, 16 })]
-    public void BroadcastRowsRunThroughSimd(string op, int[] aShape, int[] bShape)
+    [InlineData("Mul", new[] { 1, 8, 5, 6 }, new[] { 1, 8, 1, 1 }, "BinaryRows")]
+    [InlineData("Mul", new[] { 1, 40, 1, 1 }, new[] { 1, 40, 3, 3 }, "BinaryRows")]
+    [InlineData("Add", new[] { 4, 1 }, new[] { 4, 37 }, "BinaryRows")]
+    [InlineData("Add", new[] { 4, 20 }, new[] { 20 }, "Binary")]
+    [InlineData("Sub", new[] { 2, 3, 17 }, new[] { 3, 1 }, "Binary")]
+    [InlineData("Div", new[] { 3, 1 }, new[] { 1, 20 }, "Binary")]
+    [InlineData("Max", new[] { 1, 4, 1, 1 }, new[] { 2, 4, 5, 4 }, "Binary")]
+    [InlineData("Min", new[] { 2, 1, 16 }, new[] { 2, 3, 16 }, "Binary")]
+    public void BroadcastRowsRunThroughSimd(string op, int[] aShape, int[] bShape, string kernel)
     {
         var m = new OnnxBuilder().Input("a", DType.Float, aShape).Input("b", DType.Float, bShape)
             .Node(op, new[] { "a", "b" }, new[] { "y" }).Output("y").Build();
         var r = ModelGen.Compiler.ModelCompiler.Compile(m, "m.onnx", new ModelGen.Compiler.ModelOptions());
-        Assert.Contains("ModelGen.Runtime.Elementwise.Binary(ModelGen.Runtime.BinaryOp." + op, r.Source);
+        Assert.Contains($"ModelGen.Runtime.Elementwise.{kernel}(ModelGen.Runtime.BinaryOp." + op, r.Source);
         int na = aShape.Aggregate(1, (x, y) => x * y), nb = bShape.Aggregate(1, (x, y) => x * y);
         var b = Ort.Random(nb, 2);
         if (op == "Div") b = b.Select(v => v < 0 ? v - 0.5f : v + 0.5f).ToArray();

@@ -996,6 +996,28 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         Assert.Equal(0, after - before);
     }
 
+    /// <summary>Elementwise.BinaryRows (a scalar per row, Add and Mul) equals the scalar loop at every width, rows of 1 to 37, in place.</summary>
+    [Fact]
+    public void BinaryRowsMatchesScalar()
+    {
+        var rng = new Random(9);
+        foreach (int cols in new[] { 1, 3, 9, 16, 36, 37 })
+            foreach (var op in new[] { BinaryOp.Add, BinaryOp.Mul })
+            {
+                int rows = 5;
+                var s = Rand(rng, rows); var x = Rand(rng, rows * cols);
+                ForEachWidth(width =>
+                {
+                    var y = (float[])x.Clone();
+                    Elementwise.BinaryRows(op, s, y, y, rows, cols);
+                    for (int i = 0; i < y.Length; i++)
+                        Assert.Equal(op == BinaryOp.Mul ? s[i / cols] * x[i] : s[i / cols] + x[i], y[i]);
+                });
+            }
+        Assert.Throws<ArgumentOutOfRangeException>(() => Elementwise.BinaryRows(BinaryOp.Sub, new float[1], new float[1], new float[1], 1, 1));
+        Assert.Throws<ArgumentException>(() => Elementwise.BinaryRows(BinaryOp.Mul, new float[1], new float[3], new float[4], 1, 4));
+    }
+
     // ---------------- fused activation epilogues ----------------
 
     public static IEnumerable<object[]> ActivationKinds() => new[]
