@@ -99,6 +99,7 @@ public readonly struct Activation
     }
 
     /// <summary>Applies the activation in place to n floats just written (still in cache).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal unsafe void Apply<S, TV>(float* p, int n) where S : struct, ISimd<TV> where TV : struct
     {
         if (Kind == ActivationKind.None || n <= 0) return;
@@ -148,6 +149,7 @@ public readonly struct Activation
         if (Clamped) TensorPrimitives.Clamp(y, Lo, Hi, y);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void Apply<S, TV, A>(float* p, int n) where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
     {
         int l = S.Lanes, i = 0;
@@ -173,6 +175,7 @@ public readonly struct Activation
     }
 
     /// <summary>Applies the activation in place with this machine's vector width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal unsafe void Apply(float* p, int n)
     {
         switch (SimdLevel.Bits)

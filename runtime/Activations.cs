@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -12,6 +13,7 @@ public static class Activations
     public static void Relu(Span<float> x) => TensorPrimitives.Max(x, 0f, x);
 
     /// <summary>x = x &gt;= 0 ? x : alpha * x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LeakyRelu(Span<float> x, float alpha)
     {
         int i = 0;

@@ -32,6 +32,7 @@ public static unsafe class Conv
     /// the rest (strided or padded 1x1 too) an implicit-im2col GEMM (weights as A, input patches packed into a stack
     /// panel on the fly, never materialised).
     /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups, Activation activation = default, bool accumulate = false, ReadOnlySpan<float> panels = default)
@@ -348,6 +349,7 @@ public static unsafe class Conv
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float EdgeSum(float* xc, float* wc, float b, int inW, int kW, int iy0, int kyLo, int kyHi, int ix0, int dh, int dw)
     {
         int kxLo = FirstAtLeast(0, ix0, dw), kxHi = Math.Min(kW, EndAtMost(inW - 1, ix0, dw));

@@ -43,6 +43,7 @@ internal static unsafe class ConvPanels
     /// panels[((g*blocks + b)*taps + t)*16 + i] = w[g*ocg + b*16 + i, t], 0 where b*16 + i is past the group.
     /// (The generator writes the same layout at build time: ModelGen.Compiler.Passes.ConvWeightPanels.Pack.)
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Pack(ReadOnlySpan<float> w, Span<float> panels, int outC, int groups, int taps)
     {
         int ocg = outC / groups, blocks = (ocg + Width - 1) / Width;
@@ -77,6 +78,7 @@ internal static unsafe class ConvPanels
     /// Plain loops over the panels, for where <see cref="TryRun"/> declines (no SIMD, or stack buffers too small) and
     /// the panels are the only copy of the weights: same arguments, y = act(conv + bias (+ y when accumulating)).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void RunScalar(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
         int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate)
     {

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace ModelGen.Runtime;
@@ -19,6 +20,7 @@ public static unsafe class ConvTranspose
     /// added onto the output planes at their strided positions (col2im). <paramref name="activation"/> is applied last.
     /// Allocation-free; y must not overlap x, w, bias or scratch.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ConvTranspose2D(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Span<float> scratch,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups, Activation activation = default)

@@ -35,6 +35,7 @@ public static class Elementwise
     }
 
     /// <summary>y = x &lt; 0 ? alpha * x : x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LeakyRelu(ReadOnlySpan<float> x, float alpha, Span<float> y)
     {
         if (y.Length < x.Length) throw new ArgumentException("LeakyRelu: output too small");

@@ -16,6 +16,7 @@ public static unsafe class Gemm
     /// C broadcasts per <paramref name="biasKind"/>: Scalar c[0], Row c[j], Column c[i], Matrix c[i * n + j]; None ignores c.
     /// <paramref name="activation"/> is applied to each result as it is stored. Allocation-free; y must not overlap a, b or c.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, Span<float> y,
         int m, int n, int k, bool transA, bool transB, float alpha, float beta, BiasKind biasKind, Activation activation = default)
     {
@@ -72,6 +73,7 @@ public static unsafe class Gemm
     /// <summary>B transposed and A not: below this many rows of A, dot products of contiguous rows beat packing B.</summary>
     internal static int DotMaxRows = 6;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Scale(ReadOnlySpan<float> x, float s, Span<float> y)
     {
         if (s == 1f) x.CopyTo(y);
@@ -79,6 +81,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Y[i, j] = act(init + alpha * dot(A row i, B row j)): A [m, k] and B [n, k] both row-major (B transposed GEMM).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void DotRows(float* a, nint lda, float* b, nint ldb, float* y, nint ldy, int m, int n, int k, float alpha, bool accumulate, float* rowBias, Activation act)
     {
         switch (SimdLevel.Bits)
@@ -155,6 +158,7 @@ public static unsafe class Gemm
         if (act.Kind != ActivationKind.None) { y[0] = act.Apply(y[0]); y[1] = act.Apply(y[1]); y[2] = act.Apply(y[2]); y[3] = act.Apply(y[3]); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Dot2x1<S, TV>(float* a0, nint lda, float* b0, float* y, nint ldy, int k, float alpha, bool accumulate, float* bias, int rows, in Activation act)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -174,6 +178,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Dot product of two equally long spans (SIMD).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> w)
     {
         int i = 0, len = x.Length;
@@ -199,6 +204,7 @@ public static unsafe class Gemm
 public static unsafe class MatMul
 {
     /// <summary>C[M,N] = activation(A[M,K] * B[K,N]) (row-major). Allocation-free; c must not overlap a or b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, Activation activation = default)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "MatMul dimensions must be non-negative");

@@ -39,6 +39,7 @@ internal static unsafe class GemmCore
     /// C = act(alpha * A B' + (accumulate ? C : 0) + rowBias[i]). rowBias (may be null) adds bias[i] to row i; the
     /// activation is applied to each micro-tile as the last KC block stores it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Run(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
         int m, int n, int k, float alpha, bool accumulate, float* rowBias, Activation act = default)
     {
@@ -493,6 +494,7 @@ internal static unsafe class GemmCore
 
     // ---------------- scalar fallback ----------------
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RunScalar(float* a, nint ars, nint acs, in BSource src, float* c, nint ldc,
         int m, int n, int k, float alpha, bool accumulate, float* rowBias, Activation act)
     {
@@ -524,6 +526,7 @@ internal static unsafe class GemmCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PackScalar(in BSource s, int pc, int kc, int jc, int nr, int nrFull, float* dst)
     {
         for (int p = 0; p < kc; p++)

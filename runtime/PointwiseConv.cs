@@ -30,6 +30,7 @@ public static unsafe class PointwiseConv
     /// wt, with mp = outC rounded up to <see cref="ColumnMultiple"/>: wt[((m / 32) * inC + k) * 32 + m % 32] = w[m, k],
     /// then bias[m] at wt[inC * mp + m]; (inC + 1) * mp floats.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> wt, Span<float> y, int batch, int inC, int outC, int plane,
         Activation activation = default, bool accumulate = false)
     {
@@ -55,6 +56,7 @@ public static unsafe class PointwiseConv
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Run<S, TV>(float* x, float* wt, float* y, int inC, int outC, int mp, int plane, Activation act, bool accumulate)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -135,6 +137,7 @@ public static unsafe class PointwiseConv
     }
 
     /// <summary>Channels [j0, cols) x positions [r0, r1) of a tile's sums (rows 32 apart) into y, value by value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Scalar(float* sums, float* yt, int plane, int j0, int cols, int r0, int r1, in Activation act, bool accumulate)
     {
         for (int j = j0; j < cols; j++)

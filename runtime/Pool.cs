@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
@@ -258,6 +259,7 @@ public static unsafe class Pool
     /// took 110, 58 and 35 us staged (<see cref="MaxStrided"/>), 40-55, 33-51 and 20-28 this way. Returns false
     /// (nothing written) where no chunk of 4 fits a row.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool Max3Stride2(float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int sh, int pt, int pl, int dh)
     {
         bool narrow = Sse.IsSupported && SimdLevel.Bits >= 128 || AdvSimd.Arm64.IsSupported;
@@ -332,6 +334,7 @@ public static unsafe class Pool
     }
 
     /// <summary>The max over n rows (each already shifted by the left pad) of padded columns col .. col + 2 that lie in [0, inW).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Max3(float** rows, int n, int col, int pl, int inW)
     {
         float m = float.NegativeInfinity;
@@ -342,6 +345,7 @@ public static unsafe class Pool
     }
 
     /// <summary>even[i] = r[2i], odd[i] = r[2i + 1] for i &lt; n, four at a time (a shuffle of two vectors each).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Deinterleave(float* r, float* even, float* odd, int n)
     {
         int i = 0;

@@ -234,6 +234,7 @@ public static unsafe class QConv
             throw new ArgumentOutOfRangeException(nameof(groups), "QConv: invalid geometry");
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void CheckMultipliers(ReadOnlySpan<int> multiplier, int n)
     {
         for (int i = 0; i < n; i++) if (multiplier[i] < 0) throw new ArgumentException("requantization multipliers must be non-negative", nameof(multiplier));

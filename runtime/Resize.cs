@@ -17,6 +17,7 @@ public static unsafe class Resize
     /// every input row is resized horizontally into <paramref name="scratch"/> (<see cref="ScratchLength"/> floats), then
     /// each output row is a weighted sum of whole rows (SIMD). Allocation-free; y must not overlap x or scratch.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Resize2D(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int planes, int inH, int inW, int outH, int outW,
         ReadOnlySpan<int> srcH, ReadOnlySpan<float> wH, int tapsH, ReadOnlySpan<int> srcW, ReadOnlySpan<float> wW, int tapsW)
     {

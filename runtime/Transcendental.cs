@@ -81,6 +81,7 @@ public static class Transcendental
     /// 2/sqrt(pi) sum (-1)^n x^(2n+1) / (n! (2n+1)) in double with a fixed number of terms (13 below 1, 30 below 2.5;
     /// truncation under 1e-9, cancellation under 1e-14), above it 1 - erfc by its continued fraction, 1 beyond 6.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Erf(float x)
     {
         double a = x < 0f ? -x : x, r;
@@ -107,6 +108,7 @@ public static class Transcendental
     /// Softmax over <paramref name="rows"/> rows of <paramref name="d"/> contiguous elements: y = e^(x - max) / sum.
     /// y may be x itself. NaN anywhere in a row makes the row NaN.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Softmax(ReadOnlySpan<float> x, Span<float> y, int rows, int d)
     {
         if (rows < 0 || d <= 0) throw new ArgumentOutOfRangeException(nameof(d), "Softmax needs rows >= 0 and d > 0");
@@ -155,6 +157,7 @@ public static class Transcendental
     /// <summary>2/sqrt(pi) (-1)^n / (n! (2n+1)), n &lt; 30: the series coefficients of erf(x) / x in x^2.</summary>
     static readonly double[] s_erfSeries = ErfSeries(30);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static double[] ErfSeries(int terms)
     {
         var c = new double[terms];

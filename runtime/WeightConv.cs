@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 
 namespace ModelGen.Runtime;
 
@@ -17,6 +18,7 @@ public static unsafe class WeightConv
     /// declines (scalar code, geometry, which it decides before writing anything) they are dequantized again, into w's
     /// [outC, icg*kH*kW] layout, for Conv2D's other kernels.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2D(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> panels, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias,
         Span<float> weights, Span<float> y, int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups, Activation activation = default, bool accumulate = false)

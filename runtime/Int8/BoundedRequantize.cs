@@ -32,6 +32,7 @@ internal unsafe interface IQBounded<TV> where TV : struct
 internal static class Bounded
 {
     /// <summary>Whether a convolution's accumulators and shifts allow <see cref="IQBounded{TV}"/>: |bias| + reduction x 255 x 128 &lt; 2^30.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe bool Applies(int* bias, int* shift, int n, long reduction)
     {
         long maxBias = 0;
@@ -58,6 +59,7 @@ internal static class Bounded
     /// Whether <see cref="K(int, int)"/> applies to every channel of a call <see cref="Applies"/> allowed: the int32 high
     /// product then holds |h| + 2^(e-1) + |z| 2^e &lt; 2^30 + 2^(e-1) + 128 2^e, kept below 2^31.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe bool FoldsZero(int* shift, int n, int zero)
     {
         for (int i = 0; i < n; i++)

@@ -33,6 +33,7 @@ internal static unsafe class QDepthwise
     /// <see cref="MaxTaps"/> tap pairs, shifts outside QuantizeMultiplier's [-31, 30], or a band of one output row
     /// that does not fit the stack buffers.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool TryRun(byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y,
         int batch, int channels, int inH, int inW, int kH, int kW, int outH, int outW,
         int sh, int sw, int pt, int pl, int dh, int dw, bool signed, int xZero, int yZero, int qmin, int qmax)

@@ -26,6 +26,7 @@ internal static unsafe class QDotConv
     /// The convolution of <see cref="QConv.Conv2D"/> (validated there; more than one input channel per group, at most
     /// <see cref="MaxRows"/> output channels per group) with the dot product of <paramref name="path"/> (QDot.Path).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Run(int path, byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y, short* scratch, in QConv.Planes g,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW, int padTop, int padLeft, int groups,
         bool signed, int xZero, int yZero, int qmin, int qmax)
@@ -76,6 +77,7 @@ internal static unsafe class QDotConv
     /// a block interleave by pairs (8 bytes per channel pair, 2 per row): masked dot products sum rows 0 and 2 (bytes
     /// 0-1, 4-5 of each 8), rows 1 and 3 (2-3, 6-7).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Correct(int path, sbyte* w, int* bias, int* rowBias, int ocg, int blocks, int steps, int zq)
     {
         const int step = QConv.BlockRows * 2;
@@ -187,6 +189,7 @@ internal static unsafe class QDotConv
     /// zq in every byte outside the input and for a null channel (past the group's channels: whatever its packed weights,
     /// (x - zq) * w is then 0 there as the bias correction assumes).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BuildQuads(int* dst, in QConv.Planes g, byte* c0, byte* c1, byte* c2, byte* c3, int inH, int inW, int padTop, int padLeft, int flip, int zq)
     {
         int pad = (byte)zq * 0x01010101;

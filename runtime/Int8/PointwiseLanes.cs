@@ -205,6 +205,7 @@ public static unsafe class QPointwise
     }
 
     /// <summary>b[m] -= zq * (output channel m's weights summed), 8 channels at a time: dot products with ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Correct<TD>(sbyte* w, int* b, int mp, int pairs, int zq) where TD : IQDot
     {
         if (zq == 0) return;
