@@ -299,7 +299,7 @@ internal static class Experiment
 
     /// <summary>
     /// `experiment inlining`: every float kernel path once, at every vector width, with every fused activation kind, and
-    /// the int8 convolutions; no timing. scripts/check-inlining.sh runs it under the JIT's disassembler and fails where
+    /// the int8 convolutions and depthwise kernels (their A/B timings printed too). scripts/check-inlining.sh runs it under the JIT's disassembler and fails where
     /// optimized runtime code calls a SIMD helper instead of inlining it: a kernel whose body grew past the JIT's inline
     /// budget turns its FMAs into calls and runs several times slower (MobileNetV3's squeeze-excite 1x1s: 70 us, not 3)
     /// while staying correct, so no test would notice.
@@ -341,6 +341,7 @@ internal static class Experiment
         }
         SimdLevel.ForceBits = -1;
         QConvolution();
+        QDepthwise();
     }
 
     /// <summary>`experiment pool`: SqueezeNet's 3x3/2 max pools.</summary>
