@@ -344,6 +344,19 @@ internal static class Experiment
         QDepthwise();
     }
 
+    /// <summary>`experiment gemv`: classifier heads (one row of A, B transposed, weights beyond L2): GB/s of weights streamed.</summary>
+    public static void Gemv()
+    {
+        foreach (var (n, k) in new[] { (1024, 576), (640, 480), (1280, 960), (128, 640), (10, 1024) })
+        {
+            var rng = new Random(1);
+            var a = Data.Random(rng, k); var b = Data.Random(rng, n * k); var bias = Data.Random(rng, n); var y = new float[n];
+            Action f = () => Gemm.Run(a, b, bias, y, 1, n, k, transA: false, transB: true, alpha: 1f, beta: 1f, BiasKind.Row, new Activation(ActivationKind.HardSwish));
+            double t = Time(f);
+            Console.WriteLine($"gemv {n}x{k}: {t * 1e6,7:F2} us  {4.0 * n * k / t / 1e9,6:F1} GB/s");
+        }
+    }
+
     /// <summary>`experiment pool`: SqueezeNet's 3x3/2 max pools.</summary>
     public static void Pools()
     {
