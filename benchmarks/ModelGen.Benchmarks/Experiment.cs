@@ -357,6 +357,31 @@ internal static class Experiment
         }
     }
 
+    /// <summary>`experiment align`: DS-CNN's and MobileNet's layers with their tensors 64-byte aligned vs 16 bytes off.</summary>
+    public static unsafe void Align()
+    {
+        float* mem = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(4 << 20, 64);
+        var rng = new Random(1);
+        var relu = new Activation(ActivationKind.Relu);
+        foreach (var (c, m, hw, k, g) in new[] { (64, 64, 125, 1, 1), (64, 64, 125, 3, 64), (32, 32, 576, 3, 32), (128, 128, 36, 1, 1), (16, 32, 576, 1, 1) })
+        {
+            int h = hw == 125 ? 25 : (int)Math.Sqrt(hw), w = hw / h;
+            var wt = Data.Random(rng, m * c / g * k * k); var b = Data.Random(rng, m);
+            var t = new double[2];
+            for (int off = 0; off < 2; off++)
+            {
+                int o = off * 4;
+                var x = new Span<float>(mem + o, c * hw); var y = new Span<float>(mem + (1 << 18) + o, m * hw);
+                Data.Random(rng, c * hw).CopyTo(x);
+                float* px = mem + o, py = mem + (1 << 18) + o;
+                Action f = () => Conv.Conv2D(new ReadOnlySpan<float>(px, c * hw), wt, b, new Span<float>(py, m * hw), 1, c, h, w, m, k, k, h, w, 1, 1, k / 2, k / 2, 1, 1, g, relu);
+                t[off] = Time(f);
+            }
+            Console.WriteLine($"{c}->{m} {h}x{w} k{k} g{g}: aligned {t[0] * 1e6,7:F2} us   16 bytes off {t[1] * 1e6,7:F2} us");
+        }
+        System.Runtime.InteropServices.NativeMemory.AlignedFree(mem);
+    }
+
     /// <summary>`experiment pool`: SqueezeNet's 3x3/2 max pools.</summary>
     public static void Pools()
     {

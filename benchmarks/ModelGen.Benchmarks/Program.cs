@@ -23,6 +23,7 @@ public static class Program
                 "panels" => () => PanelsExperiment.Run(args),
                 "qpeak" => Experiment.QPeak,
                 "dwctx" => Experiment.DwContext,
+                "align" => Experiment.Align,
                 "gemv" => Experiment.Gemv,
                 "inlining" => Experiment.Inlining,
                 "pool" => Experiment.Pools,
