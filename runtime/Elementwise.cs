@@ -140,4 +140,40 @@ public static class Elementwise
             for (; j < cols; j++) y[j] = mul ? v * x[j] : v + x[j];
         }
     }
+    /// <summary>
+    /// y[n, c, i] = x[n, c, i] * scale[c] + shift[c] for n &lt; batch, c &lt; channels, i &lt; inner: an inference
+    /// BatchNormalization with its statistics folded at build time. In place allowed.
+    /// </summary>
+    public static unsafe void ScaleShift(ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int inner)
+    {
+        long n = (long)batch * channels * inner;
+        if (batch < 0 || channels < 0 || inner < 0 || scale.Length < channels || shift.Length < channels || x.Length < n || y.Length < n)
+            throw new ArgumentException("ScaleShift: sizes do not agree");
+        fixed (float* ps = scale, pb = shift, px = x, py = y)
+            for (int b = 0; b < batch; b++)
+            {
+                float* xb = px + (long)b * channels * inner, yb = py + (long)b * channels * inner;
+                switch (SimdLevel.Bits)
+                {
+                    case 512: ScaleShift<V512, Vector512<float>>(ps, pb, xb, yb, channels, inner); break;
+                    case 256: ScaleShift<V256, Vector256<float>>(ps, pb, xb, yb, channels, inner); break;
+                    case 128: ScaleShift<V128, Vector128<float>>(ps, pb, xb, yb, channels, inner); break;
+                    default: ScaleShift<V0, float>(ps, pb, xb, yb, channels, inner); break;
+                }
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void ScaleShift<S, TV>(float* scale, float* shift, float* x, float* y, int channels, int inner) where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        for (int c = 0; c < channels; c++, x += inner, y += inner)
+        {
+            float a = scale[c], b = shift[c];
+            TV va = S.Splat(a), vb = S.Splat(b);
+            int j = 0;
+            for (; j + l <= inner; j += l) S.Store(y + j, S.Fma(S.Load(x + j), va, vb));
+            for (; j < inner; j++) y[j] = x[j] * a + b;
+        }
+    }
 }

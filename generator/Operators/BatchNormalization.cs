@@ -73,6 +73,22 @@ public sealed class BatchNormalization : Operator
         var w = e.W;
         int group = st.PerElement ? st.C * st.Inner : st.C, inner = st.PerElement ? 1 : st.Inner;
         if (group == 0 || st.N == 0 || inner == 0) return;
+        if (e.Net && t == DType.Float && !st.PerElement && n.In(1).IsConst && n.In(2).IsConst && n.In(3).IsConst && n.In(4).IsConst)
+        {
+            // constant statistics (inference): a and b per channel at build time, then one SIMD pass (a standalone BN,
+            // as before DenseNet's ReLU, ran 2.8 ns per element as a scalar loop: 29 % of DenseNet-121)
+            var sa = new float[st.C]; var sb = new float[st.C];
+            for (int j = 0; j < st.C; j++)
+            {
+                double a0 = n.In(1).Const.GetDouble(j) / Math.Sqrt(n.In(4).Const.GetDouble(j) + st.Eps);
+                sa[j] = (float)a0;
+                sb[j] = (float)(n.In(2).Const.GetDouble(j) - n.In(3).Const.GetDouble(j) * a0);
+            }
+            var va = e.Derived(n, n.In(1).Name + "_bn_scale", new TensorData(DType.Float, new[] { st.C }, f: sa));
+            var vb = e.Derived(n, n.In(2).Name + "_bn_shift", new TensorData(DType.Float, new[] { st.C }, f: sb));
+            w.Line($"ModelGen.Runtime.Elementwise.ScaleShift({e.Span(va)}, {e.Span(vb)}, {e.Span(x)}, {e.Span(y)}, {st.N}, {st.C}, {inner});");
+            return;
+        }
         string c = "0";
         if (group > 1) { c = e.Var("c"); w.Open($"for (int {c} = 0; {c} < {group}; {c}++)"); }
         // per channel: y = x * a + b with a = scale / sqrt(var + eps), b = B - mean * a

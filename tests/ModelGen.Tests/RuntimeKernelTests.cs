@@ -1018,6 +1018,29 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         Assert.Throws<ArgumentException>(() => Elementwise.BinaryRows(BinaryOp.Mul, new float[1], new float[3], new float[4], 1, 4));
     }
 
+    /// <summary>Elementwise.ScaleShift (BatchNormalization folded) within float rounding of x * a + b at every width, batches of 2, planes of 1 to 37.</summary>
+    [Fact]
+    public void ScaleShiftMatchesScalar()
+    {
+        var rng = new Random(10);
+        foreach (int inner in new[] { 1, 7, 16, 37 })
+        {
+            int batch = 2, channels = 3;
+            var a = Rand(rng, channels); var b = Rand(rng, channels); var x = Rand(rng, batch * channels * inner);
+            ForEachWidth(width =>
+            {
+                var y = (float[])x.Clone();
+                Elementwise.ScaleShift(a, b, y, y, batch, channels, inner);
+                for (int i = 0; i < y.Length; i++)
+                {
+                    int c = i / inner % channels;
+                    Assert.True(Math.Abs(y[i] - ((double)x[i] * a[c] + b[c])) <= 1e-6, $"width {width} inner {inner} at {i}");
+                }
+            });
+        }
+        Assert.Throws<ArgumentException>(() => Elementwise.ScaleShift(new float[2], new float[3], new float[6], new float[6], 1, 3, 2));
+    }
+
     // ---------------- fused activation epilogues ----------------
 
     public static IEnumerable<object[]> ActivationKinds() => new[]
