@@ -144,6 +144,7 @@ public static class Elementwise
     /// y[n, c, i] = x[n, c, i] * scale[c] + shift[c] for n &lt; batch, c &lt; channels, i &lt; inner: an inference
     /// BatchNormalization with its statistics folded at build time. In place allowed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void ScaleShift(ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int inner)
     {
         long n = (long)batch * channels * inner;
