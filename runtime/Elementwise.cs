@@ -104,6 +104,7 @@ public static class Elementwise
             default: TensorPrimitives.Min(b, a, y); break;
         }
     }
+
     /// <summary>
     /// y[r, j] = s[r] op x[r, j] for op Add or Mul: one scalar per row (squeeze-excite's channel gates, a per-channel
     /// bias) against rows of cols. One call for the whole tensor: a TensorPrimitives call per row cost more than its
@@ -140,6 +141,7 @@ public static class Elementwise
             for (; j < cols; j++) y[j] = mul ? v * x[j] : v + x[j];
         }
     }
+
     /// <summary>
     /// y[n, c, i] = x[n, c, i] * scale[c] + shift[c] for n &lt; batch, c &lt; channels, i &lt; inner: an inference
     /// BatchNormalization with its statistics folded at build time. In place allowed.

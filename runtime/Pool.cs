@@ -78,7 +78,7 @@ public static unsafe class Pool
     /// 25x5 plane is 7 whole vectors and 13 left over). Hand-written rather than TensorPrimitives.Sum: that one's
     /// generic layers ran at tier 0 for most of a short run and cost 4-16x this on DS-CNN's pool.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Reduce<S, TV>(bool max, float* p, int n) where S : struct, ISimd<TV> where TV : struct
     {
         int l = S.Lanes, i = 0;
@@ -127,7 +127,7 @@ public static unsafe class Pool
     /// rows are reduced into a stack row, a band of output rows at a time; when the rows pair up exactly (even width,
     /// no ceil-mode column) the band's column pairs are one flat run of vectors, however short the rows.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MaxPairs<S, TV>(float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int sh, int pt, int dh)
         where S : struct, ISimd<TV> where TV : struct
     {
@@ -194,7 +194,7 @@ public static unsafe class Pool
     /// i * sw + p. Tap kx of output ox reads padded column ox * sw + kx * dw, which is element ox + (kx * dw) / sw of
     /// phase (kx * dw) % sw: every tap is a contiguous run, maxed into the output row in vectors.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MaxStrided<S, TV>(float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
         int sh, int sw, int pt, int pl, int dh, int dw) where S : struct, ISimd<TV> where TV : struct
     {
@@ -311,10 +311,7 @@ public static unsafe class Pool
                             a = Max128(a, Vector128.Load(r)); b = Max128(b, Vector128.Load(r + 4));
                             e = Max128(e, Vector128.Load(r + 2)); f = Max128(f, Vector128.Load(r + 6));
                         }
-                        Vector128<float> t0, t1, t2;
-                        if (Sse.IsSupported) { t0 = Sse.Shuffle(a, b, 0b10_00_10_00); t1 = Sse.Shuffle(a, b, 0b11_01_11_01); t2 = Sse.Shuffle(e, f, 0b10_00_10_00); }
-                        else { t0 = AdvSimd.Arm64.UnzipEven(a, b); t1 = AdvSimd.Arm64.UnzipOdd(a, b); t2 = AdvSimd.Arm64.UnzipEven(e, f); }
-                        Max128(Max128(t0, t1), t2).Store(yr + ox);
+                        Max128(Max128(Even(a, b), Odd(a, b)), Even(e, f)).Store(yr + ox);
                     }
                     if (ox == last) break;
                 }
@@ -323,8 +320,16 @@ public static unsafe class Pool
         return true;
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector128<float> Max128(Vector128<float> a, Vector128<float> b) => Sse.IsSupported ? Sse.Max(a, b) : AdvSimd.Max(a, b);
+
+    /// <summary>The even lanes of a then b (a0 a2 b0 b2): an SSE shuffle or a NEON unzip.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Even(Vector128<float> a, Vector128<float> b) => Sse.IsSupported ? Sse.Shuffle(a, b, 0b10_00_10_00) : AdvSimd.Arm64.UnzipEven(a, b);
+
+    /// <summary>The odd lanes of a then b (a1 a3 b1 b3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Odd(Vector128<float> a, Vector128<float> b) => Sse.IsSupported ? Sse.Shuffle(a, b, 0b11_01_11_01) : AdvSimd.Arm64.UnzipOdd(a, b);
 
     /// <summary>The last output a chunk of v may start at (its loads inside the row), or -1.</summary>
     static int LastChunk(int v, int inW, int outW, int pl)
@@ -349,26 +354,18 @@ public static unsafe class Pool
     static void Deinterleave(float* r, float* even, float* odd, int n)
     {
         int i = 0;
-        if (SimdLevel.Bits == 0) { }
-        else if (Sse.IsSupported)
+        if (SimdLevel.Bits > 0 && (Sse.IsSupported || AdvSimd.Arm64.IsSupported))
             for (; i + 4 <= n; i += 4)
             {
-                Vector128<float> a = Sse.LoadVector128(r + 2 * i), b = Sse.LoadVector128(r + 2 * i + 4);
-                Sse.Store(even + i, Sse.Shuffle(a, b, 0b10_00_10_00));
-                Sse.Store(odd + i, Sse.Shuffle(a, b, 0b11_01_11_01));
-            }
-        else if (AdvSimd.Arm64.IsSupported)
-            for (; i + 4 <= n; i += 4)
-            {
-                Vector128<float> a = AdvSimd.LoadVector128(r + 2 * i), b = AdvSimd.LoadVector128(r + 2 * i + 4);
-                AdvSimd.Store(even + i, AdvSimd.Arm64.UnzipEven(a, b));
-                AdvSimd.Store(odd + i, AdvSimd.Arm64.UnzipOdd(a, b));
+                Vector128<float> a = Vector128.Load(r + 2 * i), b = Vector128.Load(r + 2 * i + 4);
+                Even(a, b).Store(even + i);
+                Odd(a, b).Store(odd + i);
             }
         for (; i < n; i++) { even[i] = r[2 * i]; odd[i] = r[2 * i + 1]; }
     }
 
     /// <summary>d[i] = max(a[i], b[i]) for n floats; short rows in narrower vectors (a row of 8 is one 256-bit max, not 8 scalar ones).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void MaxRows<S, TV>(float* a, float* b, float* d, int n) where S : struct, ISimd<TV> where TV : struct
     {
         int l = S.Lanes, i = 0;
@@ -379,7 +376,7 @@ public static unsafe class Pool
     }
 
     /// <summary>y[i] = max(r[2i], r[2i + 1]) for whole vectors of i below n (AVX-512 or AVX2 shuffles); returns how many were done.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int PairMax(float* r, float* y, int n)
     {
         int i = 0;
@@ -404,7 +401,7 @@ public static unsafe class Pool
         return i;
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Run<S, TV>(bool max, float* x, float* y, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
         int sh, int sw, int pt, int pl, int dh, int dw, bool includePad, int pb, int pr)
         where S : struct, ISimd<TV> where TV : struct
@@ -426,10 +423,12 @@ public static unsafe class Pool
             MaxPairs<S, TV>(x, y, planes, inH, inW, outH, outW, kH, sh, pt, dh);
             return;
         }
-        // other strided max pools (3x3/2 with ceil mode in SqueezeNet, GoogLeNet, ResNet stems): per output row, the
-        // window's rows reduced into a padded stack row split into its stride phases; each tap is then one
-        // contiguous run of vector maxes (the per-tap loop below is scalar for strides above 1)
+        // 3-wide windows at stride 2 (3x3/2 with ceil mode in SqueezeNet, GoogLeNet, ResNet stems): the window's rows
+        // straight into registers, even and odd columns split by shuffles
         if (max && kW == 3 && sw == 2 && dw == 1 && Max3Stride2(x, y, planes, inH, inW, outH, outW, kH, sh, pt, pl, dh)) return;
+        // other strided max pools: per output row, the window's rows reduced into a padded stack row split into its
+        // stride phases; each tap is then one contiguous run of vector maxes (the per-tap loop below is scalar for
+        // strides above 1)
         if (max && sw > 1 && StridedPhase(outW, kW, sw, dw) * sw <= StridedRow)
         {
             MaxStrided<S, TV>(x, y, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw);
