@@ -163,6 +163,7 @@ internal static class Experiment
             var xf = Data.Random(rng, c * h * w); var wf = Data.Random(rng, c * 9); var bf = Data.Random(rng, c); var yf = new float[c * oh * ow];
             Action q = () => QConv.Depthwise2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, w, 3, 3, oh, ow, s, s, 1, 1, 1, 1, true, 3, -128, -128, 127);
             Action f = () => Conv.Conv2D(xf, wf, bf, yf, 1, c, h, w, c, 3, 3, oh, ow, s, s, 1, 1, 1, 1, c, new Activation(ActivationKind.Relu));
+            if (Environment.GetEnvironmentVariable("QDW_SPIN") is string spin && spin == $"{c}x{h}x{w}s{s}") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) q(); }
             var tq = new List<double>(); var tf = new List<double>(); var tb = new List<double>(); var tq2 = new List<double>(); var tb2 = new List<double>();
             for (int round = 0; round < 5; round++)
             {

@@ -48,7 +48,8 @@ public static class Program
 #endif
         if (args.Length > 0 && args[0] == "int8models")
         {
-            Int8Models.Run(args.Length > 1 ? args[1] : null);
+            if (args.Length > 1 && args[1] == "qoperator") Int8Models.QOperator();
+            else Int8Models.Run(args.Length > 1 ? args[1] : null);
             return 0;
         }
         if (args.Length > 1 && args[0] == "tryall")

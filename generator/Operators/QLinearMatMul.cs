@@ -151,7 +151,8 @@ public abstract class QMatMulBase : Operator
         WindowEmit.Close(e, opened);
     }
 
-    static string Local(EmitContext e, string expr, string hint)
+    /// <summary>An int expression as it is when a literal, else in a local (read once).</summary>
+    internal static string Local(EmitContext e, string expr, string hint)
     {
         if (expr == "0" || long.TryParse(expr, out _)) return expr;
         var v = e.Var(hint);

@@ -25,6 +25,7 @@ public static partial class OperatorRegistry
         t["com.microsoft:QLinearAveragePool"] = new QLinearAveragePool();
         t["com.microsoft:QLinearGlobalAveragePool"] = new QLinearGlobalAveragePool();
         t["com.microsoft:QLinearConcat"] = new QLinearConcat();
+        t["com.microsoft:QGemm"] = new QLinearGemm();
         // ONNX Runtime also accepts the QDQ pair under its own domain
         t["com.microsoft:QuantizeLinear"] = new QuantizeLinear();
         t["com.microsoft:DequantizeLinear"] = new DequantizeLinear();

@@ -45,6 +45,7 @@ public static class PassManager
     /// </summary>
     public static IReadOnlyList<IPass> Lowering { get; } = new IPass[]
     {
+        new QLinearLowering(),
         new QdqConvGemmLowering(),
         new QdqPassThrough(),
         new DeadNodeElimination(),

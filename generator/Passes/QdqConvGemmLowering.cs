@@ -28,7 +28,7 @@ public sealed class QdqConvGemmLowering : IPass
             if (!(Is(n, "Conv") || Is(n, "Gemm") || Is(n, "MatMul"))) return false;
             var why = TryLower(g, uses, n);
             if (why != null && QuantWeights(n) && reported.Add(n))
-                graph.Notes.Add(new Diagnostic(Diag.QuantizedFloat, $"{n.Display} has quantized weights but runs in float: {why}"));
+                graph.Notes.Add(new Diagnostic(Diag.QuantizedNotLowered, $"{n.Display} has quantized weights but runs in float: {why}"));
             return why == null;
         });
     }
@@ -73,57 +73,77 @@ public sealed class QdqConvGemmLowering : IPass
         if (fused != null && !QdqActivation.Narrow(fused, sy, zy, qy.Out().Type, ref qmin, ref qmax)) return $"its fused activation {fused.Kind} is not a clamp";
 
         // weights as int8 rows [M][K] (one per output channel), with their scale per row
-        var wq = dw.In(0).Const; var wShape = wq.Shape;
-        int rank = wShape.Length;
+        var wq = dw.In(0).Const;
         bool conv = Is(op, "Conv");
         bool transB = Is(op, "Gemm") && op.Int("transB", 0) != 0;
-        if (!conv && rank != 2) return "its weights are not a matrix";
+        if (!conv && wq.Shape.Length != 2) return "its weights are not a matrix";
         if (Is(op, "Gemm") && (op.Float("alpha", 1f) != 1f || op.Int("transA", 0) != 0 || op.In(2) != null && op.Float("beta", 1f) != 1f))
             return "Gemm with alpha, beta or transA is not lowered";
         if (Is(op, "Gemm") && op.In(0).Shape.Length != 2) return "Gemm input is not a matrix";
         int chanAxis = conv || transB ? 0 : 1;
-        int mCount = wShape[chanAxis], kCount = wq.Length / Math.Max(1, mCount);
         var sw = dw.In(1); var zw = dw.In(2);
         if (!sw.IsConst || zw != null && !zw.IsConst) return "its weight parameters are not constant";
-        bool perAxis = sw.Length != 1;
-        if (perAxis && (Shape.Axis(dw.Int("axis", 1), rank) != chanAxis || sw.Length != mCount || dw.Int("block_size", 0) != 0))
+        if (sw.Length != 1 && (Shape.Axis(dw.Int("axis", 1), wq.Shape.Length) != chanAxis || sw.Length != wq.Shape[chanAxis] || dw.Int("block_size", 0) != 0))
             return "its weights are not quantized per tensor or per output channel";
-        var w = new TensorData(DType.Int8, conv ? wShape : new[] { mCount, kCount });
-        var wScale = new float[mCount];
-        for (int m = 0; m < mCount; m++)
-        {
-            wScale[m] = sw.Const.F[perAxis ? m : 0];
-            long z = zw == null ? 0 : zw.Const.GetLong(zw.Length == 1 ? 0 : m);
-            if (!(wScale[m] > 0)) return "a weight scale is not positive";
-            for (int k = 0; k < kCount; k++)
-            {
-                int src = conv || transB ? m * kCount + k : k * mCount + m;
-                long v = wq.L[src] - z;
-                if (v < -128 || v > 127) return "weights minus their zero point do not fit int8";
-                w.L[m * kCount + k] = v;
-            }
-        }
+        var whyW = WeightRows(wq, sw.Const, zw?.Const, conv, chanAxis == 0, out var w, out var wScale);
+        if (whyW != null) return whyW;
+        int mCount = wScale.Length;
 
         // bias in the accumulator's scale x_scale * w_scale[m]
         var bias = new TensorData(DType.Int32, new[] { mCount });
         var bv = conv || Is(op, "Gemm") ? op.In(2) : add == null ? null : Other(add, op.Out());
         if (bv != null && !Bias(bv, bias, sx, wScale)) return "its bias is neither a constant nor a DequantizeLinear of constant int32 with one value per output channel";
 
+        var node = IntegerNode(op.Name ?? qy.Out().Name, conv ? op : null, dx.In(0), zx, w, bias, wScale.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, qy.Out());
+        if (!Shape.Equal(node.Out().Shape, op.Out().Shape)) return "internal: the integer node's shape differs";
+        Replace(g, removed, node);
+        return null;
+    }
+
+    /// <summary>
+    /// Integer weights (constant, int8 or uint8) as int8 rows, one per output channel ([M, C/group, k...] for a
+    /// convolution, [M, K] otherwise; rowsFirst: the channels are wq's first axis, else its second, as in MatMul's B),
+    /// their zero point (per tensor or per channel) taken out, with each row's scale. Null, or why not.
+    /// </summary>
+    internal static string WeightRows(TensorData wq, TensorData sw, TensorData zw, bool conv, bool rowsFirst, out TensorData w, out float[] wScale)
+    {
+        int mCount = wq.Shape[rowsFirst ? 0 : 1], kCount = wq.Length / Math.Max(1, mCount);
+        w = new TensorData(DType.Int8, conv ? wq.Shape : new[] { mCount, kCount });
+        wScale = new float[mCount];
+        for (int m = 0; m < mCount; m++)
+        {
+            wScale[m] = sw.F[sw.Length == 1 ? 0 : m];
+            long z = zw == null ? 0 : zw.GetLong(zw.Length == 1 ? 0 : m);
+            if (!(wScale[m] > 0) || float.IsInfinity(wScale[m])) return "a weight scale is not positive and finite";
+            for (int k = 0; k < kCount; k++)
+            {
+                long v = wq.L[rowsFirst ? m * kCount + k : k * mCount + m] - z;
+                if (v < -128 || v > 127) return "weights minus their zero point do not fit int8";
+                w.L[m * kCount + k] = v;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The QConvInt8 (<paramref name="conv"/>: the convolution whose geometry it takes) or QGemmInt8 node writing y:
+    /// y = clamp(requantize(bias + sum (x - zx) * w, multipliers[m]) + zy, qmin, qmax), each real multiplier
+    /// (x_scale * w_scale[m] / y_scale) as TFLite's fixed point.
+    /// </summary>
+    internal static Node IntegerNode(string name, Node conv, Value x, int zx, TensorData w, TensorData bias, double[] multipliers, int zy, int qmin, int qmax, Value y)
+    {
+        int mCount = multipliers.Length;
         var mult = new TensorData(DType.Int32, new[] { mCount });
         var shift = new TensorData(DType.Int32, new[] { mCount });
         for (int m = 0; m < mCount; m++)
         {
-            FixedPoint.QuantizeMultiplier((double)sx * wScale[m] / sy, out int mu, out int sh);
+            FixedPoint.QuantizeMultiplier(multipliers[m], out int mu, out int sh);
             mult.L[m] = mu; shift.L[m] = sh;
         }
-        string name = op.Name ?? qy.Out().Name;
-        var attrs = new List<IR.Attribute> { Int("x_zero_point", zx), Int("y_zero_point", zy), Int("qmin", qmin), Int("qmax", qmax), Int("to", (long)qy.Out().Type) };
-        if (conv) attrs.AddRange(op.Attributes.Values.Where(a => a.Name is "group" or "kernel_shape" or "pads" or "strides" or "dilations" or "auto_pad"));
-        var inputs = new[] { dx.In(0), Const(name + "_wq", w), Const(name + "_bq", bias), Const(name + "_mult", mult), Const(name + "_shift", shift) };
-        var node = MakeIn(FusedElementwise.Domain, conv ? QConvInt8.OpType : QGemmInt8.OpType, 1, name, inputs, new[] { qy.Out() }, attrs.ToArray());
-        if (!Shape.Equal(node.Out().Shape, op.Out().Shape)) return "internal: the integer node's shape differs";
-        Replace(g, removed, node);
-        return null;
+        var attrs = new List<IR.Attribute> { Int("x_zero_point", zx), Int("y_zero_point", zy), Int("qmin", qmin), Int("qmax", qmax), Int("to", (long)y.Type) };
+        if (conv != null) attrs.AddRange(conv.Attributes.Values.Where(a => a.Name is "group" or "kernel_shape" or "pads" or "strides" or "dilations" or "auto_pad"));
+        var inputs = new[] { x, Const(name + "_wq", w), Const(name + "_bq", bias), Const(name + "_mult", mult), Const(name + "_shift", shift) };
+        return MakeIn(FusedElementwise.Domain, conv != null ? QConvInt8.OpType : QGemmInt8.OpType, 1, name, inputs, new[] { y }, attrs.ToArray());
     }
 
     static bool Bias(Value bv, TensorData bias, float sx, float[] wScale)

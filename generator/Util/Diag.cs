@@ -24,7 +24,7 @@ public sealed class Diag
     public static readonly Diag Compiled = new("MG0010", "Model compiled", DiagSeverity.Info);
     public static readonly Diag UnsupportedAttribute = new("MG0011", "Unsupported attribute value", DiagSeverity.Error);
     public static readonly Diag DynamicShape = new("MG0012", "Shape not known at build time", DiagSeverity.Error);
-    public static readonly Diag QuantizedFloat = new("MG0013", "Quantized pattern runs in float", DiagSeverity.Warning);
+    public static readonly Diag QuantizedNotLowered = new("MG0013", "Quantized layer not lowered to the integer kernels", DiagSeverity.Warning);
     public static readonly Diag CalibrationMissing = new("MG0014", "Int8 quantization needs calibration data", DiagSeverity.Error);
     public static readonly Diag CalibrationError = new("MG0015", "Calibration data or quantization failed", DiagSeverity.Error);
     public static readonly Diag InternalError = new("MG9999", "Internal ModelGen error", DiagSeverity.Error);
@@ -32,7 +32,7 @@ public sealed class Diag
     public static readonly Diag[] All =
     {
         MalformedModel, UnsupportedOperator, UnresolvedDimension, UnsupportedType, ExternalData, InvalidModel,
-        TensorTooLarge, InvalidOption, FileError, Compiled, UnsupportedAttribute, DynamicShape, QuantizedFloat, CalibrationMissing, CalibrationError,
+        TensorTooLarge, InvalidOption, FileError, Compiled, UnsupportedAttribute, DynamicShape, QuantizedNotLowered, CalibrationMissing, CalibrationError,
         InternalError,
     };
 }

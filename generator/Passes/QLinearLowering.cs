@@ -1,0 +1,126 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Operators;
+using static ModelGen.Compiler.Passes.PassUtil;
+
+namespace ModelGen.Compiler.Passes;
+
+/// <summary>
+/// QOperator-format layers (QLinearConv, QLinearMatMul, com.microsoft QGemm, as ONNX Runtime's quantizer and the
+/// ONNX model zoo's int8 models write them) to the integer kernels a QDQ model lowers to (QConvInt8, QGemmInt8): constant
+/// weights (int8, or uint8 whose zero point leaves them in int8's range) per tensor or per output channel, input and
+/// output per tensor with constant parameters. The requantization becomes TFLite's fixed point (each multiplier a
+/// 31-bit integer and a shift) where the operators' reference multiplies in float as ONNX Runtime does: results may
+/// differ from it by one quantization step, as lowered QDQ models may. A layer that does not fit keeps its reference
+/// loops (correct, scalar) and is reported (MG0013) with the reason.
+/// </summary>
+public sealed class QLinearLowering : IPass
+{
+    public string Name => "QLinearLowering";
+
+    public void Run(Graph graph)
+    {
+        var reported = new HashSet<Node>();
+        Fixpoint(graph, (g, uses, n) =>
+        {
+            bool std = n.Domain is "" or "ai.onnx";
+            string why = n.OpType switch
+            {
+                "QLinearConv" when std => Conv(g, n),
+                "QLinearMatMul" when std => MatMul(g, n),
+                "QGemm" when n.Domain == "com.microsoft" => Gemm(g, n),
+                _ => "",
+            };
+            if (!string.IsNullOrEmpty(why) && reported.Add(n))
+                graph.Notes.Add(new Diagnostic(Diag.QuantizedNotLowered, $"{n.Display} runs as scalar reference loops, not the integer SIMD kernels: {why}"));
+            return why == null;
+        });
+    }
+
+    /// <summary>A constant per-tensor scale and zero point (absent: 0) at inputs s and z of n.</summary>
+    static bool PerTensor(Node n, int s, int z, out float scale, out int zero)
+    {
+        scale = 0; zero = 0;
+        Value vs = n.In(s), vz = n.In(z);
+        if (vs == null || !vs.IsConst || vs.Length != 1 || vz != null && (!vz.IsConst || vz.Length != 1)) return false;
+        scale = vs.Const.F[0]; zero = vz == null ? 0 : (int)vz.Const.GetLong(0);
+        return scale > 0 && !float.IsInfinity(scale);
+    }
+
+    /// <summary>Constant weights at w with constant scale (and zero point) at s (z): why not, or null.</summary>
+    static string ConstWeights(Node n, int w, int s, int z)
+    {
+        if (!n.In(w).IsConst) return "its weights are not constant";
+        if (!n.In(s).IsConst || n.In(z) != null && !n.In(z).IsConst) return "its weight scale or zero point is not constant";
+        return null;
+    }
+
+    /// <summary>The output's full range (QLinear* ops have no fused clamp).</summary>
+    static (int, int) Range(Value y) { var (lo, hi) = Q.Range(y.Type); return ((int)lo, (int)hi); }
+
+    /// <summary>QLinearConv: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, [B int32 [M]].</summary>
+    static string Conv(Graph g, Node n)
+    {
+        if (!PerTensor(n, 1, 2, out float sx, out int zx)) return "its input's scale and zero point are not constant";
+        if (!PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
+        if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
+        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: true, rowsFirst: true, out var w, out var ws);
+        if (why != null) return why;
+        var bias = new TensorData(DType.Int32, new[] { ws.Length });
+        if (n.In(8) is Value b)
+        {
+            if (!b.IsConst) return "its bias is not constant";
+            Array.Copy(b.Const.L, bias.L, ws.Length);
+        }
+        var (qmin, qmax) = Range(n.Out());
+        var node = QdqConvGemmLowering.IntegerNode(n.Name ?? n.Out().Name, n, n.In(0), zx, w, bias, ws.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, n.Out());
+        Replace(g, new[] { n }, node);
+        return null;
+    }
+
+    /// <summary>QLinearMatMul with a constant matrix B [K, N]: a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp.</summary>
+    static string MatMul(Graph g, Node n)
+    {
+        if (n.In(3).Shape.Length != 2) return "its B is not a matrix";
+        if (n.In(0).Shape.Length < 1) return "its A is a scalar";
+        if (!PerTensor(n, 1, 2, out float sa, out int za)) return "A's scale and zero point are not per tensor constants";
+        if (!PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
+        if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
+        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: false, out var w, out var ws);
+        if (why != null) return why;
+        var (qmin, qmax) = Range(n.Out());
+        var node = QdqConvGemmLowering.IntegerNode(n.Name ?? n.Out().Name, null, n.In(0), za, w, new TensorData(DType.Int32, new[] { ws.Length }),
+            ws.Select(s => (double)sa * s / sy).ToArray(), zy, qmin, qmax, n.Out());
+        Replace(g, new[] { n }, node);
+        return null;
+    }
+
+    /// <summary>com.microsoft QGemm with quantized output, A not transposed, a constant B and C absent or one value per column.</summary>
+    static string Gemm(Graph g, Node n)
+    {
+        if (n.In(7) == null) return "its output is float (no y_scale)";
+        if (n.Int("transA", 0) != 0) return "transA is not lowered";
+        if (!PerTensor(n, 1, 2, out float sa, out int za)) return "A's scale and zero point are not constant";
+        if (!PerTensor(n, 7, 8, out float sy, out int zy)) return "its output's scale and zero point are not constant";
+        if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
+        bool transB = n.Int("transB", 0) != 0;
+        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: transB, out var w, out var ws);
+        if (why != null) return why;
+        var bias = new TensorData(DType.Int32, new[] { ws.Length });
+        if (n.In(6) is Value c)
+        {
+            if (!c.IsConst) return "its C is not constant";
+            if (c.Length == 1) for (int i = 0; i < ws.Length; i++) bias.L[i] = c.Const.L[0];
+            else if (c.Length == ws.Length && (c.Shape.Length == 1 || c.Shape[0] == 1)) Array.Copy(c.Const.L, bias.L, ws.Length);
+            else return "its C is not one value per column";
+        }
+        double alpha = n.Float("alpha", 1f);
+        if (!(alpha > 0)) return "alpha is not positive";
+        var (qmin, qmax) = Range(n.Out());
+        var node = QdqConvGemmLowering.IntegerNode(n.Name ?? n.Out().Name, null, n.In(0), za, w, bias, ws.Select(s => alpha * sa * s / sy).ToArray(), zy, qmin, qmax, n.Out());
+        Replace(g, new[] { n }, node);
+        return null;
+    }
+}
