@@ -26,6 +26,7 @@ public static partial class OperatorRegistry
         t["com.microsoft:QLinearGlobalAveragePool"] = new QLinearGlobalAveragePool();
         t["com.microsoft:QLinearConcat"] = new QLinearConcat();
         t["com.microsoft:QGemm"] = new QLinearGemm();
+        t["com.microsoft:QLinearSoftmax"] = new QLinearSoftmax();
         // ONNX Runtime also accepts the QDQ pair under its own domain
         t["com.microsoft:QuantizeLinear"] = new QuantizeLinear();
         t["com.microsoft:DequantizeLinear"] = new DequantizeLinear();

@@ -432,6 +432,24 @@ public class QuantOperatorTests
         Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(24, 80) : I8(24, 80), u ? U8(16, 81) : I8(16, 81), u ? U8(8, 82) : I8(8, 82));
     }
 
+    [Theory]
+    [InlineData(DType.UInt8, 13, -1L, 0.1f, 0.0039215f, 0L)]
+    [InlineData(DType.UInt8, 13, 1L, 0.05f, 0.00390625f, 0L)]
+    [InlineData(DType.UInt8, 12, 1L, 0.2f, 0.004f, 3L)]
+    [InlineData(DType.Int8, 13, -1L, 0.08f, 0.00390625f, -128L)]
+    [InlineData(DType.Int8, 11, 0L, 0.3f, 0.0078125f, 0L)]
+    public void QLinearSoftmax(DType t, int opset, long axis, float xScale, float yScale, long yZero)
+    {
+        // ONNX Runtime's table-and-float-sum arithmetic (an int8 probability of 1 saturates to 127)
+        var b = new OnnxBuilder(13).Input("x", t, 2, 5, 7);
+        QParams(b, "x", t, xScale, t == DType.UInt8 ? 100 : -5);
+        QParams(b, "y", t, yScale, yZero);
+        Ms(b, "QLinearSoftmax", new[] { "x", "x_s", "x_z", "y_s", "y_z" }, new[] { "y" }, ("opset", (long)opset), ("axis", axis));
+        var x = t == DType.UInt8 ? (Array)U8(70, 65) : I8(70, 65);
+        if (t == DType.Int8) ((sbyte[])x)[3] = 127; // a row whose largest probability rounds to 1
+        Exact(b.Output("y", t).Build(), x);
+    }
+
     // ---------- com.microsoft QGemm ----------
 
     public static IEnumerable<object[]> GemmCases() => new[]
