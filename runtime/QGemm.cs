@@ -150,32 +150,70 @@ public static unsafe class QGemm
         QConv.CheckMultipliers(multiplier, n);
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            var a = new Args { W = pw, Bias = pb, Mult = pm, Shift = psh, Kp = kp, N = n, ZY = yZero, Lo = qmin, Hi = qmax };
-            int dot = QDot.Path;
-            for (int i = 0; i < m; i++)
+            Rows(new Args { W = pw, Bias = pb, Mult = pm, Shift = psh, Kp = kp, N = n, ZY = yZero, Lo = qmin, Hi = qmax }, px, py, ps, m, k, xSigned, xZero);
+        }
+    }
+
+    /// <summary>Run's rows, written as a.Out says.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rows(Args a, byte* px, void* py, short* ps, int m, int k, bool xSigned, int xZero)
+    {
+        int dot = QDot.Path, n = a.N, kp = a.Kp;
+        for (int i = 0; i < m; i++)
+        {
+            a.Y = (byte*)py + (long)i * n * (a.Out == Output.Bytes ? 1 : 4); // int32 and float outputs: 4 bytes each
+            if (dot != 0)
             {
-                if (dot != 0)
-                {
-                    // int8 activations as they are, uint8 moved to int8 (x ^ 0x80, zero point - 128) in the scratch
-                    byte* xr = px + (long)i * k;
-                    if (!xSigned) { Flip((byte*)ps, xr, k); xr = (byte*)ps; }
-                    a.Y = py + (long)i * n;
-                    if (dot == 1) DotRow<DotArm>(a, (sbyte*)xr, k, xSigned ? xZero : xZero - 128);
-                    else DotRow<DotEmulated>(a, (sbyte*)xr, k, xSigned ? xZero : xZero - 128);
-                    continue;
-                }
-                Widen(ps, px + (long)i * k, k, xSigned, xZero);
-                if (k < kp) ps[k] = 0;
-                a.X = ps; a.Y = py + (long)i * n;
-                switch (SimdLevel.Bits)
-                {
-                    case 512 when Avx512BW.IsSupported: Row<Vector512<int>, Q512>(a); break;
-                    case 512 or 256 when Avx2.IsSupported: Row<Vector256<int>, Q256>(a); break;
-                    case 0: RowScalar(a); break;
-                    default: Row<Vector128<int>, Q128>(a); break;
-                }
+                // int8 activations as they are, uint8 moved to int8 (x ^ 0x80, zero point - 128) in the scratch
+                byte* xr = px + (long)i * k;
+                if (!xSigned) { Flip((byte*)ps, xr, k); xr = (byte*)ps; }
+                if (dot == 1) DotRow<DotArm>(a, (sbyte*)xr, k, xSigned ? xZero : xZero - 128);
+                else DotRow<DotEmulated>(a, (sbyte*)xr, k, xSigned ? xZero : xZero - 128);
+                continue;
+            }
+            Widen(ps, px + (long)i * k, k, xSigned, xZero);
+            if (k < kp) ps[k] = 0;
+            a.X = ps;
+            switch (SimdLevel.Bits)
+            {
+                case 512 when Avx512BW.IsSupported: Row<Vector512<int>, Q512>(a); break;
+                case 512 or 256 when Avx2.IsSupported: Row<Vector256<int>, Q256>(a); break;
+                case 0: RowScalar(a); break;
+                default: Row<Vector128<int>, Q128>(a); break;
             }
         }
+    }
+
+    /// <summary>
+    /// The integer product alone (MatMulInteger): y [m, n] int32 = (x - xZero) [m, k] * w^T, x and w as
+    /// <see cref="Run"/> takes them, no bias and no requantization. Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunInt32(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, Span<int> y, Span<short> scratch, int m, int n, int k, bool xSigned, int xZero)
+    {
+        int kp = (k + 1) & ~1;
+        if (m < 0 || n < 0 || k < 0 || x.Length < (long)m * k || w.Length < (long)n * kp || y.Length < (long)m * n || scratch.Length < kp)
+            throw new ArgumentException("QGemm.RunInt32: sizes do not agree");
+        fixed (byte* px = x) fixed (int* py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch)
+            Rows(new Args { W = pw, Kp = kp, N = n, Out = Output.Int32 }, px, py, ps, m, k, xSigned, xZero);
+    }
+
+    /// <summary>
+    /// The integer product scaled to float, as a dynamically quantized MatMul's Cast, Mul and Add compute it:
+    /// y [m, n] = (float)acc * scale[j] (+ bias[j]), acc as <see cref="RunInt32"/>; scale holds 1 or n values, bias 0 or n.
+    /// Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunFloat(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> y, Span<short> scratch,
+        int m, int n, int k, bool xSigned, int xZero)
+    {
+        int kp = (k + 1) & ~1;
+        if (m < 0 || n < 0 || k < 0 || x.Length < (long)m * k || w.Length < (long)n * kp || y.Length < (long)m * n || scratch.Length < kp
+            || scale.Length != 1 && scale.Length < n || !bias.IsEmpty && bias.Length < n)
+            throw new ArgumentException("QGemm.RunFloat: sizes do not agree");
+        fixed (byte* px = x) fixed (float* py = y, pscale = scale, pbias = bias) fixed (sbyte* pw = w) fixed (short* ps = scratch)
+            Rows(new Args { W = pw, Kp = kp, N = n, Out = Output.Float, Scale = pscale, ScaleStep = scale.Length == 1 ? 0 : 1, BiasF = bias.IsEmpty ? null : pbias },
+                px, py, ps, m, k, xSigned, xZero);
     }
 
     /// <summary>dst[i] = x[i] - zero for n bytes (int8 or uint8).</summary>
@@ -232,7 +270,7 @@ public static unsafe class QGemm
             int a0 = Vector128.Sum(s0) - zq * Vector128.Sum(z0), a1 = Vector128.Sum(s1) - zq * Vector128.Sum(z1);
             int a2 = Vector128.Sum(s2) - zq * Vector128.Sum(z2), a3 = Vector128.Sum(s3) - zq * Vector128.Sum(z3);
             for (int t = kv; t < k; t++) { int xv = x[t] - zq; a0 += xv * w0[t]; a1 += xv * w1[t]; a2 += xv * w2[t]; a3 += xv * w3[t]; }
-            a.Y[j] = Out(a, j, a0); a.Y[j + 1] = Out(a, j + 1, a1); a.Y[j + 2] = Out(a, j + 2, a2); a.Y[j + 3] = Out(a, j + 3, a3);
+            Put(a, j, a0); Put(a, j + 1, a1); Put(a, j + 2, a2); Put(a, j + 3, a3);
         }
         for (; j < a.N; j++)
         {
@@ -246,21 +284,27 @@ public static unsafe class QGemm
             }
             int a0 = Vector128.Sum(s0) - zq * Vector128.Sum(z0);
             for (int t = kv; t < k; t++) a0 += (x[t] - zq) * w0[t];
-            a.Y[j] = Out(a, j, a0);
+            Put(a, j, a0);
         }
     }
 
-    struct Args { public short* X; public sbyte* W; public int* Bias, Mult, Shift; public byte* Y; public int Kp, N, ZY, Lo, Hi; }
+    enum Output { Bytes, Int32, Float }
+
+    struct Args
+    {
+        public short* X; public sbyte* W; public int* Bias, Mult, Shift; public byte* Y; public int Kp, N, ZY, Lo, Hi;
+        public Output Out; public float* Scale, BiasF; public int ScaleStep;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RowScalar(Args a)
     {
         for (int j = 0; j < a.N; j++)
         {
-            int acc = a.Bias[j];
+            int acc = 0;
             sbyte* wr = a.W + (long)j * a.Kp;
             for (int t = 0; t < a.Kp; t++) acc += a.X[t] * wr[t];
-            a.Y[j] = (byte)Requantize.Clamped(acc, a.Mult[j], a.Shift[j], a.ZY, a.Lo, a.Hi);
+            Put(a, j, acc);
         }
     }
 
@@ -281,7 +325,7 @@ public static unsafe class QGemm
             }
             int a0 = TS.Sum(s0), a1 = TS.Sum(s1), a2 = TS.Sum(s2), a3 = TS.Sum(s3);
             for (int t = kv; t < a.Kp; t++) { int xv = a.X[t]; a0 += xv * w0[t]; a1 += xv * w1[t]; a2 += xv * w2[t]; a3 += xv * w3[t]; }
-            a.Y[j] = Out(a, j, a0); a.Y[j + 1] = Out(a, j + 1, a1); a.Y[j + 2] = Out(a, j + 2, a2); a.Y[j + 3] = Out(a, j + 3, a3);
+            Put(a, j, a0); Put(a, j + 1, a1); Put(a, j + 2, a2); Put(a, j + 3, a3);
         }
         for (; j < a.N; j++)
         {
@@ -290,10 +334,22 @@ public static unsafe class QGemm
             for (int t = 0; t < kv; t += step) s0 = TS.Madd(TS.Load(a.X + t), TS.LoadWidened(w0 + t), s0);
             int a0 = TS.Sum(s0);
             for (int t = kv; t < a.Kp; t++) a0 += a.X[t] * w0[t];
-            a.Y[j] = Out(a, j, a0);
+            Put(a, j, a0);
         }
     }
 
+    /// <summary>Output j of the row: bias + sum requantized, the sum as it is, or the sum scaled to float (multiply, then add: no FMA).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static byte Out(Args a, int j, int dot) => (byte)Requantize.Clamped(unchecked(a.Bias[j] + dot), a.Mult[j], a.Shift[j], a.ZY, a.Lo, a.Hi);
+    static void Put(Args a, int j, int dot)
+    {
+        switch (a.Out)
+        {
+            case Output.Bytes: a.Y[j] = (byte)Requantize.Clamped(unchecked(a.Bias[j] + dot), a.Mult[j], a.Shift[j], a.ZY, a.Lo, a.Hi); break;
+            case Output.Int32: ((int*)a.Y)[j] = dot; break;
+            default:
+                float v = (float)dot * a.Scale[j * a.ScaleStep];
+                ((float*)a.Y)[j] = a.BiasF == null ? v : v + a.BiasF[j];
+                break;
+        }
+    }
 }

@@ -432,6 +432,28 @@ internal static class Experiment
 
     static double Med(List<double> t) { var a = t.ToArray(); Array.Sort(a); return a[a.Length / 2]; }
 
+    /// <summary>
+    /// `experiment conv c,m,h,w,k,s,p[,act]`: one Conv.Conv2D shape (in channels, out channels, height, width, square
+    /// kernel, stride, padding; act: relu or sigmoid) through the dispatcher, and with ConvPlanes off (the paths below it).
+    /// CONV_SPIN=1: the call alone for 4 s first (for perf record).
+    /// </summary>
+    public static void OneConv(string spec)
+    {
+        var a = spec.Split(',');
+        int c = int.Parse(a[0]), m = int.Parse(a[1]), h = int.Parse(a[2]), w = int.Parse(a[3]), k = int.Parse(a[4]), s = int.Parse(a[5]), p = int.Parse(a[6]);
+        var act = a.Length > 7 && a[7] == "sigmoid" ? new Activation(ActivationKind.Sigmoid) : new Activation(ActivationKind.Relu);
+        int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+        var rng = new Random(1);
+        var x = Data.Random(rng, c * h * w); var wt = Data.Random(rng, m * c * k * k); var b = Data.Random(rng, m); var y = new float[m * oh * ow];
+        Action f = () => Conv.Conv2D(x, wt, b, y, 1, c, h, w, m, k, k, oh, ow, s, s, p, p, 1, 1, 1, act);
+        if (Environment.GetEnvironmentVariable("CONV_SPIN") == "1") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) f(); }
+        double t0 = Time(f);
+        ConvPlanes.Enabled = false;
+        double t1 = Time(f);
+        ConvPlanes.Enabled = true;
+        Console.WriteLine($"conv {c}->{m} {h}x{w} k{k} s{s} p{p}: {t0 * 1e6:F2} us, ConvPlanes off {t1 * 1e6:F2} us ({2e-3 * c * m * k * k * oh * ow / t0 / 1e6:F1} GFLOP/s)");
+    }
+
     static double Time(Action f)
     {
         for (int i = 0; i < 10; i++) f();

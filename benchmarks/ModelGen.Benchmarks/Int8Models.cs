@@ -87,32 +87,37 @@ internal static class Int8Models
     }
 
     /// <summary>
-    /// `int8models qoperator`: a CNN in ONNX Runtime's QOperator format (QLinearConv, QGemm, ...; the tests'
-    /// QOperatorModels.Cnn) built with its layers lowered to the integer kernels and without
-    /// (DisabledPasses=QLinearLowering: the operators' reference loops), against ONNX Runtime on the same model.
+    /// `int8models qoperator`: models quantized as ONNX Runtime's quantizer writes them (QOperatorModels: a CNN in the
+    /// QOperator format, QLinearConv, QGemm, ...; MLPs quantized dynamically, MatMulInteger) built with their layers
+    /// lowered to the integer kernels and without (DisabledPasses=QLinearLowering: the operators' reference loops),
+    /// against ONNX Runtime on the same model.
     /// </summary>
     public static void QOperator()
     {
-        Console.WriteLine($"{"input",-12} {"lowered us",11} {"loops us",9} {"ORT us",8} {"loops/lowered",14} {"ORT/lowered",12}");
+        Console.WriteLine($"{"model",-22} {"lowered us",11} {"loops us",9} {"ORT us",8} {"loops/lowered",14} {"ORT/lowered",12}");
         foreach (int side in new[] { 32, 64, 96 })
-        {
-            var bytes = QOperatorModels.Cnn(side, quantizedOutput: false);
-            var low = Build(bytes, "qop.onnx", new ModelOptions { ClassName = "Lowered", Profile = Profile }, null);
-            var loops = Build(bytes, "qop.onnx", new ModelOptions { ClassName = "Loops", DisabledPasses = "QLinearLowering" }, null);
-            var x = new float[3 * side * side];
-            var rng = new Random(3);
-            for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 2);
-            float[] y1 = new float[10], y2 = new float[10], yo = new float[10];
-            using var ort = new OrtOneOp(bytes, x, new long[] { 1, 3, side, side }, yo, new long[] { 1, 10 });
-            void L() => low.Run(x, y1);
-            void R() => loops.Run(x, y2);
-            for (int i = 0; i < 50; i++) { L(); R(); ort.Run(); }
-            var tl = new List<double>(); var tr = new List<double>(); var to = new List<double>();
-            for (int round = 0; round < 3; round++) { tl.Add(Quick.Median(L).Median); tr.Add(Quick.Median(R).Median); to.Add(Quick.Median(ort.Run).Median); }
-            double a = Med(tl), b = Med(tr), o = Med(to);
-            if (Profile) Console.Write(low.Report());
-            Console.WriteLine($"{$"3x{side}x{side}",-12} {a * 1e6,11:F1} {b * 1e6,9:F1} {o * 1e6,8:F1} {b / a,14:F1} {o / a,12:F2}");
-        }
+            Compare($"QOperator CNN 3x{side}x{side}", QOperatorModels.Cnn(side, quantizedOutput: false), new[] { 1, 3, side, side }, 10);
+        foreach (var (rows, width) in new[] { (1, 256), (16, 128), (16, 256) })
+            Compare($"dynamic MLP {rows}x{width}x3", QOperatorModels.DynamicMlp(rows, width, 3), new[] { rows, width }, rows * width);
+    }
+
+    static void Compare(string name, byte[] bytes, int[] shape, int outputs)
+    {
+        var low = Build(bytes, "qop.onnx", new ModelOptions { ClassName = "Lowered", Profile = Profile }, null);
+        var loops = Build(bytes, "qop.onnx", new ModelOptions { ClassName = "Loops", DisabledPasses = "QLinearLowering" }, null);
+        var x = new float[shape.Aggregate(1, (a, b) => a * b)];
+        var rng = new Random(3);
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 2);
+        float[] y1 = new float[outputs], y2 = new float[outputs], yo = new float[outputs];
+        using var ort = new OrtOneOp(bytes, x, shape.Select(d => (long)d).ToArray(), yo, outputs == 10 ? new long[] { 1, 10 } : shape.Select(d => (long)d).ToArray());
+        void L() => low.Run(x, y1);
+        void R() => loops.Run(x, y2);
+        for (int i = 0; i < 50; i++) { L(); R(); ort.Run(); }
+        var tl = new List<double>(); var tr = new List<double>(); var to = new List<double>();
+        for (int round = 0; round < 3; round++) { tl.Add(Quick.Median(L).Median); tr.Add(Quick.Median(R).Median); to.Add(Quick.Median(ort.Run).Median); }
+        double a = Med(tl), b = Med(tr), o = Med(to);
+        if (Profile) Console.Write(low.Report());
+        Console.WriteLine($"{name,-22} {a * 1e6,11:F1} {b * 1e6,9:F1} {o * 1e6,8:F1} {b / a,14:F1} {o / a,12:F2}");
     }
 
     /// <summary>ONNX Runtime's own per-node kernel times (us per call, over 2000 calls) for a model with one float input.</summary>

@@ -29,6 +29,7 @@ public static class Program
                 "pool" => Experiment.Pools,
                 "dwpaths" => Experiment.DwPaths,
                 "epilogue" => () => Experiment.Epilogues(args.Length > 2 ? args[2] : null),
+                "conv" => () => Experiment.OneConv(args[2]),
                 _ => Experiment.Run,
             };
             run();

@@ -33,6 +33,7 @@ public static partial class OperatorRegistry
         // integer kernels that QDQ patterns lower to (Passes.QdqConvGemmLowering)
         t[FusedElementwise.Domain + ":" + QConvInt8.OpType] = new QConvInt8();
         t[FusedElementwise.Domain + ":" + QGemmInt8.OpType] = new QGemmInt8();
+        t[FusedElementwise.Domain + ":" + MatMulIntegerInt8.OpType] = new MatMulIntegerInt8();
         t[FusedElementwise.Domain + ":" + GemmInt8Weights.OpType] = new GemmInt8Weights();
     }
 }

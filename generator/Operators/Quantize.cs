@@ -230,6 +230,7 @@ public sealed class DequantizeLinear : Operator
 /// DynamicQuantizeLinear (opset 11): uint8 quantization with parameters from the data, as ONNX Runtime computes them:
 /// range = [min(0, min x), max(0, max x)], y_scale = (max - min) / 255 (1 when the range is empty),
 /// y_zero_point = roundHalfEven(saturate(0 - min / y_scale)), y = saturate(roundHalfEven(x / y_scale) + y_zero_point).
+/// Net profile: ModelGen.Runtime.Int8.DynamicQuantize (SIMD, the same arithmetic); Portable: loops.
 /// </summary>
 public sealed class DynamicQuantizeLinear : Operator
 {
@@ -261,6 +262,15 @@ public sealed class DynamicQuantizeLinear : Operator
     {
         var x = n.In(0); var y = n.Out(0);
         var w = e.W;
+        if (e.Net)
+        {
+            // the same arithmetic in one SIMD pass for the range and one for the quantization
+            string sv = e.Var("scale"), zv = e.Var("zp");
+            w.Line($"ModelGen.Runtime.Int8.DynamicQuantize({e.Span(x)}, {e.Span(y)}, out float {sv}, out byte {zv});");
+            w.Line($"{e.At(n.Out(1), "0")} = {sv};");
+            w.Line($"{e.At(n.Out(2), "0")} = {zv};");
+            return;
+        }
         string mn = e.Var("min"), mx = e.Var("max"), s = e.Var("scale"), z0 = e.Var("zf"), z = e.Var("zp"), i = e.Var("i");
         w.Line($"float {mn} = 0f, {mx} = 0f;");
         if (x.Length > 0)

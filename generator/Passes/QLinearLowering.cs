@@ -9,7 +9,8 @@ namespace ModelGen.Compiler.Passes;
 
 /// <summary>
 /// QOperator-format layers (QLinearConv, QLinearMatMul, com.microsoft QGemm, as ONNX Runtime's quantizer and the
-/// ONNX model zoo's int8 models write them) to the integer kernels a QDQ model lowers to (QConvInt8, QGemmInt8): constant
+/// ONNX model zoo's int8 models write them) to the integer kernels a QDQ model lowers to (QConvInt8, QGemmInt8), and
+/// the MatMulInteger of dynamic quantization (on a constant B; its int32 result stays exact) to MatMulIntegerInt8: constant
 /// weights (int8, or uint8 whose zero point leaves them in int8's range) per tensor or per output channel, input and
 /// output per tensor with constant parameters. The requantization becomes TFLite's fixed point (each multiplier a
 /// 31-bit integer and a shift) where the operators' reference multiplies in float as ONNX Runtime does: results may
@@ -30,6 +31,7 @@ public sealed class QLinearLowering : IPass
             {
                 "QLinearConv" when std => Conv(g, n),
                 "QLinearMatMul" when std => MatMul(g, n),
+                "MatMulInteger" when std => MatMulInteger(g, uses, n),
                 "QGemm" when n.Domain == "com.microsoft" => Gemm(g, n),
                 _ => "",
             };
@@ -95,6 +97,64 @@ public sealed class QLinearLowering : IPass
             ws.Select(s => (double)sa * s / sy).ToArray(), zy, qmin, qmax, n.Out());
         Replace(g, new[] { n }, node);
         return null;
+    }
+
+    /// <summary>
+    /// MatMulInteger (a, b, [a_zero_point], [b_zero_point]) with a constant matrix B [K, N], B's zero point constant per
+    /// tensor or per column, A's one value (constant or, after DynamicQuantizeLinear, computed at run time). The Cast to
+    /// float, the Mul by a scale (one value or one per column) and the Add of a constant bias per column that dynamic
+    /// quantization writes after it become the node's float output.
+    /// </summary>
+    static string MatMulInteger(Graph g, Uses uses, Node n)
+    {
+        var b = n.In(1);
+        if (b.Shape.Length != 2 || !b.IsConst) return "its B is not a constant matrix";
+        if (n.In(0).Shape.Length < 1) return "its A is a scalar";
+        if (n.In(2) is Value za && za.Length != 1) return "A's zero point is not one value";
+        if (n.In(3) is Value zb && !zb.IsConst) return "B's zero point is not constant";
+        var ones = new TensorData(DType.Float, new[] { 1 }, f: new[] { 1f });
+        var why = QdqConvGemmLowering.WeightRows(b.Const, ones, n.In(3)?.Const, conv: false, rowsFirst: false, out var w, out _);
+        if (why != null) return why;
+        int cols = w.Shape[0];
+        var removed = new List<Node> { n };
+        Value y = n.Out(), scale = null, bias = null;
+        var cast = uses.Only(y);
+        var mul = Is(cast, "Cast") && cast.Int("to", 0) == (long)DType.Float ? uses.Only(cast.Out()) : null;
+        if (Is(mul, "Mul"))
+        {
+            var s = Other(mul, cast.Out());
+            if (s != null && s != cast.Out() && PerColumn(s, cols, allowScalar: true) && Shape.Equal(mul.Out().Shape, y.Shape))
+            {
+                removed.Add(cast); removed.Add(mul);
+                scale = s; y = mul.Out();
+                var add = uses.Only(y);
+                var c = Is(add, "Add") ? Other(add, y) : null;
+                if (c != null && c != y && c.IsConst && PerColumn(c, cols, allowScalar: false) && Shape.Equal(add.Out().Shape, y.Shape))
+                {
+                    removed.Add(add);
+                    bias = Const(c.Name + "_column", new TensorData(DType.Float, new[] { cols }, f: (float[])c.Const.F.Clone()));
+                    y = add.Out();
+                }
+                if (s.Length != 1 && s.Shape.Length != 1)
+                    scale = s.IsConst ? Const(s.Name + "_column", new TensorData(DType.Float, new[] { cols }, f: (float[])s.Const.F.Clone())) : Reshape(g, s, cols);
+            }
+        }
+        string name = n.Name ?? n.Out().Name;
+        var node = MakeIn(FusedElementwise.Domain, MatMulIntegerInt8.OpType, 1, name, new[] { n.In(0), Const(name + "_wq", w), n.In(2), null, scale, bias }, new[] { y }, new IR.Attribute[0]);
+        Replace(g, removed, node);
+        return null;
+    }
+
+    /// <summary>A float operand that broadcasts one value per column ([N] or [1, ..., 1, N]), or one value.</summary>
+    static bool PerColumn(Value v, int cols, bool allowScalar)
+        => v.Type == DType.Float && (allowScalar && v.Length == 1 || v.Length == cols && v.Shape.Length >= 1 && v.Shape[v.Shape.Length - 1] == cols);
+
+    /// <summary>v ([1, ..., 1, N]) seen as [N]: a Reshape node before the fused node (a view, no copy).</summary>
+    static Value Reshape(Graph g, Value v, int cols)
+    {
+        var r = new Value(v.Name + "_column") { Type = v.Type, Shape = new[] { cols } };
+        g.Nodes.Insert(g.Nodes.IndexOf(v.Producer) + 1, Make("Reshape", 13, v.Name + "_column", new[] { v, ShapeConst(v.Name + "_column_shape", new[] { cols }) }, new[] { r }));
+        return r;
     }
 
     /// <summary>com.microsoft QGemm with quantized output, A not transposed, a constant B and C absent or one value per column.</summary>

@@ -39,6 +39,39 @@ public static unsafe partial class Int8
         fixed (byte* px = x) fixed (float* py = y) Dequantize(px, false, scale, zero, py, x.Length, SimdLevel.Bits);
     }
 
+    /// <summary>
+    /// DynamicQuantizeLinear as the emitted loops compute it: the range [min(0, min x), max(0, max x)] (NaN ignored),
+    /// scale = range / 255 (1 for an empty range), zero point = saturate(roundHalfEven(0 - min / scale)), then
+    /// <see cref="Quantize(ReadOnlySpan{float}, float, int, Span{byte})"/>. Writes y, and returns the scale and zero point.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DynamicQuantize(ReadOnlySpan<float> x, Span<byte> y, out float scale, out byte zeroPoint)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("DynamicQuantize: output too small", nameof(y));
+        float mn = 0f, mx = 0f;
+        int i = 0;
+        fixed (float* px = x)
+        {
+            if (Vector128.IsHardwareAccelerated && x.Length >= 16)
+            {
+                // lane-wise "if (v < min) min = v" (a NaN compares false and is skipped, as in the loop), then across lanes
+                Vector128<float> vmn = Vector128<float>.Zero, vmx = Vector128<float>.Zero;
+                for (; i + 4 <= x.Length; i += 4)
+                {
+                    var v = Vector128.Load(px + i);
+                    vmn = Vector128.ConditionalSelect(Vector128.LessThan(v, vmn), v, vmn);
+                    vmx = Vector128.ConditionalSelect(Vector128.GreaterThan(v, vmx), v, vmx);
+                }
+                for (int l = 0; l < 4; l++) { if (vmn[l] < mn) mn = vmn[l]; if (vmx[l] > mx) mx = vmx[l]; }
+            }
+            for (; i < x.Length; i++) { float v = px[i]; if (v < mn) mn = v; if (v > mx) mx = v; }
+        }
+        scale = mx == mn ? 1f : (mx - mn) / 255f;
+        float z0 = 0f - mn / scale;
+        zeroPoint = (byte)(int)MathF.Round(z0 < 0f ? 0f : z0 > 255f ? 255f : z0);
+        Quantize(x, scale, zeroPoint, y);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Quantize(float* x, float scale, int zero, byte* y, int n, float lo, float hi)
     {

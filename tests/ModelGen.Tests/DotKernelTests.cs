@@ -117,6 +117,9 @@ public class DotKernelTests
         var y = new byte[want.Length];
         Emulated(() => QGemm.Run(x, packed, bias, mult, sh, y, new short[kp], mRows, n, k, signed, zx, zy, signed ? -128 : 0, signed ? 127 : 255));
         Assert.Equal(want, y);
+        var y32 = new int[mRows * n];
+        Emulated(() => QGemm.RunInt32(x, packed, y32, new short[kp], mRows, n, k, signed, zx));
+        Assert.Equal(QdqLoweringTests.ReferenceSums(x, wt, mRows, n, k, signed, zx), y32);
     }
 
     static void Emulated(Action run)

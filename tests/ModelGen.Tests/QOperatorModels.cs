@@ -76,4 +76,31 @@ public static class QOperatorModels
         if (quantizedOutput) b.Output("yq", DType.UInt8);
         return b.Output("y").Build();
     }
+
+    /// <summary>
+    /// An MLP quantized dynamically as ONNX Runtime's quantize_dynamic writes it: per layer DynamicQuantizeLinear,
+    /// MatMulInteger on constant int8 weights (per column), Cast, the scales' product, bias, Relu. Input [rows, width].
+    /// </summary>
+    public static byte[] DynamicMlp(int rows, int width, int layers)
+    {
+        var b = new OnnxBuilder(13).Input("x", DType.Float, rows, width);
+        string x = "x";
+        for (int i = 0; i < layers; i++)
+        {
+            string p = "l" + i;
+            Init(b, IntTensor(p + "_bq", DType.Int8, new[] { width, width }, L8(width * width, 100 + i, -127, 127)));
+            b.Initializer(p + "_bs", new[] { width }, Scales(width, 110 + i, 0.5f / width, 2f / width));
+            Init(b, IntTensor(p + "_bz", DType.Int8, new[] { width }, new long[width]));
+            b.Initializer(p + "_bias", new[] { width }, Scales(width, 120 + i, -0.1f, 0.1f));
+            b.Node("DynamicQuantizeLinear", new[] { x }, new[] { p + "_xq", p + "_xs", p + "_xz" })
+                .Node("MatMulInteger", new[] { p + "_xq", p + "_bq", p + "_xz", p + "_bz" }, new[] { p + "_acc" })
+                .Node("Cast", new[] { p + "_acc" }, new[] { p + "_accf" }, ("to", 1L))
+                .Node("Mul", new[] { p + "_xs", p + "_bs" }, new[] { p + "_s" })
+                .Node("Mul", new[] { p + "_accf", p + "_s" }, new[] { p + "_mm" })
+                .Node("Add", new[] { p + "_mm", p + "_bias" }, new[] { p + "_pre" })
+                .Node("Relu", new[] { p + "_pre" }, new[] { p + "_y" });
+            x = p + "_y";
+        }
+        return b.Output(x).Build();
+    }
 }

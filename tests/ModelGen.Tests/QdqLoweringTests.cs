@@ -597,13 +597,67 @@ public class QdqLoweringTests(ITestOutputHelper log)
             for (int j = 0; j < n; j++) FixedPoint.QuantizeMultiplier(extreme ? 2.5 : 2e-4 * (1 + r.NextDouble() * 20), out mult[j], out sh[j]);
             int zx = extreme ? (signed ? 127 : 0) : (signed ? -3 : 140), zy = signed ? 10 : 128;
             var want = ReferenceGemm(x, wt, bias, mult, sh, mRows, n, k, signed, zx, zy);
+            var sums = ReferenceSums(x, wt, mRows, n, k, signed, zx);
+            var colScale = Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 1e-3)).ToArray();
+            var colBias = Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray();
             ForEachWidth(width =>
             {
                 var y = new byte[want.Length];
                 QGemm.Run(x, packed, bias, mult, sh, y, new short[kp], mRows, n, k, signed, zx, zy, signed ? -128 : 0, signed ? 127 : 255);
                 Assert.Equal(want, y);
+                var y32 = new int[sums.Length];
+                QGemm.RunInt32(x, packed, y32, new short[kp], mRows, n, k, signed, zx);
+                Assert.Equal(sums, y32);
+                // scaled to float (dynamic quantization's Cast, Mul, Add): per column and one scale, with and without bias
+                var yf = new float[sums.Length];
+                QGemm.RunFloat(x, packed, colScale, colBias, yf, new short[kp], mRows, n, k, signed, zx);
+                Assert.Equal(sums.Select((v, i) => (float)v * colScale[i % n] + colBias[i % n]).ToArray(), yf);
+                QGemm.RunFloat(x, packed, colScale.AsSpan(0, 1), default, yf, new short[kp], mRows, n, k, signed, zx);
+                Assert.Equal(sums.Select(v => (float)v * colScale[0]).ToArray(), yf);
             });
         }
+    }
+
+    /// <summary>
+    /// Int8.DynamicQuantize (the Net profile's DynamicQuantizeLinear) at every width against the operator's reference
+    /// (the loops Portable emits): NaN skipped by the range, -0, all-positive and all-negative data, tails of every length.
+    /// </summary>
+    [Fact]
+    public void DynamicQuantizeIsBitExactWithTheReference()
+    {
+        var r = new Random(11);
+        foreach (int n in Enumerable.Range(0, 40).Append(257).Append(1000))
+            foreach (var kind in new[] { "mixed", "positive", "negative", "nan" })
+            {
+                var x = Enumerable.Range(0, n).Select(i => kind switch
+                {
+                    "positive" => (float)r.NextDouble() * 5,
+                    "negative" => -(float)r.NextDouble() * 3,
+                    "nan" => i % 7 == 3 ? float.NaN : i % 11 == 5 ? -0f : (float)(r.NextDouble() * 8 - 2),
+                    _ => (float)(r.NextDouble() * 8 - 5),
+                }).ToArray();
+                var node = new Node { OpType = "DynamicQuantizeLinear" };
+                var xd = new TensorData(DType.Float, new[] { n }, f: x);
+                var want = new DynamicQuantizeLinear().Evaluate(node, new[] { xd });
+                ForEachWidth(width =>
+                {
+                    var y = new byte[n];
+                    ModelGen.Runtime.Int8.DynamicQuantize(x, y, out float scale, out byte zp);
+                    Assert.Equal(want[1].F[0], scale);
+                    Assert.Equal(want[2].L[0], zp);
+                    Assert.Equal(want[0].L.Select(v => (byte)v).ToArray(), y);
+                });
+            }
+    }
+
+    /// <summary>MatMulInteger's int32 result: sum_k (x - zx) * w[j, k], w as rows [n, k].</summary>
+    internal static int[] ReferenceSums(byte[] x, sbyte[] w, int m, int n, int k, bool signed, int zx)
+    {
+        var y = new int[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                for (int t = 0; t < k; t++) y[i * n + j] += ((signed ? (sbyte)x[i * k + t] : x[i * k + t]) - zx) * w[j * k + t];
+        return y;
     }
 
     /// <summary>

@@ -203,6 +203,40 @@ public class QuantOperatorTests
         Exact(m, I8(24, 19));
     }
 
+    /// <summary>
+    /// A MatMul quantized dynamically as ONNX Runtime's quantize_dynamic writes it: DynamicQuantizeLinear(x), then
+    /// MatMulInteger on constant weights, Cast, the product of the two scales, bias. The MatMulInteger runs the SIMD
+    /// kernel (int32 out) on Net; everything matches ONNX Runtime (exact integers, the same float operations).
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Int8, true, true)]
+    [InlineData(DType.Int8, false, true)]
+    [InlineData(DType.UInt8, false, true)]
+    [InlineData(DType.Int8, true, false)] // the int32 product is also an output: not fused with the Cast, Mul and Add
+    public void DynamicQuantizedMatMul(DType tb, bool perColumn, bool fused)
+    {
+        int k = 19, n = 24;
+        var b = new OnnxBuilder(13).Input("x", DType.Float, 2, 3, k);
+        Init(b, IntTensor("bq", tb, new[] { k, n }, tb == DType.UInt8 ? L8(k * n, 90, 0, 255) : L8(k * n, 90, -127, 127)));
+        var scales = perColumn ? Scales(n, 91, 0.002f, 0.01f) : new[] { 0.0061f };
+        b.Initializer("bs", perColumn ? new[] { n } : Array.Empty<int>(), scales);
+        Init(b, IntTensor("bz", tb, perColumn ? new[] { n } : Array.Empty<int>(), tb == DType.UInt8 ? new long[] { 128 } : new long[perColumn ? n : 1]));
+        b.Initializer("bias", new[] { n }, Scales(n, 92, -0.5f, 0.5f));
+        b.Node("DynamicQuantizeLinear", new[] { "x" }, new[] { "xq", "xs", "xz" })
+            .Node("MatMulInteger", new[] { "xq", "bq", "xz", "bz" }, new[] { "acc" })
+            .Node("Cast", new[] { "acc" }, new[] { "accf" }, ("to", 1L))
+            .Node("Mul", new[] { "xs", "bs" }, new[] { "s" })
+            .Node("Mul", new[] { "accf", "s" }, new[] { "mm" })
+            .Node("Add", new[] { "mm", "bias" }, new[] { "y" })
+            .Output("y");
+        if (!fused) b.Output("acc", DType.Int32);
+        var model = b.Build();
+        var r = ModelCompiler.Compile(model, "q.onnx", new ModelOptions { ClassName = "M" });
+        Assert.True(r.Success, string.Join("\n", r.Diagnostics));
+        Assert.Contains(fused ? "ModelGen.Runtime.QGemm.RunFloat(" : "ModelGen.Runtime.QGemm.RunInt32(", r.Source);
+        Check(model, 0, 0, Ort.Random(2 * 3 * k, 93, 3f));
+    }
+
     [Theory]
     [InlineData(DType.UInt8, DType.UInt8, false)]
     [InlineData(DType.Int8, DType.Int8, true)]
