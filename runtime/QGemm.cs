@@ -218,7 +218,7 @@ public static unsafe class QGemm
 
     /// <summary>dst[i] = x[i] - zero for n bytes (int8 or uint8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Widen(short* dst, byte* src, int n, bool signed, int zero)
+    internal static void Widen(short* dst, byte* src, int n, bool signed, int zero)
     {
         int i = 0;
         if (Vector128.IsHardwareAccelerated)

@@ -14,13 +14,19 @@ namespace ModelGen.Compiler.Operators;
 /// quantized dynamically), the packed weights (added here), and optionally scale (float, 1 or N values) and bias (float
 /// [N]): acc [..., N] = sum_k (x - a_zero_point) * w[n, k] in int32, exact; y = acc (int32), or with a scale the
 /// graph's Cast, Mul and Add that followed: y = (float)acc * scale[n] (+ bias[n]), multiply then add as those nodes
-/// round. Net profile: ModelGen.Runtime.QGemm.RunInt32 / RunFloat (SIMD); Portable: loops.
+/// round. Net profile: ModelGen.Runtime.QGemm.RunInt32 / RunFloat (SIMD; one row), ModelGen.Runtime.QMatMulLanes
+/// (two rows or more: the columns in the lanes); Portable: loops.
 /// </summary>
 public sealed class MatMulIntegerInt8 : Operator
 {
     public const string OpType = "MatMulIntegerInt8";
 
-    sealed class Dims { public int M, N, K; public Value Packed; public int Kp => (K + 1) & ~1; }
+    sealed class Dims
+    {
+        public int M, N, K; public Value Packed; public int Kp => (K + 1) & ~1;
+        /// <summary>Two rows or more: ModelGen.Runtime.QMatMulLanes (columns in the lanes, its own weight layout).</summary>
+        public bool Lanes => M >= 2;
+    }
 
     public override void Infer(Node n)
     {
@@ -32,7 +38,9 @@ public sealed class MatMulIntegerInt8 : Operator
         if (n.In(2) is Value z && (z.Type != x.Type || z.Length != 1)) throw Error("MatMulIntegerInt8 a_zero_point must be one value of x's type");
         var d = new Dims { N = w.Shape[0], K = w.Shape[1], M = Shape.Count(x.Shape.Take(x.Shape.Length - 1).ToArray()) };
         while (n.Inputs.Count < 6) n.Inputs.Add(null);
-        n.Inputs[3] ??= Int8Params.PackWeights((n.Name ?? "matmulinteger") + "_packed", w.Const, d.N, d.K);
+        n.Inputs[3] ??= d.Lanes
+            ? Q.Constant((n.Name ?? "matmulinteger") + "_lanes", new TensorData(DType.Int8, new[] { (d.K + 1) / 2 * ((d.N + 31) / 32 * 32) * 2 }, l: QConvInt8.PackLanes(w.Const.L, d.N, d.K)))
+            : Int8Params.PackWeights((n.Name ?? "matmulinteger") + "_packed", w.Const, d.N, d.K);
         d.Packed = n.In(3);
         var scale = n.In(4); var bias = n.In(5);
         if (scale != null && (scale.Type != DType.Float || scale.Length != 1 && scale.Length != d.N)) throw Error($"MatMulIntegerInt8 scale must be float with 1 or {d.N} values");
@@ -45,7 +53,8 @@ public sealed class MatMulIntegerInt8 : Operator
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
         var d = (Dims)n.State;
-        return profile == TargetProfile.Net && d.M > 0 && d.N > 0 ? (DType.Int16, d.Kp) : (DType.Float, 0);
+        // the widened rows (all of them for the lanes kernel, aligned), or one
+        return profile == TargetProfile.Net && d.M > 0 && d.N > 0 ? (DType.Int16, d.Lanes ? d.M * d.Kp + 32 : d.Kp) : (DType.Float, 0);
     }
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
@@ -77,8 +86,9 @@ public sealed class MatMulIntegerInt8 : Operator
         if (e.Net)
         {
             string common = $"m: {d.M}, n: {d.N}, k: {d.K}, xSigned: {(x.Type == DType.Int8 ? "true" : "false")}, xZero: {zero}";
-            if (scale == null) e.W.Line($"ModelGen.Runtime.QGemm.RunInt32({Int8Params.Bytes(e, x)}, {e.Span(d.Packed)}, {e.Span(y)}, {e.Span(e.Scratch(n))}, {common});");
-            else e.W.Line($"ModelGen.Runtime.QGemm.RunFloat({Int8Params.Bytes(e, x)}, {e.Span(d.Packed)}, {e.Span(scale)}, {(bias == null ? "default" : e.Span(bias))}, " +
+            string kernel = d.Lanes ? "QMatMulLanes" : "QGemm";
+            if (scale == null) e.W.Line($"ModelGen.Runtime.{kernel}.RunInt32({Int8Params.Bytes(e, x)}, {e.Span(d.Packed)}, {e.Span(y)}, {e.Span(e.Scratch(n))}, {common});");
+            else e.W.Line($"ModelGen.Runtime.{kernel}.RunFloat({Int8Params.Bytes(e, x)}, {e.Span(d.Packed)}, {e.Span(scale)}, {(bias == null ? "default" : e.Span(bias))}, " +
                 $"{e.Span(y)}, {e.Span(e.Scratch(n))}, {common});");
             return;
         }

@@ -142,12 +142,12 @@ public static unsafe class QPointwise
                     }
                 else switch (rows)
                 {
-                    case 6: Tile<TV, TS, R6>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    case 5: Tile<TV, TS, R5>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    case 4: Tile<TV, TS, R4>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    case 3: Tile<TV, TS, R3>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    case 2: Tile<TV, TS, R2>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    default: Tile<TV, TS, R1>(x, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    case 6: Tile<TV, TS, R6>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    case 5: Tile<TV, TS, R5>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    case 4: Tile<TV, TS, R4>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    case 3: Tile<TV, TS, R3>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    case 2: Tile<TV, TS, R2>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
+                    default: Tile<TV, TS, R1>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
                 }
                 byte* yt = a.Y + (long)m0 * a.Plane + p0;
                 for (int r = 0; r < rows; r++)
@@ -167,23 +167,28 @@ public static unsafe class QPointwise
         }
     }
 
-    /// <summary>R.N positions (x[k * plane + r], int16 pairs) x 2 vectors of channels (w + k * wStride, int8 pairs), from the bias, into sums (rows 2 vectors apart).</summary>
+    /// <summary>
+    /// R.N rows (row r's pair k at x[r * rowStride + k * pairStride], int16 pairs) x 2 vectors of columns
+    /// (w + k * wStride, int8 pairs), from the bias, into sums (rows 2 vectors apart). Positions of a pair plane here
+    /// (row stride 1, pair stride the plane); rows of a matrix in <see cref="QMatMulLanes"/> (pair stride 1).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<TV, TS, R>(int* x, int plane, sbyte* w, int wStride, int pairs, int* bias, int* sums)
+    internal static void Tile<TV, TS, R>(int* x, int rowStride, int pairStride, sbyte* w, int wStride, int pairs, int* bias, int* sums)
         where TV : struct where TS : IQSimd<TV> where R : struct, IRows
     {
         int l = TS.Lanes, width = 2 * l;
+        int* x1 = x + rowStride, x2 = x1 + rowStride, x3 = x2 + rowStride, x4 = x3 + rowStride, x5 = x4 + rowStride;
         TV b0 = TS.Load(bias), b1 = TS.Load(bias + l);
         TV c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
-        for (int k = 0; k < pairs; k++, x += plane, w += wStride)
+        for (nint k = 0, end = (nint)pairs * pairStride; k < end; k += pairStride, w += wStride)
         {
             TV w0 = TS.LoadWidened(w), w1 = TS.LoadWidened(w + width);
-            TV t = TS.Splat(x[0]); c00 = TS.Madd(t, w0, c00); c01 = TS.Madd(t, w1, c01);
-            if (R.N > 1) { t = TS.Splat(x[1]); c10 = TS.Madd(t, w0, c10); c11 = TS.Madd(t, w1, c11); }
-            if (R.N > 2) { t = TS.Splat(x[2]); c20 = TS.Madd(t, w0, c20); c21 = TS.Madd(t, w1, c21); }
-            if (R.N > 3) { t = TS.Splat(x[3]); c30 = TS.Madd(t, w0, c30); c31 = TS.Madd(t, w1, c31); }
-            if (R.N > 4) { t = TS.Splat(x[4]); c40 = TS.Madd(t, w0, c40); c41 = TS.Madd(t, w1, c41); }
-            if (R.N > 5) { t = TS.Splat(x[5]); c50 = TS.Madd(t, w0, c50); c51 = TS.Madd(t, w1, c51); }
+            TV t = TS.Splat(x[k]); c00 = TS.Madd(t, w0, c00); c01 = TS.Madd(t, w1, c01);
+            if (R.N > 1) { t = TS.Splat(x1[k]); c10 = TS.Madd(t, w0, c10); c11 = TS.Madd(t, w1, c11); }
+            if (R.N > 2) { t = TS.Splat(x2[k]); c20 = TS.Madd(t, w0, c20); c21 = TS.Madd(t, w1, c21); }
+            if (R.N > 3) { t = TS.Splat(x3[k]); c30 = TS.Madd(t, w0, c30); c31 = TS.Madd(t, w1, c31); }
+            if (R.N > 4) { t = TS.Splat(x4[k]); c40 = TS.Madd(t, w0, c40); c41 = TS.Madd(t, w1, c41); }
+            if (R.N > 5) { t = TS.Splat(x5[k]); c50 = TS.Madd(t, w0, c50); c51 = TS.Madd(t, w1, c51); }
         }
         Unsafe.Write(sums, c00); Unsafe.Write(sums + l, c01);
         if (R.N > 1) { Unsafe.Write(sums + width, c10); Unsafe.Write(sums + width + l, c11); }
@@ -192,6 +197,7 @@ public static unsafe class QPointwise
         if (R.N > 4) { Unsafe.Write(sums + 4 * width, c40); Unsafe.Write(sums + 4 * width + l, c41); }
         if (R.N > 5) { Unsafe.Write(sums + 5 * width, c50); Unsafe.Write(sums + 5 * width + l, c51); }
     }
+
     /// <summary>
     /// Quad (2q, 2q + 1) of the pair rows at w (wStride bytes apart) for 8 output channels: two vectors of 4 channels x
     /// 4 input channels, the pairs zipped (pair 2q + 1 past the last: 0).

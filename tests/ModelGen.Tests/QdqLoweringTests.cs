@@ -650,6 +650,34 @@ public class QdqLoweringTests(ITestOutputHelper log)
             }
     }
 
+    /// <summary>QMatMulLanes (dynamic quantization's MatMul on two rows or more) exact at every width: int32 sums and the float scaling.</summary>
+    [Theory]
+    [InlineData(2, 5, 7, true)]
+    [InlineData(7, 33, 64, false)]
+    [InlineData(13, 40, 129, true)]
+    [InlineData(6, 64, 256, false)]
+    public void MatMulLanesIsExact(int m, int n, int k, bool signed)
+    {
+        var r = new Random(m * 31 + n);
+        var x = new byte[m * k]; r.NextBytes(x);
+        var wt = new sbyte[n * k];
+        for (int i = 0; i < wt.Length; i++) wt[i] = (sbyte)r.Next(-128, 128);
+        var packed = ModelGen.Compiler.Operators.QConvInt8.PackLanes(wt.Select(v => (long)v).ToArray(), n, k).Select(v => (sbyte)v).ToArray();
+        int zx = signed ? -7 : 131;
+        var sums = ReferenceSums(x, wt, m, n, k, signed, zx);
+        var scale = Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 1e-3)).ToArray();
+        var bias = Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray();
+        ForEachWidth(width =>
+        {
+            var y = new int[m * n];
+            QMatMulLanes.RunInt32(x, packed, y, new short[QMatMulLanes.Scratch(m, k)], m, n, k, signed, zx);
+            Assert.Equal(sums, y);
+            var yf = new float[m * n];
+            QMatMulLanes.RunFloat(x, packed, scale, bias, yf, new short[QMatMulLanes.Scratch(m, k)], m, n, k, signed, zx);
+            Assert.Equal(sums.Select((v, i) => (float)v * scale[i % n] + bias[i % n]).ToArray(), yf);
+        });
+    }
+
     /// <summary>MatMulInteger's int32 result: sum_k (x - zx) * w[j, k], w as rows [n, k].</summary>
     internal static int[] ReferenceSums(byte[] x, sbyte[] w, int m, int n, int k, bool signed, int zx)
     {

@@ -209,18 +209,20 @@ public class QuantOperatorTests
     /// kernel (int32 out) on Net; everything matches ONNX Runtime (exact integers, the same float operations).
     /// </summary>
     [Theory]
-    [InlineData(DType.Int8, true, true)]
-    [InlineData(DType.Int8, false, true)]
-    [InlineData(DType.UInt8, false, true)]
-    [InlineData(DType.Int8, true, false)] // the int32 product is also an output: not fused with the Cast, Mul and Add
-    public void DynamicQuantizedMatMul(DType tb, bool perColumn, bool fused)
+    [InlineData(DType.Int8, true, true, 6)]
+    [InlineData(DType.Int8, false, true, 6)]
+    [InlineData(DType.UInt8, false, true, 6)]
+    [InlineData(DType.Int8, true, false, 6)] // the int32 product is also an output: not fused with the Cast, Mul and Add
+    [InlineData(DType.Int8, true, true, 1)]  // one row: the row kernel
+    [InlineData(DType.UInt8, true, false, 1)]
+    public void DynamicQuantizedMatMul(DType tb, bool perColumn, bool fused, int rows)
     {
         int k = 19, n = 24;
-        var b = new OnnxBuilder(13).Input("x", DType.Float, 2, 3, k);
+        var b = new OnnxBuilder(13).Input("x", DType.Float, rows == 1 ? new[] { 1, k } : new[] { 2, rows / 2, k });
         Init(b, IntTensor("bq", tb, new[] { k, n }, tb == DType.UInt8 ? L8(k * n, 90, 0, 255) : L8(k * n, 90, -127, 127)));
         var scales = perColumn ? Scales(n, 91, 0.002f, 0.01f) : new[] { 0.0061f };
         b.Initializer("bs", perColumn ? new[] { n } : Array.Empty<int>(), scales);
-        Init(b, IntTensor("bz", tb, perColumn ? new[] { n } : Array.Empty<int>(), tb == DType.UInt8 ? new long[] { 128 } : new long[perColumn ? n : 1]));
+        Init(b, IntTensor("bz", tb, perColumn ? new[] { n } : Array.Empty<int>(), Enumerable.Repeat(tb == DType.UInt8 ? 128L : 0L, perColumn ? n : 1).ToArray()));
         b.Initializer("bias", new[] { n }, Scales(n, 92, -0.5f, 0.5f));
         b.Node("DynamicQuantizeLinear", new[] { "x" }, new[] { "xq", "xs", "xz" })
             .Node("MatMulInteger", new[] { "xq", "bq", "xz", "bz" }, new[] { "acc" })
@@ -233,8 +235,8 @@ public class QuantOperatorTests
         var model = b.Build();
         var r = ModelCompiler.Compile(model, "q.onnx", new ModelOptions { ClassName = "M" });
         Assert.True(r.Success, string.Join("\n", r.Diagnostics));
-        Assert.Contains(fused ? "ModelGen.Runtime.QGemm.RunFloat(" : "ModelGen.Runtime.QGemm.RunInt32(", r.Source);
-        Check(model, 0, 0, Ort.Random(2 * 3 * k, 93, 3f));
+        Assert.Contains($"ModelGen.Runtime.{(rows == 1 ? "QGemm" : "QMatMulLanes")}.{(fused ? "RunFloat" : "RunInt32")}(", r.Source);
+        Check(model, 0, 0, Ort.Random(rows * k, 93, 3f));
     }
 
     [Theory]
