@@ -38,8 +38,7 @@ public sealed class MatMulIntegerInt8 : Operator
         if (n.In(2) is Value z && (z.Type != x.Type || z.Length != 1)) throw Error("MatMulIntegerInt8 a_zero_point must be one value of x's type");
         var d = new Dims { N = w.Shape[0], K = w.Shape[1], M = Shape.Count(x.Shape.Take(x.Shape.Length - 1).ToArray()) };
         while (n.Inputs.Count < 6) n.Inputs.Add(null);
-        n.Inputs[3] ??= d.Lanes
-            ? Q.Constant((n.Name ?? "matmulinteger") + "_lanes", new TensorData(DType.Int8, new[] { (d.K + 1) / 2 * ((d.N + 31) / 32 * 32) * 2 }, l: QConvInt8.PackLanes(w.Const.L, d.N, d.K)))
+        n.Inputs[3] ??= d.Lanes ? Int8Params.PackLanes((n.Name ?? "matmulinteger") + "_lanes", w.Const, d.N, d.K)
             : Int8Params.PackWeights((n.Name ?? "matmulinteger") + "_packed", w.Const, d.N, d.K);
         d.Packed = n.In(3);
         var scale = n.In(4); var bias = n.In(5);

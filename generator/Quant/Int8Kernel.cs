@@ -62,6 +62,10 @@ internal sealed class Int8Params
         return Q.Constant(name, t);
     }
 
+    /// <summary>ModelGen.Runtime.QMatMulLanes' weight layout (QPointwise's: pairs of K per column, columns padded to 32).</summary>
+    public static Value PackLanes(string name, TensorData w, int rows, int k)
+        => Q.Constant(name, new TensorData(DType.Int8, new[] { (k + 1) / 2 * ((rows + 31) / 32 * 32) * 2 }, l: QConvInt8.PackLanes(w.L, rows, k)));
+
     /// <summary>Net: a byte span over an int8/uint8 tensor (the runtime kernels take raw bytes and a signedness flag).</summary>
     public static string Bytes(EmitContext e, Value v) => v.Type == DType.UInt8 ? e.Span(v) : $"System.Runtime.InteropServices.MemoryMarshal.AsBytes({e.Span(v)})";
 

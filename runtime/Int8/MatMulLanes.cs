@@ -6,13 +6,14 @@ using System.Runtime.Intrinsics.X86;
 namespace ModelGen.Runtime;
 
 /// <summary>
-/// The integer product of a dynamically quantized MatMul with two rows or more: y [m, n] = (x - xZero) [m, k] * w^T
-/// with the output columns in the vector lanes, as <see cref="QPointwise"/> does for 1x1 convolutions. The rows are
+/// int8 matrix products with two rows or more: y [m, n] = (x - xZero) [m, k] * w^T with the output columns in the
+/// vector lanes, as <see cref="QPointwise"/> does for 1x1 convolutions. The rows are
 /// widened once (less the zero point) and each int16 pair of a row is broadcast; each step of the reduction loads two
 /// vectors of weight pairs (int8, sign-extended in the load) for a tile of 6 rows (QPointwise's tile), so a weight is widened once per 6
-/// rows (the row kernel, <see cref="QGemm.RunInt32"/>, widens it for every row) and no sum crosses lanes. The int32
-/// sums are written as they are, or scaled to float (multiply, then add the bias: the Cast, Mul and Add this stands
-/// for). Exact.
+/// rows (the row kernel, <see cref="QGemm"/>, widens it for every row and sums across lanes for every output). The
+/// int32 sums are requantized per lane (QGemmInt8: bias, a multiplier and shift per column, bit-exact with
+/// ModelGen.Compiler.Quant.FixedPoint), written as they are, or scaled to float (multiply, then add the bias: the Cast,
+/// Mul and Add of dynamic quantization). Exact.
 /// </summary>
 public static unsafe class QMatMulLanes
 {
@@ -34,7 +35,32 @@ public static unsafe class QMatMulLanes
     {
         Check(x.Length, w.Length, y.Length, scratch.Length, m, n, k);
         fixed (byte* px = x) fixed (sbyte* pw = w) fixed (int* py = y) fixed (short* ps = scratch)
-            Run(new Args { W = pw, Y = py, M = m, N = n, K = k }, px, ps, xSigned, xZero);
+            Run(new Args { W = pw, Y = py, M = m, N = n, K = k, Out = Output.Int32 }, px, ps, xSigned, xZero);
+    }
+
+    /// <summary>
+    /// <see cref="QGemm.Run"/>'s operation on this layout: y [m, n] bytes = requantize(bias[j] + sum), clamped to
+    /// [qmin, qmax]; n at most <see cref="QPointwise.MaxColumns"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
+        Span<byte> y, Span<short> scratch, int m, int n, int k, bool xSigned, int xZero, int yZero, int qmin, int qmax)
+    {
+        Check(x.Length, w.Length, y.Length, scratch.Length, m, n, k);
+        int np = (n + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
+        if (np > QPointwise.MaxColumns || bias.Length < n || multiplier.Length < n || shift.Length < n) throw new ArgumentException("QMatMulLanes.Run: sizes do not agree");
+        QConv.CheckMultipliers(multiplier, n);
+        int* mult = stackalloc int[np], e = stackalloc int[np], b = stackalloc int[np];
+        long* kE = stackalloc long[np / 2], kO = stackalloc long[np / 2];
+        fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
+        {
+            bool bounded = QPointwise.Columns(pb, pm, psh, n, k, np, mult, e, b, kE, kO);
+            Run(new Args
+            {
+                W = pw, Y = py, M = m, N = n, K = k, Out = Output.Bytes, BiasI = b, Mult = mult, E = e, KE = kE, KO = kO, Pm = pm, Psh = psh,
+                ZY = yZero, Lo = qmin, Hi = qmax, Bounded = bounded,
+            }, px, ps, xSigned, xZero);
+        }
     }
 
     /// <summary><see cref="RunInt32"/> scaled: y = (float)sum * scale[j] (+ bias[j]); scale holds 1 or n values, bias 0 or n.</summary>
@@ -45,7 +71,7 @@ public static unsafe class QMatMulLanes
         Check(x.Length, w.Length, y.Length, scratch.Length, m, n, k);
         if (scale.Length != 1 && scale.Length < n || !bias.IsEmpty && bias.Length < n) throw new ArgumentException("QMatMulLanes.RunFloat: scale or bias too short");
         fixed (byte* px = x) fixed (sbyte* pw = w) fixed (float* py = y, psc = scale, pb = bias) fixed (short* ps = scratch)
-            Run(new Args { W = pw, Y = py, M = m, N = n, K = k, Float = true, Scale = psc, ScaleStep = scale.Length == 1 ? 0 : 1, Bias = bias.IsEmpty ? null : pb }, px, ps, xSigned, xZero);
+            Run(new Args { W = pw, Y = py, M = m, N = n, K = k, Out = Output.Float, Scale = psc, ScaleStep = scale.Length == 1 ? 0 : 1, Bias = bias.IsEmpty ? null : pb }, px, ps, xSigned, xZero);
     }
 
     static void Check(int x, int w, int y, int scratch, int m, int n, int k)
@@ -55,10 +81,14 @@ public static unsafe class QMatMulLanes
         if (x < (long)m * k || w < (k + 1) / 2 * np * 2 || y < (long)m * n || scratch < Scratch(m, k)) throw new ArgumentException("QMatMulLanes: sizes do not agree");
     }
 
+    enum Output { Bytes, Int32, Float }
+
     struct Args
     {
         public sbyte* W; public void* Y; public short* X; public float* Scale, Bias;
-        public int M, N, K, ScaleStep; public bool Float;
+        public int M, N, K, ScaleStep; public Output Out;
+        // Bytes: the padded per-column constants (QPointwise.Columns) and the caller's multipliers and shifts
+        public int* BiasI, Mult, E, Pm, Psh; public long* KE, KO; public int ZY, Lo, Hi; public bool Bounded;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -83,33 +113,48 @@ public static unsafe class QMatMulLanes
 
     /// <summary>Panels of two vectors of columns outermost (their weights stay in L1 while the rows pass), tiles of 6 rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Panels<TV, TS>(in Args a, int kp) where TV : struct where TS : IQSimd<TV>
+    static void Panels<TV, TS>(in Args a, int kp) where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
     {
         int l = TS.Lanes, width = 2 * l, np = (a.N + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple, pairs = kp / 2;
         int* sums = stackalloc int[Rows * 2 * 16], zero = stackalloc int[32];
+        byte* bytes = stackalloc byte[32];
         new Span<int>(zero, 32).Clear();
+        TV zy = TS.Splat(a.ZY), lo = TS.Splat(a.Lo), hi = TS.Splat(a.Hi);
         for (int j0 = 0; j0 < a.N; j0 += width)
         {
             sbyte* w = a.W + 2L * j0;
+            int* bias = a.Out == Output.Bytes ? a.BiasI + j0 : zero;
             for (int r0 = 0; r0 < a.M; r0 += Rows)
             {
                 int rows = Math.Min(Rows, a.M - r0);
                 int* x = (int*)(a.X + (long)r0 * kp);
                 switch (rows)
                 {
-                    case 6: QPointwise.Tile<TV, TS, R6>(x, kp / 2, 1, w, 2 * np, pairs, zero, sums); break;
-                    case 5: QPointwise.Tile<TV, TS, R5>(x, kp / 2, 1, w, 2 * np, pairs, zero, sums); break;
-                    case 4: QPointwise.Tile<TV, TS, R4>(x, kp / 2, 1, w, 2 * np, pairs, zero, sums); break;
-                    case 3: QPointwise.Tile<TV, TS, R3>(x, kp / 2, 1, w, 2 * np, pairs, zero, sums); break;
-                    case 2: QPointwise.Tile<TV, TS, R2>(x, kp / 2, 1, w, 2 * np, pairs, zero, sums); break;
-                    default: QPointwise.Tile<TV, TS, R1>(x, kp / 2, 1, w, 2 * np, pairs, zero, sums); break;
+                    case 6: QPointwise.Tile<TV, TS, R6>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
+                    case 5: QPointwise.Tile<TV, TS, R5>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
+                    case 4: QPointwise.Tile<TV, TS, R4>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
+                    case 3: QPointwise.Tile<TV, TS, R3>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
+                    case 2: QPointwise.Tile<TV, TS, R2>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
+                    default: QPointwise.Tile<TV, TS, R1>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
                 }
                 int cols = Math.Min(width, a.N - j0);
                 for (int r = 0; r < rows; r++)
                 {
                     int* s = sums + r * width;
                     long at = (long)(r0 + r) * a.N + j0;
-                    if (!a.Float) { Unsafe.CopyBlockUnaligned((int*)a.Y + at, s, (uint)cols * 4); continue; }
+                    if (a.Out == Output.Bytes)
+                    {
+                        if (a.Bounded)
+                        {
+                            TS.StoreLanes(TS.Load(s), a.Mult + j0, a.E + j0, a.KE + j0 / 2, a.KO + j0 / 2, zy, lo, hi, bytes);
+                            TS.StoreLanes(TS.Load(s + l), a.Mult + j0 + l, a.E + j0 + l, a.KE + (j0 + l) / 2, a.KO + (j0 + l) / 2, zy, lo, hi, bytes + l);
+                        }
+                        else
+                            for (int j = 0; j < cols; j++) bytes[j] = (byte)Requantize.Clamped(s[j], a.Pm[j0 + j], a.Psh[j0 + j], a.ZY, a.Lo, a.Hi);
+                        Unsafe.CopyBlockUnaligned((byte*)a.Y + at, bytes, (uint)cols);
+                        continue;
+                    }
+                    if (a.Out == Output.Int32) { Unsafe.CopyBlockUnaligned((int*)a.Y + at, s, (uint)cols * 4); continue; }
                     float* yr = (float*)a.Y + at;
                     // multiply, then add: the nodes this stands for round after each
                     for (int j = 0; j < cols; j++)

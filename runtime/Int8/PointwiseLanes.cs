@@ -51,16 +51,7 @@ public static unsafe class QPointwise
         long* kE = stackalloc long[mp / 2], kO = stackalloc long[mp / 2];
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            bool bounded = Bounded.Applies(pb, psh, outC, inC);
-            // the padding channels: multiplier 0, shift 1 (their lanes are computed and dropped)
-            for (int m = 0; m < mp; m++)
-            {
-                mult[m] = m < outC ? pm[m] : 0;
-                e[m] = m < outC && bounded ? -psh[m] : 1;
-                b[m] = m < outC ? pb[m] : 0;
-                long k = Bounded.K(e[m]);
-                if ((m & 1) == 0) kE[m / 2] = k; else kO[m / 2] = k;
-            }
+            bool bounded = Columns(pb, pm, psh, outC, inC, mp, mult, e, b, kE, kO);
             int* pairPlane = (int*)QConv.Aligned(ps);
             var a = new Args
             {
@@ -103,6 +94,27 @@ public static unsafe class QPointwise
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The per-column constants of a lane-per-column requantization, for mp columns (outC real, the rest padding:
+    /// multiplier 0, shift 1, their lanes computed and dropped): bias, multiplier, exponent e and the rounding constants
+    /// of <see cref="IQBounded{TV}.StoreLanes"/> (even and odd columns apart). Returns whether the bounded form applies
+    /// (k: the reduction length).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static bool Columns(int* pb, int* pm, int* psh, int outC, int k, int mp, int* mult, int* e, int* b, long* kE, long* kO)
+    {
+        bool bounded = Bounded.Applies(pb, psh, outC, k);
+        for (int m = 0; m < mp; m++)
+        {
+            mult[m] = m < outC ? pm[m] : 0;
+            e[m] = m < outC && bounded ? -psh[m] : 1;
+            b[m] = m < outC ? pb[m] : 0;
+            long c = Bounded.K(e[m]);
+            if ((m & 1) == 0) kE[m / 2] = c; else kO[m / 2] = c;
+        }
+        return bounded;
     }
 
     struct Args

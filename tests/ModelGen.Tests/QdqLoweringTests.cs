@@ -650,7 +650,10 @@ public class QdqLoweringTests(ITestOutputHelper log)
             }
     }
 
-    /// <summary>QMatMulLanes (dynamic quantization's MatMul on two rows or more) exact at every width: int32 sums and the float scaling.</summary>
+    /// <summary>
+    /// QMatMulLanes (MatMul on two rows or more) exact at every width: requantized bytes against FixedPoint (multipliers
+    /// small enough for the bounded form and too large for it), the int32 sums, and the float scaling.
+    /// </summary>
     [Theory]
     [InlineData(2, 5, 7, true)]
     [InlineData(7, 33, 64, false)]
@@ -666,15 +669,29 @@ public class QdqLoweringTests(ITestOutputHelper log)
         int zx = signed ? -7 : 131;
         var sums = ReferenceSums(x, wt, m, n, k, signed, zx);
         var scale = Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 1e-3)).ToArray();
-        var bias = Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray();
+        var fbias = Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray();
+        var bias = Enumerable.Range(0, n).Select(_ => r.Next(-50000, 50000)).ToArray();
+        int zy = signed ? 10 : 128;
+        var wants = new[] { 2e-4, 2.5 }.Select(scaleOf =>
+        {
+            var mult = new int[n]; var sh = new int[n];
+            for (int j = 0; j < n; j++) FixedPoint.QuantizeMultiplier(scaleOf * (1 + r.NextDouble() * 20), out mult[j], out sh[j]);
+            return (mult, sh, want: ReferenceGemm(x, wt, bias, mult, sh, m, n, k, signed, zx, zy));
+        }).ToArray();
         ForEachWidth(width =>
         {
+            foreach (var (mult, sh, want) in wants)
+            {
+                var yb = new byte[m * n];
+                QMatMulLanes.Run(x, packed, bias, mult, sh, yb, new short[QMatMulLanes.Scratch(m, k)], m, n, k, signed, zx, zy, signed ? -128 : 0, signed ? 127 : 255);
+                Assert.Equal(want, yb);
+            }
             var y = new int[m * n];
             QMatMulLanes.RunInt32(x, packed, y, new short[QMatMulLanes.Scratch(m, k)], m, n, k, signed, zx);
             Assert.Equal(sums, y);
             var yf = new float[m * n];
-            QMatMulLanes.RunFloat(x, packed, scale, bias, yf, new short[QMatMulLanes.Scratch(m, k)], m, n, k, signed, zx);
-            Assert.Equal(sums.Select((v, i) => (float)v * scale[i % n] + bias[i % n]).ToArray(), yf);
+            QMatMulLanes.RunFloat(x, packed, scale, fbias, yf, new short[QMatMulLanes.Scratch(m, k)], m, n, k, signed, zx);
+            Assert.Equal(sums.Select((v, i) => (float)v * scale[i % n] + fbias[i % n]).ToArray(), yf);
         });
     }
 

@@ -555,13 +555,13 @@ public class QuantOperatorTests
         // with transA keeps its loops and says why (MG0013)
         var r = ModelCompiler.Compile(QGemmModel(DType.UInt8, DType.Int8, false, true, 1f, "N", true, true), "q.onnx", new ModelOptions { ClassName = "M" });
         Assert.True(r.Success, string.Join("\n", r.Diagnostics));
-        Assert.Contains("ModelGen.Runtime.QGemm.Run(", r.Source);
+        Assert.Contains("ModelGen.Runtime.QMatMulLanes.Run(", r.Source); // three rows: the columns in the lanes
         Assert.DoesNotContain(r.Diagnostics, d => d.Kind.Id == "MG0013");
         r = ModelCompiler.Compile(SmallQLinearConv(), "q.onnx", new ModelOptions { ClassName = "M" });
         Assert.Contains("ModelGen.Runtime.QConv.Conv2D(", r.Source);
         r = ModelCompiler.Compile(QGemmModel(DType.Int8, DType.Int8, true, false, 0.5f, "MN", true, true), "q.onnx", new ModelOptions { ClassName = "M" });
         Assert.True(r.Success, string.Join("\n", r.Diagnostics));
-        Assert.DoesNotContain("ModelGen.Runtime.QGemm.Run(", r.Source);
+        Assert.DoesNotContain("ModelGen.Runtime.QMatMulLanes.Run(", r.Source);
         Assert.Contains(r.Diagnostics, d => d.Kind.Id == "MG0013" && d.Message.Contains("transA"));
         // the rewrite: one integer node with the QLinearConv's zero points; uint8 weights whose per-channel zero
         // points leave them outside int8 stay (and say so)
