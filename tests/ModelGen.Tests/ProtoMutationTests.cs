@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace ModelGen.Tests;
 /// <summary>
 /// Structural mutations of the exporter zoo's models (tests/models/zoo: RNNs, transformer, ConvTranspose, Resize,
-/// torch's quantized export): attribute values set to 0, -1, huge; inputs emptied or rewired to another node's output;
+/// torch's quantized export; and QOperatorModels' QOperator CNN and dynamically quantized MLP): attribute values set to 0, -1, huge; inputs emptied or rewired to another node's output;
 /// op types swapped; input and initializer dimensions changed. Every mutant must compile (to C# that compiles, for a
 /// sample) or fail with an MG#### error that is not an internal error, within a time bound: the contract of
 /// HostileInputTests, on models with more kinds of operators than its byte-level mutations reach.
@@ -19,9 +19,12 @@ public class ProtoMutationTests(ITestOutputHelper log)
         var dir = Path.Combine(Harness.RepoRoot, "tests", "models", "zoo");
         var failures = new List<string>();
         int total = 0, ok = 0; var seen = new HashSet<string>();
-        foreach (var file in Directory.GetFiles(dir, "*.onnx").OrderBy(f => f))
+        // the zoo, and the quantized models built in code (QOperator ops, dynamic quantization)
+        var corpus = Directory.GetFiles(dir, "*.onnx").OrderBy(f => f).Select(f => (File: f, Bytes: File.ReadAllBytes(f)))
+            .Append(("qoperator_cnn.onnx", QOperatorModels.Cnn(12))).Append(("dynamic_mlp.onnx", QOperatorModels.DynamicMlp(4, 24, 2)));
+        foreach (var (file, bytes) in corpus)
         {
-            var orig = ModelProto.Parser.ParseFrom(File.ReadAllBytes(file));
+            var orig = ModelProto.Parser.ParseFrom(bytes);
             // seeded by the file name, not its path: the same mutants in every checkout
             var rng = new Random(Path.GetFileName(file).Aggregate(7, (h, ch) => h * 31 + ch));
             for (int k = 0; k < 50; k++)
