@@ -116,6 +116,7 @@ public sealed class QLinearLowering : IPass
         var why = QdqConvGemmLowering.WeightRows(b.Const, ones, n.In(3)?.Const, conv: false, rowsFirst: false, out var w, out _);
         if (why != null) return why;
         int cols = w.Shape[0];
+        string name = n.Name ?? n.Out().Name;
         var removed = new List<Node> { n };
         Value y = n.Out(), scale = null, bias = null;
         var cast = uses.Only(y);
@@ -132,14 +133,13 @@ public sealed class QLinearLowering : IPass
                 if (c != null && c != y && c.IsConst && PerColumn(c, cols, allowScalar: false) && Shape.Equal(add.Out().Shape, y.Shape))
                 {
                     removed.Add(add);
-                    bias = Const(c.Name + "_column", new TensorData(DType.Float, new[] { cols }, f: (float[])c.Const.F.Clone()));
+                    bias = Const(name + "_bias", new TensorData(DType.Float, new[] { cols }, f: (float[])c.Const.F.Clone()));
                     y = add.Out();
                 }
                 if (s.Length != 1 && s.Shape.Length != 1)
-                    scale = s.IsConst ? Const(s.Name + "_column", new TensorData(DType.Float, new[] { cols }, f: (float[])s.Const.F.Clone())) : Reshape(g, s, cols);
+                    scale = s.IsConst ? Const(name + "_scale", new TensorData(DType.Float, new[] { cols }, f: (float[])s.Const.F.Clone())) : Reshape(g, s, cols, name + "_scale");
             }
         }
-        string name = n.Name ?? n.Out().Name;
         var node = MakeIn(FusedElementwise.Domain, MatMulIntegerInt8.OpType, 1, name, new[] { n.In(0), Const(name + "_wq", w), n.In(2), null, scale, bias }, new[] { y }, new IR.Attribute[0]);
         Replace(g, removed, node);
         return null;
@@ -150,10 +150,10 @@ public sealed class QLinearLowering : IPass
         => v.Type == DType.Float && (allowScalar && v.Length == 1 || v.Length == cols && v.Shape.Length >= 1 && v.Shape[v.Shape.Length - 1] == cols);
 
     /// <summary>v ([1, ..., 1, N]) seen as [N]: a Reshape node before the fused node (a view, no copy).</summary>
-    static Value Reshape(Graph g, Value v, int cols)
+    static Value Reshape(Graph g, Value v, int cols, string name)
     {
-        var r = new Value(v.Name + "_column") { Type = v.Type, Shape = new[] { cols } };
-        g.Nodes.Insert(g.Nodes.IndexOf(v.Producer) + 1, Make("Reshape", 13, v.Name + "_column", new[] { v, ShapeConst(v.Name + "_column_shape", new[] { cols }) }, new[] { r }));
+        var r = new Value(name) { Type = v.Type, Shape = new[] { cols } };
+        g.Nodes.Insert(g.Nodes.IndexOf(v.Producer) + 1, Make("Reshape", 13, name, new[] { v, ShapeConst(name + "_shape", new[] { cols }) }, new[] { r }));
         return r;
     }
 

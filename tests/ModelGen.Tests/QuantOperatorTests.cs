@@ -215,13 +215,14 @@ public class QuantOperatorTests
     [InlineData(DType.Int8, true, false, 6)] // the int32 product is also an output: not fused with the Cast, Mul and Add
     [InlineData(DType.Int8, true, true, 1)]  // one row: the row kernel
     [InlineData(DType.UInt8, true, false, 1)]
-    public void DynamicQuantizedMatMul(DType tb, bool perColumn, bool fused, int rows)
+    [InlineData(DType.Int8, true, true, 4, true)] // the scales as [1, N]: a Reshape to [N] before the fused layer
+    public void DynamicQuantizedMatMul(DType tb, bool perColumn, bool fused, int rows, bool scaleRow = false)
     {
         int k = 19, n = 24;
         var b = new OnnxBuilder(13).Input("x", DType.Float, rows == 1 ? new[] { 1, k } : new[] { 2, rows / 2, k });
         Init(b, IntTensor("bq", tb, new[] { k, n }, tb == DType.UInt8 ? L8(k * n, 90, 0, 255) : L8(k * n, 90, -127, 127)));
         var scales = perColumn ? Scales(n, 91, 0.002f, 0.01f) : new[] { 0.0061f };
-        b.Initializer("bs", perColumn ? new[] { n } : Array.Empty<int>(), scales);
+        b.Initializer("bs", perColumn ? (scaleRow ? new[] { 1, n } : new[] { n }) : Array.Empty<int>(), scales);
         Init(b, IntTensor("bz", tb, perColumn ? new[] { n } : Array.Empty<int>(), Enumerable.Repeat(tb == DType.UInt8 ? 128L : 0L, perColumn ? n : 1).ToArray()));
         b.Initializer("bias", new[] { n }, Scales(n, 92, -0.5f, 0.5f));
         b.Node("DynamicQuantizeLinear", new[] { "x" }, new[] { "xq", "xs", "xz" })
