@@ -344,6 +344,23 @@ internal static class Experiment
         SimdLevel.ForceBits = -1;
         QConvolution();
         QDepthwise();
+        // the int8 matrix products on several rows (columns in the lanes) and the row kernel, every output form
+        var r = new Random(5);
+        foreach (var (m, n, k) in new[] { (16, 96, 32), (6, 40, 129) })
+        {
+            var xq = new byte[m * k]; r.NextBytes(xq);
+            var wl = new sbyte[(k + 1) / 2 * ((n + 31) / 32 * 32) * 2]; var wr = new sbyte[n * ((k + 1) & ~1)];
+            var bias = new int[n]; var mult = Enumerable.Repeat(1 << 30, n).ToArray(); var shift = Enumerable.Repeat(-8, n).ToArray();
+            var scale = Enumerable.Repeat(0.01f, n).ToArray(); var fb = new float[n];
+            var yb = new byte[m * n]; var yi = new int[m * n]; var yf = new float[m * n];
+            for (int i = 0; i < 60; i++)
+            {
+                QMatMulLanes.Run(xq, wl, bias, mult, shift, yb, new short[QMatMulLanes.Scratch(m, k)], m, n, k, false, 3, -128, -128, 127);
+                QMatMulLanes.RunInt32(xq, wl, yi, new short[QMatMulLanes.Scratch(m, k)], m, n, k, true, 0);
+                QMatMulLanes.RunFloat(xq, wl, scale, fb, yf, new short[QMatMulLanes.Scratch(m, k)], m, n, k, true, 0);
+                QGemm.RunFloat(xq, wr, scale, fb, yf, new short[(k + 1) & ~1], m, n, k, true, 0);
+            }
+        }
     }
 
     /// <summary>`experiment gemv`: classifier heads (one row of A, B transposed, weights beyond L2): GB/s of weights streamed.</summary>
