@@ -5,7 +5,8 @@ namespace ModelGen.PlatformCheck;
 
 /// <summary>
 /// In-process check of the int8 kernels' paths against the scalar one (SimdLevel.ForceBits = 0, itself checked against
-/// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D, QPointwise.Run and QGemm.Run shapes (odd channel counts,
+/// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D, QPointwise.Run and QGemm.Run shapes (QGemm's
+/// also through QMatMulLanes, and both int32 forms; odd channel counts,
 /// groups, padding, strides 1-3, dilation, int8 and uint8 inputs with zero points at the extremes, positions off the
 /// vectors, weights and scratch with garbage where the layouts pad) through the automatic path (sdot on an arm64 CPU
 /// with FEAT_DotProd in a binary compiled for it), the pair kernels (QDot.Force = 1) and the emulated dot products
@@ -166,7 +167,7 @@ public static class KernelCheck
 
         public static Gemm Random(Random r)
         {
-            var g = new Gemm { m = r.Next(1, 4), n = r.Next(1, 14), k = r.Next(1, 90), signed = r.Next(2) == 0 };
+            var g = new Gemm { m = r.Next(1, 9), n = r.Next(1, 40), k = r.Next(1, 90), signed = r.Next(2) == 0 };
             g.xZero = Zero(r, g.signed);
             g.x = new byte[g.m * g.k];
             r.NextBytes(g.x);
@@ -176,13 +177,29 @@ public static class KernelCheck
             return g;
         }
 
+        /// <summary>QGemm.Run, then QMatMulLanes.Run on the same weights in its layout, then both int32 forms (as bytes).</summary>
         public byte[] Run()
         {
+            int kp = (k + 1) & ~1, np = (n + QMatMulLanes.ColumnMultiple - 1) / QMatMulLanes.ColumnMultiple * QMatMulLanes.ColumnMultiple;
             var y = new byte[m * n];
-            var scratch = new short[(k + 1) & ~1];
+            var scratch = new short[kp];
             Array.Fill(scratch, (short)0x5A5A);
             QGemm.Run(x, w, bias, mult, shift, y, scratch, m, n, k, signed, xZero, yZero, signed ? -128 : 0, signed ? 127 : 255);
-            return y;
+            var lanes = new sbyte[kp / 2 * np * 2];
+            for (int c2 = 0; c2 < kp / 2; c2++)
+                for (int j = 0; j < n; j++)
+                    for (int e = 0; e < 2 && 2 * c2 + e < k; e++) lanes[(c2 * np + j) * 2 + e] = w[j * kp + 2 * c2 + e];
+            var yl = new byte[m * n];
+            var ls = new short[QMatMulLanes.Scratch(m, k)];
+            Array.Fill(ls, (short)0x5A5A);
+            QMatMulLanes.Run(x, lanes, bias, mult, shift, yl, ls, m, n, k, signed, xZero, yZero, signed ? -128 : 0, signed ? 127 : 255);
+            int[] s1 = new int[m * n], s2 = new int[m * n];
+            QGemm.RunInt32(x, w, s1, scratch, m, n, k, signed, xZero);
+            QMatMulLanes.RunInt32(x, lanes, s2, ls, m, n, k, signed, xZero);
+            var all = new byte[2 * m * n + 8 * m * n];
+            y.CopyTo(all, 0); yl.CopyTo(all, m * n);
+            Buffer.BlockCopy(s1, 0, all, 2 * m * n, 4 * m * n); Buffer.BlockCopy(s2, 0, all, 6 * m * n, 4 * m * n);
+            return all;
         }
     }
 }
