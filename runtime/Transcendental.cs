@@ -118,6 +118,15 @@ public static class Transcendental
             for (int r = 0; r < rows; r++)
             {
                 float* xr = px + (nint)r * d, yr = py + (nint)r * d;
+                // rows of exactly one vector (attention over 16 or 8 positions), four at a time: one row alone is a chain
+                // of dependent steps (max, exp, sum, divide, scale); four interleave
+                if (r + 4 <= rows && (bits >= 512 && d == 16 || bits >= 256 && d == 8))
+                {
+                    if (d == 16) SoftmaxRows4<V512, E512, Vector512<float>>(xr, yr);
+                    else SoftmaxRows4<V256, E256, Vector256<float>>(xr, yr);
+                    r += 3;
+                    continue;
+                }
                 if (bits >= 512 && d >= 16) SoftmaxRow<V512, E512, Vector512<float>>(xr, yr, d);
                 else if (bits >= 256 && d >= 8) SoftmaxRow<V256, E256, Vector256<float>>(xr, yr, d);
                 else if (bits >= 128 && d >= 4) SoftmaxRow<V128, E128, Vector128<float>>(xr, yr, d);
@@ -152,6 +161,34 @@ public static class Transcendental
         TV vi = S.Splat(inv);
         for (p = 0; p < dv; p += l) S.Store(y + p, S.Mul(S.Load(y + p), vi));
         for (p = dv; p < d; p++) y[p] *= inv;
+    }
+
+    /// <summary>
+    /// Four rows of d = S.Lanes: each row's arithmetic exactly as <see cref="SoftmaxRow"/> does it (its maximum from
+    /// x[0] over the lanes, its exponentials, their sum across lanes, the reciprocal, the products), the four rows' steps
+    /// side by side.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void SoftmaxRows4<S, M, TV>(float* x, float* y) where S : struct, ISimd<TV> where M : struct, IExpSimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        float* lanes = stackalloc float[4 * l];
+        TV a0 = S.Load(x), a1 = S.Load(x + l), a2 = S.Load(x + 2 * l), a3 = S.Load(x + 3 * l);
+        S.Store(lanes, a0); S.Store(lanes + l, a1); S.Store(lanes + 2 * l, a2); S.Store(lanes + 3 * l, a3);
+        float m0 = x[0], m1 = x[l], m2 = x[2 * l], m3 = x[3 * l];
+        for (int k = 0; k < l; k++)
+        {
+            if (lanes[k] > m0) m0 = lanes[k];
+            if (lanes[l + k] > m1) m1 = lanes[l + k];
+            if (lanes[2 * l + k] > m2) m2 = lanes[2 * l + k];
+            if (lanes[3 * l + k] > m3) m3 = lanes[3 * l + k];
+        }
+        TV e0 = Exp<S, M, TV>(M.Sub(a0, S.Splat(m0))), e1 = Exp<S, M, TV>(M.Sub(a1, S.Splat(m1)));
+        TV e2 = Exp<S, M, TV>(M.Sub(a2, S.Splat(m2))), e3 = Exp<S, M, TV>(M.Sub(a3, S.Splat(m3)));
+        // SoftmaxRow adds its one vector to a zero sum first: the same here (0 + v is v, and -0 + 0 alike)
+        float s0 = S.Sum(S.Add(S.Zero, e0)), s1 = S.Sum(S.Add(S.Zero, e1)), s2 = S.Sum(S.Add(S.Zero, e2)), s3 = S.Sum(S.Add(S.Zero, e3));
+        S.Store(y, S.Mul(e0, S.Splat(1f / s0))); S.Store(y + l, S.Mul(e1, S.Splat(1f / s1)));
+        S.Store(y + 2 * l, S.Mul(e2, S.Splat(1f / s2))); S.Store(y + 3 * l, S.Mul(e3, S.Splat(1f / s3)));
     }
 
     /// <summary>2/sqrt(pi) (-1)^n / (n! (2n+1)), n &lt; 30: the series coefficients of erf(x) / x in x^2.</summary>

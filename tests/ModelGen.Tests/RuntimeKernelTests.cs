@@ -221,7 +221,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         {
             foreach (int d in new[] { 1, 3, 4, 7, 8, 16, 17, 33 })
             {
-                const int rows = 3;
+                int rows = d is 8 or 16 ? 9 : 3; // rows of one vector go four at a time: 4 + 4 + 1
                 var x = Rand(rng, rows * d, 8f);
                 if (d > 2) { x[1] = float.NegativeInfinity; x[d + 2] = 80f; }
                 var want = new double[rows * d]; var ones = Enumerable.Repeat(1.0, rows * d).ToArray();
@@ -237,9 +237,18 @@ public class RuntimeKernelTests(ITestOutputHelper log)
                 var inPlace = WithGuard(rows * d); Array.Copy(x, inPlace, rows * d);
                 Transcendental.Softmax(inPlace.AsSpan(0, rows * d), inPlace, rows, d);
                 Compare($"Softmax in place d={d} width={width}", inPlace, rows * d, want, ones, 2e-7);
+                // every row exactly what it is alone
+                for (int r = 0; r < rows; r++)
+                {
+                    var one = new float[d];
+                    Transcendental.Softmax(x.AsSpan(r * d, d), one, 1, d);
+                    Assert.Equal(one, y.AsSpan(r * d, d).ToArray());
+                }
                 x[0] = float.NaN;
+                if (rows == 9) x[5 * d + 2] = float.NaN;
                 Transcendental.Softmax(x, y, rows, d);
                 for (int k = 0; k < d; k++) Assert.True(float.IsNaN(y[k]), $"Softmax d={d} width={width}: NaN in the row, element {k} is {y[k]}");
+                if (rows == 9) for (int k = 0; k < d; k++) Assert.True(float.IsNaN(y[5 * d + k]), $"Softmax d={d} width={width}: NaN in row 5, element {k} is {y[5 * d + k]}");
             }
         });
     }
