@@ -158,7 +158,7 @@ public static unsafe class QGemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rows(Args a, byte* px, void* py, short* ps, int m, int k, bool xSigned, int xZero)
     {
-        int dot = QDot.Path, n = a.N, kp = a.Kp;
+        int dot = QDot.Path, n = a.N;
         for (int i = 0; i < m; i++)
         {
             a.Y = (byte*)py + (long)i * n * (a.Out == Output.Bytes ? 1 : 4); // int32 and float outputs: 4 bytes each
@@ -171,8 +171,7 @@ public static unsafe class QGemm
                 else DotRow<DotEmulated>(a, (sbyte*)xr, k, xSigned ? xZero : xZero - 128);
                 continue;
             }
-            Widen(ps, px + (long)i * k, k, xSigned, xZero);
-            if (k < kp) ps[k] = 0;
+            WidenRow(ps, px + (long)i * k, k, xSigned, xZero);
             a.X = ps;
             switch (SimdLevel.Bits)
             {
@@ -216,9 +215,17 @@ public static unsafe class QGemm
                 px, py, ps, m, k, xSigned, xZero);
     }
 
+    /// <summary>One row of x as the kernels' int16 pairs: <see cref="Widen"/>, and a 0 after an odd k (the last pair's pad).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void WidenRow(short* dst, byte* src, int k, bool signed, int zero)
+    {
+        Widen(dst, src, k, signed, zero);
+        if ((k & 1) != 0) dst[k] = 0;
+    }
+
     /// <summary>dst[i] = x[i] - zero for n bytes (int8 or uint8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Widen(short* dst, byte* src, int n, bool signed, int zero)
+    static void Widen(short* dst, byte* src, int n, bool signed, int zero)
     {
         int i = 0;
         if (Vector128.IsHardwareAccelerated)
@@ -346,10 +353,18 @@ public static unsafe class QGemm
         {
             case Output.Bytes: a.Y[j] = (byte)Requantize.Clamped(unchecked(a.Bias[j] + dot), a.Mult[j], a.Shift[j], a.ZY, a.Lo, a.Hi); break;
             case Output.Int32: ((int*)a.Y)[j] = dot; break;
-            default:
-                float v = (float)dot * a.Scale[j * a.ScaleStep];
-                ((float*)a.Y)[j] = a.BiasF == null ? v : v + a.BiasF[j];
-                break;
+            default: ((float*)a.Y)[j] = Scaled(dot, a.Scale, a.ScaleStep, a.BiasF, j); break;
         }
+    }
+
+    /// <summary>
+    /// Column j's sum scaled to float as a dynamically quantized MatMul's Cast, Mul and Add compute it: (float)sum *
+    /// scale[j * step] (step 0: one scale), then + bias[j] (bias null: none), each rounded (no FMA).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Scaled(int sum, float* scale, int step, float* bias, int j)
+    {
+        float v = (float)sum * scale[j * step];
+        return bias == null ? v : v + bias[j];
     }
 }

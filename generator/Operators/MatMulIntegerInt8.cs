@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Linq;
 using ModelGen.Compiler.Emit;
 using ModelGen.Compiler.IR;
@@ -23,7 +22,7 @@ public sealed class MatMulIntegerInt8 : Operator
 
     sealed class Dims
     {
-        public int M, N, K; public Value Packed; public int Kp => (K + 1) & ~1;
+        public int M, N, K; public Value Packed;
         /// <summary>Two rows or more: ModelGen.Runtime.QMatMulLanes (columns in the lanes, its own weight layout).</summary>
         public bool Lanes => M >= 2;
     }
@@ -52,8 +51,7 @@ public sealed class MatMulIntegerInt8 : Operator
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
         var d = (Dims)n.State;
-        // the widened rows (all of them for the lanes kernel, aligned), or one
-        return profile == TargetProfile.Net && d.M > 0 && d.N > 0 ? (DType.Int16, d.Lanes ? d.M * d.Kp + 32 : d.Kp) : (DType.Float, 0);
+        return profile == TargetProfile.Net && d.M > 0 && d.N > 0 ? (DType.Int16, Int8Params.RowsScratch(d.Lanes, d.M, d.K)) : (DType.Float, 0);
     }
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
@@ -80,7 +78,7 @@ public sealed class MatMulIntegerInt8 : Operator
         var d = (Dims)n.State;
         if (d.M == 0 || d.N == 0) return;
         var x = n.In(0); var y = n.Out();
-        string zero = n.In(2) == null ? "0" : n.In(2).IsConst ? n.In(2).Const.GetLong(0).ToString(CultureInfo.InvariantCulture) : $"(int){e.At(n.In(2), "0")}";
+        string zero = Q.Zp(e, n.In(2), "0");
         Value scale = n.In(4), bias = n.In(5);
         if (e.Net)
         {
@@ -92,7 +90,7 @@ public sealed class MatMulIntegerInt8 : Operator
             return;
         }
         var w = e.W;
-        if (zero != "0" && !long.TryParse(zero, out _)) { var v = e.Var("za"); w.Line($"int {v} = {zero};"); zero = v; }
+        zero = QMatMulBase.Local(e, zero, "za");
         string i = "0";
         if (d.M > 1) { i = e.Var("i"); w.Open($"for (int {i} = 0; {i} < {d.M}; {i}++)"); }
         var j = e.Var("j");

@@ -19,7 +19,7 @@ public sealed class QGemmInt8 : Operator
 
     sealed class Dims
     {
-        public int M, N, K; public Int8Params P; public Value Packed; public int Kp => (K + 1) & ~1;
+        public int M, N, K; public Int8Params P; public Value Packed;
         /// <summary>
         /// Two rows or more, at most 1024 columns (padded): ModelGen.Runtime.QMatMulLanes, the columns in the lanes (the
         /// row kernel sums across lanes for every output: a 16 x 32 x 96 product 15 us against ~1 us).
@@ -46,8 +46,7 @@ public sealed class QGemmInt8 : Operator
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
         var d = (Dims)n.State;
-        // the kernel's rows of x - x_zero_point as int16 (all of them for the lanes kernel, aligned; else one)
-        return profile == TargetProfile.Net && d.M > 0 && d.N > 0 ? (DType.Int16, d.Lanes ? d.M * d.Kp + 32 : d.Kp) : (DType.Float, 0);
+        return profile == TargetProfile.Net && d.M > 0 && d.N > 0 ? (DType.Int16, Int8Params.RowsScratch(d.Lanes, d.M, d.K)) : (DType.Float, 0);
     }
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)

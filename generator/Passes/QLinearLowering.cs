@@ -41,16 +41,6 @@ public sealed class QLinearLowering : IPass
         });
     }
 
-    /// <summary>A constant per-tensor scale and zero point (absent: 0) at inputs s and z of n.</summary>
-    static bool PerTensor(Node n, int s, int z, out float scale, out int zero)
-    {
-        scale = 0; zero = 0;
-        Value vs = n.In(s), vz = n.In(z);
-        if (vs == null || !vs.IsConst || vs.Length != 1 || vz != null && (!vz.IsConst || vz.Length != 1)) return false;
-        scale = vs.Const.F[0]; zero = vz == null ? 0 : (int)vz.Const.GetLong(0);
-        return scale > 0 && !float.IsInfinity(scale);
-    }
-
     /// <summary>Constant weights at w with constant scale (and zero point) at s (z): why not, or null.</summary>
     static string ConstWeights(Node n, int w, int s, int z)
     {
@@ -65,8 +55,8 @@ public sealed class QLinearLowering : IPass
     /// <summary>QLinearConv: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, [B int32 [M]].</summary>
     static string Conv(Graph g, Node n)
     {
-        if (!PerTensor(n, 1, 2, out float sx, out int zx)) return "its input's scale and zero point are not constant";
-        if (!PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
+        if (!QdqConvGemmLowering.PerTensor(n, 1, 2, out float sx, out int zx)) return "its input's scale and zero point are not constant";
+        if (!QdqConvGemmLowering.PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
         var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: true, rowsFirst: true, out var w, out var ws);
         if (why != null) return why;
@@ -87,8 +77,8 @@ public sealed class QLinearLowering : IPass
     {
         if (n.In(3).Shape.Length != 2) return "its B is not a matrix";
         if (n.In(0).Shape.Length < 1) return "its A is a scalar";
-        if (!PerTensor(n, 1, 2, out float sa, out int za)) return "A's scale and zero point are not per tensor constants";
-        if (!PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
+        if (!QdqConvGemmLowering.PerTensor(n, 1, 2, out float sa, out int za)) return "A's scale and zero point are not per tensor constants";
+        if (!QdqConvGemmLowering.PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
         var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: false, out var w, out var ws);
         if (why != null) return why;
@@ -162,8 +152,8 @@ public sealed class QLinearLowering : IPass
     {
         if (n.In(7) == null) return "its output is float (no y_scale)";
         if (n.Int("transA", 0) != 0) return "transA is not lowered";
-        if (!PerTensor(n, 1, 2, out float sa, out int za)) return "A's scale and zero point are not constant";
-        if (!PerTensor(n, 7, 8, out float sy, out int zy)) return "its output's scale and zero point are not constant";
+        if (!QdqConvGemmLowering.PerTensor(n, 1, 2, out float sa, out int za)) return "A's scale and zero point are not constant";
+        if (!QdqConvGemmLowering.PerTensor(n, 7, 8, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
         bool transB = n.Int("transB", 0) != 0;
         var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: transB, out var w, out var ws);

@@ -37,12 +37,15 @@ public sealed class QdqConvGemmLowering : IPass
     static bool QuantWeights(Node n) => IsDq(n.In(1)?.Producer) && n.In(1).Producer.In(0).IsConst && !DequantizeLinear.Keep(n.In(1).Producer);
 
     /// <summary>A per-tensor quantization (DequantizeLinear or QuantizeLinear node): constant scale and zero point.</summary>
-    static bool PerTensor(Node q, out float scale, out int zero)
+    static bool PerTensor(Node q, out float scale, out int zero) => PerTensor(q, 1, 2, out scale, out zero);
+
+    /// <summary>A constant positive finite scale and a constant zero point (absent: 0), one value each, at inputs s and z of n.</summary>
+    internal static bool PerTensor(Node n, int s, int z, out float scale, out int zero)
     {
         scale = 0; zero = 0;
-        var s = q.In(1); var z = q.In(2);
-        if (s == null || !s.IsConst || s.Length != 1 || z != null && (!z.IsConst || z.Length != 1)) return false;
-        scale = s.Const.F[0]; zero = z == null ? 0 : (int)z.Const.GetLong(0);
+        Value vs = n.In(s), vz = n.In(z);
+        if (vs == null || !vs.IsConst || vs.Length != 1 || vz != null && (!vz.IsConst || vz.Length != 1)) return false;
+        scale = vs.Const.F[0]; zero = vz == null ? 0 : (int)vz.Const.GetLong(0);
         return scale > 0 && !float.IsInfinity(scale);
     }
 

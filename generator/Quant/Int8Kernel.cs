@@ -62,6 +62,12 @@ internal sealed class Int8Params
         return Q.Constant(name, t);
     }
 
+    /// <summary>
+    /// int16 scratch of the matrix kernels: the rows of x - x_zero_point, all m of them aligned for
+    /// ModelGen.Runtime.QMatMulLanes (its Scratch), one for ModelGen.Runtime.QGemm's row kernel (k rounded up to even).
+    /// </summary>
+    public static int RowsScratch(bool lanes, int m, int k) => lanes ? m * ((k + 1) & ~1) + 32 : (k + 1) & ~1;
+
     /// <summary>ModelGen.Runtime.QMatMulLanes' weight layout (QPointwise's: pairs of K per column, columns padded to 32).</summary>
     public static Value PackLanes(string name, TensorData w, int rows, int k)
         => Q.Constant(name, new TensorData(DType.Int8, new[] { (k + 1) / 2 * ((rows + 31) / 32 * 32) * 2 }, l: QConvInt8.PackLanes(w.L, rows, k)));

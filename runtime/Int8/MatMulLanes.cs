@@ -17,8 +17,8 @@ namespace ModelGen.Runtime;
 /// </summary>
 public static unsafe class QMatMulLanes
 {
-    /// <summary>The weight layout's columns are padded to a multiple of this (two 512-bit vectors of int32 lanes).</summary>
-    public const int ColumnMultiple = 32;
+    /// <summary>The weight layout's columns are padded to a multiple of this: QPointwise's layout, two 512-bit vectors of int32 lanes.</summary>
+    public const int ColumnMultiple = QPointwise.ColumnMultiple;
 
     const int Rows = 6;
 
@@ -97,11 +97,7 @@ public static unsafe class QMatMulLanes
         if (a.M == 0 || a.N == 0) return;
         int kp = (a.K + 1) & ~1;
         a.X = (short*)QConv.Aligned(ps);
-        for (int i = 0; i < a.M; i++)
-        {
-            QGemm.Widen(a.X + (long)i * kp, px + (long)i * a.K, a.K, xSigned, xZero);
-            if (a.K < kp) a.X[(long)i * kp + a.K] = 0;
-        }
+        for (int i = 0; i < a.M; i++) QGemm.WidenRow(a.X + (long)i * kp, px + (long)i * a.K, a.K, xSigned, xZero);
         switch (SimdLevel.Bits)
         {
             case 512 when Avx512BW.IsSupported: Panels<Vector512<int>, Q512>(a, kp); break;
@@ -128,15 +124,7 @@ public static unsafe class QMatMulLanes
             {
                 int rows = Math.Min(Rows, a.M - r0);
                 int* x = (int*)(a.X + (long)r0 * kp);
-                switch (rows)
-                {
-                    case 6: QPointwise.Tile<TV, TS, R6>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
-                    case 5: QPointwise.Tile<TV, TS, R5>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
-                    case 4: QPointwise.Tile<TV, TS, R4>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
-                    case 3: QPointwise.Tile<TV, TS, R3>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
-                    case 2: QPointwise.Tile<TV, TS, R2>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
-                    default: QPointwise.Tile<TV, TS, R1>(x, kp / 2, 1, w, 2 * np, pairs, bias, sums); break;
-                }
+                QPointwise.Tile<TV, TS>(rows, x, kp / 2, 1, w, 2 * np, pairs, bias, sums);
                 int cols = Math.Min(width, a.N - j0);
                 for (int r = 0; r < rows; r++)
                 {
@@ -156,12 +144,7 @@ public static unsafe class QMatMulLanes
                     }
                     if (a.Out == Output.Int32) { Unsafe.CopyBlockUnaligned((int*)a.Y + at, s, (uint)cols * 4); continue; }
                     float* yr = (float*)a.Y + at;
-                    // multiply, then add: the nodes this stands for round after each
-                    for (int j = 0; j < cols; j++)
-                    {
-                        float v = (float)s[j] * a.Scale[(j0 + j) * a.ScaleStep];
-                        yr[j] = a.Bias == null ? v : v + a.Bias[j0 + j];
-                    }
+                    for (int j = 0; j < cols; j++) yr[j] = QGemm.Scaled(s[j], a.Scale, a.ScaleStep, a.Bias, j0 + j);
                 }
             }
         }

@@ -152,15 +152,7 @@ public static unsafe class QPointwise
                         case 2: DotTile<TD, R2>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
                         default: DotTile<TD, R1>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
                     }
-                else switch (rows)
-                {
-                    case 6: Tile<TV, TS, R6>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    case 5: Tile<TV, TS, R5>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    case 4: Tile<TV, TS, R4>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    case 3: Tile<TV, TS, R3>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    case 2: Tile<TV, TS, R2>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                    default: Tile<TV, TS, R1>(x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums); break;
-                }
+                else Tile<TV, TS>(rows, x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums);
                 byte* yt = a.Y + (long)m0 * a.Plane + p0;
                 for (int r = 0; r < rows; r++)
                 {
@@ -176,6 +168,22 @@ public static unsafe class QPointwise
                     for (int j = 0; j < cols; j++) yt[(long)j * a.Plane + r] = bytes[j];
                 }
             }
+        }
+    }
+
+    /// <summary><see cref="Tile{TV, TS, R}"/> for 1 to 6 rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Tile<TV, TS>(int rows, int* x, int rowStride, int pairStride, sbyte* w, int wStride, int pairs, int* bias, int* sums)
+        where TV : struct where TS : IQSimd<TV>
+    {
+        switch (rows)
+        {
+            case 6: Tile<TV, TS, R6>(x, rowStride, pairStride, w, wStride, pairs, bias, sums); break;
+            case 5: Tile<TV, TS, R5>(x, rowStride, pairStride, w, wStride, pairs, bias, sums); break;
+            case 4: Tile<TV, TS, R4>(x, rowStride, pairStride, w, wStride, pairs, bias, sums); break;
+            case 3: Tile<TV, TS, R3>(x, rowStride, pairStride, w, wStride, pairs, bias, sums); break;
+            case 2: Tile<TV, TS, R2>(x, rowStride, pairStride, w, wStride, pairs, bias, sums); break;
+            default: Tile<TV, TS, R1>(x, rowStride, pairStride, w, wStride, pairs, bias, sums); break;
         }
     }
 
@@ -242,7 +250,7 @@ public static unsafe class QPointwise
     }
 
     /// <summary>
-    /// <see cref="Tile"/> on dot products: R.N positions (x[q * plane + r], int8 quads of input channels, broadcast) x 2
+    /// <see cref="Tile{TV, TS, R}"/> on dot products: R.N positions (x[q * plane + r], int8 quads of input channels, broadcast) x 2
     /// vectors of 4 channels (w as <see cref="Quads"/> reads it), from the bias, into sums. The last quad of an odd
     /// number of pairs outside the loop (no branch in it: the accumulators stay in registers).
     /// </summary>
