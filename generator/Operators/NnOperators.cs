@@ -16,6 +16,7 @@ public static partial class OperatorRegistry
         t[":BatchNormalization"] = new BatchNormalization();
         t[":InstanceNormalization"] = new InstanceNormalization();
         t[":LayerNormalization"] = new LayerNormalization();
+        t[":GroupNormalization"] = new GroupNormalization();
         t[":MatMul"] = new MatMul();
         t[":Softmax"] = new Softmax(SoftmaxKind.Softmax);
         t[":LogSoftmax"] = new Softmax(SoftmaxKind.LogSoftmax);

@@ -119,6 +119,8 @@ public static partial class OperatorRegistry
                 _ => "false",
             }, Unary.Kind.Predicate);
         t[":Not"] = new Unary((n, x) => x != 0 ? 0 : 1, (n, e, ty, x) => "!" + x, Unary.Kind.Logical);
+        // opset 18's bitwise operators, on integer types only (Evaluate works on the 64-bit patterns)
+        t[":BitwiseNot"] = new Unary(null, (n, e, ty, x) => Cast(ty, "~" + x), Unary.Kind.Bits);
 
         t[":Add"] = new Binary(BinaryKind.Arithmetic, (a, b) => a + b, (a, b) => a + b, (e, ty, a, b) => Cast(ty, $"{a} + {b}"));
         t[":Sub"] = new Binary(BinaryKind.Arithmetic, (a, b) => a - b, (a, b) => a - b, (e, ty, a, b) => Cast(ty, $"{a} - {b}"));
@@ -142,6 +144,9 @@ public static partial class OperatorRegistry
         t[":And"] = new Binary(BinaryKind.Logical, null, (a, b) => a & b, (e, ty, a, b) => $"{a} & {b}");
         t[":Or"] = new Binary(BinaryKind.Logical, null, (a, b) => a | b, (e, ty, a, b) => $"{a} | {b}");
         t[":Xor"] = new Binary(BinaryKind.Logical, null, (a, b) => a ^ b, (e, ty, a, b) => $"{a} ^ {b}");
+        t[":BitwiseAnd"] = new Binary(BinaryKind.Arithmetic, null, (a, b) => a & b, (e, ty, a, b) => Cast(ty, $"{a} & {b}"));
+        t[":BitwiseOr"] = new Binary(BinaryKind.Arithmetic, null, (a, b) => a | b, (e, ty, a, b) => Cast(ty, $"{a} | {b}"));
+        t[":BitwiseXor"] = new Binary(BinaryKind.Arithmetic, null, (a, b) => a ^ b, (e, ty, a, b) => Cast(ty, $"{a} ^ {b}"));
     }
 
     static Exception Unsupported(string m) => new CompileException(Diag.UnsupportedAttribute, m);

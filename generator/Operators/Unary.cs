@@ -11,7 +11,8 @@ namespace ModelGen.Compiler.Operators;
 public sealed class Unary : Operator
 {
     /// <summary>Float: float/double in and out. Numeric: any number type. Predicate: float in, bool out. Logical: bool.</summary>
-    public enum Kind { Float, Numeric, Predicate, Logical }
+    /// <summary>Float: float types only; Numeric: any number; Predicate: float in, bool out; Logical: bool; Bits: integers only.</summary>
+    public enum Kind { Float, Numeric, Predicate, Logical, Bits }
 
     readonly Func<Node, double, double> _eval;
     readonly Func<Node, EmitContext, DType, string, string> _emit;
@@ -35,6 +36,7 @@ public sealed class Unary : Operator
         if (_kind == Kind.Float || _kind == Kind.Predicate) RequireFloat(n, x);
         else if (_kind == Kind.Logical && x.Type != DType.Bool) throw Error($"{n.OpType} takes a bool input");
         else if (_kind == Kind.Numeric && x.Type == DType.Bool) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} on bool is not defined");
+        else if (_kind == Kind.Bits && (x.Type == DType.Bool || DTypes.IsFloat(x.Type))) throw new CompileException(Diag.UnsupportedType, $"{n.OpType} takes integers, not {DTypes.OnnxName(x.Type)}");
         SetOut(n, 0, _kind == Kind.Predicate ? DType.Bool : x.Type, x.Shape);
     }
 
@@ -44,7 +46,9 @@ public sealed class Unary : Operator
         var r = new TensorData(n.Out().Type, x.Shape);
         for (int i = 0; i < r.Length; i++)
         {
-            if (x.Type == DType.Float && r.Type == DType.Float) r.F[i] = (float)_eval(n, x.F[i]);
+            // bit operations on the 64-bit pattern: a double would lose int64/uint64 values above 2^53
+            if (_kind == Kind.Bits) r.SetLong(i, ~x.L[i]);
+            else if (x.Type == DType.Float && r.Type == DType.Float) r.F[i] = (float)_eval(n, x.F[i]);
             else r.Set(i, _eval(n, x.GetDouble(i)));
         }
         return new[] { r };

@@ -61,11 +61,15 @@ public static class OpCheck
             {
                 float[] f => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(f, shape)),
                 double[] d => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<double>(d, shape)),
-                long[] l => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(l, shape)),
-                int[] n => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<int>(n, shape)),
+                long[] l when x.GetType() == typeof(long[]) => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(l, shape)),
+                int[] n when x.GetType() == typeof(int[]) => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<int>(n, shape)),
                 bool[] b => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<bool>(b, shape)),
+                // the CLR lets a ushort[] pass as short[] (and byte[] as sbyte[]): match the exact type
                 byte[] ub when x.GetType() == typeof(byte[]) => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<byte>(ub, shape)),
                 sbyte[] sb => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<sbyte>(sb, shape)),
+                short[] sh when x.GetType() == typeof(short[]) => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<short>(sh, shape)),
+                ushort[] us when x.GetType() == typeof(ushort[]) => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<ushort>(us, shape)),
+                uint[] ui when x.GetType() == typeof(uint[]) => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<uint>(ui, shape)),
                 _ => throw new ArgumentException("unsupported input type " + x.GetType()),
             });
         }
@@ -79,6 +83,9 @@ public static class OpCheck
             DenseTensor<bool> t => t.ToArray(),
             DenseTensor<sbyte> t => t.ToArray(),
             DenseTensor<byte> t => t.ToArray(),
+            DenseTensor<short> t => t.ToArray(),
+            DenseTensor<ushort> t => t.ToArray(),
+            DenseTensor<uint> t => t.ToArray(),
             var o => throw new ArgumentException("unsupported output " + o?.GetType()),
         }).ToArray();
     }
@@ -86,8 +93,11 @@ public static class OpCheck
     public static void AssertClose(Array expected, Array actual, double tol, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
+        bool exact = expected.GetType().GetElementType() is var et && et != typeof(float) && et != typeof(double);
         for (int i = 0; i < expected.Length; i++)
         {
+            // integers and bools compare as they are (a double would blur 64-bit values above 2^53)
+            if (exact) { Assert.True(expected.GetValue(i)!.Equals(actual.GetValue(i)), $"{what}[{i}]: expected {expected.GetValue(i)}, got {actual.GetValue(i)}"); continue; }
             var e = Convert.ToDouble(expected.GetValue(i));
             var a = Convert.ToDouble(actual.GetValue(i));
             if (double.IsNaN(e) && double.IsNaN(a) || e == a) continue; // NaN == NaN; equal infinities
