@@ -16,6 +16,7 @@ static class PortableMath
         ["Max"] = (new string[0], "static float MgMax(float a, float b) { return a != a ? a : (a > b ? a : b); }"),
         ["Min"] = (new string[0], "static float MgMin(float a, float b) { return a != a ? a : (a < b ? a : b); }"),
         ["Abs"] = (new string[0], "static float MgAbs(float x) { return x < 0f ? -x : x; }"),
+        ["Half"] = (new string[0], ModelGen.Compiler.Half.Source),
         ["Floor"] = (new string[0], "static float MgFloor(float x) { if (!(x > -8388608f && x < 8388608f)) return x; float t = (float)(long)x; return t > x ? t - 1f : t; }"),
         ["Ceiling"] = (new string[0], "static float MgCeiling(float x) { if (!(x > -8388608f && x < 8388608f)) return x; float t = (float)(long)x; return t < x ? t + 1f : t; }"),
         ["Round"] = (new[] { "Floor" }, "static float MgRound(float x) { float f = MgFloor(x); float d = x - f; if (d > 0.5f || d == 0.5f && ((long)f & 1) != 0) f += 1f; return f; }"),

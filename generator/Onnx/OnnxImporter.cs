@@ -103,6 +103,9 @@ public sealed class OnnxImporter
             g.Inputs.Add(v);
         }
         foreach (var np in gp.Node) AddNode(np, scope, g);
+        var halves = realInputs.Concat(gp.Output).Where(vi => vi.Type?.TensorType?.ElemType == (int)DType.Float16).Select(vi => vi.Name).ToList();
+        if (halves.Count > 0)
+            g.Notes.Add(new Diagnostic(Diag.Float16AsFloat, $"the model's float16 inputs/outputs ({string.Join(", ", halves)}) are float in Predict; ModelGen computes in float32, rounding to float16 where the model casts to it"));
         foreach (var o in gp.Output)
         {
             var v = scope.Lookup(o.Name) ?? throw new CompileException(Diag.InvalidModel, $"graph output '{o.Name}' is not produced by any node");
@@ -115,7 +118,7 @@ public sealed class OnnxImporter
     Value BindConstant(ValueInfoProto vi, double[] values)
     {
         var tt = vi.Type?.TensorType ?? throw new CompileException(Diag.UnsupportedType, $"input '{vi.Name}' is not a tensor");
-        var type = (DType)tt.ElemType;
+        var type = Held((DType)tt.ElemType);
         if (!DTypes.IsSupported(type)) throw new CompileException(Diag.UnsupportedType, $"input '{vi.Name}' has element type {(TensorProto.Types.DataType)tt.ElemType}, which ModelGen does not support");
         int[] shape;
         if (_inputShapes.TryGetValue(vi.Name, out var given)) shape = given;
@@ -140,10 +143,13 @@ public sealed class OnnxImporter
         return new Value(vi.Name) { Type = type, Shape = shape, Const = data };
     }
 
+    /// <summary>float16 is held and computed as float32 (its constants are widened by TensorReader, Cast rounds to halves).</summary>
+    static DType Held(DType t) => t == DType.Float16 ? DType.Float : t;
+
     (DType, int[]) InputType(ValueInfoProto vi)
     {
         var tt = vi.Type?.TensorType ?? throw new CompileException(Diag.UnsupportedType, $"input '{vi.Name}' is not a tensor (sequences, maps and optionals are not supported)");
-        var type = (DType)tt.ElemType;
+        var type = Held((DType)tt.ElemType);
         if (!DTypes.IsSupported(type)) throw new CompileException(Diag.UnsupportedType, $"input '{vi.Name}' has element type {(TensorProto.Types.DataType)tt.ElemType}, which ModelGen does not support");
         int[] given = null;
         if (_inputShapes.TryGetValue(vi.Name, out var s) || _inputShapes.TryGetValue("", out s)) given = s;

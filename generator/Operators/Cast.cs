@@ -3,16 +3,27 @@ using ModelGen.Compiler.IR;
 
 namespace ModelGen.Compiler.Operators;
 
-/// <summary>Cast to the 'to' element type (C# conversion semantics; bool is x != 0). CastLike takes the type of input 1.</summary>
+/// <summary>
+/// Cast to the 'to' element type (C# conversion semantics; bool is x != 0). CastLike takes the type of input 1.
+/// float16 tensors are held as float32 (see <see cref="Half"/>): a Cast to float16 gives float32 values rounded to halves.
+/// </summary>
 public sealed class Cast : Operator
 {
     public override void Infer(Node n)
     {
         Require(n, 1, 2);
         var to = n.OpType == "CastLike" ? n.In(1)?.Type ?? throw Error("CastLike needs a target input") : (DType)n.Int("to", 0);
+        n.State = to == DType.Float16;
+        if (to == DType.Float16)
+        {
+            if (n.In(0).Type == DType.Bool) throw new CompileException(Diag.UnsupportedType, "Cast from bool to float16 is not supported");
+            to = DType.Float;
+        }
         if (!DTypes.IsSupported(to)) throw new CompileException(Diag.UnsupportedType, $"Cast to {to} is not supported");
         SetOut(n, 0, to, n.In(0).Shape);
     }
+
+    static bool ToHalf(Node n) => n.State is true;
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
     {
@@ -20,7 +31,8 @@ public sealed class Cast : Operator
         var r = new TensorData(n.Out().Type, x.Shape);
         for (int i = 0; i < r.Length; i++)
         {
-            if (DTypes.IsFloat(x.Type)) r.Set(i, x.GetDouble(i));
+            if (ToHalf(n)) r.F[i] = Half.Round(DTypes.IsFloat(x.Type) ? (float)x.GetDouble(i) : x.L[i]);
+            else if (DTypes.IsFloat(x.Type)) r.Set(i, x.GetDouble(i));
             else r.SetLong(i, x.L[i]);
         }
         return new[] { r };
@@ -30,7 +42,9 @@ public sealed class Cast : Operator
     {
         var from = n.In(0).Type;
         var to = n.Out().Type;
-        Broadcast.Emit(e, n.Out(), new[] { n.In(0) }, a => Convert(from, to, a[0]));
+        if (ToHalf(n))
+            Broadcast.Emit(e, n.Out(), new[] { n.In(0) }, a => e.Net ? $"(float)(System.Half){Convert(from, DType.Float, a[0])}" : e.Math("Half", DType.Float, Convert(from, DType.Float, a[0])));
+        else Broadcast.Emit(e, n.Out(), new[] { n.In(0) }, a => Convert(from, to, a[0]));
     }
 
     public static string Convert(DType from, DType to, string x)

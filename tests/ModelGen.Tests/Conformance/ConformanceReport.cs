@@ -69,7 +69,7 @@ internal static class ConformanceReport
         L("  MG0012 dynamic shape, MG0003/MG0005/MG0007).");
         L("- **out of scope**, decided from the model's op types and tensor types: training (preview.training ops, BatchNormalization");
         L("  or Dropout in training mode), randomness (Random*, Bernoulli, Multinomial), sequences/optionals/maps, strings, and the");
-        L("  element types ModelGen does not hold (float16, bfloat16, complex, float8, int4).");
+        L("  element types ModelGen does not hold as such (float16, which it computes in float32 and this runner does not feed, bfloat16, complex, float8, int4).");
         L();
         L("ONNX's node tests feed shape-like operands (Reshape's shape, Unsqueeze's axes, Slice's starts, ...) as graph inputs.");
         L("ModelGen needs them at build time, where a user binds them with the `ConstantInputs` option: when a case reports");
