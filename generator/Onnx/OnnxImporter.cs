@@ -225,8 +225,14 @@ public sealed class OnnxImporter
             return;
         }
 
-        var op = OperatorRegistry.Find(domain, np.OpType, opset)
-            ?? throw new CompileException(Diag.UnsupportedOperator, $"operator {(domain.Length > 0 ? domain + "." : "")}{np.OpType} (opset {opset}) in node {where} is not supported by ModelGen");
+        var op = OperatorRegistry.Find(domain, np.OpType, opset);
+        if (op == null && ContribExpansion.Expand(np, node, scope.Opsets[""], () => $"{(np.Name.Length > 0 ? np.Name : np.OpType)}/t{_anon++}") is { } expanded)
+        {
+            // an ONNX Runtime fusion: its standard nodes, which ModelGen's passes fuse for its own kernels
+            foreach (var e in expanded) AddNode(e, scope, g);
+            return;
+        }
+        if (op == null) throw new CompileException(Diag.UnsupportedOperator, $"operator {(domain.Length > 0 ? domain + "." : "")}{np.OpType} (opset {opset}) in node {where} is not supported by ModelGen");
 
         if (np.OpType == "If" && domain == "")
         {

@@ -97,7 +97,7 @@ public class ZooTests(ITestOutputHelper log)
     }
 
     /// <summary>The scale of the model's last DequantizeLinear (a Constant node, as torch writes it).</summary>
-    static float OutputStep(byte[] onnx)
+    internal static float OutputStep(byte[] onnx)
     {
         var g = ModelProto.Parser.ParseFrom(onnx).Graph;
         var dq = g.Node.Last(n => n.OpType == "DequantizeLinear");
