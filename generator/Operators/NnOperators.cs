@@ -16,6 +16,9 @@ public static partial class OperatorRegistry
         t[":BatchNormalization"] = new BatchNormalization();
         t[":InstanceNormalization"] = new InstanceNormalization();
         t[":LayerNormalization"] = new LayerNormalization();
+        t[":RMSNormalization"] = new RmsNormalization();
+        t[":RotaryEmbedding"] = new RotaryEmbedding();
+        t[":Attention"] = new Attention();
         t[":MatMul"] = new MatMul();
         t[":Softmax"] = new Softmax(SoftmaxKind.Softmax);
         t[":LogSoftmax"] = new Softmax(SoftmaxKind.LogSoftmax);
