@@ -17,6 +17,9 @@ public static partial class OperatorRegistry
         t[":InstanceNormalization"] = new InstanceNormalization();
         t[":LayerNormalization"] = new LayerNormalization();
         t[":GroupNormalization"] = new GroupNormalization();
+        t[":RMSNormalization"] = new RmsNormalization();
+        t[":RotaryEmbedding"] = new RotaryEmbedding();
+        t[":Attention"] = new Attention();
         t[":MatMul"] = new MatMul();
         t[":Softmax"] = new Softmax(SoftmaxKind.Softmax);
         t[":LogSoftmax"] = new Softmax(SoftmaxKind.LogSoftmax);
