@@ -126,9 +126,17 @@ internal static class ContribExpansion
         x.EmitMany("LayerNormalization", ins, outs, Writer.Attr("axis", -1L), Writer.Attr("epsilon", eps));
     }
 
-    /// <summary>RMS normalisation over [axis, rank): y = x / sqrt(mean(x^2) + eps) * scale (and 1 / sqrt(...) if asked).</summary>
+    /// <summary>
+    /// RMS normalisation over [axis, rank): y = x / sqrt(mean(x^2) + eps) * scale, one RMSNormalization layer; when the
+    /// 1 / sqrt(...) output is asked for too, the primitive operators that give it.
+    /// </summary>
     static void Rms(Writer x, string input, string scale, int axis, float eps, string output, string invOut)
     {
+        if (invOut.Length == 0)
+        {
+            x.Emit("RMSNormalization", new[] { input, scale }, output, Writer.Attr("axis", (long)axis), Writer.Attr("epsilon", eps));
+            return;
+        }
         int rank = x.RankOf(input);
         if (axis < 0) axis += rank;
         var axes = Enumerable.Range(axis, Math.Max(0, rank - axis)).Select(i => (long)i).ToArray();
@@ -137,7 +145,7 @@ internal static class ContribExpansion
             ? x.Node("ReduceMean", new[] { sq, x.ConstLongs(axes) }, Writer.Attr("keepdims", 1L))
             : x.Node("ReduceMean", new[] { sq }, Writer.Attr("axes", axes), Writer.Attr("keepdims", 1L));
         string inv = x.Node("Reciprocal", x.Node("Sqrt", x.Node("Add", mean, x.Const(eps))));
-        if (invOut.Length > 0) x.Emit("Identity", new[] { inv }, invOut);
+        x.Emit("Identity", new[] { inv }, invOut);
         x.Emit("Mul", new[] { x.Node("Mul", input, inv), scale }, output);
     }
 

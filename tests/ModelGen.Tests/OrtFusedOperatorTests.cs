@@ -95,12 +95,13 @@ public class OrtFusedOperatorTests
         OpCheck.AgainstOrt(b.Build(), 1e-4, R(48, 1), R(48, 5));
     }
 
-    [Theory] [InlineData(13)] [InlineData(18)]
-    public void SimplifiedLayerNormalization(int opset)
+    [Theory] [InlineData(13, false)] [InlineData(18, false)] [InlineData(13, true)] [InlineData(18, true)]
+    public void SimplifiedLayerNormalization(int opset, bool invStdDev)
     {
-        // ORT registers this one in the ONNX domain
+        // ORT registers this one in the ONNX domain; its second output is 1 / sqrt(mean(x^2) + epsilon)
         var b = new OnnxBuilder(opset).Input("x", DType.Float, 2, 3, 8).Initializer("g", new[] { 8 }, R(8, 2)).Output("y");
-        b.Node("SimplifiedLayerNormalization", new[] { "x", "g" }, new[] { "y" }, ("axis", -1L), ("epsilon", 1e-5f));
+        if (invStdDev) b.Output("inv");
+        b.Node("SimplifiedLayerNormalization", new[] { "x", "g" }, invStdDev ? new[] { "y", "inv" } : new[] { "y" }, ("axis", -1L), ("epsilon", 1e-5f));
         OpCheck.AgainstOrt(b.Build(), 1e-4, R(48, 1));
     }
 
