@@ -23,6 +23,8 @@ public sealed class OnnxImporter
     readonly Model _model = new();
     readonly Dictionary<(string, string), FunctionProto> _functions = new();
     int _anon;
+    /// <summary>Inputs whose symbolic leading (batch) dimension was fixed to 1, for the MG0018 note.</summary>
+    readonly List<string> _batchOne = new();
 
     readonly Dictionary<string, double[]> _constantInputs;
 
@@ -102,6 +104,8 @@ public sealed class OnnxImporter
             scope.Define(v);
             g.Inputs.Add(v);
         }
+        if (_batchOne.Count > 0)
+            g.Notes.Add(new Diagnostic(Diag.BatchOfOne, $"the batch dimension of {string.Join(", ", _batchOne)} is symbolic: compiled for one sample per call; set InputShape on the <OnnxModel> item for another size"));
         foreach (var np in gp.Node) AddNode(np, scope, g);
         var halves = realInputs.Concat(gp.Output).Where(vi => vi.Type?.TensorType?.ElemType == (int)DType.Float16).Select(vi => vi.Name).ToList();
         if (halves.Count > 0)
@@ -178,6 +182,13 @@ public sealed class OnnxImporter
             if (d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > int.MaxValue)
                 throw new CompileException(Diag.TensorTooLarge, $"dimension {i} of input '{vi.Name}' is {d.DimValue}, too large for a tensor");
             string sym = d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? $"'{d.DimParam}'" : "unknown";
+            if (i == 0 && dims.Count >= 2)
+            {
+                // the leading dimension of a batched input (PyTorch's dynamic_axes={0: 'batch'}): one sample per call
+                shape[0] = 1;
+                _batchOne.Add($"'{vi.Name}' ({sym})");
+                continue;
+            }
             var example = string.Join(",", dims.Select(x => x.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && x.DimValue > 0 ? x.DimValue.ToString() : "1"));
             throw new CompileException(Diag.UnresolvedDimension, $"dimension {i} of input '{vi.Name}' is symbolic ({sym}); fix it at build time with InputShape=\"{example}\" (or \"{vi.Name}={example}\") on the <OnnxModel> item");
         }

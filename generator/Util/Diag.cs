@@ -28,6 +28,7 @@ public sealed class Diag
     public static readonly Diag CalibrationMissing = new("MG0014", "Int8 quantization needs calibration data", DiagSeverity.Error);
     public static readonly Diag CalibrationError = new("MG0015", "Calibration data or quantization failed", DiagSeverity.Error);
     public static readonly Diag Float16AsFloat = new("MG0017", "float16 model computed in float32", DiagSeverity.Info);
+    public static readonly Diag BatchOfOne = new("MG0018", "Symbolic batch dimension compiled as 1", DiagSeverity.Info);
     public static readonly Diag InternalError = new("MG9999", "Internal ModelGen error", DiagSeverity.Error);
 
     public static readonly Diag[] All =

@@ -91,20 +91,39 @@ public class ImporterTests
     }
 
     [Fact]
-    public void SymbolicDimensionNeedsInputShape()
+    public void SymbolicBatchIsOneUnlessInputShapeSaysOtherwise()
     {
         var m = new OnnxBuilder(13).SymbolicInput("audio", DType.Float, "batch", 100)
             .Node("Relu", new[] { "audio" }, new[] { "y" }).Output("y").Build();
         var path = Path.Combine(Path.GetTempPath(), $"sym{Guid.NewGuid():N}.onnx");
         File.WriteAllBytes(path, m);
         var r = Harness.Generate(path);
-        var ok = Harness.Generate(path, new ModelOptions { InputShape = "2,100" });
+        var two = Harness.Generate(path, new ModelOptions { InputShape = "2,100" });
         File.Delete(path);
-        var d = Assert.Single(r.Diagnostics);
-        Assert.Equal("MG0003", d.Kind.Id);
-        Assert.Contains("'audio'", d.Message);
-        Assert.Contains("InputShape=\"1,100\"", d.Message);
-        Assert.True(ok.Success);
-        Assert.Contains("public const int AudioLength = 200;", ok.Source);
+        Assert.True(r.Success, string.Join("\n", r.Diagnostics));
+        var d = Assert.Single(r.Diagnostics, x => x.Kind == Diag.BatchOfOne);
+        Assert.Contains("'audio' ('batch')", d.Message);
+        Assert.Contains("public const int AudioLength = 100;", r.Source);
+        Assert.True(two.Success);
+        Assert.DoesNotContain(two.Diagnostics, x => x.Kind == Diag.BatchOfOne);
+        Assert.Contains("public const int AudioLength = 200;", two.Source);
+    }
+
+    [Fact]
+    public void SymbolicDimensionOtherThanTheBatchNeedsInputShape()
+    {
+        // a rank-1 input's only dimension is not a batch; nor is the second of a rank-2 one
+        foreach (var (m, hint) in new[]
+        {
+            (new OnnxBuilder(13).SymbolicInput("audio", DType.Float, "samples").Node("Relu", new[] { "audio" }, new[] { "y" }).Output("y").Build(), "InputShape=\"1\""),
+            (new OnnxBuilder(13).SymbolicInput("audio", DType.Float, "batch", "samples").Node("Relu", new[] { "audio" }, new[] { "y" }).Output("y").Build(), "InputShape=\"1,1\""),
+        })
+        {
+            var r = ModelCompiler.Compile(m, "sym.onnx", new ModelOptions { ClassName = "M" });
+            Assert.False(r.Success);
+            var d = Assert.Single(r.Diagnostics, x => x.Kind.Id == "MG0003");
+            Assert.Contains("'audio'", d.Message);
+            Assert.Contains(hint, d.Message);
+        }
     }
 }
