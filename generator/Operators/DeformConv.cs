@@ -159,10 +159,13 @@ public sealed class DeformConv : Operator
         string dh = e.At(off, Idx.Sum(Idx.Mul(at, 2L * P), p)), dw = e.At(off, Idx.Sum(Idx.Mul(at, 2L * P), p, TensorOps.I(P)));
         w.Line($"{cs} {h} = ({Idx.Sum(Idx.Mul(oy, st.SH), Idx.Mul($"{k} / {st.KW}", st.DH), TensorOps.I(-st.PT))}) + {dh};");
         w.Line($"{cs} {wv} = ({Idx.Sum(Idx.Mul(ox, st.SW), Idx.Mul($"{k} % {st.KW}", st.DW), TensorOps.I(-st.PL))}) + {dw};");
-        string fh = e.Var("fh"), fw = e.Var("fw"), h0 = e.Var("h0"), w0 = e.Var("w0"), lh = e.Var("lh"), lw = e.Var("lw");
-        w.Line($"{cs} {fh} = {e.Math("Floor", t, h)}, {fw} = {e.Math("Floor", t, wv)};");
-        w.Line($"{cs} {lh} = {h} - {fh}, {lw} = {wv} - {fw};");
-        w.Line($"int {h0} = (int){fh}, {w0} = (int){fw};");
+        // floor by truncation and a step down (no Floor helper, double included); a coordinate beyond the int range
+        // lands outside the image, whose neighbours are never read
+        string h0 = e.Var("h0"), w0 = e.Var("w0"), lh = e.Var("lh"), lw = e.Var("lw");
+        w.Line($"int {h0} = (int){h}, {w0} = (int){wv};");
+        w.Line($"if ({h0} > {h}) {h0}--;");
+        w.Line($"if ({w0} > {wv}) {w0}--;");
+        w.Line($"{cs} {lh} = {h} - {h0}, {lw} = {wv} - {w0};");
         // neighbour validity; a neighbour outside the image contributes zero (its index is never formed)
         string y0 = e.Var("up"), y1 = e.Var("down"), x0 = e.Var("left"), x1 = e.Var("right");
         w.Line($"bool {y0} = (uint){h0} < {st.H}u, {y1} = (uint)({h0} + 1) < {st.H}u, {x0} = (uint){w0} < {st.W}u, {x1} = (uint)({w0} + 1) < {st.W}u;");

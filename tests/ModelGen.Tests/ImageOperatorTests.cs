@@ -155,6 +155,14 @@ public class ImageOperatorTests
     }
 
     [Fact]
+    public void AffineGridOnDouble()
+    {
+        var m = new OnnxBuilder(20).Input("t", DType.Double, 1, 3, 4).Initializer("s", new[] { 5 }, new long[] { 1, 1, 2, 3, 4 })
+            .Node("AffineGrid", new[] { "t", "s" }, new[] { "y" }, ("align_corners", 1L)).Output("y", DType.Double).Build();
+        OpCheck.AgainstOrt(m, 1e-12, Ort.Random(12, 67).Select(v => (double)v).ToArray());
+    }
+
+    [Fact]
     public void AffineGridFoldsWhenConstant()
     {
         int[] theta = { 1, 2, 3 };
@@ -220,6 +228,16 @@ public class ImageOperatorTests
     [Fact]
     public void DeformConvFoldsWhenConstant()
         => CheckDeform(19, new[] { 1, 2, 4, 4 }, new[] { 2, 2, 2, 2 }, 1, 2, null, new[] { 1, 0, 0, 1 }, null, true, false, constant: true);
+
+    [Fact]
+    public void DeformConvOnDouble()
+    {
+        int[] x = { 1, 2, 5, 5 }, w = { 2, 2, 2, 2 }, off = { 1, 8, 4, 4 };
+        var m = new OnnxBuilder(19).Input("x", DType.Double, x).Input("w", DType.Double, w).Input("o", DType.Double, off)
+            .Node("DeformConv", new[] { "x", "w", "o" }, new[] { "y" }).Output("y", DType.Double).Build();
+        double[] D(int n, int seed, float scale = 1f) => Ort.Random(n, seed, scale).Select(v => (double)v).ToArray();
+        OpCheck.AgainstOrt(m, 1e-9, D(Count(x), 76), D(Count(w), 77), D(Count(off), 78, 2.5f));
+    }
 
     [Fact]
     public void DeformConv3DIsUnsupported()
