@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using ModelGen.Compiler.Emit;
 using ModelGen.Compiler.IR;
 
@@ -82,7 +83,7 @@ public sealed class AffineGrid : Operator
         if (st.N > 1) { b = e.Var("n"); w.Open($"for (int {b} = 0; {b} < {st.N}; {b}++)"); opened++; }
         // one loop per spatial dimension (outermost D or H), each declaring its base coordinate
         var coord = new string[nd];
-        var index = new System.Collections.Generic.List<string> { WindowEmit.Mul(b, (long)points * nd) };
+        var index = new List<string> { WindowEmit.Mul(b, (long)points * nd) };
         long stride = (long)points * nd;
         for (int d = 0; d < nd; d++)
         {
@@ -99,7 +100,7 @@ public sealed class AffineGrid : Operator
         w.Line($"int {o} = {WindowEmit.Sum(index)};");
         for (int row = 0; row < nd; row++)
         {
-            var terms = new System.Collections.Generic.List<string>();
+            var terms = new List<string>();
             string Th(int c) => e.At(theta, Idx.Sum(WindowEmit.Mul(b, (long)nd * (nd + 1)), TensorOps.I(row * (nd + 1) + c)));
             for (int c = 0; c < nd; c++) terms.Add($"{Th(c)} * {coord[c]}");
             terms.Add(Th(nd));

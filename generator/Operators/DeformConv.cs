@@ -66,9 +66,9 @@ public sealed class DeformConv : Operator
     static int[] Pair(Node n, string name, int dflt, int count)
     {
         var v = n.Ints(name);
-        var r = new int[count];
-        for (int i = 0; i < count; i++) r[i] = v == null ? dflt : i < v.Length ? TensorOps.ToInt(v[i], "DeformConv " + name) : throw new CompileException(Diag.InvalidModel, $"DeformConv {name} needs {count} values, has {v.Length}");
         if (v != null && v.Length != count) throw new CompileException(Diag.InvalidModel, $"DeformConv {name} needs {count} values, has {v.Length}");
+        var r = new int[count];
+        for (int i = 0; i < count; i++) r[i] = v == null ? dflt : TensorOps.ToInt(v[i], "DeformConv " + name);
         return r;
     }
 
