@@ -4,7 +4,7 @@ namespace ModelGen.Compiler.Operators;
 
 public static partial class OperatorRegistry
 {
-    /// <summary>Losses, signal processing (windows, mel matrix, DFT, STFT), GridSample, ReverseSequence, Det, RoiAlign.</summary>
+    /// <summary>Losses, signal processing (windows, mel matrix, DFT, STFT), GridSample, ReverseSequence, Det, RoiAlign; the opset 18-20 image operators (Col2Im, CenterCropPad, AffineGrid, DeformConv).</summary>
     static partial void RegisterMisc(Dictionary<string, Operator> t)
     {
         t[":NegativeLogLikelihoodLoss"] = new Loss(false);
@@ -17,5 +17,9 @@ public static partial class OperatorRegistry
         t[":STFT"] = new Stft();
         t[":GridSample"] = new GridSample();
         t[":ReverseSequence"] = new ReverseSequence();
+        t[":Col2Im"] = new Col2Im();
+        t[":CenterCropPad"] = new CenterCropPad();
+        t[":AffineGrid"] = new AffineGrid();
+        t[":DeformConv"] = new DeformConv();
     }
 }
