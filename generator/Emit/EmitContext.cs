@@ -1,3 +1,4 @@
+using System.Linq;
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -129,6 +130,15 @@ public sealed class EmitContext
                 case "Max": return $"({args[0]} != {args[0]} ? {args[0]} : {args[0]} > {args[1]} ? {args[0]} : {args[1]})";
                 case "Min": return $"({args[0]} != {args[0]} ? {args[0]} : {args[0]} < {args[1]} ? {args[0]} : {args[1]})";
                 case "Abs": return $"({args[0]} < 0 ? -{args[0]} : {args[0]})";
+                case "Sin": case "Atan": UsedMath.Add(fn + "D"); return $"{fn}D({joined})";
+                case "Cos": UsedMath.Add("SinD"); return $"SinD({args[0]} + 1.5707963267948966)";
+                case "Floor": case "Ceiling": case "Round": UsedMath.Add(fn + "Dbl"); return $"{fn}Dbl({joined})";
+            }
+            // the rest through the float helpers: float precision, but the model compiles
+            if (PortableMath.Has(fn))
+            {
+                UsedMath.Add(fn);
+                return $"(double)Mg{fn}({string.Join(", ", args.Select(a => $"(float)({a})"))})";
             }
         }
         // Net: the runtime's erf (a fixed-length series, not the helper's loop with two divisions per term)

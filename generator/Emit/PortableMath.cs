@@ -108,6 +108,10 @@ static class PortableMath
     for (int i = 1; i < 40; i += 2) { sum += term / i; term *= z2; }
     return 2.0 * sum + e * 0.69314718055994530942;
 }"),
+        // exact in double: beyond 2^52 every double is an integer
+        ["FloorDbl"] = (new string[0], "static double FloorDbl(double x) { if (!(x > -4503599627370496.0 && x < 4503599627370496.0)) return x; double t = (double)(long)x; return t > x ? t - 1.0 : t; }"),
+        ["CeilingDbl"] = (new string[0], "static double CeilingDbl(double x) { if (!(x > -4503599627370496.0 && x < 4503599627370496.0)) return x; double t = (double)(long)x; return t < x ? t + 1.0 : t; }"),
+        ["RoundDbl"] = (new[] { "FloorDbl" }, "static double RoundDbl(double x) { double f = FloorDbl(x); double d = x - f; if (d > 0.5 || d == 0.5 && ((long)f & 1) != 0) f += 1.0; return f; }"),
         ["SinD"] = (new string[0], @"static double SinD(double x)
 {
     if (x != x || x > 1e15 || x < -1e15) return double.NaN;
