@@ -243,7 +243,14 @@ public sealed class OnnxImporter
             foreach (var e in expanded) AddNode(e, scope, g);
             return;
         }
-        if (op == null) throw new CompileException(Diag.UnsupportedOperator, $"operator {(domain.Length > 0 ? domain + "." : "")}{np.OpType} (opset {opset}) in node {where} is not supported by ModelGen");
+        if (op == null)
+        {
+            // ORT_ENABLE_ALL (ORT's default level) rewrites convolutions for the saving machine's vector width
+            string hint = domain == "com.microsoft.nchwc"
+                ? ": it is ONNX Runtime's machine-specific NCHWc layout, written when a model is saved at ORT_ENABLE_ALL; give ModelGen the original model, or save it at ORT_ENABLE_EXTENDED (whose fused operators ModelGen reads)"
+                : "";
+            throw new CompileException(Diag.UnsupportedOperator, $"operator {(domain.Length > 0 ? domain + "." : "")}{np.OpType} (opset {opset}) in node {where} is not supported by ModelGen{hint}");
+        }
 
         if (np.OpType == "If" && domain == "")
         {

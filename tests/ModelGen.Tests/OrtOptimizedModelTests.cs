@@ -65,6 +65,28 @@ public class OrtOptimizedModelTests(ITestOutputHelper log)
     }
 
     /// <summary>ORT optimises <paramref name="original"/> and saves it; ModelGen compiles that file; both run one random input.</summary>
+    /// <summary>ORT_ENABLE_ALL (ORT's default) writes its NCHWc layout for this machine: a diagnostic that says what to do instead.</summary>
+    [Fact]
+    public void OrtNchwcLayoutIsADiagnosticThatSaysWhatToDo()
+    {
+        var optimised = Path.Combine(Path.GetTempPath(), $"modelgen-ortall-{Environment.ProcessId}.onnx");
+        using (var opts = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimised })
+        using (new InferenceSession(Path.Combine(Harness.RepoRoot, "tests", "models", "mlperf", "ds_cnn.onnx"), opts)) { }
+        try
+        {
+            var bytes = File.ReadAllBytes(optimised);
+            if (!ModelProto.Parser.ParseFrom(bytes).Graph.Node.Any(n => n.Domain == "com.microsoft.nchwc"))
+                return; // a machine without the vector width ORT's NCHWc layout needs: nothing to check here
+            var r = ModelCompiler.Compile(bytes, "ds_cnn_all.onnx", new ModelOptions { ClassName = "M" });
+            Assert.False(r.Success);
+            var d = Assert.Single(r.Diagnostics);
+            Assert.Equal(Diag.UnsupportedOperator, d.Kind);
+            Assert.Contains("com.microsoft.nchwc.", d.Message);
+            Assert.Contains("ORT_ENABLE_EXTENDED", d.Message);
+        }
+        finally { File.Delete(optimised); }
+    }
+
     /// <returns>The layers in ModelGen's code for the optimised file.</returns>
     int Check(string name, byte[] original, double tolerance, float step)
     {
