@@ -9,10 +9,19 @@ namespace ModelGen.Compiler.Operators;
 /// sqrt(var + epsilon) + bias. Opset 21 gives scale and bias one value per channel; opset 18 one per group (its
 /// function body applies a group's value to all of the group's channels). A length of C is read per channel at either
 /// opset, so a model whose opset-18 tensors already hold C values (as some exporters write) works too.
+/// InstanceNormalization is the case of one channel per group and runs the same code.
 /// </summary>
 public sealed class GroupNormalization : Operator
 {
     sealed class St { public int N, C, G, Plane; public float Eps; public bool PerGroup; }
+
+    /// <summary>The plan for input shape <paramref name="x"/> in <paramref name="groups"/> groups (scale per group or per channel).</summary>
+    internal static object Plan(int[] x, int groups, float eps, bool perGroup)
+    {
+        int plane = 1;
+        for (int i = 2; i < x.Length; i++) plane *= x[i];
+        return new St { N = x[0], C = x[1], G = groups, Plane = plane, Eps = eps, PerGroup = perGroup };
+    }
 
     public override void Infer(Node n)
     {
@@ -35,13 +44,15 @@ public sealed class GroupNormalization : Operator
             if (p.Shape.Length != 1 || p.Length != len || (p.Length != c && p.Length != g))
                 throw Error($"GroupNormalization input {i} must have shape [{c}] (one value per channel) or, before opset 21, [{g}] (per group); got {Shape.Format(p.Shape)}");
         }
-        int plane = 1;
-        for (int i = 2; i < x.Shape.Length; i++) plane *= x.Shape[i];
-        n.State = new St { N = x.Shape[0], C = c, G = (int)g, Plane = plane, Eps = n.Float("epsilon", 1e-5f), PerGroup = len != c };
+        n.State = Plan(x.Shape, (int)g, n.Float("epsilon", 1e-5f), perGroup: len != c);
         SetOut(n, 0, x.Type, x.Shape);
     }
 
-    public override TensorData[] Evaluate(Node n, TensorData[] inputs)
+    public override TensorData[] Evaluate(Node n, TensorData[] inputs) => Compute(n, inputs);
+
+    public override void Emit(Node n, EmitContext e) => Write(n, e);
+
+    internal static TensorData[] Compute(Node n, TensorData[] inputs)
     {
         var st = (St)n.State;
         var x = inputs[0];
@@ -66,7 +77,7 @@ public sealed class GroupNormalization : Operator
         return new[] { y };
     }
 
-    public override void Emit(Node n, EmitContext e)
+    internal static void Write(Node n, EmitContext e)
     {
         var st = (St)n.State;
         var x = n.In(0); var y = n.Out();
@@ -89,13 +100,13 @@ public sealed class GroupNormalization : Operator
         w.Line($"for (int {i} = 0; {i} < {size}; {i}++) {{ {ty} {d} = {xi} - {mean}; {vr} += {d} * {d}; }}");
         w.Line($"{ty} {inv} = {EmitContext.Lit(t, 1)} / {WindowEmit.Math(e, "Sqrt", t, $"{vr} / {EmitContext.Lit(t, size)} + {EmitContext.Lit(t, st.Eps)}")};");
         // the affine stage, channel by channel: one multiply-add per element
-        w.Open($"for (int {k} = 0; {k} < {cg}; {k}++)");
+        if (cg > 1) w.Open($"for (int {k} = 0; {k} < {cg}; {k}++)"); else k = "0";
         w.Line($"int {p} = {(st.PerGroup ? g : Idx.Sum(WindowEmit.Mul(g, cg), k))};");
         w.Line($"{ty} {a} = {e.At(n.In(1), p)} * {inv};");
         w.Line($"{ty} {b} = {e.At(n.In(2), p)} - {mean} * {a};");
         string at = Idx.Sum(rb, Idx.Mul(k, st.Plane), i);
         w.Line($"for (int {i} = 0; {i} < {st.Plane}; {i}++) {e.At(y, at)} = {e.At(x, at)} * {a} + {b};");
-        w.Close();
+        if (cg > 1) w.Close();
         WindowEmit.Close(e, opened);
     }
 }

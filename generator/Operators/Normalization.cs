@@ -4,11 +4,12 @@ using ModelGen.Compiler.IR;
 
 namespace ModelGen.Compiler.Operators;
 
-/// <summary>InstanceNormalization: per (batch, channel), Y = scale[c] * (X - mean) / sqrt(var + epsilon) + B[c].</summary>
+/// <summary>
+/// InstanceNormalization: per (batch, channel), Y = scale[c] * (X - mean) / sqrt(var + epsilon) + B[c]; that is
+/// GroupNormalization with one channel per group, whose code it runs.
+/// </summary>
 public sealed class InstanceNormalization : Operator
 {
-    sealed class St { public int N, C, Plane; public float Eps; }
-
     public override void Infer(Node n)
     {
         Require(n, 3, 3);
@@ -21,57 +22,13 @@ public sealed class InstanceNormalization : Operator
             if (n.In(i).Type != x.Type) throw Error($"InstanceNormalization input {i} must have the input's element type");
             if (n.In(i).Shape.Length != 1 || n.In(i).Shape[0] != c) throw Error($"InstanceNormalization input {i} must have shape [{c}], got {Shape.Format(n.In(i).Shape)}");
         }
-        int plane = 1;
-        for (int i = 2; i < x.Shape.Length; i++) plane *= x.Shape[i];
-        n.State = new St { N = x.Shape[0], C = c, Plane = plane, Eps = n.Float("epsilon", 1e-5f) };
+        n.State = GroupNormalization.Plan(x.Shape, c, n.Float("epsilon", 1e-5f), perGroup: false);
         SetOut(n, 0, x.Type, x.Shape);
     }
 
-    public override TensorData[] Evaluate(Node n, TensorData[] inputs)
-    {
-        var st = (St)n.State;
-        var x = inputs[0];
-        var y = x.Like(x.Shape);
-        for (int bn = 0; bn < st.N; bn++)
-            for (int c = 0; c < st.C; c++)
-            {
-                int b = (bn * st.C + c) * st.Plane;
-                double mean = 0, v = 0;
-                for (int i = 0; i < st.Plane; i++) mean += x.GetDouble(b + i);
-                mean /= st.Plane;
-                for (int i = 0; i < st.Plane; i++) { double d = x.GetDouble(b + i) - mean; v += d * d; }
-                v /= st.Plane;
-                double a = inputs[1].GetDouble(c) / Math.Sqrt(v + st.Eps), s = inputs[2].GetDouble(c) - mean * a;
-                for (int i = 0; i < st.Plane; i++) y.Set(b + i, x.GetDouble(b + i) * a + s);
-            }
-        return new[] { y };
-    }
+    public override TensorData[] Evaluate(Node n, TensorData[] inputs) => GroupNormalization.Compute(n, inputs);
 
-    public override void Emit(Node n, EmitContext e)
-    {
-        var st = (St)n.State;
-        var x = n.In(0); var y = n.Out();
-        var t = x.Type; var ty = DTypes.CsName(t);
-        var w = e.W;
-        if (st.N == 0 || st.C == 0 || st.Plane == 0) return;
-        int opened = 0;
-        string bn = "0", c = "0";
-        if (st.N > 1) { bn = e.Var("n"); w.Open($"for (int {bn} = 0; {bn} < {st.N}; {bn}++)"); opened++; }
-        if (st.C > 1) { c = e.Var("c"); w.Open($"for (int {c} = 0; {c} < {st.C}; {c}++)"); opened++; }
-        var rb = e.Var("r");
-        w.Line($"int {rb} = {Idx.Sum(WindowEmit.Mul(bn, (long)st.C * st.Plane), WindowEmit.Mul(c, st.Plane))};");
-        string i = e.Var("i"), mean = e.Var("mean"), vr = e.Var("var"), d = e.Var("d"), a = e.Var("a"), b = e.Var("b");
-        string xi = e.At(x, Idx.Sum(rb, i));
-        w.Line($"{ty} {mean} = {EmitContext.Lit(t, 0)};");
-        w.Line($"for (int {i} = 0; {i} < {st.Plane}; {i}++) {mean} += {xi};");
-        w.Line($"{mean} /= {EmitContext.Lit(t, st.Plane)};");
-        w.Line($"{ty} {vr} = {EmitContext.Lit(t, 0)};");
-        w.Line($"for (int {i} = 0; {i} < {st.Plane}; {i}++) {{ {ty} {d} = {xi} - {mean}; {vr} += {d} * {d}; }}");
-        w.Line($"{ty} {a} = {e.At(n.In(1), c)} / {WindowEmit.Math(e, "Sqrt", t, $"{vr} / {EmitContext.Lit(t, st.Plane)} + {EmitContext.Lit(t, st.Eps)}")};");
-        w.Line($"{ty} {b} = {e.At(n.In(2), c)} - {mean} * {a};");
-        w.Line($"for (int {i} = 0; {i} < {st.Plane}; {i}++) {e.At(y, Idx.Sum(rb, i))} = {xi} * {a} + {b};");
-        WindowEmit.Close(e, opened);
-    }
+    public override void Emit(Node n, EmitContext e) => GroupNormalization.Write(n, e);
 }
 
 /// <summary>
