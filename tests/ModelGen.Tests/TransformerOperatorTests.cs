@@ -94,6 +94,21 @@ public class TransformerOperatorTests
     [Fact]
     public void RopeWithoutPositionIds3dPartial() => CheckRope(new[] { 2, 3, 2 * 8 }, 2, false, ("num_heads", 2L), ("rotary_embedding_dim", 4L));
 
+    [Fact]
+    public void RopeThenRmsNormOnIntermediates()
+    {
+        // both may write over their dying input (ElementwiseInPlace)
+        var angles = Ort.Random(6 * 4, 4, 3f);
+        var m = new OnnxBuilder(23).Input("x", DType.Float, 1, 2, 3, 8).Input("pos", DType.Int64, 1, 3)
+            .Initializer("cos", new[] { 6, 4 }, angles.Select(a => MathF.Cos(a)).ToArray()).Initializer("sin", new[] { 6, 4 }, angles.Select(a => MathF.Sin(a)).ToArray())
+            .Initializer("s", new[] { 8 }, Ort.Random(8, 5))
+            .Node("Neg", new[] { "x" }, new[] { "a" })
+            .Node("RotaryEmbedding", new[] { "a", "cos", "sin", "pos" }, new[] { "b" })
+            .Node("RMSNormalization", new[] { "b", "s" }, new[] { "c" })
+            .Node("Neg", new[] { "c" }, new[] { "y" }).Output("y").Build();
+        OpCheck.AgainstOrt(m, Tol, Ort.Random(48, 6), new long[] { 5, 0, 2 });
+    }
+
     // ---------------- Attention ----------------
 
     /// <summary>Q, K, V (and optional mask, past key and value) as run-time inputs; outputs named y, present_key, present_value, qk.</summary>
@@ -136,6 +151,15 @@ public class TransformerOperatorTests
 
     [Fact]
     public void AttentionCausalCrossLengths() => CheckAttention(new[] { 1, 2, 3, 4 }, new[] { 1, 2, 5, 4 }, new[] { 1, 2, 5, 4 }, 1, attrs: ("is_causal", 1L));
+
+    [Fact]
+    public void AttentionCausalMoreQueriesThanKeys() => CheckAttention(new[] { 1, 2, 5, 4 }, new[] { 1, 2, 3, 4 }, new[] { 1, 2, 3, 4 }, 1, attrs: ("is_causal", 1L));
+
+    [Fact]
+    public void AttentionCausalOneQueryWithPast() => CheckAttention(new[] { 1, 2, 1, 8 }, new[] { 1, 2, 1, 8 }, new[] { 1, 2, 1, 8 }, 3, null, new[] { 1, 2, 4, 8 }, new[] { 1, 2, 4, 8 }, ("is_causal", 1L));
+
+    [Fact]
+    public void AttentionWideHeadsOddSizes() => CheckAttention(new[] { 1, 9, 3 * 20 }, new[] { 1, 9, 3 * 20 }, new[] { 1, 9, 3 * 19 }, 1, attrs: new (string, object)[] { ("q_num_heads", 3L), ("kv_num_heads", 3L), ("is_causal", 1L) });
 
     [Fact]
     public void AttentionBoolMaskBroadcast() => CheckAttention(new[] { 2, 2, 4, 8 }, new[] { 2, 2, 6, 8 }, new[] { 2, 2, 6, 8 }, 1, (new[] { 4, 6 }, true));
