@@ -184,11 +184,11 @@ public sealed class Attention : Operator
         string hidden = EmitContext.Lit(t, double.NegativeInfinity), zero = EmitContext.Lit(t, 0);
         var w = e.W;
         int opened = 0;
-        string Loop(string hint, int count, int from = 0)
+        string Loop(string hint, int count)
         {
-            if (count - from == 1 && from == 0) return "0";
+            if (count == 1) return "0";
             var i = e.Var(hint);
-            w.Open($"for (int {i} = {from}; {i} < {count}; {i}++)");
+            w.Open($"for (int {i} = 0; {i} < {count}; {i}++)");
             opened++;
             return i;
         }
