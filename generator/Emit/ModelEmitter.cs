@@ -310,6 +310,12 @@ public sealed class ModelEmitter
                 long steps = (long)x.Shape[0] * x.Shape[1];
                 return steps * (w.Length / Math.Max(1, w.Shape[0]) + r.Length / Math.Max(1, r.Shape[0])) * w.Shape[0];
             }
+            case "Attention": // every query row against every key (past ones too): Q K^T, then the weights times V
+            {
+                var k = In(1);
+                long total = k.Shape[k.Shape.Length == 4 ? 2 : 1] + (In(4) == null ? 0 : In(4).Shape[2]);
+                return (In(0).Length + (long)n.Out().Length) * total;
+            }
             default: return 0;
         }
     }

@@ -62,6 +62,7 @@ public sealed class Attention : Operator
             (st.Yb, st.Yh, st.Ys) = ((long)st.Sq * st.Hq * st.Dv, st.Dv, (long)st.Hq * st.Dv);
         }
         if (k.Shape[0] != st.B || v.Shape[0] != st.B) throw Error("Attention Q, K and V must have the same batch size");
+        if (st.Skv == 0 || st.Dk == 0 || st.Dv == 0) throw Error("Attention needs at least one key and non-empty heads");
         if (st.Hkv == 0 || st.Hq % st.Hkv != 0) throw Error($"Attention q heads ({st.Hq}) must be a multiple of kv heads ({st.Hkv})");
         if ((pk == null) != (pv == null)) throw Error("Attention past_key and past_value come together");
         if (pk != null)
@@ -101,8 +102,17 @@ public sealed class Attention : Operator
         if (n.Outputs.Count > 3) SetOut(n, 3, q.Type, new[] { st.B, st.Hq, st.Sq, st.T });
     }
 
-    /// <summary>One row of scores (the total sequence) while a query is worked on.</summary>
-    public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile) => (n.In(0).Type, ((St)n.State).T);
+    /// <summary>
+    /// One row of scores (the total sequence) while a query is worked on; with the Net kernels and several queries,
+    /// then the head's keys as columns [head_size, total] (each query's scores are then vectors of keys).
+    /// </summary>
+    public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
+    {
+        var st = (St)n.State;
+        return (n.In(0).Type, st.T + (KeyColumns(st, n.In(0).Type, profile) ? st.Dk * st.T : 0));
+    }
+
+    static bool KeyColumns(St st, DType t, TargetProfile profile) => profile == TargetProfile.Net && t == DType.Float && st.Sq > 1;
 
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
     {
@@ -174,11 +184,11 @@ public sealed class Attention : Operator
         string hidden = EmitContext.Lit(t, double.NegativeInfinity), zero = EmitContext.Lit(t, 0);
         var w = e.W;
         int opened = 0;
-        string Loop(string hint, int count, int from = 0)
+        string Loop(string hint, int count)
         {
-            if (count - from == 1 && from == 0) return "0";
+            if (count == 1) return "0";
             var i = e.Var(hint);
-            w.Open($"for (int {i} = {from}; {i} < {count}; {i}++)");
+            w.Open($"for (int {i} = 0; {i} < {count}; {i}++)");
             opened++;
             return i;
         }
@@ -210,26 +220,69 @@ public sealed class Attention : Operator
             int group = st.Hq / st.Hkv;
             string kh = group == 1 ? h : h == "0" ? "0" : $"{h} / {group}";
             if (kh.Contains("/")) { var kv = e.Var("kh"); w.Line($"int {kv} = {kh};"); kh = kv; }
+            bool kernels = e.Net && t == DType.Float, columns = KeyColumns(st, t, e.Profile);
+            string pastK = Idx.Sum(WindowEmit.Mul(b, (long)st.Hkv * st.P * st.Dk), WindowEmit.Mul(kh, (long)st.P * st.Dk));
+            string pastV = Idx.Sum(WindowEmit.Mul(b, (long)st.Hkv * st.P * st.Dv), WindowEmit.Mul(kh, (long)st.P * st.Dv));
+            string newK = Idx.Sum(WindowEmit.Mul(b, st.Kb), WindowEmit.Mul(kh, st.Kh)), newV = Idx.Sum(WindowEmit.Mul(b, st.Vb), WindowEmit.Mul(kh, st.Vh));
+            string Slice(Value x, string start) => start == "0" ? e.Span(x) : $"{e.Span(x)}.Slice({start})";
+            string kt = columns ? $"{e.Span(sc)}.Slice({st.T})" : null;
+            if (columns)
+            {
+                if (pk != null && st.P > 0) w.Line($"ModelGen.Runtime.AttentionRows.Columns({Slice(pk, pastK)}, {st.P}, {st.Dk}, {st.Dk}, {kt}, {st.T});");
+                w.Line($"ModelGen.Runtime.AttentionRows.Columns({Slice(k, newK)}, {st.Skv}, {st.Ks}, {st.Dk}, {e.Span(sc)}.Slice({st.T + st.P}), {st.T});");
+            }
             string i = Loop("i", st.Sq);
             string qo = e.Var("qo");
             w.Line($"int {qo} = {Idx.Sum(WindowEmit.Mul(b, st.Qb), WindowEmit.Mul(h, st.Qh), WindowEmit.Mul(i, st.Qs))};");
+            // causal without a scores output: only the keys up to the query's position are worked on (cnt of them)
+            bool restrict = st.Causal && st.QkMode < 0;
+            string cnt = st.T.ToString();
+            if (restrict)
+            {
+                int first = Math.Min(st.P + 1, st.T);
+                if (i == "0") cnt = first.ToString();
+                else
+                {
+                    cnt = e.Var("cnt");
+                    w.Line(st.Sq <= st.Skv ? $"int {cnt} = {Idx.Sum(i, (st.P + 1).ToString())};" : $"int {cnt} = {i} + {st.P + 1} < {st.T} ? {i} + {st.P + 1} : {st.T};");
+                }
+            }
             string acc = e.Var("acc"), d = e.Var("d"), j = e.Var("j"), r = e.Var("r");
             string qk = st.QkMode < 0 ? null : Idx.Sum(WindowEmit.Mul(b, (long)st.Hq * st.Sq * st.T), WindowEmit.Mul(h, (long)st.Sq * st.T), WindowEmit.Mul(i, st.T));
+            string Count(int from, string to) => int.TryParse(to, out var c) ? (c - from).ToString() : Idx.Sum(to, (-from).ToString());
+
             // scores: the past keys, then the new ones
-            void Scores(Value keys, int from, int to, string rowBase, long rowStride)
+            void Scores(Value keys, int from, string to, string rowBase, long rowStride)
             {
+                if (kernels)
+                {
+                    w.Line($"ModelGen.Runtime.AttentionRows.Scores({e.Span(q)}.Slice({qo}, {st.Dk}), {Slice(keys, rowBase)}, {Count(from, to)}, {rowStride}, {st.Dk}, {EmitContext.Lit(t, st.Scale)}, {Slice(sc, from.ToString())});");
+                    if (st.QkMode == 0) w.Line($"for (int {j} = {from}; {j} < {to}; {j}++) {e.At(n.Out(3), Idx.Sum(qk, j))} = {e.At(sc, j)};");
+                    if (st.Softcap > 0)
+                        w.Line($"for (int {j} = {from}; {j} < {to}; {j}++) {e.At(sc, j)} = {Softcap(e.At(sc, j))};");
+                    return;
+                }
                 w.Open($"for (int {j} = {from}; {j} < {to}; {j}++)");
                 w.Line($"int {r} = {Idx.Sum(rowBase, Idx.Mul(from == 0 ? j : $"({j} - {from})", rowStride))};");
                 w.Line($"{ty} {acc} = {zero};");
                 w.Line($"for (int {d} = 0; {d} < {st.Dk}; {d}++) {acc} += {e.At(q, Idx.Sum(qo, d))} * {e.At(keys, Idx.Sum(r, d))};");
                 w.Line($"{acc} *= {EmitContext.Lit(t, st.Scale)};");
                 if (st.QkMode == 0) w.Line($"{e.At(n.Out(3), Idx.Sum(qk, j))} = {acc};");
-                string s = st.Softcap > 0 ? $"{EmitContext.Lit(t, st.Softcap)} * {WindowEmit.Math(e, "Tanh", t, $"{acc} / {EmitContext.Lit(t, st.Softcap)}")}" : acc;
-                w.Line($"{e.At(sc, j)} = {s};");
+                w.Line($"{e.At(sc, j)} = {(st.Softcap > 0 ? Softcap(acc) : acc)};");
                 w.Close();
             }
-            if (pk != null && st.P > 0) Scores(pk, 0, st.P, Idx.Sum(WindowEmit.Mul(b, (long)st.Hkv * st.P * st.Dk), WindowEmit.Mul(kh, (long)st.P * st.Dk)), st.Dk);
-            Scores(k, st.P, st.T, Idx.Sum(WindowEmit.Mul(b, st.Kb), WindowEmit.Mul(kh, st.Kh)), st.Ks);
+            string Softcap(string s) => $"{EmitContext.Lit(t, st.Softcap)} * {WindowEmit.Math(e, "Tanh", t, $"{s} / {EmitContext.Lit(t, st.Softcap)}")}";
+            if (columns)
+            {
+                w.Line($"ModelGen.Runtime.AttentionRows.ScoresOfColumns({e.Span(q)}.Slice({qo}, {st.Dk}), {kt}, {st.T}, {cnt}, {st.Dk}, {EmitContext.Lit(t, st.Scale)}, {e.Span(sc)});");
+                if (st.QkMode == 0) w.Line($"for (int {j} = 0; {j} < {cnt}; {j}++) {e.At(n.Out(3), Idx.Sum(qk, j))} = {e.At(sc, j)};");
+                if (st.Softcap > 0) w.Line($"for (int {j} = 0; {j} < {cnt}; {j}++) {e.At(sc, j)} = {Softcap(e.At(sc, j))};");
+            }
+            else
+            {
+                if (pk != null && st.P > 0) Scores(pk, 0, st.P.ToString(), pastK, st.Dk);
+                Scores(k, st.P, cnt, newK, st.Ks);
+            }
             void CopyScores() => w.Line($"for (int {j} = 0; {j} < {st.T}; {j}++) {e.At(n.Out(3), Idx.Sum(qk, j))} = {e.At(sc, j)};");
             if (st.QkMode == 1) CopyScores();
             if (mask != null)
@@ -237,49 +290,58 @@ public sealed class Attention : Operator
                 var ms = st.MaskStrides;
                 string mo = Idx.Sum(WindowEmit.Mul(b, ms[0]), WindowEmit.Mul(h, ms[1]), WindowEmit.Mul(i, ms[2]), WindowEmit.Mul(j, ms[3]));
                 w.Line(st.BoolMask
-                    ? $"for (int {j} = 0; {j} < {st.T}; {j}++) if (!{e.At(mask, mo)}) {e.At(sc, j)} = {hidden};"
-                    : $"for (int {j} = 0; {j} < {st.T}; {j}++) {e.At(sc, j)} += {e.At(mask, mo)};");
+                    ? $"for (int {j} = 0; {j} < {cnt}; {j}++) if (!{e.At(mask, mo)}) {e.At(sc, j)} = {hidden};"
+                    : $"for (int {j} = 0; {j} < {cnt}; {j}++) {e.At(sc, j)} += {e.At(mask, mo)};");
             }
-            if (st.Causal)
+            if (st.Causal && !restrict)
                 w.Line($"for (int {j} = {Idx.Sum(i, (st.P + 1).ToString())}; {j} < {st.T}; {j}++) {e.At(sc, j)} = {hidden};");
             if (st.QkMode == 2) CopyScores();
             // softmax; with a mask a row may hide every key (max -inf): probabilities 0
             string mx = e.Var("max");
             bool guard = mask != null;
-            if (guard || !e.Net || t != DType.Float)
+            if (guard || !kernels)
             {
                 w.Line($"{ty} {mx} = {e.At(sc, "0")};");
-                w.Line($"for (int {j} = 1; {j} < {st.T}; {j}++) if ({e.At(sc, j)} > {mx}) {mx} = {e.At(sc, j)};");
+                w.Line($"for (int {j} = 1; {j} < {cnt}; {j}++) if ({e.At(sc, j)} > {mx}) {mx} = {e.At(sc, j)};");
             }
-            if (guard) w.Line($"if ({mx} == {hidden}) for (int {j} = 0; {j} < {st.T}; {j}++) {e.At(sc, j)} = {zero};");
+            if (guard) w.Line($"if ({mx} == {hidden}) for (int {j} = 0; {j} < {cnt}; {j}++) {e.At(sc, j)} = {zero};");
             if (guard) w.Open("else");
-            if (e.Net && t == DType.Float)
-                w.Line($"ModelGen.Runtime.Transcendental.Softmax({e.Span(sc)}, {e.Span(sc)}, 1, {st.T});");
+            if (kernels)
+                w.Line($"ModelGen.Runtime.Transcendental.Softmax({e.Span(sc)}, {e.Span(sc)}, 1, {cnt});");
             else
             {
                 string sum = e.Var("sum"), x = e.Var("x");
                 w.Line($"{ty} {sum} = {zero};");
-                w.Line($"for (int {j} = 0; {j} < {st.T}; {j}++) {{ {ty} {x} = {WindowEmit.Math(e, "Exp", t, $"{e.At(sc, j)} - {mx}")}; {e.At(sc, j)} = {x}; {sum} += {x}; }}");
+                w.Line($"for (int {j} = 0; {j} < {cnt}; {j}++) {{ {ty} {x} = {WindowEmit.Math(e, "Exp", t, $"{e.At(sc, j)} - {mx}")}; {e.At(sc, j)} = {x}; {sum} += {x}; }}");
                 w.Line($"{sum} = {EmitContext.Lit(t, 1)} / {sum};");
-                w.Line($"for (int {j} = 0; {j} < {st.T}; {j}++) {e.At(sc, j)} *= {sum};");
+                w.Line($"for (int {j} = 0; {j} < {cnt}; {j}++) {e.At(sc, j)} *= {sum};");
             }
             if (guard) w.Close();
             if (st.QkMode == 3) CopyScores();
             // Y row = sum over keys of probability * value row
             string yo = e.Var("yo");
             w.Line($"int {yo} = {Idx.Sum(WindowEmit.Mul(b, st.Yb), WindowEmit.Mul(h, st.Yh), WindowEmit.Mul(i, st.Ys))};");
-            w.Line($"for (int {d} = 0; {d} < {st.Dv}; {d}++) {e.At(y, Idx.Sum(yo, d))} = {zero};");
-            string p = e.Var("p");
-            void Values(Value vals, int from, int to, string rowBase, long rowStride)
+            if (kernels)
             {
-                w.Open($"for (int {j} = {from}; {j} < {to}; {j}++)");
-                w.Line($"int {r} = {Idx.Sum(rowBase, Idx.Mul(from == 0 ? j : $"({j} - {from})", rowStride))};");
-                w.Line($"{ty} {p} = {e.At(sc, j)};");
-                w.Line($"for (int {d} = 0; {d} < {st.Dv}; {d}++) {e.At(y, Idx.Sum(yo, d))} += {p} * {e.At(vals, Idx.Sum(r, d))};");
-                w.Close();
+                bool past = pv != null && st.P > 0;
+                if (past) w.Line($"ModelGen.Runtime.AttentionRows.Weighted({e.Span(sc)}, {Slice(pv, pastV)}, {st.P}, {st.Dv}, {st.Dv}, false, {e.Span(y)}.Slice({yo}, {st.Dv}));");
+                w.Line($"ModelGen.Runtime.AttentionRows.Weighted({Slice(sc, st.P.ToString())}, {Slice(v, newV)}, {Count(st.P, cnt)}, {st.Vs}, {st.Dv}, {(past ? "true" : "false")}, {e.Span(y)}.Slice({yo}, {st.Dv}));");
             }
-            if (pv != null && st.P > 0) Values(pv, 0, st.P, Idx.Sum(WindowEmit.Mul(b, (long)st.Hkv * st.P * st.Dv), WindowEmit.Mul(kh, (long)st.P * st.Dv)), st.Dv);
-            Values(v, st.P, st.T, Idx.Sum(WindowEmit.Mul(b, st.Vb), WindowEmit.Mul(kh, st.Vh)), st.Vs);
+            else
+            {
+                w.Line($"for (int {d} = 0; {d} < {st.Dv}; {d}++) {e.At(y, Idx.Sum(yo, d))} = {zero};");
+                string p = e.Var("p");
+                void Values(Value vals, int from, string to, string rowBase, long rowStride)
+                {
+                    w.Open($"for (int {j} = {from}; {j} < {to}; {j}++)");
+                    w.Line($"int {r} = {Idx.Sum(rowBase, Idx.Mul(from == 0 ? j : $"({j} - {from})", rowStride))};");
+                    w.Line($"{ty} {p} = {e.At(sc, j)};");
+                    w.Line($"for (int {d} = 0; {d} < {st.Dv}; {d}++) {e.At(y, Idx.Sum(yo, d))} += {p} * {e.At(vals, Idx.Sum(r, d))};");
+                    w.Close();
+                }
+                if (pv != null && st.P > 0) Values(pv, 0, st.P.ToString(), pastV, st.Dv);
+                Values(v, st.P, cnt, newV, st.Vs);
+            }
             CloseAll();
         }
     }

@@ -13,6 +13,9 @@ public sealed class RmsNormalization : Operator
 {
     sealed class St { public int Outer, D; public float Eps; public DType Stash; public int[] ScaleMap; }
 
+    /// <summary>Each element (each rotated pair) is read before its output is written.</summary>
+    public override bool ElementwiseInPlace => true;
+
     public override void Infer(Node n)
     {
         Require(n, 2, 2);

@@ -18,6 +18,9 @@ public sealed class RotaryEmbedding : Operator
         public long Sb, Sh, Ss; // element strides of batch, head and sequence in the input
     }
 
+    /// <summary>Each element (each rotated pair) is read before its output is written.</summary>
+    public override bool ElementwiseInPlace => true;
+
     public override void Infer(Node n)
     {
         RequireSome(n, 3, 4, 0, 1, 2);

@@ -94,6 +94,21 @@ public class TransformerOperatorTests
     [Fact]
     public void RopeWithoutPositionIds3dPartial() => CheckRope(new[] { 2, 3, 2 * 8 }, 2, false, ("num_heads", 2L), ("rotary_embedding_dim", 4L));
 
+    [Fact]
+    public void RopeThenRmsNormOnIntermediates()
+    {
+        // both may write over their dying input (ElementwiseInPlace)
+        var angles = Ort.Random(6 * 4, 4, 3f);
+        var m = new OnnxBuilder(23).Input("x", DType.Float, 1, 2, 3, 8).Input("pos", DType.Int64, 1, 3)
+            .Initializer("cos", new[] { 6, 4 }, angles.Select(a => MathF.Cos(a)).ToArray()).Initializer("sin", new[] { 6, 4 }, angles.Select(a => MathF.Sin(a)).ToArray())
+            .Initializer("s", new[] { 8 }, Ort.Random(8, 5))
+            .Node("Neg", new[] { "x" }, new[] { "a" })
+            .Node("RotaryEmbedding", new[] { "a", "cos", "sin", "pos" }, new[] { "b" })
+            .Node("RMSNormalization", new[] { "b", "s" }, new[] { "c" })
+            .Node("Neg", new[] { "c" }, new[] { "y" }).Output("y").Build();
+        OpCheck.AgainstOrt(m, Tol, Ort.Random(48, 6), new long[] { 5, 0, 2 });
+    }
+
     // ---------------- Attention ----------------
 
     /// <summary>Q, K, V (and optional mask, past key and value) as run-time inputs; outputs named y, present_key, present_value, qk.</summary>
@@ -138,6 +153,15 @@ public class TransformerOperatorTests
     public void AttentionCausalCrossLengths() => CheckAttention(new[] { 1, 2, 3, 4 }, new[] { 1, 2, 5, 4 }, new[] { 1, 2, 5, 4 }, 1, attrs: ("is_causal", 1L));
 
     [Fact]
+    public void AttentionCausalMoreQueriesThanKeys() => CheckAttention(new[] { 1, 2, 5, 4 }, new[] { 1, 2, 3, 4 }, new[] { 1, 2, 3, 4 }, 1, attrs: ("is_causal", 1L));
+
+    [Fact]
+    public void AttentionCausalOneQueryWithPast() => CheckAttention(new[] { 1, 2, 1, 8 }, new[] { 1, 2, 1, 8 }, new[] { 1, 2, 1, 8 }, 3, null, new[] { 1, 2, 4, 8 }, new[] { 1, 2, 4, 8 }, ("is_causal", 1L));
+
+    [Fact]
+    public void AttentionWideHeadsOddSizes() => CheckAttention(new[] { 1, 9, 3 * 20 }, new[] { 1, 9, 3 * 20 }, new[] { 1, 9, 3 * 19 }, 1, attrs: new (string, object)[] { ("q_num_heads", 3L), ("kv_num_heads", 3L), ("is_causal", 1L) });
+
+    [Fact]
     public void AttentionBoolMaskBroadcast() => CheckAttention(new[] { 2, 2, 4, 8 }, new[] { 2, 2, 6, 8 }, new[] { 2, 2, 6, 8 }, 1, (new[] { 4, 6 }, true));
 
     [Fact]
@@ -169,6 +193,58 @@ public class TransformerOperatorTests
         var m = new OnnxBuilder(23).Input("q", DType.Float, 1, 1, 2, 4).Input("k", DType.Float, 1, 1, 3, 4).Input("v", DType.Float, 1, 1, 3, 4)
             .Input("mask", DType.Bool, 2, 3).Node("Attention", new[] { "q", "k", "v", "mask" }, new[] { "y" }).Output("y").Build();
         OpCheck.AgainstOrt(m, Tol, Ort.Random(8, 1), Ort.Random(12, 2), Ort.Random(12, 3), new[] { true, false, true, false, false, false });
+    }
+
+    [Fact]
+    public void ConstantInputsFoldThroughEvaluate()
+    {
+        // every input constant: the importer folds each operator with its reference Evaluate
+        var angles = Ort.Random(6 * 4, 4, 3f);
+        var m = new OnnxBuilder(23).Input("x", DType.Float, 1, 2, 3, 8)
+            .Initializer("q", new[] { 1, 2, 3, 8 }, Ort.Random(48, 1, 2f)).Initializer("k", new[] { 1, 1, 4, 8 }, Ort.Random(32, 2, 2f)).Initializer("v", new[] { 1, 1, 4, 8 }, Ort.Random(32, 3))
+            .Initializer("pk", new[] { 1, 1, 2, 8 }, Ort.Random(16, 7)).Initializer("pv", new[] { 1, 1, 2, 8 }, Ort.Random(16, 8))
+            .Initializer("mask", new[] { 3, 6 }, Ort.Random(18, 9))
+            .Initializer("cos", new[] { 6, 4 }, angles.Select(a => MathF.Cos(a)).ToArray()).Initializer("sin", new[] { 6, 4 }, angles.Select(a => MathF.Sin(a)).ToArray())
+            .Initializer("pos", new[] { 1, 3 }, new long[] { 4, 1, 5 }).Initializer("s", new[] { 8 }, Ort.Random(8, 5))
+            .Node("Attention", new[] { "q", "k", "v", "mask", "pk", "pv" }, new[] { "a", "pkk", "pvv" }, ("is_causal", 1L), ("softcap", 3f))
+            .Node("RotaryEmbedding", new[] { "a", "cos", "sin", "pos" }, new[] { "b" }, ("interleaved", 1L))
+            .Node("RMSNormalization", new[] { "b", "s" }, new[] { "c" })
+            .Node("Add", new[] { "c", "x" }, new[] { "y" }).Output("y").Build();
+        OpCheck.AgainstOrt(m, Tol, Ort.Random(48, 6));
+    }
+
+    static void Near(double expected, float actual) => Assert.True(Math.Abs(expected - actual) <= 1e-4 * (1 + Math.Abs(expected)), $"expected {expected}, got {actual}");
+
+    [Fact]
+    public void AttentionRowKernelsMatchScalarSums()
+    {
+        // odd geometries around the vector widths: rows stride floats apart, counts around the 4-key step
+        foreach (int d in new[] { 1, 3, 4, 7, 8, 15, 16, 17, 33 })
+            foreach (int count in new[] { 0, 1, 3, 4, 5, 9, 17 })
+            {
+                int stride = d + 2, ld = count + 3;
+                var q = Ort.Random(d, 1); var keys = Ort.Random(Math.Max(1, count) * stride, 2); var p = Ort.Random(Math.Max(1, count), 3);
+                var scores = new float[Math.Max(1, ld)]; var fromColumns = new float[Math.Max(1, ld)];
+                var kt = new float[d * ld];
+                ModelGen.Runtime.AttentionRows.Scores(q, keys, count, stride, d, 0.5f, scores);
+                ModelGen.Runtime.AttentionRows.Columns(keys, count, stride, d, kt, ld);
+                ModelGen.Runtime.AttentionRows.ScoresOfColumns(q, kt, ld, count, d, 0.5f, fromColumns);
+                var y = Ort.Random(d, 4); var y0 = (float[])y.Clone();
+                ModelGen.Runtime.AttentionRows.Weighted(p, keys, count, stride, d, true, y);
+                for (int j = 0; j < count; j++)
+                {
+                    double e = 0;
+                    for (int t = 0; t < d; t++) e += q[t] * keys[j * stride + t];
+                    Near(e * 0.5, scores[j]);
+                    Near(e * 0.5, fromColumns[j]);
+                }
+                for (int t = 0; t < d; t++)
+                {
+                    double e = y0[t];
+                    for (int j = 0; j < count; j++) e += p[j] * keys[j * stride + t];
+                    Near(e, y[t]);
+                }
+            }
     }
 
     // ---------------- unsupported corners ----------------
