@@ -15,7 +15,7 @@ public class OperatorDocsTests
             "# Supported operators",
             "",
             "Generated from `OperatorRegistry` by `OperatorDocsTests` (run the tests with `MODELGEN_ACCEPT=1` to refresh).",
-            "Every operator supports the attributes its ONNX specification defines, for opsets 7 to 21, unless an",
+            "Every operator supports the attributes its ONNX specification defines, for opsets 7 to 23, unless an",
             "`MG0011` diagnostic says otherwise. Shapes must be static: inputs that decide a shape (Reshape's shape, Slice's",
             "starts, Resize's scales, ...) must be known at build time, or folded from the input shapes.",
             "Conformance per operator against ONNX's own backend tests: `docs/conformance.md`.",
