@@ -32,17 +32,23 @@ internal static class ContribExpansion
         [":SimplifiedLayerNormalization"] = x => Rms(x, x.In(0), x.In(1), (int)x.N.Int("axis", -1), x.N.Float("epsilon", 1e-5f), x.Out(0), x.Out(1)),
         ["com.microsoft:DynamicQuantizeMatMul"] = DynamicQuantizeMatMul,
         ["com.microsoft:MatMulIntegerToFloat"] = MatMulIntegerToFloat,
+        ["com.microsoft:DynamicQuantizeLSTM"] = DynamicQuantizeLstm,
     };
 
     /// <summary>The operators rewritten here, as "domain:op" ("" is the ONNX domain), for docs/operators.md.</summary>
     public static IEnumerable<string> Operators => s_table.Keys;
 
-    /// <summary>The standard nodes for <paramref name="node"/> (attributes and inputs resolved), or null when it is not one of these.</summary>
-    public static List<NodeProto> Expand(NodeProto np, Node node, int opset, Func<string> fresh)
+    /// <summary>
+    /// The standard nodes for <paramref name="node"/> (attributes and inputs resolved), or null when it is not one of
+    /// these; <paramref name="note"/> is a warning for the build when the rewrite changes how the layer computes.
+    /// </summary>
+    public static List<NodeProto> Expand(NodeProto np, Node node, int opset, Func<string> fresh, out string note)
     {
+        note = null;
         if (!s_table.TryGetValue(node.Domain + ":" + node.OpType, out var expand)) return null;
         var x = new Writer(np, node, opset, fresh);
         expand(x);
+        note = x.Note;
         return x.Nodes;
     }
 
@@ -173,6 +179,23 @@ internal static class ContribExpansion
         Scaled(x, mm, x.In(2), x.In(3), 6);
     }
 
+    /// <summary>
+    /// quantize_dynamic's LSTM: int8/uint8 W [dirs, input, 4 hidden] and R [dirs, hidden, 4 hidden] (transposed from
+    /// LSTM's layout) with per-tensor or per-gate-row scales and zero points. It becomes a float LSTM on the dequantized
+    /// weights (ModelGen has no integer LSTM; ORT also quantizes the activations at run time, so the two differ by that
+    /// rounding), and the build says so.
+    /// </summary>
+    static void DynamicQuantizeLstm(Writer x)
+    {
+        string w = x.Dequantized(1, 8, 9), r = x.Dequantized(2, 10, 11);
+        var ins = new[] { x.In(0), w, r }.Concat(Enumerable.Range(3, 5).Select(i => x.Has(i) ? x.In(i) : "")).ToArray();
+        int used = ins.Length;
+        while (used > 3 && ins[used - 1].Length == 0) used--;
+        x.EmitMany("LSTM", ins.Take(used).ToArray(), x.Outputs(), x.Copied());
+        x.Note = $"{x.Where} (DynamicQuantizeLSTM) runs as a float LSTM on its weights dequantized at build time: ModelGen has no integer LSTM, "
+            + "and its results differ from ONNX Runtime's by the rounding ORT applies to the activations at run time";
+    }
+
     /// <summary>Writes the replacement nodes, with fresh names for the tensors between them.</summary>
     sealed class Writer
     {
@@ -189,6 +212,41 @@ internal static class ContribExpansion
             _np = np; N = node; Opset = opset; _fresh = fresh;
             for (int i = 0; i < np.Input.Count && i < node.Inputs.Count; i++)
                 if (node.Inputs[i] != null) _ranks[np.Input[i]] = node.Inputs[i].Shape.Length;
+        }
+
+        /// <summary>A warning for the build (see <see cref="Expand"/>).</summary>
+        public string Note;
+
+        public string[] Outputs() => _np.Output.ToArray();
+
+        /// <summary>
+        /// A constant [dirs, rows, cols] integer weight of DynamicQuantizeLSTM (input <paramref name="w"/>, scale and
+        /// zero point per tensor or per column) as the float [dirs, cols, rows] weight LSTM takes.
+        /// </summary>
+        public string Dequantized(int w, int scale, int zero)
+        {
+            Value q = N.In(w), s = N.In(scale), z = Has(zero) ? N.In(zero) : null;
+            if (q?.Const == null || s?.Const == null || z != null && z.Const == null)
+                throw new CompileException(Diag.UnsupportedAttribute, $"{Where}: weights, scales and zero points computed at run time are not supported");
+            if (q.Shape.Length != 3) throw new CompileException(Diag.InvalidModel, $"{Where}: input {w} must have rank 3 [directions, rows, 4 * hidden], got {Shape.Format(q.Shape)}");
+            int dirs = q.Shape[0], rows = q.Shape[1], cols = q.Shape[2];
+            bool PerColumn(Value v) => v.Length == dirs * cols && cols > 1;
+            if (s.Length != 1 && s.Length != dirs && !PerColumn(s) || z != null && z.Length != s.Length)
+                throw new CompileException(Diag.InvalidModel, $"{Where}: scale and zero point of input {w} must hold 1, {dirs} or {dirs * cols} values");
+            var f = new float[q.Length];
+            for (int d = 0; d < dirs; d++)
+                for (int c = 0; c < cols; c++)
+                {
+                    int k = s.Length == 1 ? 0 : PerColumn(s) ? d * cols + c : d;
+                    float sc = (float)s.Const.GetDouble(k);
+                    long zp = z == null ? 0 : z.Const.L[k];
+                    for (int rr = 0; rr < rows; rr++)
+                        f[(d * cols + c) * rows + rr] = (q.Const.L[(d * rows + rr) * cols + c] - zp) * sc;
+                }
+            var t = new TensorProto { DataType = (int)DType.Float };
+            t.Dims.AddRange(new long[] { dirs, cols, rows });
+            t.FloatData.AddRange(f);
+            return Node("Constant", Array.Empty<string>(), new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = t });
         }
 
         public bool Has(int i) => i < _np.Input.Count && _np.Input[i].Length > 0;

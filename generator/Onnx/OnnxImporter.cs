@@ -237,10 +237,11 @@ public sealed class OnnxImporter
         }
 
         var op = OperatorRegistry.Find(domain, np.OpType, opset);
-        if (op == null && ContribExpansion.Expand(np, node, scope.Opsets[""], () => $"{(np.Name.Length > 0 ? np.Name : np.OpType)}/t{_anon++}") is { } expanded)
+        if (op == null && ContribExpansion.Expand(np, node, scope.Opsets[""], () => $"{(np.Name.Length > 0 ? np.Name : np.OpType)}/t{_anon++}", out var note) is { } expanded)
         {
             // an ONNX Runtime fusion: its standard nodes, which ModelGen's passes fuse for its own kernels
             foreach (var e in expanded) AddNode(e, scope, g);
+            if (note != null) g.Notes.Add(new Diagnostic(Diag.QuantizedNotLowered, note));
             return;
         }
         if (op == null)

@@ -146,3 +146,90 @@ public class OrtFusedOperatorTests
         Assert.Contains("FusedConv", d.Message);
     }
 }
+
+/// <summary>
+/// quantize_dynamic's LSTM (com.microsoft DynamicQuantizeLSTM, int8 weights transposed to [dirs, input, 4 hidden]) runs
+/// as a float LSTM on the dequantized weights, with an MG0013 warning. Exact against ORT running the float LSTM on those
+/// weights; close to ORT's own DynamicQuantizeLSTM, which also quantizes the activations.
+/// </summary>
+public class DynamicQuantizeLstmTests(Xunit.Abstractions.ITestOutputHelper log)
+{
+    const int Seq = 5, Batch = 2, In = 6, Hid = 4;
+
+    /// <summary>Per column (gate row) symmetric int8, or per tensor uint8 with a zero point.</summary>
+    static (long[] Q, float[] Scale, long[] Zero, float[] Dequantized) Quantize(float[] w, int dirs, int rows, int cols, bool perColumn)
+    {
+        // w is LSTM's [dirs, cols (4 hidden), rows]; the quantized tensor is [dirs, rows, cols]
+        var q = new long[w.Length]; var deq = new float[w.Length];
+        int groups = perColumn ? dirs * cols : 1;
+        var scale = new float[groups]; var zero = new long[groups];
+        for (int gi = 0; gi < groups; gi++)
+        {
+            var members = Enumerable.Range(0, w.Length).Where(i => !perColumn || i / rows == gi).ToArray();
+            float lo = Math.Min(0, members.Min(i => w[i])), hi = Math.Max(0, members.Max(i => w[i]));
+            if (perColumn) { scale[gi] = Math.Max(-lo, hi) / 127f; zero[gi] = 0; }
+            else { scale[gi] = (hi - lo) / 255f; zero[gi] = (long)Math.Round(-lo / scale[gi]); }
+        }
+        for (int d = 0; d < dirs; d++)
+            for (int c = 0; c < cols; c++)
+                for (int r = 0; r < rows; r++)
+                {
+                    int src = (d * cols + c) * rows + r, gi = perColumn ? d * cols + c : 0;
+                    long v = (long)Math.Round(w[src] / scale[gi]) + zero[gi];
+                    v = perColumn ? Math.Clamp(v, -127, 127) : Math.Clamp(v, 0, 255);
+                    q[(d * rows + r) * cols + c] = v;
+                    deq[src] = (v - zero[gi]) * scale[gi];
+                }
+        return (q, scale, zero, deq);
+    }
+
+    static byte[] Model(bool quantized, string direction, bool perColumn, out float[] wDeq, out float[] rDeq)
+    {
+        int dirs = direction == "bidirectional" ? 2 : 1;
+        var w = Ort.Random(dirs * 4 * Hid * In, 2, 0.5f); var r = Ort.Random(dirs * 4 * Hid * Hid, 3, 0.5f);
+        var wq = Quantize(w, dirs, In, 4 * Hid, perColumn); var rq = Quantize(r, dirs, Hid, 4 * Hid, perColumn);
+        wDeq = wq.Dequantized; rDeq = rq.Dequantized;
+        var b = new OnnxBuilder(14).Input("x", ModelGen.Compiler.IR.DType.Float, Seq, Batch, In)
+            .Initializer("b", new[] { dirs, 8 * Hid }, Ort.Random(dirs * 8 * Hid, 4, 0.2f))
+            .Output("y").Output("yh").Output("yc");
+        var attrs = new (string, object)[] { ("hidden_size", (long)Hid), ("direction", direction) };
+        if (!quantized)
+        {
+            b.Initializer("w", new[] { dirs, 4 * Hid, In }, wDeq).Initializer("r", new[] { dirs, 4 * Hid, Hid }, rDeq);
+            b.Node("LSTM", new[] { "x", "w", "r", "b" }, new[] { "y", "yh", "yc" }, attrs);
+            return b.Build();
+        }
+        var t = perColumn ? ModelGen.Compiler.IR.DType.Int8 : ModelGen.Compiler.IR.DType.UInt8;
+        int[] sShape = perColumn ? new[] { dirs, 4 * Hid } : new[] { dirs }; // per tensor: one direction here
+        QOperatorModels.Init(b, QOperatorModels.IntTensor("wq", t, new[] { dirs, In, 4 * Hid }, wq.Q));
+        QOperatorModels.Init(b, QOperatorModels.IntTensor("rq", t, new[] { dirs, Hid, 4 * Hid }, rq.Q));
+        b.Initializer("ws", sShape, wq.Scale).Initializer("rs", sShape, rq.Scale);
+        QOperatorModels.Init(b, QOperatorModels.IntTensor("wz", t, sShape, wq.Zero));
+        QOperatorModels.Init(b, QOperatorModels.IntTensor("rz", t, sShape, rq.Zero));
+        QOperatorModels.Ms(b, "DynamicQuantizeLSTM", new[] { "x", "wq", "rq", "b", "", "", "", "", "ws", "wz", "rs", "rz" }, new[] { "y", "yh", "yc" }, attrs);
+        return b.Build();
+    }
+
+    [Theory]
+    [InlineData("forward", true)] [InlineData("reverse", true)] [InlineData("bidirectional", true)] [InlineData("forward", false)]
+    public void RunsAsAFloatLstmOnTheDequantizedWeights(string direction, bool perColumn)
+    {
+        var x = Ort.Random(Seq * Batch * In, 1);
+        var quantized = Model(true, direction, perColumn, out _, out _);
+        var twin = OpCheck.RunOrt(Model(false, direction, perColumn, out _, out _), new Array[] { x });
+        var ortOwn = OpCheck.RunOrt(quantized, new Array[] { x });
+        foreach (var target in new[] { ModelGen.Compiler.TargetProfile.Net, ModelGen.Compiler.TargetProfile.Portable })
+        {
+            var ours = OpCheck.RunModelGen(quantized, target, new Array[] { x }, twin.Select(a => a.Length).ToArray(), twin.Select(_ => typeof(float)).ToArray());
+            for (int k = 0; k < 3; k++)
+            {
+                OpCheck.AssertClose(twin[k], ours[k], 1e-5, $"{target} output {k} vs the float LSTM");
+                double d = ((float[])ortOwn[k]).Zip((float[])ours[k]).Max(p => Math.Abs(p.First - p.Second));
+                log.WriteLine($"{direction} perColumn={perColumn} {target} output {k}: max |ORT DynamicQuantizeLSTM - ModelGen| = {d:E2}");
+                Assert.True(d < 0.01, $"output {k}: {d} from ORT's DynamicQuantizeLSTM");
+            }
+        }
+        var r = ModelGen.Compiler.ModelCompiler.Compile(quantized, "q.onnx", new ModelGen.Compiler.ModelOptions { ClassName = "M" });
+        Assert.Contains(r.Diagnostics, d => d.Kind == ModelGen.Compiler.Diag.QuantizedNotLowered && d.Message.Contains("DynamicQuantizeLSTM"));
+    }
+}
