@@ -105,6 +105,7 @@ internal static class ContribExpansion
     /// </summary>
     static string Operand(Writer x, int i, bool transBatch, bool trans)
     {
+        string name = x.In(i);
         int rank = x.N.In(i).Shape.Length;
         var perm = Enumerable.Range(0, rank).ToList();
         if (transBatch)
@@ -114,7 +115,7 @@ internal static class ContribExpansion
             perm.Insert(rank - 2, 0);
         }
         if (trans && rank >= 2) { (perm[rank - 2], perm[rank - 1]) = (perm[rank - 1], perm[rank - 2]); }
-        return perm.Select((p, k) => p == k).All(same => same) ? x.In(i) : x.Transpose(x.In(i), perm.Select(p => (long)p).ToArray());
+        return perm.Select((p, k) => p == k).All(same => same) ? name : x.Transpose(name, perm.Select(p => (long)p).ToArray());
     }
 
     static void SkipNorm(Writer x, bool simplified)

@@ -134,6 +134,29 @@ public class OrtFusedOperatorTests
         OpCheck.AgainstOrt(b.Build(), 1e-5, Enumerable.Range(0, 48).Select(i => (byte)(i * 29 % 256)).ToArray());
     }
 
+    /// <summary>
+    /// A chain of ORT's fused operators (FusedConv, FusedGemm, FusedMatMul, QuickGelu, SkipLayerNormalization, FastGelu)
+    /// for end-to-end and mutation tests. Input x [1, 3, 8, 8], output y [1, 8].
+    /// </summary>
+    public static byte[] Chain()
+    {
+        var b = new OnnxBuilder(13).Input("x", DType.Float, 1, 3, 8, 8)
+            .Initializer("w", new[] { 6, 3, 3, 3 }, R(162, 2)).Initializer("cb", new[] { 6 }, R(6, 3))
+            .Initializer("g", new[] { 8, 6 }, R(48, 4)).Initializer("gb", new[] { 8 }, R(8, 5))
+            .Initializer("m", new[] { 8, 8 }, R(64, 6)).Initializer("ln", new[] { 8 }, R(8, 7)).Initializer("fb", new[] { 8 }, R(8, 8)).Output("y");
+        Ms(b, "FusedConv", new[] { "x", "w", "cb" }, new[] { "c" }, ("pads", new long[] { 1, 1, 1, 1 }), ("activation", "Relu"));
+        b.Node("GlobalAveragePool", new[] { "c" }, new[] { "p" }).Node("Flatten", new[] { "p" }, new[] { "f" });
+        Ms(b, "FusedGemm", new[] { "f", "g", "gb" }, new[] { "h" }, ("transB", 1L), ("activation", "LeakyRelu"), ("activation_alpha", 0.1f));
+        Ms(b, "FusedMatMul", new[] { "h", "m" }, new[] { "k" }, ("transB", 1L), ("alpha", 0.5f));
+        Ms(b, "QuickGelu", new[] { "k" }, new[] { "q" });
+        Ms(b, "SkipLayerNormalization", new[] { "q", "h", "ln" }, new[] { "s" });
+        Ms(b, "FastGelu", new[] { "s", "fb" }, new[] { "y" });
+        return b.Build();
+    }
+
+    [Fact]
+    public void ChainOfFusedOperators() => OpCheck.AgainstOrt(Chain(), 1e-5, R(192, 1));
+
     [Fact]
     public void UnsupportedFusedActivationIsADiagnostic()
     {
@@ -183,7 +206,7 @@ public class DynamicQuantizeLstmTests(Xunit.Abstractions.ITestOutputHelper log)
         return (q, scale, zero, deq);
     }
 
-    static byte[] Model(bool quantized, string direction, bool perColumn, out float[] wDeq, out float[] rDeq)
+    internal static byte[] Model(bool quantized, string direction, bool perColumn, out float[] wDeq, out float[] rDeq)
     {
         int dirs = direction == "bidirectional" ? 2 : 1;
         var w = Ort.Random(dirs * 4 * Hid * In, 2, 0.5f); var r = Ort.Random(dirs * 4 * Hid * Hid, 3, 0.5f);

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace ModelGen.Tests;
 /// <summary>
 /// Structural mutations of the exporter zoo's models (tests/models/zoo: RNNs, transformer, ConvTranspose, Resize,
-/// torch's quantized export; and QOperatorModels' QOperator CNN and dynamically quantized MLP): attribute values set to 0, -1, huge; inputs emptied or rewired to another node's output;
+/// torch's quantized export; QOperatorModels' QOperator CNN and dynamically quantized MLP; a chain of ORT's fused operators; a DynamicQuantizeLSTM): attribute values set to 0, -1, huge; inputs emptied or rewired to another node's output;
 /// op types swapped; input and initializer dimensions changed. Every mutant must compile (to C# that compiles, for a
 /// sample) or fail with an MG#### error that is not an internal error, within a time bound: the contract of
 /// HostileInputTests, on models with more kinds of operators than its byte-level mutations reach.
@@ -21,7 +21,8 @@ public class ProtoMutationTests(ITestOutputHelper log)
         int total = 0, ok = 0; var seen = new HashSet<string>();
         // the zoo, and the quantized models built in code (QOperator ops, dynamic quantization)
         var corpus = Directory.GetFiles(dir, "*.onnx").OrderBy(f => f).Select(f => (File: f, Bytes: File.ReadAllBytes(f)))
-            .Append(("qoperator_cnn.onnx", QOperatorModels.Cnn(12))).Append(("dynamic_mlp.onnx", QOperatorModels.DynamicMlp(4, 24, 2)));
+            .Append(("qoperator_cnn.onnx", QOperatorModels.Cnn(12))).Append(("dynamic_mlp.onnx", QOperatorModels.DynamicMlp(4, 24, 2)))
+            .Append(("ort_fused.onnx", OrtFusedOperatorTests.Chain())).Append(("dq_lstm.onnx", DynamicQuantizeLstmTests.Model(true, "bidirectional", true, out _, out _)));
         foreach (var (file, bytes) in corpus)
         {
             var orig = ModelProto.Parser.ParseFrom(bytes);
