@@ -33,6 +33,13 @@ internal static class ContribExpansion
         ["com.microsoft:DynamicQuantizeMatMul"] = DynamicQuantizeMatMul,
         ["com.microsoft:MatMulIntegerToFloat"] = MatMulIntegerToFloat,
         ["com.microsoft:DynamicQuantizeLSTM"] = DynamicQuantizeLstm,
+        // the experimental operators of opsets 1-9 (removed at opset 10) in old models, e.g. the ONNX zoo's Tiny YOLOv2
+        [":ImageScaler"] = x => x.Emit("Add", new[] { x.Node("Mul", x.In(0), x.Const(x.N.Float("scale", 1f))), x.ChannelConst(x.N.Floats("bias") ?? Array.Empty<float>()) }, x.Out(0)),
+        [":Scale"] = x => x.Emit("Mul", new[] { x.In(0), x.Const(x.N.Float("scale", 1f)) }, x.Out(0)),
+        [":Affine"] = x => x.Emit("Add", new[] { x.Node("Mul", x.In(0), x.Const(x.N.Float("alpha", 1f))), x.Const(x.N.Float("beta", 0f)) }, x.Out(0)),
+        [":ScaledTanh"] = x => x.Emit("Mul", new[] { x.Node("Tanh", x.Node("Mul", x.In(0), x.Const(x.N.Float("beta", 1f)))), x.Const(x.N.Float("alpha", 1f)) }, x.Out(0)),
+        [":ParametricSoftplus"] = x => x.Emit("Mul", new[] { x.Node("Softplus", x.Node("Mul", x.In(0), x.Const(x.N.Float("beta", 1f)))), x.Const(x.N.Float("alpha", 1f)) }, x.Out(0)),
+        [":Crop"] = Crop,
     };
 
     /// <summary>The operators rewritten here, as "domain:op" ("" is the ONNX domain), for docs/operators.md.</summary>
@@ -197,6 +204,26 @@ internal static class ContribExpansion
             + "and its results differ from ONNX Runtime's by the rounding ORT applies to the activations at run time";
     }
 
+    /// <summary>
+    /// Crop (experimental, NCHW): 'border' = [left, top, right, bottom]; with 'scale' = [height, width] the window of that
+    /// size from (top, left), else what the borders leave.
+    /// </summary>
+    static void Crop(Writer x)
+    {
+        var shape = x.N.In(0)?.Shape;
+        var border = x.N.Ints("border") ?? Array.Empty<long>();
+        var scale = x.N.Ints("scale") ?? Array.Empty<long>();
+        if (shape == null || shape.Length != 4 || border.Length != 4 || scale.Length != 0 && scale.Length != 2)
+            throw new CompileException(Diag.InvalidModel, $"{x.Where}: Crop takes an NCHW input, 4 border values and 0 or 2 scale values");
+        long top = border[1], left = border[0];
+        long bottom = scale.Length == 2 ? top + scale[0] : shape[2] - border[3], right = scale.Length == 2 ? left + scale[1] : shape[3] - border[2];
+        if (top < 0 || left < 0 || bottom > shape[2] || right > shape[3] || bottom <= top || right <= left)
+            throw new CompileException(Diag.InvalidModel, $"{x.Where}: the crop window [{top}, {bottom}) x [{left}, {right}) does not fit the input {Shape.Format(shape)}");
+        long[] starts = { top, left }, ends = { bottom, right }, axes = { 2, 3 };
+        if (x.Opset >= 10) x.Emit("Slice", new[] { x.In(0), x.ConstLongs(starts), x.ConstLongs(ends), x.ConstLongs(axes) }, x.Out(0));
+        else x.Emit("Slice", new[] { x.In(0) }, x.Out(0), Writer.Attr("starts", starts), Writer.Attr("ends", ends), Writer.Attr("axes", axes));
+    }
+
     /// <summary>Writes the replacement nodes, with fresh names for the tensors between them.</summary>
     sealed class Writer
     {
@@ -300,6 +327,19 @@ internal static class ContribExpansion
             var name = Node("Constant", Array.Empty<string>(), new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = t });
             _ranks[name] = 0;
             return name;
+        }
+
+        /// <summary>A per-channel constant [C, 1, 1] (NCHW) from the node's values.</summary>
+        public string ChannelConst(float[] v)
+        {
+            var shape = N.In(0)?.Shape;
+            if (shape == null || shape.Length < 2 || v.Length != shape[1])
+                throw new CompileException(Diag.InvalidModel, $"{Where}: 'bias' must hold one value per channel of an N x C x ... input");
+            var t = new TensorProto { DataType = (int)DType.Float };
+            t.Dims.Add(v.Length);
+            for (int i = 2; i < shape.Length; i++) t.Dims.Add(1);
+            t.FloatData.AddRange(v);
+            return Node("Constant", Array.Empty<string>(), new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = t });
         }
 
         public string ConstLongs(long[] v)

@@ -32,8 +32,9 @@ public class OperatorDocsTests
         }
         lines.Add("## Rewritten on import");
         lines.Add("");
-        lines.Add("ONNX Runtime's own fused operators, found in models saved after its graph optimisations, become the standard");
-        lines.Add("operators they stand for (generator/Onnx/ContribExpansion.cs), which ModelGen's passes fuse again:");
+        lines.Add("ONNX Runtime's own fused operators, found in models saved after its graph optimisations, and the experimental");
+        lines.Add("operators of opsets 1-9 (ImageScaler, Crop, ...) become the standard operators they stand for");
+        lines.Add("(generator/Onnx/ContribExpansion.cs), which ModelGen's passes fuse again:");
         lines.Add("");
         lines.Add(string.Join(", ", ModelGen.Compiler.Onnx.ContribExpansion.Operators.OrderBy(o => o, StringComparer.Ordinal).Select(o => o.StartsWith(':') ? o.Substring(1) + " (ai.onnx)" : o.Replace(':', '.'))));
         lines.Add("");

@@ -157,6 +157,25 @@ public class OrtFusedOperatorTests
     [Fact]
     public void ChainOfFusedOperators() => OpCheck.AgainstOrt(Chain(), 1e-5, R(192, 1));
 
+    /// <summary>The experimental operators of opsets 1-9 (ORT still runs them), as in the ONNX zoo's older models.</summary>
+    [Theory]
+    [InlineData("ImageScaler")] [InlineData("Scale")] [InlineData("Affine")] [InlineData("ScaledTanh")] [InlineData("ParametricSoftplus")]
+    [InlineData("Crop")] [InlineData("CropScale")]
+    public void ExperimentalOperatorsOfOldOpsets(string op)
+    {
+        var b = new OnnxBuilder(8).Input("x", DType.Float, 1, 3, 6, 5).Output("y");
+        switch (op)
+        {
+            case "ImageScaler": b.Node(op, new[] { "x" }, new[] { "y" }, ("scale", 0.5f), ("bias", new[] { 1f, -2f, 0.25f })); break;
+            case "Scale": b.Node(op, new[] { "x" }, new[] { "y" }, ("scale", 3f)); break;
+            case "Affine": b.Node(op, new[] { "x" }, new[] { "y" }, ("alpha", 2f), ("beta", -0.5f)); break;
+            case "ScaledTanh": case "ParametricSoftplus": b.Node(op, new[] { "x" }, new[] { "y" }, ("alpha", 1.5f), ("beta", 0.7f)); break;
+            case "Crop": b.Node(op, new[] { "x" }, new[] { "y" }, ("border", new long[] { 1, 2, 0, 1 })); break;
+            case "CropScale": b.Node("Crop", new[] { "x" }, new[] { "y" }, ("border", new long[] { 1, 1, 0, 0 }), ("scale", new long[] { 3, 2 })); break;
+        }
+        OpCheck.AgainstOrt(b.Build(), 1e-5, R(90, 1).Select(v => 3 * v).ToArray());
+    }
+
     [Fact]
     public void UnsupportedFusedActivationIsADiagnostic()
     {
