@@ -14,7 +14,7 @@ namespace ModelGen.Compiler.Onnx;
 /// shapes are inferred, nodes whose inputs are all constant are evaluated (this folds the shape arithmetic
 /// exporters write), and an If whose condition is known is replaced by the branch it takes.
 /// </summary>
-public sealed class OnnxImporter
+public sealed partial class OnnxImporter
 {
     /// <summary>Folding stops at outputs larger than this (the node runs at run time instead).</summary>
     const int MaxFoldElements = 1 << 22;
@@ -236,6 +236,11 @@ public sealed class OnnxImporter
             return;
         }
 
+        if (np.OpType == "Loop" && domain == "")
+        {
+            AddLoop(node, np, scope, g, where);
+            return;
+        }
         var op = OperatorRegistry.Find(domain, np.OpType, opset);
         if (op == null && ContribExpansion.Expand(np, node, scope.Opsets[""], () => $"{(np.Name.Length > 0 ? np.Name : np.OpType)}/t{_anon++}", out var note) is { } expanded)
         {

@@ -1,0 +1,166 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Onnx.Proto;
+
+namespace ModelGen.Compiler.Onnx;
+
+/// <summary>
+/// Loop, unrolled at build time: ModelGen's code has no run-time control flow over tensors of changing count, so a Loop
+/// whose trip count and condition are known at build time (constants, or folded from shapes; a while-loop whose
+/// condition folds each iteration) becomes its body written out once per iteration, each copy folded and fused like
+/// any other nodes. Loop-carried values flow from one copy to the next; scan outputs are stacked along a new first axis.
+/// A trip count or condition known only at run time is MG0012 (bind it with ConstantInputs).
+/// </summary>
+public sealed partial class OnnxImporter
+{
+    /// <summary>Unrolling stops here: beyond, the generated code would be larger than the loop is worth.</summary>
+    const int MaxUnrolledNodes = 20000;
+
+    void AddLoop(Node node, NodeProto np, Scope scope, Graph g, string where)
+    {
+        var body = node.Attributes.TryGetValue("body", out var a) && a.G is GraphProto gp ? gp
+            : throw new CompileException(Diag.InvalidModel, $"node {where}: Loop needs the graph attribute 'body'");
+        int carriedCount = Math.Max(0, np.Input.Count - 2);
+        int scanCount = body.Output.Count - 1 - carriedCount;
+        if (body.Input.Count != 2 + carriedCount || scanCount < 0 || node.Outputs.Count != carriedCount + scanCount)
+            throw new CompileException(Diag.InvalidModel, $"node {where}: Loop with {carriedCount} loop-carried values needs a body of {2 + carriedCount} inputs and at least {1 + carriedCount} outputs, and {carriedCount} + scan outputs; got {body.Input.Count}, {body.Output.Count}, {node.Outputs.Count}");
+        var m = node.Inputs.Count > 0 ? node.Inputs[0] : null;
+        var cond = node.Inputs.Count > 1 ? node.Inputs[1] : null;
+        if (m != null && !m.IsConst || cond != null && !cond.IsConst)
+        {
+            var from = m != null && !m.IsConst ? m : cond;
+            var inputs = GraphInputsBehind(from).Select(v => $"'{v.Name}'").ToList();
+            throw new CompileException(Diag.DynamicShape, $"node {where}: Loop's {(from == m ? "trip count" : "condition")} is known only at run time; ModelGen unrolls loops at build time: bind "
+                + (inputs.Count > 0 ? $"the inputs it comes from ({string.Join(", ", inputs)})" : "the inputs it comes from") + " with ConstantInputs");
+        }
+        if (m == null && cond == null) throw new CompileException(Diag.InvalidModel, $"node {where}: a Loop with neither a trip count nor a condition never ends");
+        long trips = m == null ? long.MaxValue : m.Const.ToLongs()[0];
+        bool go = cond == null || cond.Const.GetDouble(0) != 0;
+
+        var carried = new List<Value>();
+        for (int k = 0; k < carriedCount; k++)
+            carried.Add(node.Inputs.Count > 2 + k && node.Inputs[2 + k] != null ? node.Inputs[2 + k]
+                : throw new CompileException(Diag.InvalidModel, $"node {where}: Loop's loop-carried input {k} is missing"));
+        var scans = Enumerable.Range(0, scanCount).Select(_ => new List<Value>()).ToArray();
+        int before = g.Nodes.Count;
+        for (long i = 0; go && i < trips; i++)
+        {
+            if (g.Nodes.Count - before > MaxUnrolledNodes)
+                throw new CompileException(Diag.UnsupportedAttribute, $"node {where}: Loop unrolled past {MaxUnrolledNodes} nodes after {i} iterations; ModelGen unrolls loops at build time");
+            var inner = new Scope(scope);
+            var iteration = new TensorData(DType.Int64, new int[0]);
+            iteration.L[0] = i;
+            var yes = new TensorData(DType.Bool, new int[0]);
+            yes.Set(0, 1);
+            inner.Define(Constant(body.Input[0].Name, iteration));
+            inner.Define(Constant(body.Input[1].Name, yes));
+            for (int k = 0; k < carriedCount; k++) inner.Define(Alias(carried[k], body.Input[2 + k].Name, $"{node.Name}/iter{i}/in{k}", g));
+            foreach (var init in body.Initializer)
+            {
+                var v = new Value(init.Name) { Const = TensorReader.Read(init, "initializer of Loop body " + body.Name) };
+                v.Type = v.Const.Type; v.Shape = v.Const.Shape;
+                inner.Define(v);
+            }
+            foreach (var bn in body.Node) AddNode(bn, inner, g);
+            Value Out(int j) => inner.Lookup(body.Output[j].Name) ?? throw new CompileException(Diag.InvalidModel, $"node {where}: Loop body output '{body.Output[j].Name}' is not produced by any node");
+            var c = Out(0);
+            if (!c.IsConst)
+                throw new CompileException(Diag.DynamicShape, $"node {where}: Loop's condition is computed at run time in iteration {i}; ModelGen unrolls loops at build time");
+            go = c.Const.GetDouble(0) != 0;
+            for (int k = 0; k < carriedCount; k++) carried[k] = Out(1 + k);
+            for (int j = 0; j < scanCount; j++) scans[j].Add(Out(1 + carriedCount + j));
+        }
+        for (int k = 0; k < carriedCount; k++) Bind(node.Outputs[k], carried[k], $"{node.Name}/out{k}", scope, g);
+        for (int j = 0; j < scanCount; j++)
+        {
+            var list = scans[j];
+            if (list.Count == 0) throw new CompileException(Diag.DynamicShape, $"node {where}: Loop runs no iteration, so its scan output {j} has no shape");
+            // stacked along a new first axis: each value unsqueezed, then one Concat
+            var parts = new List<string>();
+            for (int i = 0; i < list.Count; i++)
+            {
+                var alias = Alias(list[i], $"{node.Name}/scan{j}/{i}", $"{node.Name}/scan{j}/{i}", g);
+                scope.Define(alias);
+                parts.Add(alias.Name);
+            }
+            var unsq = parts.Select((p, i) => Proto("Unsqueeze", $"{node.Name}/scan{j}/unsqueeze{i}", new[] { p }, $"{p}/unsqueezed")).ToList();
+            foreach (var u in unsq)
+            {
+                // axes [0]: an input from opset 13, an attribute before
+                if (scope.Opsets[""] >= 13)
+                {
+                    var axes = Constant(u.Output[0] + "/axes", new TensorData(DType.Int64, new[] { 1 }));
+                    scope.Define(axes);
+                    u.Input.Add(axes.Name);
+                }
+                else
+                {
+                    var axes = new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints };
+                    axes.Ints.Add(0);
+                    u.Attribute.Add(axes);
+                }
+                AddNode(u, scope, g);
+            }
+            var concat = Proto("Concat", $"{node.Name}/scan{j}", unsq.Select(u => u.Output[0]).ToArray(), np.Output[carriedCount + j]);
+            concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+            AddNode(concat, scope, g);
+        }
+    }
+
+    /// <summary>The graph inputs a value is computed from, in the order first met.</summary>
+    static List<Value> GraphInputsBehind(Value v)
+    {
+        var found = new List<Value>();
+        var seen = new HashSet<Value>();
+        var todo = new Stack<Value>();
+        todo.Push(v);
+        while (todo.Count > 0)
+        {
+            var x = todo.Pop();
+            if (x == null || !seen.Add(x)) continue;
+            if (x.IsGraphInput) found.Add(x);
+            if (x.Producer != null) foreach (var i in x.Producer.Inputs) todo.Push(i);
+        }
+        return found;
+    }
+
+    static Value Constant(string name, TensorData t) => new(name) { Type = t.Type, Shape = t.Shape, Const = t };
+
+    static NodeProto Proto(string op, string name, string[] inputs, string output)
+    {
+        var p = new NodeProto { OpType = op, Name = name, Domain = "" };
+        p.Input.AddRange(inputs);
+        p.Output.Add(output);
+        return p;
+    }
+
+    /// <summary>
+    /// <paramref name="src"/> under another name: the constant itself, or an Identity that keeps producer and
+    /// consumer links intact (IdentityElimination removes it later).
+    /// </summary>
+    static Value Alias(Value src, string name, string nodeName, Graph g)
+    {
+        var v = new Value(name) { Type = src.Type, Shape = src.Shape, Const = src.Const };
+        if (src.IsConst) return v;
+        var id = new Node { OpType = "Identity", Name = nodeName, Opset = 1 };
+        id.Inputs.Add(src); id.Outputs.Add(v); v.Producer = id;
+        g.Nodes.Add(id);
+        return v;
+    }
+
+    /// <summary>The Loop's output <paramref name="dst"/> takes the last iteration's value <paramref name="src"/>.</summary>
+    static void Bind(Value dst, Value src, string nodeName, Scope scope, Graph g)
+    {
+        dst.Type = src.Type; dst.Shape = src.Shape;
+        if (src.IsConst) { dst.Const = src.Const; dst.Producer = null; }
+        else
+        {
+            var id = new Node { OpType = "Identity", Name = nodeName, Opset = 1 };
+            id.Inputs.Add(src); id.Outputs.Add(dst); dst.Producer = id;
+            g.Nodes.Add(id);
+        }
+        scope.Define(dst);
+    }
+}
