@@ -7,11 +7,12 @@ using ModelGen.Compiler.Onnx.Proto;
 namespace ModelGen.Compiler.Onnx;
 
 /// <summary>
-/// Loop, unrolled at build time: ModelGen's code has no run-time control flow over tensors of changing count, so a Loop
+/// Loop and Scan, unrolled at build time: ModelGen's code has no run-time control flow over tensors of changing count, so a Loop
 /// whose trip count and condition are known at build time (constants, or folded from shapes; a while-loop whose
 /// condition folds each iteration) becomes its body written out once per iteration, each copy folded and fused like
 /// any other nodes. Loop-carried values flow from one copy to the next; scan outputs are stacked along a new first axis.
-/// A trip count or condition known only at run time is MG0012 (bind it with ConstantInputs).
+/// A trip count or condition known only at run time is MG0012 (bind it with ConstantInputs). Scan's sequence length is
+/// its inputs' static shape.
 /// </summary>
 public sealed partial class OnnxImporter
 {
@@ -75,38 +76,112 @@ public sealed partial class OnnxImporter
         for (int k = 0; k < carriedCount; k++) Bind(node.Outputs[k], carried[k], $"{node.Name}/out{k}", scope, g);
         for (int j = 0; j < scanCount; j++)
         {
-            var list = scans[j];
-            if (list.Count == 0) throw new CompileException(Diag.DynamicShape, $"node {where}: Loop runs no iteration, so its scan output {j} has no shape");
-            // stacked along a new first axis: each value unsqueezed, then one Concat
-            var parts = new List<string>();
-            for (int i = 0; i < list.Count; i++)
-            {
-                var alias = Alias(list[i], $"{node.Name}/scan{j}/{i}", $"{node.Name}/scan{j}/{i}", g);
-                scope.Define(alias);
-                parts.Add(alias.Name);
-            }
-            var unsq = parts.Select((p, i) => Proto("Unsqueeze", $"{node.Name}/scan{j}/unsqueeze{i}", new[] { p }, $"{p}/unsqueezed")).ToList();
-            foreach (var u in unsq)
-            {
-                // axes [0]: an input from opset 13, an attribute before
-                if (scope.Opsets[""] >= 13)
-                {
-                    var axes = Constant(u.Output[0] + "/axes", new TensorData(DType.Int64, new[] { 1 }));
-                    scope.Define(axes);
-                    u.Input.Add(axes.Name);
-                }
-                else
-                {
-                    var axes = new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints };
-                    axes.Ints.Add(0);
-                    u.Attribute.Add(axes);
-                }
-                AddNode(u, scope, g);
-            }
-            var concat = Proto("Concat", $"{node.Name}/scan{j}", unsq.Select(u => u.Output[0]).ToArray(), np.Output[carriedCount + j]);
-            concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
-            AddNode(concat, scope, g);
+            if (scans[j].Count == 0) throw new CompileException(Diag.DynamicShape, $"node {where}: Loop runs no iteration, so its scan output {j} has no shape");
+            Stack(scans[j], 0, np.Output[carriedCount + j], $"{node.Name}/scan{j}", scope, g);
         }
+    }
+
+    /// <summary>
+    /// Scan (opset 9 and later), unrolled the same way: the body once per element along each scan input's axis (in its
+    /// direction), states flowing between copies, scan outputs stacked along their axes (in their directions).
+    /// </summary>
+    void AddScan(Node node, NodeProto np, Scope scope, Graph g, string where)
+    {
+        if (node.Opset < 9) throw new CompileException(Diag.UnsupportedAttribute, $"node {where}: Scan before opset 9 (with a batch axis and sequence_lens) is not supported");
+        var body = node.Attributes.TryGetValue("body", out var a) && a.G is GraphProto gp ? gp
+            : throw new CompileException(Diag.InvalidModel, $"node {where}: Scan needs the graph attribute 'body'");
+        int m = (int)node.Int("num_scan_inputs", -1);
+        int n = np.Input.Count - m, k = node.Outputs.Count - n;
+        if (m < 1 || n < 0 || k < 0 || body.Input.Count != n + m || body.Output.Count != n + k)
+            throw new CompileException(Diag.InvalidModel, $"node {where}: Scan with num_scan_inputs {m} and {np.Input.Count} inputs, {node.Outputs.Count} outputs does not match its body ({body.Input.Count} inputs, {body.Output.Count} outputs)");
+        long[] Attr(string name, int count) => node.Ints(name) is { Length: > 0 } v ? (v.Length == count ? v : throw new CompileException(Diag.InvalidModel, $"node {where}: Scan's '{name}' needs {count} values")) : new long[count];
+        long[] inAxes = Attr("scan_input_axes", m), inDirs = Attr("scan_input_directions", m), outAxes = Attr("scan_output_axes", k), outDirs = Attr("scan_output_directions", k);
+        var inputs = Enumerable.Range(0, n + m).Select(i => i < node.Inputs.Count && node.Inputs[i] != null ? node.Inputs[i]
+            : throw new CompileException(Diag.InvalidModel, $"node {where}: Scan input {i} is missing")).ToList();
+        int length = -1;
+        var axes = new int[m];
+        for (int j = 0; j < m; j++)
+        {
+            var x = inputs[n + j];
+            axes[j] = Shape.Axis(inAxes[j], x.Shape.Length);
+            int len = x.Shape[axes[j]];
+            if (length >= 0 && len != length) throw new CompileException(Diag.InvalidModel, $"node {where}: Scan inputs have different sequence lengths ({length}, {len})");
+            length = len;
+        }
+        if (length == 0) throw new CompileException(Diag.DynamicShape, $"node {where}: Scan over an empty sequence gives its scan outputs no shape");
+        var states = inputs.Take(n).ToList();
+        var scans = Enumerable.Range(0, k).Select(_ => new List<Value>()).ToArray();
+        int before = g.Nodes.Count;
+        for (int t = 0; t < length; t++)
+        {
+            if (g.Nodes.Count - before > MaxUnrolledNodes)
+                throw new CompileException(Diag.UnsupportedAttribute, $"node {where}: Scan unrolled past {MaxUnrolledNodes} nodes after {t} steps; ModelGen unrolls scans at build time");
+            var inner = new Scope(scope);
+            for (int s = 0; s < n; s++) inner.Define(Alias(states[s], body.Input[s].Name, $"{node.Name}/step{t}/state{s}", g));
+            for (int j = 0; j < m; j++)
+            {
+                // this step's element: Gather at one index along the scan axis (the axis goes away)
+                var x = Alias(inputs[n + j], $"{node.Name}/step{t}/input{j}", $"{node.Name}/step{t}/input{j}", g);
+                scope.Define(x);
+                var index = new TensorData(DType.Int64, new int[0]);
+                index.L[0] = inDirs[j] != 0 ? length - 1 - t : t;
+                var idx = Constant(x.Name + "/index", index);
+                scope.Define(idx);
+                var gather = Proto("Gather", $"{node.Name}/step{t}/slice{j}", new[] { x.Name, idx.Name }, x.Name + "/element");
+                gather.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axes[j] });
+                AddNode(gather, scope, g);
+                inner.Define(Alias(scope.Lookup(gather.Output[0]), body.Input[n + j].Name, $"{node.Name}/step{t}/element{j}", g));
+            }
+            foreach (var init in body.Initializer)
+            {
+                var v = new Value(init.Name) { Const = TensorReader.Read(init, "initializer of Scan body " + body.Name) };
+                v.Type = v.Const.Type; v.Shape = v.Const.Shape;
+                inner.Define(v);
+            }
+            foreach (var bn in body.Node) AddNode(bn, inner, g);
+            Value Out(int i) => inner.Lookup(body.Output[i].Name) ?? throw new CompileException(Diag.InvalidModel, $"node {where}: Scan body output '{body.Output[i].Name}' is not produced by any node");
+            for (int s = 0; s < n; s++) states[s] = Out(s);
+            for (int j = 0; j < k; j++) scans[j].Add(Out(n + j));
+        }
+        for (int s = 0; s < n; s++) Bind(node.Outputs[s], states[s], $"{node.Name}/out{s}", scope, g);
+        for (int j = 0; j < k; j++)
+        {
+            if (outDirs[j] != 0) scans[j].Reverse();
+            int axis = Shape.Axis(outAxes[j], scans[j][0].Shape.Length + 1);
+            Stack(scans[j], axis, np.Output[n + j], $"{node.Name}/scan{j}", scope, g);
+        }
+    }
+
+    /// <summary>Values of one shape stacked along a new axis <paramref name="axis"/> into <paramref name="output"/>: each unsqueezed, then one Concat.</summary>
+    void Stack(List<Value> values, int axis, string output, string baseName, Scope scope, Graph g)
+    {
+        var parts = new List<string>();
+        for (int i = 0; i < values.Count; i++)
+        {
+            var alias = Alias(values[i], $"{baseName}/{i}", $"{baseName}/{i}", g);
+            scope.Define(alias);
+            var u = Proto("Unsqueeze", $"{baseName}/unsqueeze{i}", new[] { alias.Name }, $"{alias.Name}/unsqueezed");
+            // axes: an input from opset 13, an attribute before
+            if (scope.Opsets[""] >= 13)
+            {
+                var t = new TensorData(DType.Int64, new[] { 1 });
+                t.L[0] = axis;
+                var axes = Constant(u.Output[0] + "/axes", t);
+                scope.Define(axes);
+                u.Input.Add(axes.Name);
+            }
+            else
+            {
+                var axes = new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints };
+                axes.Ints.Add(axis);
+                u.Attribute.Add(axes);
+            }
+            AddNode(u, scope, g);
+            parts.Add(u.Output[0]);
+        }
+        var concat = Proto("Concat", baseName, parts.ToArray(), output);
+        concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis });
+        AddNode(concat, scope, g);
     }
 
     /// <summary>The graph inputs a value is computed from, in the order first met.</summary>

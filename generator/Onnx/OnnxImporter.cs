@@ -236,9 +236,9 @@ public sealed partial class OnnxImporter
             return;
         }
 
-        if (np.OpType == "Loop" && domain == "")
+        if (np.OpType is "Loop" or "Scan" && domain == "")
         {
-            AddLoop(node, np, scope, g, where);
+            if (np.OpType == "Loop") AddLoop(node, np, scope, g, where); else AddScan(node, np, scope, g, where);
             return;
         }
         var op = OperatorRegistry.Find(domain, np.OpType, opset);

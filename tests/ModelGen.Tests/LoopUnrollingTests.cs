@@ -15,7 +15,7 @@ public class LoopUnrollingTests
     static float[] R(int n, int seed) => Ort.Random(n, seed);
 
     /// <summary>h_t = tanh(x_t Wx + h_{t-1} Wh) over the 5 rows of x [5, 1, 3]; outputs the last h [1, 4] and all of them [5, 1, 4].</summary>
-    static byte[] Rnn(int opset, bool tripCountInput)
+    internal static byte[] Rnn(int opset, bool tripCountInput)
     {
         var body = new OnnxBuilder(opset).Input("i", DType.Int64).Input("c", DType.Bool).Input("h", DType.Float, 1, 4)
             .Output("c_out", DType.Bool).Output("h_out").Output("h_scan");
@@ -92,5 +92,22 @@ public class LoopUnrollingTests
         var d = Assert.Single(r.Diagnostics);
         Assert.Equal("MG0012", d.Kind.Id);
         Assert.Contains("condition is computed at run time", d.Message);
+    }
+
+    /// <summary>Scan: a running sum s += x_t * w_t over two scan inputs, with the axes and directions given.</summary>
+    [Theory]
+    [InlineData(0L, 0L, 0L, 0L)] [InlineData(1L, 0L, 0L, 0L)] [InlineData(0L, 1L, 0L, 0L)] [InlineData(0L, 0L, 1L, 1L)] [InlineData(-1L, 1L, -1L, 1L)]
+    public void ScanWithAxesAndDirections(long inAxis, long inDir, long outAxis, long outDir)
+    {
+        var body = new OnnxBuilder(13).Input("s", DType.Float, 2).Input("xt", DType.Float, 2).Input("wt", DType.Float, 2)
+            .Output("s_out").Output("y");
+        body.Node("Mul", new[] { "xt", "wt" }, new[] { "p" }).Node("Add", new[] { "s", "p" }, new[] { "s_out" }).Node("Identity", new[] { "s_out" }, new[] { "y" });
+        int[] xs = inAxis == 0 ? new[] { 4, 2 } : new[] { 2, 4 };
+        var b = new OnnxBuilder(13).Input("s0", DType.Float, 2).Input("x", DType.Float, xs).Initializer("w", new[] { 4, 2 }, R(8, 3))
+            .Output("s").Output("ys");
+        b.Node("Scan", new[] { "s0", "x", "w" }, new[] { "s", "ys" }, ("body", body.Proto.Graph), ("num_scan_inputs", 2L),
+            ("scan_input_axes", new[] { inAxis, 0L }), ("scan_input_directions", new[] { inDir, 0L }),
+            ("scan_output_axes", new[] { outAxis }), ("scan_output_directions", new[] { outDir }));
+        OpCheck.AgainstOrt(b.Build(), 1e-6, R(2, 1), R(8, 2));
     }
 }

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace ModelGen.Tests;
 /// <summary>
 /// Structural mutations of the exporter zoo's models (tests/models/zoo: RNNs, transformer, ConvTranspose, Resize,
-/// torch's quantized export; QOperatorModels' QOperator CNN and dynamically quantized MLP; a chain of ORT's fused operators; a DynamicQuantizeLSTM): attribute values set to 0, -1, huge; inputs emptied or rewired to another node's output;
+/// torch's quantized export; QOperatorModels' QOperator CNN and dynamically quantized MLP; a chain of ORT's fused operators; a DynamicQuantizeLSTM; an RNN written as a Loop): attribute values set to 0, -1, huge; inputs emptied or rewired to another node's output;
 /// op types swapped; input and initializer dimensions changed. Every mutant must compile (to C# that compiles, for a
 /// sample) or fail with an MG#### error that is not an internal error, within a time bound: the contract of
 /// HostileInputTests, on models with more kinds of operators than its byte-level mutations reach.
@@ -22,7 +22,8 @@ public class ProtoMutationTests(ITestOutputHelper log)
         // the zoo, and the quantized models built in code (QOperator ops, dynamic quantization)
         var corpus = Directory.GetFiles(dir, "*.onnx").OrderBy(f => f).Select(f => (File: f, Bytes: File.ReadAllBytes(f)))
             .Append(("qoperator_cnn.onnx", QOperatorModels.Cnn(12))).Append(("dynamic_mlp.onnx", QOperatorModels.DynamicMlp(4, 24, 2)))
-            .Append(("ort_fused.onnx", OrtFusedOperatorTests.Chain())).Append(("dq_lstm.onnx", DynamicQuantizeLstmTests.Model(true, "bidirectional", true, out _, out _)));
+            .Append(("ort_fused.onnx", OrtFusedOperatorTests.Chain())).Append(("dq_lstm.onnx", DynamicQuantizeLstmTests.Model(true, "bidirectional", true, out _, out _)))
+            .Append(("loop_rnn.onnx", LoopUnrollingTests.Rnn(13, false)));
         foreach (var (file, bytes) in corpus)
         {
             var orig = ModelProto.Parser.ParseFrom(bytes);
