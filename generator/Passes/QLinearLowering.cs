@@ -58,8 +58,8 @@ public sealed class QLinearLowering : IPass
         if (!QdqConvGemmLowering.PerTensor(n, 1, 2, out float sx, out int zx)) return "its input's scale and zero point are not constant";
         if (!QdqConvGemmLowering.PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
-        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: true, rowsFirst: true, out var w, out var ws);
-        if (why != null) return why;
+        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: true, rowsFirst: true, canDouble: n.Int("group", 1) == 1, out var w, out var ws, out bool doubled);
+        if (why != null) return n.Int("group", 1) == 1 ? why : why + " (a grouped convolution: the exact split into two int8 halves needs one group)";
         var bias = new TensorData(DType.Int32, new[] { ws.Length });
         if (n.In(8) is Value b)
         {
@@ -67,7 +67,9 @@ public sealed class QLinearLowering : IPass
             Array.Copy(b.Const.L, bias.L, ws.Length);
         }
         var (qmin, qmax) = Range(n.Out());
-        var node = QdqConvGemmLowering.IntegerNode(n.Name ?? n.Out().Name, n, n.In(0), zx, w, bias, ws.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, n.Out());
+        string name = n.Name ?? n.Out().Name;
+        var x = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), 1, n, name + "_x2") : n.In(0);
+        var node = QdqConvGemmLowering.IntegerNode(name, n, x, zx, w, bias, ws.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, n.Out());
         Replace(g, new[] { n }, node);
         return null;
     }
@@ -80,10 +82,12 @@ public sealed class QLinearLowering : IPass
         if (!QdqConvGemmLowering.PerTensor(n, 1, 2, out float sa, out int za)) return "A's scale and zero point are not per tensor constants";
         if (!QdqConvGemmLowering.PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
-        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: false, out var w, out var ws);
+        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: false, canDouble: true, out var w, out var ws, out bool doubled);
         if (why != null) return why;
         var (qmin, qmax) = Range(n.Out());
-        var node = QdqConvGemmLowering.IntegerNode(n.Name ?? n.Out().Name, null, n.In(0), za, w, new TensorData(DType.Int32, new[] { ws.Length }),
+        string name = n.Name ?? n.Out().Name;
+        var a = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), -1, n, name + "_a2") : n.In(0);
+        var node = QdqConvGemmLowering.IntegerNode(name, null, a, za, w, new TensorData(DType.Int32, new[] { ws.Length }),
             ws.Select(s => (double)sa * s / sy).ToArray(), zy, qmin, qmax, n.Out());
         Replace(g, new[] { n }, node);
         return null;
@@ -103,10 +107,11 @@ public sealed class QLinearLowering : IPass
         if (n.In(2) is Value za && za.Length != 1) return "A's zero point is not one value";
         if (n.In(3) is Value zb && !zb.IsConst) return "B's zero point is not constant";
         var ones = new TensorData(DType.Float, new[] { 1 }, f: new[] { 1f });
-        var why = QdqConvGemmLowering.WeightRows(b.Const, ones, n.In(3)?.Const, conv: false, rowsFirst: false, out var w, out _);
+        var why = QdqConvGemmLowering.WeightRows(b.Const, ones, n.In(3)?.Const, conv: false, rowsFirst: false, canDouble: true, out var w, out _, out bool doubled);
         if (why != null) return why;
         int cols = w.Shape[0];
         string name = n.Name ?? n.Out().Name;
+        var a = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), -1, n, name + "_a2") : n.In(0);
         var removed = new List<Node> { n };
         Value y = n.Out(), scale = null, bias = null;
         var cast = uses.Only(y);
@@ -130,7 +135,7 @@ public sealed class QLinearLowering : IPass
                     scale = s.IsConst ? Const(name + "_scale", new TensorData(DType.Float, new[] { cols }, f: (float[])s.Const.F.Clone())) : Reshape(g, s, cols, name + "_scale");
             }
         }
-        var node = MakeIn(FusedElementwise.Domain, MatMulIntegerInt8.OpType, 1, name, new[] { n.In(0), Const(name + "_wq", w), n.In(2), null, scale, bias }, new[] { y }, new IR.Attribute[0]);
+        var node = MakeIn(FusedElementwise.Domain, MatMulIntegerInt8.OpType, 1, name, new[] { a, Const(name + "_wq", w), n.In(2), null, scale, bias }, new[] { y }, new IR.Attribute[0]);
         Replace(g, removed, node);
         return null;
     }
@@ -156,7 +161,7 @@ public sealed class QLinearLowering : IPass
         if (!QdqConvGemmLowering.PerTensor(n, 7, 8, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
         bool transB = n.Int("transB", 0) != 0;
-        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: transB, out var w, out var ws);
+        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: transB, canDouble: true, out var w, out var ws, out bool doubled);
         if (why != null) return why;
         var bias = new TensorData(DType.Int32, new[] { ws.Length });
         if (n.In(6) is Value c)
@@ -169,7 +174,9 @@ public sealed class QLinearLowering : IPass
         double alpha = n.Float("alpha", 1f);
         if (!(alpha > 0)) return "alpha is not positive";
         var (qmin, qmax) = Range(n.Out());
-        var node = QdqConvGemmLowering.IntegerNode(n.Name ?? n.Out().Name, null, n.In(0), za, w, bias, ws.Select(s => alpha * sa * s / sy).ToArray(), zy, qmin, qmax, n.Out());
+        string name = n.Name ?? n.Out().Name;
+        var a = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), -1, n, name + "_a2") : n.In(0);
+        var node = QdqConvGemmLowering.IntegerNode(name, null, a, za, w, bias, ws.Select(s => alpha * sa * s / sy).ToArray(), zy, qmin, qmax, n.Out());
         Replace(g, new[] { n }, node);
         return null;
     }

@@ -88,8 +88,8 @@ public sealed class QdqConvGemmLowering : IPass
         if (!sw.IsConst || zw != null && !zw.IsConst) return "its weight parameters are not constant";
         if (sw.Length != 1 && (Shape.Axis(dw.Int("axis", 1), wq.Shape.Length) != chanAxis || sw.Length != wq.Shape[chanAxis] || dw.Int("block_size", 0) != 0))
             return "its weights are not quantized per tensor or per output channel";
-        var whyW = WeightRows(wq, sw.Const, zw?.Const, conv, chanAxis == 0, out var w, out var wScale);
-        if (whyW != null) return whyW;
+        var whyW = WeightRows(wq, sw.Const, zw?.Const, conv, chanAxis == 0, canDouble: !conv || op.Int("group", 1) == 1, out var w, out var wScale, out bool doubled);
+        if (whyW != null) return conv && op.Int("group", 1) != 1 ? whyW + " (a grouped convolution: the exact split into two int8 halves needs one group)" : whyW;
         int mCount = wScale.Length;
 
         // bias in the accumulator's scale x_scale * w_scale[m]
@@ -97,7 +97,8 @@ public sealed class QdqConvGemmLowering : IPass
         var bv = conv || Is(op, "Gemm") ? op.In(2) : add == null ? null : Other(add, op.Out());
         if (bv != null && !Bias(bv, bias, sx, wScale)) return "its bias is neither a constant nor a DequantizeLinear of constant int32 with one value per output channel";
 
-        var node = IntegerNode(op.Name ?? qy.Out().Name, conv ? op : null, dx.In(0), zx, w, bias, wScale.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, qy.Out());
+        var x = doubled ? Doubled(g, dx.In(0), conv ? 1 : -1, op, (op.Name ?? qy.Out().Name) + "_x2") : dx.In(0);
+        var node = IntegerNode(op.Name ?? qy.Out().Name, conv ? op : null, x, zx, w, bias, wScale.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, qy.Out());
         if (!Shape.Equal(node.Out().Shape, op.Out().Shape)) return "internal: the integer node's shape differs";
         Replace(g, removed, node);
         return null;
@@ -109,10 +110,21 @@ public sealed class QdqConvGemmLowering : IPass
     /// their zero point (per tensor or per channel) taken out, with each row's scale. Null, or why not.
     /// </summary>
     internal static string WeightRows(TensorData wq, TensorData sw, TensorData zw, bool conv, bool rowsFirst, out TensorData w, out float[] wScale)
+        => WeightRows(wq, sw, zw, conv, rowsFirst, canDouble: false, out w, out wScale, out _);
+
+    /// <summary>
+    /// As above; with <paramref name="canDouble"/>, weights whose distance from their zero point leaves int8 (uint8
+    /// weights with a zero point away from 128, as ONNX Runtime's asymmetric uint8 quantization writes them) are split
+    /// exactly into two int8 halves along K (w - z = a + b, a = clamp(w - z, -128, 127)): the rows are [M, 2K] and the
+    /// caller feeds the input twice (<see cref="Doubled"/>), so sum x (w - z) = sum x a + sum x b on the int8 kernels.
+    /// </summary>
+    internal static string WeightRows(TensorData wq, TensorData sw, TensorData zw, bool conv, bool rowsFirst, bool canDouble, out TensorData w, out float[] wScale, out bool doubled)
     {
         int mCount = wq.Shape[rowsFirst ? 0 : 1], kCount = wq.Length / Math.Max(1, mCount);
-        w = new TensorData(DType.Int8, conv ? wq.Shape : new[] { mCount, kCount });
+        w = null; doubled = false;
         wScale = new float[mCount];
+        var diff = new long[mCount * kCount];
+        bool fits = true;
         for (int m = 0; m < mCount; m++)
         {
             wScale[m] = sw.F[sw.Length == 1 ? 0 : m];
@@ -121,11 +133,38 @@ public sealed class QdqConvGemmLowering : IPass
             for (int k = 0; k < kCount; k++)
             {
                 long v = wq.L[rowsFirst ? m * kCount + k : k * mCount + m] - z;
-                if (v < -128 || v > 127) return "weights minus their zero point do not fit int8";
-                w.L[m * kCount + k] = v;
+                fits &= v >= -128 && v <= 127;
+                diff[m * kCount + k] = v;
             }
         }
+        if (!fits && !canDouble) return "weights minus their zero point do not fit int8";
+        doubled = !fits;
+        var shape = conv ? (int[])wq.Shape.Clone() : new[] { mCount, kCount };
+        if (doubled) shape[1] *= 2;
+        w = new TensorData(DType.Int8, shape);
+        int k2 = doubled ? 2 * kCount : kCount;
+        for (int m = 0; m < mCount; m++)
+            for (int k = 0; k < kCount; k++)
+            {
+                long v = diff[m * kCount + k], a = Math.Max(-128, Math.Min(127, v));
+                w.L[m * k2 + k] = doubled ? a : v;
+                if (doubled) w.L[m * k2 + kCount + k] = v - a;
+            }
         return null;
+    }
+
+    /// <summary>
+    /// x twice along <paramref name="axis"/> (Concat, placed before <paramref name="before"/>): the input of weights
+    /// split by <see cref="WeightRows"/>.
+    /// </summary>
+    internal static Value Doubled(Graph g, Value x, int axis, Node before, string name)
+    {
+        axis = Shape.Axis(axis, x.Shape.Length);
+        var shape = (int[])x.Shape.Clone();
+        shape[axis] *= 2;
+        var y = new Value(name) { Type = x.Type, Shape = shape };
+        g.Nodes.Insert(g.Nodes.IndexOf(before), Make("Concat", 13, name, new[] { x, x }, new[] { y }, Int("axis", axis)));
+        return y;
     }
 
     /// <summary>
