@@ -58,8 +58,11 @@ public sealed class QLinearLowering : IPass
         if (!QdqConvGemmLowering.PerTensor(n, 1, 2, out float sx, out int zx)) return "its input's scale and zero point are not constant";
         if (!QdqConvGemmLowering.PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
-        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: true, rowsFirst: true, canDouble: n.Int("group", 1) == 1, out var w, out var ws, out bool doubled);
-        if (why != null) return n.Int("group", 1) == 1 ? why : why + " (a grouped convolution: the exact split into two int8 halves needs one group)";
+        var wq = n.In(3).Const;
+        bool grouped = n.Int("group", 1) != 1;
+        var why = QdqConvGemmLowering.WeightRows(wq, n.In(4).Const, n.In(5)?.Const, conv: true, rowsFirst: true, canDouble: true,
+            interleave: grouped ? wq.Length / Math.Max(1, wq.Shape[0] * wq.Shape[1]) : 0, out var w, out var ws, out bool doubled);
+        if (why != null) return why;
         var bias = new TensorData(DType.Int32, new[] { ws.Length });
         if (n.In(8) is Value b)
         {
@@ -68,7 +71,7 @@ public sealed class QLinearLowering : IPass
         }
         var (qmin, qmax) = Range(n.Out());
         string name = n.Name ?? n.Out().Name;
-        var x = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), 1, n, name + "_x2") : n.In(0);
+        var x = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), 1, n, name + "_x2", interleave: grouped) : n.In(0);
         var node = QdqConvGemmLowering.IntegerNode(name, n, x, zx, w, bias, ws.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, n.Out());
         Replace(g, new[] { n }, node);
         return null;

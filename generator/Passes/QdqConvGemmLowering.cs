@@ -88,8 +88,9 @@ public sealed class QdqConvGemmLowering : IPass
         if (!sw.IsConst || zw != null && !zw.IsConst) return "its weight parameters are not constant";
         if (sw.Length != 1 && (Shape.Axis(dw.Int("axis", 1), wq.Shape.Length) != chanAxis || sw.Length != wq.Shape[chanAxis] || dw.Int("block_size", 0) != 0))
             return "its weights are not quantized per tensor or per output channel";
-        var whyW = WeightRows(wq, sw.Const, zw?.Const, conv, chanAxis == 0, canDouble: !conv || op.Int("group", 1) == 1, out var w, out var wScale, out bool doubled);
-        if (whyW != null) return conv && op.Int("group", 1) != 1 ? whyW + " (a grouped convolution: the exact split into two int8 halves needs one group)" : whyW;
+        bool grouped = conv && op.Int("group", 1) != 1;
+        var whyW = WeightRows(wq, sw.Const, zw?.Const, conv, chanAxis == 0, canDouble: true, interleave: grouped ? wq.Length / Math.Max(1, wq.Shape[0] * wq.Shape[1]) : 0, out var w, out var wScale, out bool doubled);
+        if (whyW != null) return whyW;
         int mCount = wScale.Length;
 
         // bias in the accumulator's scale x_scale * w_scale[m]
@@ -97,7 +98,7 @@ public sealed class QdqConvGemmLowering : IPass
         var bv = conv || Is(op, "Gemm") ? op.In(2) : add == null ? null : Other(add, op.Out());
         if (bv != null && !Bias(bv, bias, sx, wScale)) return "its bias is neither a constant nor a DequantizeLinear of constant int32 with one value per output channel";
 
-        var x = doubled ? Doubled(g, dx.In(0), conv ? 1 : -1, op, (op.Name ?? qy.Out().Name) + "_x2") : dx.In(0);
+        var x = doubled ? Doubled(g, dx.In(0), conv ? 1 : -1, op, (op.Name ?? qy.Out().Name) + "_x2", interleave: grouped) : dx.In(0);
         var node = IntegerNode(op.Name ?? qy.Out().Name, conv ? op : null, x, zx, w, bias, wScale.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, qy.Out());
         if (!Shape.Equal(node.Out().Shape, op.Out().Shape)) return "internal: the integer node's shape differs";
         Replace(g, removed, node);
@@ -119,6 +120,14 @@ public sealed class QdqConvGemmLowering : IPass
     /// caller feeds the input twice (<see cref="Doubled"/>), so sum x (w - z) = sum x a + sum x b on the int8 kernels.
     /// </summary>
     internal static string WeightRows(TensorData wq, TensorData sw, TensorData zw, bool conv, bool rowsFirst, bool canDouble, out TensorData w, out float[] wScale, out bool doubled)
+        => WeightRows(wq, sw, zw, conv, rowsFirst, canDouble, interleave: 0, out w, out wScale, out doubled);
+
+    /// <summary>
+    /// <paramref name="interleave"/> &gt; 0 (a grouped convolution, the kernel's spatial size): the halves of each input
+    /// channel sit side by side ([a of channel 0, b of channel 0, a of channel 1, ...]), matching the input channels
+    /// doubled in place (<see cref="Doubled"/> with interleave), so every group keeps its own channels.
+    /// </summary>
+    internal static string WeightRows(TensorData wq, TensorData sw, TensorData zw, bool conv, bool rowsFirst, bool canDouble, int interleave, out TensorData w, out float[] wScale, out bool doubled)
     {
         int mCount = wq.Shape[rowsFirst ? 0 : 1], kCount = wq.Length / Math.Max(1, mCount);
         w = null; doubled = false;
@@ -147,8 +156,12 @@ public sealed class QdqConvGemmLowering : IPass
             for (int k = 0; k < kCount; k++)
             {
                 long v = diff[m * kCount + k], a = Math.Max(-128, Math.Min(127, v));
-                w.L[m * k2 + k] = doubled ? a : v;
-                if (doubled) w.L[m * k2 + kCount + k] = v - a;
+                if (!doubled) { w.L[m * kCount + k] = v; continue; }
+                // first half and second half along K, or each channel's two halves side by side
+                int ka = interleave > 0 ? (k / interleave * 2) * interleave + k % interleave : k;
+                int kb = interleave > 0 ? ka + interleave : kCount + k;
+                w.L[m * k2 + ka] = a;
+                w.L[m * k2 + kb] = v - a;
             }
         return null;
     }
@@ -157,13 +170,26 @@ public sealed class QdqConvGemmLowering : IPass
     /// x twice along <paramref name="axis"/> (Concat, placed before <paramref name="before"/>): the input of weights
     /// split by <see cref="WeightRows"/>.
     /// </summary>
-    internal static Value Doubled(Graph g, Value x, int axis, Node before, string name)
+    internal static Value Doubled(Graph g, Value x, int axis, Node before, string name, bool interleave = false)
     {
         axis = Shape.Axis(axis, x.Shape.Length);
         var shape = (int[])x.Shape.Clone();
         shape[axis] *= 2;
         var y = new Value(name) { Type = x.Type, Shape = shape };
-        g.Nodes.Insert(g.Nodes.IndexOf(before), Make("Concat", 13, name, new[] { x, x }, new[] { y }, Int("axis", axis)));
+        int at = g.Nodes.IndexOf(before);
+        if (!interleave)
+        {
+            g.Nodes.Insert(at, Make("Concat", 13, name, new[] { x, x }, new[] { y }, Int("axis", axis)));
+            return y;
+        }
+        // each channel twice in place: [N, C, 1, ...] concatenated on the new axis to [N, C, 2, ...], seen as [N, 2C, ...]
+        var one = x.Shape.Take(axis + 1).Concat(new[] { 1 }).Concat(x.Shape.Skip(axis + 1)).ToArray();
+        var two = (int[])one.Clone(); two[axis + 1] = 2;
+        var u = new Value(name + "_u") { Type = x.Type, Shape = one };
+        var c = new Value(name + "_c") { Type = x.Type, Shape = two };
+        g.Nodes.Insert(at, Make("Reshape", 13, name + "_u", new[] { x, ShapeConst(name + "_u_shape", one) }, new[] { u }));
+        g.Nodes.Insert(at + 1, Make("Concat", 13, name + "_c", new[] { u, u }, new[] { c }, Int("axis", axis + 1)));
+        g.Nodes.Insert(at + 2, Make("Reshape", 13, name, new[] { c, ShapeConst(name + "_shape", shape) }, new[] { y }));
         return y;
     }
 

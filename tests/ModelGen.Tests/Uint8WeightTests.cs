@@ -79,37 +79,37 @@ public class Uint8WeightTests
         Check(b.Output("y").Build(), Ort.Random(96, 3), "QLinearLowering", 1e-5f);
     }
 
-    [Fact]
-    public void QdqConvWithUint8Weights()
+    [Theory] [InlineData(1)] [InlineData(3)]
+    public void QdqConvWithUint8Weights(int groups)
     {
         var b = new OnnxBuilder(13).Input("x", DType.Float, 1, 3, 6, 6);
         QParams(b, "xq", DType.UInt8, 0.02f, 128);
-        Init(b, IntTensor("w", DType.UInt8, new[] { 4, 3, 3, 3 }, L8(108, 10, 0, 255)));
+        int m = groups == 1 ? 4 : 3, icg = 3 / groups;
+        Init(b, IntTensor("w", DType.UInt8, new[] { m, icg, 3, 3 }, L8(m * icg * 9, 10, 0, 255)));
         b.Initializer("w_s", Array.Empty<int>(), new[] { 0.004f });
         Init(b, IntTensor("w_z", DType.UInt8, Array.Empty<int>(), new long[] { 30 }));
         QParams(b, "yq", DType.UInt8, 0.05f, 128);
         b.Node("QuantizeLinear", new[] { "x", "xq_s", "xq_z" }, new[] { "xq" })
             .Node("DequantizeLinear", new[] { "xq", "xq_s", "xq_z" }, new[] { "xd" })
             .Node("DequantizeLinear", new[] { "w", "w_s", "w_z" }, new[] { "wd" })
-            .Node("Conv", new[] { "xd", "wd" }, new[] { "c" }, ("pads", new long[] { 1, 1, 1, 1 }))
+            .Node("Conv", new[] { "xd", "wd" }, new[] { "c" }, ("pads", new long[] { 1, 1, 1, 1 }), ("group", (long)groups))
             .Node("QuantizeLinear", new[] { "c", "yq_s", "yq_z" }, new[] { "yq" })
             .Node("DequantizeLinear", new[] { "yq", "yq_s", "yq_z" }, new[] { "y" });
         Check(b.Output("y").Build(), Ort.Random(108, 4), "QdqConvGemmLowering", 0.05f);
     }
 
-    [Fact]
-    public void GroupedConvolutionIsReportedWithTheReason()
+    /// <summary>Grouped and depthwise: each input channel doubled in place, so every group keeps its channels.</summary>
+    [Theory] [InlineData(4, 1)] [InlineData(2, 2)] [InlineData(4, 2)]
+    public void GroupedQLinearConv(int groups, int multiplier)
     {
-        var b = new OnnxBuilder(13).Input("x", DType.UInt8, 1, 4, 5, 5);
+        int c = 4, m = groups * multiplier, icg = c / groups;
+        var b = new OnnxBuilder(13).Input("x", DType.UInt8, 1, c, 6, 6);
         QParams(b, "x", DType.UInt8, 0.02f, 120);
-        Init(b, IntTensor("w", DType.UInt8, new[] { 4, 1, 3, 3 }, L8(36, 3, 0, 255)));
-        b.Initializer("w_s", Array.Empty<int>(), new[] { 0.003f });
-        Init(b, IntTensor("w_z", DType.UInt8, Array.Empty<int>(), new long[] { 10 }));
+        Init(b, IntTensor("w", DType.UInt8, new[] { m, icg, 3, 3 }, L8(m * icg * 9, 3, 0, 255)));
+        b.Initializer("w_s", new[] { m }, Scales(m, 4, 0.002f, 0.004f));
+        Init(b, IntTensor("w_z", DType.UInt8, new[] { m }, L8(m, 5, 0, 255)));
         QParams(b, "y", DType.UInt8, 0.05f, 100);
-        b.Node("QLinearConv", new[] { "x", "x_s", "x_z", "w", "w_s", "w_z", "y_s", "y_z" }, new[] { "y" }, ("group", 4L));
-        var r = ModelCompiler.Compile(b.Output("y", DType.UInt8).Build(), "dw.onnx", new ModelOptions { ClassName = "M" });
-        Assert.True(r.Success);
-        var d = Assert.Single(r.Diagnostics, d => d.Kind == Diag.QuantizedNotLowered);
-        Assert.Contains("grouped convolution", d.Message);
+        b.Node("QLinearConv", new[] { "x", "x_s", "x_z", "w", "w_s", "w_z", "y_s", "y_z" }, new[] { "y" }, ("group", (long)groups), ("pads", new long[] { 1, 1, 1, 1 }));
+        Check(b.Output("y", DType.UInt8).Build(), U8(c * 36, 6), "QLinearLowering", 1);
     }
 }
