@@ -106,6 +106,8 @@ internal static class Int8Models
         Console.WriteLine($"{"model",-22} {"lowered us",11} {"loops us",9} {"ORT us",8} {"loops/lowered",14} {"ORT/lowered",12}");
         foreach (int side in new[] { 32, 64, 96 })
             Compare($"QOperator CNN 3x{side}x{side}", QOperatorModels.Cnn(side, quantizedOutput: false), new[] { 1, 3, side, side }, 10);
+        // uint8 weights with zero points away from 128: each weight split into two int8 halves (twice the multiply-adds)
+        Compare("CNN u8 weights 3x64x64", QOperatorModels.Cnn(64, quantizedOutput: false, uint8Weights: true), new[] { 1, 3, 64, 64 }, 10);
         foreach (var (rows, width) in new[] { (1, 256), (16, 128), (16, 256) })
             Compare($"dynamic MLP {rows}x{width}x3", QOperatorModels.DynamicMlp(rows, width, 3), new[] { rows, width }, rows * width);
     }

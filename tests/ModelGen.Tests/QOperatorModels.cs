@@ -40,18 +40,20 @@ public static class QOperatorModels
     /// <summary>
     /// A small CNN in the QOperator format as ONNX Runtime's quantizer (and the ONNX model zoo's int8 models) write
     /// it: QuantizeLinear, QLinearConv (stem, stride 2; depthwise; 1x1), uint8 MaxPool, QLinearGlobalAveragePool,
-    /// Flatten, QGemm, DequantizeLinear. Input [1, 3, side, side]; outputs yq and y, or y alone.
+    /// Flatten, QGemm, DequantizeLinear. Input [1, 3, side, side]; outputs yq and y, or y alone. Weights int8 (zero point
+    /// 0), or uint8 with zero points per channel (<paramref name="uint8Weights"/>).
     /// </summary>
-    public static byte[] Cnn(int side, bool quantizedOutput = true)
+    public static byte[] Cnn(int side, bool quantizedOutput = true, bool uint8Weights = false)
     {
         var b = new OnnxBuilder(13).Input("x", DType.Float, 1, 3, side, side);
         int n = 0;
         void Layer(string op, string x, string y, string w, int[] wShape, float wScale, float yScale, long yZero, (string, object)[] attrs, bool bias = true)
         {
             int m = wShape[0], len = wShape.Aggregate(1, (p, q) => p * q);
-            Init(b, IntTensor(w, DType.Int8, wShape, L8(len, 70 + n, -127, 127)));
+            // uint8Weights: ORT's asymmetric uint8 weights, a zero point per channel away from 128
+            Init(b, IntTensor(w, uint8Weights ? DType.UInt8 : DType.Int8, wShape, uint8Weights ? L8(len, 70 + n, 0, 255) : L8(len, 70 + n, -127, 127)));
             b.Initializer(w + "_s", new[] { m }, Scales(m, 80 + n, 0.7f * wScale, 1.3f * wScale));
-            Init(b, IntTensor(w + "_z", DType.Int8, new[] { m }, new long[m]));
+            Init(b, IntTensor(w + "_z", uint8Weights ? DType.UInt8 : DType.Int8, new[] { m }, uint8Weights ? L8(m, 60 + n, 40, 90) : new long[m]));
             QParams(b, y, DType.UInt8, yScale, yZero);
             if (bias) Init(b, IntTensor(w + "_b", DType.Int32, new[] { m }, L8(m, 90 + n, -2000, 2000)));
             var ins = new[] { x, x + "_s", x + "_z", w, w + "_s", w + "_z", y + "_s", y + "_z" };

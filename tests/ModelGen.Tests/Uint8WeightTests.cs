@@ -112,4 +112,8 @@ public class Uint8WeightTests
         b.Node("QLinearConv", new[] { "x", "x_s", "x_z", "w", "w_s", "w_z", "y_s", "y_z" }, new[] { "y" }, ("group", (long)groups), ("pads", new long[] { 1, 1, 1, 1 }));
         Check(b.Output("y", DType.UInt8).Build(), U8(c * 36, 6), "QLinearLowering", 1);
     }
+
+    /// <summary>The QOperator CNN (stem, depthwise, 1x1, QGemm) with uint8 weights: every layer lowered.</summary>
+    [Fact]
+    public void QOperatorCnnWithUint8Weights() => Check(QOperatorModels.Cnn(16, quantizedOutput: false, uint8Weights: true), Ort.Random(768, 7, 2f), "QLinearLowering", 0.05f);
 }
