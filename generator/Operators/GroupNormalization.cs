@@ -85,6 +85,12 @@ public sealed class GroupNormalization : Operator
         var w = e.W;
         int cg = st.C / st.G, size = cg * st.Plane;
         if (st.N == 0 || st.C == 0 || st.Plane == 0) return;
+        if (e.Net && t == DType.Float)
+        {
+            // Net: each group's mean, variance and affine step as vector passes (ModelGen.Runtime.GroupNorm)
+            w.Line($"ModelGen.Runtime.GroupNorm.Run({e.Span(x)}, {e.Span(n.In(1))}, {e.Span(n.In(2))}, {e.Span(y)}, {st.N}, {st.C}, {st.G}, {st.Plane}, {EmitContext.Lit(DType.Float, st.Eps)}, perGroup: {(st.PerGroup ? "true" : "false")});");
+            return;
+        }
         int opened = 0;
         string bn = "0", g = "0";
         if (st.N > 1) { bn = e.Var("n"); w.Open($"for (int {bn} = 0; {bn} < {st.N}; {bn}++)"); opened++; }
