@@ -58,14 +58,8 @@ public sealed partial class OnnxImporter
             inner.Define(Constant(body.Input[0].Name, iteration));
             inner.Define(Constant(body.Input[1].Name, yes));
             for (int k = 0; k < carriedCount; k++) inner.Define(Alias(carried[k], body.Input[2 + k].Name, $"{node.Name}/iter{i}/in{k}", g));
-            foreach (var init in body.Initializer)
-            {
-                var v = new Value(init.Name) { Const = TensorReader.Read(init, "initializer of Loop body " + body.Name) };
-                v.Type = v.Const.Type; v.Shape = v.Const.Shape;
-                inner.Define(v);
-            }
-            foreach (var bn in body.Node) AddNode(bn, inner, g);
-            Value Out(int j) => inner.Lookup(body.Output[j].Name) ?? throw new CompileException(Diag.InvalidModel, $"node {where}: Loop body output '{body.Output[j].Name}' is not produced by any node");
+            var outs = Body(body, inner, g, where);
+            Value Out(int j) => outs[j];
             var c = Out(0);
             if (!c.IsConst)
                 throw new CompileException(Diag.DynamicShape, $"node {where}: Loop's condition is computed at run time in iteration {i}; ModelGen unrolls loops at build time");
@@ -132,14 +126,8 @@ public sealed partial class OnnxImporter
                 AddNode(gather, scope, g);
                 inner.Define(Alias(scope.Lookup(gather.Output[0]), body.Input[n + j].Name, $"{node.Name}/step{t}/element{j}", g));
             }
-            foreach (var init in body.Initializer)
-            {
-                var v = new Value(init.Name) { Const = TensorReader.Read(init, "initializer of Scan body " + body.Name) };
-                v.Type = v.Const.Type; v.Shape = v.Const.Shape;
-                inner.Define(v);
-            }
-            foreach (var bn in body.Node) AddNode(bn, inner, g);
-            Value Out(int i) => inner.Lookup(body.Output[i].Name) ?? throw new CompileException(Diag.InvalidModel, $"node {where}: Scan body output '{body.Output[i].Name}' is not produced by any node");
+            var outs = Body(body, inner, g, where);
+            Value Out(int i) => outs[i];
             for (int s = 0; s < n; s++) states[s] = Out(s);
             for (int j = 0; j < k; j++) scans[j].Add(Out(n + j));
         }
@@ -150,6 +138,19 @@ public sealed partial class OnnxImporter
             int axis = Shape.Axis(outAxes[j], scans[j][0].Shape.Length + 1);
             Stack(scans[j], axis, np.Output[n + j], $"{node.Name}/scan{j}", scope, g);
         }
+    }
+
+    /// <summary>One copy of a Loop or Scan body in <paramref name="inner"/> (its inputs defined there): its outputs.</summary>
+    Value[] Body(GraphProto body, Scope inner, Graph g, string where)
+    {
+        foreach (var init in body.Initializer)
+        {
+            var v = new Value(init.Name) { Const = TensorReader.Read(init, "initializer of body " + body.Name) };
+            v.Type = v.Const.Type; v.Shape = v.Const.Shape;
+            inner.Define(v);
+        }
+        foreach (var bn in body.Node) AddNode(bn, inner, g);
+        return body.Output.Select(o => inner.Lookup(o.Name) ?? throw new CompileException(Diag.InvalidModel, $"node {where}: body output '{o.Name}' is not produced by any node")).ToArray();
     }
 
     /// <summary>Values of one shape stacked along a new axis <paramref name="axis"/> into <paramref name="output"/>: each unsqueezed, then one Concat.</summary>
