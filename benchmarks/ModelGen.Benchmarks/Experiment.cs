@@ -414,6 +414,21 @@ internal static class Experiment
         }
     }
 
+    /// <summary>`experiment norm`: GroupNorm.Run (GroupNormalization, and InstanceNormalization with one channel per group) against ONNX Runtime's GroupNormalization, one thread.</summary>
+    public static void Norms()
+    {
+        foreach (var (c, plane, groups) in new[] { (32, 4096, 8), (64, 256, 32), (16, 16000, 16) })
+        {
+            var rng = new Random(1);
+            var x = Data.Random(rng, c * plane); var y = new float[x.Length]; var yo = new float[x.Length];
+            var scale = Data.Random(rng, c); var bias = Data.Random(rng, c);
+            Action f = () => GroupNorm.Run(x, scale, bias, y, 1, c, groups, plane, 1e-5f, perGroup: false);
+            using var ort = new OrtOneOp(OneOpModel.GroupNormalization(1, c, plane, groups, scale, bias), x, new long[] { 1, c, plane }, yo, new long[] { 1, c, plane });
+            double ours = Time(f), theirs = Time(ort.Run);
+            Console.WriteLine($"groupnorm {c}x{plane}, {groups} groups: {ours * 1e6:F1} us, ORT {theirs * 1e6:F1} us, ORT/ModelGen {theirs / ours:F2}");
+        }
+    }
+
     /// <summary>`experiment dwctx`: the cost of a fused Relu (vs none) in the depthwise and 1x1 kernels, inputs normal, half zero, denormal or tiny.</summary>
     public static void DwContext()
     {

@@ -28,6 +28,25 @@ internal static class OneOpModel
         return Model(g);
     }
 
+    /// <summary>GroupNormalization (opset 21: scale and bias per channel) on an input [n, c, plane].</summary>
+    public static byte[] GroupNormalization(int n, int c, int plane, int groups, float[] scale, float[] bias)
+    {
+        var g = new GraphProto { Name = "groupnorm" };
+        g.Input.Add(Vi("x", n, c, plane));
+        g.Initializer.Add(Tensor("s", scale, c));
+        g.Initializer.Add(Tensor("b", bias, c));
+        var node = new NodeProto { OpType = "GroupNormalization", Name = "gn0" };
+        node.Input.Add("x"); node.Input.Add("s"); node.Input.Add("b");
+        node.Output.Add("y");
+        node.Attribute.Add(new AttributeProto { Name = "num_groups", Type = AttributeProto.Types.AttributeType.Int, I = groups });
+        g.Node.Add(node);
+        g.Output.Add(new ValueInfoProto { Name = "y", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = Float } } });
+        var bytes = Model(g);
+        var m = ModelProto.Parser.ParseFrom(bytes);
+        m.OpsetImport[0].Version = 21;
+        return m.ToByteArray();
+    }
+
     /// <summary>Gemm with A as the input [m, k] and B a constant ([k, n], or [n, k] when transB).</summary>
     public static byte[] Gemm(int m, int n, int k, bool transB, float[] b, float[] bias)
     {

@@ -9,7 +9,7 @@ public static class Half
 {
     public static float Round(float x)
     {
-        if (x != x || x == 0) return x; // NaN, and zeros keep their sign
+        if (float.IsNaN(x) || x == 0) return x; // NaN, and zeros keep their sign
         double a = x < 0 ? -x : x;
         // 65520 is halfway between 65504 (the largest half) and 65536: ties to even go up, to infinity
         if (a >= 65520) return x < 0 ? float.NegativeInfinity : float.PositiveInfinity;
