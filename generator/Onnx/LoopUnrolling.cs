@@ -19,6 +19,9 @@ public sealed partial class OnnxImporter
     /// <summary>Unrolling stops here: beyond, the generated code would be larger than the loop is worth.</summary>
     const int MaxUnrolledNodes = 20000;
 
+    /// <summary>And here: a body that folds to constants adds no nodes, but each copy still costs build time.</summary>
+    const int MaxUnrolledIterations = 10000;
+
     void AddLoop(Node node, NodeProto np, Scope scope, Graph g, string where)
     {
         var body = node.Attributes.TryGetValue("body", out var a) && a.G is GraphProto gp ? gp
@@ -48,8 +51,8 @@ public sealed partial class OnnxImporter
         int before = g.Nodes.Count;
         for (long i = 0; go && i < trips; i++)
         {
-            if (g.Nodes.Count - before > MaxUnrolledNodes)
-                throw new CompileException(Diag.UnsupportedAttribute, $"node {where}: Loop unrolled past {MaxUnrolledNodes} nodes after {i} iterations; ModelGen unrolls loops at build time");
+            if (g.Nodes.Count - before > MaxUnrolledNodes || i >= MaxUnrolledIterations)
+                throw new CompileException(Diag.UnsupportedAttribute, $"node {where}: Loop unrolled past {(i >= MaxUnrolledIterations ? $"{MaxUnrolledIterations} iterations" : $"{MaxUnrolledNodes} nodes after {i} iterations")}; ModelGen unrolls loops at build time");
             var inner = new Scope(scope);
             var iteration = new TensorData(DType.Int64, new int[0]);
             iteration.L[0] = i;
@@ -108,8 +111,8 @@ public sealed partial class OnnxImporter
         int before = g.Nodes.Count;
         for (int t = 0; t < length; t++)
         {
-            if (g.Nodes.Count - before > MaxUnrolledNodes)
-                throw new CompileException(Diag.UnsupportedAttribute, $"node {where}: Scan unrolled past {MaxUnrolledNodes} nodes after {t} steps; ModelGen unrolls scans at build time");
+            if (g.Nodes.Count - before > MaxUnrolledNodes || t >= MaxUnrolledIterations)
+                throw new CompileException(Diag.UnsupportedAttribute, $"node {where}: Scan unrolled past {(t >= MaxUnrolledIterations ? $"{MaxUnrolledIterations} steps" : $"{MaxUnrolledNodes} nodes after {t} steps")}; ModelGen unrolls scans at build time");
             var inner = new Scope(scope);
             for (int s = 0; s < n; s++) inner.Define(Alias(states[s], body.Input[s].Name, $"{node.Name}/step{t}/state{s}", g));
             for (int j = 0; j < m; j++)

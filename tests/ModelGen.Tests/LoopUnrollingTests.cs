@@ -110,4 +110,23 @@ public class LoopUnrollingTests
             ("scan_output_axes", new[] { outAxis }), ("scan_output_directions", new[] { outDir }));
         OpCheck.AgainstOrt(b.Build(), 1e-6, R(2, 1), R(8, 2));
     }
+
+    /// <summary>Hostile trip counts end in a diagnostic, quickly: a body that folds away entirely, and one that does not.</summary>
+    [Theory] [InlineData(true)] [InlineData(false)]
+    public void HugeTripCountsStopWithADiagnostic(bool folds)
+    {
+        var body = new OnnxBuilder(13).Input("i", DType.Int64).Input("c", DType.Bool).Input("y", DType.Float, 3)
+            .Output("c_out", DType.Bool).Output("y_out");
+        body.Initializer("two", Array.Empty<int>(), new[] { 2f });
+        body.Node("Mul", new[] { "y", "two" }, new[] { "y_out" }).Node("Identity", new[] { "c" }, new[] { "c_out" });
+        var b = new OnnxBuilder(13).Initializer("yes", Array.Empty<int>(), new[] { true })
+            .Initializer("m", Array.Empty<int>(), new long[] { 1L << 40 }).Output("y");
+        if (folds) b.Initializer("y0", new[] { 3 }, new[] { 1f, 2f, 3f }); else b.Input("y0", DType.Float, 3);
+        b.Node("Loop", new[] { "m", "yes", "y0" }, new[] { "y" }, ("body", body.Proto.Graph));
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var r = ModelCompiler.Compile(b.Build(), "huge.onnx", new ModelOptions { ClassName = "M" });
+        Assert.False(r.Success);
+        Assert.Contains("unrolled past", Assert.Single(r.Diagnostics).Message);
+        Assert.True(sw.Elapsed.TotalSeconds < 30, $"took {sw.Elapsed.TotalSeconds:F1} s");
+    }
 }
