@@ -200,7 +200,7 @@ internal static class ContribExpansion
         int used = ins.Length;
         while (used > 3 && ins[used - 1].Length == 0) used--;
         x.EmitMany("LSTM", ins.Take(used).ToArray(), x.Outputs(), x.Copied());
-        x.Note = $"{x.Where} (DynamicQuantizeLSTM) runs as a float LSTM on its weights dequantized at build time: ModelGen has no integer LSTM, "
+        x.Note = $"{x.Where} runs as a float LSTM on its weights dequantized at build time: ModelGen has no integer LSTM, "
             + "and its results differ from ONNX Runtime's by the rounding ORT applies to the activations at run time";
     }
 
