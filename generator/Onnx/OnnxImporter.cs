@@ -113,6 +113,15 @@ public sealed partial class OnnxImporter
         foreach (var o in gp.Output)
         {
             var v = scope.Lookup(o.Name) ?? throw new CompileException(Diag.InvalidModel, $"graph output '{o.Name}' is not produced by any node");
+            if (g.Outputs.Contains(v))
+            {
+                // the same tensor listed twice: the second is a copy, so each output span gets the values
+                var copy = new Value(v.Name) { Type = v.Type, Shape = v.Shape };
+                var id = new Node { OpType = "Identity", Name = v.Name + "/repeated_output", Opset = _model.Opset };
+                id.Inputs.Add(v); id.Outputs.Add(copy); copy.Producer = id;
+                g.Nodes.Add(id);
+                v = copy;
+            }
             g.Outputs.Add(v);
         }
         return g;

@@ -1,0 +1,21 @@
+using ModelGen.Compiler;
+using ModelGen.Compiler.IR;
+using Xunit;
+namespace ModelGen.Tests;
+/// <summary>
+/// Graphs whose outputs are not simply node outputs: an input or initializer passed straight through, one tensor listed
+/// twice (the second output once stayed unwritten), an unused input, a folded constant output, scalars. Against ORT.
+/// </summary>
+public class OddGraphTests
+{
+    [Fact] public void OutputIsInput() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Output("x"); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, 2, 3 }); }
+    [Fact] public void OutputIsInitializer() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Initializer("c", new[] { 2 }, new float[] { 5, 6 }).Output("c").Output("y"); b.Node("Relu", new[] { "x" }, new[] { "y" }); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3 }); }
+    [Fact] public void SameValueTwice() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Output("y").Output("y"); b.Node("Relu", new[] { "x" }, new[] { "y" }); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3 }); }
+    [Fact] public void UnusedInput() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Input("u", DType.Float, 2).Output("y"); b.Node("Relu", new[] { "x" }, new[] { "y" }); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3 }, new float[] { 1, 2 }); }
+    [Fact] public void ConstantOutputFromFolding() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Initializer("c", new[] { 2 }, new float[] { 5, -6 }).Output("z").Output("y"); b.Node("Relu", new[] { "c" }, new[] { "z" }).Node("Neg", new[] { "x" }, new[] { "y" }); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3 }); }
+    [Fact] public void ScalarInputOutput() { var b = new OnnxBuilder(13).Input("x", DType.Float).Output("y"); b.Node("Exp", new[] { "x" }, new[] { "y" }); OpCheck.AgainstOrt(b.Build(), 1e-6, new float[] { 0.5f }); }
+    [Fact] public void InputAlsoOutputAndUsed() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Output("x").Output("y"); b.Node("Relu", new[] { "x" }, new[] { "y" }); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3 }); }
+
+    [Fact] public void InitializerTwice() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Initializer("c", new[] { 2 }, new float[] { 5, 6 }).Output("c").Output("c").Output("y"); b.Node("Relu", new[] { "x" }, new[] { "y" }); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3 }); }
+    [Fact] public void InputTwice() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Output("x").Output("x"); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3 }); }
+}
