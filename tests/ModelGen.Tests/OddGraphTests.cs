@@ -18,4 +18,27 @@ public class OddGraphTests
 
     [Fact] public void InitializerTwice() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Initializer("c", new[] { 2 }, new float[] { 5, 6 }).Output("c").Output("c").Output("y"); b.Node("Relu", new[] { "x" }, new[] { "y" }); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3 }); }
     [Fact] public void InputTwice() { var b = new OnnxBuilder(13).Input("x", DType.Float, 3).Output("x").Output("x"); OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3 }); }
+
+    /// <summary>Tensor names as other exporters write them (tf2onnx's "input:0", numbers, keywords, punctuation, non-ASCII).</summary>
+    [Theory]
+    [InlineData("input:0", "Identity:0")] [InlineData("0", "1")] [InlineData("class", "return")] [InlineData("x-y.z/w", "out put")] [InlineData("données", "résultat")]
+    [InlineData("Predict", "ArenaBytes")]
+    public void NamesFromOtherExporters(string input, string output)
+    {
+        var b = new OnnxBuilder(13).Input(input, DType.Float, 2, 3).Output(output);
+        b.Node("Relu", new[] { input }, new[] { output });
+        OpCheck.AgainstOrt(b.Build(), 0, new float[] { 1, -2, 3, -4, 5, -6 });
+    }
+
+    /// <summary>Rank 7 broadcasting and a zero-sized dimension.</summary>
+    [Fact]
+    public void HighRankAndEmpty()
+    {
+        var b = new OnnxBuilder(13).Input("x", DType.Float, 2, 1, 3, 1, 2, 1, 2).Input("y", DType.Float, 1, 2, 1, 2, 1, 3, 1).Output("z");
+        b.Node("Add", new[] { "x", "y" }, new[] { "z" });
+        OpCheck.AgainstOrt(b.Build(), 1e-6, Ort.Random(24, 1), Ort.Random(12, 2));
+        var e = new OnnxBuilder(13).Input("x", DType.Float, 0, 3).Output("y");
+        e.Node("Relu", new[] { "x" }, new[] { "y" });
+        OpCheck.AgainstOrt(e.Build(), 0, new float[0]);
+    }
 }
