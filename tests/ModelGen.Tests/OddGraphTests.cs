@@ -41,4 +41,29 @@ public class OddGraphTests
         e.Node("Relu", new[] { "x" }, new[] { "y" });
         OpCheck.AgainstOrt(e.Build(), 0, new float[0]);
     }
+
+    /// <summary>
+    /// PyTorch's x.view(x.size(0), -1) under a dynamic batch axis: Shape, Gather, Unsqueeze, Concat, Reshape. With the
+    /// batch compiled as 1 (MG0018) the shape arithmetic folds; against ORT at batch 1.
+    /// </summary>
+    [Fact]
+    public void DynamicBatchFlattenFolds()
+    {
+        var b = new OnnxBuilder(13).SymbolicInput("x", DType.Float, "batch", 2, 3).Output("y")
+            .Initializer("i0", Array.Empty<int>(), new long[] { 0 }).Initializer("ax", new[] { 1 }, new long[] { 0 }).Initializer("m1", new[] { 1 }, new long[] { -1 });
+        b.Node("Shape", new[] { "x" }, new[] { "s" })
+            .Node("Gather", new[] { "s", "i0" }, new[] { "n" }, ("axis", 0L))
+            .Node("Unsqueeze", new[] { "n", "ax" }, new[] { "n1" })
+            .Node("Concat", new[] { "n1", "m1" }, new[] { "shape" }, ("axis", 0L))
+            .Node("Reshape", new[] { "x", "shape" }, new[] { "f" })
+            .Node("Relu", new[] { "f" }, new[] { "y" });
+        var r = ModelCompiler.Compile(b.Build(), "flat.onnx", new ModelOptions { ClassName = "M" });
+        Assert.True(r.Success, string.Join("\n", r.Diagnostics));
+        Assert.Contains(r.Diagnostics, d => d.Kind == Diag.BatchOfOne);
+        var x = new float[] { 1, -2, 3, -4, 5, -6 };
+        using var s = new Microsoft.ML.OnnxRuntime.InferenceSession(b.Build());
+        var expected = s.Run(new[] { Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("x", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(x, new[] { 1, 2, 3 })) }).First().AsEnumerable<float>().ToArray();
+        var actual = OpCheck.RunModelGen(b.Build(), TargetProfile.Net, new Array[] { x }, new[] { 6 }, new[] { typeof(float) });
+        OpCheck.AssertClose(expected, actual[0], 0, "y");
+    }
 }
