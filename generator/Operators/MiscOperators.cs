@@ -8,6 +8,7 @@ public static partial class OperatorRegistry
     static partial void RegisterMisc(Dictionary<string, Operator> t)
     {
         t[":NegativeLogLikelihoodLoss"] = new Loss(false);
+        t[":Det"] = new Det();
         t[":SoftmaxCrossEntropyLoss"] = new Loss(true);
         t[":HannWindow"] = CosineWindow.Hann();
         t[":HammingWindow"] = CosineWindow.Hamming();

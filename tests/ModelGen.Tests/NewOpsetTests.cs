@@ -188,4 +188,28 @@ public class NewOpsetTests
         b.Node("DequantizeLinear", new[] { "q", "s", "z" }, new[] { "y" });
         OpCheck.AgainstOrt(b.Build(), 1e-6, R(10, 1).Select(v => 4 * v).ToArray());
     }
+
+    // ---------------- Det (opset 11; not in opset 18+, but in ONNX's backend tests) ----------------
+
+    [Theory]
+    [InlineData(new[] { 1, 1 })] [InlineData(new[] { 3, 3 })] [InlineData(new[] { 2, 4, 4 })] [InlineData(new[] { 2, 3, 5, 5 })]
+    public void Det(int[] shape)
+    {
+        var b = new OnnxBuilder(11).Input("x", DType.Float, shape).Output("y");
+        b.Node("Det", new[] { "x" }, new[] { "y" });
+        OpCheck.AgainstOrt(b.Build(), 1e-4, R(shape.Aggregate(1, (p, q) => p * q), 1).Select(v => 2 * v).ToArray());
+    }
+
+    [Fact]
+    public void DetOfSingularAndPivotingMatrices()
+    {
+        // singular (a zero pivot after elimination), a zero leading entry (needs a row swap), and the identity
+        var b = new OnnxBuilder(11).Input("x", DType.Float, 3, 3, 3).Output("y");
+        b.Node("Det", new[] { "x" }, new[] { "y" });
+        OpCheck.AgainstOrt(b.Build(), 1e-5, new float[] { 1, 2, 3, 2, 4, 6, 1, 0, 1, 0, 2, 1, 3, 0, 1, 1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1 });
+        // folded at build time when constant
+        var c = new OnnxBuilder(11).Input("x", DType.Float, 1).Initializer("m", new[] { 2, 2 }, new float[] { 0, 2, 3, 4 }).Output("y");
+        c.Node("Det", new[] { "m" }, new[] { "d" }).Node("Add", new[] { "x", "d" }, new[] { "y" });
+        OpCheck.AgainstOrt(c.Build(), 1e-6, new float[] { 0.5f });
+    }
 }
