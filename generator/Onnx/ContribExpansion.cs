@@ -274,7 +274,7 @@ internal static class ContribExpansion
             var t = new TensorProto { DataType = (int)DType.Float };
             t.Dims.AddRange(new long[] { dirs, cols, rows });
             t.FloatData.AddRange(f);
-            return Node("Constant", Array.Empty<string>(), new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = t });
+            return Constant(t);
         }
 
         public bool Has(int i) => i < _np.Input.Count && _np.Input[i].Length > 0;
@@ -320,11 +320,14 @@ internal static class ContribExpansion
             return t;
         }
 
+        /// <summary>A Constant node holding <paramref name="t"/>: its output's name.</summary>
+        public string Constant(TensorProto t) => Node("Constant", Array.Empty<string>(), new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = t });
+
         public string Const(float v)
         {
             var t = new TensorProto { DataType = (int)DType.Float };
             t.FloatData.Add(v);
-            var name = Node("Constant", Array.Empty<string>(), new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = t });
+            var name = Constant(t);
             _ranks[name] = 0;
             return name;
         }
@@ -339,7 +342,7 @@ internal static class ContribExpansion
             t.Dims.Add(v.Length);
             for (int i = 2; i < shape.Length; i++) t.Dims.Add(1);
             t.FloatData.AddRange(v);
-            return Node("Constant", Array.Empty<string>(), new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = t });
+            return Constant(t);
         }
 
         public string ConstLongs(long[] v)
@@ -347,7 +350,7 @@ internal static class ContribExpansion
             var t = new TensorProto { DataType = (int)DType.Int64 };
             t.Dims.Add(v.Length);
             t.Int64Data.AddRange(v);
-            return Node("Constant", Array.Empty<string>(), new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = t });
+            return Constant(t);
         }
 
         public static AttributeProto Attr(string name, float v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = v };

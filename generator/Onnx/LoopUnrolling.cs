@@ -70,7 +70,7 @@ public sealed partial class OnnxImporter
             for (int k = 0; k < carriedCount; k++) carried[k] = Out(1 + k);
             for (int j = 0; j < scanCount; j++) scans[j].Add(Out(1 + carriedCount + j));
         }
-        for (int k = 0; k < carriedCount; k++) Bind(node.Outputs[k], carried[k], $"{node.Name}/out{k}", scope, g);
+        for (int k = 0; k < carriedCount; k++) scope.Define(Bind(node.Outputs[k], carried[k], $"{node.Name}/out{k}", g));
         for (int j = 0; j < scanCount; j++)
         {
             if (scans[j].Count == 0) throw new CompileException(Diag.DynamicShape, $"node {where}: Loop runs no iteration, so its scan output {j} has no shape");
@@ -108,6 +108,9 @@ public sealed partial class OnnxImporter
         if (length == 0) throw new CompileException(Diag.DynamicShape, $"node {where}: Scan over an empty sequence gives its scan outputs no shape");
         var states = inputs.Take(n).ToList();
         var scans = Enumerable.Range(0, k).Select(_ => new List<Value>()).ToArray();
+        // each scan input under a name every step's Gather can read
+        var named = new Value[m];
+        for (int j = 0; j < m; j++) scope.Define(named[j] = Alias(inputs[n + j], $"{node.Name}/input{j}", $"{node.Name}/input{j}", g));
         int before = g.Nodes.Count;
         for (int t = 0; t < length; t++)
         {
@@ -118,13 +121,11 @@ public sealed partial class OnnxImporter
             for (int j = 0; j < m; j++)
             {
                 // this step's element: Gather at one index along the scan axis (the axis goes away)
-                var x = Alias(inputs[n + j], $"{node.Name}/step{t}/input{j}", $"{node.Name}/step{t}/input{j}", g);
-                scope.Define(x);
                 var index = new TensorData(DType.Int64, new int[0]);
                 index.L[0] = inDirs[j] != 0 ? length - 1 - t : t;
-                var idx = Constant(x.Name + "/index", index);
+                var idx = Constant($"{node.Name}/step{t}/index{j}", index);
                 scope.Define(idx);
-                var gather = Proto("Gather", $"{node.Name}/step{t}/slice{j}", new[] { x.Name, idx.Name }, x.Name + "/element");
+                var gather = Proto("Gather", $"{node.Name}/step{t}/slice{j}", new[] { named[j].Name, idx.Name }, $"{node.Name}/step{t}/element{j}/value");
                 gather.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axes[j] });
                 AddNode(gather, scope, g);
                 inner.Define(Alias(scope.Lookup(gather.Output[0]), body.Input[n + j].Name, $"{node.Name}/step{t}/element{j}", g));
@@ -134,7 +135,7 @@ public sealed partial class OnnxImporter
             for (int s = 0; s < n; s++) states[s] = Out(s);
             for (int j = 0; j < k; j++) scans[j].Add(Out(n + j));
         }
-        for (int s = 0; s < n; s++) Bind(node.Outputs[s], states[s], $"{node.Name}/out{s}", scope, g);
+        for (int s = 0; s < n; s++) scope.Define(Bind(node.Outputs[s], states[s], $"{node.Name}/out{s}", g));
         for (int j = 0; j < k; j++)
         {
             if (outDirs[j] != 0) scans[j].Reverse();
@@ -213,33 +214,5 @@ public sealed partial class OnnxImporter
         p.Input.AddRange(inputs);
         p.Output.Add(output);
         return p;
-    }
-
-    /// <summary>
-    /// <paramref name="src"/> under another name: the constant itself, or an Identity that keeps producer and
-    /// consumer links intact (IdentityElimination removes it later).
-    /// </summary>
-    static Value Alias(Value src, string name, string nodeName, Graph g)
-    {
-        var v = new Value(name) { Type = src.Type, Shape = src.Shape, Const = src.Const };
-        if (src.IsConst) return v;
-        var id = new Node { OpType = "Identity", Name = nodeName, Opset = 1 };
-        id.Inputs.Add(src); id.Outputs.Add(v); v.Producer = id;
-        g.Nodes.Add(id);
-        return v;
-    }
-
-    /// <summary>The Loop's output <paramref name="dst"/> takes the last iteration's value <paramref name="src"/>.</summary>
-    static void Bind(Value dst, Value src, string nodeName, Scope scope, Graph g)
-    {
-        dst.Type = src.Type; dst.Shape = src.Shape;
-        if (src.IsConst) { dst.Const = src.Const; dst.Producer = null; }
-        else
-        {
-            var id = new Node { OpType = "Identity", Name = nodeName, Opset = 1 };
-            id.Inputs.Add(src); id.Outputs.Add(dst); dst.Producer = id;
-            g.Nodes.Add(id);
-        }
-        scope.Define(dst);
     }
 }

@@ -113,15 +113,8 @@ public sealed partial class OnnxImporter
         foreach (var o in gp.Output)
         {
             var v = scope.Lookup(o.Name) ?? throw new CompileException(Diag.InvalidModel, $"graph output '{o.Name}' is not produced by any node");
-            if (g.Outputs.Contains(v))
-            {
-                // the same tensor listed twice: the second is a copy, so each output span gets the values
-                var copy = new Value(v.Name) { Type = v.Type, Shape = v.Shape };
-                var id = new Node { OpType = "Identity", Name = v.Name + "/repeated_output", Opset = _model.Opset };
-                id.Inputs.Add(v); id.Outputs.Add(copy); copy.Producer = id;
-                g.Nodes.Add(id);
-                v = copy;
-            }
+            // the same tensor listed twice: the second is a copy, so each output span gets the values
+            if (g.Outputs.Contains(v)) v = Alias(v, v.Name, v.Name + "/repeated_output", g);
             g.Outputs.Add(v);
         }
         return g;
@@ -333,19 +326,7 @@ public sealed partial class OnnxImporter
             BuildSubgraphInto(taken, inner, sub);
             g.Nodes.AddRange(sub.Nodes);
             for (int i = 0; i < node.Outputs.Count; i++)
-            {
-                var src = sub.Outputs[i];
-                var dst = node.Outputs[i];
-                dst.Type = src.Type; dst.Shape = src.Shape;
-                if (src.IsConst) { dst.Const = src.Const; dst.Producer = null; }
-                else
-                {
-                    var id = new Node { OpType = "Identity", Name = (node.Name ?? "") + "/branch_output" + i, Opset = node.Opset };
-                    id.Inputs.Add(src); id.Outputs.Add(dst); dst.Producer = id;
-                    g.Nodes.Add(id);
-                }
-                scope.Define(dst);
-            }
+                scope.Define(Bind(node.Outputs[i], sub.Outputs[i], (node.Name ?? "") + "/branch_output" + i, g));
             return;
         }
 
@@ -400,29 +381,32 @@ public sealed partial class OnnxImporter
         for (int i = 0; i < fn.Input.Count; i++)
         {
             if (i >= node.Inputs.Count || node.Inputs[i] == null) continue; // omitted optional input: stays undefined
-            var formal = new Value(fn.Input[i]) { Type = node.Inputs[i].Type, Shape = node.Inputs[i].Shape, Const = node.Inputs[i].Const };
-            // an alias of the actual argument: an Identity keeps producer/consumer links intact
-            var id = new Node { OpType = "Identity", Name = $"{call.Name}/{fn.Name}/in{i}", Opset = _model.Opset };
-            id.Inputs.Add(node.Inputs[i]); id.Outputs.Add(formal); formal.Producer = formal.IsConst ? null : id;
-            if (!formal.IsConst) g.Nodes.Add(id);
-            inner.Define(formal);
+            inner.Define(Alias(node.Inputs[i], fn.Input[i], $"{call.Name}/{fn.Name}/in{i}", g));
         }
         foreach (var np in fn.Node) AddNode(np, inner, g);
         for (int i = 0; i < node.Outputs.Count && i < fn.Output.Count; i++)
         {
             var src = inner.Lookup(fn.Output[i]) ?? throw new CompileException(Diag.InvalidModel, $"function '{fn.Name}' does not produce its output '{fn.Output[i]}'");
-            var dst = node.Outputs[i];
-            dst.Type = src.Type; dst.Shape = src.Shape;
-            if (src.IsConst) { dst.Const = src.Const; dst.Producer = null; }
-            else
-            {
-                var id = new Node { OpType = "Identity", Name = $"{call.Name}/{fn.Name}/out{i}", Opset = _model.Opset };
-                id.Inputs.Add(src); id.Outputs.Add(dst); dst.Producer = id;
-                g.Nodes.Add(id);
-            }
-            outer.Define(dst);
+            outer.Define(Bind(node.Outputs[i], src, $"{call.Name}/{fn.Name}/out{i}", g));
         }
     }
+
+    /// <summary>
+    /// <paramref name="dst"/> takes <paramref name="src"/>'s values: its constant, or an Identity from it that keeps
+    /// producer and consumer links intact (a view, or removed by IdentityElimination). Returns dst.
+    /// </summary>
+    Value Bind(Value dst, Value src, string nodeName, Graph g)
+    {
+        dst.Type = src.Type; dst.Shape = src.Shape;
+        if (src.IsConst) { dst.Const = src.Const; dst.Producer = null; return dst; }
+        var id = new Node { OpType = "Identity", Name = nodeName, Opset = _model.Opset };
+        id.Inputs.Add(src); id.Outputs.Add(dst); dst.Producer = id;
+        g.Nodes.Add(id);
+        return dst;
+    }
+
+    /// <summary><paramref name="src"/> under the name <paramref name="name"/> (see <see cref="Bind"/>).</summary>
+    Value Alias(Value src, string name, string nodeName, Graph g) => Bind(new Value(name), src, nodeName, g);
 
     static Attribute ReadAttribute(AttributeProto a, string where, Dictionary<string, Attribute> bindings)
     {

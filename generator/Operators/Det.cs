@@ -63,7 +63,7 @@ public sealed class Det : Operator
         var w = e.W;
         string b = e.Var("b"), i = e.Var("i"), j = e.Var("j"), k = e.Var("k"), p = e.Var("p"), det = e.Var("det"), f = e.Var("f"), tmp = e.Var("tmp");
         string A(string row, string col) => e.At(a, Idx.Sum(Idx.Mul(row, m), col));
-        string Abs(string v) => $"({v} < {EmitContext.Lit(t, 0)} ? -{v} : {v})";
+        string Abs(string v) => e.Math("Abs", t, v);
         w.Open($"for (int {b} = 0; {b} < {count}; {b}++)");
         w.Line($"for (int {i} = 0; {i} < {m * m}; {i}++) {e.At(a, i)} = {e.At(x, Idx.Sum(Idx.Mul(b, (long)m * m), i))};");
         w.Line($"{ty} {det} = {EmitContext.Lit(t, 1)};");

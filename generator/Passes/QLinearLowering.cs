@@ -58,10 +58,8 @@ public sealed class QLinearLowering : IPass
         if (!QdqConvGemmLowering.PerTensor(n, 1, 2, out float sx, out int zx)) return "its input's scale and zero point are not constant";
         if (!QdqConvGemmLowering.PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
-        var wq = n.In(3).Const;
         bool grouped = n.Int("group", 1) != 1;
-        var why = QdqConvGemmLowering.WeightRows(wq, n.In(4).Const, n.In(5)?.Const, conv: true, rowsFirst: true, canDouble: true,
-            interleave: grouped ? wq.Length / Math.Max(1, wq.Shape[0] * wq.Shape[1]) : 0, out var w, out var ws, out bool doubled);
+        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: true, rowsFirst: true, grouped, out var w, out var ws, out bool doubled);
         if (why != null) return why;
         var bias = new TensorData(DType.Int32, new[] { ws.Length });
         if (n.In(8) is Value b)
@@ -71,7 +69,7 @@ public sealed class QLinearLowering : IPass
         }
         var (qmin, qmax) = Range(n.Out());
         string name = n.Name ?? n.Out().Name;
-        var x = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), 1, n, name + "_x2", interleave: grouped) : n.In(0);
+        var x = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), 1, n, name + "_x2", grouped) : n.In(0);
         var node = QdqConvGemmLowering.IntegerNode(name, n, x, zx, w, bias, ws.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, n.Out());
         Replace(g, new[] { n }, node);
         return null;
@@ -85,11 +83,11 @@ public sealed class QLinearLowering : IPass
         if (!QdqConvGemmLowering.PerTensor(n, 1, 2, out float sa, out int za)) return "A's scale and zero point are not per tensor constants";
         if (!QdqConvGemmLowering.PerTensor(n, 6, 7, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
-        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: false, canDouble: true, out var w, out var ws, out bool doubled);
+        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: false, grouped: false, out var w, out var ws, out bool doubled);
         if (why != null) return why;
         var (qmin, qmax) = Range(n.Out());
         string name = n.Name ?? n.Out().Name;
-        var a = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), -1, n, name + "_a2") : n.In(0);
+        var a = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), -1, n, name + "_a2", interleave: false) : n.In(0);
         var node = QdqConvGemmLowering.IntegerNode(name, null, a, za, w, new TensorData(DType.Int32, new[] { ws.Length }),
             ws.Select(s => (double)sa * s / sy).ToArray(), zy, qmin, qmax, n.Out());
         Replace(g, new[] { n }, node);
@@ -110,11 +108,11 @@ public sealed class QLinearLowering : IPass
         if (n.In(2) is Value za && za.Length != 1) return "A's zero point is not one value";
         if (n.In(3) is Value zb && !zb.IsConst) return "B's zero point is not constant";
         var ones = new TensorData(DType.Float, new[] { 1 }, f: new[] { 1f });
-        var why = QdqConvGemmLowering.WeightRows(b.Const, ones, n.In(3)?.Const, conv: false, rowsFirst: false, canDouble: true, out var w, out _, out bool doubled);
+        var why = QdqConvGemmLowering.WeightRows(b.Const, ones, n.In(3)?.Const, conv: false, rowsFirst: false, grouped: false, out var w, out _, out bool doubled);
         if (why != null) return why;
         int cols = w.Shape[0];
         string name = n.Name ?? n.Out().Name;
-        var a = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), -1, n, name + "_a2") : n.In(0);
+        var a = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), -1, n, name + "_a2", interleave: false) : n.In(0);
         var removed = new List<Node> { n };
         Value y = n.Out(), scale = null, bias = null;
         var cast = uses.Only(y);
@@ -164,7 +162,7 @@ public sealed class QLinearLowering : IPass
         if (!QdqConvGemmLowering.PerTensor(n, 7, 8, out float sy, out int zy)) return "its output's scale and zero point are not constant";
         if (ConstWeights(n, 3, 4, 5) is string whyC) return whyC;
         bool transB = n.Int("transB", 0) != 0;
-        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: transB, canDouble: true, out var w, out var ws, out bool doubled);
+        var why = QdqConvGemmLowering.WeightRows(n.In(3).Const, n.In(4).Const, n.In(5)?.Const, conv: false, rowsFirst: transB, grouped: false, out var w, out var ws, out bool doubled);
         if (why != null) return why;
         var bias = new TensorData(DType.Int32, new[] { ws.Length });
         if (n.In(6) is Value c)
@@ -178,7 +176,7 @@ public sealed class QLinearLowering : IPass
         if (!(alpha > 0)) return "alpha is not positive";
         var (qmin, qmax) = Range(n.Out());
         string name = n.Name ?? n.Out().Name;
-        var a = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), -1, n, name + "_a2") : n.In(0);
+        var a = doubled ? QdqConvGemmLowering.Doubled(g, n.In(0), -1, n, name + "_a2", interleave: false) : n.In(0);
         var node = QdqConvGemmLowering.IntegerNode(name, null, a, za, w, bias, ws.Select(s => alpha * sa * s / sy).ToArray(), zy, qmin, qmax, n.Out());
         Replace(g, new[] { n }, node);
         return null;

@@ -89,7 +89,7 @@ public sealed class QdqConvGemmLowering : IPass
         if (sw.Length != 1 && (Shape.Axis(dw.Int("axis", 1), wq.Shape.Length) != chanAxis || sw.Length != wq.Shape[chanAxis] || dw.Int("block_size", 0) != 0))
             return "its weights are not quantized per tensor or per output channel";
         bool grouped = conv && op.Int("group", 1) != 1;
-        var whyW = WeightRows(wq, sw.Const, zw?.Const, conv, chanAxis == 0, canDouble: true, interleave: grouped ? wq.Length / Math.Max(1, wq.Shape[0] * wq.Shape[1]) : 0, out var w, out var wScale, out bool doubled);
+        var whyW = WeightRows(wq, sw.Const, zw?.Const, conv, chanAxis == 0, grouped, out var w, out var wScale, out bool doubled);
         if (whyW != null) return whyW;
         int mCount = wScale.Length;
 
@@ -98,7 +98,7 @@ public sealed class QdqConvGemmLowering : IPass
         var bv = conv || Is(op, "Gemm") ? op.In(2) : add == null ? null : Other(add, op.Out());
         if (bv != null && !Bias(bv, bias, sx, wScale)) return "its bias is neither a constant nor a DequantizeLinear of constant int32 with one value per output channel";
 
-        var x = doubled ? Doubled(g, dx.In(0), conv ? 1 : -1, op, (op.Name ?? qy.Out().Name) + "_x2", interleave: grouped) : dx.In(0);
+        var x = doubled ? Doubled(g, dx.In(0), conv ? 1 : -1, op, (op.Name ?? qy.Out().Name) + "_x2", grouped) : dx.In(0);
         var node = IntegerNode(op.Name ?? qy.Out().Name, conv ? op : null, x, zx, w, bias, wScale.Select(s => (double)sx * s / sy).ToArray(), zy, qmin, qmax, qy.Out());
         if (!Shape.Equal(node.Out().Shape, op.Out().Shape)) return "internal: the integer node's shape differs";
         Replace(g, removed, node);
@@ -109,25 +109,14 @@ public sealed class QdqConvGemmLowering : IPass
     /// Integer weights (constant, int8 or uint8) as int8 rows, one per output channel ([M, C/group, k...] for a
     /// convolution, [M, K] otherwise; rowsFirst: the channels are wq's first axis, else its second, as in MatMul's B),
     /// their zero point (per tensor or per channel) taken out, with each row's scale. Null, or why not.
+    /// Weights whose distance from their zero point leaves int8 (uint8 weights with a zero point away from 128, as ONNX
+    /// Runtime's asymmetric uint8 quantization writes them) are split exactly into two int8 halves along K
+    /// (w - z = a + b, a = clamp(w - z, -128, 127)): the rows are [M, 2K] (<paramref name="doubled"/>) and the caller
+    /// feeds the input twice (<see cref="Doubled"/>), so sum x (w - z) = sum x a + sum x b on the int8 kernels. In a
+    /// <paramref name="grouped"/> convolution each input channel's two halves sit side by side, matching the input
+    /// channels doubled in place, so every group keeps its own channels.
     /// </summary>
-    internal static string WeightRows(TensorData wq, TensorData sw, TensorData zw, bool conv, bool rowsFirst, out TensorData w, out float[] wScale)
-        => WeightRows(wq, sw, zw, conv, rowsFirst, canDouble: false, out w, out wScale, out _);
-
-    /// <summary>
-    /// As above; with <paramref name="canDouble"/>, weights whose distance from their zero point leaves int8 (uint8
-    /// weights with a zero point away from 128, as ONNX Runtime's asymmetric uint8 quantization writes them) are split
-    /// exactly into two int8 halves along K (w - z = a + b, a = clamp(w - z, -128, 127)): the rows are [M, 2K] and the
-    /// caller feeds the input twice (<see cref="Doubled"/>), so sum x (w - z) = sum x a + sum x b on the int8 kernels.
-    /// </summary>
-    internal static string WeightRows(TensorData wq, TensorData sw, TensorData zw, bool conv, bool rowsFirst, bool canDouble, out TensorData w, out float[] wScale, out bool doubled)
-        => WeightRows(wq, sw, zw, conv, rowsFirst, canDouble, interleave: 0, out w, out wScale, out doubled);
-
-    /// <summary>
-    /// <paramref name="interleave"/> &gt; 0 (a grouped convolution, the kernel's spatial size): the halves of each input
-    /// channel sit side by side ([a of channel 0, b of channel 0, a of channel 1, ...]), matching the input channels
-    /// doubled in place (<see cref="Doubled"/> with interleave), so every group keeps its own channels.
-    /// </summary>
-    internal static string WeightRows(TensorData wq, TensorData sw, TensorData zw, bool conv, bool rowsFirst, bool canDouble, int interleave, out TensorData w, out float[] wScale, out bool doubled)
+    internal static string WeightRows(TensorData wq, TensorData sw, TensorData zw, bool conv, bool rowsFirst, bool grouped, out TensorData w, out float[] wScale, out bool doubled)
     {
         int mCount = wq.Shape[rowsFirst ? 0 : 1], kCount = wq.Length / Math.Max(1, mCount);
         w = null; doubled = false;
@@ -146,8 +135,9 @@ public sealed class QdqConvGemmLowering : IPass
                 diff[m * kCount + k] = v;
             }
         }
-        if (!fits && !canDouble) return "weights minus their zero point do not fit int8";
         doubled = !fits;
+        // a grouped convolution's halves per input channel: blocks of the kernel's spatial size
+        int interleave = conv && grouped ? kCount / Math.Max(1, wq.Shape[1]) : 0;
         var shape = conv ? (int[])wq.Shape.Clone() : new[] { mCount, kCount };
         if (doubled) shape[1] *= 2;
         w = new TensorData(DType.Int8, shape);
@@ -170,7 +160,7 @@ public sealed class QdqConvGemmLowering : IPass
     /// x twice along <paramref name="axis"/> (Concat, placed before <paramref name="before"/>): the input of weights
     /// split by <see cref="WeightRows"/>.
     /// </summary>
-    internal static Value Doubled(Graph g, Value x, int axis, Node before, string name, bool interleave = false)
+    internal static Value Doubled(Graph g, Value x, int axis, Node before, string name, bool interleave)
     {
         axis = Shape.Axis(axis, x.Shape.Length);
         var shape = (int[])x.Shape.Clone();
