@@ -18,8 +18,8 @@ namespace ModelGen.Runtime;
 /// the plane has no padded columns). The weights arrive as compiled in, int8, and are widened to int16 pairs on the stack (at most
 /// <see cref="ChunkSteps"/> taps x channel pairs at a time) for the micro-kernel that broadcasts them. 1x1 convolutions
 /// of small planes go to <see cref="QPointwise"/> instead (the generator's choice: its own weight layout). Where the CPU
-/// has sdot (<see cref="QDot"/>: arm64 with FEAT_DotProd), Conv2D with more than one input channel per group runs
-/// <see cref="QDotConv"/> instead: int8 quads of input channels, same weights and scratch.
+/// has a dot product (<see cref="QDot"/>: sdot on arm64 with FEAT_DotProd, vpdpbusd with AVX-VNNI), Conv2D with more than one input channel per group runs
+/// <see cref="QDotConv"/> instead: byte quads of input channels, same weights and scratch.
 /// <see cref="Depthwise2D"/>: channels in the lanes (<see cref="QDepthwise"/>) where they fill a vector, else one channel
 /// at a time, vectors along the positions, kernel rows paired.
 /// </summary>
@@ -93,8 +93,12 @@ public static unsafe class QConv
         else if (bits > 256 && !one && positions <= 24) bits = 256;
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            // sdot where the CPU has it (channel quads: not for one input channel per group)
+            // a dot product where the CPU has one (channel quads: not for one input channel per group). vpdpbusd where the
+            // pair kernels run 512 bits wide only for reductions of 16 or more (tap, quad) steps past 1x1 (scripts/
+            // check-vnni.sh --layers on Sapphire Rapids: 3x3 layers 1.0-1.9x the pair kernels' speed, 1x1 layers
+            // 1.0x, a 3-channel stem 0.54x); against 256-bit pair kernels 0.96-2.0x everywhere
             int dot = rowPairs || ocg > QDotConv.MaxRows ? 0 : QDot.Path;
+            if (dot == QDot.Vnni && SimdLevel.Bits == 512 && (kH * kW == 1 || (icg + 3) / 4 * kH * kW < 16)) dot = 0;
             if (dot != 0)
             {
                 QDotConv.Run(dot, px, pw, pb, pm, psh, py, ps, g, batch, inC, inH, inW, outC, kH, kW, outH, outW, padTop, padLeft, groups, xSigned, xZero, yZero, qmin, qmax);

@@ -158,7 +158,9 @@ public static unsafe class QGemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rows(Args a, byte* px, void* py, short* ps, int m, int k, bool xSigned, int xZero)
     {
+        // sdot; not vpdpbusd, whose 128-bit rows here ran at 0.73-0.89x the pair kernels' speed (scripts/check-vnni.sh)
         int dot = QDot.Path, n = a.N;
+        if (QDot.Unsigned(dot)) dot = QDot.None;
         for (int i = 0; i < m; i++)
         {
             a.Y = (byte*)py + (long)i * n * (a.Out == Output.Bytes ? 1 : 4); // int32 and float outputs: 4 bytes each
@@ -167,8 +169,8 @@ public static unsafe class QGemm
                 // int8 activations as they are, uint8 moved to int8 (x ^ 0x80, zero point - 128) in the scratch
                 byte* xr = px + (long)i * k;
                 if (!xSigned) { Flip((byte*)ps, xr, k); xr = (byte*)ps; }
-                if (dot == 1) DotRow<DotArm>(a, (sbyte*)xr, k, xSigned ? xZero : xZero - 128);
-                else DotRow<DotEmulated>(a, (sbyte*)xr, k, xSigned ? xZero : xZero - 128);
+                int zq = QDot.Zero(false, xSigned, xZero);
+                if (dot == QDot.Sdot) DotRow<DotArm>(a, (sbyte*)xr, k, zq); else DotRow<DotEmulated>(a, (sbyte*)xr, k, zq);
                 continue;
             }
             WidenRow(ps, px + (long)i * k, k, xSigned, xZero);
@@ -272,7 +274,7 @@ public static unsafe class QGemm
                 var xv = Vector128.Load(x + t);
                 Vector128<sbyte> v0 = Vector128.Load(w0 + t), v1 = Vector128.Load(w1 + t), v2 = Vector128.Load(w2 + t), v3 = Vector128.Load(w3 + t);
                 s0 = TS.Dot(s0, xv, v0); s1 = TS.Dot(s1, xv, v1); s2 = TS.Dot(s2, xv, v2); s3 = TS.Dot(s3, xv, v3);
-                if (zq != 0) { z0 = TS.Dot(z0, v0, ones); z1 = TS.Dot(z1, v1, ones); z2 = TS.Dot(z2, v2, ones); z3 = TS.Dot(z3, v3, ones); }
+                if (zq != 0) { z0 = TS.Dot(z0, ones, v0); z1 = TS.Dot(z1, ones, v1); z2 = TS.Dot(z2, ones, v2); z3 = TS.Dot(z3, ones, v3); }
             }
             int a0 = Vector128.Sum(s0) - zq * Vector128.Sum(z0), a1 = Vector128.Sum(s1) - zq * Vector128.Sum(z1);
             int a2 = Vector128.Sum(s2) - zq * Vector128.Sum(z2), a3 = Vector128.Sum(s3) - zq * Vector128.Sum(z3);
@@ -287,7 +289,7 @@ public static unsafe class QGemm
             {
                 var v0 = Vector128.Load(w0 + t);
                 s0 = TS.Dot(s0, Vector128.Load(x + t), v0);
-                if (zq != 0) z0 = TS.Dot(z0, v0, ones);
+                if (zq != 0) z0 = TS.Dot(z0, ones, v0);
             }
             int a0 = Vector128.Sum(s0) - zq * Vector128.Sum(z0);
             for (int t = kv; t < k; t++) a0 += (x[t] - zq) * w0[t];

@@ -46,7 +46,7 @@ for run in "sdot" "pairs --no-dot"; do
   if ! qemu-aarch64 "$work/pc-arm64/ModelGen.PlatformCheck" "${@:2}" >"$work/pc-arm64.txt"; then
     tail -1 "$work/pc-arm64.txt"; echo "check-arm64: FAILED: the arm64 run or its kernel check" >&2; exit 1
   fi
-  grep -q "^platform Arm64 dotprod True int8 $1\$" "$work/pc-arm64.txt" || { echo "check-arm64: FAILED: the arm64 binary did not report Arm64 with dotprod and int8 $1" >&2; exit 1; }
+  grep -q "^platform Arm64 dotprod True avxvnni False int8 $1\$" "$work/pc-arm64.txt" || { echo "check-arm64: FAILED: the arm64 binary did not report Arm64 with dotprod and int8 $1" >&2; exit 1; }
   grep '^kernelcheck' "$work/pc-arm64.txt" | sed 's/^/  /'
   if ! awk -f scripts/compare-outputs.awk "$work/pc-x64.txt" "$work/pc-arm64.txt"; then
     echo "check-arm64: FAILED: arm64 outputs differ from x64" >&2; exit 1

@@ -7,15 +7,16 @@ using System.Runtime.Intrinsics.X86;
 namespace ModelGen.Runtime;
 
 /// <summary>
-/// <see cref="QConv.Conv2D"/> on dot products (<see cref="IQDot"/>: sdot where the CPU has FEAT_DotProd), bit-exact
-/// with the pair kernels and ModelGen.Compiler.Quant.FixedPoint. The activations stay int8: a "quad plane" (the pair
-/// plane's geometry, <see cref="QConv.Planes"/>) holds four input channels per int32 element, uint8 inputs moved to
-/// int8 by x ^ 0x80 (zero point - 128), padding at the zero point, so that sum (x - zx) * w = sum x * w - zx * sum w:
-/// the second term is a constant per output channel, taken from the bias once per call. Tiles of
-/// <see cref="QConv.BlockRows"/> output channels x 1-3 vectors of 4 positions: per (tap, channel quad) one 16-byte
-/// load of the compiled-in weights (two channel pairs x 4 rows, reordered to 4 rows x 4 channels by one table lookup)
-/// and one sdot by element per accumulator (16 multiply-adds; the pair kernels' AdvSimd emulation of vpmaddwd takes
-/// four instructions per 8). Same scratch as the pair path: the quad plane is half the pair plane.
+/// <see cref="QConv.Conv2D"/> on dot products (<see cref="IQDot"/>: sdot where the CPU has FEAT_DotProd, vpdpbusd where
+/// it has AVX-VNNI), bit-exact with the pair kernels and ModelGen.Compiler.Quant.FixedPoint. The activations stay
+/// bytes: a "quad plane" (the pair plane's geometry, <see cref="QConv.Planes"/>) holds four input channels per int32
+/// element, moved to the dot product's signedness by x ^ 0x80 where it differs (the zero point with them, <see
+/// cref="QDot.Zero"/>), padding at the zero point, so that sum (x - zx) * w = sum x * w - zx * sum w: the second term
+/// is a constant per output channel, taken from the bias once per call. Tiles of <see cref="QConv.BlockRows"/> output
+/// channels x 1-3 vectors of positions (4 per 128-bit vector, 8 per 256): per (tap, channel quad) one 16-byte load of
+/// the compiled-in weights (two channel pairs x 4 rows, reordered to 4 rows x 4 channels by one table lookup) and one
+/// dot product by element per accumulator (16 or 32 multiply-adds; the pair kernels' vpmaddwd + vpaddd do 8 or 16 per
+/// two instructions). Same scratch as the pair path: the quad plane is half the pair plane.
 /// </summary>
 internal static unsafe class QDotConv
 {
@@ -37,19 +38,29 @@ internal static unsafe class QDotConv
         int* quadPlane = (int*)QConv.Aligned(scratch), offsets = quadPlane + (long)quads * g.Size + g.Slack;
         for (int i = 0, o = 0; i < kH; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(i, j);
         int* rowBias = stackalloc int[blocks * QConv.BlockRows];
-        // the zero point as the quads hold it (uint8 moved to int8)
-        int zq = signed ? xZero : xZero - 128, flip = signed ? 0 : 0x80;
+        // the zero point as the quads hold it (sdot: uint8 moved to int8; vpdpbusd: int8 moved to uint8)
+        bool unsigned = QDot.Unsigned(path);
+        int zq = QDot.Zero(unsigned, signed, xZero), flip = QDot.Flip(unsigned, signed);
         var t = new Tile
         {
             X = quadPlane, Offsets = offsets, Taps = taps, Pairs = pairs, Quads = quads, QuadStride = g.Size, Bias = rowBias,
             Tmp = QConv.Aligned(offsets + taps), OutStride = g.OutStride, ZY = yZero, Lo = qmin, Hi = qmax,
+            // the accumulators end at the pair kernels' values, so their shorter requantization applies as there
+            Bounded = Bounded.Applies(bias, shift, outC, (long)icg * kH * kW),
         };
+        t.Saturated = t.Bounded && qmin == -128 && qmax == 127 && Bounded.FoldsZero(shift, outC, yZero);
         long chan = (long)inH * inW, groupW = (long)blocks * taps * pairs * QConv.BlockRows * 2;
         for (int gr = 0; gr < groups; gr++)
         {
             t.W = w + gr * groupW;
             t.Mult = mult + gr * ocg; t.Shift = shift + gr * ocg; t.Rows = ocg;
-            Correct(path, t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq);
+            switch (path)
+            {
+                case QDot.Sdot: Correct<DotArm>(t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq); break;
+                case QDot.SdotEmulated: Correct<DotEmulated>(t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq); break;
+                case QDot.Vnni: Correct<DotVnni>(t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq); break;
+                default: Correct<DotEmulatedU>(t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq); break;
+            }
             for (int nb = 0; nb < batch; nb++)
             {
                 byte* xg = x + ((long)nb * inC + (long)gr * icg) * chan;
@@ -61,12 +72,24 @@ internal static unsafe class QDotConv
                     else BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, inH, inW, padTop, padLeft, flip, zq);
                 }
                 new Span<int>(quadPlane + (long)quads * g.Size, g.Slack).Clear();
+                // tiles of 1-3 vectors of 4 positions (sdot) or 1-2 of 8 (vpdpbusd: VEX, 16 registers), the emulations as
+                // the instructions they stand for
                 int positions = outH * g.Wq;
-                if (path == 1)
+                switch (path)
                 {
-                    if (positions <= 4) Gemm<DotArm, R1>(t, positions); else if (positions <= 8) Gemm<DotArm, R2>(t, positions); else Gemm<DotArm, R3>(t, positions);
+                    case QDot.Sdot or QDot.SdotEmulated:
+                        bool arm = path == QDot.Sdot;
+                        if (positions <= 4) { if (arm) Gemm<DotArm, Vector128<int>, Q128, R1>(t, positions); else Gemm<DotEmulated, Vector128<int>, Q128, R1>(t, positions); }
+                        else if (positions <= 8) { if (arm) Gemm<DotArm, Vector128<int>, Q128, R2>(t, positions); else Gemm<DotEmulated, Vector128<int>, Q128, R2>(t, positions); }
+                        else if (arm) Gemm<DotArm, Vector128<int>, Q128, R3>(t, positions); else Gemm<DotEmulated, Vector128<int>, Q128, R3>(t, positions);
+                        break;
+                    case QDot.Vnni:
+                        if (positions <= 8) Gemm<DotVnni, Vector256<int>, Q256, R1>(t, positions); else Gemm<DotVnni, Vector256<int>, Q256, R2>(t, positions);
+                        break;
+                    default:
+                        if (positions <= 8) Gemm<DotEmulatedU, Vector256<int>, Q256, R1>(t, positions); else Gemm<DotEmulatedU, Vector256<int>, Q256, R2>(t, positions);
+                        break;
                 }
-                else Gemm<DotEmulated, R3>(t, positions);
                 QConv.Compact(y + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
             }
         }
@@ -78,7 +101,7 @@ internal static unsafe class QDotConv
     /// 0-1, 4-5 of each 8), rows 1 and 3 (2-3, 6-7).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Correct(int path, sbyte* w, int* bias, int* rowBias, int ocg, int blocks, int steps, int zq)
+    static void Correct<TD>(sbyte* w, int* bias, int* rowBias, int ocg, int blocks, int steps, int zq) where TD : IQDot
     {
         const int step = QConv.BlockRows * 2;
         for (int b = 0; b < blocks; b++)
@@ -94,8 +117,7 @@ internal static unsafe class QDotConv
             for (; i + 16 <= n; i += 16)
             {
                 var v = Vector128.Load(wb + i);
-                if (path == 1) { e = DotArm.Dot(e, v, even); o = DotArm.Dot(o, v, odd); }
-                else { e = DotEmulated.Dot(e, v, even); o = DotEmulated.Dot(o, v, odd); }
+                e = TD.Dot(e, even, v); o = TD.Dot(o, odd, v);
             }
             int s0 = e[0] + e[2], s2 = e[1] + e[3], s1 = o[0] + o[2], s3 = o[1] + o[3];
             for (; i < n; i += step)
@@ -110,64 +132,65 @@ internal static unsafe class QDotConv
     {
         public int* X, Offsets, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
         public int Taps, Pairs, Quads, QuadStride, Rows, OutStride, ZY, Lo, Hi;
+        public bool Bounded, Saturated;
     }
 
     /// <summary>Column tiles of C.N vectors outermost (they stay in L1 while every block of output channels passes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Gemm<TS, C>(in Tile t, int positions) where TS : IQDot where C : IRows
+    static void Gemm<TD, TV, TS, C>(in Tile t, int positions) where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
-        int width = C.N * 4, blocks = (t.Rows + QConv.BlockRows - 1) / QConv.BlockRows, blockW = t.Taps * t.Pairs * QConv.BlockRows * 2;
+        int width = C.N * TS.Lanes, blocks = (t.Rows + QConv.BlockRows - 1) / QConv.BlockRows, blockW = t.Taps * t.Pairs * QConv.BlockRows * 2;
         for (int q = 0; q < positions; q += width)
             for (int b = 0; b < blocks; b++)
             {
                 int r0 = b * QConv.BlockRows;
-                Kernel<TS, C>(t, t.X + q, t.W + (long)b * blockW, r0, Math.Min(QConv.BlockRows, t.Rows - r0), t.Tmp + (long)r0 * t.OutStride + q);
+                Kernel<TD, TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, r0, Math.Min(QConv.BlockRows, t.Rows - r0), t.Tmp + (long)r0 * t.OutStride + q);
             }
     }
 
     /// <summary>
-    /// BlockRows output channels x C.N vectors of positions over all taps x channel quads, accumulators in registers from
+    /// BlockRows output channels x C.N vectors (TV) of positions over all taps x channel quads, accumulators in registers from
     /// the corrected bias, requantized into y's rows (OutStride apart). A group's last quad with one pair (odd pairs)
     /// loads 8 bytes, the other half 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel<TS, C>(in Tile t, int* x0, sbyte* w, int r0, int live, byte* y) where TS : IQDot where C : IRows
+    static void Kernel<TD, TV, TS, C>(in Tile t, int* x0, sbyte* w, int r0, int live, byte* y) where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int full = t.Pairs / 2, stride = t.QuadStride, tapW = t.Pairs * QConv.BlockRows * 2;
         var order = Vector128.Create((sbyte)0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
-        Vector128<int> a0 = Vector128.Create(t.Bias[r0]), b0 = a0, c0 = a0;
-        Vector128<int> a1 = Vector128.Create(t.Bias[r0 + 1]), b1 = a1, c1 = a1;
-        Vector128<int> a2 = Vector128.Create(t.Bias[r0 + 2]), b2 = a2, c2 = a2;
-        Vector128<int> a3 = Vector128.Create(t.Bias[r0 + 3]), b3 = a3, c3 = a3;
+        TV a0 = TS.Splat(t.Bias[r0]), b0 = a0, c0 = a0;
+        TV a1 = TS.Splat(t.Bias[r0 + 1]), b1 = a1, c1 = a1;
+        TV a2 = TS.Splat(t.Bias[r0 + 2]), b2 = a2, c2 = a2;
+        TV a3 = TS.Splat(t.Bias[r0 + 3]), b3 = a3, c3 = a3;
         for (int tap = 0; tap < t.Taps; tap++)
         {
             int* x = x0 + t.Offsets[tap];
             sbyte* wt = w + (long)tap * tapW;
             for (int q = 0; q < full; q++, x += stride, wt += 16)
-                Step<TS, C>(Rows(Vector128.Load(wt), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
+                Step<TD, TV, TS, C>(Rows(Vector128.Load(wt), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
             if (full < t.Quads)
-                Step<TS, C>(Rows(Vector128.CreateScalar(*(long*)wt).AsSByte(), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
+                Step<TD, TV, TS, C>(Rows(Vector128.CreateScalar(*(long*)wt).AsSByte(), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
         }
-        Store<C>(t, a0, b0, c0, r0, y);
-        if (live > 1) Store<C>(t, a1, b1, c1, r0 + 1, y + t.OutStride);
-        if (live > 2) Store<C>(t, a2, b2, c2, r0 + 2, y + 2 * t.OutStride);
-        if (live > 3) Store<C>(t, a3, b3, c3, r0 + 3, y + 3 * t.OutStride);
+        Store<TV, TS, C>(t, a0, b0, c0, r0, y);
+        if (live > 1) Store<TV, TS, C>(t, a1, b1, c1, r0 + 1, y + t.OutStride);
+        if (live > 2) Store<TV, TS, C>(t, a2, b2, c2, r0 + 2, y + 2 * t.OutStride);
+        if (live > 3) Store<TV, TS, C>(t, a3, b3, c3, r0 + 3, y + 3 * t.OutStride);
     }
 
     /// <summary>One (tap, channel quad): the 4 rows' weights wv x C.N vectors of positions at x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Step<TS, C>(Vector128<sbyte> wv, int* x, ref Vector128<int> a0, ref Vector128<int> b0, ref Vector128<int> c0, ref Vector128<int> a1, ref Vector128<int> b1,
-        ref Vector128<int> c1, ref Vector128<int> a2, ref Vector128<int> b2, ref Vector128<int> c2, ref Vector128<int> a3, ref Vector128<int> b3, ref Vector128<int> c3)
-        where TS : IQDot where C : IRows
+    static void Step<TD, TV, TS, C>(Vector128<sbyte> wv, int* x, ref TV a0, ref TV b0, ref TV c0, ref TV a1, ref TV b1,
+        ref TV c1, ref TV a2, ref TV b2, ref TV c2, ref TV a3, ref TV b3, ref TV c3)
+        where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int n = C.N;
-        var v0 = Vector128.Load(x).AsSByte();
-        var v1 = n > 1 ? Vector128.Load(x + 4).AsSByte() : v0;
-        var v2 = n > 2 ? Vector128.Load(x + 8).AsSByte() : v0;
-        a0 = TS.DotBy(a0, v0, wv, 0); if (n > 1) b0 = TS.DotBy(b0, v1, wv, 0); if (n > 2) c0 = TS.DotBy(c0, v2, wv, 0);
-        a1 = TS.DotBy(a1, v0, wv, 1); if (n > 1) b1 = TS.DotBy(b1, v1, wv, 1); if (n > 2) c1 = TS.DotBy(c1, v2, wv, 1);
-        a2 = TS.DotBy(a2, v0, wv, 2); if (n > 1) b2 = TS.DotBy(b2, v1, wv, 2); if (n > 2) c2 = TS.DotBy(c2, v2, wv, 2);
-        a3 = TS.DotBy(a3, v0, wv, 3); if (n > 1) b3 = TS.DotBy(b3, v1, wv, 3); if (n > 2) c3 = TS.DotBy(c3, v2, wv, 3);
+        var v0 = TS.Load(x);
+        var v1 = n > 1 ? TS.Load(x + TS.Lanes) : v0;
+        var v2 = n > 2 ? TS.Load(x + 2 * TS.Lanes) : v0;
+        a0 = TD.DotBy(a0, v0, wv, 0); if (n > 1) b0 = TD.DotBy(b0, v1, wv, 0); if (n > 2) c0 = TD.DotBy(c0, v2, wv, 0);
+        a1 = TD.DotBy(a1, v0, wv, 1); if (n > 1) b1 = TD.DotBy(b1, v1, wv, 1); if (n > 2) c1 = TD.DotBy(c1, v2, wv, 1);
+        a2 = TD.DotBy(a2, v0, wv, 2); if (n > 1) b2 = TD.DotBy(b2, v1, wv, 2); if (n > 2) c2 = TD.DotBy(c2, v2, wv, 2);
+        a3 = TD.DotBy(a3, v0, wv, 3); if (n > 1) b3 = TD.DotBy(b3, v1, wv, 3); if (n > 2) c3 = TD.DotBy(c3, v2, wv, 3);
     }
 
     /// <summary>Two channel pairs x 4 rows (the compiled layout: row-major pairs) to 4 rows x 4 channels, the quads sdot selects.</summary>
@@ -176,39 +199,65 @@ internal static unsafe class QDotConv
         => AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.VectorTableLookup(v, order) : Vector128.Shuffle(v, order);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store<C>(in Tile t, Vector128<int> a, Vector128<int> b, Vector128<int> c, int r, byte* y) where C : IRows
+    static void Store<TV, TS, C>(in Tile t, TV a, TV b, TV c, int r, byte* y) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
-        var p = Q128.Prepare(t.Mult[r], t.Shift[r], t.ZY, t.Lo, t.Hi);
-        Q128.Store(a, p, y);
-        if (C.N > 1) Q128.Store(b, p, y + 4);
-        if (C.N > 2) Q128.Store(c, p, y + 8);
+        if (t.Bounded)
+        {
+            int e = -t.Shift[r];
+            TV m = TS.Splat(t.Mult[r]);
+            if (t.Saturated)
+            {
+                long kz = Bounded.K(e, t.ZY);
+                TS.StoreSaturated(a, m, kz, e, y);
+                if (C.N > 1) TS.StoreSaturated(b, m, kz, e, y + TS.Lanes);
+                if (C.N > 2) TS.StoreSaturated(c, m, kz, e, y + 2 * TS.Lanes);
+                return;
+            }
+            long k = Bounded.K(e);
+            TV z = TS.Splat(t.ZY), lo = TS.Splat(t.Lo), hi = TS.Splat(t.Hi);
+            TS.StoreBounded(a, m, k, e, z, lo, hi, y);
+            if (C.N > 1) TS.StoreBounded(b, m, k, e, z, lo, hi, y + TS.Lanes);
+            if (C.N > 2) TS.StoreBounded(c, m, k, e, z, lo, hi, y + 2 * TS.Lanes);
+            return;
+        }
+        var p = TS.Prepare(t.Mult[r], t.Shift[r], t.ZY, t.Lo, t.Hi);
+        TS.Store(a, p, y);
+        if (C.N > 1) TS.Store(b, p, y + TS.Lanes);
+        if (C.N > 2) TS.Store(c, p, y + 2 * TS.Lanes);
     }
 
     /// <summary>
     /// Fills one quad plane: element (phase, rq, u) = the four channels' bytes (^ flip) at that padded input position,
     /// zq in every byte outside the input and for a null channel (past the group's channels: whatever its packed weights,
-    /// (x - zq) * w is then 0 there as the bias correction assumes).
+    /// (x - zq) * w is then 0 there as the bias correction assumes). Strided: each input row once through
+    /// <see cref="QuadRow"/> into a row of quads on the stack, then every stride-th one to its column phase.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BuildQuads(int* dst, in QConv.Planes g, byte* c0, byte* c1, byte* c2, byte* c3, int inH, int inW, int padTop, int padLeft, int flip, int zq)
     {
+        const int MaxRow = 4096; // ints on the stack for a strided row (wider rows: one position at a time)
         int pad = (byte)zq * 0x01010101;
+        int* row = stackalloc int[g.SW > 1 && inW <= MaxRow ? inW : 0];
         for (int rp = 0; rp < g.SH; rp++)
-            for (int cp = 0; cp < g.SW; cp++)
+            for (int rq = 0; rq < g.Rq; rq++)
             {
-                int* ph = dst + (rp * g.SW + cp) * g.Phase;
-                int col0 = cp - padLeft, lo = col0 >= 0 ? 0 : Math.Min(g.Wq, (-col0 + g.SW - 1) / g.SW);
-                int hi = Math.Clamp((inW - col0 + g.SW - 1) / g.SW, lo, g.Wq), first = lo * g.SW + col0;
-                for (int rq = 0; rq < g.Rq; rq++)
+                int ra = rq * g.SH + rp - padTop;
+                bool inside = (uint)ra < (uint)inH;
+                long start = (long)ra * inW;
+                byte* r0 = c0 + start, r1 = c1 == null ? null : c1 + start, r2 = c2 == null ? null : c2 + start, r3 = c3 == null ? null : c3 + start;
+                bool staged = inside && g.SW > 1 && inW <= MaxRow;
+                if (staged) QuadRow(row, r0, r1, r2, r3, inW, flip, zq);
+                for (int cp = 0; cp < g.SW; cp++)
                 {
-                    int ra = rq * g.SH + rp - padTop;
-                    int* d = ph + (long)rq * g.Wq;
-                    if ((uint)ra >= (uint)inH) { new Span<int>(d, g.Wq).Fill(pad); continue; }
-                    long row = (long)ra * inW + first;
-                    byte* r0 = c0 + row, r1 = c1 == null ? null : c1 + row, r2 = c2 == null ? null : c2 + row, r3 = c3 == null ? null : c3 + row;
-                    if (g.SW == 1) QuadRow(d + lo, r0, r1, r2, r3, hi - lo, flip, zq);
+                    int* d = dst + (rp * g.SW + cp) * g.Phase + (long)rq * g.Wq;
+                    if (!inside) { new Span<int>(d, g.Wq).Fill(pad); continue; }
+                    int col0 = cp - padLeft, lo = col0 >= 0 ? 0 : Math.Min(g.Wq, (-col0 + g.SW - 1) / g.SW);
+                    int hi = Math.Clamp((inW - col0 + g.SW - 1) / g.SW, lo, g.Wq), first = lo * g.SW + col0;
+                    if (g.SW == 1) QuadRow(d + lo, r0 + first, r1 == null ? null : r1 + first, r2 == null ? null : r2 + first, r3 == null ? null : r3 + first, hi - lo, flip, zq);
+                    else if (staged)
+                        for (int u = lo, col = first; u < hi; u++, col += g.SW) d[u] = row[col];
                     else
-                        for (int u = lo, col = 0; u < hi; u++, col += g.SW)
+                        for (int u = lo, col = first; u < hi; u++, col += g.SW)
                             d[u] = Quad(r0[col] ^ flip, r1 == null ? zq : r1[col] ^ flip, r2 == null ? zq : r2[col] ^ flip, r3 == null ? zq : r3[col] ^ flip);
                     for (int u = 0; u < lo; u++) d[u] = pad;
                     for (int u = hi; u < g.Wq; u++) d[u] = pad;

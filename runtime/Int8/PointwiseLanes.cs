@@ -58,13 +58,16 @@ public static unsafe class QPointwise
                 X = pairPlane, W = pw, Bias = b, Mult = mult, E = e, KE = kE, KO = kO, Pm = pm, Psh = psh,
                 Pairs = pairs, Mp = mp, OutC = outC, Plane = plane, ZY = yZero, Lo = qmin, Hi = qmax, Bounded = bounded,
             };
+            // sdot; not vpdpbusd, whose 128-bit tiles here ran at 0.75-0.92x the pair kernels' speed (0.80-1.11x at 256
+            // bits; scripts/check-vnni.sh on Sapphire Rapids)
             int dot = QDot.Path;
+            if (QDot.Unsigned(dot)) dot = QDot.None;
             if (dot != 0)
             {
-                // sdot: a quad plane (QDotConv's, unpadded) in the pair plane's place, the zero point taken from the bias
-                int zq = xSigned ? xZero : xZero - 128, quads = (inC + 3) / 4;
+                // a quad plane (QDotConv's, unpadded) in the pair plane's place, the zero point taken from the bias
+                int zq = QDot.Zero(false, xSigned, xZero), flip = QDot.Flip(false, xSigned), quads = (inC + 3) / 4;
                 a.Quads = quads;
-                if (dot == 1) Correct<DotArm>(pw, b, mp, pairs, zq); else Correct<DotEmulated>(pw, b, mp, pairs, zq);
+                if (dot == QDot.Sdot) Correct<DotArm>(pw, b, mp, pairs, zq); else Correct<DotEmulated>(pw, b, mp, pairs, zq);
                 for (int nb = 0; nb < batch; nb++)
                 {
                     byte* xb = px + (long)nb * inC * plane;
@@ -72,10 +75,10 @@ public static unsafe class QPointwise
                     {
                         byte* c0 = xb + 4L * q * plane;
                         QDotConv.QuadRow(pairPlane + (long)q * plane, c0, 4 * q + 1 < inC ? c0 + plane : null, 4 * q + 2 < inC ? c0 + 2L * plane : null,
-                            4 * q + 3 < inC ? c0 + 3L * plane : null, plane, xSigned ? 0 : 0x80, zq);
+                            4 * q + 3 < inC ? c0 + 3L * plane : null, plane, flip, zq);
                     }
                     a.Y = py + (long)nb * outC * plane;
-                    if (dot == 1) Panels<Vector128<int>, Q128, DotArm>(a, true); else Panels<Vector128<int>, Q128, DotEmulated>(a, true);
+                    if (dot == QDot.Sdot) Panels<Vector128<int>, Q128, DotArm>(a, true); else Panels<Vector128<int>, Q128, DotEmulated>(a, true);
                 }
                 return;
             }
@@ -242,7 +245,7 @@ public static unsafe class QPointwise
             for (int c2 = 0; c2 < pairs; c2 += 2)
             {
                 var (w0, w1) = Quads(w + 2L * (c2 * mp + m0), 2 * mp, c2 + 1 < pairs);
-                s0 = TD.Dot(s0, w0, ones); s1 = TD.Dot(s1, w1, ones);
+                s0 = TD.Dot(s0, ones, w0); s1 = TD.Dot(s1, ones, w1);
             }
             (Vector128.Load(b + m0) - s0 * zq).Store(b + m0);
             (Vector128.Load(b + m0 + 4) - s1 * zq).Store(b + m0 + 4);
@@ -283,11 +286,11 @@ public static unsafe class QPointwise
         ref Vector128<int> c20, ref Vector128<int> c21, ref Vector128<int> c30, ref Vector128<int> c31, ref Vector128<int> c40, ref Vector128<int> c41,
         ref Vector128<int> c50, ref Vector128<int> c51) where TD : IQDot where R : struct, IRows
     {
-        var t = Vector128.Create(x[0]).AsSByte(); c00 = TD.Dot(c00, w0, t); c01 = TD.Dot(c01, w1, t);
-        if (R.N > 1) { t = Vector128.Create(x[1]).AsSByte(); c10 = TD.Dot(c10, w0, t); c11 = TD.Dot(c11, w1, t); }
-        if (R.N > 2) { t = Vector128.Create(x[2]).AsSByte(); c20 = TD.Dot(c20, w0, t); c21 = TD.Dot(c21, w1, t); }
-        if (R.N > 3) { t = Vector128.Create(x[3]).AsSByte(); c30 = TD.Dot(c30, w0, t); c31 = TD.Dot(c31, w1, t); }
-        if (R.N > 4) { t = Vector128.Create(x[4]).AsSByte(); c40 = TD.Dot(c40, w0, t); c41 = TD.Dot(c41, w1, t); }
-        if (R.N > 5) { t = Vector128.Create(x[5]).AsSByte(); c50 = TD.Dot(c50, w0, t); c51 = TD.Dot(c51, w1, t); }
+        var t = Vector128.Create(x[0]).AsSByte(); c00 = TD.Dot(c00, t, w0); c01 = TD.Dot(c01, t, w1);
+        if (R.N > 1) { t = Vector128.Create(x[1]).AsSByte(); c10 = TD.Dot(c10, t, w0); c11 = TD.Dot(c11, t, w1); }
+        if (R.N > 2) { t = Vector128.Create(x[2]).AsSByte(); c20 = TD.Dot(c20, t, w0); c21 = TD.Dot(c21, t, w1); }
+        if (R.N > 3) { t = Vector128.Create(x[3]).AsSByte(); c30 = TD.Dot(c30, t, w0); c31 = TD.Dot(c31, t, w1); }
+        if (R.N > 4) { t = Vector128.Create(x[4]).AsSByte(); c40 = TD.Dot(c40, t, w0); c41 = TD.Dot(c41, t, w1); }
+        if (R.N > 5) { t = Vector128.Create(x[5]).AsSByte(); c50 = TD.Dot(c50, t, w0); c51 = TD.Dot(c51, t, w1); }
     }
 }

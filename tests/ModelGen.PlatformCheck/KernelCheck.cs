@@ -9,16 +9,20 @@ namespace ModelGen.PlatformCheck;
 /// also through QMatMulLanes, and both int32 forms; odd channel counts,
 /// groups, padding, strides 1-3, dilation, int8 and uint8 inputs with zero points at the extremes, positions off the
 /// vectors, weights and scratch with garbage where the layouts pad) through the automatic path (sdot on an arm64 CPU
-/// with FEAT_DotProd in a binary compiled for it), the pair kernels (QDot.Force = 1) and the emulated dot products
-/// (QDot.Force = 2). Run by scripts/check-arm64.sh on arm64 (qemu) and by tests/ModelGen.Tests (DotKernelTests) on x64.
+/// with FEAT_DotProd in a binary compiled for it, vpdpbusd on an x64 CPU with AVX-VNNI), the pair kernels (QDot.Force
+/// = 1) and the emulated dot products (sdot's: QDot.Force = 2, vpdpbusd's: 4). Run by scripts/check-arm64.sh on arm64
+/// (qemu), by tests/ModelGen.Tests (DotKernelTests) on x64, and on an AVX-VNNI machine as scripts/check-vnni.sh says.
 /// </summary>
 public static class KernelCheck
 {
-    /// <summary>Mismatched output bytes over <paramref name="cases"/> random convolutions, pointwise ones and matrix products each, per path: (automatic, pairs, emulated).</summary>
-    public static (int Auto, int Pairs, int Emulated) Run(int cases, int seed)
+    /// <summary>
+    /// Mismatched output bytes over <paramref name="cases"/> random convolutions, pointwise ones and matrix products
+    /// each, per path: (automatic, pairs, emulated sdot, emulated vpdpbusd).
+    /// </summary>
+    public static (int Auto, int Pairs, int Emulated, int EmulatedVnni) Run(int cases, int seed)
     {
         var r = new Random(seed);
-        int auto = 0, pairs = 0, emulated = 0;
+        int auto = 0, pairs = 0, emulated = 0, vnni = 0;
         for (int c = 0; c < cases; c++)
         {
             var conv = Conv.Random(r);
@@ -28,8 +32,9 @@ public static class KernelCheck
             auto += Diff(want, Paths(conv, lanes, gemm, -1, -1));
             pairs += Diff(want, Paths(conv, lanes, gemm, -1, 1));
             emulated += Diff(want, Paths(conv, lanes, gemm, -1, 2));
+            vnni += Diff(want, Paths(conv, lanes, gemm, -1, 4));
         }
-        return (auto, pairs, emulated);
+        return (auto, pairs, emulated, vnni);
     }
 
     static byte[] Paths(Conv conv, Lanes lanes, Gemm gemm, int bits, int force)

@@ -10,17 +10,22 @@ namespace ModelGen.PlatformCheck;
 /// </summary>
 public static class Program
 {
-    delegate void Predict(ReadOnlySpan<float> x, Span<float> y);
+    internal delegate void Predict(ReadOnlySpan<float> x, Span<float> y);
 
     public static int Main(string[] args)
     {
         // --no-dot: the int8 pair kernels where the CPU has sdot (scripts/check-arm64.sh runs one armv8.2-a build both ways)
         if (Array.IndexOf(args, "--no-dot") >= 0) ModelGen.Runtime.QDot.Force = 1;
-        string kernels = ModelGen.Runtime.QDot.Path == 1 ? "sdot" : "pairs";
+        // --time: float against Int8 (pair kernels, then the automatic path) per model, instead of the check
+        if (Array.IndexOf(args, "--time") >= 0) { Timing.Run(); return 0; }
+        // --layers: single int8 convolutions of those models' shapes, pair kernels against the automatic path
+        if (Array.IndexOf(args, "--layers") >= 0) { Layers.Run(); return 0; }
+        string kernels = ModelGen.Runtime.QDot.Path switch { 1 => "sdot", 3 => "vnni", _ => "pairs" };
         Run("digits_int8", true, DigitsInt8.ImageLength, DigitsInt8.LogitsLength, DigitsInt8.Predict, 16f);
         // integer layers then a float Softmax: compared within tolerance (one quantization step of a logit moves them ~1e-2)
         Run("ds_cnn_int8", false, DsCnnInt8.InputLength, DsCnnInt8.OutputLength, DsCnnInt8.Predict);
         Run("mobilenet_v1_025_int8", false, MobileNetInt8.InputLength, MobileNetInt8.OutputLength, MobileNetInt8.Predict);
+        Run("resnet8_int8", false, ResNet8Int8.InputLength, ResNet8Int8.OutputLength, ResNet8Int8.Predict);
         Run("torch_qdq", true, TorchQdq.XLength, TorchQdq.YLength, TorchQdq.Predict);
         Run("torch_qdq_perchannel", true, TorchQdqPerChannel.XLength, TorchQdqPerChannel.YLength, TorchQdqPerChannel.Predict);
         Run("ds_cnn", false, DsCnn.InputLength, DsCnn.OutputLength, DsCnn.Predict);
@@ -34,11 +39,14 @@ public static class Program
         Run("mobilenet_v3_block", false, MobileNetV3Block.XLength, MobileNetV3Block.YLength, MobileNetV3Block.Predict);
         Run("conv_autoencoder", false, ConvAutoencoder.XLength, ConvAutoencoder.YLength, ConvAutoencoder.Predict);
         // Dp: sdot (FEAT_DotProd) compiled in and present; an arm64 NativeAOT binary only with IlcInstructionSet naming it
-        Console.WriteLine($"platform {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture} dotprod {System.Runtime.Intrinsics.Arm.Dp.IsSupported} int8 {kernels}");
+        // AvxVnni: vpdpbusd; in a NativeAOT binary only with IlcInstructionSet naming avxvnni
+        Console.WriteLine($"platform {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture} dotprod {System.Runtime.Intrinsics.Arm.Dp.IsSupported} "
+            + $"avxvnni {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported} int8 {kernels}");
         const int cases = 150;
-        var (auto, pairs, emulated) = KernelCheck.Run(cases, seed: 5);
-        Console.WriteLine($"kernelcheck {cases} each of convolutions, pointwise convolutions and matrix products, mismatched bytes: automatic path {auto}, pair kernels {pairs}, emulated dot products {emulated}");
-        return auto + pairs + emulated == 0 ? 0 : 1;
+        var (auto, pairs, emulated, vnni) = KernelCheck.Run(cases, seed: 5);
+        Console.WriteLine($"kernelcheck {cases} each of convolutions, pointwise convolutions and matrix products, mismatched bytes: automatic path {auto}, "
+            + $"pair kernels {pairs}, emulated sdot {emulated}, emulated vpdpbusd {vnni}");
+        return auto + pairs + emulated + vnni == 0 ? 0 : 1;
     }
 
     static void Run(string name, bool exact, int inLength, int outLength, Predict predict, float scale = 1f)

@@ -6,8 +6,9 @@ using Xunit;
 namespace ModelGen.Tests;
 
 /// <summary>
-/// The int8 kernels' dot-product paths (QDotConv, QPointwise's and QGemm's dot tiles: sdot on arm64 with FEAT_DotProd) run here through
-/// their scalar emulation of sdot (QDot.Force = 2), bit-exact against ModelGen.Compiler.Quant.FixedPoint: the quad
+/// The int8 kernels' dot-product paths (QDotConv, QPointwise's and QGemm's dot tiles: sdot on arm64 with FEAT_DotProd,
+/// vpdpbusd on x64 with AVX-VNNI) run here through their scalar emulations (QDot.Force = 2 and 4: int8 activations and
+/// 128-bit tiles, uint8 activations and QDotConv's 256-bit tiles), bit-exact against ModelGen.Compiler.Quant.FixedPoint: the quad
 /// plane's layout, the zero point taken from the bias, padding at the zero point, odd channel counts, groups, strides,
 /// dilation, tails. The same kernels on real sdot: PlatformCheck's KernelCheck under qemu (scripts/check-arm64.sh).
 /// </summary>
@@ -16,7 +17,7 @@ public class DotKernelTests
 {
     [Fact]
     public void KernelCheckFindsEveryPathBitExact()
-        => Assert.Equal((0, 0, 0), PlatformCheck.KernelCheck.Run(300, seed: 11));
+        => Assert.Equal((0, 0, 0, 0), PlatformCheck.KernelCheck.Run(300, seed: 11));
 
     [Theory]
     // batch, inC, outC, h, w, kH, kW, stride, dilation, pad, groups, signed, xZero
@@ -50,9 +51,16 @@ public class DotKernelTests
         Array.Fill(y, (byte)0xAB);
         var scratch = new short[QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
         Array.Fill(scratch, (short)0x5A5A);
-        Emulated(() => QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi));
-        Assert.Equal(want, y.Take(want.Length).ToArray());
-        Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
+        Emulated(() =>
+        {
+            Array.Fill(y, (byte)0xAB);
+            Array.Fill(scratch, (short)0x5A5A);
+            QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
+        }, () =>
+        {
+            Assert.Equal(want, y.Take(want.Length).ToArray());
+            Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
+        });
     }
 
     [Theory]
@@ -90,8 +98,8 @@ public class DotKernelTests
         var y = new byte[want.Length];
         var scratch = new short[QPointwise.Scratch(c, plane)];
         Array.Fill(scratch, (short)0x5A5A);
-        Emulated(() => QPointwise.Run(x, packed, bias, mult, sh, y, scratch, batch, c, m, plane, signed, zx, zy, lo, hi));
-        Assert.Equal(want, y);
+        Emulated(() => { Array.Clear(y); Array.Fill(scratch, (short)0x5A5A); QPointwise.Run(x, packed, bias, mult, sh, y, scratch, batch, c, m, plane, signed, zx, zy, lo, hi); },
+            () => Assert.Equal(want, y));
     }
 
     [Theory]
@@ -115,16 +123,21 @@ public class DotKernelTests
         int zy = signed ? 10 : 128;
         var want = QdqLoweringTests.ReferenceGemm(x, wt, bias, mult, sh, mRows, n, k, signed, zx, zy);
         var y = new byte[want.Length];
-        Emulated(() => QGemm.Run(x, packed, bias, mult, sh, y, new short[kp], mRows, n, k, signed, zx, zy, signed ? -128 : 0, signed ? 127 : 255));
-        Assert.Equal(want, y);
+        Emulated(() => { Array.Clear(y); QGemm.Run(x, packed, bias, mult, sh, y, new short[kp], mRows, n, k, signed, zx, zy, signed ? -128 : 0, signed ? 127 : 255); },
+            () => Assert.Equal(want, y));
         var y32 = new int[mRows * n];
-        Emulated(() => QGemm.RunInt32(x, packed, y32, new short[kp], mRows, n, k, signed, zx));
-        Assert.Equal(QdqLoweringTests.ReferenceSums(x, wt, mRows, n, k, signed, zx), y32);
+        Emulated(() => { Array.Clear(y32); QGemm.RunInt32(x, packed, y32, new short[kp], mRows, n, k, signed, zx); },
+            () => Assert.Equal(QdqLoweringTests.ReferenceSums(x, wt, mRows, n, k, signed, zx), y32));
     }
 
-    static void Emulated(Action run)
+    /// <summary>Runs <paramref name="run"/> on the emulated sdot paths, then asserts with <paramref name="check"/>; the same on the emulated vpdpbusd paths.</summary>
+    static void Emulated(Action run, Action check)
     {
-        try { QDot.Force = 2; run(); }
-        finally { QDot.Force = -1; }
+        foreach (int path in new[] { QDot.SdotEmulated, QDot.VnniEmulated })
+        {
+            try { QDot.Force = path; run(); }
+            finally { QDot.Force = -1; }
+            check();
+        }
     }
 }
