@@ -110,17 +110,20 @@ internal static class Int8Models
         Compare("CNN u8 weights 3x64x64", QOperatorModels.Cnn(64, quantizedOutput: false, uint8Weights: true), new[] { 1, 3, 64, 64 }, 10);
         foreach (var (rows, width) in new[] { (1, 256), (16, 128), (16, 256) })
             Compare($"dynamic MLP {rows}x{width}x3", QOperatorModels.DynamicMlp(rows, width, 3), new[] { rows, width }, rows * width);
+        // quantize_dynamic's convolutions (ConvInteger): float convolutions of the integer values against the loops
+        foreach (bool u8 in new[] { false, true })
+            Compare($"dynamic CNN 3x64x64{(u8 ? " u8" : "")}", QOperatorModels.DynamicCnn(64, u8, pooledOnly: true), new[] { 1, 3, 64, 64 }, 16, "ConvIntegerLowering", new long[] { 1, 16, 1, 1 });
     }
 
-    static void Compare(string name, byte[] bytes, int[] shape, int outputs)
+    static void Compare(string name, byte[] bytes, int[] shape, int outputs, string loopsPass = "QLinearLowering", long[] outShape = null)
     {
         var low = Build(bytes, "qop.onnx", new ModelOptions { ClassName = "Lowered", Profile = Profile }, null);
-        var loops = Build(bytes, "qop.onnx", new ModelOptions { ClassName = "Loops", DisabledPasses = "QLinearLowering" }, null);
+        var loops = Build(bytes, "qop.onnx", new ModelOptions { ClassName = "Loops", DisabledPasses = loopsPass }, null);
         var x = new float[shape.Aggregate(1, (a, b) => a * b)];
         var rng = new Random(3);
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 2);
         float[] y1 = new float[outputs], y2 = new float[outputs], yo = new float[outputs];
-        using var ort = new OrtOneOp(bytes, x, shape.Select(d => (long)d).ToArray(), yo, outputs == 10 ? new long[] { 1, 10 } : shape.Select(d => (long)d).ToArray());
+        using var ort = new OrtOneOp(bytes, x, shape.Select(d => (long)d).ToArray(), yo, outShape ?? (outputs == 10 ? new long[] { 1, 10 } : shape.Select(d => (long)d).ToArray()));
         void L() => low.Run(x, y1);
         void R() => loops.Run(x, y2);
         for (int i = 0; i < 50; i++) { L(); R(); ort.Run(); }

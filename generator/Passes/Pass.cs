@@ -46,6 +46,7 @@ public static class PassManager
     public static IReadOnlyList<IPass> Lowering { get; } = new IPass[]
     {
         new QLinearLowering(),
+        new ConvIntegerLowering(),
         new QdqConvGemmLowering(),
         new QdqPassThrough(),
         new DeadNodeElimination(),
@@ -62,7 +63,7 @@ public static class PassManager
     {
         var off = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
         // the packed weight layouts are for the Net profile's kernels: Portable graphs stay as they are
-        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !((p is ConvWeightPanels || p is WeightConvFusion) && options.Target != TargetProfile.Net);
+        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !((p is ConvWeightPanels || p is WeightConvFusion || p is ConvIntegerLowering) && options.Target != TargetProfile.Net);
         foreach (var p in All.Where(On)) p.Run(graph);
         // quantization is an option the user asked for, not an optimisation: "all" does not switch it off
         if (quantize != null) quantize.Run(graph);

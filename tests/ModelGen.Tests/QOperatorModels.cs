@@ -80,6 +80,40 @@ public static class QOperatorModels
     }
 
     /// <summary>
+    /// A CNN quantized dynamically as ONNX Runtime's quantize_dynamic writes its convolutions: per layer
+    /// DynamicQuantizeLinear, ConvInteger (stem 3x3 stride 2; depthwise 3x3; 1x1), Cast, the scales' product, bias
+    /// [M, 1, 1], Relu; then GlobalAveragePool. Weights int8 with zero point 0, or uint8 with a zero point of 40-90
+    /// (<paramref name="uint8Weights"/>: w - z leaves int8), per tensor as ONNX Runtime's ConvInteger requires.
+    /// Input [1, 3, side, side]; outputs the last layer's and the pooled [1, 16, 1, 1], or the pooled alone.
+    /// </summary>
+    public static byte[] DynamicCnn(int side, bool uint8Weights = false, bool pooledOnly = false)
+    {
+        var b = new OnnxBuilder(13).Input("x", DType.Float, 1, 3, side, side);
+        string x = "x";
+        void Layer(string p, int[] wShape, int seed, params (string, object)[] attrs)
+        {
+            int m = wShape[0], len = wShape.Aggregate(1, (q, d) => q * d);
+            Init(b, IntTensor(p + "_w", uint8Weights ? DType.UInt8 : DType.Int8, wShape, uint8Weights ? L8(len, seed, 0, 255) : L8(len, seed, -127, 127)));
+            Init(b, IntTensor(p + "_wz", uint8Weights ? DType.UInt8 : DType.Int8, Array.Empty<int>(), uint8Weights ? L8(1, seed + 1, 40, 90) : new long[] { 0 }));
+            b.Initializer(p + "_ws", Array.Empty<int>(), new[] { 0.6f / (len / m) / 64f });
+            b.Initializer(p + "_bias", new[] { m, 1, 1 }, Scales(m, seed + 2, -0.2f, 0.2f));
+            b.Node("DynamicQuantizeLinear", new[] { x }, new[] { p + "_xq", p + "_xs", p + "_xz" })
+                .Node("ConvInteger", new[] { p + "_xq", p + "_w", p + "_xz", p + "_wz" }, new[] { p + "_acc" }, attrs)
+                .Node("Cast", new[] { p + "_acc" }, new[] { p + "_accf" }, ("to", 1L))
+                .Node("Mul", new[] { p + "_xs", p + "_ws" }, new[] { p + "_s" })
+                .Node("Mul", new[] { p + "_accf", p + "_s" }, new[] { p + "_c" })
+                .Node("Add", new[] { p + "_c", p + "_bias" }, new[] { p + "_pre" })
+                .Node("Relu", new[] { p + "_pre" }, new[] { p + "_y" });
+            x = p + "_y";
+        }
+        Layer("stem", new[] { 8, 3, 3, 3 }, 200, ("pads", new long[] { 1, 1, 1, 1 }), ("strides", new long[] { 2, 2 }));
+        Layer("dw", new[] { 8, 1, 3, 3 }, 210, ("pads", new long[] { 1, 1, 1, 1 }), ("group", 8L));
+        Layer("pw", new[] { 16, 8, 1, 1 }, 220);
+        b.Node("GlobalAveragePool", new[] { x }, new[] { "g" });
+        return (pooledOnly ? b : b.Output(x)).Output("g").Build();
+    }
+
+    /// <summary>
     /// An MLP quantized dynamically as ONNX Runtime's quantize_dynamic writes it: per layer DynamicQuantizeLinear,
     /// MatMulInteger on constant int8 weights (per column), Cast, the scales' product, bias, Relu. Input [rows, width].
     /// </summary>
