@@ -135,7 +135,12 @@ internal static class QDot
 
     [ThreadStatic] static int t_force; // forced value + 1; 0 (a new thread's value) = automatic
 
-    /// <summary>One dot-product instruction's arithmetic: x's bytes int8, or uint8 where <paramref name="unsigned"/>.</summary>
+    /// <summary>
+    /// One dot-product instruction's arithmetic: x's bytes int8, or uint8 where <paramref name="unsigned"/>. Not inlined:
+    /// the pair kernels' instantiations carry DotEmulated as their unused dot type, and its inlined body would spend
+    /// their inlining budget (scripts/check-inlining.sh).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     internal static Vector128<int> Emulate(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w, bool unsigned)
         => Vector128.Create(Lane(acc, x, w, 0, unsigned), Lane(acc, x, w, 1, unsigned), Lane(acc, x, w, 2, unsigned), Lane(acc, x, w, 3, unsigned));
 
