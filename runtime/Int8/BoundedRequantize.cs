@@ -35,11 +35,25 @@ internal static class Bounded
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe bool Applies(int* bias, int* shift, int n, long reduction)
     {
-        long maxBias = 0;
-        for (int i = 0; i < n; i++)
+        // |int.MinValue| is 2^31 as a uint, in the vector lanes as in the scalar tail
+        uint maxBias = 0;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            Vector256<uint> max = default;
+            Vector256<int> right = Vector256<int>.AllBitsSet;
+            for (; i + 8 <= n; i += 8)
+            {
+                right &= Vector256.LessThan(Vector256.Load(shift + i), Vector256<int>.Zero);
+                max = Vector256.Max(max, Vector256.Abs(Vector256.Load(bias + i)).AsUInt32());
+            }
+            if (right != Vector256<int>.AllBitsSet) return false;
+            for (int l = 0; l < 8; l++) maxBias = System.Math.Max(maxBias, max.GetElement(l));
+        }
+        for (; i < n; i++)
         {
             if (shift[i] >= 0) return false;
-            maxBias = System.Math.Max(maxBias, System.Math.Abs((long)bias[i]));
+            maxBias = System.Math.Max(maxBias, (uint)System.Math.Abs((long)bias[i]));
         }
         return maxBias + reduction * 255 * 128 < 1L << 30;
     }
