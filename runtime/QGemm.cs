@@ -193,7 +193,7 @@ public static unsafe class QGemm
     /// int8 outputs where the bounded requantization applies (<see cref="Bounded.Applies"/>): each row's sums first (the
     /// int32 form of <see cref="Rows"/>), then bias and requantization with the columns in the lanes, each lane its
     /// multiplier and shift (QPointwise's constants and IQBounded.StoreLanes) instead of one column at a time in scalar
-    /// code, which took most of a 128 x 128 layer's time (fc_autoencoder: 1.1 of 1.1 us... ). False: not applicable, nothing written.
+    /// code (a 640-column row with k = 2 took 4.7 us, nearly all of it that per-column work). False: not applicable, nothing written.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool LaneRows(Args a, byte* px, byte* py, short* ps, int m, int k, bool xSigned, int xZero)
