@@ -684,23 +684,7 @@ public static unsafe class QConv
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void StoreRow<TV, TS, C>(TV a, TV b, TV c, in Out o, int r, TV z, TV lo, TV hi) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
-    {
-        int e = -o.Shift[r];
-        TV m = TS.Splat(o.Mult[r]);
-        byte* d = o.Dst[r];
-        if (o.Saturated)
-        {
-            long kz = Bounded.K(e, o.ZY);
-            TS.StoreSaturated(a, m, kz, e, d);
-            if (C.N > 1) TS.StoreSaturated(b, m, kz, e, d + TS.Lanes);
-            if (C.N > 2) TS.StoreSaturated(c, m, kz, e, d + 2 * TS.Lanes);
-            return;
-        }
-        long k = Bounded.K(e);
-        TS.StoreBounded(a, m, k, e, z, lo, hi, d);
-        if (C.N > 1) TS.StoreBounded(b, m, k, e, z, lo, hi, d + TS.Lanes);
-        if (C.N > 2) TS.StoreBounded(c, m, k, e, z, lo, hi, d + 2 * TS.Lanes);
-    }
+        => Bounded.StoreRow<TV, TS, C>(a, b, c, o.Mult[r], o.Shift[r], o.ZY, o.Saturated, z, lo, hi, o.Dst[r]);
 
     struct Dw
     {

@@ -58,6 +58,30 @@ internal static class Bounded
         return maxBias + reduction * 255 * 128 < 1L << 30;
     }
 
+    /// <summary>
+    /// One output channel's 1-3 vectors of accumulators (C.N) requantized into consecutive bytes at d: the
+    /// <see cref="IQBounded{TV}.StoreSaturated"/> form where <paramref name="saturated"/>, else StoreBounded.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void StoreRow<TV, TS, C>(TV a, TV b, TV c, int mult, int shift, int zy, bool saturated, TV z, TV lo, TV hi, byte* d)
+        where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
+    {
+        int e = -shift;
+        TV m = TS.Splat(mult);
+        if (saturated)
+        {
+            long kz = K(e, zy);
+            TS.StoreSaturated(a, m, kz, e, d);
+            if (C.N > 1) TS.StoreSaturated(b, m, kz, e, d + TS.Lanes);
+            if (C.N > 2) TS.StoreSaturated(c, m, kz, e, d + 2 * TS.Lanes);
+            return;
+        }
+        long k = K(e);
+        TS.StoreBounded(a, m, k, e, z, lo, hi, d);
+        if (C.N > 1) TS.StoreBounded(b, m, k, e, z, lo, hi, d + TS.Lanes);
+        if (C.N > 2) TS.StoreBounded(c, m, k, e, z, lo, hi, d + 2 * TS.Lanes);
+    }
+
     /// <summary>The 64-bit rounding constant for right shift e (1 &lt;= e &lt;= 31).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static long K(int e) => (1L << 30) + (1L << (30 + e));

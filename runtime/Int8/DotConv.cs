@@ -203,21 +203,7 @@ internal static unsafe class QDotConv
     {
         if (t.Bounded)
         {
-            int e = -t.Shift[r];
-            TV m = TS.Splat(t.Mult[r]);
-            if (t.Saturated)
-            {
-                long kz = Bounded.K(e, t.ZY);
-                TS.StoreSaturated(a, m, kz, e, y);
-                if (C.N > 1) TS.StoreSaturated(b, m, kz, e, y + TS.Lanes);
-                if (C.N > 2) TS.StoreSaturated(c, m, kz, e, y + 2 * TS.Lanes);
-                return;
-            }
-            long k = Bounded.K(e);
-            TV z = TS.Splat(t.ZY), lo = TS.Splat(t.Lo), hi = TS.Splat(t.Hi);
-            TS.StoreBounded(a, m, k, e, z, lo, hi, y);
-            if (C.N > 1) TS.StoreBounded(b, m, k, e, z, lo, hi, y + TS.Lanes);
-            if (C.N > 2) TS.StoreBounded(c, m, k, e, z, lo, hi, y + 2 * TS.Lanes);
+            Bounded.StoreRow<TV, TS, C>(a, b, c, t.Mult[r], t.Shift[r], t.ZY, t.Saturated, TS.Splat(t.ZY), TS.Splat(t.Lo), TS.Splat(t.Hi), y);
             return;
         }
         var p = TS.Prepare(t.Mult[r], t.Shift[r], t.ZY, t.Lo, t.Hi);
