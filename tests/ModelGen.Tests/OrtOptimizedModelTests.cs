@@ -50,12 +50,13 @@ public class OrtOptimizedModelTests(ITestOutputHelper log)
     /// of ORT on the original (the float output of a dynamic model: 1e-5 relative).
     /// </summary>
     [Theory]
-    [InlineData("dynamic_mlp")] [InlineData("qoperator_cnn")] [InlineData("torch_qdq_cnn")]
+    [InlineData("dynamic_mlp")] [InlineData("dynamic_cnn")] [InlineData("qoperator_cnn")] [InlineData("torch_qdq_cnn")]
     public void OrtOptimisedQuantizedModelMatchesTheOriginal(string name)
     {
         switch (name)
         {
             case "dynamic_mlp": Check(name, QOperatorModels.DynamicMlp(4, 64, 2), tolerance: 1e-5, step: 0); break;
+            case "dynamic_cnn": Check(name, QOperatorModels.DynamicCnn(16, pooledOnly: true), tolerance: 1e-5, step: 0); break;
             case "qoperator_cnn": Check(name, QOperatorModels.Cnn(16, quantizedOutput: false), tolerance: 0, step: 0.05f); break;
             case "torch_qdq_cnn":
                 var bytes = File.ReadAllBytes(Path.Combine(Harness.RepoRoot, "tests", "models", "zoo", name + ".onnx"));

@@ -21,7 +21,7 @@ public class ProtoMutationTests(ITestOutputHelper log)
         int total = 0, ok = 0; var seen = new HashSet<string>();
         // the zoo, and the quantized models built in code (QOperator ops, dynamic quantization)
         var corpus = Directory.GetFiles(dir, "*.onnx").OrderBy(f => f).Select(f => (File: f, Bytes: File.ReadAllBytes(f)))
-            .Append(("qoperator_cnn.onnx", QOperatorModels.Cnn(12))).Append(("dynamic_mlp.onnx", QOperatorModels.DynamicMlp(4, 24, 2)))
+            .Append(("qoperator_cnn.onnx", QOperatorModels.Cnn(12))).Append(("dynamic_mlp.onnx", QOperatorModels.DynamicMlp(4, 24, 2))).Append(("dynamic_cnn.onnx", QOperatorModels.DynamicCnn(8)))
             .Append(("ort_fused.onnx", OrtFusedOperatorTests.Chain())).Append(("dq_lstm.onnx", DynamicQuantizeLstmTests.Model(true, "bidirectional", true, out _, out _)))
             .Append(("loop_rnn.onnx", LoopUnrollingTests.Rnn(13, false)));
         foreach (var (file, bytes) in corpus)
