@@ -14,6 +14,8 @@ public sealed class Value
     public TensorData Const { get; set; }
     public Node Producer { get; set; }
     public bool IsGraphInput { get; set; }
+    /// <summary>float16 in the model, held as float (set by the importer: what a CastLike to this value rounds to).</summary>
+    public bool Half { get; set; }
     public Value(string name) { Name = name; }
     public bool IsConst => Const != null;
     public int Length => Shape.Length == 0 ? 1 : IR.Shape.Count(Shape);

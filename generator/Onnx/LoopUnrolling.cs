@@ -149,7 +149,7 @@ public sealed partial class OnnxImporter
     {
         foreach (var init in body.Initializer)
         {
-            var v = new Value(init.Name) { Const = TensorReader.Read(init, "initializer of body " + body.Name) };
+            var v = new Value(init.Name) { Const = TensorReader.Read(init, "initializer of body " + body.Name), Half = init.DataType == (int)DType.Float16 };
             v.Type = v.Const.Type; v.Shape = v.Const.Shape;
             inner.Define(v);
         }

@@ -75,7 +75,7 @@ public sealed partial class OnnxImporter
         var inits = new HashSet<string>(StringComparer.Ordinal);
         foreach (var t in gp.Initializer)
         {
-            var v = new Value(t.Name) { Const = TensorReader.Read(t, "initializer") };
+            var v = new Value(t.Name) { Const = TensorReader.Read(t, "initializer"), Half = t.DataType == (int)DType.Float16 };
             v.Type = v.Const.Type; v.Shape = v.Const.Shape;
             scope.Define(v);
             inits.Add(t.Name);
@@ -99,7 +99,7 @@ public sealed partial class OnnxImporter
                 scope.Define(BindConstant(vi, values));
                 continue;
             }
-            var v = new Value(vi.Name) { IsGraphInput = true };
+            var v = new Value(vi.Name) { IsGraphInput = true, Half = vi.Type?.TensorType?.ElemType == (int)DType.Float16 };
             (v.Type, v.Shape) = InputType(vi);
             scope.Define(v);
             g.Inputs.Add(v);
@@ -146,8 +146,20 @@ public sealed partial class OnnxImporter
         if (values.Length != data.Length && values.Length != 1)
             throw new CompileException(Diag.InvalidOption, $"ConstantInputs gives {values.Length} values for '{vi.Name}', whose shape {Shape.Format(shape)} holds {data.Length}");
         for (int i = 0; i < data.Length; i++) data.Set(i, values[values.Length == 1 ? 0 : i]);
-        return new Value(vi.Name) { Type = type, Shape = shape, Const = data };
+        return new Value(vi.Name) { Type = type, Shape = shape, Const = data, Half = tt.ElemType == (int)DType.Float16 };
     }
+
+    /// <summary>
+    /// Whether a node's float outputs are float16 in the model: a Cast to it, a CastLike to a float16 value, a float16
+    /// Constant, else as the first float input (the operators' T).
+    /// </summary>
+    static bool HalfOutput(Node node, NodeProto np) => node.OpType switch
+    {
+        "Cast" => np.Attribute.Any(a => a.Name == "to" && a.I == (long)DType.Float16),
+        "CastLike" => node.In(1)?.Half == true,
+        "Constant" => np.Attribute.Any(a => a.T?.DataType == (int)DType.Float16),
+        _ => node.Inputs.FirstOrDefault(i => i != null && i.Type == DType.Float)?.Half == true,
+    };
 
     /// <summary>float16 is held and computed as float32 (its constants are widened by TensorReader, Cast rounds to halves).</summary>
     static DType Held(DType t) => t == DType.Float16 ? DType.Float : t;
@@ -268,6 +280,7 @@ public sealed partial class OnnxImporter
 
         try { op.Infer(node); }
         catch (CompileException ex) { throw new CompileException(ex.Kind, $"node {where}: {ex.Message}"); }
+        foreach (var v in node.Outputs) v.Half = v.Type == DType.Float && HalfOutput(node, np);
         foreach (var v in node.Outputs)
         {
             if (v.Shape == null) throw new CompileException(Diag.InternalError, $"node {where}: shape of '{v.Name}' was not inferred");
@@ -352,7 +365,7 @@ public sealed partial class OnnxImporter
         if (gp.Input.Count > 0) throw new CompileException(Diag.InvalidModel, $"subgraph '{gp.Name}' of an If must not declare inputs");
         foreach (var t in gp.Initializer)
         {
-            var v = new Value(t.Name) { Const = TensorReader.Read(t, "initializer of subgraph " + gp.Name) };
+            var v = new Value(t.Name) { Const = TensorReader.Read(t, "initializer of subgraph " + gp.Name), Half = t.DataType == (int)DType.Float16 };
             v.Type = v.Const.Type; v.Shape = v.Const.Shape;
             scope.Define(v);
         }

@@ -5,7 +5,8 @@ namespace ModelGen.Compiler.Operators;
 
 /// <summary>
 /// Cast to the 'to' element type (C# conversion semantics; bool is x != 0). CastLike takes the type of input 1.
-/// float16 tensors are held as float32 (see <see cref="Half"/>): a Cast to float16 gives float32 values rounded to halves.
+/// float16 tensors are held as float32 (see <see cref="Half"/>): a Cast to float16, or a CastLike to a float16 value,
+/// gives float32 values rounded to halves.
 /// </summary>
 public sealed class Cast : Operator
 {
@@ -13,7 +14,8 @@ public sealed class Cast : Operator
     {
         Require(n, 1, 2);
         var to = n.OpType == "CastLike" ? n.In(1)?.Type ?? throw Error("CastLike needs a target input") : (DType)n.Int("to", 0);
-        n.State = to == DType.Float16;
+        // CastLike's target is held as float when the model has it as float16 (Value.Half): it rounds as Cast to=10 does
+        n.State = to == DType.Float16 || n.OpType == "CastLike" && n.In(1).Half && to == DType.Float;
         if (to == DType.Float16)
         {
             if (n.In(0).Type == DType.Bool) throw new CompileException(Diag.UnsupportedType, "Cast from bool to float16 is not supported");

@@ -94,6 +94,21 @@ public class Float16ModelTests
     }
 
     [Fact]
+    public void CastLikeToAHalfValueRounds()
+    {
+        // the target is a float16 initializer, held as float: CastLike still rounds to halves, at run time and folded
+        var b = new OnnxBuilder(15).Input("x", DType.Float, Edges.Length).Output("y").Output("z");
+        b.Proto.Graph.Initializer.Add(HalfTensor("t", new[] { 1 }, new[] { 0.5f }));
+        b.Initializer("k", new[] { Edges.Length }, Edges);
+        b.Node("CastLike", new[] { "x", "t" }, new[] { "h" });
+        b.Node("Cast", new[] { "h" }, new[] { "y" }, ("to", (long)DType.Float));
+        b.Node("CastLike", new[] { "k", "t" }, new[] { "kh" });
+        b.Node("Cast", new[] { "kh" }, new[] { "kf" }, ("to", (long)DType.Float));
+        b.Node("Add", new[] { "x", "kf" }, new[] { "z" });
+        OpCheck.AgainstOrt(b.Build(), 0, Edges.ToArray());
+    }
+
+    [Fact]
     public void CastToHalfFoldsAtBuildTimeAsAtRunTime()
     {
         // a constant Cast runs Half.Round in the compiler: compared with System.Half's rounding, value by value
