@@ -11,15 +11,13 @@ namespace ModelGen.Runtime;
 /// int8 dot products of 4-byte groups ("quads") per 32-bit lane, exact in int32: ARM's sdot (FEAT_DotProd, int8 x
 /// int8) and x64's vpdpbusd (AVX-VNNI, uint8 x int8). The int8 kernels' dot paths (<see cref="QDotConv"/>, QPointwise's
 /// and QGemm's dot rows) are written against this interface once. x, the activations, is the operand whose bytes are
-/// unsigned where <see cref="Unsigned"/> says so (the kernels then hold int8 inputs as x ^ 0x80 and uint8 inputs as
-/// they are, the zero point moved with them: <see cref="QDot.Zero"/>); w, the weights, is int8.
+/// unsigned for vpdpbusd (<see cref="QDot.Unsigned"/>: the kernels then hold int8 inputs as x ^ 0x80 and uint8 inputs
+/// as they are, the zero point moved with them, <see cref="QDot.Zero"/>); w, the weights, is int8.
 /// <see cref="DotEmulated"/> and <see cref="DotEmulatedU"/> do each instruction's arithmetic in scalar code so that
 /// tests on any machine run the same quad layouts, zero-point corrections and tails bit for bit.
 /// </summary>
 internal unsafe interface IQDot
 {
-    /// <summary>Whether x's bytes are read as uint8 (vpdpbusd) rather than int8 (sdot).</summary>
-    static abstract bool Unsigned { get; }
     /// <summary>acc[l] += sum over e &lt; 4 of x.byte[4l + e] * w.byte[4l + e].</summary>
     static abstract Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w);
 }
@@ -33,7 +31,6 @@ internal interface IQDotBy<TV> where TV : struct
 
 internal struct DotArm : IQDot, IQDotBy<Vector128<int>>
 {
-    public static bool Unsigned => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => Dp.DotProduct(acc, x, w);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -48,7 +45,6 @@ internal struct DotArm : IQDot, IQDotBy<Vector128<int>>
 /// </summary>
 internal struct DotVnni : IQDot, IQDotBy<Vector256<int>>
 {
-    public static bool Unsigned => true;
 #if NET9_0_OR_GREATER // AvxVnni is a preview API in .NET 8: there QDot.Path never takes this
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w);
@@ -70,7 +66,6 @@ internal struct DotVnni : IQDot, IQDotBy<Vector256<int>>
 /// <summary>sdot's arithmetic in scalar code (<see cref="QDot.Force"/> = 2).</summary>
 internal struct DotEmulated : IQDot, IQDotBy<Vector128<int>>
 {
-    public static bool Unsigned => false;
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => QDot.Emulate(acc, x, w, false);
     public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, Vector128<sbyte> w, [ConstantExpected(Max = 3)] byte quad)
         => QDot.Emulate(acc, x.AsSByte(), Vector128.Create(w.AsInt32()[quad]).AsSByte(), false);
@@ -79,7 +74,6 @@ internal struct DotEmulated : IQDot, IQDotBy<Vector128<int>>
 /// <summary>vpdpbusd's arithmetic in scalar code, at the widths <see cref="DotVnni"/> runs (<see cref="QDot.Force"/> = 4).</summary>
 internal struct DotEmulatedU : IQDot, IQDotBy<Vector256<int>>
 {
-    public static bool Unsigned => true;
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => QDot.Emulate(acc, x, w, true);
     public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, Vector128<sbyte> w, [ConstantExpected(Max = 3)] byte quad)
     {
