@@ -30,7 +30,7 @@ public sealed class ConvIntegerLowering : IPass
             Value x = n.In(0), w = n.In(1), zx = n.In(2), zw = n.In(3), y = n.Out();
             if (x == null || w == null || !w.IsConst || w.Shape.Length < 3 || zw != null && !zw.IsConst || zx != null && zx.Length != 1) continue;
             int m = w.Shape[0];
-            if (zw != null && zw.Length != 1 && zw.Length != m) continue;
+            if (m <= 0 || w.Length == 0 || zw != null && zw.Length != 1 && zw.Length != m) continue;
             var casts = uses.Of(y);
             if (uses.IsGraphOutput(y) || casts.Count == 0 || casts.Any(c => !Is(c, "Cast") || c.Int("to", 0) != (long)DType.Float)) continue;
 

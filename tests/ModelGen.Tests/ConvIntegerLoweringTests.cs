@@ -105,4 +105,15 @@ public class ConvIntegerLoweringTests
         var y = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, new[] { n }, new[] { typeof(float) });
         OpCheck.AssertClose(loops[0], y[0], 0, "lowered vs loops");
     }
+
+    [Fact]
+    public void ZeroOutputChannelsAreNoInternalError()
+    {
+        // a degenerate layer: the pass leaves it alone, whatever the rest of the compiler makes of it
+        var b = new OnnxBuilder(13).Input("x", DType.UInt8, 1, 2, 4, 4);
+        Init(b, IntTensor("w", DType.Int8, new[] { 0, 2, 3, 3 }, Array.Empty<long>()));
+        b.Node("ConvInteger", new[] { "x", "w" }, new[] { "acc" }).Node("Cast", new[] { "acc" }, new[] { "y" }, ("to", 1L));
+        var r = ModelCompiler.Compile(b.Output("y").Build(), "dyn.onnx", new ModelOptions { ClassName = "M" });
+        Assert.DoesNotContain(r.Diagnostics, d => d.Kind == Diag.InternalError);
+    }
 }
