@@ -241,7 +241,7 @@ public static unsafe class QConv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void CheckMultipliers(ReadOnlySpan<int> multiplier, int n)
     {
-        // a sign bit anywhere: one OR over the values (a call's per-column work is kept short)
+        // one vectorized search for a negative value (a call's per-column work is kept short)
         if (multiplier.Slice(0, n).IndexOfAnyInRange(int.MinValue, -1) >= 0)
             throw new ArgumentException("requantization multipliers must be non-negative", nameof(multiplier));
     }

@@ -162,9 +162,7 @@ public static unsafe class QGemm
     static void Rows(Args a, byte* px, void* py, short* ps, int m, int k, bool xSigned, int xZero)
     {
         if (a.Out == Output.Bytes && a.N <= MaxLaneColumns && SimdLevel.Bits >= 256 && Avx2.IsSupported && LaneRows(a, px, (byte*)py, ps, m, k, xSigned, xZero)) return;
-        // sdot; not vpdpbusd, whose 128-bit rows here ran at 0.73-0.89x the pair kernels' speed (scripts/check-vnni.sh)
-        int dot = QDot.Path, n = a.N;
-        if (QDot.Unsigned(dot)) dot = QDot.None;
+        int dot = QDot.SignedPath, n = a.N;
         for (int i = 0; i < m; i++)
         {
             a.Y = (byte*)py + (long)i * n * (a.Out == Output.Bytes ? 1 : 4); // int32 and float outputs: 4 bytes each

@@ -24,6 +24,8 @@ public sealed class ConvIntegerLowering : IPass
     public void Run(Graph graph)
     {
         var uses = new Uses(graph);
+        // x - x_zero_point once per input: quantize_dynamic gives the convolutions reading one tensor one DynamicQuantizeLinear
+        var centred = new Dictionary<(Value, Value), Value>();
         foreach (var n in graph.Nodes.ToArray())
         {
             if (!Is(n, "ConvInteger") || n.Inputs.Count < 2) continue;
@@ -36,22 +38,8 @@ public sealed class ConvIntegerLowering : IPass
 
             string name = n.Name ?? y.Name;
             var added = new List<Node>();
-            var xf = new Value(name + "_xf") { Type = DType.Float, Shape = x.Shape };
-            added.Add(Make("Cast", 13, name + "_xf", new[] { x }, new[] { xf }, Int("to", (long)DType.Float)));
-            if (zx != null && !(zx.IsConst && zx.Const.GetLong(0) == 0))
-            {
-                Value zf;
-                if (zx.IsConst) zf = Const(name + "_zxf", new TensorData(DType.Float, new int[0], f: new[] { (float)zx.Const.GetLong(0) }));
-                else
-                {
-                    zf = new Value(name + "_zxf") { Type = DType.Float, Shape = zx.Shape };
-                    added.Add(Make("Cast", 13, name + "_zxf", new[] { zx }, new[] { zf }, Int("to", (long)DType.Float)));
-                }
-                var centred = new Value(name + "_xc") { Type = DType.Float, Shape = x.Shape };
-                added.Add(Make("Sub", 14, name + "_xc", new[] { xf, zf }, new[] { centred }));
-                xf = centred;
-            }
-            added.Add(Make("Conv", 11, name, new[] { xf, Weights(w, zw, m, name, added) }, new[] { Float(y, name) }, n.Attributes.Values.ToArray()));
+            if (!centred.TryGetValue((x, zx), out var xc)) centred[(x, zx)] = xc = Centred(x, zx, name, added);
+            added.Add(Make("Conv", 11, name, new[] { xc, Weights(w, zw, m, name, added) }, new[] { Float(y, name) }, n.Attributes.Values.ToArray()));
 
             // the Casts' readers read the float result (a Cast that is a graph output stays, float to float)
             var yf = added[added.Count - 1].Out();
@@ -70,6 +58,24 @@ public sealed class ConvIntegerLowering : IPass
     }
 
     static Value Float(Value y, string name) => new(name + "_f") { Type = DType.Float, Shape = y.Shape };
+
+    /// <summary>x - x_zero_point as float: a Cast, and a Sub unless the zero point is absent or a constant 0.</summary>
+    static Value Centred(Value x, Value zx, string name, List<Node> added)
+    {
+        var xf = new Value(name + "_xf") { Type = DType.Float, Shape = x.Shape };
+        added.Add(Make("Cast", 13, name + "_xf", new[] { x }, new[] { xf }, Int("to", (long)DType.Float)));
+        if (zx == null || zx.IsConst && zx.Const.GetLong(0) == 0) return xf;
+        Value zf;
+        if (zx.IsConst) zf = Const(name + "_zxf", new TensorData(DType.Float, new int[0], f: new[] { (float)zx.Const.GetLong(0) }));
+        else
+        {
+            zf = new Value(name + "_zxf") { Type = DType.Float, Shape = zx.Shape };
+            added.Add(Make("Cast", 13, name + "_zxf", new[] { zx }, new[] { zf }, Int("to", (long)DType.Float)));
+        }
+        var xc = new Value(name + "_xc") { Type = DType.Float, Shape = x.Shape };
+        added.Add(Make("Sub", 14, name + "_xc", new[] { xf, zf }, new[] { xc }));
+        return xc;
+    }
 
     /// <summary>w - w_zero_point: an int8 constant behind a DequantizeLinear of scale 1 where every value fits, else float.</summary>
     static Value Weights(Value w, Value zw, int m, string name, List<Node> added)

@@ -112,6 +112,15 @@ internal static class QDot
         }
     }
 
+    /// <summary>
+    /// <see cref="Path"/> for QPointwise's lanes and QGemm's rows: sdot, not vpdpbusd, whose 128-bit tiles there ran at
+    /// 0.70-0.92x the 512-bit pair kernels' speed (0.80-1.11x at 256 bits; scripts/check-vnni.sh on Sapphire Rapids).
+    /// </summary>
+    internal static int SignedPath
+    {
+        get { int p = Path; return Unsigned(p) ? None : p; }
+    }
+
     /// <summary>Whether <paramref name="path"/> reads the activations as uint8.</summary>
     internal static bool Unsigned(int path) => path >= Vnni;
 

@@ -58,10 +58,7 @@ public static unsafe class QPointwise
                 X = pairPlane, W = pw, Bias = b, Mult = mult, E = e, KE = kE, KO = kO, Pm = pm, Psh = psh,
                 Pairs = pairs, Mp = mp, OutC = outC, Plane = plane, ZY = yZero, Lo = qmin, Hi = qmax, Bounded = bounded,
             };
-            // sdot; not vpdpbusd, whose 128-bit tiles here ran at 0.75-0.92x the pair kernels' speed (0.80-1.11x at 256
-            // bits; scripts/check-vnni.sh on Sapphire Rapids)
-            int dot = QDot.Path;
-            if (QDot.Unsigned(dot)) dot = QDot.None;
+            int dot = QDot.SignedPath;
             if (dot != 0)
             {
                 // a quad plane (QDotConv's, unpadded) in the pair plane's place, the zero point taken from the bias

@@ -12,7 +12,7 @@ static class Layers
 {
     public static void Run()
     {
-        string auto = QDot.Path switch { QDot.Sdot => "sdot", QDot.Vnni => "vnni", _ => "pairs" };
+        string auto = Program.Kernels;
         Console.WriteLine($"layer shape pairs_us {auto}_us pairs/{auto}, then the same with 256-bit kernels (an AVX2 machine's)");
         Conv("ds_cnn 1x1", 64, 64, 25, 5, 1, 1, 0);
         Conv("resnet8 3x3", 16, 16, 32, 32, 3, 1, 1);
@@ -82,7 +82,8 @@ static class Layers
             $"layer {label} {pairs:F2} {auto:F2} {pairs / auto:F2} | {pairs256:F2} {auto256:F2} {pairs256 / auto256:F2}"));
     }
 
-    static (double Pairs, double Auto) Both(Action call, int bits)
+    /// <summary>Median times of <paramref name="call"/> on the pair kernels and on the automatic path, at most <paramref name="bits"/> wide (-1: the machine's).</summary>
+    internal static (double Pairs, double Auto) Both(Action call, int bits)
     {
         try
         {

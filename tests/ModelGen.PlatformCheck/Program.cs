@@ -12,6 +12,9 @@ public static class Program
 {
     internal delegate void Predict(ReadOnlySpan<float> x, Span<float> y);
 
+    /// <summary>The int8 convolutions' automatic path on this thread: sdot, vnni (vpdpbusd) or pairs.</summary>
+    internal static string Kernels => ModelGen.Runtime.QDot.Path switch { ModelGen.Runtime.QDot.Sdot => "sdot", ModelGen.Runtime.QDot.Vnni => "vnni", _ => "pairs" };
+
     public static int Main(string[] args)
     {
         // --no-dot: the int8 pair kernels where the CPU has sdot (scripts/check-arm64.sh runs one armv8.2-a build both ways)
@@ -20,7 +23,7 @@ public static class Program
         if (Array.IndexOf(args, "--time") >= 0) { Timing.Run(); return 0; }
         // --layers: single int8 convolutions of those models' shapes, pair kernels against the automatic path
         if (Array.IndexOf(args, "--layers") >= 0) { Layers.Run(); return 0; }
-        string kernels = ModelGen.Runtime.QDot.Path switch { 1 => "sdot", 3 => "vnni", _ => "pairs" };
+        string kernels = Kernels;
         Run("digits_int8", true, DigitsInt8.ImageLength, DigitsInt8.LogitsLength, DigitsInt8.Predict, 16f);
         // integer layers then a float Softmax: compared within tolerance (one quantization step of a logit moves them ~1e-2)
         Run("ds_cnn_int8", false, DsCnnInt8.InputLength, DsCnnInt8.OutputLength, DsCnnInt8.Predict);

@@ -15,7 +15,7 @@ static class Timing
 {
     public static void Run()
     {
-        string auto = QDot.Path switch { QDot.Sdot => "sdot", QDot.Vnni => "vnni", _ => "pairs" };
+        string auto = Program.Kernels;
         Console.WriteLine($"time model float_us int8_pairs_us int8_{auto}_us float/int8_{auto} pairs/{auto}");
         Row("ds_cnn", DsCnn.InputLength, DsCnn.OutputLength, DsCnn.Predict, DsCnnInt8.Predict);
         Row("mobilenet_v1_025", MobileNet.InputLength, MobileNet.OutputLength, MobileNet.Predict, MobileNetInt8.Predict);
@@ -29,10 +29,7 @@ static class Timing
         var r = new Random(1);
         for (int i = 0; i < x.Length; i++) x[i] = (float)(r.NextDouble() * 2 - 1);
         double tf = Median(() => f(x, y));
-        double tp, ta;
-        try { QDot.Force = 1; tp = Median(() => q(x, y)); }
-        finally { QDot.Force = -1; }
-        ta = Median(() => q(x, y));
+        var (tp, ta) = Layers.Both(() => q(x, y), bits: -1);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"time {name} {tf:F1} {tp:F1} {ta:F1} {tf / ta:F2} {tp / ta:F2}"));
     }
 

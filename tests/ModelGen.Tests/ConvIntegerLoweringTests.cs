@@ -107,6 +107,32 @@ public class ConvIntegerLoweringTests
     }
 
     [Fact]
+    public void TwoConvolutionsOfOneQuantizedInputShareItsCentring()
+    {
+        // one DynamicQuantizeLinear read by two branches (quantize_dynamic shares it): one Cast and one Sub for both
+        var b = new OnnxBuilder(13).Input("x", DType.Float, 1, 4, 6, 6);
+        b.Node("DynamicQuantizeLinear", new[] { "x" }, new[] { "xq", "xs", "xz" });
+        foreach (var (p, k) in new[] { ("a", 1), ("b", 3) })
+        {
+            Init(b, IntTensor(p + "_w", DType.Int8, new[] { 5, 4, k, k }, L8(20 * k * k, 60 + k, -127, 127)));
+            b.Initializer(p + "_ws", Array.Empty<int>(), new[] { 0.004f });
+            b.Node("ConvInteger", new[] { "xq", p + "_w", "xz" }, new[] { p + "_acc" }, ("pads", new long[] { k / 2, k / 2, k / 2, k / 2 }))
+                .Node("Cast", new[] { p + "_acc" }, new[] { p + "_accf" }, ("to", 1L))
+                .Node("Mul", new[] { "xs", p + "_ws" }, new[] { p + "_s" })
+                .Node("Mul", new[] { p + "_accf", p + "_s" }, new[] { p + "_y" });
+        }
+        b.Node("Add", new[] { "a_y", "b_y" }, new[] { "y" });
+        var model = b.Output("y").Build();
+        var r = ModelCompiler.Compile(model, "dyn.onnx", new ModelOptions { ClassName = "M" });
+        AssertNoConvInteger(r.Source);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(r.Source, @"(?m)^//\s+\d+\s+Sub\s"));
+        var x = Ort.Random(144, 7);
+        var expected = OpCheck.RunOrt(model, new Array[] { x });
+        var y = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, new[] { expected[0].Length }, new[] { typeof(float) });
+        OpCheck.AssertClose(expected[0], y[0], 1e-5, "two branches vs ORT");
+    }
+
+    [Fact]
     public void ZeroOutputChannelsAreNoInternalError()
     {
         // a degenerate layer: the pass leaves it alone, whatever the rest of the compiler makes of it
