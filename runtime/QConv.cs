@@ -93,12 +93,12 @@ public static unsafe class QConv
         else if (bits > 256 && !one && positions <= 24) bits = 256;
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            // a dot product where the CPU has one (channel quads: not for one input channel per group). vpdpbusd where the
-            // pair kernels run 512 bits wide only for reductions of 16 or more (tap, quad) steps past 1x1 (scripts/
-            // check-vnni.sh --layers on Sapphire Rapids: 3x3 layers 1.0-1.9x the pair kernels' speed, 1x1 layers
-            // 1.0x, a 3-channel stem 0.54x); against 256-bit pair kernels 0.96-2.0x everywhere
-            int dot = rowPairs || ocg > QDotConv.MaxRows ? 0 : QDot.Path;
-            if (dot == QDot.Vnni && SimdLevel.Bits == 512 && (kH * kW == 1 || (icg + 3) / 4 * kH * kW < 16)) dot = 0;
+            // a dot product where the CPU has one (channel quads: not for one input channel per group). vpdpbusd at 256
+            // bits against the pair kernels at 512 (ModelGen.PlatformCheck --layers, Sapphire Rapids: 3x3 1.4-1.6x,
+            // 1x1 of 32-128 channels 1.05-1.25x) except for the shortest reductions (8 channels 1x1: even) and a single
+            // tile of positions, where the 512-bit pair kernel's one-vector tile is as fast
+            int dot = rowPairs || (long)(icg + 3) / 4 * kH * kW > QDotConv.MaxSteps ? 0 : QDot.Path;
+            if (dot == QDot.Vnni && SimdLevel.Bits == 512 && ((icg + 3) / 4 * kH * kW < 4 || one)) dot = 0;
             if (dot != 0)
             {
                 QDotConv.Run(dot, px, pw, pb, pm, psh, py, ps, g, batch, inC, inH, inW, outC, kH, kW, outH, outW, padTop, padLeft, groups, xSigned, xZero, yZero, qmin, qmax);

@@ -23,19 +23,19 @@ internal unsafe interface IQDot
 }
 
 /// <summary>The dot product with one quad of the weights broadcast, at the vector width TV the kernel runs.</summary>
-internal interface IQDotBy<TV> where TV : struct
+internal unsafe interface IQDotBy<TV> where TV : struct
 {
-    /// <summary>acc[l] += sum over e &lt; 4 of x.byte[4l + e] * w.byte[4 * quad + e] (sdot by element).</summary>
-    static abstract TV DotBy(TV acc, TV x, Vector128<sbyte> w, [ConstantExpected(Max = 3)] byte quad);
+    /// <summary>acc[l] += sum over e &lt; 4 of x.byte[4l + e] * the bytes of w[quad] (w: 16 bytes; sdot by element, vpdpbusd on a broadcast load).</summary>
+    static abstract TV DotBy(TV acc, TV x, int* w, [ConstantExpected(Max = 3)] byte quad);
 }
 
-internal struct DotArm : IQDot, IQDotBy<Vector128<int>>
+internal unsafe struct DotArm : IQDot, IQDotBy<Vector128<int>>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => Dp.DotProduct(acc, x, w);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, Vector128<sbyte> w, [ConstantExpected(Max = 3)] byte quad)
-        => Dp.DotProductBySelectedQuadruplet(acc, x.AsSByte(), w, quad);
+    public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
+        => Dp.DotProductBySelectedQuadruplet(acc, x.AsSByte(), Vector128.Load((sbyte*)w), quad);
 }
 
 /// <summary>
@@ -43,41 +43,36 @@ internal struct DotArm : IQDot, IQDotBy<Vector128<int>>
 /// instruction without the int16 saturation of vpmaddubsw. VEX-encoded, so 128 and 256 bits (.NET 10 exposes no
 /// 512-bit form).
 /// </summary>
-internal struct DotVnni : IQDot, IQDotBy<Vector256<int>>
+internal unsafe struct DotVnni : IQDot, IQDotBy<Vector256<int>>
 {
 #if NET9_0_OR_GREATER // AvxVnni is a preview API in .NET 8: there QDot.Path never takes this
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, Vector128<sbyte> w, [ConstantExpected(Max = 3)] byte quad)
-    {
-        // the quad in every lane: in-lane vpshufd of the 16 bytes in both halves (CSE'd over a tile's four rows)
-        var both = Vector256.Create(w, w).AsInt32();
-        var wq = quad switch { 0 => Avx2.Shuffle(both, 0x00), 1 => Avx2.Shuffle(both, 0x55), 2 => Avx2.Shuffle(both, 0xAA), _ => Avx2.Shuffle(both, 0xFF) };
-        return AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), wq.AsSByte());
-    }
+    public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
+        => AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), Vector256.Create(w[quad]).AsSByte()); // vpbroadcastd from memory: a load, no shuffle
 #else
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => throw new PlatformNotSupportedException();
-    public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, Vector128<sbyte> w, [ConstantExpected(Max = 3)] byte quad) => throw new PlatformNotSupportedException();
+    public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, int* w, [ConstantExpected(Max = 3)] byte quad) => throw new PlatformNotSupportedException();
 #endif
 }
 
 /// <summary>sdot's arithmetic in scalar code (<see cref="QDot.Force"/> = 2).</summary>
-internal struct DotEmulated : IQDot, IQDotBy<Vector128<int>>
+internal unsafe struct DotEmulated : IQDot, IQDotBy<Vector128<int>>
 {
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => QDot.Emulate(acc, x, w, false);
-    public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, Vector128<sbyte> w, [ConstantExpected(Max = 3)] byte quad)
-        => QDot.Emulate(acc, x.AsSByte(), Vector128.Create(w.AsInt32()[quad]).AsSByte(), false);
+    public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
+        => QDot.Emulate(acc, x.AsSByte(), Vector128.Create(w[quad]).AsSByte(), false);
 }
 
 /// <summary>vpdpbusd's arithmetic in scalar code, at the widths <see cref="DotVnni"/> runs (<see cref="QDot.Force"/> = 4).</summary>
-internal struct DotEmulatedU : IQDot, IQDotBy<Vector256<int>>
+internal unsafe struct DotEmulatedU : IQDot, IQDotBy<Vector256<int>>
 {
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => QDot.Emulate(acc, x, w, true);
-    public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, Vector128<sbyte> w, [ConstantExpected(Max = 3)] byte quad)
+    public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
     {
-        var wq = Vector128.Create(w.AsInt32()[quad]).AsSByte();
+        var wq = Vector128.Create(w[quad]).AsSByte();
         return Vector256.Create(QDot.Emulate(acc.GetLower(), x.GetLower().AsSByte(), wq, true), QDot.Emulate(acc.GetUpper(), x.GetUpper().AsSByte(), wq, true));
     }
 }

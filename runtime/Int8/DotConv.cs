@@ -20,12 +20,12 @@ namespace ModelGen.Runtime;
 /// </summary>
 internal static unsafe class QDotConv
 {
-    /// <summary>Output channels per group up to which the corrected biases fit the stack (16 KB); more take the pair path.</summary>
-    internal const int MaxRows = 4096;
+    /// <summary>(tap, channel quad) steps up to which a block's weights, reordered for the kernel, fit the stack (32 KB); more take the pair path.</summary>
+    internal const int MaxSteps = 2048;
 
     /// <summary>
     /// The convolution of <see cref="QConv.Conv2D"/> (validated there; more than one input channel per group, at most
-    /// <see cref="MaxRows"/> output channels per group) with the dot product of <paramref name="path"/> (QDot.Path).
+    /// <see cref="MaxSteps"/> taps x channel quads) with the dot product of <paramref name="path"/> (QDot.Path).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Run(int path, byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y, short* scratch, in QConv.Planes g,
@@ -35,16 +35,20 @@ internal static unsafe class QDotConv
         int icg = inC / groups, ocg = outC / groups, pairs = (icg + 1) / 2, quads = (icg + 3) / 4, taps = kH * kW;
         int blocks = (ocg + QConv.BlockRows - 1) / QConv.BlockRows, plane = outH * outW;
         bool whole = kH == 1 && kW == 1 && g.SH == 1 && g.SW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW;
-        int* quadPlane = (int*)QConv.Aligned(scratch), offsets = quadPlane + (long)quads * g.Size + g.Slack;
-        for (int i = 0, o = 0; i < kH; i++) for (int j = 0; j < kW; j++) offsets[o++] = g.Offset(i, j);
-        int* rowBias = stackalloc int[blocks * QConv.BlockRows];
+        int* quadPlane = (int*)QConv.Aligned(scratch);
+        // each (tap, quad) step's offset into the quad plane, in the order of the reordered weights
+        int* steps = stackalloc int[taps * quads];
+        for (int i = 0, o = 0; i < kH; i++)
+            for (int j = 0; j < kW; j++)
+                for (int q = 0; q < quads; q++) steps[o++] = g.Offset(i, j) + q * g.Size;
         // the zero point as the quads hold it (sdot: uint8 moved to int8; vpdpbusd: int8 moved to uint8)
         bool unsigned = QDot.Unsigned(path);
         int zq = QDot.Zero(unsigned, signed, xZero), flip = QDot.Flip(unsigned, signed);
         var t = new Tile
         {
-            X = quadPlane, Offsets = offsets, Taps = taps, Pairs = pairs, Quads = quads, QuadStride = g.Size, Bias = rowBias,
-            Tmp = QConv.Aligned(offsets + taps), OutStride = g.OutStride, ZY = yZero, Lo = qmin, Hi = qmax,
+            X = quadPlane, Steps = steps, Taps = taps, Pairs = pairs, Quads = quads, QuadStride = g.Size, Zq = zq,
+            Tmp = QConv.Aligned(quadPlane + (long)quads * g.Size + g.Slack + taps), // where the pair path has it
+            OutStride = g.OutStride, ZY = yZero, Lo = qmin, Hi = qmax,
             // the accumulators end at the pair kernels' values, so their shorter requantization applies as there
             Bounded = Bounded.Applies(bias, shift, outC, (long)icg * kH * kW),
         };
@@ -53,14 +57,7 @@ internal static unsafe class QDotConv
         for (int gr = 0; gr < groups; gr++)
         {
             t.W = w + gr * groupW;
-            t.Mult = mult + gr * ocg; t.Shift = shift + gr * ocg; t.Rows = ocg;
-            switch (path)
-            {
-                case QDot.Sdot: Correct<DotArm>(t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq); break;
-                case QDot.SdotEmulated: Correct<DotEmulated>(t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq); break;
-                case QDot.Vnni: Correct<DotVnni>(t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq); break;
-                default: Correct<DotEmulatedU>(t.W, bias + gr * ocg, rowBias, ocg, blocks, taps * pairs, zq); break;
-            }
+            t.Bias = bias + gr * ocg; t.Mult = mult + gr * ocg; t.Shift = shift + gr * ocg; t.Rows = ocg;
             for (int nb = 0; nb < batch; nb++)
             {
                 byte* xg = x + ((long)nb * inC + (long)gr * icg) * chan;
@@ -72,8 +69,8 @@ internal static unsafe class QDotConv
                     else BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, inH, inW, padTop, padLeft, flip, zq);
                 }
                 new Span<int>(quadPlane + (long)quads * g.Size, g.Slack).Clear();
-                // tiles of 1-3 vectors of 4 positions (sdot) or 1-2 of 8 (vpdpbusd: VEX, 16 registers), the emulations as
-                // the instructions they stand for
+                // tiles of 1-3 vectors of 4 positions (sdot) or of 8 (vpdpbusd: VEX, 16 registers, all of them taken by
+                // 3), the emulations as the instructions they stand for
                 int positions = outH * g.Wq;
                 switch (path)
                 {
@@ -84,10 +81,12 @@ internal static unsafe class QDotConv
                         else if (arm) Gemm<DotArm, Vector128<int>, Q128, R3>(t, positions); else Gemm<DotEmulated, Vector128<int>, Q128, R3>(t, positions);
                         break;
                     case QDot.Vnni:
-                        if (positions <= 8) Gemm<DotVnni, Vector256<int>, Q256, R1>(t, positions); else Gemm<DotVnni, Vector256<int>, Q256, R2>(t, positions);
+                        if (positions <= 8) Gemm<DotVnni, Vector256<int>, Q256, R1>(t, positions);
+                        else if (Three(positions)) Gemm<DotVnni, Vector256<int>, Q256, R3>(t, positions); else Gemm<DotVnni, Vector256<int>, Q256, R2>(t, positions);
                         break;
                     default:
-                        if (positions <= 8) Gemm<DotEmulatedU, Vector256<int>, Q256, R1>(t, positions); else Gemm<DotEmulatedU, Vector256<int>, Q256, R2>(t, positions);
+                        if (positions <= 8) Gemm<DotEmulatedU, Vector256<int>, Q256, R1>(t, positions);
+                        else if (Three(positions)) Gemm<DotEmulatedU, Vector256<int>, Q256, R3>(t, positions); else Gemm<DotEmulatedU, Vector256<int>, Q256, R2>(t, positions);
                         break;
                 }
                 QConv.Compact(y + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
@@ -96,90 +95,99 @@ internal static unsafe class QDotConv
     }
 
     /// <summary>
-    /// rowBias[r] = bias[r] - zq * (row r's weights summed) for the blocks of one group (rows past ocg: 0). The rows of
-    /// a block interleave by pairs (8 bytes per channel pair, 2 per row): masked dot products sum rows 0 and 2 (bytes
-    /// 0-1, 4-5 of each 8), rows 1 and 3 (2-3, 6-7).
+    /// Whether 256-bit tiles of 3 vectors (24 positions) go over the positions rather than of 2: where they compute at
+    /// most 5% more positions past the last (fewer weight broadcasts per multiply-add: Sapphire Rapids, 3x3 layers of
+    /// 16-32 channels 1.1-1.2x; DS-CNN's 125 positions, 144 against 128, 0.9x).
+    /// </summary>
+    static bool Three(int positions) => (positions + 23) / 24 * 24 * 20 <= (positions + 15) / 16 * 16 * 21;
+
+    /// <summary>
+    /// One block's weights (<see cref="QConv.BlockRows"/> rows interleaved by channel pairs, as compiled) to the kernel's
+    /// order, 16 bytes per (tap, channel quad): row r's four channels at bytes 4r..4r + 3, so that the kernel broadcasts
+    /// a row's quad straight from memory (vpbroadcastd: a load, no shuffle next to the dot products) or selects it by
+    /// element (sdot). A tap's last quad of an odd number of pairs: the other pair 0. rb[r] = bias[r] - zq * (row r's
+    /// weights summed): dot products with ones. Rows past <paramref name="live"/>: 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Correct<TD>(sbyte* w, int* bias, int* rowBias, int ocg, int blocks, int steps, int zq) where TD : IQDot
+    static void Reorder<TD>(sbyte* w, int taps, int pairs, int* dst, int* bias, int live, int zq, int* rb) where TD : IQDot
     {
-        const int step = QConv.BlockRows * 2;
-        for (int b = 0; b < blocks; b++)
+        var order = Vector128.Create((sbyte)0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
+        var ones = Vector128.Create((sbyte)1);
+        Vector128<int> sum = default;
+        int full = pairs / 2, tapW = pairs * QConv.BlockRows * 2;
+        for (int tap = 0; tap < taps; tap++)
         {
-            int* rb = rowBias + b * QConv.BlockRows;
-            for (int r = 0; r < QConv.BlockRows; r++) rb[r] = b * QConv.BlockRows + r < ocg ? bias[b * QConv.BlockRows + r] : 0;
-            if (zq == 0) continue;
-            sbyte* wb = w + (long)b * steps * step;
-            int n = steps * step, i = 0;
-            var even = Vector128.Create(0x00000101).AsSByte();
-            var odd = Vector128.Create(0x01010000).AsSByte();
-            Vector128<int> e = default, o = default;
-            for (; i + 16 <= n; i += 16)
+            sbyte* wt = w + (long)tap * tapW;
+            for (int q = 0; q < full; q++, wt += 16, dst += 4)
             {
-                var v = Vector128.Load(wb + i);
-                e = TD.Dot(e, even, v); o = TD.Dot(o, odd, v);
+                var v = Rows(Vector128.Load(wt), order);
+                v.AsInt32().Store(dst);
+                sum = TD.Dot(sum, ones, v);
             }
-            int s0 = e[0] + e[2], s2 = e[1] + e[3], s1 = o[0] + o[2], s3 = o[1] + o[3];
-            for (; i < n; i += step)
+            if ((pairs & 1) != 0)
             {
-                s0 += wb[i] + wb[i + 1]; s1 += wb[i + 2] + wb[i + 3]; s2 += wb[i + 4] + wb[i + 5]; s3 += wb[i + 6] + wb[i + 7];
+                var v = Rows(Vector128.CreateScalar(*(long*)wt).AsSByte(), order);
+                v.AsInt32().Store(dst);
+                sum = TD.Dot(sum, ones, v);
+                dst += 4;
             }
-            rb[0] -= zq * s0; rb[1] -= zq * s1; rb[2] -= zq * s2; rb[3] -= zq * s3;
         }
+        for (int r = 0; r < QConv.BlockRows; r++) rb[r] = r < live ? bias[r] - zq * sum[r] : 0;
     }
 
     struct Tile
     {
-        public int* X, Offsets, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
-        public int Taps, Pairs, Quads, QuadStride, Rows, OutStride, ZY, Lo, Hi;
+        public int* X, Steps, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
+        public int Taps, Pairs, Quads, QuadStride, Rows, OutStride, Zq, ZY, Lo, Hi;
         public bool Bounded, Saturated;
     }
 
-    /// <summary>Column tiles of C.N vectors outermost (they stay in L1 while every block of output channels passes).</summary>
+    /// <summary>
+    /// Blocks of output channels outermost, each block's weights reordered once (<see cref="Reorder{TD}"/>) for every
+    /// column tile of C.N vectors of positions.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Gemm<TD, TV, TS, C>(in Tile t, int positions) where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
+    static void Gemm<TD, TV, TS, C>(in Tile t, int positions) where TD : IQDot, IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int width = C.N * TS.Lanes, blocks = (t.Rows + QConv.BlockRows - 1) / QConv.BlockRows, blockW = t.Taps * t.Pairs * QConv.BlockRows * 2;
-        for (int q = 0; q < positions; q += width)
-            for (int b = 0; b < blocks; b++)
-            {
-                int r0 = b * QConv.BlockRows;
-                Kernel<TD, TV, TS, C>(t, t.X + q, t.W + (long)b * blockW, r0, Math.Min(QConv.BlockRows, t.Rows - r0), t.Tmp + (long)r0 * t.OutStride + q);
-            }
+        int* quads = stackalloc int[t.Taps * t.Quads * QConv.BlockRows];
+        int* rb = stackalloc int[QConv.BlockRows];
+        for (int b = 0; b < blocks; b++)
+        {
+            int r0 = b * QConv.BlockRows, live = Math.Min(QConv.BlockRows, t.Rows - r0);
+            Reorder<TD>(t.W + (long)b * blockW, t.Taps, t.Pairs, quads, t.Bias + r0, live, t.Zq, rb);
+            for (int q = 0; q < positions; q += width)
+                Kernel<TD, TV, TS, C>(t, t.X + q, quads, rb, r0, live, t.Tmp + (long)r0 * t.OutStride + q);
+        }
     }
 
     /// <summary>
-    /// BlockRows output channels x C.N vectors (TV) of positions over all taps x channel quads, accumulators in registers from
-    /// the corrected bias, requantized into y's rows (OutStride apart). A group's last quad with one pair (odd pairs)
-    /// loads 8 bytes, the other half 0.
+    /// BlockRows output channels x C.N vectors (TV) of positions over all taps x channel quads (w: the block's weights
+    /// as <see cref="Reorder{TD}"/> wrote them), accumulators in registers from the corrected bias rb, requantized into
+    /// y's rows (OutStride apart).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel<TD, TV, TS, C>(in Tile t, int* x0, sbyte* w, int r0, int live, byte* y) where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
+    static void Kernel<TD, TV, TS, C>(in Tile t, int* x0, int* w, int* rb, int r0, int live, byte* y) where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
-        int full = t.Pairs / 2, stride = t.QuadStride, tapW = t.Pairs * QConv.BlockRows * 2;
-        var order = Vector128.Create((sbyte)0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
-        TV a0 = TS.Splat(t.Bias[r0]), b0 = a0, c0 = a0;
-        TV a1 = TS.Splat(t.Bias[r0 + 1]), b1 = a1, c1 = a1;
-        TV a2 = TS.Splat(t.Bias[r0 + 2]), b2 = a2, c2 = a2;
-        TV a3 = TS.Splat(t.Bias[r0 + 3]), b3 = a3, c3 = a3;
-        for (int tap = 0; tap < t.Taps; tap++)
-        {
-            int* x = x0 + t.Offsets[tap];
-            sbyte* wt = w + (long)tap * tapW;
-            for (int q = 0; q < full; q++, x += stride, wt += 16)
-                Step<TD, TV, TS, C>(Rows(Vector128.Load(wt), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
-            if (full < t.Quads)
-                Step<TD, TV, TS, C>(Rows(Vector128.CreateScalar(*(long*)wt).AsSByte(), order), x, ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
-        }
+        int quads = t.Quads;
+        TV a0 = TS.Splat(rb[0]), b0 = a0, c0 = a0;
+        TV a1 = TS.Splat(rb[1]), b1 = a1, c1 = a1;
+        TV a2 = TS.Splat(rb[2]), b2 = a2, c2 = a2;
+        TV a3 = TS.Splat(rb[3]), b3 = a3, c3 = a3;
+        // one loop over (tap, quad) steps, x's offset per step from a table: nested loops had the JIT store every
+        // accumulator to the stack after each dot product
+        int* steps = t.Steps;
+        for (int s = 0, n = t.Taps * quads; s < n; s++, w += QConv.BlockRows)
+            Step<TD, TV, TS, C>(w, x0 + steps[s], ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
         Store<TV, TS, C>(t, a0, b0, c0, r0, y);
         if (live > 1) Store<TV, TS, C>(t, a1, b1, c1, r0 + 1, y + t.OutStride);
         if (live > 2) Store<TV, TS, C>(t, a2, b2, c2, r0 + 2, y + 2 * t.OutStride);
         if (live > 3) Store<TV, TS, C>(t, a3, b3, c3, r0 + 3, y + 3 * t.OutStride);
     }
 
-    /// <summary>One (tap, channel quad): the 4 rows' weights wv x C.N vectors of positions at x.</summary>
+    /// <summary>One (tap, channel quad): the 4 rows' quads at w x C.N vectors of positions at x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Step<TD, TV, TS, C>(Vector128<sbyte> wv, int* x, ref TV a0, ref TV b0, ref TV c0, ref TV a1, ref TV b1,
+    static void Step<TD, TV, TS, C>(int* w, int* x, ref TV a0, ref TV b0, ref TV c0, ref TV a1, ref TV b1,
         ref TV c1, ref TV a2, ref TV b2, ref TV c2, ref TV a3, ref TV b3, ref TV c3)
         where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
@@ -187,10 +195,10 @@ internal static unsafe class QDotConv
         var v0 = TS.Load(x);
         var v1 = n > 1 ? TS.Load(x + TS.Lanes) : v0;
         var v2 = n > 2 ? TS.Load(x + 2 * TS.Lanes) : v0;
-        a0 = TD.DotBy(a0, v0, wv, 0); if (n > 1) b0 = TD.DotBy(b0, v1, wv, 0); if (n > 2) c0 = TD.DotBy(c0, v2, wv, 0);
-        a1 = TD.DotBy(a1, v0, wv, 1); if (n > 1) b1 = TD.DotBy(b1, v1, wv, 1); if (n > 2) c1 = TD.DotBy(c1, v2, wv, 1);
-        a2 = TD.DotBy(a2, v0, wv, 2); if (n > 1) b2 = TD.DotBy(b2, v1, wv, 2); if (n > 2) c2 = TD.DotBy(c2, v2, wv, 2);
-        a3 = TD.DotBy(a3, v0, wv, 3); if (n > 1) b3 = TD.DotBy(b3, v1, wv, 3); if (n > 2) c3 = TD.DotBy(c3, v2, wv, 3);
+        a0 = TD.DotBy(a0, v0, w, 0); if (n > 1) b0 = TD.DotBy(b0, v1, w, 0); if (n > 2) c0 = TD.DotBy(c0, v2, w, 0);
+        a1 = TD.DotBy(a1, v0, w, 1); if (n > 1) b1 = TD.DotBy(b1, v1, w, 1); if (n > 2) c1 = TD.DotBy(c1, v2, w, 1);
+        a2 = TD.DotBy(a2, v0, w, 2); if (n > 1) b2 = TD.DotBy(b2, v1, w, 2); if (n > 2) c2 = TD.DotBy(c2, v2, w, 2);
+        a3 = TD.DotBy(a3, v0, w, 3); if (n > 1) b3 = TD.DotBy(b3, v1, w, 3); if (n > 2) c3 = TD.DotBy(c3, v2, w, 3);
     }
 
     /// <summary>Two channel pairs x 4 rows (the compiled layout: row-major pairs) to 4 rows x 4 channels, the quads sdot selects.</summary>

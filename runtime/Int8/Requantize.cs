@@ -113,6 +113,7 @@ public static class Requantize
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call left in a kernel's epilogue spills its accumulators in the loop
     static int Mask(int shift) => shift > 0 ? 0 : (int)((1L << -shift) - 1);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
