@@ -27,6 +27,9 @@ internal unsafe interface IQDotBy<TV> where TV : struct
 {
     /// <summary>acc[l] += sum over e &lt; 4 of x.byte[4l + e] * the bytes of w[quad] (w: 16 bytes; sdot by element, vpdpbusd on a broadcast load).</summary>
     static abstract TV DotBy(TV acc, TV x, int* w, [ConstantExpected(Max = 3)] byte quad);
+
+    /// <summary>acc[l] += sum over e &lt; 4 of the bytes of *x (broadcast) * w.byte[4l + e]: activations broadcast, weights in the lanes.</summary>
+    static abstract TV DotLanes(TV acc, int* x, TV w);
 }
 
 internal unsafe struct DotArm : IQDot, IQDotBy<Vector128<int>>
@@ -36,6 +39,8 @@ internal unsafe struct DotArm : IQDot, IQDotBy<Vector128<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
         => Dp.DotProductBySelectedQuadruplet(acc, x.AsSByte(), Vector128.Load((sbyte*)w), quad);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> DotLanes(Vector128<int> acc, int* x, Vector128<int> w) => Dp.DotProduct(acc, Vector128.Create(*x).AsSByte(), w.AsSByte());
 }
 
 /// <summary>
@@ -52,9 +57,12 @@ internal unsafe struct DotVnni : IQDot, IQDotBy<Vector256<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
         => AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), Vector256.Create(w[quad]).AsSByte()); // vpbroadcastd from memory: a load, no shuffle
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotLanes(Vector256<int> acc, int* x, Vector256<int> w) => AvxVnni.MultiplyWideningAndAdd(acc, Vector256.Create(*x).AsByte(), w.AsSByte());
 #else
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => throw new PlatformNotSupportedException();
     public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, int* w, [ConstantExpected(Max = 3)] byte quad) => throw new PlatformNotSupportedException();
+    public static Vector256<int> DotLanes(Vector256<int> acc, int* x, Vector256<int> w) => throw new PlatformNotSupportedException();
 #endif
 }
 
@@ -64,6 +72,7 @@ internal unsafe struct DotEmulated : IQDot, IQDotBy<Vector128<int>>
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => QDot.Emulate(acc, x, w, false);
     public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
         => QDot.Emulate(acc, x.AsSByte(), Vector128.Create(w[quad]).AsSByte(), false);
+    public static Vector128<int> DotLanes(Vector128<int> acc, int* x, Vector128<int> w) => QDot.Emulate(acc, Vector128.Create(*x).AsSByte(), w.AsSByte(), false);
 }
 
 /// <summary>vpdpbusd's arithmetic in scalar code, at the widths <see cref="DotVnni"/> runs (<see cref="QDot.Force"/> = 4).</summary>
@@ -74,6 +83,11 @@ internal unsafe struct DotEmulatedU : IQDot, IQDotBy<Vector256<int>>
     {
         var wq = Vector128.Create(w[quad]).AsSByte();
         return Vector256.Create(QDot.Emulate(acc.GetLower(), x.GetLower().AsSByte(), wq, true), QDot.Emulate(acc.GetUpper(), x.GetUpper().AsSByte(), wq, true));
+    }
+    public static Vector256<int> DotLanes(Vector256<int> acc, int* x, Vector256<int> w)
+    {
+        var xq = Vector128.Create(*x).AsSByte();
+        return Vector256.Create(QDot.Emulate(acc.GetLower(), xq, w.GetLower().AsSByte(), true), QDot.Emulate(acc.GetUpper(), xq, w.GetUpper().AsSByte(), true));
     }
 }
 
@@ -108,8 +122,8 @@ internal static class QDot
     }
 
     /// <summary>
-    /// <see cref="Path"/> for QPointwise's lanes and QGemm's rows: sdot, not vpdpbusd, whose 128-bit tiles there ran at
-    /// 0.70-0.92x the 512-bit pair kernels' speed (0.80-1.11x at 256 bits; scripts/check-vnni.sh on Sapphire Rapids).
+    /// <see cref="Path"/> for QGemm's rows: sdot, not vpdpbusd, whose 128-bit tiles there ran at 0.70-0.92x the 512-bit
+    /// pair kernels' speed (0.80-1.11x at 256 bits; scripts/check-vnni.sh on Sapphire Rapids).
     /// </summary>
     internal static int SignedPath
     {

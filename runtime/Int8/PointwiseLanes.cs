@@ -13,7 +13,8 @@ namespace ModelGen.Runtime;
 /// broadcasts one int16 pair of input channels per position from the pair plane (QConv's, unpadded). Requantization is
 /// per lane (each lane its channel's multiplier and shift): the bounded form of <see cref="IQBounded{TV}"/> where it
 /// applies, else the scalar reference. Where the CPU has sdot (<see cref="QDot"/>) the tiles are <see cref="DotTile"/>:
-/// input channels in int8 quads, 16 multiply-adds per instruction. Bit-exact with ModelGen.Compiler.Quant.FixedPoint.
+/// input channels in int8 quads, 16 multiply-adds per instruction; where it has vpdpbusd, <see cref="Lanes{TD}"/>: 16
+/// channels per tile, 32 multiply-adds per instruction. Bit-exact with ModelGen.Compiler.Quant.FixedPoint.
 /// </summary>
 public static unsafe class QPointwise
 {
@@ -25,6 +26,9 @@ public static unsafe class QPointwise
 
     /// <summary>Positions per tile.</summary>
     const int Rows = 6;
+
+    /// <summary>Quads of input channels up to which a panel's reordered weights fit the stack (32 KB); more take the pair kernels.</summary>
+    const int MaxQuads = 512;
 
     /// <summary>int16 elements of scratch <see cref="Run"/> needs: the pair plane, aligned.</summary>
     public static int Scratch(int inC, int plane) => checked(2 * ((inC + 1) / 2 * plane) + 32);
@@ -58,13 +62,25 @@ public static unsafe class QPointwise
                 X = pairPlane, W = pw, Bias = b, Mult = mult, E = e, KE = kE, KO = kO, Pm = pm, Psh = psh,
                 Pairs = pairs, Mp = mp, OutC = outC, Plane = plane, ZY = yZero, Lo = qmin, Hi = qmax, Bounded = bounded,
             };
-            int dot = QDot.SignedPath;
+            // sdot: tiles of 8 channels; vpdpbusd: of 16, weights reordered per panel (at most MaxQuads quads of input
+            // channels), where the plane repays the reordering: from 16 positions against 512-bit pair kernels, from 8
+            // against 256-bit ones (Sapphire Rapids: 128->128 on 36 positions 1.6x, 256->256 on 9 0.97x at 512 bits and
+            // 1.7x at 256, 256->512 on 4 0.6x)
+            int dot = QDot.Path;
+            if (QDot.Unsigned(dot) && ((inC + 3) / 4 > MaxQuads || plane < (SimdLevel.Bits >= 512 ? 16 : 8))) dot = QDot.None;
             if (dot != 0)
             {
                 // a quad plane (QDotConv's, unpadded) in the pair plane's place, the zero point taken from the bias
-                int zq = QDot.Zero(false, xSigned, xZero), flip = QDot.Flip(false, xSigned), quads = (inC + 3) / 4;
+                bool unsigned = QDot.Unsigned(dot);
+                int zq = QDot.Zero(unsigned, xSigned, xZero), flip = QDot.Flip(unsigned, xSigned), quads = (inC + 3) / 4;
                 a.Quads = quads;
-                if (dot == QDot.Sdot) Correct<DotArm>(pw, b, mp, pairs, zq); else Correct<DotEmulated>(pw, b, mp, pairs, zq);
+                switch (dot)
+                {
+                    case QDot.Sdot: Correct<DotArm>(pw, b, mp, pairs, zq); break;
+                    case QDot.SdotEmulated: Correct<DotEmulated>(pw, b, mp, pairs, zq); break;
+                    case QDot.Vnni: Correct<DotVnni>(pw, b, mp, pairs, zq); break;
+                    default: Correct<DotEmulatedU>(pw, b, mp, pairs, zq); break;
+                }
                 for (int nb = 0; nb < batch; nb++)
                 {
                     byte* xb = px + (long)nb * inC * plane;
@@ -75,7 +91,13 @@ public static unsafe class QPointwise
                             4 * q + 3 < inC ? c0 + 3L * plane : null, plane, flip, zq);
                     }
                     a.Y = py + (long)nb * outC * plane;
-                    if (dot == QDot.Sdot) Panels<Vector128<int>, Q128, DotArm>(a, true); else Panels<Vector128<int>, Q128, DotEmulated>(a, true);
+                    switch (dot)
+                    {
+                        case QDot.Sdot: Panels<Vector128<int>, Q128, DotArm>(a, true); break;
+                        case QDot.SdotEmulated: Panels<Vector128<int>, Q128, DotEmulated>(a, true); break;
+                        case QDot.Vnni: Lanes<DotVnni>(a); break;
+                        default: Lanes<DotEmulatedU>(a); break;
+                    }
                 }
                 return;
             }
@@ -155,22 +177,145 @@ public static unsafe class QPointwise
                         default: DotTile<TD, R1>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
                     }
                 else Tile<TV, TS>(rows, x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums);
-                byte* yt = a.Y + (long)m0 * a.Plane + p0;
-                for (int r = 0; r < rows; r++)
-                {
-                    int* s = sums + r * width;
-                    if (a.Bounded)
-                    {
-                        TS.StoreLanes(TS.Load(s), a.Mult + m0, a.E + m0, a.KE + m0 / 2, a.KO + m0 / 2, zero, lo, hi, bytes);
-                        TS.StoreLanes(TS.Load(s + lanes), a.Mult + m0 + lanes, a.E + m0 + lanes, a.KE + (m0 + lanes) / 2, a.KO + (m0 + lanes) / 2, zero, lo, hi, bytes + lanes);
-                    }
-                    else
-                        for (int j = 0; j < cols; j++) bytes[j] = (byte)Requantize.Clamped(s[j], a.Pm[m0 + j], a.Psh[m0 + j], a.ZY, a.Lo, a.Hi);
-                    // transposed store: position r of each channel
-                    for (int j = 0; j < cols; j++) yt[(long)j * a.Plane + r] = bytes[j];
-                }
+                Emit<TV, TS>(a, m0, cols, p0, rows, sums, bytes, zero, lo, hi);
             }
         }
+    }
+
+    /// <summary>
+    /// Requantizes a tile's sums (rows 2 vectors of TV apart: columns m0.., positions p0..) per lane and stores them
+    /// transposed: position r of each channel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Emit<TV, TS>(in Args a, int m0, int cols, int p0, int rows, int* sums, byte* bytes, TV zero, TV lo, TV hi)
+        where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
+    {
+        int lanes = TS.Lanes, width = 2 * lanes;
+        byte* yt = a.Y + (long)m0 * a.Plane + p0;
+        for (int r = 0; r < rows; r++)
+        {
+            int* s = sums + r * width;
+            if (a.Bounded)
+            {
+                TS.StoreLanes(TS.Load(s), a.Mult + m0, a.E + m0, a.KE + m0 / 2, a.KO + m0 / 2, zero, lo, hi, bytes);
+                TS.StoreLanes(TS.Load(s + lanes), a.Mult + m0 + lanes, a.E + m0 + lanes, a.KE + (m0 + lanes) / 2, a.KO + (m0 + lanes) / 2, zero, lo, hi, bytes + lanes);
+            }
+            else
+                for (int j = 0; j < cols; j++) bytes[j] = (byte)Requantize.Clamped(s[j], a.Pm[m0 + j], a.Psh[m0 + j], a.ZY, a.Lo, a.Hi);
+            for (int j = 0; j < cols; j++) yt[(long)j * a.Plane + r] = bytes[j];
+        }
+    }
+
+    /// <summary>
+    /// vpdpbusd panels (TD: <see cref="DotVnni"/> or its emulation): 16 output channels (two 256-bit vectors) per panel,
+    /// outermost, the panel's weights reordered once into quads of input channels per channel (64 bytes per quad: a
+    /// vector load, no shuffle in the loop); tiles of 6 positions, each position's quad broadcast from the quad plane.
+    /// 12 accumulators, 2 weight vectors and the broadcast: the 16 registers VEX has.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Lanes<TD>(in Args a) where TD : IQDotBy<Vector256<int>>
+    {
+        const int width = 16;
+        int* sums = stackalloc int[Rows * width];
+        int* w4 = stackalloc int[a.Quads * width];
+        byte* bytes = stackalloc byte[width], tile = stackalloc byte[8 * width];
+        var zero = Vector256.Create(a.ZY); var lo = Vector256.Create(a.Lo); var hi = Vector256.Create(a.Hi);
+        for (int m0 = 0; m0 < a.OutC; m0 += width)
+        {
+            int cols = Math.Min(width, a.OutC - m0);
+            for (int q = 0; q < a.Quads; q++)
+            {
+                sbyte* w = a.W + 2L * (2L * q * a.Mp + m0);
+                bool whole = 2 * q + 1 < a.Pairs;
+                var (w0, w1) = Quads(w, 2 * a.Mp, whole);
+                var (w2, w3) = Quads(w + 16, 2 * a.Mp, whole);
+                w0.AsInt32().Store(w4 + q * width); w1.AsInt32().Store(w4 + q * width + 4);
+                w2.AsInt32().Store(w4 + q * width + 8); w3.AsInt32().Store(w4 + q * width + 12);
+            }
+            for (int p0 = 0; p0 < a.Plane; p0 += Rows)
+            {
+                int rows = Math.Min(Rows, a.Plane - p0);
+                int* x = a.X + p0;
+                switch (rows)
+                {
+                    case 6: LaneTile<TD, R6>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    case 5: LaneTile<TD, R5>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    case 4: LaneTile<TD, R4>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    case 3: LaneTile<TD, R3>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    case 2: LaneTile<TD, R2>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    default: LaneTile<TD, R1>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                }
+                // a whole tile whose 8-byte rows stay inside this channel's plane: requantized rows, then transposed by
+                // unpacks into 8 bytes per channel (the 2 past the tile are the next tile's, written over after); the
+                // scalar transposed store took as long as the dot products
+                if (rows == Rows && p0 + 8 <= a.Plane && a.Bounded)
+                {
+                    for (int r = 0; r < Rows; r++)
+                    {
+                        int* s = sums + r * width;
+                        Q256.StoreLanes(Vector256.Load(s), a.Mult + m0, a.E + m0, a.KE + m0 / 2, a.KO + m0 / 2, zero, lo, hi, tile + r * width);
+                        Q256.StoreLanes(Vector256.Load(s + 8), a.Mult + m0 + 8, a.E + m0 + 8, a.KE + (m0 + 8) / 2, a.KO + (m0 + 8) / 2, zero, lo, hi, tile + r * width + 8);
+                    }
+                    StoreTransposed(tile, a.Y + (long)m0 * a.Plane + p0, a.Plane, cols);
+                }
+                else Emit<Vector256<int>, Q256>(a, m0, cols, p0, rows, sums, bytes, zero, lo, hi);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows 0-7 of 16 bytes (channel j at byte j) to 8 bytes per channel (rows in order) at y + j * plane, j &lt; cols:
+    /// three rounds of unpacks (bytes, words, dwords) turn the 8 x 16 block into 16 x 8.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreTransposed(byte* t, byte* y, long plane, int cols)
+    {
+        Vector128<byte> r0 = Vector128.Load(t), r1 = Vector128.Load(t + 16), r2 = Vector128.Load(t + 32), r3 = Vector128.Load(t + 48);
+        Vector128<byte> r4 = Vector128.Load(t + 64), r5 = Vector128.Load(t + 80), r6 = Vector128.Load(t + 96), r7 = Vector128.Load(t + 112);
+        var a0 = Sse2.UnpackLow(r0, r1).AsInt16(); var a1 = Sse2.UnpackHigh(r0, r1).AsInt16();
+        var a2 = Sse2.UnpackLow(r2, r3).AsInt16(); var a3 = Sse2.UnpackHigh(r2, r3).AsInt16();
+        var a4 = Sse2.UnpackLow(r4, r5).AsInt16(); var a5 = Sse2.UnpackHigh(r4, r5).AsInt16();
+        var a6 = Sse2.UnpackLow(r6, r7).AsInt16(); var a7 = Sse2.UnpackHigh(r6, r7).AsInt16();
+        // rows 0-3 and 4-7 of channels 0-3, 4-7, 8-11, 12-15 (a dword each)
+        var b0 = Sse2.UnpackLow(a0, a2).AsInt32(); var b1 = Sse2.UnpackHigh(a0, a2).AsInt32();
+        var b2 = Sse2.UnpackLow(a1, a3).AsInt32(); var b3 = Sse2.UnpackHigh(a1, a3).AsInt32();
+        var c0 = Sse2.UnpackLow(a4, a6).AsInt32(); var c1 = Sse2.UnpackHigh(a4, a6).AsInt32();
+        var c2 = Sse2.UnpackLow(a5, a7).AsInt32(); var c3 = Sse2.UnpackHigh(a5, a7).AsInt32();
+        Two(Sse2.UnpackLow(b0, c0), y, plane, 0, cols); Two(Sse2.UnpackHigh(b0, c0), y, plane, 2, cols);
+        Two(Sse2.UnpackLow(b1, c1), y, plane, 4, cols); Two(Sse2.UnpackHigh(b1, c1), y, plane, 6, cols);
+        Two(Sse2.UnpackLow(b2, c2), y, plane, 8, cols); Two(Sse2.UnpackHigh(b2, c2), y, plane, 10, cols);
+        Two(Sse2.UnpackLow(b3, c3), y, plane, 12, cols); Two(Sse2.UnpackHigh(b3, c3), y, plane, 14, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Two(Vector128<int> v, byte* y, long plane, int j, int cols)
+    {
+        if (j < cols) *(long*)(y + j * plane) = v.AsInt64().ToScalar();
+        if (j + 1 < cols) *(long*)(y + (j + 1) * plane) = v.AsInt64().GetElement(1);
+    }
+
+    /// <summary>R.N positions (x[q * plane + r], quads broadcast) x 16 channels (w: 16 ints per quad), from the bias, into sums (rows 16 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void LaneTile<TD, R>(int* x, int plane, int* w, int quads, int* bias, int* sums) where TD : IQDotBy<Vector256<int>> where R : struct, IRows
+    {
+        Vector256<int> b0 = Vector256.Load(bias), b1 = Vector256.Load(bias + 8);
+        Vector256<int> c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+        for (int q = 0; q < quads; q++, x += plane, w += 16)
+        {
+            var w0 = Vector256.Load(w); var w1 = Vector256.Load(w + 8);
+            c00 = TD.DotLanes(c00, x, w0); c01 = TD.DotLanes(c01, x, w1);
+            if (R.N > 1) { c10 = TD.DotLanes(c10, x + 1, w0); c11 = TD.DotLanes(c11, x + 1, w1); }
+            if (R.N > 2) { c20 = TD.DotLanes(c20, x + 2, w0); c21 = TD.DotLanes(c21, x + 2, w1); }
+            if (R.N > 3) { c30 = TD.DotLanes(c30, x + 3, w0); c31 = TD.DotLanes(c31, x + 3, w1); }
+            if (R.N > 4) { c40 = TD.DotLanes(c40, x + 4, w0); c41 = TD.DotLanes(c41, x + 4, w1); }
+            if (R.N > 5) { c50 = TD.DotLanes(c50, x + 5, w0); c51 = TD.DotLanes(c51, x + 5, w1); }
+        }
+        c00.Store(sums); c01.Store(sums + 8);
+        if (R.N > 1) { c10.Store(sums + 16); c11.Store(sums + 24); }
+        if (R.N > 2) { c20.Store(sums + 32); c21.Store(sums + 40); }
+        if (R.N > 3) { c30.Store(sums + 48); c31.Store(sums + 56); }
+        if (R.N > 4) { c40.Store(sums + 64); c41.Store(sums + 72); }
+        if (R.N > 5) { c50.Store(sums + 80); c51.Store(sums + 88); }
     }
 
     /// <summary><see cref="Tile{TV, TS, R}"/> for 1 to 6 rows.</summary>

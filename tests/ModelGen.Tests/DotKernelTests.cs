@@ -69,6 +69,7 @@ public class DotKernelTests
     [InlineData(2, 20, 40, 9, false, 255)]
     [InlineData(1, 7, 17, 25, true, 127)]     // 7 channels: the last quad one pair, three missing
     [InlineData(1, 64, 100, 49, false, 128)]
+    [InlineData(2, 30, 50, 20, true, 9)]      // two batches of 20 positions, a last panel of 2 channels
     [InlineData(1, 3, 33, 2, true, 5)]
     [InlineData(1, 1, 8, 7, false, 0)]        // one channel
     public void PointwiseMatchesTheReference(int batch, int c, int m, int plane, bool signed, int zx)
