@@ -77,14 +77,20 @@ public static unsafe partial class Int8
     {
         int i = 0, bits = SimdLevel.Bits;
         float z = zero;
-        if (bits >= 256 && Avx.IsSupported)
+        if (bits >= 256 && Avx2.IsSupported)
         {
-            Vector256<float> s = Vector256.Create(scale), zv = Vector256.Create(z), l = Vector256.Create(lo), h = Vector256.Create(hi);
+            // clamped in float to the bounds less the zero point (integers, so clamping and rounding commute), then
+            // vcvtps2dq (round half to even) and saturating packs: the division is the only costly instruction (the
+            // saturating Vector256.ConvertToInt32 and Narrow chain took 2.3x as long)
+            Vector256<float> s = Vector256.Create(scale), l = Vector256.Create(lo - z), h = Vector256.Create(hi - z);
+            Vector256<int> zi = Vector256.Create(zero), order = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
+            bool unsigned = lo == 0f;
             for (; i + 32 <= n; i += 32)
             {
-                var a = Vector256.Narrow(Q(Vector256.Load(x + i), s, zv, l, h), Q(Vector256.Load(x + i + 8), s, zv, l, h));
-                var b = Vector256.Narrow(Q(Vector256.Load(x + i + 16), s, zv, l, h), Q(Vector256.Load(x + i + 24), s, zv, l, h));
-                Vector256.Narrow(a, b).AsByte().Store(y + i);
+                var ab = Avx2.PackSignedSaturate(Q(Vector256.Load(x + i), s, l, h, zi), Q(Vector256.Load(x + i + 8), s, l, h, zi));
+                var cd = Avx2.PackSignedSaturate(Q(Vector256.Load(x + i + 16), s, l, h, zi), Q(Vector256.Load(x + i + 24), s, l, h, zi));
+                var bytes = unsigned ? Avx2.PackUnsignedSaturate(ab, cd).AsInt32() : Avx2.PackSignedSaturate(ab, cd).AsInt32();
+                Avx2.PermuteVar8x32(bytes, order).AsByte().Store(y + i); // the packs interleave the 128-bit halves
             }
         }
         if (bits >= 128 && (Sse41.IsSupported || AdvSimd.IsSupported))
@@ -104,13 +110,16 @@ public static unsafe partial class Int8
         }
     }
 
-    /// <summary>One vector of <see cref="Quantize(float*, float, int, byte*, int, float, float)"/> as int32 (NaN lanes 0).</summary>
+    /// <summary>
+    /// One vector of <see cref="Quantize(float*, float, int, byte*, int, float, float)"/> as int32 (NaN lanes 0): lo and hi
+    /// less the zero point.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<int> Q(Vector256<float> x, Vector256<float> scale, Vector256<float> zero, Vector256<float> lo, Vector256<float> hi)
+    static Vector256<int> Q(Vector256<float> x, Vector256<float> scale, Vector256<float> lo, Vector256<float> hi, Vector256<int> zero)
     {
-        var q = Avx.RoundToNearestInteger(Avx.Divide(x, scale)) + zero;
-        var c = Avx.Min(Avx.Max(q, lo), hi);
-        return Vector256.ConvertToInt32(c & Vector256.Equals(q, q));
+        var d = Avx.Divide(x, scale);
+        var c = Avx.Min(Avx.Max(d, lo), hi); // NaN lanes are masked to 0 below, so the min/max's NaN rules do not matter
+        return (Avx.ConvertToVector256Int32(c) + zero) & Vector256.Equals(d, d).AsInt32();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
