@@ -42,7 +42,7 @@ public static unsafe class QConv
     public static int Conv2DScratch(int inC, int outC, int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW, int groups)
     {
         bool rowPairs = inC == groups;
-        var p = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
+        var p = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs ? 2 : 1);
         return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + Taps(kH, kW, rowPairs)) + (outC / groups * p.OutStride + 1) / 2 + Align);
     }
 
@@ -55,7 +55,7 @@ public static unsafe class QConv
     /// </summary>
     public static int DepthwiseScratch(int kH, int kW, int outH, int outW, int strideH, int strideW, int dilH, int dilW)
     {
-        var p = new Planes(outH, outW, (kH + 1) & ~1, kW, strideH, strideW, dilH, dilW, rowPairs: true);
+        var p = new Planes(outH, outW, (kH + 1) & ~1, kW, strideH, strideW, dilH, dilW, rows: 2);
         return checked(2 * (p.Size + p.Slack + 2 * ((kH + 1) / 2 * kW)) + (p.OutStride + 1) / 2 + Align + Padded(p, dilH) + Align / 2);
     }
 
@@ -81,7 +81,7 @@ public static unsafe class QConv
             throw new ArgumentException("QConv.Conv2D: sizes do not agree");
         CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
-        var g = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs);
+        var g = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs ? 2 : 1);
         // 1x1, stride 1, no padding: the pair plane is two channel planes interleaved, nothing to pad or split
         bool pointwise = kH == 1 && kW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW && !rowPairs;
         // few positions (the deep layers' 3x3 and 6x6 planes): tiles of one 512-bit vector up to 16 (a 128-bit tile of
@@ -97,8 +97,11 @@ public static unsafe class QConv
             // bits against the pair kernels at 512 (ModelGen.PlatformCheck --layers, Sapphire Rapids: 3x3 1.4-1.6x,
             // 1x1 of 32-128 channels 1.05-1.25x) except for the shortest reductions (8 channels 1x1: even) and a single
             // tile of positions, where the 512-bit pair kernel's one-vector tile is as fast
-            int dot = rowPairs || (long)(icg + 3) / 4 * kH * kW > QDotConv.MaxSteps ? 0 : QDot.Path;
-            if (dot == QDot.Vnni && SimdLevel.Bits == 512 && ((icg + 3) / 4 * kH * kW < 4 || one)) dot = 0;
+            // one input channel (a stem): quads of kernel rows instead of channels, one group of 16 or more output
+            // channels (256 bits: DS-CNN's 10x4 stem 1.4x, a 1x32 3x3 1.6x, but 8 channels 0.87x; 512 bits: 1.0-1.1x)
+            long steps = rowPairs ? (long)(kH + 3) / 4 * kW : (long)(icg + 3) / 4 * kH * kW;
+            int dot = rowPairs && (groups > 1 || ocg < 16) || steps > QDotConv.MaxSteps ? 0 : QDot.Path;
+            if (dot == QDot.Vnni && SimdLevel.Bits == 512 && (steps < 4 || one)) dot = 0;
             if (dot != 0)
             {
                 QDotConv.Run(dot, px, pw, pb, pm, psh, py, ps, g, batch, inC, inH, inW, outC, kH, kW, outH, outW, padTop, padLeft, groups, xSigned, xZero, yZero, qmin, qmax);
@@ -172,7 +175,7 @@ public static unsafe class QConv
             throw new ArgumentException("QConv.Depthwise2D: sizes do not agree");
         CheckMultipliers(multiplier, channels);
         if (batch == 0 || plane == 0) return;
-        var g = new Planes(outH, outW, 2 * rowPairs, kW, strideH, strideW, dilH, dilW, rowPairs: true);
+        var g = new Planes(outH, outW, 2 * rowPairs, kW, strideH, strideW, dilH, dilW, rows: 2);
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             // channels in the lanes (QDepthwise) wherever they fill the vector: 1.3-9x faster than a channel at a time on
@@ -255,12 +258,13 @@ public static unsafe class QConv
     {
         public readonly int Wq, Rq, SH, SW, DH, DW, Phase, Size, Slack, OutStride;
 
-        public Planes(int outH, int outW, int kH, int kW, int sH, int sW, int dH, int dW, bool rowPairs = false)
+        /// <summary>rows: kernel rows per element (1; 2: pairs, depthwise and stems; 4: quads, stems on a dot product), kH a multiple of it.</summary>
+        public Planes(int outH, int outW, int kH, int kW, int sH, int sW, int dH, int dW, int rows = 1)
         {
             SH = sH; SW = sW; DH = dH; DW = dW;
             Wq = outW + (kW - 1) * dW / sW;
-            // row pairs (depthwise): element (rq, u) also holds the row dH below, so the last pair starts at kernel row kH - 2
-            Rq = outH + (rowPairs ? kH - 2 : kH - 1) * dH / sH;
+            // grouped rows: element (rq, u) also holds the rows dH, 2 dH, ... below, so the last group starts at kernel row kH - rows
+            Rq = outH + (kH - rows) * dH / sH;
             Phase = checked(Rq * Wq);
             Size = checked(sH * sW * Phase);
             Slack = Wq + 64; // a tile's last vectors: at most 48 positions past outH * Wq, plus a row of tap offset

@@ -28,32 +28,38 @@ internal static unsafe class QDotConv
     /// <see cref="MaxSteps"/> taps x channel quads) with the dot product of <paramref name="path"/> (QDot.Path).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Run(int path, byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y, short* scratch, in QConv.Planes g,
+    internal static void Run(int path, byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y, short* scratch, QConv.Planes g,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW, int padTop, int padLeft, int groups,
         bool signed, int xZero, int yZero, int qmin, int qmax)
     {
-        int icg = inC / groups, ocg = outC / groups, pairs = (icg + 1) / 2, quads = (icg + 3) / 4, taps = kH * kW;
+        int icg = inC / groups, ocg = outC / groups, pairs = (icg + 1) / 2, quads = (icg + 3) / 4;
+        // one input channel per group (a stem, one group): each element a quad of kernel rows (dH apart) of the plane,
+        // the compiled-in weights' pairs of kernel rows zipped two by two
+        bool rowQuads = icg == 1;
+        int rowPairs = (kH + 1) / 2, kq = rowQuads ? (kH + 3) / 4 : kH, taps = kq * kW;
+        if (rowQuads) g = new QConv.Planes(outH, outW, 4 * kq, kW, g.SH, g.SW, g.DH, g.DW, rows: 4);
         int blocks = (ocg + QConv.BlockRows - 1) / QConv.BlockRows, plane = outH * outW;
-        bool whole = kH == 1 && kW == 1 && g.SH == 1 && g.SW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW;
+        bool whole = kH == 1 && kW == 1 && g.SH == 1 && g.SW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW && !rowQuads;
         int* quadPlane = (int*)QConv.Aligned(scratch);
         // each (tap, quad) step's offset into the quad plane, in the order of the reordered weights
         int* steps = stackalloc int[taps * quads];
-        for (int i = 0, o = 0; i < kH; i++)
+        for (int i = 0, o = 0; i < kq; i++)
             for (int j = 0; j < kW; j++)
-                for (int q = 0; q < quads; q++) steps[o++] = g.Offset(i, j) + q * g.Size;
+                for (int q = 0; q < quads; q++) steps[o++] = g.Offset(rowQuads ? 4 * i : i, j) + q * g.Size;
         // the zero point as the quads hold it (sdot: uint8 moved to int8; vpdpbusd: int8 moved to uint8)
         bool unsigned = QDot.Unsigned(path);
         int zq = QDot.Zero(unsigned, signed, xZero), flip = QDot.Flip(unsigned, signed);
         var t = new Tile
         {
-            X = quadPlane, Steps = steps, Taps = taps, Pairs = pairs, Quads = quads, QuadStride = g.Size, Zq = zq,
+            X = quadPlane, Steps = steps, Taps = taps, Pairs = pairs, Quads = quads, QuadStride = g.Size, Zq = zq, RowPairs = rowQuads ? rowPairs : 0, KW = kW,
+            BlockW = (rowQuads ? rowPairs * kW : kH * kW * pairs) * QConv.BlockRows * 2,
             Tmp = QConv.Aligned(quadPlane + (long)quads * g.Size + g.Slack + taps), // where the pair path has it
             OutStride = g.OutStride, ZY = yZero, Lo = qmin, Hi = qmax,
             // the accumulators end at the pair kernels' values, so their shorter requantization applies as there
             Bounded = Bounded.Applies(bias, shift, outC, (long)icg * kH * kW),
         };
         t.Saturated = t.Bounded && qmin == -128 && qmax == 127 && Bounded.FoldsZero(shift, outC, yZero);
-        long chan = (long)inH * inW, groupW = (long)blocks * taps * pairs * QConv.BlockRows * 2;
+        long chan = (long)inH * inW, groupW = (long)blocks * t.BlockW;
         for (int gr = 0; gr < groups; gr++)
         {
             t.W = w + gr * groupW;
@@ -66,7 +72,8 @@ internal static unsafe class QDotConv
                     byte* c0 = xg + 4 * q * chan;
                     byte* c1 = 4 * q + 1 < icg ? c0 + chan : null, c2 = 4 * q + 2 < icg ? c0 + 2 * chan : null, c3 = 4 * q + 3 < icg ? c0 + 3 * chan : null;
                     if (whole) QuadRow(quadPlane + (long)q * g.Size, c0, c1, c2, c3, plane, flip, zq);
-                    else BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, inH, inW, padTop, padLeft, flip, zq);
+                    else if (rowQuads) BuildQuads(quadPlane, g, c0, c0, c0, c0, g.DH, inH, inW, padTop, padLeft, flip, zq);
+                    else BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, 0, inH, inW, padTop, padLeft, flip, zq);
                 }
                 new Span<int>(quadPlane + (long)quads * g.Size, g.Slack).Clear();
                 // tiles of 1-3 vectors of 4 positions (sdot) or of 8 (vpdpbusd: VEX, 16 registers, all of them taken by
@@ -102,43 +109,39 @@ internal static unsafe class QDotConv
     static bool Three(int positions) => (positions + 23) / 24 * 24 * 20 <= (positions + 15) / 16 * 16 * 21;
 
     /// <summary>
-    /// One block's weights (<see cref="QConv.BlockRows"/> rows interleaved by channel pairs, as compiled) to the kernel's
-    /// order, 16 bytes per (tap, channel quad): row r's four channels at bytes 4r..4r + 3, so that the kernel broadcasts
+    /// One block's weights (<see cref="QConv.BlockRows"/> rows interleaved by channel pairs or kernel row pairs, as
+    /// compiled) to the kernel's order, 16 bytes per (tap, channel quad): row r's four channels at bytes 4r..4r + 3, so that the kernel broadcasts
     /// a row's quad straight from memory (vpbroadcastd: a load, no shuffle next to the dot products) or selects it by
     /// element (sdot). A tap's last quad of an odd number of pairs: the other pair 0. rb[r] = bias[r] - zq * (row r's
     /// weights summed): dot products with ones. Rows past <paramref name="live"/>: 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Reorder<TD>(sbyte* w, int taps, int pairs, int* dst, int* bias, int live, int zq, int* rb) where TD : IQDot
+    static void Reorder<TD>(in Tile t, sbyte* w, int* dst, int* bias, int live, int* rb) where TD : IQDot
     {
         var order = Vector128.Create((sbyte)0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
         var ones = Vector128.Create((sbyte)1);
         Vector128<int> sum = default;
-        int full = pairs / 2, tapW = pairs * QConv.BlockRows * 2;
-        for (int tap = 0; tap < taps; tap++)
-        {
-            sbyte* wt = w + (long)tap * tapW;
-            for (int q = 0; q < full; q++, wt += 16, dst += 4)
+        // the two pairs of a quad: channel pairs 2q, 2q + 1 of a tap (8 bytes apart), or kernel row pairs 2i, 2i + 1 of
+        // a column (a row of pairs apart); the second past the last: 0
+        bool rows = t.RowPairs > 0;
+        int outer = rows ? (t.RowPairs + 1) / 2 : t.Taps, inner = rows ? t.KW : t.Quads, pairs = rows ? t.RowPairs : t.Pairs;
+        long strideA = rows ? 16L * t.KW : t.Pairs * QConv.BlockRows * 2L, strideB = rows ? 8 : 16, half = rows ? 8L * t.KW : 8;
+        for (int a = 0; a < outer; a++)
+            for (int b = 0; b < inner; b++, dst += 4)
             {
-                var v = Rows(Vector128.Load(wt), order);
+                sbyte* p = w + a * strideA + b * strideB;
+                long lo = *(long*)p, hi = 2 * (rows ? a : b) + 1 < pairs ? *(long*)(p + half) : 0;
+                var v = Rows(Vector128.Create(lo, hi).AsSByte(), order);
                 v.AsInt32().Store(dst);
                 sum = TD.Dot(sum, ones, v);
             }
-            if ((pairs & 1) != 0)
-            {
-                var v = Rows(Vector128.CreateScalar(*(long*)wt).AsSByte(), order);
-                v.AsInt32().Store(dst);
-                sum = TD.Dot(sum, ones, v);
-                dst += 4;
-            }
-        }
-        for (int r = 0; r < QConv.BlockRows; r++) rb[r] = r < live ? bias[r] - zq * sum[r] : 0;
+        for (int r = 0; r < QConv.BlockRows; r++) rb[r] = r < live ? bias[r] - t.Zq * sum[r] : 0;
     }
 
     struct Tile
     {
         public int* X, Steps, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
-        public int Taps, Pairs, Quads, QuadStride, Rows, OutStride, Zq, ZY, Lo, Hi;
+        public int Taps, Pairs, Quads, QuadStride, Rows, OutStride, Zq, ZY, Lo, Hi, RowPairs, KW, BlockW;
         public bool Bounded, Saturated;
     }
 
@@ -149,13 +152,13 @@ internal static unsafe class QDotConv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Gemm<TD, TV, TS, C>(in Tile t, int positions) where TD : IQDot, IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
-        int width = C.N * TS.Lanes, blocks = (t.Rows + QConv.BlockRows - 1) / QConv.BlockRows, blockW = t.Taps * t.Pairs * QConv.BlockRows * 2;
+        int width = C.N * TS.Lanes, blocks = (t.Rows + QConv.BlockRows - 1) / QConv.BlockRows;
         int* quads = stackalloc int[t.Taps * t.Quads * QConv.BlockRows];
         int* rb = stackalloc int[QConv.BlockRows];
         for (int b = 0; b < blocks; b++)
         {
             int r0 = b * QConv.BlockRows, live = Math.Min(QConv.BlockRows, t.Rows - r0);
-            Reorder<TD>(t.W + (long)b * blockW, t.Taps, t.Pairs, quads, t.Bias + r0, live, t.Zq, rb);
+            Reorder<TD>(t, t.W + (long)b * t.BlockW, quads, t.Bias + r0, live, rb);
             for (int q = 0; q < positions; q += width)
                 Kernel<TD, TV, TS, C>(t, t.X + q, quads, rb, r0, live, t.Tmp + (long)r0 * t.OutStride + q);
         }
@@ -227,7 +230,7 @@ internal static unsafe class QDotConv
     /// <see cref="QuadRow"/> into a row of quads on the stack, then every stride-th one to its column phase.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void BuildQuads(int* dst, in QConv.Planes g, byte* c0, byte* c1, byte* c2, byte* c3, int inH, int inW, int padTop, int padLeft, int flip, int zq)
+    static void BuildQuads(int* dst, in QConv.Planes g, byte* c0, byte* c1, byte* c2, byte* c3, int rowStep, int inH, int inW, int padTop, int padLeft, int flip, int zq)
     {
         const int MaxRow = 4096; // ints on the stack for a strided row (wider rows: one position at a time)
         int pad = (byte)zq * 0x01010101;
@@ -236,9 +239,8 @@ internal static unsafe class QDotConv
             for (int rq = 0; rq < g.Rq; rq++)
             {
                 int ra = rq * g.SH + rp - padTop;
-                bool inside = (uint)ra < (uint)inH;
-                long start = (long)ra * inW;
-                byte* r0 = c0 + start, r1 = c1 == null ? null : c1 + start, r2 = c2 == null ? null : c2 + start, r3 = c3 == null ? null : c3 + start;
+                byte* r0 = Row(c0, ra, inH, inW), r1 = Row(c1, ra + rowStep, inH, inW), r2 = Row(c2, ra + 2 * rowStep, inH, inW), r3 = Row(c3, ra + 3 * rowStep, inH, inW);
+                bool inside = r0 != null || r1 != null || r2 != null || r3 != null;
                 bool staged = inside && g.SW > 1 && inW <= MaxRow;
                 if (staged) QuadRow(row, r0, r1, r2, r3, inW, flip, zq);
                 for (int cp = 0; cp < g.SW; cp++)
@@ -247,24 +249,28 @@ internal static unsafe class QDotConv
                     if (!inside) { new Span<int>(d, g.Wq).Fill(pad); continue; }
                     int col0 = cp - padLeft, lo = col0 >= 0 ? 0 : Math.Min(g.Wq, (-col0 + g.SW - 1) / g.SW);
                     int hi = Math.Clamp((inW - col0 + g.SW - 1) / g.SW, lo, g.Wq), first = lo * g.SW + col0;
-                    if (g.SW == 1) QuadRow(d + lo, r0 + first, r1 == null ? null : r1 + first, r2 == null ? null : r2 + first, r3 == null ? null : r3 + first, hi - lo, flip, zq);
+                    if (g.SW == 1) QuadRow(d + lo, r0 == null ? null : r0 + first, r1 == null ? null : r1 + first, r2 == null ? null : r2 + first, r3 == null ? null : r3 + first, hi - lo, flip, zq);
                     else if (staged)
                         for (int u = lo, col = first; u < hi; u++, col += g.SW) d[u] = row[col];
                     else
                         for (int u = lo, col = first; u < hi; u++, col += g.SW)
-                            d[u] = Quad(r0[col] ^ flip, r1 == null ? zq : r1[col] ^ flip, r2 == null ? zq : r2[col] ^ flip, r3 == null ? zq : r3[col] ^ flip);
+                            d[u] = Quad(r0 == null ? zq : r0[col] ^ flip, r1 == null ? zq : r1[col] ^ flip, r2 == null ? zq : r2[col] ^ flip, r3 == null ? zq : r3[col] ^ flip);
                     for (int u = 0; u < lo; u++) d[u] = pad;
                     for (int u = hi; u < g.Wq; u++) d[u] = pad;
                 }
             }
     }
 
+    /// <summary>Row r of a channel plane, null for no channel or a row outside the input.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static byte* Row(byte* c, int r, int inH, int inW) => c == null || (uint)r >= (uint)inH ? null : c + (long)r * inW;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int Quad(int a, int b, int c, int d) => (byte)a | (byte)b << 8 | (byte)c << 16 | d << 24;
 
     /// <summary>
-    /// dst[i] = the bytes (a[i], b[i], c[i], d[i]) ^ flip for n positions (null: zq): 16 at a time by two rounds of zips,
-    /// the last 16 overlapping the ones before (nothing read or written outside the n positions).
+    /// dst[i] = the bytes (a[i], b[i], c[i], d[i]) ^ flip for n positions (null: zq): 16 (or 8) at a time by two rounds
+    /// of zips, the last 16 (8) overlapping the ones before (nothing read or written outside the n positions).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void QuadRow(int* dst, byte* a, byte* b, byte* c, byte* d, int n, int flip, int zq)
@@ -275,7 +281,7 @@ internal static unsafe class QDotConv
             for (int i = 0; ; i += 16)
             {
                 if (i > n - 16) i = n - 16;
-                var va = Vector128.Load(a + i) ^ f;
+                var va = a == null ? z : Vector128.Load(a + i) ^ f;
                 var vb = b == null ? z : Vector128.Load(b + i) ^ f;
                 var vc = c == null ? z : Vector128.Load(c + i) ^ f;
                 var vd = d == null ? z : Vector128.Load(d + i) ^ f;
@@ -286,7 +292,23 @@ internal static unsafe class QDotConv
                 if (i == n - 16) return;
             }
         }
-        for (int i = 0; i < n; i++) dst[i] = Quad(a[i] ^ flip, b == null ? zq : b[i] ^ flip, c == null ? zq : c[i] ^ flip, d == null ? zq : d[i] ^ flip);
+        if (n >= 8 && (Sse2.IsSupported || AdvSimd.Arm64.IsSupported))
+        {
+            // rows of 8 to 15 (a stem's short input rows): the low halves of the same zips, the last 8 overlapping
+            Vector128<byte> f = Vector128.Create((byte)flip), z = Vector128.Create((byte)zq);
+            for (int i = 0; ; i += 8)
+            {
+                if (i > n - 8) i = n - 8;
+                var va = a == null ? z : Vector128.CreateScalarUnsafe(*(ulong*)(a + i)).AsByte() ^ f;
+                var vb = b == null ? z : Vector128.CreateScalarUnsafe(*(ulong*)(b + i)).AsByte() ^ f;
+                var vc = c == null ? z : Vector128.CreateScalarUnsafe(*(ulong*)(c + i)).AsByte() ^ f;
+                var vd = d == null ? z : Vector128.CreateScalarUnsafe(*(ulong*)(d + i)).AsByte() ^ f;
+                var ab = ZipLow(va, vb).AsInt16(); var cd = ZipLow(vc, vd).AsInt16();
+                ZipLow(ab, cd).Store((short*)(dst + i)); ZipHigh(ab, cd).Store((short*)(dst + i + 4));
+                if (i == n - 8) return;
+            }
+        }
+        for (int i = 0; i < n; i++) dst[i] = Quad(a == null ? zq : a[i] ^ flip, b == null ? zq : b[i] ^ flip, c == null ? zq : c[i] ^ flip, d == null ? zq : d[i] ^ flip);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -32,6 +32,10 @@ public class DotKernelTests
     [InlineData(1, 64, 70, 6, 6, 3, 3, 1, 1, 1, 1, true, -128)]   // many blocks, 16 quads
     [InlineData(1, 20, 24, 3, 3, 1, 1, 1, 1, 0, 1, false, 3)]     // 9 positions
     [InlineData(1, 3, 8, 9, 70, 3, 3, 2, 1, 1, 1, true, 0)]       // a stem with 3 channels, stride 2
+    [InlineData(1, 1, 20, 20, 11, 10, 4, 2, 1, 2, 1, true, -7)]    // one input channel, 16 or more outputs: quads of kernel rows (DS-CNN's stem)
+    [InlineData(2, 1, 16, 9, 9, 3, 3, 1, 2, 2, 1, false, 200)]     // one channel, dilation 2: rows 2 apart, a quad past the kernel
+    [InlineData(1, 1, 17, 13, 40, 5, 3, 3, 1, 1, 1, true, 127)]    // one channel, stride 3, two quads of rows
+    [InlineData(1, 1, 16, 4, 30, 1, 5, 1, 1, 0, 1, false, 0)]     // one channel, one kernel row
     public void ConvMatchesTheReference(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, int zx)
     {
         var r = new Random(c * 31 + m + kh);
