@@ -130,7 +130,8 @@ internal unsafe partial struct Q1 : IQSimd<int>
 /// as int8 rows [n, kp] (kp = k rounded up to even, the pad 0), read as compiled in and sign-extended in registers (a
 /// matrix-vector product reads each weight once: widening them first would double the bytes it streams). Where the
 /// CPU has sdot (<see cref="QDot"/>: arm64 with FEAT_DotProd) the rows take <see cref="DotRow"/> instead: int8
-/// activations as they are (uint8 ^ 0x80), 16 multiply-adds per instruction. Bit-exact with
+/// activations as they are (uint8 ^ 0x80), 16 multiply-adds per instruction; where it has vpdpbusd, <see
+/// cref="VnniRow"/>: uint8 activations (int8 ^ 0x80), 32 per instruction. Bit-exact with
 /// ModelGen.Compiler.Quant.FixedPoint.
 /// </summary>
 public static unsafe class QGemm
@@ -162,17 +163,25 @@ public static unsafe class QGemm
     static void Rows(Args a, byte* px, void* py, short* ps, int m, int k, bool xSigned, int xZero)
     {
         if (a.Out == Output.Bytes && a.N <= MaxLaneColumns && SimdLevel.Bits >= 256 && Avx2.IsSupported && LaneRows(a, px, (byte*)py, ps, m, k, xSigned, xZero)) return;
-        int dot = QDot.SignedPath, n = a.N;
+        int dot = QDot.Path, n = a.N;
         for (int i = 0; i < m; i++)
         {
             a.Y = (byte*)py + (long)i * n * (a.Out == Output.Bytes ? 1 : 4); // int32 and float outputs: 4 bytes each
             if (dot != 0)
             {
-                // int8 activations as they are, uint8 moved to int8 (x ^ 0x80, zero point - 128) in the scratch
+                // the activations as the dot product reads them (sdot: int8, vpdpbusd: uint8), moved by x ^ 0x80 in the
+                // scratch where they differ (the zero point with them)
+                bool unsigned = QDot.Unsigned(dot);
                 byte* xr = px + (long)i * k;
-                if (!xSigned) { Flip((byte*)ps, xr, k); xr = (byte*)ps; }
-                int zq = QDot.Zero(false, xSigned, xZero);
-                if (dot == QDot.Sdot) DotRow<DotArm>(a, (sbyte*)xr, k, zq); else DotRow<DotEmulated>(a, (sbyte*)xr, k, zq);
+                if (QDot.Flip(unsigned, xSigned) != 0) { Flip((byte*)ps, xr, k); xr = (byte*)ps; }
+                int zq = QDot.Zero(unsigned, xSigned, xZero);
+                switch (dot)
+                {
+                    case QDot.Sdot: DotRow<DotArm>(a, (sbyte*)xr, k, zq); break;
+                    case QDot.SdotEmulated: DotRow<DotEmulated>(a, (sbyte*)xr, k, zq); break;
+                    case QDot.Vnni: VnniRow<DotVnni>(a, xr, k, zq); break;
+                    default: VnniRow<DotEmulatedU>(a, xr, k, zq); break;
+                }
                 continue;
             }
             WidenRow(ps, px + (long)i * k, k, xSigned, xZero);
@@ -331,6 +340,57 @@ public static unsafe class QGemm
                 if (zq != 0) z0 = TS.Dot(z0, ones, v0);
             }
             int a0 = Vector128.Sum(s0) - zq * Vector128.Sum(z0);
+            for (int t = kv; t < k; t++) a0 += (x[t] - zq) * w0[t];
+            Put(a, j, a0);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="DotRow{TS}"/> on vpdpbusd (TD: <see cref="DotVnni"/> or its emulation): x uint8, 32 bytes of four
+    /// weight rows per step and instruction (the pair kernels widen each 32 bytes first and take two instructions); the
+    /// zero point's dot products with ones only where it is not 0 (int8 after a ReLU: -128, here 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void VnniRow<TD>(Args a, byte* x, int k, int zq) where TD : IQDotBy<Vector256<int>>
+    {
+        int kv = k / 32 * 32, j = 0;
+        var ones = Vector256.Create((byte)1).AsInt32();
+        for (; j + 4 <= a.N; j += 4)
+        {
+            sbyte* w0 = a.W + (long)j * a.Kp, w1 = w0 + a.Kp, w2 = w1 + a.Kp, w3 = w2 + a.Kp;
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default, z0 = default, z1 = default, z2 = default, z3 = default;
+            // two loops, the correction's in the same pass over the weights (a second pass read them twice from L2)
+            if (zq != 0)
+                for (int t = 0; t < kv; t += 32)
+                {
+                    var xv = Vector256.Load((int*)(x + t));
+                    Vector256<int> v0 = Vector256.Load((int*)(w0 + t)), v1 = Vector256.Load((int*)(w1 + t)), v2 = Vector256.Load((int*)(w2 + t)), v3 = Vector256.Load((int*)(w3 + t));
+                    s0 = TD.DotV(s0, xv, v0); s1 = TD.DotV(s1, xv, v1); s2 = TD.DotV(s2, xv, v2); s3 = TD.DotV(s3, xv, v3);
+                    z0 = TD.DotV(z0, ones, v0); z1 = TD.DotV(z1, ones, v1); z2 = TD.DotV(z2, ones, v2); z3 = TD.DotV(z3, ones, v3);
+                }
+            else
+                for (int t = 0; t < kv; t += 32)
+                {
+                    var xv = Vector256.Load((int*)(x + t));
+                    s0 = TD.DotV(s0, xv, Vector256.Load((int*)(w0 + t))); s1 = TD.DotV(s1, xv, Vector256.Load((int*)(w1 + t)));
+                    s2 = TD.DotV(s2, xv, Vector256.Load((int*)(w2 + t))); s3 = TD.DotV(s3, xv, Vector256.Load((int*)(w3 + t)));
+                }
+            int a0 = Vector256.Sum(s0) - zq * Vector256.Sum(z0), a1 = Vector256.Sum(s1) - zq * Vector256.Sum(z1);
+            int a2 = Vector256.Sum(s2) - zq * Vector256.Sum(z2), a3 = Vector256.Sum(s3) - zq * Vector256.Sum(z3);
+            for (int t = kv; t < k; t++) { int xv = x[t] - zq; a0 += xv * w0[t]; a1 += xv * w1[t]; a2 += xv * w2[t]; a3 += xv * w3[t]; }
+            Put(a, j, a0); Put(a, j + 1, a1); Put(a, j + 2, a2); Put(a, j + 3, a3);
+        }
+        for (; j < a.N; j++)
+        {
+            sbyte* w0 = a.W + (long)j * a.Kp;
+            Vector256<int> s0 = default, z0 = default;
+            for (int t = 0; t < kv; t += 32)
+            {
+                var v0 = Vector256.Load((int*)(w0 + t));
+                s0 = TD.DotV(s0, Vector256.Load((int*)(x + t)), v0);
+                z0 = TD.DotV(z0, ones, v0);
+            }
+            int a0 = Vector256.Sum(s0) - zq * Vector256.Sum(z0);
             for (int t = kv; t < k; t++) a0 += (x[t] - zq) * w0[t];
             Put(a, j, a0);
         }

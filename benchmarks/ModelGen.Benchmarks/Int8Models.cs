@@ -15,7 +15,8 @@ namespace ModelGen.Benchmarks;
 /// the lowering passes): our Int8 speed-up over our float path, and over ORT's int8 execution of the same quantized
 /// model. The MLPerf models have random weights and no data: they calibrate on 32 random normal samples (the speed
 /// does not depend on it); the digits CNN calibrates on its own committed calibration set. Both builds are compiled in
-/// process (Roslyn, release) as the tests do, and called through a delegate. MODELGEN_QDW_OFF=1 runs int8 depthwise
+/// process (Roslyn, release) as the tests do, and called through a delegate. MODELGEN_DOT_OFF=1 keeps the int8 kernels
+/// off the dot-product paths; MODELGEN_QDW_OFF=1 runs int8 depthwise
 /// layers a channel at a time (QDepthwise.Off) for before/after runs.
 /// </summary>
 internal static class Int8Models
@@ -35,6 +36,8 @@ internal static class Int8Models
     {
         // MODELGEN_QDW_OFF=1: int8 depthwise a channel at a time (the A/B of the channels-in-lanes kernel)
         ModelGen.Runtime.QDepthwise.Off = Environment.GetEnvironmentVariable("MODELGEN_QDW_OFF") == "1";
+        // MODELGEN_DOT_OFF=1: the pair kernels where the CPU has a dot product (the A/B of sdot and vpdpbusd; this thread)
+        if (Environment.GetEnvironmentVariable("MODELGEN_DOT_OFF") == "1") ModelGen.Runtime.QDot.Force = 1;
         var root = typeof(Int8Models).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value;
         Console.WriteLine($"{"model",-18} {"float us",9} {"Weights us",11} {"Int8 us",9} {"float/Int8",11} {"ORT float",10} {"ORT QDQ",9} {"ORT QDQ/Int8",13} {"weights f32",12} {"weights i8",11} {"SQNR dB",8}");
         foreach (var (name, dir, shape) in Models)

@@ -30,6 +30,9 @@ internal unsafe interface IQDotBy<TV> where TV : struct
 
     /// <summary>acc[l] += sum over e &lt; 4 of the bytes of *x (broadcast) * w.byte[4l + e]: activations broadcast, weights in the lanes.</summary>
     static abstract TV DotLanes(TV acc, int* x, TV w);
+
+    /// <summary>acc[l] += sum over e &lt; 4 of x.byte[4l + e] * w.byte[4l + e] at the width TV.</summary>
+    static abstract TV DotV(TV acc, TV x, TV w);
 }
 
 internal unsafe struct DotArm : IQDot, IQDotBy<Vector128<int>>
@@ -41,6 +44,8 @@ internal unsafe struct DotArm : IQDot, IQDotBy<Vector128<int>>
         => Dp.DotProductBySelectedQuadruplet(acc, x.AsSByte(), Vector128.Load((sbyte*)w), quad);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> DotLanes(Vector128<int> acc, int* x, Vector128<int> w) => Dp.DotProduct(acc, Vector128.Create(*x).AsSByte(), w.AsSByte());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> DotV(Vector128<int> acc, Vector128<int> x, Vector128<int> w) => Dp.DotProduct(acc, x.AsSByte(), w.AsSByte());
 }
 
 /// <summary>
@@ -59,10 +64,13 @@ internal unsafe struct DotVnni : IQDot, IQDotBy<Vector256<int>>
         => AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), Vector256.Create(w[quad]).AsSByte()); // vpbroadcastd from memory: a load, no shuffle
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DotLanes(Vector256<int> acc, int* x, Vector256<int> w) => AvxVnni.MultiplyWideningAndAdd(acc, Vector256.Create(*x).AsByte(), w.AsSByte());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotV(Vector256<int> acc, Vector256<int> x, Vector256<int> w) => AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w.AsSByte());
 #else
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => throw new PlatformNotSupportedException();
     public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, int* w, [ConstantExpected(Max = 3)] byte quad) => throw new PlatformNotSupportedException();
     public static Vector256<int> DotLanes(Vector256<int> acc, int* x, Vector256<int> w) => throw new PlatformNotSupportedException();
+    public static Vector256<int> DotV(Vector256<int> acc, Vector256<int> x, Vector256<int> w) => throw new PlatformNotSupportedException();
 #endif
 }
 
@@ -73,6 +81,7 @@ internal unsafe struct DotEmulated : IQDot, IQDotBy<Vector128<int>>
     public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
         => QDot.Emulate(acc, x.AsSByte(), Vector128.Create(w[quad]).AsSByte(), false);
     public static Vector128<int> DotLanes(Vector128<int> acc, int* x, Vector128<int> w) => QDot.Emulate(acc, Vector128.Create(*x).AsSByte(), w.AsSByte(), false);
+    public static Vector128<int> DotV(Vector128<int> acc, Vector128<int> x, Vector128<int> w) => QDot.Emulate(acc, x.AsSByte(), w.AsSByte(), false);
 }
 
 /// <summary>vpdpbusd's arithmetic in scalar code, at the widths <see cref="DotVnni"/> runs (<see cref="QDot.Force"/> = 4).</summary>
@@ -89,6 +98,8 @@ internal unsafe struct DotEmulatedU : IQDot, IQDotBy<Vector256<int>>
         var xq = Vector128.Create(*x).AsSByte();
         return Vector256.Create(QDot.Emulate(acc.GetLower(), xq, w.GetLower().AsSByte(), true), QDot.Emulate(acc.GetUpper(), xq, w.GetUpper().AsSByte(), true));
     }
+    public static Vector256<int> DotV(Vector256<int> acc, Vector256<int> x, Vector256<int> w)
+        => Vector256.Create(QDot.Emulate(acc.GetLower(), x.GetLower().AsSByte(), w.GetLower().AsSByte(), true), QDot.Emulate(acc.GetUpper(), x.GetUpper().AsSByte(), w.GetUpper().AsSByte(), true));
 }
 
 /// <summary>Which int8 kernels take the dot-product paths.</summary>
@@ -119,15 +130,6 @@ internal static class QDot
             return None;
 #endif
         }
-    }
-
-    /// <summary>
-    /// <see cref="Path"/> for QGemm's rows: sdot, not vpdpbusd, whose 128-bit tiles there ran at 0.70-0.92x the 512-bit
-    /// pair kernels' speed (0.80-1.11x at 256 bits; scripts/check-vnni.sh on Sapphire Rapids).
-    /// </summary>
-    internal static int SignedPath
-    {
-        get { int p = Path; return Unsigned(p) ? None : p; }
     }
 
     /// <summary>Whether <paramref name="path"/> reads the activations as uint8.</summary>
