@@ -93,15 +93,16 @@ public static unsafe class QConv
         else if (bits > 256 && !one && positions <= 24) bits = 256;
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            // a dot product where the CPU has one (channel quads: not for one input channel per group). vpdpbusd at 256
-            // bits against the pair kernels at 512 (ModelGen.PlatformCheck --layers, Sapphire Rapids: 3x3 1.4-1.6x,
-            // 1x1 of 32-128 channels 1.05-1.25x) except for the shortest reductions (8 channels 1x1: even) and a single
-            // tile of positions, where the 512-bit pair kernel's one-vector tile is as fast
-            // one input channel (a stem): quads of kernel rows instead of channels, one group of 16 or more output
-            // channels (256 bits: DS-CNN's 10x4 stem 1.4x, a 1x32 3x3 1.6x, but 8 channels 0.87x; 512 bits: 1.0-1.1x)
+            // a dot product where the CPU has one; for one input channel (a stem) quads of kernel rows instead of
+            // channels, one group of 16 or more output channels (256 bits: DS-CNN's 10x4 stem 1.4x, a 1 -> 32 3x3 1.6x,
+            // but 8 channels 0.87x; 512 bits: 1.0-1.1x)
             long steps = rowPairs ? (long)(kH + 3) / 4 * kW : (long)(icg + 3) / 4 * kH * kW;
             int dot = rowPairs && (groups > 1 || ocg < 16) || steps > QDotConv.MaxSteps ? 0 : QDot.Path;
-            if (dot == QDot.Vnni && SimdLevel.Bits == 512 && (steps < 4 || one)) dot = 0;
+            // vpdpbusd at 256 bits against the pair kernels at 512 (ModelGen.PlatformCheck --layers, Sapphire Rapids:
+            // 3x3 1.2-1.5x, 1x1 of 32-64 channels 1.2x) except for the shortest reductions (8 channels 1x1: even), fewer
+            // than 16 output channels (MobileNet's 3 -> 8 stem: 0.88x) and a single tile of positions, where the 512-bit
+            // pair kernel's one-vector tile is as fast
+            if (dot == QDot.Vnni && SimdLevel.Bits == 512 && (steps < 4 || ocg < 16 || one)) dot = 0;
             if (dot != 0)
             {
                 QDotConv.Run(dot, px, pw, pb, pm, psh, py, ps, g, batch, inC, inH, inW, outC, kH, kW, outH, outW, padTop, padLeft, groups, xSigned, xZero, yZero, qmin, qmax);
