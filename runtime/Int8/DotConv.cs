@@ -10,13 +10,14 @@ namespace ModelGen.Runtime;
 /// <see cref="QConv.Conv2D"/> on dot products (<see cref="IQDot"/>: sdot where the CPU has FEAT_DotProd, vpdpbusd where
 /// it has AVX-VNNI), bit-exact with the pair kernels and ModelGen.Compiler.Quant.FixedPoint. The activations stay
 /// bytes: a "quad plane" (the pair plane's geometry, <see cref="QConv.Planes"/>) holds four input channels per int32
-/// element, moved to the dot product's signedness by x ^ 0x80 where it differs (the zero point with them, <see
-/// cref="QDot.Zero"/>), padding at the zero point, so that sum (x - zx) * w = sum x * w - zx * sum w: the second term
-/// is a constant per output channel, taken from the bias once per call. Tiles of <see cref="QConv.BlockRows"/> output
-/// channels x 1-3 vectors of positions (4 per 128-bit vector, 8 per 256): per (tap, channel quad) one 16-byte load of
-/// the compiled-in weights (two channel pairs x 4 rows, reordered to 4 rows x 4 channels by one table lookup) and one
-/// dot product by element per accumulator (16 or 32 multiply-adds; the pair kernels' vpmaddwd + vpaddd do 8 or 16 per
-/// two instructions). Same scratch as the pair path: the quad plane is half the pair plane.
+/// element (one input channel: four kernel rows, dH apart), moved to the dot product's signedness by x ^ 0x80 where
+/// it differs (the zero point with them, <see cref="QDot.Zero"/>), padding at the zero point, so that
+/// sum (x - zx) * w = sum x * w - zx * sum w: the second term is a constant per output channel, taken from the bias
+/// once per call. Blocks of <see cref="QConv.BlockRows"/> output channels outermost, each block's compiled-in weights
+/// (pairs x 4 rows) reordered once into 4 rows x 4 channels per step (<see cref="Reorder{TD}"/>); tiles of the block x
+/// 1-3 vectors of positions (4 per 128-bit vector, 8 per 256), per (tap, quad) step one dot product per accumulator
+/// with the row's quad broadcast or selected (16 or 32 multiply-adds; the pair kernels' vpmaddwd + vpaddd do 8 or 16
+/// per two instructions). Same scratch as the pair path: the quad plane is at most the pair plane's size.
 /// </summary>
 internal static unsafe class QDotConv
 {
@@ -24,8 +25,8 @@ internal static unsafe class QDotConv
     internal const int MaxSteps = 2048;
 
     /// <summary>
-    /// The convolution of <see cref="QConv.Conv2D"/> (validated there; more than one input channel per group, at most
-    /// <see cref="MaxSteps"/> taps x channel quads) with the dot product of <paramref name="path"/> (QDot.Path).
+    /// The convolution of <see cref="QConv.Conv2D"/> (validated there; at most <see cref="MaxSteps"/> taps x channel
+    /// quads, one group where a group has one input channel) with the dot product of <paramref name="path"/> (QDot.Path).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Run(int path, byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y, short* scratch, QConv.Planes g,
@@ -110,10 +111,10 @@ internal static unsafe class QDotConv
 
     /// <summary>
     /// One block's weights (<see cref="QConv.BlockRows"/> rows interleaved by channel pairs or kernel row pairs, as
-    /// compiled) to the kernel's order, 16 bytes per (tap, channel quad): row r's four channels at bytes 4r..4r + 3, so that the kernel broadcasts
-    /// a row's quad straight from memory (vpbroadcastd: a load, no shuffle next to the dot products) or selects it by
-    /// element (sdot). A tap's last quad of an odd number of pairs: the other pair 0. rb[r] = bias[r] - zq * (row r's
-    /// weights summed): dot products with ones. Rows past <paramref name="live"/>: 0.
+    /// compiled) to the kernel's order, 16 bytes per step: row r's quad at bytes 4r..4r + 3, so that the kernel
+    /// broadcasts it straight from memory (vpbroadcastd: a load, no shuffle next to the dot products) or selects it by
+    /// element (sdot). A quad's second pair past the last: 0. rb[r] = bias[r] - zq * (row r's weights summed): dot
+    /// products with ones. Rows past <paramref name="live"/>: 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Reorder<TD>(in Tile t, sbyte* w, int* dst, int* bias, int live, int* rb) where TD : IQDot
