@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The int8 kernels on a CPU with AVX-VNNI (vpdpbusd: Intel from Alder Lake and Sapphire Rapids, AMD from Zen 5), which
-# this project's own machines lack (.NET sees no AvxVnni on Zen 4). Two halves, so the second runs on a bare machine:
+# some of this project's machines lack (.NET sees no AvxVnni on Zen 4). Two halves, so the second can run on a bare
+# machine (or both here, where the CPU has it):
 #   scripts/check-vnni.sh prepare DIR   here (SDK): the x64 JIT's outputs of tests/ModelGen.PlatformCheck, and that
 #                                       project as a linux-x64 NativeAOT binary compiled for x86-64-v4 + avxvnni
 #   scripts/check-vnni.sh run DIR       there (bash and awk only): the binary's kernel check (the automatic path must
