@@ -99,8 +99,7 @@ internal static unsafe class QDepthwise
         bool pairAll = a.SH != 2;
         // rows of at least 8 outputs, stride 1 or 2 along them: eight neighbours at a time, addressed from one pointer
         bool rows = a.OutW >= 8 && a.SW <= 2;
-        for (int oy = 0; oy < bo; oy++)
-            for (int ox = 0; ox < a.OutW; ox++) outPos[oy * a.OutW + ox] = (oy * a.SH * wp + ox * a.SW) * l;
+        Places(outPos, bo, a.OutW, a.SH * wp * l, a.SW * l);
         // a last group of fewer than eight reads the last position again in its spare lanes
         for (int q = n; q < n + 7; q++) outPos[q] = outPos[n - 1];
         for (int p = 0, t = 0; p < rowPairs; p++)
@@ -317,24 +316,38 @@ internal static unsafe class QDepthwise
         *(ulong*)d0 = v.ToScalar(); *(ulong*)d1 = v.GetElement(1);
     }
 
-    /// <summary>
-    /// dst[k] = (lo[k] - zero, hi[k] - zero) as int16 pairs, lane by lane, for n positions of l (8 or 16) channel bytes;
-    /// eight channels take two positions a step (an odd n pairs one more).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Pair(int* dst, byte* lo, byte* hi, int n, int l, bool signed, Vector256<short> zero)
+    /// <summary>pos[oy * outW + ox] = oy * rowStep + ox * colStep: a band's output places (its own small loop: in Run's body the JIT kept its operands on the stack).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Places(int* pos, int rows, int outW, int rowStep, int colStep)
     {
-        for (int k = 0; k < n * l; k += 16)
-        {
-            Vector128<byte> a = Vector128.Load(lo + k), b = Vector128.Load(hi + k);
-            Widen(Sse2.UnpackLow(a, b), signed, zero).Store((short*)(dst + k));
-            Widen(Sse2.UnpackHigh(a, b), signed, zero).Store((short*)(dst + k + 8));
-        }
+        for (int oy = 0; oy < rows; oy++)
+            for (int ox = 0, v = oy * rowStep; ox < outW; ox++, v += colStep) pos[oy * outW + ox] = v;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<short> Widen(Vector128<byte> v, bool signed, Vector256<short> zero)
-        => (signed ? Avx2.ConvertToVector256Int16(v.AsSByte()) : Avx2.ConvertToVector256Int16(v)) - zero;
+    /// <summary>
+    /// dst[k] = (lo[k] - zero, hi[k] - zero) as int16 pairs, lane by lane, for n positions of l (8 or 16) channel bytes;
+    /// eight channels take two positions a step (an odd n pairs one more). A call of its own with the sign outside the
+    /// loop: inlined into Run, the loop tested it and reloaded the zero point from the stack every step.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Pair(int* dst, byte* lo, byte* hi, int n, int l, bool signed, Vector256<short> zero)
+    {
+        int end = n * l;
+        if (signed)
+            for (int k = 0; k < end; k += 16)
+            {
+                Vector128<byte> a = Vector128.Load(lo + k), b = Vector128.Load(hi + k);
+                (Avx2.ConvertToVector256Int16(Sse2.UnpackLow(a, b).AsSByte()) - zero).Store((short*)(dst + k));
+                (Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(a, b).AsSByte()) - zero).Store((short*)(dst + k + 8));
+            }
+        else
+            for (int k = 0; k < end; k += 16)
+            {
+                Vector128<byte> a = Vector128.Load(lo + k), b = Vector128.Load(hi + k);
+                (Avx2.ConvertToVector256Int16(Sse2.UnpackLow(a, b)) - zero).Store((short*)(dst + k));
+                (Avx2.ConvertToVector256Int16(Sse2.UnpackHigh(a, b)) - zero).Store((short*)(dst + k + 8));
+            }
+    }
 }
 
 /// <summary>Per-lane requantization constants (one channel per lane): TFLite's fixed point with each lane's shift.</summary>
