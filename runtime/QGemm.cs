@@ -351,7 +351,7 @@ public static unsafe class QGemm
     /// zero point's dot products with ones only where it is not 0 (int8 after a ReLU: -128, here 0).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void VnniRow<TD>(Args a, byte* x, int k, int zq) where TD : IQDotBy<Vector256<int>>
+    static void VnniRow<TD>(Args a, byte* x, int k, int zq) where TD : IQDot256
     {
         int kv = k / 32 * 32, j = 0;
         var ones = Vector256.Create((byte)1).AsInt32();

@@ -27,12 +27,13 @@ internal unsafe interface IQDotBy<TV> where TV : struct
 {
     /// <summary>acc[l] += sum over e &lt; 4 of x.byte[4l + e] * the bytes of w[quad] (w: 16 bytes; sdot by element, vpdpbusd on a broadcast load).</summary>
     static abstract TV DotBy(TV acc, TV x, int* w, [ConstantExpected(Max = 3)] byte quad);
+}
 
-    /// <summary>acc[l] += sum over e &lt; 4 of the bytes of *x (broadcast) * w.byte[4l + e]: activations broadcast, weights in the lanes.</summary>
-    static abstract TV DotLanes(TV acc, int* x, TV w);
-
-    /// <summary>acc[l] += sum over e &lt; 4 of x.byte[4l + e] * w.byte[4l + e] at the width TV.</summary>
-    static abstract TV DotV(TV acc, TV x, TV w);
+/// <summary>The dot product at 256 bits (vpdpbusd and its emulation), for the kernels only vpdpbusd runs.</summary>
+internal interface IQDot256
+{
+    /// <summary>acc[l] += sum over e &lt; 4 of x.byte[4l + e] * w.byte[4l + e], 8 lanes.</summary>
+    static abstract Vector256<int> DotV(Vector256<int> acc, Vector256<int> x, Vector256<int> w);
 }
 
 internal unsafe struct DotArm : IQDot, IQDotBy<Vector128<int>>
@@ -42,10 +43,6 @@ internal unsafe struct DotArm : IQDot, IQDotBy<Vector128<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
         => Dp.DotProductBySelectedQuadruplet(acc, x.AsSByte(), Vector128.Load((sbyte*)w), quad);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<int> DotLanes(Vector128<int> acc, int* x, Vector128<int> w) => Dp.DotProduct(acc, Vector128.Create(*x).AsSByte(), w.AsSByte());
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<int> DotV(Vector128<int> acc, Vector128<int> x, Vector128<int> w) => Dp.DotProduct(acc, x.AsSByte(), w.AsSByte());
 }
 
 /// <summary>
@@ -53,7 +50,7 @@ internal unsafe struct DotArm : IQDot, IQDotBy<Vector128<int>>
 /// instruction without the int16 saturation of vpmaddubsw. VEX-encoded, so 128 and 256 bits (.NET 10 exposes no
 /// 512-bit form).
 /// </summary>
-internal unsafe struct DotVnni : IQDot, IQDotBy<Vector256<int>>
+internal unsafe struct DotVnni : IQDot, IQDotBy<Vector256<int>>, IQDot256
 {
 #if NET9_0_OR_GREATER // AvxVnni is a preview API in .NET 8: there QDot.Path never takes this
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -61,15 +58,12 @@ internal unsafe struct DotVnni : IQDot, IQDotBy<Vector256<int>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
-        => AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), Vector256.Create(w[quad]).AsSByte()); // vpbroadcastd from memory: a load, no shuffle
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotLanes(Vector256<int> acc, int* x, Vector256<int> w) => AvxVnni.MultiplyWideningAndAdd(acc, Vector256.Create(*x).AsByte(), w.AsSByte());
+        => DotV(acc, x, Vector256.Create(w[quad])); // vpbroadcastd from memory: a load, no shuffle
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DotV(Vector256<int> acc, Vector256<int> x, Vector256<int> w) => AvxVnni.MultiplyWideningAndAdd(acc, x.AsByte(), w.AsSByte());
 #else
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => throw new PlatformNotSupportedException();
     public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, int* w, [ConstantExpected(Max = 3)] byte quad) => throw new PlatformNotSupportedException();
-    public static Vector256<int> DotLanes(Vector256<int> acc, int* x, Vector256<int> w) => throw new PlatformNotSupportedException();
     public static Vector256<int> DotV(Vector256<int> acc, Vector256<int> x, Vector256<int> w) => throw new PlatformNotSupportedException();
 #endif
 }
@@ -80,24 +74,14 @@ internal unsafe struct DotEmulated : IQDot, IQDotBy<Vector128<int>>
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => QDot.Emulate(acc, x, w, false);
     public static Vector128<int> DotBy(Vector128<int> acc, Vector128<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
         => QDot.Emulate(acc, x.AsSByte(), Vector128.Create(w[quad]).AsSByte(), false);
-    public static Vector128<int> DotLanes(Vector128<int> acc, int* x, Vector128<int> w) => QDot.Emulate(acc, Vector128.Create(*x).AsSByte(), w.AsSByte(), false);
-    public static Vector128<int> DotV(Vector128<int> acc, Vector128<int> x, Vector128<int> w) => QDot.Emulate(acc, x.AsSByte(), w.AsSByte(), false);
 }
 
 /// <summary>vpdpbusd's arithmetic in scalar code, at the widths <see cref="DotVnni"/> runs (<see cref="QDot.Force"/> = 4).</summary>
-internal unsafe struct DotEmulatedU : IQDot, IQDotBy<Vector256<int>>
+internal unsafe struct DotEmulatedU : IQDot, IQDotBy<Vector256<int>>, IQDot256
 {
     public static Vector128<int> Dot(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> w) => QDot.Emulate(acc, x, w, true);
     public static Vector256<int> DotBy(Vector256<int> acc, Vector256<int> x, int* w, [ConstantExpected(Max = 3)] byte quad)
-    {
-        var wq = Vector128.Create(w[quad]).AsSByte();
-        return Vector256.Create(QDot.Emulate(acc.GetLower(), x.GetLower().AsSByte(), wq, true), QDot.Emulate(acc.GetUpper(), x.GetUpper().AsSByte(), wq, true));
-    }
-    public static Vector256<int> DotLanes(Vector256<int> acc, int* x, Vector256<int> w)
-    {
-        var xq = Vector128.Create(*x).AsSByte();
-        return Vector256.Create(QDot.Emulate(acc.GetLower(), xq, w.GetLower().AsSByte(), true), QDot.Emulate(acc.GetUpper(), xq, w.GetUpper().AsSByte(), true));
-    }
+        => DotV(acc, x, Vector256.Create(w[quad]));
     public static Vector256<int> DotV(Vector256<int> acc, Vector256<int> x, Vector256<int> w)
         => Vector256.Create(QDot.Emulate(acc.GetLower(), x.GetLower().AsSByte(), w.GetLower().AsSByte(), true), QDot.Emulate(acc.GetUpper(), x.GetUpper().AsSByte(), w.GetUpper().AsSByte(), true));
 }

@@ -68,14 +68,15 @@ internal static unsafe class QDotConv
             for (int nb = 0; nb < batch; nb++)
             {
                 byte* xg = x + ((long)nb * inC + (long)gr * icg) * chan;
-                for (int q = 0; q < quads; q++)
-                {
-                    byte* c0 = xg + 4 * q * chan;
-                    byte* c1 = 4 * q + 1 < icg ? c0 + chan : null, c2 = 4 * q + 2 < icg ? c0 + 2 * chan : null, c3 = 4 * q + 3 < icg ? c0 + 3 * chan : null;
-                    if (whole) QuadRow(quadPlane + (long)q * g.Size, c0, c1, c2, c3, plane, flip, zq);
-                    else if (rowQuads) BuildQuads(quadPlane, g, c0, c0, c0, c0, g.DH, inH, inW, padTop, padLeft, flip, zq);
-                    else BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, 0, inH, inW, padTop, padLeft, flip, zq);
-                }
+                if (rowQuads) BuildQuads(quadPlane, g, xg, xg, xg, xg, g.DH, inH, inW, padTop, padLeft, flip, zq); // rows dH apart of one plane
+                else
+                    for (int q = 0; q < quads; q++)
+                    {
+                        byte* c0 = xg + 4 * q * chan;
+                        byte* c1 = 4 * q + 1 < icg ? c0 + chan : null, c2 = 4 * q + 2 < icg ? c0 + 2 * chan : null, c3 = 4 * q + 3 < icg ? c0 + 3 * chan : null;
+                        if (whole) QuadRow(quadPlane + (long)q * g.Size, c0, c1, c2, c3, plane, flip, zq);
+                        else BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, 0, inH, inW, padTop, padLeft, flip, zq);
+                    }
                 new Span<int>(quadPlane + (long)quads * g.Size, g.Slack).Clear();
                 // tiles of 1-3 vectors of 4 positions (sdot) or of 8 (vpdpbusd: VEX, 16 registers, all of them taken by
                 // 3), the emulations as the instructions they stand for
@@ -178,8 +179,7 @@ internal static unsafe class QDotConv
         TV a1 = TS.Splat(rb[1]), b1 = a1, c1 = a1;
         TV a2 = TS.Splat(rb[2]), b2 = a2, c2 = a2;
         TV a3 = TS.Splat(rb[3]), b3 = a3, c3 = a3;
-        // one loop over (tap, quad) steps, x's offset per step from a table: nested loops had the JIT store every
-        // accumulator to the stack after each dot product
+        // one loop over (tap, quad) steps, x's offset per step from the table Run builds once per call
         int* steps = t.Steps;
         for (int s = 0, n = t.Taps * quads; s < n; s++, w += QConv.BlockRows)
             Step<TD, TV, TS, C>(w, x0 + steps[s], ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);

@@ -190,20 +190,26 @@ public static unsafe class QPointwise
     static void Emit<TV, TS>(in Args a, int m0, int cols, int p0, int rows, int* sums, byte* bytes, TV zero, TV lo, TV hi)
         where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
     {
-        int lanes = TS.Lanes, width = 2 * lanes;
         byte* yt = a.Y + (long)m0 * a.Plane + p0;
         for (int r = 0; r < rows; r++)
         {
-            int* s = sums + r * width;
-            if (a.Bounded)
-            {
-                TS.StoreLanes(TS.Load(s), a.Mult + m0, a.E + m0, a.KE + m0 / 2, a.KO + m0 / 2, zero, lo, hi, bytes);
-                TS.StoreLanes(TS.Load(s + lanes), a.Mult + m0 + lanes, a.E + m0 + lanes, a.KE + (m0 + lanes) / 2, a.KO + (m0 + lanes) / 2, zero, lo, hi, bytes + lanes);
-            }
-            else
-                for (int j = 0; j < cols; j++) bytes[j] = (byte)Requantize.Clamped(s[j], a.Pm[m0 + j], a.Psh[m0 + j], a.ZY, a.Lo, a.Hi);
+            Requantized<TV, TS>(a, m0, cols, sums + r * 2 * TS.Lanes, bytes, zero, lo, hi);
             for (int j = 0; j < cols; j++) yt[(long)j * a.Plane + r] = bytes[j];
         }
+    }
+
+    /// <summary>One position's sums of columns m0.. (2 vectors of TV) requantized per lane into bytes (the first cols of them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Requantized<TV, TS>(in Args a, int m0, int cols, int* s, byte* bytes, TV zero, TV lo, TV hi) where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
+    {
+        int lanes = TS.Lanes;
+        if (a.Bounded)
+        {
+            TS.StoreLanes(TS.Load(s), a.Mult + m0, a.E + m0, a.KE + m0 / 2, a.KO + m0 / 2, zero, lo, hi, bytes);
+            TS.StoreLanes(TS.Load(s + lanes), a.Mult + m0 + lanes, a.E + m0 + lanes, a.KE + (m0 + lanes) / 2, a.KO + (m0 + lanes) / 2, zero, lo, hi, bytes + lanes);
+        }
+        else
+            for (int j = 0; j < cols; j++) bytes[j] = (byte)Requantize.Clamped(s[j], a.Pm[m0 + j], a.Psh[m0 + j], a.ZY, a.Lo, a.Hi);
     }
 
     /// <summary>
@@ -213,7 +219,7 @@ public static unsafe class QPointwise
     /// 12 accumulators, 2 weight vectors and the broadcast: the 16 registers VEX has.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Lanes<TD>(in Args a) where TD : IQDotBy<Vector256<int>>
+    static void Lanes<TD>(in Args a) where TD : IQDot256
     {
         const int width = 16;
         int* sums = stackalloc int[Rows * width];
@@ -248,14 +254,9 @@ public static unsafe class QPointwise
                 // a whole tile whose 8-byte rows stay inside this channel's plane: requantized rows, then transposed by
                 // unpacks into 8 bytes per channel (the 2 past the tile are the next tile's, written over after); the
                 // scalar transposed store took as long as the dot products
-                if (rows == Rows && p0 + 8 <= a.Plane && a.Bounded)
+                if (rows == Rows && p0 + 8 <= a.Plane)
                 {
-                    for (int r = 0; r < Rows; r++)
-                    {
-                        int* s = sums + r * width;
-                        Q256.StoreLanes(Vector256.Load(s), a.Mult + m0, a.E + m0, a.KE + m0 / 2, a.KO + m0 / 2, zero, lo, hi, tile + r * width);
-                        Q256.StoreLanes(Vector256.Load(s + 8), a.Mult + m0 + 8, a.E + m0 + 8, a.KE + (m0 + 8) / 2, a.KO + (m0 + 8) / 2, zero, lo, hi, tile + r * width + 8);
-                    }
+                    for (int r = 0; r < Rows; r++) Requantized<Vector256<int>, Q256>(a, m0, cols, sums + r * width, tile + r * width, zero, lo, hi);
                     StoreTransposed(tile, a.Y + (long)m0 * a.Plane + p0, a.Plane, cols);
                 }
                 else Emit<Vector256<int>, Q256>(a, m0, cols, p0, rows, sums, bytes, zero, lo, hi);
@@ -296,19 +297,20 @@ public static unsafe class QPointwise
 
     /// <summary>R.N positions (x[q * plane + r], quads broadcast) x 16 channels (w: 16 ints per quad), from the bias, into sums (rows 16 apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void LaneTile<TD, R>(int* x, int plane, int* w, int quads, int* bias, int* sums) where TD : IQDotBy<Vector256<int>> where R : struct, IRows
+    static void LaneTile<TD, R>(int* x, int plane, int* w, int quads, int* bias, int* sums) where TD : IQDot256 where R : struct, IRows
     {
         Vector256<int> b0 = Vector256.Load(bias), b1 = Vector256.Load(bias + 8);
         Vector256<int> c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
         for (int q = 0; q < quads; q++, x += plane, w += 16)
         {
+            // each position's quad broadcast straight from the quad plane (vpbroadcastd: a load)
             var w0 = Vector256.Load(w); var w1 = Vector256.Load(w + 8);
-            c00 = TD.DotLanes(c00, x, w0); c01 = TD.DotLanes(c01, x, w1);
-            if (R.N > 1) { c10 = TD.DotLanes(c10, x + 1, w0); c11 = TD.DotLanes(c11, x + 1, w1); }
-            if (R.N > 2) { c20 = TD.DotLanes(c20, x + 2, w0); c21 = TD.DotLanes(c21, x + 2, w1); }
-            if (R.N > 3) { c30 = TD.DotLanes(c30, x + 3, w0); c31 = TD.DotLanes(c31, x + 3, w1); }
-            if (R.N > 4) { c40 = TD.DotLanes(c40, x + 4, w0); c41 = TD.DotLanes(c41, x + 4, w1); }
-            if (R.N > 5) { c50 = TD.DotLanes(c50, x + 5, w0); c51 = TD.DotLanes(c51, x + 5, w1); }
+            var t = Vector256.Create(x[0]); c00 = TD.DotV(c00, t, w0); c01 = TD.DotV(c01, t, w1);
+            if (R.N > 1) { t = Vector256.Create(x[1]); c10 = TD.DotV(c10, t, w0); c11 = TD.DotV(c11, t, w1); }
+            if (R.N > 2) { t = Vector256.Create(x[2]); c20 = TD.DotV(c20, t, w0); c21 = TD.DotV(c21, t, w1); }
+            if (R.N > 3) { t = Vector256.Create(x[3]); c30 = TD.DotV(c30, t, w0); c31 = TD.DotV(c31, t, w1); }
+            if (R.N > 4) { t = Vector256.Create(x[4]); c40 = TD.DotV(c40, t, w0); c41 = TD.DotV(c41, t, w1); }
+            if (R.N > 5) { t = Vector256.Create(x[5]); c50 = TD.DotV(c50, t, w0); c51 = TD.DotV(c51, t, w1); }
         }
         c00.Store(sums); c01.Store(sums + 8);
         if (R.N > 1) { c10.Store(sums + 16); c11.Store(sums + 24); }
