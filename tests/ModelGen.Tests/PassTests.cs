@@ -553,6 +553,62 @@ public class PassTests(ITestOutputHelper log)
         Rewrite(rows, "MatMulAddToGemm", "MatMul,Add", "MatMul,Add");
     }
 
+    // ---------- GemmWeightLayout ----------
+
+    /// <summary>
+    /// A Gemm over a constant B stored transposed (PyTorch's Linear) gets B transposed at build time and transB = 0 for
+    /// the Net kernel, with the fused activation kept; B read by a second node, the Portable profile and a Gemm with
+    /// transA keep theirs. Outputs agree with the unoptimised graph and ONNX Runtime, one row and several.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void GemmWeightLayoutTransposesConstantWeights(int rows)
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, rows, 40)
+            .Initializer("w", new[] { 70, 40 }, Ort.Random(2800, 1))
+            .Initializer("c", new[] { 70 }, Ort.Random(70, 2))
+            .Node("Gemm", new[] { "x", "w", "c" }, new[] { "g" }, ("transB", 1L), ("alpha", 0.5f))
+            .Node("Relu", new[] { "g" }, new[] { "y" })
+            .Output("y").Build();
+        var g = Import(m);
+        PassManager.Run(g, new ModelOptions());
+        var gemm = g.Nodes.Single(n => n.OpType == "Gemm");
+        Assert.Equal(0, gemm.Int("transB", 1));
+        Assert.Equal(new[] { 40, 70 }, gemm.In(1).Shape);
+        var w = Ort.Random(2800, 1);
+        Assert.Equal(w[5 * 40 + 7], gemm.In(1).Const.F[7 * 70 + 5]);
+        Assert.Equal(1, g.Nodes.Count);
+        var portable = Import(m);
+        PassManager.Run(portable, new ModelOptions { Target = TargetProfile.Portable });
+        Assert.Equal(1, portable.Nodes.Single(n => n.OpType == "Gemm").Int("transB", 0));
+        Numerics(m, 1e-5, Ort.Random(rows * 40, 7));
+    }
+
+    [Fact]
+    public void GemmWeightLayoutKeepsSharedOrTransposedAWeights()
+    {
+        var shared = new OnnxBuilder()
+            .Input("x", DType.Float, 1, 40)
+            .Initializer("w", new[] { 40, 40 }, Ort.Random(1600, 1))
+            .Node("Gemm", new[] { "x", "w" }, new[] { "g" }, ("transB", 1L))
+            .Node("Gemm", new[] { "g", "w" }, new[] { "y" }, ("transB", 1L))
+            .Output("y").Build();
+        var g = Import(shared);
+        PassManager.Run(g, new ModelOptions());
+        Assert.All(g.Nodes, n => Assert.Equal(1, n.Int("transB", 0)));
+        Numerics(shared, 1e-5, Ort.Random(40, 7));
+        var ta = new OnnxBuilder()
+            .Input("x", DType.Float, 40, 1)
+            .Initializer("w", new[] { 30, 40 }, Ort.Random(1200, 1))
+            .Node("Gemm", new[] { "x", "w" }, new[] { "y" }, ("transA", 1L), ("transB", 1L))
+            .Output("y").Build();
+        var h = Import(ta);
+        PassManager.Run(h, new ModelOptions());
+        Assert.Equal(1, h.Nodes.Single().Int("transB", 0));
+    }
+
     // ---------- ElementwiseChainFusion ----------
 
     [Fact]

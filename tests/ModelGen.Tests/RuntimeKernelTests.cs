@@ -94,6 +94,8 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             new[] { 1, 1, 1 }, new[] { 1, 7, 3 }, new[] { 2, 33, 5 }, new[] { 5, 17, 31 }, new[] { 6, 32, 16 }, new[] { 7, 31, 33 },
             new[] { 13, 47, 129 }, new[] { 12, 64, 300 }, new[] { 1, 128, 1536 }, new[] { 1, 128, 128 }, new[] { 1, 1, 128 },
             new[] { 3, 5, 40 }, new[] { 17, 100, 65 }, new[] { 64, 96, 257 }, new[] { 37, 129, 530 }, new[] { 4, 8, 0 }, new[] { 96, 40, 288 },
+            // one row: whole vectors of columns swept down B (8, then 4 at a time), the last columns in panels
+            new[] { 1, 200, 70 }, new[] { 1, 640, 33 },
         };
         foreach (var s in shapes) yield return new object[] { s[0], s[1], s[2] };
     }
@@ -1128,7 +1130,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             foreach (var (m, nn, k, ta, tb, bk) in new[]
             {
                 (3, 20, 300, false, true, BiasKind.Row), (7, 20, 300, false, false, BiasKind.Column), (5, 37, 40, true, false, BiasKind.Matrix),
-                (9, 33, 17, false, true, BiasKind.None), (4, 5, 0, false, false, BiasKind.Scalar),
+                (9, 33, 17, false, true, BiasKind.None), (4, 5, 0, false, false, BiasKind.Scalar), (1, 150, 64, false, false, BiasKind.Row),
             })
             {
                 var a = Rand(rng, m * k); var b = Rand(rng, k * nn); var c = Rand(rng, m * nn);
