@@ -346,20 +346,67 @@ public static unsafe class QGemm
     }
 
     /// <summary>
-    /// <see cref="DotRow{TS}"/> on vpdpbusd (TD: <see cref="DotVnni"/> or its emulation): x uint8, 32 bytes of four
-    /// weight rows per step and instruction (the pair kernels widen each 32 bytes first and take two instructions); the
-    /// zero point's dot products with ones only where it is not 0 (int8 after a ReLU: -128, here 0).
+    /// <see cref="DotRow{TS}"/> on vpdpbusd (TD: <see cref="DotVnni"/> or its emulation): x uint8, 32 bytes of each weight
+    /// row per step and instruction (the pair kernels widen each 32 bytes first and take two instructions). Eight rows
+    /// per pass over x where the zero point is 0 (int8 after a ReLU: -128, here 0), else four with the zero point's dot
+    /// products with ones in the same pass over the weights (a second pass read them twice from L2). The rows' sums are
+    /// reduced together (<see cref="Sum4"/>, <see cref="Sum8"/>): one horizontal sum per row had cost as much as the
+    /// dot products at k = 128.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void VnniRow<TD>(Args a, byte* x, int k, int zq) where TD : IQDot256
     {
-        int kv = k / 32 * 32, j = 0;
+        int kv = k / 32 * 32, rem = k - kv, j = 0;
         var ones = Vector256.Create((byte)1).AsInt32();
+        int* put = stackalloc int[8];
+        // the last k % 32 as one more step: the weights read by a mask of the int32s within the row (Kp bytes: no read
+        // past the weights), x and the ones zero past k there (whatever the weights' bytes); the 2 bytes at most past
+        // those int32s in scalar code. All of it scalar had taken most of an 8 -> 128 layer's time.
+        int dwords = (a.Kp - kv) / 4, vrem = Math.Min(rem, 4 * dwords);
+        rem = vrem;
+        byte* tail = stackalloc byte[64];
+        new Span<byte>(tail, 64).Clear();
+        new ReadOnlySpan<byte>(x + kv, vrem).CopyTo(new Span<byte>(tail, vrem));
+        new Span<byte>(tail + 32, vrem).Fill(1);
+        var xt = Vector256.Load((int*)tail);
+        var ot = Vector256.Load((int*)(tail + 32));
+        var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(dwords));
+        int last = kv + vrem; // scalar from here to k
+        if (zq == 0)
+            for (; j + 8 <= a.N; j += 8)
+            {
+                sbyte* w0 = a.W + (long)j * a.Kp;
+                long kp = a.Kp;
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+                for (int t = 0; t < kv; t += 32)
+                {
+                    var xv = Vector256.Load((int*)(x + t));
+                    sbyte* wt = w0 + t;
+                    s0 = TD.DotV(s0, xv, Vector256.Load((int*)wt)); s1 = TD.DotV(s1, xv, Vector256.Load((int*)(wt + kp)));
+                    s2 = TD.DotV(s2, xv, Vector256.Load((int*)(wt + 2 * kp))); s3 = TD.DotV(s3, xv, Vector256.Load((int*)(wt + 3 * kp)));
+                    s4 = TD.DotV(s4, xv, Vector256.Load((int*)(wt + 4 * kp))); s5 = TD.DotV(s5, xv, Vector256.Load((int*)(wt + 5 * kp)));
+                    s6 = TD.DotV(s6, xv, Vector256.Load((int*)(wt + 6 * kp))); s7 = TD.DotV(s7, xv, Vector256.Load((int*)(wt + 7 * kp)));
+                }
+                if (rem > 0)
+                {
+                    sbyte* wt = w0 + kv;
+                    s0 = TD.DotV(s0, xt, Avx2.MaskLoad((int*)wt, mask)); s1 = TD.DotV(s1, xt, Avx2.MaskLoad((int*)(wt + kp), mask));
+                    s2 = TD.DotV(s2, xt, Avx2.MaskLoad((int*)(wt + 2 * kp), mask)); s3 = TD.DotV(s3, xt, Avx2.MaskLoad((int*)(wt + 3 * kp), mask));
+                    s4 = TD.DotV(s4, xt, Avx2.MaskLoad((int*)(wt + 4 * kp), mask)); s5 = TD.DotV(s5, xt, Avx2.MaskLoad((int*)(wt + 5 * kp), mask));
+                    s6 = TD.DotV(s6, xt, Avx2.MaskLoad((int*)(wt + 6 * kp), mask)); s7 = TD.DotV(s7, xt, Avx2.MaskLoad((int*)(wt + 7 * kp), mask));
+                }
+                Sum8(s0, s1, s2, s3, s4, s5, s6, s7).Store(put);
+                for (int r = 0; r < 8; r++)
+                {
+                    int acc = put[r];
+                    for (int t = last; t < k; t++) acc += x[t] * w0[r * kp + t];
+                    Put(a, j + r, acc);
+                }
+            }
         for (; j + 4 <= a.N; j += 4)
         {
             sbyte* w0 = a.W + (long)j * a.Kp, w1 = w0 + a.Kp, w2 = w1 + a.Kp, w3 = w2 + a.Kp;
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default, z0 = default, z1 = default, z2 = default, z3 = default;
-            // two loops, the correction's in the same pass over the weights (a second pass read them twice from L2)
             if (zq != 0)
                 for (int t = 0; t < kv; t += 32)
                 {
@@ -375,9 +422,16 @@ public static unsafe class QGemm
                     s0 = TD.DotV(s0, xv, Vector256.Load((int*)(w0 + t))); s1 = TD.DotV(s1, xv, Vector256.Load((int*)(w1 + t)));
                     s2 = TD.DotV(s2, xv, Vector256.Load((int*)(w2 + t))); s3 = TD.DotV(s3, xv, Vector256.Load((int*)(w3 + t)));
                 }
-            int a0 = Vector256.Sum(s0) - zq * Vector256.Sum(z0), a1 = Vector256.Sum(s1) - zq * Vector256.Sum(z1);
-            int a2 = Vector256.Sum(s2) - zq * Vector256.Sum(z2), a3 = Vector256.Sum(s3) - zq * Vector256.Sum(z3);
-            for (int t = kv; t < k; t++) { int xv = x[t] - zq; a0 += xv * w0[t]; a1 += xv * w1[t]; a2 += xv * w2[t]; a3 += xv * w3[t]; }
+            if (rem > 0)
+            {
+                Vector256<int> v0 = Avx2.MaskLoad((int*)(w0 + kv), mask), v1 = Avx2.MaskLoad((int*)(w1 + kv), mask);
+                Vector256<int> v2 = Avx2.MaskLoad((int*)(w2 + kv), mask), v3 = Avx2.MaskLoad((int*)(w3 + kv), mask);
+                s0 = TD.DotV(s0, xt, v0); s1 = TD.DotV(s1, xt, v1); s2 = TD.DotV(s2, xt, v2); s3 = TD.DotV(s3, xt, v3);
+                z0 = TD.DotV(z0, ot, v0); z1 = TD.DotV(z1, ot, v1); z2 = TD.DotV(z2, ot, v2); z3 = TD.DotV(z3, ot, v3);
+            }
+            (Sum4(s0, s1, s2, s3) - Vector128.Create(zq) * Sum4(z0, z1, z2, z3)).Store(put);
+            int a0 = put[0], a1 = put[1], a2 = put[2], a3 = put[3];
+            for (int t = last; t < k; t++) { int xv = x[t] - zq; a0 += xv * w0[t]; a1 += xv * w1[t]; a2 += xv * w2[t]; a3 += xv * w3[t]; }
             Put(a, j, a0); Put(a, j + 1, a1); Put(a, j + 2, a2); Put(a, j + 3, a3);
         }
         for (; j < a.N; j++)
@@ -390,10 +444,34 @@ public static unsafe class QGemm
                 s0 = TD.DotV(s0, Vector256.Load((int*)(x + t)), v0);
                 z0 = TD.DotV(z0, ones, v0);
             }
+            if (rem > 0)
+            {
+                var v0 = Avx2.MaskLoad((int*)(w0 + kv), mask);
+                s0 = TD.DotV(s0, xt, v0);
+                z0 = TD.DotV(z0, ot, v0);
+            }
             int a0 = Vector256.Sum(s0) - zq * Vector256.Sum(z0);
-            for (int t = kv; t < k; t++) a0 += (x[t] - zq) * w0[t];
+            for (int t = last; t < k; t++) a0 += (x[t] - zq) * w0[t];
             Put(a, j, a0);
         }
+    }
+
+    /// <summary>The lane sums of four vectors (wrapping int32, as Vector256.Sum): horizontal adds, then the two halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<int> Sum4(Vector256<int> s0, Vector256<int> s1, Vector256<int> s2, Vector256<int> s3)
+    {
+        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));
+        return h.GetLower() + h.GetUpper();
+    }
+
+    /// <summary>The lane sums of eight vectors, in order, as one vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Sum8(Vector256<int> s0, Vector256<int> s1, Vector256<int> s2, Vector256<int> s3,
+        Vector256<int> s4, Vector256<int> s5, Vector256<int> s6, Vector256<int> s7)
+    {
+        var lo = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));
+        var hi = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s4, s5), Avx2.HorizontalAdd(s6, s7));
+        return Avx2.Permute2x128(lo, hi, 0x20) + Avx2.Permute2x128(lo, hi, 0x31);
     }
 
     enum Output { Bytes, Int32, Float }
