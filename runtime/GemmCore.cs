@@ -122,6 +122,8 @@ internal static unsafe class GemmCore
         return j;
     }
 
+    const int PrefetchRows = 8;
+
     /// <summary>V.N vectors of C's one row: c = (accumulate ? c : 0) + bias + alpha * sum over p of a[p] * B[p, columns].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Sweep<S, TV, V>(float* a, nint acs, float* b, nint ldb, float* c, int k, float alpha, bool accumulate, float* rowBias)
@@ -131,6 +133,9 @@ internal static unsafe class GemmCore
         TV s0 = S.Zero, s1 = S.Zero, s2 = S.Zero, s3 = S.Zero, s4 = S.Zero, s5 = S.Zero, s6 = S.Zero, s7 = S.Zero;
         for (int p = 0; p < k; p++, a += acs, b += ldb)
         {
+            // B's row 8 ahead into L1 (x64): B streams from L2 or beyond, and the L1 prefetchers fall behind
+            // (1536 x 128: 83 against 71 GB/s)
+            if (Sse.IsSupported) { byte* f = (byte*)(b + PrefetchRows * ldb); for (int q = 0; q < V.N * l * 4; q += 64) Sse.Prefetch0(f + q); }
             TV t = S.Splat(*a);
             s0 = S.Fma(t, S.Load(b), s0); s1 = S.Fma(t, S.Load(b + l), s1);
             s2 = S.Fma(t, S.Load(b + 2 * l), s2); s3 = S.Fma(t, S.Load(b + 3 * l), s3);
