@@ -257,8 +257,12 @@ internal static unsafe class ConvPanels
             {
                 float* d = y + (nint)o * outPlane;
                 int j = 0;
-                for (; j + 8 <= n; j += 8)
+                // a last partial block (DS-CNN's 125 pixels) shifted back over the one before: the same values stored again,
+                // unless the stores add to y
+                int end = !accumulate && n >= 8 && n % 8 != 0 ? n + 8 - n % 8 : n;
+                for (; j + 8 <= end; j += 8)
                 {
+                    if (j > n - 8) j = n - 8;
                     GemmCore.Transpose8x8(part + j * vl + o, vl, out var c0, out var c1, out var c2, out var c3, out var c4, out var c5, out var c6, out var c7);
                     float* e = d + j;
                     if (accumulate)
