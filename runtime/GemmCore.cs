@@ -107,7 +107,7 @@ internal static unsafe class GemmCore
 
     /// <summary>
     /// One row of A (m = 1) against row-major B: 8 vectors of columns at a time (then 4), each swept down all k rows of
-    /// B in one pass, the sums in order of p as <see cref="Micro"/> takes them. The panels' single row keeps two
+    /// B in one pass, the sums in order of p as the panels' micro-kernel takes them. The panels' single row keeps two
     /// accumulators and waits on the FMA latency: a 128 x 128 product read B at 32 bytes a cycle, here 2.6x faster.
     /// Returns the columns done; the rest (under 4 vectors) go to the panels.
     /// </summary>
