@@ -13,7 +13,8 @@ namespace ModelGen.Runtime;
 /// rows (the row kernel, <see cref="QGemm"/>, widens it for every row and sums across lanes for every output). The
 /// int32 sums are requantized per lane (QGemmInt8: bias, a multiplier and shift per column, bit-exact with
 /// ModelGen.Compiler.Quant.FixedPoint), written as they are, or scaled to float (multiply, then add the bias: the Cast,
-/// Mul and Add of dynamic quantization). Exact.
+/// Mul and Add of dynamic quantization). Exact. Where the CPU has vpdpbusd, the rows stay bytes and each quad of a row
+/// is broadcast instead (<see cref="Quads{TD}"/>).
 /// </summary>
 public static unsafe class QMatMulLanes
 {
@@ -96,6 +97,15 @@ public static unsafe class QMatMulLanes
     {
         if (a.M == 0 || a.N == 0) return;
         int kp = (a.K + 1) & ~1;
+        // vpdpbusd against 256-bit pair kernels always (Sapphire Rapids held to 256 bits: 16 x 32 x 96 1.2x, 32 x 128 x 128
+        // 1.7x); against 512-bit ones from reductions of 128 (32 x 128 x 128 1.17x, 100 x 128 x 128 1.4x; 16 x 32 x 96
+        // 0.87x: there the quads and the reordering cost more than they save)
+        int dot = QDot.Path;
+        if (QDot.Unsigned(dot) && (a.K + 3) / 4 <= QPointwise.MaxQuads && (SimdLevel.Bits < 512 || a.K >= 128))
+        {
+            if (dot == QDot.Vnni) Quads<DotVnni>(a, px, ps, xSigned, xZero); else Quads<DotEmulatedU>(a, px, ps, xSigned, xZero);
+            return;
+        }
         a.X = (short*)QConv.Aligned(ps);
         for (int i = 0; i < a.M; i++) QGemm.WidenRow(a.X + (long)i * kp, px + (long)i * a.K, a.K, xSigned, xZero);
         switch (SimdLevel.Bits)
@@ -105,6 +115,117 @@ public static unsafe class QMatMulLanes
             case 0: Panels<int, Q1>(a, kp); break;
             default: Panels<Vector128<int>, Q128>(a, kp); break;
         }
+    }
+
+    /// <summary>
+    /// vpdpbusd (TD: <see cref="DotVnni"/> or its emulation): each row's bytes as quads, moved to uint8 (x ^ 0x80 where
+    /// signed; the zero point with them, taken from the column offsets: <see cref="QPointwise.Correct{TD}"/>); panels of
+    /// 16 columns whose weight pairs are reordered once into quads (QPointwise's vpdpbusd layout), tiles of 6 rows with
+    /// each row's quad broadcast. The pair kernels widen every row to int16 and take two instructions per 16 or 32
+    /// multiply-adds; here one per 32 (a transformer's 16 x 32 x 96 projection: see the README).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Quads<TD>(Args a, byte* px, short* ps, bool xSigned, int xZero) where TD : IQDot, IQDot256
+    {
+        const int width = 16;
+        int kq = (a.K + 3) / 4, pairs = (a.K + 1) / 2, np = (a.N + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
+        int zq = QDot.Zero(true, xSigned, xZero);
+        byte flip = (byte)QDot.Flip(true, xSigned);
+        // the rows as uint8 quads, 0 past k (the weights there are 0): m * 4kq bytes fit the scratch's m * kp int16s
+        byte* xq = (byte*)QConv.Aligned(ps);
+        for (int i = 0; i < a.M; i++)
+        {
+            byte* src = px + (long)i * a.K, dst = xq + (long)i * 4 * kq;
+            int t = 0;
+            if (flip != 0 && Vector256.IsHardwareAccelerated)
+                for (; t + 32 <= a.K; t += 32) (Vector256.Load(src + t) ^ Vector256.Create(flip)).Store(dst + t);
+            for (; t < a.K; t++) dst[t] = (byte)(src[t] ^ flip);
+            for (; t < 4 * kq; t++) dst[t] = 0;
+        }
+        // per-column offsets: the bias (bytes) or 0, less zq x the column's weights
+        int* offs = stackalloc int[np];
+        if (a.Out == Output.Bytes) new ReadOnlySpan<int>(a.BiasI, np).CopyTo(new Span<int>(offs, np));
+        else new Span<int>(offs, np).Clear();
+        QPointwise.Correct<TD>(a.W, offs, np, pairs, zq);
+        int* w4 = stackalloc int[kq * width];
+        int* sums = stackalloc int[Rows * width];
+        byte* bytes = stackalloc byte[width];
+        var zy = Vector256.Create(a.ZY); var lo = Vector256.Create(a.Lo); var hi = Vector256.Create(a.Hi);
+        for (int j0 = 0; j0 < a.N; j0 += width)
+        {
+            for (int q = 0; q < kq; q++)
+            {
+                sbyte* w = a.W + 2L * (2L * q * np + j0);
+                bool whole = 2 * q + 1 < pairs;
+                var (w0, w1) = QPointwise.Quads(w, 2 * np, whole);
+                var (w2, w3) = QPointwise.Quads(w + 16, 2 * np, whole);
+                w0.AsInt32().Store(w4 + q * width); w1.AsInt32().Store(w4 + q * width + 4);
+                w2.AsInt32().Store(w4 + q * width + 8); w3.AsInt32().Store(w4 + q * width + 12);
+            }
+            int cols = Math.Min(width, a.N - j0);
+            for (int r0 = 0; r0 < a.M; r0 += Rows)
+            {
+                int rows = Math.Min(Rows, a.M - r0);
+                int* x = (int*)(xq + (long)r0 * 4 * kq);
+                switch (rows)
+                {
+                    case 6: RowTile<TD, R6>(x, kq, w4, offs + j0, sums); break;
+                    case 5: RowTile<TD, R5>(x, kq, w4, offs + j0, sums); break;
+                    case 4: RowTile<TD, R4>(x, kq, w4, offs + j0, sums); break;
+                    case 3: RowTile<TD, R3>(x, kq, w4, offs + j0, sums); break;
+                    case 2: RowTile<TD, R2>(x, kq, w4, offs + j0, sums); break;
+                    default: RowTile<TD, R1>(x, kq, w4, offs + j0, sums); break;
+                }
+                for (int r = 0; r < rows; r++) Emit<Vector256<int>, Q256>(a, sums + r * width, j0, cols, (long)(r0 + r) * a.N + j0, bytes, zy, lo, hi);
+            }
+        }
+    }
+
+    /// <summary>R.N rows (row r's quad q at x[r * kq + q], broadcast) x 16 columns (w: 16 ints per quad), from the column offsets, into sums (rows 16 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowTile<TD, R>(int* x, int kq, int* w, int* offs, int* sums) where TD : IQDot256 where R : struct, IRows
+    {
+        Vector256<int> b0 = Vector256.Load(offs), b1 = Vector256.Load(offs + 8);
+        Vector256<int> c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+        int* x1 = x + kq, x2 = x1 + kq, x3 = x2 + kq, x4 = x3 + kq, x5 = x4 + kq;
+        for (int q = 0; q < kq; q++, w += 16)
+        {
+            var w0 = Vector256.Load(w); var w1 = Vector256.Load(w + 8);
+            var t = Vector256.Create(x[q]); c00 = TD.DotV(c00, t, w0); c01 = TD.DotV(c01, t, w1);
+            if (R.N > 1) { t = Vector256.Create(x1[q]); c10 = TD.DotV(c10, t, w0); c11 = TD.DotV(c11, t, w1); }
+            if (R.N > 2) { t = Vector256.Create(x2[q]); c20 = TD.DotV(c20, t, w0); c21 = TD.DotV(c21, t, w1); }
+            if (R.N > 3) { t = Vector256.Create(x3[q]); c30 = TD.DotV(c30, t, w0); c31 = TD.DotV(c31, t, w1); }
+            if (R.N > 4) { t = Vector256.Create(x4[q]); c40 = TD.DotV(c40, t, w0); c41 = TD.DotV(c41, t, w1); }
+            if (R.N > 5) { t = Vector256.Create(x5[q]); c50 = TD.DotV(c50, t, w0); c51 = TD.DotV(c51, t, w1); }
+        }
+        c00.Store(sums); c01.Store(sums + 8);
+        if (R.N > 1) { c10.Store(sums + 16); c11.Store(sums + 24); }
+        if (R.N > 2) { c20.Store(sums + 32); c21.Store(sums + 40); }
+        if (R.N > 3) { c30.Store(sums + 48); c31.Store(sums + 56); }
+        if (R.N > 4) { c40.Store(sums + 64); c41.Store(sums + 72); }
+        if (R.N > 5) { c50.Store(sums + 80); c51.Store(sums + 88); }
+    }
+
+    /// <summary>One row's sums of columns j0..j0 + cols (s: 2 vectors of TV, the offsets in) written as a.Out says at y + at.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Emit<TV, TS>(in Args a, int* s, int j0, int cols, long at, byte* bytes, TV zy, TV lo, TV hi) where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
+    {
+        int l = TS.Lanes;
+        if (a.Out == Output.Bytes)
+        {
+            if (a.Bounded)
+            {
+                TS.StoreLanes(TS.Load(s), a.Mult + j0, a.E + j0, a.KE + j0 / 2, a.KO + j0 / 2, zy, lo, hi, bytes);
+                TS.StoreLanes(TS.Load(s + l), a.Mult + j0 + l, a.E + j0 + l, a.KE + (j0 + l) / 2, a.KO + (j0 + l) / 2, zy, lo, hi, bytes + l);
+            }
+            else
+                for (int j = 0; j < cols; j++) bytes[j] = (byte)Requantize.Clamped(s[j], a.Pm[j0 + j], a.Psh[j0 + j], a.ZY, a.Lo, a.Hi);
+            Unsafe.CopyBlockUnaligned((byte*)a.Y + at, bytes, (uint)cols);
+            return;
+        }
+        if (a.Out == Output.Int32) { Unsafe.CopyBlockUnaligned((int*)a.Y + at, s, (uint)cols * 4); return; }
+        float* yr = (float*)a.Y + at;
+        for (int j = 0; j < cols; j++) yr[j] = QGemm.Scaled(s[j], a.Scale, a.ScaleStep, a.Bias, j0 + j);
     }
 
     /// <summary>Panels of two vectors of columns outermost (their weights stay in L1 while the rows pass), tiles of 6 rows.</summary>
@@ -126,26 +247,7 @@ public static unsafe class QMatMulLanes
                 int* x = (int*)(a.X + (long)r0 * kp);
                 QPointwise.Tile<TV, TS>(rows, x, kp / 2, 1, w, 2 * np, pairs, bias, sums);
                 int cols = Math.Min(width, a.N - j0);
-                for (int r = 0; r < rows; r++)
-                {
-                    int* s = sums + r * width;
-                    long at = (long)(r0 + r) * a.N + j0;
-                    if (a.Out == Output.Bytes)
-                    {
-                        if (a.Bounded)
-                        {
-                            TS.StoreLanes(TS.Load(s), a.Mult + j0, a.E + j0, a.KE + j0 / 2, a.KO + j0 / 2, zy, lo, hi, bytes);
-                            TS.StoreLanes(TS.Load(s + l), a.Mult + j0 + l, a.E + j0 + l, a.KE + (j0 + l) / 2, a.KO + (j0 + l) / 2, zy, lo, hi, bytes + l);
-                        }
-                        else
-                            for (int j = 0; j < cols; j++) bytes[j] = (byte)Requantize.Clamped(s[j], a.Pm[j0 + j], a.Psh[j0 + j], a.ZY, a.Lo, a.Hi);
-                        Unsafe.CopyBlockUnaligned((byte*)a.Y + at, bytes, (uint)cols);
-                        continue;
-                    }
-                    if (a.Out == Output.Int32) { Unsafe.CopyBlockUnaligned((int*)a.Y + at, s, (uint)cols * 4); continue; }
-                    float* yr = (float*)a.Y + at;
-                    for (int j = 0; j < cols; j++) yr[j] = QGemm.Scaled(s[j], a.Scale, a.ScaleStep, a.Bias, j0 + j);
-                }
+                for (int r = 0; r < rows; r++) Emit<TV, TS>(a, sums + r * width, j0, cols, (long)(r0 + r) * a.N + j0, bytes, zy, lo, hi);
             }
         }
     }

@@ -28,7 +28,7 @@ public static unsafe class QPointwise
     const int Rows = 6;
 
     /// <summary>Quads of input channels up to which a panel's reordered weights fit the stack (32 KB); more take the pair kernels.</summary>
-    const int MaxQuads = 512;
+    internal const int MaxQuads = 512;
 
     /// <summary>int16 elements of scratch <see cref="Run"/> needs: the pair plane, aligned.</summary>
     public static int Scratch(int inC, int plane) => checked(2 * ((inC + 1) / 2 * plane) + 32);
@@ -392,7 +392,7 @@ public static unsafe class QPointwise
     /// 4 input channels, the pairs zipped (pair 2q + 1 past the last: 0).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector128<sbyte>, Vector128<sbyte>) Quads(sbyte* w, int wStride, bool whole)
+    internal static (Vector128<sbyte>, Vector128<sbyte>) Quads(sbyte* w, int wStride, bool whole)
     {
         var lo = Vector128.Load((short*)w);
         var hi = whole ? Vector128.Load((short*)(w + wStride)) : default;
@@ -401,7 +401,7 @@ public static unsafe class QPointwise
 
     /// <summary>b[m] -= zq * (output channel m's weights summed), 8 channels at a time: dot products with ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Correct<TD>(sbyte* w, int* b, int mp, int pairs, int zq) where TD : IQDot
+    internal static void Correct<TD>(sbyte* w, int* b, int mp, int pairs, int zq) where TD : IQDot
     {
         if (zq == 0) return;
         var ones = Vector128.Create((sbyte)1);
