@@ -169,41 +169,16 @@ public static unsafe class QMatMulLanes
                 int* x = (int*)(xq + (long)r0 * 4 * kq);
                 switch (rows)
                 {
-                    case 6: RowTile<TD, R6>(x, kq, w4, offs + j0, sums); break;
-                    case 5: RowTile<TD, R5>(x, kq, w4, offs + j0, sums); break;
-                    case 4: RowTile<TD, R4>(x, kq, w4, offs + j0, sums); break;
-                    case 3: RowTile<TD, R3>(x, kq, w4, offs + j0, sums); break;
-                    case 2: RowTile<TD, R2>(x, kq, w4, offs + j0, sums); break;
-                    default: RowTile<TD, R1>(x, kq, w4, offs + j0, sums); break;
+                    case 6: QPointwise.LaneTile<TD, R6>(x, kq, 1, w4, kq, offs + j0, sums); break;
+                    case 5: QPointwise.LaneTile<TD, R5>(x, kq, 1, w4, kq, offs + j0, sums); break;
+                    case 4: QPointwise.LaneTile<TD, R4>(x, kq, 1, w4, kq, offs + j0, sums); break;
+                    case 3: QPointwise.LaneTile<TD, R3>(x, kq, 1, w4, kq, offs + j0, sums); break;
+                    case 2: QPointwise.LaneTile<TD, R2>(x, kq, 1, w4, kq, offs + j0, sums); break;
+                    default: QPointwise.LaneTile<TD, R1>(x, kq, 1, w4, kq, offs + j0, sums); break;
                 }
                 for (int r = 0; r < rows; r++) Emit<Vector256<int>, Q256>(a, sums + r * width, j0, cols, (long)(r0 + r) * a.N + j0, bytes, zy, lo, hi);
             }
         }
-    }
-
-    /// <summary>R.N rows (row r's quad q at x[r * kq + q], broadcast) x 16 columns (w: 16 ints per quad), from the column offsets, into sums (rows 16 apart).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void RowTile<TD, R>(int* x, int kq, int* w, int* offs, int* sums) where TD : IQDot256 where R : struct, IRows
-    {
-        Vector256<int> b0 = Vector256.Load(offs), b1 = Vector256.Load(offs + 8);
-        Vector256<int> c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
-        int* x1 = x + kq, x2 = x1 + kq, x3 = x2 + kq, x4 = x3 + kq, x5 = x4 + kq;
-        for (int q = 0; q < kq; q++, w += 16)
-        {
-            var w0 = Vector256.Load(w); var w1 = Vector256.Load(w + 8);
-            var t = Vector256.Create(x[q]); c00 = TD.DotV(c00, t, w0); c01 = TD.DotV(c01, t, w1);
-            if (R.N > 1) { t = Vector256.Create(x1[q]); c10 = TD.DotV(c10, t, w0); c11 = TD.DotV(c11, t, w1); }
-            if (R.N > 2) { t = Vector256.Create(x2[q]); c20 = TD.DotV(c20, t, w0); c21 = TD.DotV(c21, t, w1); }
-            if (R.N > 3) { t = Vector256.Create(x3[q]); c30 = TD.DotV(c30, t, w0); c31 = TD.DotV(c31, t, w1); }
-            if (R.N > 4) { t = Vector256.Create(x4[q]); c40 = TD.DotV(c40, t, w0); c41 = TD.DotV(c41, t, w1); }
-            if (R.N > 5) { t = Vector256.Create(x5[q]); c50 = TD.DotV(c50, t, w0); c51 = TD.DotV(c51, t, w1); }
-        }
-        c00.Store(sums); c01.Store(sums + 8);
-        if (R.N > 1) { c10.Store(sums + 16); c11.Store(sums + 24); }
-        if (R.N > 2) { c20.Store(sums + 32); c21.Store(sums + 40); }
-        if (R.N > 3) { c30.Store(sums + 48); c31.Store(sums + 56); }
-        if (R.N > 4) { c40.Store(sums + 64); c41.Store(sums + 72); }
-        if (R.N > 5) { c50.Store(sums + 80); c51.Store(sums + 88); }
     }
 
     /// <summary>One row's sums of columns j0..j0 + cols (s: 2 vectors of TV, the offsets in) written as a.Out says at y + at.</summary>

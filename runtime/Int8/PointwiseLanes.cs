@@ -264,12 +264,12 @@ public static unsafe class QPointwise
                 int* x = a.X + p0;
                 switch (rows)
                 {
-                    case 6: LaneTile<TD, R6>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    case 5: LaneTile<TD, R5>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    case 4: LaneTile<TD, R4>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    case 3: LaneTile<TD, R3>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    case 2: LaneTile<TD, R2>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    default: LaneTile<TD, R1>(x, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    case 6: LaneTile<TD, R6>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    case 5: LaneTile<TD, R5>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    case 4: LaneTile<TD, R4>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    case 3: LaneTile<TD, R3>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    case 2: LaneTile<TD, R2>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
+                    default: LaneTile<TD, R1>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
                 }
                 // a whole tile whose 8-byte rows stay inside this channel's plane: requantized rows, then transposed by
                 // unpacks into 8 bytes per channel (the 2 past the tile are the next tile's, written over after); the
@@ -315,22 +315,28 @@ public static unsafe class QPointwise
         if (j + 1 < cols) *(long*)(y + (j + 1) * plane) = v.AsInt64().GetElement(1);
     }
 
-    /// <summary>R.N positions (x[q * plane + r], quads broadcast) x 16 channels (w: 16 ints per quad), from the bias, into sums (rows 16 apart).</summary>
+    /// <summary>
+    /// R.N positions or rows (r's quad q at x[r * rowStride + q * quadStride], broadcast) x 16 channels or columns (w: 16
+    /// ints per quad), from the bias, into sums (rows 16 apart). QPointwise's quad plane: rowStride 1, quadStride the
+    /// plane; QMatMulLanes' rows of bytes: rowStride the row's quads, quadStride 1.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void LaneTile<TD, R>(int* x, int plane, int* w, int quads, int* bias, int* sums) where TD : IQDot256 where R : struct, IRows
+    internal static void LaneTile<TD, R>(int* x, int rowStride, int quadStride, int* w, int quads, int* bias, int* sums) where TD : IQDot256 where R : struct, IRows
     {
         Vector256<int> b0 = Vector256.Load(bias), b1 = Vector256.Load(bias + 8);
         Vector256<int> c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
-        for (int q = 0; q < quads; q++, x += plane, w += 16)
+        // one pointer, the rows at constant offsets from it (QPointwise's 1: displacements; no row pointers to spill)
+        nint s = rowStride;
+        for (int q = 0; q < quads; q++, x += quadStride, w += 16)
         {
-            // each position's quad broadcast straight from the quad plane (vpbroadcastd: a load)
+            // each quad broadcast straight from memory (vpbroadcastd: a load)
             var w0 = Vector256.Load(w); var w1 = Vector256.Load(w + 8);
             var t = Vector256.Create(x[0]); c00 = TD.DotV(c00, t, w0); c01 = TD.DotV(c01, t, w1);
-            if (R.N > 1) { t = Vector256.Create(x[1]); c10 = TD.DotV(c10, t, w0); c11 = TD.DotV(c11, t, w1); }
-            if (R.N > 2) { t = Vector256.Create(x[2]); c20 = TD.DotV(c20, t, w0); c21 = TD.DotV(c21, t, w1); }
-            if (R.N > 3) { t = Vector256.Create(x[3]); c30 = TD.DotV(c30, t, w0); c31 = TD.DotV(c31, t, w1); }
-            if (R.N > 4) { t = Vector256.Create(x[4]); c40 = TD.DotV(c40, t, w0); c41 = TD.DotV(c41, t, w1); }
-            if (R.N > 5) { t = Vector256.Create(x[5]); c50 = TD.DotV(c50, t, w0); c51 = TD.DotV(c51, t, w1); }
+            if (R.N > 1) { t = Vector256.Create(x[s]); c10 = TD.DotV(c10, t, w0); c11 = TD.DotV(c11, t, w1); }
+            if (R.N > 2) { t = Vector256.Create(x[2 * s]); c20 = TD.DotV(c20, t, w0); c21 = TD.DotV(c21, t, w1); }
+            if (R.N > 3) { t = Vector256.Create(x[3 * s]); c30 = TD.DotV(c30, t, w0); c31 = TD.DotV(c31, t, w1); }
+            if (R.N > 4) { t = Vector256.Create(x[4 * s]); c40 = TD.DotV(c40, t, w0); c41 = TD.DotV(c41, t, w1); }
+            if (R.N > 5) { t = Vector256.Create(x[5 * s]); c50 = TD.DotV(c50, t, w0); c51 = TD.DotV(c51, t, w1); }
         }
         c00.Store(sums); c01.Store(sums + 8);
         if (R.N > 1) { c10.Store(sums + 16); c11.Store(sums + 24); }
