@@ -296,7 +296,7 @@ public static unsafe class QGemm
 
     /// <summary>dst[i] = src[i] ^ 0x80 for n bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Flip(byte* dst, byte* src, int n)
+    internal static void Flip(byte* dst, byte* src, int n)
     {
         int i = 0;
         for (; i + 16 <= n; i += 16) (Vector128.Load(src + i) ^ Vector128.Create((byte)0x80)).Store(dst + i);
@@ -356,14 +356,13 @@ public static unsafe class QGemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void VnniRow<TD>(Args a, byte* x, int k, int zq) where TD : IQDot256
     {
-        int kv = k / 32 * 32, rem = k - kv, j = 0;
+        int kv = k / 32 * 32, j = 0;
         var ones = Vector256.Create((byte)1).AsInt32();
         int* put = stackalloc int[8];
         // the last k % 32 as one more step: the weights read by a mask of the int32s within the row (Kp bytes: no read
         // past the weights), x and the ones zero past k there (whatever the weights' bytes); the 2 bytes at most past
         // those int32s in scalar code. All of it scalar had taken most of an 8 -> 128 layer's time.
-        int dwords = (a.Kp - kv) / 4, vrem = Math.Min(rem, 4 * dwords);
-        rem = vrem;
+        int dwords = (a.Kp - kv) / 4, vrem = Math.Min(k - kv, 4 * dwords);
         byte* tail = stackalloc byte[64];
         new Span<byte>(tail, 64).Clear();
         new ReadOnlySpan<byte>(x + kv, vrem).CopyTo(new Span<byte>(tail, vrem));
@@ -387,7 +386,7 @@ public static unsafe class QGemm
                     s4 = TD.DotV(s4, xv, Vector256.Load((int*)(wt + 4 * kp))); s5 = TD.DotV(s5, xv, Vector256.Load((int*)(wt + 5 * kp)));
                     s6 = TD.DotV(s6, xv, Vector256.Load((int*)(wt + 6 * kp))); s7 = TD.DotV(s7, xv, Vector256.Load((int*)(wt + 7 * kp)));
                 }
-                if (rem > 0)
+                if (vrem > 0)
                 {
                     sbyte* wt = w0 + kv;
                     s0 = TD.DotV(s0, xt, Avx2.MaskLoad((int*)wt, mask)); s1 = TD.DotV(s1, xt, Avx2.MaskLoad((int*)(wt + kp), mask));
@@ -422,7 +421,7 @@ public static unsafe class QGemm
                     s0 = TD.DotV(s0, xv, Vector256.Load((int*)(w0 + t))); s1 = TD.DotV(s1, xv, Vector256.Load((int*)(w1 + t)));
                     s2 = TD.DotV(s2, xv, Vector256.Load((int*)(w2 + t))); s3 = TD.DotV(s3, xv, Vector256.Load((int*)(w3 + t)));
                 }
-            if (rem > 0)
+            if (vrem > 0)
             {
                 Vector256<int> v0 = Avx2.MaskLoad((int*)(w0 + kv), mask), v1 = Avx2.MaskLoad((int*)(w1 + kv), mask);
                 Vector256<int> v2 = Avx2.MaskLoad((int*)(w2 + kv), mask), v3 = Avx2.MaskLoad((int*)(w3 + kv), mask);
@@ -444,7 +443,7 @@ public static unsafe class QGemm
                 s0 = TD.DotV(s0, Vector256.Load((int*)(x + t)), v0);
                 z0 = TD.DotV(z0, ones, v0);
             }
-            if (rem > 0)
+            if (vrem > 0)
             {
                 var v0 = Avx2.MaskLoad((int*)(w0 + kv), mask);
                 s0 = TD.DotV(s0, xt, v0);

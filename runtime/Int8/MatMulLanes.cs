@@ -130,17 +130,14 @@ public static unsafe class QMatMulLanes
         const int width = 16;
         int kq = (a.K + 3) / 4, pairs = (a.K + 1) / 2, np = (a.N + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
         int zq = QDot.Zero(true, xSigned, xZero);
-        byte flip = (byte)QDot.Flip(true, xSigned);
+        bool flip = QDot.Flip(true, xSigned) != 0;
         // the rows as uint8 quads, 0 past k (the weights there are 0): m * 4kq bytes fit the scratch's m * kp int16s
         byte* xq = (byte*)QConv.Aligned(ps);
         for (int i = 0; i < a.M; i++)
         {
             byte* src = px + (long)i * a.K, dst = xq + (long)i * 4 * kq;
-            int t = 0;
-            if (flip != 0 && Vector256.IsHardwareAccelerated)
-                for (; t + 32 <= a.K; t += 32) (Vector256.Load(src + t) ^ Vector256.Create(flip)).Store(dst + t);
-            for (; t < a.K; t++) dst[t] = (byte)(src[t] ^ flip);
-            for (; t < 4 * kq; t++) dst[t] = 0;
+            if (flip) QGemm.Flip(dst, src, a.K); else Unsafe.CopyBlockUnaligned(dst, src, (uint)a.K);
+            new Span<byte>(dst + a.K, 4 * kq - a.K).Clear();
         }
         // per-column offsets: the bias (bytes) or 0, less zq x the column's weights
         int* offs = stackalloc int[np];
@@ -153,29 +150,12 @@ public static unsafe class QMatMulLanes
         var zy = Vector256.Create(a.ZY); var lo = Vector256.Create(a.Lo); var hi = Vector256.Create(a.Hi);
         for (int j0 = 0; j0 < a.N; j0 += width)
         {
-            for (int q = 0; q < kq; q++)
-            {
-                sbyte* w = a.W + 2L * (2L * q * np + j0);
-                bool whole = 2 * q + 1 < pairs;
-                var (w0, w1) = QPointwise.Quads(w, 2 * np, whole);
-                var (w2, w3) = QPointwise.Quads(w + 16, 2 * np, whole);
-                w0.AsInt32().Store(w4 + q * width); w1.AsInt32().Store(w4 + q * width + 4);
-                w2.AsInt32().Store(w4 + q * width + 8); w3.AsInt32().Store(w4 + q * width + 12);
-            }
+            QPointwise.PanelQuads(a.W, np, j0, kq, pairs, w4);
             int cols = Math.Min(width, a.N - j0);
             for (int r0 = 0; r0 < a.M; r0 += Rows)
             {
                 int rows = Math.Min(Rows, a.M - r0);
-                int* x = (int*)(xq + (long)r0 * 4 * kq);
-                switch (rows)
-                {
-                    case 6: QPointwise.LaneTile<TD, R6>(x, kq, 1, w4, kq, offs + j0, sums); break;
-                    case 5: QPointwise.LaneTile<TD, R5>(x, kq, 1, w4, kq, offs + j0, sums); break;
-                    case 4: QPointwise.LaneTile<TD, R4>(x, kq, 1, w4, kq, offs + j0, sums); break;
-                    case 3: QPointwise.LaneTile<TD, R3>(x, kq, 1, w4, kq, offs + j0, sums); break;
-                    case 2: QPointwise.LaneTile<TD, R2>(x, kq, 1, w4, kq, offs + j0, sums); break;
-                    default: QPointwise.LaneTile<TD, R1>(x, kq, 1, w4, kq, offs + j0, sums); break;
-                }
+                QPointwise.LaneTile<TD>(rows, (int*)(xq + (long)r0 * 4 * kq), kq, 1, w4, kq, offs + j0, sums);
                 for (int r = 0; r < rows; r++) Emit<Vector256<int>, Q256>(a, sums + r * width, j0, cols, (long)(r0 + r) * a.N + j0, bytes, zy, lo, hi);
             }
         }

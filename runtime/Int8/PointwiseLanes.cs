@@ -249,28 +249,12 @@ public static unsafe class QPointwise
         for (int m0 = 0; m0 < a.OutC; m0 += width)
         {
             int cols = Math.Min(width, a.OutC - m0);
-            for (int q = 0; q < a.Quads; q++)
-            {
-                sbyte* w = a.W + 2L * (2L * q * a.Mp + m0);
-                bool whole = 2 * q + 1 < a.Pairs;
-                var (w0, w1) = Quads(w, 2 * a.Mp, whole);
-                var (w2, w3) = Quads(w + 16, 2 * a.Mp, whole);
-                w0.AsInt32().Store(w4 + q * width); w1.AsInt32().Store(w4 + q * width + 4);
-                w2.AsInt32().Store(w4 + q * width + 8); w3.AsInt32().Store(w4 + q * width + 12);
-            }
+            PanelQuads(a.W, a.Mp, m0, a.Quads, a.Pairs, w4);
             for (int p0 = 0; p0 < a.Plane; p0 += Rows)
             {
                 int rows = Math.Min(Rows, a.Plane - p0);
                 int* x = a.X + p0;
-                switch (rows)
-                {
-                    case 6: LaneTile<TD, R6>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    case 5: LaneTile<TD, R5>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    case 4: LaneTile<TD, R4>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    case 3: LaneTile<TD, R3>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    case 2: LaneTile<TD, R2>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                    default: LaneTile<TD, R1>(x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums); break;
-                }
+                LaneTile<TD>(rows, x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums);
                 // a whole tile whose 8-byte rows stay inside this channel's plane: requantized rows, then transposed by
                 // unpacks into 8 bytes per channel (the 2 past the tile are the next tile's, written over after); the
                 // scalar transposed store took as long as the dot products
@@ -313,6 +297,39 @@ public static unsafe class QPointwise
     {
         if (j < cols) *(long*)(y + j * plane) = v.AsInt64().ToScalar();
         if (j + 1 < cols) *(long*)(y + (j + 1) * plane) = v.AsInt64().GetElement(1);
+    }
+
+    /// <summary>
+    /// Columns m0..m0 + 15 of the pair layout (mp columns per row of pairs) reordered into quads for <see
+    /// cref="LaneTile{TD, R}"/>: w4[q * 16 + j] = column m0 + j's quad q, its second pair 0 past the last.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void PanelQuads(sbyte* w, int mp, int m0, int quads, int pairs, int* w4)
+    {
+        for (int q = 0; q < quads; q++, w4 += 16)
+        {
+            sbyte* wq = w + 2L * (2L * q * mp + m0);
+            bool whole = 2 * q + 1 < pairs;
+            var (w0, w1) = Quads(wq, 2 * mp, whole);
+            var (w2, w3) = Quads(wq + 16, 2 * mp, whole);
+            w0.AsInt32().Store(w4); w1.AsInt32().Store(w4 + 4);
+            w2.AsInt32().Store(w4 + 8); w3.AsInt32().Store(w4 + 12);
+        }
+    }
+
+    /// <summary><see cref="LaneTile{TD, R}"/> for 1 to 6 rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void LaneTile<TD>(int rows, int* x, int rowStride, int quadStride, int* w, int quads, int* bias, int* sums) where TD : IQDot256
+    {
+        switch (rows)
+        {
+            case 6: LaneTile<TD, R6>(x, rowStride, quadStride, w, quads, bias, sums); break;
+            case 5: LaneTile<TD, R5>(x, rowStride, quadStride, w, quads, bias, sums); break;
+            case 4: LaneTile<TD, R4>(x, rowStride, quadStride, w, quads, bias, sums); break;
+            case 3: LaneTile<TD, R3>(x, rowStride, quadStride, w, quads, bias, sums); break;
+            case 2: LaneTile<TD, R2>(x, rowStride, quadStride, w, quads, bias, sums); break;
+            default: LaneTile<TD, R1>(x, rowStride, quadStride, w, quads, bias, sums); break;
+        }
     }
 
     /// <summary>
