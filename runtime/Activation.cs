@@ -81,7 +81,7 @@ public readonly struct Activation
     {
         v = ApplyKind<S, TV>(v);
         // the other kinds pass through here and clamp in their span form, after the kind
-        return Clamped && InRegisters ? S.Min(S.Max(v, S.Splat(Lo)), S.Splat(Hi)) : v;
+        return Clamped && InRegisters ? S.MinNative(S.Splat(Hi), S.MaxNative(S.Splat(Lo), v)) : v;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -215,7 +215,7 @@ internal struct NoEpilogue : IEpilogue
 internal struct ReluEpilogue : IEpilogue
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct => S.Max(v, S.Zero);
+    public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct => S.MaxNative(S.Zero, v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
@@ -225,7 +225,7 @@ internal struct ClipEpilogue : IEpilogue
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
-        S.Min(S.Max(v, S.Splat(act.Alpha)), S.Splat(act.Beta));
+        S.MinNative(S.Splat(act.Beta), S.MaxNative(S.Splat(act.Alpha), v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
@@ -235,7 +235,7 @@ internal struct LeakyReluEpilogue : IEpilogue
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
-        S.Fma(S.Splat(act.Alpha), S.Min(v, S.Zero), S.Max(v, S.Zero));
+        S.Fma(S.Splat(act.Alpha), S.MinNative(S.Zero, v), S.MaxNative(S.Zero, v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
@@ -245,7 +245,7 @@ internal struct HardSwishEpilogue : IEpilogue
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
-        S.Mul(v, S.Min(S.Max(S.Fma(v, S.Splat(1f / 6f), S.Splat(0.5f)), S.Zero), S.Splat(1f)));
+        S.Mul(v, S.MinNative(S.Splat(1f), S.MaxNative(S.Zero, S.Fma(v, S.Splat(1f / 6f), S.Splat(0.5f)))));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }
@@ -255,7 +255,7 @@ internal struct HardSigmoidEpilogue : IEpilogue
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<S, TV>(TV v, in Activation act) where S : struct, ISimd<TV> where TV : struct =>
-        S.Min(S.Max(S.Fma(v, S.Splat(act.Alpha), S.Splat(act.Beta)), S.Zero), S.Splat(1f));
+        S.MinNative(S.Splat(1f), S.MaxNative(S.Zero, S.Fma(v, S.Splat(act.Alpha), S.Splat(act.Beta))));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AfterStore(in Activation act) => false;
 }

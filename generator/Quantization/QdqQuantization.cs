@@ -39,9 +39,15 @@ internal sealed class QdqQuantization : IPass
 
     bool Act(Value v) => v != null && !v.IsConst && v.Type == DType.Float && _ranges.ContainsKey(v);
 
-    /// <summary>An op computed on int8 operands: every float operand an observed activation or a constant.</summary>
+    /// <summary>
+    /// An op computed on int8 operands: every float operand an observed activation or a constant. Conv, Gemm and
+    /// MatMul only with constant weights: the integer kernels they lower to take int8 weights compiled in, and a
+    /// product of two activations (attention's scores and values) would run in float between Q/DQ pairs, slower and
+    /// less accurate than float alone.
+    /// </summary>
     bool IsCompute(Node n) => s_compute.Contains(n.OpType) && PassUtil.Is(n, n.OpType) && n.Outputs.Count == 1 && Act(n.Out())
-        && Act(n.In(0)) && n.Inputs.All(v => v == null || v.Type != DType.Float || v.IsConst || Act(v));
+        && Act(n.In(0)) && n.Inputs.All(v => v == null || v.Type != DType.Float || v.IsConst || Act(v))
+        && (n.OpType is not ("Conv" or "Gemm" or "MatMul") || n.In(1) is { IsConst: true });
 
     public void Run(Graph g)
     {

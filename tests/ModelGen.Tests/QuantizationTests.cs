@@ -311,6 +311,45 @@ public sealed class QuantizationTests(ITestOutputHelper log)
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>
+    /// Attention's products of two activations have no integer kernel (those take int8 weights compiled in): Int8
+    /// leaves them float, with no QuantizeLinear on their operands or result, while the products with constant
+    /// weights around them become integer kernels; the output stays within the quantization's error of float.
+    /// </summary>
+    [Fact]
+    public void ProductsOfTwoActivationsStayFloat()
+    {
+        var rng = new Random(5);
+        float[] W(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() - 0.5); return a; }
+        var model = new OnnxBuilder().Input("x", DType.Float, 8, 16)
+            .Initializer("wq", new[] { 16, 16 }, W(256)).Initializer("wk", new[] { 16, 16 }, W(256)).Initializer("wo", new[] { 16, 4 }, W(64))
+            .Node("MatMul", new[] { "x", "wq" }, new[] { "q" }).Node("MatMul", new[] { "x", "wk" }, new[] { "k" })
+            .Node("Transpose", new[] { "k" }, new[] { "kt" }, ("perm", new long[] { 1, 0 }))
+            .Node("MatMul", new[] { "q", "kt" }, new[] { "scores" }).Node("Softmax", new[] { "scores" }, new[] { "p" }, ("axis", -1L))
+            .Node("MatMul", new[] { "p", "q" }, new[] { "ctx" }).Node("MatMul", new[] { "ctx", "wo" }, new[] { "y" }).Output("y").Build();
+        var samples = new byte[16 * 128 * 4];
+        for (int i = 0; i < samples.Length / 4; i++) BitConverter.TryWriteBytes(samples.AsSpan(4 * i), (float)(rng.NextDouble() * 2 - 1));
+        var calib = new[] { new CalibrationFile("c.bin", samples) };
+        var r = ModelCompiler.Compile(model, "attn.onnx", new ModelOptions { ClassName = "A", Quantize = QuantizeMode.Int8 }, calib);
+        Assert.True(r.Success, string.Join("\n", r.Diagnostics));
+        var layers = r.Source!.Split('\n').Where(l => l.StartsWith("//") && l.Contains(" [")).ToList();
+        foreach (var l in layers) log.WriteLine(l);
+        Assert.Equal(3, layers.Count(l => l.Contains("QGemmInt8")));
+        Assert.Equal(2, layers.Count(l => l.Contains(" MatMul ")));
+        Assert.DoesNotContain(layers, l => l.EndsWith(" scores_QuantizeLinear") || l.EndsWith(" p_QuantizeLinear"));
+
+        // against float, on a held-out input
+        var x = new float[128];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var f = ModelCompiler.Compile(model, "attn.onnx", new ModelOptions { ClassName = "F" });
+        float[] yf = new float[32], yq = new float[32];
+        CompiledModel.FromSource(f.Source!, "F", null, TargetProfile.Net).Run(x, yf);
+        CompiledModel.FromSource(r.Source!, "A", null, TargetProfile.Net).Run(x, yq);
+        double sig = 0, noise = 0;
+        for (int i = 0; i < yf.Length; i++) { sig += yf[i] * yf[i]; noise += (yf[i] - yq[i]) * (yf[i] - yq[i]); }
+        Assert.True(10 * Math.Log10(sig / noise) > 25, $"SQNR {10 * Math.Log10(sig / noise):F1} dB");
+    }
+
     [Fact]
     public void QdqGraphHasOrtsLayout()
     {
