@@ -292,6 +292,19 @@ internal static unsafe class GemmCore
             c00 = S.Add(c00, c01); c10 = S.Add(c10, c11); c20 = S.Add(c20, c21);
             c30 = S.Add(c30, c31); c40 = S.Add(c40, c41); c50 = S.Add(c50, c51);
         }
+        TV va = S.Splat(alpha);
+        // in-register activations (no call): each row straight from its accumulators. A 1x1 layer of 8 input channels
+        // (MobileNet's 8 -> 16 at 48 x 48) has 8 steps per tile, and the round trip through memory cost as much as a third of them
+        if (typeof(A) != typeof(AnyEpilogue))
+        {
+            StoreRow<S, TV, V, A>(c, l, c00, c01, va, acc, bias, 0, act);
+            if (R.N > 1) StoreRow<S, TV, V, A>(c + ldc, l, c10, c11, va, acc, bias, 1, act);
+            if (R.N > 2) StoreRow<S, TV, V, A>(c + 2 * ldc, l, c20, c21, va, acc, bias, 2, act);
+            if (R.N > 3) StoreRow<S, TV, V, A>(c + 3 * ldc, l, c30, c31, va, acc, bias, 3, act);
+            if (R.N > 4) StoreRow<S, TV, V, A>(c + 4 * ldc, l, c40, c41, va, acc, bias, 4, act);
+            if (R.N > 5) StoreRow<S, TV, V, A>(c + 5 * ldc, l, c50, c51, va, acc, bias, 5, act);
+            return;
+        }
         // The sums go to memory before the epilogue: an activation may call out (exp), and the JIT spills values that
         // live across a call where they are defined, inside the k loop. Those 64-byte spills ran at one of two speeds
         // by the stack's alignment in the process (1.9x apart on Zen 4).
@@ -303,7 +316,6 @@ internal static unsafe class GemmCore
         if (R.N > 3) { S.Store(sums + 3 * w, c30); if (V.N > 1) S.Store(sums + 3 * w + l, c31); }
         if (R.N > 4) { S.Store(sums + 4 * w, c40); if (V.N > 1) S.Store(sums + 4 * w + l, c41); }
         if (R.N > 5) { S.Store(sums + 5 * w, c50); if (V.N > 1) S.Store(sums + 5 * w + l, c51); }
-        TV va = S.Splat(alpha);
         for (int r = 0; r < R.N; r++)
             StoreRow<S, TV, V, A>(c + r * ldc, l, S.Load(sums + r * w), V.N > 1 ? S.Load(sums + r * w + l) : S.Zero, va, acc, bias, r, act);
     }
