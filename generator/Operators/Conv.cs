@@ -208,6 +208,7 @@ public sealed class Conv : Operator
         // the kernel adds onto y: y starts as Z (already there when y took over Z's buffer)
         if (z != null && e.StorageOf(z) != e.StorageOf(n.Out())) e.W.Line($"{e.Span(z)}.CopyTo({e.Span(n.Out())});");
         var scales = n.In(5);
+        if (n.Int("mg_blocked", 0) != 0) { EmitBlocked(n, e, geo); return; }
         if (PointwiseChannels(n, geo))
         {
             Value wt;
@@ -264,6 +265,33 @@ public sealed class Conv : Operator
             $"batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, outC: {geo.M}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, " +
             $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
             $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}, groups: {geo.Group}{FusedActivation.NetArg(n)}{(z != null ? ", accumulate: true" : "")}{panels});");
+    }
+
+    /// <summary>
+    /// A convolution of a channel-blocked chain (Passes.ChannelBlocking): depthwise, or 1x1 with PointwiseConv's weight
+    /// layout, on NCHW16c buffers.
+    /// </summary>
+    static void EmitBlocked(Node n, EmitContext e, Geo geo)
+    {
+        var g = geo.W;
+        if (geo.Group > 1)
+        {
+            // tap-major: a tap's weights for a vector of channels are one load
+            int taps = g.KernelSize;
+            var src = n.In(1).Const.F;
+            var tw = new float[src.Length];
+            for (int c = 0; c < geo.C; c++)
+                for (int k = 0; k < taps; k++) tw[k * geo.C + c] = src[c * taps + k];
+            var wtaps = e.Derived(n, n.In(1).Name + "_taps", new TensorData(DType.Float, new[] { tw.Length }, f: tw));
+            e.W.Line($"ModelGen.Runtime.ConvBlocked.Depthwise({e.Span(n.In(0))}, {e.Span(wtaps)}, {(n.In(2) != null ? e.Span(n.In(2)) : "default")}, {e.Span(n.Out())}, " +
+                $"batch: {geo.N}, channels: {geo.C}, inH: {g.In[0]}, inW: {g.In[1]}, kH: {g.Kernel[0]}, kW: {g.Kernel[1]}, outH: {g.Out[0]}, outW: {g.Out[1]}, " +
+                $"strideH: {g.Strides[0]}, strideW: {g.Strides[1]}, padTop: {g.PadBegin[0]}, padLeft: {g.PadBegin[1]}, dilH: {g.Dilations[0]}, dilW: {g.Dilations[1]}{FusedActivation.NetArg(n)});");
+            return;
+        }
+        var layout = ChannelLanesLayout(n.In(1).Const.F, n.In(2)?.Const.F, geo.C, geo.M);
+        var wt = e.Derived(n, n.In(1).Name + "_channels", new TensorData(DType.Float, new[] { layout.Length }, f: layout));
+        e.W.Line($"ModelGen.Runtime.ConvBlocked.Pointwise({e.Span(n.In(0))}, {e.Span(wt)}, {e.Span(n.Out())}, batch: {geo.N}, inC: {geo.C}, outC: {geo.M}, plane: {g.OutPlane}" +
+            $"{FusedActivation.NetArg(n)}{(n.Int("mg_blocked_in", 1) == 0 ? ", xBlocked: false" : "")});");
     }
 
     /// <summary>

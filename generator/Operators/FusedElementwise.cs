@@ -171,5 +171,9 @@ public sealed class FusedChain
 
 public static partial class OperatorRegistry
 {
-    static partial void RegisterFused(Dictionary<string, Operator> t) => t[FusedElementwise.Domain + ":" + FusedElementwise.OpType] = new FusedElementwise();
+    static partial void RegisterFused(Dictionary<string, Operator> t)
+    {
+        t[FusedElementwise.Domain + ":" + FusedElementwise.OpType] = new FusedElementwise();
+        t[FusedElementwise.Domain + ":" + ChannelBlocks.OpType] = new ChannelBlocks();
+    }
 }

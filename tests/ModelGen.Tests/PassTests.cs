@@ -553,6 +553,49 @@ public class PassTests(ITestOutputHelper log)
         Rewrite(rows, "MatMulAddToGemm", "MatMul,Add", "MatMul,Add");
     }
 
+    // ---------- ChannelBlocking ----------
+
+    /// <summary>
+    /// A MobileNet-style body: 1x1 (8 -> 16, from NCHW planes), depthwise, 1x1 (16 -> 32), depthwise stride 2, then a
+    /// 1x1 whose output is the graph's and a residual branch. The tensors between the chain's convolutions are blocked:
+    /// the first 1x1 writes blocks from planes (no reorder before it), one reorder back at the end, the convolution
+    /// whose input a residual Add also reads keeps NCHW; both profiles and ONNX Runtime agree with the unoptimised model.
+    /// </summary>
+    [Fact]
+    public void ChannelBlockingKeepsDepthwiseChainsBlocked()
+    {
+        var m = new OnnxBuilder()
+            .Input("x", DType.Float, 1, 8, 10, 9)
+            .Initializer("w1", new[] { 16, 8, 1, 1 }, Ort.Random(128, 1)).Initializer("b1", new[] { 16 }, Ort.Random(16, 2))
+            .Initializer("w2", new[] { 16, 1, 3, 3 }, Ort.Random(144, 3))
+            .Initializer("w3", new[] { 32, 16, 1, 1 }, Ort.Random(512, 4)).Initializer("b3", new[] { 32 }, Ort.Random(32, 5))
+            .Initializer("w4", new[] { 32, 1, 3, 3 }, Ort.Random(288, 6)).Initializer("b4", new[] { 32 }, Ort.Random(32, 7))
+            .Initializer("w5", new[] { 32, 32, 1, 1 }, Ort.Random(1024, 8))
+            .Node("Conv", new[] { "x", "w1", "b1" }, new[] { "c1" }).Node("Relu", new[] { "c1" }, new[] { "r1" })
+            .Node("Conv", new[] { "r1", "w2" }, new[] { "c2" }, ("group", 16L), ("pads", new long[] { 1, 1, 1, 1 }))
+            .Initializer("lo", new int[0], new[] { 0f }).Initializer("hi", new int[0], new[] { 6f })
+            .Node("Clip", new[] { "c2", "lo", "hi" }, new[] { "r2" })
+            .Node("Conv", new[] { "r2", "w3", "b3" }, new[] { "c3" }).Node("Relu", new[] { "c3" }, new[] { "r3" })
+            .Node("Conv", new[] { "r3", "w4", "b4" }, new[] { "c4" }, ("group", 32L), ("pads", new long[] { 1, 1, 1, 1 }), ("strides", new long[] { 2, 2 }))
+            .Node("Sigmoid", new[] { "c4" }, new[] { "r4" })
+            .Node("Conv", new[] { "r4", "w5" }, new[] { "c5" })
+            .Node("Add", new[] { "c5", "r4" }, new[] { "y" })
+            .Output("y").Build();
+        var g = Import(m);
+        PassManager.Run(g, new ModelOptions());
+        var convs = g.Nodes.Where(n => n.OpType == "Conv").ToList();
+        Assert.Equal(new[] { 1L, 1, 1, 1 }, convs.Take(4).Select(n => n.Int("mg_blocked", 0)));
+        Assert.Equal(0, convs[0].Int("mg_blocked_in", 1));
+        var reorders = g.Nodes.Where(n => n.OpType == "ChannelBlocks").ToList();
+        // r4 is read by the Add: the chain ends at the stride-2 depthwise, whose output goes back to NCHW
+        Assert.Equal(0, Assert.Single(reorders).Int("to", 1));
+        Assert.Same(convs[3], reorders[0].In(0).Producer);
+        var portable = Import(m);
+        PassManager.Run(portable, new ModelOptions { Target = TargetProfile.Portable });
+        Assert.DoesNotContain(portable.Nodes, n => n.OpType == "ChannelBlocks" || n.Int("mg_blocked", 0) != 0);
+        Numerics(m, 1e-5, Ort.Random(720, 9));
+    }
+
     // ---------- GemmWeightLayout ----------
 
     /// <summary>

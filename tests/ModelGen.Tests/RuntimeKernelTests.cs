@@ -1052,6 +1052,76 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         Assert.Throws<ArgumentException>(() => Elementwise.ScaleShift(new float[2], new float[3], new float[6], new float[6], 1, 3, 2));
     }
 
+    // ---------------- channel-blocked chains ----------------
+
+    static float[] Blocks(float[] x, int batch, int c, int plane)
+    {
+        var y = new float[x.Length];
+        ConvBlocked.ToBlocks(x, y, batch, c, plane);
+        return y;
+    }
+
+    /// <summary>
+    /// ConvBlocked's depthwise and 1x1 kernels on NCHW16c buffers equal Conv.Conv2D on NCHW ones (blocks reordered back):
+    /// strides, dilation, padding, short and long rows, a 5x5 kernel, 1x1 from blocks and from NCHW planes of any channel
+    /// count, planes of 1 to 125 positions, in-register and span-form activations and a clamp, at every SIMD width; the
+    /// outputs are written whole and nothing past them. ToBlocks and FromBlocks are each other's inverse.
+    /// </summary>
+    [Fact]
+    public void ConvBlockedMatchesNchwKernels()
+    {
+        var rng = new Random(11);
+        var acts = new[] { default, new Activation(ActivationKind.Relu), new Activation(ActivationKind.Sigmoid), new Activation(ActivationKind.Clip, -0.2f, 0.3f), new Activation(ActivationKind.LeakyRelu, 0.1f, 0, -0.5f, 0.5f) };
+        var dws = new (int C, int H, int W, int K, int S, int P, int D)[]
+        {
+            (64, 25, 5, 3, 1, 1, 1), (32, 24, 24, 3, 1, 1, 1), (16, 48, 48, 3, 2, 1, 1), (48, 6, 6, 3, 2, 1, 1),
+            (16, 9, 13, 5, 1, 2, 1), (32, 11, 10, 3, 1, 2, 2), (16, 3, 3, 3, 1, 1, 1), (16, 1, 17, 3, 1, 1, 1), (32, 7, 7, 3, 3, 0, 1),
+        };
+        ForEachWidth(width =>
+        {
+            int k = 0;
+            foreach (var d in dws)
+            {
+                var act = acts[k++ % acts.Length];
+                int oh = (d.H + 2 * d.P - d.D * (d.K - 1) - 1) / d.S + 1, ow = (d.W + 2 * d.P - d.D * (d.K - 1) - 1) / d.S + 1;
+                var x = Rand(rng, d.C * d.H * d.W); var w = Rand(rng, d.C * d.K * d.K, 0.5f); var b = Rand(rng, d.C);
+                var want = new float[d.C * oh * ow];
+                Conv.Conv2D(x, w, b, want, 1, d.C, d.H, d.W, d.C, d.K, d.K, oh, ow, d.S, d.S, d.P, d.P, d.D, d.D, d.C, act);
+                var taps = new float[w.Length];
+                for (int c = 0; c < d.C; c++) for (int t = 0; t < d.K * d.K; t++) taps[t * d.C + c] = w[c * d.K * d.K + t];
+                var y = WithGuard(want.Length);
+                ConvBlocked.Depthwise(Blocks(x, 1, d.C, d.H * d.W), taps, b, y, 1, d.C, d.H, d.W, d.K, d.K, oh, ow, d.S, d.S, d.P, d.P, d.D, d.D, act);
+                Assert.True(y.Skip(want.Length).All(v => v == Guard), $"depthwise {d} width {width}: wrote past the output");
+                var got = new float[want.Length];
+                ConvBlocked.FromBlocks(y, got, 1, d.C, oh * ow);
+                for (int i = 0; i < want.Length; i++)
+                    Assert.True(Math.Abs(got[i] - want[i]) <= 1e-5 * Math.Max(1, Math.Abs(want[i])), $"depthwise {d} {act.Kind} width {width}: [{i}] {got[i]} vs {want[i]}");
+            }
+            foreach (var (inC, outC, plane, blocked) in new[] { (16, 16, 1, true), (48, 64, 125, true), (64, 48, 9, true), (32, 32, 36, true), (8, 16, 2304 / 16, false), (3, 32, 50, false), (16, 48, 7, false) })
+            {
+                var act = acts[k++ % acts.Length];
+                var x = Rand(rng, inC * plane); var w = Rand(rng, outC * inC, 0.3f); var b = Rand(rng, outC);
+                var want = new float[outC * plane];
+                Conv.Conv2D(x, w, b, want, 1, inC, 1, plane, outC, 1, 1, 1, plane, 1, 1, 0, 0, 1, 1, 1, act);
+                int mp = (outC + 31) / 32 * 32;
+                var packed = new float[(inC + 1) * mp];
+                for (int m = 0; m < outC; m++) { for (int c = 0; c < inC; c++) packed[((m / 32) * inC + c) * 32 + m % 32] = w[m * inC + c]; packed[inC * mp + m] = b[m]; }
+                var y = WithGuard(want.Length);
+                ConvBlocked.Pointwise(blocked ? Blocks(x, 1, inC, plane) : x, packed, y, 1, inC, outC, plane, act, blocked);
+                Assert.True(y.Skip(want.Length).All(v => v == Guard), $"1x1 {inC}->{outC} x{plane} width {width}: wrote past the output");
+                var got = new float[want.Length];
+                ConvBlocked.FromBlocks(y, got, 1, outC, plane);
+                for (int i = 0; i < want.Length; i++)
+                    Assert.True(Math.Abs(got[i] - want[i]) <= 1e-5 * Math.Max(1, Math.Abs(want[i])), $"1x1 {inC}->{outC} x{plane} {(blocked ? "blocks" : "planes")} {act.Kind} width {width}: [{i}] {got[i]} vs {want[i]}");
+            }
+        });
+        var z = Rand(rng, 2 * 32 * 13);
+        var back = new float[z.Length];
+        ConvBlocked.FromBlocks(Blocks(z, 2, 32, 13), back, 2, 32, 13);
+        Assert.Equal(z, back);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ConvBlocked.ToBlocks(new float[24], new float[24], 1, 24, 1));
+    }
+
     // ---------------- fused activation epilogues ----------------
 
     public static IEnumerable<object[]> ActivationKinds() => new[]

@@ -1,0 +1,81 @@
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Operators;
+
+namespace ModelGen.Compiler.Passes;
+
+/// <summary>
+/// Chains of float depthwise and 1x1 convolutions (MobileNet's and DS-CNN's bodies) keep the tensors between them
+/// channel-blocked (NCHW16c): a tensor that one such convolution writes and only such convolutions read is blocked,
+/// each convolution touching one runs ModelGen.Runtime.ConvBlocked (attribute mg_blocked = 1), and a
+/// <see cref="ChannelBlocks"/> node reorders at each end of the chain. In NCHW every depthwise layer transposes its
+/// input into vectors of channels and its output back, and the 1x1 kernel of small planes transposes its output: blocked,
+/// they load and store whole vectors, and the chain pays one transposition at each end. Net profile only, last in the
+/// lowering (the convolutions, their fusions and weights are final); channel counts multiples of 16; a convolution with a
+/// residual input (ConvAddFusion), int8 weights or packed panels keeps NCHW. The graph's values keep their NCHW meaning
+/// (<see cref="ChannelBlocks"/> evaluates as a copy); only the generated code's buffers change order.
+/// </summary>
+public sealed class ChannelBlocking : IPass
+{
+    public string Name => "ChannelBlocking";
+
+    /// <summary>ModelGen.Runtime.ConvBlocked's staged band of one 16-channel slice (its StageFloats) and MaxTaps.</summary>
+    const int StageFloats = 8192, MaxTaps = 64;
+
+    public void Run(Graph graph)
+    {
+        var uses = new Uses(graph);
+        var writers = new HashSet<Node>(graph.Nodes.Where(n => Kind(n) != 0));
+        var readers = new HashSet<Node>(writers.Where(n => Kind(n) == 1 || ((Conv.Geo)n.State).C % 16 == 0));
+        bool Blocked(Value v) => v != null && v.Producer != null && writers.Contains(v.Producer) && !uses.IsGraphOutput(v)
+            && uses.Of(v).Count > 0 && uses.Of(v).All(c => readers.Contains(c) && c.In(0) == v && c.Inputs.Skip(1).All(i => i != v));
+        var nodes = new List<Node>();
+        foreach (var n in graph.Nodes)
+        {
+            bool bin = writers.Contains(n) && Blocked(n.In(0)), bout = writers.Contains(n) && Blocked(n.Out());
+            if (!bin && !bout) { nodes.Add(n); continue; }
+            // depthwise: blocked on both sides; 1x1: its input may stay NCHW (the chain's first layer reads the planes)
+            if (!bin && Kind(n) == 1)
+            {
+                var x = n.In(0);
+                var to = PassUtil.MakeIn(FusedElementwise.Domain, ChannelBlocks.OpType, 1, (n.Name ?? x.Name) + "_to_blocks",
+                    new[] { x }, new[] { new Value(x.Name + "_blocks") }, new[] { PassUtil.Int("to", 1) });
+                nodes.Add(to);
+                n.Inputs[0] = to.Out();
+                bin = true;
+            }
+            n.Attributes["mg_blocked"] = PassUtil.Int("mg_blocked", 1);
+            n.Attributes["mg_blocked_in"] = PassUtil.Int("mg_blocked_in", bin ? 1 : 0);
+            nodes.Add(n);
+            if (!bout)
+            {
+                var y = n.Out();
+                var inner = new Value(y.Name + "_blocks") { Type = y.Type, Shape = y.Shape, Producer = n };
+                n.Outputs[0] = inner;
+                nodes.Add(PassUtil.MakeIn(FusedElementwise.Domain, ChannelBlocks.OpType, 1, (n.Name ?? y.Name) + "_from_blocks",
+                    new[] { inner }, new[] { y }, new[] { PassUtil.Int("to", 0) }));
+            }
+        }
+        graph.Nodes = nodes;
+    }
+
+    /// <summary>
+    /// 1: a float 2-D depthwise convolution ConvBlocked runs (channels a multiple of 16, its band fits); 2: a 1x1 one
+    /// (stride 1, unpadded, one group, output channels a multiple of 16: it reads blocks only where the input channels
+    /// are one too); 0: neither.
+    /// </summary>
+    static int Kind(Node n)
+    {
+        if (!PassUtil.Is(n, "Conv") || n.State is not Conv.Geo geo || geo.W.Rank != 2 || n.Outputs.Count != 1) return 0;
+        if (n.In(0).Type != DType.Float || n.In(1) is not { IsConst: true, Type: DType.Float } || n.In(1).Const.F == null
+            || n.In(2) != null && !n.In(2).IsConst || n.In(3) != null || n.In(4) != null || n.In(5) != null || geo.M % 16 != 0) return 0;
+        var g = geo.W;
+        if (geo.Group == geo.C && geo.M == geo.C)
+        {
+            int wp = (g.Out[1] - 1) * g.Strides[1] + (g.Kernel[1] - 1) * g.Dilations[1] + 1, span = (g.Kernel[0] - 1) * g.Dilations[0] + 1;
+            return g.KernelSize <= MaxTaps && (long)span * wp * 16 <= StageFloats ? 1 : 0;
+        }
+        return geo.Group == 1 && g.KernelSize == 1 && g.Strides.All(s => s == 1) && g.PadBegin.All(p => p == 0) && g.PadEnd.All(p => p == 0) ? 2 : 0;
+    }
+}

@@ -1,0 +1,381 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace ModelGen.Runtime;
+
+/// <summary>
+/// Float convolutions on channel-blocked tensors (NCHW16c: element (n, c, h, w) at ((n * C/16 + c/16) * H*W + h*W + w) *
+/// 16 + c % 16), for chains of depthwise and 1x1 layers (ModelGen.Compiler's ChannelBlocking pass, Net profile). In NCHW
+/// each of these layers moves its data between planes and vectors of channels: the depthwise kernel transposes its
+/// input in and its output out (<see cref="DepthwiseBlocked"/>), the 1x1 kernel of small planes transposes its output
+/// (<see cref="PointwiseConv"/>). Blocked, a position's 16 channels are one 64-byte run: the depthwise layer loads and
+/// stores whole vectors of them, the 1x1 layer broadcasts an input channel of a position and stores a position's output
+/// channels as vectors, and the chain pays one transposition at each end (<see cref="ToBlocks"/>,
+/// <see cref="FromBlocks"/>). Written once over <see cref="ISimd{TV}"/>: a block is one 512-bit vector, two 256-bit or
+/// four 128-bit ones, sixteen scalars. Channel counts: multiples of 16.
+/// </summary>
+public static unsafe class ConvBlocked
+{
+    /// <summary>Channels per block.</summary>
+    public const int Block = 16;
+
+    const int StageFloats = 8192;   // a band of one slice's padded input rows (32 KiB)
+    internal const int MaxTaps = 64;
+
+    /// <summary>y (blocked) = x (NCHW [batch, channels, plane]) reordered; channels a multiple of 16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ToBlocks(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane)
+    {
+        Check(x.Length, y.Length, batch, channels, plane);
+        fixed (float* px = x, py = y)
+            for (int nb = 0; nb < batch; nb++)
+            {
+                float* xb = px + (nint)nb * channels * plane, yb = py + (nint)nb * channels * plane;
+                for (int c = 0; c < channels; c += 8)
+                {
+                    float* xc = xb + (nint)c * plane, yc = yb + (nint)(c / Block) * plane * Block + c % Block;
+                    int p = 0;
+                    if (System.Runtime.Intrinsics.X86.Avx.IsSupported)
+                        for (; p + 8 <= plane; p += 8) GemmCore.Transpose8x8(xc + p, plane, yc + (nint)p * Block, Block);
+                    for (; p < plane; p++)
+                        for (int i = 0; i < 8; i++) yc[(nint)p * Block + i] = xc[(nint)i * plane + p];
+                }
+            }
+    }
+
+    /// <summary>y (NCHW) = x (blocked) reordered: the inverse of <see cref="ToBlocks"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FromBlocks(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane)
+    {
+        Check(x.Length, y.Length, batch, channels, plane);
+        fixed (float* px = x, py = y)
+            for (int nb = 0; nb < batch; nb++)
+            {
+                float* xb = px + (nint)nb * channels * plane, yb = py + (nint)nb * channels * plane;
+                for (int c = 0; c < channels; c += 8)
+                {
+                    float* xc = xb + (nint)(c / Block) * plane * Block + c % Block, yc = yb + (nint)c * plane;
+                    int p = 0;
+                    if (System.Runtime.Intrinsics.X86.Avx.IsSupported)
+                        for (; p + 8 <= plane; p += 8) GemmCore.Transpose8x8(xc + (nint)p * Block, Block, yc + p, plane);
+                    for (; p < plane; p++)
+                        for (int i = 0; i < 8; i++) yc[(nint)i * plane + p] = xc[(nint)p * Block + i];
+                }
+            }
+    }
+
+    static void Check(int xLen, int yLen, int batch, int channels, int plane)
+    {
+        if (batch < 0 || channels <= 0 || channels % Block != 0 || plane < 0) throw new ArgumentOutOfRangeException(nameof(channels), "ConvBlocked: channels must be a positive multiple of 16");
+        if (xLen < (long)batch * channels * plane || yLen < (long)batch * channels * plane) throw new ArgumentException("ConvBlocked: sizes do not agree");
+    }
+
+    // ---------------- depthwise ----------------
+
+    /// <summary>
+    /// y = act(depthwise convolution of x with w + bias), x [batch, channels, inH, inW] and y [batch, channels, outH,
+    /// outW] blocked, w tap-major ([kH * kW, channels]: a tap's weights for consecutive channels are one vector load,
+    /// laid out at build time). Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Depthwise(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int channels, int inH, int inW, int kH, int kW, int outH, int outW,
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, Activation activation = default)
+    {
+        if (batch < 0 || channels <= 0 || channels % Block != 0 || inH <= 0 || inW <= 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
+            || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0 || kH * kW > MaxTaps)
+            throw new ArgumentOutOfRangeException(nameof(channels), "ConvBlocked.Depthwise: invalid geometry");
+        int wp = (outW - 1) * strideW + (kW - 1) * dilW + 1;
+        if (x.Length < (long)batch * channels * inH * inW || w.Length < (long)channels * kH * kW || y.Length < (long)batch * channels * outH * outW
+            || bias.Length != 0 && bias.Length < channels || (long)(kH - 1) * dilH + 1 > StageFloats / Block / Math.Max(1, wp))
+            throw new ArgumentException("ConvBlocked.Depthwise: sizes do not agree, or a padded row band does not fit");
+        if (batch == 0 || outH == 0 || outW == 0) return;
+        var g = new Geometry
+        {
+            Channels = channels, InH = inH, InW = inW, KH = kH, KW = kW, OutH = outH, OutW = outW,
+            SH = strideH, SW = strideW, PT = padTop, PL = padLeft, DH = dilH, DW = dilW, Wp = wp,
+        };
+        fixed (float* px = x, pw = w, pb = bias, py = y)
+            for (int nb = 0; nb < batch; nb++)
+            {
+                float* xb = px + (nint)nb * channels * inH * inW, yb = py + (nint)nb * channels * outH * outW;
+                float* b = bias.Length == 0 ? null : pb;
+                switch (SimdLevel.Bits)
+                {
+                    case 512: Depthwise<V512, System.Runtime.Intrinsics.Vector512<float>>(xb, pw, b, yb, g, activation); break;
+                    case 256: Depthwise<V256, System.Runtime.Intrinsics.Vector256<float>>(xb, pw, b, yb, g, activation); break;
+                    case 128: Depthwise<V128, System.Runtime.Intrinsics.Vector128<float>>(xb, pw, b, yb, g, activation); break;
+                    default: Depthwise<V0, float>(xb, pw, b, yb, g, activation); break;
+                }
+            }
+    }
+
+    struct Geometry { public int Channels, InH, InW, KH, KW, OutH, OutW, SH, SW, PT, PL, DH, DW, Wp; }
+
+    static void Depthwise<S, TV>(float* x, float* w, float* bias, float* y, in Geometry g, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        // the in-register kinds inside the tiles; the others over the whole output after
+        switch (Epilogue.Of(act))
+        {
+            case EpilogueKind.None: Depthwise<S, TV, NoEpilogue>(x, w, bias, y, g, act); break;
+            case EpilogueKind.Relu: Depthwise<S, TV, ReluEpilogue>(x, w, bias, y, g, act); break;
+            case EpilogueKind.Clip: Depthwise<S, TV, ClipEpilogue>(x, w, bias, y, g, act); break;
+            case EpilogueKind.LeakyRelu: Depthwise<S, TV, LeakyReluEpilogue>(x, w, bias, y, g, act); break;
+            case EpilogueKind.HardSwish: Depthwise<S, TV, HardSwishEpilogue>(x, w, bias, y, g, act); break;
+            case EpilogueKind.HardSigmoid: Depthwise<S, TV, HardSigmoidEpilogue>(x, w, bias, y, g, act); break;
+            default:
+                Depthwise<S, TV, NoEpilogue>(x, w, bias, y, g, act);
+                act.Apply<S, TV>(y, g.Channels * g.OutH * g.OutW);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Per band of output rows and slice of a block (the lanes of one vector): the slice's input rows staged zero-padded
+    /// (a vector copy per position, no transposition), then each output row in tiles of up to 8 neighbours, every tap a
+    /// vector FMA at a constant offset from the tile's first position.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Depthwise<S, TV, A>(float* x, float* w, float* bias, float* y, in Geometry g, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
+    {
+        int l = S.Lanes, wp = g.Wp, span = (g.KH - 1) * g.DH + 1;
+        int bo = Math.Max(1, Math.Min(g.OutH, (StageFloats / (l * wp) - span) / g.SH + 1));
+        int rows = (bo - 1) * g.SH + span;
+        // 64-byte aligned: no vector of the stage across two cache lines
+        byte* buf = stackalloc byte[StageFloats * sizeof(float) + 64];
+        float* stage = (float*)(((nint)buf + 63) & ~(nint)63);
+        int* tapOff = stackalloc int[MaxTaps];
+        for (int ky = 0, t = 0; ky < g.KH; ky++)
+            for (int kx = 0; kx < g.KW; kx++) tapOff[t++] = (ky * g.DH * wp + kx * g.DW) * l;
+        int taps = g.KH * g.KW, inPlane = g.InH * g.InW, outPlane = g.OutH * g.OutW, copy = Math.Max(0, Math.Min(g.InW, wp - g.PL));
+        TV zero = S.Zero;
+        for (int c0 = 0; c0 < g.Channels; c0 += l)
+        {
+            TV vb = bias == null ? S.Zero : S.Load(bias + c0);
+            float* xs = x + (nint)(c0 / Block) * inPlane * Block + c0 % Block;
+            float* ys = y + (nint)(c0 / Block) * outPlane * Block + c0 % Block;
+            for (int oy0 = 0; oy0 < g.OutH; oy0 += bo)
+            {
+                int n = Math.Min(bo, g.OutH - oy0), top = oy0 * g.SH - g.PT;
+                // the slice's padded input rows: a vector per position (a row of whole blocks is one copy)
+                for (int r = 0, used = Math.Min(rows, (n - 1) * g.SH + span); r < used; r++)
+                {
+                    float* d = stage + (nint)r * wp * l;
+                    int iy = top + r;
+                    if ((uint)iy >= (uint)g.InH) { for (int i = 0; i < wp; i++) S.Store(d + i * l, zero); continue; }
+                    for (int i = 0; i < Math.Min(g.PL, wp); i++) S.Store(d + i * l, zero);
+                    float* s = xs + (nint)iy * g.InW * Block;
+                    if (l == Block) Buffer.MemoryCopy(s, d + g.PL * l, (long)copy * l * sizeof(float), (long)copy * l * sizeof(float));
+                    else for (int ix = 0; ix < copy; ix++) S.Store(d + (g.PL + ix) * l, S.Load(s + ix * Block));
+                    for (int i = g.PL + copy; i < wp; i++) S.Store(d + i * l, zero);
+                }
+                for (int r = 0; r < n; r++)
+                {
+                    float* srow = stage + (nint)r * g.SH * wp * l, yrow = ys + (nint)(oy0 + r) * g.OutW * Block;
+                    for (int ox = 0; ox < g.OutW;)
+                    {
+                        int cnt = Math.Min(8, g.OutW - ox);
+                        // a last group of fewer than 8 in a row of 8 or more: shifted back to end at the row's end
+                        if (cnt < 8 && g.OutW >= 8) { ox = g.OutW - 8; cnt = 8; }
+                        Tile<S, TV, A>(cnt, srow + (nint)ox * g.SW * l, g.SW * l, tapOff, w + c0, g.Channels, taps, vb, act, yrow + (nint)ox * Block);
+                        ox += cnt;
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<S, TV, A>(int cnt, float* s, int step, int* tapOff, float* wt, int wStride, int taps, TV vb, in Activation act, float* y)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
+    {
+        switch (cnt)
+        {
+            case 8: Tile<S, TV, A, R8>(s, step, tapOff, wt, wStride, taps, vb, act, y); break;
+            case 7: Tile<S, TV, A, R7>(s, step, tapOff, wt, wStride, taps, vb, act, y); break;
+            case 6: Tile<S, TV, A, R6>(s, step, tapOff, wt, wStride, taps, vb, act, y); break;
+            case 5: Tile<S, TV, A, R5>(s, step, tapOff, wt, wStride, taps, vb, act, y); break;
+            case 4: Tile<S, TV, A, R4>(s, step, tapOff, wt, wStride, taps, vb, act, y); break;
+            case 3: Tile<S, TV, A, R3>(s, step, tapOff, wt, wStride, taps, vb, act, y); break;
+            case 2: Tile<S, TV, A, R2>(s, step, tapOff, wt, wStride, taps, vb, act, y); break;
+            default: Tile<S, TV, A, R1>(s, step, tapOff, wt, wStride, taps, vb, act, y); break;
+        }
+    }
+
+    /// <summary>R.N neighbours of an output row (inputs step floats apart in the stage) over all taps (weights wStride apart); stored 16 floats apart.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Tile<S, TV, A, R>(float* s, int step, int* tapOff, float* wt, int wStride, int taps, TV vb, in Activation act, float* y)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue where R : struct, IRows
+    {
+        TV a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
+        nint st = step;
+        for (int t = 0; t < taps; t++, wt += wStride)
+        {
+            float* p = s + tapOff[t];
+            TV wv = S.Load(wt);
+            a0 = S.Fma(wv, S.Load(p), a0);
+            if (R.N > 1) a1 = S.Fma(wv, S.Load(p + st), a1);
+            if (R.N > 2) a2 = S.Fma(wv, S.Load(p + 2 * st), a2);
+            if (R.N > 3) a3 = S.Fma(wv, S.Load(p + 3 * st), a3);
+            if (R.N > 4) a4 = S.Fma(wv, S.Load(p + 4 * st), a4);
+            if (R.N > 5) a5 = S.Fma(wv, S.Load(p + 5 * st), a5);
+            if (R.N > 6) a6 = S.Fma(wv, S.Load(p + 6 * st), a6);
+            if (R.N > 7) a7 = S.Fma(wv, S.Load(p + 7 * st), a7);
+        }
+        S.Store(y, A.Apply<S, TV>(a0, act));
+        if (R.N > 1) S.Store(y + Block, A.Apply<S, TV>(a1, act));
+        if (R.N > 2) S.Store(y + 2 * Block, A.Apply<S, TV>(a2, act));
+        if (R.N > 3) S.Store(y + 3 * Block, A.Apply<S, TV>(a3, act));
+        if (R.N > 4) S.Store(y + 4 * Block, A.Apply<S, TV>(a4, act));
+        if (R.N > 5) S.Store(y + 5 * Block, A.Apply<S, TV>(a5, act));
+        if (R.N > 6) S.Store(y + 6 * Block, A.Apply<S, TV>(a6, act));
+        if (R.N > 7) S.Store(y + 7 * Block, A.Apply<S, TV>(a7, act));
+    }
+
+    // ---------------- 1x1 ----------------
+
+    /// <summary>
+    /// y = act(1x1 convolution of x + bias), y [batch, outC, plane] blocked, x [batch, inC, plane] blocked or, where
+    /// <paramref name="xBlocked"/> is false, NCHW (the first layer of a chain: any inC, no reordering before it); w as
+    /// <see cref="PointwiseConv"/> takes it (panels of 32 output channels, [outC/32][inC][32], then the bias row of
+    /// outC padded to 32). Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Pointwise(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y, int batch, int inC, int outC, int plane, Activation activation = default, bool xBlocked = true)
+    {
+        if (batch < 0 || inC <= 0 || xBlocked && inC % Block != 0 || outC <= 0 || outC % Block != 0 || plane < 0)
+            throw new ArgumentOutOfRangeException(nameof(inC), "ConvBlocked.Pointwise: channels must be positive multiples of 16");
+        int mp = (outC + PointwiseConv.ColumnMultiple - 1) / PointwiseConv.ColumnMultiple * PointwiseConv.ColumnMultiple;
+        if (x.Length < (long)batch * inC * plane || y.Length < (long)batch * outC * plane || w.Length < (long)(inC + 1) * mp)
+            throw new ArgumentException("ConvBlocked.Pointwise: sizes do not agree");
+        if (batch == 0 || plane == 0) return;
+        fixed (float* px = x, pw = w, py = y)
+            for (int nb = 0; nb < batch; nb++)
+            {
+                float* xb = px + (nint)nb * inC * plane, yb = py + (nint)nb * outC * plane;
+                switch (SimdLevel.Bits)
+                {
+                    case 512: if (xBlocked) Pointwise<V512, System.Runtime.Intrinsics.Vector512<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation); else Pointwise<V512, System.Runtime.Intrinsics.Vector512<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation); break;
+                    case 256: if (xBlocked) Pointwise<V256, System.Runtime.Intrinsics.Vector256<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation); else Pointwise<V256, System.Runtime.Intrinsics.Vector256<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation); break;
+                    case 128: if (xBlocked) Pointwise<V128, System.Runtime.Intrinsics.Vector128<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation); else Pointwise<V128, System.Runtime.Intrinsics.Vector128<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation); break;
+                    default: if (xBlocked) Pointwise<V0, float, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation); else Pointwise<V0, float, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation); break;
+                }
+            }
+    }
+
+    static void Pointwise<S, TV, X>(float* x, float* w, float* y, int inC, int outC, int mp, int plane, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IXLayout
+    {
+        switch (Epilogue.Of(act))
+        {
+            case EpilogueKind.None: Pointwise<S, TV, X, NoEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
+            case EpilogueKind.Relu: Pointwise<S, TV, X, ReluEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
+            case EpilogueKind.Clip: Pointwise<S, TV, X, ClipEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
+            case EpilogueKind.LeakyRelu: Pointwise<S, TV, X, LeakyReluEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
+            case EpilogueKind.HardSwish: Pointwise<S, TV, X, HardSwishEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
+            case EpilogueKind.HardSigmoid: Pointwise<S, TV, X, HardSigmoidEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
+            default:
+                Pointwise<S, TV, X, NoEpilogue>(x, w, y, inC, outC, mp, plane, act);
+                act.Apply<S, TV>(y, outC * plane);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Tiles of R positions x 2 vectors of output channels: per input channel, two weight vectors and a broadcast of each
+    /// position's value (one 16-float run per position and block of input channels). 8 positions with 32 registers,
+    /// 6 with 16 (and fewer, narrower, for 128-bit and scalar).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Pointwise<S, TV, X, A>(float* x, float* w, float* y, int inC, int outC, int mp, int plane, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IXLayout where A : struct, IEpilogue
+    {
+        int l = S.Lanes, width = 2 * l, rmax = l >= 16 ? 8 : l == 8 ? 6 : 4;
+        for (int m0 = 0; m0 < outC; m0 += width)
+        {
+            // the tile's 2 vectors within their panel of 32 (width divides 32), and the bias row
+            float* panel = w + (nint)(m0 / PointwiseConv.ColumnMultiple) * inC * PointwiseConv.ColumnMultiple + m0 % PointwiseConv.ColumnMultiple;
+            float* bias = w + (nint)inC * mp + m0;
+            // outC is a multiple of 16: with 512-bit vectors the second vector may be past it
+            bool two = m0 + l < outC;
+            float* y0 = y + (nint)(m0 / Block) * plane * Block + m0 % Block, y1 = y + (nint)((m0 + l) / Block) * plane * Block + (m0 + l) % Block;
+            for (int p0 = 0; p0 < plane;)
+            {
+                int cnt = Math.Min(rmax, plane - p0);
+                // a last group of more than half a tile: a whole one shifted back to end at the plane's end (the same
+                // values again); of fewer, a smaller tile (a 3x3 plane: 8 + 1, not 8 + 8)
+                if (cnt < rmax && plane >= rmax && 2 * cnt > rmax) { p0 = plane - rmax; cnt = rmax; }
+                switch (cnt)
+                {
+                    case 8: PTile<S, TV, X, A, R8>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
+                    case 7: PTile<S, TV, X, A, R7>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
+                    case 6: PTile<S, TV, X, A, R6>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
+                    case 5: PTile<S, TV, X, A, R5>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
+                    case 4: PTile<S, TV, X, A, R4>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
+                    case 3: PTile<S, TV, X, A, R3>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
+                    case 2: PTile<S, TV, X, A, R2>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
+                    default: PTile<S, TV, X, A, R1>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
+                }
+                p0 += cnt;
+            }
+        }
+    }
+
+    /// <summary>
+    /// R.N positions x 2 vectors of output channels. x: the first position's first input channel (blocked: its run of
+    /// the first block, blocks plane * 16 floats apart; planes: positions 1 apart, channels plane apart).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void PTile<S, TV, X, A, R>(float* x, int plane, float* w, float* bias, int inC, in Activation act, float* y0, float* y1, bool two)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IXLayout where A : struct, IEpilogue where R : struct, IRows
+    {
+        int l = S.Lanes;
+        TV b0 = S.Load(bias), b1 = S.Load(bias + l);
+        TV c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+        TV c40 = b0, c41 = b1, c50 = b0, c51 = b1, c60 = b0, c61 = b1, c70 = b0, c71 = b1;
+        nint blockStride = (nint)plane * Block - Block, ps = X.Position;
+        float* xp = x;
+        for (int c = 0; c < inC; c++, w += PointwiseConv.ColumnMultiple)
+        {
+            TV w0 = S.Load(w), w1 = S.Load(w + l);
+            TV t = S.Splat(xp[0]); c00 = S.Fma(t, w0, c00); c01 = S.Fma(t, w1, c01);
+            if (R.N > 1) { t = S.Splat(xp[ps]); c10 = S.Fma(t, w0, c10); c11 = S.Fma(t, w1, c11); }
+            if (R.N > 2) { t = S.Splat(xp[2 * ps]); c20 = S.Fma(t, w0, c20); c21 = S.Fma(t, w1, c21); }
+            if (R.N > 3) { t = S.Splat(xp[3 * ps]); c30 = S.Fma(t, w0, c30); c31 = S.Fma(t, w1, c31); }
+            if (R.N > 4) { t = S.Splat(xp[4 * ps]); c40 = S.Fma(t, w0, c40); c41 = S.Fma(t, w1, c41); }
+            if (R.N > 5) { t = S.Splat(xp[5 * ps]); c50 = S.Fma(t, w0, c50); c51 = S.Fma(t, w1, c51); }
+            if (R.N > 6) { t = S.Splat(xp[6 * ps]); c60 = S.Fma(t, w0, c60); c61 = S.Fma(t, w1, c61); }
+            if (R.N > 7) { t = S.Splat(xp[7 * ps]); c70 = S.Fma(t, w0, c70); c71 = S.Fma(t, w1, c71); }
+            // the next input channel: the next plane, or the next float of the run or the next block's run
+            xp += !X.Blocked ? plane : (c & (Block - 1)) == Block - 1 ? blockStride + 1 : 1;
+        }
+        Put<S, TV, A>(y0, y1, two, c00, c01, act);
+        if (R.N > 1) Put<S, TV, A>(y0 + Block, y1 + Block, two, c10, c11, act);
+        if (R.N > 2) Put<S, TV, A>(y0 + 2 * Block, y1 + 2 * Block, two, c20, c21, act);
+        if (R.N > 3) Put<S, TV, A>(y0 + 3 * Block, y1 + 3 * Block, two, c30, c31, act);
+        if (R.N > 4) Put<S, TV, A>(y0 + 4 * Block, y1 + 4 * Block, two, c40, c41, act);
+        if (R.N > 5) Put<S, TV, A>(y0 + 5 * Block, y1 + 5 * Block, two, c50, c51, act);
+        if (R.N > 6) Put<S, TV, A>(y0 + 6 * Block, y1 + 6 * Block, two, c60, c61, act);
+        if (R.N > 7) Put<S, TV, A>(y0 + 7 * Block, y1 + 7 * Block, two, c70, c71, act);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put<S, TV, A>(float* y0, float* y1, bool two, TV v0, TV v1, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
+    {
+        S.Store(y0, A.Apply<S, TV>(v0, act));
+        if (two) S.Store(y1, A.Apply<S, TV>(v1, act));
+    }
+}
+
+/// <summary>The input layout of <see cref="ConvBlocked.Pointwise"/>'s tiles: floats between neighbouring positions.</summary>
+internal interface IXLayout
+{
+    static abstract bool Blocked { get; }
+    static abstract int Position { get; }
+}
+
+internal struct XBlocks : IXLayout { public static bool Blocked => true; public static int Position => ConvBlocked.Block; }
+internal struct XPlanes : IXLayout { public static bool Blocked => false; public static int Position => 1; }
