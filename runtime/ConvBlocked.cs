@@ -23,29 +23,14 @@ public static unsafe class ConvBlocked
     internal const int MaxTaps = 64;
 
     /// <summary>y (blocked) = x (NCHW [batch, channels, plane]) reordered; channels a multiple of 16.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ToBlocks(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane)
-    {
-        Check(x.Length, y.Length, batch, channels, plane);
-        fixed (float* px = x, py = y)
-            for (int nb = 0; nb < batch; nb++)
-            {
-                float* xb = px + (nint)nb * channels * plane, yb = py + (nint)nb * channels * plane;
-                for (int c = 0; c < channels; c += 8)
-                {
-                    float* xc = xb + (nint)c * plane, yc = yb + (nint)(c / Block) * plane * Block + c % Block;
-                    int p = 0;
-                    if (System.Runtime.Intrinsics.X86.Avx.IsSupported)
-                        for (; p + 8 <= plane; p += 8) GemmCore.Transpose8x8(xc + p, plane, yc + (nint)p * Block, Block);
-                    for (; p < plane; p++)
-                        for (int i = 0; i < 8; i++) yc[(nint)p * Block + i] = xc[(nint)i * plane + p];
-                }
-            }
-    }
+    public static void ToBlocks(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane) => Reorder(x, y, batch, channels, plane, true);
 
     /// <summary>y (NCHW) = x (blocked) reordered: the inverse of <see cref="ToBlocks"/>.</summary>
+    public static void FromBlocks(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane) => Reorder(x, y, batch, channels, plane, false);
+
+    /// <summary>8 channels x 8 positions at a time through registers (AVX), the positions past the last 8 one by one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void FromBlocks(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane)
+    static void Reorder(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane, bool toBlocks)
     {
         Check(x.Length, y.Length, batch, channels, plane);
         fixed (float* px = x, py = y)
@@ -54,12 +39,15 @@ public static unsafe class ConvBlocked
                 float* xb = px + (nint)nb * channels * plane, yb = py + (nint)nb * channels * plane;
                 for (int c = 0; c < channels; c += 8)
                 {
-                    float* xc = xb + (nint)(c / Block) * plane * Block + c % Block, yc = yb + (nint)c * plane;
+                    // the 8 channels' first position in both layouts, and how far apart positions and channels lie
+                    float* planes = (toBlocks ? xb : yb) + (nint)c * plane, blocks = (toBlocks ? yb : xb) + (nint)(c / Block) * plane * Block + c % Block;
+                    float* src = toBlocks ? planes : blocks, dst = toBlocks ? blocks : planes;
+                    nint sPos = toBlocks ? 1 : Block, sCh = toBlocks ? plane : 1, dPos = toBlocks ? Block : 1, dCh = toBlocks ? 1 : plane;
                     int p = 0;
                     if (System.Runtime.Intrinsics.X86.Avx.IsSupported)
-                        for (; p + 8 <= plane; p += 8) GemmCore.Transpose8x8(xc + (nint)p * Block, Block, yc + p, plane);
+                        for (; p + 8 <= plane; p += 8) GemmCore.Transpose8x8(src + p * sPos, toBlocks ? plane : Block, dst + p * dPos, toBlocks ? Block : plane);
                     for (; p < plane; p++)
-                        for (int i = 0; i < 8; i++) yc[(nint)i * plane + p] = xc[(nint)p * Block + i];
+                        for (int i = 0; i < 8; i++) dst[p * dPos + i * dCh] = src[p * sPos + i * sCh];
                 }
             }
     }
