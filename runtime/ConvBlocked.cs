@@ -225,13 +225,14 @@ public static unsafe class ConvBlocked
     // ---------------- 1x1 ----------------
 
     /// <summary>
-    /// y = act(1x1 convolution of x + bias), y [batch, outC, plane] blocked, x [batch, inC, plane] blocked or, where
-    /// <paramref name="xBlocked"/> is false, NCHW (the first layer of a chain: any inC, no reordering before it); w as
+    /// y = act(1x1 convolution of x + bias (+ y where <paramref name="accumulate"/>: a residual already in y, blocked
+    /// too)), y [batch, outC, plane] blocked, x [batch, inC, plane] blocked or, where <paramref name="xBlocked"/> is
+    /// false, NCHW (the first layer of a chain: any inC, no reordering before it); w as
     /// <see cref="PointwiseConv"/> takes it (panels of 32 output channels, [outC/32][inC][32], then the bias row of
     /// outC padded to 32). Allocation-free.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Pointwise(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y, int batch, int inC, int outC, int plane, Activation activation = default, bool xBlocked = true)
+    public static void Pointwise(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y, int batch, int inC, int outC, int plane, Activation activation = default, bool xBlocked = true, bool accumulate = false)
     {
         if (batch < 0 || inC <= 0 || xBlocked && inC % Block != 0 || outC <= 0 || outC % Block != 0 || plane < 0)
             throw new ArgumentOutOfRangeException(nameof(inC), "ConvBlocked.Pointwise: channels must be positive multiples of 16");
@@ -245,27 +246,27 @@ public static unsafe class ConvBlocked
                 float* xb = px + (nint)nb * inC * plane, yb = py + (nint)nb * outC * plane;
                 switch (SimdLevel.Bits)
                 {
-                    case 512: if (xBlocked) Pointwise<V512, System.Runtime.Intrinsics.Vector512<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation); else Pointwise<V512, System.Runtime.Intrinsics.Vector512<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation); break;
-                    case 256: if (xBlocked) Pointwise<V256, System.Runtime.Intrinsics.Vector256<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation); else Pointwise<V256, System.Runtime.Intrinsics.Vector256<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation); break;
-                    case 128: if (xBlocked) Pointwise<V128, System.Runtime.Intrinsics.Vector128<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation); else Pointwise<V128, System.Runtime.Intrinsics.Vector128<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation); break;
-                    default: if (xBlocked) Pointwise<V0, float, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation); else Pointwise<V0, float, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation); break;
+                    case 512: if (xBlocked) Pointwise<V512, System.Runtime.Intrinsics.Vector512<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); else Pointwise<V512, System.Runtime.Intrinsics.Vector512<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
+                    case 256: if (xBlocked) Pointwise<V256, System.Runtime.Intrinsics.Vector256<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); else Pointwise<V256, System.Runtime.Intrinsics.Vector256<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
+                    case 128: if (xBlocked) Pointwise<V128, System.Runtime.Intrinsics.Vector128<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); else Pointwise<V128, System.Runtime.Intrinsics.Vector128<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
+                    default: if (xBlocked) Pointwise<V0, float, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); else Pointwise<V0, float, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
                 }
             }
     }
 
-    static void Pointwise<S, TV, X>(float* x, float* w, float* y, int inC, int outC, int mp, int plane, in Activation act)
+    static void Pointwise<S, TV, X>(float* x, float* w, float* y, int inC, int outC, int mp, int plane, in Activation act, bool accumulate)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IXLayout
     {
         switch (Epilogue.Of(act))
         {
-            case EpilogueKind.None: Pointwise<S, TV, X, NoEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
-            case EpilogueKind.Relu: Pointwise<S, TV, X, ReluEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
-            case EpilogueKind.Clip: Pointwise<S, TV, X, ClipEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
-            case EpilogueKind.LeakyRelu: Pointwise<S, TV, X, LeakyReluEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
-            case EpilogueKind.HardSwish: Pointwise<S, TV, X, HardSwishEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
-            case EpilogueKind.HardSigmoid: Pointwise<S, TV, X, HardSigmoidEpilogue>(x, w, y, inC, outC, mp, plane, act); break;
+            case EpilogueKind.None: Pointwise<S, TV, X, NoEpilogue>(x, w, y, inC, outC, mp, plane, act, accumulate); break;
+            case EpilogueKind.Relu: Pointwise<S, TV, X, ReluEpilogue>(x, w, y, inC, outC, mp, plane, act, accumulate); break;
+            case EpilogueKind.Clip: Pointwise<S, TV, X, ClipEpilogue>(x, w, y, inC, outC, mp, plane, act, accumulate); break;
+            case EpilogueKind.LeakyRelu: Pointwise<S, TV, X, LeakyReluEpilogue>(x, w, y, inC, outC, mp, plane, act, accumulate); break;
+            case EpilogueKind.HardSwish: Pointwise<S, TV, X, HardSwishEpilogue>(x, w, y, inC, outC, mp, plane, act, accumulate); break;
+            case EpilogueKind.HardSigmoid: Pointwise<S, TV, X, HardSigmoidEpilogue>(x, w, y, inC, outC, mp, plane, act, accumulate); break;
             default:
-                Pointwise<S, TV, X, NoEpilogue>(x, w, y, inC, outC, mp, plane, act);
+                Pointwise<S, TV, X, NoEpilogue>(x, w, y, inC, outC, mp, plane, act, accumulate);
                 act.Apply<S, TV>(y, outC * plane);
                 break;
         }
@@ -277,7 +278,7 @@ public static unsafe class ConvBlocked
     /// 6 with 16 (and fewer, narrower, for 128-bit and scalar).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Pointwise<S, TV, X, A>(float* x, float* w, float* y, int inC, int outC, int mp, int plane, in Activation act)
+    static void Pointwise<S, TV, X, A>(float* x, float* w, float* y, int inC, int outC, int mp, int plane, in Activation act, bool accumulate)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IXLayout where A : struct, IEpilogue
     {
         int l = S.Lanes, width = 2 * l, rmax = l >= 16 ? 8 : l == 8 ? 6 : 4;
@@ -293,18 +294,19 @@ public static unsafe class ConvBlocked
             {
                 int cnt = Math.Min(rmax, plane - p0);
                 // a last group of more than half a tile: a whole one shifted back to end at the plane's end (the same
-                // values again); of fewer, a smaller tile (a 3x3 plane: 8 + 1, not 8 + 8)
-                if (cnt < rmax && plane >= rmax && 2 * cnt > rmax) { p0 = plane - rmax; cnt = rmax; }
+                // values again; not onto a residual, which would be added twice); of fewer, a smaller tile (a 3x3
+                // plane: 8 + 1, not 8 + 8)
+                if (cnt < rmax && plane >= rmax && 2 * cnt > rmax && !accumulate) { p0 = plane - rmax; cnt = rmax; }
                 switch (cnt)
                 {
-                    case 8: PTile<S, TV, X, A, R8>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
-                    case 7: PTile<S, TV, X, A, R7>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
-                    case 6: PTile<S, TV, X, A, R6>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
-                    case 5: PTile<S, TV, X, A, R5>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
-                    case 4: PTile<S, TV, X, A, R4>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
-                    case 3: PTile<S, TV, X, A, R3>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
-                    case 2: PTile<S, TV, X, A, R2>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
-                    default: PTile<S, TV, X, A, R1>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two); break;
+                    case 8: PTile<S, TV, X, A, R8>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two, accumulate); break;
+                    case 7: PTile<S, TV, X, A, R7>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two, accumulate); break;
+                    case 6: PTile<S, TV, X, A, R6>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two, accumulate); break;
+                    case 5: PTile<S, TV, X, A, R5>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two, accumulate); break;
+                    case 4: PTile<S, TV, X, A, R4>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two, accumulate); break;
+                    case 3: PTile<S, TV, X, A, R3>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two, accumulate); break;
+                    case 2: PTile<S, TV, X, A, R2>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two, accumulate); break;
+                    default: PTile<S, TV, X, A, R1>(x + (nint)p0 * X.Position, plane, panel, bias, inC, act, y0 + (nint)p0 * Block, y1 + (nint)p0 * Block, two, accumulate); break;
                 }
                 p0 += cnt;
             }
@@ -316,7 +318,7 @@ public static unsafe class ConvBlocked
     /// the first block, blocks plane * 16 floats apart; planes: positions 1 apart, channels plane apart).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void PTile<S, TV, X, A, R>(float* x, int plane, float* w, float* bias, int inC, in Activation act, float* y0, float* y1, bool two)
+    static void PTile<S, TV, X, A, R>(float* x, int plane, float* w, float* bias, int inC, in Activation act, float* y0, float* y1, bool two, bool accumulate)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IXLayout where A : struct, IEpilogue where R : struct, IRows
     {
         int l = S.Lanes;
@@ -339,20 +341,22 @@ public static unsafe class ConvBlocked
             // the next input channel: the next plane, or the next float of the run or the next block's run
             xp += !X.Blocked ? plane : (c & (Block - 1)) == Block - 1 ? blockStride + 1 : 1;
         }
-        Put<S, TV, A>(y0, y1, two, c00, c01, act);
-        if (R.N > 1) Put<S, TV, A>(y0 + Block, y1 + Block, two, c10, c11, act);
-        if (R.N > 2) Put<S, TV, A>(y0 + 2 * Block, y1 + 2 * Block, two, c20, c21, act);
-        if (R.N > 3) Put<S, TV, A>(y0 + 3 * Block, y1 + 3 * Block, two, c30, c31, act);
-        if (R.N > 4) Put<S, TV, A>(y0 + 4 * Block, y1 + 4 * Block, two, c40, c41, act);
-        if (R.N > 5) Put<S, TV, A>(y0 + 5 * Block, y1 + 5 * Block, two, c50, c51, act);
-        if (R.N > 6) Put<S, TV, A>(y0 + 6 * Block, y1 + 6 * Block, two, c60, c61, act);
-        if (R.N > 7) Put<S, TV, A>(y0 + 7 * Block, y1 + 7 * Block, two, c70, c71, act);
+        Put<S, TV, A>(y0, y1, two, accumulate, c00, c01, act);
+        if (R.N > 1) Put<S, TV, A>(y0 + Block, y1 + Block, two, accumulate, c10, c11, act);
+        if (R.N > 2) Put<S, TV, A>(y0 + 2 * Block, y1 + 2 * Block, two, accumulate, c20, c21, act);
+        if (R.N > 3) Put<S, TV, A>(y0 + 3 * Block, y1 + 3 * Block, two, accumulate, c30, c31, act);
+        if (R.N > 4) Put<S, TV, A>(y0 + 4 * Block, y1 + 4 * Block, two, accumulate, c40, c41, act);
+        if (R.N > 5) Put<S, TV, A>(y0 + 5 * Block, y1 + 5 * Block, two, accumulate, c50, c51, act);
+        if (R.N > 6) Put<S, TV, A>(y0 + 6 * Block, y1 + 6 * Block, two, accumulate, c60, c61, act);
+        if (R.N > 7) Put<S, TV, A>(y0 + 7 * Block, y1 + 7 * Block, two, accumulate, c70, c71, act);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Put<S, TV, A>(float* y0, float* y1, bool two, TV v0, TV v1, in Activation act)
+    static void Put<S, TV, A>(float* y0, float* y1, bool two, bool accumulate, TV v0, TV v1, in Activation act)
         where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
     {
+        // the residual first: the activation belongs to the sum
+        if (accumulate) { v0 = S.Add(v0, S.Load(y0)); if (two) v1 = S.Add(v1, S.Load(y1)); }
         S.Store(y0, A.Apply<S, TV>(v0, act));
         if (two) S.Store(y1, A.Apply<S, TV>(v1, act));
     }

@@ -291,7 +291,7 @@ public sealed class Conv : Operator
         var layout = ChannelLanesLayout(n.In(1).Const.F, n.In(2)?.Const.F, geo.C, geo.M);
         var wt = e.Derived(n, n.In(1).Name + "_channels", new TensorData(DType.Float, new[] { layout.Length }, f: layout));
         e.W.Line($"ModelGen.Runtime.ConvBlocked.Pointwise({e.Span(n.In(0))}, {e.Span(wt)}, {e.Span(n.Out())}, batch: {geo.N}, inC: {geo.C}, outC: {geo.M}, plane: {g.OutPlane}" +
-            $"{FusedActivation.NetArg(n)}{(n.Int("mg_blocked_in", 1) == 0 ? ", xBlocked: false" : "")});");
+            $"{FusedActivation.NetArg(n)}{(n.Int("mg_blocked_in", 1) == 0 ? ", xBlocked: false" : "")}{(n.In(3) != null ? ", accumulate: true" : "")});");
     }
 
     /// <summary>

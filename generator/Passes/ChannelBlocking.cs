@@ -12,8 +12,9 @@ namespace ModelGen.Compiler.Passes;
 /// <see cref="ChannelBlocks"/> node reorders at each end of the chain. In NCHW every depthwise layer transposes its
 /// input into vectors of channels and its output back, and the 1x1 kernel of small planes transposes its output: blocked,
 /// they load and store whole vectors, and the chain pays one transposition at each end. Net profile only, last in the
-/// lowering (the convolutions, their fusions and weights are final); channel counts multiples of 16; a convolution with a
-/// residual input (ConvAddFusion), int8 weights or packed panels keeps NCHW. The graph's values keep their NCHW meaning
+/// lowering (the convolutions, their fusions and weights are final); channel counts multiples of 16; a 1x1 convolution
+/// accumulating onto a residual (ConvAddFusion) joins where that residual is blocked; a depthwise one with a residual,
+/// int8 weights or packed panels keeps NCHW. The graph's values keep their NCHW meaning
 /// (<see cref="ChannelBlocks"/> evaluates as a copy); only the generated code's buffers change order.
 /// </summary>
 public sealed class ChannelBlocking : IPass
@@ -28,13 +29,23 @@ public sealed class ChannelBlocking : IPass
         var uses = new Uses(graph);
         var writers = new HashSet<Node>(graph.Nodes.Where(n => Kind(n) != 0));
         var readers = new HashSet<Node>(writers.Where(n => Kind(n) == 1 || ((Conv.Geo)n.State).C % 16 == 0));
+        // a consumer of a blocked tensor reads it as its input (a chain's convolution), or as the residual a 1x1
+        // convolution accumulates onto (MobileNetV2's projection, ConvAddFusion): then that one writes blocks too
+        bool Reads(Node c, Value v) => c.In(0) == v ? readers.Contains(c) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v && Kind(c) == 2;
         bool Blocked(Value v) => v != null && v.Producer != null && writers.Contains(v.Producer) && !uses.IsGraphOutput(v)
-            && uses.Of(v).Count > 0 && uses.Of(v).All(c => readers.Contains(c) && c.In(0) == v && c.Inputs.Skip(1).All(i => i != v));
+            && uses.Of(v).Count > 0 && uses.Of(v).All(c => Reads(c, v));
+        // a convolution accumulating onto a residual writes where the residual is (its buffer, or a copy of it): it
+        // runs blocked only where that residual is; dropping one may unblock others, so to a fixed point
+        for (bool changed = true; changed;)
+        {
+            changed = false;
+            foreach (var n in writers.Where(n => n.In(3) != null && !Blocked(n.In(3))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
+        }
         var nodes = new List<Node>();
         foreach (var n in graph.Nodes)
         {
-            bool bin = writers.Contains(n) && Blocked(n.In(0)), bout = writers.Contains(n) && Blocked(n.Out());
-            if (!bin && !bout) { nodes.Add(n); continue; }
+            bool bin = writers.Contains(n) && Blocked(n.In(0)), bout = writers.Contains(n) && Blocked(n.Out()), bres = writers.Contains(n) && n.In(3) != null;
+            if (!bin && !bout && !bres) { nodes.Add(n); continue; }
             // depthwise: blocked on both sides; 1x1: its input may stay NCHW (the chain's first layer reads the planes)
             if (!bin && Kind(n) == 1)
             {
@@ -61,15 +72,16 @@ public sealed class ChannelBlocking : IPass
     }
 
     /// <summary>
-    /// 1: a float 2-D depthwise convolution ConvBlocked runs (channels a multiple of 16, its band fits); 2: a 1x1 one
-    /// (stride 1, unpadded, one group, output channels a multiple of 16: it reads blocks only where the input channels
-    /// are one too); 0: neither.
+    /// 1: a float 2-D depthwise convolution ConvBlocked runs (channels a multiple of 16, its band fits, no residual); 2: a
+    /// 1x1 one (stride 1, unpadded, one group, output channels a multiple of 16, a residual allowed: it reads blocks
+    /// only where the input channels are one too); 0: neither.
     /// </summary>
     static int Kind(Node n)
     {
         if (!PassUtil.Is(n, "Conv") || n.State is not Conv.Geo geo || geo.W.Rank != 2 || n.Outputs.Count != 1) return 0;
         if (n.In(0).Type != DType.Float || n.In(1) is not { IsConst: true, Type: DType.Float } || n.In(1).Const.F == null
-            || n.In(2) != null && !n.In(2).IsConst || n.In(3) != null || n.In(4) != null || n.In(5) != null || geo.M % 16 != 0) return 0;
+            || n.In(2) != null && !n.In(2).IsConst || n.In(4) != null || n.In(5) != null || geo.M % 16 != 0) return 0;
+        if (n.In(3) != null && !(geo.Group == 1 && geo.W.KernelSize == 1)) return 0;
         var g = geo.W;
         if (geo.Group == geo.C && geo.M == geo.C)
         {

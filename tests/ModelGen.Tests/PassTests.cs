@@ -596,6 +596,38 @@ public class PassTests(ITestOutputHelper log)
         Numerics(m, 1e-5, Ort.Random(720, 9));
     }
 
+    /// <summary>
+    /// MobileNetV2's inverted residual blocks: expand 1x1, depthwise, project 1x1 + the block's input (fused into the
+    /// projection, which accumulates onto it). With the residual blocked too, every convolution stays blocked and the
+    /// chain ends in one reorder at the graph's output; both profiles and ORT agree with the unoptimised model.
+    /// </summary>
+    [Fact]
+    public void ChannelBlockingCarriesResidualBlocks()
+    {
+        var b = new OnnxBuilder().Input("x", DType.Float, 1, 8, 10, 9)
+            .Initializer("w0", new[] { 16, 8, 1, 1 }, Ort.Random(128, 1)).Initializer("b0", new[] { 16 }, Ort.Random(16, 2))
+            .Node("Conv", new[] { "x", "w0", "b0" }, new[] { "c0" }).Node("Relu", new[] { "c0" }, new[] { "a0" });
+        for (int i = 1; i <= 2; i++)
+        {
+            b.Initializer($"we{i}", new[] { 32, 16, 1, 1 }, Ort.Random(512, 10 * i)).Initializer($"wd{i}", new[] { 32, 1, 3, 3 }, Ort.Random(288, 10 * i + 1))
+                .Initializer($"wp{i}", new[] { 16, 32, 1, 1 }, Ort.Random(512, 10 * i + 2)).Initializer($"bp{i}", new[] { 16 }, Ort.Random(16, 10 * i + 3))
+                .Node("Conv", new[] { $"a{i - 1}", $"we{i}" }, new[] { $"e{i}" }).Node("Relu", new[] { $"e{i}" }, new[] { $"er{i}" })
+                .Node("Conv", new[] { $"er{i}", $"wd{i}" }, new[] { $"d{i}" }, ("group", 32L), ("pads", new long[] { 1, 1, 1, 1 })).Node("Relu", new[] { $"d{i}" }, new[] { $"dr{i}" })
+                .Node("Conv", new[] { $"dr{i}", $"wp{i}", $"bp{i}" }, new[] { $"p{i}" })
+                .Node("Add", new[] { $"p{i}", $"a{i - 1}" }, new[] { $"a{i}" });
+        }
+        var m = b.Output("a2").Build();
+        var g = Import(m);
+        PassManager.Run(g, new ModelOptions());
+        var convs = g.Nodes.Where(n => n.OpType == "Conv").ToList();
+        Assert.Equal(7, convs.Count);
+        Assert.All(convs, c => Assert.Equal(1, c.Int("mg_blocked", 0)));
+        Assert.Equal(2, convs.Count(c => c.In(3) != null));
+        var reorder = Assert.Single(g.Nodes, n => n.OpType == "ChannelBlocks");
+        Assert.Same(convs[^1], reorder.In(0).Producer);
+        Numerics(m, 1e-5, Ort.Random(720, 9));
+    }
+
     // ---------- GemmWeightLayout ----------
 
     /// <summary>

@@ -1064,7 +1064,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
     /// <summary>
     /// ConvBlocked's depthwise and 1x1 kernels on NCHW16c buffers equal Conv.Conv2D on NCHW ones (blocks reordered back):
     /// strides, dilation, padding, short and long rows, a 5x5 kernel, 1x1 from blocks and from NCHW planes of any channel
-    /// count, planes of 1 to 125 positions, in-register and span-form activations and a clamp, at every SIMD width; the
+    /// count and onto a residual, planes of 1 to 125 positions, in-register and span-form activations and a clamp, at every SIMD width; the
     /// outputs are written whole and nothing past them. ToBlocks and FromBlocks are each other's inverse.
     /// </summary>
     [Fact]
@@ -1097,17 +1097,21 @@ public class RuntimeKernelTests(ITestOutputHelper log)
                 for (int i = 0; i < want.Length; i++)
                     Assert.True(Math.Abs(got[i] - want[i]) <= 1e-5 * Math.Max(1, Math.Abs(want[i])), $"depthwise {d} {act.Kind} width {width}: [{i}] {got[i]} vs {want[i]}");
             }
-            foreach (var (inC, outC, plane, blocked) in new[] { (16, 16, 1, true), (48, 64, 125, true), (64, 48, 9, true), (32, 32, 36, true), (8, 16, 2304 / 16, false), (3, 32, 50, false), (16, 48, 7, false) })
+            foreach (var (inC, outC, plane, blocked, residual) in new[] { (16, 16, 1, true, false), (48, 64, 125, true, false), (64, 48, 9, true, true), (32, 32, 36, true, false),
+                (8, 16, 2304 / 16, false, false), (3, 32, 50, false, true), (16, 48, 7, false, false), (32, 16, 13, true, true) })
             {
                 var act = acts[k++ % acts.Length];
                 var x = Rand(rng, inC * plane); var w = Rand(rng, outC * inC, 0.3f); var b = Rand(rng, outC);
-                var want = new float[outC * plane];
-                Conv.Conv2D(x, w, b, want, 1, inC, 1, plane, outC, 1, 1, 1, plane, 1, 1, 0, 0, 1, 1, 1, act);
+                // a residual: y starts as z (both layouts) and the kernels add onto it, the activation after the sum
+                var z = residual ? Rand(rng, outC * plane) : null;
+                var want = residual ? (float[])z!.Clone() : new float[outC * plane];
+                Conv.Conv2D(x, w, b, want, 1, inC, 1, plane, outC, 1, 1, 1, plane, 1, 1, 0, 0, 1, 1, 1, act, accumulate: residual);
                 int mp = (outC + 31) / 32 * 32;
                 var packed = new float[(inC + 1) * mp];
                 for (int m = 0; m < outC; m++) { for (int c = 0; c < inC; c++) packed[((m / 32) * inC + c) * 32 + m % 32] = w[m * inC + c]; packed[inC * mp + m] = b[m]; }
                 var y = WithGuard(want.Length);
-                ConvBlocked.Pointwise(blocked ? Blocks(x, 1, inC, plane) : x, packed, y, 1, inC, outC, plane, act, blocked);
+                if (residual) Blocks(z!, 1, outC, plane).CopyTo(y, 0);
+                ConvBlocked.Pointwise(blocked ? Blocks(x, 1, inC, plane) : x, packed, y, 1, inC, outC, plane, act, blocked, residual);
                 Assert.True(y.Skip(want.Length).All(v => v == Guard), $"1x1 {inC}->{outC} x{plane} width {width}: wrote past the output");
                 var got = new float[want.Length];
                 ConvBlocked.FromBlocks(y, got, 1, outC, plane);
