@@ -246,12 +246,19 @@ public static unsafe class ConvBlocked
                 float* xb = px + (nint)nb * inC * plane, yb = py + (nint)nb * outC * plane;
                 switch (SimdLevel.Bits)
                 {
-                    case 512: if (xBlocked) Pointwise<V512, System.Runtime.Intrinsics.Vector512<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); else Pointwise<V512, System.Runtime.Intrinsics.Vector512<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
-                    case 256: if (xBlocked) Pointwise<V256, System.Runtime.Intrinsics.Vector256<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); else Pointwise<V256, System.Runtime.Intrinsics.Vector256<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
-                    case 128: if (xBlocked) Pointwise<V128, System.Runtime.Intrinsics.Vector128<float>, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); else Pointwise<V128, System.Runtime.Intrinsics.Vector128<float>, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
-                    default: if (xBlocked) Pointwise<V0, float, XBlocks>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); else Pointwise<V0, float, XPlanes>(xb, pw, yb, inC, outC, mp, plane, activation, accumulate); break;
+                    case 512: Pointwise<V512, System.Runtime.Intrinsics.Vector512<float>>(xb, pw, yb, inC, outC, mp, plane, activation, xBlocked, accumulate); break;
+                    case 256: Pointwise<V256, System.Runtime.Intrinsics.Vector256<float>>(xb, pw, yb, inC, outC, mp, plane, activation, xBlocked, accumulate); break;
+                    case 128: Pointwise<V128, System.Runtime.Intrinsics.Vector128<float>>(xb, pw, yb, inC, outC, mp, plane, activation, xBlocked, accumulate); break;
+                    default: Pointwise<V0, float>(xb, pw, yb, inC, outC, mp, plane, activation, xBlocked, accumulate); break;
                 }
             }
+    }
+
+    static void Pointwise<S, TV>(float* x, float* w, float* y, int inC, int outC, int mp, int plane, in Activation act, bool xBlocked, bool accumulate)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        if (xBlocked) Pointwise<S, TV, XBlocks>(x, w, y, inC, outC, mp, plane, act, accumulate);
+        else Pointwise<S, TV, XPlanes>(x, w, y, inC, outC, mp, plane, act, accumulate);
     }
 
     static void Pointwise<S, TV, X>(float* x, float* w, float* y, int inC, int outC, int mp, int plane, in Activation act, bool accumulate)

@@ -27,11 +27,13 @@ public sealed class ChannelBlocking : IPass
     public void Run(Graph graph)
     {
         var uses = new Uses(graph);
-        var writers = new HashSet<Node>(graph.Nodes.Where(n => Kind(n) != 0));
-        var readers = new HashSet<Node>(writers.Where(n => Kind(n) == 1 || ((Conv.Geo)n.State).C % 16 == 0));
+        var kind = graph.Nodes.ToDictionary(n => n, Kind);
+        var writers = new HashSet<Node>(graph.Nodes.Where(n => kind[n] != 0));
+        var readers = new HashSet<Node>(writers.Where(n => kind[n] == 1 || ((Conv.Geo)n.State).C % 16 == 0));
         // a consumer of a blocked tensor reads it as its input (a chain's convolution), or as the residual a 1x1
-        // convolution accumulates onto (MobileNetV2's projection, ConvAddFusion): then that one writes blocks too
-        bool Reads(Node c, Value v) => c.In(0) == v ? readers.Contains(c) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v && Kind(c) == 2;
+        // convolution accumulates onto (MobileNetV2's projection, ConvAddFusion; only 1x1 writers have one): then
+        // that one writes blocks too
+        bool Reads(Node c, Value v) => c.In(0) == v ? readers.Contains(c) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v;
         bool Blocked(Value v) => v != null && v.Producer != null && writers.Contains(v.Producer) && !uses.IsGraphOutput(v)
             && uses.Of(v).Count > 0 && uses.Of(v).All(c => Reads(c, v));
         // a convolution accumulating onto a residual writes where the residual is (its buffer, or a copy of it): it
@@ -47,7 +49,7 @@ public sealed class ChannelBlocking : IPass
             bool bin = writers.Contains(n) && Blocked(n.In(0)), bout = writers.Contains(n) && Blocked(n.Out()), bres = writers.Contains(n) && n.In(3) != null;
             if (!bin && !bout && !bres) { nodes.Add(n); continue; }
             // depthwise: blocked on both sides; 1x1: its input may stay NCHW (the chain's first layer reads the planes)
-            if (!bin && Kind(n) == 1)
+            if (!bin && kind[n] == 1)
             {
                 var x = n.In(0);
                 var to = PassUtil.MakeIn(FusedElementwise.Domain, ChannelBlocks.OpType, 1, (n.Name ?? x.Name) + "_to_blocks",
