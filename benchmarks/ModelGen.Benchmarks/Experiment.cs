@@ -183,7 +183,7 @@ internal static class Experiment
     /// <summary>
     /// `experiment qconv`: int8 convolutions (QConv.Conv2D, and QPointwise where the generator picks it) vs float
     /// (Conv.Conv2D) on the benchmark models' stems, 3x3 and 1x1 layers. QCONV_ONLY=prefix: those layers only;
-    /// QCONV_SPIN=1: the int8 call alone for 4 s first (for perf record).
+    /// QCONV_SPIN=1 (LANES_SPIN=1): the int8 call (QPointwise's) alone for 4 s first (for perf record).
     /// </summary>
     public static void QConvolution()
     {
@@ -216,6 +216,7 @@ internal static class Experiment
                 var wl = new sbyte[(c + 1) / 2 * ((m + 31) / 32 * 32) * 2]; for (int i = 0; i < wl.Length; i++) wl[i] = (sbyte)rng.Next(-100, 100);
                 var sl = new short[QPointwise.Scratch(c, h * w)];
                 Action l = () => QPointwise.Run(xb, wl, bias, mult, shift, yb, sl, 1, c, m, h * w, true, 3, -128, -128, 127);
+                if (Environment.GetEnvironmentVariable("LANES_SPIN") == "1") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) l(); }
                 var tl = new List<double>();
                 for (int round = 0; round < 5; round++) tl.Add(Time(l));
                 lanes = $"   lanes {Med(tl) * 1e6,7:F2} us";

@@ -181,13 +181,24 @@ internal unsafe partial struct Q256 : IQBounded<Vector256<int>>
     public static void StoreLanes(Vector256<int> acc, int* mult, int* e, long* kE, long* kO, Vector256<int> zero, Vector256<int> lo, Vector256<int> hi, byte* dst)
     {
         var m = Vector256.Load(mult);
-        var even = Avx2.Multiply(acc, m) + Vector256.Load(kE);
-        var odd = Avx2.Multiply(Vector256.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), Vector256.ShiftRightLogical(m.AsInt64(), 32).AsInt32()) + Vector256.Load(kO);
-        var h = Avx2.Blend(Vector256.ShiftRightLogical(even, 31).AsInt32(), Vector256.ShiftLeft(odd, 1).AsInt32(), 0xAA);
-        var r = Vector256.Min(Vector256.Max(Avx2.ShiftRightArithmeticVariable(h - Vector256.ShiftRightLogical(acc, 31), Vector256.Load((uint*)e)) + zero, lo), hi);
+        var r = LaneValues(acc, m, Vector256.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), Vector256.Load(e), Vector256.Load(kE), Vector256.Load(kO), zero, lo, hi);
         if (Avx512F.VL.IsSupported) { *(ulong*)dst = Avx512F.VL.ConvertToVector128Byte(r).AsUInt64().ToScalar(); return; }
         var s = Vector256.Narrow(r, r);
         *(ulong*)dst = Vector256.Narrow(s, s).AsUInt64().ToScalar();
+    }
+
+    /// <summary>
+    /// <see cref="StoreLanes"/>'s arithmetic with its constants in registers (mOdd: the odd lanes' multipliers shifted
+    /// into the even lanes): 8 lanes requantized and clamped, as int32.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> LaneValues(Vector256<int> acc, Vector256<int> m, Vector256<int> mOdd, Vector256<int> e, Vector256<long> kE, Vector256<long> kO,
+        Vector256<int> zero, Vector256<int> lo, Vector256<int> hi)
+    {
+        var even = Avx2.Multiply(acc, m) + kE;
+        var odd = Avx2.Multiply(Vector256.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), mOdd) + kO;
+        var h = Avx2.Blend(Vector256.ShiftRightLogical(even, 31).AsInt32(), Vector256.ShiftLeft(odd, 1).AsInt32(), 0xAA);
+        return Vector256.Min(Vector256.Max(Avx2.ShiftRightArithmeticVariable(h - Vector256.ShiftRightLogical(acc, 31), e.AsUInt32()) + zero, lo), hi);
     }
 }
 

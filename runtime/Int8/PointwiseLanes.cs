@@ -244,7 +244,7 @@ public static unsafe class QPointwise
         const int width = 16;
         int* sums = stackalloc int[Rows * width];
         int* w4 = stackalloc int[a.Quads * width];
-        byte* bytes = stackalloc byte[width], tile = stackalloc byte[8 * width];
+        byte* tile = stackalloc byte[8 * width], part = stackalloc byte[8 * width];
         var zero = Vector256.Create(a.ZY); var lo = Vector256.Create(a.Lo); var hi = Vector256.Create(a.Hi);
         for (int m0 = 0; m0 < a.OutC; m0 += width)
         {
@@ -255,17 +255,58 @@ public static unsafe class QPointwise
                 int rows = Math.Min(Rows, a.Plane - p0);
                 int* x = a.X + p0;
                 LaneTile<TD>(rows, x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums);
-                // a whole tile whose 8-byte rows stay inside this channel's plane: requantized rows, then transposed by
-                // unpacks into 8 bytes per channel (the 2 past the tile are the next tile's, written over after); the
-                // scalar transposed store took as long as the dot products
-                if (rows == Rows && p0 + 8 <= a.Plane)
+                // requantized rows (a position's 16 channels), then transposed by unpacks into 8 bytes per channel: the
+                // scalar transposed store took as long as the dot products. A row narrowed in registers is one 16-byte
+                // store: StoreTransposed's loads of rows written as two 8-byte halves stalled on store forwarding.
+                if (a.Bounded)
                 {
-                    for (int r = 0; r < Rows; r++) Requantized<Vector256<int>, Q256>(a, m0, cols, sums + r * width, tile + r * width, zero, lo, hi);
-                    StoreTransposed(tile, a.Y + (long)m0 * a.Plane + p0, a.Plane, cols);
+                    var k = new LaneConstants(a, m0); // loaded here: held across the tile's loop they pushed accumulators to the stack
+                    for (int r = 0; r < rows; r++) Bytes16(Vector256.Load(sums + r * width), Vector256.Load(sums + r * width + 8), k, zero, lo, hi).Store(tile + r * width);
                 }
-                else Emit<Vector256<int>, Q256>(a, m0, cols, p0, rows, sums, bytes, zero, lo, hi);
+                else
+                    for (int r = 0; r < rows; r++) Requantized<Vector256<int>, Q256>(a, m0, cols, sums + r * width, tile + r * width, zero, lo, hi);
+                byte* y = a.Y + (long)m0 * a.Plane + p0;
+                // a whole tile whose 8-byte rows stay inside this channel's plane is stored in place (the 2 past the tile
+                // are the next tile's, written over after); a last tile through a block on the stack, its rows copied
+                if (rows == Rows && p0 + 8 <= a.Plane) StoreTransposed(tile, y, a.Plane, cols);
+                else
+                {
+                    StoreTransposed(tile, part, 8, width);
+                    for (int j = 0; j < cols; j++)
+                        for (int r = 0; r < rows; r++) y[(long)j * a.Plane + r] = part[j * 8 + r];
+                }
             }
         }
+    }
+
+    /// <summary>The bounded requantization's per-lane constants of 16 columns (Q256.StoreLanes' operands) as vectors.</summary>
+    readonly struct LaneConstants
+    {
+        public readonly Vector256<int> M0, M1, MOdd0, MOdd1, E0, E1;
+        public readonly Vector256<long> KE0, KE1, KO0, KO1;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public LaneConstants(in Args a, int m0)
+        {
+            M0 = Vector256.Load(a.Mult + m0); M1 = Vector256.Load(a.Mult + m0 + 8);
+            MOdd0 = Vector256.ShiftRightLogical(M0.AsInt64(), 32).AsInt32(); MOdd1 = Vector256.ShiftRightLogical(M1.AsInt64(), 32).AsInt32();
+            E0 = Vector256.Load(a.E + m0); E1 = Vector256.Load(a.E + m0 + 8);
+            KE0 = Vector256.Load(a.KE + m0 / 2); KE1 = Vector256.Load(a.KE + m0 / 2 + 4);
+            KO0 = Vector256.Load(a.KO + m0 / 2); KO1 = Vector256.Load(a.KO + m0 / 2 + 4);
+        }
+    }
+
+    /// <summary>16 columns' accumulators (a0: 0-7, a1: 8-15) requantized as Q256.StoreLanes does, narrowed to 16 bytes in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<byte> Bytes16(Vector256<int> a0, Vector256<int> a1, in LaneConstants k, Vector256<int> zero, Vector256<int> lo, Vector256<int> hi)
+    {
+        var r0 = Q256.LaneValues(a0, k.M0, k.MOdd0, k.E0, k.KE0, k.KO0, zero, lo, hi);
+        var r1 = Q256.LaneValues(a1, k.M1, k.MOdd1, k.E1, k.KE1, k.KO1, zero, lo, hi);
+        // clamped: every value fits a byte, so truncating keeps it (vpmovdb: two instructions and an unpack)
+        if (Avx512F.VL.IsSupported)
+            return Sse2.UnpackLow(Avx512F.VL.ConvertToVector128Byte(r0).AsUInt64(), Avx512F.VL.ConvertToVector128Byte(r1).AsUInt64()).AsByte();
+        var s = Vector256.Narrow(r0, r1);
+        return Vector256.Narrow(s, s).GetLower().AsByte();
     }
 
     /// <summary>
@@ -422,11 +463,38 @@ public static unsafe class QPointwise
         return (QDotConv.ZipLow(lo, hi).AsSByte(), QDotConv.ZipHigh(lo, hi).AsSByte());
     }
 
-    /// <summary>b[m] -= zq * (output channel m's weights summed), 8 channels at a time: dot products with ones.</summary>
+    /// <summary>
+    /// b[m] -= zq * (output channel m's weights summed). AVX2: 32 channels at a time, vpmaddubsw of each row of pairs
+    /// with ones (a pair's sum in an int16 lane, exact), summed in int16 over at most 127 rows, then widened; elsewhere 8
+    /// at a time, dot products with ones (on x64 they took a tenth of a 128 -> 128 layer on 36 positions, per call).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Correct<TD>(sbyte* w, int* b, int mp, int pairs, int zq) where TD : IQDot
     {
         if (zq == 0) return;
+        if (Avx2.IsSupported)
+        {
+            var one = Vector256.Create((byte)1);
+            for (int m0 = 0; m0 < mp; m0 += 32) // mp: a multiple of 32, a cache line of pairs per row
+            {
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int c0 = 0; c0 < pairs; c0 += 127)
+                {
+                    Vector256<short> lo = default, hi = default; // |sum| <= 127 x 256
+                    sbyte* p = w + 2L * ((long)c0 * mp + m0);
+                    for (int c2 = c0, end = Math.Min(pairs, c0 + 127); c2 < end; c2++, p += 2L * mp)
+                    {
+                        lo += Avx2.MultiplyAddAdjacent(one, Vector256.Load(p));
+                        hi += Avx2.MultiplyAddAdjacent(one, Vector256.Load(p + 32));
+                    }
+                    s0 += Avx2.ConvertToVector256Int32(lo.GetLower()); s1 += Avx2.ConvertToVector256Int32(lo.GetUpper());
+                    s2 += Avx2.ConvertToVector256Int32(hi.GetLower()); s3 += Avx2.ConvertToVector256Int32(hi.GetUpper());
+                }
+                (Vector256.Load(b + m0) - s0 * zq).Store(b + m0); (Vector256.Load(b + m0 + 8) - s1 * zq).Store(b + m0 + 8);
+                (Vector256.Load(b + m0 + 16) - s2 * zq).Store(b + m0 + 16); (Vector256.Load(b + m0 + 24) - s3 * zq).Store(b + m0 + 24);
+            }
+            return;
+        }
         var ones = Vector128.Create((sbyte)1);
         for (int m0 = 0; m0 < mp; m0 += 8)
         {
