@@ -56,6 +56,62 @@ public static unsafe class PointwiseConv
         }
     }
 
+    /// <summary>
+    /// A convolution's input patches (im2col) as <see cref="Run"/>'s input, so that a spatial convolution onto a small
+    /// plane runs as a 1x1 one: col[n, (c * kH + i) * kW + j, oy * outW + ox] = x[n, c, oy * strideH - padTop + i *
+    /// dilH, ox * strideW - padLeft + j * dilW], 0 outside the input. col: batch x inC x kH x kW x outH x outW floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Patches(ReadOnlySpan<float> x, Span<float> col, int batch, int inC, int inH, int inW, int kH, int kW, int outH, int outW,
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW)
+    {
+        if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0 || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0)
+            throw new ArgumentOutOfRangeException(nameof(inC), "PointwiseConv.Patches: invalid geometry");
+        int plane = outH * outW;
+        if (x.Length < (long)batch * inC * inH * inW || col.Length < (long)batch * inC * kH * kW * plane) throw new ArgumentException("PointwiseConv.Patches: sizes do not agree");
+        // rows of 8 or more outputs reading 8 or more consecutive inputs each, all inside the row: 8 x 8 blocks
+        // (8 outputs' runs of 8 taps) transposed in registers; otherwise value by value (melspectrogram's 512-tap rows
+        // took a fifth of the model that way)
+        bool blocks = Avx.IsSupported && dilW == 1 && outW >= 8 && kW >= 8 && padLeft == 0 && (outW - 1) * strideW + kW <= inW;
+        fixed (float* px = x, pc = col)
+            for (int nb = 0; nb < batch; nb++)
+                for (int c = 0; c < inC; c++)
+                {
+                    float* xc = px + ((long)nb * inC + c) * inH * inW;
+                    for (int i = 0; i < kH; i++)
+                    {
+                        float* d = pc + (((long)nb * inC + c) * kH + i) * kW * plane; // row (c, i, 0) of the patches
+                        for (int oy = 0; oy < outH; oy++)
+                        {
+                            int iy = oy * strideH - padTop + i * dilH;
+                            float* dy = d + oy * outW;
+                            if ((uint)iy >= (uint)inH)
+                            {
+                                for (int j = 0; j < kW; j++) new Span<float>(dy + (long)j * plane, outW).Clear();
+                                continue;
+                            }
+                            float* row = xc + (long)iy * inW;
+                            if (blocks)
+                                for (int ox = 0; ; ox += 8)
+                                {
+                                    if (ox > outW - 8) ox = outW - 8;
+                                    for (int j = 0; ; j += 8)
+                                    {
+                                        if (j > kW - 8) j = kW - 8;
+                                        GemmCore.Transpose8x8(row + (long)ox * strideW + j, strideW, dy + (long)j * plane + ox, plane);
+                                        if (j == kW - 8) break;
+                                    }
+                                    if (ox == outW - 8) break;
+                                }
+                            else
+                                for (int j = 0; j < kW; j++)
+                                    for (int ox = 0, ix = j * dilW - padLeft; ox < outW; ox++, ix += strideW)
+                                        dy[(long)j * plane + ox] = (uint)ix < (uint)inW ? row[ix] : 0f;
+                        }
+                    }
+                }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Run<S, TV>(float* x, float* wt, float* y, int inC, int outC, int mp, int plane, Activation act, bool accumulate)
         where S : struct, ISimd<TV> where TV : struct

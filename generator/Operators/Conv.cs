@@ -139,10 +139,14 @@ public sealed class Conv : Operator
     internal static bool UsesNetKernel(Node n, Geo geo, TargetProfile profile) =>
         profile == TargetProfile.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2 && !(geo.ICg == 1 && geo.Group > 1 && n.In(3) != null);
 
-    /// <summary>Int8 weights: the kernel's float weights, dequantized on each call (panels, channel lanes, or W's layout).</summary>
+    /// <summary>
+    /// Int8 weights: the kernel's float weights, dequantized on each call (panels, channel lanes, or W's layout). A
+    /// small plane's spatial convolution through PointwiseConv (<see cref="PatchChannels"/>): its input patches.
+    /// </summary>
     public override (DType Type, int Elements) Scratch(Node n, TargetProfile profile)
     {
         var geo = (Geo)n.State;
+        if (UsesNetKernel(n, geo, profile) && PatchChannels(n, geo)) return (DType.Float, (int)PatchFloats(geo));
         if (n.In(5) == null || !UsesNetKernel(n, geo, profile)) return (DType.Float, 0);
         long len = n.In(4) != null ? n.In(4).Length : PointwiseChannels(n, geo) ? (geo.C + 1L) * ChannelLanesColumns(geo.M) : n.In(1).Length;
         return (DType.Float, (int)len);
@@ -162,6 +166,24 @@ public sealed class Conv : Operator
         var g = geo.W;
         return geo.Group == 1 && g.OutPlane < ChannelLanesBelow && n.In(1).IsConst && (n.In(2) == null || n.In(2).IsConst)
             && g.Kernel.All(k => k == 1) && g.Strides.All(s => s == 1) && g.PadBegin.All(p => p == 0) && g.PadEnd.All(p => p == 0);
+    }
+
+    /// <summary>The most floats of input patches a convolution through <see cref="PatchChannels"/> copies (1 MB).</summary>
+    const long MaxPatchFloats = 1 << 18;
+
+    static long PatchFloats(Geo geo) => (long)geo.N * geo.C * geo.W.KernelSize * geo.W.OutPlane;
+
+    /// <summary>
+    /// A dense spatial convolution onto a small plane (fewer than <see cref="ChannelLanesBelow"/> positions, 16 or more
+    /// output channels) that ConvWeightPanels left in W's layout: its input patches copied into [C x kernel, plane]
+    /// (im2col) make it a 1x1 convolution for PointwiseConv, output channels in the lanes. Conv2D would put the few
+    /// positions in the lanes: melspectrogram's STFT (1 -> 257 channels, 512 taps, 8 positions) ran at a fifth of peak.
+    /// </summary>
+    static bool PatchChannels(Node n, Geo geo)
+    {
+        var g = geo.W;
+        return geo.Group == 1 && geo.M >= 16 && g.OutPlane < ChannelLanesBelow && g.KernelSize > 1 && n.In(4) == null && n.In(5) == null
+            && n.In(1).IsConst && n.In(1).Const.F != null && (n.In(2) == null || n.In(2).IsConst) && PatchFloats(geo) <= MaxPatchFloats;
     }
 
     /// <summary>
@@ -239,6 +261,19 @@ public sealed class Conv : Operator
         }
         // (H, W) view: a 1-D convolution is one row
         int D(int[] a, int i, int one) => g.Rank == 2 ? a[i] : i == 0 ? one : a[0];
+        if (PatchChannels(n, geo))
+        {
+            int k = geo.C * g.KernelSize;
+            var layout = ChannelLanesLayout(n.In(1).Const.F, n.In(2)?.Const.F, k, geo.M);
+            var wt = e.Derived(n, n.In(1).Name + "_channels", new TensorData(DType.Float, new[] { layout.Length }, f: layout));
+            var col = e.Scratch(n);
+            e.W.Line($"ModelGen.Runtime.PointwiseConv.Patches({e.Span(n.In(0))}, {e.Span(col)}, batch: {geo.N}, inC: {geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, " +
+                $"kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
+                $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)});");
+            e.W.Line($"ModelGen.Runtime.PointwiseConv.Run({e.Span(col)}, {e.Span(wt)}, {e.Span(n.Out())}, batch: {geo.N}, inC: {k}, outC: {geo.M}, plane: {g.OutPlane}" +
+                $"{FusedActivation.NetArg(n)}{(z != null ? ", accumulate: true" : "")});");
+            return;
+        }
         var bias = n.In(2) != null ? e.Span(n.In(2)) : "default";
         var panels = n.In(4) != null ? $", panels: {e.Span(n.In(4))}" : "";
         // packed float panels stand for W (ConvWeightPanels only packs where the kernel takes them): W is not emitted

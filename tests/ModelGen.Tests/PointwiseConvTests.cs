@@ -113,6 +113,87 @@ public class PointwiseConvTests
     }
 
     /// <summary>
+    /// PointwiseConv.Patches (im2col for spatial convolutions onto small planes) against the definition: 1-D and 2-D,
+    /// strides, padding on each side, dilation, rows shorter than 8 (value by value) and long rows of long kernels
+    /// (8 x 8 register transposes, a last block shifted back), nothing written past the patches.
+    /// </summary>
+    [Fact]
+    public void PatchesAreTheConvolutionsInput()
+    {
+        var rng = new Random(11);
+        // batch, inC, inH, inW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW
+        foreach (var (n, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw) in new[]
+        {
+            (1, 1, 1, 1760, 1, 512, 1, 160, 0, 0, 1, 1),   // melspectrogram's STFT
+            (2, 3, 1, 100, 1, 20, 1, 9, 0, 0, 1, 1),       // 10 outputs, 20 taps: blocks shifted back along both
+            (1, 2, 9, 30, 3, 9, 2, 2, 1, 0, 1, 1),         // 2-D, rows above the input
+            (1, 4, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1),          // 3x3 padded: value by value
+            (2, 2, 10, 12, 3, 3, 2, 3, 2, 2, 2, 2),        // dilation and padding
+            (1, 1, 4, 40, 1, 8, 1, 4, 0, 0, 1, 1),         // exactly one block of taps
+        })
+        {
+            int oh = (h + 2 * pt - dh * (kh - 1) - 1) / sh + 1, ow = (w + 2 * pl - dw * (kw - 1) - 1) / sw + 1, plane = oh * ow;
+            var x = Rand(rng, n * c * h * w);
+            int len = n * c * kh * kw * plane;
+            var col = new float[len + 16];
+            Array.Fill(col, float.NaN);
+            PointwiseConv.Patches(x, col, n, c, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw);
+            for (int b = 0; b < n; b++)
+                for (int ch = 0; ch < c; ch++)
+                    for (int i = 0; i < kh; i++)
+                        for (int j = 0; j < kw; j++)
+                            for (int oy = 0; oy < oh; oy++)
+                                for (int ox = 0; ox < ow; ox++)
+                                {
+                                    int iy = oy * sh - pt + i * dh, ix = ox * sw - pl + j * dw;
+                                    float want = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[((b * c + ch) * h + iy) * w + ix] : 0f;
+                                    Assert.Equal(want, col[((((b * c + ch) * kh + i) * kw + j) * oh + oy) * ow + ox]);
+                                }
+            Assert.All(col.Skip(len), v => Assert.True(float.IsNaN(v)));
+        }
+    }
+
+    /// <summary>
+    /// Spatial convolutions onto small planes through their patches and PointwiseConv: an STFT-like 1-D convolution
+    /// (1 -> 40 channels, 64 taps, stride 20, 8 positions) onto a residual, then Relu; a padded 3x3 (4 -> 24 channels
+    /// on 4x4, a channel count ConvWeightPanels leaves) with bias and Relu, then a 3x3 that takes the panels; against
+    /// ORT in both profiles. A larger plane keeps Conv2D.
+    /// </summary>
+    [Fact]
+    public void SmallPlaneSpatialConvsMatchOrt()
+    {
+        var stft = new OnnxBuilder(13)
+            .Input("x", DType.Float, 1, 1, 204).Input("z", DType.Float, 1, 40, 8)
+            .Initializer("w", new[] { 40, 1, 64 }, Ort.Random(2560, 21, 0.2f))
+            .Node("Conv", new[] { "x", "w" }, new[] { "c" }, ("strides", new long[] { 20 }))
+            .Node("Add", new[] { "c", "z" }, new[] { "a" }).Node("Relu", new[] { "a" }, new[] { "y" })
+            .Output("y").Build();
+        OpCheck.AgainstOrt(stft, 1e-5, Ort.Random(204, 22, 3f), Ort.Random(320, 29));
+        var src = ModelCompiler.Compile(stft, "t.onnx", new ModelOptions { ClassName = "M" }).Source!;
+        Assert.Contains("PointwiseConv.Patches(", src);
+        Assert.Contains("accumulate: true", src);
+
+        var block = new OnnxBuilder(13)
+            .Input("x", DType.Float, 1, 4, 4, 4)
+            .Initializer("w1", new[] { 24, 4, 3, 3 }, Ort.Random(864, 23, 0.3f)).Initializer("b1", new[] { 24 }, Ort.Random(24, 24))
+            .Initializer("w2", new[] { 24, 24, 3, 3 }, Ort.Random(5184, 25, 0.2f))
+            .Node("Conv", new[] { "x", "w1", "b1" }, new[] { "c1" }, ("pads", new long[] { 1, 1, 1, 1 })).Node("Relu", new[] { "c1" }, new[] { "r1" })
+            .Node("Conv", new[] { "r1", "w2" }, new[] { "y" }, ("pads", new long[] { 1, 1, 1, 1 }))
+            .Output("y").Build();
+        OpCheck.AgainstOrt(block, 1e-5, Ort.Random(64, 26, 2f));
+        src = ModelCompiler.Compile(block, "t.onnx", new ModelOptions { ClassName = "M" }).Source!;
+        Assert.Equal(1, src.Split("PointwiseConv.Patches(").Length - 1);
+
+        var big = new OnnxBuilder(13)
+            .Input("x", DType.Float, 1, 1, 4000)
+            .Initializer("w", new[] { 40, 1, 64 }, Ort.Random(2560, 27, 0.2f))
+            .Node("Conv", new[] { "x", "w" }, new[] { "y" }, ("strides", new long[] { 20 }))
+            .Output("y").Build();
+        OpCheck.AgainstOrt(big, 1e-5, Ort.Random(4000, 28, 3f));
+        Assert.DoesNotContain("PointwiseConv", ModelCompiler.Compile(big, "t.onnx", new ModelOptions { ClassName = "M" }).Source!);
+    }
+
+    /// <summary>
     /// A small-plane block as MobileNet ends: 1x1 with bias and Relu, 1x1 without bias onto a residual (ConvAddFusion),
     /// 40 output channels (not a multiple of the 32-column padding), a 1-D 1x1 on 7 positions; and a 1x1 on a plane
     /// too large for the channel path. Against ORT in both profiles; the Net code takes PointwiseConv where it should.
