@@ -35,6 +35,9 @@ internal static unsafe class ConvPanels
     /// <summary>Lets stride-1 rows of whole vectors take the pixel-vectorised tiles (a switch for A/B measurements).</summary>
     internal static bool RowTiles = true;
 
+    /// <summary>Lets tiles wrap across rows of a width that is not a multiple of 8 (a switch for A/B measurements).</summary>
+    internal static bool WrapRows = true;
+
     /// <summary>Floats of <see cref="Pack"/>'s layout for these weights.</summary>
     internal static long PackedLength(int outC, int groups, int taps) => (long)groups * ((outC / groups + Width - 1) / Width) * Width * taps;
 
@@ -157,6 +160,11 @@ internal static unsafe class ConvPanels
         // input channels, whose short tap loops the transposition weighed on (MobileNet's 3 -> 8 stem 14% faster than
         // ConvPlanes; ResNet-8's 16 -> 32 layer 8% slower than the channel tiles)
         bool rowTiles = RowTiles && wide && outW % l == 0 && (sw == 1 || l == 16 && icg < 8);
+        // rows that end in a short tile (openWakeWord's 96-channel layers on 14x4 and 10x2): tiles wrap across rows,
+        // their pixels' places from a table. Row by row, a 2-pixel tile re-read its 48 channels' weights (from L2 on
+        // these layers) for 6 FMAs a tap: 10x2 took 28.5 us against 14.6 wrapped
+        bool wrap = WrapRows && outW % 8 != 0;
+        int* pix = stackalloc int[8];
         for (int g = 0; g < groups; g++)
         {
             new Span<float>(bpad, blocks * Width).Clear();
@@ -184,10 +192,19 @@ internal static unsafe class ConvPanels
                     for (int r0 = 0; r0 < rows; r0 += rg)
                     {
                         int r1 = Math.Min(rows, r0 + rg);
-                        for (int r = r0; r < r1; r++)
-                            for (int ox = 0; ox < outW; ox += pmax)
-                                Tile<S, TV>(vt, Math.Min(pmax, outW - ox), sw, stage + (r * sh * wq + ox * sw), offs, taps, wa, wb, wc,
-                                    bpad + oc0, part + ((r - r0) * outW + ox) * vl, vl);
+                        if (wrap && r1 - r0 > 1)
+                            // tiles of pmax pixels in output order across the rows, each pixel at its staged place
+                            for (int i0 = 0, n = (r1 - r0) * outW; i0 < n; i0 += pmax)
+                            {
+                                int pc = Math.Min(pmax, n - i0);
+                                for (int j = 0; j < pc; j++) pix[j] = (r0 + (i0 + j) / outW) * sh * wq + (i0 + j) % outW * sw;
+                                Tile<S, TV>(vt, pc, sw, stage, pix, offs, taps, wa, wb, wc, bpad + oc0, part + i0 * vl, vl);
+                            }
+                        else
+                            for (int r = r0; r < r1; r++)
+                                for (int ox = 0; ox < outW; ox += pmax)
+                                    Tile<S, TV>(vt, Math.Min(pmax, outW - ox), sw, stage + (r * sh * wq + ox * sw), null, offs, taps, wa, wb, wc,
+                                        bpad + oc0, part + ((r - r0) * outW + ox) * vl, vl);
                         Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate, act);
                     }
                     // the activation belongs to the sum (residual included): clamps and ReLUs went with the scatter,
@@ -435,52 +452,60 @@ internal static unsafe class ConvPanels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV>(int vt, int pc, int sw, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Tile<S, TV>(int vt, int pc, int sw, float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
         where S : struct, ISimd<TV> where TV : struct
     {
-        if (sw == 2) Tile<S, TV, R2>(vt, pc, p, offs, taps, wa, wb, wc, bias, part, vl);
-        else Tile<S, TV, R1>(vt, pc, p, offs, taps, wa, wb, wc, bias, part, vl);
+        if (pix != null) Tile<S, TV, Listed>(vt, pc, p, pix, offs, taps, wa, wb, wc, bias, part, vl);
+        else if (sw == 2) Tile<S, TV, R2>(vt, pc, p, null, offs, taps, wa, wb, wc, bias, part, vl);
+        else Tile<S, TV, R1>(vt, pc, p, null, offs, taps, wa, wb, wc, bias, part, vl);
     }
 
+    /// <summary>A tile's pixels at the offsets of a table (a tile wrapping across output rows), not X.N apart.</summary>
+    struct Listed : IRows { public static int N => 0; }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV, X>(int vt, int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Tile<S, TV, X>(int vt, int pc, float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IRows
     {
         switch (vt)
         {
-            case 3: Tile<S, TV, X, R3>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 2: Tile<S, TV, X, R2>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            default: Tile<S, TV, X, R1>(pc, p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 3: Tile<S, TV, X, R3>(pc, p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 2: Tile<S, TV, X, R2>(pc, p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            default: Tile<S, TV, X, R1>(pc, p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV, X, V>(int pc, float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Tile<S, TV, X, V>(int pc, float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows
     {
         switch (pc)
         {
-            case 8: Tile<S, TV, X, V, R8>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 7: Tile<S, TV, X, V, R7>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 6: Tile<S, TV, X, V, R6>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 5: Tile<S, TV, X, V, R5>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 4: Tile<S, TV, X, V, R4>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 3: Tile<S, TV, X, V, R3>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 2: Tile<S, TV, X, V, R2>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
-            default: Tile<S, TV, X, V, R1>(p, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 8: Tile<S, TV, X, V, R8>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 7: Tile<S, TV, X, V, R7>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 6: Tile<S, TV, X, V, R6>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 5: Tile<S, TV, X, V, R5>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 4: Tile<S, TV, X, V, R4>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 3: Tile<S, TV, X, V, R3>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 2: Tile<S, TV, X, V, R2>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            default: Tile<S, TV, X, V, R1>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
         }
     }
 
     /// <summary>
-    /// V.N channel vectors (weights at wa..wc, 16 floats per tap) x P.N consecutive output pixels (inputs at p + offs[t]
-    /// + j * X.N, X.N the stride along W) over all taps, starting from the bias; the sums into part ([pixel][channel],
-    /// vl apart).
+    /// V.N channel vectors (weights at wa..wc, 16 floats per tap) x P.N output pixels (inputs at p + offs[t] + j * X.N,
+    /// X.N the stride along W: consecutive pixels of a row; <see cref="Listed"/>: at p + offs[t] + pix[j]) over all
+    /// taps, starting from the bias; the sums into part ([pixel][channel], vl apart).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Tile<S, TV, X, V, P>(float* p, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Tile<S, TV, X, V, P>(float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows where P : struct, IRows
     {
         int l = S.Lanes;
+        // constants (displacements) for a row's pixels; the table's offsets held in registers for a wrapped tile
+        bool listed = X.N == 0;
+        nint d0 = listed ? pix[0] : 0, d1 = listed && P.N > 1 ? pix[1] : X.N, d2 = listed && P.N > 2 ? pix[2] : 2 * X.N, d3 = listed && P.N > 3 ? pix[3] : 3 * X.N;
+        nint d4 = listed && P.N > 4 ? pix[4] : 4 * X.N, d5 = listed && P.N > 5 ? pix[5] : 5 * X.N, d6 = listed && P.N > 6 ? pix[6] : 6 * X.N, d7 = listed && P.N > 7 ? pix[7] : 7 * X.N;
         TV b0 = S.Load(bias), b1 = V.N > 1 ? S.Load(bias + l) : b0, b2 = V.N > 2 ? S.Load(bias + 2 * l) : b0;
         TV a00 = b0, a01 = b0, a02 = b0, a03 = b0, a04 = b0, a05 = b0, a06 = b0, a07 = b0;
         TV a10 = b1, a11 = b1, a12 = b1, a13 = b1, a14 = b1, a15 = b1, a16 = b1, a17 = b1;
@@ -489,14 +514,14 @@ internal static unsafe class ConvPanels
         {
             float* q = p + offs[t];
             TV w0 = S.Load(wa + k), w1 = V.N > 1 ? S.Load(wb + k) : w0, w2 = V.N > 2 ? S.Load(wc + k) : w0;
-            { TV x = S.Splat(q[0]); a00 = S.Fma(w0, x, a00); if (V.N > 1) a10 = S.Fma(w1, x, a10); if (V.N > 2) a20 = S.Fma(w2, x, a20); }
-            if (P.N > 1) { TV x = S.Splat(q[1 * X.N]); a01 = S.Fma(w0, x, a01); if (V.N > 1) a11 = S.Fma(w1, x, a11); if (V.N > 2) a21 = S.Fma(w2, x, a21); }
-            if (P.N > 2) { TV x = S.Splat(q[2 * X.N]); a02 = S.Fma(w0, x, a02); if (V.N > 1) a12 = S.Fma(w1, x, a12); if (V.N > 2) a22 = S.Fma(w2, x, a22); }
-            if (P.N > 3) { TV x = S.Splat(q[3 * X.N]); a03 = S.Fma(w0, x, a03); if (V.N > 1) a13 = S.Fma(w1, x, a13); if (V.N > 2) a23 = S.Fma(w2, x, a23); }
-            if (P.N > 4) { TV x = S.Splat(q[4 * X.N]); a04 = S.Fma(w0, x, a04); if (V.N > 1) a14 = S.Fma(w1, x, a14); if (V.N > 2) a24 = S.Fma(w2, x, a24); }
-            if (P.N > 5) { TV x = S.Splat(q[5 * X.N]); a05 = S.Fma(w0, x, a05); if (V.N > 1) a15 = S.Fma(w1, x, a15); if (V.N > 2) a25 = S.Fma(w2, x, a25); }
-            if (P.N > 6) { TV x = S.Splat(q[6 * X.N]); a06 = S.Fma(w0, x, a06); if (V.N > 1) a16 = S.Fma(w1, x, a16); if (V.N > 2) a26 = S.Fma(w2, x, a26); }
-            if (P.N > 7) { TV x = S.Splat(q[7 * X.N]); a07 = S.Fma(w0, x, a07); if (V.N > 1) a17 = S.Fma(w1, x, a17); if (V.N > 2) a27 = S.Fma(w2, x, a27); }
+            { TV x = S.Splat(q[d0]); a00 = S.Fma(w0, x, a00); if (V.N > 1) a10 = S.Fma(w1, x, a10); if (V.N > 2) a20 = S.Fma(w2, x, a20); }
+            if (P.N > 1) { TV x = S.Splat(q[d1]); a01 = S.Fma(w0, x, a01); if (V.N > 1) a11 = S.Fma(w1, x, a11); if (V.N > 2) a21 = S.Fma(w2, x, a21); }
+            if (P.N > 2) { TV x = S.Splat(q[d2]); a02 = S.Fma(w0, x, a02); if (V.N > 1) a12 = S.Fma(w1, x, a12); if (V.N > 2) a22 = S.Fma(w2, x, a22); }
+            if (P.N > 3) { TV x = S.Splat(q[d3]); a03 = S.Fma(w0, x, a03); if (V.N > 1) a13 = S.Fma(w1, x, a13); if (V.N > 2) a23 = S.Fma(w2, x, a23); }
+            if (P.N > 4) { TV x = S.Splat(q[d4]); a04 = S.Fma(w0, x, a04); if (V.N > 1) a14 = S.Fma(w1, x, a14); if (V.N > 2) a24 = S.Fma(w2, x, a24); }
+            if (P.N > 5) { TV x = S.Splat(q[d5]); a05 = S.Fma(w0, x, a05); if (V.N > 1) a15 = S.Fma(w1, x, a15); if (V.N > 2) a25 = S.Fma(w2, x, a25); }
+            if (P.N > 6) { TV x = S.Splat(q[d6]); a06 = S.Fma(w0, x, a06); if (V.N > 1) a16 = S.Fma(w1, x, a16); if (V.N > 2) a26 = S.Fma(w2, x, a26); }
+            if (P.N > 7) { TV x = S.Splat(q[d7]); a07 = S.Fma(w0, x, a07); if (V.N > 1) a17 = S.Fma(w1, x, a17); if (V.N > 2) a27 = S.Fma(w2, x, a27); }
         }
         { float* o = part + 0 * l; S.Store(o + 0 * vl, a00); if (P.N > 1) S.Store(o + 1 * vl, a01); if (P.N > 2) S.Store(o + 2 * vl, a02); if (P.N > 3) S.Store(o + 3 * vl, a03); if (P.N > 4) S.Store(o + 4 * vl, a04); if (P.N > 5) S.Store(o + 5 * vl, a05); if (P.N > 6) S.Store(o + 6 * vl, a06); if (P.N > 7) S.Store(o + 7 * vl, a07); }
         if (V.N > 1) { float* o = part + 1 * l; S.Store(o + 0 * vl, a10); if (P.N > 1) S.Store(o + 1 * vl, a11); if (P.N > 2) S.Store(o + 2 * vl, a12); if (P.N > 3) S.Store(o + 3 * vl, a13); if (P.N > 4) S.Store(o + 4 * vl, a14); if (P.N > 5) S.Store(o + 5 * vl, a15); if (P.N > 6) S.Store(o + 6 * vl, a16); if (P.N > 7) S.Store(o + 7 * vl, a17); }

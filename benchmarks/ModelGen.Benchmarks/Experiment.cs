@@ -413,13 +413,16 @@ internal static class Experiment
     /// <summary>`experiment gemv`: classifier heads (one row of A, B transposed, weights beyond L2): GB/s of weights streamed.</summary>
     public static void Gemv()
     {
-        foreach (var (n, k) in new[] { (1024, 576), (640, 480), (1280, 960), (128, 640), (10, 1024) })
+        foreach (var (n, k) in new[] { (128, 1536), (1024, 576), (640, 480), (1280, 960), (128, 640), (10, 1024) })
         {
             var rng = new Random(1);
             var a = Data.Random(rng, k); var b = Data.Random(rng, n * k); var bias = Data.Random(rng, n); var y = new float[n];
             Action f = () => Gemm.Run(a, b, bias, y, 1, n, k, transA: false, transB: true, alpha: 1f, beta: 1f, BiasKind.Row, new Activation(ActivationKind.HardSwish));
             double t = Time(f);
             Console.WriteLine($"gemv {n}x{k}: {t * 1e6,7:F2} us  {4.0 * n * k / t / 1e9,6:F1} GB/s");
+            Action g = () => Gemm.Run(a, b, bias, y, 1, n, k, transA: false, transB: false, alpha: 1f, beta: 1f, BiasKind.Row);
+            t = Time(g);
+            Console.WriteLine($"gemv [k,n] {n}x{k}: {t * 1e6,7:F2} us  {4.0 * n * k / t / 1e9,6:F1} GB/s");
         }
     }
 
@@ -507,6 +510,37 @@ internal static class Experiment
         Action pw = () => Conv.Conv2D(x16, w16, b16, x, 1, 16, h, wd, 32, 1, 1, h, wd, 1, 1, 0, 0, 1, 1, 1, relu);
         Action both = () => { pw(); Conv.Conv2D(x, w, b, y, 1, c, h, wd, c, 3, 3, h, wd, 1, 1, 1, 1, 1, 1, c, relu); };
         Console.WriteLine($"pw alone {Time(pw) * 1e6:F2} us, pw+dw {Time(both) * 1e6:F2} us");
+    }
+
+    /// <summary>
+    /// `experiment smallconv`: dense spatial convolutions onto small planes (openWakeWord's embedding tail, ResNet-8's
+    /// last stack, MobileNet-like 3x3 on 6x6) through ConvPanels (W packed by ConvWeightPanels) against their input
+    /// patches through PointwiseConv (output channels in the lanes).
+    /// </summary>
+    public static void SmallConvs()
+    {
+        var rng = new Random(1);
+        var act = new Activation(ActivationKind.LeakyRelu, 0.2f, 0f);
+        foreach (var (c, m, h, w, kh, kw, ph, pw) in new[] { (96, 96, 10, 2, 1, 3, 0, 1), (96, 96, 10, 2, 3, 1, 0, 0), (96, 96, 8, 2, 1, 3, 0, 1), (96, 96, 8, 2, 3, 1, 0, 0),
+            (72, 96, 14, 4, 1, 3, 0, 1), (96, 96, 14, 4, 3, 1, 0, 0), (96, 96, 12, 4, 1, 3, 0, 1), (64, 64, 6, 6, 3, 3, 1, 1), (128, 128, 4, 4, 3, 3, 1, 1), (64, 64, 8, 8, 3, 3, 1, 1) })
+        {
+            int oh = h + 2 * ph - kh + 1, ow = w + 2 * pw - kw + 1, taps = c * kh * kw;
+            var x = Data.Random(rng, c * h * w); var wt = Data.Random(rng, m * taps); var b = Data.Random(rng, m); var y = new float[m * oh * ow];
+            var panels = ModelGen.Compiler.Passes.ConvWeightPanels.Pack(wt, m, 1, taps);
+            var lanes = ModelGen.Compiler.Operators.Conv.ChannelLanesLayout(wt, b, taps, m);
+            var col = new float[taps * oh * ow];
+            Action f = () => Conv.Conv2D(x, default, b, y, 1, c, h, w, m, kh, kw, oh, ow, 1, 1, ph, pw, 1, 1, 1, act, panels: panels);
+            Action g = () => { PointwiseConv.Patches(x, col, 1, c, h, w, kh, kw, oh, ow, 1, 1, ph, pw, 1, 1); PointwiseConv.Run(col, lanes, y, 1, taps, m, oh * ow, act); };
+            // SMALLCONV_SPIN=c,m,h,w: that shape's panels alone for 4 s first (for perf record)
+            if (Environment.GetEnvironmentVariable("SMALLCONV_SPIN") == $"{c},{m},{h},{w}") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) f(); }
+            double t0 = Time(f), t1 = Time(g);
+            ConvPanels.WrapRows = false;
+            double t2 = Time(f);
+            ConvPanels.WrapRows = true;
+            Console.Write($"[panels row by row {t2 * 1e6,7:F2}] ");
+            double macs = (double)m * taps * oh * ow;
+            Console.WriteLine($"{c}->{m} {h}x{w} k{kh}x{kw} p{ph},{pw} -> {oh}x{ow}: panels {t0 * 1e6,7:F2} us ({macs / t0 / 1e9,5:F1} GMAC/s), patches {t1 * 1e6,7:F2} us ({macs / t1 / 1e9,5:F1})");
+        }
     }
 
     static double Med(List<double> t) { var a = t.ToArray(); Array.Sort(a); return a[a.Length / 2]; }

@@ -27,6 +27,7 @@ public static class Program
                 "gemv" => Experiment.Gemv,
                 "inlining" => Experiment.Inlining,
                 "pool" => Experiment.Pools,
+                "smallconv" => Experiment.SmallConvs,
                 "norm" => Experiment.Norms,
                 "dwpaths" => Experiment.DwPaths,
                 "epilogue" => () => Experiment.Epilogues(args.Length > 2 ? args[2] : null),

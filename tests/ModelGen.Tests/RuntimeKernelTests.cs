@@ -610,7 +610,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
     /// The channel-vectorised path with packed weights (ConvPanels) itself, not a fallback, at each vector width and
     /// register tile (3 x 8 ... with 32 registers, 2 x 6 / 1 x 8 with 16), plain, accumulating with an activation
     /// applied in the scatter (clip) and after it (tanh), and a leaky ReLU alone; on output channel counts that fill no whole vector or panel (3, 17, 33, 65),
-    /// rows that end in a short tile, stride 2 (both and along one axis), dilations, asymmetric pads, groups, tall planes
+    /// rows that end in a short tile, rows shorter than a tile (tiles wrapping across rows), stride 2 (both and along one axis), dilations, asymmetric pads, groups, tall planes
     /// in several bands, partial sums in several row groups and tap blocks, rows of whole vectors (pixels in the lanes;
     /// stems at stride 2 too); it declines stride 3 along W, and stride-1 stems with 16 registers, without writing; and
     /// through Conv2D (a batch) it allocates nothing.
@@ -643,6 +643,10 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             S(3, 96, 96, 8, 3, 3, 2, 2), S(2, 20, 64, 12, 3, 3, 2, 2, 0, 1, 1, 0), S(3, 21, 63, 9, 3, 3, 2, 2, 2, 2, 2, 2, dh: 2, dw: 2),
             // several bands (a tall plane), several row groups of partial sums (16 channels of 64 rows), many tap blocks
             S(20, 90, 40, 10, 3, 3), S(16, 64, 64, 48, 3, 3), S(128, 6, 6, 80, 3, 3),
+            // rows shorter than a tile, tiles wrapping across them: openWakeWord's tail (1x3 padded along W, 3x1 valid),
+            // a row of one pixel, stride 2 with rows of 3, several row groups of partial sums (100 channels of 2 pixels)
+            S(96, 10, 2, 96, 1, 3, pt: 0, pb: 0), S(96, 10, 2, 96, 3, 1, pt: 0, pl: 0, pb: 0, pr: 0), S(72, 14, 4, 96, 1, 3, pt: 0, pb: 0),
+            S(17, 9, 1, 40, 3, 3), S(11, 13, 6, 35, 3, 3, 2, 2), S(4, 80, 2, 100, 3, 3),
         };
         int seed = 200;
         foreach (var s in shapes)
