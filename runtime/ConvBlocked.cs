@@ -52,6 +52,59 @@ public static unsafe class ConvBlocked
             }
     }
 
+    /// <summary>
+    /// Global average (or max) pooling of a blocked x [batch, channels, plane] into y [batch, channels] (plain order: one
+    /// value per channel): a chain's last tensor pooled where it lies, with no reorder back to NCHW first. Per block,
+    /// the positions' vectors reduced in four chains (the first position and the last few in one, every third of the
+    /// others in each of the rest), then a mean divided by the plane's size.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GlobalPool(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int plane, bool max)
+    {
+        if (batch < 0 || channels <= 0 || channels % Block != 0 || plane <= 0) throw new ArgumentOutOfRangeException(nameof(channels), "ConvBlocked.GlobalPool: invalid geometry");
+        if (x.Length < (long)batch * channels * plane || y.Length < (long)batch * channels) throw new ArgumentException("ConvBlocked.GlobalPool: sizes do not agree");
+        fixed (float* px = x, py = y)
+            switch (SimdLevel.Bits)
+            {
+                case 512: GlobalPool<V512, System.Runtime.Intrinsics.Vector512<float>>(px, py, batch * channels / Block, plane, max); break;
+                case 256: GlobalPool<V256, System.Runtime.Intrinsics.Vector256<float>>(px, py, batch * channels / Block, plane, max); break;
+                case 128: GlobalPool<V128, System.Runtime.Intrinsics.Vector128<float>>(px, py, batch * channels / Block, plane, max); break;
+                default: GlobalPool<V0, float>(px, py, batch * channels / Block, plane, max); break;
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void GlobalPool<S, TV>(float* x, float* y, int blocks, int plane, bool max) where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        for (int b = 0; b < blocks; b++)
+            for (int j = 0; j < Block; j += l)
+            {
+                float* p = x + (nint)b * plane * Block + j, d = y + b * Block + j;
+                TV a0 = S.Load(p), a1 = a0, a2 = a0, a3 = a0;
+                int i = 1;
+                if (max)
+                {
+                    for (; i + 3 <= plane; i += 3) { a1 = S.Max(a1, S.Load(p + i * Block)); a2 = S.Max(a2, S.Load(p + (i + 1) * Block)); a3 = S.Max(a3, S.Load(p + (i + 2) * Block)); }
+                    for (; i < plane; i++) a0 = S.Max(a0, S.Load(p + i * Block));
+                    S.Store(d, S.Max(S.Max(a0, a1), S.Max(a2, a3)));
+                }
+                else
+                {
+                    a1 = a2 = a3 = S.Zero;
+                    for (; i + 3 <= plane; i += 3) { a1 = S.Add(a1, S.Load(p + i * Block)); a2 = S.Add(a2, S.Load(p + (i + 1) * Block)); a3 = S.Add(a3, S.Load(p + (i + 2) * Block)); }
+                    for (; i < plane; i++) a0 = S.Add(a0, S.Load(p + i * Block));
+                    S.Store(d, S.Add(S.Add(a0, a1), S.Add(a2, a3)));
+                }
+            }
+        if (max) return;
+        int k = 0, total = blocks * Block;
+        if (l > 1 && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            for (var n = System.Runtime.Intrinsics.Vector256.Create((float)plane); k < total; k += 8)
+                System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.Load(y + k) / n, y + k);
+        for (; k < total; k++) y[k] /= plane;
+    }
+
     static void Check(int xLen, int yLen, int batch, int channels, int plane)
     {
         if (batch < 0 || channels <= 0 || channels % Block != 0 || plane < 0) throw new ArgumentOutOfRangeException(nameof(channels), "ConvBlocked: channels must be a positive multiple of 16");

@@ -522,7 +522,7 @@ internal static class Experiment
         var rng = new Random(1);
         var act = new Activation(ActivationKind.LeakyRelu, 0.2f, 0f);
         foreach (var (c, m, h, w, kh, kw, ph, pw) in new[] { (96, 96, 10, 2, 1, 3, 0, 1), (96, 96, 10, 2, 3, 1, 0, 0), (96, 96, 8, 2, 1, 3, 0, 1), (96, 96, 8, 2, 3, 1, 0, 0),
-            (72, 96, 14, 4, 1, 3, 0, 1), (96, 96, 14, 4, 3, 1, 0, 0), (96, 96, 12, 4, 1, 3, 0, 1), (64, 64, 6, 6, 3, 3, 1, 1), (128, 128, 4, 4, 3, 3, 1, 1), (64, 64, 8, 8, 3, 3, 1, 1) })
+            (72, 72, 30, 8, 1, 3, 0, 1), (48, 48, 34, 16, 3, 1, 0, 0), (72, 96, 14, 4, 1, 3, 0, 1), (96, 96, 14, 4, 3, 1, 0, 0), (96, 96, 12, 4, 1, 3, 0, 1), (64, 64, 6, 6, 3, 3, 1, 1), (128, 128, 4, 4, 3, 3, 1, 1), (64, 64, 8, 8, 3, 3, 1, 1) })
         {
             int oh = h + 2 * ph - kh + 1, ow = w + 2 * pw - kw + 1, taps = c * kh * kw;
             var x = Data.Random(rng, c * h * w); var wt = Data.Random(rng, m * taps); var b = Data.Random(rng, m); var y = new float[m * oh * ow];

@@ -132,6 +132,7 @@ public sealed class Pool : Operator
     public override void Emit(Node n, EmitContext e)
     {
         var geo = (Geo)n.State;
+        if (EmitBlocked(n, e, _kind == PoolKind.Max)) return;
         // Net profile: 1-D/2-D float max and average pooling run in ModelGen.Runtime's SIMD kernels.
         if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2 && !geo.Indices && _kind != PoolKind.Lp) { EmitNetKernel(n, e, geo); return; }
         EmitLoops(n, e, geo);
@@ -146,6 +147,19 @@ public sealed class Pool : Operator
             $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}";
         if (_kind == PoolKind.Max) e.W.Line($"ModelGen.Runtime.Pool.MaxPool2D({common});");
         else e.W.Line($"ModelGen.Runtime.Pool.AveragePool2D({common}, countIncludePad: {(geo.CountIncludePad ? "true" : "false")}, padBottom: {D(g.PadEnd, 0, 0)}, padRight: {D(g.PadEnd, 1, 0)});");
+    }
+
+    /// <summary>
+    /// A global pool of a channel-blocked tensor (mg_blocked_in, set by <see cref="Passes.ChannelBlocking"/> on a
+    /// chain's last tensor): ModelGen.Runtime.ConvBlocked.GlobalPool reads the blocks. False where the input is NCHW.
+    /// </summary>
+    internal static bool EmitBlocked(Node n, EmitContext e, bool max)
+    {
+        if (n.Int("mg_blocked_in", 0) == 0) return false;
+        var x = n.In(0);
+        if (!e.Net) throw Error($"{n.OpType} reads channel blocks only in the Net profile (ChannelBlocking runs for Net only)");
+        e.W.Line($"ModelGen.Runtime.ConvBlocked.GlobalPool({e.Span(x)}, {e.Span(n.Out())}, batch: {x.Shape[0]}, channels: {x.Shape[1]}, plane: {x.Shape[2] * x.Shape[3]}, max: {(max ? "true" : "false")});");
+        return true;
     }
 
     /// <summary>Per (batch, channel) plane and output position: the valid tap range is hoisted, the taps reduced in a local.</summary>
@@ -295,7 +309,7 @@ public sealed class GlobalPool : Operator
         var t = x.Type; var ty = DTypes.CsName(t);
         var w = e.W;
         int planes = y.Length, plane = planes == 0 ? 0 : x.Length / planes;
-        if (planes == 0) return;
+        if (planes == 0 || Pool.EmitBlocked(n, e, _kind == PoolKind.Max)) return;
         if (e.Net && _kind == PoolKind.Average && t == DType.Float && plane >= 16)
         {
             // Net profile: a SIMD sum per plane

@@ -14,7 +14,8 @@ namespace ModelGen.Compiler.Passes;
 /// they load and store whole vectors, and the chain pays one transposition at each end. Net profile only, last in the
 /// lowering (the convolutions, their fusions and weights are final); channel counts multiples of 16; a 1x1 convolution
 /// accumulating onto a residual (ConvAddFusion) joins where that residual is blocked; a depthwise one with a residual,
-/// int8 weights or packed panels keeps NCHW. The graph's values keep their NCHW meaning
+/// int8 weights or packed panels keeps NCHW. A global pool (DS-CNN's and MobileNet's classifier heads) reads the
+/// chain's last blocks itself instead of a reorder back to NCHW. The graph's values keep their NCHW meaning
 /// (<see cref="ChannelBlocks"/> evaluates as a copy); only the generated code's buffers change order.
 /// </summary>
 public sealed class ChannelBlocking : IPass
@@ -33,7 +34,7 @@ public sealed class ChannelBlocking : IPass
         // a consumer of a blocked tensor reads it as its input (a chain's convolution), or as the residual a 1x1
         // convolution accumulates onto (MobileNetV2's projection, ConvAddFusion; only 1x1 writers have one): then
         // that one writes blocks too
-        bool Reads(Node c, Value v) => c.In(0) == v ? readers.Contains(c) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v;
+        bool Reads(Node c, Value v) => c.In(0) == v ? (readers.Contains(c) || GlobalPool(c)) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v;
         bool Blocked(Value v) => v != null && v.Producer != null && writers.Contains(v.Producer) && !uses.IsGraphOutput(v)
             && uses.Of(v).Count > 0 && uses.Of(v).All(c => Reads(c, v));
         // a convolution accumulating onto a residual writes where the residual is (its buffer, or a copy of it): it
@@ -46,6 +47,13 @@ public sealed class ChannelBlocking : IPass
         var nodes = new List<Node>();
         foreach (var n in graph.Nodes)
         {
+            if (GlobalPool(n) && Blocked(n.In(0)))
+            {
+                // the chain's last tensor pooled as it lies (ModelGen.Runtime.ConvBlocked.GlobalPool): no reorder back
+                n.Attributes["mg_blocked_in"] = PassUtil.Int("mg_blocked_in", 1);
+                nodes.Add(n);
+                continue;
+            }
             bool bin = writers.Contains(n) && Blocked(n.In(0)), bout = writers.Contains(n) && Blocked(n.Out()), bres = writers.Contains(n) && n.In(3) != null;
             if (!bin && !bout && !bres) { nodes.Add(n); continue; }
             // depthwise: blocked on both sides; 1x1: its input may stay NCHW (the chain's first layer reads the planes)
@@ -71,6 +79,19 @@ public sealed class ChannelBlocking : IPass
             }
         }
         graph.Nodes = nodes;
+    }
+
+    /// <summary>
+    /// A float global average or max pool of a 4-D tensor (GlobalAveragePool, GlobalMaxPool, or an AveragePool/MaxPool
+    /// whose one unpadded window covers the plane, without indices): it can read a chain's blocks directly.
+    /// </summary>
+    static bool GlobalPool(Node n)
+    {
+        if (n.Outputs.Count != 1 || n.In(0) is not { Type: DType.Float } x || x.Shape.Length != 4) return false;
+        if (PassUtil.Is(n, "GlobalAveragePool") || PassUtil.Is(n, "GlobalMaxPool")) return true;
+        return (PassUtil.Is(n, "AveragePool") || PassUtil.Is(n, "MaxPool")) && n.State is Pool.Geo { Indices: false } geo && geo.W.Rank == 2
+            && geo.W.Out.All(o => o == 1) && geo.W.Kernel.SequenceEqual(geo.W.In) && geo.W.PadBegin.All(p => p == 0) && geo.W.PadEnd.All(p => p == 0)
+            && geo.W.Dilations.All(d => d == 1);
     }
 
     /// <summary>

@@ -597,6 +597,39 @@ public class PassTests(ITestOutputHelper log)
     }
 
     /// <summary>
+    /// A classifier head on a chain: depthwise, 1x1, then a global pool (GlobalAveragePool, GlobalMaxPool, or an
+    /// AveragePool whose window is the plane). The pool reads the chain's blocks itself (mg_blocked_in, no reorder
+    /// back); a padded AveragePool and a pool sharing its input with another reader keep the reorder. Both profiles and
+    /// ONNX Runtime agree with the unoptimised model.
+    /// </summary>
+    [Theory]
+    [InlineData("GlobalAveragePool", true)]
+    [InlineData("GlobalMaxPool", true)]
+    [InlineData("AveragePool", true)]
+    [InlineData("PaddedAveragePool", false)]
+    [InlineData("SharedGlobalAveragePool", false)]
+    public void ChannelBlockingPoolsBlocksAtTheHead(string pool, bool reads)
+    {
+        var b = new OnnxBuilder().Input("x", DType.Float, 1, 16, 7, 5)
+            .Initializer("wd", new[] { 16, 1, 3, 3 }, Ort.Random(144, 1)).Initializer("bd", new[] { 16 }, Ort.Random(16, 2))
+            .Initializer("wp", new[] { 32, 16, 1, 1 }, Ort.Random(512, 3)).Initializer("bp", new[] { 32 }, Ort.Random(32, 4))
+            .Node("Conv", new[] { "x", "wd", "bd" }, new[] { "d" }, ("group", 16L), ("pads", new long[] { 1, 1, 1, 1 })).Node("Relu", new[] { "d" }, new[] { "dr" })
+            .Node("Conv", new[] { "dr", "wp", "bp" }, new[] { "p" }).Node("Relu", new[] { "p" }, new[] { "pr" });
+        if (pool == "AveragePool") b.Node("AveragePool", new[] { "pr" }, new[] { "y" }, ("kernel_shape", new long[] { 7, 5 }));
+        else if (pool == "PaddedAveragePool") b.Node("AveragePool", new[] { "pr" }, new[] { "y" }, ("kernel_shape", new long[] { 7, 5 }), ("pads", new long[] { 1, 1, 1, 1 }));
+        else b.Node(pool.Replace("Shared", ""), new[] { "pr" }, new[] { "y" });
+        if (pool.StartsWith("Shared")) b.Node("Sigmoid", new[] { "pr" }, new[] { "z" }).Output("z");
+        var m = b.Output("y").Build();
+        var g = Import(m);
+        PassManager.Run(g, new ModelOptions());
+        Assert.All(g.Nodes.Where(n => n.OpType == "Conv"), c => Assert.Equal(1, c.Int("mg_blocked", 0)));
+        var head = Assert.Single(g.Nodes, n => n.OpType.EndsWith("Pool"));
+        Assert.Equal(reads ? 1 : 0, head.Int("mg_blocked_in", 0));
+        Assert.Equal(reads ? 0 : 1, g.Nodes.Count(n => n.OpType == "ChannelBlocks" && n.Int("to", 1) == 0));
+        Numerics(m, 1e-5, Ort.Random(16 * 35, 9));
+    }
+
+    /// <summary>
     /// MobileNetV2's inverted residual blocks: expand 1x1, depthwise, project 1x1 + the block's input (fused into the
     /// projection, which accumulates onto it). With the residual blocked too, every convolution stays blocked and the
     /// chain ends in one reorder at the graph's output; both profiles and ORT agree with the unoptimised model.

@@ -1130,6 +1130,37 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         Assert.Throws<ArgumentOutOfRangeException>(() => ConvBlocked.ToBlocks(new float[24], new float[24], 1, 24, 1));
     }
 
+    /// <summary>
+    /// ConvBlocked.GlobalPool on blocked buffers equals Pool.GlobalAverage / a plain max on the NCHW planes, at every SIMD
+    /// width: planes of 1 to 125 positions (the four chains' remainders), two images, negative values for the max; it
+    /// writes one value per channel and nothing past them.
+    /// </summary>
+    [Fact]
+    public void ConvBlockedGlobalPoolMatchesPlanes()
+    {
+        var rng = new Random(12);
+        ForEachWidth(width =>
+        {
+            foreach (var (batch, c, plane) in new[] { (1, 64, 125), (2, 32, 9), (1, 16, 1), (1, 48, 2), (2, 16, 4), (1, 256, 7) })
+            {
+                var x = Rand(rng, batch * c * plane);
+                var blocks = Blocks(x, batch, c, plane);
+                foreach (bool max in new[] { false, true })
+                {
+                    var want = new float[batch * c];
+                    if (max) for (int i = 0; i < want.Length; i++) want[i] = x.Skip(i * plane).Take(plane).Max();
+                    else Pool.GlobalAverage(x, want, batch * c, plane);
+                    var y = WithGuard(want.Length);
+                    ConvBlocked.GlobalPool(blocks, y, batch, c, plane, max);
+                    Assert.True(y.Skip(want.Length).All(v => v == Guard), $"global pool {batch}x{c}x{plane} width {width}: wrote past the output");
+                    for (int i = 0; i < want.Length; i++)
+                        Assert.True(Math.Abs(y[i] - want[i]) <= 1e-6 * Math.Max(1, Math.Abs(want[i])), $"global {(max ? "max" : "average")} {batch}x{c}x{plane} width {width}: [{i}] {y[i]} vs {want[i]}");
+                }
+            }
+        });
+        Assert.Throws<ArgumentOutOfRangeException>(() => ConvBlocked.GlobalPool(new float[24], new float[24], 1, 24, 1, false));
+    }
+
     // ---------------- fused activation epilogues ----------------
 
     public static IEnumerable<object[]> ActivationKinds() => new[]
