@@ -708,22 +708,29 @@ public class QdqLoweringTests(ITestOutputHelper log)
     /// <summary>
     /// Int8.Quantize / Dequantize (the Net profile's per-tensor QuantizeLinear / DequantizeLinear) at every width against
     /// the loops the Portable profile emits: ties (x.5) to even, saturation, +-infinity, NaN (0), -0, tails of every length.
+    /// Inputs a few ulps either side of half steps, on scales whose significand is all ones, powers of two, tiny, huge,
+    /// negative and random ones; subnormal and huge inputs too.
     /// </summary>
     [Fact]
     public void QuantizeDequantizeAreBitExactWithTheEmittedLoops()
     {
         var r = new Random(7);
-        var special = new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f, 0f, float.Epsilon, -float.Epsilon, float.MaxValue, float.MinValue, 1e10f, -1e10f };
-        foreach (var (scale, zero) in new[] { (0.5f, 0), (0.5f, -3), (0.0392f, 17), (3f, 127), (1e-6f, -128) })
+        var special = new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f, 0f, float.Epsilon, -float.Epsilon, float.MaxValue, float.MinValue, 1e10f, -1e10f, 1e-39f, -3e-42f, 1e-30f };
+        var scales = new[] { (0.5f, 0), (0.5f, -3), (0.0392f, 17), (3f, 127), (1e-6f, -128), (BitConverter.Int32BitsToSingle(0x3F7FFFFF), 5), (BitConverter.Int32BitsToSingle(0x3C7FFFFF), -20),
+            (1f / (1L << 60), 0), ((float)(1L << 60), 0), (1e-20f, 3), (0.0078125f, 0), (-0.5f, 0) }
+            .Concat(Enumerable.Range(0, 6).Select(i => ((float)Math.Exp(r.NextDouble() * 12 - 9), r.Next(-128, 128))));
+        foreach (var (scale, zero) in scales)
             foreach (int n in Enumerable.Range(0, 70).Append(1000).Append(1027))
             {
                 var x = new float[n];
                 for (int i = 0; i < n; i++)
-                    x[i] = (i % 5) switch
+                    x[i] = (i % 6) switch
                     {
                         0 => (r.Next(-600, 600) + 0.5f) * scale, // ties after the division (exact at scale 0.5)
                         1 => special[r.Next(special.Length)],
                         2 => r.Next(-300, 300) * scale,
+                        // a few ulps from a half step
+                        3 => BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits((r.Next(-200, 200) + 0.5f) * scale) + r.Next(-3, 4)),
                         _ => (float)(r.NextDouble() * 600 - 300) * scale,
                     };
                 var s8 = new sbyte[n]; var u8 = new byte[n]; var d8 = new float[n]; var du8 = new float[n];
@@ -742,7 +749,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
                     var ys = new sbyte[n + 3]; var yu = new byte[n + 3]; var fs = new float[n + 3]; var fu = new float[n + 3];
                     Int8.Quantize(x, scale, zero, ys); Int8.Quantize(x, scale, zero + 128, yu);
                     Int8.Dequantize(s8, scale, zero, fs); Int8.Dequantize(u8, scale, zero + 128, fu);
-                    Assert.Equal(s8, ys[..n]); Assert.Equal(u8, yu[..n]);
+                    for (int i = 0; i < n; i++) Assert.True(s8[i] == ys[i] && u8[i] == yu[i], $"scale {scale} zero {zero} width {width}: x[{i}] = {x[i]:R} -> {ys[i]}, {yu[i]}, the loop gives {s8[i]}, {u8[i]}");
                     Assert.Equal(d8, fs[..n]); Assert.Equal(du8, fu[..n]);
                     Assert.All(ys[n..], v => Assert.Equal(0, v)); Assert.All(fs[n..], v => Assert.Equal(0f, v));
                 });
