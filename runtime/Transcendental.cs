@@ -20,11 +20,17 @@ internal interface IExpSimd<TV> where TV : struct
 
 internal struct E512 : IExpSimd<Vector512<float>>
 {
+    // n is integral and in range: the plain conversion (since .NET 9 ConvertToInt32 saturates, 3-4 more instructions on x64)
+#if NET9_0_OR_GREATER
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] internal static Vector512<int> ToInt32(Vector512<float> n) => Vector512.ConvertToInt32Native(n);
+#else
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] internal static Vector512<int> ToInt32(Vector512<float> n) => Vector512.ConvertToInt32(n);
+#endif
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Div(Vector512<float> a, Vector512<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Floor(Vector512<float> x) => Vector512.Floor(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Pow2(Vector512<float> n) => Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+    public static Vector512<float> Pow2(Vector512<float> n) => Vector512.ShiftLeft(ToInt32(n) + Vector512.Create(127), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> KeepNaN(Vector512<float> x, Vector512<float> r) => Vector512.ConditionalSelect(Vector512.Equals(x, x), r, x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -33,11 +39,16 @@ internal struct E512 : IExpSimd<Vector512<float>>
 
 internal struct E256 : IExpSimd<Vector256<float>>
 {
+#if NET9_0_OR_GREATER
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] internal static Vector256<int> ToInt32(Vector256<float> n) => Vector256.ConvertToInt32Native(n);
+#else
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] internal static Vector256<int> ToInt32(Vector256<float> n) => Vector256.ConvertToInt32(n);
+#endif
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Div(Vector256<float> a, Vector256<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Floor(Vector256<float> x) => Vector256.Floor(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Pow2(Vector256<float> n) => Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+    public static Vector256<float> Pow2(Vector256<float> n) => Vector256.ShiftLeft(ToInt32(n) + Vector256.Create(127), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> KeepNaN(Vector256<float> x, Vector256<float> r) => Vector256.ConditionalSelect(Vector256.Equals(x, x), r, x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -46,11 +57,16 @@ internal struct E256 : IExpSimd<Vector256<float>>
 
 internal struct E128 : IExpSimd<Vector128<float>>
 {
+#if NET9_0_OR_GREATER
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] internal static Vector128<int> ToInt32(Vector128<float> n) => Vector128.ConvertToInt32Native(n);
+#else
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] internal static Vector128<int> ToInt32(Vector128<float> n) => Vector128.ConvertToInt32(n);
+#endif
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sub(Vector128<float> a, Vector128<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Div(Vector128<float> a, Vector128<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Floor(Vector128<float> x) => Vector128.Floor(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Pow2(Vector128<float> n) => Vector128.ShiftLeft(Vector128.ConvertToInt32(n) + Vector128.Create(127), 23).AsSingle();
+    public static Vector128<float> Pow2(Vector128<float> n) => Vector128.ShiftLeft(ToInt32(n) + Vector128.Create(127), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> KeepNaN(Vector128<float> x, Vector128<float> r) => Vector128.ConditionalSelect(Vector128.Equals(x, x), r, x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
