@@ -278,6 +278,36 @@ public static unsafe class ConvBlocked
     // ---------------- 1x1 ----------------
 
     /// <summary>
+    /// y = act(dense convolution of x + bias), x NCHW [batch, inC, inH, inW], y [batch, outC, outH, outW] blocked (a
+    /// chain's first tensor written as the chain reads it: DS-CNN's stem, no reorder after it), the weights as
+    /// <see cref="ConvPanels"/> packs them (the only copy); one group, outC a multiple of 16. ConvPanels' channel tiles
+    /// store their rows as the blocks' rows; plain loops where it declines. Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dense(ReadOnlySpan<float> x, ReadOnlySpan<float> panels, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, Activation activation = default)
+    {
+        if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || outC % Block != 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
+            || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0)
+            throw new ArgumentOutOfRangeException(nameof(outC), "ConvBlocked.Dense: invalid geometry");
+        long inPlane = (long)inH * inW, outPlane = (long)outH * outW;
+        if (x.Length < batch * inC * inPlane || y.Length < batch * outC * outPlane || bias.Length != 0 && bias.Length < outC
+            || panels.Length < ConvPanels.PackedLength(outC, 1, inC * kH * kW))
+            throw new ArgumentException("ConvBlocked.Dense: sizes do not agree");
+        if (batch == 0 || outPlane == 0) return;
+        fixed (float* px = x, pp = panels, pb = bias, py = y)
+            for (int nb = 0; nb < batch; nb++)
+            {
+                float* xb = px + nb * inC * inPlane, yb = py + nb * outC * outPlane, b = bias.Length == 0 ? null : pb;
+                if (!ConvPanels.TryRun(xb, pp, b, yb, 1, inC, outC, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW,
+                        activation, accumulate: false, only: true, blocked: true))
+                    ConvPanels.RunScalar(xb, pp, b, yb, 1, inC, outC, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW,
+                        activation, accumulate: false, blocked: true);
+            }
+    }
+
+    /// <summary>
     /// y = act(1x1 convolution of x + bias (+ y where <paramref name="accumulate"/>: a residual already in y, blocked
     /// too)), y [batch, outC, plane] blocked, x [batch, inC, plane] blocked or, where <paramref name="xBlocked"/> is
     /// false, NCHW (the first layer of a chain: any inC, no reordering before it); w as

@@ -64,15 +64,15 @@ internal static unsafe class ConvPanels
     /// panels are the only copy of the weights, so the kernel runs wherever it can, not only where it is the fastest.
     /// </summary>
     internal static bool TryRun(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
-        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool only = false)
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool only = false, bool blocked = false)
     {
         // 32 vector registers (AVX-512 encodings): tiles up to 24 accumulators; 16: up to 12
         bool wide = Avx512F.IsSupported;
         switch (SimdLevel.Bits)
         {
-            case 512: return TryRun<V512, Vector512<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, true, only);
-            case 256: return TryRun<V256, Vector256<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, wide, only);
-            case 128: return TryRun<V128, Vector128<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, false, only);
+            case 512: return TryRun<V512, Vector512<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, true, only, blocked);
+            case 256: return TryRun<V256, Vector256<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, wide, only, blocked);
+            case 128: return TryRun<V128, Vector128<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, false, only, blocked);
             default: return false;
         }
     }
@@ -83,7 +83,7 @@ internal static unsafe class ConvPanels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void RunScalar(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
-        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate)
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool blocked = false)
     {
         int taps = icg * kH * kW, blocks = (ocg + Width - 1) / Width;
         for (int g = 0; g < groups; g++)
@@ -110,7 +110,9 @@ internal static unsafe class ConvPanels
                                 }
                             }
                         }
-                        yo[oh * outW + ow] = act.Apply(s);
+                        int p = oh * outW + ow;
+                        if (blocked) y[((nint)(o / ConvBlocked.Block) * outH * outW + p) * ConvBlocked.Block + o % ConvBlocked.Block] = act.Apply(s);
+                        else yo[p] = act.Apply(s);
                     }
             }
     }
@@ -123,9 +125,10 @@ internal static unsafe class ConvPanels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool TryRun<S, TV>(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
-        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool wide, bool only)
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool wide, bool only, bool blocked)
         where S : struct, ISimd<TV> where TV : struct
     {
+        if (blocked && (groups != 1 || accumulate || ocg % ConvBlocked.Block != 0)) return false;
         int l = S.Lanes;
         int taps = icg * kH * kW, blocks = (ocg + Width - 1) / Width;
         // the tile: up to 3 channel vectors x 8 pixels (24 accumulators, 32 registers; measured on ResNet-8's layers as
@@ -159,7 +162,7 @@ internal static unsafe class ConvPanels
         // y with no transposition; stride 2 too with AVX-512 (a two-vector permute per input vector) for stems with few
         // input channels, whose short tap loops the transposition weighed on (MobileNet's 3 -> 8 stem 14% faster than
         // ConvPlanes; ResNet-8's 16 -> 32 layer 8% slower than the channel tiles)
-        bool rowTiles = RowTiles && wide && outW % l == 0 && (sw == 1 || l == 16 && icg < 8);
+        bool rowTiles = RowTiles && wide && outW % l == 0 && (sw == 1 || l == 16 && icg < 8) && !blocked;
         // rows that end in a short tile (openWakeWord's 96-channel layers on 14x4 and 10x2): tiles wrap across rows,
         // their pixels' places from a table. Row by row, a 2-pixel tile re-read its 48 channels' weights (from L2 on
         // these layers) for 6 FMAs a tap: 10x2 took 28.5 us against 14.6 wrapped
@@ -205,17 +208,50 @@ internal static unsafe class ConvPanels
                                 for (int ox = 0; ox < outW; ox += pmax)
                                     Tile<S, TV>(vt, Math.Min(pmax, outW - ox), sw, stage + (r * sh * wq + ox * sw), null, offs, taps, wa, wb, wc,
                                         bpad + oc0, part + ((r - r0) * outW + ox) * vl, vl);
-                        Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate, act);
+                        if (blocked) StoreBlocks<S, TV>(part, y, outPlane, oc0, m, (oy0 + r0) * outW, (r1 - r0) * outW, vl, act);
+                        else Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate, act);
                     }
                     // the activation belongs to the sum (residual included): clamps and ReLUs went with the scatter,
                     // the others run over the band's rows of each channel
-                    if (act.Kind != ActivationKind.None && !act.InRegisters)
+                    if (act.Kind != ActivationKind.None && !act.InRegisters && !blocked)
                         for (int o = oc0; o < oc0 + m; o++) act.Apply<S, TV>(yg + (nint)o * outPlane + oy0 * outW, rows * outW);
                     v0 += vt;
                 }
             }
         }
+        if (blocked && act.Kind != ActivationKind.None && !act.InRegisters) act.Apply<S, TV>(y, ocg * outPlane);
         return true;
+    }
+
+    /// <summary>
+    /// The sums of n pixels from pixel p0 ([pixel][channel], vl apart) of channels oc0 .. oc0 + m into a channel-blocked
+    /// y (<see cref="ConvBlocked"/>: [channel / 16][pixel][16]), a vector at a time with the in-register activation: no
+    /// transposition, the tile's rows are the blocks' rows.
+    /// </summary>
+    static void StoreBlocks<S, TV>(float* part, float* y, int outPlane, int oc0, int m, int p0, int n, int vl, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        switch (Epilogue.Of(act))
+        {
+            case EpilogueKind.None: StoreBlocks<S, TV, NoEpilogue>(part, y, outPlane, oc0, m, p0, n, vl, act); break;
+            case EpilogueKind.Relu: StoreBlocks<S, TV, ReluEpilogue>(part, y, outPlane, oc0, m, p0, n, vl, act); break;
+            case EpilogueKind.Clip: StoreBlocks<S, TV, ClipEpilogue>(part, y, outPlane, oc0, m, p0, n, vl, act); break;
+            case EpilogueKind.LeakyRelu: StoreBlocks<S, TV, LeakyReluEpilogue>(part, y, outPlane, oc0, m, p0, n, vl, act); break;
+            default: StoreBlocks<S, TV, AnyEpilogue>(part, y, outPlane, oc0, m, p0, n, vl, act); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void StoreBlocks<S, TV, A>(float* part, float* y, int outPlane, int oc0, int m, int p0, int n, int vl, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
+    {
+        int l = S.Lanes, b = ConvBlocked.Block;
+        for (int c = 0; c < m; c += l)
+        {
+            int o = oc0 + c;
+            float* d = y + ((nint)(o / b) * outPlane + p0) * b + o % b, s = part + c;
+            for (int j = 0; j < n; j++) S.Store(d + j * b, A.Apply<S, TV>(S.Load(s + j * vl), act));
+        }
     }
 
     /// <summary>

@@ -13,8 +13,9 @@ namespace ModelGen.Compiler.Passes;
 /// input into vectors of channels and its output back, and the 1x1 kernel of small planes transposes its output: blocked,
 /// they load and store whole vectors, and the chain pays one transposition at each end. Net profile only, last in the
 /// lowering (the convolutions, their fusions and weights are final); channel counts multiples of 16; a 1x1 convolution
-/// accumulating onto a residual (ConvAddFusion) joins where that residual is blocked; a depthwise one with a residual,
-/// int8 weights or packed panels keeps NCHW. A global pool (DS-CNN's and MobileNet's classifier heads) reads the
+/// accumulating onto a residual (ConvAddFusion) joins where that residual is blocked; a depthwise one with a residual or
+/// int8 weights keeps NCHW. A dense convolution with packed panels writes a chain's first blocks (DS-CNN's stem, no
+/// reorder after it); a global pool (DS-CNN's and MobileNet's classifier heads) reads the
 /// chain's last blocks itself instead of a reorder back to NCHW. The graph's values keep their NCHW meaning
 /// (<see cref="ChannelBlocks"/> evaluates as a copy); only the generated code's buffers change order.
 /// </summary>
@@ -30,7 +31,7 @@ public sealed class ChannelBlocking : IPass
         var uses = new Uses(graph);
         var kind = graph.Nodes.ToDictionary(n => n, Kind);
         var writers = new HashSet<Node>(graph.Nodes.Where(n => kind[n] != 0));
-        var readers = new HashSet<Node>(writers.Where(n => kind[n] == 1 || ((Conv.Geo)n.State).C % 16 == 0));
+        var readers = new HashSet<Node>(writers.Where(n => kind[n] == 1 || kind[n] == 2 && ((Conv.Geo)n.State).C % 16 == 0));
         // a consumer of a blocked tensor reads it as its input (a chain's convolution), or as the residual a 1x1
         // convolution accumulates onto (MobileNetV2's projection, ConvAddFusion; only 1x1 writers have one): then
         // that one writes blocks too
@@ -97,11 +98,15 @@ public sealed class ChannelBlocking : IPass
     /// <summary>
     /// 1: a float 2-D depthwise convolution ConvBlocked runs (channels a multiple of 16, its band fits, no residual); 2: a
     /// 1x1 one (stride 1, unpadded, one group, output channels a multiple of 16, a residual allowed: it reads blocks
-    /// only where the input channels are one too); 0: neither.
+    /// only where the input channels are one too); 3: a dense spatial one with ConvWeightPanels' float panels (one group,
+    /// no residual), which writes blocks from NCHW input (ConvBlocked.Dense: a chain's first layer, DS-CNN's stem) but
+    /// does not read them; 0: none of these.
     /// </summary>
     static int Kind(Node n)
     {
         if (!PassUtil.Is(n, "Conv") || n.State is not Conv.Geo geo || geo.W.Rank != 2 || n.Outputs.Count != 1) return 0;
+        if (n.In(0).Type == DType.Float && n.In(4) is { IsConst: true, Type: DType.Float } && n.In(5) == null && n.In(3) == null
+            && geo.Group == 1 && geo.M % 16 == 0 && (n.In(2) == null || n.In(2).IsConst)) return 3;
         if (n.In(0).Type != DType.Float || n.In(1) is not { IsConst: true, Type: DType.Float } || n.In(1).Const.F == null
             || n.In(2) != null && !n.In(2).IsConst || n.In(4) != null || n.In(5) != null || geo.M % 16 != 0) return 0;
         if (n.In(3) != null && !(geo.Group == 1 && geo.W.KernelSize == 1)) return 0;

@@ -597,6 +597,36 @@ public class PassTests(ITestOutputHelper log)
     }
 
     /// <summary>
+    /// DS-CNN's shape: a dense stem (1 -> 64, 10x4, stride 2, ConvWeightPanels' panels), depthwise, 1x1, global pool. The
+    /// stem writes the chain's first blocks (ConvBlocked.Dense) and the pool reads the last: no reorder at either end.
+    /// A stem whose output a non-chain node also reads keeps NCHW. Both profiles and ONNX Runtime agree with the
+    /// unoptimised model.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ChannelBlockingStartsAtADenseStem(bool shared)
+    {
+        var b = new OnnxBuilder().Input("x", DType.Float, 1, 1, 49, 10)
+            .Initializer("ws", new[] { 64, 1, 10, 4 }, Ort.Random(2560, 1)).Initializer("bs", new[] { 64 }, Ort.Random(64, 2))
+            .Initializer("wd", new[] { 64, 1, 3, 3 }, Ort.Random(576, 3)).Initializer("bd", new[] { 64 }, Ort.Random(64, 4))
+            .Initializer("wp", new[] { 64, 64, 1, 1 }, Ort.Random(4096, 5)).Initializer("bp", new[] { 64 }, Ort.Random(64, 6))
+            .Node("Conv", new[] { "x", "ws", "bs" }, new[] { "s" }, ("strides", new long[] { 2, 2 }), ("pads", new long[] { 4, 1, 5, 1 })).Node("Relu", new[] { "s" }, new[] { "sr" })
+            .Node("Conv", new[] { "sr", "wd", "bd" }, new[] { "d" }, ("group", 64L), ("pads", new long[] { 1, 1, 1, 1 })).Node("Relu", new[] { "d" }, new[] { "dr" })
+            .Node("Conv", new[] { "dr", "wp", "bp" }, new[] { "p" }).Node("Relu", new[] { "p" }, new[] { "pr" })
+            .Node("GlobalAveragePool", new[] { "pr" }, new[] { "y" });
+        if (shared) b.Node("ReduceMax", new[] { "sr" }, new[] { "z" }, ("keepdims", 0L)).Output("z");
+        var m = b.Output("y").Build();
+        var g = Import(m);
+        PassManager.Run(g, new ModelOptions());
+        var convs = g.Nodes.Where(n => n.OpType == "Conv").ToList();
+        Assert.NotNull(convs[0].In(4));
+        Assert.Equal(shared ? 0 : 1, convs[0].Int("mg_blocked", 0));
+        Assert.Equal(shared ? 1 : 0, g.Nodes.Count(n => n.OpType == "ChannelBlocks"));
+        Numerics(m, 1e-5, Ort.Random(490, 9));
+    }
+
+    /// <summary>
     /// A classifier head on a chain: depthwise, 1x1, then a global pool (GlobalAveragePool, GlobalMaxPool, or an
     /// AveragePool whose window is the plane). The pool reads the chain's blocks itself (mg_blocked_in, no reorder
     /// back); a padded AveragePool and a pool sharing its input with another reader keep the reorder. Both profiles and

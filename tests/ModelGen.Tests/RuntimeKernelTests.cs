@@ -1131,6 +1131,50 @@ public class RuntimeKernelTests(ITestOutputHelper log)
     }
 
     /// <summary>
+    /// ConvBlocked.Dense (panels in, blocks out) equals Conv.Conv2D on NCHW reordered into blocks, at every SIMD width and
+    /// in plain loops (width 0): DS-CNN's stem (1 -> 64, 10x4, stride 2, rows of 5), a 3x3 stem on rows of whole vectors
+    /// (which the NCHW kernel runs with pixels in the lanes), stride 2 with odd sizes, dilation; in-register, clamped and
+    /// span-form activations; nothing written past the output.
+    /// </summary>
+    [Fact]
+    public void ConvBlockedDenseWritesBlocks()
+    {
+        var rng = new Random(13);
+        var acts = new[] { new Activation(ActivationKind.Relu), default, new Activation(ActivationKind.Sigmoid), new Activation(ActivationKind.LeakyRelu, 0.1f, 0, -0.5f, 0.5f), new Activation(ActivationKind.HardSwish) };
+        var shapes = new (int C, int H, int W, int M, int KH, int KW, int S, int PT, int PL, int D)[]
+        {
+            (1, 49, 10, 64, 10, 4, 2, 4, 1, 1), (3, 32, 32, 16, 3, 3, 1, 1, 1, 1), (3, 64, 64, 16, 3, 3, 2, 1, 1, 1), (5, 11, 9, 32, 3, 3, 2, 1, 0, 1),
+            (8, 13, 12, 48, 3, 3, 1, 2, 2, 2), (24, 7, 5, 16, 3, 1, 1, 0, 0, 1),
+        };
+        int k = 0;
+        foreach (var d in shapes)
+        {
+            var act = acts[k++ % acts.Length];
+            int oh = (d.H + 2 * d.PT - d.D * (d.KH - 1) - 1) / d.S + 1, ow = (d.W + 2 * d.PL - d.D * (d.KW - 1) - 1) / d.S + 1, taps = d.C * d.KH * d.KW;
+            var x = Rand(rng, d.C * d.H * d.W); var w = Rand(rng, d.M * taps, 0.5f); var b = Rand(rng, d.M);
+            var plain = new float[d.M * oh * ow];
+            Conv.Conv2D(x, w, b, plain, 1, d.C, d.H, d.W, d.M, d.KH, d.KW, oh, ow, d.S, d.S, d.PT, d.PL, d.D, d.D, 1, act);
+            var want = Blocks(plain, 1, d.M, oh * ow);
+            var panels = new float[ConvPanels.PackedLength(d.M, 1, taps)];
+            ConvPanels.Pack(w, panels, d.M, 1, taps);
+            foreach (int width in new[] { -1, 256, 128, 0 })
+            {
+                var y = WithGuard(want.Length);
+                try
+                {
+                    SimdLevel.ForceBits = width;
+                    ConvBlocked.Dense(x, panels, b, y, 1, d.C, d.H, d.W, d.M, d.KH, d.KW, oh, ow, d.S, d.S, d.PT, d.PL, d.D, d.D, act);
+                }
+                finally { SimdLevel.ForceBits = -1; }
+                Assert.True(y.Skip(want.Length).All(v => v == Guard), $"dense {d} width {width}: wrote past the output");
+                for (int i = 0; i < want.Length; i++)
+                    Assert.True(Math.Abs(y[i] - want[i]) <= 1e-5 * Math.Max(1, Math.Abs(want[i])), $"dense {d} {act.Kind} width {width}: [{i}] {y[i]} vs {want[i]}");
+            }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => ConvBlocked.Dense(new float[9], new float[16 * 9], default, new float[24], 1, 1, 3, 3, 24, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1));
+    }
+
+    /// <summary>
     /// ConvBlocked.GlobalPool on blocked buffers equals Pool.GlobalAverage / a plain max on the NCHW planes, at every SIMD
     /// width: planes of 1 to 125 positions (the four chains' remainders), two images, negative values for the max; it
     /// writes one value per channel and nothing past them.
