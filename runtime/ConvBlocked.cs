@@ -53,6 +53,39 @@ public static unsafe class ConvBlocked
     }
 
     /// <summary>
+    /// y = x * scale[n, c], x and y [batch, channels, plane] blocked (y may be x), scale [batch, channels]: a
+    /// squeeze-excite gate applied to a chain's tensor where it lies, a vector of 16 gates per block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ScaleChannels(ReadOnlySpan<float> x, ReadOnlySpan<float> scale, Span<float> y, int batch, int channels, int plane)
+    {
+        if (batch < 0 || channels <= 0 || channels % Block != 0 || plane < 0) throw new ArgumentOutOfRangeException(nameof(channels), "ConvBlocked.ScaleChannels: invalid geometry");
+        if (x.Length < (long)batch * channels * plane || y.Length < (long)batch * channels * plane || scale.Length < (long)batch * channels)
+            throw new ArgumentException("ConvBlocked.ScaleChannels: sizes do not agree");
+        fixed (float* px = x, ps = scale, py = y)
+            switch (SimdLevel.Bits)
+            {
+                case 512: ScaleChannels<V512, System.Runtime.Intrinsics.Vector512<float>>(px, ps, py, batch * channels / Block, plane); break;
+                case 256: ScaleChannels<V256, System.Runtime.Intrinsics.Vector256<float>>(px, ps, py, batch * channels / Block, plane); break;
+                case 128: ScaleChannels<V128, System.Runtime.Intrinsics.Vector128<float>>(px, ps, py, batch * channels / Block, plane); break;
+                default: ScaleChannels<V0, float>(px, ps, py, batch * channels / Block, plane); break;
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ScaleChannels<S, TV>(float* x, float* scale, float* y, int blocks, int plane) where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        for (int b = 0; b < blocks; b++)
+            for (int j = 0; j < Block; j += l)
+            {
+                TV g = S.Load(scale + b * Block + j);
+                float* s = x + (nint)b * plane * Block + j, d = y + (nint)b * plane * Block + j;
+                for (int p = 0; p < plane; p++) S.Store(d + p * Block, S.Mul(S.Load(s + p * Block), g));
+            }
+    }
+
+    /// <summary>
     /// Global average (or max) pooling of a blocked x [batch, channels, plane] into y [batch, channels] (plain order: one
     /// value per channel): a chain's last tensor pooled where it lies, with no reorder back to NCHW first. Per block,
     /// the positions' vectors reduced in four chains (the first position and the last few in one, every third of the

@@ -76,6 +76,15 @@ public sealed class Binary : Operator
 
     public override void Emit(Node n, EmitContext e)
     {
+        if (n.Int("mg_blocked", 0) != 0)
+        {
+            // a squeeze-excite gate on a channel-blocked tensor (Passes.ChannelBlocking)
+            if (!e.Net) throw Error($"{n.OpType} on channel blocks is a Net-profile node (ChannelBlocking runs for Net only)");
+            int d = (int)n.Int("mg_blocked_data", 0);
+            var y = n.Out();
+            e.W.Line($"ModelGen.Runtime.ConvBlocked.ScaleChannels({e.Span(n.In(d))}, {e.Span(n.In(1 - d))}, {e.Span(y)}, batch: {y.Shape[0]}, channels: {y.Shape[1]}, plane: {y.Shape[2] * y.Shape[3]});");
+            return;
+        }
         if (SimdElementwise.TryBinary(e, n.OpType, n.In(0), n.In(1), n.Out())) return;
         var t = n.In(0).Type;
         Broadcast.Emit(e, n.Out(), new[] { n.In(0), n.In(1) }, a => _emit(n, e, t, a[0], a[1]));

@@ -16,7 +16,8 @@ namespace ModelGen.Compiler.Passes;
 /// accumulating onto a residual (ConvAddFusion) joins where that residual is blocked; a depthwise one with a residual or
 /// int8 weights keeps NCHW. A dense convolution with packed panels writes a chain's first blocks (DS-CNN's stem, no
 /// reorder after it); a global pool (DS-CNN's and MobileNet's classifier heads) reads the
-/// chain's last blocks itself instead of a reorder back to NCHW. The graph's values keep their NCHW meaning
+/// chain's last blocks itself instead of a reorder back to NCHW, and a squeeze-excite gate (a Mul by one value per
+/// channel) scales them where they lie. The graph's values keep their NCHW meaning
 /// (<see cref="ChannelBlocks"/> evaluates as a copy); only the generated code's buffers change order.
 /// </summary>
 public sealed class ChannelBlocking : IPass
@@ -35,17 +36,38 @@ public sealed class ChannelBlocking : IPass
         // a consumer of a blocked tensor reads it as its input (a chain's convolution), or as the residual a 1x1
         // convolution accumulates onto (MobileNetV2's projection, ConvAddFusion; only 1x1 writers have one): then
         // that one writes blocks too
-        bool Reads(Node c, Value v) => c.In(0) == v ? (readers.Contains(c) || GlobalPool(c)) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v;
+        bool Reads(Node c, Value v)
+        {
+            int d = ScaleData(c);
+            if (d >= 0) return c.In(d) == v && c.In(1 - d) != v;
+            return c.In(0) == v ? (readers.Contains(c) || GlobalPool(c)) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v;
+        }
         bool Blocked(Value v) => v != null && v.Producer != null && writers.Contains(v.Producer) && !uses.IsGraphOutput(v)
             && uses.Of(v).Count > 0 && uses.Of(v).All(c => Reads(c, v));
-        // a convolution accumulating onto a residual writes where the residual is (its buffer, or a copy of it): it
-        // runs blocked only where that residual is; dropping one may unblock others, so to a fixed point
+        // a squeeze-excite gate (a channel scale) writes blocks where its data is blocked, which may block a scale after it
+        var scales = graph.Nodes.Where(n => ScaleData(n) >= 0).ToList();
         for (bool changed = true; changed;)
         {
             changed = false;
-            foreach (var n in writers.Where(n => n.In(3) != null && !Blocked(n.In(3))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
+            foreach (var n in scales.Where(n => !writers.Contains(n) && Blocked(n.In(ScaleData(n)))).ToList()) { writers.Add(n); changed = true; }
+        }
+        // a convolution accumulating onto a residual writes where the residual is (its buffer, or a copy of it): it
+        // runs blocked only where that residual is; dropping one may unblock others (and a scale's data), so to a fixed point
+        for (bool changed = true; changed;)
+        {
+            changed = false;
+            foreach (var n in writers.Where(n => n.In(3) != null && ScaleData(n) < 0 && !Blocked(n.In(3))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
+            foreach (var n in scales.Where(n => writers.Contains(n) && !Blocked(n.In(ScaleData(n)))).ToList()) { writers.Remove(n); changed = true; }
         }
         var nodes = new List<Node>();
+        void FromBlocks(Node n)
+        {
+            var y = n.Out();
+            var inner = new Value(y.Name + "_blocks") { Type = y.Type, Shape = y.Shape, Producer = n };
+            n.Outputs[0] = inner;
+            nodes.Add(PassUtil.MakeIn(FusedElementwise.Domain, ChannelBlocks.OpType, 1, (n.Name ?? y.Name) + "_from_blocks",
+                new[] { inner }, new[] { y }, new[] { PassUtil.Int("to", 0) }));
+        }
         foreach (var n in graph.Nodes)
         {
             if (GlobalPool(n) && Blocked(n.In(0)))
@@ -53,6 +75,19 @@ public sealed class ChannelBlocking : IPass
                 // the chain's last tensor pooled as it lies (ModelGen.Runtime.ConvBlocked.GlobalPool): no reorder back
                 n.Attributes["mg_blocked_in"] = PassUtil.Int("mg_blocked_in", 1);
                 nodes.Add(n);
+                continue;
+            }
+            int sd = ScaleData(n);
+            if (sd >= 0)
+            {
+                // the gate applied where the data lies (ModelGen.Runtime.ConvBlocked.ScaleChannels)
+                if (writers.Contains(n))
+                {
+                    n.Attributes["mg_blocked"] = PassUtil.Int("mg_blocked", 1);
+                    n.Attributes["mg_blocked_data"] = PassUtil.Int("mg_blocked_data", sd);
+                }
+                nodes.Add(n);
+                if (writers.Contains(n) && !Blocked(n.Out())) FromBlocks(n);
                 continue;
             }
             bool bin = writers.Contains(n) && Blocked(n.In(0)), bout = writers.Contains(n) && Blocked(n.Out()), bres = writers.Contains(n) && n.In(3) != null;
@@ -70,16 +105,28 @@ public sealed class ChannelBlocking : IPass
             n.Attributes["mg_blocked"] = PassUtil.Int("mg_blocked", 1);
             n.Attributes["mg_blocked_in"] = PassUtil.Int("mg_blocked_in", bin ? 1 : 0);
             nodes.Add(n);
-            if (!bout)
-            {
-                var y = n.Out();
-                var inner = new Value(y.Name + "_blocks") { Type = y.Type, Shape = y.Shape, Producer = n };
-                n.Outputs[0] = inner;
-                nodes.Add(PassUtil.MakeIn(FusedElementwise.Domain, ChannelBlocks.OpType, 1, (n.Name ?? y.Name) + "_from_blocks",
-                    new[] { inner }, new[] { y }, new[] { PassUtil.Int("to", 0) }));
-            }
+            if (!bout) FromBlocks(n);
         }
         graph.Nodes = nodes;
+    }
+
+    /// <summary>
+    /// A channel scale: a float Mul of x [N, C, H, W] (C a multiple of 16) by a gate of one value per image and channel
+    /// ([N, C, 1, 1], or [C, 1, 1] / [1, C, 1, 1] with one image), as squeeze-excite blocks end. Returns x's input index, or -1.
+    /// </summary>
+    internal static int ScaleData(Node n)
+    {
+        if (!PassUtil.Is(n, "Mul") || n.Inputs.Count != 2 || n.Outputs.Count != 1 || n.Out() is not { Type: DType.Float } y || y.Shape is not { Length: 4 } s
+            || s[1] % 16 != 0 || n.In(0)?.Type != DType.Float || n.In(1)?.Type != DType.Float) return -1;
+        for (int d = 0; d < 2; d++)
+        {
+            var g = n.In(1 - d).Shape;
+            if (!n.In(d).Shape.SequenceEqual(s) || g == null) continue;
+            var t = g.SkipWhile(v => v == 1).ToArray();
+            bool perImage = g.Length == 4 && g[0] == s[0] && g[1] == s[1] && g[2] == 1 && g[3] == 1;
+            if (perImage || s[0] == 1 && g.Length <= 4 && t.Length == 3 && t[0] == s[1] && t[1] == 1 && t[2] == 1) return d;
+        }
+        return -1;
     }
 
     /// <summary>

@@ -627,6 +627,40 @@ public class PassTests(ITestOutputHelper log)
     }
 
     /// <summary>
+    /// A MobileNetV3 squeeze-excite block: expand 1x1, depthwise, global pool, two 1x1 gates (Relu, HardSigmoid), the
+    /// gate multiplied into the depthwise output (either operand order), project 1x1. The Mul scales the blocks where
+    /// they lie (mg_blocked) and the project reads them: the only reorder left is the one back to the graph's output
+    /// (and the gate's, of one value per channel). Both profiles and ONNX Runtime agree with the unoptimised model.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ChannelBlockingScalesSqueezeExciteGates(bool gateFirst)
+    {
+        var m = new OnnxBuilder().Input("x", DType.Float, 1, 16, 9, 11)
+            .Initializer("we", new[] { 32, 16, 1, 1 }, Ort.Random(512, 1)).Initializer("be", new[] { 32 }, Ort.Random(32, 2))
+            .Initializer("wd", new[] { 32, 1, 3, 3 }, Ort.Random(288, 3)).Initializer("bd", new[] { 32 }, Ort.Random(32, 4))
+            .Initializer("w1", new[] { 16, 32, 1, 1 }, Ort.Random(512, 5)).Initializer("b1", new[] { 16 }, Ort.Random(16, 6))
+            .Initializer("w2", new[] { 32, 16, 1, 1 }, Ort.Random(512, 7)).Initializer("b2", new[] { 32 }, Ort.Random(32, 8))
+            .Initializer("wp", new[] { 16, 32, 1, 1 }, Ort.Random(512, 9)).Initializer("bp", new[] { 16 }, Ort.Random(16, 10))
+            .Node("Conv", new[] { "x", "we", "be" }, new[] { "e" }).Node("Relu", new[] { "e" }, new[] { "er" })
+            .Node("Conv", new[] { "er", "wd", "bd" }, new[] { "d" }, ("group", 32L), ("pads", new long[] { 1, 1, 1, 1 })).Node("Relu", new[] { "d" }, new[] { "dr" })
+            .Node("GlobalAveragePool", new[] { "dr" }, new[] { "p" })
+            .Node("Conv", new[] { "p", "w1", "b1" }, new[] { "s1" }).Node("Relu", new[] { "s1" }, new[] { "s1r" })
+            .Node("Conv", new[] { "s1r", "w2", "b2" }, new[] { "s2" }).Node("HardSigmoid", new[] { "s2" }, new[] { "gate" })
+            .Node("Mul", gateFirst ? new[] { "gate", "dr" } : new[] { "dr", "gate" }, new[] { "sc" })
+            .Node("Conv", new[] { "sc", "wp", "bp" }, new[] { "y" })
+            .Output("y").Build();
+        var g = Import(m);
+        PassManager.Run(g, new ModelOptions());
+        var mul = Assert.Single(g.Nodes, n => n.OpType == "Mul");
+        Assert.Equal(1, mul.Int("mg_blocked", 0));
+        Assert.Equal(gateFirst ? 1 : 0, mul.Int("mg_blocked_data", -1));
+        Assert.All(g.Nodes.Where(n => n.OpType == "ChannelBlocks"), r => Assert.True(r.Out().Shape[2] == 1 || r.Out().Name == "y", r.Name));
+        Numerics(m, 1e-5, Ort.Random(16 * 99, 11));
+    }
+
+    /// <summary>
     /// A classifier head on a chain: depthwise, 1x1, then a global pool (GlobalAveragePool, GlobalMaxPool, or an
     /// AveragePool whose window is the plane). The pool reads the chain's blocks itself (mg_blocked_in, no reorder
     /// back); a padded AveragePool and a pool sharing its input with another reader keep the reorder. Both profiles and

@@ -1175,6 +1175,31 @@ public class RuntimeKernelTests(ITestOutputHelper log)
     }
 
     /// <summary>
+    /// ConvBlocked.ScaleChannels (a squeeze-excite gate on blocks) equals x * gate per channel on the NCHW planes, at
+    /// every SIMD width, out of place and in place, two images with their own gates; nothing written past y.
+    /// </summary>
+    [Fact]
+    public void ConvBlockedScaleChannelsMatchesPlanes()
+    {
+        var rng = new Random(14);
+        ForEachWidth(width =>
+        {
+            foreach (var (batch, c, plane) in new[] { (1, 64, 1024), (2, 32, 9), (1, 16, 1), (1, 48, 13) })
+            {
+                var x = Rand(rng, batch * c * plane); var gate = Rand(rng, batch * c);
+                var want = Blocks(x.Select((v, i) => v * gate[i / plane]).ToArray(), batch, c, plane);
+                var blocks = Blocks(x, batch, c, plane);
+                var y = WithGuard(want.Length);
+                ConvBlocked.ScaleChannels(blocks, gate, y, batch, c, plane);
+                Assert.True(y.Skip(want.Length).All(v => v == Guard), $"scale {batch}x{c}x{plane} width {width}: wrote past the output");
+                Assert.Equal(want, y.Take(want.Length).ToArray());
+                ConvBlocked.ScaleChannels(blocks, gate, blocks, batch, c, plane);
+                Assert.Equal(want, blocks);
+            }
+        });
+    }
+
+    /// <summary>
     /// ConvBlocked.GlobalPool on blocked buffers equals Pool.GlobalAverage / a plain max on the NCHW planes, at every SIMD
     /// width: planes of 1 to 125 positions (the four chains' remainders), two images, negative values for the max; it
     /// writes one value per channel and nothing past them.
