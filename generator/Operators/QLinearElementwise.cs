@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ModelGen.Compiler.Emit;
 using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Quant;
 
 namespace ModelGen.Compiler.Operators;
 
@@ -151,7 +152,7 @@ public sealed class QLinearLookup : Operator
 /// As ONNX Runtime: the average of the dequantized values, then y = saturate(roundHalfEven(avg / sy + zy)); the
 /// sum is taken exactly, in int32, and dequantized once, (float)sum(x - zx) * sx / count (a float sum of the terms
 /// is a dependency chain of float additions: the global pools of small CNNs spent 20 us on it). Net, global pools:
-/// the sums by ModelGen.Runtime.Int8.Sum (SIMD).
+/// ModelGen.Runtime.Int8.GlobalAverage (the same steps, SIMD).
 /// </summary>
 public sealed class QLinearAveragePool : Operator
 {
@@ -213,20 +214,16 @@ public sealed class QLinearAveragePool : Operator
         bool incl = n.Int("count_include_pad", 0) != 0;
         string sx = e.At(n.In(1), "0"), sy = e.At(n.In(3), "0");
         string zx = Q.Zp(e, n.In(2), "0"), zy = Q.Zp(e, n.In(4), "0");
+        if (e.Net && Enumerable.Range(0, r).All(i => g.Out[i] == 1 && g.Kernel[i] == g.In[i] && g.PadBegin[i] == 0 && g.PadEnd[i] == 0))
+        {
+            // a global pool: ModelGen.Runtime's planes' sums and the loop's float steps, eight planes at a time
+            w.Line($"ModelGen.Runtime.Int8.GlobalAverage({Int8Params.Bytes(e, x)}, xSigned: {(x.Type == DType.Int8 ? "true" : "false")}, planes: {planes}, size: {g.InPlane}, " +
+                $"zx: {zx}, sx: {sx}, sy: {sy}, zy: {zy}, {Int8Params.Bytes(e, y)}, ySigned: {(y.Type == DType.Int8 ? "true" : "false")});");
+            return;
+        }
         int opened = 0;
         string p = "0";
         if (planes > 1) { p = e.Var("c"); w.Open($"for (int {p} = 0; {p} < {planes}; {p}++)"); opened++; }
-        if (e.Net && Enumerable.Range(0, r).All(i => g.Out[i] == 1 && g.Kernel[i] == g.In[i] && g.PadBegin[i] == 0 && g.PadEnd[i] == 0))
-        {
-            // a global pool: each plane summed by ModelGen.Runtime's SIMD loop, the same int32 sum as the loop below
-            var total = e.Var("sum");
-            string xc = p == "0" ? "0" : WindowEmit.Mul(p, g.InPlane), n0 = WindowEmit.I(g.InPlane);
-            w.Line($"int {total} = {Q.Minus($"ModelGen.Runtime.Int8.Sum({e.Span(x)}.Slice({xc}, {n0}))", zx == "0" ? "0" : $"{zx} * {n0}")};");
-            var mean = $"(float){total} * {sx} / {n0}";
-            Q.Store(e, e.At(y, p), y.Type, Q.Round(e, zy == "0" ? $"({mean}) / {sy}" : $"({mean}) / {sy} + {zy}"));
-            WindowEmit.Close(e, opened);
-            return;
-        }
         var xT = new List<string> { WindowEmit.Mul(p, g.InPlane) };
         var yT = new List<string> { WindowEmit.Mul(p, g.OutPlane) };
         WindowEmit.Hoist(e, xT, "xc"); WindowEmit.Hoist(e, yT, "yc");

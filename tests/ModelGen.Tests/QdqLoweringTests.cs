@@ -790,6 +790,42 @@ public class QdqLoweringTests(ITestOutputHelper log)
             }
     }
 
+    /// <summary>
+    /// Int8.GlobalAverage (the Net profile's global QLinearAveragePool) bit-exact with the loop the Portable profile
+    /// emits, at every width: plane counts around the 8-lane and 64-plane steps, planes of 1 to 125 values, int8 and
+    /// uint8 both ways, zero points, ties, saturation, and a zero output scale (inf and NaN: the loop's casts).
+    /// </summary>
+    [Fact]
+    public void GlobalAverageIsBitExactWithTheEmittedLoop()
+    {
+        var r = new Random(13);
+        foreach (var (planes, size) in new[] { (256, 9), (64, 125), (1, 1), (7, 16), (9, 15), (65, 4), (130, 2) })
+            foreach (var (xs, ys) in new[] { (true, true), (false, false), (true, false) })
+                foreach (var (sx, sy, zx, zy) in new[] { (0.05f, 0.01f, 0, 0), (0.0312f, 0.0117f, -3, 17), (1f, 2f, 5, -128), (0.5f, 0f, 0, 3), (0.02f, 0.5f, 100, 200) })
+                {
+                    var x = new byte[planes * size];
+                    r.NextBytes(x);
+                    int lo = ys ? -128 : 0, hi = ys ? 127 : 255, zyc = Math.Clamp(zy, lo, hi);
+                    var want = new byte[planes];
+                    for (int c = 0; c < planes; c++)
+                    {
+                        // what QLinearAveragePool emits as a loop for a whole-plane window
+                        int sum = 0;
+                        for (int i = 0; i < size; i++) sum += xs ? (sbyte)x[c * size + i] : x[c * size + i];
+                        sum -= zx * size;
+                        float q = MathF.Round((float)sum * sx / size / sy + zyc);
+                        want[c] = ys ? (byte)(sbyte)(q < lo ? lo : q > hi ? hi : q) : (byte)(q < lo ? lo : q > hi ? hi : q);
+                    }
+                    ForEachWidth(width =>
+                    {
+                        var y = new byte[planes + 5];
+                        Int8.GlobalAverage(x, xs, planes, size, zx, sx, sy, zyc, y, ys);
+                        for (int c = 0; c < planes; c++) Assert.True(want[c] == y[c], $"{planes}x{size} signed {xs}/{ys} sx {sx} sy {sy} zx {zx} zy {zyc} width {width}: [{c}] {y[c]} vs {want[c]}");
+                        Assert.All(y[planes..], v => Assert.Equal(0, v));
+                    });
+                }
+    }
+
     /// <summary>Int8.Sum (the Net profile's global QLinearAveragePool) at every width: every length up to 70 and longer planes, extremes.</summary>
     [Fact]
     public void Int8SumIsExact()
