@@ -379,6 +379,17 @@ internal static class Experiment
                 foreach (var a in acts) { PointwiseConv.Run(x, wt, y, 1, c, m, p, a); PointwiseConv.Run(x, wt, y, 1, c, m, p, a, accumulate: true); }
                 foreach (var a in acts) Gemm.Run(x.AsSpan(0, c), w, bias, y.AsSpan(0, m), 1, m, c, transA: false, transB: true, alpha: 1f, beta: 1f, BiasKind.Row, a);
             }
+            // the channel-blocked chain's ends: a dense stem writing blocks, squeeze-excite gates, global pools
+            foreach (var (c, m, h, w) in new[] { (1, 64, 49, 10), (3, 16, 32, 32) })
+            {
+                int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, taps = c * 9;
+                var x = Data.Random(rng, c * h * w); var wd = Data.Random(rng, m * taps); var bias = Data.Random(rng, m); var y = new float[m * oh * ow];
+                var panels = ModelGen.Compiler.Passes.ConvWeightPanels.Pack(wd, m, 1, taps);
+                foreach (var a in acts) ConvBlocked.Dense(x, panels, bias, y, 1, c, h, w, m, 3, 3, oh, ow, 2, 2, 1, 1, 1, 1, a);
+                ConvBlocked.ScaleChannels(y, bias, y, 1, m, oh * ow);
+                ConvBlocked.GlobalPool(y, bias, 1, m, oh * ow, false);
+                ConvBlocked.GlobalPool(y, bias, 1, m, oh * ow, true);
+            }
             foreach (var (c, hw) in new[] { (64, 47), (16, 23), (8, 9) })
             {
                 int o = (hw - 3 + 1) / 2 + 1;
