@@ -20,7 +20,9 @@ namespace ModelGen.Runtime;
 /// (weights broadcast from the same panels) x 3 vectors of pixels store straight into NCHW, no transposition (which
 /// cost up to 7% of the 16-channel 32x32 layer); stems (few input channels, short tap loops) take them at stride 2
 /// too. Other stems, where the transposition weighs more than the lanes it saves, the generator leaves unpacked
-/// (ModelGen.Compiler.Passes.ConvWeightPanels).
+/// (ModelGen.Compiler.Passes.ConvWeightPanels). Rows narrower than a tile's 8 pixels (or ending in a short tile) take
+/// tiles wrapping across rows. Where y is a channel-blocked chain's first tensor (<see cref="ConvBlocked.Dense"/>), the
+/// tiles' sums go to the blocks as they are, a pixel's channels one vector, with no transposition.
 /// </summary>
 internal static unsafe class ConvPanels
 {
@@ -121,7 +123,8 @@ internal static unsafe class ConvPanels
     /// All groups: icg input planes per group at x, ocg output planes per group at y, packed weights, bias [groups*ocg]
     /// or null. Returns false (nothing written) where the stride along W is not 1 or 2, the taps do not fit the offset
     /// table, a band of a few output rows does not fit the stack buffer or an output row's sums the partial buffer, and
-    /// for stride-1 stems with 16 vector registers.
+    /// for stride-1 stems with 16 vector registers. <paramref name="blocked"/>: y in ConvBlocked's layout (one group, no
+    /// accumulation, ocg a multiple of 16; false otherwise).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool TryRun<S, TV>(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
