@@ -811,16 +811,20 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         }
     }
 
-    /// <summary>Resize2D against the direct separable sum (random tap tables; gathers on either axis) and GlobalAverage, at every width.</summary>
+    /// <summary>
+    /// Resize2D against the direct separable sum (random tap tables; gathers on either axis) and GlobalAverage, at every
+    /// width; the last cases are two-tap rows (bilinear) of 8 to 100 columns, which AVX2 gathers eight at a time.
+    /// </summary>
     [Fact]
     public void ResizeAndGlobalAverageMatchReference()
     {
         var rng = new Random(12);
-        for (int t = 0; t < 40; t++)
+        var bilinear = new[] { 8, 13, 64, 100, 9, 17 };
+        for (int t = 0; t < 40 + bilinear.Length; t++)
         {
-            int planes = rng.Next(1, 4), ih = rng.Next(1, 9), iw = rng.Next(1, 12), oh = rng.Next(1, 20), ow = rng.Next(1, 40);
-            bool gh = rng.Next(3) == 0, gw = rng.Next(3) == 0;
-            int th = gh ? 1 : rng.Next(1, 5), tw = gw ? 1 : rng.Next(1, 5);
+            int planes = rng.Next(1, 4), ih = rng.Next(1, 9), iw = rng.Next(1, 12), oh = rng.Next(1, 20), ow = t < 40 ? rng.Next(1, 40) : bilinear[t - 40];
+            bool gh = rng.Next(3) == 0, gw = t < 40 && rng.Next(3) == 0;
+            int th = gh ? 1 : rng.Next(1, 5), tw = gw ? 1 : t < 40 ? rng.Next(1, 5) : 2;
             var srcH = Enumerable.Range(0, oh * th).Select(_ => rng.Next(ih) * iw).ToArray();
             var srcW = Enumerable.Range(0, ow * tw).Select(_ => rng.Next(iw)).ToArray();
             var wH = gh ? Array.Empty<float>() : Rand(rng, oh * th);
