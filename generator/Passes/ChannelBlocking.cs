@@ -31,6 +31,9 @@ public sealed class ChannelBlocking : IPass
     {
         var uses = new Uses(graph);
         var kind = graph.Nodes.ToDictionary(n => n, Kind);
+        // each node's role, once: the fixed points below ask Blocked (and so these) many times over
+        var data = graph.Nodes.ToDictionary(n => n, ScaleData);
+        var pools = new HashSet<Node>(graph.Nodes.Where(GlobalPool));
         var writers = new HashSet<Node>(graph.Nodes.Where(n => kind[n] != 0));
         var readers = new HashSet<Node>(writers.Where(n => kind[n] == 1 || kind[n] == 2 && ((Conv.Geo)n.State).C % 16 == 0));
         // a consumer of a blocked tensor reads it as its input (a chain's convolution), or as the residual a 1x1
@@ -38,26 +41,26 @@ public sealed class ChannelBlocking : IPass
         // that one writes blocks too
         bool Reads(Node c, Value v)
         {
-            int d = ScaleData(c);
+            int d = data[c];
             if (d >= 0) return c.In(d) == v && c.In(1 - d) != v;
-            return c.In(0) == v ? (readers.Contains(c) || GlobalPool(c)) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v;
+            return c.In(0) == v ? (readers.Contains(c) || pools.Contains(c)) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v;
         }
         bool Blocked(Value v) => v != null && v.Producer != null && writers.Contains(v.Producer) && !uses.IsGraphOutput(v)
             && uses.Of(v).Count > 0 && uses.Of(v).All(c => Reads(c, v));
         // a squeeze-excite gate (a channel scale) writes blocks where its data is blocked, which may block a scale after it
-        var scales = graph.Nodes.Where(n => ScaleData(n) >= 0).ToList();
+        var scales = graph.Nodes.Where(n => data[n] >= 0).ToList();
         for (bool changed = true; changed;)
         {
             changed = false;
-            foreach (var n in scales.Where(n => !writers.Contains(n) && Blocked(n.In(ScaleData(n)))).ToList()) { writers.Add(n); changed = true; }
+            foreach (var n in scales.Where(n => !writers.Contains(n) && Blocked(n.In(data[n]))).ToList()) { writers.Add(n); changed = true; }
         }
         // a convolution accumulating onto a residual writes where the residual is (its buffer, or a copy of it): it
         // runs blocked only where that residual is; dropping one may unblock others (and a scale's data), so to a fixed point
         for (bool changed = true; changed;)
         {
             changed = false;
-            foreach (var n in writers.Where(n => n.In(3) != null && ScaleData(n) < 0 && !Blocked(n.In(3))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
-            foreach (var n in scales.Where(n => writers.Contains(n) && !Blocked(n.In(ScaleData(n)))).ToList()) { writers.Remove(n); changed = true; }
+            foreach (var n in writers.Where(n => n.In(3) != null && !Blocked(n.In(3))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
+            foreach (var n in scales.Where(n => writers.Contains(n) && !Blocked(n.In(data[n]))).ToList()) { writers.Remove(n); changed = true; }
         }
         var nodes = new List<Node>();
         void FromBlocks(Node n)
@@ -70,14 +73,14 @@ public sealed class ChannelBlocking : IPass
         }
         foreach (var n in graph.Nodes)
         {
-            if (GlobalPool(n) && Blocked(n.In(0)))
+            if (pools.Contains(n) && Blocked(n.In(0)))
             {
                 // the chain's last tensor pooled as it lies (ModelGen.Runtime.ConvBlocked.GlobalPool): no reorder back
                 n.Attributes["mg_blocked_in"] = PassUtil.Int("mg_blocked_in", 1);
                 nodes.Add(n);
                 continue;
             }
-            int sd = ScaleData(n);
+            int sd = data[n];
             if (sd >= 0)
             {
                 // the gate applied where the data lies (ModelGen.Runtime.ConvBlocked.ScaleChannels)
@@ -114,7 +117,7 @@ public sealed class ChannelBlocking : IPass
     /// A channel scale: a float Mul of x [N, C, H, W] (C a multiple of 16) by a gate of one value per image and channel
     /// ([N, C, 1, 1], or [C, 1, 1] / [1, C, 1, 1] with one image), as squeeze-excite blocks end. Returns x's input index, or -1.
     /// </summary>
-    internal static int ScaleData(Node n)
+    static int ScaleData(Node n)
     {
         if (!PassUtil.Is(n, "Mul") || n.Inputs.Count != 2 || n.Outputs.Count != 1 || n.Out() is not { Type: DType.Float } y || y.Shape is not { Length: 4 } s
             || s[1] % 16 != 0 || n.In(0)?.Type != DType.Float || n.In(1)?.Type != DType.Float) return -1;
