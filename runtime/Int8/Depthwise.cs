@@ -353,19 +353,53 @@ internal static unsafe class QDepthwise
 /// <summary>Per-lane requantization constants (one channel per lane): TFLite's fixed point with each lane's shift.</summary>
 internal readonly struct Lanes<TV> where TV : struct
 {
-    public readonly TV Mult, MultOdd, Left, Right, Mask, Half, Nudge, Neg, Zero, Lo, Hi;
+    public readonly TV Mult, MultOdd, Left, Right, Mask, Half, Nudge, Neg, Zero, Lo, Hi, KE, KO;
     /// <summary>
     /// No lane shifts left and every accumulator is below 2^30 in magnitude: the rounding division is then
     /// (h + 2^(right - 1) - (h &lt; 0)) >> right (right > 0; h itself for 0), which cannot overflow.
     /// </summary>
     public readonly bool Short;
+    /// <summary>
+    /// Short and every lane shifts right (right &gt;= 1): <see cref="IQBounded{TV}"/>'s form, the rounding inside the
+    /// 64-bit constants of the even lanes (KE) and of the odd (KO), [h &lt; 0] taken as [acc &lt; 0].
+    /// </summary>
+    public readonly bool Bounded;
+    /// <summary>Bounded, int8 output clamped to [-128, 127] and the zero point inside KE/KO (Bounded.FoldsZero): a saturating narrow is the clamp.</summary>
+    public readonly bool Saturated;
 
     /// <summary>multOdd: the odd lanes' multipliers in the even lanes (the operand of the odd lanes' vpmuldq).</summary>
-    public Lanes(TV mult, TV multOdd, TV left, TV right, TV mask, TV half, TV nudge, TV neg, TV zero, TV lo, TV hi, bool isShort)
+    public Lanes(TV mult, TV multOdd, TV left, TV right, TV mask, TV half, TV nudge, TV neg, TV zero, TV lo, TV hi, TV kE, TV kO,
+        bool isShort, bool bounded, bool saturated)
     {
         Mult = mult; MultOdd = multOdd; Left = left; Right = right; Mask = mask; Half = half; Nudge = nudge; Neg = neg; Zero = zero; Lo = lo; Hi = hi;
-        Short = isShort;
+        KE = kE; KO = kO; Short = isShort; Bounded = bounded; Saturated = saturated;
     }
+
+    /// <summary>
+    /// Whether a block of channels takes the bounded form (every accumulator below 2^30: small; every shift right), and
+    /// whether its zero point folds into the constants with int8's full range as the clamp.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe (bool Bounded, bool Saturated) Forms(int* shift, int lanes, int yZero, int lo, int hi, bool small)
+    {
+        bool bounded = small;
+        for (int l = 0; l < lanes; l++) bounded &= shift[l] < 0;
+        return (bounded, bounded && lo == -128 && hi == 127 && global::ModelGen.Runtime.Bounded.FoldsZero(shift, lanes, yZero));
+    }
+
+    /// <summary>
+    /// The 64-bit rounding constants of <see cref="IQBounded{TV}"/> for lanes with right shifts e (as int64 lanes: the
+    /// even int32 lanes' shifts, or the odd ones' moved down), the zero point inside where folded:
+    /// 2^30 + 2^(30 + e) + z 2^(31 + e) (<see cref="Bounded.K(int, int)"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<long> K(Vector512<long> e, long zero)
+        => Vector512.Create(1L << 30) + Avx512F.ShiftLeftLogicalVariable(Vector512.Create(1L << 30) + Vector512.Create(zero << 31), e.AsUInt64());
+
+    /// <summary><see cref="K(Vector512{long}, long)"/> for four lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<long> K(Vector256<long> e, long zero)
+        => Vector256.Create(1L << 30) + Avx2.ShiftLeftLogicalVariable(Vector256.Create(1L << 30) + Vector256.Create(zero << 31), e.AsUInt64());
 }
 
 /// <summary>One vector width of <see cref="QDepthwise"/>: a lane per channel, int32 lanes holding int16 pairs.</summary>
@@ -399,15 +433,33 @@ internal unsafe struct D256 : IDwSimd<Vector256<int>>
         var right = Vector256.Max(-s, Vector256<int>.Zero);
         var mask = Avx2.ShiftLeftLogicalVariable(Vector256<int>.One, right.AsUInt32()) - Vector256<int>.One;
         var m = Vector256.Load(mult);
+        var (bounded, saturated) = Lanes<Vector256<int>>.Forms(shift, 8, yZero, lo, hi, small);
+        long z = saturated ? yZero : 0;
+        var kE = Lanes<Vector256<int>>.K(right.AsInt64() & Vector256.Create(0xFFFFFFFFL), z);
+        var kO = Lanes<Vector256<int>>.K(Vector256.ShiftRightLogical(right.AsInt64(), 32), z);
         return new(m, Vector256.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), left, right, mask, Vector256.ShiftRightArithmetic(mask, 1),
             Vector256.ShiftRightLogical(mask + Vector256<int>.One, 1), ~Vector256.Equals(right, Vector256<int>.Zero),
-            Vector256.Create(yZero), Vector256.Create(lo), Vector256.Create(hi), small && left == Vector256<int>.Zero);
+            Vector256.Create(yZero), Vector256.Create(lo), Vector256.Create(hi), kE.AsInt32(), kO.AsInt32(), small && left == Vector256<int>.Zero,
+            bounded, saturated);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> Bytes(Vector256<int> acc, in Lanes<Vector256<int>> p)
     {
         Vector256<int> r;
+        if (p.Bounded)
+        {
+            var even = Avx2.Multiply(acc, p.Mult) + p.KE.AsInt64();
+            var odd = Avx2.Multiply(Vector256.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), p.MultOdd) + p.KO.AsInt64();
+            var hk = Avx2.Blend(Vector256.ShiftRightLogical(even, 31).AsInt32(), Vector256.ShiftLeft(odd, 1).AsInt32(), 0xAA);
+            r = Avx2.ShiftRightArithmeticVariable(hk - Vector256.ShiftRightLogical(acc, 31), p.Right.AsUInt32());
+            if (p.Saturated && Avx512F.VL.IsSupported) return Avx512F.VL.ConvertToVector128SByteWithSaturation(r).AsByte();
+            if (p.Saturated) r = Vector256.Min(Vector256.Max(r, p.Lo), p.Hi);
+            else r = Vector256.Min(Vector256.Max(r + p.Zero, p.Lo), p.Hi);
+            if (Avx512F.VL.IsSupported) return Avx512F.VL.ConvertToVector128Byte(r);
+            var n = Vector256.Narrow(r, r);
+            return Vector256.Narrow(n, n).GetLower().AsByte();
+        }
         if (p.Short)
         {
             var h = HighMul(acc, p.Mult, p.MultOdd);
@@ -455,15 +507,30 @@ internal unsafe struct D512 : IDwSimd<Vector512<int>>
         var right = Vector512.Max(-s, Vector512<int>.Zero);
         var mask = Avx512F.ShiftLeftLogicalVariable(Vector512<int>.One, right.AsUInt32()) - Vector512<int>.One;
         var m = Vector512.Load(mult);
+        var (bounded, saturated) = Lanes<Vector512<int>>.Forms(shift, 16, yZero, lo, hi, small);
+        long z = saturated ? yZero : 0;
+        var kE = Lanes<Vector512<int>>.K(right.AsInt64() & Vector512.Create(0xFFFFFFFFL), z);
+        var kO = Lanes<Vector512<int>>.K(Vector512.ShiftRightLogical(right.AsInt64(), 32), z);
         return new(m, Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), left, right, mask, Vector512.ShiftRightArithmetic(mask, 1),
             Vector512.ShiftRightLogical(mask + Vector512<int>.One, 1), ~Vector512.Equals(right, Vector512<int>.Zero),
-            Vector512.Create(yZero), Vector512.Create(lo), Vector512.Create(hi), small && left == Vector512<int>.Zero);
+            Vector512.Create(yZero), Vector512.Create(lo), Vector512.Create(hi), kE.AsInt32(), kO.AsInt32(), small && left == Vector512<int>.Zero,
+            bounded, saturated);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> Bytes(Vector512<int> acc, in Lanes<Vector512<int>> p)
     {
         Vector512<int> r;
+        if (p.Bounded)
+        {
+            var even = Avx512F.Multiply(acc, p.Mult) + p.KE.AsInt64();
+            var odd = Avx512F.Multiply(Vector512.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), p.MultOdd) + p.KO.AsInt64();
+            var hk = Vector512.ConditionalSelect(Vector512.Create(unchecked((long)0xFFFFFFFF00000000UL)).AsInt32(),
+                Vector512.ShiftLeft(odd, 1).AsInt32(), Vector512.ShiftRightLogical(even, 31).AsInt32());
+            r = Avx512F.ShiftRightArithmeticVariable(hk - Vector512.ShiftRightLogical(acc, 31), p.Right.AsUInt32());
+            if (p.Saturated) return Avx512F.ConvertToVector128SByteWithSaturation(r).AsByte();
+            return Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r + p.Zero, p.Lo), p.Hi));
+        }
         if (p.Short)
         {
             var h = HighMul(acc, p.Mult, p.MultOdd);

@@ -42,10 +42,19 @@ public class QDepthwiseTests
     {
         foreach (bool signed in new[] { true, false })
             foreach (bool extreme in new[] { false, true })
-                Check(c, h, w, kh, kw, stride, dil, pad, signed, extreme, new Random(c * 977 + h * 31 + w + kh + (signed ? 1 : 0)));
+                foreach (var scales in new[] { Scales.Wide, Scales.Right, Scales.RightFullRange })
+                    Check(c, h, w, kh, kw, stride, dil, pad, signed, extreme, scales, new Random(c * 977 + h * 31 + w + kh + (signed ? 1 : 0) + 7 * (int)scales));
     }
 
-    static void Check(int c, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed, bool extreme, Random r)
+    /// <summary>
+    /// Wide: shifts of both signs and a bias near the int32 range (the exact rounding); Right: every shift right and
+    /// small biases, as calibrated models have them (the kernel's bounded form); RightFullRange: the same with int8
+    /// clamped to [-128, 127] and zero points of either sign (the zero point folded into the rounding constants
+    /// where it fits, a saturating narrow as the clamp).
+    /// </summary>
+    public enum Scales { Wide, Right, RightFullRange }
+
+    static void Check(int c, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed, bool extreme, Scales scales, Random r)
     {
         const int batch = 2;
         int oh = (h + 2 * pad - dil * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dil * (kw - 1) - 1) / stride + 1;
@@ -60,11 +69,16 @@ public class QDepthwiseTests
         // each channel its own scale: int8, 2^-24 .. 2^4 (shifts from -23 to 5, the large ones wrapping the shifted
         // accumulator as the reference does); uint8, below 1 only (no left shifts: the kernel's short rounding)
         for (int j = 0; j < c; j++) FixedPoint.QuantizeMultiplier(Math.Pow(2, -24 + (signed ? 28 : 23) * r.NextDouble()), out mult[j], out sh[j]);
-        if (c > 2) { mult[0] = 0; sh[0] = 0; mult[1] = int.MaxValue; sh[1] = -31; } // the ends of QuantizeMultiplier's range
+        // Right: shifts -31 .. -1; RightFullRange: -20 .. -1, where every zero point folds
+        int deepest = scales == Scales.RightFullRange ? 20 : 31;
+        if (scales != Scales.Wide)
+            for (int j = 0; j < c; j++) FixedPoint.QuantizeMultiplier(Math.Pow(2, -deepest + (deepest - 1) * r.NextDouble()), out mult[j], out sh[j]);
+        if (c > 2) { mult[0] = 0; sh[0] = scales == Scales.Wide ? 0 : -1; mult[1] = int.MaxValue; sh[1] = -deepest; } // the ends of QuantizeMultiplier's range
         // a bias near the int32 range in some shapes (the kernel's exact rounding path for the whole call)
-        if (c % 2 == 0 && c > 3) { bias[3] = -(1 << 30) - 12345; sh[3] = -3; }
+        if (c % 2 == 0 && c > 3 && scales == Scales.Wide) { bias[3] = -(1 << 30) - 12345; sh[3] = -3; }
         int zx = extreme ? (signed ? 127 : 0) : (signed ? r.Next(-128, 128) : r.Next(0, 256));
         int zy = signed ? -3 : 130, lo = signed ? -128 : 0, hi = signed ? 100 : 255;
+        if (scales == Scales.RightFullRange) { zy = signed ? r.Next(-128, 128) : r.Next(0, 256); hi = signed ? 127 : 255; }
         var want = new byte[batch * c * oh * ow];
         for (int b = 0; b < batch; b++)
             for (int o = 0; o < c; o++)
