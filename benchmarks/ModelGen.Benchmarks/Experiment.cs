@@ -328,6 +328,77 @@ internal static class Experiment
         }
     }
 
+    /// <summary>
+    /// `experiment logistic`: ns per element of the in-place Sigmoid and SiLU epilogues (Activation.Apply) on an
+    /// L1-resident row and on a 48x48x96 tensor, TensorPrimitives.Sigmoid beside them, and EfficientNet-B0's 16 -> 96
+    /// 1x1 convolution on 48x48 with no activation and with SiLU fused.
+    /// </summary>
+    public static unsafe void Logistic()
+    {
+        var rng = new Random(1);
+        foreach (int n in new[] { 2304, 221184 })
+        {
+            var x = Data.Random(rng, n); var t = new float[n];
+            for (int i = 0; i < n; i++) x[i] *= 8;
+            foreach (var kind in new[] { ActivationKind.Sigmoid, ActivationKind.Silu })
+            {
+                var act = new Activation(kind);
+                double us = Time(() => { x.CopyTo(t, 0); fixed (float* p = t) act.Apply(p, n); }) - Time(() => x.CopyTo(t, 0));
+                Console.WriteLine($"{kind,-8} n={n,7}: {us / n * 1e9,6:F3} ns/element");
+            }
+            double tp = Time(() => System.Numerics.Tensors.TensorPrimitives.Sigmoid(x, t));
+            Console.WriteLine($"TensorPrimitives.Sigmoid n={n,7}: {tp / n * 1e9,6:F3} ns/element");
+        }
+        {
+            // in one process, interleaved: exp clamped by IEEE Min/Max (before session 16; the native clamp inside it then
+            // has nothing to do) and as it is now
+            var x = Data.Random(rng, 4096); var t = new float[x.Length];
+            var div = new List<double>(); var rcp = new List<double>();
+            for (int round = 0; round < 7; round++)
+            {
+                div.Add(Time(() => { fixed (float* px = x, pt = t) LogisticIeeeClamp(px, pt, x.Length); }));
+                rcp.Add(Time(() => { fixed (float* px = x, pt = t) LogisticNow(px, pt, x.Length); }));
+            }
+            Console.WriteLine($"sigmoid, 4096 floats, 512-bit: IEEE clamp {Med(div) / x.Length * 1e9:F3} ns/element, native clamp {Med(rcp) / x.Length * 1e9:F3}");
+        }
+        {
+            int c = 16, m = 96, hw = 48;
+            var x = Data.Random(rng, c * hw * hw); var w = Data.Random(rng, m * c); var b = Data.Random(rng, m); var y = new float[m * hw * hw];
+            double none = Time(() => Conv.Conv2D(x, w, b, y, 1, c, hw, hw, m, 1, 1, hw, hw, 1, 1, 0, 0, 1, 1, 1, default));
+            double silu = Time(() => Conv.Conv2D(x, w, b, y, 1, c, hw, hw, m, 1, 1, hw, hw, 1, 1, 0, 0, 1, 1, 1, new Activation(ActivationKind.Silu)));
+            Console.WriteLine($"1x1 16->96 48x48: none {none * 1e6:F1} us, SiLU {silu * 1e6:F1} us ({(silu - none) / y.Length * 1e9:F3} ns/element)");
+            // the same layer as EfficientNet-B0's channel-blocked chain runs it
+            int mp = (m + 31) / 32 * 32;
+            var packed = new float[(c + 1) * mp];
+            for (int o = 0; o < m; o++) { for (int i = 0; i < c; i++) packed[((o / 32) * c + i) * 32 + o % 32] = w[o * c + i]; packed[c * mp + o] = b[o]; }
+            var xb = new float[x.Length];
+            ConvBlocked.ToBlocks(x, xb, 1, c, hw * hw);
+            none = Time(() => ConvBlocked.Pointwise(xb, packed, y, 1, c, m, hw * hw));
+            silu = Time(() => ConvBlocked.Pointwise(xb, packed, y, 1, c, m, hw * hw, new Activation(ActivationKind.Silu)));
+            Console.WriteLine($"blocked 1x1 16->96 48x48: none {none * 1e6:F1} us, SiLU {silu * 1e6:F1} us ({(silu - none) / y.Length * 1e9:F3} ns/element)");
+        }
+    }
+
+    /// <summary>The sigmoid as it was before session 16: exp's clamp by .NET's IEEE Min and Max (vrangeps + 2 vfixupimmps each).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void LogisticIeeeClamp(float* x, float* y, int n)
+    {
+        var one = Vector512<float>.One;
+        for (int i = 0; i + 16 <= n; i += 16)
+        {
+            var v = -Vector512.Load(x + i);
+            var c = Vector512.Min(Vector512.Max(v, Vector512.Create(-87.3f)), Vector512.Create(88.3f));
+            var e = Transcendental.Exp<V512, E512, Vector512<float>>(c);
+            Vector512.Store(one / (one + Vector512.ConditionalSelect(Vector512.Equals(v, v), e, v)), y + i);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void LogisticNow(float* x, float* y, int n)
+    {
+        for (int i = 0; i + 16 <= n; i += 16) Vector512.Store(Transcendental.Sigmoid<V512, E512, Vector512<float>>(Vector512.Load(x + i)), y + i);
+    }
+
     /// <summary>`experiment dwpaths`: the depthwise kernels side by side on MobileNet's shapes (blocked vs direct).</summary>
     public static unsafe void DwPaths()
     {

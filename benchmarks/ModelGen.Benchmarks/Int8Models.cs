@@ -138,7 +138,7 @@ internal static class Int8Models
     }
 
     /// <summary>ONNX Runtime's own per-node kernel times (us per call, over 2000 calls) for a model with one float input.</summary>
-    static string OrtProfile(byte[] model, float[] x, int[] shape)
+    internal static string OrtProfile(byte[] model, float[] x, int[] shape)
     {
         const int calls = 2000;
         var options = OrtOneOp.Options();

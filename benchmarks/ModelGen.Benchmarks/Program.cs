@@ -31,6 +31,7 @@ public static class Program
                 "norm" => Experiment.Norms,
                 "dwpaths" => Experiment.DwPaths,
                 "epilogue" => () => Experiment.Epilogues(args.Length > 2 ? args[2] : null),
+                "logistic" => Experiment.Logistic,
                 "conv" => () => Experiment.OneConv(args[2]),
                 _ => Experiment.Run,
             };

@@ -12,7 +12,7 @@ namespace ModelGen.Benchmarks;
 /// and run in process on one random input against ONNX Runtime (single thread, ORT_ENABLE_ALL): the largest
 /// difference relative to the output's largest magnitude, the build and Roslyn times, and both medians with the ratio.
 /// Symbolic dimensions are 1; models with other than one float input are skipped; a model that fails prints why and
-/// the sweep goes on. MODELGEN_PROFILE=1: each model's per-layer profile (Profile="true") after its line.
+/// the sweep goes on. MODELGEN_PROFILE=1: each model's per-layer profile (Profile="true") after its line, then ONNX Runtime's per-node one.
 /// </summary>
 internal static class TryModels
 {
@@ -62,7 +62,7 @@ internal static class TryModels
                 using var ort = new OrtOneOp(bytes, x, shape.Select(d => (long)d).ToArray(), yo, outShape);
                 double tm = Quick.Median(() => m.Run(x, y)).Median, to = Quick.Median(ort.Run).Median;
                 Console.WriteLine($"{name,-28} {parameters,10} {diff,9:E1} {build,8:F1} {roslyn,9:F1} {tm * 1e6,12:F0} {to * 1e6,10:F0} {to / tm,13:F2}");
-                if (Int8Models.Profile) { m.Reset(); for (int i = 0; i < 200; i++) m.Run(x, y); Console.Write(m.Report()); }
+                if (Int8Models.Profile) { m.Reset(); for (int i = 0; i < 200; i++) m.Run(x, y); Console.Write(m.Report() + "ONNX Runtime:\n" + Int8Models.OrtProfile(bytes, x, shape)); }
             }
             catch (Exception e)
             {

@@ -255,6 +255,54 @@ public class RuntimeKernelTests(ITestOutputHelper log)
         });
     }
 
+    /// <summary>
+    /// The logistic in registers (Sigmoid and SiLU epilogues, the recurrent cells' sigmoid and tanh) against double at
+    /// every width, over [-100, 100] and the special values: within 3 ulp of the double result (or 1e-37 absolutely,
+    /// where the clamped exp makes the far tail about 1e-38), NaN kept; every vector width the same bits.
+    /// </summary>
+    [Fact]
+    public unsafe void LogisticMatchesReference()
+    {
+        var xs = new List<float> { 0f, -0f, 1e-30f, -1e-30f, 87f, -87f, 88.5f, -88.5f, 1000f, -1000f, float.MaxValue, -float.MaxValue };
+        for (int i = -200000; i <= 200000; i++) xs.Add(i * 0.0005f);
+        var x = xs.ToArray();
+        static double Sig(double v) => 1 / (1 + Math.Exp(-v));
+        static void Close(string what, float x, double want, float got, double scale = 1)
+        {
+            double tol = 3 * Math.Max(Math.Abs(want), 1.17549435e-38) * 1.1920929e-7 + 1e-37 * scale;
+            Assert.True(Math.Abs(got - want) <= tol, $"{what}({x:R}) = {got:R}, expected {want:R}");
+        }
+        float[] first = null, firstSilu = null;
+        ForEachWidth(width =>
+        {
+            var sig = (float[])x.Clone(); var silu = (float[])x.Clone();
+            fixed (float* ps = sig, pu = silu)
+            {
+                new Activation(ActivationKind.Sigmoid).Apply(ps, sig.Length);
+                new Activation(ActivationKind.Silu).Apply(pu, silu.Length);
+            }
+            for (int i = 0; i < x.Length; i++)
+            {
+                Close($"Sigmoid width {width}", x[i], Sig(x[i]), sig[i]);
+                if (Math.Abs(x[i]) < 1e30) Close($"SiLU width {width}", x[i], x[i] * Sig(x[i]), silu[i], Math.Max(1, Math.Abs(x[i])));
+            }
+            if (width == 0) return; // one float at a time: MathF.Exp's own rounding
+            if (first == null) { first = sig; firstSilu = silu; }
+            else { Assert.Equal(first, sig); Assert.Equal(firstSilu, silu); }
+        });
+        foreach (float v in x) Close("Sigmoid scalar", v, Sig(v), Transcendental.Sigmoid<V0, E0, float>(v));
+        // tanh is 1 - 2 / (1 + e^2x): near 0 its error is absolute (about 1e-7), the cancellation of the subtraction
+        for (int i = 0; i < x.Length; i++)
+        {
+            float t = Transcendental.Tanh<V0, E0, float>(x[i]);
+            Assert.True(Math.Abs(t - Math.Tanh(x[i])) <= 2.4e-7, $"Tanh({x[i]:R}) = {t:R}, expected {Math.Tanh(x[i]):R}");
+        }
+        Assert.True(float.IsNaN(Transcendental.Sigmoid<V0, E0, float>(float.NaN)));
+        var nan = new[] { float.NaN, 1f, float.NaN, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f, 10f, 11f, 12f, 13f, float.NaN, 17f };
+        fixed (float* p = nan) new Activation(ActivationKind.Sigmoid).Apply(p, nan.Length);
+        Assert.True(float.IsNaN(nan[0]) && float.IsNaN(nan[2]) && float.IsNaN(nan[15]) && !float.IsNaN(nan[1]));
+    }
+
     /// <summary>Transcendental.Erf against a double reference (series to 3, continued fraction beyond) within float rounding.</summary>
     [Fact]
     public void ErfMatchesReference()
