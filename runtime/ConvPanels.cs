@@ -190,7 +190,10 @@ internal static unsafe class ConvPanels
                 }
                 for (int v0 = 0; v0 < nv;)
                 {
-                    int vt = Math.Min(maxV, nv - v0), vl = vt * l, oc0 = v0 * l, m = Math.Min(vl, ocg - oc0);
+                    // the channel vectors left in tiles of as even a size as the fewest tiles allow (64 channels: 2 + 2,
+                    // not 3 + 1, whose one-vector tile loads a weight vector and 8 inputs for 8 FMAs)
+                    int left = nv - v0, vt = (left + (left + maxV - 1) / maxV - 1) / ((left + maxV - 1) / maxV);
+                    int vl = vt * l, oc0 = v0 * l, m = Math.Min(vl, ocg - oc0);
                     int pmax = !wide && vt == 2 ? 6 : 8;
                     float* wa = Weights(wg, oc0, taps), wb = Weights(wg, oc0 + l, taps), wc = Weights(wg, oc0 + 2 * l, taps);
                     // the sums of a group of rows gather in part, then go to y as whole 8 x 8 blocks

@@ -646,7 +646,13 @@ internal static class Experiment
         ConvPlanes.Enabled = false;
         double t1 = Time(f);
         ConvPlanes.Enabled = true;
-        Console.WriteLine($"conv {c}->{m} {h}x{w} k{k} s{s} p{p}: {t0 * 1e6:F2} us, ConvPlanes off {t1 * 1e6:F2} us ({2e-3 * c * m * k * k * oh * ow / t0 / 1e6:F1} GFLOP/s)");
+        // as the generator calls it: the weights only as ConvPanels' panels
+        var panels = new float[ConvPanels.PackedLength(m, 1, c * k * k)];
+        ConvPanels.Pack(wt, panels, m, 1, c * k * k);
+        Action fp = () => Conv.Conv2D(x, default, b, y, 1, c, h, w, m, k, k, oh, ow, s, s, p, p, 1, 1, 1, act, panels: panels);
+        if (Environment.GetEnvironmentVariable("CONV_SPIN") == "panels") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) fp(); }
+        double t2 = k > 1 ? Time(fp) : double.NaN;
+        Console.WriteLine($"conv {c}->{m} {h}x{w} k{k} s{s} p{p}: {t0 * 1e6:F2} us, ConvPlanes off {t1 * 1e6:F2} us, panels {t2 * 1e6:F2} us ({2e-3 * c * m * k * k * oh * ow / t0 / 1e6:F1} GFLOP/s)");
     }
 
     static double Time(Action f)
