@@ -86,6 +86,107 @@ public static unsafe class ConvBlocked
     }
 
     /// <summary>
+    /// Max pooling of a blocked x [batch, channels, inH, inW] into a blocked y [batch, channels, outH, outW] (channels a
+    /// multiple of 16; ONNX MaxPool's windows: pads, strides, dilations, ceil mode as outH/outW say): every tap of a
+    /// window is a whole vector of a block's 16 channels, maxed in registers (the hardware's max, as Pool's 3-wide
+    /// stride-2 kernel takes it), no shuffles. A window with no tap inside the input gives -inf. Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MaxPool(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int inH, int inW, int outH, int outW,
+        int kH, int kW, int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW)
+    {
+        if (batch < 0 || channels <= 0 || channels % Block != 0 || inH <= 0 || inW <= 0 || outH < 0 || outW < 0 || kH <= 0 || kW <= 0
+            || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0)
+            throw new ArgumentOutOfRangeException(nameof(channels), "ConvBlocked.MaxPool: invalid geometry");
+        if (x.Length < (long)batch * channels * inH * inW || y.Length < (long)batch * channels * outH * outW)
+            throw new ArgumentException("ConvBlocked.MaxPool: sizes do not agree");
+        var g = new PoolGeometry { InH = inH, InW = inW, OutH = outH, OutW = outW, KH = kH, KW = kW, SH = strideH, SW = strideW, PT = padTop, PL = padLeft, DH = dilH, DW = dilW };
+        int blocks = batch * channels / Block;
+        fixed (float* px = x, py = y)
+            switch (SimdLevel.Bits)
+            {
+                case 512: MaxPool<V512, System.Runtime.Intrinsics.Vector512<float>>(px, py, blocks, g); break;
+                case 256: MaxPool<V256, System.Runtime.Intrinsics.Vector256<float>>(px, py, blocks, g); break;
+                case 128: MaxPool<V128, System.Runtime.Intrinsics.Vector128<float>>(px, py, blocks, g); break;
+                default: MaxPool<V0, float>(px, py, blocks, g); break;
+            }
+    }
+
+    struct PoolGeometry { public int InH, InW, OutH, OutW, KH, KW, SH, SW, PT, PL, DH, DW; }
+
+    /// <summary>Input columns up to which <see cref="MaxPool{S, TV}"/> reduces a window's rows into a stack row first (32 KB).</summary>
+    const int PoolCols = 512;
+
+    /// <summary>
+    /// Per block and output row: the window's rows maxed column by column into a stack row (a vector per input column),
+    /// then each output the max of its columns there; chains of at most kH and kW maxes, independent across columns
+    /// (one chain of kH x kW maxes per output ran at the latency of vmaxps: 30 us for SqueezeNet's 64 x 47x47 pool).
+    /// Wider rows: a window at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MaxPool<S, TV>(float* x, float* y, int blocks, in PoolGeometry g) where S : struct, ISimd<TV> where TV : struct
+    {
+        // the geometry in locals, the window's rows as pointers: read through the struct, every load's address was
+        // recomputed from memory (two multiplies a load)
+        int l = S.Lanes, inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW, kH = g.KH, kW = g.KW, sh = g.SH, sw = g.SW, pt = g.PT, pl = g.PL, dh = g.DH, dw = g.DW;
+        nint inPlane = (nint)inH * inW * Block, outPlane = (nint)outH * outW * Block, rowStride = (nint)inW * Block, tap = (nint)dw * Block;
+        TV none = S.Splat(float.NegativeInfinity);
+        bool staged = inW <= PoolCols;
+        float* row = stackalloc float[staged ? inW * Block : 0];
+        float** rows = stackalloc float*[kH];
+        for (int b = 0; b < blocks; b++)
+        {
+            float* xb = x + b * inPlane, yb = y + b * outPlane;
+            for (int oy = 0; oy < outH; oy++)
+            {
+                int iy0 = oy * sh - pt, nr = 0;
+                int kyLo = Conv.FirstAtLeast(0, iy0, dh), kyHi = Math.Min(kH, Conv.EndAtMost(inH - 1, iy0, dh));
+                for (int ky = kyLo; ky < kyHi; ky++) rows[nr++] = xb + (nint)(iy0 + ky * dh) * rowStride;
+                float* yr = yb + (nint)oy * outW * Block;
+                if (staged)
+                {
+                    if (nr == 0) new Span<float>(row, inW * Block).Fill(float.NegativeInfinity);
+                    else if (nr == 3)
+                    {
+                        float* r0 = rows[0], r1 = rows[1], r2 = rows[2];
+                        for (nint i = 0; i < rowStride; i += l) S.Store(row + i, S.MaxNative(S.MaxNative(S.Load(r0 + i), S.Load(r1 + i)), S.Load(r2 + i)));
+                    }
+                    else
+                        for (nint i = 0; i < rowStride; i += l)
+                        {
+                            TV a = S.Load(rows[0] + i);
+                            for (int r = 1; r < nr; r++) a = S.MaxNative(a, S.Load(rows[r] + i));
+                            S.Store(row + i, a);
+                        }
+                }
+                for (int ox = 0; ox < outW; ox++)
+                {
+                    int ix0 = ox * sw - pl;
+                    int kxLo = Conv.FirstAtLeast(0, ix0, dw), kxHi = Math.Min(kW, Conv.EndAtMost(inW - 1, ix0, dw));
+                    float* d = yr + (nint)ox * Block;
+                    for (int j = 0; j < Block; j += l)
+                    {
+                        TV a = none;
+                        if (staged)
+                        {
+                            float* c = row + (nint)ix0 * Block + j;
+                            if (kxHi - kxLo == 3 && kxLo == 0) a = S.MaxNative(S.MaxNative(S.Load(c), S.Load(c + tap)), S.Load(c + 2 * tap));
+                            else for (int kx = kxLo; kx < kxHi; kx++) a = S.MaxNative(a, S.Load(c + kx * tap));
+                        }
+                        else
+                            for (int r = 0; r < nr; r++)
+                            {
+                                float* c = rows[r] + (nint)ix0 * Block + j;
+                                for (int kx = kxLo; kx < kxHi; kx++) a = S.MaxNative(a, S.Load(c + kx * tap));
+                            }
+                        S.Store(d + j, a);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Global average (or max) pooling of a blocked x [batch, channels, plane] into y [batch, channels] (plain order: one
     /// value per channel): a chain's last tensor pooled where it lies, with no reorder back to NCHW first. Per block,
     /// the positions' vectors reduced in four chains (the first position and the last few in one, every third of the
@@ -311,17 +412,18 @@ public static unsafe class ConvBlocked
     // ---------------- 1x1 ----------------
 
     /// <summary>
-    /// y = act(dense convolution of x + bias), x NCHW [batch, inC, inH, inW], y [batch, outC, outH, outW] blocked (a
-    /// chain's first tensor written as the chain reads it: DS-CNN's stem, no reorder after it), the weights as
-    /// <see cref="ConvPanels"/> packs them (the only copy); one group, outC a multiple of 16. ConvPanels' channel tiles
-    /// store their rows as the blocks' rows; plain loops where it declines. Allocation-free.
+    /// y = act(dense convolution of x + bias), x NCHW [batch, inC, inH, inW], or blocked where <paramref name="xBlocked"/>
+    /// (inC a multiple of 16: a convolution inside a chain, SqueezeNet's and VGG-style 3x3 layers), y [batch, outC,
+    /// outH, outW] blocked (a chain's first tensor written as the chain reads it: DS-CNN's stem, no reorder after it),
+    /// the weights as <see cref="ConvPanels"/> packs them (the only copy); one group, outC a multiple of 16. ConvPanels'
+    /// channel tiles store their rows as the blocks' rows; plain loops where it declines. Allocation-free.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dense(ReadOnlySpan<float> x, ReadOnlySpan<float> panels, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
-        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, Activation activation = default)
+        int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, Activation activation = default, bool xBlocked = false)
     {
-        if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || outC % Block != 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
+        if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || outC % Block != 0 || xBlocked && inC % Block != 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0
             || strideH <= 0 || strideW <= 0 || dilH <= 0 || dilW <= 0 || padTop < 0 || padLeft < 0)
             throw new ArgumentOutOfRangeException(nameof(outC), "ConvBlocked.Dense: invalid geometry");
         long inPlane = (long)inH * inW, outPlane = (long)outH * outW;
@@ -334,9 +436,9 @@ public static unsafe class ConvBlocked
             {
                 float* xb = px + nb * inC * inPlane, yb = py + nb * outC * outPlane, b = bias.Length == 0 ? null : pb;
                 if (!ConvPanels.TryRun(xb, pp, b, yb, 1, inC, outC, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW,
-                        activation, accumulate: false, only: true, blocked: true))
+                        activation, accumulate: false, only: true, blocked: true, xBlocked: xBlocked))
                     ConvPanels.RunScalar(xb, pp, b, yb, 1, inC, outC, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW,
-                        activation, accumulate: false, blocked: true);
+                        activation, accumulate: false, blocked: true, xBlocked: xBlocked);
             }
     }
 

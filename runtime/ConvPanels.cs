@@ -66,15 +66,16 @@ internal static unsafe class ConvPanels
     /// panels are the only copy of the weights, so the kernel runs wherever it can, not only where it is the fastest.
     /// </summary>
     internal static bool TryRun(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
-        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool only = false, bool blocked = false)
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool only = false, bool blocked = false,
+        bool xBlocked = false)
     {
         // 32 vector registers (AVX-512 encodings): tiles up to 24 accumulators; 16: up to 12
         bool wide = Avx512F.IsSupported;
         switch (SimdLevel.Bits)
         {
-            case 512: return TryRun<V512, Vector512<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, true, only, blocked);
-            case 256: return TryRun<V256, Vector256<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, wide, only, blocked);
-            case 128: return TryRun<V128, Vector128<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, false, only, blocked);
+            case 512: return TryRun<V512, Vector512<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, true, only, blocked, xBlocked);
+            case 256: return TryRun<V256, Vector256<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, wide, only, blocked, xBlocked);
+            case 128: return TryRun<V128, Vector128<float>>(x, panels, bias, y, groups, icg, ocg, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, act, accumulate, false, only, blocked, xBlocked);
             default: return false;
         }
     }
@@ -85,9 +86,10 @@ internal static unsafe class ConvPanels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void RunScalar(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
-        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool blocked = false)
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool blocked = false,
+        bool xBlocked = false)
     {
-        int taps = icg * kH * kW, blocks = (ocg + Width - 1) / Width;
+        int taps = icg * kH * kW, blocks = (ocg + Width - 1) / Width, b16 = ConvBlocked.Block;
         for (int g = 0; g < groups; g++)
             for (int o = 0; o < ocg; o++)
             {
@@ -100,7 +102,9 @@ internal static unsafe class ConvPanels
                         float s = accumulate ? yo[oh * outW + ow] + b : b;
                         for (int c = 0; c < icg; c++)
                         {
-                            float* xc = x + (nint)(g * icg + c) * inH * inW;
+                            // x blocked (one group): channel c's element e at ((c / 16) * plane + e) * 16 + c % 16
+                            float* xc = xBlocked ? x + (nint)(c / b16) * inH * inW * b16 + c % b16 : x + (nint)(g * icg + c) * inH * inW;
+                            int step = xBlocked ? b16 : 1;
                             for (int i = 0; i < kH; i++)
                             {
                                 int ih = oh * sh - pt + i * dh;
@@ -108,7 +112,7 @@ internal static unsafe class ConvPanels
                                 for (int j = 0; j < kW; j++)
                                 {
                                     int iw = ow * sw - pl + j * dw;
-                                    if ((uint)iw < (uint)inW) s += xc[ih * inW + iw] * wo[((c * kH + i) * kW + j) * Width];
+                                    if ((uint)iw < (uint)inW) s += xc[(nint)(ih * inW + iw) * step] * wo[((c * kH + i) * kW + j) * Width];
                                 }
                             }
                         }
@@ -128,10 +132,12 @@ internal static unsafe class ConvPanels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool TryRun<S, TV>(float* x, float* panels, float* bias, float* y, int groups, int icg, int ocg, int inH, int inW,
-        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool wide, bool only, bool blocked)
+        int kH, int kW, int outH, int outW, int sh, int sw, int pt, int pl, int dh, int dw, in Activation act, bool accumulate, bool wide, bool only, bool blocked,
+        bool xBlocked)
         where S : struct, ISimd<TV> where TV : struct
     {
         if (blocked && (groups != 1 || accumulate || ocg % ConvBlocked.Block != 0)) return false;
+        if (xBlocked && (groups != 1 || icg % ConvBlocked.Block != 0)) return false;
         int l = S.Lanes;
         int taps = icg * kH * kW, blocks = (ocg + Width - 1) / Width;
         // the tile: up to 3 channel vectors x 8 pixels (24 accumulators, 32 registers; measured on ResNet-8's layers as
@@ -180,7 +186,8 @@ internal static unsafe class ConvPanels
             for (int oy0 = 0; oy0 < outH; oy0 += bo)
             {
                 int rows = Math.Min(outH, oy0 + bo) - oy0;
-                StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
+                if (xBlocked) StageBlockedRows(x, stage, oy0 * sh - pt, geo);
+                else StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
                 if (rowTiles)
                 {
                     Band<S, TV>(stage, sh * wq, sw, outW / l, rows * (outW / l), offs, taps, wg, bpad, yg + oy0 * outW, ocg, outPlane, accumulate, act);
@@ -279,6 +286,31 @@ internal static unsafe class ConvPanels
                 if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
                 for (int t = 0; t < q.Col; t++) d[t] = 0f;
                 GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
+                for (int t = after; t < q.Wq; t++) d[t] = 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="StageRows"/> from a channel-blocked x (<see cref="ConvBlocked"/>: [channel / 16][pixel][16], one group):
+    /// each staged row gathered 16 floats apart.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void StageBlockedRows(float* x, float* stage, int top, in ConvDirect.StageGeometry q)
+    {
+        const int b = ConvBlocked.Block;
+        int plane = q.InH * q.InW, after = q.Col + q.CopyLen;
+        for (int c = 0; c < q.Icg; c++)
+        {
+            float* xc = x + (nint)(c / b) * plane * b + c % b;
+            float* d = stage + c * q.Chan;
+            for (int i = 0; i < q.Rows; i++, d += q.Wq)
+            {
+                int iy = top + i;
+                if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
+                for (int t = 0; t < q.Col; t++) d[t] = 0f;
+                float* src = xc + (nint)iy * q.InW * b;
+                for (int t = 0; t < q.CopyLen; t++) d[q.Col + t] = src[t * b];
                 for (int t = after; t < q.Wq; t++) d[t] = 0f;
             }
         }

@@ -311,10 +311,11 @@ public sealed class Conv : Operator
         var g = geo.W;
         if (n.In(4) != null)
         {
-            // a dense spatial convolution (ConvWeightPanels' panels) writing a chain's first blocks from NCHW input
+            // a dense spatial convolution (ConvWeightPanels' panels) writing blocks, from NCHW input (a chain's first) or blocks
             e.W.Line($"ModelGen.Runtime.ConvBlocked.Dense({e.Span(n.In(0))}, {e.Span(n.In(4))}, {(n.In(2) != null ? e.Span(n.In(2)) : "default")}, {e.Span(n.Out())}, " +
                 $"batch: {geo.N}, inC: {geo.C}, inH: {g.In[0]}, inW: {g.In[1]}, outC: {geo.M}, kH: {g.Kernel[0]}, kW: {g.Kernel[1]}, outH: {g.Out[0]}, outW: {g.Out[1]}, " +
-                $"strideH: {g.Strides[0]}, strideW: {g.Strides[1]}, padTop: {g.PadBegin[0]}, padLeft: {g.PadBegin[1]}, dilH: {g.Dilations[0]}, dilW: {g.Dilations[1]}{FusedActivation.NetArg(n)});");
+                $"strideH: {g.Strides[0]}, strideW: {g.Strides[1]}, padTop: {g.PadBegin[0]}, padLeft: {g.PadBegin[1]}, dilH: {g.Dilations[0]}, dilW: {g.Dilations[1]}{FusedActivation.NetArg(n)}" +
+                $"{(n.Int("mg_blocked_in", 0) != 0 ? ", xBlocked: true" : "")});");
             return;
         }
         if (geo.Group > 1)

@@ -151,13 +151,23 @@ public sealed class Pool : Operator
 
     /// <summary>
     /// A global pool of a channel-blocked tensor (mg_blocked_in, set by <see cref="Passes.ChannelBlocking"/> on a
-    /// chain's last tensor): ModelGen.Runtime.ConvBlocked.GlobalPool reads the blocks. False where the input is NCHW.
+    /// chain's last tensor): ModelGen.Runtime.ConvBlocked.GlobalPool reads the blocks; a windowed max pool inside a
+    /// chain (mg_blocked too): ConvBlocked.MaxPool, blocks to blocks. False where the input is NCHW.
     /// </summary>
     internal static bool EmitBlocked(Node n, EmitContext e, bool max)
     {
         if (n.Int("mg_blocked_in", 0) == 0) return false;
         var x = n.In(0);
         if (!e.Net) throw Error($"{n.OpType} reads channel blocks only in the Net profile (ChannelBlocking runs for Net only)");
+        if (n.Int("mg_blocked", 0) != 0)
+        {
+            // a windowed max pool inside a chain: blocks in, blocks out
+            var g = ((Geo)n.State).W;
+            e.W.Line($"ModelGen.Runtime.ConvBlocked.MaxPool({e.Span(x)}, {e.Span(n.Out())}, batch: {x.Shape[0]}, channels: {x.Shape[1]}, inH: {g.In[0]}, inW: {g.In[1]}, " +
+                $"outH: {g.Out[0]}, outW: {g.Out[1]}, kH: {g.Kernel[0]}, kW: {g.Kernel[1]}, strideH: {g.Strides[0]}, strideW: {g.Strides[1]}, " +
+                $"padTop: {g.PadBegin[0]}, padLeft: {g.PadBegin[1]}, dilH: {g.Dilations[0]}, dilW: {g.Dilations[1]});");
+            return true;
+        }
         e.W.Line($"ModelGen.Runtime.ConvBlocked.GlobalPool({e.Span(x)}, {e.Span(n.Out())}, batch: {x.Shape[0]}, channels: {x.Shape[1]}, plane: {x.Shape[2] * x.Shape[3]}, max: {(max ? "true" : "false")});");
         return true;
     }

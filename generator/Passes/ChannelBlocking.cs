@@ -15,7 +15,8 @@ namespace ModelGen.Compiler.Passes;
 /// lowering (the convolutions, their fusions and weights are final); channel counts multiples of 16; a 1x1 convolution
 /// accumulating onto a residual (ConvAddFusion) joins where that residual is blocked; a depthwise one with a residual or
 /// int8 weights keeps NCHW. A dense convolution with packed panels writes a chain's first blocks (DS-CNN's stem, no
-/// reorder after it); a global pool (DS-CNN's and MobileNet's classifier heads) reads the
+/// reorder after it), and one whose input channels are a multiple of 16 reads them; windowed max pools and channel
+/// concatenations pass blocks on (SqueezeNet's fire modules); a global pool (DS-CNN's and MobileNet's classifier heads) reads the
 /// chain's last blocks itself instead of a reorder back to NCHW, and a squeeze-excite gate (a Mul by one value per
 /// channel) scales them where they lie. The graph's values keep their NCHW meaning
 /// (<see cref="ChannelBlocks"/> evaluates as a copy); only the generated code's buffers change order.
@@ -35,12 +36,13 @@ public sealed class ChannelBlocking : IPass
         var data = graph.Nodes.ToDictionary(n => n, ScaleData);
         var pools = new HashSet<Node>(graph.Nodes.Where(GlobalPool));
         var writers = new HashSet<Node>(graph.Nodes.Where(n => kind[n] != 0));
-        var readers = new HashSet<Node>(writers.Where(n => kind[n] == 1 || kind[n] == 2 && ((Conv.Geo)n.State).C % 16 == 0));
+        var readers = new HashSet<Node>(writers.Where(n => kind[n] is 1 or 4 or 5 || kind[n] is 2 or 3 && ((Conv.Geo)n.State).C % 16 == 0));
         // a consumer of a blocked tensor reads it as its input (a chain's convolution), or as the residual a 1x1
         // convolution accumulates onto (MobileNetV2's projection, ConvAddFusion; only 1x1 writers have one): then
         // that one writes blocks too
         bool Reads(Node c, Value v)
         {
+            if (kind[c] == 5) return readers.Contains(c); // a concatenation: any of its inputs
             int d = data[c];
             if (d >= 0) return c.In(d) == v && c.In(1 - d) != v;
             return c.In(0) == v ? (readers.Contains(c) || pools.Contains(c)) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v;
@@ -56,11 +58,14 @@ public sealed class ChannelBlocking : IPass
         }
         // a convolution accumulating onto a residual writes where the residual is (its buffer, or a copy of it): it
         // runs blocked only where that residual is; dropping one may unblock others (and a scale's data), so to a fixed point
+        // a windowed max pool and a concatenation run blocked only where all their input is (a pool reorders after
+        // itself, on the smaller tensor; a concatenation of blocks is the same copy as of planes, only all or none)
         for (bool changed = true; changed;)
         {
             changed = false;
-            foreach (var n in writers.Where(n => n.In(3) != null && !Blocked(n.In(3))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
+            foreach (var n in writers.Where(n => kind[n] == 2 && n.In(3) != null && !Blocked(n.In(3))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
             foreach (var n in scales.Where(n => writers.Contains(n) && !Blocked(n.In(data[n]))).ToList()) { writers.Remove(n); changed = true; }
+            foreach (var n in writers.Where(n => kind[n] is 4 or 5 && !n.Inputs.All(Blocked)).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
         }
         var nodes = new List<Node>();
         void FromBlocks(Node n)
@@ -93,7 +98,7 @@ public sealed class ChannelBlocking : IPass
                 if (writers.Contains(n) && !Blocked(n.Out())) FromBlocks(n);
                 continue;
             }
-            bool bin = writers.Contains(n) && Blocked(n.In(0)), bout = writers.Contains(n) && Blocked(n.Out()), bres = writers.Contains(n) && n.In(3) != null;
+            bool bin = writers.Contains(n) && Blocked(n.In(0)), bout = writers.Contains(n) && Blocked(n.Out()), bres = writers.Contains(n) && kind[n] == 2 && n.In(3) != null;
             if (!bin && !bout && !bres) { nodes.Add(n); continue; }
             // depthwise: blocked on both sides; 1x1: its input may stay NCHW (the chain's first layer reads the planes)
             if (!bin && kind[n] == 1)
@@ -149,11 +154,17 @@ public sealed class ChannelBlocking : IPass
     /// 1: a float 2-D depthwise convolution ConvBlocked runs (channels a multiple of 16, its band fits, no residual); 2: a
     /// 1x1 one (stride 1, unpadded, one group, output channels a multiple of 16, a residual allowed: it reads blocks
     /// only where the input channels are one too); 3: a dense spatial one with ConvWeightPanels' float panels (one group,
-    /// no residual), which writes blocks from NCHW input (ConvBlocked.Dense: a chain's first layer, DS-CNN's stem) but
-    /// does not read them; 0: none of these.
+    /// no residual), which writes blocks from NCHW input (ConvBlocked.Dense: a chain's first layer, DS-CNN's stem) or,
+    /// with input channels a multiple of 16, from blocks (SqueezeNet's and VGG-style 3x3 layers); 4: a windowed 2-D
+    /// float max pool of such channels (ConvBlocked.MaxPool); 5: a float concatenation along the channels of 4-D
+    /// tensors whose channel counts are all multiples of 16 (the same copy on blocks); 0: none of these.
     /// </summary>
     static int Kind(Node n)
     {
+        if (PassUtil.Is(n, "MaxPool") && n.Outputs.Count == 1 && n.State is Pool.Geo { Indices: false } pg && pg.W.Rank == 2 && !GlobalPool(n)
+            && n.In(0) is { Type: DType.Float, Shape: { Length: 4 } ps } && ps[1] % 16 == 0) return 4;
+        if (PassUtil.Is(n, "Concat") && n.Outputs.Count == 1 && n.Out() is { Type: DType.Float, Shape: { Length: 4 } } && n.State is int axis && axis == 1
+            && n.Inputs.All(i => i is { Type: DType.Float, Shape: { Length: 4 } cs } && cs[1] % 16 == 0)) return 5;
         if (!PassUtil.Is(n, "Conv") || n.State is not Conv.Geo geo || geo.W.Rank != 2 || n.Outputs.Count != 1) return 0;
         if (n.In(0).Type == DType.Float && n.In(4) is { IsConst: true, Type: DType.Float } && n.In(5) == null && n.In(3) == null
             && geo.Group == 1 && geo.M % 16 == 0 && (n.In(2) == null || n.In(2).IsConst)) return 3;

@@ -627,6 +627,65 @@ public class PassTests(ITestOutputHelper log)
     }
 
     /// <summary>
+    /// SqueezeNet's shape of network: a dense stem, a 3x3/2 ceil-mode max pool, two fire modules (squeeze 1x1, expand
+    /// 1x1 and expand 3x3, concatenated along the channels) with a max pool between them, a 1x1 classifier and a global
+    /// pool. Every tensor between the stem and the global pool stays blocked: the expand 3x3 layers read blocks
+    /// (mg_blocked_in), the pools and the concatenations pass them on, and no reorder is left. A concatenation with a
+    /// 24-channel input, and a pool whose input another reader shares, keep planes. Both profiles and ONNX Runtime
+    /// agree with the unoptimised model.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ChannelBlockingRunsFireModules(bool odd)
+    {
+        int e3 = odd ? 24 : 32; // expand 3x3 channels: 24 is no multiple of 16, so that concatenation keeps planes
+        var b = new OnnxBuilder().Input("x", DType.Float, 1, 3, 31, 31)
+            .Initializer("w0", new[] { 32, 3, 3, 3 }, Ort.Random(864, 1)).Initializer("b0", new[] { 32 }, Ort.Random(32, 2));
+        var prev = "p0";
+        b.Node("Conv", new[] { "x", "w0", "b0" }, new[] { "c0" }, ("strides", new long[] { 2, 2 })).Node("Relu", new[] { "c0" }, new[] { "r0" })
+            .Node("MaxPool", new[] { "r0" }, new[] { "p0" }, ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }), ("ceil_mode", 1L));
+        int inC = 32;
+        for (int f = 1; f <= 2; f++)
+        {
+            int sq = 16, e1 = 32, e3f = f == 2 ? e3 : 32;
+            b.Initializer($"ws{f}", new[] { sq, inC, 1, 1 }, Ort.Random(sq * inC, 10 * f)).Initializer($"bs{f}", new[] { sq }, Ort.Random(sq, 10 * f + 1))
+                .Initializer($"we{f}", new[] { e1, sq, 1, 1 }, Ort.Random(e1 * sq, 10 * f + 2)).Initializer($"be{f}", new[] { e1 }, Ort.Random(e1, 10 * f + 3))
+                .Initializer($"wf{f}", new[] { e3f, sq, 3, 3 }, Ort.Random(e3f * sq * 9, 10 * f + 4)).Initializer($"bf{f}", new[] { e3f }, Ort.Random(e3f, 10 * f + 5))
+                .Node("Conv", new[] { prev, $"ws{f}", $"bs{f}" }, new[] { $"s{f}" }).Node("Relu", new[] { $"s{f}" }, new[] { $"sr{f}" })
+                .Node("Conv", new[] { $"sr{f}", $"we{f}", $"be{f}" }, new[] { $"e{f}" }).Node("Relu", new[] { $"e{f}" }, new[] { $"er{f}" })
+                .Node("Conv", new[] { $"sr{f}", $"wf{f}", $"bf{f}" }, new[] { $"t{f}" }, ("pads", new long[] { 1, 1, 1, 1 })).Node("Relu", new[] { $"t{f}" }, new[] { $"tr{f}" })
+                .Node("Concat", new[] { $"er{f}", $"tr{f}" }, new[] { $"cat{f}" }, ("axis", 1L));
+            inC = e1 + e3f;
+            prev = $"cat{f}";
+            if (f == 1)
+            {
+                b.Node("MaxPool", new[] { prev }, new[] { "p1" }, ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }), ("ceil_mode", 1L));
+                prev = "p1";
+            }
+        }
+        b.Initializer("wc", new[] { 16, inC, 1, 1 }, Ort.Random(16 * inC, 40)).Initializer("bc", new[] { 16 }, Ort.Random(16, 41))
+            .Node("Conv", new[] { prev, "wc", "bc" }, new[] { "c" }).Node("Relu", new[] { "c" }, new[] { "cr" })
+            .Node("GlobalAveragePool", new[] { "cr" }, new[] { "y" });
+        var m = b.Output("y").Build();
+        var g = Import(m);
+        PassManager.Run(g, new ModelOptions());
+        var pools = g.Nodes.Where(n => n.OpType == "MaxPool").ToList();
+        var cats = g.Nodes.Where(n => n.OpType == "Concat").ToList();
+        var dense3x3 = g.Nodes.Where(n => n.OpType == "Conv" && n.In(4) != null && n.In(0).Shape[1] % 16 == 0).ToList();
+        Assert.Equal(2, pools.Count);
+        Assert.All(pools, p => Assert.Equal(1, p.Int("mg_blocked", 0)));
+        Assert.Equal(1, cats[0].Int("mg_blocked", 0));
+        Assert.Equal(odd ? 0 : 1, cats[1].Int("mg_blocked", 0));
+        Assert.Equal(2, dense3x3.Count);
+        Assert.Equal(1, dense3x3[0].Int("mg_blocked_in", 0));
+        // the 24-channel expand writes planes, so the squeeze output it shares with the 1x1 is reordered back once
+        Assert.Equal(odd ? 0 : 1, dense3x3[1].Int("mg_blocked_in", 0));
+        Assert.Equal(odd ? 1 : 0, g.Nodes.Count(n => n.OpType == "ChannelBlocks"));
+        Numerics(m, 1e-5, Ort.Random(3 * 31 * 31, 9));
+    }
+
+    /// <summary>
     /// A MobileNetV3 squeeze-excite block: expand 1x1, depthwise, global pool, two 1x1 gates (Relu, HardSigmoid), the
     /// gate multiplied into the depthwise output (either operand order), project 1x1. The Mul scales the blocks where
     /// they lie (mg_blocked) and the project reads them: the only reorder left is the one back to the graph's output

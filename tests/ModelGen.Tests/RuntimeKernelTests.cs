@@ -1227,6 +1227,86 @@ public class RuntimeKernelTests(ITestOutputHelper log)
     }
 
     /// <summary>
+    /// ConvBlocked.Dense reading blocked input (a dense layer inside a channel-blocked chain) equals Conv.Conv2D on the
+    /// planes, blocked, at every width and in the plain loops (stride 3, where the channel tiles decline): SqueezeNet's
+    /// expand 3x3 (16 -> 64 on 23x23), short rows, stride 2, dilation, 5x5 and 1x3 kernels, two images; nothing
+    /// written past the output; input channels not a multiple of 16 refused.
+    /// </summary>
+    [Fact]
+    public void ConvBlockedDenseReadsBlocks()
+    {
+        var rng = new Random(15);
+        var acts = new[] { new Activation(ActivationKind.Relu), default, new Activation(ActivationKind.Clip, 0f, 6f), new Activation(ActivationKind.Silu) };
+        var shapes = new (int N, int C, int H, int W, int M, int KH, int KW, int S, int PT, int PL, int D)[]
+        {
+            (1, 16, 23, 23, 64, 3, 3, 1, 1, 1, 1), (2, 32, 11, 11, 48, 3, 3, 1, 1, 1, 1), (1, 32, 16, 17, 32, 3, 3, 2, 1, 1, 1), (1, 16, 9, 13, 16, 3, 3, 1, 2, 2, 2),
+            (1, 48, 5, 5, 32, 5, 5, 1, 2, 2, 1), (1, 16, 6, 20, 16, 1, 3, 1, 0, 1, 1), (1, 16, 10, 10, 32, 3, 3, 3, 1, 1, 1),
+        };
+        int k = 0;
+        foreach (var d in shapes)
+        {
+            var act = acts[k++ % acts.Length];
+            int oh = (d.H + 2 * d.PT - d.D * (d.KH - 1) - 1) / d.S + 1, ow = (d.W + 2 * d.PL - d.D * (d.KW - 1) - 1) / d.S + 1, taps = d.C * d.KH * d.KW;
+            var x = Rand(rng, d.N * d.C * d.H * d.W); var w = Rand(rng, d.M * taps, 0.5f); var b = Rand(rng, d.M);
+            var plain = new float[d.N * d.M * oh * ow];
+            Conv.Conv2D(x, w, b, plain, d.N, d.C, d.H, d.W, d.M, d.KH, d.KW, oh, ow, d.S, d.S, d.PT, d.PL, d.D, d.D, 1, act);
+            var want = Blocks(plain, d.N, d.M, oh * ow);
+            var xb = Blocks(x, d.N, d.C, d.H * d.W);
+            var panels = new float[ConvPanels.PackedLength(d.M, 1, taps)];
+            ConvPanels.Pack(w, panels, d.M, 1, taps);
+            foreach (int width in new[] { -1, 256, 128, 0 })
+            {
+                var y = WithGuard(want.Length);
+                try
+                {
+                    SimdLevel.ForceBits = width;
+                    ConvBlocked.Dense(xb, panels, b, y, d.N, d.C, d.H, d.W, d.M, d.KH, d.KW, oh, ow, d.S, d.S, d.PT, d.PL, d.D, d.D, act, xBlocked: true);
+                }
+                finally { SimdLevel.ForceBits = -1; }
+                Assert.True(y.Skip(want.Length).All(v => v == Guard), $"dense {d} width {width}: wrote past the output");
+                for (int i = 0; i < want.Length; i++)
+                    Assert.True(Math.Abs(y[i] - want[i]) <= 1e-5 * Math.Max(1, Math.Abs(want[i])), $"blocked-in dense {d} {act.Kind} width {width}: [{i}] {y[i]} vs {want[i]}");
+            }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => ConvBlocked.Dense(new float[8 * 9], new float[16 * 72], default, new float[16], 1, 8, 3, 3, 16, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, xBlocked: true));
+    }
+
+    /// <summary>
+    /// ConvBlocked.MaxPool on blocks equals Pool.MaxPool2D on the planes, blocked, at every width: SqueezeNet's 3x3/2
+    /// pools (47x47, 23x23, 11x11), ceil-mode windows past the input, pads, dilation, 2x2/2, 1x3 and a window larger
+    /// than the stride, two images; nothing written past the output.
+    /// </summary>
+    [Fact]
+    public void ConvBlockedMaxPoolMatchesPlanes()
+    {
+        var rng = new Random(16);
+        var shapes = new (int N, int C, int H, int W, int KH, int KW, int S, int PT, int PL, int D, bool Ceil)[]
+        {
+            (1, 64, 47, 47, 3, 3, 2, 0, 0, 1, true), (1, 128, 23, 23, 3, 3, 2, 0, 0, 1, true), (2, 32, 11, 11, 3, 3, 2, 0, 0, 1, true), (1, 16, 10, 10, 3, 3, 2, 0, 0, 1, true),
+            (1, 16, 9, 12, 3, 3, 1, 1, 1, 1, false), (1, 32, 8, 8, 2, 2, 2, 0, 0, 1, false), (1, 16, 12, 9, 3, 3, 2, 2, 2, 2, false), (1, 16, 7, 15, 1, 3, 1, 0, 1, 1, false),
+            (1, 48, 13, 13, 5, 5, 3, 1, 1, 1, true),
+        };
+        foreach (var d in shapes)
+        {
+            int Out(int i, int k, int p) { int span = d.D * (k - 1) + 1, r = i + 2 * p - span; return (d.Ceil ? (r + d.S - 1) / d.S : r / d.S) + 1; }
+            int oh = Out(d.H, d.KH, d.PT), ow = Out(d.W, d.KW, d.PL);
+            var x = Rand(rng, d.N * d.C * d.H * d.W);
+            var plain = new float[d.N * d.C * oh * ow];
+            Pool.MaxPool2D(x, plain, d.N * d.C, d.H, d.W, oh, ow, d.KH, d.KW, d.S, d.S, d.PT, d.PL, d.D, d.D);
+            var want = Blocks(plain, d.N, d.C, oh * ow);
+            var xb = Blocks(x, d.N, d.C, d.H * d.W);
+            ForEachWidth(width =>
+            {
+                var y = WithGuard(want.Length);
+                ConvBlocked.MaxPool(xb, y, d.N, d.C, d.H, d.W, oh, ow, d.KH, d.KW, d.S, d.S, d.PT, d.PL, d.D, d.D);
+                Assert.True(y.Skip(want.Length).All(v => v == Guard), $"max pool {d} width {width}: wrote past the output");
+                for (int i = 0; i < want.Length; i++) Assert.True(y[i] == want[i], $"max pool {d} width {width}: [{i}] {y[i]} vs {want[i]}");
+            });
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => ConvBlocked.MaxPool(new float[8 * 9], new float[8], 1, 8, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0, 1, 1));
+    }
+
+    /// <summary>
     /// ConvBlocked.ScaleChannels (a squeeze-excite gate on blocks) equals x * gate per channel on the NCHW planes, at
     /// every SIMD width, out of place and in place, two images with their own gates; nothing written past y.
     /// </summary>
