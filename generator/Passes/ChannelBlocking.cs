@@ -58,14 +58,17 @@ public sealed class ChannelBlocking : IPass
         }
         // a convolution accumulating onto a residual writes where the residual is (its buffer, or a copy of it): it
         // runs blocked only where that residual is; dropping one may unblock others (and a scale's data), so to a fixed point
-        // a windowed max pool and a concatenation run blocked only where all their input is (a pool reorders after
-        // itself, on the smaller tensor; a concatenation of blocks is the same copy as of planes, only all or none)
+        // a dense layer reads blocks only where its output stays blocked, and a windowed max pool or a concatenation
+        // runs blocked only where all its input and its output are: a dense layer saves only its scatter by blocks, which
+        // a reorder right after it costs again (ResNet's pairs of 3x3 layers before an Add), and a pool or concatenation
+        // ending a chain only moves the reorder
         for (bool changed = true; changed;)
         {
             changed = false;
             foreach (var n in writers.Where(n => kind[n] == 2 && n.In(3) != null && !Blocked(n.In(3))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
             foreach (var n in scales.Where(n => writers.Contains(n) && !Blocked(n.In(data[n]))).ToList()) { writers.Remove(n); changed = true; }
-            foreach (var n in writers.Where(n => kind[n] is 4 or 5 && !n.Inputs.All(Blocked)).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
+            foreach (var n in readers.Where(n => kind[n] == 3 && !Blocked(n.Out())).ToList()) { readers.Remove(n); changed = true; }
+            foreach (var n in writers.Where(n => kind[n] is 4 or 5 && (!n.Inputs.All(Blocked) || !Blocked(n.Out()))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
         }
         var nodes = new List<Node>();
         void FromBlocks(Node n)
