@@ -28,6 +28,7 @@ public sealed class ChannelBlocks : Operator
     {
         var x = n.In(0);
         if (!e.Net) throw Error("ChannelBlocks is a Net-profile node (ChannelBlocking runs for Net only)");
+        if (x.Length == 0) { e.W.Line("// no elements to reorder"); return; }
         long plane = x.Length / ((long)x.Shape[0] * x.Shape[1]);
         e.W.Line($"ModelGen.Runtime.ConvBlocked.{(n.Int("to", 1) != 0 ? "ToBlocks" : "FromBlocks")}({e.Span(x)}, {e.Span(n.Out())}, batch: {x.Shape[0]}, channels: {x.Shape[1]}, plane: {plane});");
     }

@@ -36,7 +36,7 @@ public sealed class ChannelBlocking : IPass
         var data = graph.Nodes.ToDictionary(n => n, ScaleData);
         var pools = new HashSet<Node>(graph.Nodes.Where(GlobalPool));
         var writers = new HashSet<Node>(graph.Nodes.Where(n => kind[n] != 0));
-        var readers = new HashSet<Node>(writers.Where(n => kind[n] is 1 or 4 or 5 || kind[n] is 2 or 3 && ((Conv.Geo)n.State).C % 16 == 0));
+        var readers = new HashSet<Node>(writers.Where(n => kind[n] is 1 or 4 or 5 || kind[n] is 2 or 3 && ((Conv.Geo)n.State).C is > 0 and var c && c % 16 == 0));
         // a consumer of a blocked tensor reads it as its input (a chain's convolution), or as the residual a 1x1
         // convolution accumulates onto (MobileNetV2's projection, ConvAddFusion; only 1x1 writers have one): then
         // that one writes blocks too
@@ -47,8 +47,12 @@ public sealed class ChannelBlocking : IPass
             if (d >= 0) return c.In(d) == v && c.In(1 - d) != v;
             return c.In(0) == v ? (readers.Contains(c) || pools.Contains(c)) && c.Inputs.Skip(1).All(i => i != v) : writers.Contains(c) && c.In(3) == v;
         }
+        // blocked where every consumer reads blocks, or where one needs them (a depthwise layer, a pool, a concatenation,
+        // a gate, a residual: the 1x1 and dense layers read planes as well) and the others get a reorder back of their
+        // own (GoogLeNet's inception outputs feed 1x1 layers of 24 channels besides the blocked branches)
+        bool Needs(Node c, Value v) => kind[c] is 1 or 4 or 5 || pools.Contains(c) || data[c] >= 0 || kind[c] == 2 && c.In(3) == v;
         bool Blocked(Value v) => v != null && v.Producer != null && writers.Contains(v.Producer) && !uses.IsGraphOutput(v)
-            && uses.Of(v).Count > 0 && uses.Of(v).All(c => Reads(c, v));
+            && uses.Of(v).Count > 0 && (uses.Of(v).All(c => Reads(c, v)) || uses.Of(v).Any(c => Reads(c, v) && Needs(c, v)));
         // a squeeze-excite gate (a channel scale) writes blocks where its data is blocked, which may block a scale after it
         var scales = graph.Nodes.Where(n => data[n] >= 0).ToList();
         for (bool changed = true; changed;)
@@ -70,7 +74,14 @@ public sealed class ChannelBlocking : IPass
             foreach (var n in readers.Where(n => kind[n] == 3 && !Blocked(n.Out())).ToList()) { readers.Remove(n); changed = true; }
             foreach (var n in writers.Where(n => kind[n] is 4 or 5 && (!n.Inputs.All(Blocked) || !Blocked(n.Out()))).ToList()) { writers.Remove(n); readers.Remove(n); changed = true; }
         }
+        // the decisions, before the graph changes: the blocked values, and those that some consumers read as planes
+        var blk = new HashSet<Value>(graph.Nodes.SelectMany(n => n.Outputs).Where(Blocked));
+        // where a reorder back is made anyway, a 1x1 or dense layer that writes planes reads them too
+        var readBy = blk.ToDictionary(v => v, v => uses.Of(v).Where(c => Reads(c, v)
+            && (uses.Of(v).All(u => Reads(u, v)) || Needs(c, v) || !(kind[c] is 2 or 3) || blk.Contains(c.Out()))).ToList());
         var nodes = new List<Node>();
+        // the blocks go to an inner value, y becomes their reorder back for the consumers that read planes; those that
+        // read blocks take the inner value
         void FromBlocks(Node n)
         {
             var y = n.Out();
@@ -78,10 +89,18 @@ public sealed class ChannelBlocking : IPass
             n.Outputs[0] = inner;
             nodes.Add(PassUtil.MakeIn(FusedElementwise.Domain, ChannelBlocks.OpType, 1, (n.Name ?? y.Name) + "_from_blocks",
                 new[] { inner }, new[] { y }, new[] { PassUtil.Int("to", 0) }));
+            if (!readBy.TryGetValue(y, out var readers)) return;
+            blk.Add(inner);
+            blk.Remove(y); // y is the planes now
+            foreach (var c in readers)
+                for (int i = 0; i < c.Inputs.Count; i++)
+                    if (c.Inputs[i] == y) c.Inputs[i] = inner;
         }
+        // blocked, and read as planes by some consumer too
+        bool Shared(Value y) => readBy.TryGetValue(y, out var r) && r.Count < uses.Of(y).Count;
         foreach (var n in graph.Nodes)
         {
-            if (pools.Contains(n) && Blocked(n.In(0)))
+            if (pools.Contains(n) && blk.Contains(n.In(0)))
             {
                 // the chain's last tensor pooled as it lies (ModelGen.Runtime.ConvBlocked.GlobalPool): no reorder back
                 n.Attributes["mg_blocked_in"] = PassUtil.Int("mg_blocked_in", 1);
@@ -98,10 +117,10 @@ public sealed class ChannelBlocking : IPass
                     n.Attributes["mg_blocked_data"] = PassUtil.Int("mg_blocked_data", sd);
                 }
                 nodes.Add(n);
-                if (writers.Contains(n) && !Blocked(n.Out())) FromBlocks(n);
+                if (writers.Contains(n) && (!blk.Contains(n.Out()) || Shared(n.Out()))) FromBlocks(n);
                 continue;
             }
-            bool bin = writers.Contains(n) && Blocked(n.In(0)), bout = writers.Contains(n) && Blocked(n.Out()), bres = writers.Contains(n) && kind[n] == 2 && n.In(3) != null;
+            bool bin = writers.Contains(n) && blk.Contains(n.In(0)), bout = writers.Contains(n) && blk.Contains(n.Out()), bres = writers.Contains(n) && kind[n] == 2 && n.In(3) != null;
             if (!bin && !bout && !bres) { nodes.Add(n); continue; }
             // depthwise: blocked on both sides; 1x1: its input may stay NCHW (the chain's first layer reads the planes)
             if (!bin && kind[n] == 1)
@@ -116,7 +135,7 @@ public sealed class ChannelBlocking : IPass
             n.Attributes["mg_blocked"] = PassUtil.Int("mg_blocked", 1);
             n.Attributes["mg_blocked_in"] = PassUtil.Int("mg_blocked_in", bin ? 1 : 0);
             nodes.Add(n);
-            if (!bout) FromBlocks(n);
+            if (!bout || Shared(n.Out())) FromBlocks(n);
         }
         graph.Nodes = nodes;
     }
@@ -165,9 +184,9 @@ public sealed class ChannelBlocking : IPass
     static int Kind(Node n)
     {
         if (PassUtil.Is(n, "MaxPool") && n.Outputs.Count == 1 && n.State is Pool.Geo { Indices: false } pg && pg.W.Rank == 2 && !GlobalPool(n)
-            && n.In(0) is { Type: DType.Float, Shape: { Length: 4 } ps } && ps[1] % 16 == 0) return 4;
+            && n.In(0) is { Type: DType.Float, Shape: { Length: 4 } ps } && ps[1] > 0 && ps[1] % 16 == 0 && ps[2] * ps[3] > 0) return 4;
         if (PassUtil.Is(n, "Concat") && n.Outputs.Count == 1 && n.Out() is { Type: DType.Float, Shape: { Length: 4 } } && n.State is int axis && axis == 1
-            && n.Inputs.All(i => i is { Type: DType.Float, Shape: { Length: 4 } cs } && cs[1] % 16 == 0)) return 5;
+            && n.Inputs.All(i => i is { Type: DType.Float, Shape: { Length: 4 } cs } && cs[1] > 0 && cs[1] % 16 == 0 && cs[0] * cs[2] * cs[3] > 0)) return 5;
         if (!PassUtil.Is(n, "Conv") || n.State is not Conv.Geo geo || geo.W.Rank != 2 || n.Outputs.Count != 1) return 0;
         if (n.In(0).Type == DType.Float && n.In(4) is { IsConst: true, Type: DType.Float } && n.In(5) == null && n.In(3) == null
             && geo.Group == 1 && geo.M % 16 == 0 && (n.In(2) == null || n.In(2).IsConst)) return 3;

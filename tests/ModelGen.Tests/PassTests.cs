@@ -599,7 +599,7 @@ public class PassTests(ITestOutputHelper log)
     /// <summary>
     /// DS-CNN's shape: a dense stem (1 -> 64, 10x4, stride 2, ConvWeightPanels' panels), depthwise, 1x1, global pool. The
     /// stem writes the chain's first blocks (ConvBlocked.Dense) and the pool reads the last: no reorder at either end.
-    /// A stem whose output a non-chain node also reads keeps NCHW. Both profiles and ONNX Runtime agree with the
+    /// A stem whose output a non-chain node also reads still writes blocks for the depthwise layer; that node reads a reorder. Both profiles and ONNX Runtime agree with the
     /// unoptimised model.
     /// </summary>
     [Theory]
@@ -621,7 +621,8 @@ public class PassTests(ITestOutputHelper log)
         PassManager.Run(g, new ModelOptions());
         var convs = g.Nodes.Where(n => n.OpType == "Conv").ToList();
         Assert.NotNull(convs[0].In(4));
-        Assert.Equal(shared ? 0 : 1, convs[0].Int("mg_blocked", 0));
+        // shared with a ReduceMax: the stem still writes blocks for the depthwise layer, the ReduceMax reads a reorder
+        Assert.Equal(1, convs[0].Int("mg_blocked", 0));
         Assert.Equal(shared ? 1 : 0, g.Nodes.Count(n => n.OpType == "ChannelBlocks"));
         Numerics(m, 1e-5, Ort.Random(490, 9));
     }
@@ -722,7 +723,7 @@ public class PassTests(ITestOutputHelper log)
     /// <summary>
     /// A classifier head on a chain: depthwise, 1x1, then a global pool (GlobalAveragePool, GlobalMaxPool, or an
     /// AveragePool whose window is the plane). The pool reads the chain's blocks itself (mg_blocked_in, no reorder
-    /// back); a padded AveragePool and a pool sharing its input with another reader keep the reorder. Both profiles and
+    /// back); a padded AveragePool keeps the reorder, and a pool sharing its input with another reader reads the blocks while that reader gets a reorder of its own. Both profiles and
     /// ONNX Runtime agree with the unoptimised model.
     /// </summary>
     [Theory]
@@ -730,7 +731,7 @@ public class PassTests(ITestOutputHelper log)
     [InlineData("GlobalMaxPool", true)]
     [InlineData("AveragePool", true)]
     [InlineData("PaddedAveragePool", false)]
-    [InlineData("SharedGlobalAveragePool", false)]
+    [InlineData("SharedGlobalAveragePool", true)]
     public void ChannelBlockingPoolsBlocksAtTheHead(string pool, bool reads)
     {
         var b = new OnnxBuilder().Input("x", DType.Float, 1, 16, 7, 5)
@@ -748,7 +749,8 @@ public class PassTests(ITestOutputHelper log)
         Assert.All(g.Nodes.Where(n => n.OpType == "Conv"), c => Assert.Equal(1, c.Int("mg_blocked", 0)));
         var head = Assert.Single(g.Nodes, n => n.OpType.EndsWith("Pool"));
         Assert.Equal(reads ? 1 : 0, head.Int("mg_blocked_in", 0));
-        Assert.Equal(reads ? 0 : 1, g.Nodes.Count(n => n.OpType == "ChannelBlocks" && n.Int("to", 1) == 0));
+        // a shared tensor: the pool reads the blocks, the Sigmoid a reorder of its own
+        Assert.Equal(reads && !pool.StartsWith("Shared") ? 0 : 1, g.Nodes.Count(n => n.OpType == "ChannelBlocks" && n.Int("to", 1) == 0));
         Numerics(m, 1e-5, Ort.Random(16 * 35, 9));
     }
 
