@@ -460,6 +460,12 @@ internal static class Experiment
                 ConvBlocked.ScaleChannels(y, bias, y, 1, m, oh * ow);
                 ConvBlocked.GlobalPool(y, bias, 1, m, oh * ow, false);
                 ConvBlocked.GlobalPool(y, bias, 1, m, oh * ow, true);
+                // inside a chain: a dense layer reading blocks, a max pool on blocks
+                var taps2 = m * 9; var panels2 = ModelGen.Compiler.Passes.ConvWeightPanels.Pack(Data.Random(rng, m * taps2), m, 1, taps2);
+                var y2 = new float[m * oh * ow];
+                foreach (var a in acts) ConvBlocked.Dense(y, panels2, bias, y2, 1, m, oh, ow, m, 3, 3, oh, ow, 1, 1, 1, 1, 1, 1, a, xBlocked: true);
+                int po = (oh - 3 + 1) / 2 + 1, pw = (ow - 3 + 1) / 2 + 1;
+                ConvBlocked.MaxPool(y2, y, 1, m, oh, ow, po, pw, 3, 3, 2, 2, 0, 0, 1, 1);
             }
             foreach (var (c, hw) in new[] { (64, 47), (16, 23), (8, 9) })
             {
