@@ -272,7 +272,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             double tol = 3 * Math.Max(Math.Abs(want), 1.17549435e-38) * 1.1920929e-7 + 1e-37 * scale;
             Assert.True(Math.Abs(got - want) <= tol, $"{what}({x:R}) = {got:R}, expected {want:R}");
         }
-        float[] first = null, firstSilu = null;
+        float[]? first = null, firstSilu = null;
         ForEachWidth(width =>
         {
             var sig = (float[])x.Clone(); var silu = (float[])x.Clone();
