@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ModelGen.Compiler.Emit;
 using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Passes;
 
 namespace ModelGen.Compiler.Operators;
 
@@ -215,11 +216,30 @@ public sealed class Reduce : Operator
 
     // ---------- emission ----------
 
+    /// <summary>
+    /// A float ReduceMean or ReduceMax over the two spatial axes of [N, C, H, W] (PyTorch's x.mean([2, 3]) head, either
+    /// keepdims): a global pool, which <see cref="Passes.ChannelBlocking"/> lets read a chain's blocks. True for max.
+    /// </summary>
+    internal static bool? SpatialPool(Node n)
+    {
+        if (!(PassUtil.Is(n, "ReduceMean") || PassUtil.Is(n, "ReduceMax")) || n.State is not Plan { Noop: false } p || n.Outputs.Count != 1
+            || n.In(0) is not { Type: DType.Float, Shape: { Length: 4 } } || p.Reduced.Length != 4 || p.Reduced[0] || p.Reduced[1] || !p.Reduced[2] || !p.Reduced[3])
+            return null;
+        return PassUtil.Is(n, "ReduceMax");
+    }
+
     public override void Emit(Node n, EmitContext e)
     {
         var p = (Plan)n.State;
         var x = n.In(0); var y = n.Out();
         var w = e.W;
+        if (n.Int("mg_blocked_in", 0) != 0)
+        {
+            // the spatial mean or max of a chain's last blocks (ModelGen.Runtime.ConvBlocked.GlobalPool), Net only
+            if (!e.Net) throw Error($"{n.OpType} reads channel blocks only in the Net profile (ChannelBlocking runs for Net only)");
+            w.Line($"ModelGen.Runtime.ConvBlocked.GlobalPool({e.Span(x)}, {e.Span(y)}, batch: {x.Shape[0]}, channels: {x.Shape[1]}, plane: {x.Shape[2] * x.Shape[3]}, max: {(SpatialPool(n) == true ? "true" : "false")});");
+            return;
+        }
         if (p.Noop)
         {
             TensorOps.EmitStrided(e, y, 0, new[] { 1 }, x, 0, new[] { 1 }, new[] { y.Length });

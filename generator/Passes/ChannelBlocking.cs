@@ -160,13 +160,14 @@ public sealed class ChannelBlocking : IPass
     }
 
     /// <summary>
-    /// A float global average or max pool of a 4-D tensor (GlobalAveragePool, GlobalMaxPool, or an AveragePool/MaxPool
-    /// whose one unpadded window covers the plane, without indices): it can read a chain's blocks directly.
+    /// A float global average or max pool of a 4-D tensor (GlobalAveragePool, GlobalMaxPool, an AveragePool/MaxPool
+    /// whose one unpadded window covers the plane, without indices, or a ReduceMean/ReduceMax over H and W): it can read
+    /// a chain's blocks directly.
     /// </summary>
     static bool GlobalPool(Node n)
     {
         if (n.Outputs.Count != 1 || n.In(0) is not { Type: DType.Float } x || x.Shape.Length != 4) return false;
-        if (PassUtil.Is(n, "GlobalAveragePool") || PassUtil.Is(n, "GlobalMaxPool")) return true;
+        if (PassUtil.Is(n, "GlobalAveragePool") || PassUtil.Is(n, "GlobalMaxPool") || Reduce.SpatialPool(n) != null) return true;
         return (PassUtil.Is(n, "AveragePool") || PassUtil.Is(n, "MaxPool")) && n.State is Pool.Geo { Indices: false } geo && geo.W.Rank == 2
             && geo.W.Out.All(o => o == 1) && geo.W.Kernel.SequenceEqual(geo.W.In) && geo.W.PadBegin.All(p => p == 0) && geo.W.PadEnd.All(p => p == 0)
             && geo.W.Dilations.All(d => d == 1);

@@ -723,7 +723,7 @@ public class PassTests(ITestOutputHelper log)
     /// <summary>
     /// A classifier head on a chain: depthwise, 1x1, then a global pool (GlobalAveragePool, GlobalMaxPool, or an
     /// AveragePool whose window is the plane). The pool reads the chain's blocks itself (mg_blocked_in, no reorder
-    /// back); a padded AveragePool keeps the reorder, and a pool sharing its input with another reader reads the blocks while that reader gets a reorder of its own. Both profiles and
+    /// back), and so does a ReduceMean or ReduceMax over H and W; a padded AveragePool and a mean over W alone keep the reorder, and a pool sharing its input with another reader reads the blocks while that reader gets a reorder of its own. Both profiles and
     /// ONNX Runtime agree with the unoptimised model.
     /// </summary>
     [Theory]
@@ -732,6 +732,9 @@ public class PassTests(ITestOutputHelper log)
     [InlineData("AveragePool", true)]
     [InlineData("PaddedAveragePool", false)]
     [InlineData("SharedGlobalAveragePool", true)]
+    [InlineData("ReduceMean", true)]
+    [InlineData("ReduceMax", true)]
+    [InlineData("ReduceMeanOverW", false)]
     public void ChannelBlockingPoolsBlocksAtTheHead(string pool, bool reads)
     {
         var b = new OnnxBuilder().Input("x", DType.Float, 1, 16, 7, 5)
@@ -741,13 +744,17 @@ public class PassTests(ITestOutputHelper log)
             .Node("Conv", new[] { "dr", "wp", "bp" }, new[] { "p" }).Node("Relu", new[] { "p" }, new[] { "pr" });
         if (pool == "AveragePool") b.Node("AveragePool", new[] { "pr" }, new[] { "y" }, ("kernel_shape", new long[] { 7, 5 }));
         else if (pool == "PaddedAveragePool") b.Node("AveragePool", new[] { "pr" }, new[] { "y" }, ("kernel_shape", new long[] { 7, 5 }), ("pads", new long[] { 1, 1, 1, 1 }));
+        // PyTorch's x.mean([2, 3]) head (either keepdims); over W alone it is no global pool
+        else if (pool == "ReduceMean") b.Node("ReduceMean", new[] { "pr" }, new[] { "y" }, ("axes", new long[] { 2, 3 }), ("keepdims", 0L));
+        else if (pool == "ReduceMax") b.Node("ReduceMax", new[] { "pr" }, new[] { "y" }, ("axes", new long[] { -1, -2 }), ("keepdims", 1L));
+        else if (pool == "ReduceMeanOverW") b.Node("ReduceMean", new[] { "pr" }, new[] { "y" }, ("axes", new long[] { 3 }), ("keepdims", 0L));
         else b.Node(pool.Replace("Shared", ""), new[] { "pr" }, new[] { "y" });
         if (pool.StartsWith("Shared")) b.Node("Sigmoid", new[] { "pr" }, new[] { "z" }).Output("z");
         var m = b.Output("y").Build();
         var g = Import(m);
         PassManager.Run(g, new ModelOptions());
         Assert.All(g.Nodes.Where(n => n.OpType == "Conv"), c => Assert.Equal(1, c.Int("mg_blocked", 0)));
-        var head = Assert.Single(g.Nodes, n => n.OpType.EndsWith("Pool"));
+        var head = Assert.Single(g.Nodes, n => n.OpType.EndsWith("Pool") || n.OpType.StartsWith("Reduce"));
         Assert.Equal(reads ? 1 : 0, head.Int("mg_blocked_in", 0));
         // a shared tensor: the pool reads the blocks, the Sigmoid a reorder of its own
         Assert.Equal(reads && !pool.StartsWith("Shared") ? 0 : 1, g.Nodes.Count(n => n.OpType == "ChannelBlocks" && n.Int("to", 1) == 0));
