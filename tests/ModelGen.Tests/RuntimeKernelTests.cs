@@ -1199,30 +1199,7 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             (8, 13, 12, 48, 3, 3, 1, 2, 2, 2), (24, 7, 5, 16, 3, 1, 1, 0, 0, 1),
         };
         int k = 0;
-        foreach (var d in shapes)
-        {
-            var act = acts[k++ % acts.Length];
-            int oh = (d.H + 2 * d.PT - d.D * (d.KH - 1) - 1) / d.S + 1, ow = (d.W + 2 * d.PL - d.D * (d.KW - 1) - 1) / d.S + 1, taps = d.C * d.KH * d.KW;
-            var x = Rand(rng, d.C * d.H * d.W); var w = Rand(rng, d.M * taps, 0.5f); var b = Rand(rng, d.M);
-            var plain = new float[d.M * oh * ow];
-            Conv.Conv2D(x, w, b, plain, 1, d.C, d.H, d.W, d.M, d.KH, d.KW, oh, ow, d.S, d.S, d.PT, d.PL, d.D, d.D, 1, act);
-            var want = Blocks(plain, 1, d.M, oh * ow);
-            var panels = new float[ConvPanels.PackedLength(d.M, 1, taps)];
-            ConvPanels.Pack(w, panels, d.M, 1, taps);
-            foreach (int width in new[] { -1, 256, 128, 0 })
-            {
-                var y = WithGuard(want.Length);
-                try
-                {
-                    SimdLevel.ForceBits = width;
-                    ConvBlocked.Dense(x, panels, b, y, 1, d.C, d.H, d.W, d.M, d.KH, d.KW, oh, ow, d.S, d.S, d.PT, d.PL, d.D, d.D, act);
-                }
-                finally { SimdLevel.ForceBits = -1; }
-                Assert.True(y.Skip(want.Length).All(v => v == Guard), $"dense {d} width {width}: wrote past the output");
-                for (int i = 0; i < want.Length; i++)
-                    Assert.True(Math.Abs(y[i] - want[i]) <= 1e-5 * Math.Max(1, Math.Abs(want[i])), $"dense {d} {act.Kind} width {width}: [{i}] {y[i]} vs {want[i]}");
-            }
-        }
+        foreach (var d in shapes) DenseAgainstPlanes(rng, 1, d.C, d.H, d.W, d.M, d.KH, d.KW, d.S, d.PT, d.PL, d.D, acts[k++ % acts.Length], xBlocked: false);
         Assert.Throws<ArgumentOutOfRangeException>(() => ConvBlocked.Dense(new float[9], new float[16 * 9], default, new float[24], 1, 1, 3, 3, 24, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1));
     }
 
@@ -1243,32 +1220,38 @@ public class RuntimeKernelTests(ITestOutputHelper log)
             (1, 48, 5, 5, 32, 5, 5, 1, 2, 2, 1), (1, 16, 6, 20, 16, 1, 3, 1, 0, 1, 1), (1, 16, 10, 10, 32, 3, 3, 3, 1, 1, 1),
         };
         int k = 0;
-        foreach (var d in shapes)
-        {
-            var act = acts[k++ % acts.Length];
-            int oh = (d.H + 2 * d.PT - d.D * (d.KH - 1) - 1) / d.S + 1, ow = (d.W + 2 * d.PL - d.D * (d.KW - 1) - 1) / d.S + 1, taps = d.C * d.KH * d.KW;
-            var x = Rand(rng, d.N * d.C * d.H * d.W); var w = Rand(rng, d.M * taps, 0.5f); var b = Rand(rng, d.M);
-            var plain = new float[d.N * d.M * oh * ow];
-            Conv.Conv2D(x, w, b, plain, d.N, d.C, d.H, d.W, d.M, d.KH, d.KW, oh, ow, d.S, d.S, d.PT, d.PL, d.D, d.D, 1, act);
-            var want = Blocks(plain, d.N, d.M, oh * ow);
-            var xb = Blocks(x, d.N, d.C, d.H * d.W);
-            var panels = new float[ConvPanels.PackedLength(d.M, 1, taps)];
-            ConvPanels.Pack(w, panels, d.M, 1, taps);
-            foreach (int width in new[] { -1, 256, 128, 0 })
-            {
-                var y = WithGuard(want.Length);
-                try
-                {
-                    SimdLevel.ForceBits = width;
-                    ConvBlocked.Dense(xb, panels, b, y, d.N, d.C, d.H, d.W, d.M, d.KH, d.KW, oh, ow, d.S, d.S, d.PT, d.PL, d.D, d.D, act, xBlocked: true);
-                }
-                finally { SimdLevel.ForceBits = -1; }
-                Assert.True(y.Skip(want.Length).All(v => v == Guard), $"dense {d} width {width}: wrote past the output");
-                for (int i = 0; i < want.Length; i++)
-                    Assert.True(Math.Abs(y[i] - want[i]) <= 1e-5 * Math.Max(1, Math.Abs(want[i])), $"blocked-in dense {d} {act.Kind} width {width}: [{i}] {y[i]} vs {want[i]}");
-            }
-        }
+        foreach (var d in shapes) DenseAgainstPlanes(rng, d.N, d.C, d.H, d.W, d.M, d.KH, d.KW, d.S, d.PT, d.PL, d.D, acts[k++ % acts.Length], xBlocked: true);
         Assert.Throws<ArgumentOutOfRangeException>(() => ConvBlocked.Dense(new float[8 * 9], new float[16 * 72], default, new float[16], 1, 8, 3, 3, 16, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, xBlocked: true));
+    }
+
+    /// <summary>
+    /// ConvBlocked.Dense (input as planes or, with <paramref name="xBlocked"/>, as blocks) against Conv.Conv2D on the
+    /// planes, blocked, at every width and in the plain loops; nothing written past the output.
+    /// </summary>
+    static void DenseAgainstPlanes(Random rng, int n, int c, int h, int w, int m, int kh, int kw, int s, int pt, int pl, int dil, Activation act, bool xBlocked)
+    {
+        int oh = (h + 2 * pt - dil * (kh - 1) - 1) / s + 1, ow = (w + 2 * pl - dil * (kw - 1) - 1) / s + 1, taps = c * kh * kw;
+        var x = Rand(rng, n * c * h * w); var wt = Rand(rng, m * taps, 0.5f); var b = Rand(rng, m);
+        var plain = new float[n * m * oh * ow];
+        Conv.Conv2D(x, wt, b, plain, n, c, h, w, m, kh, kw, oh, ow, s, s, pt, pl, dil, dil, 1, act);
+        var want = Blocks(plain, n, m, oh * ow);
+        var input = xBlocked ? Blocks(x, n, c, h * w) : x;
+        var panels = new float[ConvPanels.PackedLength(m, 1, taps)];
+        ConvPanels.Pack(wt, panels, m, 1, taps);
+        var shape = (n, c, h, w, m, kh, kw, s, pt, pl, dil);
+        foreach (int width in new[] { -1, 256, 128, 0 })
+        {
+            var y = WithGuard(want.Length);
+            try
+            {
+                SimdLevel.ForceBits = width;
+                ConvBlocked.Dense(input, panels, b, y, n, c, h, w, m, kh, kw, oh, ow, s, s, pt, pl, dil, dil, act, xBlocked);
+            }
+            finally { SimdLevel.ForceBits = -1; }
+            Assert.True(y.Skip(want.Length).All(v => v == Guard), $"dense {shape} width {width}: wrote past the output");
+            for (int i = 0; i < want.Length; i++)
+                Assert.True(Math.Abs(y[i] - want[i]) <= 1e-5 * Math.Max(1, Math.Abs(want[i])), $"dense {shape} blocked input {xBlocked} {act.Kind} width {width}: [{i}] {y[i]} vs {want[i]}");
+        }
     }
 
     /// <summary>
