@@ -100,19 +100,16 @@ public static unsafe class ConvBlocked
             throw new ArgumentOutOfRangeException(nameof(channels), "ConvBlocked.MaxPool: invalid geometry");
         if (x.Length < (long)batch * channels * inH * inW || y.Length < (long)batch * channels * outH * outW)
             throw new ArgumentException("ConvBlocked.MaxPool: sizes do not agree");
-        var g = new PoolGeometry { InH = inH, InW = inW, OutH = outH, OutW = outW, KH = kH, KW = kW, SH = strideH, SW = strideW, PT = padTop, PL = padLeft, DH = dilH, DW = dilW };
         int blocks = batch * channels / Block;
         fixed (float* px = x, py = y)
             switch (SimdLevel.Bits)
             {
-                case 512: MaxPool<V512, System.Runtime.Intrinsics.Vector512<float>>(px, py, blocks, g); break;
-                case 256: MaxPool<V256, System.Runtime.Intrinsics.Vector256<float>>(px, py, blocks, g); break;
-                case 128: MaxPool<V128, System.Runtime.Intrinsics.Vector128<float>>(px, py, blocks, g); break;
-                default: MaxPool<V0, float>(px, py, blocks, g); break;
+                case 512: MaxPool<V512, System.Runtime.Intrinsics.Vector512<float>>(px, py, blocks, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW); break;
+                case 256: MaxPool<V256, System.Runtime.Intrinsics.Vector256<float>>(px, py, blocks, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW); break;
+                case 128: MaxPool<V128, System.Runtime.Intrinsics.Vector128<float>>(px, py, blocks, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW); break;
+                default: MaxPool<V0, float>(px, py, blocks, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW); break;
             }
     }
-
-    struct PoolGeometry { public int InH, InW, OutH, OutW, KH, KW, SH, SW, PT, PL, DH, DW; }
 
     /// <summary>Input columns up to which <see cref="MaxPool{S, TV}"/> reduces a window's rows into a stack row first (32 KB).</summary>
     const int PoolCols = 512;
@@ -124,11 +121,11 @@ public static unsafe class ConvBlocked
     /// Wider rows: a window at a time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MaxPool<S, TV>(float* x, float* y, int blocks, in PoolGeometry g) where S : struct, ISimd<TV> where TV : struct
+    static void MaxPool<S, TV>(float* x, float* y, int blocks, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
+        where S : struct, ISimd<TV> where TV : struct
     {
-        // the geometry in locals, the window's rows as pointers: read through the struct, every load's address was
-        // recomputed from memory (two multiplies a load)
-        int l = S.Lanes, inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW, kH = g.KH, kW = g.KW, sh = g.SH, sw = g.SW, pt = g.PT, pl = g.PL, dh = g.DH, dw = g.DW;
+        // the window's rows as pointers (each load's address a pointer plus the column)
+        int l = S.Lanes;
         nint inPlane = (nint)inH * inW * Block, outPlane = (nint)outH * outW * Block, rowStride = (nint)inW * Block, tap = (nint)dw * Block;
         TV none = S.Splat(float.NegativeInfinity);
         bool staged = inW <= PoolCols;

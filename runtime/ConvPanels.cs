@@ -186,8 +186,7 @@ internal static unsafe class ConvPanels
             for (int oy0 = 0; oy0 < outH; oy0 += bo)
             {
                 int rows = Math.Min(outH, oy0 + bo) - oy0;
-                if (xBlocked) StageBlockedRows(x, stage, oy0 * sh - pt, geo);
-                else StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo);
+                StageRows<S, TV>(x + (nint)g * icg * inH * inW, stage, oy0 * sh - pt, geo, xBlocked);
                 if (rowTiles)
                 {
                     Band<S, TV>(stage, sh * wq, sw, outW / l, rows * (outW / l), offs, taps, wg, bpad, yg + oy0 * outW, ocg, outPlane, accumulate, act);
@@ -278,48 +277,30 @@ internal static unsafe class ConvPanels
 
     /// <summary>
     /// The band's rows of every channel, each written once: the input row between its zero pad columns, rows outside
-    /// the input zero (no clearing pass over the stage first).
+    /// the input zero (no clearing pass over the stage first). <paramref name="xBlocked"/>: x channel-blocked
+    /// (<see cref="ConvBlocked"/>: [channel / 16][pixel][16], one group), each row gathered 16 floats apart.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void StageRows<S, TV>(float* xg, float* stage, int top, in ConvDirect.StageGeometry q)
+    static void StageRows<S, TV>(float* xg, float* stage, int top, in ConvDirect.StageGeometry q, bool xBlocked)
         where S : struct, ISimd<TV> where TV : struct
-    {
-        int plane = q.InH * q.InW, after = q.Col + q.CopyLen;
-        for (int c = 0; c < q.Icg; c++)
-        {
-            float* xc = xg + c * plane;
-            float* d = stage + c * q.Chan;
-            for (int i = 0; i < q.Rows; i++, d += q.Wq)
-            {
-                int iy = top + i;
-                if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
-                for (int t = 0; t < q.Col; t++) d[t] = 0f;
-                GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
-                for (int t = after; t < q.Wq; t++) d[t] = 0f;
-            }
-        }
-    }
-
-    /// <summary>
-    /// <see cref="StageRows"/> from a channel-blocked x (<see cref="ConvBlocked"/>: [channel / 16][pixel][16], one group):
-    /// each staged row gathered 16 floats apart.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void StageBlockedRows(float* x, float* stage, int top, in ConvDirect.StageGeometry q)
     {
         const int b = ConvBlocked.Block;
         int plane = q.InH * q.InW, after = q.Col + q.CopyLen;
         for (int c = 0; c < q.Icg; c++)
         {
-            float* xc = x + (nint)(c / b) * plane * b + c % b;
+            float* xc = xBlocked ? xg + (nint)(c / b) * plane * b + c % b : xg + (nint)c * plane;
             float* d = stage + c * q.Chan;
             for (int i = 0; i < q.Rows; i++, d += q.Wq)
             {
                 int iy = top + i;
                 if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
                 for (int t = 0; t < q.Col; t++) d[t] = 0f;
-                float* src = xc + (nint)iy * q.InW * b;
-                for (int t = 0; t < q.CopyLen; t++) d[q.Col + t] = src[t * b];
+                if (xBlocked)
+                {
+                    float* src = xc + (nint)iy * q.InW * b;
+                    for (int t = 0; t < q.CopyLen; t++) d[q.Col + t] = src[t * b];
+                }
+                else GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
                 for (int t = after; t < q.Wq; t++) d[t] = 0f;
             }
         }

@@ -77,8 +77,11 @@ public sealed class ChannelBlocking : IPass
         // the decisions, before the graph changes: the blocked values, and those that some consumers read as planes
         var blk = new HashSet<Value>(graph.Nodes.SelectMany(n => n.Outputs).Where(Blocked));
         // where a reorder back is made anyway, a 1x1 or dense layer that writes planes reads them too
-        var readBy = blk.ToDictionary(v => v, v => uses.Of(v).Where(c => Reads(c, v)
-            && (uses.Of(v).All(u => Reads(u, v)) || Needs(c, v) || !(kind[c] is 2 or 3) || blk.Contains(c.Out()))).ToList());
+        var readBy = blk.ToDictionary(v => v, v =>
+        {
+            bool all = uses.Of(v).All(u => Reads(u, v));
+            return uses.Of(v).Where(c => Reads(c, v) && (all || Needs(c, v) || !(kind[c] is 2 or 3) || blk.Contains(c.Out()))).ToList();
+        });
         var nodes = new List<Node>();
         // the blocks go to an inner value, y becomes their reorder back for the consumers that read planes; those that
         // read blocks take the inner value

@@ -138,12 +138,23 @@ internal unsafe partial struct Q512 : IQBounded<Vector512<int>>
     public static void StoreLanes(Vector512<int> acc, int* mult, int* e, long* kE, long* kO, Vector512<int> zero, Vector512<int> lo, Vector512<int> hi, byte* dst)
     {
         var m = Vector512.Load(mult);
-        var even = Avx512F.Multiply(acc, m) + Vector512.Load(kE);
-        var odd = Avx512F.Multiply(Vector512.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32()) + Vector512.Load(kO);
+        var r = LaneShifted(acc, m, Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32(), Vector512.Load((uint*)e), Vector512.Load(kE), Vector512.Load(kO)) + zero;
+        Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r, lo), hi)).Store(dst);
+    }
+
+    /// <summary>
+    /// The bounded form with each lane its own channel, before the zero point and the clamp (where kE/kO fold the zero
+    /// point in, the requantized value with it): multipliers m (mOdd: the odd lanes' in the even lanes), right shifts e,
+    /// the 64-bit constants of the even and odd lanes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<int> LaneShifted(Vector512<int> acc, Vector512<int> m, Vector512<int> mOdd, Vector512<uint> e, Vector512<long> kE, Vector512<long> kO)
+    {
+        var even = Avx512F.Multiply(acc, m) + kE;
+        var odd = Avx512F.Multiply(Vector512.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), mOdd) + kO;
         var h = Vector512.ConditionalSelect(Vector512.Create(unchecked((long)0xFFFFFFFF00000000UL)).AsInt32(),
             Vector512.ShiftLeft(odd, 1).AsInt32(), Vector512.ShiftRightLogical(even, 31).AsInt32());
-        var r = Avx512F.ShiftRightArithmeticVariable(h - Vector512.ShiftRightLogical(acc, 31), Vector512.Load((uint*)e)) + zero;
-        Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r, lo), hi)).Store(dst);
+        return Avx512F.ShiftRightArithmeticVariable(h - Vector512.ShiftRightLogical(acc, 31), e);
     }
 }
 
@@ -194,11 +205,16 @@ internal unsafe partial struct Q256 : IQBounded<Vector256<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<int> LaneValues(Vector256<int> acc, Vector256<int> m, Vector256<int> mOdd, Vector256<int> e, Vector256<long> kE, Vector256<long> kO,
         Vector256<int> zero, Vector256<int> lo, Vector256<int> hi)
+        => Vector256.Min(Vector256.Max(LaneShifted(acc, m, mOdd, e, kE, kO) + zero, lo), hi);
+
+    /// <summary><see cref="Q512.LaneShifted"/> for eight lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> LaneShifted(Vector256<int> acc, Vector256<int> m, Vector256<int> mOdd, Vector256<int> e, Vector256<long> kE, Vector256<long> kO)
     {
         var even = Avx2.Multiply(acc, m) + kE;
         var odd = Avx2.Multiply(Vector256.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), mOdd) + kO;
         var h = Avx2.Blend(Vector256.ShiftRightLogical(even, 31).AsInt32(), Vector256.ShiftLeft(odd, 1).AsInt32(), 0xAA);
-        return Vector256.Min(Vector256.Max(Avx2.ShiftRightArithmeticVariable(h - Vector256.ShiftRightLogical(acc, 31), e.AsUInt32()) + zero, lo), hi);
+        return Avx2.ShiftRightArithmeticVariable(h - Vector256.ShiftRightLogical(acc, 31), e.AsUInt32());
     }
 }
 

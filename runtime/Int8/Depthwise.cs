@@ -449,10 +449,7 @@ internal unsafe struct D256 : IDwSimd<Vector256<int>>
         Vector256<int> r;
         if (p.Bounded)
         {
-            var even = Avx2.Multiply(acc, p.Mult) + p.KE.AsInt64();
-            var odd = Avx2.Multiply(Vector256.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), p.MultOdd) + p.KO.AsInt64();
-            var hk = Avx2.Blend(Vector256.ShiftRightLogical(even, 31).AsInt32(), Vector256.ShiftLeft(odd, 1).AsInt32(), 0xAA);
-            r = Avx2.ShiftRightArithmeticVariable(hk - Vector256.ShiftRightLogical(acc, 31), p.Right.AsUInt32());
+            r = Q256.LaneShifted(acc, p.Mult, p.MultOdd, p.Right, p.KE.AsInt64(), p.KO.AsInt64());
             if (p.Saturated && Avx512F.VL.IsSupported) return Avx512F.VL.ConvertToVector128SByteWithSaturation(r).AsByte();
             if (p.Saturated) r = Vector256.Min(Vector256.Max(r, p.Lo), p.Hi);
             else r = Vector256.Min(Vector256.Max(r + p.Zero, p.Lo), p.Hi);
@@ -523,11 +520,7 @@ internal unsafe struct D512 : IDwSimd<Vector512<int>>
         Vector512<int> r;
         if (p.Bounded)
         {
-            var even = Avx512F.Multiply(acc, p.Mult) + p.KE.AsInt64();
-            var odd = Avx512F.Multiply(Vector512.ShiftRightLogical(acc.AsInt64(), 32).AsInt32(), p.MultOdd) + p.KO.AsInt64();
-            var hk = Vector512.ConditionalSelect(Vector512.Create(unchecked((long)0xFFFFFFFF00000000UL)).AsInt32(),
-                Vector512.ShiftLeft(odd, 1).AsInt32(), Vector512.ShiftRightLogical(even, 31).AsInt32());
-            r = Avx512F.ShiftRightArithmeticVariable(hk - Vector512.ShiftRightLogical(acc, 31), p.Right.AsUInt32());
+            r = Q512.LaneShifted(acc, p.Mult, p.MultOdd, p.Right.AsUInt32(), p.KE.AsInt64(), p.KO.AsInt64());
             if (p.Saturated) return Avx512F.ConvertToVector128SByteWithSaturation(r).AsByte();
             return Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(r + p.Zero, p.Lo), p.Hi));
         }
