@@ -183,7 +183,8 @@ internal static class Experiment
     /// <summary>
     /// `experiment qconv`: int8 convolutions (QConv.Conv2D, and QPointwise where the generator picks it) vs float
     /// (Conv.Conv2D) on the benchmark models' stems, 3x3 and 1x1 layers. QCONV_ONLY=prefix: those layers only;
-    /// QCONV_SPIN=1 (LANES_SPIN=1): the int8 call (QPointwise's) alone for 4 s first (for perf record).
+    /// QCONV_SPIN=1 (LANES_SPIN=1): the int8 call (QPointwise's) alone for 4 s first (for perf record); QCONV_COLUMNS=1:
+    /// also the dot-product kernel with each tile width forced.
     /// </summary>
     public static void QConvolution()
     {
@@ -206,10 +207,23 @@ internal static class Experiment
             var xf = Data.Random(rng, c * h * w); var wf = Data.Random(rng, m * c * kh * kw); var bf = Data.Random(rng, m); var yf = new float[m * oh * ow];
             Action q = () => QConv.Conv2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, w, m, kh, kw, oh, ow, s, s, ph, pw, 1, 1, 1, true, 3, -128, -128, 127);
             Action f = () => Conv.Conv2D(xf, wf, bf, yf, 1, c, h, w, m, kh, kw, oh, ow, s, s, ph, pw, 1, 1, 1, new Activation(ActivationKind.Relu));
-            if (Environment.GetEnvironmentVariable("QCONV_SPIN") == "1") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) q(); }
+            if (Environment.GetEnvironmentVariable("QCONV_SPIN") is string qs && qs != "0")
+            {
+                // QCONV_SPIN=n > 1: the dot-product kernel's tiles of n - 1 vectors
+                QDotConv.ForceColumns = int.Parse(qs) - 1;
+                var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) q();
+                QDotConv.ForceColumns = 0;
+            }
             var tq = new List<double>(); var tf = new List<double>();
-            for (int round = 0; round < 5; round++) { tq.Add(Time(q)); tf.Add(Time(f)); }
-            string lanes = "";
+            var tc = new List<double>[5]; for (int n = 1; n <= 4; n++) tc[n] = new List<double>();
+            bool sweep = Environment.GetEnvironmentVariable("QCONV_COLUMNS") == "1";
+            for (int round = 0; round < 5; round++)
+            {
+                tq.Add(Time(q)); tf.Add(Time(f));
+                // the dot-product kernel's tiles of 1-4 vectors of positions, each forced
+                for (int n = 1; sweep && n <= 4; n++) { QDotConv.ForceColumns = n; tc[n].Add(Time(q)); QDotConv.ForceColumns = 0; }
+            }
+            string lanes = sweep ? $"   columns 1-4: {string.Join(" ", Enumerable.Range(1, 4).Select(n => $"{Med(tc[n]) * 1e6:F2}"))} us" : "";
             if (kh == 1 && kw == 1 && s == 1 && ph == 0 && h * w <= 49)
             {
                 // the channel-lanes kernel the generator picks for these planes
@@ -219,7 +233,7 @@ internal static class Experiment
                 if (Environment.GetEnvironmentVariable("LANES_SPIN") == "1") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) l(); }
                 var tl = new List<double>();
                 for (int round = 0; round < 5; round++) tl.Add(Time(l));
-                lanes = $"   lanes {Med(tl) * 1e6,7:F2} us";
+                lanes += $"   lanes {Med(tl) * 1e6,7:F2} us";
             }
             Console.WriteLine($"{name,-15} {c}->{m} {h}x{w} k{kh}x{kw} s{s}: int8 {Med(tq) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us{lanes}");
         }

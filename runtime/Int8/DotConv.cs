@@ -90,12 +90,22 @@ internal static unsafe class QDotConv
                         else if (arm) Gemm<DotArm, Vector128<int>, Q128, R3>(t, positions); else Gemm<DotEmulated, Vector128<int>, Q128, R3>(t, positions);
                         break;
                     case QDot.Vnni:
-                        if (positions <= 8) Gemm<DotVnni, Vector256<int>, Q256, R1>(t, positions);
-                        else if (Three(positions)) Gemm<DotVnni, Vector256<int>, Q256, R3>(t, positions); else Gemm<DotVnni, Vector256<int>, Q256, R2>(t, positions);
+                        switch (Columns(positions))
+                        {
+                            case 1: Gemm<DotVnni, Vector256<int>, Q256, R1>(t, positions); break;
+                            case 2: Gemm<DotVnni, Vector256<int>, Q256, R2>(t, positions); break;
+                            case 3: Gemm<DotVnni, Vector256<int>, Q256, R3>(t, positions); break;
+                            default: Gemm<DotVnni, Vector256<int>, Q256, R4>(t, positions); break;
+                        }
                         break;
                     default:
-                        if (positions <= 8) Gemm<DotEmulatedU, Vector256<int>, Q256, R1>(t, positions);
-                        else if (Three(positions)) Gemm<DotEmulatedU, Vector256<int>, Q256, R3>(t, positions); else Gemm<DotEmulatedU, Vector256<int>, Q256, R2>(t, positions);
+                        switch (Columns(positions))
+                        {
+                            case 1: Gemm<DotEmulatedU, Vector256<int>, Q256, R1>(t, positions); break;
+                            case 2: Gemm<DotEmulatedU, Vector256<int>, Q256, R2>(t, positions); break;
+                            case 3: Gemm<DotEmulatedU, Vector256<int>, Q256, R3>(t, positions); break;
+                            default: Gemm<DotEmulatedU, Vector256<int>, Q256, R4>(t, positions); break;
+                        }
                         break;
                 }
                 QConv.Compact(y + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
@@ -103,12 +113,29 @@ internal static unsafe class QDotConv
         }
     }
 
+    /// <summary>Test and experiment hook, on the calling thread only: tiles of 1-4 vectors forced (0: <see cref="Columns"/> chooses).</summary>
+    internal static int ForceColumns { get => t_columns; set => t_columns = value; }
+
+    [ThreadStatic] static int t_columns;
+
     /// <summary>
-    /// Whether 256-bit tiles of 3 vectors (24 positions) go over the positions rather than of 2: where they compute at
-    /// most 5% more positions past the last (fewer weight broadcasts per multiply-add: Sapphire Rapids, 3x3 layers of
-    /// 16-32 channels 1.1-1.2x; DS-CNN's 125 positions, 144 against 128, 0.9x).
+    /// Vectors of 8 positions per 256-bit tile: the fewest positions computed, each weighed by its tile's cost (fewer
+    /// weight broadcasts and loop steps per multiply-add in wider tiles; experiment qconv with QCONV_COLUMNS=1, Sapphire
+    /// Rapids: 16, 24, 32 positions per tile at 1, 0.9, 0.86 of the time per position on 1088 positions). 4 vectors only
+    /// with AVX-512's 32 registers: their 16 accumulators take all 16 that the VEX form of vpdpbusd can write.
     /// </summary>
-    static bool Three(int positions) => (positions + 23) / 24 * 24 * 20 <= (positions + 15) / 16 * 16 * 21;
+    static int Columns(int positions)
+    {
+        if (ForceColumns > 0) return ForceColumns;
+        if (positions <= 8) return 1;
+        int best = 2;
+        long cost = Cost(positions, 2);
+        for (int n = 3; n <= (SimdLevel.Bits >= 512 ? 4 : 3); n++)
+            if (Cost(positions, n) < cost) { best = n; cost = Cost(positions, n); }
+        return best;
+
+        static long Cost(int positions, int n) => (positions + 8L * n - 1) / (8 * n) * (8 * n) * (n == 2 ? 100 : n == 3 ? 90 : 86);
+    }
 
     /// <summary>
     /// One block's weights (<see cref="QConv.BlockRows"/> rows interleaved by channel pairs or kernel row pairs, as
@@ -148,8 +175,16 @@ internal static unsafe class QDotConv
     }
 
     /// <summary>
+    /// Positions per chunk of int32 accumulators (a multiple of every tile width, 4-32 positions): each block's tiles
+    /// write their 4 rows of accumulators for a chunk to the stack (6 KB), then <see cref="Requantize{TV, TS}"/> turns
+    /// each row into bytes in one loop. Requantizing inside the tile instead (its constants per row and tile, the
+    /// accumulators kept in registers across it) cost DS-CNN's 1x1 layer as much as its multiply-adds.
+    /// </summary>
+    const int Chunk = 384;
+
+    /// <summary>
     /// Blocks of output channels outermost, each block's weights reordered once (<see cref="Reorder{TD}"/>) for every
-    /// column tile of C.N vectors of positions.
+    /// column tile of C.N vectors of positions, chunk by chunk of positions.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Gemm<TD, TV, TS, C>(in Tile t, int positions) where TD : IQDot, IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
@@ -157,72 +192,114 @@ internal static unsafe class QDotConv
         int width = C.N * TS.Lanes, blocks = (t.Rows + QConv.BlockRows - 1) / QConv.BlockRows;
         int* quads = stackalloc int[t.Taps * t.Quads * QConv.BlockRows];
         int* rb = stackalloc int[QConv.BlockRows];
+        int* acc = stackalloc int[QConv.BlockRows * Chunk];
         for (int b = 0; b < blocks; b++)
         {
             int r0 = b * QConv.BlockRows, live = Math.Min(QConv.BlockRows, t.Rows - r0);
             Reorder<TD>(t, t.W + (long)b * t.BlockW, quads, t.Bias + r0, live, rb);
-            for (int q = 0; q < positions; q += width)
-                Kernel<TD, TV, TS, C>(t, t.X + q, quads, rb, r0, live, t.Tmp + (long)r0 * t.OutStride + q);
+            for (int q0 = 0; q0 < positions; q0 += Chunk)
+            {
+                int n = Math.Min(Chunk, positions - q0);
+                for (int q = 0; q < n; q += width) Kernel<TD, TV, TS, C>(t, t.X + q0 + q, quads, rb, acc + q);
+                for (int r = 0; r < live; r++) Requantize<TV, TS>(t, acc + r * Chunk, n, r0 + r, t.Tmp + (long)(r0 + r) * t.OutStride + q0);
+            }
         }
     }
 
     /// <summary>
     /// BlockRows output channels x C.N vectors (TV) of positions over all taps x channel quads (w: the block's weights
-    /// as <see cref="Reorder{TD}"/> wrote them), accumulators in registers from the corrected bias rb, requantized into
-    /// y's rows (OutStride apart).
+    /// as <see cref="Reorder{TD}"/> wrote them), accumulators in registers from the corrected bias rb, stored as int32
+    /// rows <see cref="Chunk"/> apart at acc.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel<TD, TV, TS, C>(in Tile t, int* x0, int* w, int* rb, int r0, int live, byte* y) where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
+    static void Kernel<TD, TV, TS, C>(in Tile t, int* x0, int* w, int* rb, int* acc) where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int quads = t.Quads;
-        TV a0 = TS.Splat(rb[0]), b0 = a0, c0 = a0;
-        TV a1 = TS.Splat(rb[1]), b1 = a1, c1 = a1;
-        TV a2 = TS.Splat(rb[2]), b2 = a2, c2 = a2;
-        TV a3 = TS.Splat(rb[3]), b3 = a3, c3 = a3;
+        TV a0 = TS.Splat(rb[0]), b0 = a0, c0 = a0, d0 = a0;
+        TV a1 = TS.Splat(rb[1]), b1 = a1, c1 = a1, d1 = a1;
+        TV a2 = TS.Splat(rb[2]), b2 = a2, c2 = a2, d2 = a2;
+        TV a3 = TS.Splat(rb[3]), b3 = a3, c3 = a3, d3 = a3;
         // one loop over (tap, quad) steps, x's offset per step from the table Run builds once per call
         int* steps = t.Steps;
         for (int s = 0, n = t.Taps * quads; s < n; s++, w += QConv.BlockRows)
-            Step<TD, TV, TS, C>(w, x0 + steps[s], ref a0, ref b0, ref c0, ref a1, ref b1, ref c1, ref a2, ref b2, ref c2, ref a3, ref b3, ref c3);
-        Store<TV, TS, C>(t, a0, b0, c0, r0, y);
-        if (live > 1) Store<TV, TS, C>(t, a1, b1, c1, r0 + 1, y + t.OutStride);
-        if (live > 2) Store<TV, TS, C>(t, a2, b2, c2, r0 + 2, y + 2 * t.OutStride);
-        if (live > 3) Store<TV, TS, C>(t, a3, b3, c3, r0 + 3, y + 3 * t.OutStride);
+            Step<TD, TV, TS, C>(w, x0 + steps[s], ref a0, ref b0, ref c0, ref d0, ref a1, ref b1, ref c1, ref d1, ref a2, ref b2, ref c2, ref d2, ref a3, ref b3, ref c3, ref d3);
+        Put<TV, TS, C>(acc, a0, b0, c0, d0);
+        Put<TV, TS, C>(acc + Chunk, a1, b1, c1, d1);
+        Put<TV, TS, C>(acc + 2 * Chunk, a2, b2, c2, d2);
+        Put<TV, TS, C>(acc + 3 * Chunk, a3, b3, c3, d3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put<TV, TS, C>(int* p, TV a, TV b, TV c, TV d) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
+    {
+        Unsafe.WriteUnaligned(p, a);
+        if (C.N > 1) Unsafe.WriteUnaligned(p + TS.Lanes, b);
+        if (C.N > 2) Unsafe.WriteUnaligned(p + 2 * TS.Lanes, c);
+        if (C.N > 3) Unsafe.WriteUnaligned(p + 3 * TS.Lanes, d);
+    }
+
+    /// <summary>
+    /// n accumulators of output channel r at acc to bytes at y, whole vectors (the last past n: acc holds whole tiles,
+    /// y's rows <see cref="QConv.Planes.OutStride"/> apart have room). 512 bits where the CPU has them (half the
+    /// instructions of two 256-bit vectors), else the tile's vectors.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Requantize<TV, TS>(in Tile t, int* acc, int n, int r, byte* y) where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
+    {
+        int e = -t.Shift[r], mult = t.Mult[r];
+        if (t.Bounded && SimdLevel.Bits >= 512 && Avx512BW.IsSupported)
+        {
+            var m = Vector512.Create(mult);
+            if (t.Saturated)
+            {
+                long kz = Bounded.K(e, t.ZY);
+                for (int i = 0; i < n; i += 16) Q512.StoreSaturated(Vector512.Load(acc + i), m, kz, e, y + i);
+                return;
+            }
+            long k = Bounded.K(e);
+            Vector512<int> z = Vector512.Create(t.ZY), lo = Vector512.Create(t.Lo), hi = Vector512.Create(t.Hi);
+            for (int i = 0; i < n; i += 16) Q512.StoreBounded(Vector512.Load(acc + i), m, k, e, z, lo, hi, y + i);
+            return;
+        }
+        if (t.Bounded)
+        {
+            TV m = TS.Splat(mult);
+            if (t.Saturated)
+            {
+                long kz = Bounded.K(e, t.ZY);
+                for (int i = 0; i < n; i += TS.Lanes) TS.StoreSaturated(TS.Load(acc + i), m, kz, e, y + i);
+                return;
+            }
+            long k = Bounded.K(e);
+            TV z = TS.Splat(t.ZY), lo = TS.Splat(t.Lo), hi = TS.Splat(t.Hi);
+            for (int i = 0; i < n; i += TS.Lanes) TS.StoreBounded(TS.Load(acc + i), m, k, e, z, lo, hi, y + i);
+            return;
+        }
+        var p = TS.Prepare(mult, t.Shift[r], t.ZY, t.Lo, t.Hi);
+        for (int i = 0; i < n; i += TS.Lanes) TS.Store(TS.Load(acc + i), p, y + i);
     }
 
     /// <summary>One (tap, channel quad): the 4 rows' quads at w x C.N vectors of positions at x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Step<TD, TV, TS, C>(int* w, int* x, ref TV a0, ref TV b0, ref TV c0, ref TV a1, ref TV b1,
-        ref TV c1, ref TV a2, ref TV b2, ref TV c2, ref TV a3, ref TV b3, ref TV c3)
+    static void Step<TD, TV, TS, C>(int* w, int* x, ref TV a0, ref TV b0, ref TV c0, ref TV d0, ref TV a1, ref TV b1, ref TV c1, ref TV d1,
+        ref TV a2, ref TV b2, ref TV c2, ref TV d2, ref TV a3, ref TV b3, ref TV c3, ref TV d3)
         where TD : IQDotBy<TV> where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
     {
         int n = C.N;
         var v0 = TS.Load(x);
         var v1 = n > 1 ? TS.Load(x + TS.Lanes) : v0;
         var v2 = n > 2 ? TS.Load(x + 2 * TS.Lanes) : v0;
-        a0 = TD.DotBy(a0, v0, w, 0); if (n > 1) b0 = TD.DotBy(b0, v1, w, 0); if (n > 2) c0 = TD.DotBy(c0, v2, w, 0);
-        a1 = TD.DotBy(a1, v0, w, 1); if (n > 1) b1 = TD.DotBy(b1, v1, w, 1); if (n > 2) c1 = TD.DotBy(c1, v2, w, 1);
-        a2 = TD.DotBy(a2, v0, w, 2); if (n > 1) b2 = TD.DotBy(b2, v1, w, 2); if (n > 2) c2 = TD.DotBy(c2, v2, w, 2);
-        a3 = TD.DotBy(a3, v0, w, 3); if (n > 1) b3 = TD.DotBy(b3, v1, w, 3); if (n > 2) c3 = TD.DotBy(c3, v2, w, 3);
+        var v3 = n > 3 ? TS.Load(x + 3 * TS.Lanes) : v0;
+        a0 = TD.DotBy(a0, v0, w, 0); if (n > 1) b0 = TD.DotBy(b0, v1, w, 0); if (n > 2) c0 = TD.DotBy(c0, v2, w, 0); if (n > 3) d0 = TD.DotBy(d0, v3, w, 0);
+        a1 = TD.DotBy(a1, v0, w, 1); if (n > 1) b1 = TD.DotBy(b1, v1, w, 1); if (n > 2) c1 = TD.DotBy(c1, v2, w, 1); if (n > 3) d1 = TD.DotBy(d1, v3, w, 1);
+        a2 = TD.DotBy(a2, v0, w, 2); if (n > 1) b2 = TD.DotBy(b2, v1, w, 2); if (n > 2) c2 = TD.DotBy(c2, v2, w, 2); if (n > 3) d2 = TD.DotBy(d2, v3, w, 2);
+        a3 = TD.DotBy(a3, v0, w, 3); if (n > 1) b3 = TD.DotBy(b3, v1, w, 3); if (n > 2) c3 = TD.DotBy(c3, v2, w, 3); if (n > 3) d3 = TD.DotBy(d3, v3, w, 3);
     }
 
     /// <summary>Two channel pairs x 4 rows (the compiled layout: row-major pairs) to 4 rows x 4 channels, the quads sdot selects.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector128<sbyte> Rows(Vector128<sbyte> v, Vector128<sbyte> order)
         => AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.VectorTableLookup(v, order) : Vector128.Shuffle(v, order);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store<TV, TS, C>(in Tile t, TV a, TV b, TV c, int r, byte* y) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where C : IRows
-    {
-        if (t.Bounded)
-        {
-            Bounded.StoreRow<TV, TS, C>(a, b, c, t.Mult[r], t.Shift[r], t.ZY, t.Saturated, TS.Splat(t.ZY), TS.Splat(t.Lo), TS.Splat(t.Hi), y);
-            return;
-        }
-        var p = TS.Prepare(t.Mult[r], t.Shift[r], t.ZY, t.Lo, t.Hi);
-        TS.Store(a, p, y);
-        if (C.N > 1) TS.Store(b, p, y + TS.Lanes);
-        if (C.N > 2) TS.Store(c, p, y + 2 * TS.Lanes);
-    }
 
     /// <summary>
     /// Fills one quad plane: element (phase, rq, u) = the four channels' bytes (^ flip) at that padded input position,

@@ -37,6 +37,25 @@ public class DotKernelTests
     [InlineData(1, 1, 17, 13, 40, 5, 3, 3, 1, 1, 1, true, 127)]    // one channel, stride 3, two quads of rows
     [InlineData(1, 1, 16, 4, 30, 1, 5, 1, 1, 0, 1, false, 0)]     // one channel, one kernel row
     public void ConvMatchesTheReference(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, int zx)
+        => Conv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, zx, columns: 0, biasRange: 50000);
+
+    /// <summary>
+    /// QDotConv's tiles of each width (1-4 vectors of positions) on planes past a chunk of accumulators (384 positions)
+    /// and on tiles that end past the last position; a bias beyond the bounded requantization's range takes the general one.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 64, 64, 25, 5, 1, 1, 1, 0, 50000)]        // DS-CNN's 1x1: 125 positions
+    [InlineData(1, 12, 9, 20, 25, 1, 1, 1, 0, 50000)]        // 500 positions: two chunks, a block of 1 row
+    [InlineData(2, 8, 20, 19, 23, 3, 3, 1, 1, 50000)]        // padded rows of 25: 475 positions
+    [InlineData(1, 1, 16, 40, 31, 10, 4, 2, 5, 50000)]       // a stem's quads of kernel rows
+    [InlineData(1, 16, 8, 14, 14, 1, 1, 1, 0, 1 << 30)]      // accumulators past 2^30: the general requantization
+    public void ConvTilesMatchTheReference(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int pad, int biasRange)
+    {
+        for (int columns = 1; columns <= 4; columns++)
+            Conv(batch, c, m, h, w, kh, kw, stride, 1, pad, 1, signed: columns % 2 == 0, zx: columns % 2 == 0 ? columns * 9 - 20 : columns * 9 + 100, columns, biasRange);
+    }
+
+    static void Conv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, int zx, int columns, int biasRange)
     {
         var r = new Random(c * 31 + m + kh);
         int icg = c / groups, k = icg * kh * kw;
@@ -46,7 +65,7 @@ public class DotKernelTests
         var wt = new sbyte[m * k];
         for (int i = 0; i < wt.Length; i++) wt[i] = (sbyte)r.Next(-128, 128);
         var packed = QConvInt8.PackGemm(wt.Select(v => (long)v).ToArray(), m, icg, kh, kw, groups).Select(v => (sbyte)v).ToArray();
-        var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
+        var bias = Enumerable.Range(0, m).Select(_ => r.Next(-biasRange, biasRange)).ToArray();
         var mult = new int[m]; var sh = new int[m];
         for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
         int zy = signed ? -3 : 120, lo = signed ? -128 : 0, hi = signed ? 127 : 255;
@@ -59,7 +78,12 @@ public class DotKernelTests
         {
             Array.Fill(y, (byte)0xAB);
             Array.Fill(scratch, (short)0x5A5A);
-            QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
+            try
+            {
+                QDotConv.ForceColumns = columns;
+                QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
+            }
+            finally { QDotConv.ForceColumns = 0; }
         }, () =>
         {
             Assert.Equal(want, y.Take(want.Length).ToArray());
@@ -141,7 +165,8 @@ public class DotKernelTests
     static void Emulated(Action run, Action check)
     {
         // vpdpbusd's emulation also at 256 bits: the requantization a CPU with AVX-VNNI and no AVX-512 runs
-        foreach (var (path, bits) in new[] { (QDot.SdotEmulated, -1), (QDot.VnniEmulated, -1), (QDot.VnniEmulated, 256) })
+        // and the machine's own path (vpdpbusd or sdot where it has them)
+        foreach (var (path, bits) in new[] { (QDot.SdotEmulated, -1), (QDot.VnniEmulated, -1), (QDot.VnniEmulated, 256), (-1, -1) })
         {
             try { QDot.Force = path; SimdLevel.ForceBits = bits; run(); }
             finally { QDot.Force = -1; SimdLevel.ForceBits = -1; }
