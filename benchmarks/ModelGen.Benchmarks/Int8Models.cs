@@ -86,15 +86,18 @@ internal static class Int8Models
             double sig = 0, noise = 0;
             for (int i = 0; i < yf.Length; i++) { sig += (double)yf[i] * yf[i]; noise += ((double)yf[i] - yq[i]) * (yf[i] - yq[i]); }
             var tf = new List<double>(); var tq = new List<double>(); var to = new List<double>(); var toq = new List<double>(); var tw = new List<double>();
-            for (int round = 0; round < 3; round++)
+            // five rounds, each variant once per round; the ratios are the medians of each round's own ratios (a shared
+            // machine's load moves between rounds more than within one)
+            for (int round = 0; round < 5; round++)
             {
                 tf.Add(Quick.Median(Floats).Median); tq.Add(Quick.Median(Ints).Median); tw.Add(Quick.Median(Weights).Median);
                 to.Add(Quick.Median(ortF.Run).Median); toq.Add(ortQ == null ? double.NaN : Quick.Median(ortQ.Run).Median);
             }
             double F = Med(tf), Q = Med(tq), O = Med(to), OQ = Med(toq), W = Med(tw);
+            double fq = Med(tf.Zip(tq, (a, b) => a / b).ToList()), oq = Med(toq.Zip(tq, (a, b) => a / b).ToList());
             if (Profile) Console.Write("float build:\n" + f.Report() + "Weights build:\n" + w8.Report() + "Int8 build:\n" + q.Report()
                 + (qdq == null ? "" : "ONNX Runtime on the QDQ model:\n" + OrtProfile(qdq, x, shape)));
-            Console.WriteLine($"{name,-18} {F * 1e6,9:F1} {W * 1e6,11:F1} {Q * 1e6,9:F1} {F / Q,11:F2} {O * 1e6,10:F1} {OQ * 1e6,9:F1} {OQ / Q,13:F2} {f.WeightBytes,12} {q.WeightBytes,11} {10 * Math.Log10(sig / Math.Max(noise, 1e-30)),8:F1}");
+            Console.WriteLine($"{name,-18} {F * 1e6,9:F1} {W * 1e6,11:F1} {Q * 1e6,9:F1} {fq,11:F2} {O * 1e6,10:F1} {OQ * 1e6,9:F1} {oq,13:F2} {f.WeightBytes,12} {q.WeightBytes,11} {10 * Math.Log10(sig / Math.Max(noise, 1e-30)),8:F1}");
         }
     }
 
