@@ -15,9 +15,10 @@ namespace ModelGen.Runtime;
 /// sum (x - zx) * w = sum x * w - zx * sum w: the second term is a constant per output channel, taken from the bias
 /// once per call. Blocks of <see cref="QConv.BlockRows"/> output channels outermost, each block's compiled-in weights
 /// (pairs x 4 rows) reordered once into 4 rows x 4 channels per step (<see cref="Reorder{TD}"/>); tiles of the block x
-/// 1-3 vectors of positions (4 per 128-bit vector, 8 per 256), per (tap, quad) step one dot product per accumulator
+/// 1-4 vectors of positions (4 per 128-bit vector, 8 per 256), per (tap, quad) step one dot product per accumulator
 /// with the row's quad broadcast or selected (16 or 32 multiply-adds; the pair kernels' vpmaddwd + vpaddd do 8 or 16
-/// per two instructions). Same scratch as the pair path: the quad plane is at most the pair plane's size.
+/// per two instructions); the int32 sums of a chunk of positions on the stack, then requantized row by row. Same
+/// scratch as the pair path: the quad plane is at most the pair plane's size.
 /// </summary>
 internal static unsafe class QDotConv
 {
@@ -78,8 +79,8 @@ internal static unsafe class QDotConv
                         else BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, 0, inH, inW, padTop, padLeft, flip, zq);
                     }
                 new Span<int>(quadPlane + (long)quads * g.Size, g.Slack).Clear();
-                // tiles of 1-3 vectors of 4 positions (sdot) or of 8 (vpdpbusd: VEX, 16 registers, all of them taken by
-                // 3), the emulations as the instructions they stand for
+                // tiles of 1-3 vectors of 4 positions (sdot) or of 1-4 of 8 (vpdpbusd, see Columns), the emulations as
+                // the instructions they stand for
                 int positions = outH * g.Wq;
                 switch (path)
                 {
