@@ -129,11 +129,8 @@ internal static unsafe class QDotConv
     {
         if (ForceColumns > 0) return ForceColumns;
         if (positions <= 8) return 1;
-        int best = 2;
-        long cost = Cost(positions, 2);
-        for (int n = 3; n <= (SimdLevel.Bits >= 512 ? 4 : 3); n++)
-            if (Cost(positions, n) < cost) { best = n; cost = Cost(positions, n); }
-        return best;
+        long two = Cost(positions, 2), three = Cost(positions, 3), four = SimdLevel.Bits >= 512 ? Cost(positions, 4) : long.MaxValue;
+        return four < Math.Min(two, three) ? 4 : three < two ? 3 : 2;
 
         static long Cost(int positions, int n) => (positions + 8L * n - 1) / (8 * n) * (8 * n) * (n == 2 ? 100 : n == 3 ? 90 : 86);
     }
