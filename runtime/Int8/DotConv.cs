@@ -238,27 +238,21 @@ internal static unsafe class QDotConv
 
     /// <summary>
     /// n accumulators of output channel r at acc to bytes at y, whole vectors (the last past n: acc holds whole tiles,
-    /// y's rows <see cref="QConv.Planes.OutStride"/> apart have room). 512 bits where the CPU has them (half the
-    /// instructions of two 256-bit vectors), else the tile's vectors.
+    /// y's rows <see cref="QConv.Planes.OutStride"/> apart have room). The bounded forms at 512 bits where the CPU has
+    /// them (half the instructions of two 256-bit vectors), else at the tile's width.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Requantize<TV, TS>(in Tile t, int* acc, int n, int r, byte* y) where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
     {
+        if (t.Bounded && SimdLevel.Bits >= 512 && Avx512BW.IsSupported) RequantizeIn<Vector512<int>, Q512>(t, acc, n, r, y);
+        else RequantizeIn<TV, TS>(t, acc, n, r, y);
+    }
+
+    /// <summary><see cref="Requantize{TV, TS}"/> in vectors of TS.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RequantizeIn<TV, TS>(in Tile t, int* acc, int n, int r, byte* y) where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
+    {
         int e = -t.Shift[r], mult = t.Mult[r];
-        if (t.Bounded && SimdLevel.Bits >= 512 && Avx512BW.IsSupported)
-        {
-            var m = Vector512.Create(mult);
-            if (t.Saturated)
-            {
-                long kz = Bounded.K(e, t.ZY);
-                for (int i = 0; i < n; i += 16) Q512.StoreSaturated(Vector512.Load(acc + i), m, kz, e, y + i);
-                return;
-            }
-            long k = Bounded.K(e);
-            Vector512<int> z = Vector512.Create(t.ZY), lo = Vector512.Create(t.Lo), hi = Vector512.Create(t.Hi);
-            for (int i = 0; i < n; i += 16) Q512.StoreBounded(Vector512.Load(acc + i), m, k, e, z, lo, hi, y + i);
-            return;
-        }
         if (t.Bounded)
         {
             TV m = TS.Splat(mult);
