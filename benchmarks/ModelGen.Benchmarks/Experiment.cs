@@ -367,13 +367,13 @@ internal static class Experiment
             // in one process, interleaved: exp clamped by IEEE Min/Max (before session 16; the native clamp inside it then
             // has nothing to do) and as it is now
             var x = Data.Random(rng, 4096); var t = new float[x.Length];
-            var div = new List<double>(); var rcp = new List<double>();
+            var ieee = new List<double>(); var native = new List<double>();
             for (int round = 0; round < 7; round++)
             {
-                div.Add(Time(() => { fixed (float* px = x, pt = t) LogisticIeeeClamp(px, pt, x.Length); }));
-                rcp.Add(Time(() => { fixed (float* px = x, pt = t) LogisticNow(px, pt, x.Length); }));
+                ieee.Add(Time(() => { fixed (float* px = x, pt = t) LogisticIeeeClamp(px, pt, x.Length); }));
+                native.Add(Time(() => { fixed (float* px = x, pt = t) LogisticNow(px, pt, x.Length); }));
             }
-            Console.WriteLine($"sigmoid, 4096 floats, 512-bit: IEEE clamp {Med(div) / x.Length * 1e9:F3} ns/element, native clamp {Med(rcp) / x.Length * 1e9:F3}");
+            Console.WriteLine($"sigmoid, 4096 floats, 512-bit: IEEE clamp {Med(ieee) / x.Length * 1e9:F3} ns/element, native clamp {Med(native) / x.Length * 1e9:F3}");
         }
         {
             int c = 16, m = 96, hw = 48;
