@@ -159,14 +159,15 @@ public static unsafe class QConv
 
     /// <summary>
     /// Depthwise convolution (groups = inC = outC): x [batch, c, inH, inW] bytes; w packed as
-    /// <see cref="DepthwiseScratch"/> says; bias, multiplier, shift [c]; y [batch, c, outH, outW]. Allocation-free.
+    /// <see cref="DepthwiseScratch"/> says; bias, multiplier, shift [c]; y [batch, c, outH, outW]. nhwcIn / nhwcOut: x
+    /// [batch, inH, inW, c] / y [batch, outH, outW, c] instead (channels last, an int8 chain's layout). Allocation-free.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Depthwise2D(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
         Span<byte> y, Span<short> scratch,
         int batch, int channels, int inH, int inW, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW,
-        bool xSigned, int xZero, int yZero, int qmin, int qmax)
+        bool xSigned, int xZero, int yZero, int qmin, int qmax, bool nhwcIn = false, bool nhwcOut = false)
     {
         Check(batch, channels, inH, inW, channels, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, channels);
         int rowPairs = (kH + 1) / 2, plane = outH * outW;
@@ -179,6 +180,15 @@ public static unsafe class QConv
         var g = new Planes(outH, outW, 2 * rowPairs, kW, strideH, strideW, dilH, dilW, rows: 2);
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
+            if (nhwcIn || nhwcOut)
+            {
+                // channels last on either side: the channel-lanes kernel copies and stores each position's bytes whole
+                if (!QDepthwise.TryRun(px, pw, pb, pm, psh, py, batch, channels, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft,
+                    dilH, dilW, xSigned, xZero, yZero, qmin, qmax, nhwcIn, nhwcOut))
+                    QDepthwiseLast.Run(px, pw, pb, pm, psh, py, batch, channels, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft,
+                        dilH, dilW, xSigned, xZero, yZero, qmin, qmax, nhwcIn, nhwcOut);
+                return;
+            }
             // channels in the lanes (QDepthwise) wherever they fill the vector: 1.3-9x faster than a channel at a time on
             // MobileNet's and DS-CNN's shapes (experiment qdw, Zen 4: 64x25x5 6.2 vs 13.0 us, 128x6x6 s2 1.9 vs 18.4,
             // 32x24x24 11.0 vs 14.1); fewer than 16 channels under 512-bit vectors on a large plane, where a channel at a

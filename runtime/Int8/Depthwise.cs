@@ -36,7 +36,7 @@ internal static unsafe class QDepthwise
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool TryRun(byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y,
         int batch, int channels, int inH, int inW, int kH, int kW, int outH, int outW,
-        int sh, int sw, int pt, int pl, int dh, int dw, bool signed, int xZero, int yZero, int qmin, int qmax)
+        int sh, int sw, int pt, int pl, int dh, int dw, bool signed, int xZero, int yZero, int qmin, int qmax, bool nhwcIn = false, bool nhwcOut = false)
     {
         int bits = SimdLevel.Bits;
         if (Off || !Avx2.IsSupported || bits < 256 || channels < 8) return false;
@@ -45,7 +45,7 @@ internal static unsafe class QDepthwise
         {
             X = x, W = w, Bias = bias, Mult = mult, Shift = shift, Y = y, Batch = batch, Channels = channels, InH = inH, InW = inW,
             KH = kH, KW = kW, OutH = outH, OutW = outW, SH = sh, SW = sw, PT = pt, PL = pl, DH = dh, DW = dw,
-            Signed = signed, XZero = xZero, YZero = yZero, Lo = qmin, Hi = qmax,
+            Signed = signed, XZero = xZero, YZero = yZero, Lo = qmin, Hi = qmax, NhwcIn = nhwcIn, NhwcOut = nhwcOut,
         };
         // sixteen channels per vector from 32 channels: fewer instructions per output (64x25x5 5.7 vs 6.4 us, 128x6x6
         // 3.6 vs 4.2 on Zen 4); with 16, bands of rows twice as tall in the same stack at 8 (16x48x48 stride 2: 7.9 vs 9.3)
@@ -57,6 +57,8 @@ internal static unsafe class QDepthwise
         public byte* X, Y; public sbyte* W; public int* Bias, Mult, Shift;
         public int Batch, Channels, InH, InW, KH, KW, OutH, OutW, SH, SW, PT, PL, DH, DW, XZero, YZero, Lo, Hi;
         public bool Signed;
+        /// <summary>x / y channels last ([batch, H, W, channels]): a block's bytes of a position are one copy in, one store out.</summary>
+        public bool NhwcIn, NhwcOut;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -126,7 +128,17 @@ internal static unsafe class QDepthwise
                 for (int c0 = 0; c0 < a.Channels; c0 += l)
                 {
                     if (c0 > a.Channels - l) c0 = a.Channels - l;
+                    // channels last: the block's bytes of each position are already side by side, one copy each
+                    if (a.NhwcIn)
+                    {
+                        byte* xc = xb + ((long)iy0 * a.InW) * a.Channels + c0;
+                        if (byRows)
+                            for (int iy = iy0; iy < iy1; iy++)
+                                Gather(stage + ((iy - top) * wp + a.PL) * l, l, xc + (long)(iy - iy0) * a.InW * a.Channels, a.Channels, a.InW, l, null);
+                        else Gather(stage, 0, xc, a.Channels, pin, l, pos);
+                    }
                     // the block's bytes, eight channels at a time (8 x 16 byte transposes), into the lanes of each position
+                    else
                     for (int h = 0; h < l; h += 8)
                     {
                         byte* xc = xb + (long)(c0 + h) * inPlane + iy0 * a.InW;
@@ -168,10 +180,12 @@ internal static unsafe class QDepthwise
                     TV vb = S.Load(a.Bias + c0);
                     // the block's weights widened once (the kernels' loops then step one pointer through them)
                     for (int t = 0; t < taps; t++) Unsafe.Write(wt + t * l, S.LoadWidened(a.W + ((long)t * a.Channels + c0) * 2));
-                    byte* yc = yb + (long)c0 * outPlane + oy0 * a.OutW;
-                    if (rows && a.SW == 1) Rows<TV, S, Sw1>(pairs, wp, a.SH, bo, a.OutW, tapOff, wt, taps, vb, rq, yc, outPlane);
-                    else if (rows) Rows<TV, S, Sw2>(pairs, wp, a.SH, bo, a.OutW, tapOff, wt, taps, vb, rq, yc, outPlane);
-                    else Positions<TV, S>(pairs, outPos, n, tapOff, wt, taps, vb, rq, yc, outPlane);
+                    // channels last: output position q's block at yc + q * channels (-channels: Store8's flag for it)
+                    byte* yc = a.NhwcOut ? yb + (long)oy0 * a.OutW * a.Channels + c0 : yb + (long)c0 * outPlane + oy0 * a.OutW;
+                    int ld = a.NhwcOut ? -a.Channels : outPlane;
+                    if (rows && a.SW == 1) Rows<TV, S, Sw1>(pairs, wp, a.SH, bo, a.OutW, tapOff, wt, taps, vb, rq, yc, ld);
+                    else if (rows) Rows<TV, S, Sw2>(pairs, wp, a.SH, bo, a.OutW, tapOff, wt, taps, vb, rq, yc, ld);
+                    else Positions<TV, S>(pairs, outPos, n, tapOff, wt, taps, vb, rq, yc, ld);
                 }
             }
         }
@@ -205,7 +219,7 @@ internal static unsafe class QDepthwise
                 a4 = S.Madd(S.Load(s4 + o), wv, a4); a5 = S.Madd(S.Load(s5 + o), wv, a5);
                 a6 = S.Madd(S.Load(s6 + o), wv, a6); a7 = S.Madd(S.Load(s7 + o), wv, a7);
             }
-            Store8<TV, S>(a0, a1, a2, a3, a4, a5, a6, a7, rq, y + q, outPlane, Math.Min(8, n - q), part);
+            Store8<TV, S>(a0, a1, a2, a3, a4, a5, a6, a7, rq, outPlane < 0 ? y - (nint)q * outPlane : y + q, outPlane, Math.Min(8, n - q), part);
         }
     }
 
@@ -235,7 +249,8 @@ internal static unsafe class QDepthwise
                     a4 = S.Madd(S.Load(x + 4 * s), wv, a4); a5 = S.Madd(S.Load(x + 5 * s), wv, a5);
                     a6 = S.Madd(S.Load(x + 6 * s), wv, a6); a7 = S.Madd(S.Load(x + 7 * s), wv, a7);
                 }
-                Store8<TV, S>(a0, a1, a2, a3, a4, a5, a6, a7, rq, y + oy * outW + ox, outPlane, 8, null);
+                nint at = oy * outW + ox;
+                Store8<TV, S>(a0, a1, a2, a3, a4, a5, a6, a7, rq, outPlane < 0 ? y - at * outPlane : y + at, outPlane, 8, null);
                 if (ox == outW - 8) break;
             }
     }
@@ -243,6 +258,7 @@ internal static unsafe class QDepthwise
     /// <summary>
     /// Eight positions' accumulators (ai: position i, a lane per channel) requantized, narrowed to bytes and transposed
     /// eight channels at a time (8 x 8 bytes) into the planes at y, outPlane apart; the first cnt positions only.
+    /// outPlane &lt; 0: channels last, position i's Lanes bytes stored whole at y - i * outPlane.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store8<TV, S>(TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, in Lanes<TV> rq, byte* y, int outPlane, int cnt, ulong* part)
@@ -250,9 +266,37 @@ internal static unsafe class QDepthwise
     {
         Vector128<byte> b0 = S.Bytes(a0, rq), b1 = S.Bytes(a1, rq), b2 = S.Bytes(a2, rq), b3 = S.Bytes(a3, rq);
         Vector128<byte> b4 = S.Bytes(a4, rq), b5 = S.Bytes(a5, rq), b6 = S.Bytes(a6, rq), b7 = S.Bytes(a7, rq);
+        if (outPlane < 0)
+        {
+            nint ld = -outPlane;
+            Put(b0, y, S.Lanes); if (cnt > 1) Put(b1, y + ld, S.Lanes); if (cnt > 2) Put(b2, y + 2 * ld, S.Lanes); if (cnt > 3) Put(b3, y + 3 * ld, S.Lanes);
+            if (cnt > 4) Put(b4, y + 4 * ld, S.Lanes); if (cnt > 5) Put(b5, y + 5 * ld, S.Lanes); if (cnt > 6) Put(b6, y + 6 * ld, S.Lanes); if (cnt > 7) Put(b7, y + 7 * ld, S.Lanes);
+            return;
+        }
         Transpose8(Sse2.UnpackLow(b0, b1), Sse2.UnpackLow(b2, b3), Sse2.UnpackLow(b4, b5), Sse2.UnpackLow(b6, b7), y, outPlane, cnt, part);
         if (S.Lanes == 16)
             Transpose8(Sse2.UnpackHigh(b0, b1), Sse2.UnpackHigh(b2, b3), Sse2.UnpackHigh(b4, b5), Sse2.UnpackHigh(b6, b7), y + 8 * (nint)outPlane, outPlane, cnt, part);
+    }
+
+    /// <summary>A position's Lanes channel bytes (the low ones of b) to y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put(Vector128<byte> b, byte* y, int lanes)
+    {
+        if (lanes == 16) b.Store(y); else *(ulong*)y = b.AsUInt64().ToScalar();
+    }
+
+    /// <summary>
+    /// n channels-last positions (src, srcStride apart) of a block of l (8 or 16) channel bytes into the stage: position
+    /// i to dst + i * ld, or dst + pos[i] where pos is given.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Gather(byte* dst, nint ld, byte* src, nint srcStride, int n, int l, int* pos)
+    {
+        for (int i = 0; i < n; i++, src += srcStride)
+        {
+            byte* d = pos == null ? dst + i * ld : dst + pos[i];
+            if (l == 16) Vector128.Store(Vector128.Load(src), d); else *(ulong*)d = *(ulong*)src;
+        }
     }
 
     /// <summary>

@@ -37,11 +37,13 @@ public static unsafe class QPointwise
     /// x [batch, inC, plane] bytes (int8 when <paramref name="xSigned"/>, else uint8); w int8 as pairs of input channels
     /// per output channel: w[(c2 * mp + m) * 2 + e] = weight (m, 2 c2 + e), mp = outC rounded up to
     /// <see cref="ColumnMultiple"/>, 0 past inC and outC; bias, multiplier, shift [outC]; y [batch, outC, plane] bytes
-    /// clamped to [qmin, qmax]. Allocation-free.
+    /// clamped to [qmin, qmax]. nhwcIn / nhwcOut: x [batch, plane, inC] / y [batch, plane, outC] instead (channels last,
+    /// as an int8 chain of depthwise and 1x1 layers keeps its tensors: no transposition between them). Allocation-free.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ReadOnlySpan<byte> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift,
-        Span<byte> y, Span<short> scratch, int batch, int inC, int outC, int plane, bool xSigned, int xZero, int yZero, int qmin, int qmax)
+        Span<byte> y, Span<short> scratch, int batch, int inC, int outC, int plane, bool xSigned, int xZero, int yZero, int qmin, int qmax,
+        bool nhwcIn = false, bool nhwcOut = false)
     {
         if (batch < 0 || inC <= 0 || outC <= 0 || plane < 0) throw new ArgumentOutOfRangeException(nameof(plane), "QPointwise: invalid geometry");
         int pairs = (inC + 1) / 2, mp = (outC + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
@@ -61,6 +63,7 @@ public static unsafe class QPointwise
             {
                 X = pairPlane, W = pw, Bias = b, Mult = mult, E = e, KE = kE, KO = kO, Pm = pm, Psh = psh,
                 Pairs = pairs, Mp = mp, OutC = outC, Plane = plane, ZY = yZero, Lo = qmin, Hi = qmax, Bounded = bounded,
+                RowStride = 1, Step = plane, NhwcOut = nhwcOut,
             };
             // sdot: tiles of 8 channels; vpdpbusd: of 16, weights reordered per panel (at most MaxQuads quads of input
             // channels), where the plane repays the reordering: from 16 positions against 512-bit pair kernels, from 8
@@ -74,6 +77,8 @@ public static unsafe class QPointwise
                 bool unsigned = QDot.Unsigned(dot);
                 int zq = QDot.Zero(unsigned, xSigned, xZero), flip = QDot.Flip(unsigned, xSigned), quads = (inC + 3) / 4;
                 a.Quads = quads;
+                // channels last: each position's quads side by side (the tiles step positions by the quads)
+                if (nhwcIn) { a.RowStride = quads; a.Step = 1; }
                 switch (dot)
                 {
                     case QDot.Sdot: Correct<DotArm>(pw, b, mp, pairs, zq); break;
@@ -84,6 +89,8 @@ public static unsafe class QPointwise
                 for (int nb = 0; nb < batch; nb++)
                 {
                     byte* xb = px + (long)nb * inC * plane;
+                    if (nhwcIn) QuadsLast(pairPlane, xb, inC, plane, quads, flip, zq);
+                    else
                     for (int q = 0; q < quads; q++)
                     {
                         byte* c0 = xb + 4L * q * plane;
@@ -101,9 +108,12 @@ public static unsafe class QPointwise
                 }
                 return;
             }
+            if (nhwcIn) { a.RowStride = pairs; a.Step = 1; }
             for (int nb = 0; nb < batch; nb++)
             {
                 byte* xb = px + (long)nb * inC * plane;
+                if (nhwcIn) PairsLast(pairPlane, xb, inC, plane, pairs, xSigned, xZero);
+                else
                 for (int c2 = 0; c2 < pairs; c2++)
                     QConv.PairPlane(pairPlane + (long)c2 * plane, xb + 2L * c2 * plane, 2 * c2 + 1 < inC ? xb + (2L * c2 + 1) * plane : null, plane, xSigned, xZero);
                 a.Y = py + (long)nb * outC * plane;
@@ -165,6 +175,67 @@ public static unsafe class QPointwise
     {
         public int* X, Bias, Mult, E, Pm, Psh; public long* KE, KO; public sbyte* W; public byte* Y;
         public int Pairs, Quads, Mp, OutC, Plane, ZY, Lo, Hi; public bool Bounded;
+        /// <summary>The input plane's steps (ints) from one position to the next and from one pair or quad to the next: 1 and the plane, or channels last the pairs or quads and 1.</summary>
+        public int RowStride, Step;
+        /// <summary>y channels last: a position's outC bytes side by side.</summary>
+        public bool NhwcOut;
+    }
+
+    /// <summary>
+    /// Channels-last input as the dot-product tiles read it: each position's quads of input channels (bytes ^ flip;
+    /// zq past inC, where the weights are 0) side by side, dst[p * quads + q]. Whole positions with no flip and inC a
+    /// multiple of 4 are a straight copy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void QuadsLast(int* dst, byte* x, int inC, int plane, int quads, int flip, int zq)
+    {
+        byte* d = (byte*)dst;
+        if (inC == 4 * quads)
+        {
+            long n = (long)inC * plane, i = 0;
+            var f = Vector128.Create((byte)flip);
+            for (; i + 16 <= n; i += 16) (Vector128.Load(x + i) ^ f).Store(d + i);
+            for (; i < n; i++) d[i] = (byte)(x[i] ^ flip);
+            return;
+        }
+        for (int p = 0; p < plane; p++, x += inC, d += 4 * quads)
+        {
+            int c = 0;
+            for (; c < inC; c++) d[c] = (byte)(x[c] ^ flip);
+            for (; c < 4 * quads; c++) d[c] = (byte)zq;
+        }
+    }
+
+    /// <summary>
+    /// Channels-last input as the pair tiles read it: each position's int16 pairs of input channels less the zero point
+    /// (0 past inC) side by side, dst[p * pairs + c2].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PairsLast(int* dst, byte* x, int inC, int plane, int pairs, bool signed, int zero)
+    {
+        short* d = (short*)dst;
+        var z = Vector128.Create((short)zero);
+        for (int p = 0; p < plane; p++, x += inC, d += 2 * pairs)
+        {
+            int c = 0;
+            if (Vector128.IsHardwareAccelerated)
+                for (; c + 16 <= inC; c += 16)
+                {
+                    var v = Vector128.Load(x + c);
+                    if (signed)
+                    {
+                        var (l, h) = Vector128.Widen(v.AsSByte());
+                        (l - z).Store(d + c); (h - z).Store(d + c + 8);
+                    }
+                    else
+                    {
+                        var (l, h) = Vector128.Widen(v);
+                        (l.AsInt16() - z).Store(d + c); (h.AsInt16() - z).Store(d + c + 8);
+                    }
+                }
+            for (; c < inC; c++) d[c] = (short)((signed ? (sbyte)x[c] : x[c]) - zero);
+            if (c < 2 * pairs) d[c] = 0;
+        }
     }
 
     /// <summary>
@@ -185,18 +256,18 @@ public static unsafe class QPointwise
             for (int p0 = 0; p0 < a.Plane; p0 += Rows)
             {
                 int rows = Math.Min(Rows, a.Plane - p0);
-                int* x = a.X + p0;
+                int* x = a.X + (long)p0 * a.RowStride;
                 if (dot)
                     switch (rows)
                     {
-                        case 6: DotTile<TD, R6>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        case 5: DotTile<TD, R5>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        case 4: DotTile<TD, R4>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        case 3: DotTile<TD, R3>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        case 2: DotTile<TD, R2>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        default: DotTile<TD, R1>(x, a.Plane, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        case 6: DotTile<TD, R6>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        case 5: DotTile<TD, R5>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        case 4: DotTile<TD, R4>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        case 3: DotTile<TD, R3>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        case 2: DotTile<TD, R2>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
+                        default: DotTile<TD, R1>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
                     }
-                else Tile<TV, TS>(rows, x, 1, a.Plane, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums);
+                else Tile<TV, TS>(rows, x, a.RowStride, a.Step, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums);
                 Emit<TV, TS>(a, m0, cols, p0, rows, sums, bytes, zero, lo, hi);
             }
         }
@@ -214,7 +285,8 @@ public static unsafe class QPointwise
         for (int r = 0; r < rows; r++)
         {
             Requantized<TV, TS>(a, m0, cols, sums + r * 2 * TS.Lanes, bytes, zero, lo, hi);
-            for (int j = 0; j < cols; j++) yt[(long)j * a.Plane + r] = bytes[j];
+            if (a.NhwcOut) new ReadOnlySpan<byte>(bytes, cols).CopyTo(new Span<byte>(a.Y + (long)(p0 + r) * a.OutC + m0, cols));
+            else for (int j = 0; j < cols; j++) yt[(long)j * a.Plane + r] = bytes[j];
         }
     }
 
@@ -253,8 +325,30 @@ public static unsafe class QPointwise
             for (int p0 = 0; p0 < a.Plane; p0 += Rows)
             {
                 int rows = Math.Min(Rows, a.Plane - p0);
-                int* x = a.X + p0;
-                LaneTile<TD>(rows, x, 1, a.Plane, w4, a.Quads, a.Bias + m0, sums);
+                int* x = a.X + (long)p0 * a.RowStride;
+                LaneTile<TD>(rows, x, a.RowStride, a.Step, w4, a.Quads, a.Bias + m0, sums);
+                if (a.NhwcOut)
+                {
+                    // channels last: each position's 16 channels are one store (the last panel's first cols of them)
+                    byte* yr = a.Y + (long)p0 * a.OutC + m0;
+                    if (a.Bounded)
+                    {
+                        var k = new LaneConstants(a, m0);
+                        for (int r = 0; r < rows; r++, yr += a.OutC)
+                        {
+                            var v = Bytes16(Vector256.Load(sums + r * width), Vector256.Load(sums + r * width + 8), k, zero, lo, hi);
+                            if (cols == width) v.Store(yr);
+                            else { v.Store(tile); new ReadOnlySpan<byte>(tile, cols).CopyTo(new Span<byte>(yr, cols)); }
+                        }
+                    }
+                    else
+                        for (int r = 0; r < rows; r++, yr += a.OutC)
+                        {
+                            Requantized<Vector256<int>, Q256>(a, m0, cols, sums + r * width, tile, zero, lo, hi);
+                            new ReadOnlySpan<byte>(tile, cols).CopyTo(new Span<byte>(yr, cols));
+                        }
+                    continue;
+                }
                 // requantized rows (a position's 16 channels), then transposed by unpacks into 8 bytes per channel: the
                 // scalar transposed store took as long as the dot products. A row narrowed in registers is one 16-byte
                 // store: StoreTransposed's loads of rows written as two 8-byte halves stalled on store forwarding.
@@ -510,25 +604,25 @@ public static unsafe class QPointwise
     }
 
     /// <summary>
-    /// <see cref="Tile{TV, TS, R}"/> on dot products: R.N positions (x[q * plane + r], int8 quads of input channels, broadcast) x 2
+    /// <see cref="Tile{TV, TS, R}"/> on dot products: R.N positions (x[q * step + r * rowStride], int8 quads of input channels, broadcast) x 2
     /// vectors of 4 channels (w as <see cref="Quads"/> reads it), from the bias, into sums. The last quad of an odd
     /// number of pairs outside the loop (no branch in it: the accumulators stay in registers).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void DotTile<TD, R>(int* x, int plane, sbyte* w, int wStride, int quads, int pairs, int* bias, int* sums) where TD : IQDot where R : struct, IRows
+    static void DotTile<TD, R>(int* x, nint rowStride, int step, sbyte* w, int wStride, int quads, int pairs, int* bias, int* sums) where TD : IQDot where R : struct, IRows
     {
         Vector128<int> b0 = Vector128.Load(bias), b1 = Vector128.Load(bias + 4);
         Vector128<int> c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
         int full = pairs / 2;
-        for (int q = 0; q < full; q++, x += plane, w += 2 * wStride)
+        for (int q = 0; q < full; q++, x += step, w += 2 * wStride)
         {
             var (w0, w1) = Quads(w, wStride, true);
-            DotStep<TD, R>(x, w0, w1, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+            DotStep<TD, R>(x, rowStride, w0, w1, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
         }
         if (full < quads)
         {
             var (w0, w1) = Quads(w, wStride, false);
-            DotStep<TD, R>(x, w0, w1, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+            DotStep<TD, R>(x, rowStride, w0, w1, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
         }
         c00.Store(sums); c01.Store(sums + 4);
         if (R.N > 1) { c10.Store(sums + 8); c11.Store(sums + 12); }
@@ -539,15 +633,15 @@ public static unsafe class QPointwise
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void DotStep<TD, R>(int* x, Vector128<sbyte> w0, Vector128<sbyte> w1, ref Vector128<int> c00, ref Vector128<int> c01, ref Vector128<int> c10, ref Vector128<int> c11,
+    static void DotStep<TD, R>(int* x, nint s, Vector128<sbyte> w0, Vector128<sbyte> w1, ref Vector128<int> c00, ref Vector128<int> c01, ref Vector128<int> c10, ref Vector128<int> c11,
         ref Vector128<int> c20, ref Vector128<int> c21, ref Vector128<int> c30, ref Vector128<int> c31, ref Vector128<int> c40, ref Vector128<int> c41,
         ref Vector128<int> c50, ref Vector128<int> c51) where TD : IQDot where R : struct, IRows
     {
         var t = Vector128.Create(x[0]).AsSByte(); c00 = TD.Dot(c00, t, w0); c01 = TD.Dot(c01, t, w1);
-        if (R.N > 1) { t = Vector128.Create(x[1]).AsSByte(); c10 = TD.Dot(c10, t, w0); c11 = TD.Dot(c11, t, w1); }
-        if (R.N > 2) { t = Vector128.Create(x[2]).AsSByte(); c20 = TD.Dot(c20, t, w0); c21 = TD.Dot(c21, t, w1); }
-        if (R.N > 3) { t = Vector128.Create(x[3]).AsSByte(); c30 = TD.Dot(c30, t, w0); c31 = TD.Dot(c31, t, w1); }
-        if (R.N > 4) { t = Vector128.Create(x[4]).AsSByte(); c40 = TD.Dot(c40, t, w0); c41 = TD.Dot(c41, t, w1); }
-        if (R.N > 5) { t = Vector128.Create(x[5]).AsSByte(); c50 = TD.Dot(c50, t, w0); c51 = TD.Dot(c51, t, w1); }
+        if (R.N > 1) { t = Vector128.Create(x[s]).AsSByte(); c10 = TD.Dot(c10, t, w0); c11 = TD.Dot(c11, t, w1); }
+        if (R.N > 2) { t = Vector128.Create(x[2 * s]).AsSByte(); c20 = TD.Dot(c20, t, w0); c21 = TD.Dot(c21, t, w1); }
+        if (R.N > 3) { t = Vector128.Create(x[3 * s]).AsSByte(); c30 = TD.Dot(c30, t, w0); c31 = TD.Dot(c31, t, w1); }
+        if (R.N > 4) { t = Vector128.Create(x[4 * s]).AsSByte(); c40 = TD.Dot(c40, t, w0); c41 = TD.Dot(c41, t, w1); }
+        if (R.N > 5) { t = Vector128.Create(x[5 * s]).AsSByte(); c50 = TD.Dot(c50, t, w0); c51 = TD.Dot(c51, t, w1); }
     }
 }

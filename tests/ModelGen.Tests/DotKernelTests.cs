@@ -128,9 +128,14 @@ public class DotKernelTests
                 }
         var y = new byte[want.Length];
         var scratch = new short[QPointwise.Scratch(c, plane)];
-        Array.Fill(scratch, (short)0x5A5A);
-        Emulated(() => { Array.Clear(y); Array.Fill(scratch, (short)0x5A5A); QPointwise.Run(x, packed, bias, mult, sh, y, scratch, batch, c, m, plane, signed, zx, zy, lo, hi); },
-            () => Assert.Equal(want, y));
+        // NCHW, and channels last on either side (an int8 chain's layout)
+        foreach (var (nhwcIn, nhwcOut) in new[] { (false, false), (true, false), (false, true), (true, true) })
+        {
+            var xs = nhwcIn ? QdqLoweringTests.ChannelsLast(x, batch, c, plane) : x;
+            var ws = nhwcOut ? QdqLoweringTests.ChannelsLast(want, batch, m, plane) : want;
+            Emulated(() => { Array.Clear(y); Array.Fill(scratch, (short)0x5A5A); QPointwise.Run(xs, packed, bias, mult, sh, y, scratch, batch, c, m, plane, signed, zx, zy, lo, hi, nhwcIn, nhwcOut); },
+                () => Assert.Equal(ws, y));
+        }
     }
 
     [Theory]

@@ -479,6 +479,9 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 3, 9, 41, 3, 3, 2, 1, 0, false)]
     [InlineData(1, 5, 12, 12, 3, 3, 2, 1, 1, true)]   // stride 2, rows shorter than a vector
     [InlineData(2, 3, 7, 9, 3, 3, 2, 1, 1, false)]
+    [InlineData(1, 64, 25, 5, 3, 3, 1, 1, 1, true)]   // ds_cnn's layer: 512-bit blocks of 16 channels
+    [InlineData(1, 40, 12, 12, 3, 3, 2, 1, 1, false)] // 2.5 blocks: the last one overlaps, stride 2
+    [InlineData(2, 20, 6, 6, 3, 3, 1, 1, 1, true)]    // positions in groups, the last one shifted back
     public void QDepthwiseKernelIsBitExact(int batch, int c, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed)
         => CheckConv(batch, c, c, h, w, kh, kw, stride, dil, pad, c, signed, depthwise: true);
 
@@ -535,6 +538,16 @@ public class QdqLoweringTests(ITestOutputHelper log)
         return want;
     }
 
+    /// <summary>[batch, channels, plane] bytes reordered to [batch, plane, channels].</summary>
+    internal static byte[] ChannelsLast(byte[] v, int batch, int channels, int plane)
+    {
+        var t = new byte[v.Length];
+        for (int b = 0; b < batch; b++)
+            for (int ch = 0; ch < channels; ch++)
+                for (int p = 0; p < plane; p++) t[(b * plane + p) * channels + ch] = v[(b * channels + ch) * plane + p];
+        return t;
+    }
+
     static void CheckConv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, bool depthwise, bool lanes = false)
     {
         var r = new Random(c * 31 + m + kh);
@@ -556,23 +569,32 @@ public class QdqLoweringTests(ITestOutputHelper log)
             int zx = extreme ? (signed ? 127 : 0) : (signed ? r.Next(-128, 128) : r.Next(0, 256));
             int zy = full ? -3 : signed ? -100 : 200, lo = full ? -128 : signed ? -120 : 5, hi = full ? 127 : signed ? 127 : 250;
             var want = ReferenceConv(x, wt, bias, mult, sh, batch, c, h, w, m, kh, kw, oh, ow, stride, dil, pad, groups, signed, zx, zy, lo, hi);
-            ForEachWidth(width =>
+            // the depthwise and channel-lanes kernels also read and write channels last (an int8 chain's layout), either side
+            var layouts = depthwise || lanes ? new[] { (false, false), (true, false), (false, true), (true, true) } : new[] { (false, false) };
+            foreach (var (nhwcIn, nhwcOut) in layouts)
             {
-                var y = new byte[want.Length + 9];
-                Array.Fill(y, (byte)0xAB);
-                // exactly the size asked for, and garbage: what the kernel reads past its positions must not matter
-                var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil) : lanes ? QPointwise.Scratch(c, oh * ow)
-                    : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
-                Array.Fill(scratch, (short)0x5A5A);
-                if (lanes)
-                    QPointwise.Run(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, m, oh * ow, signed, zx, zy, lo, hi);
-                else if (depthwise)
-                    QConv.Depthwise2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
-                else
-                    QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
-                for (int i = 0; i < want.Length; i++) Assert.True(want[i] == y[i], $"width {width} extreme {extreme} full {full}: y[{i}] = {y[i]}, reference {want[i]}");
-                Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
-            });
+                var xs = nhwcIn ? ChannelsLast(x, batch, c, h * w) : x;
+                var ws = nhwcOut ? ChannelsLast(want, batch, m, oh * ow) : want;
+                ForEachWidth(width =>
+                {
+                    var y = new byte[ws.Length + 9];
+                    Array.Fill(y, (byte)0xAB);
+                    // exactly the size asked for, and garbage: what the kernel reads past its positions must not matter
+                    var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil) : lanes ? QPointwise.Scratch(c, oh * ow)
+                        : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
+                    Array.Fill(scratch, (short)0x5A5A);
+                    if (lanes)
+                        QPointwise.Run(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, m, oh * ow, signed, zx, zy, lo, hi, nhwcIn, nhwcOut);
+                    else if (depthwise)
+                        QConv.Depthwise2D(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi,
+                            nhwcIn, nhwcOut);
+                    else
+                        QConv.Conv2D(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
+                    for (int i = 0; i < ws.Length; i++)
+                        Assert.True(ws[i] == y[i], $"width {width} extreme {extreme} full {full} nhwc {nhwcIn}/{nhwcOut}: y[{i}] = {y[i]}, reference {ws[i]}");
+                    Assert.All(y.Skip(ws.Length), v => Assert.Equal(0xAB, v));
+                });
+            }
         }
     }
 

@@ -1,0 +1,49 @@
+using System.Runtime.CompilerServices;
+
+namespace ModelGen.Runtime;
+
+/// <summary>
+/// The int8 depthwise convolution with either side channels last ([batch, H, W, channels], an int8 chain's layout),
+/// where <see cref="QDepthwise"/> does not run (no AVX2, fewer than 8 channels, a band that does not fit): position by
+/// position, channel by channel, over the taps inside the input, with <see cref="Requantize.Clamped(int, int, int, int, int, int)"/>. Each side's
+/// element (c, p) is at c * channel stride + p * position stride, so NCHW and channels last take the same loops.
+/// Bit-exact with <see cref="QConv.Depthwise2D"/>'s other paths by construction (the same sums, the same requantization).
+/// </summary>
+internal static unsafe class QDepthwiseLast
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Run(byte* x, sbyte* w, int* bias, int* mult, int* shift, byte* y,
+        int batch, int channels, int inH, int inW, int kH, int kW, int outH, int outW,
+        int sh, int sw, int pt, int pl, int dh, int dw, bool signed, int xZero, int yZero, int qmin, int qmax, bool nhwcIn, bool nhwcOut)
+    {
+        long inPlane = (long)inH * inW, outPlane = (long)outH * outW;
+        long xc = nhwcIn ? 1 : inPlane, xp = nhwcIn ? channels : 1, yc = nhwcOut ? 1 : outPlane, yp = nhwcOut ? channels : 1;
+        for (int nb = 0; nb < batch; nb++)
+        {
+            byte* xb = x + nb * channels * inPlane, yb = y + nb * channels * outPlane;
+            for (int oy = 0; oy < outH; oy++)
+                for (int ox = 0; ox < outW; ox++)
+                {
+                    long q = (long)oy * outW + ox;
+                    for (int c = 0; c < channels; c++)
+                    {
+                        int acc = bias[c];
+                        for (int i = 0; i < kH; i++)
+                        {
+                            int iy = oy * sh - pt + i * dh;
+                            if ((uint)iy >= (uint)inH) continue;
+                            for (int j = 0; j < kW; j++)
+                            {
+                                int ix = ox * sw - pl + j * dw;
+                                if ((uint)ix >= (uint)inW) continue;
+                                byte v = xb[c * xc + ((long)iy * inW + ix) * xp];
+                                // the packed weights: per pair of kernel rows, per column, per channel, the pair
+                                acc += ((signed ? (sbyte)v : v) - xZero) * w[(((long)(i >> 1) * kW + j) * channels + c) * 2 + (i & 1)];
+                            }
+                        }
+                        yb[c * yc + q * yp] = (byte)Requantize.Clamped(acc, mult[c], shift[c], yZero, qmin, qmax);
+                    }
+                }
+        }
+    }
+}
