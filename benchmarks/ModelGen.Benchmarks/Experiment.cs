@@ -162,12 +162,14 @@ internal static class Experiment
             var scratch = new short[QConv.DepthwiseScratch(3, 3, oh, ow, s, s, 1, 1)];
             var xf = Data.Random(rng, c * h * w); var wf = Data.Random(rng, c * 9); var bf = Data.Random(rng, c); var yf = new float[c * oh * ow];
             Action q = () => QConv.Depthwise2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, w, 3, 3, oh, ow, s, s, 1, 1, 1, 1, true, 3, -128, -128, 127);
+            // channels last on both sides, as inside an int8 chain
+            Action ql = () => QConv.Depthwise2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, w, 3, 3, oh, ow, s, s, 1, 1, 1, 1, true, 3, -128, -128, 127, true, true);
             Action f = () => Conv.Conv2D(xf, wf, bf, yf, 1, c, h, w, c, 3, 3, oh, ow, s, s, 1, 1, 1, 1, c, new Activation(ActivationKind.Relu));
             if (Environment.GetEnvironmentVariable("QDW_SPIN") is string spin && spin == $"{c}x{h}x{w}s{s}") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) q(); }
-            var tq = new List<double>(); var tf = new List<double>(); var tb = new List<double>(); var tq2 = new List<double>(); var tb2 = new List<double>();
+            var tq = new List<double>(); var tf = new List<double>(); var tb = new List<double>(); var tq2 = new List<double>(); var tb2 = new List<double>(); var tl = new List<double>();
             for (int round = 0; round < 5; round++)
             {
-                tq.Add(Time(q)); tf.Add(Time(f));
+                tq.Add(Time(q)); tf.Add(Time(f)); tl.Add(Time(ql));
                 ModelGen.Runtime.QDepthwise.Off = true; tb.Add(Time(q)); ModelGen.Runtime.QDepthwise.Off = false;
                 if (!Vector512.IsHardwareAccelerated) continue;
                 SimdLevel.ForceBits = 256;
@@ -175,7 +177,7 @@ internal static class Experiment
                 ModelGen.Runtime.QDepthwise.Off = true; tb2.Add(Time(q)); ModelGen.Runtime.QDepthwise.Off = false;
                 SimdLevel.ForceBits = -1;
             }
-            Console.WriteLine($"depthwise {c}x{h}x{w} s{s}: int8 {Med(tq) * 1e6,7:F2} us   per-channel {Med(tb) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us"
+            Console.WriteLine($"depthwise {c}x{h}x{w} s{s}: int8 {Med(tq) * 1e6,7:F2} us   channels last {Med(tl) * 1e6,7:F2} us   per-channel {Med(tb) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us"
                 + (tq2.Count > 0 ? $"   256-bit: int8 {Med(tq2) * 1e6,7:F2} us   per-channel {Med(tb2) * 1e6,7:F2} us" : ""));
         }
     }
@@ -183,7 +185,7 @@ internal static class Experiment
     /// <summary>
     /// `experiment qconv`: int8 convolutions (QConv.Conv2D, and QPointwise where the generator picks it) vs float
     /// (Conv.Conv2D) on the benchmark models' stems, 3x3 and 1x1 layers. QCONV_ONLY=prefix: those layers only;
-    /// QCONV_SPIN=1 (LANES_SPIN=1): the int8 call (QPointwise's) alone for 4 s first (for perf record); QCONV_COLUMNS=1:
+    /// QCONV_SPIN=1 (LANES_SPIN=1, 2: channels last): the int8 call (QPointwise's) alone for 4 s first (for perf record); QCONV_COLUMNS=1:
     /// also the dot-product kernel with each tile width forced.
     /// </summary>
     public static void QConvolution()
@@ -224,16 +226,18 @@ internal static class Experiment
                 for (int n = 1; sweep && n <= 4; n++) { QDotConv.ForceColumns = n; tc[n].Add(Time(q)); QDotConv.ForceColumns = 0; }
             }
             string lanes = sweep ? $"   columns 1-4: {string.Join(" ", Enumerable.Range(1, 4).Select(n => $"{Med(tc[n]) * 1e6:F2}"))} us" : "";
-            if (kh == 1 && kw == 1 && s == 1 && ph == 0 && h * w <= 49)
+            if (kh == 1 && kw == 1 && s == 1 && ph == 0)
             {
                 // the channel-lanes kernel the generator picks for these planes
                 var wl = new sbyte[(c + 1) / 2 * ((m + 31) / 32 * 32) * 2]; for (int i = 0; i < wl.Length; i++) wl[i] = (sbyte)rng.Next(-100, 100);
                 var sl = new short[QPointwise.Scratch(c, h * w)];
                 Action l = () => QPointwise.Run(xb, wl, bias, mult, shift, yb, sl, 1, c, m, h * w, true, 3, -128, -128, 127);
-                if (Environment.GetEnvironmentVariable("LANES_SPIN") == "1") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) l(); }
-                var tl = new List<double>();
-                for (int round = 0; round < 5; round++) tl.Add(Time(l));
-                lanes += $"   lanes {Med(tl) * 1e6,7:F2} us";
+                // channels last on both sides, as inside an int8 chain (any plane)
+                Action ll = () => QPointwise.Run(xb, wl, bias, mult, shift, yb, sl, 1, c, m, h * w, true, 3, -128, -128, 127, true, true);
+                if (Environment.GetEnvironmentVariable("LANES_SPIN") is "1" or "2") { var sw = Stopwatch.StartNew(); var spin = Environment.GetEnvironmentVariable("LANES_SPIN") == "1" ? l : ll; while (sw.Elapsed.TotalSeconds < 4) spin(); }
+                var tl = new List<double>(); var tll = new List<double>();
+                for (int round = 0; round < 5; round++) { tl.Add(Time(l)); tll.Add(Time(ll)); }
+                lanes += $"   lanes {Med(tl) * 1e6,7:F2} us   channels last {Med(tll) * 1e6,7:F2} us";
             }
             Console.WriteLine($"{name,-15} {c}->{m} {h}x{w} k{kh}x{kw} s{s}: int8 {Med(tq) * 1e6,7:F2} us   float {Med(tf) * 1e6,7:F2} us{lanes}");
         }

@@ -27,8 +27,12 @@ public sealed class QConvInt8 : Operator
         public Int8Params P;
         public Value Packed;
         public bool Depthwise => Group == C && M == C;
-        /// <summary>ModelGen.Runtime.QPointwise: output channels in the lanes (<see cref="UsesLanes"/>).</summary>
+        /// <summary>ModelGen.Runtime.QPointwise: output channels in the lanes (<see cref="UsesLanes"/>, or a 1x1 layer of a channels-last chain).</summary>
         public bool Lanes;
+        /// <summary>x / y channels last ([N, H, W, C] bytes: <see cref="Passes.Int8ChannelsLast"/>'s attributes mg_nhwc_in / mg_nhwc_out).</summary>
+        public bool NhwcIn, NhwcOut;
+        public bool Pointwise => W.Rank <= 2 && W.Kernel.All(k => k == 1) && W.Strides.All(v => v == 1) && W.PadBegin.All(v => v == 0) && W.PadEnd.All(v => v == 0)
+            && Group == 1 && (M + LaneMultiple - 1) / LaneMultiple * LaneMultiple <= MaxLanes;
         /// <summary>The 2-D view of a 1-D window (height 1).</summary>
         public int D(int[] a, int i, int one) => W.Rank == 2 ? a[i] : i == 0 ? one : a[0];
         public int KH => D(W.Kernel, 0, 1);
@@ -46,12 +50,14 @@ public sealed class QConvInt8 : Operator
     /// positions would fill a third to half of the position-lane kernel's vectors with padding (3x3: 9 of 16), the
     /// channels fill these.
     /// </summary>
-    static bool UsesLanes(Geo geo)
-    {
-        var g = geo.W;
-        return g.Rank <= 2 && g.Kernel.All(k => k == 1) && g.Strides.All(v => v == 1) && g.PadBegin.All(v => v == 0) && g.PadEnd.All(v => v == 0)
-            && geo.Group == 1 && geo.C >= 2 && geo.M >= 16 && (geo.M + LaneMultiple - 1) / LaneMultiple * LaneMultiple <= MaxLanes && g.OutPlane <= 49;
-    }
+    static bool UsesLanes(Geo geo) => geo.Pointwise && geo.C >= 2 && geo.M >= 16 && geo.W.OutPlane <= 49;
+
+    /// <summary>
+    /// Whether the Net kernel of this QConvInt8 node reads and writes channels last as well (a depthwise layer or a 1x1
+    /// one, up to 2-D): <see cref="Passes.Int8ChannelsLast"/> keeps the tensors between such layers in that order.
+    /// </summary>
+    internal static bool ChannelsLastCapable(Node n)
+        => n.OpType == OpType && n.Domain == FusedElementwise.Domain && n.State is Geo geo && UsesKernel(geo, TargetProfile.Net) && (geo.Depthwise || geo.Pointwise);
 
     public override void Infer(Node n)
     {
@@ -67,7 +73,11 @@ public sealed class QConvInt8 : Operator
         var kernel = Window.KernelShape(n, r, w.Shape.Skip(2).ToArray());
         var win = Window.Resolve(n, x.Shape.Skip(2).ToArray(), kernel, ceilMode: false, dilationsAllowed: true);
         var geo = new Geo { W = win, N = x.Shape[0], C = c, M = m, Group = (int)group, ICg = c / (int)group, OCg = m / (int)group, P = p };
-        geo.Lanes = UsesLanes(geo);
+        geo.NhwcIn = n.Int("mg_nhwc_in", 0) != 0;
+        geo.NhwcOut = n.Int("mg_nhwc_out", 0) != 0;
+        if ((geo.NhwcIn || geo.NhwcOut) && !(geo.Depthwise || geo.Pointwise)) throw Error("QConvInt8 runs channels last only as a depthwise or 1x1 convolution");
+        // a 1x1 layer of a channels-last chain: the channel-lanes kernel at any plane (each position's channels are side by side)
+        geo.Lanes = UsesLanes(geo) || !geo.Depthwise && geo.Pointwise && (geo.NhwcIn || geo.NhwcOut);
         if (n.Inputs.Count == 5)
         {
             var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : geo.Lanes ? PackLanes(w.Const.L, m, c) : PackGemm(w.Const.L, m, geo.ICg, geo.KH, geo.KW, geo.Group);
@@ -179,7 +189,9 @@ public sealed class QConvInt8 : Operator
     {
         var geo = (Geo)n.State;
         if (geo.W.OutPlane == 0 || geo.N == 0 || geo.M == 0) return;
-        if (UsesKernel(geo, e.Profile)) EmitNetKernel(n, e, geo); else EmitLoops(n, e, geo);
+        if (UsesKernel(geo, e.Profile)) EmitNetKernel(n, e, geo);
+        else if (geo.NhwcIn || geo.NhwcOut) throw Error("QConvInt8 runs channels last only through the Net kernels (Int8ChannelsLast runs for Net only)");
+        else EmitLoops(n, e, geo);
     }
 
     static void EmitNetKernel(Node n, EmitContext e, Geo geo)
@@ -189,7 +201,7 @@ public sealed class QConvInt8 : Operator
         if (geo.Lanes)
         {
             e.W.Line($"ModelGen.Runtime.QPointwise.Run({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
-                $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, batch: {geo.N}, inC: {geo.C}, outC: {geo.M}, plane: {g.OutPlane}, {geo.P.Common(x)});");
+                $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, batch: {geo.N}, inC: {geo.C}, outC: {geo.M}, plane: {g.OutPlane}, {geo.P.Common(x)}{Layout(geo)});");
             return;
         }
         string channels = geo.Depthwise ? $"channels: {geo.C}" : $"inC: {geo.C}";
@@ -199,8 +211,11 @@ public sealed class QConvInt8 : Operator
             $"batch: {geo.N}, {channels}, inH: {geo.D(g.In, 0, 1)}, inW: {geo.D(g.In, 1, 1)}, {outC}kH: {geo.KH}, kW: {geo.KW}, " +
             $"outH: {geo.D(g.Out, 0, 1)}, outW: {geo.D(g.Out, 1, 1)}, strideH: {geo.D(g.Strides, 0, 1)}, strideW: {geo.D(g.Strides, 1, 1)}, " +
             $"padTop: {geo.D(g.PadBegin, 0, 0)}, padLeft: {geo.D(g.PadBegin, 1, 0)}, dilH: {geo.D(g.Dilations, 0, 1)}, dilW: {geo.D(g.Dilations, 1, 1)}, {groups}" +
-            $"{geo.P.Common(x)});");
+            $"{geo.P.Common(x)}{Layout(geo)});");
     }
+
+    /// <summary>The runtime calls' channels-last arguments, where a side is (nothing for NCHW on both).</summary>
+    static string Layout(Geo geo) => geo.NhwcIn || geo.NhwcOut ? $", nhwcIn: {(geo.NhwcIn ? "true" : "false")}, nhwcOut: {(geo.NhwcOut ? "true" : "false")}" : "";
 
     /// <summary>Scalar loops (Portable profile; Net beyond 2-D): per output channel, per output position, over the valid taps.</summary>
     static void EmitLoops(Node n, EmitContext e, Geo geo)

@@ -59,6 +59,7 @@ public static class PassManager
         // last: the Conv nodes and their (dequantized, folded, or int8) weights are final
         new ConvWeightPanels(),
         new ChannelBlocking(),
+        new Int8ChannelsLast(),
     };
 
     /// <summary>Runs the float passes, then <paramref name="quantize"/> (null: none), then the lowering passes.</summary>
@@ -66,7 +67,7 @@ public static class PassManager
     {
         var off = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
         // the packed weight layouts are for the Net profile's kernels: Portable graphs stay as they are
-        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !((p is ConvWeightPanels || p is ChannelBlocking || p is WeightConvFusion || p is ConvIntegerLowering || p is GemmWeightLayout) && options.Target != TargetProfile.Net);
+        bool On(IPass p) => !off.Contains(p.Name) && !off.Contains("all") && !((p is ConvWeightPanels || p is ChannelBlocking || p is Int8ChannelsLast || p is WeightConvFusion || p is ConvIntegerLowering || p is GemmWeightLayout) && options.Target != TargetProfile.Net);
         foreach (var p in All.Where(On)) p.Run(graph);
         // quantization is an option the user asked for, not an optimisation: "all" does not switch it off
         if (quantize != null) quantize.Run(graph);

@@ -275,18 +275,20 @@ public static unsafe class QPointwise
 
     /// <summary>
     /// Requantizes a tile's sums (rows 2 vectors of TV apart: columns m0.., positions p0..) per lane and stores them
-    /// transposed: position r of each channel.
+    /// transposed: position r of each channel. A call of its own: inlined, it took Panels past the JIT's inline budget
+    /// (the 512-bit requantization's helpers were called, 256 -> 256 on 9 positions 5x slower).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static void Emit<TV, TS>(in Args a, int m0, int cols, int p0, int rows, int* sums, byte* bytes, TV zero, TV lo, TV hi)
         where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
     {
-        byte* yt = a.Y + (long)m0 * a.Plane + p0;
-        for (int r = 0; r < rows; r++)
+        // channel j of position p0 + r: NCHW at yt + r + j * plane, channels last at yt + r * outC + j
+        long step = a.NhwcOut ? 1 : a.Plane, next = a.NhwcOut ? a.OutC : 1;
+        byte* yt = a.NhwcOut ? a.Y + (long)p0 * a.OutC + m0 : a.Y + (long)m0 * a.Plane + p0;
+        for (int r = 0; r < rows; r++, yt += next)
         {
             Requantized<TV, TS>(a, m0, cols, sums + r * 2 * TS.Lanes, bytes, zero, lo, hi);
-            if (a.NhwcOut) new ReadOnlySpan<byte>(bytes, cols).CopyTo(new Span<byte>(a.Y + (long)(p0 + r) * a.OutC + m0, cols));
-            else for (int j = 0; j < cols; j++) yt[(long)j * a.Plane + r] = bytes[j];
+            for (int j = 0; j < cols; j++) yt[j * step] = bytes[j];
         }
     }
 
@@ -304,72 +306,108 @@ public static unsafe class QPointwise
             for (int j = 0; j < cols; j++) bytes[j] = (byte)Requantize.Clamped(s[j], a.Pm[m0 + j], a.Psh[m0 + j], a.ZY, a.Lo, a.Hi);
     }
 
+    /// <summary>Positions whose int32 sums a vpdpbusd panel keeps on the stack before requantizing them (12 KB).</summary>
+    const int Chunk = 192;
+
     /// <summary>
     /// vpdpbusd panels (TD: <see cref="DotVnni"/> or its emulation): 16 output channels (two 256-bit vectors) per panel,
     /// outermost, the panel's weights reordered once into quads of input channels per channel (64 bytes per quad: a
     /// vector load, no shuffle in the loop); tiles of 6 positions, each position's quad broadcast from the quad plane.
-    /// 12 accumulators, 2 weight vectors and the broadcast: the 16 registers VEX has.
+    /// 12 accumulators, 2 weight vectors and the broadcast: the 16 registers VEX has. The tiles of a chunk of positions
+    /// write their sums side by side, then <see cref="RequantizeRows"/> turns them into bytes in one loop: requantized
+    /// per tile, the constants did not stay in registers and the requantization took longer than the dot products.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Lanes<TD>(in Args a) where TD : IQDot256
     {
         const int width = 16;
-        int* sums = stackalloc int[Rows * width];
+        int* sums = stackalloc int[Chunk * width];
         int* w4 = stackalloc int[a.Quads * width];
-        byte* tile = stackalloc byte[8 * width], part = stackalloc byte[8 * width];
-        var zero = Vector256.Create(a.ZY); var lo = Vector256.Create(a.Lo); var hi = Vector256.Create(a.Hi);
+        byte* bytes = stackalloc byte[Chunk * width];
         for (int m0 = 0; m0 < a.OutC; m0 += width)
         {
             int cols = Math.Min(width, a.OutC - m0);
             PanelQuads(a.W, a.Mp, m0, a.Quads, a.Pairs, w4);
-            for (int p0 = 0; p0 < a.Plane; p0 += Rows)
+            for (int c0 = 0; c0 < a.Plane; c0 += Chunk)
             {
-                int rows = Math.Min(Rows, a.Plane - p0);
-                int* x = a.X + (long)p0 * a.RowStride;
-                LaneTile<TD>(rows, x, a.RowStride, a.Step, w4, a.Quads, a.Bias + m0, sums);
-                if (a.NhwcOut)
-                {
-                    // channels last: each position's 16 channels are one store (the last panel's first cols of them)
-                    byte* yr = a.Y + (long)p0 * a.OutC + m0;
-                    if (a.Bounded)
-                    {
-                        var k = new LaneConstants(a, m0);
-                        for (int r = 0; r < rows; r++, yr += a.OutC)
-                        {
-                            var v = Bytes16(Vector256.Load(sums + r * width), Vector256.Load(sums + r * width + 8), k, zero, lo, hi);
-                            if (cols == width) v.Store(yr);
-                            else { v.Store(tile); new ReadOnlySpan<byte>(tile, cols).CopyTo(new Span<byte>(yr, cols)); }
-                        }
-                    }
-                    else
-                        for (int r = 0; r < rows; r++, yr += a.OutC)
-                        {
-                            Requantized<Vector256<int>, Q256>(a, m0, cols, sums + r * width, tile, zero, lo, hi);
-                            new ReadOnlySpan<byte>(tile, cols).CopyTo(new Span<byte>(yr, cols));
-                        }
-                    continue;
-                }
-                // requantized rows (a position's 16 channels), then transposed by unpacks into 8 bytes per channel: the
-                // scalar transposed store took as long as the dot products. A row narrowed in registers is one 16-byte
-                // store: StoreTransposed's loads of rows written as two 8-byte halves stalled on store forwarding.
-                if (a.Bounded)
-                {
-                    var k = new LaneConstants(a, m0); // loaded here: held across the tile's loop they pushed accumulators to the stack
-                    for (int r = 0; r < rows; r++) Bytes16(Vector256.Load(sums + r * width), Vector256.Load(sums + r * width + 8), k, zero, lo, hi).Store(tile + r * width);
-                }
-                else
-                    for (int r = 0; r < rows; r++) Requantized<Vector256<int>, Q256>(a, m0, cols, sums + r * width, tile + r * width, zero, lo, hi);
-                byte* y = a.Y + (long)m0 * a.Plane + p0;
-                // a whole tile whose 8-byte rows stay inside this channel's plane is stored in place (the 2 past the tile
-                // are the next tile's, written over after); a last tile through a block on the stack, its rows copied
-                if (rows == Rows && p0 + 8 <= a.Plane) StoreTransposed(tile, y, a.Plane, cols);
+                int n = Math.Min(Chunk, a.Plane - c0);
+                int* x = a.X + (long)c0 * a.RowStride;
+                for (int p0 = 0; p0 < n; p0 += Rows)
+                    LaneTile<TD>(Math.Min(Rows, n - p0), x + (long)p0 * a.RowStride, a.RowStride, a.Step, w4, a.Quads, a.Bias + m0, sums + p0 * width);
+                // channels last: each position's channels straight to its place; NCHW: rows of bytes, then transposed
+                if (a.NhwcOut) RequantizeRows(a, m0, cols, sums, n, a.Y + (long)c0 * a.OutC + m0, a.OutC);
                 else
                 {
-                    StoreTransposed(tile, part, 8, width);
-                    for (int j = 0; j < cols; j++)
-                        for (int r = 0; r < rows; r++) y[(long)j * a.Plane + r] = part[j * 8 + r];
+                    RequantizeRows(a, m0, width, sums, n, bytes, width);
+                    Planes(bytes, n, a.Y + (long)m0 * a.Plane + c0, a.Plane, cols);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// n rows of 16 columns' sums (columns m0..) requantized per lane into bytes: row r's first cols at y + r * ld. The
+    /// bounded form at 512 bits where AVX-512 is (one vector per row), else at 256 (two); otherwise the scalar reference.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void RequantizeRows(in Args a, int m0, int cols, int* sums, int n, byte* y, nint ld)
+    {
+        const int width = 16;
+        byte* tmp = stackalloc byte[width];
+        if (a.Bounded && Avx512F.IsSupported)
+        {
+            var m = Vector512.Load(a.Mult + m0);
+            var mOdd = Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32();
+            var e = Vector512.Load((uint*)a.E + m0);
+            var kE = Vector512.Load(a.KE + m0 / 2); var kO = Vector512.Load(a.KO + m0 / 2);
+            var zero = Vector512.Create(a.ZY); var lo = Vector512.Create(a.Lo); var hi = Vector512.Create(a.Hi);
+            // no call in the loops (a call there spilled the constants and reloaded them every row)
+            for (int r = 0; r < n; r++, y += ld)
+            {
+                var v = Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(Q512.LaneShifted(Vector512.Load(sums + r * width), m, mOdd, e, kE, kO) + zero, lo), hi));
+                if (cols == width) v.Store(y);
+                else { v.Store(tmp); for (int j = 0; j < cols; j++) y[j] = tmp[j]; }
+            }
+            return;
+        }
+        var z = Vector256.Create(a.ZY); var l = Vector256.Create(a.Lo); var h = Vector256.Create(a.Hi);
+        if (a.Bounded)
+        {
+            var k = new LaneConstants(a, m0);
+            for (int r = 0; r < n; r++, y += ld)
+            {
+                var v = Bytes16(Vector256.Load(sums + r * width), Vector256.Load(sums + r * width + 8), k, z, l, h);
+                if (cols == width) v.Store(y);
+                else { v.Store(tmp); for (int j = 0; j < cols; j++) y[j] = tmp[j]; }
+            }
+            return;
+        }
+        for (int r = 0; r < n; r++, y += ld)
+        {
+            Requantized<Vector256<int>, Q256>(a, m0, cols, sums + r * width, tmp, z, l, h);
+            for (int j = 0; j < cols; j++) y[j] = tmp[j];
+        }
+    }
+
+    /// <summary>
+    /// n rows of 16 bytes (a position's channels) transposed into the first cols channel planes at y (plane apart):
+    /// eight rows at a time by unpacks (the scalar transposed store took as long as the dot products), the last eight
+    /// shifted back to overlap the ones before; fewer than eight rows one byte at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Planes(byte* rows, int n, byte* y, long plane, int cols)
+    {
+        if (n < 8)
+        {
+            for (int j = 0; j < cols; j++)
+                for (int r = 0; r < n; r++) y[j * plane + r] = rows[r * 16 + j];
+            return;
+        }
+        for (int r = 0; ; r += 8)
+        {
+            if (r > n - 8) r = n - 8;
+            StoreTransposed(rows + r * 16, y + r, plane, cols);
+            if (r == n - 8) return;
         }
     }
 

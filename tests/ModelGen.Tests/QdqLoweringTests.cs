@@ -314,6 +314,67 @@ public class QdqLoweringTests(ITestOutputHelper log)
         AgreeWithOrt(model, 0.1f, Input(c * 64, 12, 3f));
     }
 
+    /// <summary>
+    /// A MobileNet-style int8 body: 1x1 (8 -> 16), depthwise, 1x1 (16 -> 24), depthwise stride 2, 1x1 (24 -> 20).
+    /// Int8ChannelsLast keeps the tensors between them channels last: the first layer reads NCHW, the last writes it,
+    /// no reorder node. A tensor also read by another node (a second, dequantized output) stays NCHW and splits the
+    /// chain there. ONNX Runtime agrees within one step, both profiles (Portable has no channels-last nodes).
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void ChannelsLastChainMatchesNchwAndOrt(bool branch, bool u8)
+    {
+        var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 1, 8, 10, 9), u8);
+        float xs = 0.03f;
+        var h = q.QD("x", xs, u8 ? 130 : -5);
+        int c = 8, seed = 1;
+        string kept = null;
+        foreach (var (m, depthwise, stride) in new[] { (16, false, 1), (16, true, 1), (24, false, 1), (24, true, 2), (20, false, 1) })
+        {
+            var ws = Scales(m, seed++, 0.004f, 0.02f);
+            var wd = q.Weights(depthwise ? new[] { m, 1, 3, 3 } : new[] { m, c, 1, 1 }, 0, ws, seed++);
+            string y = "conv" + seed;
+            q.B.Node("Conv", new[] { h, wd, q.Bias(m, xs, ws, seed++) }, new[] { y }, ("pads", depthwise ? new long[] { 1, 1, 1, 1 } : new long[] { 0, 0, 0, 0 }),
+                ("strides", new long[] { stride, stride }), ("group", depthwise ? (long)m : 1L));
+            xs = 0.02f + 0.01f * (seed % 3);
+            h = q.QD(q.Act6(y, "relu"), xs, u8 ? 5 : -120);
+            if (branch && kept == null && depthwise) kept = h;
+            c = m;
+        }
+        q.B.Node("Identity", new[] { h }, new[] { "y" }).Output("y");
+        if (branch) q.B.Node("Identity", new[] { kept }, new[] { "z" }).Output("z");
+        var model = q.B.Build();
+        var g = Lowered(model);
+        var convs = g.Nodes.Where(n => n.OpType == "QConvInt8").ToList();
+        Assert.Equal(5, convs.Count);
+        Assert.DoesNotContain(g.Nodes, n => n.OpType == "ChannelBlocks");
+        // the tensor after the first depthwise layer is also the second output's (branch): written and read as NCHW
+        var wantIn = branch ? new long[] { 0, 1, 0, 1, 1 } : new long[] { 0, 1, 1, 1, 1 };
+        var wantOut = branch ? new long[] { 1, 0, 1, 1, 0 } : new long[] { 1, 1, 1, 1, 0 };
+        Assert.Equal(wantIn, convs.Select(n => n.Int("mg_nhwc_in", 0)));
+        Assert.Equal(wantOut, convs.Select(n => n.Int("mg_nhwc_out", 0)));
+        var portable = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph;
+        PassManager.Run(portable, new ModelOptions { Target = TargetProfile.Portable });
+        Assert.DoesNotContain(portable.Nodes, n => n.Int("mg_nhwc_in", 0) != 0 || n.Int("mg_nhwc_out", 0) != 0);
+        // the same integers as the NCHW kernels, bit for bit; and within a few output steps of ONNX Runtime (five layers
+        // of rounding: ORT's own kernels round some intermediate values differently, with or without this pass)
+        var x = Input(8 * 90, 3, 3f);
+        var outs = branch ? 2 : 1;
+        var lens = branch ? new[] { 20 * 25, 16 * 90 } : new[] { 20 * 25 };
+        var types = Enumerable.Repeat(typeof(float), outs).ToArray();
+        var on = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types);
+        var off = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types, new ModelOptions { DisabledPasses = "Int8ChannelsLast" });
+        for (int o = 0; o < outs; o++) Assert.Equal((float[])off[o], (float[])on[o]);
+        var ort = OpCheck.RunOrt(model, new Array[] { x });
+        for (int o = 0; o < outs; o++)
+        {
+            var e = (float[])ort[o]; var a = (float[])on[o];
+            for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 0.2f, $"output {o}[{i}]: ORT {e[i]}, ModelGen {a[i]}");
+        }
+    }
+
     // ---------- integer arithmetic: reference vs runtime ----------
 
     [Fact]
