@@ -147,7 +147,10 @@ internal static class Experiment
         }
     }
 
-    /// <summary>`experiment qdw`: int8 depthwise 3x3 (QConv.Depthwise2D) vs float (Conv.Conv2D) on small planes.</summary>
+    /// <summary>
+    /// `experiment qdw`: int8 depthwise 3x3 (QConv.Depthwise2D, NCHW and channels last) vs float (Conv.Conv2D) on small
+    /// planes. QDW_SPIN=64x25x5s1: that shape's int8 call alone for 4 s first (QDW_LAST=1: the channels-last one).
+    /// </summary>
     public static void QDepthwise()
     {
         foreach (var (c, h, w, s) in new[] { (64, 25, 5, 1), (8, 48, 48, 1), (16, 48, 48, 2), (32, 24, 24, 1), (32, 24, 24, 2), (64, 12, 12, 1), (64, 12, 12, 2),
@@ -165,7 +168,12 @@ internal static class Experiment
             // channels last on both sides, as inside an int8 chain
             Action ql = () => QConv.Depthwise2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, w, 3, 3, oh, ow, s, s, 1, 1, 1, 1, true, 3, -128, -128, 127, true, true);
             Action f = () => Conv.Conv2D(xf, wf, bf, yf, 1, c, h, w, c, 3, 3, oh, ow, s, s, 1, 1, 1, 1, c, new Activation(ActivationKind.Relu));
-            if (Environment.GetEnvironmentVariable("QDW_SPIN") is string spin && spin == $"{c}x{h}x{w}s{s}") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) q(); }
+            if (Environment.GetEnvironmentVariable("QDW_SPIN") is string spin && spin == $"{c}x{h}x{w}s{s}")
+            {
+                // QDW_LAST=1: the channels-last call
+                var run = Environment.GetEnvironmentVariable("QDW_LAST") == "1" ? ql : q;
+                var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) run();
+            }
             var tq = new List<double>(); var tf = new List<double>(); var tb = new List<double>(); var tq2 = new List<double>(); var tb2 = new List<double>(); var tl = new List<double>();
             for (int round = 0; round < 5; round++)
             {

@@ -24,8 +24,11 @@ internal static unsafe class QDepthwise
     const int MaxPositions = 1024; // input positions of a band, and output positions of a band
     internal const int MaxTaps = 64; // pairs of kernel rows x columns
 
-    /// <summary>The benchmarks' A/B switch (`experiment qdw`, int8models' MODELGEN_QDW_OFF): true leaves every call to the per-channel kernel.</summary>
-    internal static bool Off;
+    /// <summary>
+    /// The benchmarks' A/B switch (`experiment qdw`, int8models' MODELGEN_QDW_OFF) and the tests' way to the fallbacks:
+    /// true leaves every call on the calling thread to the per-channel kernel (channels last: QDepthwiseLast).
+    /// </summary>
+    [ThreadStatic] internal static bool Off;
 
     /// <summary>
     /// <see cref="QConv.Depthwise2D"/>'s operation (w packed as <see cref="QConv.DepthwiseScratch"/> says). Returns

@@ -632,29 +632,36 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var want = ReferenceConv(x, wt, bias, mult, sh, batch, c, h, w, m, kh, kw, oh, ow, stride, dil, pad, groups, signed, zx, zy, lo, hi);
             // the depthwise and channel-lanes kernels also read and write channels last (an int8 chain's layout), either side
             var layouts = depthwise || lanes ? new[] { (false, false), (true, false), (false, true), (true, true) } : new[] { (false, false) };
+            // depthwise: also with the channel-lanes kernel off (the per-channel and channels-last fallbacks, as on ARM64)
+            foreach (var off in depthwise ? new[] { false, true } : new[] { false })
             foreach (var (nhwcIn, nhwcOut) in layouts)
             {
-                var xs = nhwcIn ? ChannelsLast(x, batch, c, h * w) : x;
-                var ws = nhwcOut ? ChannelsLast(want, batch, m, oh * ow) : want;
-                ForEachWidth(width =>
+                try
                 {
-                    var y = new byte[ws.Length + 9];
-                    Array.Fill(y, (byte)0xAB);
-                    // exactly the size asked for, and garbage: what the kernel reads past its positions must not matter
-                    var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil) : lanes ? QPointwise.Scratch(c, oh * ow)
-                        : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
-                    Array.Fill(scratch, (short)0x5A5A);
-                    if (lanes)
-                        QPointwise.Run(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, m, oh * ow, signed, zx, zy, lo, hi, nhwcIn, nhwcOut);
-                    else if (depthwise)
-                        QConv.Depthwise2D(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi,
-                            nhwcIn, nhwcOut);
-                    else
-                        QConv.Conv2D(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
-                    for (int i = 0; i < ws.Length; i++)
-                        Assert.True(ws[i] == y[i], $"width {width} extreme {extreme} full {full} nhwc {nhwcIn}/{nhwcOut}: y[{i}] = {y[i]}, reference {ws[i]}");
-                    Assert.All(y.Skip(ws.Length), v => Assert.Equal(0xAB, v));
-                });
+                    QDepthwise.Off = off;
+                    var xs = nhwcIn ? ChannelsLast(x, batch, c, h * w) : x;
+                    var ws = nhwcOut ? ChannelsLast(want, batch, m, oh * ow) : want;
+                    ForEachWidth(width =>
+                    {
+                        var y = new byte[ws.Length + 9];
+                        Array.Fill(y, (byte)0xAB);
+                        // exactly the size asked for, and garbage: what the kernel reads past its positions must not matter
+                        var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil) : lanes ? QPointwise.Scratch(c, oh * ow)
+                            : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
+                        Array.Fill(scratch, (short)0x5A5A);
+                        if (lanes)
+                            QPointwise.Run(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, m, oh * ow, signed, zx, zy, lo, hi, nhwcIn, nhwcOut);
+                        else if (depthwise)
+                            QConv.Depthwise2D(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi,
+                                nhwcIn, nhwcOut);
+                        else
+                            QConv.Conv2D(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
+                        for (int i = 0; i < ws.Length; i++)
+                            Assert.True(ws[i] == y[i], $"width {width} extreme {extreme} full {full} nhwc {nhwcIn}/{nhwcOut} lanes off {off}: y[{i}] = {y[i]}, reference {ws[i]}");
+                        Assert.All(y.Skip(ws.Length), v => Assert.Equal(0xAB, v));
+                    });
+                }
+                finally { QDepthwise.Off = false; }
             }
         }
     }
