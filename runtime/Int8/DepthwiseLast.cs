@@ -20,7 +20,7 @@ internal static unsafe class QDepthwiseLast
     {
         long inPlane = (long)inH * inW, outPlane = (long)outH * outW;
         long xc = nhwcIn ? 1 : inPlane, xp = nhwcIn ? channels : 1, yc = nhwcOut ? 1 : outPlane, yp = nhwcOut ? channels : 1;
-        if (nhwcIn && channels >= 4 && (long)kH * kW * channels <= TableInts && Vector128.IsHardwareAccelerated)
+        if (nhwcIn && channels >= 4 && (long)kH * kW * channels <= TableInts && Vector128.IsHardwareAccelerated && SimdLevel.Bits >= 128)
         {
             Lanes(x, w, bias, mult, shift, y, batch, channels, inH, inW, kH, kW, outH, outW, sh, sw, pt, pl, dh, dw, signed, xZero, yZero, qmin, qmax, yc, yp);
             return;

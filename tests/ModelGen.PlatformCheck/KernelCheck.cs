@@ -5,7 +5,8 @@ namespace ModelGen.PlatformCheck;
 
 /// <summary>
 /// In-process check of the int8 kernels' paths against the scalar one (SimdLevel.ForceBits = 0, itself checked against
-/// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D, QPointwise.Run and QGemm.Run shapes (QGemm's
+/// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D, QPointwise.Run (NCHW and channels last),
+/// QConv.Depthwise2D (every layout) and QGemm.Run shapes (QGemm's
 /// also through QMatMulLanes, and both int32 forms; odd channel counts,
 /// groups, padding, strides 1-3, dilation, int8 and uint8 inputs with zero points at the extremes, positions off the
 /// vectors, weights and scratch with garbage where the layouts pad) through the automatic path (sdot on an arm64 CPU
@@ -28,25 +29,23 @@ public static class KernelCheck
             var conv = Conv.Random(r);
             var lanes = Lanes.Random(r);
             var gemm = Gemm.Random(r);
-            byte[] want = Paths(conv, lanes, gemm, bits: 0, force: -1);
-            auto += Diff(want, Paths(conv, lanes, gemm, -1, -1)) + Diff(want, Paths(conv, lanes, gemm, 256, -1));
-            pairs += Diff(want, Paths(conv, lanes, gemm, -1, 1));
-            emulated += Diff(want, Paths(conv, lanes, gemm, -1, 2));
-            vnni += Diff(want, Paths(conv, lanes, gemm, -1, 4));
+            var dw = Depthwise.Random(r);
+            byte[] want = Paths(conv, lanes, gemm, dw, bits: 0, force: -1);
+            auto += Diff(want, Paths(conv, lanes, gemm, dw, -1, -1)) + Diff(want, Paths(conv, lanes, gemm, dw, 256, -1));
+            pairs += Diff(want, Paths(conv, lanes, gemm, dw, -1, 1));
+            emulated += Diff(want, Paths(conv, lanes, gemm, dw, -1, 2));
+            vnni += Diff(want, Paths(conv, lanes, gemm, dw, -1, 4));
         }
         return (auto, pairs, emulated, vnni);
     }
 
-    static byte[] Paths(Conv conv, Lanes lanes, Gemm gemm, int bits, int force)
+    static byte[] Paths(Conv conv, Lanes lanes, Gemm gemm, Depthwise dw, int bits, int force)
     {
         try
         {
             SimdLevel.ForceBits = bits;
             QDot.Force = force;
-            byte[] a = conv.Run(), b = lanes.Run(), c = gemm.Run();
-            var all = new byte[a.Length + b.Length + c.Length];
-            a.CopyTo(all, 0); b.CopyTo(all, a.Length); c.CopyTo(all, a.Length + b.Length);
-            return all;
+            return [.. conv.Run(), .. lanes.Run(), .. gemm.Run(), .. dw.Run()];
         }
         finally { SimdLevel.ForceBits = -1; QDot.Force = -1; }
     }
@@ -159,6 +158,51 @@ public static class KernelCheck
             var scratch = new short[QPointwise.Scratch(inC, plane)];
             Array.Fill(scratch, (short)0x5A5A);
             QPointwise.Run(x, w, bias, mult, shift, y, scratch, batch, inC, outC, plane, signed, xZero, yZero, signed ? -128 : 0, signed ? 127 : 255);
+            // channels last on both sides (an int8 chain's layout): x read as [batch, plane, inC]
+            var yl = new byte[y.Length];
+            QPointwise.Run(x, w, bias, mult, shift, yl, scratch, batch, inC, outC, plane, signed, xZero, yZero, signed ? -128 : 0, signed ? 127 : 255, true, true);
+            return [.. y, .. yl];
+        }
+    }
+
+    /// <summary>QConv.Depthwise2D in each layout: NCHW, and channels last on either side or both (QDepthwiseLast on arm64).</summary>
+    sealed class Depthwise
+    {
+        int batch, c, inH, inW, kH, kW, outH, outW, s, d, p, xZero, yZero;
+        bool signed;
+        byte[] x = [];
+        sbyte[] w = [];
+        int[] bias = [], mult = [], shift = [];
+
+        public static Depthwise Random(Random r)
+        {
+            var g = new Depthwise { batch = r.Next(1, 3), c = r.Next(1, 40), kH = r.Next(1, 4), kW = r.Next(1, 4), s = r.Next(1, 3), d = r.Next(1, 3), p = r.Next(0, 3), signed = r.Next(2) == 0 };
+            g.inH = r.Next(g.d * (g.kH - 1) + 1, 16); g.inW = r.Next(g.d * (g.kW - 1) + 1, 20);
+            g.outH = (g.inH + 2 * g.p - g.d * (g.kH - 1) - 1) / g.s + 1; g.outW = (g.inW + 2 * g.p - g.d * (g.kW - 1) - 1) / g.s + 1;
+            g.xZero = Zero(r, g.signed);
+            g.x = new byte[g.batch * g.c * g.inH * g.inW];
+            r.NextBytes(g.x);
+            g.w = Weights(r, g.c * ((g.kH + 1) / 2) * g.kW * 2);
+            // an odd kernel's last pair of rows: its second row is 0 in the packed layout (the channel-lanes kernel multiplies it)
+            if (g.kH % 2 == 1)
+                for (int j = 0; j < g.kW; j++)
+                    for (int ch = 0; ch < g.c; ch++) g.w[(((g.kH / 2) * g.kW + j) * g.c + ch) * 2 + 1] = 0;
+            (g.bias, g.mult, g.shift) = Requant(r, g.c);
+            g.yZero = g.signed ? r.Next(-20, 20) : r.Next(100, 150);
+            return g;
+        }
+
+        public byte[] Run()
+        {
+            int n = batch * c * outH * outW;
+            var y = new byte[4 * n];
+            var scratch = new short[QConv.DepthwiseScratch(kH, kW, outH, outW, s, s, d, d)];
+            for (int layout = 0; layout < 4; layout++)
+            {
+                Array.Fill(scratch, (short)0x5A5A);
+                QConv.Depthwise2D(x, w, bias, mult, shift, y.AsSpan(layout * n, n), scratch, batch, c, inH, inW, kH, kW, outH, outW, s, s, p, p, d, d,
+                    signed, xZero, yZero, signed ? -128 : 0, signed ? 127 : 255, (layout & 1) != 0, (layout & 2) != 0);
+            }
             return y;
         }
     }
