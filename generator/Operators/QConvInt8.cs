@@ -57,7 +57,16 @@ public sealed class QConvInt8 : Operator
     /// one, up to 2-D): <see cref="Passes.Int8ChannelsLast"/> keeps the tensors between such layers in that order.
     /// </summary>
     internal static bool ChannelsLastCapable(Node n)
-        => n.OpType == OpType && n.Domain == FusedElementwise.Domain && n.State is Geo geo && UsesKernel(geo, TargetProfile.Net) && (geo.Depthwise || geo.Pointwise);
+        => n.OpType == OpType && n.Domain == FusedElementwise.Domain && n.State is Geo geo && UsesKernel(geo, TargetProfile.Net)
+            && (geo.Depthwise || geo.Pointwise && geo.W.OutPlane <= MaxChainPlane);
+
+    /// <summary>
+    /// The largest plane a 1x1 layer of a channels-last chain has: it runs the channel-lanes kernel, which on a CPU
+    /// without a dot product (Zen 4, Ice Lake: the int16 pair tiles) is at par with the NCHW kernel up to about 12 x 12
+    /// positions and 1.6-2.6x slower on MobileNet's 24 x 24 and 48 x 48 planes (`experiment qconv` with
+    /// DOTNET_EnableAVXVNNI=0; with vpdpbusd it is faster on every plane). The weight layout is chosen at build time.
+    /// </summary>
+    const int MaxChainPlane = 144;
 
     public override void Infer(Node n)
     {

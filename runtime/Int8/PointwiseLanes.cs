@@ -53,8 +53,9 @@ public static unsafe class QPointwise
             throw new ArgumentException("QPointwise.Run: sizes do not agree");
         QConv.CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
-        int* mult = stackalloc int[mp], e = stackalloc int[mp], b = stackalloc int[mp];
-        long* kE = stackalloc long[mp / 2], kO = stackalloc long[mp / 2];
+        // 16 past the columns: RequantizeRows loads 16 lanes of constants from a panel's start (8-column panels: 8 past mp)
+        int* mult = stackalloc int[mp + 16], e = stackalloc int[mp + 16], b = stackalloc int[mp + 16];
+        long* kE = stackalloc long[mp / 2 + 8], kO = stackalloc long[mp / 2 + 8];
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
             bool bounded = Columns(pb, pm, psh, outC, inC, mp, mult, e, b, kE, kO);
@@ -215,6 +216,20 @@ public static unsafe class QPointwise
     {
         short* d = (short*)dst;
         var z = Vector128.Create((short)zero);
+        if (inC % 2 == 0)
+        {
+            // whole pairs: the positions' channels side by side are one run of widened values
+            long n = (long)inC * plane, i = 0;
+            if (Vector128.IsHardwareAccelerated)
+                for (; i + 16 <= n; i += 16)
+                {
+                    var v = Vector128.Load(x + i);
+                    var (l, h) = signed ? Vector128.Widen(v.AsSByte()) : (Vector128.Widen(v).Item1.AsInt16(), Vector128.Widen(v).Item2.AsInt16());
+                    (l - z).Store(d + i); (h - z).Store(d + i + 8);
+                }
+            for (; i < n; i++) d[i] = (short)((signed ? (sbyte)x[i] : x[i]) - zero);
+            return;
+        }
         for (int p = 0; p < plane; p++, x += inC, d += 2 * pairs)
         {
             int c = 0;
@@ -240,55 +255,58 @@ public static unsafe class QPointwise
 
     /// <summary>
     /// Panels of 2 vectors of channels outermost (their weights stay in L1 while the positions pass), tiles of 6
-    /// positions; <paramref name="dot"/>: <see cref="DotTile"/> (TV Vector128) on a quad plane.
+    /// positions; <paramref name="dot"/>: <see cref="DotTile"/> (TV Vector128) on a quad plane. As in
+    /// <see cref="Lanes{TD}"/>, a chunk of positions' sums is requantized after its tiles, 16 columns at a time
+    /// (position by position, with a byte scatter per channel, the requantization took 5x the tiles on 2304 positions).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Panels<TV, TS, TD>(in Args a, bool dot) where TV : struct where TS : IQSimd<TV>, IQBounded<TV> where TD : IQDot
     {
         int lanes = TS.Lanes, width = 2 * lanes;
-        int* sums = stackalloc int[Rows * 32];
-        byte* bytes = stackalloc byte[32];
-        TV zero = TS.Splat(a.ZY), lo = TS.Splat(a.Lo), hi = TS.Splat(a.Hi);
+        // rows width apart; 16 past the last: RequantizeRows reads 16 lanes of a row narrower than that
+        int* sums = stackalloc int[Chunk * 32 + 16];
+        byte* bytes = stackalloc byte[Chunk * 16];
         for (int m0 = 0; m0 < a.OutC; m0 += width)
         {
             int cols = Math.Min(width, a.OutC - m0);
             sbyte* w = a.W + 2L * m0;
-            for (int p0 = 0; p0 < a.Plane; p0 += Rows)
+            for (int c0 = 0; c0 < a.Plane; c0 += Chunk)
             {
-                int rows = Math.Min(Rows, a.Plane - p0);
-                int* x = a.X + (long)p0 * a.RowStride;
-                if (dot)
-                    switch (rows)
-                    {
-                        case 6: DotTile<TD, R6>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        case 5: DotTile<TD, R5>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        case 4: DotTile<TD, R4>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        case 3: DotTile<TD, R3>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        case 2: DotTile<TD, R2>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                        default: DotTile<TD, R1>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, sums); break;
-                    }
-                else Tile<TV, TS>(rows, x, a.RowStride, a.Step, w, 2 * a.Mp, a.Pairs, a.Bias + m0, sums);
-                Emit<TV, TS>(a, m0, cols, p0, rows, sums, bytes, zero, lo, hi);
+                int n = Math.Min(Chunk, a.Plane - c0);
+                for (int p0 = 0; p0 < n; p0 += Rows)
+                {
+                    int rows = Math.Min(Rows, n - p0);
+                    int* x = a.X + (long)(c0 + p0) * a.RowStride, t = sums + p0 * width;
+                    if (dot)
+                        switch (rows)
+                        {
+                            case 6: DotTile<TD, R6>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, t); break;
+                            case 5: DotTile<TD, R5>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, t); break;
+                            case 4: DotTile<TD, R4>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, t); break;
+                            case 3: DotTile<TD, R3>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, t); break;
+                            case 2: DotTile<TD, R2>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, t); break;
+                            default: DotTile<TD, R1>(x, a.RowStride, a.Step, w, 2 * a.Mp, a.Quads, a.Pairs, a.Bias + m0, t); break;
+                        }
+                    else Tile<TV, TS>(rows, x, a.RowStride, a.Step, w, 2 * a.Mp, a.Pairs, a.Bias + m0, t);
+                }
+                for (int h = 0; h < cols; h += 16) Store<TV, TS>(a, m0 + h, Math.Min(16, cols - h), sums + h, width, n, c0, bytes);
             }
         }
     }
 
     /// <summary>
-    /// Requantizes a tile's sums (rows 2 vectors of TV apart: columns m0.., positions p0..) per lane and stores them
-    /// transposed: position r of each channel. A call of its own: inlined, it took Panels past the JIT's inline budget
-    /// (the 512-bit requantization's helpers were called, 256 -> 256 on 9 positions 5x slower).
+    /// A chunk's sums (n rows, stride ints apart, from position c0) of columns m0.. (cols, at most 16) requantized and
+    /// stored: channels last straight to each position's place; NCHW as rows of bytes, then transposed into the planes.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Emit<TV, TS>(in Args a, int m0, int cols, int p0, int rows, int* sums, byte* bytes, TV zero, TV lo, TV hi)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store<TV, TS>(in Args a, int m0, int cols, int* sums, int stride, int n, int c0, byte* bytes)
         where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
     {
-        // channel j of position p0 + r: NCHW at yt + r + j * plane, channels last at yt + r * outC + j
-        long step = a.NhwcOut ? 1 : a.Plane, next = a.NhwcOut ? a.OutC : 1;
-        byte* yt = a.NhwcOut ? a.Y + (long)p0 * a.OutC + m0 : a.Y + (long)m0 * a.Plane + p0;
-        for (int r = 0; r < rows; r++, yt += next)
+        if (a.NhwcOut) RequantizeRows<TV, TS>(a, m0, cols, sums, stride, n, a.Y + (long)c0 * a.OutC + m0, a.OutC);
+        else
         {
-            Requantized<TV, TS>(a, m0, cols, sums + r * 2 * TS.Lanes, bytes, zero, lo, hi);
-            for (int j = 0; j < cols; j++) yt[j * step] = bytes[j];
+            RequantizeRows<TV, TS>(a, m0, cols, sums, stride, n, bytes, 16);
+            Planes(bytes, n, a.Y + (long)m0 * a.Plane + c0, a.Plane, cols);
         }
     }
 
@@ -334,57 +352,56 @@ public static unsafe class QPointwise
                 int* x = a.X + (long)c0 * a.RowStride;
                 for (int p0 = 0; p0 < n; p0 += Rows)
                     LaneTile<TD>(Math.Min(Rows, n - p0), x + (long)p0 * a.RowStride, a.RowStride, a.Step, w4, a.Quads, a.Bias + m0, sums + p0 * width);
-                // channels last: each position's channels straight to its place; NCHW: rows of bytes, then transposed
-                if (a.NhwcOut) RequantizeRows(a, m0, cols, sums, n, a.Y + (long)c0 * a.OutC + m0, a.OutC);
-                else
-                {
-                    RequantizeRows(a, m0, width, sums, n, bytes, width);
-                    Planes(bytes, n, a.Y + (long)m0 * a.Plane + c0, a.Plane, cols);
-                }
+                Store<Vector256<int>, Q256>(a, m0, cols, sums, width, n, c0, bytes);
             }
         }
     }
 
     /// <summary>
-    /// n rows of 16 columns' sums (columns m0..) requantized per lane into bytes: row r's first cols at y + r * ld. The
-    /// bounded form at 512 bits where AVX-512 is (one vector per row), else at 256 (two); otherwise the scalar reference.
+    /// n rows of sums (stride ints apart; columns m0.., cols of them, at most 16) requantized per lane into bytes: row r's
+    /// cols bytes at y + r * ld. The bounded form 16 lanes at a time where the vectors allow (one 512-bit vector per row,
+    /// or two of 256 bits; lanes past cols are computed and dropped), else TS's <see cref="Requantized"/> (the scalar
+    /// reference outside the bounded form). No call inside the loops: one spilled the constants and reloaded them every row.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void RequantizeRows(in Args a, int m0, int cols, int* sums, int n, byte* y, nint ld)
+    static void RequantizeRows<TV, TS>(in Args a, int m0, int cols, int* sums, int stride, int n, byte* y, nint ld)
+        where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
     {
         const int width = 16;
-        byte* tmp = stackalloc byte[width];
-        if (a.Bounded && Avx512F.IsSupported)
+        byte* tmp = stackalloc byte[width + 16];
+        int bits = SimdLevel.Bits;
+        if (a.Bounded && bits >= 512 && Avx512F.IsSupported)
         {
             var m = Vector512.Load(a.Mult + m0);
             var mOdd = Vector512.ShiftRightLogical(m.AsInt64(), 32).AsInt32();
             var e = Vector512.Load((uint*)a.E + m0);
             var kE = Vector512.Load(a.KE + m0 / 2); var kO = Vector512.Load(a.KO + m0 / 2);
             var zero = Vector512.Create(a.ZY); var lo = Vector512.Create(a.Lo); var hi = Vector512.Create(a.Hi);
-            // no call in the loops (a call there spilled the constants and reloaded them every row)
             for (int r = 0; r < n; r++, y += ld)
             {
-                var v = Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(Q512.LaneShifted(Vector512.Load(sums + r * width), m, mOdd, e, kE, kO) + zero, lo), hi));
+                var v = Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(Q512.LaneShifted(Vector512.Load(sums + r * stride), m, mOdd, e, kE, kO) + zero, lo), hi));
                 if (cols == width) v.Store(y);
                 else { v.Store(tmp); for (int j = 0; j < cols; j++) y[j] = tmp[j]; }
             }
             return;
         }
-        var z = Vector256.Create(a.ZY); var l = Vector256.Create(a.Lo); var h = Vector256.Create(a.Hi);
-        if (a.Bounded)
+        if (a.Bounded && bits >= 256 && Avx2.IsSupported)
         {
             var k = new LaneConstants(a, m0);
+            var z = Vector256.Create(a.ZY); var l = Vector256.Create(a.Lo); var h = Vector256.Create(a.Hi);
             for (int r = 0; r < n; r++, y += ld)
             {
-                var v = Bytes16(Vector256.Load(sums + r * width), Vector256.Load(sums + r * width + 8), k, z, l, h);
+                var v = Bytes16(Vector256.Load(sums + r * stride), Vector256.Load(sums + r * stride + 8), k, z, l, h);
                 if (cols == width) v.Store(y);
                 else { v.Store(tmp); for (int j = 0; j < cols; j++) y[j] = tmp[j]; }
             }
             return;
         }
+        TV zv = TS.Splat(a.ZY), lv = TS.Splat(a.Lo), hv = TS.Splat(a.Hi);
+        int g = 2 * TS.Lanes;
         for (int r = 0; r < n; r++, y += ld)
         {
-            Requantized<Vector256<int>, Q256>(a, m0, cols, sums + r * width, tmp, z, l, h);
+            for (int j = 0; j < cols; j += g) Requantized<TV, TS>(a, m0 + j, Math.Min(g, cols - j), sums + r * stride + j, tmp + j, zv, lv, hv);
             for (int j = 0; j < cols; j++) y[j] = tmp[j];
         }
     }

@@ -321,12 +321,15 @@ public class QdqLoweringTests(ITestOutputHelper log)
     /// chain there. ONNX Runtime agrees within one step, both profiles (Portable has no channels-last nodes).
     /// </summary>
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    public void ChannelsLastChainMatchesNchwAndOrt(bool branch, bool u8)
+    [InlineData(false, false, false)]
+    [InlineData(true, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(false, false, true)]
+    public void ChannelsLastChainMatchesNchwAndOrt(bool branch, bool u8, bool big)
     {
-        var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 1, 8, 10, 9), u8);
+        // big: a 14 x 14 plane, past the 1x1 layers' limit (QConvInt8.MaxChainPlane): the chain starts after the stride-2 layer
+        int h0 = big ? 14 : 10, w0 = big ? 14 : 9, p1 = big ? 49 : 25;
+        var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 1, 8, h0, w0), u8);
         float xs = 0.03f;
         var h = q.QD("x", xs, u8 ? 130 : -5);
         int c = 8, seed = 1;
@@ -351,8 +354,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
         Assert.Equal(5, convs.Count);
         Assert.DoesNotContain(g.Nodes, n => n.OpType == "ChannelBlocks");
         // the tensor after the first depthwise layer is also the second output's (branch): written and read as NCHW
-        var wantIn = branch ? new long[] { 0, 1, 0, 1, 1 } : new long[] { 0, 1, 1, 1, 1 };
-        var wantOut = branch ? new long[] { 1, 0, 1, 1, 0 } : new long[] { 1, 1, 1, 1, 0 };
+        var wantIn = big ? new long[] { 0, 0, 0, 0, 1 } : branch ? new long[] { 0, 1, 0, 1, 1 } : new long[] { 0, 1, 1, 1, 1 };
+        var wantOut = big ? new long[] { 0, 0, 0, 1, 0 } : branch ? new long[] { 1, 0, 1, 1, 0 } : new long[] { 1, 1, 1, 1, 0 };
         Assert.Equal(wantIn, convs.Select(n => n.Int("mg_nhwc_in", 0)));
         Assert.Equal(wantOut, convs.Select(n => n.Int("mg_nhwc_out", 0)));
         var portable = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph;
@@ -360,9 +363,9 @@ public class QdqLoweringTests(ITestOutputHelper log)
         Assert.DoesNotContain(portable.Nodes, n => n.Int("mg_nhwc_in", 0) != 0 || n.Int("mg_nhwc_out", 0) != 0);
         // the same integers as the NCHW kernels, bit for bit; and within a few output steps of ONNX Runtime (five layers
         // of rounding: ORT's own kernels round some intermediate values differently, with or without this pass)
-        var x = Input(8 * 90, 3, 3f);
+        var x = Input(8 * h0 * w0, 3, 3f);
         var outs = branch ? 2 : 1;
-        var lens = branch ? new[] { 20 * 25, 16 * 90 } : new[] { 20 * 25 };
+        var lens = branch ? new[] { 20 * p1, 16 * h0 * w0 } : new[] { 20 * p1 };
         var types = Enumerable.Repeat(typeof(float), outs).ToArray();
         var on = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types);
         var off = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types, new ModelOptions { DisabledPasses = "Int8ChannelsLast" });
