@@ -62,11 +62,12 @@ public sealed class QConvInt8 : Operator
 
     /// <summary>
     /// The largest plane a 1x1 layer of a channels-last chain has: it runs the channel-lanes kernel, which on a CPU
-    /// without a dot product (Zen 4, Ice Lake: the int16 pair tiles) is at par with the NCHW kernel up to about 12 x 12
-    /// positions and 1.6-2.6x slower on MobileNet's 24 x 24 and 48 x 48 planes (`experiment qconv` with
-    /// DOTNET_EnableAVXVNNI=0; with vpdpbusd it is faster on every plane). The weight layout is chosen at build time.
+    /// without a dot product (Zen 4, Ice Lake: the int16 pair tiles) takes 1.0-1.15x the NCHW kernel's time up to
+    /// 24 x 24 positions and 1.35-1.45x on MobileNet's 8 -> 16 on 48 x 48 (`experiment qconv` with
+    /// DOTNET_EnableAVXVNNI=0; with vpdpbusd it is faster on every plane, and the whole of MobileNet runs faster
+    /// either way: its depthwise layers gain more). The weight layout is chosen at build time.
     /// </summary>
-    const int MaxChainPlane = 144;
+    const int MaxChainPlane = 576;
 
     public override void Infer(Node n)
     {

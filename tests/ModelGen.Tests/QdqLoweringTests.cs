@@ -327,8 +327,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(false, false, true)]
     public void ChannelsLastChainMatchesNchwAndOrt(bool branch, bool u8, bool big)
     {
-        // big: a 14 x 14 plane, past the 1x1 layers' limit (QConvInt8.MaxChainPlane): the chain starts after the stride-2 layer
-        int h0 = big ? 14 : 10, w0 = big ? 14 : 9, p1 = big ? 49 : 25;
+        // big: a 26 x 26 plane, past the 1x1 layers' limit (QConvInt8.MaxChainPlane): the chain starts after the stride-2 layer
+        int h0 = big ? 26 : 10, w0 = big ? 26 : 9, p1 = big ? 169 : 25;
         var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 1, 8, h0, w0), u8);
         float xs = 0.03f;
         var h = q.QD("x", xs, u8 ? 130 : -5);
@@ -361,8 +361,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
         var portable = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph;
         PassManager.Run(portable, new ModelOptions { Target = TargetProfile.Portable });
         Assert.DoesNotContain(portable.Nodes, n => n.Int("mg_nhwc_in", 0) != 0 || n.Int("mg_nhwc_out", 0) != 0);
-        // the same integers as the NCHW kernels, bit for bit; and within a few output steps of ONNX Runtime (five layers
-        // of rounding: ORT's own kernels round some intermediate values differently, with or without this pass)
+        // the same integers as the NCHW kernels, bit for bit; and close to ONNX Runtime (five layers of rounding: ORT's
+        // own kernels round some intermediate values differently, with or without this pass, and the steps add up)
         var x = Input(8 * h0 * w0, 3, 3f);
         var outs = branch ? 2 : 1;
         var lens = branch ? new[] { 20 * p1, 16 * h0 * w0 } : new[] { 20 * p1 };
@@ -374,7 +374,9 @@ public class QdqLoweringTests(ITestOutputHelper log)
         for (int o = 0; o < outs; o++)
         {
             var e = (float[])ort[o]; var a = (float[])on[o];
-            for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 0.2f, $"output {o}[{i}]: ORT {e[i]}, ModelGen {a[i]}");
+            for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 0.5f, $"output {o}[{i}]: ORT {e[i]}, ModelGen {a[i]}");
+            int near = e.Zip(a).Count(t => Math.Abs(t.First - t.Second) <= 0.1f);
+            Assert.True(near >= e.Length * 9 / 10, $"output {o}: {near} of {e.Length} within 0.1 of ONNX Runtime");
         }
     }
 
