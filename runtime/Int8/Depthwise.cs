@@ -15,7 +15,9 @@ namespace ModelGen.Runtime;
 /// multipliers and variable shifts) and transposed as bytes into the output planes. The last block of channels, band
 /// of rows and group of positions are shifted back to overlap the one before (same values computed twice), so channel
 /// counts that are not a multiple of the lanes take the same code. Per-channel overhead no longer scales with the
-/// plane: a 25 x 5 plane is 16 groups of 8 positions per block of 16 channels, not ~11 vectors per channel.
+/// plane: a 25 x 5 plane is 16 groups of 8 positions per block of 16 channels, not ~11 vectors per channel. Channels
+/// last on either side (an int8 chain's layout), a position's block of channel bytes is one copy into the stage and one
+/// store out, with no transposes.
 /// </summary>
 internal static unsafe class QDepthwise
 {
