@@ -382,11 +382,15 @@ internal static unsafe class QDotConv
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<byte> ZipLow(Vector128<byte> a, Vector128<byte> b) => Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
+    internal static Vector128<byte> ZipLow(Vector128<byte> a, Vector128<byte> b) => Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<byte> ZipHigh(Vector128<byte> a, Vector128<byte> b) => Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
+    internal static Vector128<byte> ZipHigh(Vector128<byte> a, Vector128<byte> b) => Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<short> ZipLow(Vector128<short> a, Vector128<short> b) => Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<short> ZipHigh(Vector128<short> a, Vector128<short> b) => Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> ZipLow(Vector128<int> a, Vector128<int> b) => Sse2.IsSupported ? Sse2.UnpackLow(a, b) : AdvSimd.Arm64.ZipLow(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> ZipHigh(Vector128<int> a, Vector128<int> b) => Sse2.IsSupported ? Sse2.UnpackHigh(a, b) : AdvSimd.Arm64.ZipHigh(a, b);
 }

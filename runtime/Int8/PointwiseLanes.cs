@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Runtime;
@@ -414,7 +415,7 @@ public static unsafe class QPointwise
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static void Planes(byte* rows, int n, byte* y, long plane, int cols)
     {
-        if (n < 8)
+        if (n < 8 || !(Sse2.IsSupported || AdvSimd.Arm64.IsSupported))
         {
             for (int j = 0; j < cols; j++)
                 for (int r = 0; r < n; r++) y[j * plane + r] = rows[r * 16 + j];
@@ -467,19 +468,19 @@ public static unsafe class QPointwise
     {
         Vector128<byte> r0 = Vector128.Load(t), r1 = Vector128.Load(t + 16), r2 = Vector128.Load(t + 32), r3 = Vector128.Load(t + 48);
         Vector128<byte> r4 = Vector128.Load(t + 64), r5 = Vector128.Load(t + 80), r6 = Vector128.Load(t + 96), r7 = Vector128.Load(t + 112);
-        var a0 = Sse2.UnpackLow(r0, r1).AsInt16(); var a1 = Sse2.UnpackHigh(r0, r1).AsInt16();
-        var a2 = Sse2.UnpackLow(r2, r3).AsInt16(); var a3 = Sse2.UnpackHigh(r2, r3).AsInt16();
-        var a4 = Sse2.UnpackLow(r4, r5).AsInt16(); var a5 = Sse2.UnpackHigh(r4, r5).AsInt16();
-        var a6 = Sse2.UnpackLow(r6, r7).AsInt16(); var a7 = Sse2.UnpackHigh(r6, r7).AsInt16();
+        var a0 = QDotConv.ZipLow(r0, r1).AsInt16(); var a1 = QDotConv.ZipHigh(r0, r1).AsInt16();
+        var a2 = QDotConv.ZipLow(r2, r3).AsInt16(); var a3 = QDotConv.ZipHigh(r2, r3).AsInt16();
+        var a4 = QDotConv.ZipLow(r4, r5).AsInt16(); var a5 = QDotConv.ZipHigh(r4, r5).AsInt16();
+        var a6 = QDotConv.ZipLow(r6, r7).AsInt16(); var a7 = QDotConv.ZipHigh(r6, r7).AsInt16();
         // rows 0-3 and 4-7 of channels 0-3, 4-7, 8-11, 12-15 (a dword each)
-        var b0 = Sse2.UnpackLow(a0, a2).AsInt32(); var b1 = Sse2.UnpackHigh(a0, a2).AsInt32();
-        var b2 = Sse2.UnpackLow(a1, a3).AsInt32(); var b3 = Sse2.UnpackHigh(a1, a3).AsInt32();
-        var c0 = Sse2.UnpackLow(a4, a6).AsInt32(); var c1 = Sse2.UnpackHigh(a4, a6).AsInt32();
-        var c2 = Sse2.UnpackLow(a5, a7).AsInt32(); var c3 = Sse2.UnpackHigh(a5, a7).AsInt32();
-        Two(Sse2.UnpackLow(b0, c0), y, plane, 0, cols); Two(Sse2.UnpackHigh(b0, c0), y, plane, 2, cols);
-        Two(Sse2.UnpackLow(b1, c1), y, plane, 4, cols); Two(Sse2.UnpackHigh(b1, c1), y, plane, 6, cols);
-        Two(Sse2.UnpackLow(b2, c2), y, plane, 8, cols); Two(Sse2.UnpackHigh(b2, c2), y, plane, 10, cols);
-        Two(Sse2.UnpackLow(b3, c3), y, plane, 12, cols); Two(Sse2.UnpackHigh(b3, c3), y, plane, 14, cols);
+        var b0 = QDotConv.ZipLow(a0, a2).AsInt32(); var b1 = QDotConv.ZipHigh(a0, a2).AsInt32();
+        var b2 = QDotConv.ZipLow(a1, a3).AsInt32(); var b3 = QDotConv.ZipHigh(a1, a3).AsInt32();
+        var c0 = QDotConv.ZipLow(a4, a6).AsInt32(); var c1 = QDotConv.ZipHigh(a4, a6).AsInt32();
+        var c2 = QDotConv.ZipLow(a5, a7).AsInt32(); var c3 = QDotConv.ZipHigh(a5, a7).AsInt32();
+        Two(QDotConv.ZipLow(b0, c0), y, plane, 0, cols); Two(QDotConv.ZipHigh(b0, c0), y, plane, 2, cols);
+        Two(QDotConv.ZipLow(b1, c1), y, plane, 4, cols); Two(QDotConv.ZipHigh(b1, c1), y, plane, 6, cols);
+        Two(QDotConv.ZipLow(b2, c2), y, plane, 8, cols); Two(QDotConv.ZipHigh(b2, c2), y, plane, 10, cols);
+        Two(QDotConv.ZipLow(b3, c3), y, plane, 12, cols); Two(QDotConv.ZipHigh(b3, c3), y, plane, 14, cols);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
