@@ -185,8 +185,8 @@ public static unsafe class QPointwise
 
     /// <summary>
     /// Channels-last input as the dot-product tiles read it: each position's quads of input channels (bytes ^ flip;
-    /// zq past inC, where the weights are 0) side by side, dst[p * quads + q]. Whole positions with no flip and inC a
-    /// multiple of 4 are a straight copy.
+    /// zq past inC, where the weights are 0) side by side, dst[p * quads + q]. With inC a multiple of 4, one run over all
+    /// the positions.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void QuadsLast(int* dst, byte* x, int inC, int plane, int quads, int flip, int zq)
