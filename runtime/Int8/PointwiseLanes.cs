@@ -91,7 +91,7 @@ public static unsafe class QPointwise
                 for (int nb = 0; nb < batch; nb++)
                 {
                     byte* xb = px + (long)nb * inC * plane;
-                    if (nhwcIn) QuadsLast(pairPlane, xb, inC, plane, quads, flip, zq);
+                    if (nhwcIn) a.X = QuadsLast(pairPlane, xb, inC, plane, quads, flip, zq);
                     else
                     for (int q = 0; q < quads; q++)
                     {
@@ -185,73 +185,38 @@ public static unsafe class QPointwise
 
     /// <summary>
     /// Channels-last input as the dot-product tiles read it: each position's quads of input channels (bytes ^ flip;
-    /// zq past inC, where the weights are 0) side by side, dst[p * quads + q]. With inC a multiple of 4, one run over all
-    /// the positions.
+    /// zq past inC, where the weights are 0) side by side, p * quads + q. Returns x itself where its bytes are that
+    /// already (no flip, inC a multiple of 4), else dst, filled.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void QuadsLast(int* dst, byte* x, int inC, int plane, int quads, int flip, int zq)
+    static int* QuadsLast(int* dst, byte* x, int inC, int plane, int quads, int flip, int zq)
     {
-        byte* d = (byte*)dst;
         if (inC == 4 * quads)
         {
-            long n = (long)inC * plane, i = 0;
-            var f = Vector128.Create((byte)flip);
-            for (; i + 16 <= n; i += 16) (Vector128.Load(x + i) ^ f).Store(d + i);
-            for (; i < n; i++) d[i] = (byte)(x[i] ^ flip);
-            return;
+            if (flip == 0) return (int*)x;
+            QGemm.Flip((byte*)dst, x, inC * plane); // flip: 0x80 where not 0
+            return dst;
         }
+        byte* d = (byte*)dst;
         for (int p = 0; p < plane; p++, x += inC, d += 4 * quads)
         {
             int c = 0;
             for (; c < inC; c++) d[c] = (byte)(x[c] ^ flip);
             for (; c < 4 * quads; c++) d[c] = (byte)zq;
         }
+        return dst;
     }
 
     /// <summary>
     /// Channels-last input as the pair tiles read it: each position's int16 pairs of input channels less the zero point
-    /// (0 past inC) side by side, dst[p * pairs + c2].
+    /// (0 past inC) side by side, dst[p * pairs + c2]: QGemm's row widening, one run over all the positions where inC is even.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PairsLast(int* dst, byte* x, int inC, int plane, int pairs, bool signed, int zero)
     {
         short* d = (short*)dst;
-        var z = Vector128.Create((short)zero);
-        if (inC % 2 == 0)
-        {
-            // whole pairs: the positions' channels side by side are one run of widened values
-            long n = (long)inC * plane, i = 0;
-            if (Vector128.IsHardwareAccelerated)
-                for (; i + 16 <= n; i += 16)
-                {
-                    var v = Vector128.Load(x + i);
-                    var (l, h) = signed ? Vector128.Widen(v.AsSByte()) : (Vector128.Widen(v).Item1.AsInt16(), Vector128.Widen(v).Item2.AsInt16());
-                    (l - z).Store(d + i); (h - z).Store(d + i + 8);
-                }
-            for (; i < n; i++) d[i] = (short)((signed ? (sbyte)x[i] : x[i]) - zero);
-            return;
-        }
-        for (int p = 0; p < plane; p++, x += inC, d += 2 * pairs)
-        {
-            int c = 0;
-            if (Vector128.IsHardwareAccelerated)
-                for (; c + 16 <= inC; c += 16)
-                {
-                    var v = Vector128.Load(x + c);
-                    if (signed)
-                    {
-                        var (l, h) = Vector128.Widen(v.AsSByte());
-                        (l - z).Store(d + c); (h - z).Store(d + c + 8);
-                    }
-                    else
-                    {
-                        var (l, h) = Vector128.Widen(v);
-                        (l.AsInt16() - z).Store(d + c); (h.AsInt16() - z).Store(d + c + 8);
-                    }
-                }
-            for (; c < inC; c++) d[c] = (short)((signed ? (sbyte)x[c] : x[c]) - zero);
-            if (c < 2 * pairs) d[c] = 0;
-        }
+        if (inC % 2 == 0) { QGemm.WidenRow(d, x, inC * plane, signed, zero); return; }
+        for (int p = 0; p < plane; p++) QGemm.WidenRow(d + 2L * p * pairs, x + (long)p * inC, inC, signed, zero);
     }
 
     /// <summary>
