@@ -21,8 +21,9 @@ namespace ModelGen.Runtime;
 /// cost up to 7% of the 16-channel 32x32 layer); stems (few input channels, short tap loops) take them at stride 2
 /// too. Other stems, where the transposition weighs more than the lanes it saves, the generator leaves unpacked
 /// (ModelGen.Compiler.Passes.ConvWeightPanels). Rows narrower than a tile's 8 pixels (or ending in a short tile) take
-/// tiles wrapping across rows. Where y is a channel-blocked chain's first tensor (<see cref="ConvBlocked.Dense"/>), the
-/// tiles' sums go to the blocks as they are, a pixel's channels one vector, with no transposition.
+/// tiles wrapping across rows, of sizes as even as their count allows. Where y is channel-blocked
+/// (<see cref="ConvBlocked.Dense"/>), a tile stores its sums into the blocks themselves, a pixel's channels one vector,
+/// with a ReLU or clip in registers; blocked input is staged as blocks, a row of a block one run of vectors.
 /// </summary>
 internal static unsafe class ConvPanels
 {
@@ -158,6 +159,14 @@ internal static unsafe class ConvPanels
         int chan = ((bo - 1) * sh + spanH) * wq;
         int* offs = stackalloc int[taps];
         ConvDirect.TapOffsets(offs, icg, kH, kW, 1, 1, dh, dw, wq, 0, chan);
+        // blocked input stays blocked in the stage ([block][row][column][16]): a tap's value is 16 floats per column on
+        int ps = 1;
+        if (xBlocked)
+        {
+            ps = ConvBlocked.Block;
+            for (int c = icg - 1, kk = kH * kW; c >= 0; c--)
+                for (int t = 0; t < kk; t++) offs[c * kk + t] = offs[t] * ps + c / ps * chan * ps + c % ps;
+        }
         float* stage = stackalloc float[StageFloats];
         float* bpad = stackalloc float[blocks * Width];
         float* part = stackalloc float[PartFloats];
@@ -177,6 +186,7 @@ internal static unsafe class ConvPanels
         // these layers) for 6 FMAs a tap: 10x2 took 28.5 us against 14.6 wrapped
         bool wrap = WrapRows && outW % 8 != 0;
         int* pix = stackalloc int[8];
+        bool direct = blocked && Epilogue.Of(act) is EpilogueKind.None or EpilogueKind.Relu or EpilogueKind.Clip;
         for (int g = 0; g < groups; g++)
         {
             new Span<float>(bpad, blocks * Width).Clear();
@@ -202,33 +212,35 @@ internal static unsafe class ConvPanels
                     int vl = vt * l, oc0 = v0 * l, m = Math.Min(vl, ocg - oc0);
                     int pmax = !wide && vt == 2 ? 6 : 8;
                     float* wa = Weights(wg, oc0, taps), wb = Weights(wg, oc0 + l, taps), wc = Weights(wg, oc0 + 2 * l, taps);
-                    // the sums of a group of rows gather in part, then go to y as whole 8 x 8 blocks
-                    int rg = Math.Max(1, PartFloats / (outW * vl));
+                    // the sums of a group of rows gather in part, then go to y as whole 8 x 8 blocks; blocked y takes
+                    // them directly where the activation is a clamp
+                    int rg = direct ? rows : Math.Max(1, PartFloats / (outW * vl));
                     for (int r0 = 0; r0 < rows; r0 += rg)
                     {
                         int r1 = Math.Min(rows, r0 + rg);
-                        if (wrap && r1 - r0 > 1)
+                        if (wrap && r1 - r0 > 1 || xBlocked)
                         {
                             // tiles of pmax pixels in output order across the rows, each pixel at its staged place (row
                             // and column counted along, not divided out: two divisions a pixel cost a 3 -> 64 stem as
                             // much as its FMAs)
-                            int place = r0 * sh * wq, col = 0;
-                            for (int i0 = 0, n = (r1 - r0) * outW; i0 < n; i0 += pmax)
+                            int place = r0 * sh * wq, col = 0, n = (r1 - r0) * outW, nt = (n + pmax - 1) / pmax;
+                            for (int i0 = 0, k = 0; i0 < n; i0 += Balanced(n, nt, k++))
                             {
-                                int pc = Math.Min(pmax, n - i0);
+                                int pc = Balanced(n, nt, k);
                                 for (int j = 0; j < pc; j++)
                                 {
-                                    pix[j] = place + col * sw;
+                                    pix[j] = (place + col * sw) * ps;
                                     if (++col == outW) { col = 0; place += sh * wq; }
                                 }
-                                Tile<S, TV>(vt, pc, sw, stage, pix, offs, taps, wa, wb, wc, bpad + oc0, part + i0 * vl, vl);
+                                Tile<S, TV>(vt, pc, sw, stage, pix, offs, taps, wa, wb, wc, bpad + oc0, To(direct, part + i0 * vl, vl, y, outPlane, (oy0 + r0) * outW + i0, oc0, l, act));
                             }
                         }
                         else
-                            for (int r = r0; r < r1; r++)
-                                for (int ox = 0; ox < outW; ox += pmax)
-                                    Tile<S, TV>(vt, Math.Min(pmax, outW - ox), sw, stage + (r * sh * wq + ox * sw), null, offs, taps, wa, wb, wc,
-                                        bpad + oc0, part + ((r - r0) * outW + ox) * vl, vl);
+                            for (int r = r0, nt = (outW + pmax - 1) / pmax; r < r1; r++)
+                                for (int ox = 0, k = 0; ox < outW; ox += Balanced(outW, nt, k++))
+                                    Tile<S, TV>(vt, Balanced(outW, nt, k), sw, stage + (r * sh * wq + ox * sw), null, offs, taps, wa, wb, wc,
+                                        bpad + oc0, To(direct, part + ((r - r0) * outW + ox) * vl, vl, y, outPlane, (oy0 + r) * outW + ox, oc0, l, act));
+                        if (direct) continue;
                         if (blocked) StoreBlocks<S, TV>(part, y, outPlane, oc0, m, (oy0 + r0) * outW, (r1 - r0) * outW, vl, act);
                         else Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate, act);
                     }
@@ -278,33 +290,53 @@ internal static unsafe class ConvPanels
     /// <summary>
     /// The band's rows of every channel, each written once: the input row between its zero pad columns, rows outside
     /// the input zero (no clearing pass over the stage first). <paramref name="xBlocked"/>: x channel-blocked
-    /// (<see cref="ConvBlocked"/>: [channel / 16][pixel][16], one group), each row gathered 16 floats apart.
+    /// (<see cref="ConvBlocked"/>: [channel / 16][pixel][16], one group) and the stage too ([block][row][column][16]):
+    /// a block's row is one run of 16-float columns, copied as whole vectors (a gather of each channel's row, 16 floats
+    /// apart, took 10% of SqueezeNet's 16 -> 64 expand layer on 23x23).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void StageRows<S, TV>(float* xg, float* stage, int top, in ConvDirect.StageGeometry q, bool xBlocked)
         where S : struct, ISimd<TV> where TV : struct
     {
-        const int b = ConvBlocked.Block;
-        int plane = q.InH * q.InW, after = q.Col + q.CopyLen;
-        for (int c = 0; c < q.Icg; c++)
+        int u = xBlocked ? ConvBlocked.Block : 1, plane = q.InH * q.InW * u, row = q.Wq * u, before = q.Col * u, after = (q.Col + q.CopyLen) * u;
+        for (int c = 0; c < q.Icg / u; c++)
         {
-            float* xc = xBlocked ? xg + (nint)(c / b) * plane * b + c % b : xg + (nint)c * plane;
-            float* d = stage + c * q.Chan;
-            for (int i = 0; i < q.Rows; i++, d += q.Wq)
+            float* xc = xg + (nint)c * plane, d = stage + (nint)c * q.Chan * u;
+            for (int i = 0; i < q.Rows; i++, d += row)
             {
                 int iy = top + i;
-                if ((uint)iy >= (uint)q.InH) { new Span<float>(d, q.Wq).Clear(); continue; }
-                for (int t = 0; t < q.Col; t++) d[t] = 0f;
-                if (xBlocked)
-                {
-                    float* src = xc + (nint)iy * q.InW * b;
-                    for (int t = 0; t < q.CopyLen; t++) d[q.Col + t] = src[t * b];
-                }
-                else GemmCore.Copy<S, TV>(d + q.Col, xc + iy * q.InW, q.CopyLen);
-                for (int t = after; t < q.Wq; t++) d[t] = 0f;
+                if ((uint)iy >= (uint)q.InH) { new Span<float>(d, row).Clear(); continue; }
+                for (int t = 0; t < before; t++) d[t] = 0f;
+                GemmCore.Copy<S, TV>(d + before, xc + (nint)iy * q.InW * u, q.CopyLen * u);
+                for (int t = after; t < row; t++) d[t] = 0f;
             }
         }
     }
+
+    /// <summary>
+    /// A tile's destination: the partial sums at part (vl floats a pixel) or, <paramref name="direct"/>, blocked y's pixel
+    /// p of channels oc0, oc0 + l, oc0 + 2l with the clamp of a None, ReLU or Clip activation.
+    /// </summary>
+    static Dest To(bool direct, float* part, int vl, float* y, int outPlane, int p, int oc0, int l, in Activation act)
+    {
+        if (!direct) return new Dest { O0 = part, O1 = part + l, O2 = part + 2 * l, Step = vl };
+        const int b = ConvBlocked.Block;
+        var d = new Dest { Step = b, Clamp = act.Kind != ActivationKind.None, Lo = act.Alpha, Hi = float.PositiveInfinity };
+        if (act.Kind == ActivationKind.Relu) d.Lo = 0f;
+        else if (act.Kind == ActivationKind.Clip) d.Hi = act.Beta;
+        int c1 = oc0 + l, c2 = oc0 + 2 * l;
+        d.O0 = y + ((nint)(oc0 / b) * outPlane + p) * b + oc0 % b;
+        d.O1 = y + ((nint)(c1 / b) * outPlane + p) * b + c1 % b;
+        d.O2 = y + ((nint)(c2 / b) * outPlane + p) * b + c2 % b;
+        return d;
+    }
+
+    /// <summary>
+    /// Pixels in tile k of n pixels split into nt tiles as evenly as they go (25 as 7 + 6 + 6 + 6, not 8 + 8 + 8 + 1: a
+    /// one-pixel tile's few accumulators wait on the FMA latency and load a weight vector per FMA, and took 10% of a
+    /// 64 -> 256 layer on 5x5 for 4% of its work).
+    /// </summary>
+    static int Balanced(int n, int nt, int k) => n / nt + (k < n % nt ? 1 : 0);
 
     /// <summary>The packed weights of output channel oc (a multiple of the vector width) of a group, tap 0.</summary>
     static float* Weights(float* wg, int oc, int taps) => wg + (nint)(oc / Width) * taps * Width + oc % Width;
@@ -516,53 +548,66 @@ internal static unsafe class ConvPanels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV>(int vt, int pc, int sw, float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Tile<S, TV>(int vt, int pc, int sw, float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, in Dest d)
         where S : struct, ISimd<TV> where TV : struct
     {
-        if (pix != null) Tile<S, TV, Listed>(vt, pc, p, pix, offs, taps, wa, wb, wc, bias, part, vl);
-        else if (sw == 2) Tile<S, TV, R2>(vt, pc, p, null, offs, taps, wa, wb, wc, bias, part, vl);
-        else Tile<S, TV, R1>(vt, pc, p, null, offs, taps, wa, wb, wc, bias, part, vl);
+        if (pix != null) Tile<S, TV, Listed>(vt, pc, p, pix, offs, taps, wa, wb, wc, bias, d);
+        else if (sw == 2) Tile<S, TV, R2>(vt, pc, p, null, offs, taps, wa, wb, wc, bias, d);
+        else Tile<S, TV, R1>(vt, pc, p, null, offs, taps, wa, wb, wc, bias, d);
+    }
+
+    /// <summary>
+    /// Where a tile's sums go: channel vector v's pixel j at O[v] + j * Step (the partial buffer, [pixel][channel]; or a
+    /// channel-blocked y itself, Step 16), clamped to [Lo, Hi] first where Clamp (ReLU and Clip in registers: no second
+    /// pass over the sums, which took 16% of a 3 -> 64 stem's time and 5% of a 16 -> 64 layer's).
+    /// </summary>
+    internal struct Dest
+    {
+        public float* O0, O1, O2;
+        public int Step;
+        public bool Clamp;
+        public float Lo, Hi;
     }
 
     /// <summary>A tile's pixels at the offsets of a table (a tile wrapping across output rows), not X.N apart.</summary>
     struct Listed : IRows { public static int N => 0; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV, X>(int vt, int pc, float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Tile<S, TV, X>(int vt, int pc, float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, in Dest d)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IRows
     {
         switch (vt)
         {
-            case 3: Tile<S, TV, X, R3>(pc, p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 2: Tile<S, TV, X, R2>(pc, p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
-            default: Tile<S, TV, X, R1>(pc, p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 3: Tile<S, TV, X, R3>(pc, p, pix, offs, taps, wa, wb, wc, bias, d); break;
+            case 2: Tile<S, TV, X, R2>(pc, p, pix, offs, taps, wa, wb, wc, bias, d); break;
+            default: Tile<S, TV, X, R1>(pc, p, pix, offs, taps, wa, wb, wc, bias, d); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<S, TV, X, V>(int pc, float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Tile<S, TV, X, V>(int pc, float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, in Dest d)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows
     {
         switch (pc)
         {
-            case 8: Tile<S, TV, X, V, R8>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 7: Tile<S, TV, X, V, R7>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 6: Tile<S, TV, X, V, R6>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 5: Tile<S, TV, X, V, R5>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 4: Tile<S, TV, X, V, R4>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 3: Tile<S, TV, X, V, R3>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
-            case 2: Tile<S, TV, X, V, R2>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
-            default: Tile<S, TV, X, V, R1>(p, pix, offs, taps, wa, wb, wc, bias, part, vl); break;
+            case 8: Tile<S, TV, X, V, R8>(p, pix, offs, taps, wa, wb, wc, bias, d); break;
+            case 7: Tile<S, TV, X, V, R7>(p, pix, offs, taps, wa, wb, wc, bias, d); break;
+            case 6: Tile<S, TV, X, V, R6>(p, pix, offs, taps, wa, wb, wc, bias, d); break;
+            case 5: Tile<S, TV, X, V, R5>(p, pix, offs, taps, wa, wb, wc, bias, d); break;
+            case 4: Tile<S, TV, X, V, R4>(p, pix, offs, taps, wa, wb, wc, bias, d); break;
+            case 3: Tile<S, TV, X, V, R3>(p, pix, offs, taps, wa, wb, wc, bias, d); break;
+            case 2: Tile<S, TV, X, V, R2>(p, pix, offs, taps, wa, wb, wc, bias, d); break;
+            default: Tile<S, TV, X, V, R1>(p, pix, offs, taps, wa, wb, wc, bias, d); break;
         }
     }
 
     /// <summary>
     /// V.N channel vectors (weights at wa..wc, 16 floats per tap) x P.N output pixels (inputs at p + offs[t] + j * X.N,
     /// X.N the stride along W: consecutive pixels of a row; <see cref="Listed"/>: at p + offs[t] + pix[j]) over all
-    /// taps, starting from the bias; the sums into part ([pixel][channel], vl apart).
+    /// taps, starting from the bias; the sums to <paramref name="d"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Tile<S, TV, X, V, P>(float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, float* part, int vl)
+    static void Tile<S, TV, X, V, P>(float* p, int* pix, int* offs, int taps, float* wa, float* wb, float* wc, float* bias, in Dest d)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IRows where V : struct, IRows where P : struct, IRows
     {
         int l = S.Lanes;
@@ -587,8 +632,19 @@ internal static unsafe class ConvPanels
             if (P.N > 6) { TV x = S.Splat(q[d6]); a06 = S.Fma(w0, x, a06); if (V.N > 1) a16 = S.Fma(w1, x, a16); if (V.N > 2) a26 = S.Fma(w2, x, a26); }
             if (P.N > 7) { TV x = S.Splat(q[d7]); a07 = S.Fma(w0, x, a07); if (V.N > 1) a17 = S.Fma(w1, x, a17); if (V.N > 2) a27 = S.Fma(w2, x, a27); }
         }
-        { float* o = part + 0 * l; S.Store(o + 0 * vl, a00); if (P.N > 1) S.Store(o + 1 * vl, a01); if (P.N > 2) S.Store(o + 2 * vl, a02); if (P.N > 3) S.Store(o + 3 * vl, a03); if (P.N > 4) S.Store(o + 4 * vl, a04); if (P.N > 5) S.Store(o + 5 * vl, a05); if (P.N > 6) S.Store(o + 6 * vl, a06); if (P.N > 7) S.Store(o + 7 * vl, a07); }
-        if (V.N > 1) { float* o = part + 1 * l; S.Store(o + 0 * vl, a10); if (P.N > 1) S.Store(o + 1 * vl, a11); if (P.N > 2) S.Store(o + 2 * vl, a12); if (P.N > 3) S.Store(o + 3 * vl, a13); if (P.N > 4) S.Store(o + 4 * vl, a14); if (P.N > 5) S.Store(o + 5 * vl, a15); if (P.N > 6) S.Store(o + 6 * vl, a16); if (P.N > 7) S.Store(o + 7 * vl, a17); }
-        if (V.N > 2) { float* o = part + 2 * l; S.Store(o + 0 * vl, a20); if (P.N > 1) S.Store(o + 1 * vl, a21); if (P.N > 2) S.Store(o + 2 * vl, a22); if (P.N > 3) S.Store(o + 3 * vl, a23); if (P.N > 4) S.Store(o + 4 * vl, a24); if (P.N > 5) S.Store(o + 5 * vl, a25); if (P.N > 6) S.Store(o + 6 * vl, a26); if (P.N > 7) S.Store(o + 7 * vl, a27); }
+        if (d.Clamp)
+        {
+            TV lo = S.Splat(d.Lo), hi = S.Splat(d.Hi);
+            a00 = S.MinNative(hi, S.MaxNative(lo, a00)); a01 = S.MinNative(hi, S.MaxNative(lo, a01)); a02 = S.MinNative(hi, S.MaxNative(lo, a02)); a03 = S.MinNative(hi, S.MaxNative(lo, a03));
+            a04 = S.MinNative(hi, S.MaxNative(lo, a04)); a05 = S.MinNative(hi, S.MaxNative(lo, a05)); a06 = S.MinNative(hi, S.MaxNative(lo, a06)); a07 = S.MinNative(hi, S.MaxNative(lo, a07));
+            a10 = S.MinNative(hi, S.MaxNative(lo, a10)); a11 = S.MinNative(hi, S.MaxNative(lo, a11)); a12 = S.MinNative(hi, S.MaxNative(lo, a12)); a13 = S.MinNative(hi, S.MaxNative(lo, a13));
+            a14 = S.MinNative(hi, S.MaxNative(lo, a14)); a15 = S.MinNative(hi, S.MaxNative(lo, a15)); a16 = S.MinNative(hi, S.MaxNative(lo, a16)); a17 = S.MinNative(hi, S.MaxNative(lo, a17));
+            a20 = S.MinNative(hi, S.MaxNative(lo, a20)); a21 = S.MinNative(hi, S.MaxNative(lo, a21)); a22 = S.MinNative(hi, S.MaxNative(lo, a22)); a23 = S.MinNative(hi, S.MaxNative(lo, a23));
+            a24 = S.MinNative(hi, S.MaxNative(lo, a24)); a25 = S.MinNative(hi, S.MaxNative(lo, a25)); a26 = S.MinNative(hi, S.MaxNative(lo, a26)); a27 = S.MinNative(hi, S.MaxNative(lo, a27));
+        }
+        nint st = d.Step;
+        { float* o = d.O0; S.Store(o, a00); if (P.N > 1) S.Store(o + 1 * st, a01); if (P.N > 2) S.Store(o + 2 * st, a02); if (P.N > 3) S.Store(o + 3 * st, a03); if (P.N > 4) S.Store(o + 4 * st, a04); if (P.N > 5) S.Store(o + 5 * st, a05); if (P.N > 6) S.Store(o + 6 * st, a06); if (P.N > 7) S.Store(o + 7 * st, a07); }
+        if (V.N > 1) { float* o = d.O1; S.Store(o, a10); if (P.N > 1) S.Store(o + 1 * st, a11); if (P.N > 2) S.Store(o + 2 * st, a12); if (P.N > 3) S.Store(o + 3 * st, a13); if (P.N > 4) S.Store(o + 4 * st, a14); if (P.N > 5) S.Store(o + 5 * st, a15); if (P.N > 6) S.Store(o + 6 * st, a16); if (P.N > 7) S.Store(o + 7 * st, a17); }
+        if (V.N > 2) { float* o = d.O2; S.Store(o, a20); if (P.N > 1) S.Store(o + 1 * st, a21); if (P.N > 2) S.Store(o + 2 * st, a22); if (P.N > 3) S.Store(o + 3 * st, a23); if (P.N > 4) S.Store(o + 4 * st, a24); if (P.N > 5) S.Store(o + 5 * st, a25); if (P.N > 6) S.Store(o + 6 * st, a26); if (P.N > 7) S.Store(o + 7 * st, a27); }
     }
 }

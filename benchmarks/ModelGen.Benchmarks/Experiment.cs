@@ -565,6 +565,34 @@ internal static class Experiment
         System.Runtime.InteropServices.NativeMemory.AlignedFree(mem);
     }
 
+    /// <summary>
+    /// `experiment bdense c,m,h,w,k,s,p[;...]`: ConvBlocked.Dense with channel-blocked input and output (SqueezeNet's
+    /// expand 3x3 layers inside a chain), ReLU. BDENSE_SPIN=1: the first shape alone for 4 s first (for perf record).
+    /// </summary>
+    public static void BlockedDense(string specs)
+    {
+        bool first = true;
+        foreach (var spec in specs.Split(';'))
+        {
+            var a = spec.Split(',');
+            int c = int.Parse(a[0]), m = int.Parse(a[1]), h = int.Parse(a[2]), w = int.Parse(a[3]), k = int.Parse(a[4]), s = int.Parse(a[5]), p = int.Parse(a[6]);
+            int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+            var rng = new Random(1);
+            var x = Data.Random(rng, c * h * w); var wt = Data.Random(rng, m * c * k * k); var b = Data.Random(rng, m); var y = new float[m * oh * ow];
+            var panels = new float[ConvPanels.PackedLength(m, 1, c * k * k)];
+            ConvPanels.Pack(wt, panels, m, 1, c * k * k);
+            var act = new Activation(ActivationKind.Relu);
+            Action f = () => ConvBlocked.Dense(x, panels, b, y, 1, c, h, w, m, k, k, oh, ow, s, s, p, p, 1, 1, act, xBlocked: c % 16 == 0);
+            if (first && Environment.GetEnvironmentVariable("BDENSE_SPIN") == "1") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) f(); }
+            first = false;
+            double macs = (double)m * c * k * k * oh * ow;
+            var ts = new List<double>();
+            for (int r = 0; r < 5; r++) ts.Add(Time(f));
+            double t = Med(ts);
+            Console.WriteLine($"blocked dense {c}->{m} {h}x{w} k{k} s{s} p{p}: {t * 1e6,7:F2} us ({macs / t / 1e9,5:F1} GMAC/s)");
+        }
+    }
+
     /// <summary>`experiment pool`: SqueezeNet's 3x3/2 max pools.</summary>
     public static void Pools()
     {

@@ -169,7 +169,7 @@ internal static class Int8Models
 
     static double Med(List<double> t) { var a = t.ToArray(); Array.Sort(a); return a[a.Length / 2]; }
 
-    static byte[] RandomSamples(int n, int count)
+    internal static byte[] RandomSamples(int n, int count)
     {
         var r = new Random(7);
         var b = new byte[n * count * 4];

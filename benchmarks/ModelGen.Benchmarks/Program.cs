@@ -33,6 +33,7 @@ public static class Program
                 "epilogue" => () => Experiment.Epilogues(args.Length > 2 ? args[2] : null),
                 "logistic" => Experiment.Logistic,
                 "conv" => () => Experiment.OneConv(args[2]),
+                "bdense" => () => Experiment.BlockedDense(args[2]),
                 _ => Experiment.Run,
             };
             run();
@@ -54,6 +55,11 @@ public static class Program
         {
             if (args.Length > 1 && args[1] == "qoperator") Int8Models.QOperator();
             else Int8Models.Run(args.Length > 1 ? args[1] : null);
+            return 0;
+        }
+        if (args.Length > 2 && args[0] == "abruntime")
+        {
+            AbRuntime.Run(args[1], args[2], args.Length > 3 ? args[3] : null);
             return 0;
         }
         if (args.Length > 1 && args[0] == "tryall")

@@ -1,0 +1,86 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using ModelGen.Compiler;
+using ModelGen.Compiler.Quantization;
+
+namespace ModelGen.Benchmarks;
+
+/// <summary>
+/// `abruntime old/ModelGen.Runtime.dll model.onnx[,model.onnx...] [Int8]`: one generated source (this generator) run on
+/// two builds of the runtime in one process, each in a load context of its own: the A/B of a runtime change on whole
+/// models. On a shared machine the load moves by up to 2x between processes; calls alternated within one process see the
+/// same load. Both outputs must be bit-identical or it says so. Int8 calibrates on 32 random normal samples
+/// (<see cref="Int8Models.RandomSamples"/>; the speed does not depend on it). Prints the median of the pairs' new/old ratios and
+/// their quartiles.
+/// </summary>
+internal static class AbRuntime
+{
+    sealed class RuntimeContext(string runtime, string name) : AssemblyLoadContext(name)
+    {
+        protected override Assembly Load(AssemblyName n) => n.Name == "ModelGen.Runtime" ? LoadFromAssemblyPath(runtime) : null;
+    }
+
+    public static void Run(string oldRuntime, string models, string mode)
+    {
+        var newRuntime = typeof(Runtime.Gemm).Assembly.Location;
+        foreach (var path in models.Split(','))
+        {
+            var bytes = File.ReadAllBytes(path);
+            var model = ModelGen.Compiler.Onnx.Proto.ModelProto.Parser.ParseFrom(bytes);
+            var inits = new HashSet<string>(model.Graph.Initializer.Select(t => t.Name));
+            var input = model.Graph.Input.First(i => !inits.Contains(i.Name));
+            var shape = input.Type.TensorType.Shape.Dim.Select(d => d.DimValue > 0 ? (int)d.DimValue : 1).ToArray();
+            int n = shape.Aggregate(1, (a, b) => a * b);
+            var options = new ModelOptions { ClassName = "AbModel", Quantize = mode == "Int8" ? QuantizeMode.Int8 : QuantizeMode.None };
+            var calib = mode == "Int8" ? new[] { new CalibrationFile("calib.bin", Int8Models.RandomSamples(n, 32)) } : null;
+            var result = ModelCompiler.Compile(bytes, path, options, calib);
+            if (!result.Success) { Console.WriteLine($"{Path.GetFileName(path)}: does not compile"); continue; }
+            var image = Emit(result.Source);
+            var a = Load(image, oldRuntime, "old");
+            var b = Load(image, newRuntime, "new");
+            var rng = new Random(5);
+            var x = new float[n];
+            for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+            int m = model.Graph.Output[0].Type.TensorType.Shape.Dim.Aggregate(1, (p, d) => p * (d.DimValue > 0 ? (int)d.DimValue : 1));
+            var ya = new float[m]; var yb = new float[m];
+            for (int i = 0; i < 300; i++) { a(x, ya); b(x, yb); }
+            bool same = ya.AsSpan().SequenceEqual(yb);
+            // pairs of short batches, old then new, for about 3 s: the load moves more between batches far apart
+            int reps = Math.Max(1, (int)(2e-3 / Math.Max(1e-7, Quick.Median(() => a(x, ya)).Median)));
+            var ratios = new List<double>(); var ta = new List<double>(); var tb = new List<double>();
+            var sw = new System.Diagnostics.Stopwatch(); var total = System.Diagnostics.Stopwatch.StartNew();
+            while (total.Elapsed.TotalSeconds < 3 || ratios.Count < 15)
+            {
+                sw.Restart(); for (int i = 0; i < reps; i++) a(x, ya);
+                double oa = sw.Elapsed.TotalSeconds / reps;
+                sw.Restart(); for (int i = 0; i < reps; i++) b(x, yb);
+                double nb = sw.Elapsed.TotalSeconds / reps;
+                ta.Add(oa); tb.Add(nb); ratios.Add(nb / oa);
+            }
+            ratios.Sort(); ta.Sort(); tb.Sort();
+            Console.WriteLine($"{Path.GetFileNameWithoutExtension(path),-28} {mode ?? "float",-6} old {ta[ta.Count / 2] * 1e6,8:F1} us  new {tb[tb.Count / 2] * 1e6,8:F1} us  new/old {ratios[ratios.Count / 2]:F3} (quartiles {ratios[ratios.Count / 4]:F3}-{ratios[3 * ratios.Count / 4]:F3}, {ratios.Count} pairs){(same ? "" : "  OUTPUTS DIFFER")}");
+        }
+    }
+
+    static byte[] Emit(string source)
+    {
+        var adapter = "public static class Adapter { public static void Run(float[] x, float[] y) => global::AbModel.Predict(x, y); }";
+        var tpa = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")).Split(Path.PathSeparator);
+        var refs = tpa.Where(p => Path.GetFileName(p).StartsWith("System.") || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).Append(MetadataReference.CreateFromFile(typeof(Runtime.Gemm).Assembly.Location));
+        var comp = CSharpCompilation.Create("AbModel", new[] { source, adapter }.Select(s => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest))),
+            refs, new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release, allowUnsafe: true));
+        using var ms = new MemoryStream();
+        var emit = comp.Emit(ms);
+        if (!emit.Success) throw new InvalidOperationException(string.Join("\n", emit.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(10)));
+        return ms.ToArray();
+    }
+
+    static Action<float[], float[]> Load(byte[] image, string runtime, string name)
+    {
+        var asm = new RuntimeContext(runtime, name).LoadFromStream(new MemoryStream(image));
+        return asm.GetType("Adapter").GetMethod("Run").CreateDelegate<Action<float[], float[]>>();
+    }
+}
