@@ -215,31 +215,41 @@ internal static unsafe class ConvPanels
                     // the sums of a group of rows gather in part, then go to y as whole 8 x 8 blocks; blocked y takes
                     // them directly where the activation is a clamp
                     int rg = direct ? rows : Math.Max(1, PartFloats / (outW * vl));
+                    var dest = direct ? Blocks(y, outPlane, oc0, l, act) : new Dest { O0 = part, O1 = part + l, O2 = part + 2 * l, Step = vl };
                     for (int r0 = 0; r0 < rows; r0 += rg)
                     {
-                        int r1 = Math.Min(rows, r0 + rg);
+                        int r1 = Math.Min(rows, r0 + rg), p0 = direct ? (oy0 + r0) * outW : 0;
+                        // tiles of sizes as even as their count allows (25 pixels as 7 + 6 + 6 + 6, not 8 + 8 + 8 + 1: a
+                        // one-pixel tile's few accumulators wait on the FMA latency and load a weight vector per FMA, and
+                        // took 10% of a 64 -> 256 layer on 5x5 for 4% of its work); no division per tile
                         if (wrap && r1 - r0 > 1 || xBlocked)
                         {
-                            // tiles of pmax pixels in output order across the rows, each pixel at its staged place (row
-                            // and column counted along, not divided out: two divisions a pixel cost a 3 -> 64 stem as
-                            // much as its FMAs)
-                            int place = r0 * sh * wq, col = 0, n = (r1 - r0) * outW, nt = (n + pmax - 1) / pmax;
-                            for (int i0 = 0, k = 0; i0 < n; i0 += Balanced(n, nt, k++))
+                            // tiles in output order across the rows, each pixel at its staged place (row and column
+                            // counted along, not divided out: two divisions a pixel cost a 3 -> 64 stem as much as its FMAs)
+                            int place = r0 * sh * wq, col = 0, n = (r1 - r0) * outW, nt = (n + pmax - 1) / pmax, sq = n / nt, sr = n % nt;
+                            for (int i0 = 0, k = 0; i0 < n; k++)
                             {
-                                int pc = Balanced(n, nt, k);
+                                int pc = sq + (k < sr ? 1 : 0);
                                 for (int j = 0; j < pc; j++)
                                 {
                                     pix[j] = (place + col * sw) * ps;
                                     if (++col == outW) { col = 0; place += sh * wq; }
                                 }
-                                Tile<S, TV>(vt, pc, sw, stage, pix, offs, taps, wa, wb, wc, bpad + oc0, To(direct, part + i0 * vl, vl, y, outPlane, (oy0 + r0) * outW + i0, oc0, l, act));
+                                Tile<S, TV>(vt, pc, sw, stage, pix, offs, taps, wa, wb, wc, bpad + oc0, dest.At(p0 + i0));
+                                i0 += pc;
                             }
                         }
                         else
-                            for (int r = r0, nt = (outW + pmax - 1) / pmax; r < r1; r++)
-                                for (int ox = 0, k = 0; ox < outW; ox += Balanced(outW, nt, k++))
-                                    Tile<S, TV>(vt, Balanced(outW, nt, k), sw, stage + (r * sh * wq + ox * sw), null, offs, taps, wa, wb, wc,
-                                        bpad + oc0, To(direct, part + ((r - r0) * outW + ox) * vl, vl, y, outPlane, (oy0 + r) * outW + ox, oc0, l, act));
+                        {
+                            int nt = (outW + pmax - 1) / pmax, sq = outW / nt, sr = outW % nt;
+                            for (int r = r0; r < r1; r++)
+                                for (int ox = 0, k = 0; ox < outW; k++)
+                                {
+                                    int pc = sq + (k < sr ? 1 : 0);
+                                    Tile<S, TV>(vt, pc, sw, stage + (r * sh * wq + ox * sw), null, offs, taps, wa, wb, wc, bpad + oc0, dest.At(p0 + (r - r0) * outW + ox));
+                                    ox += pc;
+                                }
+                        }
                         if (direct) continue;
                         if (blocked) StoreBlocks<S, TV>(part, y, outPlane, oc0, m, (oy0 + r0) * outW, (r1 - r0) * outW, vl, act);
                         else Scatter(part, yg + (nint)oc0 * outPlane + (oy0 + r0) * outW, outPlane, m, (r1 - r0) * outW, vl, accumulate, act);
@@ -314,29 +324,21 @@ internal static unsafe class ConvPanels
     }
 
     /// <summary>
-    /// A tile's destination: the partial sums at part (vl floats a pixel) or, <paramref name="direct"/>, blocked y's pixel
-    /// p of channels oc0, oc0 + l, oc0 + 2l with the clamp of a None, ReLU or Clip activation.
+    /// Blocked y (<see cref="ConvBlocked"/>: [channel / 16][pixel][16]) as a tile's destination from pixel 0, channels
+    /// oc0, oc0 + l and oc0 + 2l, with the clamp of a None, ReLU or Clip activation.
     /// </summary>
-    static Dest To(bool direct, float* part, int vl, float* y, int outPlane, int p, int oc0, int l, in Activation act)
+    static Dest Blocks(float* y, int outPlane, int oc0, int l, in Activation act)
     {
-        if (!direct) return new Dest { O0 = part, O1 = part + l, O2 = part + 2 * l, Step = vl };
         const int b = ConvBlocked.Block;
         var d = new Dest { Step = b, Clamp = act.Kind != ActivationKind.None, Lo = act.Alpha, Hi = float.PositiveInfinity };
         if (act.Kind == ActivationKind.Relu) d.Lo = 0f;
         else if (act.Kind == ActivationKind.Clip) d.Hi = act.Beta;
         int c1 = oc0 + l, c2 = oc0 + 2 * l;
-        d.O0 = y + ((nint)(oc0 / b) * outPlane + p) * b + oc0 % b;
-        d.O1 = y + ((nint)(c1 / b) * outPlane + p) * b + c1 % b;
-        d.O2 = y + ((nint)(c2 / b) * outPlane + p) * b + c2 % b;
+        d.O0 = y + (nint)(oc0 / b) * outPlane * b + oc0 % b;
+        d.O1 = y + (nint)(c1 / b) * outPlane * b + c1 % b;
+        d.O2 = y + (nint)(c2 / b) * outPlane * b + c2 % b;
         return d;
     }
-
-    /// <summary>
-    /// Pixels in tile k of n pixels split into nt tiles as evenly as they go (25 as 7 + 6 + 6 + 6, not 8 + 8 + 8 + 1: a
-    /// one-pixel tile's few accumulators wait on the FMA latency and load a weight vector per FMA, and took 10% of a
-    /// 64 -> 256 layer on 5x5 for 4% of its work).
-    /// </summary>
-    static int Balanced(int n, int nt, int k) => n / nt + (k < n % nt ? 1 : 0);
 
     /// <summary>The packed weights of output channel oc (a multiple of the vector width) of a group, tap 0.</summary>
     static float* Weights(float* wg, int oc, int taps) => wg + (nint)(oc / Width) * taps * Width + oc % Width;
@@ -567,6 +569,16 @@ internal static unsafe class ConvPanels
         public int Step;
         public bool Clamp;
         public float Lo, Hi;
+
+        /// <summary>The same destination i pixels on.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Dest At(int i)
+        {
+            var d = this;
+            nint o = (nint)i * Step;
+            d.O0 += o; d.O1 += o; d.O2 += o;
+            return d;
+        }
     }
 
     /// <summary>A tile's pixels at the offsets of a table (a tile wrapping across output rows), not X.N apart.</summary>

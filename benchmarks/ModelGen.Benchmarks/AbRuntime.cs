@@ -13,7 +13,7 @@ namespace ModelGen.Benchmarks;
 /// models. On a shared machine the load moves by up to 2x between processes; calls alternated within one process see the
 /// same load. Both outputs must be bit-identical or it says so. Int8 calibrates on 32 random normal samples
 /// (<see cref="Int8Models.RandomSamples"/>; the speed does not depend on it). Prints the median of the pairs' new/old ratios and
-/// their quartiles.
+/// their quartiles; MODELGEN_PROFILE=1 adds each layer's new/old time.
 /// </summary>
 internal static class AbRuntime
 {
@@ -33,7 +33,7 @@ internal static class AbRuntime
             var input = model.Graph.Input.First(i => !inits.Contains(i.Name));
             var shape = input.Type.TensorType.Shape.Dim.Select(d => d.DimValue > 0 ? (int)d.DimValue : 1).ToArray();
             int n = shape.Aggregate(1, (a, b) => a * b);
-            var options = new ModelOptions { ClassName = "AbModel", Quantize = mode == "Int8" ? QuantizeMode.Int8 : QuantizeMode.None };
+            var options = new ModelOptions { ClassName = "AbModel", Quantize = mode == "Int8" ? QuantizeMode.Int8 : QuantizeMode.None, Profile = Int8Models.Profile };
             var calib = mode == "Int8" ? new[] { new CalibrationFile("calib.bin", Int8Models.RandomSamples(n, 32)) } : null;
             var result = ModelCompiler.Compile(bytes, path, options, calib);
             if (!result.Success) { Console.WriteLine($"{Path.GetFileName(path)}: does not compile"); continue; }
@@ -49,6 +49,7 @@ internal static class AbRuntime
             bool same = ya.AsSpan().SequenceEqual(yb);
             // pairs of short batches, old then new, for about 3 s: the load moves more between batches far apart
             int reps = Math.Max(1, (int)(2e-3 / Math.Max(1e-7, Quick.Median(() => a(x, ya)).Median)));
+            foreach (var f in new[] { a, b }) f.Method.DeclaringType.Assembly.GetType("AbModel").GetMethod("ResetProfile")?.Invoke(null, null);
             var ratios = new List<double>(); var ta = new List<double>(); var tb = new List<double>();
             var sw = new System.Diagnostics.Stopwatch(); var total = System.Diagnostics.Stopwatch.StartNew();
             while (total.Elapsed.TotalSeconds < 3 || ratios.Count < 15)
@@ -59,9 +60,23 @@ internal static class AbRuntime
                 double nb = sw.Elapsed.TotalSeconds / reps;
                 ta.Add(oa); tb.Add(nb); ratios.Add(nb / oa);
             }
+            if (Int8Models.Profile) Layers(a, b);
             ratios.Sort(); ta.Sort(); tb.Sort();
             Console.WriteLine($"{Path.GetFileNameWithoutExtension(path),-28} {mode ?? "float",-6} old {ta[ta.Count / 2] * 1e6,8:F1} us  new {tb[tb.Count / 2] * 1e6,8:F1} us  new/old {ratios[ratios.Count / 2]:F3} (quartiles {ratios[ratios.Count / 4]:F3}-{ratios[3 * ratios.Count / 4]:F3}, {ratios.Count} pairs){(same ? "" : "  OUTPUTS DIFFER")}");
         }
+    }
+
+    /// <summary>MODELGEN_PROFILE=1: each layer's time on both runtimes over the same alternating calls.</summary>
+    static void Layers(Action<float[], float[]> a, Action<float[], float[]> b)
+    {
+        var ta = (long[])a.Method.DeclaringType.Assembly.GetType("AbModel").GetField("LayerTicks").GetValue(null);
+        var tb = (long[])b.Method.DeclaringType.Assembly.GetType("AbModel").GetField("LayerTicks").GetValue(null);
+        var names = (string[])a.Method.DeclaringType.Assembly.GetType("AbModel").GetField("LayerNames").GetValue(null);
+        double ua = ta.Sum(), ub = tb.Sum();
+        Console.WriteLine($"{"old %",7} {"new/old",8}  layer (share of the old total, the layer's new/old time)");
+        for (int i = 0; i < names.Length; i++)
+            if (ta[i] > 0) Console.WriteLine($"{100 * ta[i] / ua,7:F1} {(double)tb[i] / ta[i],8:F3}  {names[i]}");
+        Console.WriteLine($"{100.0,7:F1} {ub / ua,8:F3}  total");
     }
 
     static byte[] Emit(string source)
