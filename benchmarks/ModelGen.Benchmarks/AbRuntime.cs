@@ -47,22 +47,11 @@ internal static class AbRuntime
             var ya = new float[m]; var yb = new float[m];
             for (int i = 0; i < 300; i++) { a(x, ya); b(x, yb); }
             bool same = ya.AsSpan().SequenceEqual(yb);
-            // pairs of short batches, old then new, for about 3 s: the load moves more between batches far apart
-            int reps = Math.Max(1, (int)(2e-3 / Math.Max(1e-7, Quick.Median(() => a(x, ya)).Median)));
+            // the profile counts the alternating calls only
             foreach (var f in new[] { a, b }) f.Method.DeclaringType.Assembly.GetType("AbModel").GetMethod("ResetProfile")?.Invoke(null, null);
-            var ratios = new List<double>(); var ta = new List<double>(); var tb = new List<double>();
-            var sw = new System.Diagnostics.Stopwatch(); var total = System.Diagnostics.Stopwatch.StartNew();
-            while (total.Elapsed.TotalSeconds < 3 || ratios.Count < 15)
-            {
-                sw.Restart(); for (int i = 0; i < reps; i++) a(x, ya);
-                double oa = sw.Elapsed.TotalSeconds / reps;
-                sw.Restart(); for (int i = 0; i < reps; i++) b(x, yb);
-                double nb = sw.Elapsed.TotalSeconds / reps;
-                ta.Add(oa); tb.Add(nb); ratios.Add(nb / oa);
-            }
+            var t = Quick.Alternate(() => a(x, ya), () => b(x, yb));
             if (Int8Models.Profile) Layers(a, b);
-            ratios.Sort(); ta.Sort(); tb.Sort();
-            Console.WriteLine($"{Path.GetFileNameWithoutExtension(path),-28} {mode ?? "float",-6} old {ta[ta.Count / 2] * 1e6,8:F1} us  new {tb[tb.Count / 2] * 1e6,8:F1} us  new/old {ratios[ratios.Count / 2]:F3} (quartiles {ratios[ratios.Count / 4]:F3}-{ratios[3 * ratios.Count / 4]:F3}, {ratios.Count} pairs){(same ? "" : "  OUTPUTS DIFFER")}");
+            Console.WriteLine($"{Path.GetFileNameWithoutExtension(path),-28} {mode ?? "float",-6} old {t.A * 1e6,8:F1} us  new {t.B * 1e6,8:F1} us  new/old {t.Ratio:F3} (quartiles {t.Low:F3}-{t.High:F3}){(same ? "" : "  OUTPUTS DIFFER")}");
         }
     }
 

@@ -96,6 +96,32 @@ internal static class Quick
     }
 
     /// <summary>Median and minimum seconds per call.</summary>
+    /// <summary>
+    /// a and b alternated in short batches (about 2 ms each) for <paramref name="seconds"/>: each one's median time per
+    /// call and the median and quartiles of the pairs' b/a ratios. On a shared machine the load moves by up to 2x between
+    /// runs seconds apart; two batches next to each other see the same load.
+    /// </summary>
+    internal static (double A, double B, double Ratio, double Low, double High) Alternate(Action a, Action b, double seconds = 3)
+    {
+        double one = Median(a).Median;
+        Median(b);
+        int reps = Math.Max(1, (int)(2e-3 / Math.Max(1e-7, one)));
+        var ta = new List<double>(); var tb = new List<double>(); var ratios = new List<double>();
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < seconds || ratios.Count < 15)
+        {
+            double t0 = Now(sw);
+            for (int i = 0; i < reps; i++) a();
+            double t1 = Now(sw);
+            for (int i = 0; i < reps; i++) b();
+            double t2 = Now(sw);
+            ta.Add((t1 - t0) / reps); tb.Add((t2 - t1) / reps); ratios.Add((t2 - t1) / (t1 - t0));
+        }
+        ta.Sort(); tb.Sort(); ratios.Sort();
+        int n = ratios.Count;
+        return (ta[n / 2], tb[n / 2], ratios[n / 2], ratios[n / 4], ratios[3 * n / 4]);
+    }
+
     internal static (double Median, double Min) Median(Action f)
     {
         var sw = Stopwatch.StartNew();

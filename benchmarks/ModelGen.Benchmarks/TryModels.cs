@@ -12,7 +12,8 @@ namespace ModelGen.Benchmarks;
 /// and run in process on one random input against ONNX Runtime (single thread, ORT_ENABLE_ALL): the largest
 /// difference relative to the output's largest magnitude, the build and Roslyn times, and both medians with the ratio.
 /// Symbolic dimensions are 1; models with other than one float input are skipped; a model that fails prints why and
-/// the sweep goes on. MODELGEN_PROFILE=1: each model's per-layer profile (Profile="true") after its line, then ONNX Runtime's per-node one.
+/// the sweep goes on. The two run alternately in short batches (<see cref="Quick.Alternate"/>): the ratio is the median
+/// of the pairs' ratios, with its quartiles. MODELGEN_PROFILE=1: each model's per-layer profile (Profile="true") after its line, then ONNX Runtime's per-node one.
 /// </summary>
 internal static class TryModels
 {
@@ -60,8 +61,8 @@ internal static class TryModels
                 for (int i = 0; i < y.Length; i++) diff = Math.Max(diff, Math.Abs((double)y[i] - expected[i]) / scale);
                 var yo = new float[expected.Length];
                 using var ort = new OrtOneOp(bytes, x, shape.Select(d => (long)d).ToArray(), yo, outShape);
-                double tm = Quick.Median(() => m.Run(x, y)).Median, to = Quick.Median(ort.Run).Median;
-                Console.WriteLine($"{name,-28} {parameters,10} {diff,9:E1} {build,8:F1} {roslyn,9:F1} {tm * 1e6,12:F0} {to * 1e6,10:F0} {to / tm,13:F2}");
+                var ab = Quick.Alternate(() => m.Run(x, y), ort.Run);
+                Console.WriteLine($"{name,-28} {parameters,10} {diff,9:E1} {build,8:F1} {roslyn,9:F1} {ab.A * 1e6,12:F0} {ab.B * 1e6,10:F0} {ab.Ratio,13:F2} ({ab.Low:F2}-{ab.High:F2})");
                 if (Int8Models.Profile) { m.Reset(); for (int i = 0; i < 200; i++) m.Run(x, y); Console.Write(m.Report() + "ONNX Runtime:\n" + Int8Models.OrtProfile(bytes, x, shape)); }
             }
             catch (Exception e)

@@ -20,6 +20,10 @@ public sealed class Storage
     public Value ViewOf { get; init; }
     /// <summary>A view created by in-place reuse (the output overwrites its input).</summary>
     public bool InPlace { get; init; }
+    /// <summary>Arena: a part of this concatenation output (ModelGen.Compiler.Planning.ConcatSlices), not planned itself.</summary>
+    public Value SliceOf { get; init; }
+    /// <summary>Elements from the start of <see cref="SliceOf"/>.</summary>
+    public int SliceOffset { get; init; }
 }
 
 /// <summary>What an operator's emitter sees: the writer, the profile, and how to reach each tensor.</summary>
@@ -76,6 +80,10 @@ public sealed class EmitContext
         if (s.Kind == StorageKind.Const) UsedConsts.Add(v);
         return s;
     }
+
+    /// <summary>True where <paramref name="part"/> already lies in <paramref name="whole"/> at <paramref name="offset"/> (a concatenation in place).</summary>
+    public bool IsSlice(Value part, Value whole, int offset) =>
+        _storage.TryGetValue(part, out var s) && s.SliceOf == whole && s.SliceOffset == offset;
 
     /// <summary>Arena pool array name in the Portable profile, by element type.</summary>
     public static string PoolName(DType t) => "arena_" + DTypes.CsName(t);

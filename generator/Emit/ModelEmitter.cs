@@ -39,7 +39,7 @@ public sealed class ModelEmitter
     {
         _model = model; _opt = options; _path = path;
         _disabled = new HashSet<string>((options.DisabledPasses ?? "").Split(new[] { ',', ';', ' ' }, StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
-        if (_disabled.Contains("all")) _disabled.Add("InPlace");
+        if (_disabled.Contains("all")) { _disabled.Add("InPlace"); _disabled.Add(ConcatSlices.Name); }
     }
 
     bool Net => _opt.Target == TargetProfile.Net;
@@ -84,6 +84,7 @@ public sealed class ModelEmitter
         }
         AssignNodes(G);
         foreach (var v in G.Outputs) if (v.IsConst) UseConst(v);
+        if (!_disabled.Contains(ConcatSlices.Name)) ConcatSlices.Apply(G, _storage);
         if (!_disabled.Contains("InPlace")) ApplyInPlace();
     }
 
@@ -118,7 +119,7 @@ public sealed class ModelEmitter
         {
             var o = n.Outputs.Count == 1 ? n.Out() : null;
             int shared = o == null ? -1 : Op(n).SharedInput(n);
-            if (o != null && (Op(n).ElementwiseInPlace || shared >= 0) && _storage[o].Kind == StorageKind.Arena)
+            if (o != null && (Op(n).ElementwiseInPlace || shared >= 0) && _storage[o].Kind == StorageKind.Arena && _storage[o].SliceOf == null)
             {
                 // elementwise: any input; otherwise only the shared input, and only when no other input reads its bytes
                 var candidates = shared < 0 ? n.Inputs : new List<Value> { n.In(shared) };
@@ -173,7 +174,8 @@ public sealed class ModelEmitter
         _consts.Add(v);
     }
 
-    Value Root(Value v) => _storage.TryGetValue(v, out var s) && s.Kind == StorageKind.View ? Root(s.ViewOf) : v;
+    /// <summary>The tensor whose buffer holds v: through views and concatenation slices.</summary>
+    Value Root(Value v) => !_storage.TryGetValue(v, out var s) ? v : s.Kind == StorageKind.View ? Root(s.ViewOf) : s.SliceOf != null ? Root(s.SliceOf) : v;
 
     // ---------- liveness and plan ----------
 
@@ -209,7 +211,7 @@ public sealed class ModelEmitter
         var buffers = new List<Buffer>();
         foreach (var kv in _storage)
         {
-            if (kv.Value.Kind != StorageKind.Arena) continue;
+            if (kv.Value.Kind != StorageKind.Arena || kv.Value.SliceOf != null) continue;
             var v = kv.Key;
             buffers.Add(new Buffer
             {
@@ -221,6 +223,7 @@ public sealed class ModelEmitter
         buffers.Sort((a, b) => string.CompareOrdinal(a.Value.Name, b.Value.Name));
         var plan = MemoryPlan.Build(buffers, s + 1);
         foreach (var b in plan.Buffers) _storage[b.Value].Offset = b.Offset;
+        ConcatSlices.Resolve(_storage);
         return plan;
     }
 

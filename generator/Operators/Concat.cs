@@ -54,7 +54,9 @@ public sealed class Concat : Operator
         var ys = Shape.Strides(y.Shape);
         foreach (var x in n.Inputs)
         {
-            TensorOps.EmitStrided(e, y, at * ys[axis], ys, x, 0, Shape.Strides(x.Shape), x.Shape);
+            // an input its producer wrote into the output already (ConcatSlices) needs no copy
+            if (e.IsSlice(x, y, at * ys[axis])) e.W.Line($"// '{x.Name}' was written in place");
+            else TensorOps.EmitStrided(e, y, at * ys[axis], ys, x, 0, Shape.Strides(x.Shape), x.Shape);
             at += x.Shape[axis];
         }
     }
