@@ -512,6 +512,21 @@ public static unsafe class ConvBlocked
             // outC is a multiple of 16: with 512-bit vectors the second vector may be past it
             bool two = m0 + l < outC;
             float* y0 = y + (nint)(m0 / Block) * plane * Block + m0 % Block, y1 = y + (nint)((m0 + l) / Block) * plane * Block + (m0 + l) % Block;
+            if (!two)
+            {
+                // one vector of channels left (a last block of 16 with 512-bit vectors: SqueezeNet's 128 -> 16): tiles of
+                // up to 16 positions on it, not the pair tile with its second vector's FMAs thrown away
+                for (int p0 = 0; p0 < plane;)
+                {
+                    int cnt = Math.Min(16, plane - p0);
+                    float* xt = x + (nint)p0 * X.Position, yt = y0 + (nint)p0 * Block;
+                    if (cnt > 12) PTile1<S, TV, X, A, R16>(xt, plane, panel, bias, inC, act, yt, accumulate, cnt);
+                    else if (cnt > 8) PTile1<S, TV, X, A, R12>(xt, plane, panel, bias, inC, act, yt, accumulate, cnt);
+                    else PTile1<S, TV, X, A, R8>(xt, plane, panel, bias, inC, act, yt, accumulate, cnt);
+                    p0 += cnt;
+                }
+                continue;
+            }
             for (int p0 = 0; p0 < plane;)
             {
                 int cnt = Math.Min(rmax, plane - p0);
@@ -571,6 +586,69 @@ public static unsafe class ConvBlocked
         if (R.N > 5) Put<S, TV, A>(y0 + 5 * Block, y1 + 5 * Block, two, accumulate, c50, c51, act);
         if (R.N > 6) Put<S, TV, A>(y0 + 6 * Block, y1 + 6 * Block, two, accumulate, c60, c61, act);
         if (R.N > 7) Put<S, TV, A>(y0 + 7 * Block, y1 + 7 * Block, two, accumulate, c70, c71, act);
+    }
+
+    /// <summary>
+    /// Up to R.N positions (<paramref name="n"/>, the first n of the tile's registers) x one vector of output channels:
+    /// per input channel one weight vector and a broadcast of each position's value.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void PTile1<S, TV, X, A, R>(float* x, int plane, float* w, float* bias, int inC, in Activation act, float* y, bool accumulate, int n = 16)
+        where S : struct, ISimd<TV> where TV : struct where X : struct, IXLayout where A : struct, IEpilogue where R : struct, IRows
+    {
+        TV b = S.Load(bias);
+        TV c0 = b, c1 = b, c2 = b, c3 = b, c4 = b, c5 = b, c6 = b, c7 = b, c8 = b, c9 = b, c10 = b, c11 = b, c12 = b, c13 = b, c14 = b, c15 = b;
+        nint blockStride = (nint)plane * Block - Block, ps = X.Position;
+        // a short tile reads its last position again in the unused registers (never stored): no tests in the loop
+        nint q1 = Math.Min(1, n - 1) * ps, q2 = Math.Min(2, n - 1) * ps, q3 = Math.Min(3, n - 1) * ps, q4 = Math.Min(4, n - 1) * ps, q5 = Math.Min(5, n - 1) * ps;
+        nint q6 = Math.Min(6, n - 1) * ps, q7 = Math.Min(7, n - 1) * ps, q8 = Math.Min(8, n - 1) * ps, q9 = Math.Min(9, n - 1) * ps, q10 = Math.Min(10, n - 1) * ps;
+        nint q11 = Math.Min(11, n - 1) * ps, q12 = Math.Min(12, n - 1) * ps, q13 = Math.Min(13, n - 1) * ps, q14 = Math.Min(14, n - 1) * ps, q15 = Math.Min(15, n - 1) * ps;
+        float* xp = x;
+        for (int c = 0; c < inC; c++, w += PointwiseConv.ColumnMultiple)
+        {
+            TV w0 = S.Load(w);
+            c0 = S.Fma(S.Splat(xp[0]), w0, c0);
+            if (R.N > 1) c1 = S.Fma(S.Splat(xp[q1]), w0, c1);
+            if (R.N > 2) c2 = S.Fma(S.Splat(xp[q2]), w0, c2);
+            if (R.N > 3) c3 = S.Fma(S.Splat(xp[q3]), w0, c3);
+            if (R.N > 4) c4 = S.Fma(S.Splat(xp[q4]), w0, c4);
+            if (R.N > 5) c5 = S.Fma(S.Splat(xp[q5]), w0, c5);
+            if (R.N > 6) c6 = S.Fma(S.Splat(xp[q6]), w0, c6);
+            if (R.N > 7) c7 = S.Fma(S.Splat(xp[q7]), w0, c7);
+            if (R.N > 8) c8 = S.Fma(S.Splat(xp[q8]), w0, c8);
+            if (R.N > 9) c9 = S.Fma(S.Splat(xp[q9]), w0, c9);
+            if (R.N > 10) c10 = S.Fma(S.Splat(xp[q10]), w0, c10);
+            if (R.N > 11) c11 = S.Fma(S.Splat(xp[q11]), w0, c11);
+            if (R.N > 12) c12 = S.Fma(S.Splat(xp[q12]), w0, c12);
+            if (R.N > 13) c13 = S.Fma(S.Splat(xp[q13]), w0, c13);
+            if (R.N > 14) c14 = S.Fma(S.Splat(xp[q14]), w0, c14);
+            if (R.N > 15) c15 = S.Fma(S.Splat(xp[q15]), w0, c15);
+            xp += !X.Blocked ? plane : (c & (Block - 1)) == Block - 1 ? blockStride + 1 : 1;
+        }
+        Put1<S, TV, A>(y, accumulate, c0, act);
+        if (n > 1) Put1<S, TV, A>(y + Block, accumulate, c1, act);
+        if (n > 2) Put1<S, TV, A>(y + 2 * Block, accumulate, c2, act);
+        if (n > 3) Put1<S, TV, A>(y + 3 * Block, accumulate, c3, act);
+        if (n > 4) Put1<S, TV, A>(y + 4 * Block, accumulate, c4, act);
+        if (n > 5) Put1<S, TV, A>(y + 5 * Block, accumulate, c5, act);
+        if (n > 6) Put1<S, TV, A>(y + 6 * Block, accumulate, c6, act);
+        if (n > 7) Put1<S, TV, A>(y + 7 * Block, accumulate, c7, act);
+        if (R.N > 8 && n > 8) Put1<S, TV, A>(y + 8 * Block, accumulate, c8, act);
+        if (R.N > 9 && n > 9) Put1<S, TV, A>(y + 9 * Block, accumulate, c9, act);
+        if (R.N > 10 && n > 10) Put1<S, TV, A>(y + 10 * Block, accumulate, c10, act);
+        if (R.N > 11 && n > 11) Put1<S, TV, A>(y + 11 * Block, accumulate, c11, act);
+        if (R.N > 12 && n > 12) Put1<S, TV, A>(y + 12 * Block, accumulate, c12, act);
+        if (R.N > 13 && n > 13) Put1<S, TV, A>(y + 13 * Block, accumulate, c13, act);
+        if (R.N > 14 && n > 14) Put1<S, TV, A>(y + 14 * Block, accumulate, c14, act);
+        if (R.N > 15 && n > 15) Put1<S, TV, A>(y + 15 * Block, accumulate, c15, act);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put1<S, TV, A>(float* y, bool accumulate, TV v, in Activation act)
+        where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
+    {
+        if (accumulate) v = S.Add(v, S.Load(y));
+        S.Store(y, A.Apply<S, TV>(v, act));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -124,6 +124,8 @@ internal struct R5 : IRows { public static int N => 5; }
 internal struct R6 : IRows { public static int N => 6; }
 internal struct R7 : IRows { public static int N => 7; }
 internal struct R8 : IRows { public static int N => 8; }
+internal struct R12 : IRows { public static int N => 12; }
+internal struct R16 : IRows { public static int N => 16; }
 
 /// <summary>Which SIMD width the kernels use on this machine.</summary>
 internal static class SimdLevel

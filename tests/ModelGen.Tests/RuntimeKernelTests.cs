@@ -1154,7 +1154,9 @@ public class RuntimeKernelTests(ITestOutputHelper log)
                     Assert.True(Math.Abs(got[i] - want[i]) <= 1e-5 * Math.Max(1, Math.Abs(want[i])), $"depthwise {d} {act.Kind} width {width}: [{i}] {got[i]} vs {want[i]}");
             }
             foreach (var (inC, outC, plane, blocked, residual) in new[] { (16, 16, 1, true, false), (48, 64, 125, true, false), (64, 48, 9, true, true), (32, 32, 36, true, false),
-                (8, 16, 2304 / 16, false, false), (3, 32, 50, false, true), (16, 48, 7, false, false), (32, 16, 13, true, true) })
+                (8, 16, 2304 / 16, false, false), (3, 32, 50, false, true), (16, 48, 7, false, false), (32, 16, 13, true, true),
+                // a last single vector of 16 channels (512-bit) over tiles of 16, 12 and 8 positions and their tails
+                (128, 16, 37, true, false), (48, 48, 27, true, true), (32, 16, 41, false, false) })
             {
                 var act = acts[k++ % acts.Length];
                 var x = Rand(rng, inC * plane); var w = Rand(rng, outC * inC, 0.3f); var b = Rand(rng, outC);
