@@ -567,7 +567,8 @@ internal static class Experiment
 
     /// <summary>
     /// `experiment bdense c,m,h,w,k,s,p[;...]`: ConvBlocked.Dense with channel-blocked input and output (SqueezeNet's
-    /// expand 3x3 layers inside a chain), ReLU. BDENSE_SPIN=1: the first shape alone for 4 s first (for perf record).
+    /// expand 3x3 layers inside a chain), ReLU, alternated with the same layer on NCHW (Conv.Conv2D with the panels); BDENSE_ALIGN=n:
+    /// the NCHW layer with its panels n bytes past a 64-byte boundary against the array's. BDENSE_SPIN=1: the first shape alone for 4 s first (for perf record).
     /// </summary>
     public static void BlockedDense(string specs)
     {
@@ -586,11 +587,32 @@ internal static class Experiment
             if (first && Environment.GetEnvironmentVariable("BDENSE_SPIN") == "1") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) f(); }
             first = false;
             double macs = (double)m * c * k * k * oh * ow;
-            var ts = new List<double>();
-            for (int r = 0; r < 5; r++) ts.Add(Time(f));
-            double t = Med(ts);
-            Console.WriteLine($"blocked dense {c}->{m} {h}x{w} k{k} s{s} p{p}: {t * 1e6,7:F2} us ({macs / t / 1e9,5:F1} GMAC/s)");
+            // the same layer on NCHW (ConvPanels through Conv.Conv2D, as the generator calls it), alternated with it
+            var yn = new float[m * oh * ow];
+            Action g = () => Conv.Conv2D(x, default, b, yn, 1, c, h, w, m, k, k, oh, ow, s, s, p, p, 1, 1, 1, act, panels: panels);
+            var ab = Quick.Alternate(f, g, 2);
+            if (Environment.GetEnvironmentVariable("BDENSE_ALIGN") is string mis)
+            {
+                // the panels at a chosen byte offset from 64-byte alignment (generated code reads its weights from string literals)
+                int off = int.Parse(mis);
+                var at = Misaligned(panels, off);
+                Action hm = () => Conv.Conv2D(x, default, b, yn, 1, c, h, w, m, k, k, oh, ow, s, s, p, p, 1, 1, 1, act, panels: at());
+                var al = Quick.Alternate(g, hm, 2);
+                Console.WriteLine($"  NCHW, panels {off} bytes off 64: {al.B * 1e6,7:F2} us vs the array {al.A * 1e6,7:F2}: {al.Ratio:F3} ({al.Low:F3}-{al.High:F3})");
+            }
+            Console.WriteLine($"blocked dense {c}->{m} {h}x{w} k{k} s{s} p{p}: {ab.A * 1e6,7:F2} us ({macs / ab.A / 1e9,5:F1} GMAC/s); NCHW {ab.B * 1e6,7:F2} us, NCHW/blocked {ab.Ratio:F3} ({ab.Low:F3}-{ab.High:F3})");
         }
+    }
+
+    delegate ReadOnlySpan<float> SpanOf();
+
+    /// <summary>A copy of data at <paramref name="off"/> bytes past a 64-byte boundary (never freed: an experiment).</summary>
+    static unsafe SpanOf Misaligned(float[] data, int off)
+    {
+        byte* raw = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(data.Length * 4 + 128), 64) + off;
+        data.AsSpan().CopyTo(new Span<float>(raw, data.Length));
+        int len = data.Length;
+        return () => new ReadOnlySpan<float>(raw, len);
     }
 
     /// <summary>`experiment pool`: SqueezeNet's 3x3/2 max pools.</summary>
