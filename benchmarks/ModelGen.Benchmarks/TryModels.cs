@@ -13,13 +13,13 @@ namespace ModelGen.Benchmarks;
 /// difference relative to the output's largest magnitude, the build and Roslyn times, and both medians with the ratio.
 /// Symbolic dimensions are 1; models with other than one float input are skipped; a model that fails prints why and
 /// the sweep goes on. The two run alternately in short batches (<see cref="Quick.Alternate"/>): the ratio is the median
-/// of the pairs' ratios, with its quartiles. MODELGEN_PROFILE=1: each model's per-layer profile (Profile="true") after its line, then ONNX Runtime's per-node one.
+/// of the pairs' ratios, with its quartiles; then the planned arena. MODELGEN_DISABLED: DisabledPasses for the build. MODELGEN_PROFILE=1: each model's per-layer profile (Profile="true") after its line, then ONNX Runtime's per-node one.
 /// </summary>
 internal static class TryModels
 {
     public static void Run(string dir, string filter)
     {
-        Console.WriteLine($"{"model",-28} {"params",10} {"rel diff",9} {"build s",8} {"Roslyn s",9} {"ModelGen us",12} {"ORT us",10} {"ORT/ModelGen",13}");
+        Console.WriteLine($"{"model",-28} {"params",10} {"rel diff",9} {"build s",8} {"Roslyn s",9} {"ModelGen us",12} {"ORT us",10} {"ORT/ModelGen (quartiles)",25} {"arena",12}");
         int index = 0;
         foreach (var path in Directory.GetFiles(dir, "*.onnx").Where(p => filter == null || Path.GetFileName(p).Contains(filter))
                      .OrderBy(p => new FileInfo(p).Length).ThenBy(p => p, StringComparer.Ordinal))
@@ -47,7 +47,7 @@ internal static class TryModels
                     outShape = t.Dimensions.ToArray().Select(d => (long)d).ToArray();
                 }
                 long parameters = ModelGen.Compiler.Onnx.Proto.ModelProto.Parser.ParseFrom(bytes).Graph.Initializer.Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
-                var options = new ModelOptions { ClassName = "Try" + index++, Profile = Int8Models.Profile };
+                var options = new ModelOptions { ClassName = "Try" + index++, Profile = Int8Models.Profile, DisabledPasses = Environment.GetEnvironmentVariable("MODELGEN_DISABLED") };
                 var sw = Stopwatch.StartNew();
                 var result = ModelCompiler.Compile(bytes, path, options);
                 double build = sw.Elapsed.TotalSeconds;
@@ -62,7 +62,7 @@ internal static class TryModels
                 var yo = new float[expected.Length];
                 using var ort = new OrtOneOp(bytes, x, shape.Select(d => (long)d).ToArray(), yo, outShape);
                 var ab = Quick.Alternate(() => m.Run(x, y), ort.Run);
-                Console.WriteLine($"{name,-28} {parameters,10} {diff,9:E1} {build,8:F1} {roslyn,9:F1} {ab.A * 1e6,12:F0} {ab.B * 1e6,10:F0} {ab.Ratio,13:F2} ({ab.Low:F2}-{ab.High:F2})");
+                Console.WriteLine($"{name,-28} {parameters,10} {diff,9:E1} {build,8:F1} {roslyn,9:F1} {ab.A * 1e6,12:F0} {ab.B * 1e6,10:F0} {ab.Ratio,13:F2} ({ab.Low:F2}-{ab.High:F2}) {result.ArenaBytes / 1024,8} KiB");
                 if (Int8Models.Profile) { m.Reset(); for (int i = 0; i < 200; i++) m.Run(x, y); Console.Write(m.Report() + "ONNX Runtime:\n" + Int8Models.OrtProfile(bytes, x, shape)); }
             }
             catch (Exception e)
