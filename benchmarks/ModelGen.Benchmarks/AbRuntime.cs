@@ -55,6 +55,38 @@ internal static class AbRuntime
         }
     }
 
+    /// <summary>
+    /// `absource a.g.cs b.g.cs`: two generated sources of one model (a generator change: each written by its build, as
+    /// MODELGEN_PROFILE=1 leaves them in /tmp) on this runtime, alternated in short batches as <see cref="Run"/> does;
+    /// the class is renamed AbModel in both. Their outputs must agree bit for bit or it says so.
+    /// </summary>
+    public static void Sources(string pathA, string pathB)
+    {
+        var runtime = typeof(Runtime.Gemm).Assembly.Location;
+        string Rename(string src)
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(src, @"public static partial class (\w+)");
+            return src.Replace(m.Groups[1].Value + ".", "AbModel.").Replace("partial class " + m.Groups[1].Value, "partial class AbModel");
+        }
+        var sa = Rename(File.ReadAllText(pathA)); var sb = Rename(File.ReadAllText(pathB));
+        int Const(string src, string name) => int.Parse(System.Text.RegularExpressions.Regex.Match(src, $@"public const int {name} = (\d+);").Groups[1].Value);
+        var a = Load(Emit(sa), runtime, "a"); var b = Load(Emit(sb), runtime, "b");
+        var inName = System.Text.RegularExpressions.Regex.Match(sa, @"public const int (\w+)Length = ").Groups[1].Value;
+        int n = Const(sa, inName + "Length");
+        var outName = System.Text.RegularExpressions.Regex.Matches(sa, @"public const int (\w+)Length = ").Cast<System.Text.RegularExpressions.Match>().Last().Groups[1].Value;
+        int m = Const(sa, outName + "Length");
+        var rng = new Random(5);
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var ya = new float[m]; var yb = new float[m];
+        for (int i = 0; i < 300; i++) { a(x, ya); b(x, yb); }
+        bool same = ya.AsSpan().SequenceEqual(yb);
+        foreach (var f in new[] { a, b }) f.Method.DeclaringType.Assembly.GetType("AbModel").GetMethod("ResetProfile")?.Invoke(null, null);
+        var t = Quick.Alternate(() => a(x, ya), () => b(x, yb));
+        if (Int8Models.Profile) Layers(a, b);
+        Console.WriteLine($"{Path.GetFileName(pathA)} -> {Path.GetFileName(pathB)}: a {t.A * 1e6,8:F1} us  b {t.B * 1e6,8:F1} us  b/a {t.Ratio:F3} (quartiles {t.Low:F3}-{t.High:F3}){(same ? "" : "  OUTPUTS DIFFER")}");
+    }
+
     /// <summary>MODELGEN_PROFILE=1: each layer's time on both runtimes over the same alternating calls.</summary>
     static void Layers(Action<float[], float[]> a, Action<float[], float[]> b)
     {

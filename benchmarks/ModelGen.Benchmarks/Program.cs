@@ -62,6 +62,11 @@ public static class Program
             AbRuntime.Run(args[1], args[2], args.Length > 3 ? args[3] : null);
             return 0;
         }
+        if (args.Length > 2 && args[0] == "absource")
+        {
+            AbRuntime.Sources(args[1], args[2]);
+            return 0;
+        }
         if (args.Length > 1 && args[0] == "tryall")
         {
             TryModels.Run(args[1], args.Length > 2 ? args[2] : null);
