@@ -40,17 +40,8 @@ internal static class AbRuntime
             var image = Emit(result.Source);
             var a = Load(image, oldRuntime, "old");
             var b = Load(image, newRuntime, "new");
-            var rng = new Random(5);
-            var x = new float[n];
-            for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
             int m = model.Graph.Output[0].Type.TensorType.Shape.Dim.Aggregate(1, (p, d) => p * (d.DimValue > 0 ? (int)d.DimValue : 1));
-            var ya = new float[m]; var yb = new float[m];
-            for (int i = 0; i < 300; i++) { a(x, ya); b(x, yb); }
-            bool same = ya.AsSpan().SequenceEqual(yb);
-            // the profile counts the alternating calls only
-            foreach (var f in new[] { a, b }) f.Method.DeclaringType.Assembly.GetType("AbModel").GetMethod("ResetProfile")?.Invoke(null, null);
-            var t = Quick.Alternate(() => a(x, ya), () => b(x, yb));
-            if (Int8Models.Profile) Layers(a, b);
+            var (t, same) = Compare(a, b, n, m);
             Console.WriteLine($"{Path.GetFileNameWithoutExtension(path),-28} {mode ?? "float",-6} old {t.A * 1e6,8:F1} us  new {t.B * 1e6,8:F1} us  new/old {t.Ratio:F3} (quartiles {t.Low:F3}-{t.High:F3}){(same ? "" : "  OUTPUTS DIFFER")}");
         }
     }
@@ -75,6 +66,16 @@ internal static class AbRuntime
         int n = Const(sa, inName + "Length");
         var outName = System.Text.RegularExpressions.Regex.Matches(sa, @"public const int (\w+)Length = ").Cast<System.Text.RegularExpressions.Match>().Last().Groups[1].Value;
         int m = Const(sa, outName + "Length");
+        var (t, same) = Compare(a, b, n, m);
+        Console.WriteLine($"{Path.GetFileName(pathA)} -> {Path.GetFileName(pathB)}: a {t.A * 1e6,8:F1} us  b {t.B * 1e6,8:F1} us  b/a {t.Ratio:F3} (quartiles {t.Low:F3}-{t.High:F3}){(same ? "" : "  OUTPUTS DIFFER")}");
+    }
+
+    /// <summary>
+    /// Both builds on one random input (n floats in, m out): warmed up, their outputs compared, then alternated in short
+    /// batches (each one's profile reset first, so it counts the alternating calls only).
+    /// </summary>
+    static ((double A, double B, double Ratio, double Low, double High) Times, bool Same) Compare(Action<float[], float[]> a, Action<float[], float[]> b, int n, int m)
+    {
         var rng = new Random(5);
         var x = new float[n];
         for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
@@ -84,10 +85,10 @@ internal static class AbRuntime
         foreach (var f in new[] { a, b }) f.Method.DeclaringType.Assembly.GetType("AbModel").GetMethod("ResetProfile")?.Invoke(null, null);
         var t = Quick.Alternate(() => a(x, ya), () => b(x, yb));
         if (Int8Models.Profile) Layers(a, b);
-        Console.WriteLine($"{Path.GetFileName(pathA)} -> {Path.GetFileName(pathB)}: a {t.A * 1e6,8:F1} us  b {t.B * 1e6,8:F1} us  b/a {t.Ratio:F3} (quartiles {t.Low:F3}-{t.High:F3}){(same ? "" : "  OUTPUTS DIFFER")}");
+        return (t, same);
     }
 
-    /// <summary>MODELGEN_PROFILE=1: each layer's time on both runtimes over the same alternating calls.</summary>
+    /// <summary>MODELGEN_PROFILE=1: each layer's time in both builds over the same alternating calls.</summary>
     static void Layers(Action<float[], float[]> a, Action<float[], float[]> b)
     {
         var ta = (long[])a.Method.DeclaringType.Assembly.GetType("AbModel").GetField("LayerTicks").GetValue(null);
