@@ -97,13 +97,7 @@ internal static unsafe class QDepthwise
         // places; otherwise one list of padded places for the band's rows (every band has as many), columns no output
         // reads going to the spare position
         bool byRows = a.InW >= 8 && a.PL + a.InW <= wp;
-        if (!byRows)
-            for (int r = 0; r < stageRows; r++)
-                for (int ix = 0; ix < a.InW; ix++)
-                {
-                    int px = ix + a.PL;
-                    inPos[r * a.InW + ix] = px < wp ? (r * wp + px) * l : spare;
-                }
+        if (!byRows) InputPlaces(inPos, stageRows, a.InW, a.PL, wp, l, spare);
         // the taps read pair rows oy * sh + 2 * p * dh: with sh = 2, the even ones only
         bool pairAll = a.SH != 2;
         // rows of at least 8 outputs, stride 1 or 2 along them: eight neighbours at a time, addressed from one pointer
@@ -293,17 +287,35 @@ internal static unsafe class QDepthwise
     }
 
     /// <summary>
-    /// n channels-last positions (src, srcStride apart) of a block of l (8 or 16) channel bytes into the stage: position
-    /// i to dst + i * ld, or dst + pos[i] where pos is given.
+    /// Each staged input position's place in the padded rows (rows wp positions of l bytes; columns no output reads: the
+    /// spare position). A call of its own: inside <see cref="Run{TV, S}"/> its locals lived on the stack.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static void InputPlaces(int* inPos, int rows, int inW, int pl, int wp, int l, int spare)
+    {
+        for (int r = 0, at = 0; r < rows; r++)
+            for (int ix = 0; ix < inW; ix++, at++)
+            {
+                int px = ix + pl;
+                inPos[at] = px < wp ? (r * wp + px) * l : spare;
+            }
+    }
+
+    /// <summary>
+    /// n channels-last positions (src, srcStride apart) of a block of l (8 or 16) channel bytes into the stage: position
+    /// i to dst + i * ld, or dst + pos[i] where pos is given. A call of its own: inlined into <see cref="Run{TV, S}"/>,
+    /// its loop reloaded four spilled locals per position (9% of a 64x25x5 layer's time).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static void Gather(byte* dst, nint ld, byte* src, nint srcStride, int n, int l, int* pos)
     {
-        for (int i = 0; i < n; i++, src += srcStride)
+        if (l == 16)
         {
-            byte* d = pos == null ? dst + i * ld : dst + pos[i];
-            if (l == 16) Vector128.Store(Vector128.Load(src), d); else *(ulong*)d = *(ulong*)src;
+            if (pos == null) for (int i = 0; i < n; i++, src += srcStride) Vector128.Store(Vector128.Load(src), dst + i * ld);
+            else for (int i = 0; i < n; i++, src += srcStride) Vector128.Store(Vector128.Load(src), dst + pos[i]);
         }
+        else if (pos == null) for (int i = 0; i < n; i++, src += srcStride) *(ulong*)(dst + i * ld) = *(ulong*)src;
+        else for (int i = 0; i < n; i++, src += srcStride) *(ulong*)(dst + pos[i]) = *(ulong*)src;
     }
 
     /// <summary>
