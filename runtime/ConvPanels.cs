@@ -159,7 +159,8 @@ internal static unsafe class ConvPanels
         int chan = ((bo - 1) * sh + spanH) * wq;
         int* offs = stackalloc int[taps];
         ConvDirect.TapOffsets(offs, icg, kH, kW, 1, 1, dh, dw, wq, 0, chan);
-        // blocked input stays blocked in the stage ([block][row][column][16]): a tap's value is 16 floats per column on
+        // blocked input stays blocked in the stage ([block][row][column][16]): a tap's offset counts 16 floats per column,
+        // plus its block's place and its channel within the block
         int ps = 1;
         if (xBlocked)
         {
