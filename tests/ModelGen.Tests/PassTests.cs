@@ -873,7 +873,7 @@ public class PassTests(ITestOutputHelper log)
         Assert.Equal(new[] { 40, 70 }, gemm.In(1).Shape);
         var w = Ort.Random(2800, 1);
         Assert.Equal(w[5 * 40 + 7], gemm.In(1).Const.F[7 * 70 + 5]);
-        Assert.Equal(1, g.Nodes.Count);
+        Assert.Single(g.Nodes);
         var portable = Import(m);
         PassManager.Run(portable, new ModelOptions { Target = TargetProfile.Portable });
         Assert.Equal(1, portable.Nodes.Single(n => n.OpType == "Gemm").Int("transB", 0));
