@@ -593,7 +593,7 @@ public static unsafe class ConvBlocked
     /// per input channel one weight vector and a broadcast of each position's value.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void PTile1<S, TV, X, A, R>(float* x, int plane, float* w, float* bias, int inC, in Activation act, float* y, bool accumulate, int n = 16)
+    static void PTile1<S, TV, X, A, R>(float* x, int plane, float* w, float* bias, int inC, in Activation act, float* y, bool accumulate, int n)
         where S : struct, ISimd<TV> where TV : struct where X : struct, IXLayout where A : struct, IEpilogue where R : struct, IRows
     {
         TV b = S.Load(bias);
@@ -647,6 +647,7 @@ public static unsafe class ConvBlocked
     static void Put1<S, TV, A>(float* y, bool accumulate, TV v, in Activation act)
         where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
     {
+        // the residual first: the activation belongs to the sum
         if (accumulate) v = S.Add(v, S.Load(y));
         S.Store(y, A.Apply<S, TV>(v, act));
     }
@@ -655,10 +656,8 @@ public static unsafe class ConvBlocked
     static void Put<S, TV, A>(float* y0, float* y1, bool two, bool accumulate, TV v0, TV v1, in Activation act)
         where S : struct, ISimd<TV> where TV : struct where A : struct, IEpilogue
     {
-        // the residual first: the activation belongs to the sum
-        if (accumulate) { v0 = S.Add(v0, S.Load(y0)); if (two) v1 = S.Add(v1, S.Load(y1)); }
-        S.Store(y0, A.Apply<S, TV>(v0, act));
-        if (two) S.Store(y1, A.Apply<S, TV>(v1, act));
+        Put1<S, TV, A>(y0, accumulate, v0, act);
+        if (two) Put1<S, TV, A>(y1, accumulate, v1, act);
     }
 }
 

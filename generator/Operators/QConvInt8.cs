@@ -64,8 +64,10 @@ public sealed class QConvInt8 : Operator
     /// The largest plane a 1x1 layer of a channels-last chain has: it runs the channel-lanes kernel, which on a CPU
     /// without a dot product (Zen 4, Ice Lake: the int16 pair tiles) takes 1.0-1.15x the NCHW kernel's time up to
     /// 24 x 24 positions and 1.35-1.45x on MobileNet's 8 -> 16 on 48 x 48 (`experiment qconv` with
-    /// DOTNET_EnableAVXVNNI=0; with vpdpbusd it is faster on every plane, and the whole of MobileNet runs faster
-    /// either way: its depthwise layers gain more). The weight layout is chosen at build time.
+    /// DOTNET_EnableAVXVNNI=0; with vpdpbusd it is faster on every plane). Whole MobileNet without the limit, its two
+    /// generated sources alternated (`absource`): 0.967-0.973x with vpdpbusd, 1.004-1.012x without (its depthwise
+    /// layers gain about what that 1x1 layer loses). The weight layout is chosen at build time, and arm64's sdot path
+    /// is unmeasured.
     /// </summary>
     const int MaxChainPlane = 576;
 

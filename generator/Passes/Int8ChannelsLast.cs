@@ -12,8 +12,8 @@ namespace ModelGen.Compiler.Passes;
 /// tensor is channels last where a QConvInt8 that can run so (<see cref="QConvInt8.ChannelsLastCapable"/>) writes it,
 /// it is not a graph output, and every consumer is such a convolution reading it as its input; each convolution then
 /// reads (mg_nhwc_in) and writes (mg_nhwc_out) the order its neighbours agreed, so a chain's first layer reads NCHW
-/// and its last writes NCHW: no reorder node is needed. A 1x1 layer of a chain runs the channel-lanes kernel at any
-/// plane (its weights packed for it again). Net profile only, after the lowering (the integer nodes are final). The
+/// and its last writes NCHW: no reorder node is needed. A 1x1 layer joins a chain on planes up to
+/// QConvInt8.MaxChainPlane positions and then runs the channel-lanes kernel (its weights packed for it again). Net profile only, after the lowering (the integer nodes are final). The
 /// graph's values keep their NCHW meaning; only the generated code's buffers change order.
 /// </summary>
 public sealed class Int8ChannelsLast : IPass
