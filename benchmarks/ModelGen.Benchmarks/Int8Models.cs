@@ -40,7 +40,15 @@ internal static class Int8Models
         if (Environment.GetEnvironmentVariable("MODELGEN_DOT_OFF") == "1") ModelGen.Runtime.QDot.Force = 1;
         var root = typeof(Int8Models).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value;
         Console.WriteLine($"{"model",-18} {"float us",9} {"Weights us",11} {"Int8 us",9} {"float/Int8",11} {"ORT float",10} {"ORT QDQ",9} {"ORT QDQ/Int8",13} {"weights f32",12} {"weights i8",11} {"SQNR dB",8}");
-        foreach (var (name, dir, shape) in Models)
+        // "dir:<folder>[:<filter>]": every .onnx file in it (e.g. .cache/tv's torchvision exports), the input shape from ORT
+        var models = Models;
+        if (filter != null && filter.StartsWith("dir:"))
+        {
+            var parts = filter.Split(':');
+            models = Directory.GetFiles(parts[1], "*.onnx").Order().Select(f => (Path.GetFileNameWithoutExtension(f), Path.GetFullPath(Path.GetDirectoryName(f)), InputShape(f))).ToArray();
+            filter = parts.Length > 2 ? parts[2] : null;
+        }
+        foreach (var (name, dir, shape) in models)
         {
             if (filter != null && !name.Contains(filter)) continue;
             var path = Path.Combine(root, "tests", "models", dir, name + ".onnx");
@@ -165,6 +173,12 @@ internal static class Int8Models
             }
         File.Delete(file);
         return string.Concat(times.Select(t => $"{t.Us,12:F1}  {t.Op} {t.Name}\n")) + $"{times.Sum(t => t.Us),12:F1}  total\n";
+    }
+
+    static int[] InputShape(string path)
+    {
+        using var s = new Microsoft.ML.OnnxRuntime.InferenceSession(path);
+        return s.InputMetadata.Values.First().Dimensions.Select(d => Math.Max(d, 1)).ToArray();
     }
 
     static double Med(List<double> t) { var a = t.ToArray(); Array.Sort(a); return a[a.Length / 2]; }

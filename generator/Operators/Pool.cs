@@ -135,6 +135,8 @@ public sealed class Pool : Operator
         if (EmitBlocked(n, e, _kind == PoolKind.Max)) return;
         // Net profile: 1-D/2-D float max and average pooling run in ModelGen.Runtime's SIMD kernels.
         if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2 && !geo.Indices && _kind != PoolKind.Lp) { EmitNetKernel(n, e, geo); return; }
+        // int8 and uint8 max pooling (quantized models): the byte kernel, not per-byte loops
+        if (e.Net && n.In(0).Type is DType.Int8 or DType.UInt8 && geo.W.Rank <= 2 && !geo.Indices && _kind == PoolKind.Max) { EmitNetKernel(n, e, geo); return; }
         EmitLoops(n, e, geo);
     }
 
@@ -145,7 +147,7 @@ public sealed class Pool : Operator
         var common = $"{e.Span(n.In(0))}, {e.Span(n.Out())}, batchTimesChannels: {geo.N * geo.C}, inH: {D(g.In, 0, 1)}, inW: {D(g.In, 1, 1)}, " +
             $"outH: {D(g.Out, 0, 1)}, outW: {D(g.Out, 1, 1)}, kH: {D(g.Kernel, 0, 1)}, kW: {D(g.Kernel, 1, 1)}, strideH: {D(g.Strides, 0, 1)}, strideW: {D(g.Strides, 1, 1)}, " +
             $"padTop: {D(g.PadBegin, 0, 0)}, padLeft: {D(g.PadBegin, 1, 0)}, dilH: {D(g.Dilations, 0, 1)}, dilW: {D(g.Dilations, 1, 1)}";
-        if (_kind == PoolKind.Max) e.W.Line($"ModelGen.Runtime.Pool.MaxPool2D({common});");
+        if (_kind == PoolKind.Max) e.W.Line($"ModelGen.Runtime.{(n.In(0).Type == DType.Float ? "Pool" : "Int8")}.MaxPool2D({common});");
         else e.W.Line($"ModelGen.Runtime.Pool.AveragePool2D({common}, countIncludePad: {(geo.CountIncludePad ? "true" : "false")}, padBottom: {D(g.PadEnd, 0, 0)}, padRight: {D(g.PadEnd, 1, 0)});");
     }
 

@@ -71,6 +71,13 @@ public sealed class QLinearBinary : Operator
             e.W.Line($"ModelGen.Runtime.Int8.Add({e.Span(a)}, {za}, {r[0]}, {e.Span(b)}, {zb}, {r[1]}, {zc}, {e.Span(y)});");
             return;
         }
+        if (_mul && e.Net && PerRun(a, b, y, out int inner, out bool swap))
+        {
+            // ModelGen.Runtime's SIMD loop (bit-exact with the loop below); b one value per run of inner outputs
+            var (p, pz, s, sz) = swap ? (b, zb, a, za) : (a, za, b, zb);
+            e.W.Line($"ModelGen.Runtime.Int8.Mul({e.Span(p)}, {pz}, {e.Span(s)}, {sz}, {r[0]}, {zc}, {e.Span(y)}, inner: {inner});");
+            return;
+        }
         Q.Loops(e, y.Shape, new[] { a.Shape, b.Shape }, (o, idx) =>
         {
             var da = Q.Minus(e.At(a, idx[0]), za); var db = Q.Minus(e.At(b, idx[1]), zb);
@@ -78,6 +85,25 @@ public sealed class QLinearBinary : Operator
             var rr = Q.Round(e, v);
             Q.Store(e, e.At(y, o), y.Type, zc == "0" ? rr : $"{rr} + {zc}");
         });
+    }
+
+    /// <summary>
+    /// One input has y's shape and the other one value per run of <paramref name="inner"/> consecutive outputs: the
+    /// same shape (inner 1), a scalar, or a leading part of y's shape followed by ones ([N, C, 1, 1] against
+    /// [N, C, H, W]). swap: a is the short one.
+    /// </summary>
+    static bool PerRun(Value a, Value b, Value y, out int inner, out bool swap)
+    {
+        inner = 1; swap = false;
+        if (!Shape.Equal(a.Shape, y.Shape)) { if (!Shape.Equal(b.Shape, y.Shape)) return false; swap = true; (a, b) = (b, a); }
+        int r = y.Shape.Length, k = b.Shape.Length;
+        if (k > r) return false;
+        var s = new int[r];
+        for (int d = 0; d < r; d++) s[d] = d < r - k ? 1 : b.Shape[d - (r - k)];
+        int lead = 0;
+        while (lead < r && s[lead] == y.Shape[lead]) lead++;
+        for (int d = lead; d < r; d++) { if (s[d] != 1) return false; inner *= y.Shape[d]; }
+        return inner > 0;
     }
 }
 
@@ -140,9 +166,7 @@ public sealed class QLinearLookup : Operator
     {
         var x = n.In(0); var table = n.Inputs[n.Inputs.Count - 1]; var y = n.Out();
         if (y.Length == 0) return;
-        var i = e.Var("i");
-        var idx = x.Type == DType.Int8 ? $"{e.At(x, i)} + 128" : e.At(x, i);
-        e.W.Line($"for (int {i} = 0; {i} < {y.Length}; {i}++) {e.At(y, i)} = {e.At(table, idx)};");
+        Int8Lookup.EmitTable(e, x, table, y);
     }
 }
 
@@ -309,6 +333,13 @@ public sealed class QLinearGlobalAveragePool : Operator
         if (sx.IsConst && sy.IsConst) mul = EmitContext.F(sx.Const.F[0] / (sy.Const.F[0] * (float)size));
         else { mul = e.Var("mul"); w.Line($"float {mul} = {e.At(sx, "0")} / ({e.At(sy, "0")} * {EmitContext.F(size)});"); }
         string zx = Q.Zp(e, n.In(2), "0"), zy = Q.Zp(e, n.In(4), "0");
+        if (e.Net && !last && size > 0)
+        {
+            // NCHW: ModelGen.Runtime's plane sums and the same float steps
+            w.Line($"ModelGen.Runtime.Int8.GlobalAverageScaled({Int8Params.Bytes(e, x)}, xSigned: {(x.Type == DType.Int8 ? "true" : "false")}, planes: {N * C}, size: {size}, " +
+                $"zx: {zx}, multiplier: {mul}, zy: {zy}, {Int8Params.Bytes(e, y)}, ySigned: {(y.Type == DType.Int8 ? "true" : "false")});");
+            return;
+        }
         string b = e.Var("b"), c = e.Var("c"), i = e.Var("i"), acc = e.Var("acc");
         w.Open($"for (int {b} = 0; {b} < {N}; {b}++)");
         w.Open($"for (int {c} = 0; {c} < {C}; {c}++)");

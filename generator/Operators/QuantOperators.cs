@@ -35,6 +35,7 @@ public static partial class OperatorRegistry
         t[FusedElementwise.Domain + ":" + QGemmInt8.OpType] = new QGemmInt8();
         t[FusedElementwise.Domain + ":" + MatMulIntegerInt8.OpType] = new MatMulIntegerInt8();
         t[FusedElementwise.Domain + ":" + GemmInt8Weights.OpType] = new GemmInt8Weights();
+        t[FusedElementwise.Domain + ":" + Int8Lookup.OpType] = new Int8Lookup();
     }
 }
 

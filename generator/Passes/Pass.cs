@@ -49,6 +49,9 @@ public static class PassManager
         new ConvIntegerLowering(),
         new QdqConvGemmLowering(),
         new QdqPassThrough(),
+        // the DequantizeLinear nodes the lowering left unread go first: a lookup's output then has its one real reader
+        new DeadNodeElimination(),
+        new LookupTables(),
         new DeadNodeElimination(),
         new DequantizeFolding(),
         // after the folding: the DequantizeLinear nodes left are the weights the user asked to keep int8

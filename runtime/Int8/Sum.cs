@@ -114,6 +114,26 @@ public static unsafe partial class Int8
             }
     }
 
+    /// <summary>
+    /// QLinearGlobalAveragePool (NCHW) of int8 or uint8 x [planes, size] into y [planes], as the emitted loop (MLAS's
+    /// arithmetic): acc = the plane's exact int32 sum less zx * size, y = saturate(roundHalfEven((float)acc * multiplier) + zy),
+    /// multiplier = sx / (sy * size). Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GlobalAverageScaled(ReadOnlySpan<byte> x, bool xSigned, int planes, int size, int zx, float multiplier, int zy, Span<byte> y, bool ySigned)
+    {
+        if (planes < 0 || size <= 0) throw new ArgumentOutOfRangeException(nameof(size), "GlobalAverageScaled: invalid geometry");
+        if (x.Length < (long)planes * size || y.Length < planes) throw new ArgumentException("GlobalAverageScaled: sizes do not agree");
+        float lo = ySigned ? -128f : 0f, hi = ySigned ? 127f : 255f, z = zy;
+        fixed (byte* px = x, py = y)
+            for (int c = 0; c < planes; c++)
+            {
+                int acc = Sum(px + (long)c * size, size, xSigned) - zx * size;
+                float q = MathF.Round((float)acc * multiplier) + z;
+                py[c] = (byte)(int)(q < lo ? lo : q > hi ? hi : q);
+            }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static Vector128<short> Add((Vector128<short> Lo, Vector128<short> Hi) p) => p.Lo + p.Hi;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] static Vector128<ushort> Add((Vector128<ushort> Lo, Vector128<ushort> Hi) p) => p.Lo + p.Hi;
 }

@@ -171,6 +171,33 @@ public class NnOperatorTests
         OpCheck.AgainstOrt(mi, 0, Ort.Random(84, 1).Select(v => (sbyte)(v * 127)).ToArray());
     }
 
+    /// <summary>
+    /// int8 and uint8 max pooling (Net: Int8.MaxPool2D's vector kernel) against ONNX Runtime: strides 1, 2 and 3, pads,
+    /// dilations, ceil mode, 1-D, and rows longer than one stack row (done in segments).
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 1, 4, 47, 47 }, new long[] { 3, 3 }, new long[] { 2, 2 }, new long[] { 0, 0, 0, 0 }, new long[] { 1, 1 }, 1L)]
+    [InlineData(new[] { 2, 3, 9, 40 }, new long[] { 2, 3 }, new long[] { 1, 1 }, new long[] { 1, 2, 0, 1 }, new long[] { 2, 2 }, 0L)]
+    [InlineData(new[] { 1, 2, 7, 8 }, new long[] { 3, 2 }, new long[] { 2, 3 }, new long[] { 0, 0, 0, 0 }, new long[] { 1, 1 }, 1L)]
+    [InlineData(new[] { 1, 3, 11, 37 }, new long[] { 3, 5 }, new long[] { 3, 2 }, new long[] { 1, 2, 1, 2 }, new long[] { 1, 3 }, 0L)]
+    [InlineData(new[] { 1, 2, 3, 2500 }, new long[] { 2, 7 }, new long[] { 1, 2 }, new long[] { 1, 3, 1, 3 }, new long[] { 1, 1 }, 0L)]
+    [InlineData(new[] { 1, 2, 2, 5000 }, new long[] { 1, 3 }, new long[] { 1, 1 }, new long[] { 0, 1, 0, 1 }, new long[] { 1, 1 }, 0L)]
+    [InlineData(new[] { 2, 3, 20 }, new long[] { 4 }, new long[] { 3 }, new long[] { 2, 1 }, new long[] { 1 }, 0L)]
+    [InlineData(new[] { 1, 2, 5, 5 }, new long[] { 2, 2 }, new long[] { 2, 2 }, new long[] { 1, 1, 1, 1 }, new long[] { 3, 1 }, 0L)]
+    public void MaxPoolBytes(int[] shape, long[] kernel, long[] strides, long[] pads, long[] dilations, long ceil)
+    {
+        int count = Count(shape);
+        var rng = new Random(count);
+        foreach (var t in new[] { DType.Int8, DType.UInt8 })
+        {
+            var m = new OnnxBuilder(12).Input("x", t, shape)
+                .Node("MaxPool", new[] { "x" }, new[] { "y" }, ("kernel_shape", kernel), ("strides", strides), ("pads", pads), ("dilations", dilations), ("ceil_mode", ceil))
+                .Output("y", t).Build();
+            Array x = t == DType.Int8 ? Enumerable.Range(0, count).Select(_ => (sbyte)rng.Next(-128, 128)).ToArray() : Enumerable.Range(0, count).Select(_ => (byte)rng.Next(256)).ToArray();
+            OpCheck.AgainstOrt(m, 0, x);
+        }
+    }
+
     [Fact]
     public void ConvInvalidModelsAreRejected()
     {

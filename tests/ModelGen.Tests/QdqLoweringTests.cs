@@ -179,6 +179,74 @@ public class QdqLoweringTests(ITestOutputHelper log)
         AgreeWithOrt(model, op == "Add" ? 0.02f : 0.0004f, In(), In());
     }
 
+    // ---------- activations as tables (LookupTables) ----------
+
+    /// <summary>x -> QDQ -> an activation written the ways exporters and quantizers leave it -> QDQ -> float y.</summary>
+    static byte[] ActivationModel(string act, bool u8)
+    {
+        var q = new Qdq(new OnnxBuilder(14).Input("x", DType.Float, 1, 4, 6, 7), u8);
+        var xd = q.QD("x", 0.04f, u8 ? 128 : 0);
+        var b = q.B;
+        string y;
+        switch (act)
+        {
+            case "HardSwish" or "HardSigmoid" or "Tanh" or "Elu":
+                b.Node(act, new[] { xd }, new[] { "act" });
+                y = "act";
+                break;
+            case "exported":
+                // x * Clip(x + 3, 0, 6) / 6 left in float between the QDQ pairs
+                b.Initializer("three", Array.Empty<int>(), new[] { 3f }).Initializer("zero", Array.Empty<int>(), new[] { 0f })
+                    .Initializer("six", Array.Empty<int>(), new[] { 6f });
+                b.Node("Add", new[] { xd, "three" }, new[] { "p3" }).Node("Clip", new[] { "p3", "zero", "six" }, new[] { "c6" })
+                    .Node("Mul", new[] { xd, "c6" }, new[] { "m" }).Node("Div", new[] { "m", "six" }, new[] { "act" });
+                y = "act";
+                break;
+            case "silu":
+                // as the quantizers write SiLU: the sigmoid quantized on its own, then the product
+                b.Node("Sigmoid", new[] { xd }, new[] { "sig" });
+                var sd = q.QD("sig", 1f / 256, u8 ? 0 : -128);
+                b.Node("Mul", new[] { xd, sd }, new[] { "act" });
+                y = "act";
+                break;
+            default: // "chained": a sigmoid's codes through a tanh
+                b.Node("Sigmoid", new[] { xd }, new[] { "sig" });
+                var cd = q.QD("sig", 1f / 256, u8 ? 0 : -128);
+                b.Node("Tanh", new[] { cd }, new[] { "act" });
+                y = "act";
+                break;
+        }
+        var yd = q.QD(y, 0.03f, u8 ? 100 : -20);
+        return b.Node("Identity", new[] { yd }, new[] { "y" }).Output("y").Build();
+    }
+
+    /// <summary>
+    /// Each activation becomes one Int8Lookup between the input's QuantizeLinear and the output's DequantizeLinear, and
+    /// agrees with ONNX Runtime (which runs the float nodes between the QDQ pairs) within one step, every input code
+    /// included; with the pass off, the float nodes stay.
+    /// </summary>
+    [Theory]
+    [InlineData("HardSwish", false)]
+    [InlineData("HardSwish", true)]
+    [InlineData("HardSigmoid", false)]
+    [InlineData("Tanh", true)]
+    [InlineData("Elu", false)]
+    [InlineData("exported", false)]
+    [InlineData("silu", false)]
+    [InlineData("silu", true)]
+    [InlineData("chained", false)]
+    public void ActivationsBecomeTables(string act, bool u8)
+    {
+        var model = ActivationModel(act, u8);
+        Assert.Equal("QuantizeLinear,Int8Lookup,DequantizeLinear,Identity", Ops(Lowered(model)));
+        var off = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph;
+        PassManager.Run(off, new ModelOptions { DisabledPasses = "LookupTables" });
+        Assert.DoesNotContain("Int8Lookup", Ops(off).Split(','));
+        // 168 inputs across [-6, 6]: with scale 0.04 every int8 code and more
+        var x = Enumerable.Range(0, 168).Select(i => -6f + 12f * i / 167).ToArray();
+        AgreeWithOrt(model, 0.03f, x);
+    }
+
     [Fact]
     public void QuantizedWeightsOnFloatActivationsAreReported()
     {

@@ -395,6 +395,34 @@ public class QuantOperatorTests
         Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(270, 62) : I8(270, 62), u ? U8(270, 63) : I8(270, 63));
     }
 
+    /// <summary>
+    /// QLinearMul where the Net profile runs ModelGen.Runtime's Int8.Mul: one shape, a squeeze-excite scale per channel
+    /// ([1, C, 1, 1] on either side), a scalar. Within one step of ONNX Runtime, and the Net kernel bit-exact with the
+    /// Portable profile's loop.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Int8, new[] { 1, 5, 7, 9 }, new[] { 1, 5, 7, 9 })]
+    [InlineData(DType.UInt8, new[] { 1, 5, 7, 9 }, new[] { 1, 5, 7, 9 })]
+    [InlineData(DType.Int8, new[] { 2, 6, 5, 7 }, new[] { 2, 6, 1, 1 })]
+    [InlineData(DType.UInt8, new[] { 1, 6, 1, 1 }, new[] { 1, 6, 5, 7 })]
+    [InlineData(DType.Int8, new[] { 3, 37 }, new[] { 1 })]
+    public void QLinearMulRuns(DType t, int[] sa, int[] sb)
+    {
+        bool u = t == DType.UInt8;
+        var b = new OnnxBuilder(13).Input("a", t, sa).Input("b", t, sb);
+        QParams(b, "a", t, 0.031f, u ? 120 : -3); QParams(b, "b", t, 0.047f, u ? 135 : 5); QParams(b, "c", t, 0.011f, u ? 128 : 1);
+        Ms(b, "QLinearMul", new[] { "a", "a_s", "a_z", "b", "b_s", "b_z", "c_s", "c_z" }, new[] { "y" });
+        var m = b.Output("y", t).Build();
+        int na = sa.Aggregate(1, (x, y) => x * y), nb = sb.Aggregate(1, (x, y) => x * y);
+        Array xa = u ? U8(na, 64) : I8(na, 64), xb = u ? U8(nb, 65) : I8(nb, 65);
+        Check(m, 1, 0.05, xa, xb);
+        var expected = OpCheck.RunOrt(m, new[] { xa, xb });
+        var lengths = expected.Select(e => e.Length).ToArray(); var types = expected.Select(e => e.GetType().GetElementType()!).ToArray();
+        var net = OpCheck.RunModelGen(m, TargetProfile.Net, new[] { xa, xb }, lengths, types);
+        var portable = OpCheck.RunModelGen(m, TargetProfile.Portable, new[] { xa, xb }, lengths, types);
+        Assert.Equal(portable[0], net[0]);
+    }
+
     [Theory]
     [InlineData("QLinearSigmoid", DType.UInt8)]
     [InlineData("QLinearSigmoid", DType.Int8)]

@@ -1,0 +1,189 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Compiler.IR;
+using ModelGen.Compiler.Operators;
+using static ModelGen.Compiler.Passes.PassUtil;
+
+namespace ModelGen.Compiler.Passes;
+
+/// <summary>
+/// Int8 activations as 256-entry tables (<see cref="Int8Lookup"/>), as TensorFlow Lite does for its int8 sigmoid, tanh
+/// and hard-swish: a quantized tensor has only 256 codes, so any function of one quantized tensor is a table of its
+/// results. Three patterns, each replaced by one lookup whose table is the matched nodes' own reference evaluation on
+/// the 256 codes (the result for every code is what the nodes compute, not an approximation of it):
+/// <list type="bullet">
+/// <item>DequantizeLinear, then elementwise float nodes reading only it and scalar constants, then QuantizeLinear
+///   (hard-swish, GELU, tanh, or an exporter's x * Clip(x + 3, 0, 6) / 6 left in float between Q and DQ);</item>
+/// <item>QLinearMul / QLinearAdd of a tensor and a lookup of the same tensor (SiLU: x * sigmoid(x));</item>
+/// <item>a lookup of a lookup.</item>
+/// </list>
+/// Int8 and uint8, per-tensor parameters, the input's type in and out.
+/// </summary>
+public sealed class LookupTables : IPass
+{
+    public string Name => "LookupTables";
+
+    /// <summary>Float nodes a table may take in (a bound on the work of one match).</summary>
+    const int MaxNodes = 16;
+
+    public void Run(Graph graph) => Fixpoint(graph, Try);
+
+    static bool Std(Node n) => n.Domain is "" or "ai.onnx";
+
+    static bool Try(Graph g, Uses uses, Node n)
+    {
+        try
+        {
+            if (Std(n) && n.OpType == "QuantizeLinear") return FloatBetween(g, uses, n);
+            if (n.Domain == "com.microsoft" && n.OpType is "QLinearMul" or "QLinearAdd") return Binary(g, uses, n);
+            if (IsLookup(n)) return Chained(g, uses, n);
+        }
+        catch (CompileException) { }
+        catch (ArgumentException) { }
+        catch (InvalidOperationException) { }
+        catch (IndexOutOfRangeException) { }
+        return false;
+    }
+
+    /// <summary>A node that is a table of its input 0 (its last input): ours, QLinearSigmoid, QLinearLeakyRelu.</summary>
+    static bool IsLookup(Node n)
+        => n.Domain == FusedElementwise.Domain && n.OpType == Int8Lookup.OpType
+        || n.Domain == "com.microsoft" && n.OpType is "QLinearSigmoid" or "QLinearLeakyRelu";
+
+    /// <summary>The table input of a lookup node.</summary>
+    static TensorData TableOf(Node n) => n.Inputs[n.Inputs.Count - 1].Const;
+
+    /// <summary>The 256 codes of an 8-bit type, in table order (int8: -128 first).</summary>
+    static TensorData Codes(DType t)
+    {
+        var c = new TensorData(t, new[] { 256 });
+        for (int i = 0; i < 256; i++) c.L[i] = (t == DType.Int8 ? -128 : 0) + i;
+        return c;
+    }
+
+    /// <summary>Per-tensor constant scale and zero point of a standard Q or DQ node.</summary>
+    static bool Params(Node q, out float s, out long z)
+    {
+        s = 0; z = 0;
+        var sv = q.In(1); var zv = q.In(2);
+        if (sv == null || !sv.IsConst || sv.Length != 1 || sv.Type != DType.Float || zv != null && (!zv.IsConst || zv.Length != 1)) return false;
+        s = sv.Const.F[0]; z = zv == null ? 0 : zv.Const.GetLong(0);
+        return true;
+    }
+
+    static void Swap(Graph g, IReadOnlyCollection<Node> removed, Value x, TensorData table, Value y, string name)
+    {
+        var t = Const(name + "_table", table);
+        Replace(g, removed, MakeIn(FusedElementwise.Domain, Int8Lookup.OpType, 1, name, new[] { x, t }, new[] { y }, new IR.Attribute[0]));
+    }
+
+    static bool FloatBetween(Graph g, Uses uses, Node q)
+    {
+        var t = q.Out().Type;
+        if (!Q.Is8(t) || !Params(q, out float sy, out long zy)) return false;
+        // the float nodes back from Q to one DequantizeLinear
+        var set = new HashSet<Node>();
+        Node dq = null;
+        var stack = new Stack<Value>();
+        stack.Push(q.In(0));
+        while (stack.Count > 0)
+        {
+            var v = stack.Pop();
+            var p = v.Producer;
+            if (p == null || !g.Nodes.Contains(p)) return false;
+            if (Std(p) && p.OpType == "DequantizeLinear")
+            {
+                if (dq != null && dq != p) return false;
+                dq = p;
+                continue;
+            }
+            if (set.Contains(p)) continue;
+            if (set.Count == MaxNodes || p.Outputs.Count != 1 || p.Subgraphs.Count != 0 || p.Out().Type != DType.Float) return false;
+            if (p.OpType is "QuantizeLinear" or "DequantizeLinear" || p.Domain == "com.microsoft") return false;
+            set.Add(p);
+            bool fed = false;
+            foreach (var i in p.Inputs)
+            {
+                if (i == null) continue;
+                if (i.IsConst) { if (i.Length != 1) return false; continue; }
+                fed = true;
+                stack.Push(i);
+            }
+            if (!fed) return false;
+        }
+        if (dq == null || set.Count == 0 || dq.In(0).Type != t || !Params(dq, out float sx, out long zx)) return false;
+        var shape = dq.Out().Shape;
+        foreach (var p in set)
+        {
+            if (!Shape.Equal(p.Out().Shape, shape)) return false;
+            // intermediate results stay inside the match
+            if (p.Out() != q.In(0) && (uses.IsGraphOutput(p.Out()) || uses.Of(p.Out()).Any(u => !set.Contains(u)))) return false;
+        }
+        if (uses.Of(q.In(0)).Count != 1 || uses.IsGraphOutput(q.In(0))) return false;
+
+        // the dequantized codes through the nodes, in graph order, by their reference evaluation
+        var codes = Codes(t);
+        var x = new TensorData(DType.Float, new[] { 256 });
+        for (int i = 0; i < 256; i++) x.F[i] = (float)(int)(codes.L[i] - zx) * sx;
+        var values = new Dictionary<Value, TensorData> { [dq.Out()] = x };
+        foreach (var p in g.Nodes.Where(set.Contains))
+        {
+            var ins = p.Inputs.Select(i => i == null ? null : i.IsConst ? i : new Value(i.Name) { Type = DType.Float, Shape = new[] { 256 }, Const = values[i] }).ToList();
+            var clone = MakeIn(p.Domain, p.OpType, p.Opset, p.Name, ins, new[] { new Value(p.Out().Name) }, p.Attributes.Values.ToArray(), p.State);
+            var r = OperatorRegistry.Find(p.Domain, p.OpType, p.Opset).Evaluate(clone, clone.Inputs.Select(i => i?.Const).ToArray());
+            if (r == null || r.Length != 1 || r[0].Type != DType.Float || r[0].Length != 256) return false;
+            values[p.Out()] = r[0];
+        }
+        var f = values[q.In(0)];
+        var table = new TensorData(t, new[] { 256 });
+        for (int i = 0; i < 256; i++) table.L[i] = Q.Quantize(f.F[i], sy, zy, t);
+        var removed = new List<Node>(set) { q };
+        // the DequantizeLinear too where only the match read it (a lookup of this lookup then sees one reader)
+        if (!uses.IsGraphOutput(dq.Out()) && uses.Of(dq.Out()).All(set.Contains)) removed.Add(dq);
+        Swap(g, removed, dq.In(0), table, q.Out(), q.Name ?? "lookup");
+        return true;
+    }
+
+    /// <summary>The tensor a side of a binary node is a function of: itself, or a lookup's input (the lookup read only here).</summary>
+    static Value Source(Uses uses, Node n, Value side, out Node lookup)
+    {
+        lookup = side.Producer is { } p && IsLookup(p) && uses.Only(side) == n ? p : null;
+        return lookup == null ? side : lookup.In(0);
+    }
+
+    static bool Binary(Graph g, Uses uses, Node n)
+    {
+        var a = n.In(0); var b = n.In(3);
+        var sa = Source(uses, n, a, out var la); var sb = Source(uses, n, b, out var lb);
+        if (sa != sb || la == null && lb == null || !Shape.Equal(a.Shape, n.Out().Shape) || !Shape.Equal(b.Shape, n.Out().Shape)) return false;
+        var t = sa.Type;
+        if (n.Out().Type != t) return false;
+        for (int i = 1; i < n.Inputs.Count; i++) if (i != 3 && n.In(i) != null && !n.In(i).IsConst) return false;
+        var codes = Codes(t);
+        Value Side(Value v, Node l) => new(v.Name) { Type = t, Shape = new[] { 256 }, Const = l == null ? codes : TableOf(l) };
+        var ins = n.Inputs.ToList();
+        ins[0] = Side(a, la); ins[3] = Side(b, lb);
+        var clone = MakeIn(n.Domain, n.OpType, n.Opset, n.Name, ins, new[] { new Value(n.Out().Name) }, n.Attributes.Values.ToArray());
+        var r = OperatorRegistry.Find(n.Domain, n.OpType, n.Opset).Evaluate(clone, clone.Inputs.Select(i => i?.Const).ToArray());
+        if (r == null || r.Length != 1 || r[0].Type != t || r[0].Length != 256) return false;
+        var removed = new List<Node> { n };
+        if (la != null) removed.Add(la);
+        if (lb != null) removed.Add(lb);
+        Swap(g, removed, sa, r[0], n.Out(), n.Name ?? "lookup");
+        return true;
+    }
+
+    static bool Chained(Graph g, Uses uses, Node n)
+    {
+        var inner = n.In(0).Producer;
+        if (inner == null || !IsLookup(inner) || uses.Only(n.In(0)) != n || inner.In(0).Type != n.Out().Type) return false;
+        var t = n.Out().Type;
+        var first = TableOf(inner); var second = TableOf(n);
+        int off = t == DType.Int8 ? 128 : 0;
+        var table = new TensorData(t, new[] { 256 });
+        for (int i = 0; i < 256; i++) table.L[i] = second.L[first.L[i] + off];
+        Swap(g, new[] { inner, n }, inner.In(0), table, n.Out(), n.Name ?? "lookup");
+        return true;
+    }
+}

@@ -1,0 +1,50 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelGen.Runtime;
+
+public static unsafe partial class Int8
+{
+    /// <summary>
+    /// y[i] = table[x[i] + 128]: an int8 activation (sigmoid, SiLU, hard-swish, ...) as a 256-entry table of its
+    /// quantized results, built at build time. Allocation-free.
+    /// </summary>
+    public static void Lookup(ReadOnlySpan<sbyte> x, ReadOnlySpan<sbyte> table, Span<sbyte> y)
+    {
+        if (table.Length != 256 || x.Length < y.Length) throw new ArgumentException("Lookup: a 256-entry table and an input as long as the output");
+        fixed (sbyte* px = x, pt = table, py = y) Lookup((byte*)px, (byte*)pt, (byte*)py, y.Length, 0x80);
+    }
+
+    /// <summary>y[i] = table[x[i]] for uint8 tensors (see the int8 overload).</summary>
+    public static void Lookup(ReadOnlySpan<byte> x, ReadOnlySpan<byte> table, Span<byte> y)
+    {
+        if (table.Length != 256 || x.Length < y.Length) throw new ArgumentException("Lookup: a 256-entry table and an input as long as the output");
+        fixed (byte* px = x, pt = table, py = y) Lookup(px, pt, py, y.Length, 0);
+    }
+
+    /// <summary>
+    /// flip: 0x80 for int8 (the code's byte with its top bit flipped is the table index), 0 for uint8. With AVX512-VBMI,
+    /// 64 lookups are two two-table byte permutes (128 entries each) and a select on the index's top bit; otherwise one
+    /// load per byte.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Lookup(byte* x, byte* t, byte* y, int n, int flip)
+    {
+        int i = 0;
+        if (Avx512Vbmi.IsSupported && SimdLevel.Bits >= 512)
+        {
+            Vector512<byte> t0 = Vector512.Load(t), t1 = Vector512.Load(t + 64), t2 = Vector512.Load(t + 128), t3 = Vector512.Load(t + 192);
+            var f = Vector512.Create((byte)flip);
+            for (; i + 64 <= n; i += 64)
+            {
+                var idx = Vector512.Load(x + i) ^ f;
+                var lo = Avx512Vbmi.PermuteVar64x8x2(t0, idx, t1);
+                var hi = Avx512Vbmi.PermuteVar64x8x2(t2, idx, t3);
+                Vector512.ConditionalSelect(Vector512.LessThan(idx.AsSByte(), Vector512<sbyte>.Zero).AsByte(), hi, lo).Store(y + i);
+            }
+        }
+        for (; i < n; i++) y[i] = t[x[i] ^ flip];
+    }
+}

@@ -1,0 +1,137 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Runtime;
+
+public static unsafe partial class Int8
+{
+    /// <summary>
+    /// Max pooling of int8 planes (NCHW, [batchTimesChannels, inH, inW] into [outH, outW]): quantized max pooling is the
+    /// max of the bytes (the scale is monotonic), so an int8 model pools without leaving int8. Pads never win; the
+    /// bottom/right pads are implied by outH/outW (ceil mode included). Allocation-free.
+    /// </summary>
+    public static void MaxPool2D(ReadOnlySpan<sbyte> x, Span<sbyte> y, int batchTimesChannels, int inH, int inW, int outH, int outW,
+        int kH, int kW, int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW)
+    {
+        CheckPool(x.Length, y.Length, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
+        fixed (sbyte* px = x, py = y)
+            MaxPool(px, py, sbyte.MinValue, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
+    }
+
+    /// <summary>Max pooling of uint8 planes (see the int8 overload).</summary>
+    public static void MaxPool2D(ReadOnlySpan<byte> x, Span<byte> y, int batchTimesChannels, int inH, int inW, int outH, int outW,
+        int kH, int kW, int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW)
+    {
+        CheckPool(x.Length, y.Length, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
+        fixed (byte* px = x, py = y)
+            MaxPool(px, py, byte.MinValue, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
+    }
+
+    static void CheckPool(int xLen, int yLen, int planes, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
+    {
+        if (planes < 0 || inH <= 0 || inW <= 0 || outH < 0 || outW < 0 || kH <= 0 || kW <= 0 || sh <= 0 || sw <= 0 || pt < 0 || pl < 0 || dh <= 0 || dw <= 0)
+            throw new ArgumentOutOfRangeException(nameof(planes), "MaxPool2D: invalid geometry");
+        if (xLen < (long)planes * inH * inW) throw new ArgumentException("MaxPool2D: x too small", "x");
+        if (yLen < (long)planes * outH * outW) throw new ArgumentException("MaxPool2D: y too small", "y");
+    }
+
+    /// <summary>Bytes of a segment's padded row (and of its column maxima): a segment is as many outputs as fit.</summary>
+    const int PoolRow = 2048;
+
+    /// <summary>
+    /// Per plane and output row: the window's rows reduced into a padded stack row (pads at T's minimum, so they never
+    /// win), then the window's columns reduced at every column of that row, both with whole vectors; the outputs are
+    /// every stride-th of those maxima (stride 2: the even bytes, a narrowing of 16-bit lanes). Rows longer than a stack
+    /// row are done in segments of output columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MaxPool<T>(T* x, T* y, T min, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
+        int sh, int sw, int pt, int pl, int dh, int dw) where T : unmanaged
+    {
+        int l = Vector128<T>.Count, reach = (kW - 1) * dw + 1;
+        // outputs per segment: its padded row and the vectors read past its end fit the stack row
+        int seg = Math.Min(outW, (PoolRow - 2 * l - reach) / sw + 1);
+        if (seg < 1) { MaxPoolScalar(x, y, min, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw); return; }
+        T* row = stackalloc T[PoolRow];
+        T* best = stackalloc T[PoolRow];
+        for (int p = 0; p < planes; p++)
+        {
+            T* xp = x + (long)p * inH * inW, yp = y + (long)p * outH * outW;
+            for (int oy = 0; oy < outH; oy++)
+            {
+                int top = oy * sh - pt;
+                int k0 = Conv.FirstAtLeast(0, top, dh), k1 = Math.Min(kH, Conv.EndAtMost(inH - 1, top, dh));
+                T* yr = yp + (long)oy * outW;
+                for (int ox0 = 0; ox0 < outW; ox0 += seg)
+                {
+                    int n = Math.Min(seg, outW - ox0), c0 = ox0 * sw - pl, len = (n - 1) * sw + reach;
+                    // the padded row: columns c0 .. c0 + len, the window's valid rows reduced
+                    int a = Math.Clamp(-c0, 0, len), b = Math.Clamp(inW - c0, a, len);
+                    for (int j = 0; j < a; j++) row[j] = min;
+                    for (int j = b; j < len + l; j++) row[j] = min;
+                    if (k0 >= k1) for (int j = a; j < b; j++) row[j] = min;
+                    else
+                    {
+                        T* first = xp + (long)(top + k0 * dh) * inW + c0;
+                        int j = a;
+                        for (; j + l <= b; j += l)
+                        {
+                            var v = Vector128.Load(first + j);
+                            for (int k = k0 + 1; k < k1; k++) v = Vector128.Max(v, Vector128.Load(first + (long)(k - k0) * dh * inW + j));
+                            v.Store(row + j);
+                        }
+                        for (; j < b; j++)
+                        {
+                            var v = Vector128.CreateScalarUnsafe(first[j]);
+                            for (int k = k0 + 1; k < k1; k++) v = Vector128.Max(v, Vector128.CreateScalarUnsafe(first[(long)(k - k0) * dh * inW + j]));
+                            row[j] = v.ToScalar();
+                        }
+                    }
+                    // the window's columns at each column that starts one (every stride-th is an output)
+                    int cols = (n - 1) * sw + 1;
+                    for (int j = 0; j < cols; j += l)
+                    {
+                        var v = Vector128.Load(row + j);
+                        for (int k = 1; k < kW; k++) v = Vector128.Max(v, Vector128.Load(row + j + k * dw));
+                        v.Store(best + j);
+                    }
+                    T* yo = yr + ox0;
+                    if (sw == 1) new ReadOnlySpan<T>(best, n).CopyTo(new Span<T>(yo, n));
+                    else if (sw == 2 && sizeof(T) == 1)
+                    {
+                        // the even bytes: the low halves of 16-bit lanes
+                        int i = 0;
+                        for (; i + l <= n; i += l)
+                            Vector128.Narrow(Vector128.Load((ushort*)(best + 2 * i)), Vector128.Load((ushort*)(best + 2 * i + l))).As<byte, T>().Store(yo + i);
+                        for (; i < n; i++) yo[i] = best[2 * i];
+                    }
+                    else for (int i = 0; i < n; i++) yo[i] = best[i * sw];
+                }
+            }
+        }
+    }
+
+    /// <summary>Windows whose reach does not fit a stack row: each output's taps in turn.</summary>
+    static void MaxPoolScalar<T>(T* x, T* y, T min, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
+        int sh, int sw, int pt, int pl, int dh, int dw) where T : unmanaged
+    {
+        for (int p = 0; p < planes; p++)
+            for (int oy = 0; oy < outH; oy++)
+                for (int ox = 0; ox < outW; ox++)
+                {
+                    var m = Vector128.CreateScalarUnsafe(min);
+                    for (int ky = 0; ky < kH; ky++)
+                    {
+                        int iy = oy * sh - pt + ky * dh;
+                        if ((uint)iy >= (uint)inH) continue;
+                        for (int kx = 0; kx < kW; kx++)
+                        {
+                            int ix = ox * sw - pl + kx * dw;
+                            if ((uint)ix < (uint)inW) m = Vector128.Max(m, Vector128.CreateScalarUnsafe(x[((long)p * inH + iy) * inW + ix]));
+                        }
+                    }
+                    y[((long)p * outH + oy) * outW + ox] = m.ToScalar();
+                }
+    }
+}
