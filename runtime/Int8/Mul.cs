@@ -44,15 +44,19 @@ public static unsafe partial class Int8
             for (; i < n; i++) y[i] = MulOne(a[i], b[i], za, zb, r, z, lo, hi, signed);
             return;
         }
+        bool simd = SimdLevel.Bits >= 256 && Avx2.IsSupported && inner >= 8;
+        var q = simd ? new MulParams(za, zb, r, zc, lo, hi) : default;
         for (int o = 0, k = 0; o < n; o += inner, k++)
         {
             int m = Math.Min(inner, n - o), i = 0, db = (signed ? (sbyte)b[k] : b[k]) - zb;
             byte* ao = a + o, yo = y + o;
-            if (SimdLevel.Bits >= 256 && Avx2.IsSupported)
+            if (simd && m >= 8)
             {
-                var p = new MulParams(za, zb, r, zc, lo, hi);
                 var vb = Vector256.Create(db);
-                for (; i + 8 <= m; i += 8) Store8(yo + i, MulLanes(ao + i, vb, signed, p), signed);
+                for (; i + 8 <= m; i += 8) Store8(yo + i, MulLanes(ao + i, vb, signed, q), signed);
+                // the run's last outputs as the end of one more vector of the run (the overlap is written twice, the same)
+                if (i < m) Store8(yo + m - 8, MulLanes(ao + m - 8, vb, signed, q), signed);
+                continue;
             }
             for (; i < m; i++) yo[i] = MulOne(ao[i], b[k], za, zb, r, z, lo, hi, signed);
         }
