@@ -246,6 +246,13 @@ public sealed class Reduce : Operator
             return;
         }
         if (y.Length == 0) return;
+        if (e.Net && SpatialPool(n) == false && x.Shape[2] * x.Shape[3] > 0)
+        {
+            // the same global mean on NCHW planes: the runtime's vector sums, not one dependent add per element (ReduceMax
+            // keeps the loop: it starts from the first element, NaN handling included)
+            w.Line($"ModelGen.Runtime.Pool.GlobalAverage({e.Span(x)}, {e.Span(y)}, planes: {x.Shape[0] * x.Shape[1]}, planeSize: {x.Shape[2] * x.Shape[3]});");
+            return;
+        }
         var t = x.Type;
         bool isFloat = DTypes.IsFloat(t);
         string ty = DTypes.CsName(t);

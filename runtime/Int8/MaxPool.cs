@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Runtime;
 
@@ -49,6 +50,11 @@ public static unsafe partial class Int8
     static void MaxPool<T>(T* x, T* y, T min, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
         int sh, int sw, int pt, int pl, int dh, int dw) where T : unmanaged
     {
+        if (inH * inW <= 64 && outH * outW <= 64 && planes > 1 && kH * kW <= MaxSmallTaps && Avx512Vbmi.IsSupported && SimdLevel.Bits >= 512)
+        {
+            MaxPoolSmall(x, y, min, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw);
+            return;
+        }
         int l = Vector128<T>.Count, reach = (kW - 1) * dw + 1;
         // outputs per segment: its padded row and the vectors read past its end fit the stack row
         int seg = Math.Min(outW, (PoolRow - 2 * l - reach) / sw + 1);
@@ -112,7 +118,56 @@ public static unsafe partial class Int8
         }
     }
 
+    /// <summary>Taps of the small-plane path's window (its per-tap byte permutations live on the stack).</summary>
+    const int MaxSmallTaps = 25;
+
+    /// <summary>
+    /// Planes of at most 64 bytes in and out (GoogLeNet's 4 x 4 and 2 x 2, 8 x 8 ones): per row of outputs the per-row
+    /// set-up of the general path cost more than the maxima. Each plane is one 64-byte vector; each tap is one byte
+    /// permutation (vpermb) of it into output order, its padded outputs masked to T's minimum; the plane's output is the
+    /// taps' maximum. The last planes are read from and written to the stack (whole vectors would reach past the tensors).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MaxPoolSmall<T>(T* x, T* y, T min, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
+        int sh, int sw, int pt, int pl, int dh, int dw) where T : unmanaged
+    {
+        int taps = kH * kW, inPlane = inH * inW, outPlane = outH * outW;
+        byte* idx = stackalloc byte[MaxSmallTaps * 64];
+        byte* keep = stackalloc byte[MaxSmallTaps * 64];
+        new Span<byte>(keep, taps * 64).Clear();
+        new Span<byte>(idx, taps * 64).Clear();
+        for (int ky = 0, t = 0; ky < kH; ky++)
+            for (int kx = 0; kx < kW; kx++, t++)
+                for (int oy = 0; oy < outH; oy++)
+                    for (int ox = 0; ox < outW; ox++)
+                    {
+                        int iy = oy * sh - pt + ky * dh, ix = ox * sw - pl + kx * dw, o = oy * outW + ox;
+                        if ((uint)iy >= (uint)inH || (uint)ix >= (uint)inW) continue;
+                        idx[t * 64 + o] = (byte)(iy * inW + ix);
+                        keep[t * 64 + o] = 0xFF;
+                    }
+        var lowest = Vector512.Create(min);
+        byte* last = stackalloc byte[128];
+        for (int p = 0; p < planes; p++)
+        {
+            // the planes whose 64-byte load or store would reach past the tensors go through the stack
+            bool endIn = (long)p * inPlane + 64 > (long)planes * inPlane, end = (long)p * outPlane + 64 > (long)planes * outPlane;
+            byte* src = (byte*)(x + (long)p * inPlane);
+            if (endIn) { Buffer.MemoryCopy(src, last, 64, inPlane * sizeof(T)); src = last; }
+            var v = Vector512.Load(src);
+            var acc = lowest;
+            for (int t = 0; t < taps; t++)
+            {
+                var g = Avx512Vbmi.PermuteVar64x8(v, Vector512.Load(idx + t * 64)).As<byte, T>();
+                acc = Vector512.Max(acc, Vector512.ConditionalSelect(Vector512.Load(keep + t * 64).As<byte, T>(), g, lowest));
+            }
+            if (end) { acc.Store((T*)(last + 64)); Buffer.MemoryCopy(last + 64, y + (long)p * outPlane, outPlane * sizeof(T), outPlane * sizeof(T)); }
+            else acc.Store(y + (long)p * outPlane);
+        }
+    }
+
     /// <summary>Windows whose reach does not fit a stack row: each output's taps in turn.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MaxPoolScalar<T>(T* x, T* y, T min, int planes, int inH, int inW, int outH, int outW, int kH, int kW,
         int sh, int sw, int pt, int pl, int dh, int dw) where T : unmanaged
     {

@@ -173,7 +173,7 @@ public class NnOperatorTests
 
     /// <summary>
     /// int8 and uint8 max pooling (Net: Int8.MaxPool2D's vector kernel) against ONNX Runtime: strides 1, 2 and 3, pads,
-    /// dilations, ceil mode, 1-D, and rows longer than one stack row (done in segments).
+    /// dilations, ceil mode, 1-D, rows longer than one stack row (done in segments) and planes of 64 bytes or fewer.
     /// </summary>
     [Theory]
     [InlineData(new[] { 1, 4, 47, 47 }, new long[] { 3, 3 }, new long[] { 2, 2 }, new long[] { 0, 0, 0, 0 }, new long[] { 1, 1 }, 1L)]
@@ -184,6 +184,11 @@ public class NnOperatorTests
     [InlineData(new[] { 1, 2, 2, 5000 }, new long[] { 1, 3 }, new long[] { 1, 1 }, new long[] { 0, 1, 0, 1 }, new long[] { 1, 1 }, 0L)]
     [InlineData(new[] { 2, 3, 20 }, new long[] { 4 }, new long[] { 3 }, new long[] { 2, 1 }, new long[] { 1 }, 0L)]
     [InlineData(new[] { 1, 2, 5, 5 }, new long[] { 2, 2 }, new long[] { 2, 2 }, new long[] { 1, 1, 1, 1 }, new long[] { 3, 1 }, 0L)]
+    // planes of at most 64 bytes (AVX512-VBMI: one byte permutation per tap)
+    [InlineData(new[] { 1, 40, 4, 4 }, new long[] { 3, 3 }, new long[] { 1, 1 }, new long[] { 1, 1, 1, 1 }, new long[] { 1, 1 }, 0L)]
+    [InlineData(new[] { 2, 9, 8, 8 }, new long[] { 3, 3 }, new long[] { 2, 2 }, new long[] { 1, 1, 1, 1 }, new long[] { 1, 1 }, 1L)]
+    [InlineData(new[] { 1, 5, 2, 2 }, new long[] { 3, 3 }, new long[] { 1, 1 }, new long[] { 1, 1, 1, 1 }, new long[] { 1, 1 }, 0L)]
+    [InlineData(new[] { 1, 3, 7, 9 }, new long[] { 2, 3 }, new long[] { 2, 1 }, new long[] { 0, 1, 0, 1 }, new long[] { 1, 2 }, 0L)]
     public void MaxPoolBytes(int[] shape, long[] kernel, long[] strides, long[] pads, long[] dilations, long ceil)
     {
         int count = Count(shape);
@@ -196,6 +201,24 @@ public class NnOperatorTests
             Array x = t == DType.Int8 ? Enumerable.Range(0, count).Select(_ => (sbyte)rng.Next(-128, 128)).ToArray() : Enumerable.Range(0, count).Select(_ => (byte)rng.Next(256)).ToArray();
             OpCheck.AgainstOrt(m, 0, x);
         }
+    }
+
+    /// <summary>
+    /// A mean over H and W of NCHW float planes (PyTorch's x.mean([2, 3]) head outside a channel-blocked chain): the Net
+    /// profile's runtime global pool, either keepdims, axes as an attribute and as an input (opset 18), planes shorter
+    /// and longer than a vector.
+    /// </summary>
+    [Theory]
+    [InlineData(13, 0L, 9, 7)]
+    [InlineData(13, 1L, 3, 3)]
+    [InlineData(18, 1L, 25, 5)]
+    [InlineData(18, 0L, 1, 2)]
+    public void ReduceMeanOverThePlanes(int opset, long keepdims, int h, int w)
+    {
+        var b = new OnnxBuilder(opset).Input("x", DType.Float, 2, 5, h, w);
+        if (opset >= 18) b.Initializer("axes", new[] { 2 }, new long[] { 2, 3 }).Node("ReduceMean", new[] { "x", "axes" }, new[] { "y" }, ("keepdims", keepdims));
+        else b.Node("ReduceMean", new[] { "x" }, new[] { "y" }, ("axes", new long[] { 2, 3 }), ("keepdims", keepdims));
+        OpCheck.AgainstOrt(b.Output("y").Build(), Tol, Ort.Random(10 * h * w, 31, 3f));
     }
 
     [Fact]
