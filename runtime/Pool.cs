@@ -46,7 +46,7 @@ public static unsafe class Pool
             Run(false, px, py, planes, 1, planeSize, 1, 1, 1, planeSize, 1, 1, 0, 0, 1, 1, false, 0, 0);
     }
 
-    static void Check(int xLen, int yLen, int planes, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
+    internal static void Check(int xLen, int yLen, int planes, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
     {
         if (planes < 0 || inH <= 0 || inW <= 0 || outH < 0 || outW < 0 || kH <= 0 || kW <= 0 || sh <= 0 || sw <= 0 || pt < 0 || pl < 0 || dh <= 0 || dw <= 0)
             throw new ArgumentOutOfRangeException(nameof(planes), "Pool2D: invalid geometry");

@@ -13,7 +13,7 @@ namespace ModelGen.Compiler.Passes;
 /// results. Three patterns, each replaced by one lookup whose table is the matched nodes' own reference evaluation on
 /// the 256 codes (the result for every code is what the nodes compute, not an approximation of it):
 /// <list type="bullet">
-/// <item>DequantizeLinear, then elementwise float nodes reading only it and scalar constants, then QuantizeLinear
+/// <item>DequantizeLinear, then elementwise float nodes (an allow-list) reading only it and scalar constants, then QuantizeLinear
 ///   (hard-swish, GELU, tanh, or an exporter's x * Clip(x + 3, 0, 6) / 6 left in float between Q and DQ);</item>
 /// <item>QLinearMul / QLinearAdd of a tensor and a lookup of the same tensor (SiLU: x * sigmoid(x));</item>
 /// <item>a lookup of a lookup.</item>
@@ -26,6 +26,21 @@ public sealed class LookupTables : IPass
 
     /// <summary>Float nodes a table may take in (a bound on the work of one match).</summary>
     const int MaxNodes = 16;
+
+    /// <summary>
+    /// Operators that act on each element alone (with scalar constants): only these may be evaluated on the 256 codes
+    /// as a vector. Softmax, a pool or a transpose keeps its shape too, but mixes elements.
+    /// </summary>
+    static readonly HashSet<string> s_elementwise = new()
+    {
+        "Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Relu",
+        "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Gelu", "Erf", "Softplus", "Softsign", "Mish", "ThresholdedRelu",
+        "Shrink", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Floor",
+        "Ceil", "Round", "Sign", "Clip", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Identity",
+    };
+
+    static bool Elementwise(Node n)
+        => Std(n) && s_elementwise.Contains(n.OpType) || n.Domain == FusedElementwise.Domain && n.OpType == FusedElementwise.OpType;
 
     public void Run(Graph graph) => Fixpoint(graph, Try);
 
@@ -100,7 +115,7 @@ public sealed class LookupTables : IPass
             }
             if (set.Contains(p)) continue;
             if (set.Count == MaxNodes || p.Outputs.Count != 1 || p.Subgraphs.Count != 0 || p.Out().Type != DType.Float) return false;
-            if (p.OpType is "QuantizeLinear" or "DequantizeLinear" || p.Domain == "com.microsoft") return false;
+            if (!Elementwise(p)) return false;
             set.Add(p);
             bool fed = false;
             foreach (var i in p.Inputs)

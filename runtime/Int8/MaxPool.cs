@@ -15,7 +15,7 @@ public static unsafe partial class Int8
     public static void MaxPool2D(ReadOnlySpan<sbyte> x, Span<sbyte> y, int batchTimesChannels, int inH, int inW, int outH, int outW,
         int kH, int kW, int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW)
     {
-        CheckPool(x.Length, y.Length, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
+        Pool.Check(x.Length, y.Length, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
         fixed (sbyte* px = x, py = y)
             MaxPool(px, py, sbyte.MinValue, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
     }
@@ -24,17 +24,9 @@ public static unsafe partial class Int8
     public static void MaxPool2D(ReadOnlySpan<byte> x, Span<byte> y, int batchTimesChannels, int inH, int inW, int outH, int outW,
         int kH, int kW, int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW)
     {
-        CheckPool(x.Length, y.Length, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
+        Pool.Check(x.Length, y.Length, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
         fixed (byte* px = x, py = y)
             MaxPool(px, py, byte.MinValue, batchTimesChannels, inH, inW, outH, outW, kH, kW, strideH, strideW, padTop, padLeft, dilH, dilW);
-    }
-
-    static void CheckPool(int xLen, int yLen, int planes, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
-    {
-        if (planes < 0 || inH <= 0 || inW <= 0 || outH < 0 || outW < 0 || kH <= 0 || kW <= 0 || sh <= 0 || sw <= 0 || pt < 0 || pl < 0 || dh <= 0 || dw <= 0)
-            throw new ArgumentOutOfRangeException(nameof(planes), "MaxPool2D: invalid geometry");
-        if (xLen < (long)planes * inH * inW) throw new ArgumentException("MaxPool2D: x too small", "x");
-        if (yLen < (long)planes * outH * outW) throw new ArgumentException("MaxPool2D: y too small", "y");
     }
 
     /// <summary>Bytes of a segment's padded row (and of its column maxima): a segment is as many outputs as fit.</summary>

@@ -247,6 +247,24 @@ public class QdqLoweringTests(ITestOutputHelper log)
         AgreeWithOrt(model, 0.03f, x);
     }
 
+    /// <summary>
+    /// A float node that keeps its input's shape but mixes its elements (Softmax over the last axis) is not a table: it
+    /// stays float between the QDQ pairs, within one step of ONNX Runtime.
+    /// </summary>
+    [Fact]
+    public void ShapeKeepingNonElementwiseNodesStayFloat()
+    {
+        var q = new Qdq(new OnnxBuilder(13).Input("x", DType.Float, 1, 4, 16), false);
+        var xd = q.QD("x", 0.04f, 0);
+        q.B.Node("Softmax", new[] { xd }, new[] { "sm" }, ("axis", -1L));
+        var yd = q.QD("sm", 1f / 256, -128);
+        var model = q.B.Node("Identity", new[] { yd }, new[] { "y" }).Output("y").Build();
+        var ops = Ops(Lowered(model)).Split(',');
+        Assert.Contains("Softmax", ops);
+        Assert.DoesNotContain("Int8Lookup", ops);
+        AgreeWithOrt(model, 1f / 256, Input(64, 9, 4f));
+    }
+
     [Fact]
     public void QuantizedWeightsOnFloatActivationsAreReported()
     {
