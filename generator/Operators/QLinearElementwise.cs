@@ -14,7 +14,8 @@ namespace ModelGen.Compiler.Operators;
 /// QLinearAdd / QLinearMul (com.microsoft): A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
 /// C_zero_point; numpy broadcasting. Add: v = (float)(a - za) * (sa / sc) + (float)(b - zb) * (sb / sc);
 /// Mul: v = (float)((a - za) * (b - zb)) * (sa * sb / sc); c = saturate(roundHalfEven(v) + zc) (MLAS QLinearAdd/Mul).
-/// Net, Add of one shape: ModelGen.Runtime.Int8.Add (SIMD, the same arithmetic); otherwise loops.
+/// Net: Add of one shape, ModelGen.Runtime.Int8.Add; Mul of one shape or with one operand's value per run of outputs (a
+/// squeeze-excite gate), Int8.Mul (SIMD, the same arithmetic); otherwise loops.
 /// </summary>
 public sealed class QLinearBinary : Operator
 {
@@ -111,7 +112,8 @@ public sealed class QLinearBinary : Operator
 /// QLinearSigmoid / QLinearLeakyRelu (com.microsoft): X, X_scale, X_zero_point, Y_scale, Y_zero_point (+ alpha).
 /// As ONNX Runtime, a 256-entry lookup table built from the constant parameters: for each input code q,
 /// y = QuantizeLinear(f((float)(q - zx) * sx), sy, zy). The table is a constant of the generated class; the kernel
-/// is y[i] = table[x[i] (+ 128 for int8)]. Parameters must be constants (as in every exported model).
+/// is y[i] = table[x[i] (+ 128 for int8)] (Net: ModelGen.Runtime.Int8.Lookup). Parameters must be constants (as in every
+/// exported model).
 /// </summary>
 public sealed class QLinearLookup : Operator
 {
@@ -277,7 +279,7 @@ public sealed class QLinearAveragePool : Operator
 /// <summary>
 /// QLinearGlobalAveragePool (com.microsoft): X, x_scale, x_zero_point, y_scale, y_zero_point; channels_last 0 (NCHW)
 /// or 1 (NHWC). As MLAS: int32 sum over the image minus zx * size, requantized with the float multiplier
-/// sx / (sy * size): y = saturate(roundHalfEven((float)acc * multiplier) + zy).
+/// sx / (sy * size): y = saturate(roundHalfEven((float)acc * multiplier) + zy). Net, NCHW: ModelGen.Runtime.Int8.GlobalAverageScaled.
 /// </summary>
 public sealed class QLinearGlobalAveragePool : Operator
 {
