@@ -53,6 +53,8 @@ public static unsafe partial class Int8
         if (seg < 1) { MaxPoolScalar(x, y, min, planes, inH, inW, outH, outW, kH, kW, sh, sw, pt, pl, dh, dw); return; }
         T* row = stackalloc T[PoolRow];
         T* best = stackalloc T[PoolRow];
+        T* xEnd = x + (long)planes * inH * inW;
+        var lowest = Vector128.Create(min);
         for (int p = 0; p < planes; p++)
         {
             T* xp = x + (long)p * inH * inW, yp = y + (long)p * outH * outW;
@@ -64,50 +66,57 @@ public static unsafe partial class Int8
                 for (int ox0 = 0; ox0 < outW; ox0 += seg)
                 {
                     int n = Math.Min(seg, outW - ox0), c0 = ox0 * sw - pl, len = (n - 1) * sw + reach;
-                    // the padded row: columns c0 .. c0 + len, the window's valid rows reduced
-                    int a = Math.Clamp(-c0, 0, len), b = Math.Clamp(inW - c0, a, len);
-                    for (int j = 0; j < a; j++) row[j] = min;
-                    for (int j = b; j < len + l; j++) row[j] = min;
-                    if (k0 >= k1) for (int j = a; j < b; j++) row[j] = min;
+                    // the padded row: columns c0 .. c0 + len, the window's valid rows reduced, whole vectors only (a
+                    // vector may run into the next input row: the right padding is written after the rows)
+                    int a = Math.Clamp(-c0, 0, len), b = Math.Clamp(inW - c0, a, len), j = a;
+                    for (int q = 0; q < a; q += l) lowest.Store(row + q);
+                    if (k0 >= k1) for (; j < b; j += l) lowest.Store(row + j);
                     else
                     {
-                        T* first = xp + (long)(top + k0 * dh) * inW + c0;
-                        int j = a;
-                        for (; j + l <= b; j += l)
-                        {
-                            var v = Vector128.Load(first + j);
-                            for (int k = k0 + 1; k < k1; k++) v = Vector128.Max(v, Vector128.Load(first + (long)(k - k0) * dh * inW + j));
-                            v.Store(row + j);
-                        }
-                        for (; j < b; j++)
-                        {
-                            var v = Vector128.CreateScalarUnsafe(first[j]);
-                            for (int k = k0 + 1; k < k1; k++) v = Vector128.Max(v, Vector128.CreateScalarUnsafe(first[(long)(k - k0) * dh * inW + j]));
-                            row[j] = v.ToScalar();
-                        }
+                        T* first = xp + (long)(top + k0 * dh) * inW + c0, lastRow = first + (long)(k1 - 1 - k0) * dh * inW;
+                        long step = (long)dh * inW;
+                        for (; j < b && lastRow + j + l <= xEnd; j += l) Rows(first + j, step, k1 - k0).Store(row + j);
+                        // near the tensor's end: the row's last vector ending at its last column, else one column at a time
+                        if (j < b && b - a >= l) Rows(first + b - l, step, k1 - k0).Store(row + b - l);
+                        else
+                            for (; j < b; j++)
+                            {
+                                var v = Vector128.CreateScalarUnsafe(first[j]);
+                                for (int k = 1; k < k1 - k0; k++) v = Vector128.Max(v, Vector128.CreateScalarUnsafe(first[k * step + j]));
+                                row[j] = v.ToScalar();
+                            }
                     }
+                    for (int q = b; q < len + l; q += l) lowest.Store(row + q);
                     // the window's columns at each column that starts one (every stride-th is an output)
                     int cols = (n - 1) * sw + 1;
-                    for (int j = 0; j < cols; j += l)
+                    for (int c = 0; c < cols; c += l)
                     {
-                        var v = Vector128.Load(row + j);
-                        for (int k = 1; k < kW; k++) v = Vector128.Max(v, Vector128.Load(row + j + k * dw));
-                        v.Store(best + j);
+                        var v = Vector128.Load(row + c);
+                        for (int k = 1; k < kW; k++) v = Vector128.Max(v, Vector128.Load(row + c + k * dw));
+                        v.Store(best + c);
                     }
                     T* yo = yr + ox0;
                     if (sw == 1) new ReadOnlySpan<T>(best, n).CopyTo(new Span<T>(yo, n));
                     else if (sw == 2 && sizeof(T) == 1)
                     {
-                        // the even bytes: the low halves of 16-bit lanes
-                        int i = 0;
-                        for (; i + l <= n; i += l)
-                            Vector128.Narrow(Vector128.Load((ushort*)(best + 2 * i)), Vector128.Load((ushort*)(best + 2 * i + l))).As<byte, T>().Store(yo + i);
-                        for (; i < n; i++) yo[i] = best[2 * i];
+                        // the even bytes: the low halves of 16-bit lanes, whole vectors into the row, then n of them out
+                        for (int i = 0; i < n; i += l)
+                            Vector128.Narrow(Vector128.Load((ushort*)(best + 2 * i)), Vector128.Load((ushort*)(best + 2 * i + l))).As<byte, T>().Store(row + i);
+                        new ReadOnlySpan<T>(row, n).CopyTo(new Span<T>(yo, n));
                     }
                     else for (int i = 0; i < n; i++) yo[i] = best[i * sw];
                 }
             }
         }
+    }
+
+    /// <summary>The maximum of a vector at p and at the same place in the n - 1 rows step elements apart after it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<T> Rows<T>(T* p, long step, int n) where T : unmanaged
+    {
+        var v = Vector128.Load(p);
+        for (int k = 1; k < n; k++) v = Vector128.Max(v, Vector128.Load(p + k * step));
+        return v;
     }
 
     /// <summary>Taps of the small-plane path's window (its per-tap byte permutations live on the stack).</summary>
