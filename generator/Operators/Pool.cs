@@ -133,10 +133,11 @@ public sealed class Pool : Operator
     {
         var geo = (Geo)n.State;
         if (EmitBlocked(n, e, _kind == PoolKind.Max)) return;
-        // Net profile: 1-D/2-D float max and average pooling run in ModelGen.Runtime's SIMD kernels.
-        if (e.Net && n.In(0).Type == DType.Float && geo.W.Rank <= 2 && !geo.Indices && _kind != PoolKind.Lp) { EmitNetKernel(n, e, geo); return; }
-        // int8 and uint8 max pooling (quantized models): the byte kernel, not per-byte loops
-        if (e.Net && n.In(0).Type is DType.Int8 or DType.UInt8 && geo.W.Rank <= 2 && !geo.Indices && _kind == PoolKind.Max) { EmitNetKernel(n, e, geo); return; }
+        // Net profile: 1-D/2-D float max and average pooling, and int8/uint8 max pooling (quantized models), run in
+        // ModelGen.Runtime's SIMD kernels
+        var t = n.In(0).Type;
+        bool kernel = t == DType.Float ? _kind != PoolKind.Lp : t is DType.Int8 or DType.UInt8 && _kind == PoolKind.Max;
+        if (e.Net && kernel && geo.W.Rank <= 2 && !geo.Indices) { EmitNetKernel(n, e, geo); return; }
         EmitLoops(n, e, geo);
     }
 

@@ -77,14 +77,15 @@ public sealed class LookupTables : IPass
         return c;
     }
 
-    /// <summary>Per-tensor constant scale and zero point of a standard Q or DQ node.</summary>
-    static bool Params(Node q, out float s, out long z)
+    /// <summary>
+    /// A node's clone over 256-element inputs (constants each), evaluated by its operator's reference: the one output,
+    /// 256 values of type t, or null.
+    /// </summary>
+    static TensorData Evaluate(Node n, List<Value> ins, DType t)
     {
-        s = 0; z = 0;
-        var sv = q.In(1); var zv = q.In(2);
-        if (sv == null || !sv.IsConst || sv.Length != 1 || sv.Type != DType.Float || zv != null && (!zv.IsConst || zv.Length != 1)) return false;
-        s = sv.Const.F[0]; z = zv == null ? 0 : zv.Const.GetLong(0);
-        return true;
+        var clone = MakeIn(n.Domain, n.OpType, n.Opset, n.Name, ins, new[] { new Value(n.Out().Name) }, n.Attributes.Values.ToArray(), n.State);
+        var r = OperatorRegistry.Find(n.Domain, n.OpType, n.Opset).Evaluate(clone, clone.Inputs.Select(i => i?.Const).ToArray());
+        return r != null && r.Length == 1 && r[0].Type == t && r[0].Length == 256 ? r[0] : null;
     }
 
     static void Swap(Graph g, IReadOnlyCollection<Node> removed, Value x, TensorData table, Value y, string name)
@@ -95,8 +96,7 @@ public sealed class LookupTables : IPass
 
     static bool FloatBetween(Graph g, Uses uses, Node q)
     {
-        var t = q.Out().Type;
-        if (!Q.Is8(t) || !Params(q, out float sy, out long zy)) return false;
+        if (!QdqPassThrough.Params(q, out float sy, out long zy, out var t)) return false;
         // the float nodes back from Q to one DequantizeLinear
         var set = new HashSet<Node>();
         Node dq = null;
@@ -127,7 +127,7 @@ public sealed class LookupTables : IPass
             }
             if (!fed) return false;
         }
-        if (dq == null || set.Count == 0 || dq.In(0).Type != t || !Params(dq, out float sx, out long zx)) return false;
+        if (dq == null || set.Count == 0 || !QdqPassThrough.Params(dq, out float sx, out long zx, out var tx) || tx != t) return false;
         var shape = dq.Out().Shape;
         foreach (var p in set)
         {
@@ -145,10 +145,9 @@ public sealed class LookupTables : IPass
         foreach (var p in g.Nodes.Where(set.Contains))
         {
             var ins = p.Inputs.Select(i => i == null ? null : i.IsConst ? i : new Value(i.Name) { Type = DType.Float, Shape = new[] { 256 }, Const = values[i] }).ToList();
-            var clone = MakeIn(p.Domain, p.OpType, p.Opset, p.Name, ins, new[] { new Value(p.Out().Name) }, p.Attributes.Values.ToArray(), p.State);
-            var r = OperatorRegistry.Find(p.Domain, p.OpType, p.Opset).Evaluate(clone, clone.Inputs.Select(i => i?.Const).ToArray());
-            if (r == null || r.Length != 1 || r[0].Type != DType.Float || r[0].Length != 256) return false;
-            values[p.Out()] = r[0];
+            var r = Evaluate(p, ins, DType.Float);
+            if (r == null) return false;
+            values[p.Out()] = r;
         }
         var f = values[q.In(0)];
         var table = new TensorData(t, new[] { 256 });
@@ -179,13 +178,12 @@ public sealed class LookupTables : IPass
         Value Side(Value v, Node l) => new(v.Name) { Type = t, Shape = new[] { 256 }, Const = l == null ? codes : TableOf(l) };
         var ins = n.Inputs.ToList();
         ins[0] = Side(a, la); ins[3] = Side(b, lb);
-        var clone = MakeIn(n.Domain, n.OpType, n.Opset, n.Name, ins, new[] { new Value(n.Out().Name) }, n.Attributes.Values.ToArray());
-        var r = OperatorRegistry.Find(n.Domain, n.OpType, n.Opset).Evaluate(clone, clone.Inputs.Select(i => i?.Const).ToArray());
-        if (r == null || r.Length != 1 || r[0].Type != t || r[0].Length != 256) return false;
+        var r = Evaluate(n, ins, t);
+        if (r == null) return false;
         var removed = new List<Node> { n };
         if (la != null) removed.Add(la);
         if (lb != null) removed.Add(lb);
-        Swap(g, removed, sa, r[0], n.Out(), n.Name ?? "lookup");
+        Swap(g, removed, sa, r, n.Out(), n.Name ?? "lookup");
         return true;
     }
 

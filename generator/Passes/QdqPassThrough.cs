@@ -28,12 +28,12 @@ public sealed class QdqPassThrough : IPass
 
     static bool IsOp(Node n, string op) => n != null && n.OpType == op && (n.Domain == "" || n.Domain == "ai.onnx" || n.Domain == "com.microsoft");
 
-    /// <summary>Per-tensor constant (scale, zero point) of a Q or DQ node, with the integer type.</summary>
-    static bool Params(Node q, out float s, out long z, out DType t)
+    /// <summary>Per-tensor constant (float scale, zero point) of a Q or DQ node, with the integer type (int8 or uint8).</summary>
+    internal static bool Params(Node q, out float s, out long z, out DType t)
     {
         s = 0; z = 0; t = IsOp(q, "QuantizeLinear") ? q.Out().Type : q.In(0).Type;
         var sv = q.In(1); var zv = q.In(2);
-        if (sv == null || !sv.IsConst || sv.Length != 1 || zv != null && (!zv.IsConst || zv.Length != 1) || !Q.Is8(t)) return false;
+        if (sv == null || !sv.IsConst || sv.Length != 1 || sv.Type != DType.Float || zv != null && (!zv.IsConst || zv.Length != 1) || !Q.Is8(t)) return false;
         s = sv.Const.F[0]; z = zv == null ? 0 : zv.Const.GetLong(0);
         return true;
     }

@@ -57,6 +57,21 @@ public static unsafe partial class Int8
     /// The sum of the last k (1 to 16) bytes before end, each as uint8 (int8 + 128 where signed), from one 16-byte load
     /// ending at end (the 16 - k bytes before them must be readable): vpsadbw over the kept bytes.
     /// </summary>
+    /// <summary>
+    /// The exact sum of plane p's size values (x: the tensor's start): SIMD from 16 values; a shorter plane as the end of
+    /// a 16-byte load reaching back into the planes before it, where there are 16 bytes to read back into.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int PlaneSum(byte* x, byte* p, int size, bool signed)
+    {
+        if (size >= 16) return Sum(p, size, signed);
+        if (Sse2.IsSupported && p + size - 16 >= x) return (int)Tail(p + size, size, signed) - (signed ? 128 * size : 0);
+        int s = 0;
+        if (signed) for (int k = 0; k < size; k++) s += (sbyte)p[k];
+        else for (int k = 0; k < size; k++) s += p[k];
+        return s;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static ulong Tail(byte* end, int k, bool signed)
     {
@@ -82,17 +97,7 @@ public static unsafe partial class Int8
             for (int c0 = 0; c0 < planes; c0 += 64)
             {
                 int m = Math.Min(64, planes - c0), c = 0;
-                for (int i = 0; i < m; i++)
-                {
-                    byte* p = px + (long)(c0 + i) * size;
-                    int s = 0;
-                    if (size >= 16) s = Sum(p, size, xSigned);
-                    // a short plane as the end of a 16-byte load reaching back into the planes before it
-                    else if (Sse2.IsSupported && p + size - 16 >= px) s = (int)Tail(p + size, size, xSigned) - (xSigned ? 128 * size : 0);
-                    else if (xSigned) for (int k = 0; k < size; k++) s += (sbyte)p[k];
-                    else for (int k = 0; k < size; k++) s += p[k];
-                    sums[i] = s - zx * size;
-                }
+                for (int i = 0; i < m; i++) sums[i] = PlaneSum(px, px + (long)(c0 + i) * size, size, xSigned) - zx * size;
                 if (Avx.IsSupported)
                 {
                     Vector256<float> vsx = Vector256.Create(sx), vn = Vector256.Create(n), vsy = Vector256.Create(sy), vz = Vector256.Create(z);
@@ -128,7 +133,7 @@ public static unsafe partial class Int8
         fixed (byte* px = x, py = y)
             for (int c = 0; c < planes; c++)
             {
-                int acc = Sum(px + (long)c * size, size, xSigned) - zx * size;
+                int acc = PlaneSum(px, px + (long)c * size, size, xSigned) - zx * size;
                 float q = MathF.Round((float)acc * multiplier) + z;
                 py[c] = (byte)(int)(q < lo ? lo : q > hi ? hi : q);
             }

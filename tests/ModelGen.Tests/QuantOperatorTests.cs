@@ -485,6 +485,19 @@ public class QuantOperatorTests
         Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(420, 71) : I8(420, 71));
     }
 
+    /// <summary>QLinearGlobalAveragePool of planes shorter than a vector (3x3: the Net kernel's sums reach back into the planes before).</summary>
+    [Theory]
+    [InlineData(DType.UInt8)]
+    [InlineData(DType.Int8)]
+    public void QLinearGlobalAveragePoolSmallPlanes(DType t)
+    {
+        bool u = t == DType.UInt8;
+        var b = new OnnxBuilder(13).Input("x", t, 2, 40, 3, 3);
+        QParams(b, "x", t, 0.03f, u ? 128 : 2); QParams(b, "y", t, 0.01f, u ? 120 : -4);
+        Ms(b, "QLinearGlobalAveragePool", new[] { "x", "x_s", "x_z", "y_s", "y_z" }, new[] { "y" }, ("channels_last", 0L));
+        Check(b.Output("y", t).Build(), 1, 0.05, u ? U8(720, 73) : I8(720, 73));
+    }
+
     [Theory]
     [InlineData(DType.UInt8)]
     [InlineData(DType.Int8)]
