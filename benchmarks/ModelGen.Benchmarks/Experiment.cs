@@ -540,6 +540,30 @@ internal static class Experiment
         }
     }
 
+    /// <summary>
+    /// `experiment qmatmul`: int8 products of a few rows (QMatMulLanes.Run, as a transformer's QGemmInt8 layers call it)
+    /// vs float Gemm.Run on the same shapes. QMM_SPIN=m,n,k: that shape's int8 call alone for 4 s first (for perf record).
+    /// </summary>
+    public static void QMatMul()
+    {
+        foreach (var (m, n, k) in new[] { (16, 96, 32), (16, 64, 32), (16, 32, 64), (16, 32, 32), (32, 128, 128), (100, 128, 128) })
+        {
+            var rng = new Random(1);
+            int np = (n + QMatMulLanes.ColumnMultiple - 1) / QMatMulLanes.ColumnMultiple * QMatMulLanes.ColumnMultiple;
+            var xb = new byte[m * k]; rng.NextBytes(xb);
+            var wq = new sbyte[(k + 1) / 2 * np * 2]; for (int i = 0; i < wq.Length; i++) wq[i] = (sbyte)rng.Next(-100, 100);
+            var bias = new int[n]; var mult = Enumerable.Repeat(1 << 30, n).ToArray(); var shift = Enumerable.Repeat(-8, n).ToArray();
+            var yb = new byte[m * n]; var scratch = new short[QMatMulLanes.Scratch(m, k)];
+            var a = Data.Random(rng, m * k); var b = Data.Random(rng, n * k); var bf = Data.Random(rng, n); var yf = new float[m * n];
+            Action q = () => QMatMulLanes.Run(xb, wq, bias, mult, shift, yb, scratch, m, n, k, true, 3, -9, -128, 127);
+            Action f = () => Gemm.Run(a, b, bf, yf, m, n, k, transA: false, transB: true, alpha: 1f, beta: 1f, BiasKind.Row);
+            if (Environment.GetEnvironmentVariable("QMM_SPIN") == $"{m},{n},{k}") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) q(); }
+            var tq = new List<double>(); var tf = new List<double>();
+            for (int round = 0; round < 5; round++) { tq.Add(Time(q)); tf.Add(Time(f)); }
+            Console.WriteLine($"{m}x{n}x{k}: int8 {Med(tq) * 1e6,7:F3} us   float {Med(tf) * 1e6,7:F3} us   float/int8 {Med(tf) / Med(tq),5:F2}");
+        }
+    }
+
     /// <summary>`experiment align`: DS-CNN's and MobileNet's layers with their tensors 64-byte aligned vs 16 bytes off.</summary>
     public static unsafe void Align()
     {

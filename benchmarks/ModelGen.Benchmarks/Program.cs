@@ -20,6 +20,7 @@ public static class Program
                 "wconv" => Experiment.WeightConvs,
                 "qdw" => Experiment.QDepthwise,
                 "qconv" => Experiment.QConvolution,
+                "qmatmul" => Experiment.QMatMul,
                 "panels" => () => PanelsExperiment.Run(args),
                 "qpeak" => Experiment.QPeak,
                 "dwctx" => Experiment.DwContext,

@@ -18,6 +18,9 @@ namespace ModelGen.Compiler.Passes;
 /// <item>QLinearMul / QLinearAdd of a tensor and a lookup of the same tensor (SiLU: x * sigmoid(x));</item>
 /// <item>a lookup of a lookup.</item>
 /// </list>
+/// A shape-only node (Reshape, Flatten, Squeeze, Unsqueeze) between the float nodes and the QuantizeLinear, or between
+/// the DequantizeLinear and the float nodes, moves to the integer side first (per-tensor quantization commutes with it):
+/// the MatMul lowering's reshapes around a transformer's GELU would otherwise keep it in float.
 /// Int8 and uint8, per-tensor parameters, the input's type in and out.
 /// </summary>
 public sealed class LookupTables : IPass
@@ -50,7 +53,8 @@ public sealed class LookupTables : IPass
     {
         try
         {
-            if (Std(n) && n.OpType == "QuantizeLinear") return FloatBetween(g, uses, n);
+            if (Std(n) && n.OpType == "QuantizeLinear") return ViewBeforeQuantize(g, uses, n) || FloatBetween(g, uses, n);
+            if (IsView(n)) return ViewAfterDequantize(g, uses, n);
             if (n.Domain == "com.microsoft" && n.OpType is "QLinearMul" or "QLinearAdd") return Binary(g, uses, n);
             if (IsLookup(n)) return Chained(g, uses, n);
         }
@@ -197,6 +201,56 @@ public sealed class LookupTables : IPass
         var table = new TensorData(t, new[] { 256 });
         for (int i = 0; i < 256; i++) table.L[i] = second.L[first.L[i] + off];
         Swap(g, new[] { inner, n }, inner.In(0), table, n.Out(), n.Name ?? "lookup");
+        return true;
+    }
+
+    /// <summary>Nodes that only relabel their input 0's shape (the other inputs constant).</summary>
+    static bool IsView(Node n)
+        => Std(n) && n.OpType is "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" && n.Outputs.Count == 1 && n.Subgraphs.Count == 0
+        && n.Inputs.Skip(1).All(i => i == null || i.IsConst);
+
+    /// <summary>The node with its input 0 replaced, writing <paramref name="output"/>.</summary>
+    static Node With(Node n, Value input, Value output)
+    {
+        var ins = n.Inputs.ToList();
+        ins[0] = input;
+        return MakeIn(n.Domain, n.OpType, n.Opset, n.Name, ins, new[] { output }, n.Attributes.Values.ToArray());
+    }
+
+    /// <summary>
+    /// QuantizeLinear(view(e)), e a float elementwise node's result read only by the view: view(QuantizeLinear(e)), so
+    /// that <see cref="FloatBetween"/> sees the float nodes end at the quantization.
+    /// </summary>
+    static bool ViewBeforeQuantize(Graph g, Uses uses, Node q)
+    {
+        var view = q.In(0).Producer;
+        if (view == null || !IsView(view) || !g.Nodes.Contains(view) || uses.Only(q.In(0)) != q || uses.IsGraphOutput(q.In(0))) return false;
+        var e = view.In(0);
+        if (e.Producer == null || !Elementwise(e.Producer) || !QdqPassThrough.Params(q, out _, out _, out _)) return false;
+        var quantized = new Value(q.Out().Name + "_unshaped");
+        var nq = MakeIn(q.Domain, q.OpType, q.Opset, q.Name, new[] { e, q.In(1), q.In(2) }, new[] { quantized }, q.Attributes.Values.ToArray());
+        var nv = With(view, quantized, q.Out());
+        g.Nodes[g.Nodes.IndexOf(view)] = nq;
+        g.Nodes[g.Nodes.IndexOf(q)] = nv;
+        return true;
+    }
+
+    /// <summary>
+    /// view(DequantizeLinear(x)) read only by float elementwise nodes, the DequantizeLinear read only by the view:
+    /// DequantizeLinear(view(x)), so that <see cref="FloatBetween"/> sees the float nodes start at the dequantization.
+    /// </summary>
+    static bool ViewAfterDequantize(Graph g, Uses uses, Node view)
+    {
+        var dq = view.In(0).Producer;
+        if (dq == null || !Std(dq) || dq.OpType != "DequantizeLinear" || !g.Nodes.Contains(dq) || uses.Only(view.In(0)) != view
+            || uses.IsGraphOutput(view.In(0)) || uses.IsGraphOutput(view.Out()) || !QdqPassThrough.Params(dq, out _, out _, out _)) return false;
+        var readers = uses.Of(view.Out());
+        if (readers.Count == 0 || !readers.All(Elementwise)) return false;
+        var moved = new Value(view.Out().Name + "_quantized");
+        var nv = With(view, dq.In(0), moved);
+        var nd = MakeIn(dq.Domain, dq.OpType, dq.Opset, dq.Name, new[] { moved, dq.In(1), dq.In(2) }, new[] { view.Out() }, dq.Attributes.Values.ToArray());
+        g.Nodes[g.Nodes.IndexOf(dq)] = nv;
+        g.Nodes[g.Nodes.IndexOf(view)] = nd;
         return true;
     }
 }

@@ -202,6 +202,13 @@ public class QdqLoweringTests(ITestOutputHelper log)
                     .Node("Mul", new[] { xd, "c6" }, new[] { "m" }).Node("Div", new[] { "m", "six" }, new[] { "act" });
                 y = "act";
                 break;
+            case "reshaped":
+                // a Reshape on either side of the float node (as the MatMul lowering leaves around a transformer's GELU)
+                b.Initializer("flat", new[] { 3 }, new long[] { 1, 4, 42 }).Initializer("back", new[] { 4 }, new long[] { 1, 4, 6, 7 });
+                b.Node("Reshape", new[] { xd, "flat" }, new[] { "r1" }).Node("Tanh", new[] { "r1" }, new[] { "t" })
+                    .Node("Reshape", new[] { "t", "back" }, new[] { "act" });
+                y = "act";
+                break;
             case "silu":
                 // as the quantizers write SiLU: the sigmoid quantized on its own, then the product
                 b.Node("Sigmoid", new[] { xd }, new[] { "sig" });
@@ -235,10 +242,14 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData("silu", false)]
     [InlineData("silu", true)]
     [InlineData("chained", false)]
+    [InlineData("reshaped", false)]
+    [InlineData("reshaped", true)]
     public void ActivationsBecomeTables(string act, bool u8)
     {
         var model = ActivationModel(act, u8);
-        Assert.Equal("QuantizeLinear,Int8Lookup,DequantizeLinear,Identity", Ops(Lowered(model)));
+        // the reshapes move to the int8 side, around the table
+        Assert.Equal(act == "reshaped" ? "QuantizeLinear,Reshape,Int8Lookup,Reshape,DequantizeLinear,Identity" : "QuantizeLinear,Int8Lookup,DequantizeLinear,Identity",
+            Ops(Lowered(model)));
         var off = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph;
         PassManager.Run(off, new ModelOptions { DisabledPasses = "LookupTables" });
         Assert.DoesNotContain("Int8Lookup", Ops(off).Split(','));
