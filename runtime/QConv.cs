@@ -243,7 +243,7 @@ public static unsafe class QConv
 
     internal static byte* Aligned(void* p) => (byte*)(((nint)p + 63) & ~(nint)63);
 
-    static void Check(int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
+    internal static void Check(int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups)
     {
         if (batch < 0 || inC <= 0 || inH <= 0 || inW <= 0 || outC <= 0 || kH <= 0 || kW <= 0 || outH < 0 || outW < 0

@@ -505,6 +505,19 @@ internal static class Experiment
         SimdLevel.ForceBits = -1;
         QConvolution();
         QDepthwise();
+        // QConvRows (im2col rows through QPointwise) at each width, on a plane the dot tiles take and one they do not
+        foreach (var bits in new[] { -1, 256, 128 })
+        {
+            SimdLevel.ForceBits = bits;
+            foreach (var h in new[] { 4, 2 })
+            {
+                var xq = new byte[12 * h * h]; var wq = new sbyte[(QConvRows.RowBytes(12, 3, 3) + 1) / 2 * 64 * 2];
+                var yq = new byte[40 * h * h]; var sq = new short[QConvRows.Scratch(12, h, h, 3, 3, h, h)];
+                QConvRows.Run(xq, wq, new int[40], Enumerable.Repeat(1 << 30, 40).ToArray(), Enumerable.Repeat(-8, 40).ToArray(), yq, sq,
+                    1, 12, h, h, 40, 3, 3, h, h, 1, 1, 1, 1, 1, 1, true, 3, -128, -128, 127);
+            }
+        }
+        SimdLevel.ForceBits = -1;
         // the int8 matrix products on several rows (columns in the lanes) and the row kernel, every output form
         var r = new Random(5);
         foreach (var (m, n, k) in new[] { (16, 96, 32), (6, 40, 129) })
@@ -561,6 +574,37 @@ internal static class Experiment
             var tq = new List<double>(); var tf = new List<double>();
             for (int round = 0; round < 5; round++) { tq.Add(Time(q)); tf.Add(Time(f)); }
             Console.WriteLine($"{m}x{n}x{k}: int8 {Med(tq) * 1e6,7:F3} us   float {Med(tf) * 1e6,7:F3} us   float/int8 {Med(tf) / Med(tq),5:F2}");
+        }
+    }
+
+    /// <summary>
+    /// `experiment qrows`: dense int8 convolutions of small planes, QConv.Conv2D (positions in the lanes) vs QConvRows
+    /// (im2col rows, output channels in the lanes) vs float Conv.Conv2D, on GoogLeNet's and ResNet-8's shapes.
+    /// QROWS_SPIN=c,m,h: that shape's QConvRows call alone for 4 s first (for perf record).
+    /// </summary>
+    public static void QRows()
+    {
+        foreach (var (c, m, h, k, s) in new[] { (192, 384, 2, 3, 1), (160, 320, 2, 3, 1), (32, 128, 2, 3, 1), (160, 320, 4, 3, 1), (96, 208, 4, 3, 1),
+            (128, 256, 4, 3, 1), (16, 48, 4, 3, 1), (128, 192, 8, 3, 1), (96, 128, 8, 3, 1), (64, 64, 8, 3, 1), (8, 16, 8, 3, 1), (16, 32, 8, 3, 1), (8, 16, 4, 3, 1), (32, 32, 5, 3, 1), (16, 32, 6, 3, 1), (48, 48, 6, 3, 1), (32, 64, 16, 3, 2), (32, 32, 16, 3, 1), (16, 16, 32, 3, 1) })
+        {
+            int p = k / 2, oh = (h + 2 * p - k) / s + 1, kk = k * k * c, mp = (m + 31) / 32 * 32;
+            var rng = new Random(1);
+            var xb = new byte[c * h * h]; rng.NextBytes(xb);
+            var wq = new sbyte[(m + 3) / 4 * 4 * k * k * (c + 1) / 2 * 2]; for (int i = 0; i < wq.Length; i++) wq[i] = (sbyte)rng.Next(-100, 100);
+            var wl = new sbyte[(kk + 1) / 2 * mp * 2]; for (int i = 0; i < wl.Length; i++) wl[i] = (sbyte)rng.Next(-100, 100);
+            var bias = new int[m]; var mult = Enumerable.Repeat(1 << 30, m).ToArray(); var shift = Enumerable.Repeat(-8, m).ToArray();
+            var yb = new byte[m * oh * oh];
+            var scratch = new short[QConv.Conv2DScratch(c, m, k, k, oh, oh, s, s, 1, 1, 1)];
+            var rs = new short[QConvRows.Scratch(c, h, h, k, k, oh, oh)];
+            var xf = Data.Random(rng, c * h * h); var wf = Data.Random(rng, m * c * k * k); var bf = Data.Random(rng, m); var yf = new float[m * oh * oh];
+            Action q = () => QConv.Conv2D(xb, wq, bias, mult, shift, yb, scratch, 1, c, h, h, m, k, k, oh, oh, s, s, p, p, 1, 1, 1, true, 3, -128, -128, 127);
+            Action r = () => QConvRows.Run(xb, wl, bias, mult, shift, yb, rs, 1, c, h, h, m, k, k, oh, oh, s, s, p, p, 1, 1, true, 3, -128, -128, 127);
+            Action f = () => Conv.Conv2D(xf, wf, bf, yf, 1, c, h, h, m, k, k, oh, oh, s, s, p, p, 1, 1, 1, new Activation(ActivationKind.Relu));
+            if (Environment.GetEnvironmentVariable("QROWS_SPIN") == $"{c},{m},{h}") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) r(); }
+            var tq = new List<double>(); var tr = new List<double>(); var tf = new List<double>();
+            for (int round = 0; round < 5; round++) { tq.Add(Time(q)); tr.Add(Time(r)); tf.Add(Time(f)); }
+            double macs = (double)m * kk * oh * oh;
+            Console.WriteLine($"{c}->{m} {h}x{h} k{k} s{s}: QConv {Med(tq) * 1e6,7:F2} us   rows {Med(tr) * 1e6,7:F2} us ({macs / Med(tr) / 1e9,5:F0} GMAC/s)   float {Med(tf) * 1e6,7:F2} us   QConv/rows {Med(tq) / Med(tr),5:F2}   float/rows {Med(tf) / Med(tr),5:F2}");
         }
     }
 

@@ -21,6 +21,7 @@ public static class Program
                 "qdw" => Experiment.QDepthwise,
                 "qconv" => Experiment.QConvolution,
                 "qmatmul" => Experiment.QMatMul,
+                "qrows" => Experiment.QRows,
                 "panels" => () => PanelsExperiment.Run(args),
                 "qpeak" => Experiment.QPeak,
                 "dwctx" => Experiment.DwContext,

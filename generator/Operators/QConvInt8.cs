@@ -13,7 +13,8 @@ namespace ModelGen.Compiler.Operators;
 /// type). y = clamp(MultiplyByQuantizedMultiplier(bias + sum (x - x_zp) * w) + y_zp, qmin, qmax), as
 /// <see cref="FixedPoint"/> defines; padded taps contribute 0. Net profile, 1-D and 2-D: ModelGen.Runtime.QConv
 /// (SIMD, bit-exact; depthwise convolutions through its direct kernel; 1x1 on small planes through
-/// ModelGen.Runtime.QPointwise, output channels in the lanes) with the int8 weights packed here, at build
+/// ModelGen.Runtime.QPointwise, output channels in the lanes; other convolutions of small output planes through
+/// ModelGen.Runtime.QConvRows, the same kernel over im2col rows) with the int8 weights packed here, at build
 /// time, in the order its micro-kernels stream them; otherwise scalar loops.
 /// </summary>
 public sealed class QConvInt8 : Operator
@@ -29,6 +30,8 @@ public sealed class QConvInt8 : Operator
         public bool Depthwise => Group == C && M == C;
         /// <summary>ModelGen.Runtime.QPointwise: output channels in the lanes (<see cref="UsesLanes"/>, or a 1x1 layer of a channels-last chain).</summary>
         public bool Lanes;
+        /// <summary>ModelGen.Runtime.QConvRows: im2col rows, output channels in the lanes (<see cref="UsesRows"/>).</summary>
+        public bool Rows;
         /// <summary>x / y channels last ([N, H, W, C] bytes: <see cref="Passes.Int8ChannelsLast"/>'s attributes mg_nhwc_in / mg_nhwc_out).</summary>
         public bool NhwcIn, NhwcOut;
         public bool Pointwise => W.Rank <= 2 && W.Kernel.All(k => k == 1) && W.Strides.All(v => v == 1) && W.PadBegin.All(v => v == 0) && W.PadEnd.All(v => v == 0)
@@ -51,6 +54,18 @@ public sealed class QConvInt8 : Operator
     /// channels fill these.
     /// </summary>
     static bool UsesLanes(Geo geo) => geo.Pointwise && geo.C >= 2 && geo.M >= 16 && geo.W.OutPlane <= 49;
+
+    /// <summary>
+    /// Any other convolution of one group, 2 or more input and 16 or more output channels, NCHW on both sides, on an
+    /// output plane of at most 36 positions, or of at most 64 with 48 or more output channels: QConvRows. QConv.Conv2D's
+    /// lanes hold positions of a padded plane, and a 2 x 2 output of a 3 x 3 kernel fills a quarter of a 512-bit vector;
+    /// QConvRows' lanes hold output channels, padded to 32 (`experiment qrows`, Zen 5, time of QConv over QConvRows:
+    /// GoogLeNet's 2 x 2 layers 4.1-5.1, its 4 x 4 ones 1.7-1.8, 8 -> 16 on 4 x 4 1.4, 32 -> 32 on 5 x 5 1.8, on 6 x 6
+    /// 16 -> 32 1.3 and 48 -> 48 1.5, 8 x 8 of 64-192 channels 1.3-1.4 but of 32 1.0 and of 16 0.64, 16 x 16 0.73).
+    /// </summary>
+    static bool UsesRows(Geo geo) => !geo.Depthwise && !geo.Pointwise && geo.Group == 1 && geo.C >= 2 && geo.M >= 16
+        && (geo.W.OutPlane <= 36 || geo.W.OutPlane <= 64 && geo.M >= 48)
+        && (geo.M + LaneMultiple - 1) / LaneMultiple * LaneMultiple <= MaxLanes && !geo.NhwcIn && !geo.NhwcOut;
 
     /// <summary>
     /// Whether the Net kernel of this QConvInt8 node reads and writes channels last as well (a depthwise layer or a 1x1
@@ -90,9 +105,11 @@ public sealed class QConvInt8 : Operator
         if ((geo.NhwcIn || geo.NhwcOut) && !(geo.Depthwise || geo.Pointwise)) throw Error("QConvInt8 runs channels last only as a depthwise or 1x1 convolution");
         // a 1x1 layer of a channels-last chain: the channel-lanes kernel at any plane (each position's channels are side by side)
         geo.Lanes = UsesLanes(geo) || !geo.Depthwise && geo.Pointwise && (geo.NhwcIn || geo.NhwcOut);
+        geo.Rows = !geo.Lanes && geo.W.Rank <= 2 && UsesRows(geo);
         if (n.Inputs.Count == 5)
         {
-            var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : geo.Lanes ? PackLanes(w.Const.L, m, c) : PackGemm(w.Const.L, m, geo.ICg, geo.KH, geo.KW, geo.Group);
+            var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : geo.Lanes ? PackLanes(w.Const.L, m, c)
+                : geo.Rows ? PackRows(w.Const.L, m, c, geo.KH, geo.KW) : PackGemm(w.Const.L, m, geo.ICg, geo.KH, geo.KW, geo.Group);
             n.Inputs.Add(Q.Constant((n.Name ?? "qconv") + "_packed", new TensorData(DType.Int8, new[] { packed.Length }, l: packed)));
         }
         geo.Packed = n.In(5);
@@ -139,6 +156,23 @@ public sealed class QConvInt8 : Operator
     }
 
     /// <summary>
+    /// ModelGen.Runtime.QConvRows' weights: <see cref="PackLanes"/> over the reduction in its rows' order, per kernel row,
+    /// per column, the input channels ([m, kh, kw, c] from ONNX's [m, c, kh, kw]), 0 up to a multiple of 4 (QConvRows.RowBytes).
+    /// </summary>
+    internal static long[] PackRows(long[] w, int m, int c, int kh, int kw)
+    {
+        int taps = kh * kw, k = RowBytes(c, kh, kw);
+        var r = new long[(long)m * k];
+        for (int o = 0; o < m; o++)
+            for (int ic = 0; ic < c; ic++)
+                for (int t = 0; t < taps; t++) r[(long)o * k + t * c + ic] = w[((long)o * c + ic) * taps + t];
+        return PackLanes(r, m, k);
+    }
+
+    /// <summary>ModelGen.Runtime.QConvRows.RowBytes: kh x kw x c rounded up to 4.</summary>
+    static int RowBytes(int c, int kh, int kw) => (kh * kw * c + 3) & ~3;
+
+    /// <summary>
     /// ModelGen.Runtime.QConv.Depthwise2D's weights: per pair of kernel rows (0 past kH), per column, per channel, the
     /// pair (a block of channels' pairs of one tap consecutive: the kernel with channels in the lanes loads them whole).
     /// </summary>
@@ -161,6 +195,13 @@ public sealed class QConvInt8 : Operator
     static long ScratchSize(Geo geo)
     {
         var g = geo.W;
+        if (geo.Rows)
+        {
+            // ModelGen.Runtime.QConvRows.Scratch: QPointwise's pair plane, the rows as bytes in its upper half, the
+            // input channels last below them
+            long rows = (long)g.OutPlane * RowBytes(geo.C, geo.KH, geo.KW), below = System.Math.Max(rows, (long)geo.C * g.InPlane);
+            return (below + rows + 1) / 2 + 32;
+        }
         bool rowPairs = geo.Depthwise || geo.ICg == 1; // pairs of kernel rows, not of channels
         int kh = rowPairs ? (geo.KH + 1) & ~1 : geo.KH, sH = geo.D(g.Strides, 0, 1), sW = geo.D(g.Strides, 1, 1);
         int outH = geo.D(g.Out, 0, 1), outW = geo.D(g.Out, 1, 1), dH = geo.D(g.Dilations, 0, 1), dW = geo.D(g.Dilations, 1, 1);
@@ -210,6 +251,16 @@ public sealed class QConvInt8 : Operator
     {
         var g = geo.W;
         var x = n.In(0);
+        if (geo.Rows)
+        {
+            e.W.Line($"ModelGen.Runtime.QConvRows.Run({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+                $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, " +
+                $"batch: {geo.N}, inC: {geo.C}, inH: {geo.D(g.In, 0, 1)}, inW: {geo.D(g.In, 1, 1)}, outC: {geo.M}, kH: {geo.KH}, kW: {geo.KW}, " +
+                $"outH: {geo.D(g.Out, 0, 1)}, outW: {geo.D(g.Out, 1, 1)}, strideH: {geo.D(g.Strides, 0, 1)}, strideW: {geo.D(g.Strides, 1, 1)}, " +
+                $"padTop: {geo.D(g.PadBegin, 0, 0)}, padLeft: {geo.D(g.PadBegin, 1, 0)}, dilH: {geo.D(g.Dilations, 0, 1)}, dilW: {geo.D(g.Dilations, 1, 1)}, " +
+                $"{geo.P.Common(x)});");
+            return;
+        }
         if (geo.Lanes)
         {
             e.W.Line($"ModelGen.Runtime.QPointwise.Run({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +

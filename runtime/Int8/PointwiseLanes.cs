@@ -539,8 +539,10 @@ public static unsafe class QPointwise
     /// R.N rows (row r's pair k at x[r * rowStride + k * pairStride], int16 pairs) x 2 vectors of columns
     /// (w + k * wStride, int8 pairs), from the bias, into sums (rows 2 vectors apart). Positions of a pair plane here
     /// (row stride 1, pair stride the plane); rows of a matrix in <see cref="QMatMulLanes"/> (pair stride 1).
+    /// A call of its own: inlined six times into a caller's switch, the 128-bit form passed the JIT's budget and called
+    /// its vector helpers (scripts/check-inlining.sh, once QConvRows reached it).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void Tile<TV, TS, R>(int* x, int rowStride, int pairStride, sbyte* w, int wStride, int pairs, int* bias, int* sums)
         where TV : struct where TS : IQSimd<TV> where R : struct, IRows
     {

@@ -91,6 +91,37 @@ public class DotKernelTests
         });
     }
 
+    /// <summary>QConvRows (im2col rows of small planes through QPointwise's dot tiles): the rows as uint8 with the zero point moved, in place in the pair plane's upper half.</summary>
+    [Theory]
+    // batch, inC, outC, h, w, k, stride, pad, signed, xZero
+    [InlineData(2, 5, 16, 4, 4, 3, 1, 1, true, -128)]
+    [InlineData(1, 12, 40, 2, 2, 3, 1, 1, false, 255)]
+    [InlineData(1, 16, 33, 9, 7, 3, 2, 1, true, 127)]
+    [InlineData(1, 64, 64, 4, 4, 3, 1, 1, false, 0)]
+    public void ConvRowsMatchTheReference(int batch, int c, int m, int h, int w, int k, int stride, int pad, bool signed, int zx)
+    {
+        var r = new Random(c * 31 + m + k);
+        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        var x = new byte[batch * c * h * w];
+        r.NextBytes(x);
+        var wt = new sbyte[m * c * k * k];
+        for (int i = 0; i < wt.Length; i++) wt[i] = (sbyte)r.Next(-128, 128);
+        var packed = QConvInt8.PackRows(wt.Select(v => (long)v).ToArray(), m, c, k, k).Select(v => (sbyte)v).ToArray();
+        var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
+        var mult = new int[m]; var sh = new int[m];
+        for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
+        int zy = signed ? -3 : 120, lo = signed ? -128 : 0, hi = signed ? 127 : 255;
+        var want = QdqLoweringTests.ReferenceConv(x, wt, bias, mult, sh, batch, c, h, w, m, k, k, oh, ow, stride, 1, pad, 1, signed, zx, zy, lo, hi);
+        var y = new byte[want.Length];
+        var scratch = new short[QConvRows.Scratch(c, h, w, k, k, oh, ow)];
+        Emulated(() =>
+        {
+            Array.Clear(y);
+            Array.Fill(scratch, (short)0x5A5A);
+            QConvRows.Run(x, packed, bias, mult, sh, y, scratch, batch, c, h, w, m, k, k, oh, ow, stride, stride, pad, pad, 1, 1, signed, zx, zy, lo, hi);
+        }, () => Assert.Equal(want, y));
+    }
+
     [Theory]
     // batch, inC, outC, plane, signed, xZero
     [InlineData(1, 128, 128, 36, true, -128)]

@@ -308,6 +308,22 @@ public class QdqLoweringTests(ITestOutputHelper log)
         AgreeWithOrt(model, 0.05f, Input(c * 9 * 11, 11, 3f));
     }
 
+    /// <summary>
+    /// Convolutions whose output planes are small (here 5 x 6 and 3 x 3 positions) compile to QConvRows (im2col rows,
+    /// output channels in the lanes) and agree with ONNX Runtime within one step, as do the Portable loops.
+    /// </summary>
+    [Theory]
+    [InlineData(6, 20, 3, 2, 1, true, false, "relu")]
+    [InlineData(12, 36, 5, 3, 2, false, true, "none")]
+    public void SmallPlaneConvRunsAsRows(int c, int m, int k, int stride, int pad, bool perAxis, bool u8, string act)
+    {
+        var model = ConvModel(c, m, k, stride, pad, 1, perAxis, u8, act);
+        var r = ModelCompiler.Compile(model, "m.onnx", new ModelOptions { ClassName = "M" });
+        Assert.True(r.Success, string.Join("\n", r.Diagnostics));
+        Assert.Contains("ModelGen.Runtime.QConvRows.Run(", r.Source);
+        AgreeWithOrt(model, 0.05f, Input(c * 9 * 11, 11, 3f));
+    }
+
     [Theory]
     [InlineData(true, true, false)]
     [InlineData(false, false, true)]
@@ -658,6 +674,24 @@ public class QdqLoweringTests(ITestOutputHelper log)
     public void QPointwiseKernelIsBitExact(int batch, int c, int m, int h, int w, bool signed)
         => CheckConv(batch, c, m, h, w, 1, 1, 1, 1, 0, 1, signed, depthwise: false, lanes: true);
 
+    /// <summary>
+    /// QConvRows (small output planes: im2col rows through QPointwise): kernels, strides, dilations and padding, odd
+    /// reductions, channel counts off the vectors, a 1x1 layer at stride 2, and a 4 x 4 plane of 576-long rows (the
+    /// dot-product tiles where the CPU has them).
+    /// </summary>
+    [Theory]
+    [InlineData(2, 5, 16, 4, 4, 3, 3, 1, 1, 1, true)]
+    [InlineData(1, 12, 40, 2, 2, 3, 3, 1, 1, 1, false)]
+    [InlineData(1, 16, 33, 9, 7, 3, 3, 2, 1, 1, true)]
+    [InlineData(1, 8, 64, 6, 6, 5, 5, 1, 1, 2, false)]
+    [InlineData(1, 7, 24, 8, 8, 3, 3, 1, 2, 2, true)]
+    [InlineData(1, 64, 64, 4, 4, 3, 3, 1, 1, 1, true)]
+    [InlineData(1, 3, 16, 16, 16, 3, 3, 2, 1, 1, false)]
+    [InlineData(1, 16, 32, 8, 8, 1, 1, 2, 1, 0, true)]
+    [InlineData(1, 6, 20, 1, 9, 1, 3, 1, 1, 1, false)]
+    public void QConvRowsKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed)
+        => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, 1, signed, depthwise: false, rows: true);
+
     /// <summary>The integer matrix product as FixedPoint defines it (x [mRows, k] bytes, wt [n, k], full int8/uint8 output range): what every int8 GEMM kernel must match.</summary>
     internal static byte[] ReferenceGemm(byte[] x, sbyte[] wt, int[] bias, int[] mult, int[] sh, int mRows, int n, int k, bool signed, int zx, int zy)
     {
@@ -711,7 +745,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
         return t;
     }
 
-    static void CheckConv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, bool depthwise, bool lanes = false)
+    static void CheckConv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, bool depthwise, bool lanes = false,
+        bool rows = false)
     {
         var r = new Random(c * 31 + m + kh);
         int icg = c / groups, k = icg * kh * kw;
@@ -725,7 +760,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var wt = new sbyte[m * k];
             for (int i = 0; i < wt.Length; i++) wt[i] = extreme ? (sbyte)-128 : (sbyte)r.Next(-128, 128);
             var wl = wt.Select(v => (long)v).ToArray();
-            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : lanes ? QConvInt8.PackLanes(wl, m, c) : QConvInt8.PackGemm(wl, m, icg, kh, kw, groups)).Select(v => (sbyte)v).ToArray();
+            var packed = (depthwise ? QConvInt8.PackDepthwise(wl, c, kh, kw) : lanes ? QConvInt8.PackLanes(wl, m, c) : rows ? QConvInt8.PackRows(wl, m, c, kh, kw)
+                : QConvInt8.PackGemm(wl, m, icg, kh, kw, groups)).Select(v => (sbyte)v).ToArray();
             var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
             var mult = new int[m]; var sh = new int[m];
             for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(extreme ? 3.0 : 1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
@@ -749,10 +785,12 @@ public class QdqLoweringTests(ITestOutputHelper log)
                         Array.Fill(y, (byte)0xAB);
                         // exactly the size asked for, and garbage: what the kernel reads past its positions must not matter
                         var scratch = new short[depthwise ? QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil) : lanes ? QPointwise.Scratch(c, oh * ow)
-                            : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
+                            : rows ? QConvRows.Scratch(c, h, w, kh, kw, oh, ow) : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
                         Array.Fill(scratch, (short)0x5A5A);
                         if (lanes)
                             QPointwise.Run(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, m, oh * ow, signed, zx, zy, lo, hi, nhwcIn, nhwcOut);
+                        else if (rows)
+                            QConvRows.Run(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
                         else if (depthwise)
                             QConv.Depthwise2D(xs, packed, bias, mult, sh, y.AsSpan(0, ws.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi,
                                 nhwcIn, nhwcOut);
