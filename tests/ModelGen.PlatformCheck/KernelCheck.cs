@@ -5,7 +5,8 @@ namespace ModelGen.PlatformCheck;
 
 /// <summary>
 /// In-process check of the int8 kernels' paths against the scalar one (SimdLevel.ForceBits = 0, itself checked against
-/// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D, QPointwise.Run (NCHW and channels last),
+/// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D (and QConvRows on the same one-group shapes),
+/// QPointwise.Run (NCHW and channels last),
 /// QConv.Depthwise2D (every layout) and QGemm.Run shapes (QGemm's
 /// also through QMatMulLanes, and both int32 forms; odd channel counts,
 /// groups, padding, strides 1-3, dilation, int8 and uint8 inputs with zero points at the extremes, positions off the
@@ -91,7 +92,7 @@ public static class KernelCheck
         int batch, inC, inH, inW, outC, kH, kW, outH, outW, sH, sW, pT, pL, dH, dW, groups, xZero, yZero, lo, hi;
         bool signed;
         byte[] x = [];
-        sbyte[] w = [];
+        sbyte[] w = [], wr = [];
         int[] bias = [], mult = [], shift = [];
 
         public static Conv Random(Random r)
@@ -112,6 +113,9 @@ public static class KernelCheck
             r.NextBytes(c.x);
             int blocks = (ocg + QConv.BlockRows - 1) / QConv.BlockRows, pairs = (icg + 1) / 2;
             c.w = Weights(r, c.groups * blocks * c.kH * c.kW * pairs * QConv.BlockRows * 2);
+            // QConvRows' layout: QPointwise's over rows of kH x kW x inC (one group)
+            int mp = (c.outC + QPointwise.ColumnMultiple - 1) / QPointwise.ColumnMultiple * QPointwise.ColumnMultiple;
+            c.wr = Weights(r, (QConvRows.RowBytes(c.inC, c.kH, c.kW) + 1) / 2 * mp * 2);
             (c.bias, c.mult, c.shift) = Requant(r, c.outC);
             bool full = r.Next(2) == 0;
             c.yZero = c.signed ? r.Next(-20, 20) : r.Next(100, 150);
@@ -126,7 +130,13 @@ public static class KernelCheck
             Array.Fill(scratch, (short)0x5A5A);
             QConv.Conv2D(x, w, bias, mult, shift, y, scratch, batch, inC, inH, inW, outC, kH, kW, outH, outW, sH, sW, pT, pL, dH, dW, groups,
                 signed, xZero, yZero, lo, hi);
-            return y;
+            if (groups != 1) return y;
+            // the same shape as im2col rows (QConvRows: QPointwise's tiles over rows written in its pair plane)
+            var yr = new byte[y.Length];
+            var rs = new short[QConvRows.Scratch(inC, inH, inW, kH, kW, outH, outW)];
+            Array.Fill(rs, (short)0x5A5A);
+            QConvRows.Run(x, wr, bias, mult, shift, yr, rs, batch, inC, inH, inW, outC, kH, kW, outH, outW, sH, sW, pT, pL, dH, dW, signed, xZero, yZero, lo, hi);
+            return [.. y, .. yr];
         }
     }
 
