@@ -57,14 +57,16 @@ public sealed class QConvInt8 : Operator
 
     /// <summary>
     /// Any other convolution of one group, 2 or more input and 16 or more output channels, NCHW on both sides, on an
-    /// output plane of at most 36 positions, or of at most 64 with 48 or more output channels: QConvRows. QConv.Conv2D's
+    /// output plane of at most 16 positions, or of at most 64 with 64 or more output channels: QConvRows. QConv.Conv2D's
     /// lanes hold positions of a padded plane, and a 2 x 2 output of a 3 x 3 kernel fills a quarter of a 512-bit vector;
-    /// QConvRows' lanes hold output channels, padded to 32 (`experiment qrows`, Zen 5, time of QConv over QConvRows:
-    /// GoogLeNet's 2 x 2 layers 4.1-5.1, its 4 x 4 ones 1.7-1.8, 8 -> 16 on 4 x 4 1.4, 32 -> 32 on 5 x 5 1.8, on 6 x 6
-    /// 16 -> 32 1.3 and 48 -> 48 1.5, 8 x 8 of 64-192 channels 1.3-1.4 but of 32 1.0 and of 16 0.64, 16 x 16 0.73).
+    /// QConvRows' lanes hold output channels, padded to 32. The layout is fixed at build time, so the rule holds with
+    /// and without a dot product (`experiment qrows`, Zen 5, time of QConv over QConvRows with vpdpbusd / on the pair
+    /// kernels, DOTNET_EnableAVXVNNI=0): GoogLeNet's 2 x 2 layers 4.1-5.8 / 4.6-6.1, its 4 x 4 ones 1.7 / 2.6-2.9, 8 -> 16
+    /// on 4 x 4 1.4 / 1.0; 64 or more output channels on 5 x 5 to 8 x 8 1.3-2.0 / 1.06-1.5; but 32 -> 32 and 48 -> 48 on
+    /// 6 x 6 1.3-1.5 / 0.85-0.89, 8 x 8 of 16 or 32 channels 0.65-1.0 / 0.38-0.86, 16 x 16 outputs 0.6-0.7.
     /// </summary>
     static bool UsesRows(Geo geo) => !geo.Depthwise && !geo.Pointwise && geo.Group == 1 && geo.C >= 2 && geo.M >= 16
-        && (geo.W.OutPlane <= 36 || geo.W.OutPlane <= 64 && geo.M >= 48)
+        && (geo.W.OutPlane <= 16 || geo.W.OutPlane <= 64 && geo.M >= 64)
         && (geo.M + LaneMultiple - 1) / LaneMultiple * LaneMultiple <= MaxLanes && !geo.NhwcIn && !geo.NhwcOut;
 
     /// <summary>
