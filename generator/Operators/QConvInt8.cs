@@ -35,7 +35,7 @@ public sealed class QConvInt8 : Operator
         /// <summary>x / y channels last ([N, H, W, C] bytes: <see cref="Passes.Int8ChannelsLast"/>'s attributes mg_nhwc_in / mg_nhwc_out).</summary>
         public bool NhwcIn, NhwcOut;
         public bool Pointwise => W.Rank <= 2 && W.Kernel.All(k => k == 1) && W.Strides.All(v => v == 1) && W.PadBegin.All(v => v == 0) && W.PadEnd.All(v => v == 0)
-            && Group == 1 && (M + LaneMultiple - 1) / LaneMultiple * LaneMultiple <= MaxLanes;
+            && Group == 1;
         /// <summary>The 2-D view of a 1-D window (height 1).</summary>
         public int D(int[] a, int i, int one) => W.Rank == 2 ? a[i] : i == 0 ? one : a[0];
         public int KH => D(W.Kernel, 0, 1);
@@ -45,8 +45,8 @@ public sealed class QConvInt8 : Operator
     /// <summary>Output channels per block of the Net kernel's packed weights (ModelGen.Runtime.QConv.BlockRows).</summary>
     const int BlockRows = 4;
 
-    /// <summary>ModelGen.Runtime.QPointwise.ColumnMultiple and MaxColumns.</summary>
-    const int LaneMultiple = 32, MaxLanes = 1024;
+    /// <summary>ModelGen.Runtime.QPointwise.ColumnMultiple.</summary>
+    const int LaneMultiple = 32;
 
     /// <summary>
     /// 1x1, stride 1, unpadded, one group, on a plane of at most 49 positions with 16 or more output channels: the
@@ -66,8 +66,7 @@ public sealed class QConvInt8 : Operator
     /// 6 x 6 1.3-1.5 / 0.85-0.89, 8 x 8 of 16 or 32 channels 0.65-1.0 / 0.38-0.86, 16 x 16 outputs 0.6-0.7.
     /// </summary>
     static bool UsesRows(Geo geo) => !geo.Depthwise && !geo.Pointwise && geo.Group == 1 && geo.C >= 2 && geo.M >= 16
-        && (geo.W.OutPlane <= 16 || geo.W.OutPlane <= 64 && geo.M >= 64)
-        && (geo.M + LaneMultiple - 1) / LaneMultiple * LaneMultiple <= MaxLanes && !geo.NhwcIn && !geo.NhwcOut;
+        && (geo.W.OutPlane <= 16 || geo.W.OutPlane <= 64 && geo.M >= 64) && !geo.NhwcIn && !geo.NhwcOut;
 
     /// <summary>
     /// Whether the Net kernel of this QConvInt8 node reads and writes channels last as well (a depthwise layer or a 1x1

@@ -143,7 +143,7 @@ public static unsafe class QMatMulLanes
         int* offs = stackalloc int[np];
         if (a.Out == Output.Bytes) new ReadOnlySpan<int>(a.BiasI, np).CopyTo(new Span<int>(offs, np));
         else new Span<int>(offs, np).Clear();
-        QPointwise.Correct<TD>(a.W, offs, np, pairs, zq);
+        QPointwise.Correct<TD>(a.W, offs, np, np, pairs, zq);
         int* w4 = stackalloc int[kq * width];
         int* sums = stackalloc int[Rows * width];
         byte* bytes = stackalloc byte[width];

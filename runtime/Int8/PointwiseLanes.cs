@@ -22,7 +22,7 @@ public static unsafe class QPointwise
     /// <summary>The output channels of the weight layout are padded to a multiple of this: two 512-bit vectors of lanes.</summary>
     public const int ColumnMultiple = 32;
 
-    /// <summary>The most output channels (padded) a call takes: its per-channel constants live on the stack.</summary>
+    /// <summary>Output channels (padded) per pass of a call: their per-channel constants live on the stack (more: several passes over the input).</summary>
     public const int MaxColumns = 1024;
 
     /// <summary>Positions per tile.</summary>
@@ -48,83 +48,88 @@ public static unsafe class QPointwise
     {
         if (batch < 0 || inC <= 0 || outC <= 0 || plane < 0) throw new ArgumentOutOfRangeException(nameof(plane), "QPointwise: invalid geometry");
         int pairs = (inC + 1) / 2, mp = (outC + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
-        if (mp > MaxColumns) throw new ArgumentOutOfRangeException(nameof(outC), "QPointwise: too many output channels");
         if (x.Length < (long)batch * inC * plane || w.Length < (long)pairs * mp * 2 || y.Length < (long)batch * outC * plane
             || bias.Length < outC || multiplier.Length < outC || shift.Length < outC || scratch.Length < Scratch(inC, plane))
             throw new ArgumentException("QPointwise.Run: sizes do not agree");
         QConv.CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
         // 16 past the columns: RequantizeRows loads 16 lanes of constants from a panel's start (8-column panels: 8 past mp)
-        int* mult = stackalloc int[mp + 16], e = stackalloc int[mp + 16], b = stackalloc int[mp + 16];
-        long* kE = stackalloc long[mp / 2 + 8], kO = stackalloc long[mp / 2 + 8];
+        int most = Math.Min(mp, MaxColumns);
+        int* mult = stackalloc int[most + 16], e = stackalloc int[most + 16], b = stackalloc int[most + 16];
+        long* kE = stackalloc long[most / 2 + 8], kO = stackalloc long[most / 2 + 8];
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (short* ps = scratch) fixed (int* pb = bias, pm = multiplier, psh = shift)
         {
-            bool bounded = Columns(pb, pm, psh, outC, inC, mp, mult, e, b, kE, kO);
             int* pairPlane = (int*)QConv.Aligned(ps);
-            var a = new Args
-            {
-                X = pairPlane, W = pw, Bias = b, Mult = mult, E = e, KE = kE, KO = kO, Pm = pm, Psh = psh,
-                Pairs = pairs, Mp = mp, OutC = outC, Plane = plane, ZY = yZero, Lo = qmin, Hi = qmax, Bounded = bounded,
-                RowStride = 1, Step = plane, NhwcOut = nhwcOut,
-            };
             // sdot: tiles of 8 channels; vpdpbusd: of 16, weights reordered per panel (at most MaxQuads quads of input
             // channels), where the plane repays the reordering: from 16 positions against 512-bit pair kernels, from 8
             // against 256-bit ones (Sapphire Rapids: 128->128 on 36 positions 1.6x, 256->256 on 9 0.97x at 512 bits and
             // 1.7x at 256, 256->512 on 4 0.6x)
             int dot = QDot.Path;
             if (QDot.Unsigned(dot) && ((inC + 3) / 4 > MaxQuads || plane < (SimdLevel.Bits >= 512 ? 16 : 8))) dot = QDot.None;
-            if (dot != 0)
+            // a pass per MaxColumns output channels (a 1280-channel head: two), each over the whole input
+            for (int j0 = 0; j0 < outC; j0 += MaxColumns)
             {
-                // a quad plane (QDotConv's, unpadded) in the pair plane's place, the zero point taken from the bias
-                bool unsigned = QDot.Unsigned(dot);
-                int zq = QDot.Zero(unsigned, xSigned, xZero), flip = QDot.Flip(unsigned, xSigned), quads = (inC + 3) / 4;
-                a.Quads = quads;
-                // channels last: each position's quads side by side (the tiles step positions by the quads)
-                if (nhwcIn) { a.RowStride = quads; a.Step = 1; }
-                switch (dot)
+                int cols = Math.Min(MaxColumns, outC - j0), mc = (cols + ColumnMultiple - 1) / ColumnMultiple * ColumnMultiple;
+                bool bounded = Columns(pb + j0, pm + j0, psh + j0, cols, inC, mc, mult, e, b, kE, kO);
+                var a = new Args
                 {
-                    case QDot.Sdot: Correct<DotArm>(pw, b, mp, pairs, zq); break;
-                    case QDot.SdotEmulated: Correct<DotEmulated>(pw, b, mp, pairs, zq); break;
-                    case QDot.Vnni: Correct<DotVnni>(pw, b, mp, pairs, zq); break;
-                    default: Correct<DotEmulatedU>(pw, b, mp, pairs, zq); break;
+                    X = pairPlane, W = pw + 2L * j0, Bias = b, Mult = mult, E = e, KE = kE, KO = kO, Pm = pm + j0, Psh = psh + j0,
+                    Pairs = pairs, Mp = mp, OutC = cols, YStride = outC, Plane = plane, ZY = yZero, Lo = qmin, Hi = qmax, Bounded = bounded,
+                    RowStride = 1, Step = plane, NhwcOut = nhwcOut,
+                };
+                if (dot != 0)
+                {
+                    // a quad plane (QDotConv's, unpadded) in the pair plane's place, the zero point taken from the bias
+                    bool unsigned = QDot.Unsigned(dot);
+                    int zq = QDot.Zero(unsigned, xSigned, xZero), flip = QDot.Flip(unsigned, xSigned), quads = (inC + 3) / 4;
+                    a.Quads = quads;
+                    // channels last: each position's quads side by side (the tiles step positions by the quads)
+                    if (nhwcIn) { a.RowStride = quads; a.Step = 1; }
+                    switch (dot)
+                    {
+                        case QDot.Sdot: Correct<DotArm>(a.W, b, mc, mp, pairs, zq); break;
+                        case QDot.SdotEmulated: Correct<DotEmulated>(a.W, b, mc, mp, pairs, zq); break;
+                        case QDot.Vnni: Correct<DotVnni>(a.W, b, mc, mp, pairs, zq); break;
+                        default: Correct<DotEmulatedU>(a.W, b, mc, mp, pairs, zq); break;
+                    }
+                    for (int nb = 0; nb < batch; nb++)
+                    {
+                        byte* xb = px + (long)nb * inC * plane;
+                        if (nhwcIn) a.X = QuadsLast(pairPlane, xb, inC, plane, quads, flip, zq);
+                        else
+                        for (int q = 0; q < quads; q++)
+                        {
+                            byte* c0 = xb + 4L * q * plane;
+                            QDotConv.QuadRow(pairPlane + (long)q * plane, c0, 4 * q + 1 < inC ? c0 + plane : null, 4 * q + 2 < inC ? c0 + 2L * plane : null,
+                                4 * q + 3 < inC ? c0 + 3L * plane : null, plane, flip, zq);
+                        }
+                        a.Y = py + (long)nb * outC * plane + (nhwcOut ? j0 : (long)j0 * plane);
+                        switch (dot)
+                        {
+                            case QDot.Sdot: Panels<Vector128<int>, Q128, DotArm>(a, true); break;
+                            case QDot.SdotEmulated: Panels<Vector128<int>, Q128, DotEmulated>(a, true); break;
+                            case QDot.Vnni: Lanes<DotVnni>(a); break;
+                            default: Lanes<DotEmulatedU>(a); break;
+                        }
+                    }
+                    continue;
                 }
+                if (nhwcIn) { a.RowStride = pairs; a.Step = 1; }
                 for (int nb = 0; nb < batch; nb++)
                 {
                     byte* xb = px + (long)nb * inC * plane;
-                    if (nhwcIn) a.X = QuadsLast(pairPlane, xb, inC, plane, quads, flip, zq);
+                    if (nhwcIn) PairsLast(pairPlane, xb, inC, plane, pairs, xSigned, xZero);
                     else
-                    for (int q = 0; q < quads; q++)
+                    for (int c2 = 0; c2 < pairs; c2++)
+                        QConv.PairPlane(pairPlane + (long)c2 * plane, xb + 2L * c2 * plane, 2 * c2 + 1 < inC ? xb + (2L * c2 + 1) * plane : null, plane, xSigned, xZero);
+                    a.Y = py + (long)nb * outC * plane + (nhwcOut ? j0 : (long)j0 * plane);
+                    switch (SimdLevel.Bits)
                     {
-                        byte* c0 = xb + 4L * q * plane;
-                        QDotConv.QuadRow(pairPlane + (long)q * plane, c0, 4 * q + 1 < inC ? c0 + plane : null, 4 * q + 2 < inC ? c0 + 2L * plane : null,
-                            4 * q + 3 < inC ? c0 + 3L * plane : null, plane, flip, zq);
+                        case 512 when Avx512BW.IsSupported: Panels<Vector512<int>, Q512, DotEmulated>(a, false); break;
+                        case 512 or 256 when Avx2.IsSupported: Panels<Vector256<int>, Q256, DotEmulated>(a, false); break;
+                        case 0: Panels<int, Q1, DotEmulated>(a, false); break;
+                        default: Panels<Vector128<int>, Q128, DotEmulated>(a, false); break;
                     }
-                    a.Y = py + (long)nb * outC * plane;
-                    switch (dot)
-                    {
-                        case QDot.Sdot: Panels<Vector128<int>, Q128, DotArm>(a, true); break;
-                        case QDot.SdotEmulated: Panels<Vector128<int>, Q128, DotEmulated>(a, true); break;
-                        case QDot.Vnni: Lanes<DotVnni>(a); break;
-                        default: Lanes<DotEmulatedU>(a); break;
-                    }
-                }
-                return;
-            }
-            if (nhwcIn) { a.RowStride = pairs; a.Step = 1; }
-            for (int nb = 0; nb < batch; nb++)
-            {
-                byte* xb = px + (long)nb * inC * plane;
-                if (nhwcIn) PairsLast(pairPlane, xb, inC, plane, pairs, xSigned, xZero);
-                else
-                for (int c2 = 0; c2 < pairs; c2++)
-                    QConv.PairPlane(pairPlane + (long)c2 * plane, xb + 2L * c2 * plane, 2 * c2 + 1 < inC ? xb + (2L * c2 + 1) * plane : null, plane, xSigned, xZero);
-                a.Y = py + (long)nb * outC * plane;
-                switch (SimdLevel.Bits)
-                {
-                    case 512 when Avx512BW.IsSupported: Panels<Vector512<int>, Q512, DotEmulated>(a, false); break;
-                    case 512 or 256 when Avx2.IsSupported: Panels<Vector256<int>, Q256, DotEmulated>(a, false); break;
-                    case 0: Panels<int, Q1, DotEmulated>(a, false); break;
-                    default: Panels<Vector128<int>, Q128, DotEmulated>(a, false); break;
                 }
             }
         }
@@ -176,7 +181,8 @@ public static unsafe class QPointwise
     struct Args
     {
         public int* X, Bias, Mult, E, Pm, Psh; public long* KE, KO; public sbyte* W; public byte* Y;
-        public int Pairs, Quads, Mp, OutC, Plane, ZY, Lo, Hi; public bool Bounded;
+        /// <summary>Mp: the weight layout's padded columns (a row of pairs is 2 Mp bytes); OutC: this pass's columns; YStride: a channels-last position's bytes (all the output channels).</summary>
+        public int Pairs, Quads, Mp, OutC, YStride, Plane, ZY, Lo, Hi; public bool Bounded;
         /// <summary>The input plane's steps (ints) from one position to the next and from one pair or quad to the next: 1 and the plane, or channels last the pairs or quads and 1.</summary>
         public int RowStride, Step;
         /// <summary>y channels last: a position's outC bytes side by side.</summary>
@@ -268,7 +274,7 @@ public static unsafe class QPointwise
     static void Store<TV, TS>(in Args a, int m0, int cols, int* sums, int stride, int n, int c0, byte* bytes)
         where TV : struct where TS : IQSimd<TV>, IQBounded<TV>
     {
-        if (a.NhwcOut) RequantizeRows<TV, TS>(a, m0, cols, sums, stride, n, a.Y + (long)c0 * a.OutC + m0, a.OutC);
+        if (a.NhwcOut) RequantizeRows<TV, TS>(a, m0, cols, sums, stride, n, a.Y + (long)c0 * a.YStride + m0, a.YStride);
         else
         {
             RequantizeRows<TV, TS>(a, m0, cols, sums, stride, n, bytes, 16);
@@ -581,12 +587,13 @@ public static unsafe class QPointwise
     }
 
     /// <summary>
-    /// b[m] -= zq * (output channel m's weights summed). AVX2: 32 channels at a time, vpmaddubsw of each row of pairs
+    /// b[m] -= zq * (output channel m's weights summed), for mp channels of a layout whose rows of pairs are 2 stride
+    /// bytes apart. AVX2: 32 channels at a time, vpmaddubsw of each row of pairs
     /// with ones (a pair's sum in an int16 lane, exact), summed in int16 over at most 127 rows, then widened; elsewhere 8
     /// at a time, dot products with ones (on x64 they took a tenth of a 128 -> 128 layer on 36 positions, per call).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Correct<TD>(sbyte* w, int* b, int mp, int pairs, int zq) where TD : IQDot
+    internal static void Correct<TD>(sbyte* w, int* b, int mp, int stride, int pairs, int zq) where TD : IQDot
     {
         if (zq == 0) return;
         if (Avx2.IsSupported)
@@ -598,8 +605,8 @@ public static unsafe class QPointwise
                 for (int c0 = 0; c0 < pairs; c0 += 127)
                 {
                     Vector256<short> lo = default, hi = default; // |sum| <= 127 x 256
-                    sbyte* p = w + 2L * ((long)c0 * mp + m0);
-                    for (int c2 = c0, end = Math.Min(pairs, c0 + 127); c2 < end; c2++, p += 2L * mp)
+                    sbyte* p = w + 2L * ((long)c0 * stride + m0);
+                    for (int c2 = c0, end = Math.Min(pairs, c0 + 127); c2 < end; c2++, p += 2L * stride)
                     {
                         lo += Avx2.MultiplyAddAdjacent(one, Vector256.Load(p));
                         hi += Avx2.MultiplyAddAdjacent(one, Vector256.Load(p + 32));
@@ -618,7 +625,7 @@ public static unsafe class QPointwise
             Vector128<int> s0 = default, s1 = default;
             for (int c2 = 0; c2 < pairs; c2 += 2)
             {
-                var (w0, w1) = Quads(w + 2L * (c2 * mp + m0), 2 * mp, c2 + 1 < pairs);
+                var (w0, w1) = Quads(w + 2L * (c2 * stride + m0), 2 * stride, c2 + 1 < pairs);
                 s0 = TD.Dot(s0, ones, w0); s1 = TD.Dot(s1, ones, w1);
             }
             (Vector128.Load(b + m0) - s0 * zq).Store(b + m0);

@@ -129,6 +129,7 @@ public class DotKernelTests
     [InlineData(1, 7, 17, 25, true, 127)]     // 7 channels: the last quad one pair, three missing
     [InlineData(1, 64, 100, 49, false, 128)]
     [InlineData(2, 30, 50, 20, true, 9)]      // two batches of 20 positions, a last panel of 2 channels
+    [InlineData(2, 24, 1060, 16, true, -5)]   // two passes of output channels (1024, then 36)
     [InlineData(1, 3, 33, 2, true, 5)]
     [InlineData(1, 1, 8, 7, false, 0)]        // one channel
     [InlineData(1, 300, 40, 16, true, -100)]  // 150 pairs: the weights' sums in two runs of int16 (at most 127 rows each)

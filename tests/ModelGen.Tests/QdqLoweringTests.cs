@@ -671,6 +671,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 7, 17, 5, 5, true)]
     [InlineData(1, 64, 100, 7, 7, false)]
     [InlineData(1, 3, 33, 1, 2, true)]
+    [InlineData(1, 20, 1100, 3, 3, false)]  // more output channels than a pass takes (a 1280-channel head): two passes
     public void QPointwiseKernelIsBitExact(int batch, int c, int m, int h, int w, bool signed)
         => CheckConv(batch, c, m, h, w, 1, 1, 1, 1, 0, 1, signed, depthwise: false, lanes: true);
 
