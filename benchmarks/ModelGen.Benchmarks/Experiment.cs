@@ -683,7 +683,7 @@ internal static class Experiment
         return () => new ReadOnlySpan<float>(raw, len);
     }
 
-    /// <summary>`experiment pool`: SqueezeNet's 3x3/2 max pools.</summary>
+    /// <summary>`experiment pool`: SqueezeNet's 3x3/2 max pools, NCHW and on channel blocks (a float chain's layout). POOL_SPIN=1: the 64-channel blocked pool alone for 4 s first (for perf record).</summary>
     public static void Pools()
     {
         foreach (var (c, hw) in new[] { (64, 47), (128, 23), (256, 11) })
@@ -692,7 +692,10 @@ internal static class Experiment
             int o = (hw - 3 + 1) / 2 + 1;
             var x = Data.Random(rng, c * hw * hw); var y = new float[c * o * o];
             Action f = () => Pool.MaxPool2D(x, y, c, hw, hw, o, o, 3, 3, 2, 2, 0, 0, 1, 1);
-            Console.WriteLine($"maxpool {c} {hw}x{hw} -> {o}x{o}: {Time(f) * 1e6:F2} us");
+            // the same pool on channel blocks (a float chain's layout: SqueezeNet's pools)
+            Action b = () => ConvBlocked.MaxPool(x, y, 1, c, hw, hw, o, o, 3, 3, 2, 2, 0, 0, 1, 1);
+            if (c == 64 && Environment.GetEnvironmentVariable("POOL_SPIN") == "1") { var sw = Stopwatch.StartNew(); while (sw.Elapsed.TotalSeconds < 4) b(); }
+            Console.WriteLine($"maxpool {c} {hw}x{hw} -> {o}x{o}: {Time(f) * 1e6:F2} us   channel blocks {Time(b) * 1e6:F2} us");
         }
     }
 
