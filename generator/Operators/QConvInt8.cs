@@ -65,7 +65,7 @@ public sealed class QConvInt8 : Operator
     /// on 4 x 4 1.4 / 1.0; 64 or more output channels on 5 x 5 to 8 x 8 1.3-2.0 / 1.06-1.5; but 32 -> 32 and 48 -> 48 on
     /// 6 x 6 1.3-1.5 / 0.85-0.89, 8 x 8 of 16 or 32 channels 0.65-1.0 / 0.38-0.86, 16 x 16 outputs 0.6-0.7.
     /// </summary>
-    static bool UsesRows(Geo geo) => !geo.Depthwise && !geo.Pointwise && geo.Group == 1 && geo.C >= 2 && geo.M >= 16
+    static bool UsesRows(Geo geo) => geo.W.Rank <= 2 && !geo.Depthwise && !geo.Pointwise && geo.Group == 1 && geo.C >= 2 && geo.M >= 16
         && (geo.W.OutPlane <= 16 || geo.W.OutPlane <= 64 && geo.M >= 64) && !geo.NhwcIn && !geo.NhwcOut;
 
     /// <summary>
@@ -106,7 +106,7 @@ public sealed class QConvInt8 : Operator
         if ((geo.NhwcIn || geo.NhwcOut) && !(geo.Depthwise || geo.Pointwise)) throw Error("QConvInt8 runs channels last only as a depthwise or 1x1 convolution");
         // a 1x1 layer of a channels-last chain: the channel-lanes kernel at any plane (each position's channels are side by side)
         geo.Lanes = UsesLanes(geo) || !geo.Depthwise && geo.Pointwise && (geo.NhwcIn || geo.NhwcOut);
-        geo.Rows = !geo.Lanes && geo.W.Rank <= 2 && UsesRows(geo);
+        geo.Rows = UsesRows(geo); // never with Lanes: those are 1x1 layers
         if (n.Inputs.Count == 5)
         {
             var packed = geo.Depthwise ? PackDepthwise(w.Const.L, c, geo.KH, geo.KW) : geo.Lanes ? PackLanes(w.Const.L, m, c)

@@ -228,7 +228,7 @@ public sealed class LookupTables : IPass
         var e = view.In(0);
         if (e.Producer == null || !Elementwise(e.Producer) || !QdqPassThrough.Params(q, out _, out _, out _)) return false;
         var quantized = new Value(q.Out().Name + "_unshaped");
-        var nq = MakeIn(q.Domain, q.OpType, q.Opset, q.Name, new[] { e, q.In(1), q.In(2) }, new[] { quantized }, q.Attributes.Values.ToArray());
+        var nq = With(q, e, quantized);
         var nv = With(view, quantized, q.Out());
         g.Nodes[g.Nodes.IndexOf(view)] = nq;
         g.Nodes[g.Nodes.IndexOf(q)] = nv;
@@ -248,7 +248,7 @@ public sealed class LookupTables : IPass
         if (readers.Count == 0 || !readers.All(Elementwise)) return false;
         var moved = new Value(view.Out().Name + "_quantized");
         var nv = With(view, dq.In(0), moved);
-        var nd = MakeIn(dq.Domain, dq.OpType, dq.Opset, dq.Name, new[] { moved, dq.In(1), dq.In(2) }, new[] { view.Out() }, dq.Attributes.Values.ToArray());
+        var nd = With(dq, moved, view.Out());
         g.Nodes[g.Nodes.IndexOf(dq)] = nv;
         g.Nodes[g.Nodes.IndexOf(view)] = nd;
         return true;

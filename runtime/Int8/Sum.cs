@@ -54,24 +54,17 @@ public static unsafe partial class Int8
     }
 
     /// <summary>
-    /// The sum of the last k (1 to 16) bytes before end, each as uint8 (int8 + 128 where signed), from one 16-byte load
-    /// ending at end (the 16 - k bytes before them must be readable): vpsadbw over the kept bytes.
-    /// </summary>
-    /// <summary>
-    /// The exact sum of plane p's size values (x: the tensor's start): SIMD from 16 values; a shorter plane as the end of
-    /// a 16-byte load reaching back into the planes before it, where there are 16 bytes to read back into.
+    /// The exact sum of plane p's size values (x: the tensor's start): a plane shorter than 16 as the end of a 16-byte
+    /// load reaching back into the planes before it, where there are 16 bytes to read back into; otherwise <see cref="Sum"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int PlaneSum(byte* x, byte* p, int size, bool signed)
-    {
-        if (size >= 16) return Sum(p, size, signed);
-        if (Sse2.IsSupported && p + size - 16 >= x) return (int)Tail(p + size, size, signed) - (signed ? 128 * size : 0);
-        int s = 0;
-        if (signed) for (int k = 0; k < size; k++) s += (sbyte)p[k];
-        else for (int k = 0; k < size; k++) s += p[k];
-        return s;
-    }
+        => size < 16 && Sse2.IsSupported && p + size - 16 >= x ? (int)Tail(p + size, size, signed) - (signed ? 128 * size : 0) : Sum(p, size, signed);
 
+    /// <summary>
+    /// The sum of the last k (1 to 16) bytes before end, each as uint8 (int8 + 128 where signed), from one 16-byte load
+    /// ending at end (the 16 - k bytes before them must be readable): vpsadbw over the kept bytes.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static ulong Tail(byte* end, int k, bool signed)
     {

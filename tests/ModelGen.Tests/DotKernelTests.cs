@@ -55,7 +55,9 @@ public class DotKernelTests
             Conv(batch, c, m, h, w, kh, kw, stride, 1, pad, 1, signed: columns % 2 == 0, zx: columns % 2 == 0 ? columns * 9 - 20 : columns * 9 + 100, columns, biasRange);
     }
 
-    static void Conv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, int zx, int columns, int biasRange)
+    /// <summary>One convolution through QConv.Conv2D, or (rows; one group) QConvRows, on every dot path against the reference.</summary>
+    static void Conv(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, int zx, int columns, int biasRange,
+        bool rows = false)
     {
         var r = new Random(c * 31 + m + kh);
         int icg = c / groups, k = icg * kh * kw;
@@ -64,7 +66,8 @@ public class DotKernelTests
         r.NextBytes(x);
         var wt = new sbyte[m * k];
         for (int i = 0; i < wt.Length; i++) wt[i] = (sbyte)r.Next(-128, 128);
-        var packed = QConvInt8.PackGemm(wt.Select(v => (long)v).ToArray(), m, icg, kh, kw, groups).Select(v => (sbyte)v).ToArray();
+        var wl = wt.Select(v => (long)v).ToArray();
+        var packed = (rows ? QConvInt8.PackRows(wl, m, c, kh, kw) : QConvInt8.PackGemm(wl, m, icg, kh, kw, groups)).Select(v => (sbyte)v).ToArray();
         var bias = Enumerable.Range(0, m).Select(_ => r.Next(-biasRange, biasRange)).ToArray();
         var mult = new int[m]; var sh = new int[m];
         for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
@@ -72,7 +75,7 @@ public class DotKernelTests
         var want = QdqLoweringTests.ReferenceConv(x, wt, bias, mult, sh, batch, c, h, w, m, kh, kw, oh, ow, stride, dil, pad, groups, signed, zx, zy, lo, hi);
         var y = new byte[want.Length + 9];
         Array.Fill(y, (byte)0xAB);
-        var scratch = new short[QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
+        var scratch = new short[rows ? QConvRows.Scratch(c, h, w, kh, kw, oh, ow) : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
         Array.Fill(scratch, (short)0x5A5A);
         Emulated(() =>
         {
@@ -81,7 +84,10 @@ public class DotKernelTests
             try
             {
                 QDotConv.ForceColumns = columns;
-                QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
+                if (rows)
+                    QConvRows.Run(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
+                else
+                    QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
             }
             finally { QDotConv.ForceColumns = 0; }
         }, () =>
@@ -99,28 +105,7 @@ public class DotKernelTests
     [InlineData(1, 16, 33, 9, 7, 3, 2, 1, true, 127)]
     [InlineData(1, 64, 64, 4, 4, 3, 1, 1, false, 0)]
     public void ConvRowsMatchTheReference(int batch, int c, int m, int h, int w, int k, int stride, int pad, bool signed, int zx)
-    {
-        var r = new Random(c * 31 + m + k);
-        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
-        var x = new byte[batch * c * h * w];
-        r.NextBytes(x);
-        var wt = new sbyte[m * c * k * k];
-        for (int i = 0; i < wt.Length; i++) wt[i] = (sbyte)r.Next(-128, 128);
-        var packed = QConvInt8.PackRows(wt.Select(v => (long)v).ToArray(), m, c, k, k).Select(v => (sbyte)v).ToArray();
-        var bias = Enumerable.Range(0, m).Select(_ => r.Next(-50000, 50000)).ToArray();
-        var mult = new int[m]; var sh = new int[m];
-        for (int j = 0; j < m; j++) FixedPoint.QuantizeMultiplier(1e-4 * (1 + r.NextDouble() * 50), out mult[j], out sh[j]);
-        int zy = signed ? -3 : 120, lo = signed ? -128 : 0, hi = signed ? 127 : 255;
-        var want = QdqLoweringTests.ReferenceConv(x, wt, bias, mult, sh, batch, c, h, w, m, k, k, oh, ow, stride, 1, pad, 1, signed, zx, zy, lo, hi);
-        var y = new byte[want.Length];
-        var scratch = new short[QConvRows.Scratch(c, h, w, k, k, oh, ow)];
-        Emulated(() =>
-        {
-            Array.Clear(y);
-            Array.Fill(scratch, (short)0x5A5A);
-            QConvRows.Run(x, packed, bias, mult, sh, y, scratch, batch, c, h, w, m, k, k, oh, ow, stride, stride, pad, pad, 1, 1, signed, zx, zy, lo, hi);
-        }, () => Assert.Equal(want, y));
-    }
+        => Conv(batch, c, m, h, w, k, k, stride, 1, pad, 1, signed, zx, columns: 0, biasRange: 50000, rows: true);
 
     [Theory]
     // batch, inC, outC, plane, signed, xZero
