@@ -55,7 +55,7 @@ public static unsafe partial class Int8
 
     /// <summary>
     /// The exact sum of plane p's size values (x: the tensor's start): a plane shorter than 16 as the end of a 16-byte
-    /// load reaching back into the planes before it, where there are 16 bytes to read back into; otherwise <see cref="Sum"/>.
+    /// load reaching back into the planes before it, where there are 16 bytes to read back into; otherwise <see cref="Sum(byte*, int, bool)"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int PlaneSum(byte* x, byte* p, int size, bool signed)
