@@ -118,7 +118,8 @@ public static unsafe class ConvBlocked
     /// Per block and output row: the window's rows maxed column by column into a stack row (a vector per input column),
     /// then each output the max of its columns there; chains of at most kH and kW maxes, independent across columns
     /// (one chain of kH x kW maxes per output ran at the latency of vmaxps: 30 us for SqueezeNet's 64 x 47x47 pool).
-    /// Wider rows: a window at a time.
+    /// The outputs whose window lies inside the row skip the per-output bounds (3-wide windows: their own loop, which
+    /// with the rows' maxes in small methods took that pool from 15-16 to 9.6-10.7 us). Wider rows: a window at a time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MaxPool<S, TV>(float* x, float* y, int blocks, int inH, int inW, int outH, int outW, int kH, int kW, int sh, int sw, int pt, int pl, int dh, int dw)
@@ -127,7 +128,6 @@ public static unsafe class ConvBlocked
         // the window's rows as pointers (each load's address a pointer plus the column)
         int l = S.Lanes;
         nint inPlane = (nint)inH * inW * Block, outPlane = (nint)outH * outW * Block, rowStride = (nint)inW * Block, tap = (nint)dw * Block;
-        TV none = S.Splat(float.NegativeInfinity);
         bool staged = inW <= PoolCols;
         float* row = stackalloc float[staged ? inW * Block : 0];
         float** rows = stackalloc float*[kH];
@@ -143,11 +143,7 @@ public static unsafe class ConvBlocked
                 if (staged)
                 {
                     if (nr == 0) new Span<float>(row, inW * Block).Fill(float.NegativeInfinity);
-                    else if (nr == 3)
-                    {
-                        float* r0 = rows[0], r1 = rows[1], r2 = rows[2];
-                        for (nint i = 0; i < rowStride; i += l) S.Store(row + i, S.MaxNative(S.MaxNative(S.Load(r0 + i), S.Load(r1 + i)), S.Load(r2 + i)));
-                    }
+                    else if (nr == 3) MaxOf3<S, TV>(rows[0], rows[1], rows[2], row, rowStride);
                     else
                         for (nint i = 0; i < rowStride; i += l)
                         {
@@ -156,29 +152,66 @@ public static unsafe class ConvBlocked
                             S.Store(row + i, a);
                         }
                 }
-                for (int ox = 0; ox < outW; ox++)
+                // outputs whose whole window row lies inside the input: no bounds per output
+                int oxLo = Math.Min(outW, Conv.FirstAtLeast(0, -pl, sw));
+                int oxHi = Math.Max(oxLo, Math.Min(outW, Conv.EndAtMost(inW - 1, -pl + (kW - 1) * dw, sw)));
+                if (staged && kW == 3 && l == Block)
                 {
-                    int ix0 = ox * sw - pl;
-                    int kxLo = Conv.FirstAtLeast(0, ix0, dw), kxHi = Math.Min(kW, Conv.EndAtMost(inW - 1, ix0, dw));
-                    float* d = yr + (nint)ox * Block;
-                    for (int j = 0; j < Block; j += l)
-                    {
-                        TV a = none;
-                        if (staged)
-                        {
-                            float* c = row + (nint)ix0 * Block + j;
-                            if (kxHi - kxLo == 3 && kxLo == 0) a = S.MaxNative(S.MaxNative(S.Load(c), S.Load(c + tap)), S.Load(c + 2 * tap));
-                            else for (int kx = kxLo; kx < kxHi; kx++) a = S.MaxNative(a, S.Load(c + kx * tap));
-                        }
-                        else
-                            for (int r = 0; r < nr; r++)
-                            {
-                                float* c = rows[r] + (nint)ix0 * Block + j;
-                                for (int kx = kxLo; kx < kxHi; kx++) a = S.MaxNative(a, S.Load(c + kx * tap));
-                            }
-                        S.Store(d + j, a);
-                    }
+                    MaxOf3Strided<S, TV>(row + (nint)(oxLo * sw - pl) * Block, tap, (nint)sw * Block, yr + (nint)oxLo * Block, oxHi - oxLo);
+                    PoolEdges<S, TV>(yr, row, rows, nr, 0, oxLo, inW, kW, sw, pl, dw);
+                    PoolEdges<S, TV>(yr, row, rows, nr, oxHi, outW, inW, kW, sw, pl, dw);
                 }
+                else PoolEdges<S, TV>(yr, staged ? row : null, rows, nr, 0, outW, inW, kW, sw, pl, dw);
+            }
+        }
+    }
+
+    /// <summary>d[i] = max(a[i], b[i], c[i]) for n floats (n a multiple of the vector): a window's three rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MaxOf3<S, TV>(float* a, float* b, float* c, float* d, nint n) where S : struct, ISimd<TV> where TV : struct
+    {
+        for (nint i = 0; i < n; i += S.Lanes) S.Store(d + i, S.MaxNative(S.MaxNative(S.Load(a + i), S.Load(b + i)), S.Load(c + i)));
+    }
+
+    /// <summary>
+    /// n outputs of one vector each, y[o] = the max of the vectors at s + o * step, + tap and + 2 tap: a stack row's
+    /// 3-wide windows. Its own method: inside MaxPool's loops the JIT spilled the pointers and reloaded them per output.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void MaxOf3Strided<S, TV>(float* s, nint tap, nint step, float* y, int n) where S : struct, ISimd<TV> where TV : struct
+    {
+        for (int o = 0; o < n; o++, s += step, y += S.Lanes) S.Store(y, S.MaxNative(S.MaxNative(S.Load(s), S.Load(s + tap)), S.Load(s + 2 * tap)));
+    }
+
+    /// <summary>
+    /// Outputs from .. to of a row of <see cref="MaxPool{S, TV}"/> with each window's columns clipped to the input: from
+    /// the stack row where there is one, else from the window's nr input rows.
+    /// </summary>
+    static void PoolEdges<S, TV>(float* yr, float* row, float** rows, int nr, int from, int to, int inW, int kW, int sw, int pl, int dw)
+        where S : struct, ISimd<TV> where TV : struct
+    {
+        int l = S.Lanes;
+        nint tap = (nint)dw * Block;
+        for (int ox = from; ox < to; ox++)
+        {
+            int ix0 = ox * sw - pl;
+            int kxLo = Conv.FirstAtLeast(0, ix0, dw), kxHi = Math.Min(kW, Conv.EndAtMost(inW - 1, ix0, dw));
+            float* d = yr + (nint)ox * Block;
+            for (int j = 0; j < Block; j += l)
+            {
+                TV a = S.Splat(float.NegativeInfinity);
+                if (row != null)
+                {
+                    float* c = row + (nint)ix0 * Block + j;
+                    for (int kx = kxLo; kx < kxHi; kx++) a = S.MaxNative(a, S.Load(c + kx * tap));
+                }
+                else
+                    for (int r = 0; r < nr; r++)
+                    {
+                        float* c = rows[r] + (nint)ix0 * Block + j;
+                        for (int kx = kxLo; kx < kxHi; kx++) a = S.MaxNative(a, S.Load(c + kx * tap));
+                    }
+                S.Store(d + j, a);
             }
         }
     }
