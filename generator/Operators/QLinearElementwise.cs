@@ -196,6 +196,15 @@ public sealed class QLinearAveragePool : Operator
         SetOut(n, 0, x.Type, new[] { x.Shape[0], x.Shape[1] }.Concat(g.Out).ToArray());
     }
 
+    /// <summary>
+    /// Whether the window is each whole plane (one output per plane, no pads): the global pools of classifier heads,
+    /// which <see cref="Passes.Int8ChannelsLast"/> lets read a channels-last tensor.
+    /// </summary>
+    internal static bool IsGlobal(Node n) => n.State is Window g && Enumerable.Range(0, g.Rank).All(i => g.Out[i] == 1 && g.Kernel[i] == g.In[i] && g.PadBegin[i] == 0 && g.PadEnd[i] == 0);
+
+    /// <summary>The runtime call's channelsLast argument where <see cref="Passes.Int8ChannelsLast"/> made the input channels last (mg_nhwc_in).</summary>
+    internal static string ChannelsLast(Node n) => n.Int("mg_nhwc_in", 0) != 0 ? $", channelsLast: {n.In(0).Shape[1]}" : "";
+
     public override TensorData[] Evaluate(Node n, TensorData[] inputs)
     {
         var g = (Window)n.State;
@@ -240,11 +249,11 @@ public sealed class QLinearAveragePool : Operator
         bool incl = n.Int("count_include_pad", 0) != 0;
         string sx = e.At(n.In(1), "0"), sy = e.At(n.In(3), "0");
         string zx = Q.Zp(e, n.In(2), "0"), zy = Q.Zp(e, n.In(4), "0");
-        if (e.Net && Enumerable.Range(0, r).All(i => g.Out[i] == 1 && g.Kernel[i] == g.In[i] && g.PadBegin[i] == 0 && g.PadEnd[i] == 0))
+        if (e.Net && IsGlobal(n))
         {
             // a global pool: ModelGen.Runtime's planes' sums and the loop's float steps, eight planes at a time
             w.Line($"ModelGen.Runtime.Int8.GlobalAverage({Int8Params.Bytes(e, x)}, xSigned: {(x.Type == DType.Int8 ? "true" : "false")}, planes: {planes}, size: {g.InPlane}, " +
-                $"zx: {zx}, sx: {sx}, sy: {sy}, zy: {zy}, {Int8Params.Bytes(e, y)}, ySigned: {(y.Type == DType.Int8 ? "true" : "false")});");
+                $"zx: {zx}, sx: {sx}, sy: {sy}, zy: {zy}, {Int8Params.Bytes(e, y)}, ySigned: {(y.Type == DType.Int8 ? "true" : "false")}{ChannelsLast(n)});");
             return;
         }
         int opened = 0;
@@ -279,7 +288,8 @@ public sealed class QLinearAveragePool : Operator
 /// <summary>
 /// QLinearGlobalAveragePool (com.microsoft): X, x_scale, x_zero_point, y_scale, y_zero_point; channels_last 0 (NCHW)
 /// or 1 (NHWC). As MLAS: int32 sum over the image minus zx * size, requantized with the float multiplier
-/// sx / (sy * size): y = saturate(roundHalfEven((float)acc * multiplier) + zy). Net, NCHW: ModelGen.Runtime.Int8.GlobalAverageScaled.
+/// sx / (sy * size): y = saturate(roundHalfEven((float)acc * multiplier) + zy). Net: ModelGen.Runtime.Int8.GlobalAverageScaled
+/// (NCHW, or channels last where Int8ChannelsLast set mg_nhwc_in).
 /// </summary>
 public sealed class QLinearGlobalAveragePool : Operator
 {
@@ -337,9 +347,9 @@ public sealed class QLinearGlobalAveragePool : Operator
         string zx = Q.Zp(e, n.In(2), "0"), zy = Q.Zp(e, n.In(4), "0");
         if (e.Net && !last && size > 0)
         {
-            // NCHW: ModelGen.Runtime's plane sums and the same float steps
+            // NCHW (or channels last, mg_nhwc_in): ModelGen.Runtime's plane sums and the same float steps
             w.Line($"ModelGen.Runtime.Int8.GlobalAverageScaled({Int8Params.Bytes(e, x)}, xSigned: {(x.Type == DType.Int8 ? "true" : "false")}, planes: {N * C}, size: {size}, " +
-                $"zx: {zx}, multiplier: {mul}, zy: {zy}, {Int8Params.Bytes(e, y)}, ySigned: {(y.Type == DType.Int8 ? "true" : "false")});");
+                $"zx: {zx}, multiplier: {mul}, zy: {zy}, {Int8Params.Bytes(e, y)}, ySigned: {(y.Type == DType.Int8 ? "true" : "false")}{QLinearAveragePool.ChannelsLast(n)});");
             return;
         }
         string b = e.Var("b"), c = e.Var("c"), i = e.Var("i"), acc = e.Var("acc");

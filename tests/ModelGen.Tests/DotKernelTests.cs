@@ -118,6 +118,9 @@ public class DotKernelTests
     [InlineData(1, 3, 33, 2, true, 5)]
     [InlineData(1, 1, 8, 7, false, 0)]        // one channel
     [InlineData(1, 300, 40, 16, true, -100)]  // 150 pairs: the weights' sums in two runs of int16 (at most 127 rows each)
+    [InlineData(1, 48, 8, 30, true, -7)]      // 8 channels: tiles of 12 positions x one vector, then 6
+    [InlineData(2, 20, 5, 25, false, 200)]    // 5 channels: 4 bytes and 1 stored
+    [InlineData(1, 36, 24, 40, true, 3)]      // a last panel of 8 channels after a whole one
     public void PointwiseMatchesTheReference(int batch, int c, int m, int plane, bool signed, int zx)
     {
         var r = new Random(c * 13 + m);

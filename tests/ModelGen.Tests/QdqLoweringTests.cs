@@ -493,6 +493,69 @@ public class QdqLoweringTests(ITestOutputHelper log)
         }
     }
 
+    /// <summary>
+    /// MobileNetV2's int8 tail: a 1x1 layer, an inverted residual block (1x1 8 -> 16, depthwise, 1x1 16 -> 8) whose
+    /// output is added to the block's input, a global average pool. Int8ChannelsLast keeps the block's tensors and both
+    /// of the add's inputs and its output channels last, and the pool reads them so (mg_nhwc_in). Where the block's input
+    /// is also a graph output (branch) it stays NCHW, so the add's other input and its output do too. The same integers
+    /// with the pass off, bit for bit; ONNX Runtime within one step at the pooled output.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false, false)]
+    [InlineData(true, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(false, false, true)]
+    public void ResidualAddAndGlobalPoolStayChannelsLast(bool branch, bool u8, bool qlinearGlobal)
+    {
+        var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 1, 8, 7, 6), u8);
+        float xs = 0.03f;
+        var h = q.QD("x", xs, u8 ? 130 : -5);
+        int c = 8, seed = 1;
+        string blockIn = null;
+        foreach (var (m, depthwise) in new[] { (8, false), (16, false), (16, true), (8, false) })
+        {
+            var ws = Scales(m, seed++, 0.004f, 0.02f);
+            var wd = q.Weights(depthwise ? new[] { m, 1, 3, 3 } : new[] { m, c, 1, 1 }, 0, ws, seed++);
+            string y = "conv" + seed;
+            q.B.Node("Conv", new[] { h, wd, q.Bias(m, xs, ws, seed++) }, new[] { y }, ("pads", depthwise ? new long[] { 1, 1, 1, 1 } : new long[] { 0, 0, 0, 0 }),
+                ("group", depthwise ? (long)m : 1L));
+            xs = 0.02f + 0.01f * (seed % 3);
+            h = blockIn == null || m != 8 ? q.QD(q.Act6(y, "relu6"), xs, u8 ? 5 : -120) : q.QD(y, xs, u8 ? 128 : 0);
+            blockIn ??= h;
+            c = m;
+        }
+        q.B.Node("Add", new[] { h, blockIn }, new[] { "sum" });
+        var sum = q.QD("sum", 0.05f, u8 ? 125 : -3);
+        if (qlinearGlobal) q.B.Node("GlobalAveragePool", new[] { sum }, new[] { "gap" });
+        else q.B.Node("AveragePool", new[] { sum }, new[] { "gap" }, ("kernel_shape", new long[] { 7, 6 }));
+        var gap = q.QD("gap", 0.02f, u8 ? 128 : 0);
+        q.B.Node("Identity", new[] { gap }, new[] { "y" }).Output("y");
+        if (branch) q.B.Node("Identity", new[] { blockIn }, new[] { "z" }).Output("z");
+        var model = q.B.Build();
+        var g = Lowered(model);
+        var convs = g.Nodes.Where(n => n.OpType == "QConvInt8").ToList();
+        Assert.Equal(4, convs.Count);
+        Assert.Single(g.Nodes, n => n.OpType == "QLinearAdd");
+        var pool = Assert.Single(g.Nodes, n => n.OpType == (qlinearGlobal ? "QLinearGlobalAveragePool" : "QLinearAveragePool"));
+        Assert.Equal(new long[] { 0, branch ? 0 : 1, 1, 1 }, convs.Select(n => n.Int("mg_nhwc_in", 0)));
+        Assert.Equal(new long[] { branch ? 0 : 1, 1, 1, branch ? 0 : 1 }, convs.Select(n => n.Int("mg_nhwc_out", 0)));
+        Assert.Equal(branch ? 0 : 1, pool.Int("mg_nhwc_in", 0));
+        var x = Input(8 * 42, 3, 3f);
+        int outs = branch ? 2 : 1;
+        var lens = branch ? new[] { 8, 8 * 42 } : new[] { 8 };
+        var types = Enumerable.Repeat(typeof(float), outs).ToArray();
+        var on = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types);
+        var off = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types, new ModelOptions { DisabledPasses = "Int8ChannelsLast" });
+        for (int o = 0; o < outs; o++) Assert.Equal((float[])off[o], (float[])on[o]);
+        var ort = OpCheck.RunOrt(model, new Array[] { x });
+        for (int o = 0; o < outs; o++)
+        {
+            var e = (float[])ort[o]; var a = (float[])on[o];
+            float step = o == 0 ? 0.02f : 0.05f;
+            for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= step * 1.01f, $"output {o}[{i}]: ORT {e[i]}, ModelGen {a[i]}");
+        }
+    }
+
     // ---------- integer arithmetic: reference vs runtime ----------
 
     [Fact]
@@ -1022,36 +1085,52 @@ public class QdqLoweringTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// Int8.GlobalAverage (the Net profile's global QLinearAveragePool) bit-exact with the loop the Portable profile
-    /// emits, at every width: plane counts around the 8-lane and 64-plane steps, planes of 1 to 125 values, int8 and
-    /// uint8 both ways, zero points, ties, saturation, and a zero output scale (inf and NaN: the loop's casts).
+    /// Int8.GlobalAverage and Int8.GlobalAverageScaled (the Net profile's global QLinearAveragePool and
+    /// QLinearGlobalAveragePool) bit-exact with the loops the Portable profile emits, at every width: plane counts
+    /// around the 8-lane and 64-plane steps, planes of 1 to 300 values, NCHW and channels last (an int8 chain's end:
+    /// batches of 1 to 128 channels, a chunk split at an image's last channel, runs of 255 positions summed in int16),
+    /// int8 and uint8 both ways, zero points, ties, saturation, extremes, and a zero output scale (inf and NaN: the
+    /// loops' casts).
     /// </summary>
     [Fact]
     public void GlobalAverageIsBitExactWithTheEmittedLoop()
     {
         var r = new Random(13);
-        foreach (var (planes, size) in new[] { (256, 9), (64, 125), (1, 1), (7, 16), (9, 15), (65, 4), (130, 2) })
+        foreach (var (planes, size, last) in new[] { (256, 9, 0), (64, 125, 0), (1, 1, 0), (7, 16, 0), (9, 15, 0), (65, 4, 0), (130, 2, 0),
+            (256, 9, 128), (130, 2, 65), (51, 300, 17), (80, 7, 80), (3, 5, 1) })
+            foreach (bool extreme in last > 0 ? new[] { false, true } : new[] { false })
             foreach (var (xs, ys) in new[] { (true, true), (false, false), (true, false) })
                 foreach (var (sx, sy, zx, zy) in new[] { (0.05f, 0.01f, 0, 0), (0.0312f, 0.0117f, -3, 17), (1f, 2f, 5, -128), (0.5f, 0f, 0, 3), (0.02f, 0.5f, 100, 200) })
                 {
                     var x = new byte[planes * size];
-                    r.NextBytes(x);
+                    if (extreme) Array.Fill(x, xs ? (byte)0x80 : (byte)0xFF); else r.NextBytes(x);
                     int lo = ys ? -128 : 0, hi = ys ? 127 : 255, zyc = Math.Clamp(zy, lo, hi);
-                    var want = new byte[planes];
+                    float multiplier = sx / (sy * size);
+                    var want = new byte[planes]; var wantScaled = new byte[planes];
+                    byte Store(float q) => ys ? (byte)(sbyte)(q < lo ? lo : q > hi ? hi : q) : (byte)(q < lo ? lo : q > hi ? hi : q);
                     for (int c = 0; c < planes; c++)
                     {
-                        // what QLinearAveragePool emits as a loop for a whole-plane window
+                        // what QLinearAveragePool (a whole-plane window) and QLinearGlobalAveragePool emit as loops
                         int sum = 0;
-                        for (int i = 0; i < size; i++) sum += xs ? (sbyte)x[c * size + i] : x[c * size + i];
+                        for (int i = 0; i < size; i++)
+                        {
+                            int at = last > 0 ? (c / last * size + i) * last + c % last : c * size + i;
+                            sum += xs ? (sbyte)x[at] : x[at];
+                        }
                         sum -= zx * size;
-                        float q = MathF.Round((float)sum * sx / size / sy + zyc);
-                        want[c] = ys ? (byte)(sbyte)(q < lo ? lo : q > hi ? hi : q) : (byte)(q < lo ? lo : q > hi ? hi : q);
+                        want[c] = Store(MathF.Round((float)sum * sx / size / sy + zyc));
+                        wantScaled[c] = Store(MathF.Round((float)sum * multiplier) + zyc);
                     }
+                    string what = $"{planes}x{size} channels last {last} extreme {extreme} signed {xs}/{ys} sx {sx} sy {sy} zx {zx} zy {zyc}";
                     ForEachWidth(width =>
                     {
                         var y = new byte[planes + 5];
-                        Int8.GlobalAverage(x, xs, planes, size, zx, sx, sy, zyc, y, ys);
-                        for (int c = 0; c < planes; c++) Assert.True(want[c] == y[c], $"{planes}x{size} signed {xs}/{ys} sx {sx} sy {sy} zx {zx} zy {zyc} width {width}: [{c}] {y[c]} vs {want[c]}");
+                        Int8.GlobalAverage(x, xs, planes, size, zx, sx, sy, zyc, y, ys, last);
+                        for (int c = 0; c < planes; c++) Assert.True(want[c] == y[c], $"{what} width {width}: [{c}] {y[c]} vs {want[c]}");
+                        Assert.All(y[planes..], v => Assert.Equal(0, v));
+                        Array.Clear(y);
+                        Int8.GlobalAverageScaled(x, xs, planes, size, zx, multiplier, zyc, y, ys, last);
+                        for (int c = 0; c < planes; c++) Assert.True(wantScaled[c] == y[c], $"scaled {what} width {width}: [{c}] {y[c]} vs {wantScaled[c]}");
                         Assert.All(y[planes..], v => Assert.Equal(0, v));
                     });
                 }
