@@ -85,10 +85,24 @@ public static unsafe partial class Int8
             Vector256<float> s = Vector256.Create(scale), l = Vector256.Create(lo - z), h = Vector256.Create(hi - z);
             Vector256<int> zi = Vector256.Create(zero), order = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
             bool unsigned = lo == 0f;
+            if (bits >= 512 && Avx512F.IsSupported)
+            {
+                // the divisions 16 at a time (where a 512-bit divide is one instruction, Zen 5's, it halves their cost)
+                // and each vector's int32 narrowed to bytes by one vpmovsdb / vpmovusdb (in range after the clamp)
+                Vector512<float> s16 = Vector512.Create(scale), l16 = Vector512.Create(lo - z), h16 = Vector512.Create(hi - z);
+                Vector512<int> z16 = Vector512.Create(zero);
+                for (; i + 16 <= n; i += 16)
+                {
+                    var d = Avx512F.Divide(Vector512.Load(x + i), s16);
+                    var q = (Avx512F.ConvertToVector512Int32(Avx512F.Min(Avx512F.Max(d, l16), h16)) + z16) & Vector512.Equals(d, d).AsInt32();
+                    if (unsigned) Avx512F.ConvertToVector128ByteWithSaturation(q.AsUInt32()).Store(y + i);
+                    else Avx512F.ConvertToVector128SByteWithSaturation(q).AsByte().Store(y + i);
+                }
+            }
             for (; i + 32 <= n; i += 32)
             {
-                var ab = Avx2.PackSignedSaturate(Q(Vector256.Load(x + i), s, l, h, zi), Q(Vector256.Load(x + i + 8), s, l, h, zi));
-                var cd = Avx2.PackSignedSaturate(Q(Vector256.Load(x + i + 16), s, l, h, zi), Q(Vector256.Load(x + i + 24), s, l, h, zi));
+                var ab = Avx2.PackSignedSaturate(Q(Avx.Divide(Vector256.Load(x + i), s), l, h, zi), Q(Avx.Divide(Vector256.Load(x + i + 8), s), l, h, zi));
+                var cd = Avx2.PackSignedSaturate(Q(Avx.Divide(Vector256.Load(x + i + 16), s), l, h, zi), Q(Avx.Divide(Vector256.Load(x + i + 24), s), l, h, zi));
                 var bytes = unsigned ? Avx2.PackUnsignedSaturate(ab, cd).AsInt32() : Avx2.PackSignedSaturate(ab, cd).AsInt32();
                 Avx2.PermuteVar8x32(bytes, order).AsByte().Store(y + i); // the packs interleave the 128-bit halves
             }
@@ -111,13 +125,12 @@ public static unsafe partial class Int8
     }
 
     /// <summary>
-    /// One vector of <see cref="Quantize(float*, float, int, byte*, int, float, float)"/> as int32 (NaN lanes 0): lo and hi
-    /// less the zero point.
+    /// One vector of <see cref="Quantize(float*, float, int, byte*, int, float, float)"/>'s quotients x / scale as int32
+    /// (NaN lanes 0): lo and hi less the zero point.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<int> Q(Vector256<float> x, Vector256<float> scale, Vector256<float> lo, Vector256<float> hi, Vector256<int> zero)
+    static Vector256<int> Q(Vector256<float> d, Vector256<float> lo, Vector256<float> hi, Vector256<int> zero)
     {
-        var d = Avx.Divide(x, scale);
         var c = Avx.Min(Avx.Max(d, lo), hi); // NaN lanes are masked to 0 below, so the min/max's NaN rules do not matter
         return (Avx.ConvertToVector256Int32(c) + zero) & Vector256.Equals(d, d).AsInt32();
     }
