@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
@@ -43,8 +44,13 @@ public static unsafe class QConv
     {
         bool rowPairs = inC == groups;
         var p = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs ? 2 : 1);
-        return checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + Taps(kH, kW, rowPairs)) + (outC / groups * p.OutStride + 1) / 2 + Align);
+        int own = checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + Taps(kH, kW, rowPairs)) + (outC / groups * p.OutStride + 1) / 2 + Align);
+        // a strided 1x1 layer: room to run as a 1x1 one over its subsampled input, the bytes after that run's scratch
+        return Strided1x1(kH, kW, strideH, strideW, rowPairs)
+            ? Math.Max(own, checked(Conv2DScratch(inC, outC, 1, 1, outH, outW, 1, 1, 1, 1, groups) + (inC * outH * outW + 1) / 2)) : own;
     }
+
+    static bool Strided1x1(int kH, int kW, int strideH, int strideW, bool rowPairs) => kH == 1 && kW == 1 && (strideH > 1 || strideW > 1) && !rowPairs;
 
     static int Taps(int kH, int kW, bool rowPairs) => rowPairs ? (kH + 1) / 2 * kW : kH * kW;
 
@@ -81,6 +87,21 @@ public static unsafe class QConv
             throw new ArgumentException("QConv.Conv2D: sizes do not agree");
         CheckMultipliers(multiplier, outC);
         if (batch == 0 || plane == 0) return;
+        if (Strided1x1(kH, kW, strideH, strideW, rowPairs) && padTop == 0 && padLeft == 0 && (outH - 1) * strideH < inH && (outW - 1) * strideW < inW)
+        {
+            // a strided 1x1 layer without padding (ResNet's downsampling shortcuts) reads one input position in
+            // stride x stride: those positions copied out, it is a 1x1 layer on them (the strided planes built every
+            // phase of the input, 3x the time of the 1x1 layer)
+            int pointwiseScratch = Conv2DScratch(inC, outC, 1, 1, outH, outW, 1, 1, 1, 1, groups);
+            var sub = MemoryMarshal.AsBytes(scratch.Slice(pointwiseScratch)).Slice(0, inC * plane);
+            for (int nb = 0; nb < batch; nb++)
+            {
+                fixed (byte* px = x, ps = sub) Subsample(px + (long)nb * inC * inH * inW, ps, inC, inH, inW, outH, outW, strideH, strideW);
+                Conv2D(sub, w, bias, multiplier, shift, y.Slice(nb * outC * plane, outC * plane), scratch.Slice(0, pointwiseScratch), 1, inC, outH, outW, outC, 1, 1,
+                    outH, outW, 1, 1, 0, 0, 1, 1, groups, xSigned, xZero, yZero, qmin, qmax);
+            }
+            return;
+        }
         var g = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs ? 2 : 1);
         // 1x1, stride 1, no padding: the pair plane is two channel planes interleaved, nothing to pad or split
         bool pointwise = kH == 1 && kW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW && !rowPairs;
@@ -242,6 +263,35 @@ public static unsafe class QConv
     const int Align = 64;
 
     internal static byte* Aligned(void* p) => (byte*)(((nint)p + 63) & ~(nint)63);
+
+    /// <summary>
+    /// Each of c planes' positions (oy * sH, ox * sW) into planes of outH x outW. Stride 2 along the row: the even bytes
+    /// of 32 (or 16) at a time, by a narrowing of 16-bit lanes, where the loads stay inside the row (a byte loop took
+    /// longer than the 1x1 layer after it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Subsample(byte* x, byte* d, int c, int inH, int inW, int outH, int outW, int sH, int sW)
+    {
+        bool simd = sW == 2 && Vector128.IsHardwareAccelerated && SimdLevel.Bits >= 128;
+        for (int ch = 0; ch < c; ch++, x += (long)inH * inW)
+            for (int oy = 0; oy < outH; oy++, d += outW)
+            {
+                byte* r = x + (long)oy * sH * inW;
+                int ox = 0;
+                if (sW == 1) { new ReadOnlySpan<byte>(r, outW).CopyTo(new Span<byte>(d, outW)); continue; }
+                if (simd)
+                {
+                    for (; ox + 16 <= outW && 2 * ox + 32 <= inW; ox += 16)
+                        Vector128.Narrow(Vector128.Load(r + 2 * ox).AsUInt16(), Vector128.Load(r + 2 * ox + 16).AsUInt16()).Store(d + ox);
+                    if (ox + 8 <= outW && 2 * ox + 16 <= inW)
+                    {
+                        *(ulong*)(d + ox) = Vector128.Narrow(Vector128.Load(r + 2 * ox).AsUInt16(), Vector128<ushort>.Zero).AsUInt64().ToScalar();
+                        ox += 8;
+                    }
+                }
+                for (; ox < outW; ox++) d[ox] = r[ox * sW];
+            }
+    }
 
     internal static void Check(int batch, int inC, int inH, int inW, int outC, int kH, int kW, int outH, int outW,
         int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW, int groups)

@@ -201,10 +201,10 @@ internal static class Experiment
         foreach (var (name, c, m, h, w, kh, kw, s, ph, pw) in new[]
         {
             ("ds_cnn 1x1", 64, 64, 25, 5, 1, 1, 1, 0, 0), ("ds_cnn stem", 1, 64, 49, 10, 10, 4, 2, 5, 1),
-            ("mobilenet stem", 3, 8, 96, 96, 3, 3, 2, 1, 1), ("resnet8 stem", 3, 16, 32, 32, 3, 3, 1, 1, 1), ("resnet8 3x3", 16, 16, 32, 32, 3, 3, 1, 1, 1),
+            ("mobilenet stem", 3, 8, 96, 96, 3, 3, 2, 1, 1), ("resnet8 stem", 3, 16, 32, 32, 3, 3, 1, 1, 1), ("resnet8 3x3", 16, 16, 32, 32, 3, 3, 1, 1, 1), ("resnet8 shortcut", 16, 32, 32, 32, 1, 1, 2, 0, 0), ("resnet8 shortcut 2", 32, 64, 16, 16, 1, 1, 2, 0, 0), ("resnet8 sub 1x1", 16, 32, 16, 16, 1, 1, 1, 0, 0), ("resnet8 sub 1x1 2", 32, 64, 8, 8, 1, 1, 1, 0, 0),
             ("mobilenet 1x1 48", 8, 16, 48, 48, 1, 1, 1, 0, 0), ("mobilenet 1x1 24", 32, 32, 24, 24, 1, 1, 1, 0, 0), ("mobilenet 1x1 12", 64, 64, 12, 12, 1, 1, 1, 0, 0),
             ("mobilenet 1x1 6", 128, 128, 6, 6, 1, 1, 1, 0, 0), ("mobilenet 1x1 3", 256, 256, 3, 3, 1, 1, 1, 0, 0),
-            ("mv2 project 8", 48, 8, 24, 24, 1, 1, 1, 0, 0), ("mv2 project 16", 48, 16, 24, 24, 1, 1, 1, 0, 0),
+            ("mv2 project 8", 48, 8, 24, 24, 1, 1, 1, 0, 0), ("mv2 expand 48", 8, 48, 48, 48, 1, 1, 1, 0, 0), ("mv2 project 48", 16, 8, 48, 48, 1, 1, 1, 0, 0), ("mv2 project 16", 48, 16, 24, 24, 1, 1, 1, 0, 0),
         })
         {
             if (Environment.GetEnvironmentVariable("QCONV_ONLY") is string only && !name.StartsWith(only)) continue;

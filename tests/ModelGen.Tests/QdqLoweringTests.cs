@@ -703,6 +703,10 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 6, 5, 7, 3, 3, 1, 1, 1, 0, 1, true)]     // 3x1: no padded columns, rows straight to y
     [InlineData(1, 3, 8, 9, 70, 3, 3, 2, 1, 1, 1, true)]    // a stride 2 stem, rows of 35 pairs: 32 at a time, then 8
     [InlineData(1, 3, 5, 5, 140, 3, 3, 2, 1, 0, 1, false)]  // rows of 69 pairs
+    [InlineData(2, 16, 32, 32, 32, 1, 1, 2, 1, 0, 1, true)] // 1x1 stride 2 (a ResNet shortcut): a 1x1 layer on the subsampled input, per image
+    [InlineData(1, 12, 10, 9, 35, 1, 1, 2, 1, 0, 2, false)] // grouped, rows of 18 outputs: 16 subsampled in a vector, 2 one by one
+    [InlineData(1, 8, 20, 7, 7, 1, 1, 3, 1, 0, 1, true)]    // stride 3
+    [InlineData(1, 6, 8, 8, 8, 1, 1, 2, 1, 1, 1, false)]    // 1x1 stride 2 with padding: the strided planes
     public void QConvKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, depthwise: false);
 
