@@ -63,9 +63,11 @@ public sealed class QConvInt8 : Operator
     /// and without a dot product (`experiment qrows`, Zen 5, time of QConv over QConvRows with vpdpbusd / on the pair
     /// kernels, DOTNET_EnableAVXVNNI=0): GoogLeNet's 2 x 2 layers 4.1-5.8 / 4.6-6.1, its 4 x 4 ones 1.7 / 2.6-2.9, 8 -> 16
     /// on 4 x 4 1.4 / 1.0; 64 or more output channels on 5 x 5 to 8 x 8 1.3-2.0 / 1.06-1.5; but 32 -> 32 and 48 -> 48 on
-    /// 6 x 6 1.3-1.5 / 0.85-0.89, 8 x 8 of 16 or 32 channels 0.65-1.0 / 0.38-0.86, 16 x 16 outputs 0.6-0.7.
+    /// 6 x 6 1.3-1.5 / 0.85-0.89, 8 x 8 of 16 or 32 channels 0.65-1.0 / 0.38-0.86, 16 x 16 outputs 0.6-0.7. Not 1x1
+    /// kernels: a strided one runs in QConv.Conv2D as a 1x1 layer on its subsampled input (ResNet-8's 32 -> 64 shortcut
+    /// onto 8 x 8: 2.9 us there, 6.1 as rows).
     /// </summary>
-    static bool UsesRows(Geo geo) => geo.W.Rank <= 2 && !geo.Depthwise && !geo.Pointwise && geo.Group == 1 && geo.C >= 2 && geo.M >= 16
+    static bool UsesRows(Geo geo) => geo.W.Rank <= 2 && !geo.Depthwise && !geo.Pointwise && geo.KH * geo.KW > 1 && geo.Group == 1 && geo.C >= 2 && geo.M >= 16
         && (geo.W.OutPlane <= 16 || geo.W.OutPlane <= 64 && geo.M >= 64) && !geo.NhwcIn && !geo.NhwcOut;
 
     /// <summary>
