@@ -187,6 +187,7 @@ public static unsafe class ConvBlocked
     /// Outputs from .. to of a row of <see cref="MaxPool{S, TV}"/> with each window's columns clipped to the input: from
     /// the stack row where there is one, else from the window's nr input rows.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PoolEdges<S, TV>(float* yr, float* row, float** rows, int nr, int from, int to, int inW, int kW, int sw, int pl, int dw)
         where S : struct, ISimd<TV> where TV : struct
     {
