@@ -139,6 +139,7 @@ internal static class SimdLevel
             int hw = Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? 512
                 : Vector256.IsHardwareAccelerated ? 256
                 : Vector128.IsHardwareAccelerated ? 128 : 0;
+            if (!s_forcing) return hw;
             int f = ForceBits;
             return f >= 0 && f < hw ? f : hw;
         }
@@ -148,7 +149,13 @@ internal static class SimdLevel
     /// Test hook: forces a narrower path (-1 = automatic) on the calling thread only, so that a test forcing a width
     /// cannot change the results of another test running in parallel. Only ever lowered, never raised past the hardware.
     /// </summary>
-    internal static int ForceBits { get => t_forced - 1; set => t_forced = value + 1; }
+    internal static int ForceBits { get => t_forced - 1; set { if (value >= 0) s_forcing = true; t_forced = value + 1; } }
 
     [ThreadStatic] static int t_forced; // forced bits + 1; 0 (a new thread's value) = automatic
+
+    /// <summary>
+    /// Whether any thread ever forced a width: until then <see cref="Bits"/> skips the thread-static read (on Linux a
+    /// call to __tls_get_addr: 2.5% of a small stride-2 layer whose helpers read it per row).
+    /// </summary>
+    static bool s_forcing;
 }
