@@ -67,7 +67,7 @@ public sealed class Int8ChannelsLast : IPass
     static bool IsResidualAdd(Node n) => n.Domain == "com.microsoft" && n.OpType == "QLinearAdd" && n.Inputs.Count > 3 && n.In(0) != null && n.In(3) != null
         && !n.In(0).IsConst && !n.In(3).IsConst && Shape.Equal(n.In(0).Shape, n.Out().Shape) && Shape.Equal(n.In(3).Shape, n.Out().Shape);
 
-    /// <summary>An int8 average pool over each whole plane of an NCHW tensor (<see cref="QLinearGlobalAveragePool.IsGlobal"/>).</summary>
+    /// <summary>An int8 average pool over each whole plane of an NCHW tensor (<see cref="QLinearAveragePool.IsGlobal"/>).</summary>
     static bool IsGlobalPool(Node n) => n.Domain == "com.microsoft" && (n.OpType == "QLinearGlobalAveragePool" && n.Int("channels_last", 0) == 0
         || n.OpType == "QLinearAveragePool" && QLinearAveragePool.IsGlobal(n));
 }

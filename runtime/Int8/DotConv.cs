@@ -305,7 +305,7 @@ internal static unsafe class QDotConv
         const int MaxRow = 4096; // ints on the stack for a strided row (wider rows: one position at a time)
         int pad = (byte)zq * 0x01010101;
         int* row = stackalloc int[g.SW > 1 && inW <= MaxRow ? inW : 0];
-        int bits = SimdLevel.Bits; // once: a thread-static read (the tests' forced width) per row cost more than the row
+        int bits = SimdLevel.Bits; // once per plane, not per row
         // each column phase's outputs inside the input, lo .. hi, and the input column of lo: the same for every row
         int* span = stackalloc int[3 * g.SW];
         for (int cp = 0; cp < g.SW; cp++)

@@ -303,7 +303,8 @@ public static unsafe class QPointwise
     /// vpdpbusd panels (TD: <see cref="DotVnni"/> or its emulation): 16 output channels (two 256-bit vectors) per panel,
     /// outermost, the panel's weights reordered once into quads of input channels per channel (64 bytes per quad: a
     /// vector load, no shuffle in the loop); tiles of 6 positions, each position's quad broadcast from the quad plane.
-    /// 12 accumulators, 2 weight vectors and the broadcast: the 16 registers VEX has. The tiles of a chunk of positions
+    /// 12 accumulators, 2 weight vectors and the broadcast: the 16 registers VEX has (a panel of 8 or fewer channels:
+    /// <see cref="LaneTileHalf"/>'s 12 positions x one vector). The tiles of a chunk of positions
     /// write their sums side by side, then <see cref="RequantizeRows"/> turns them into bytes in one loop: requantized
     /// per tile, the constants did not stay in registers and the requantization took longer than the dot products.
     /// </summary>

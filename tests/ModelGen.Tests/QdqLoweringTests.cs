@@ -476,15 +476,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
         Assert.DoesNotContain(portable.Nodes, n => n.Int("mg_nhwc_in", 0) != 0 || n.Int("mg_nhwc_out", 0) != 0);
         // the same integers as the NCHW kernels, bit for bit; and close to ONNX Runtime (five layers of rounding: ORT's
         // own kernels round some intermediate values differently, with or without this pass, and the steps add up)
-        var x = Input(8 * h0 * w0, 3, 3f);
-        var outs = branch ? 2 : 1;
-        var lens = branch ? new[] { 20 * p1, 16 * h0 * w0 } : new[] { 20 * p1 };
-        var types = Enumerable.Repeat(typeof(float), outs).ToArray();
-        var on = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types);
-        var off = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types, new ModelOptions { DisabledPasses = "Int8ChannelsLast" });
-        for (int o = 0; o < outs; o++) Assert.Equal((float[])off[o], (float[])on[o]);
-        var ort = OpCheck.RunOrt(model, new Array[] { x });
-        for (int o = 0; o < outs; o++)
+        var (on, ort) = SameWithoutChannelsLast(model, Input(8 * h0 * w0, 3, 3f), branch ? new[] { 20 * p1, 16 * h0 * w0 } : new[] { 20 * p1 });
+        for (int o = 0; o < on.Length; o++)
         {
             var e = (float[])ort[o]; var a = (float[])on[o];
             for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 0.5f, $"output {o}[{i}]: ORT {e[i]}, ModelGen {a[i]}");
@@ -540,20 +533,26 @@ public class QdqLoweringTests(ITestOutputHelper log)
         Assert.Equal(new long[] { 0, branch ? 0 : 1, 1, 1 }, convs.Select(n => n.Int("mg_nhwc_in", 0)));
         Assert.Equal(new long[] { branch ? 0 : 1, 1, 1, branch ? 0 : 1 }, convs.Select(n => n.Int("mg_nhwc_out", 0)));
         Assert.Equal(branch ? 0 : 1, pool.Int("mg_nhwc_in", 0));
-        var x = Input(8 * 42, 3, 3f);
-        int outs = branch ? 2 : 1;
-        var lens = branch ? new[] { 8, 8 * 42 } : new[] { 8 };
-        var types = Enumerable.Repeat(typeof(float), outs).ToArray();
-        var on = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types);
-        var off = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types, new ModelOptions { DisabledPasses = "Int8ChannelsLast" });
-        for (int o = 0; o < outs; o++) Assert.Equal((float[])off[o], (float[])on[o]);
-        var ort = OpCheck.RunOrt(model, new Array[] { x });
-        for (int o = 0; o < outs; o++)
+        var (on, ort) = SameWithoutChannelsLast(model, Input(8 * 42, 3, 3f), branch ? new[] { 8, 8 * 42 } : new[] { 8 });
+        for (int o = 0; o < on.Length; o++)
         {
             var e = (float[])ort[o]; var a = (float[])on[o];
             float step = o == 0 ? 0.02f : 0.05f;
             for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= step * 1.01f, $"output {o}[{i}]: ORT {e[i]}, ModelGen {a[i]}");
         }
+    }
+
+    /// <summary>
+    /// The Net profile's float outputs (lengths given) with Int8ChannelsLast, asserted bit for bit equal to those
+    /// without it (the NCHW kernels' integers), and ONNX Runtime's.
+    /// </summary>
+    static (Array[] On, Array[] Ort) SameWithoutChannelsLast(byte[] model, float[] x, int[] lens)
+    {
+        var types = Enumerable.Repeat(typeof(float), lens.Length).ToArray();
+        var on = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types);
+        var off = OpCheck.RunModelGen(model, TargetProfile.Net, new Array[] { x }, lens, types, new ModelOptions { DisabledPasses = "Int8ChannelsLast" });
+        for (int o = 0; o < lens.Length; o++) Assert.Equal((float[])off[o], (float[])on[o]);
+        return (on, OpCheck.RunOrt(model, new Array[] { x }));
     }
 
     // ---------- integer arithmetic: reference vs runtime ----------
