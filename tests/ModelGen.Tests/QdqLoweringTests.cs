@@ -449,11 +449,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
         string kept = null;
         foreach (var (m, depthwise, stride) in new[] { (16, false, 1), (16, true, 1), (24, false, 1), (24, true, 2), (20, false, 1) })
         {
-            var ws = Scales(m, seed++, 0.004f, 0.02f);
-            var wd = q.Weights(depthwise ? new[] { m, 1, 3, 3 } : new[] { m, c, 1, 1 }, 0, ws, seed++);
-            string y = "conv" + seed;
-            q.B.Node("Conv", new[] { h, wd, q.Bias(m, xs, ws, seed++) }, new[] { y }, ("pads", depthwise ? new long[] { 1, 1, 1, 1 } : new long[] { 0, 0, 0, 0 }),
-                ("strides", new long[] { stride, stride }), ("group", depthwise ? (long)m : 1L));
+            string y = BodyConv(q, h, c, m, depthwise, stride, xs, ref seed);
             xs = 0.02f + 0.01f * (seed % 3);
             h = q.QD(q.Act6(y, "relu"), xs, u8 ? 5 : -120);
             if (branch && kept == null && depthwise) kept = h;
@@ -507,11 +503,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
         string blockIn = null;
         foreach (var (m, depthwise) in new[] { (8, false), (16, false), (16, true), (8, false) })
         {
-            var ws = Scales(m, seed++, 0.004f, 0.02f);
-            var wd = q.Weights(depthwise ? new[] { m, 1, 3, 3 } : new[] { m, c, 1, 1 }, 0, ws, seed++);
-            string y = "conv" + seed;
-            q.B.Node("Conv", new[] { h, wd, q.Bias(m, xs, ws, seed++) }, new[] { y }, ("pads", depthwise ? new long[] { 1, 1, 1, 1 } : new long[] { 0, 0, 0, 0 }),
-                ("group", depthwise ? (long)m : 1L));
+            string y = BodyConv(q, h, c, m, depthwise, 1, xs, ref seed);
             xs = 0.02f + 0.01f * (seed % 3);
             h = blockIn == null || m != 8 ? q.QD(q.Act6(y, "relu6"), xs, u8 ? 5 : -120) : q.QD(y, xs, u8 ? 128 : 0);
             blockIn ??= h;
@@ -540,6 +532,20 @@ public class QdqLoweringTests(ITestOutputHelper log)
             float step = o == 0 ? 0.02f : 0.05f;
             for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= step * 1.01f, $"output {o}[{i}]: ORT {e[i]}, ModelGen {a[i]}");
         }
+    }
+
+    /// <summary>
+    /// A MobileNet body's layer on h (c channels, quantized at xs): a 3x3 depthwise convolution (padding 1) or a 1x1 one
+    /// to m channels, per-channel int8 weights and int32 bias from seeds seed.. (three taken); returns its float output.
+    /// </summary>
+    static string BodyConv(Qdq q, string h, int c, int m, bool depthwise, int stride, float xs, ref int seed)
+    {
+        var ws = Scales(m, seed++, 0.004f, 0.02f);
+        var wd = q.Weights(depthwise ? new[] { m, 1, 3, 3 } : new[] { m, c, 1, 1 }, 0, ws, seed++);
+        string y = "conv" + seed;
+        q.B.Node("Conv", new[] { h, wd, q.Bias(m, xs, ws, seed++) }, new[] { y }, ("pads", depthwise ? new long[] { 1, 1, 1, 1 } : new long[] { 0, 0, 0, 0 }),
+            ("strides", new long[] { stride, stride }), ("group", depthwise ? (long)m : 1L));
+        return y;
     }
 
     /// <summary>
