@@ -194,10 +194,24 @@ public sealed class QConvInt8 : Operator
 
     static bool UsesKernel(Geo geo, TargetProfile profile) => profile == TargetProfile.Net && geo.W.Rank <= 2 && ScratchSize(geo) <= int.MaxValue;
 
-    /// <summary>int16 elements of the kernel's scratch: ModelGen.Runtime.QConv.Conv2DScratch / DepthwiseScratch.</summary>
+    /// <summary>
+    /// The Net kernel this node calls (the runtime method's name, null where it takes the scalar loops) and the int16
+    /// elements of scratch that kernel asks for: the runtime's QConvRows.Scratch, QPointwise.Scratch,
+    /// QConv.DepthwiseScratch or QConv.Conv2DScratch, mirrored here (QConvScratchTests holds the two to each other).
+    /// </summary>
+    internal static (string Kernel, long Scratch) NetKernel(Node n)
+    {
+        var geo = (Geo)n.State;
+        if (!UsesKernel(geo, TargetProfile.Net)) return (null, 0);
+        return (geo.Rows ? "QConvRows.Run" : geo.Lanes ? "QPointwise.Run" : geo.Depthwise ? "QConv.Depthwise2D" : "QConv.Conv2D", ScratchSize(geo));
+    }
+
+    /// <summary>int16 elements of the kernel's scratch (<see cref="NetKernel"/>).</summary>
     static long ScratchSize(Geo geo)
     {
         var g = geo.W;
+        // ModelGen.Runtime.QPointwise.Scratch: the pair plane of one image
+        if (geo.Lanes) return 2L * ((geo.C + 1) / 2 * (long)g.OutPlane) + 32;
         if (geo.Rows)
         {
             // ModelGen.Runtime.QConvRows.Scratch: QPointwise's pair plane, the rows as bytes in its upper half, the
@@ -258,9 +272,10 @@ public sealed class QConvInt8 : Operator
     {
         var g = geo.W;
         var x = n.In(0);
+        string kernel = "ModelGen.Runtime." + NetKernel(n).Kernel;
         if (geo.Rows)
         {
-            e.W.Line($"ModelGen.Runtime.QConvRows.Run({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+            e.W.Line($"{kernel}({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
                 $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, " +
                 $"batch: {geo.N}, inC: {geo.C}, inH: {geo.D(g.In, 0, 1)}, inW: {geo.D(g.In, 1, 1)}, outC: {geo.M}, kH: {geo.KH}, kW: {geo.KW}, " +
                 $"outH: {geo.D(g.Out, 0, 1)}, outW: {geo.D(g.Out, 1, 1)}, strideH: {geo.D(g.Strides, 0, 1)}, strideW: {geo.D(g.Strides, 1, 1)}, " +
@@ -270,13 +285,13 @@ public sealed class QConvInt8 : Operator
         }
         if (geo.Lanes)
         {
-            e.W.Line($"ModelGen.Runtime.QPointwise.Run({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+            e.W.Line($"{kernel}({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
                 $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, batch: {geo.N}, inC: {geo.C}, outC: {geo.M}, plane: {g.OutPlane}, {geo.P.Common(x)}{Layout(geo)});");
             return;
         }
         string channels = geo.Depthwise ? $"channels: {geo.C}" : $"inC: {geo.C}";
         string outC = geo.Depthwise ? "" : $"outC: {geo.M}, ", groups = geo.Depthwise ? "" : $"groups: {geo.Group}, ";
-        e.W.Line($"ModelGen.Runtime.QConv.{(geo.Depthwise ? "Depthwise2D" : "Conv2D")}({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
+        e.W.Line($"{kernel}({Int8Params.Bytes(e, x)}, {e.Span(geo.Packed)}, {e.Span(n.In(2))}, {e.Span(n.In(3))}, {e.Span(n.In(4))}, " +
             $"{Int8Params.Bytes(e, n.Out())}, {e.Span(e.Scratch(n))}, " +
             $"batch: {geo.N}, {channels}, inH: {geo.D(g.In, 0, 1)}, inW: {geo.D(g.In, 1, 1)}, {outC}kH: {geo.KH}, kW: {geo.KW}, " +
             $"outH: {geo.D(g.Out, 0, 1)}, outW: {geo.D(g.Out, 1, 1)}, strideH: {geo.D(g.Strides, 0, 1)}, strideW: {geo.D(g.Strides, 1, 1)}, " +
