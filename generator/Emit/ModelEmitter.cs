@@ -221,7 +221,7 @@ public sealed class ModelEmitter
             });
         }
         buffers.Sort((a, b) => string.CompareOrdinal(a.Value.Name, b.Value.Name));
-        var plan = MemoryPlan.Build(buffers, s + 1);
+        var plan = MemoryPlan.Build(buffers, s + 1, shared: Net);
         foreach (var b in plan.Buffers) _storage[b.Value].Offset = b.Offset;
         ConcatSlices.Resolve(_storage);
         return plan;
@@ -261,14 +261,15 @@ public sealed class ModelEmitter
     void WriteLayerTable()
     {
         _w.Line("//");
-        _w.Line("// Layers (schedule order; MACs of the matrix/convolution layers; weight bytes read by the layer):");
+        // Net: one byte arena (every type's pool a view of all of it); Portable: an array per element type
+        _w.Line($"// Layers (schedule order; {(Net ? "byte offsets in the arena" : "element offsets in the array of the output's type")}; MACs of the matrix/convolution layers; weight bytes read by the layer):");
         _w.Line($"//   {"#",4}  {"op",-20} {"output",-22} {"placement",-16} {"MACs",12} {"weights",10}  name");
         int i = 0;
         foreach (var n in G.Nodes)
         {
             var outs = string.Join(" ", n.Outputs.Select(o => Shape.Format(o.Shape)));
             var where = n.Outputs.Select(o => _storage.TryGetValue(o, out var s) ? s : null).FirstOrDefault();
-            var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{where.Offset}]" : where.InPlace ? "in-place" : where.Kind.ToString().ToLowerInvariant();
+            var place = where == null ? "" : where.Kind == StorageKind.Arena ? $"arena[{(Net ? (long)where.Offset * DTypes.Size(n.Out().Type) : where.Offset)}]" : where.InPlace ? "in-place" : where.Kind.ToString().ToLowerInvariant();
             long macs = Macs(n);
             var read = n.Inputs.Concat(_e.DerivedConsts.TryGetValue(n, out var d) ? d : Enumerable.Empty<Value>());
             long weights = read.Where(v => v != null && _consts.Contains(v)).Distinct().Sum(v => (long)v.Length * DTypes.Size(v.Type));

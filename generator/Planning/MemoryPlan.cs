@@ -95,7 +95,41 @@ public sealed class MemoryPlan
 
     public static int Align(int v, int a) => (v + a - 1) / a * a;
 
-    public static MemoryPlan Build(IReadOnlyList<Buffer> buffers, int steps)
+    /// <summary>
+    /// The plan of these buffers. <paramref name="shared"/> (Net: the arena is one byte span, each type's pool a cast of
+    /// all of it): every buffer is placed in one byte space, so that tensors of different types that are never live
+    /// together share memory (an Int8 build's int8 activations, int16 kernel scratch and float edges; with a pool per
+    /// type DS-CNN's Int8 arena was the sum of three). Offsets stay in elements of the buffer's type: every offset is
+    /// a multiple of 16 bytes. Otherwise (Portable: an array per type) a pool per element type, one after the other.
+    /// </summary>
+    public static MemoryPlan Build(IReadOnlyList<Buffer> buffers, int steps, bool shared = false)
+    {
+        var plan = shared ? Shared(buffers) : PerType(buffers);
+        long bound = 0;
+        for (int s = 0; s < steps; s++)
+            bound = Math.Max(bound, buffers.Where(b => b.FirstStep <= s && s <= b.LastStep).Sum(b => (long)b.Elements * DTypes.Size(b.Pool)));
+        plan.LowerBoundBytes = (int)Math.Min(bound, int.MaxValue);
+        return plan;
+    }
+
+    static MemoryPlan Shared(IReadOnlyList<Buffer> buffers)
+    {
+        var plan = new MemoryPlan();
+        plan.Buffers.AddRange(buffers);
+        // the buffers in bytes, placed as one pool, then back to element offsets
+        var bytes = buffers.Select(b => new Buffer { Value = b.Value, Pool = DType.UInt8, Elements = (int)Math.Min((long)b.Elements * DTypes.Size(b.Pool), int.MaxValue), FirstStep = b.FirstStep, LastStep = b.LastStep }).ToList();
+        plan.Strategy = PlaceBest(bytes, 1);
+        long end = bytes.Count == 0 ? 0 : bytes.Max(b => (long)b.Offset + b.Elements);
+        if (end > MaxArenaBytes)
+            throw new CompileException(Diag.TensorTooLarge, $"the tensors live at the same time need more than {MaxArenaBytes} bytes of arena; the model is too large for one Predict");
+        for (int i = 0; i < buffers.Count; i++) buffers[i].Offset = bytes[i].Offset / DTypes.Size(buffers[i].Pool);
+        plan.ArenaBytes = (int)end;
+        foreach (var type in buffers.Select(b => b.Pool).Distinct().OrderBy(t => -DTypes.Size(t)).ThenBy(t => (int)t))
+            plan.Pools.Add((type, (int)(end / DTypes.Size(type)), 0));
+        return plan;
+    }
+
+    static MemoryPlan PerType(IReadOnlyList<Buffer> buffers)
     {
         var plan = new MemoryPlan();
         plan.Buffers.AddRange(buffers);
@@ -116,10 +150,6 @@ public sealed class MemoryPlan
             bytes += elements * size;
         }
         plan.ArenaBytes = (int)bytes;
-        long bound = 0;
-        for (int s = 0; s < steps; s++)
-            bound = Math.Max(bound, buffers.Where(b => b.FirstStep <= s && s <= b.LastStep).Sum(b => (long)b.Elements * DTypes.Size(b.Pool)));
-        plan.LowerBoundBytes = (int)Math.Min(bound, int.MaxValue);
         return plan;
     }
 }

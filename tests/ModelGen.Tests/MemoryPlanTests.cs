@@ -48,6 +48,39 @@ public class MemoryPlanTests
 
     static long LowerBound(Buffer[] bs) => Enumerable.Range(0, 60).Max(s => bs.Where(b => b.FirstStep <= s && s <= b.LastStep).Sum(b => (long)b.Elements));
 
+    static readonly DType[] Types = { DType.Float, DType.Int8, DType.UInt8, DType.Int16, DType.Int32, DType.Int64, DType.Double, DType.Bool };
+
+    /// <summary>Buffers of mixed element types, as an Int8 build has (int8 activations, int16 kernel scratch, float edges).</summary>
+    static readonly Gen<Buffer[]> MixedBuffers =
+        Gen.Select(Gen.Int[1, 5000], Gen.Int[0, 40], Gen.Int[0, 12], Gen.Int[0, Types.Length - 1], (size, first, len, type) => (size, first, len, type))
+           .Array[1, 60]
+           .Select(a => a.Select((t, i) => new Buffer { Value = new Value("t" + i), Pool = Types[t.type], Elements = t.size, FirstStep = t.first, LastStep = t.first + t.len }).ToArray());
+
+    /// <summary>
+    /// The Net profile's plan: one byte space for every type. In bytes, no two live buffers overlap; each offset is a
+    /// whole number of its type's elements, 64-byte aligned from 64 bytes up; every pool's view (from byte 0) holds its
+    /// buffers; the arena is at least the lower bound and at most TFLM's greedy over the same bytes.
+    /// </summary>
+    [Fact]
+    public void SharedArenaKeepsLiveTensorsOfEveryTypeApart()
+    {
+        MixedBuffers.Sample(bs =>
+        {
+            var plan = MemoryPlan.Build(bs, 60, shared: true);
+            var bytes = bs.Select(b => new Buffer { Value = b.Value, Pool = DType.UInt8, Elements = b.Elements * DTypes.Size(b.Pool), FirstStep = b.FirstStep, LastStep = b.LastStep, Offset = b.Offset * DTypes.Size(b.Pool) }).ToArray();
+            AssertNoLiveOverlap(bytes);
+            Assert.All(bytes, b => Assert.True(b.Offset % (b.Elements >= 64 ? 64 : 16) == 0, $"{b.Value.Name} at byte {b.Offset}"));
+            Assert.All(bs, b => Assert.True(b.Offset + b.Elements <= plan.Pools.Single(p => p.Type == b.Pool).Elements, $"{b.Value.Name} past its pool's view"));
+            Assert.True(plan.ArenaBytes >= plan.LowerBoundBytes);
+            // against TFLM at the same alignment: sizes rounded to 64 bytes on both sides (greedy orders by size, so
+            // rounding on one side only changes its order)
+            var aligned = bs.Select(b => new Buffer { Value = b.Value, Pool = b.Pool, Elements = MemoryPlan.Align(b.Elements * DTypes.Size(b.Pool), 64) / DTypes.Size(b.Pool), FirstStep = b.FirstStep, LastStep = b.LastStep }).ToArray();
+            long tflm = TflmGreedy(aligned.Select(b => new Buffer { Value = b.Value, Pool = DType.UInt8, Elements = b.Elements * DTypes.Size(b.Pool), FirstStep = b.FirstStep, LastStep = b.LastStep }).ToArray());
+            long ours = MemoryPlan.Build(aligned, 60, shared: true).ArenaBytes;
+            Assert.True(ours <= tflm, $"arena {ours} > TFLM greedy {tflm}");
+        }, iter: 1000);
+    }
+
     [Fact]
     public void NoTwoLiveTensorsOverlapOnRandomGraphs()
     {
