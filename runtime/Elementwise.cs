@@ -63,6 +63,22 @@ public static class Elementwise
         for (; i < x.Length; i++) { float v = x[i]; y[i] = v < 0f ? v * alpha : v; }
     }
 
+    /// <summary>
+    /// y = act(x) for the activations a kernel applies in registers (<see cref="ActivationKind.Clip"/>, HardSwish,
+    /// HardSigmoid, Relu, LeakyRelu; others through their span form): a standalone activation layer. y may be x.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void Activate(ReadOnlySpan<float> x, Activation act, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("Activate: output too small");
+        if (x.IsEmpty) return;
+        fixed (float* px = x, py = y)
+        {
+            if (px != py) Buffer.MemoryCopy(px, py, (long)y.Length * 4, (long)x.Length * 4);
+            act.Apply(py, x.Length);
+        }
+    }
+
     /// <summary>y = a op b, all of one length.</summary>
     public static void Binary(BinaryOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
     {

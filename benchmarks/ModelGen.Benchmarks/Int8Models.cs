@@ -74,13 +74,15 @@ internal static class Int8Models
             Buffer.BlockCopy(calib[0].Bytes, 0, x, 0, 4 * n);
             var ortShape = shape.Select(d => (long)d).ToArray();
             float[] yf, yq, yo, yoq, yw;
+            long[] outShape;
             using (var s = new Microsoft.ML.OnnxRuntime.InferenceSession(bytes))
             using (var r = s.Run(new[] { Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(s.InputMetadata.Keys.First(), new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(x, shape)) }))
             {
-                int outLen = (int)r.First().AsTensor<float>().Length;
+                var y = r.First().AsTensor<float>();
+                int outLen = (int)y.Length;
+                outShape = y.Dimensions.ToArray().Select(d => (long)d).ToArray();
                 yf = new float[outLen]; yq = new float[outLen]; yo = new float[outLen]; yoq = new float[outLen]; yw = new float[outLen];
             }
-            var outShape = new long[] { 1, yf.Length };
             using var ortF = new OrtOneOp(bytes, x, ortShape, yo, outShape);
             OrtOneOp ortQ = null;
             try { if (qdq != null) ortQ = new OrtOneOp(qdq, x, ortShape, yoq, outShape); }

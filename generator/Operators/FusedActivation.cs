@@ -112,9 +112,14 @@ public sealed class FusedActivation
     public static string NetArg(Node n)
     {
         var a = Of(n);
-        if (a == null) return "";
-        var clamp = a.Clamped ? $", {EmitContext.F(a.Lo)}, {EmitContext.F(a.Hi)}" : "";
-        return $", activation: new ModelGen.Runtime.Activation(ModelGen.Runtime.ActivationKind.{a.Kind}, {EmitContext.F(a.Alpha)}, {EmitContext.F(a.Beta)}{clamp})";
+        return a == null ? "" : ", activation: " + a.NetValue();
+    }
+
+    /// <summary>This activation as a ModelGen.Runtime.Activation expression.</summary>
+    public string NetValue()
+    {
+        var clamp = Clamped ? $", {EmitContext.F(Lo)}, {EmitContext.F(Hi)}" : "";
+        return $"new ModelGen.Runtime.Activation(ModelGen.Runtime.ActivationKind.{Kind}, {EmitContext.F(Alpha)}, {EmitContext.F(Beta)}{clamp})";
     }
 
     /// <summary>The activation as standalone ONNX nodes reading <paramref name="x"/> and writing <paramref name="y"/> (undoes the fusion).</summary>

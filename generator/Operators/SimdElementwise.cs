@@ -31,9 +31,22 @@ static class SimdElementwise
             e.W.Line($"ModelGen.Runtime.Elementwise.LeakyRelu({e.Span(x)}, {EmitContext.F(n.Float("alpha", 0.01f))}, {e.Span(y)});");
             return true;
         }
+        if (n.OpType is "HardSwish" or "HardSigmoid")
+            return Activate(e, x, y, n.OpType == "HardSwish" ? new FusedActivation("HardSwish") : new FusedActivation("HardSigmoid", n.Float("alpha", 0.2f), n.Float("beta", 0.5f)));
         if (!s_unary.TryGetValue(n.OpType, out var op)) return false;
         if (n.OpType == "Gelu" && n.Str("approximate", "none") != "none") return false; // the tanh form keeps its loop
         e.W.Line($"ModelGen.Runtime.Elementwise.Unary(ModelGen.Runtime.UnaryOp.{op}, {e.Span(x)}, {e.Span(y)});");
+        return true;
+    }
+
+    /// <summary>
+    /// A standalone activation of the kinds the kernels apply in registers (a few min/max/FMA per vector): the scalar
+    /// loop's MathF.Max/Min (NaN-propagating calls) took 1 ns per float, 10 us of a 9,600-float HardSwish.
+    /// </summary>
+    public static bool Activate(EmitContext e, Value x, Value y, FusedActivation a)
+    {
+        if (!e.Net || x.Type != DType.Float || y.Type != DType.Float || y.Length < 16) return false;
+        e.W.Line($"ModelGen.Runtime.Elementwise.Activate({e.Span(x)}, {a.NetValue()}, {e.Span(y)});");
         return true;
     }
 

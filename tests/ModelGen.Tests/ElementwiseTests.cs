@@ -54,6 +54,29 @@ public class ElementwiseTests
         OpCheck.AgainstOrt(m, 2e-5, Range(120, lo, hi, op.Length));
     }
 
+    /// <summary>Clip with constant bounds (both, one side, none; opset 6's attributes) runs the SIMD activation kernel; a run-time bound keeps the loop.</summary>
+    [Theory]
+    [InlineData(13, true, true)]
+    [InlineData(13, false, true)]
+    [InlineData(13, true, false)]
+    [InlineData(13, false, false)]
+    [InlineData(6, true, true)]
+    public void ClipWithConstantBounds(int opset, bool lo, bool hi)
+    {
+        var b = new OnnxBuilder(opset).Input("x", DType.Float, 3, 40);
+        if (opset >= 11)
+        {
+            if (lo) b.Initializer("lo", Array.Empty<int>(), new[] { -1.5f });
+            if (hi) b.Initializer("hi", Array.Empty<int>(), new[] { 0.75f });
+            b.Node("Clip", new[] { "x", lo ? "lo" : "", hi ? "hi" : "" }, new[] { "y" });
+        }
+        else b.Node("Clip", new[] { "x" }, new[] { "y" }, ("min", -1.5f), ("max", 0.75f));
+        var m = b.Output("y").Build();
+        OpCheck.AgainstOrt(m, 0, Range(120, -3, 3, 5));
+        var r = ModelGen.Compiler.ModelCompiler.Compile(m, "clip.onnx", new ModelGen.Compiler.ModelOptions { ClassName = "M" });
+        Assert.Contains("ModelGen.Runtime.Elementwise.Activate(", r.Source);
+    }
+
     [Fact]
     public void UnaryWithAttributes()
     {
