@@ -76,7 +76,10 @@ public sealed class QLinearBinary : Operator
         {
             // ModelGen.Runtime's SIMD loop (bit-exact with the loop below); b one value per run of inner outputs
             var (p, pz, s, sz) = swap ? (b, zb, a, za) : (a, za, b, zb);
-            e.W.Line($"ModelGen.Runtime.Int8.Mul({e.Span(p)}, {pz}, {e.Span(s)}, {sz}, {r[0]}, {zc}, {e.Span(y)}, inner: {inner});");
+            // a gate on a channels-last tensor (Passes.Int8ChannelsLast): each position's channels against the gates
+            if (n.Int("mg_nhwc_in", 0) != 0)
+                e.W.Line($"ModelGen.Runtime.Int8.MulChannelsLast({e.Span(p)}, {pz}, {e.Span(s)}, {sz}, {r[0]}, {zc}, {e.Span(y)}, channels: {y.Shape[1]}, plane: {inner});");
+            else e.W.Line($"ModelGen.Runtime.Int8.Mul({e.Span(p)}, {pz}, {e.Span(s)}, {sz}, {r[0]}, {zc}, {e.Span(y)}, inner: {inner});");
             return;
         }
         Q.Loops(e, y.Shape, new[] { a.Shape, b.Shape }, (o, idx) =>
@@ -86,6 +89,21 @@ public sealed class QLinearBinary : Operator
             var rr = Q.Round(e, v);
             Q.Store(e, e.At(y, o), y.Type, zc == "0" ? rr : $"{rr} + {zc}");
         });
+    }
+
+    /// <summary>
+    /// A QLinearMul of an [N, C, spatial...] tensor by one value per channel ([N, C, 1, ...]: a squeeze-excite gate);
+    /// the full operand is input <paramref name="full"/> (0 or 3). Channels last, it runs
+    /// ModelGen.Runtime.Int8.MulChannelsLast (<see cref="Passes.Int8ChannelsLast"/> sets mg_nhwc_in).
+    /// </summary>
+    internal static bool ChannelGate(Node n, out int full)
+    {
+        full = 0;
+        if (n.Domain != "com.microsoft" || n.OpType != "QLinearMul" || n.In(0) == null || n.In(3) == null) return false;
+        var y = n.Out();
+        if (y.Shape == null || y.Shape.Length < 3 || !PerRun(n.In(0), n.In(3), y, out int inner, out bool swap)) return false;
+        full = swap ? 3 : 0;
+        return inner > 1 && inner == Shape.Count(y.Shape.Skip(2).ToArray());
     }
 
     /// <summary>

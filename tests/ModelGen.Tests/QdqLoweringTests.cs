@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ModelGen.Compiler;
 using ModelGen.Compiler.IR;
 using ModelGen.Compiler.Operators;
@@ -531,6 +532,63 @@ public class QdqLoweringTests(ITestOutputHelper log)
             var e = (float[])ort[o]; var a = (float[])on[o];
             float step = o == 0 ? 0.02f : 0.05f;
             for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= step * 1.01f, $"output {o}[{i}]: ORT {e[i]}, ModelGen {a[i]}");
+        }
+    }
+
+    /// <summary>
+    /// A MobileNetV3 block with squeeze-excite: a 1x1 expansion and HardSwish (an Int8Lookup), a depthwise layer, the
+    /// global pool, two 1x1 layers and HardSigmoid (the gate, [1, C, 1, 1]), the gate's QLinearMul, a 1x1 projection.
+    /// Int8ChannelsLast keeps the lookup's, the depthwise layer's and the mul's tensors channels last (the mul runs
+    /// Int8.MulChannelsLast, the pool reads channels last). Where the depthwise output is also a graph output (branch)
+    /// the mul's input and output, and so the projection's input, stay NCHW. Bit for bit with the pass off; ONNX Runtime
+    /// within two steps.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void SqueezeExciteStaysChannelsLast(bool branch, bool u8)
+    {
+        var q = new Qdq(new OnnxBuilder(14).Input("x", DType.Float, 1, 8, 6, 5), u8); // HardSwish: opset 14
+        float xs = 0.03f;
+        var h = q.QD("x", xs, u8 ? 130 : -5);
+        int seed = 1;
+        // a quantize-dequantize pair between each layer and its activation, as ONNX Runtime's quantizer writes them
+        var e = q.QD(BodyConv(q, h, 8, 24, false, 1, xs, ref seed), 0.03f, u8 ? 100 : -28);
+        q.B.Node("HardSwish", new[] { e }, new[] { "hs" });
+        var ex = q.QD("hs", 0.025f, u8 ? 20 : -110);
+        var d = BodyConv(q, ex, 24, 24, true, 1, 0.025f, ref seed);
+        var dw = q.QD(q.Act6(d, "relu"), 0.02f, u8 ? 0 : -128);
+        q.B.Node("GlobalAveragePool", new[] { dw }, new[] { "gap" });
+        var gap = q.QD("gap", 0.01f, u8 ? 0 : -128);
+        var f1 = q.QD(q.Act6(BodyConv(q, gap, 24, 8, false, 1, 0.01f, ref seed), "relu"), 0.01f, u8 ? 0 : -128);
+        q.B.Node("HardSigmoid", new[] { q.QD(BodyConv(q, f1, 8, 24, false, 1, 0.01f, ref seed), 0.02f, u8 ? 128 : 0) }, new[] { "gate" }, ("alpha", 1f / 6), ("beta", 0.5f));
+        var gate = q.QD("gate", 1f / 255, u8 ? 0 : -128);
+        q.B.Node("Mul", new[] { dw, gate }, new[] { "scaled" });
+        var scaled = q.QD("scaled", 0.02f, u8 ? 0 : -128);
+        var y = q.QD(BodyConv(q, scaled, 24, 8, false, 1, 0.02f, ref seed), 0.05f, u8 ? 128 : 0);
+        q.B.Node("Identity", new[] { y }, new[] { "y" }).Output("y");
+        if (branch) q.B.Node("Identity", new[] { dw }, new[] { "z" }).Output("z");
+        var model = q.B.Build();
+        var g = Lowered(model);
+        Assert.True(2 == g.Nodes.Count(n => n.OpType == "Int8Lookup"), Ops(g));
+        var mul = Assert.Single(g.Nodes, n => n.OpType == "QLinearMul");
+        var pool = Assert.Single(g.Nodes, n => n.OpType == "QLinearGlobalAveragePool");
+        var convs = g.Nodes.Where(n => n.OpType == "QConvInt8").ToList();
+        Assert.Equal(5, convs.Count); // expand, depthwise, two on the gate, project
+        Assert.Equal(branch ? 0 : 1, mul.Int("mg_nhwc_in", 0));
+        Assert.Equal(branch ? 0 : 1, pool.Int("mg_nhwc_in", 0));
+        Assert.Equal(1, convs[0].Int("mg_nhwc_out", 0));                   // through the HardSwish lookup
+        Assert.Equal(new long[] { 1, branch ? 0 : 1 }, new[] { convs[1].Int("mg_nhwc_in", 0), convs[1].Int("mg_nhwc_out", 0) });
+        Assert.Equal(branch ? 0 : 1, convs[4].Int("mg_nhwc_in", 0));
+        var (on, ort) = SameWithoutChannelsLast(model, Input(8 * 30, 3, 3f), branch ? new[] { 8 * 30, 24 * 30 } : new[] { 8 * 30 });
+        for (int o = 0; o < on.Length; o++)
+        {
+            var ev = (float[])ort[o]; var a = (float[])on[o];
+            // two steps: the HardSwish table rounds once where ONNX Runtime's float HardSwish does not, and the
+            // depthwise layer after it can move that to a second step
+            float step = o == 0 ? 0.05f : 0.02f;
+            for (int i = 0; i < ev.Length; i++) Assert.True(Math.Abs(ev[i] - a[i]) <= 2 * step * 1.01f, $"output {o}[{i}]: ORT {ev[i]}, ModelGen {a[i]}");
         }
     }
 
@@ -1141,6 +1199,37 @@ public class QdqLoweringTests(ITestOutputHelper log)
                         Int8.GlobalAverageScaled(x, xs, planes, size, zx, multiplier, zyc, y, ys, last);
                         for (int c = 0; c < planes; c++) Assert.True(wantScaled[c] == y[c], $"scaled {what} width {width}: [{c}] {y[c]} vs {wantScaled[c]}");
                         Assert.All(y[planes..], v => Assert.Equal(0, v));
+                    });
+                }
+    }
+
+    /// <summary>
+    /// Int8.MulChannelsLast (a squeeze-excite gate on a channels-last tensor) bit-exact with Int8.Mul on the same tensor
+    /// in NCHW, at every width: channel counts around the 8-lane vectors (tails), batches of two (each image its own
+    /// gates), int8 and uint8, saturating ratios.
+    /// </summary>
+    [Fact]
+    public void MulChannelsLastIsBitExactWithNchw()
+    {
+        var r = new Random(14);
+        foreach (var (batch, channels, plane) in new[] { (1, 576, 9), (2, 24, 30), (1, 7, 5), (2, 9, 1), (1, 16, 49), (3, 1, 4) })
+            foreach (bool signed in new[] { true, false })
+                foreach (var (za, zb, ratio, zc) in new[] { (-5, 3, 0.013f, 7), (120, -128, 0.9f, -100), (0, 0, 1e-4f, 0) })
+                {
+                    int n = batch * channels * plane;
+                    var a = new byte[n]; var gate = new byte[batch * channels];
+                    r.NextBytes(a); r.NextBytes(gate);
+                    int pa = signed ? za : za + 128, pb = signed ? zb : zb + 128, pc = signed ? zc : zc + 128;
+                    var want = new byte[n]; var got = new byte[n];
+                    if (signed) Int8.Mul(MemoryMarshal.Cast<byte, sbyte>(a), pa, MemoryMarshal.Cast<byte, sbyte>(gate), pb, ratio, pc, MemoryMarshal.Cast<byte, sbyte>(want.AsSpan()), plane);
+                    else Int8.Mul(a, pa, gate, pb, ratio, pc, want, plane);
+                    var aLast = ChannelsLast(a, batch, channels, plane);
+                    ForEachWidth(width =>
+                    {
+                        Array.Clear(got);
+                        if (signed) Int8.MulChannelsLast(MemoryMarshal.Cast<byte, sbyte>(aLast), pa, MemoryMarshal.Cast<byte, sbyte>(gate), pb, ratio, pc, MemoryMarshal.Cast<byte, sbyte>(got.AsSpan()), channels, plane);
+                        else Int8.MulChannelsLast(aLast, pa, gate, pb, ratio, pc, got, channels, plane);
+                        Assert.Equal(ChannelsLast(want, batch, channels, plane), got);
                     });
                 }
     }
