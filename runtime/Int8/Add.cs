@@ -30,6 +30,7 @@ public static unsafe partial class Int8
     {
         int i = 0;
         float lo = signed ? -128f : 0f, hi = signed ? 127f : 255f, z = zc;
+        if (SimdLevel.Bits >= 512 && Avx512BW.IsSupported) i = Add512(a, za, ra, b, zb, rb, zc, y, n, lo, hi, signed);
         if (SimdLevel.Bits >= 256 && Avx2.IsSupported)
         {
             var p = new AddParams(za, ra, zb, rb, zc, lo, hi);
@@ -54,6 +55,35 @@ public static unsafe partial class Int8
             float q = MathF.Round((float)da * ra + (float)db * rb) + z;
             y[i] = (byte)(int)(q < lo ? lo : q > hi ? hi : q);
         }
+    }
+
+    /// <summary>
+    /// <see cref="Add(byte*, int, float, byte*, int, float, int, byte*, int, bool)"/> 16 lanes at a time, one loop per
+    /// signedness, the same float steps (ResNet-8's 16x32x32 residual add: 2.6 us at 256 bits); returns the outputs done.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int Add512(byte* a, int za, float ra, byte* b, int zb, float rb, int zc, byte* y, int n, float lo, float hi, bool signed)
+    {
+        Vector512<int> vza = Vector512.Create(za), vzb = Vector512.Create(zb), vzc = Vector512.Create(zc);
+        Vector512<float> vra = Vector512.Create(ra), vrb = Vector512.Create(rb), vlo = Vector512.Create(lo - zc), vhi = Vector512.Create(hi - zc);
+        int i = 0;
+        if (signed)
+            for (; i + 16 <= n; i += 16)
+            {
+                var va = Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)a + i)) - vza) * vra;
+                var vb = Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)b + i)) - vzb) * vrb;
+                var v = Avx512F.ConvertToVector512Int32(Vector512.Min(Vector512.Max(va + vb, vlo), vhi)) + vzc;
+                Avx512F.ConvertToVector128SByteWithSaturation(v).Store((sbyte*)y + i);
+            }
+        else
+            for (; i + 16 <= n; i += 16)
+            {
+                var va = Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(a + i)) - vza) * vra;
+                var vb = Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(b + i)) - vzb) * vrb;
+                var v = Avx512F.ConvertToVector512Int32(Vector512.Min(Vector512.Max(va + vb, vlo), vhi)) + vzc;
+                Avx512F.ConvertToVector128ByteWithSaturation(v.AsUInt32()).Store(y + i);
+            }
+        return i;
     }
 
     readonly struct AddParams
