@@ -50,7 +50,10 @@ public static unsafe partial class Int8
             throw new ArgumentException("MulChannelsLast: sizes do not agree", nameof(y));
     }
 
-    /// <summary>Channels up to which <see cref="MulChannelsLast(byte*, int, byte*, int, float, int, byte*, int, int, int, bool)"/> keeps an image's gates on the stack (16 KB); more: a call per position.</summary>
+    /// <summary>
+    /// Channels up to which <see cref="MulChannelsLast(byte*, int, byte*, int, float, int, byte*, int, int, int, bool)"/>
+    /// keeps an image's gates on the stack (16 KB); more: a call per position.
+    /// </summary>
     const int MaxGateChannels = 4096;
 
     /// <summary>
@@ -92,8 +95,9 @@ public static unsafe partial class Int8
     }
 
     /// <summary>
-    /// <see cref="MulChannelsLast(byte*, int, byte*, int, float, int, byte*, int, int, int, bool)"/>'s flat run 16 lanes at a time (16 channels or more: the gates of a vector never
-    /// wrap twice), one loop per signedness; returns the outputs done (a multiple of 16).
+    /// <see cref="MulChannelsLast(byte*, int, byte*, int, float, int, byte*, int, int, int, bool)"/>'s flat run 16
+    /// lanes at a time (16 channels or more: the gates of a vector never wrap twice), one loop per signedness; returns
+    /// the outputs done (a multiple of 16).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int Gated512(byte* a, byte* y, int m, float* gf, int channels, int za, float r, int zc, float lo, float hi, bool signed)
