@@ -48,12 +48,8 @@ public sealed class Clip : Operator
             lo = n.In(1) != null ? e.At(n.In(1), "0") : null;
             hi = n.In(2) != null ? e.At(n.In(2), "0") : null;
         }
-        // constant bounds on float: the SIMD kernel (a missing bound: the infinity of its side)
-        float? Const(int i, string attr) => n.Opset < 11 ? n.Has(attr) ? n.Float(attr, 0) : null : n.In(i) == null ? null : n.In(i).IsConst ? (float)n.In(i).Const.GetDouble(0) : float.NaN;
-        float? cl = Const(1, "min"), ch = Const(2, "max");
-        if (x.Type == DType.Float && !float.IsNaN(cl ?? 0) && !float.IsNaN(ch ?? 0) && (cl ?? float.NegativeInfinity) <= (ch ?? float.PositiveInfinity)
-            && SimdElementwise.Activate(e, x, n.Out(), new FusedActivation("Clip", cl ?? float.NegativeInfinity, ch ?? float.PositiveInfinity)))
-            return;
+        // constant bounds on float (a missing one the infinity of its side): the SIMD kernel
+        if (FusedActivation.FromNode(n) is { } act && SimdElementwise.Activate(e, x, n.Out(), act)) return;
         Broadcast.Emit(e, n.Out(), new[] { x }, a =>
         {
             var v = a[0];

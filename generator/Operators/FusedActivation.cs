@@ -3,6 +3,7 @@ using System.Linq;
 using ModelGen.Compiler.Emit;
 using ModelGen.Compiler.IR;
 using Attribute = ModelGen.Compiler.IR.Attribute;
+using static ModelGen.Compiler.Passes.PassUtil;
 
 namespace ModelGen.Compiler.Operators;
 
@@ -32,6 +33,44 @@ public sealed class FusedActivation
         if (!s_kinds.Contains(kind)) throw new CompileException(Diag.InvalidModel, $"unknown fused activation '{kind}' ({string.Join(", ", s_kinds)})");
         if (!(lo <= hi)) throw new CompileException(Diag.InvalidModel, $"fused activation clamp [{lo}, {hi}] is empty");
         Kind = kind; Alpha = alpha; Beta = beta; Lo = lo; Hi = hi;
+    }
+
+    /// <summary>
+    /// The activation a standalone node computes on its input (Relu, Sigmoid, Tanh, HardSwish, LeakyRelu, HardSigmoid,
+    /// Clip with constant bounds), or null: what ActivationFusion folds into a producer and what SimdElementwise runs
+    /// through the kernels' in-register form.
+    /// </summary>
+    public static FusedActivation FromNode(Node a)
+    {
+        if (a == null || a.Outputs.Count != 1) return null;
+        if (Is(a, "Relu")) return new FusedActivation("Relu");
+        if (Is(a, "Sigmoid")) return new FusedActivation("Sigmoid");
+        if (Is(a, "Tanh")) return new FusedActivation("Tanh");
+        if (Is(a, "HardSwish")) return new FusedActivation("HardSwish");
+        if (Is(a, "LeakyRelu")) return new FusedActivation("LeakyRelu", a.Float("alpha", 0.01f));
+        if (Is(a, "HardSigmoid")) return new FusedActivation("HardSigmoid", a.Float("alpha", 0.2f), a.Float("beta", 0.5f));
+        if (Is(a, "Clip"))
+        {
+            float lo, hi;
+            if (a.Opset < 11) { lo = a.Float("min", float.NegativeInfinity); hi = a.Float("max", float.PositiveInfinity); }
+            else
+            {
+                var l = Bound(a, 1, float.NegativeInfinity); var h = Bound(a, 2, float.PositiveInfinity);
+                if (l == null || h == null) return null;
+                lo = l.Value; hi = h.Value;
+            }
+            // Clip with min > max is min(max(x, lo), hi) = hi everywhere: the kernels' form agrees, but leave it alone
+            return lo <= hi ? new FusedActivation("Clip", lo, hi) : null;
+        }
+        return null;
+    }
+
+    /// <summary>Clip bound input i: its constant value, the default when absent, null when computed at run time.</summary>
+    static float? Bound(Node a, int i, float dflt)
+    {
+        var v = a.In(i);
+        if (v == null) return dflt;
+        return v.IsConst && v.Length == 1 ? (float)v.Const.GetDouble(0) : null;
     }
 
     /// <summary>The node's fused activation, or null when it has none.</summary>

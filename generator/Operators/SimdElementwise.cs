@@ -31,8 +31,7 @@ static class SimdElementwise
             e.W.Line($"ModelGen.Runtime.Elementwise.LeakyRelu({e.Span(x)}, {EmitContext.F(n.Float("alpha", 0.01f))}, {e.Span(y)});");
             return true;
         }
-        if (n.OpType is "HardSwish" or "HardSigmoid")
-            return Activate(e, x, y, n.OpType == "HardSwish" ? new FusedActivation("HardSwish") : new FusedActivation("HardSigmoid", n.Float("alpha", 0.2f), n.Float("beta", 0.5f)));
+        if (n.OpType is "HardSwish" or "HardSigmoid") return Activate(e, x, y, FusedActivation.FromNode(n));
         if (!s_unary.TryGetValue(n.OpType, out var op)) return false;
         if (n.OpType == "Gelu" && n.Str("approximate", "none") != "none") return false; // the tanh form keeps its loop
         e.W.Line($"ModelGen.Runtime.Elementwise.Unary(ModelGen.Runtime.UnaryOp.{op}, {e.Span(x)}, {e.Span(y)});");

@@ -30,7 +30,7 @@ public sealed class ActivationFusion : IPass
         if (readers.Count == 1)
         {
             last = readers[0];
-            act = Match(last, x);
+            act = last.In(0) == x ? FusedActivation.FromNode(last) : null;
             removed.Add(last);
         }
         else if (readers.Count == 2)
@@ -48,39 +48,5 @@ public sealed class ActivationFusion : IPass
             p.Attributes.Values.Concat(act.Attributes()).ToArray());
         Replace(g, removed, node);
         return true;
-    }
-
-    /// <summary>The activation node <paramref name="a"/> computes on <paramref name="x"/>, or null.</summary>
-    static FusedActivation Match(Node a, Value x)
-    {
-        if (a == null || a.Outputs.Count != 1 || a.In(0) != x) return null;
-        if (Is(a, "Relu")) return new FusedActivation("Relu");
-        if (Is(a, "Sigmoid")) return new FusedActivation("Sigmoid");
-        if (Is(a, "Tanh")) return new FusedActivation("Tanh");
-        if (Is(a, "HardSwish")) return new FusedActivation("HardSwish");
-        if (Is(a, "LeakyRelu")) return new FusedActivation("LeakyRelu", a.Float("alpha", 0.01f));
-        if (Is(a, "HardSigmoid")) return new FusedActivation("HardSigmoid", a.Float("alpha", 0.2f), a.Float("beta", 0.5f));
-        if (Is(a, "Clip"))
-        {
-            float lo, hi;
-            if (a.Opset < 11) { lo = a.Float("min", float.NegativeInfinity); hi = a.Float("max", float.PositiveInfinity); }
-            else
-            {
-                var l = Bound(a, 1, float.NegativeInfinity); var h = Bound(a, 2, float.PositiveInfinity);
-                if (l == null || h == null) return null;
-                lo = l.Value; hi = h.Value;
-            }
-            // Clip with min > max is min(max(x, lo), hi) = hi everywhere: the kernels' form agrees, but leave it alone
-            return lo <= hi ? new FusedActivation("Clip", lo, hi) : null;
-        }
-        return null;
-    }
-
-    /// <summary>Clip bound input i: its constant value, the default when absent, null when computed at run time.</summary>
-    static float? Bound(Node a, int i, float dflt)
-    {
-        var v = a.In(i);
-        if (v == null) return dflt;
-        return v.IsConst && v.Length == 1 ? (float)v.Const.GetDouble(0) : null;
     }
 }
