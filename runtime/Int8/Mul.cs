@@ -96,8 +96,8 @@ public static unsafe partial class Int8
 
     /// <summary>
     /// <see cref="MulChannelsLast(byte*, int, byte*, int, float, int, byte*, int, int, int, bool)"/>'s flat run 16
-    /// lanes at a time (16 channels or more: the gates of a vector never wrap twice), one loop per signedness; returns
-    /// the outputs done (a multiple of 16).
+    /// lanes at a time (16 channels or more: the gates of a vector never wrap twice); returns the outputs done (a
+    /// multiple of 16).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int Gated512(byte* a, byte* y, int m, float* gf, int channels, int za, float r, int zc, float lo, float hi, bool signed)
@@ -105,22 +105,12 @@ public static unsafe partial class Int8
         Vector512<float> fza = Vector512.Create((float)za), vr = Vector512.Create(r), vlo = Vector512.Create(lo - zc), vhi = Vector512.Create(hi - zc);
         var vzc = Vector512.Create(zc);
         int i = 0, off = 0;
-        if (signed)
-            for (; i + 16 <= m; i += 16)
-            {
-                var fa = Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)a + i))) - fza;
-                var v = Avx512F.ConvertToVector512Int32(Vector512.Min(Vector512.Max(fa * Vector512.Load(gf + off) * vr, vlo), vhi)) + vzc;
-                Avx512F.ConvertToVector128SByteWithSaturation(v).Store((sbyte*)y + i);
-                off += 16; if (off >= channels) off -= channels;
-            }
-        else
-            for (; i + 16 <= m; i += 16)
-            {
-                var fa = Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(a + i))) - fza;
-                var v = Avx512F.ConvertToVector512Int32(Vector512.Min(Vector512.Max(fa * Vector512.Load(gf + off) * vr, vlo), vhi)) + vzc;
-                Avx512F.ConvertToVector128ByteWithSaturation(v.AsUInt32()).Store(y + i);
-                off += 16; if (off >= channels) off -= channels;
-            }
+        for (; i + 16 <= m; i += 16)
+        {
+            var fa = Vector512.ConvertToSingle(Widen16(a + i, signed)) - fza;
+            Narrow16(Avx512F.ConvertToVector512Int32(Vector512.Min(Vector512.Max(fa * Vector512.Load(gf + off) * vr, vlo), vhi)) + vzc, y + i, signed);
+            off += 16; if (off >= channels) off -= channels;
+        }
         return i;
     }
 
