@@ -447,7 +447,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
         float xs = 0.03f;
         var h = q.QD("x", xs, u8 ? 130 : -5);
         int c = 8, seed = 1;
-        string kept = null;
+        string? kept = null;
         foreach (var (m, depthwise, stride) in new[] { (16, false, 1), (16, true, 1), (24, false, 1), (24, true, 2), (20, false, 1) })
         {
             string y = BodyConv(q, h, c, m, depthwise, stride, xs, ref seed);
@@ -457,7 +457,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
             c = m;
         }
         q.B.Node("Identity", new[] { h }, new[] { "y" }).Output("y");
-        if (branch) q.B.Node("Identity", new[] { kept }, new[] { "z" }).Output("z");
+        if (branch) q.B.Node("Identity", new[] { kept! }, new[] { "z" }).Output("z");
         var model = q.B.Build();
         var g = Lowered(model);
         var convs = g.Nodes.Where(n => n.OpType == "QConvInt8").ToList();
@@ -501,7 +501,7 @@ public class QdqLoweringTests(ITestOutputHelper log)
         float xs = 0.03f;
         var h = q.QD("x", xs, u8 ? 130 : -5);
         int c = 8, seed = 1;
-        string blockIn = null;
+        string? blockIn = null;
         foreach (var (m, depthwise) in new[] { (8, false), (16, false), (16, true), (8, false) })
         {
             string y = BodyConv(q, h, c, m, depthwise, 1, xs, ref seed);
@@ -510,13 +510,13 @@ public class QdqLoweringTests(ITestOutputHelper log)
             blockIn ??= h;
             c = m;
         }
-        q.B.Node("Add", new[] { h, blockIn }, new[] { "sum" });
+        q.B.Node("Add", new[] { h, blockIn! }, new[] { "sum" });
         var sum = q.QD("sum", 0.05f, u8 ? 125 : -3);
         if (qlinearGlobal) q.B.Node("GlobalAveragePool", new[] { sum }, new[] { "gap" });
         else q.B.Node("AveragePool", new[] { sum }, new[] { "gap" }, ("kernel_shape", new long[] { 7, 6 }));
         var gap = q.QD("gap", 0.02f, u8 ? 128 : 0);
         q.B.Node("Identity", new[] { gap }, new[] { "y" }).Output("y");
-        if (branch) q.B.Node("Identity", new[] { blockIn }, new[] { "z" }).Output("z");
+        if (branch) q.B.Node("Identity", new[] { blockIn! }, new[] { "z" }).Output("z");
         var model = q.B.Build();
         var g = Lowered(model);
         var convs = g.Nodes.Where(n => n.OpType == "QConvInt8").ToList();
