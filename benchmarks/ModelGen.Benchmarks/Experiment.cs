@@ -205,6 +205,9 @@ internal static class Experiment
             ("mobilenet 1x1 48", 8, 16, 48, 48, 1, 1, 1, 0, 0), ("mobilenet 1x1 24", 32, 32, 24, 24, 1, 1, 1, 0, 0), ("mobilenet 1x1 12", 64, 64, 12, 12, 1, 1, 1, 0, 0),
             ("mobilenet 1x1 6", 128, 128, 6, 6, 1, 1, 1, 0, 0), ("mobilenet 1x1 3", 256, 256, 3, 3, 1, 1, 1, 0, 0),
             ("mv2 project 8", 48, 8, 24, 24, 1, 1, 1, 0, 0), ("mv2 expand 48", 8, 48, 48, 48, 1, 1, 1, 0, 0), ("mv2 project 48", 16, 8, 48, 48, 1, 1, 1, 0, 0), ("mv2 project 16", 48, 16, 24, 24, 1, 1, 1, 0, 0),
+            // openWakeWord's embedding model: separable 1x3 and 3x1 layers on tall narrow planes
+            ("emb 1x3 24", 24, 24, 74, 32, 1, 3, 1, 0, 1), ("emb 3x1 24", 24, 24, 74, 32, 3, 1, 1, 0, 0), ("emb 3x1 48", 48, 48, 36, 16, 3, 1, 1, 0, 0),
+            ("emb 1x3 72", 72, 72, 30, 8, 1, 3, 1, 0, 1), ("emb 3x1 96", 96, 96, 12, 4, 3, 1, 1, 0, 0), ("emb 1x3 96", 96, 96, 8, 2, 1, 3, 1, 0, 1),
         })
         {
             if (Environment.GetEnvironmentVariable("QCONV_ONLY") is string only && !name.StartsWith(only)) continue;

@@ -56,11 +56,13 @@ internal static unsafe class QDotConv
             X = quadPlane, Steps = steps, Taps = taps, Pairs = pairs, Quads = quads, QuadStride = g.Size, Zq = zq, RowPairs = rowQuads ? rowPairs : 0, KW = kW,
             BlockW = (rowQuads ? rowPairs * kW : kH * kW * pairs) * QConv.BlockRows * 2,
             Tmp = QConv.Aligned(quadPlane + (long)quads * g.Size + g.Slack + taps), // where the pair path has it
-            OutStride = g.OutStride, ZY = yZero, Lo = qmin, Hi = qmax,
+            OutStride = g.OutStride, ZY = yZero, Lo = qmin, Hi = qmax, Direct = g.Wq == outW,
             // the accumulators end at the pair kernels' values, so their shorter requantization applies as there
             Bounded = Bounded.Applies(bias, shift, outC, (long)icg * kH * kW),
         };
         t.Saturated = t.Bounded && qmin == -128 && qmax == 127 && Bounded.FoldsZero(shift, outC, yZero);
+        // no padded columns (Wq = outW): the rows go straight to y, plane apart (no copy through Tmp)
+        if (t.Direct) t.OutStride = plane;
         long chan = (long)inH * inW, groupW = (long)blocks * t.BlockW;
         for (int gr = 0; gr < groups; gr++)
         {
@@ -82,6 +84,9 @@ internal static unsafe class QDotConv
                 // tiles of 1-3 vectors of 4 positions (sdot) or of 1-4 of 8 (vpdpbusd, see Columns), the emulations as
                 // the instructions they stand for
                 int positions = outH * g.Wq;
+                byte* yg = y + ((long)nb * outC + gr * ocg) * plane;
+                // this group's channels end at End: groups run outermost, so the next image's channels are already there
+                if (t.Direct) { t.Tmp = yg; t.End = yg + (long)ocg * plane; }
                 switch (path)
                 {
                     case QDot.Sdot or QDot.SdotEmulated:
@@ -109,7 +114,7 @@ internal static unsafe class QDotConv
                         }
                         break;
                 }
-                QConv.Compact(y + ((long)nb * outC + gr * ocg) * plane, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
+                if (!t.Direct) QConv.Compact(yg, t.Tmp, ocg, outH, outW, g.Wq, g.OutStride);
             }
         }
     }
@@ -170,6 +175,12 @@ internal static unsafe class QDotConv
         public int* X, Steps, Bias, Mult, Shift; public sbyte* W; public byte* Tmp;
         public int Taps, Pairs, Quads, QuadStride, Rows, OutStride, Zq, ZY, Lo, Hi, RowPairs, KW, BlockW;
         public bool Bounded, Saturated;
+        /// <summary>
+        /// Tmp is y itself (OutStride = the plane, End the end of the group's channels). The chunks then go last to first: only a row's last
+        /// chunk stores whole vectors past its positions, into the next rows' first ones, which are written after it;
+        /// past End, the stack.
+        /// </summary>
+        public bool Direct; public byte* End;
     }
 
     /// <summary>
@@ -191,15 +202,23 @@ internal static unsafe class QDotConv
         int* quads = stackalloc int[t.Taps * t.Quads * QConv.BlockRows];
         int* rb = stackalloc int[QConv.BlockRows];
         int* acc = stackalloc int[QConv.BlockRows * Chunk];
+        byte* last = stackalloc byte[Chunk + 64];
         for (int b = 0; b < blocks; b++)
         {
             int r0 = b * QConv.BlockRows, live = Math.Min(QConv.BlockRows, t.Rows - r0);
             Reorder<TD>(t, t.W + (long)b * t.BlockW, quads, t.Bias + r0, live, rb);
-            for (int q0 = 0; q0 < positions; q0 += Chunk)
+            // last chunk first (see Tile.Direct); every other chunk is whole vectors of the tile and of the requantization
+            for (int q0 = (positions - 1) / Chunk * Chunk; q0 >= 0; q0 -= Chunk)
             {
                 int n = Math.Min(Chunk, positions - q0);
                 for (int q = 0; q < n; q += width) Kernel<TD, TV, TS, C>(t, t.X + q0 + q, quads, rb, acc + q);
-                for (int r = 0; r < live; r++) Requantize<TV, TS>(t, acc + r * Chunk, n, r0 + r, t.Tmp + (long)(r0 + r) * t.OutStride + q0);
+                for (int r = 0; r < live; r++)
+                {
+                    byte* yr = t.Tmp + (long)(r0 + r) * t.OutStride + q0;
+                    bool past = t.Direct && yr + n + 64 > t.End;
+                    Requantize<TV, TS>(t, acc + r * Chunk, n, r0 + r, past ? last : yr);
+                    if (past) Unsafe.CopyBlockUnaligned(yr, last, (uint)n);
+                }
             }
         }
     }
@@ -313,9 +332,21 @@ internal static unsafe class QDotConv
             int col0 = cp - padLeft, lo = col0 >= 0 ? 0 : Math.Min(g.Wq, (-col0 + g.SW - 1) / g.SW);
             span[3 * cp] = lo; span[3 * cp + 1] = Math.Clamp((inW - col0 + g.SW - 1) / g.SW, lo, g.Wq); span[3 * cp + 2] = lo * g.SW + col0;
         }
+        // stride 1 without padded columns (Wq = inW: a 3x1 kernel): the rows whose four input rows are all inside follow
+        // each other in x as in the plane, one run (a row at a time, 32 positions took as long as the zips)
+        int run0 = 0, run1 = 0;
+        if (g.SH == 1 && g.SW == 1 && padLeft == 0 && g.Wq == inW)
+        {
+            run0 = Math.Min(padTop, g.Rq); run1 = Math.Clamp(inH + padTop - 3 * rowStep, run0, g.Rq);
+            long at = (long)(run0 - padTop) * inW;
+            if (run1 > run0)
+                QuadRow(dst + (long)run0 * g.Wq, c0 == null ? null : c0 + at, c1 == null ? null : c1 + at + rowStep * inW,
+                    c2 == null ? null : c2 + at + 2 * rowStep * inW, c3 == null ? null : c3 + at + 3 * rowStep * inW, (run1 - run0) * inW, flip, zq);
+        }
         for (int rp = 0; rp < g.SH; rp++)
             for (int rq = 0; rq < g.Rq; rq++)
             {
+                if (rq == run0 && run1 > run0) { rq = run1 - 1; continue; }
                 int ra = rq * g.SH + rp - padTop;
                 byte* r0 = Row(c0, ra, inH, inW), r1 = Row(c1, ra + rowStep, inH, inW), r2 = Row(c2, ra + 2 * rowStep, inH, inW), r3 = Row(c3, ra + 3 * rowStep, inH, inW);
                 bool inside = r0 != null || r1 != null || r2 != null || r3 != null;
@@ -377,6 +408,26 @@ internal static unsafe class QDotConv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void QuadRow(int* dst, byte* a, byte* b, byte* c, byte* d, int n, int flip, int zq)
     {
+        if (n >= 32 && Avx512Vbmi.IsSupported && SimdLevel.Bits >= 512)
+        {
+            // 32 positions per step: two channels' rows in each 512-bit register, one two-table byte permute per 16
+            // quads (the zips took six shuffles and four stores per 16)
+            Vector256<byte> f = Vector256.Create((byte)flip), z = Vector256.Create((byte)zq);
+            // byte 4p + k = channel k's byte at position p (16 + p): a, b at 0 and 32 of the first table, c, d at 64 and 96
+            var lo = Vector512.Create((byte)0, 32, 64, 96, 1, 33, 65, 97, 2, 34, 66, 98, 3, 35, 67, 99, 4, 36, 68, 100, 5, 37, 69, 101, 6, 38, 70, 102, 7, 39, 71, 103,
+                8, 40, 72, 104, 9, 41, 73, 105, 10, 42, 74, 106, 11, 43, 75, 107, 12, 44, 76, 108, 13, 45, 77, 109, 14, 46, 78, 110, 15, 47, 79, 111);
+            var hi = Vector512.Create((byte)16, 48, 80, 112, 17, 49, 81, 113, 18, 50, 82, 114, 19, 51, 83, 115, 20, 52, 84, 116, 21, 53, 85, 117, 22, 54, 86, 118, 23, 55, 87, 119,
+                24, 56, 88, 120, 25, 57, 89, 121, 26, 58, 90, 122, 27, 59, 91, 123, 28, 60, 92, 124, 29, 61, 93, 125, 30, 62, 94, 126, 31, 63, 95, 127);
+            for (int i = 0; ; i += 32)
+            {
+                if (i > n - 32) i = n - 32;
+                var ab = Vector512.Create(a == null ? z : Vector256.Load(a + i) ^ f, b == null ? z : Vector256.Load(b + i) ^ f);
+                var cd = Vector512.Create(c == null ? z : Vector256.Load(c + i) ^ f, d == null ? z : Vector256.Load(d + i) ^ f);
+                Avx512Vbmi.PermuteVar64x8x2(ab, lo, cd).Store((byte*)(dst + i));
+                Avx512Vbmi.PermuteVar64x8x2(ab, hi, cd).Store((byte*)(dst + i + 16));
+                if (i == n - 32) return;
+            }
+        }
         if (n >= 16 && (Sse2.IsSupported || AdvSimd.Arm64.IsSupported))
         {
             Vector128<byte> f = Vector128.Create((byte)flip), z = Vector128.Create((byte)zq);

@@ -36,6 +36,10 @@ public class DotKernelTests
     [InlineData(2, 1, 16, 9, 9, 3, 3, 1, 2, 2, 1, false, 200)]     // one channel, dilation 2: rows 2 apart, a quad past the kernel
     [InlineData(1, 1, 17, 13, 40, 5, 3, 3, 1, 1, 1, true, 127)]    // one channel, stride 3, two quads of rows
     [InlineData(1, 1, 16, 4, 30, 1, 5, 1, 1, 0, 1, false, 0)]     // one channel, one kernel row
+    [InlineData(1, 24, 24, 40, 12, 3, 1, 1, 1, 0, 1, true, -124)] // 3x1, no padded columns: rows straight to y, two chunks, the input rows one run
+    [InlineData(2, 5, 9, 30, 14, 3, 1, 1, 1, 1, 1, false, 77)]    // 3x1 padded on both axes (still no padded columns), a partial block, the end of y
+    [InlineData(1, 1, 16, 30, 8, 5, 1, 1, 1, 0, 1, true, 5)]      // one channel, 5x1: quads of kernel rows as one run
+    [InlineData(2, 8, 8, 12, 10, 3, 1, 1, 1, 0, 2, true, 9)]      // 3x1 grouped, two images: no group's rows store into another's
     public void ConvMatchesTheReference(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, int groups, bool signed, int zx)
         => Conv(batch, c, m, h, w, kh, kw, stride, dil, pad, groups, signed, zx, columns: 0, biasRange: 50000);
 
@@ -49,6 +53,8 @@ public class DotKernelTests
     [InlineData(2, 8, 20, 19, 23, 3, 3, 1, 1, 50000)]        // padded rows of 25: 475 positions
     [InlineData(1, 1, 16, 40, 31, 10, 4, 2, 5, 50000)]       // a stem's quads of kernel rows
     [InlineData(1, 16, 8, 14, 14, 1, 1, 1, 0, 1 << 30)]      // accumulators past 2^30: the general requantization
+    [InlineData(1, 12, 7, 41, 10, 3, 1, 1, 0, 50000)]        // 3x1: rows straight to y, a last chunk of 6 positions
+    [InlineData(1, 12, 7, 41, 10, 3, 1, 1, 0, 1 << 30)]      // the same, the general requantization
     public void ConvTilesMatchTheReference(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int pad, int biasRange)
     {
         for (int columns = 1; columns <= 4; columns++)
