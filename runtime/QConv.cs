@@ -120,10 +120,11 @@ public static unsafe class QConv
             long steps = rowPairs ? (long)(kH + 3) / 4 * kW : (long)(icg + 3) / 4 * kH * kW;
             int dot = rowPairs && (groups > 1 || ocg < 16) || steps > QDotConv.MaxSteps ? 0 : QDot.Path;
             // vpdpbusd at 256 bits against the pair kernels at 512 (ModelGen.PlatformCheck --layers, Sapphire Rapids:
-            // 3x3 1.2-1.5x, 1x1 of 32-64 channels 1.2x) except for the shortest reductions (8 channels 1x1: even), fewer
-            // than 16 output channels (MobileNet's 3 -> 8 stem: 0.88x) and a single tile of positions, where the 512-bit
-            // pair kernel's one-vector tile is as fast
-            if (dot == QDot.Vnni && SimdLevel.Bits == 512 && (steps < 4 || ocg < 16 || one)) dot = 0;
+            // 3x3 1.2-1.5x, 1x1 of 32-64 channels 1.2x) except for a one-step reduction, fewer than 16 output channels
+            // (MobileNet's 3 -> 8 stem: 0.88x) and a single tile of positions, where the 512-bit pair kernel's one-vector
+            // tile is as fast. Two or three steps go to the dot product since its rows go straight to y (experiment
+            // qconv, Zen 5: an 8 -> 48 1x1 on 48x48 17.2 -> 13.4 us, openWakeWord's 1 -> 24 3x3 stem 16.5 -> 12.6)
+            if (dot == QDot.Vnni && SimdLevel.Bits == 512 && (steps < 2 || ocg < 16 || one)) dot = 0;
             if (dot != 0)
             {
                 QDotConv.Run(dot, px, pw, pb, pm, psh, py, ps, g, batch, inC, inH, inW, outC, kH, kW, outH, outW, padTop, padLeft, groups, xSigned, xZero, yZero, qmin, qmax);
