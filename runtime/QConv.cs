@@ -44,7 +44,9 @@ public static unsafe class QConv
     {
         bool rowPairs = inC == groups;
         var p = new Planes(outH, outW, rowPairs ? (kH + 1) & ~1 : kH, kW, strideH, strideW, dilH, dilW, rowPairs ? 2 : 1);
-        int own = checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + Taps(kH, kW, rowPairs)) + (outC / groups * p.OutStride + 1) / 2 + Align);
+        // the output rows at the padded width, where there are padded columns (else both kernels write y directly)
+        int rows = p.Wq == outW ? 0 : (outC / groups * p.OutStride + 1) / 2;
+        int own = checked(2 * ((inC / groups + 1) / 2 * p.Size + p.Slack + Taps(kH, kW, rowPairs)) + rows + Align);
         // a strided 1x1 layer: room to run as a 1x1 one over its subsampled input, the bytes after that run's scratch
         return Strided1x1(kH, kW, strideH, strideW, rowPairs)
             ? Math.Max(own, checked(Conv2DScratch(inC, outC, 1, 1, outH, outW, 1, 1, 1, 1, groups) + (inC * outH * outW + 1) / 2)) : own;

@@ -227,10 +227,11 @@ public sealed class QConvInt8 : Operator
         // + 64: room to align the pair plane and the output rows to 64 bytes
         // depthwise: + its padded plane, (rq + dH + 1) * wq + 16, and room to align it
         if (geo.Depthwise) return 2 * (size + slack + 2 * (kh / 2 * geo.KW)) + (outStride + 1) / 2 + 64 + (rq + dH + 1) * wq + 16 + 32;
-        long own = 2 * ((geo.ICg + 1) / 2 * size + slack + (rowPairs ? kh / 2 : kh) * geo.KW) + (geo.OCg * outStride + 1) / 2 + 64;
+        // the output rows at the padded width only where there are padded columns (else the kernels write y directly)
+        long own = 2 * ((geo.ICg + 1) / 2 * size + slack + (rowPairs ? kh / 2 : kh) * geo.KW) + (wq == outW ? 0 : (geo.OCg * outStride + 1) / 2) + 64;
         if (geo.KH != 1 || geo.KW != 1 || sH == 1 && sW == 1 || rowPairs) return own;
-        // a strided 1x1 layer: the same layer at stride 1 over its subsampled input, and those bytes
-        long plane = (long)outH * outW, pointwise = 2 * ((geo.ICg + 1) / 2 * plane + outW + 64 + 1) + (geo.OCg * (plane + 64) + 1) / 2 + 64;
+        // a strided 1x1 layer: the same layer at stride 1 over its subsampled input (no padded columns), and those bytes
+        long plane = (long)outH * outW, pointwise = 2 * ((geo.ICg + 1) / 2 * plane + outW + 64 + 1) + 64;
         return System.Math.Max(own, pointwise + (geo.C * plane + 1) / 2);
     }
 

@@ -81,7 +81,9 @@ public class DotKernelTests
         var want = QdqLoweringTests.ReferenceConv(x, wt, bias, mult, sh, batch, c, h, w, m, kh, kw, oh, ow, stride, dil, pad, groups, signed, zx, zy, lo, hi);
         var y = new byte[want.Length + 9];
         Array.Fill(y, (byte)0xAB);
-        var scratch = new short[rows ? QConvRows.Scratch(c, h, w, kh, kw, oh, ow) : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups)];
+        // 32 elements past the kernel's scratch, which it must leave alone
+        int size = rows ? QConvRows.Scratch(c, h, w, kh, kw, oh, ow) : QConv.Conv2DScratch(c, m, kh, kw, oh, ow, stride, stride, dil, dil, groups);
+        var scratch = new short[size + 32];
         Array.Fill(scratch, (short)0x5A5A);
         Emulated(() =>
         {
@@ -91,15 +93,16 @@ public class DotKernelTests
             {
                 QDotConv.ForceColumns = columns;
                 if (rows)
-                    QConvRows.Run(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
+                    QConvRows.Run(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch.AsSpan(0, size), batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
                 else
-                    QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
+                    QConv.Conv2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch.AsSpan(0, size), batch, c, h, w, m, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, groups, signed, zx, zy, lo, hi);
             }
             finally { QDotConv.ForceColumns = 0; }
         }, () =>
         {
             Assert.Equal(want, y.Take(want.Length).ToArray());
             Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
+            Assert.All(scratch.Skip(size), v => Assert.Equal((short)0x5A5A, v));
         });
     }
 
