@@ -124,8 +124,9 @@ public static unsafe class QConv
             // vpdpbusd at 256 bits against the pair kernels at 512 (ModelGen.PlatformCheck --layers, Sapphire Rapids:
             // 3x3 1.2-1.5x, 1x1 of 32-64 channels 1.2x) except for a one-step reduction, fewer than 16 output channels
             // (MobileNet's 3 -> 8 stem: 0.88x) and a single tile of positions, where the 512-bit pair kernel's one-vector
-            // tile is as fast. Two or three steps go to the dot product since its rows go straight to y (experiment
-            // qconv, Zen 5: an 8 -> 48 1x1 on 48x48 17.2 -> 13.4 us, openWakeWord's 1 -> 24 3x3 stem 16.5 -> 12.6)
+            // tile is as fast. Two or three steps go to the dot product too (experiment qconv, Zen 5: an 8 -> 48 1x1 on
+            // 48x48, its rows straight to y, 17.2 -> 13.4 us; openWakeWord's 1 -> 24 3x3 stem, four kernel rows per step
+            // against the pairs' two, 16.5 -> 12.6)
             if (dot == QDot.Vnni && SimdLevel.Bits == 512 && (steps < 2 || ocg < 16 || one)) dot = 0;
             if (dot != 0)
             {

@@ -176,9 +176,9 @@ internal static unsafe class QDotConv
         public int Taps, Pairs, Quads, QuadStride, Rows, OutStride, Zq, ZY, Lo, Hi, RowPairs, KW, BlockW;
         public bool Bounded, Saturated;
         /// <summary>
-        /// Tmp is y itself (OutStride = the plane, End the end of the group's channels). The chunks then go last to first: only a row's last
-        /// chunk stores whole vectors past its positions, into the next rows' first ones, which are written after it;
-        /// past End, the stack.
+        /// Tmp is y itself (OutStride = the plane, End the end of the group's channels). The chunks then go last to
+        /// first: only a row's last chunk stores whole vectors past its positions, into the next rows' first ones, which
+        /// are written after it; past End, the stack.
         /// </summary>
         public bool Direct; public byte* End;
     }
@@ -333,7 +333,7 @@ internal static unsafe class QDotConv
             span[3 * cp] = lo; span[3 * cp + 1] = Math.Clamp((inW - col0 + g.SW - 1) / g.SW, lo, g.Wq); span[3 * cp + 2] = lo * g.SW + col0;
         }
         // stride 1 without padded columns (Wq = inW: a 3x1 kernel): the rows whose four input rows are all inside follow
-        // each other in x as in the plane, one run (a row at a time, 32 positions took as long as the zips)
+        // each other in x as in the plane: one QuadRow run instead of a call per row
         int run0 = 0, run1 = 0;
         if (g.SH == 1 && g.SW == 1 && padLeft == 0 && g.Wq == inW)
         {
