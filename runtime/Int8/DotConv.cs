@@ -332,16 +332,32 @@ internal static unsafe class QDotConv
             int col0 = cp - padLeft, lo = col0 >= 0 ? 0 : Math.Min(g.Wq, (-col0 + g.SW - 1) / g.SW);
             span[3 * cp] = lo; span[3 * cp + 1] = Math.Clamp((inW - col0 + g.SW - 1) / g.SW, lo, g.Wq); span[3 * cp + 2] = lo * g.SW + col0;
         }
-        // stride 1 without padded columns (Wq = inW: a 3x1 kernel): the rows whose four input rows are all inside follow
-        // each other in x as in the plane: one QuadRow run instead of a call per row
+        // stride 1: the rows whose four input rows are all inside, run0 .. run1, in one loop; without padded columns
+        // (Wq = inW: a 3x1 kernel) they follow each other in x as in the plane, one QuadRow run. The general loop's work
+        // per row took three times QuadRow's on rows of 8 (perf, a 72-channel 30x8 1x3 layer)
         int run0 = 0, run1 = 0;
-        if (g.SH == 1 && g.SW == 1 && padLeft == 0 && g.Wq == inW)
+        if (g.SH == 1 && g.SW == 1)
         {
             run0 = Math.Min(padTop, g.Rq); run1 = Math.Clamp(inH + padTop - 3 * rowStep, run0, g.Rq);
             long at = (long)(run0 - padTop) * inW;
-            if (run1 > run0)
-                QuadRow(dst + (long)run0 * g.Wq, c0 == null ? null : c0 + at, c1 == null ? null : c1 + at + rowStep * inW,
-                    c2 == null ? null : c2 + at + 2 * rowStep * inW, c3 == null ? null : c3 + at + 3 * rowStep * inW, (run1 - run0) * inW, flip, zq);
+            byte* a = c0 == null ? null : c0 + at, b = c1 == null ? null : c1 + at + rowStep * inW;
+            byte* c = c2 == null ? null : c2 + at + 2 * rowStep * inW, d = c3 == null ? null : c3 + at + 3 * rowStep * inW;
+            if (run1 > run0 && padLeft == 0 && g.Wq == inW) QuadRow(dst + (long)run0 * g.Wq, a, b, c, d, (run1 - run0) * inW, flip, zq);
+            else if (run1 > run0)
+            {
+                int lo = span[0], hi = span[1], first = span[2];
+                for (int rq = run0; rq < run1; rq++)
+                {
+                    int* o = dst + (long)rq * g.Wq;
+                    QuadRow(o + lo, a == null ? null : a + first, b == null ? null : b + first, c == null ? null : c + first, d == null ? null : d + first, hi - lo, flip, zq);
+                    for (int u = 0; u < lo; u++) o[u] = pad;
+                    for (int u = hi; u < g.Wq; u++) o[u] = pad;
+                    if (a != null) a += inW;
+                    if (b != null) b += inW;
+                    if (c != null) c += inW;
+                    if (d != null) d += inW;
+                }
+            }
         }
         for (int rp = 0; rp < g.SH; rp++)
             for (int rq = 0; rq < g.Rq; rq++)
