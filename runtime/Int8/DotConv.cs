@@ -41,7 +41,6 @@ internal static unsafe class QDotConv
         int rowPairs = (kH + 1) / 2, kq = rowQuads ? (kH + 3) / 4 : kH, taps = kq * kW;
         if (rowQuads) g = new QConv.Planes(outH, outW, 4 * kq, kW, g.SH, g.SW, g.DH, g.DW, rows: 4);
         int blocks = (ocg + QConv.BlockRows - 1) / QConv.BlockRows, plane = outH * outW;
-        bool whole = kH == 1 && kW == 1 && g.SH == 1 && g.SW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW && !rowQuads;
         int* quadPlane = (int*)QConv.Aligned(scratch);
         // each (tap, quad) step's offset into the quad plane, in the order of the reordered weights
         int* steps = stackalloc int[taps * quads];
@@ -77,8 +76,8 @@ internal static unsafe class QDotConv
                     {
                         byte* c0 = xg + 4 * q * chan;
                         byte* c1 = 4 * q + 1 < icg ? c0 + chan : null, c2 = 4 * q + 2 < icg ? c0 + 2 * chan : null, c3 = 4 * q + 3 < icg ? c0 + 3 * chan : null;
-                        if (whole) QuadRow(quadPlane + (long)q * g.Size, c0, c1, c2, c3, plane, flip, zq);
-                        else BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, 0, inH, inW, padTop, padLeft, flip, zq);
+                        // (a 1x1 layer's plane: one QuadRow run there)
+                        BuildQuads(quadPlane + (long)q * g.Size, g, c0, c1, c2, c3, 0, inH, inW, padTop, padLeft, flip, zq);
                     }
                 new Span<int>(quadPlane + (long)quads * g.Size, g.Slack).Clear();
                 // tiles of 1-3 vectors of 4 positions (sdot) or of 1-4 of 8 (vpdpbusd, see Columns), the emulations as
@@ -343,7 +342,7 @@ internal static unsafe class QDotConv
             byte* a = c0 == null ? null : c0 + at, b = c1 == null ? null : c1 + at + rowStep * inW;
             byte* c = c2 == null ? null : c2 + at + 2 * rowStep * inW, d = c3 == null ? null : c3 + at + 3 * rowStep * inW;
             if (run1 > run0 && padLeft == 0 && g.Wq == inW) QuadRow(dst + (long)run0 * g.Wq, a, b, c, d, (run1 - run0) * inW, flip, zq);
-            else if (run1 > run0)
+            else
             {
                 int lo = span[0], hi = span[1], first = span[2];
                 for (int rq = run0; rq < run1; rq++)
