@@ -16,8 +16,9 @@ namespace ModelGen.Runtime;
 /// of rows and group of positions are shifted back to overlap the one before (same values computed twice), so channel
 /// counts that are not a multiple of the lanes take the same code. Per-channel overhead no longer scales with the
 /// plane: a 25 x 5 plane is 16 groups of 8 positions per block of 16 channels, not ~11 vectors per channel. Channels
-/// last on either side (an int8 chain's layout), a position's block of channel bytes is one copy into the stage and one
-/// store out, with no transposes.
+/// last on either side (an int8 chain's layout) there are no transposes: the pair rows are made straight from the input
+/// rows (no stage; the padded columns' pairs written once per call), and a position's block of channel bytes is one
+/// store out.
 /// </summary>
 internal static unsafe class QDepthwise
 {
@@ -97,7 +98,7 @@ internal static unsafe class QDepthwise
         // places; otherwise one list of padded places for the band's rows (every band has as many), columns no output
         // reads going to the spare position
         bool byRows = a.InW >= 8 && a.PL + a.InW <= wp;
-        if (!byRows) InputPlaces(inPos, stageRows, a.InW, a.PL, wp, l, spare);
+        if (!byRows && !a.NhwcIn) InputPlaces(inPos, stageRows, a.InW, a.PL, wp, l, spare);
         // the taps read pair rows oy * sh + 2 * p * dh: with sh = 2, the even ones only
         bool pairAll = a.SH != 2;
         // rows of at least 8 outputs, stride 1 or 2 along them: eight neighbours at a time, addressed from one pointer
@@ -112,7 +113,13 @@ internal static unsafe class QDepthwise
         for (int c = 0; c < a.Channels; c++) small &= a.Bias[c] > -(1 << 29) && a.Bias[c] < 1 << 29;
         // padding is the zero point (0 once subtracted); the padding columns are never written: filled once per call
         byte pad = (byte)a.XZero;
-        new Span<byte>(stage, spare + 2 * l).Fill(pad);
+        // channels-last input is paired straight from x, the padded columns' pairs (zero once the zero point is
+        // subtracted) written once per call; a row outside the input reads l bytes of the zero point, step 0
+        byte* padRow = stackalloc byte[16];
+        new Span<byte>(padRow, 16).Fill(pad);
+        if (a.NhwcIn) new Span<int>(pairs, pairRows * wp * l).Clear();
+        else new Span<byte>(stage, spare + 2 * l).Fill(pad);
+        int inside = Math.Min(a.InW, wp - a.PL); // input columns some output reads
         var zero = Vector256.Create((short)a.XZero);
         for (int nb = 0; nb < a.Batch; nb++)
         {
@@ -122,24 +129,27 @@ internal static unsafe class QDepthwise
                 int oy0 = Math.Min(b0, a.OutH - bo), top = oy0 * a.SH - a.PT;
                 int iy0 = Math.Max(0, top), iy1 = Math.Max(iy0, Math.Min(a.InH, top + stageRows));
                 // padded rows outside the input (an earlier band may have staged input there)
-                new Span<byte>(stage, (iy0 - top) * wp * l).Fill(pad);
-                new Span<byte>(stage + (iy1 - top) * wp * l, (stageRows - (iy1 - top)) * wp * l).Fill(pad);
+                if (!a.NhwcIn)
+                {
+                    new Span<byte>(stage, (iy0 - top) * wp * l).Fill(pad);
+                    new Span<byte>(stage + (iy1 - top) * wp * l, (stageRows - (iy1 - top)) * wp * l).Fill(pad);
+                }
                 int pin = (iy1 - iy0) * a.InW;
                 int* pos = inPos + (iy0 - top) * a.InW;
                 for (int c0 = 0; c0 < a.Channels; c0 += l)
                 {
                     if (c0 > a.Channels - l) c0 = a.Channels - l;
-                    // channels last: the block's bytes of each position are already side by side, one copy each
+                    // channels last: the block's bytes of each position are already side by side; each pair row is
+                    // made straight from its two input rows (the rows the taps read: with sh = 2, every other one)
                     if (a.NhwcIn)
                     {
-                        byte* xc = xb + ((long)iy0 * a.InW) * a.Channels + c0;
-                        if (byRows)
-                            for (int iy = iy0; iy < iy1; iy++)
-                                Gather(stage + ((iy - top) * wp + a.PL) * l, l, xc + (long)(iy - iy0) * a.InW * a.Channels, a.Channels, a.InW, l, null);
-                        else Gather(stage, 0, xc, a.Channels, pin, l, pos);
+                        if (inside > 0)
+                            PairLast(pairs + a.PL * l, wp * l, xb + c0, a.InW * a.Channels, a.Channels, top, pairRows, pairAll ? 1 : a.SH, a.DH, a.InH,
+                                padRow, inside, l, a.Signed, zero);
                     }
                     // the block's bytes, eight channels at a time (8 x 16 byte transposes), into the lanes of each position
                     else
+                    {
                     for (int h = 0; h < l; h += 8)
                     {
                         byte* xc = xb + (long)(c0 + h) * inPlane + iy0 * a.InW;
@@ -177,6 +187,7 @@ internal static unsafe class QDepthwise
                     else
                         for (int r = 0; r < pairRows; r += a.SH)
                             Pair(pairs + r * wp * l, stage + r * wp * l, stage + (r + a.DH) * wp * l, wp, l, a.Signed, zero);
+                    }
                     var rq = S.Prepare(a.Mult + c0, a.Shift + c0, a.YZero, a.Lo, a.Hi, small);
                     TV vb = S.Load(a.Bias + c0);
                     // the block's weights widened once (the kernels' loops then step one pointer through them)
@@ -302,20 +313,51 @@ internal static unsafe class QDepthwise
     }
 
     /// <summary>
-    /// n channels-last positions (src, srcStride apart) of a block of l (8 or 16) channel bytes into the stage: position
-    /// i to dst + i * ld, or dst + pos[i] where pos is given. A call of its own: inlined into <see cref="Run{TV, S}"/>,
-    /// its loop reloaded four spilled locals per position (9% of a 64x25x5 layer's time).
+    /// A band's pair rows r = 0, step, 2 step ... below rows (dst + r * rowLd: the row's first inside column) from a
+    /// channels-last x (x: the block's first channel; rows xRow bytes apart, positions xPos): row top + r paired with
+    /// row top + r + dh, n positions, lane by lane (l = 16 or 8 channels), widened less the zero point. A row outside
+    /// the input reads the zero point's l bytes at pad for every position. One call per block with the sign outside
+    /// the loops: called per row, small planes spent more in the calls than in the rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static void Gather(byte* dst, nint ld, byte* src, nint srcStride, int n, int l, int* pos)
+    static void PairLast(int* dst, nint rowLd, byte* x, nint xRow, nint xPos, int top, int rows, int step, int dh, int inH, byte* pad,
+        int n, int l, bool signed, Vector256<short> zero)
     {
-        if (l == 16)
+        for (int r = 0; r < rows; r += step)
         {
-            if (pos == null) for (int i = 0; i < n; i++, src += srcStride) Vector128.Store(Vector128.Load(src), dst + i * ld);
-            else for (int i = 0; i < n; i++, src += srcStride) Vector128.Store(Vector128.Load(src), dst + pos[i]);
+            int iy = top + r, iyd = iy + dh;
+            byte* lo = iy >= 0 && iy < inH ? x + iy * xRow : pad, hi = iyd >= 0 && iyd < inH ? x + iyd * xRow : pad;
+            nint ls = lo == pad ? 0 : xPos, hs = hi == pad ? 0 : xPos;
+            int* d = dst + r * rowLd, end = d + n * l;
+            if (l == 16)
+            {
+                var z = Vector512.Create(zero.ToScalar());
+                if (signed)
+                    for (; d < end; d += 16, lo += ls, hi += hs)
+                    {
+                        Vector128<byte> a = Vector128.Load(lo), b = Vector128.Load(hi);
+                        (Avx512BW.ConvertToVector512Int16(Vector256.Create(Sse2.UnpackLow(a, b), Sse2.UnpackHigh(a, b)).AsSByte()) - z).Store((short*)d);
+                    }
+                else
+                    for (; d < end; d += 16, lo += ls, hi += hs)
+                    {
+                        Vector128<byte> a = Vector128.Load(lo), b = Vector128.Load(hi);
+                        (Avx512BW.ConvertToVector512Int16(Vector256.Create(Sse2.UnpackLow(a, b), Sse2.UnpackHigh(a, b))) - z).Store((short*)d);
+                    }
+            }
+            else if (signed)
+                for (; d < end; d += 8, lo += ls, hi += hs)
+                {
+                    Vector128<byte> a = Vector128.CreateScalarUnsafe(*(ulong*)lo).AsByte(), b = Vector128.CreateScalarUnsafe(*(ulong*)hi).AsByte();
+                    (Avx2.ConvertToVector256Int16(Sse2.UnpackLow(a, b).AsSByte()) - zero).Store((short*)d);
+                }
+            else
+                for (; d < end; d += 8, lo += ls, hi += hs)
+                {
+                    Vector128<byte> a = Vector128.CreateScalarUnsafe(*(ulong*)lo).AsByte(), b = Vector128.CreateScalarUnsafe(*(ulong*)hi).AsByte();
+                    (Avx2.ConvertToVector256Int16(Sse2.UnpackLow(a, b)) - zero).Store((short*)d);
+                }
         }
-        else if (pos == null) for (int i = 0; i < n; i++, src += srcStride) *(ulong*)(dst + i * ld) = *(ulong*)src;
-        else for (int i = 0; i < n; i++, src += srcStride) *(ulong*)(dst + pos[i]) = *(ulong*)src;
     }
 
     /// <summary>
@@ -446,8 +488,10 @@ internal readonly struct Lanes<TV> where TV : struct
     internal static unsafe (bool Bounded, bool Saturated) Forms(int* shift, int lanes, int yZero, int lo, int hi, bool small)
     {
         bool bounded = small;
-        for (int l = 0; l < lanes; l++) bounded &= shift[l] < 0;
-        return (bounded, bounded && lo == -128 && hi == 127 && global::ModelGen.Runtime.Bounded.FoldsZero(shift, lanes, yZero));
+        int deepest = 0;
+        for (int l = 0; l < lanes; l++) { bounded &= shift[l] < 0; deepest = Math.Min(deepest, shift[l]); }
+        // whether the zero point folds grows harder with the shift: the deepest lane decides for all
+        return (bounded, bounded && lo == -128 && hi == 127 && global::ModelGen.Runtime.Bounded.FoldsZero(&deepest, 1, yZero));
     }
 
     /// <summary>

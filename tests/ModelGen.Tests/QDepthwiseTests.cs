@@ -101,32 +101,41 @@ public class QDepthwiseTests
             for (int i = 0; i < want.Length; i++) Assert.True(want[i] == y[i], $"{what}: y[{i}] = {y[i]}, reference {want[i]}");
             Assert.All(y.Skip(want.Length), v => Assert.Equal(0xAB, v));
         }
+        var nchw = want;
         try
         {
-            foreach (int width in new[] { -1, 256, 128, 0 })
+            // either side channels last too (an int8 chain's layout: channels-last input is paired straight from x)
+            foreach (var (nhwcIn, nhwcOut) in new[] { (false, false), (true, true), (true, false), (false, true) })
             {
-                SimdLevel.ForceBits = width;
-                var y = new byte[want.Length + 9];
-                Array.Fill(y, (byte)0xAB);
-                var scratch = new short[QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil)];
-                Array.Fill(scratch, (short)0x5A5A);
-                QConv.Depthwise2D(x, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
-                Compare($"Depthwise2D width {width} extreme {extreme} signed {signed}", y);
-                if (width == 128) continue;
-                // the blocked kernel itself, whatever shapes the dispatch gives it
-                Array.Fill(y, (byte)0xAB);
-                bool ran = Run(x, packed, bias, mult, sh, y, batch, c, h, w, kh, kw, oh, ow, stride, dil, pad, signed, zx, zy, lo, hi);
-                Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && width != 0 && c >= 8, ran);
-                if (ran) Compare($"QDepthwise width {width} extreme {extreme} signed {signed}", y);
+                var xs = nhwcIn ? QdqLoweringTests.ChannelsLast(x, batch, c, h * w) : x;
+                want = nhwcOut ? QdqLoweringTests.ChannelsLast(nchw, batch, c, oh * ow) : nchw;
+                foreach (int width in new[] { -1, 256, 128, 0 })
+                {
+                    SimdLevel.ForceBits = width;
+                    string what = $"width {width} extreme {extreme} signed {signed} nhwc {nhwcIn}/{nhwcOut}";
+                    var y = new byte[want.Length + 9];
+                    Array.Fill(y, (byte)0xAB);
+                    var scratch = new short[QConv.DepthwiseScratch(kh, kw, oh, ow, stride, stride, dil, dil)];
+                    Array.Fill(scratch, (short)0x5A5A);
+                    QConv.Depthwise2D(xs, packed, bias, mult, sh, y.AsSpan(0, want.Length), scratch, batch, c, h, w, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi,
+                        nhwcIn, nhwcOut);
+                    Compare($"Depthwise2D {what}", y);
+                    if (width == 128) continue;
+                    // the blocked kernel itself, whatever shapes the dispatch gives it
+                    Array.Fill(y, (byte)0xAB);
+                    bool ran = Run(xs, packed, bias, mult, sh, y, batch, c, h, w, kh, kw, oh, ow, stride, dil, pad, signed, zx, zy, lo, hi, nhwcIn, nhwcOut);
+                    Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && width != 0 && c >= 8, ran);
+                    if (ran) Compare($"QDepthwise {what}", y);
+                }
             }
         }
         finally { SimdLevel.ForceBits = -1; }
     }
 
     static unsafe bool Run(byte[] x, sbyte[] w, int[] bias, int[] mult, int[] sh, byte[] y, int batch, int c, int h, int wd, int kh, int kw, int oh, int ow,
-        int stride, int dil, int pad, bool signed, int zx, int zy, int lo, int hi)
+        int stride, int dil, int pad, bool signed, int zx, int zy, int lo, int hi, bool nhwcIn, bool nhwcOut)
     {
         fixed (byte* px = x, py = y) fixed (sbyte* pw = w) fixed (int* pb = bias, pm = mult, ps = sh)
-            return QDepthwise.TryRun(px, pw, pb, pm, ps, py, batch, c, h, wd, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi);
+            return QDepthwise.TryRun(px, pw, pb, pm, ps, py, batch, c, h, wd, kh, kw, oh, ow, stride, stride, pad, pad, dil, dil, signed, zx, zy, lo, hi, nhwcIn, nhwcOut);
     }
 }
