@@ -441,7 +441,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(false, false, true)]
     public void ChannelsLastChainMatchesNchwAndOrt(bool branch, bool u8, bool big)
     {
-        // big: a 26 x 26 plane, past the 1x1 layers' limit (QConvInt8.MaxChainPlane): the chain starts after the stride-2 layer
+        // big: a 26 x 26 plane, past the 1x1 layers' limit (QConvInt8.MaxChainPlane): the 8 -> 16 layer stays NCHW (16
+        // output channels fill half of QPointwise's 32 lanes); 16 -> 24 fills three quarters and joins the chain
         int h0 = big ? 26 : 10, w0 = big ? 26 : 9, p1 = big ? 169 : 25;
         var q = new Qdq(new OnnxBuilder().Input("x", DType.Float, 1, 8, h0, w0), u8);
         float xs = 0.03f;
@@ -464,8 +465,8 @@ public class QdqLoweringTests(ITestOutputHelper log)
         Assert.Equal(5, convs.Count);
         Assert.DoesNotContain(g.Nodes, n => n.OpType == "ChannelBlocks");
         // the tensor after the first depthwise layer is also the second output's (branch): written and read as NCHW
-        var wantIn = big ? new long[] { 0, 0, 0, 0, 1 } : branch ? new long[] { 0, 1, 0, 1, 1 } : new long[] { 0, 1, 1, 1, 1 };
-        var wantOut = big ? new long[] { 0, 0, 0, 1, 0 } : branch ? new long[] { 1, 0, 1, 1, 0 } : new long[] { 1, 1, 1, 1, 0 };
+        var wantIn = big ? new long[] { 0, 0, 1, 1, 1 } : branch ? new long[] { 0, 1, 0, 1, 1 } : new long[] { 0, 1, 1, 1, 1 };
+        var wantOut = big ? new long[] { 0, 1, 1, 1, 0 } : branch ? new long[] { 1, 0, 1, 1, 0 } : new long[] { 1, 1, 1, 1, 0 };
         Assert.Equal(wantIn, convs.Select(n => n.Int("mg_nhwc_in", 0)));
         Assert.Equal(wantOut, convs.Select(n => n.Int("mg_nhwc_out", 0)));
         var portable = new ModelGen.Compiler.Onnx.OnnxImporter(new ModelOptions()).Import(model).Graph;
