@@ -94,13 +94,26 @@ public static unsafe class QConvRows
             for (int ox = 0; ox < outW; ox++, d += tail)
             {
                 for (int t = 0; t < tail; t++) d[body + t] = zero;
+                int ix0 = ox * sw - pl, ix1 = ix0 + (kW - 1) * dw;
+                // taps side by side (dilation 1): a kernel row's taps inside the input are one run of bytes, the
+                // padding around it filled first (a stem of one input channel copied a byte per tap: DS-CNN's 10 x 4,
+                // 5,000 copies, 10 us)
+                int a = Math.Max(ix0, 0), b = Math.Min(ix1 + 1, inW);
                 for (int i = 0; i < kH; i++)
                 {
                     int iy = oy * sh - pt + i * dh;
+                    if ((uint)iy >= (uint)inH || b <= a) { Fill(d, pad, kW * c); d += kW * c; continue; }
+                    if (dw == 1)
+                    {
+                        if (a > ix0 || b <= ix1) Fill(d, pad, kW * c);
+                        Copy(d + (a - ix0) * c, last + ((long)iy * inW + a) * c, (b - a) * c);
+                        d += kW * c;
+                        continue;
+                    }
                     for (int j = 0; j < kW; j++, d += c)
                     {
-                        int ix = ox * sw - pl + j * dw;
-                        if ((uint)iy < (uint)inH && (uint)ix < (uint)inW) Copy(d, last + ((long)iy * inW + ix) * c, c);
+                        int ix = ix0 + j * dw;
+                        if ((uint)ix < (uint)inW) Copy(d, last + ((long)iy * inW + ix) * c, c);
                         else Fill(d, pad, c);
                     }
                 }
@@ -136,6 +149,7 @@ public static unsafe class QConvRows
             if (i < c) pad.Store(d + c - 16);
         }
         else if (c >= 8) { ulong v = pad.AsUInt64().ToScalar(); *(ulong*)d = v; *(ulong*)(d + c - 8) = v; }
+        else if (c >= 4) { uint v = pad.AsUInt32().ToScalar(); *(uint*)d = v; *(uint*)(d + c - 4) = v; }
         else for (int i = 0; i < c; i++) d[i] = pad.ToScalar();
     }
 }
