@@ -61,7 +61,7 @@ public static unsafe class QConvRows
             for (int nb = 0; nb < batch; nb++)
             {
                 ChannelsLast(last, px + (long)nb * inC * inPlane, inC, inPlane, flip);
-                Rows(rows, last, inC, k, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, (byte)zero);
+                Rows(rows, rows + rowBytes, last, last + (long)inC * inPlane, inC, k, inH, inW, kH, kW, outH, outW, strideH, strideW, padTop, padLeft, dilH, dilW, (byte)zero);
                 QPointwise.Run(rowSpan, w, bias, multiplier, shift, y.Slice(nb * outC * plane, outC * plane), scratch, 1, k, outC, plane,
                     false, zero, yZero, qmin, qmax, nhwcIn: true);
             }
@@ -81,10 +81,10 @@ public static unsafe class QConvRows
 
     /// <summary>
     /// Each output position's row of k bytes: per kernel row, per column, the tap's c channel bytes (the zero point in
-    /// the padding), then the zero point up to k.
+    /// the padding), then the zero point up to k. rowsEnd, lastEnd: where the rows and the channels-last input end.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows(byte* rows, byte* last, int c, int k, int inH, int inW, int kH, int kW, int outH, int outW,
+    static void Rows(byte* rows, byte* rowsEnd, byte* last, byte* lastEnd, int c, int k, int inH, int inW, int kH, int kW, int outH, int outW,
         int sh, int sw, int pt, int pl, int dh, int dw, byte zero)
     {
         byte* d = rows;
@@ -93,20 +93,23 @@ public static unsafe class QConvRows
         for (int oy = 0; oy < outH; oy++)
             for (int ox = 0; ox < outW; ox++, d += tail)
             {
-                for (int t = 0; t < tail; t++) d[body + t] = zero;
                 int ix0 = ox * sw - pl, ix1 = ix0 + (kW - 1) * dw;
                 // taps side by side (dilation 1): a kernel row's taps inside the input are one run of bytes, the
-                // padding around it filled first (a stem of one input channel copied a byte per tap: DS-CNN's 10 x 4,
-                // 5,000 copies, 10 us)
-                int a = Math.Max(ix0, 0), b = Math.Min(ix1 + 1, inW);
+                // padding on either side written after it (a stem of one input channel copied a byte per tap: DS-CNN's
+                // 10 x 4, 5,000 copies, 10 us). A run of at most 16 bytes is one vector, its excess overwritten by the
+                // pad or the next writes (rows are written front to back), where both buffers have the room.
+                int a = Math.Max(ix0, 0), b = Math.Min(ix1 + 1, inW), left = (a - ix0) * c, run = (b - a) * c;
                 for (int i = 0; i < kH; i++)
                 {
                     int iy = oy * sh - pt + i * dh;
                     if ((uint)iy >= (uint)inH || b <= a) { Fill(d, pad, kW * c); d += kW * c; continue; }
                     if (dw == 1)
                     {
-                        if (a > ix0 || b <= ix1) Fill(d, pad, kW * c);
-                        Copy(d + (a - ix0) * c, last + ((long)iy * inW + a) * c, (b - a) * c);
+                        byte* s = last + ((long)iy * inW + a) * c;
+                        if (run <= 16 && s + 16 <= lastEnd && d + left + 16 <= rowsEnd) Vector128.Load(s).Store(d + left);
+                        else Copy(d + left, s, run);
+                        if (left > 0) Fill(d, pad, left);
+                        if (left + run < kW * c) Fill(d + left + run, pad, kW * c - left - run);
                         d += kW * c;
                         continue;
                     }
@@ -117,6 +120,8 @@ public static unsafe class QConvRows
                         else Fill(d, pad, c);
                     }
                 }
+                // the zero point up to k, after the runs' excess
+                for (int t = 0; t < tail; t++) d[t] = zero;
             }
     }
 

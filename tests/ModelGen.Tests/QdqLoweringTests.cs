@@ -821,6 +821,10 @@ public class QdqLoweringTests(ITestOutputHelper log)
     [InlineData(1, 3, 16, 16, 16, 3, 3, 2, 1, 1, false)]
     [InlineData(1, 16, 32, 8, 8, 1, 1, 2, 1, 0, true)]
     [InlineData(1, 6, 20, 1, 9, 1, 3, 1, 1, 1, false)]
+    [InlineData(1, 1, 64, 49, 10, 10, 4, 2, 1, 2, true)]  // one input channel (DS-CNN's stem): runs of 4 bytes
+    [InlineData(2, 1, 32, 12, 11, 5, 5, 1, 1, 2, false)]
+    [InlineData(1, 3, 16, 9, 9, 3, 3, 2, 1, 1, true)]    // runs of 9 bytes, padding on both sides
+    [InlineData(1, 2, 16, 5, 6, 3, 3, 1, 1, 4, false)]   // padding wider than the kernel: whole kernel rows of it
     public void QConvRowsKernelIsBitExact(int batch, int c, int m, int h, int w, int kh, int kw, int stride, int dil, int pad, bool signed)
         => CheckConv(batch, c, m, h, w, kh, kw, stride, dil, pad, 1, signed, depthwise: false, rows: true);
 
