@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Runtime;
@@ -26,8 +27,9 @@ public static unsafe partial class Int8
 
     /// <summary>
     /// flip: 0x80 for int8 (the code's byte with its top bit flipped is the table index), 0 for uint8. With AVX512-VBMI,
-    /// 64 lookups are two two-table byte permutes (128 entries each) and a select on the index's top bit; otherwise one
-    /// load per byte.
+    /// 64 lookups are two two-table byte permutes (128 entries each) and a select on the index's top bit; on ARM64, 16
+    /// lookups are one four-register tbl (64 entries) and three tbx over the next 64 each, the index lowered by 64 each
+    /// time (an index out of a tbx's range keeps what is there); otherwise one load per byte.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Lookup(byte* x, byte* t, byte* y, int n, int flip)
@@ -43,6 +45,22 @@ public static unsafe partial class Int8
                 var lo = Avx512Vbmi.PermuteVar64x8x2(t0, idx, t1);
                 var hi = Avx512Vbmi.PermuteVar64x8x2(t2, idx, t3);
                 Vector512.ConditionalSelect(Vector512.LessThan(idx.AsSByte(), Vector512<sbyte>.Zero).AsByte(), hi, lo).Store(y + i);
+            }
+        }
+        else if (AdvSimd.Arm64.IsSupported && SimdLevel.Bits >= 128)
+        {
+            var t0 = (Vector128.Load(t), Vector128.Load(t + 16), Vector128.Load(t + 32), Vector128.Load(t + 48));
+            var t1 = (Vector128.Load(t + 64), Vector128.Load(t + 80), Vector128.Load(t + 96), Vector128.Load(t + 112));
+            var t2 = (Vector128.Load(t + 128), Vector128.Load(t + 144), Vector128.Load(t + 160), Vector128.Load(t + 176));
+            var t3 = (Vector128.Load(t + 192), Vector128.Load(t + 208), Vector128.Load(t + 224), Vector128.Load(t + 240));
+            Vector128<byte> f = Vector128.Create((byte)flip), step = Vector128.Create((byte)64);
+            for (; i + 16 <= n; i += 16)
+            {
+                var idx = Vector128.Load(x + i) ^ f;
+                var v = AdvSimd.Arm64.VectorTableLookup(t0, idx);
+                v = AdvSimd.Arm64.VectorTableLookupExtension(v, t1, idx -= step);
+                v = AdvSimd.Arm64.VectorTableLookupExtension(v, t2, idx -= step);
+                AdvSimd.Arm64.VectorTableLookupExtension(v, t3, idx - step).Store(y + i);
             }
         }
         for (; i < n; i++) y[i] = t[x[i] ^ flip];

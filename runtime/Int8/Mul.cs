@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Runtime;
@@ -130,7 +131,31 @@ public static unsafe partial class Int8
                     Store8(y + i, MulLanes(a + i, vb, signed, p), signed);
                 }
             }
+            else if (Lanes4)
+            {
+                var p4 = new Mul4Params(za, zb, r, zc, lo, hi);
+                for (; i + 4 <= n; i += 4) Mul4(a + i, y + i, Widen4(b + i, signed) - p4.ZB, signed, p4);
+            }
             for (; i < n; i++) y[i] = MulOne(a[i], b[i], za, zb, r, z, lo, hi, signed);
+            return;
+        }
+        // four lanes (ARM64's AdvSimd; x64 below 256 bits): each run of at least 4 outputs, its end as one more vector
+        if (!(SimdLevel.Bits >= 256 && Avx2.IsSupported) && Lanes4 && inner >= 4)
+        {
+            var p4 = new Mul4Params(za, zb, r, zc, lo, hi);
+            for (int o = 0, k = 0; o < n; o += inner, k++)
+            {
+                int m = Math.Min(inner, n - o), i = 0;
+                var vb = Vector128.Create((signed ? (sbyte)b[k] : b[k]) - zb);
+                byte* ao = a + o, yo = y + o;
+                if (m >= 4)
+                {
+                    for (; i + 4 <= m; i += 4) Mul4(ao + i, yo + i, vb, signed, p4);
+                    if (i < m) Mul4(ao + m - 4, yo + m - 4, vb, signed, p4);
+                    continue;
+                }
+                for (; i < m; i++) yo[i] = MulOne(ao[i], b[k], za, zb, r, z, lo, hi, signed);
+            }
             return;
         }
         bool simd = SimdLevel.Bits >= 256 && Avx2.IsSupported && inner >= 8;
@@ -165,6 +190,47 @@ public static unsafe partial class Int8
     {
         var s = Sse2.PackSignedSaturate(v.GetLower(), v.GetUpper());
         *(long*)y = (signed ? Sse2.PackSignedSaturate(s, s).AsInt64() : Sse2.PackUnsignedSaturate(s, s).AsInt64()).ToScalar();
+    }
+
+    /// <summary>
+    /// The four-lane path's conditions: 128-bit vectors and a rounding to nearest even (AdvSimd's frintn, SSE4.1's
+    /// roundps; .NET 8 has no Vector128.Round).
+    /// </summary>
+    static bool Lanes4 => SimdLevel.Bits >= 128 && Vector128.IsHardwareAccelerated && (AdvSimd.IsSupported || Sse41.IsSupported);
+
+    /// <summary>Four bytes widened to int32 lanes (int8 or uint8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<int> Widen4(byte* p, bool signed)
+    {
+        var b = Vector128.CreateScalarUnsafe(*(int*)p).AsByte();
+        return signed ? Vector128.WidenLower(Vector128.WidenLower(b.AsSByte())) : Vector128.WidenLower(Vector128.WidenLower(b)).AsInt32();
+    }
+
+    /// <summary>
+    /// Four outputs as <see cref="MulLanes"/> computes eight: (a - za) * db exactly in int32, one float multiply,
+    /// clamped to the bounds less the zero point, rounded half to even, plus the zero point; as four bytes at y.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Mul4(byte* a, byte* y, Vector128<int> db, bool signed, in Mul4Params p)
+    {
+        var v = Vector128.Min(Vector128.Max(Vector128.ConvertToSingle((Widen4(a, signed) - p.ZA) * db) * p.R, p.Lo), p.Hi);
+        v = AdvSimd.IsSupported ? AdvSimd.RoundToNearest(v) : Sse41.RoundToNearestInteger(v);
+        var q = Vector128.ConvertToInt32(v) + p.ZC;
+        var s = Vector128.Narrow(q, q);
+        var bytes = signed ? Vector128.Narrow(s, s).AsByte() : Vector128.Narrow(s.AsUInt16(), s.AsUInt16());
+        *(int*)y = bytes.AsInt32().ToScalar();
+    }
+
+    readonly struct Mul4Params
+    {
+        public readonly Vector128<int> ZA, ZB, ZC;
+        public readonly Vector128<float> R, Lo, Hi;
+
+        public Mul4Params(int za, int zb, float r, int zc, float lo, float hi)
+        {
+            ZA = Vector128.Create(za); ZB = Vector128.Create(zb); ZC = Vector128.Create(zc);
+            R = Vector128.Create(r); Lo = Vector128.Create(lo - zc); Hi = Vector128.Create(hi - zc);
+        }
     }
 
     readonly struct MulParams

@@ -7,7 +7,7 @@ namespace ModelGen.PlatformCheck;
 /// In-process check of the int8 kernels' paths against the scalar one (SimdLevel.ForceBits = 0, itself checked against
 /// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D (and QConvRows on the same one-group shapes),
 /// QPointwise.Run (NCHW and channels last),
-/// QConv.Depthwise2D (every layout) and QGemm.Run shapes (QGemm's
+/// QConv.Depthwise2D (every layout), Int8.Lookup, Int8.Mul and Int8.MulChannelsLast, and QGemm.Run shapes (QGemm's
 /// also through QMatMulLanes, and both int32 forms; odd channel counts,
 /// groups, padding, strides 1-3, dilation, int8 and uint8 inputs with zero points at the extremes, positions off the
 /// vectors, weights and scratch with garbage where the layouts pad) through the automatic path (sdot on an arm64 CPU
@@ -31,22 +31,24 @@ public static class KernelCheck
             var lanes = Lanes.Random(r);
             var gemm = Gemm.Random(r);
             var dw = Depthwise.Random(r);
-            byte[] want = Paths(conv, lanes, gemm, dw, bits: 0, force: -1);
-            auto += Diff(want, Paths(conv, lanes, gemm, dw, -1, -1)) + Diff(want, Paths(conv, lanes, gemm, dw, 256, -1));
-            pairs += Diff(want, Paths(conv, lanes, gemm, dw, -1, 1));
-            emulated += Diff(want, Paths(conv, lanes, gemm, dw, -1, 2));
-            vnni += Diff(want, Paths(conv, lanes, gemm, dw, -1, 4));
+            var ew = Elementwise.Random(r);
+            byte[] want = Paths(conv, lanes, gemm, dw, ew, bits: 0, force: -1);
+            auto += Diff(want, Paths(conv, lanes, gemm, dw, ew, -1, -1)) + Diff(want, Paths(conv, lanes, gemm, dw, ew, 256, -1))
+                + Diff(want, Paths(conv, lanes, gemm, dw, ew, 128, -1));
+            pairs += Diff(want, Paths(conv, lanes, gemm, dw, ew, -1, 1));
+            emulated += Diff(want, Paths(conv, lanes, gemm, dw, ew, -1, 2));
+            vnni += Diff(want, Paths(conv, lanes, gemm, dw, ew, -1, 4));
         }
         return (auto, pairs, emulated, vnni);
     }
 
-    static byte[] Paths(Conv conv, Lanes lanes, Gemm gemm, Depthwise dw, int bits, int force)
+    static byte[] Paths(Conv conv, Lanes lanes, Gemm gemm, Depthwise dw, Elementwise ew, int bits, int force)
     {
         try
         {
             SimdLevel.ForceBits = bits;
             QDot.Force = force;
-            return [.. conv.Run(), .. lanes.Run(), .. gemm.Run(), .. dw.Run()];
+            return [.. conv.Run(), .. lanes.Run(), .. gemm.Run(), .. dw.Run(), .. ew.Run()];
         }
         finally { SimdLevel.ForceBits = -1; QDot.Force = -1; }
     }
@@ -215,6 +217,51 @@ public static class KernelCheck
             }
             return y;
         }
+    }
+
+    /// <summary>
+    /// Int8.Lookup (a random table; VBMI permutes on x64, tbl/tbx on arm64), Int8.Mul of two same-shape tensors and of a
+    /// gate per run of inner outputs, and Int8.MulChannelsLast: every length, zero points at the extremes.
+    /// </summary>
+    sealed class Elementwise
+    {
+        int n, inner, channels, za, zb, zc;
+        float ratio;
+        bool signed;
+        byte[] a = [], b = [], gate = [], table = [];
+
+        public static Elementwise Random(Random r)
+        {
+            var g = new Elementwise { inner = r.Next(1, 40), channels = r.Next(1, 40), signed = r.Next(2) == 0, ratio = (float)(r.NextDouble() * 0.02 + 1e-4) };
+            g.n = g.inner * g.channels;
+            g.za = Zero(r, g.signed); g.zb = Zero(r, g.signed); g.zc = Zero(r, g.signed);
+            g.a = new byte[g.n]; g.b = new byte[g.n]; g.gate = new byte[g.channels]; g.table = new byte[256];
+            r.NextBytes(g.a); r.NextBytes(g.b); r.NextBytes(g.gate); r.NextBytes(g.table);
+            return g;
+        }
+
+        public byte[] Run()
+        {
+            var y = new byte[4 * n];
+            Span<byte> y0 = y.AsSpan(0, n), y1 = y.AsSpan(n, n), y2 = y.AsSpan(2 * n, n), y3 = y.AsSpan(3 * n, n);
+            if (signed)
+            {
+                Int8.Lookup(Cast(a), Cast(table), Cast(y0));
+                Int8.Mul(Cast(a), za, Cast(b), zb, ratio, zc, Cast(y1), 1);
+                Int8.Mul(Cast(a), za, Cast(gate), zb, ratio, zc, Cast(y2), inner);
+                Int8.MulChannelsLast(Cast(a), za, Cast(gate), zb, ratio, zc, Cast(y3), channels, inner);
+            }
+            else
+            {
+                Int8.Lookup(a, table, y0);
+                Int8.Mul(a, za, b, zb, ratio, zc, y1, 1);
+                Int8.Mul(a, za, gate, zb, ratio, zc, y2, inner);
+                Int8.MulChannelsLast(a, za, gate, zb, ratio, zc, y3, channels, inner);
+            }
+            return y;
+        }
+
+        static Span<sbyte> Cast(Span<byte> s) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(s);
     }
 
     sealed class Gemm
