@@ -49,6 +49,17 @@ public static unsafe partial class Int8
                 *(ulong*)(y + i) = Vector256.Narrow(r, r).AsUInt64().ToScalar();
             }
         }
+        else if (Lanes4)
+        {
+            // four lanes (ARM64's AdvSimd; x64 below 256 bits): the same float steps
+            Vector128<int> za4 = Vector128.Create(za), zb4 = Vector128.Create(zb), zc4 = Vector128.Create(zc);
+            Vector128<float> ra4 = Vector128.Create(ra), rb4 = Vector128.Create(rb), lo4 = Vector128.Create(lo - zc), hi4 = Vector128.Create(hi - zc);
+            for (; i + 4 <= n; i += 4)
+            {
+                var v = Vector128.ConvertToSingle(Widen4(a + i, signed) - za4) * ra4 + Vector128.ConvertToSingle(Widen4(b + i, signed) - zb4) * rb4;
+                Store4(y + i, Vector128.Min(Vector128.Max(v, lo4), hi4), zc4, signed);
+            }
+        }
         for (; i < n; i++)
         {
             int da = (signed ? (sbyte)a[i] : a[i]) - za, db = (signed ? (sbyte)b[i] : b[i]) - zb;

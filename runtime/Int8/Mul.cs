@@ -212,10 +212,14 @@ public static unsafe partial class Int8
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Mul4(byte* a, byte* y, Vector128<int> db, bool signed, in Mul4Params p)
+        => Store4(y, Vector128.Min(Vector128.Max(Vector128.ConvertToSingle((Widen4(a, signed) - p.ZA) * db) * p.R, p.Lo), p.Hi), p.ZC, signed);
+
+    /// <summary>Four values already clamped to the bounds less the zero point, rounded half to even, plus zc, as four bytes at y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store4(byte* y, Vector128<float> v, Vector128<int> zc, bool signed)
     {
-        var v = Vector128.Min(Vector128.Max(Vector128.ConvertToSingle((Widen4(a, signed) - p.ZA) * db) * p.R, p.Lo), p.Hi);
         v = AdvSimd.IsSupported ? AdvSimd.RoundToNearest(v) : Sse41.RoundToNearestInteger(v);
-        var q = Vector128.ConvertToInt32(v) + p.ZC;
+        var q = Vector128.ConvertToInt32(v) + zc;
         var s = Vector128.Narrow(q, q);
         var bytes = signed ? Vector128.Narrow(s, s).AsByte() : Vector128.Narrow(s.AsUInt16(), s.AsUInt16());
         *(int*)y = bytes.AsInt32().ToScalar();

@@ -7,7 +7,7 @@ namespace ModelGen.PlatformCheck;
 /// In-process check of the int8 kernels' paths against the scalar one (SimdLevel.ForceBits = 0, itself checked against
 /// ModelGen.Compiler.Quant.FixedPoint by the tests): random QConv.Conv2D (and QConvRows on the same one-group shapes),
 /// QPointwise.Run (NCHW and channels last),
-/// QConv.Depthwise2D (every layout), Int8.Lookup, Int8.Mul and Int8.MulChannelsLast, and QGemm.Run shapes (QGemm's
+/// QConv.Depthwise2D (every layout), Int8.Lookup, Int8.Mul, Int8.MulChannelsLast and Int8.Add, and QGemm.Run shapes (QGemm's
 /// also through QMatMulLanes, and both int32 forms; odd channel counts,
 /// groups, padding, strides 1-3, dilation, int8 and uint8 inputs with zero points at the extremes, positions off the
 /// vectors, weights and scratch with garbage where the layouts pad) through the automatic path (sdot on an arm64 CPU
@@ -221,7 +221,7 @@ public static class KernelCheck
 
     /// <summary>
     /// Int8.Lookup (a random table; VBMI permutes on x64, tbl/tbx on arm64), Int8.Mul of two same-shape tensors and of a
-    /// gate per run of inner outputs, and Int8.MulChannelsLast: every length, zero points at the extremes.
+    /// gate per run of inner outputs, Int8.MulChannelsLast and Int8.Add: every length, zero points at the extremes.
     /// </summary>
     sealed class Elementwise
     {
@@ -242,14 +242,15 @@ public static class KernelCheck
 
         public byte[] Run()
         {
-            var y = new byte[4 * n];
-            Span<byte> y0 = y.AsSpan(0, n), y1 = y.AsSpan(n, n), y2 = y.AsSpan(2 * n, n), y3 = y.AsSpan(3 * n, n);
+            var y = new byte[5 * n];
+            Span<byte> y0 = y.AsSpan(0, n), y1 = y.AsSpan(n, n), y2 = y.AsSpan(2 * n, n), y3 = y.AsSpan(3 * n, n), y4 = y.AsSpan(4 * n, n);
             if (signed)
             {
                 Int8.Lookup(Cast(a), Cast(table), Cast(y0));
                 Int8.Mul(Cast(a), za, Cast(b), zb, ratio, zc, Cast(y1), 1);
                 Int8.Mul(Cast(a), za, Cast(gate), zb, ratio, zc, Cast(y2), inner);
                 Int8.MulChannelsLast(Cast(a), za, Cast(gate), zb, ratio, zc, Cast(y3), channels, inner);
+                Int8.Add(Cast(a), za, ratio * 40, Cast(b), zb, ratio * 70, zc, Cast(y4));
             }
             else
             {
@@ -257,6 +258,7 @@ public static class KernelCheck
                 Int8.Mul(a, za, b, zb, ratio, zc, y1, 1);
                 Int8.Mul(a, za, gate, zb, ratio, zc, y2, inner);
                 Int8.MulChannelsLast(a, za, gate, zb, ratio, zc, y3, channels, inner);
+                Int8.Add(a, za, ratio * 40, b, zb, ratio * 70, zc, y4);
             }
             return y;
         }

@@ -47,7 +47,7 @@ public static class Program
             + $"avxvnni {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported} int8 {kernels}");
         const int cases = 150;
         var (auto, pairs, emulated, vnni) = KernelCheck.Run(cases, seed: 5);
-        Console.WriteLine($"kernelcheck {cases} each of convolutions, pointwise convolutions (NCHW and channels last), depthwise ones (every layout), matrix products, lookups and multiplies, mismatched bytes: automatic path {auto}, "
+        Console.WriteLine($"kernelcheck {cases} each of convolutions, pointwise convolutions (NCHW and channels last), depthwise ones (every layout), matrix products, lookups, multiplies and adds, mismatched bytes: automatic path {auto}, "
             + $"pair kernels {pairs}, emulated sdot {emulated}, emulated vpdpbusd {vnni}");
         return auto + pairs + emulated + vnni == 0 ? 0 : 1;
     }
