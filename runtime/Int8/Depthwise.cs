@@ -147,46 +147,46 @@ internal static unsafe class QDepthwise
                             PairLast(pairs + a.PL * l, wp * l, xb + c0, a.InW * a.Channels, a.Channels, top, pairRows, pairAll ? 1 : a.SH, a.DH, a.InH,
                                 padRow, inside, l, a.Signed, zero);
                     }
-                    // the block's bytes, eight channels at a time (8 x 16 byte transposes), into the lanes of each position
                     else
                     {
-                    for (int h = 0; h < l; h += 8)
-                    {
-                        byte* xc = xb + (long)(c0 + h) * inPlane + iy0 * a.InW;
-                        if (byRows)
+                        // the block's bytes, eight channels at a time (8 x 16 byte transposes), into the lanes of each position
+                        for (int h = 0; h < l; h += 8)
                         {
-                            int k = a.InW >= 16 ? 16 : 8;
-                            for (int iy = iy0; iy < iy1; iy++)
+                            byte* xc = xb + (long)(c0 + h) * inPlane + iy0 * a.InW;
+                            if (byRows)
                             {
-                                byte* xr = xc + (iy - iy0) * a.InW, d = stage + ((iy - top) * wp + a.PL) * l + h;
-                                for (int ix = 0; ; ix += k)
+                                int k = a.InW >= 16 ? 16 : 8;
+                                for (int iy = iy0; iy < iy1; iy++)
                                 {
-                                    if (ix > a.InW - k) ix = a.InW - k;
-                                    Transpose(xr + ix, inPlane, k, d + ix * l, l, null);
-                                    if (ix == a.InW - k) break;
+                                    byte* xr = xc + (iy - iy0) * a.InW, d = stage + ((iy - top) * wp + a.PL) * l + h;
+                                    for (int ix = 0; ; ix += k)
+                                    {
+                                        if (ix > a.InW - k) ix = a.InW - k;
+                                        Transpose(xr + ix, inPlane, k, d + ix * l, l, null);
+                                        if (ix == a.InW - k) break;
+                                    }
                                 }
                             }
-                        }
-                        else if (pin >= 8)
-                        {
-                            int k = pin >= 16 ? 16 : 8;
-                            for (int p = 0; ; p += k)
+                            else if (pin >= 8)
                             {
-                                if (p > pin - k) p = pin - k;
-                                Transpose(xc + p, inPlane, k, stage + h, 0, pos + p);
-                                if (p == pin - k) break;
+                                int k = pin >= 16 ? 16 : 8;
+                                for (int p = 0; ; p += k)
+                                {
+                                    if (p > pin - k) p = pin - k;
+                                    Transpose(xc + p, inPlane, k, stage + h, 0, pos + p);
+                                    if (p == pin - k) break;
+                                }
                             }
+                            else
+                                for (int p = 0; p < pin; p++)
+                                    for (int c = 0; c < 8; c++) stage[pos[p] + h + c] = xc[c * inPlane + p];
                         }
+                        // each row paired with the row dilH below, lane by lane, widened less the zero point: one run over
+                        // the band, or (stride 2 along H) only the rows the taps read, every other one
+                        if (pairAll) Pair(pairs, stage, stage + a.DH * wp * l, pairRows * wp, l, a.Signed, zero);
                         else
-                            for (int p = 0; p < pin; p++)
-                                for (int c = 0; c < 8; c++) stage[pos[p] + h + c] = xc[c * inPlane + p];
-                    }
-                    // each row paired with the row dilH below, lane by lane, widened less the zero point: one run over
-                    // the band, or (stride 2 along H) only the rows the taps read, every other one
-                    if (pairAll) Pair(pairs, stage, stage + a.DH * wp * l, pairRows * wp, l, a.Signed, zero);
-                    else
-                        for (int r = 0; r < pairRows; r += a.SH)
-                            Pair(pairs + r * wp * l, stage + r * wp * l, stage + (r + a.DH) * wp * l, wp, l, a.Signed, zero);
+                            for (int r = 0; r < pairRows; r += a.SH)
+                                Pair(pairs + r * wp * l, stage + r * wp * l, stage + (r + a.DH) * wp * l, wp, l, a.Signed, zero);
                     }
                     var rq = S.Prepare(a.Mult + c0, a.Shift + c0, a.YZero, a.Lo, a.Hi, small);
                     TV vb = S.Load(a.Bias + c0);
