@@ -80,9 +80,9 @@ public sealed class QConvInt8 : Operator
 
     /// <summary>
     /// Output channels that fill at least three quarters of the lanes they take (QPointwise's passes of 32): past
-    /// <see cref="MaxChainPlane"/> a 1x1 layer joins a chain only then. MobileNetV2's 8 -> 48 on 48 x 48 takes 1.1x
-    /// the NCHW kernel's time with vpdpbusd (1.15x without) and saves the next depthwise layer its transposes (19.3 -> 11.0
-    /// us); its 16 -> 8 took 1.4x (2.8x without vpdpbusd), more than it saved.
+    /// <see cref="MaxChainPlane"/> a 1x1 layer joins a chain only then. MobileNetV2's 8 -> 48 on 48 x 48 takes 1.16x
+    /// the NCHW kernel's time with vpdpbusd (1.13x without) and saves the next depthwise layer its transposes (19.3 -> 11.1
+    /// us; 19.1 -> 10.5 without); its 16 -> 8 took 1.37x (2.8x without vpdpbusd), more than it saved.
     /// </summary>
     static bool FillsLanes(int m) => 4 * m >= 3 * ((m + 31) / 32 * 32);
 
