@@ -54,11 +54,14 @@ public static unsafe partial class Int8
             // four lanes (ARM64's AdvSimd; x64 below 256 bits): the same float steps
             Vector128<int> za4 = Vector128.Create(za), zb4 = Vector128.Create(zb), zc4 = Vector128.Create(zc);
             Vector128<float> ra4 = Vector128.Create(ra), rb4 = Vector128.Create(rb), lo4 = Vector128.Create(lo - zc), hi4 = Vector128.Create(hi - zc);
-            for (; i + 4 <= n; i += 4)
+            for (; i + 16 <= n; i += 16)
             {
-                var v = Vector128.ConvertToSingle(Widen4(a + i, signed) - za4) * ra4 + Vector128.ConvertToSingle(Widen4(b + i, signed) - zb4) * rb4;
-                Store4(y + i, Vector128.Min(Vector128.Max(v, lo4), hi4), zc4, signed);
+                var (a0, a1, a2, a3) = Widen16x4(a + i, signed);
+                var (b0, b1, b2, b3) = Widen16x4(b + i, signed);
+                Store16(y + i, Sum4(a0 - za4, b0 - zb4, ra4, rb4, lo4, hi4), Sum4(a1 - za4, b1 - zb4, ra4, rb4, lo4, hi4),
+                    Sum4(a2 - za4, b2 - zb4, ra4, rb4, lo4, hi4), Sum4(a3 - za4, b3 - zb4, ra4, rb4, lo4, hi4), zc4, signed);
             }
+            for (; i + 4 <= n; i += 4) Store4(y + i, Sum4(Widen4(a + i, signed) - za4, Widen4(b + i, signed) - zb4, ra4, rb4, lo4, hi4), zc4, signed);
         }
         for (; i < n; i++)
         {
@@ -112,6 +115,11 @@ public static unsafe partial class Int8
             RA = Vector256.Create(ra); RB = Vector256.Create(rb); Lo = Vector256.Create(lo - zc); Hi = Vector256.Create(hi - zc);
         }
     }
+
+    /// <summary>da ra + db rb (a multiply and an add, not fused), clamped to [lo, hi] (the bounds less the zero point).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Sum4(Vector128<int> da, Vector128<int> db, Vector128<float> ra, Vector128<float> rb, Vector128<float> lo, Vector128<float> hi)
+        => Vector128.Min(Vector128.Max(Vector128.ConvertToSingle(da) * ra + Vector128.ConvertToSingle(db) * rb, lo), hi);
 
     /// <summary>
     /// Eight outputs as int32, clamped: the sum clamped in float to the bounds less the zero point (integers, so clamping

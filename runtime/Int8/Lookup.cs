@@ -29,7 +29,8 @@ public static unsafe partial class Int8
     /// flip: 0x80 for int8 (the code's byte with its top bit flipped is the table index), 0 for uint8. With AVX512-VBMI,
     /// 64 lookups are two two-table byte permutes (128 entries each) and a select on the index's top bit; on ARM64, 16
     /// lookups are one four-register tbl (64 entries) and three tbx over the next 64 each, the index lowered by 64 each
-    /// time (an index out of a tbx's range keeps what is there); otherwise one load per byte.
+    /// time (an index out of a tbx's range keeps what is there); with AVX2 only, 32 lookups are 16 vpshufb over the
+    /// table's rows of 16, each blended in where the index's high nibble names its row; otherwise one load per byte.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Lookup(byte* x, byte* t, byte* y, int n, int flip)
@@ -45,6 +46,25 @@ public static unsafe partial class Int8
                 var lo = Avx512Vbmi.PermuteVar64x8x2(t0, idx, t1);
                 var hi = Avx512Vbmi.PermuteVar64x8x2(t2, idx, t3);
                 Vector512.ConditionalSelect(Vector512.LessThan(idx.AsSByte(), Vector512<sbyte>.Zero).AsByte(), hi, lo).Store(y + i);
+            }
+        }
+        else if (Avx2.IsSupported && SimdLevel.Bits >= 256)
+        {
+            // 32 lookups: the index's low nibble picks a byte in each of the 16 rows of 16 entries (vpshufb, both
+            // 128-bit halves holding the row), its high nibble the row (a compare and a blend per row)
+            var f = Vector256.Create((byte)flip);
+            var nibble = Vector256.Create((byte)0x0F);
+            byte* rows = stackalloc byte[512];
+            for (int j = 0; j < 16; j++) { var r = Vector128.Load(t + 16 * j); Vector256.Create(r, r).Store(rows + 32 * j); }
+            for (; i + 32 <= n; i += 32)
+            {
+                var idx = Vector256.Load(x + i) ^ f;
+                var low = idx & nibble;
+                var row = Avx2.ShiftRightLogical(idx.AsUInt16(), 4).AsByte() & nibble;
+                var v = Avx2.Shuffle(Vector256.Load(rows), low);
+                for (int j = 1; j < 16; j++)
+                    v = Avx2.BlendVariable(v, Avx2.Shuffle(Vector256.Load(rows + 32 * j), low), Vector256.Equals(row, Vector256.Create((byte)j)));
+                v.Store(y + i);
             }
         }
         else if (AdvSimd.Arm64.IsSupported && SimdLevel.Bits >= 128)

@@ -134,6 +134,11 @@ public static unsafe partial class Int8
             else if (Lanes4)
             {
                 var p4 = new Mul4Params(za, zb, r, zc, lo, hi);
+                for (; i + 16 <= n; i += 16)
+                {
+                    var (b0, b1, b2, b3) = Widen16x4(b + i, signed);
+                    Mul16(a + i, y + i, b0 - p4.ZB, b1 - p4.ZB, b2 - p4.ZB, b3 - p4.ZB, signed, p4);
+                }
                 for (; i + 4 <= n; i += 4) Mul4(a + i, y + i, Widen4(b + i, signed) - p4.ZB, signed, p4);
             }
             for (; i < n; i++) y[i] = MulOne(a[i], b[i], za, zb, r, z, lo, hi, signed);
@@ -150,6 +155,7 @@ public static unsafe partial class Int8
                 byte* ao = a + o, yo = y + o;
                 if (m >= 4)
                 {
+                    for (; i + 16 <= m; i += 16) Mul16(ao + i, yo + i, vb, vb, vb, vb, signed, p4);
                     for (; i + 4 <= m; i += 4) Mul4(ao + i, yo + i, vb, signed, p4);
                     if (i < m) Mul4(ao + m - 4, yo + m - 4, vb, signed, p4);
                     continue;
@@ -193,10 +199,10 @@ public static unsafe partial class Int8
     }
 
     /// <summary>
-    /// The four-lane path's conditions: 128-bit vectors and a rounding to nearest even (AdvSimd's frintn, SSE4.1's
-    /// roundps; .NET 8 has no Vector128.Round).
+    /// The four-lane path's conditions: 128-bit vectors and a conversion that rounds to nearest even (AdvSimd's fcvtns,
+    /// SSE2's cvtps2dq).
     /// </summary>
-    static bool Lanes4 => SimdLevel.Bits >= 128 && Vector128.IsHardwareAccelerated && (AdvSimd.IsSupported || Sse41.IsSupported);
+    static bool Lanes4 => SimdLevel.Bits >= 128 && Vector128.IsHardwareAccelerated && (AdvSimd.IsSupported || Sse2.IsSupported);
 
     /// <summary>Four bytes widened to int32 lanes (int8 or uint8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -211,15 +217,57 @@ public static unsafe partial class Int8
     /// clamped to the bounds less the zero point, rounded half to even, plus the zero point; as four bytes at y.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Mul4(byte* a, byte* y, Vector128<int> db, bool signed, in Mul4Params p)
-        => Store4(y, Vector128.Min(Vector128.Max(Vector128.ConvertToSingle((Widen4(a, signed) - p.ZA) * db) * p.R, p.Lo), p.Hi), p.ZC, signed);
+    static void Mul4(byte* a, byte* y, Vector128<int> db, bool signed, in Mul4Params p) => Store4(y, Scaled((Widen4(a, signed) - p.ZA) * db, p), p.ZC, signed);
+
+    /// <summary>Sixteen bytes widened to four vectors of int32 lanes (int8 or uint8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector128<int>, Vector128<int>, Vector128<int>, Vector128<int>) Widen16x4(byte* p, bool signed)
+    {
+        var v = Vector128.Load(p);
+        if (signed)
+        {
+            var (l, h) = Vector128.Widen(v.AsSByte());
+            var (a, b) = Vector128.Widen(l); var (c, d) = Vector128.Widen(h);
+            return (a, b, c, d);
+        }
+        var (lu, hu) = Vector128.Widen(v);
+        var (au, bu) = Vector128.Widen(lu); var (cu, du) = Vector128.Widen(hu);
+        return (au.AsInt32(), bu.AsInt32(), cu.AsInt32(), du.AsInt32());
+    }
+
+    /// <summary>Sixteen outputs as <see cref="Mul4"/> computes four: d0..d3 the other side's values less its zero point.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Mul16(byte* a, byte* y, Vector128<int> d0, Vector128<int> d1, Vector128<int> d2, Vector128<int> d3, bool signed, in Mul4Params p)
+    {
+        var (a0, a1, a2, a3) = Widen16x4(a, signed);
+        Store16(y, Scaled((a0 - p.ZA) * d0, p), Scaled((a1 - p.ZA) * d1, p), Scaled((a2 - p.ZA) * d2, p), Scaled((a3 - p.ZA) * d3, p), p.ZC, signed);
+    }
+
+    /// <summary>An exact int32 product times r, clamped to the bounds less the zero point.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Scaled(Vector128<int> product, in Mul4Params p) => Vector128.Min(Vector128.Max(Vector128.ConvertToSingle(product) * p.R, p.Lo), p.Hi);
+
+    /// <summary>
+    /// Four clamped values rounded half to even, plus zc: one instruction (fcvtns, cvtps2dq), where Vector128's round
+    /// and saturating conversion took several.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<int> Rounded(Vector128<float> v, Vector128<int> zc)
+        => (AdvSimd.IsSupported ? AdvSimd.ConvertToInt32RoundToEven(v) : Sse2.ConvertToVector128Int32(v)) + zc;
+
+    /// <summary><see cref="Store4"/> for sixteen values: one 16-byte store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store16(byte* y, Vector128<float> v0, Vector128<float> v1, Vector128<float> v2, Vector128<float> v3, Vector128<int> zc, bool signed)
+    {
+        Vector128<short> s0 = Vector128.Narrow(Rounded(v0, zc), Rounded(v1, zc)), s1 = Vector128.Narrow(Rounded(v2, zc), Rounded(v3, zc));
+        (signed ? Vector128.Narrow(s0, s1).AsByte() : Vector128.Narrow(s0.AsUInt16(), s1.AsUInt16())).Store(y);
+    }
 
     /// <summary>Four values already clamped to the bounds less the zero point, rounded half to even, plus zc, as four bytes at y.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store4(byte* y, Vector128<float> v, Vector128<int> zc, bool signed)
     {
-        v = AdvSimd.IsSupported ? AdvSimd.RoundToNearest(v) : Sse41.RoundToNearestInteger(v);
-        var q = Vector128.ConvertToInt32(v) + zc;
+        var q = Rounded(v, zc);
         var s = Vector128.Narrow(q, q);
         var bytes = signed ? Vector128.Narrow(s, s).AsByte() : Vector128.Narrow(s.AsUInt16(), s.AsUInt16());
         *(int*)y = bytes.AsInt32().ToScalar();
