@@ -144,38 +144,29 @@ public static unsafe partial class Int8
             for (; i < n; i++) y[i] = MulOne(a[i], b[i], za, zb, r, z, lo, hi, signed);
             return;
         }
-        // four lanes (ARM64's AdvSimd; x64 below 256 bits): each run of at least 4 outputs, its end as one more vector
-        if (!(SimdLevel.Bits >= 256 && Avx2.IsSupported) && Lanes4 && inner >= 4)
-        {
-            var p4 = new Mul4Params(za, zb, r, zc, lo, hi);
-            for (int o = 0, k = 0; o < n; o += inner, k++)
-            {
-                int m = Math.Min(inner, n - o), i = 0;
-                var vb = Vector128.Create((signed ? (sbyte)b[k] : b[k]) - zb);
-                byte* ao = a + o, yo = y + o;
-                if (m >= 4)
-                {
-                    for (; i + 16 <= m; i += 16) Mul16(ao + i, yo + i, vb, vb, vb, vb, signed, p4);
-                    for (; i + 4 <= m; i += 4) Mul4(ao + i, yo + i, vb, signed, p4);
-                    if (i < m) Mul4(ao + m - 4, yo + m - 4, vb, signed, p4);
-                    continue;
-                }
-                for (; i < m; i++) yo[i] = MulOne(ao[i], b[k], za, zb, r, z, lo, hi, signed);
-            }
-            return;
-        }
         bool simd = SimdLevel.Bits >= 256 && Avx2.IsSupported && inner >= 8;
+        // four lanes (ARM64's AdvSimd; x64 below 256 bits): runs of at least 4 outputs
+        bool four = !(SimdLevel.Bits >= 256 && Avx2.IsSupported) && Lanes4 && inner >= 4;
         var q = simd ? new MulParams(za, zb, r, zc, lo, hi) : default;
+        var q4 = four ? new Mul4Params(za, zb, r, zc, lo, hi) : default;
         for (int o = 0, k = 0; o < n; o += inner, k++)
         {
             int m = Math.Min(inner, n - o), i = 0, db = (signed ? (sbyte)b[k] : b[k]) - zb;
             byte* ao = a + o, yo = y + o;
+            // each run's last outputs as the end of one more vector of the run (the overlap is written twice, the same)
             if (simd && m >= 8)
             {
                 var vb = Vector256.Create(db);
                 for (; i + 8 <= m; i += 8) Store8(yo + i, MulLanes(ao + i, vb, signed, q), signed);
-                // the run's last outputs as the end of one more vector of the run (the overlap is written twice, the same)
                 if (i < m) Store8(yo + m - 8, MulLanes(ao + m - 8, vb, signed, q), signed);
+                continue;
+            }
+            if (four && m >= 4)
+            {
+                var vb = Vector128.Create(db);
+                for (; i + 16 <= m; i += 16) Mul16(ao + i, yo + i, vb, vb, vb, vb, signed, q4);
+                for (; i + 4 <= m; i += 4) Mul4(ao + i, yo + i, vb, signed, q4);
+                if (i < m) Mul4(ao + m - 4, yo + m - 4, vb, signed, q4);
                 continue;
             }
             for (; i < m; i++) yo[i] = MulOne(ao[i], b[k], za, zb, r, z, lo, hi, signed);
