@@ -22,8 +22,9 @@ namespace ModelGen.Compiler.Passes;
 ///   (mg_nhwc_in: it sums a vector of channels per position; its [N, C, 1, 1] output is the same in either order).
 /// A chain's first layer reads NCHW and its last writes NCHW: no reorder node is needed. A 1x1 layer joins a chain on
 /// planes up to QConvInt8.MaxChainPlane positions, or on larger ones where its output channels fill the lanes
-/// (QConvInt8.FillsLanes), and then runs the channel-lanes kernel (its weights packed for it again). Net profile only, after the lowering (the integer nodes are final). The graph's values keep their NCHW
-/// meaning; only the generated code's buffers change order.
+/// (QConvInt8.FillsLanes), and then runs the channel-lanes kernel (its weights packed for it again). Net profile only,
+/// after the lowering (the integer nodes are final). The graph's values keep their NCHW meaning; only the generated
+/// code's buffers change order.
 /// </summary>
 public sealed class Int8ChannelsLast : IPass
 {
